@@ -1,0 +1,31 @@
+/**
+ * Who is asking. An actor's principals are what document ACLs name:
+ * `user:<name>`, `group:<name>` (every group it belongs to, directly or through nesting),
+ * `role:<role>`, and `group:everyone`, which every signed-in user belongs to.
+ */
+import { capabilitiesOf, type Capability } from "./roles.ts";
+
+export interface Actor {
+  id: string;
+  name: string;
+  role: string;
+  /** Groups after expanding nested memberships. */
+  groups: string[];
+  /** Highest classification level the actor may read. */
+  clearance: number;
+}
+
+export const EVERYONE = "group:everyone";
+
+export function principalsOf(actor: Actor): string[] {
+  const set = new Set<string>([`user:${actor.name}`, `role:${actor.role}`, EVERYONE]);
+  for (const g of actor.groups) set.add(`group:${g}`);
+  return [...set].sort();
+}
+
+export function hasCapability(actor: Actor, capability: Capability): boolean {
+  return capabilitiesOf(actor.role).has(capability);
+}
+
+/** The built-in actor for CLI commands run by the operator on the server itself. */
+export const SYSTEM_ACTOR: Actor = { id: "system", name: "system", role: "admin", groups: [], clearance: Number.MAX_SAFE_INTEGER };

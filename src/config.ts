@@ -1,0 +1,93 @@
+/**
+ * Runtime configuration from the environment, validated once at start.
+ * Everything has a sensible default so `kb serve` works with no settings at all.
+ */
+import os from "node:os";
+import path from "node:path";
+import { z } from "zod";
+
+const intFrom = (fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) {
+        ctx.addIssue({ code: "custom", message: `expected a non-negative integer, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const EnvSchema = z.object({
+  KB_DATA_DIR: z.string().default("./data"),
+  KB_PORT: intFrom(8787),
+  KB_HOST: z.string().default("127.0.0.1"),
+  KB_MODELS_DIR: z.string().optional(),
+  /** Embedding model folder under the models dir; "none" forces lexical mode; unset auto-detects. */
+  KB_EMBED_MODEL: z.string().optional(),
+  KB_EMBED_DEVICE: z.enum(["auto", "cpu", "cuda"]).default("cpu"),
+  /** GGUF file (path, or name under the models dir); unset means extractive answers. */
+  KB_LLM_MODEL: z.string().optional(),
+  KB_LLM_GPU: z.enum(["auto", "cuda", "vulkan", "metal", "off"]).default("auto"),
+  KB_LLM_GPU_LAYERS: z.string().default("auto"),
+  KB_LLM_CONTEXT: intFrom(4096),
+  KB_LLM_SEQUENCES: intFrom(1),
+  KB_LLM_QUEUE: intFrom(8),
+  KB_LLM_TIMEOUT_S: intFrom(120),
+  KB_MAX_UPLOAD_MB: intFrom(100),
+  KB_RATE_LIMIT_PER_MIN: intFrom(600),
+  KB_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export interface Config {
+  dataDir: string;
+  port: number;
+  host: string;
+  modelsDir: string;
+  embedModel: string | undefined;
+  embedDevice: "auto" | "cpu" | "cuda";
+  llmModel: string | undefined;
+  llmGpu: "auto" | "cuda" | "vulkan" | "metal" | false;
+  llmGpuLayers: "auto" | "max" | number;
+  llmContextSize: number;
+  llmSequences: number;
+  llmQueue: number;
+  llmTimeoutMs: number;
+  maxUploadBytes: number;
+  rateLimitPerMinute: number;
+  logLevel: string;
+  cpus: number;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new Error(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(overrides.dataDir ?? e.KB_DATA_DIR);
+  const gpuLayers = e.KB_LLM_GPU_LAYERS;
+  return {
+    dataDir,
+    port: e.KB_PORT,
+    host: e.KB_HOST,
+    modelsDir: path.resolve(e.KB_MODELS_DIR ?? path.join(dataDir, "models")),
+    embedModel: e.KB_EMBED_MODEL || undefined,
+    embedDevice: e.KB_EMBED_DEVICE,
+    llmModel: e.KB_LLM_MODEL || undefined,
+    llmGpu: e.KB_LLM_GPU === "off" ? false : e.KB_LLM_GPU,
+    llmGpuLayers: gpuLayers === "auto" || gpuLayers === "max" ? gpuLayers : Number.parseInt(gpuLayers, 10) || 0,
+    llmContextSize: e.KB_LLM_CONTEXT,
+    llmSequences: Math.max(1, e.KB_LLM_SEQUENCES),
+    llmQueue: e.KB_LLM_QUEUE,
+    llmTimeoutMs: e.KB_LLM_TIMEOUT_S * 1000,
+    maxUploadBytes: e.KB_MAX_UPLOAD_MB * 1024 * 1024,
+    rateLimitPerMinute: e.KB_RATE_LIMIT_PER_MIN,
+    logLevel: e.KB_LOG_LEVEL,
+    cpus: os.availableParallelism(),
+    ...overrides,
+  };
+}

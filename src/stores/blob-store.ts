@@ -1,0 +1,30 @@
+/**
+ * Original files by content hash under <data>/blobs, so documents can be re-extracted and
+ * reindexed without the source folder. Writes are atomic (temp file + rename).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { sha256Hex } from "./ids.ts";
+
+export class BlobStore {
+  constructor(private readonly dir: string) {
+    fs.mkdirSync(dir, { recursive: true });
+  }
+
+  pathOf(hash: string): string {
+    return path.join(this.dir, hash.slice(0, 2), hash);
+  }
+
+  /** Stores bytes (if not yet stored) and returns their hash and path. */
+  put(bytes: Uint8Array): { hash: string; path: string } {
+    const hash = sha256Hex(bytes);
+    const target = this.pathOf(hash);
+    if (!fs.existsSync(target)) {
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
+      fs.writeFileSync(tmp, bytes);
+      fs.renameSync(tmp, target);
+    }
+    return { hash, path: target };
+  }
+}

@@ -1,0 +1,12 @@
+import crypto from "node:crypto";
+
+/** Sortable, random ids: `<prefix>_<time base36><random>`. */
+export function newId(prefix: string): string {
+  const time = Date.now().toString(36).padStart(9, "0");
+  const rand = crypto.randomBytes(8).toString("hex");
+  return `${prefix}_${time}${rand}`;
+}
+
+export function sha256Hex(data: Uint8Array | string): string {
+  return crypto.createHash("sha256").update(data).digest("hex");
+}

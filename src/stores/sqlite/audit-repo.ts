@@ -1,0 +1,46 @@
+/** The append-only audit log. */
+import { and, desc, eq, gte, lt, lte, type SQL } from "drizzle-orm";
+import type { Db } from "./db.ts";
+import { auditEvents } from "./schema.ts";
+
+export type AuditRow = typeof auditEvents.$inferSelect;
+export type NewAuditEvent = Omit<typeof auditEvents.$inferInsert, "id" | "at">;
+
+export interface AuditQuery {
+  actor?: string;
+  action?: string;
+  since?: string;
+  until?: string;
+  limit?: number;
+  /** Return rows with id < before (paging backwards from newest). */
+  before?: number;
+}
+
+export class AuditRepo {
+  constructor(private readonly db: Db) {}
+
+  append(event: NewAuditEvent): void {
+    this.db.insert(auditEvents).values(event).run();
+  }
+
+  query(q: AuditQuery): AuditRow[] {
+    const where: SQL[] = [];
+    if (q.actor) where.push(eq(auditEvents.actor, q.actor));
+    if (q.action) where.push(eq(auditEvents.action, q.action));
+    if (q.since) where.push(gte(auditEvents.at, q.since));
+    if (q.until) where.push(lte(auditEvents.at, q.until));
+    if (q.before) where.push(lt(auditEvents.id, q.before));
+    return this.db
+      .select()
+      .from(auditEvents)
+      .where(where.length ? and(...where) : undefined)
+      .orderBy(desc(auditEvents.id))
+      .limit(Math.min(q.limit ?? 100, 10_000))
+      .all();
+  }
+
+  /** Retention: drops events older than `before` (ISO time). */
+  purgeBefore(before: string): number {
+    return this.db.delete(auditEvents).where(lt(auditEvents.at, before)).run().changes;
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Opens the metadata database (SQLite in WAL mode, so `kb ingest` and `kb serve` can share
+ * one data folder) and applies the committed migrations.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import { drizzle, type BetterSQLite3Database } from "drizzle-orm/better-sqlite3";
+import { migrate } from "drizzle-orm/better-sqlite3/migrator";
+import * as schema from "./schema.ts";
+
+export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
+
+const migrationsFolder = fileURLToPath(new URL("../../../drizzle", import.meta.url));
+
+export function openDb(file: string): Db {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const sqlite = new Database(file);
+  sqlite.pragma("journal_mode = WAL");
+  sqlite.pragma("synchronous = NORMAL");
+  sqlite.pragma("foreign_keys = ON");
+  // Another process (kb ingest beside kb serve) may hold the write lock for a moment.
+  sqlite.pragma("busy_timeout = 10000");
+  const db = drizzle(sqlite, { schema });
+  migrate(db, { migrationsFolder });
+  return db as Db;
+}
+
+export { schema };

@@ -1,0 +1,65 @@
+/** Document metadata and the extracted text of each live document's pages. */
+import { asc, count, eq, sql } from "drizzle-orm";
+import type { Db } from "./db.ts";
+import { documentPages, documents } from "./schema.ts";
+
+export type DocumentRow = typeof documents.$inferSelect;
+export type NewDocumentRow = typeof documents.$inferInsert;
+
+export class DocumentsRepo {
+  constructor(private readonly db: Db) {}
+
+  byId(id: string): DocumentRow | undefined {
+    return this.db.select().from(documents).where(eq(documents.id, id)).get();
+  }
+
+  bySource(source: string): DocumentRow | undefined {
+    return this.db.select().from(documents).where(eq(documents.source, source)).get();
+  }
+
+  /** Every document (ordered by source); callers filter by access with the document policy. */
+  all(): DocumentRow[] {
+    return this.db.select().from(documents).orderBy(asc(documents.source)).all();
+  }
+
+  count(): number {
+    return this.db.select({ n: count() }).from(documents).get()?.n ?? 0;
+  }
+
+  insert(row: NewDocumentRow): void {
+    this.db.insert(documents).values(row).run();
+  }
+
+  update(id: string, values: Partial<NewDocumentRow>): void {
+    this.db
+      .update(documents)
+      .set({ ...values, updatedAt: sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))` })
+      .where(eq(documents.id, id))
+      .run();
+  }
+
+  /** Marks a new version live and stores its page texts, in one transaction. */
+  commitVersion(id: string, values: Partial<NewDocumentRow>, pages: { page: number; text: string }[]): void {
+    this.db.transaction((tx) => {
+      tx.update(documents)
+        .set({ ...values, updatedAt: sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))` })
+        .where(eq(documents.id, id))
+        .run();
+      tx.delete(documentPages).where(eq(documentPages.documentId, id)).run();
+      for (const p of pages) tx.insert(documentPages).values({ documentId: id, page: p.page, text: p.text }).run();
+    });
+  }
+
+  delete(id: string): void {
+    this.db.delete(documents).where(eq(documents.id, id)).run();
+  }
+
+  pages(id: string): { page: number; text: string }[] {
+    return this.db
+      .select({ page: documentPages.page, text: documentPages.text })
+      .from(documentPages)
+      .where(eq(documentPages.documentId, id))
+      .orderBy(asc(documentPages.page))
+      .all();
+  }
+}

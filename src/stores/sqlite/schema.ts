@@ -1,0 +1,160 @@
+/**
+ * The metadata schema, in one place. SQL migrations in /drizzle are generated from this
+ * file with `npm run db:generate` and applied at start.
+ */
+import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`;
+
+export const users = sqliteTable("users", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  role: text("role").notNull().default("viewer"),
+  /** Highest classification level the user may read (see policies/classification.ts). */
+  clearance: integer("clearance").notNull().default(1),
+  disabled: integer("disabled", { mode: "boolean" }).notNull().default(false),
+  createdAt: text("created_at").notNull().default(now),
+});
+
+export const groups = sqliteTable("groups", {
+  name: text("name").primaryKey(),
+  description: text("description"),
+  createdAt: text("created_at").notNull().default(now),
+});
+
+/** A member of a group is a user or another group (nested groups). */
+export const groupMembers = sqliteTable(
+  "group_members",
+  {
+    groupName: text("group_name")
+      .notNull()
+      .references(() => groups.name, { onDelete: "cascade" }),
+    memberKind: text("member_kind", { enum: ["user", "group"] }).notNull(),
+    memberName: text("member_name").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.groupName, t.memberKind, t.memberName] }), index("group_members_member").on(t.memberKind, t.memberName)],
+);
+
+export const apiTokens = sqliteTable(
+  "api_tokens",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    /** SHA-256 of the token; the token itself is never stored. */
+    tokenHash: text("token_hash").notNull(),
+    name: text("name"),
+    createdAt: text("created_at").notNull().default(now),
+    expiresAt: text("expires_at"),
+    revokedAt: text("revoked_at"),
+    lastUsedAt: text("last_used_at"),
+  },
+  (t) => [uniqueIndex("api_tokens_hash").on(t.tokenHash)],
+);
+
+export const documents = sqliteTable(
+  "documents",
+  {
+    id: text("id").primaryKey(),
+    /** Where the document came from: an absolute path, or an upload name. Unique among live documents. */
+    source: text("source").notNull(),
+    title: text("title").notNull(),
+    mime: text("mime"),
+    contentHash: text("content_hash"),
+    version: integer("version").notNull().default(0),
+    /** processing → ready | failed; deleted documents are removed from the table. */
+    status: text("status", { enum: ["processing", "ready", "failed"] }).notNull(),
+    owner: text("owner"),
+    aclAllow: text("acl_allow", { mode: "json" }).$type<string[]>().notNull(),
+    aclDeny: text("acl_deny", { mode: "json" }).$type<string[]>().notNull(),
+    classification: integer("classification").notNull().default(1),
+    tags: text("tags", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+    pageCount: integer("page_count").notNull().default(0),
+    chunkCount: integer("chunk_count").notNull().default(0),
+    sizeBytes: integer("size_bytes").notNull().default(0),
+    /** Original bytes, by content hash, under <data>/blobs (for reindexing and previews). */
+    blobPath: text("blob_path"),
+    error: text("error"),
+    createdAt: text("created_at").notNull().default(now),
+    updatedAt: text("updated_at").notNull().default(now),
+  },
+  (t) => [uniqueIndex("documents_source").on(t.source), index("documents_status").on(t.status)],
+);
+
+/** Extracted page text of the live version, for GET /documents/:id/text and re-chunking. */
+export const documentPages = sqliteTable(
+  "document_pages",
+  {
+    documentId: text("document_id")
+      .notNull()
+      .references(() => documents.id, { onDelete: "cascade" }),
+    page: integer("page").notNull(),
+    text: text("text").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.documentId, t.page] })],
+);
+
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind").notNull(),
+    status: text("status", { enum: ["queued", "running", "succeeded", "failed", "partial", "cancelled"] }).notNull(),
+    createdBy: text("created_by"),
+    params: text("params", { mode: "json" }).$type<Record<string, unknown>>().notNull().default(sql`'{}'`),
+    total: integer("total").notNull().default(0),
+    done: integer("done").notNull().default(0),
+    /** The worker holding the job and its last sign of life, so a dead worker's job can be resumed. */
+    workerId: text("worker_id"),
+    heartbeatAt: text("heartbeat_at"),
+    error: text("error"),
+    createdAt: text("created_at").notNull().default(now),
+    startedAt: text("started_at"),
+    finishedAt: text("finished_at"),
+  },
+  (t) => [index("jobs_status").on(t.status, t.createdAt)],
+);
+
+export const jobFiles = sqliteTable(
+  "job_files",
+  {
+    jobId: text("job_id")
+      .notNull()
+      .references(() => jobs.id, { onDelete: "cascade" }),
+    ordinal: integer("ordinal").notNull(),
+    source: text("source").notNull(),
+    /** Where the bytes are: a blob path for uploads, the file path for local ingestion. */
+    path: text("path").notNull(),
+    documentId: text("document_id"),
+    status: text("status", { enum: ["queued", "running", "succeeded", "unchanged", "failed"] }).notNull(),
+    errorCode: text("error_code"),
+    error: text("error"),
+    options: text("options", { mode: "json" }).$type<Record<string, unknown>>().notNull().default(sql`'{}'`),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.ordinal] })],
+);
+
+/** Append-only: rows are inserted, never updated; retention deletes whole old rows. */
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    at: text("at").notNull().default(now),
+    actor: text("actor"),
+    action: text("action").notNull(),
+    target: text("target"),
+    outcome: text("outcome", { enum: ["ok", "denied", "error"] }).notNull().default("ok"),
+    details: text("details", { mode: "json" }).$type<Record<string, unknown>>(),
+  },
+  (t) => [index("audit_at").on(t.at), index("audit_actor").on(t.actor, t.at), index("audit_action").on(t.action, t.at)],
+);
+
+/** Live job workers (`kb serve`'s in-process worker, `kb worker`), by heartbeat. */
+export const workers = sqliteTable("workers", {
+  id: text("id").primaryKey(),
+  pid: integer("pid").notNull(),
+  host: text("host").notNull(),
+  heartbeatAt: text("heartbeat_at").notNull(),
+});

@@ -1,0 +1,113 @@
+/** Users, groups, nested memberships and API tokens. */
+import { and, eq, isNull } from "drizzle-orm";
+import type { Db } from "./db.ts";
+import { apiTokens, groupMembers, groups, users } from "./schema.ts";
+
+export type UserRow = typeof users.$inferSelect;
+export type TokenRow = typeof apiTokens.$inferSelect;
+
+export class UsersRepo {
+  constructor(private readonly db: Db) {}
+
+  byName(name: string): UserRow | undefined {
+    return this.db.select().from(users).where(eq(users.name, name)).get();
+  }
+
+  byId(id: string): UserRow | undefined {
+    return this.db.select().from(users).where(eq(users.id, id)).get();
+  }
+
+  list(): UserRow[] {
+    return this.db.select().from(users).orderBy(users.name).all();
+  }
+
+  insert(row: typeof users.$inferInsert): void {
+    this.db.insert(users).values(row).run();
+  }
+
+  update(id: string, values: Partial<Pick<UserRow, "role" | "clearance" | "disabled">>): void {
+    this.db.update(users).set(values).where(eq(users.id, id)).run();
+  }
+
+  delete(id: string): void {
+    this.db.delete(users).where(eq(users.id, id)).run();
+  }
+
+  groupExists(name: string): boolean {
+    return this.db.select({ n: groups.name }).from(groups).where(eq(groups.name, name)).get() !== undefined;
+  }
+
+  listGroups(): { name: string; description: string | null }[] {
+    return this.db.select({ name: groups.name, description: groups.description }).from(groups).orderBy(groups.name).all();
+  }
+
+  insertGroup(name: string, description?: string): void {
+    this.db.insert(groups).values({ name, description }).onConflictDoNothing().run();
+  }
+
+  deleteGroup(name: string): void {
+    this.db.transaction((tx) => {
+      tx.delete(groupMembers).where(and(eq(groupMembers.memberKind, "group"), eq(groupMembers.memberName, name))).run();
+      tx.delete(groups).where(eq(groups.name, name)).run();
+    });
+  }
+
+  addMember(group: string, kind: "user" | "group", name: string): void {
+    this.db.insert(groupMembers).values({ groupName: group, memberKind: kind, memberName: name }).onConflictDoNothing().run();
+  }
+
+  removeMember(group: string, kind: "user" | "group", name: string): void {
+    this.db
+      .delete(groupMembers)
+      .where(and(eq(groupMembers.groupName, group), eq(groupMembers.memberKind, kind), eq(groupMembers.memberName, name)))
+      .run();
+  }
+
+  /** Groups a user belongs to, directly or through nested groups (cycles tolerated). */
+  expandedGroups(userName: string): string[] {
+    const rows = this.db.$client
+      .prepare(
+        `WITH RECURSIVE g(name) AS (
+           SELECT group_name FROM group_members WHERE member_kind = 'user' AND member_name = ?
+           UNION
+           SELECT gm.group_name FROM group_members gm JOIN g ON gm.member_kind = 'group' AND gm.member_name = g.name
+         ) SELECT name FROM g ORDER BY name`,
+      )
+      .all(userName) as { name: string }[];
+    return rows.map((r) => r.name);
+  }
+
+  directGroups(userName: string): string[] {
+    return this.db
+      .select({ g: groupMembers.groupName })
+      .from(groupMembers)
+      .where(and(eq(groupMembers.memberKind, "user"), eq(groupMembers.memberName, userName)))
+      .all()
+      .map((r) => r.g);
+  }
+
+  insertToken(row: typeof apiTokens.$inferInsert): void {
+    this.db.insert(apiTokens).values(row).run();
+  }
+
+  tokenByHash(hash: string): TokenRow | undefined {
+    return this.db.select().from(apiTokens).where(eq(apiTokens.tokenHash, hash)).get();
+  }
+
+  tokensOf(userId: string): TokenRow[] {
+    return this.db.select().from(apiTokens).where(eq(apiTokens.userId, userId)).orderBy(apiTokens.createdAt).all();
+  }
+
+  revokeToken(id: string, at: string): boolean {
+    const r = this.db
+      .update(apiTokens)
+      .set({ revokedAt: at })
+      .where(and(eq(apiTokens.id, id), isNull(apiTokens.revokedAt)))
+      .run();
+    return r.changes > 0;
+  }
+
+  touchToken(id: string, at: string): void {
+    this.db.update(apiTokens).set({ lastUsedAt: at }).where(eq(apiTokens.id, id)).run();
+  }
+}
