@@ -1,0 +1,47 @@
+/**
+ * The pure part of ingestion, stage by stage:
+ *   extract (detect → extractor → normalize) → chunk → analyze.
+ * Embedding and writing need models and stores and live in the ingest service.
+ */
+import { analyzeForIndex } from "../src/domain/analysis/index.ts";
+import { chunkDocument } from "./chunk.ts";
+import { extractFile } from "./extract.ts";
+import type { ChunkDraft, DetectedType, ExtractOptions, SourceFile } from "./types.ts";
+
+export interface AnalyzedChunk extends ChunkDraft {
+  /** Lexical terms of title + heading path + text, for the BM25 column. */
+  analyzed: string;
+  /** What the embedding model sees: heading context + text. */
+  embeddingText: string;
+}
+
+export interface PreparedDocument {
+  type: DetectedType;
+  title: string;
+  pages: { page: number; text: string }[];
+  chunks: AnalyzedChunk[];
+  warnings: string[];
+}
+
+/** Title from the file name when the document has none of its own. */
+export function titleFromSource(source: string): string {
+  const base = source.split(/[\\/]/).pop() ?? source;
+  return base.replace(/\.[A-Za-z0-9]{1,5}$/, "") || base;
+}
+
+export function analyzeChunks(title: string, drafts: ChunkDraft[]): AnalyzedChunk[] {
+  return drafts.map((c) => {
+    // Title and headings are indexed with every chunk: a passage is often found by the
+    // name of the document or section it sits in, not by words in its own sentences.
+    const context = [title, ...c.headings].filter(Boolean).join(" > ");
+    return { ...c, analyzed: analyzeForIndex(`${context}\n${c.text}`), embeddingText: context ? `${context}\n${c.text}` : c.text };
+  });
+}
+
+export async function prepareDocument(file: SourceFile, options: ExtractOptions & { title?: string } = {}): Promise<PreparedDocument> {
+  const { type, document } = await extractFile(file, options);
+  const title = (options.title ?? document.title ?? "").trim() || titleFromSource(file.source);
+  const pages = document.pages.map((p) => ({ page: p.page, text: p.blocks.map((b) => b.text).join("\n\n") }));
+  const chunks = analyzeChunks(title, chunkDocument(document));
+  return { type, title, pages, chunks, warnings: document.warnings };
+}

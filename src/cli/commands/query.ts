@@ -1,0 +1,46 @@
+import type { Command } from "commander";
+import { actorFor, withKb } from "../context.ts";
+
+export function registerQueryCommands(program: Command): void {
+  program
+    .command("search <query>")
+    .description("search the chunks a user may read")
+    .option("--as <user>", "search with this user's permissions (default: operator, sees everything)")
+    .option("-k, --top-k <n>", "results", "5")
+    .option("--json", "print JSON")
+    .action(async (query: string, o: { as?: string; topK: string; json?: boolean }) =>
+      withKb(async (kb) => {
+        const actor = actorFor(kb, o.as);
+        const r = await kb.retriever.retrieve(actor, query, { topK: Number(o.topK) });
+        kb.audit.record(actor, "search", null, { query, mode: r.mode, chunkIds: r.chunks.map((c) => c.chunkId), via: "cli" });
+        if (o.json) return void console.log(JSON.stringify(r, null, 2));
+        console.log(`mode: ${r.mode}`);
+        r.chunks.forEach((c, i) => console.log(`${i + 1}. ${c.title} (p.${c.pageStart}) score=${c.score.toFixed(3)}\n   ${c.text.slice(0, 200).replaceAll("\n", " ")}`));
+      }),
+    );
+
+  program
+    .command("ask <question>")
+    .description("ask a question; prints a cited answer (streamed)")
+    .option("--as <user>", "ask with this user's permissions (default: operator)")
+    .option("-k, --top-k <n>", "sources", "5")
+    .option("--json", "print the final JSON")
+    .action(async (question: string, o: { as?: string; topK: string; json?: boolean }) =>
+      withKb(async (kb) => {
+        const actor = actorFor(kb, o.as);
+        const { retrieval, chunkIds, events } = await kb.ask.ask(actor, question, { topK: Number(o.topK) });
+        for await (const e of events) {
+          if (e.type === "delta" && !o.json) process.stdout.write(e.text);
+          if (e.type === "done") {
+            kb.audit.record(actor, "ask", null, { question, retrieval, mode: e.mode, chunkIds, found: e.found, via: "cli" });
+            if (o.json) console.log(JSON.stringify({ mode: e.mode, retrieval, answer: e.answer, found: e.found, citations: e.citations }, null, 2));
+            else {
+              process.stdout.write("\n\n");
+              for (const c of e.citations) console.log(`[${c.n}] ${c.title}, p.${c.page} (${c.source})`);
+              console.log(`(${e.mode} answer, ${retrieval} retrieval)`);
+            }
+          }
+        }
+      }),
+    );
+}

@@ -1,0 +1,51 @@
+import type { Command } from "commander";
+import { loadConfig } from "../../config.ts";
+import { startServer } from "../../http/server.ts";
+import { ensureAdmin, ensureDemoCorpus } from "../../services/bootstrap.ts";
+import { openKb } from "../../services/container.ts";
+import { runOrFollow } from "./ingest.ts";
+
+async function serve(options: { port?: string; demo: boolean }): Promise<void> {
+  const config = loadConfig(process.env, options.port ? { port: Number(options.port) } : {});
+  const kb = await openKb(config);
+  const admin = ensureAdmin(kb);
+  if (options.demo) {
+    const jobId = ensureDemoCorpus(kb);
+    if (jobId) {
+      const v = await runOrFollow(kb, jobId, { wait: true, quiet: true });
+      console.log(`ingested the demo corpus: ${v?.progress.done ?? 0} documents (${v?.status})`);
+    }
+  }
+  kb.startWorker();
+  const server = await startServer(kb);
+  console.log(`private-kb listening on ${server.url}`);
+  console.log(`  retrieval: ${kb.retriever.mode}${kb.models.embedding ? ` (${kb.models.embedding.model})` : " (no embedding model in " + config.modelsDir + ")"}`);
+  console.log(`  answers:   ${kb.ask.answerMode}`);
+  console.log(`  data:      ${config.dataDir}`);
+  console.log(`  admin token ${admin.created ? "written to" : "was written on first start to"} ${admin.tokenFile} (mode 0600)`);
+  console.log(`  try: curl -s ${server.url}/api/v1/ask -H "Authorization: Bearer $(cat ${admin.tokenFile})" -H 'content-type: application/json' -d '{"question":"연차 휴가는 며칠인가요?"}'`);
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await server.close();
+    await kb.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+export function registerServeCommands(program: Command): void {
+  program
+    .command("serve")
+    .description("start the HTTP API with an in-process ingestion worker")
+    .option("--port <port>", "port (default KB_PORT or 8787)")
+    .option("--demo", "ingest the bundled demo corpus on an empty knowledge base", false)
+    .action((o: { port?: string; demo: boolean }) => serve(o));
+  program
+    .command("start")
+    .description("serve with the demo corpus ingested on first start (what `npm start` runs)")
+    .option("--port <port>", "port (default KB_PORT or 8787)")
+    .action((o: { port?: string }) => serve({ ...o, demo: true }));
+}

@@ -1,0 +1,25 @@
+/** Shared CLI plumbing: opening the knowledge base from the environment and printing errors. */
+import { loadConfig, type Config } from "../config.ts";
+import { openKb, type Kb } from "../services/container.ts";
+import { SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
+
+export async function withKb<T>(fn: (kb: Kb) => Promise<T>, overrides: Partial<Config> = {}): Promise<T> {
+  const kb = await openKb(loadConfig(process.env, overrides));
+  try {
+    return await fn(kb);
+  } finally {
+    await kb.close();
+  }
+}
+
+/** `--as <user>` runs a command with that user's permissions; without it, as the operator (admin). */
+export function actorFor(kb: Kb, as: string | undefined): Actor {
+  return as ? kb.accounts.actorByName(as) : SYSTEM_ACTOR;
+}
+
+export function splitList(v: string | undefined): string[] {
+  return (v ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

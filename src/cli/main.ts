@@ -1,0 +1,21 @@
+/** The `kb` command line. */
+import { Command } from "commander";
+import { registerAccountCommands } from "./commands/accounts.ts";
+import { registerEvalCommand } from "./commands/eval.ts";
+import { registerIngestCommands } from "./commands/ingest.ts";
+import { registerQueryCommands } from "./commands/query.ts";
+import { registerServeCommands } from "./commands/serve.ts";
+
+const program = new Command();
+program.name("kb").description("private-kb: a private, on-premises knowledge base for Korean and English documents").showHelpAfterError();
+registerServeCommands(program);
+registerIngestCommands(program);
+registerQueryCommands(program);
+registerAccountCommands(program);
+registerEvalCommand(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const e = err as Error & { code?: string };
+  console.error(`kb: ${e.message}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,68 @@
+/**
+ * The HTTP API: small route modules mounted on one app, with authentication, rate limiting
+ * and body limits as middleware, and the OpenAPI document generated from the route schemas.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import type { Kb } from "../services/container.ts";
+import type { AppEnv } from "./env.ts";
+import { errorBody, handleError } from "./errors.ts";
+import { requireAuth } from "./middleware/auth.ts";
+import { rateLimit } from "./middleware/rate-limit.ts";
+import { askRoutes } from "./routes/ask.ts";
+import { documentRoutes } from "./routes/documents.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { jobRoutes } from "./routes/jobs.ts";
+import { searchRoutes } from "./routes/search.ts";
+
+const JSON_LIMIT = 1024 * 1024;
+
+export function createApp(kb: Kb): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({
+    // Validation failures get the same error body as everything else.
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        const issue = result.error.issues[0];
+        const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
+        return c.json(errorBody("invalid_request", `${where}${issue?.message ?? "invalid request"}`), 400);
+      }
+    },
+  });
+  app.onError(handleError);
+  app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
+  app.use("*", async (c, next) => {
+    c.set("kb", kb);
+    await next();
+  });
+
+  app.route("/", healthRoutes);
+
+  const tooLarge = (limit: number) => (c: Parameters<Parameters<typeof bodyLimit>[0]["onError"] & {}>[0]) => {
+    // The rest of the body is not read, so the connection cannot be reused.
+    c.header("Connection", "close");
+    return c.json(errorBody("payload_too_large", `request body exceeds ${Math.round(limit / 1024 / 1024)} MB`), 413);
+  };
+  app.use("/api/*", requireAuth(), rateLimit(kb.config.rateLimitPerMinute));
+  app.use("/api/*", async (c, next) => {
+    const isUpload = c.req.method === "POST" && c.req.path === "/api/v1/documents";
+    const limit = isUpload ? kb.config.maxUploadBytes : JSON_LIMIT;
+    return bodyLimit({ maxSize: limit, onError: tooLarge(limit) })(c, next);
+  });
+
+  app.route("/api/v1", documentRoutes);
+  app.route("/api/v1", jobRoutes);
+  app.route("/api/v1", searchRoutes);
+  app.route("/api/v1", askRoutes);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "private-kb",
+      version: "1",
+      description: "Private, on-premises knowledge base: ACL-filtered Korean/English retrieval and cited answers. Every /api route needs `Authorization: Bearer <token>`.",
+    },
+    security: [{ bearer: [] }],
+  });
+  return app;
+}

@@ -1,0 +1,44 @@
+import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { authorize, DocumentCollection } from "../../../policies/index.ts";
+import type { AppEnv } from "../env.ts";
+import { ModeSchema, QueryText, SearchResultSchema, TopK, errorResponses } from "../schemas.ts";
+
+export const searchRoutes = new OpenAPIHono<AppEnv>();
+
+searchRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/search",
+    summary: "Search the chunks you may read",
+    request: { body: { required: true, content: { "application/json": { schema: z.object({ query: QueryText, topK: TopK }).openapi("SearchRequest") } } } },
+    responses: {
+      200: { description: "Ranked chunks", content: { "application/json": { schema: z.object({ mode: ModeSchema, results: z.array(SearchResultSchema) }).openapi("SearchResponse") } } },
+      ...errorResponses,
+    },
+  }),
+  async (c) => {
+    const kb = c.get("kb");
+    const actor = c.get("actor");
+    authorize(actor, "list", DocumentCollection, null);
+    const { query, topK } = c.req.valid("json");
+    const { mode, chunks } = await kb.retriever.retrieve(actor, query, { topK: topK ?? 10 });
+    kb.audit.record(actor, "search", null, { query, mode, chunkIds: chunks.map((h) => h.chunkId) });
+    return c.json(
+      {
+        mode,
+        results: chunks.map((h) => ({
+          documentId: h.documentId,
+          chunkId: h.chunkId,
+          title: h.title,
+          source: h.source,
+          page: h.pageStart,
+          pageEnd: h.pageEnd,
+          headings: h.headings,
+          text: h.text,
+          score: h.score,
+        })),
+      },
+      200,
+    );
+  },
+);

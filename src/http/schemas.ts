@@ -1,0 +1,85 @@
+/** Shared request/response schemas; they generate /openapi.json. */
+import { z } from "@hono/zod-openapi";
+
+export const ErrorSchema = z
+  .object({ error: z.object({ code: z.string(), message: z.string() }) })
+  .openapi("Error");
+
+export const errorResponses = {
+  400: { description: "Invalid request", content: { "application/json": { schema: ErrorSchema } } },
+  401: { description: "Missing or invalid token", content: { "application/json": { schema: ErrorSchema } } },
+  403: { description: "Not allowed", content: { "application/json": { schema: ErrorSchema } } },
+  404: { description: "Not found (or not visible to you)", content: { "application/json": { schema: ErrorSchema } } },
+  429: { description: "Rate limited or busy; see Retry-After", content: { "application/json": { schema: ErrorSchema } } },
+} as const;
+
+export const AclSchema = z.object({
+  allow: z.array(z.string()),
+  deny: z.array(z.string()),
+  classification: z.number().int(),
+});
+
+export const DocumentSchema = z
+  .object({
+    id: z.string(),
+    source: z.string(),
+    title: z.string(),
+    mime: z.string().nullable(),
+    status: z.enum(["processing", "ready", "failed"]),
+    version: z.number().int(),
+    pageCount: z.number().int(),
+    chunkCount: z.number().int(),
+    sizeBytes: z.number().int(),
+    acl: AclSchema,
+    owner: z.string().nullable(),
+    error: z.string().nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi("Document");
+
+export const JobSchema = z
+  .object({
+    id: z.string(),
+    kind: z.string(),
+    status: z.enum(["queued", "running", "succeeded", "failed", "partial", "cancelled"]),
+    progress: z.object({ done: z.number().int(), total: z.number().int() }),
+    createdAt: z.string(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    error: z.string().optional(),
+    files: z.array(
+      z.object({
+        source: z.string(),
+        documentId: z.string().optional(),
+        status: z.enum(["queued", "running", "succeeded", "unchanged", "failed"]),
+        error: z.string().optional(),
+        errorCode: z.string().optional(),
+      }),
+    ),
+  })
+  .openapi("Job");
+
+export const ModeSchema = z.enum(["lexical", "hybrid"]).openapi({ description: "lexical: BM25 only (no embedding model); hybrid: BM25 + vectors, rank-fused" });
+
+/** Queries are bounded: long enough for a pasted paragraph, short enough to keep searches cheap. */
+export const QueryText = z.string().trim().min(1, "must not be empty").max(4000, "must be at most 4000 characters");
+export const TopK = z.number().int().min(1).max(50).optional();
+
+export const SearchResultSchema = z
+  .object({
+    documentId: z.string(),
+    chunkId: z.string(),
+    title: z.string(),
+    source: z.string(),
+    page: z.number().int(),
+    pageEnd: z.number().int(),
+    headings: z.string(),
+    text: z.string(),
+    score: z.number(),
+  })
+  .openapi("SearchResult");
+
+export const CitationSchema = z
+  .object({ n: z.number().int(), documentId: z.string(), title: z.string(), source: z.string(), page: z.number().int(), quote: z.string() })
+  .openapi("Citation");

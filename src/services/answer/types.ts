@@ -1,0 +1,51 @@
+/**
+ * The answering interface shared by the extractive answerer and the local-LLM answerer.
+ * Both receive sources that already went through the asker's ACL-filtered retrieval;
+ * an answerer never searches on its own, so it can never widen what the asker sees.
+ */
+import type { Lang } from "../../domain/analysis/index.ts";
+
+export type AnswerMode = "extractive" | "llm";
+
+/** A numbered source as shown to the answerer and cited back as [n]. */
+export interface AnswerSource {
+  n: number;
+  documentId: string;
+  chunkId: string;
+  title: string;
+  source: string;
+  page: number;
+  text: string;
+  /** Retrieval score (higher is better), for thresholds. */
+  score: number;
+}
+
+export interface Citation {
+  n: number;
+  documentId: string;
+  title: string;
+  source: string;
+  page: number;
+  /** The quoted span of the source that supports the answer. */
+  quote: string;
+}
+
+export type AnswerEvent =
+  | { type: "sources"; sources: AnswerSource[] }
+  | { type: "delta"; text: string }
+  | { type: "done"; answer: string; citations: Citation[]; mode: AnswerMode; found: boolean; flagged?: { n: number; reason: string }[] };
+
+export interface AnswerRequest {
+  question: string;
+  language: Lang;
+  sources: AnswerSource[];
+  /** Earlier turns of the conversation, oldest first (LLM only). */
+  history?: { role: "user" | "assistant"; content: string }[];
+  signal?: AbortSignal;
+}
+
+export interface Answerer {
+  readonly mode: AnswerMode;
+  /** Streams events; the last event is always `done`. */
+  answer(request: AnswerRequest): AsyncIterable<AnswerEvent>;
+}

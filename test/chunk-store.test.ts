@@ -1,0 +1,73 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ChunkStore, type ChunkRow } from "../src/stores/lance/chunk-store.ts";
+
+let dir: string;
+let store: ChunkStore;
+
+const row = (doc: string, version: number, ordinal: number, analyzed: string, allow = ["group:everyone"], deny: string[] = []): ChunkRow => ({
+  chunkId: `${doc}:${version}:${ordinal}`,
+  documentId: doc,
+  documentVersion: version,
+  ordinal,
+  title: doc,
+  source: `${doc}.txt`,
+  pageStart: 1,
+  pageEnd: 1,
+  headings: "",
+  text: analyzed,
+  analyzed,
+  allow,
+  deny,
+  classification: 1,
+});
+
+beforeEach(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-chunks-"));
+  store = await ChunkStore.open(dir, null);
+});
+afterEach(() => {
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe("ChunkStore", () => {
+  it("replaces a document's chunks in one commit and leaves other documents alone", async () => {
+    await store.replaceDocument("a", [row("a", 1, 0, "alpha one"), row("a", 1, 1, "alpha two")]);
+    await store.replaceDocument("b", [row("b", 1, 0, "beta")]);
+    const before = await store.version();
+    await store.replaceDocument("a", [row("a", 2, 0, "alpha new")]);
+    expect(await store.version()).toBe(before + 1); // a single commit: never zero or double chunks visible
+    const ids = (await store.list(null)).map((r) => r.chunk_id);
+    expect(ids).toEqual(["a:2:0", "b:1:0"]);
+  });
+
+  it("applies the access filter inside the search, before the limit", async () => {
+    // Many strong matches the asker may not read, one weak match they may.
+    const hidden = Array.from({ length: 30 }, (_, i) => row(`h${i}`, 1, 0, "secret secret secret plan", ["group:board"]));
+    for (const h of hidden) await store.replaceDocument(h.documentId, [h]);
+    await store.replaceDocument("open", [row("open", 1, 0, "plan for the picnic and other long unrelated words", ["group:staff"])]);
+    await store.optimize();
+    const hits = await store.searchText("secret plan", "array_has_any(allow, make_array('group:staff'))", 1);
+    expect(hits.map((h) => h.documentId)).toEqual(["open"]);
+  });
+
+  it("updates access in place without rewriting text", async () => {
+    await store.replaceDocument("a", [row("a", 1, 0, "alpha", ["group:x"])]);
+    await store.updateAccess("a", { allow: ["group:y"], deny: [], classification: 2 });
+    const [r] = await store.list(null, ["chunk_id", "allow", "deny", "classification", "text"]);
+    expect([...(r!.allow as any)]).toEqual(["group:y"]);
+    expect([...(r!.deny as any)]).toEqual([]);
+    expect(r!.classification).toBe(2);
+    expect(r!.text).toBe("alpha");
+  });
+
+  it("sees writes made through another connection at once", async () => {
+    const other = await ChunkStore.open(dir, null);
+    await other.replaceDocument("z", [row("z", 1, 0, "zebra")]);
+    expect((await store.searchText("zebra", null, 5)).map((h) => h.documentId)).toEqual(["z"]);
+    other.close();
+  });
+});

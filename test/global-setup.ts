@@ -1,0 +1,89 @@
+/**
+ * Vitest globalSetup (runs once, in the main process, before any test file).
+ *
+ * 1. Generates the tiny fixture embedding model into test/.fixtures/models/tiny-embed/
+ *    (gitignored) unless an up-to-date copy is already there. Idempotent and safe when several
+ *    vitest runs start at once (builds in a temp folder, then renames).
+ * 2. Publishes paths to test files, both as environment variables (inherited by the forked
+ *    workers: vitest builds the fork env from process.env after globalSetup) and through
+ *    `project.provide` (read with `inject("KB_TEST_...")` from "vitest"):
+ *
+ *    KB_TEST_EMBED_MODELS_DIR    absolute models dir holding the fixture (use as modelsDir / KB_MODELS_DIR)
+ *    KB_TEST_EMBED_MODEL         fixture folder name, "tiny-embed" (use as model / KB_EMBED_MODEL)
+ *    KB_TEST_EMBED_MODEL_DIR     absolute path of the fixture folder
+ *    KB_TEST_GGUF                ../shared/models/stories260K/stories260K.gguf (absolute) or "" when absent;
+ *                                a non-empty KB_TEST_GGUF already in the environment is kept
+ *    KB_TEST_SHARED_MODELS_DIR   ../shared/models (absolute) or "" when absent
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { TestProject } from "vitest/node";
+import { makeTinyEmbeddingModel, TINY_EMBED_FIXTURE_VERSION } from "./fixtures/make-embedding-model.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    KB_TEST_EMBED_MODELS_DIR: string;
+    KB_TEST_EMBED_MODEL: string;
+    KB_TEST_EMBED_MODEL_DIR: string;
+    KB_TEST_GGUF: string;
+    KB_TEST_SHARED_MODELS_DIR: string;
+  }
+}
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const FIXTURE_MODELS_DIR = path.join(REPO_ROOT, "test", ".fixtures", "models");
+export const FIXTURE_EMBED_MODEL = "tiny-embed";
+
+function fixtureIsCurrent(dir: string): boolean {
+  try {
+    for (const f of ["tokenizer.json", "tokenizer_config.json", path.join("onnx", "model.onnx")]) {
+      if (!fs.statSync(path.join(dir, f)).isFile()) return false;
+    }
+    const cfg = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as { _fixture_version?: number };
+    return cfg._fixture_version === TINY_EMBED_FIXTURE_VERSION;
+  } catch {
+    return false;
+  }
+}
+
+/** Ensures the fixture model exists and is current; returns its folder. */
+export async function ensureFixtureEmbeddingModel(modelsDir = FIXTURE_MODELS_DIR): Promise<string> {
+  const target = path.join(modelsDir, FIXTURE_EMBED_MODEL);
+  if (fixtureIsCurrent(target)) return target;
+  await fs.promises.mkdir(modelsDir, { recursive: true });
+  const tmp = path.join(modelsDir, `.${FIXTURE_EMBED_MODEL}.tmp-${process.pid}-${Date.now()}`);
+  try {
+    await makeTinyEmbeddingModel(tmp);
+    if (fixtureIsCurrent(target)) return target; // another run finished first
+    await fs.promises.rm(target, { recursive: true, force: true }); // stale version
+    try {
+      await fs.promises.rename(tmp, target);
+    } catch (e) {
+      if (!fixtureIsCurrent(target)) throw e; // lost a race is fine, anything else is not
+    }
+  } finally {
+    await fs.promises.rm(tmp, { recursive: true, force: true });
+  }
+  return target;
+}
+
+function existing(p: string): string {
+  return fs.existsSync(p) ? p : "";
+}
+
+export default async function setup(project: TestProject): Promise<void> {
+  const modelDir = await ensureFixtureEmbeddingModel();
+  const sharedModels = path.resolve(REPO_ROOT, "..", "shared", "models");
+  const values = {
+    KB_TEST_EMBED_MODELS_DIR: FIXTURE_MODELS_DIR,
+    KB_TEST_EMBED_MODEL: FIXTURE_EMBED_MODEL,
+    KB_TEST_EMBED_MODEL_DIR: modelDir,
+    KB_TEST_GGUF: process.env.KB_TEST_GGUF || existing(path.join(sharedModels, "stories260K", "stories260K.gguf")),
+    KB_TEST_SHARED_MODELS_DIR: existing(sharedModels),
+  } satisfies Record<string, string>;
+  for (const [k, v] of Object.entries(values)) {
+    process.env[k] = v;
+    project.provide(k as keyof typeof values, v);
+  }
+}
