@@ -31,6 +31,11 @@ interface Candidate {
   score: number;
 }
 
+/** Headings and labels ("연차 휴가", "Setting up") restate the question; they answer nothing. */
+function looksLikeHeading(sentence: string): boolean {
+  return sentence.length < 25 && !/[.!?。다요음함죠까]["')\]]*$/.test(sentence);
+}
+
 export function selectSentences(question: string, sources: AnswerSource[]): Candidate[] {
   const qTerms = [...new Set(queryTerms(question))];
   if (qTerms.length === 0) return [];
@@ -38,7 +43,7 @@ export function selectSentences(question: string, sources: AnswerSource[]): Cand
   sources.slice(0, MAX_SOURCES).forEach((source, rank) => {
     for (const s of splitSentences(source.text)) {
       const sentence = s.trim();
-      if (sentence.length < 2 || sentence.length > MAX_SENTENCE_CHARS) continue;
+      if (sentence.length > MAX_SENTENCE_CHARS || looksLikeHeading(sentence)) continue;
       sentences.push({ source, sentence, terms: new Set(passageTerms(sentence)), rank });
     }
   });
@@ -82,9 +87,9 @@ export class ExtractiveAnswerer implements Answerer {
     const citations: Citation[] = [];
     const parts: string[] = [];
     for (const c of chosen) {
-      let n = citations.find((x) => x.n === c.source.n && x.quote === c.sentence)?.n;
-      if (n === undefined) {
-        n = c.source.n;
+      // One citation per source; its quote is the best sentence taken from it.
+      const n = c.source.n;
+      if (!citations.some((x) => x.n === n)) {
         citations.push({ n, documentId: c.source.documentId, title: c.source.title, source: c.source.source, page: c.source.page, quote: c.sentence });
       }
       parts.push(`${c.sentence} [${n}]`);

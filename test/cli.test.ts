@@ -1,0 +1,76 @@
+/** The `kb` command as a user runs it: real processes, one data folder, a running server beside the CLI. */
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const run = promisify(execFile);
+const KB = path.resolve("bin/kb.js");
+let dir: string;
+let env: NodeJS.ProcessEnv;
+let server: ChildProcess | null = null;
+
+const kb = (...args: string[]) => run(process.execPath, [KB, ...args], { env, timeout: 60_000 });
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-cli-"));
+  env = { ...process.env, KB_DATA_DIR: path.join(dir, "data"), KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "warn" };
+});
+afterAll(() => {
+  server?.kill("SIGTERM");
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe("kb CLI", () => {
+  it("creates users and groups, and prints only the token on stdout", async () => {
+    await kb("groups", "add", "hr");
+    await kb("users", "add", "kim", "--role", "viewer", "--groups", "hr,sales");
+    const { stdout } = await kb("tokens", "create", "kim");
+    expect(stdout).toMatch(/^kb_[A-Za-z0-9_-]{43}\n$/);
+    const users = await kb("users", "list");
+    expect(users.stdout).toMatch(/kim\tviewer.*groups=hr,sales/);
+  });
+
+  it("fails clearly for bad input", async () => {
+    await expect(kb("users", "add", "bad name!")).rejects.toMatchObject({ stderr: expect.stringMatching(/invalid user name/) });
+    await expect(kb("ingest", path.join(dir, "missing"))).rejects.toMatchObject({ stderr: expect.stringMatching(/no such file/) });
+  });
+
+  it("ingests while the server runs on the same data folder, and the server answers at once", async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    server = spawn(process.execPath, [KB, "serve", "--port", String(port)], { env, stdio: ["ignore", "pipe", "pipe"] });
+    await new Promise<void>((resolve, reject) => {
+      let out = "";
+      server!.stdout!.on("data", (d) => {
+        out += d;
+        if (out.includes("listening")) resolve();
+      });
+      server!.on("exit", (code) => reject(new Error(`server exited ${code}`)));
+    });
+    await kb("users", "add", "ops", "--role", "admin");
+    const token = (await kb("tokens", "create", "ops")).stdout.trim();
+    const docs = path.join(dir, "docs");
+    fs.mkdirSync(docs);
+    fs.writeFileSync(path.join(docs, "parking.md"), "# 주차 안내\n\n본사 지하 주차장은 직원 1인당 1대까지 무료로 이용할 수 있습니다.");
+    const ingest = await kb("ingest", docs, "--allow", "group:hr", "--wait");
+    expect(ingest.stdout).toMatch(/succeeded/);
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/search`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ query: "지하 주차장 무료" }),
+    });
+    const body = (await res.json()) as any;
+    expect(body.results[0].title).toBe("주차 안내");
+    // The ACL given on the command line holds: kim (hr) sees it, a non-member does not.
+    const asKim = await kb("search", "지하 주차장", "--as", "kim", "--json");
+    expect(JSON.parse(asKim.stdout).chunks[0].title).toBe("주차 안내");
+    await kb("users", "add", "park", "--role", "viewer");
+    const asPark = await kb("search", "지하 주차장", "--as", "park", "--json");
+    expect(JSON.parse(asPark.stdout).chunks).toEqual([]);
+    // Re-ingesting the unchanged folder is a no-op.
+    const again = await kb("ingest", docs, "--wait");
+    expect(again.stdout).toMatch(/1 unchanged/);
+  });
+});

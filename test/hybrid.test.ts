@@ -1,0 +1,42 @@
+/** Hybrid mode with a real (fixture) ONNX embedding model: vectors written, fused, filtered. */
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SYSTEM_ACTOR } from "../policies/index.ts";
+import { ingestNow, openTestKb, writeFiles, type TestKb } from "./helpers/kb.ts";
+
+const modelsDir = process.env.KB_TEST_EMBED_MODELS_DIR!;
+const model = process.env.KB_TEST_EMBED_MODEL!;
+let t: TestKb;
+
+beforeAll(async () => {
+  t = await openTestKb({ modelsDir, embedModel: model });
+  const files = writeFiles(path.join(t.dir, "docs"), {
+    "open.txt": "The cafeteria serves bibimbap on Fridays. 금요일에는 비빔밥이 나옵니다.",
+    "board.txt": "Board minutes: the cafeteria contract will be renewed. 이사회 회의록입니다.",
+  });
+  const { job } = await ingestNow(t.kb, [
+    { source: files[0]!, path: files[0]! },
+    { source: files[1]!, path: files[1]!, allow: ["group:board"] },
+  ]);
+  expect(job.status).toBe("succeeded");
+});
+afterAll(async () => t?.close());
+
+describe("hybrid retrieval", () => {
+  it("reports hybrid mode with the model's dimension", () => {
+    expect(t.kb.retriever.mode).toBe("hybrid");
+    expect(t.kb.models.embedding).toMatchObject({ model, dimension: 32 });
+  });
+
+  it("fuses lexical and vector results, and filters both inside the search", async () => {
+    t.kb.accounts.createUser({ name: "viewer1", role: "viewer" });
+    const viewer = t.kb.accounts.actorByName("viewer1");
+    const mine = await t.kb.retriever.retrieve(viewer, "cafeteria contract", { topK: 10 });
+    expect(mine.mode).toBe("hybrid");
+    expect(mine.chunks.map((c) => c.source.endsWith("board.txt"))).not.toContain(true);
+    const all = await t.kb.retriever.retrieve(SYSTEM_ACTOR, "cafeteria contract", { topK: 10 });
+    expect(all.chunks[0]!.source.endsWith("board.txt")).toBe(true);
+    expect(all.chunks[0]!.vectorScore).toBeTypeOf("number");
+    expect(all.chunks[0]!.lexicalScore).toBeTypeOf("number");
+  });
+});
