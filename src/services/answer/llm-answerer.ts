@@ -1,0 +1,163 @@
+/**
+ * The local-LLM answerer: the model writes the answer from the numbered sources (grounded prompt),
+ * tokens stream out as `delta` events, and the finished text goes through the citation check:
+ * citations to sources that do not exist or do not support their sentence are taken out of the
+ * answer and reported in `flagged`; every kept citation carries a quote from its source.
+ *
+ * Events: `sources` (the sources the model was shown) → `delta`* (raw model text as it arrives)
+ * → `done` (the checked answer; clients should show `done.answer` in place of the streamed text,
+ * since unsupported markers are removed from it).
+ *
+ * - No sources (retrieval found nothing the asker may read): answers "no answer" in the question's
+ *   language without calling the model.
+ * - Busy: the capacity check runs before the first event, so the route can still answer 429 with
+ *   Retry-After (LlmBusyError). A request that loses the race to a full queue after streaming
+ *   started fails with the same error mid-stream.
+ * - The caller's AbortSignal stops generation; `done` then carries what was generated so far.
+ *   A timeout (LlmTimeoutError) and other model errors are thrown.
+ * - `found` is false when the model said it does not know, or when no citation survived the check
+ *   (an answer that cites nothing it can be held to is not treated as found).
+ */
+import { checkCitations, isNoAnswer } from "../../domain/grounding/citations.ts";
+import { buildGroundedPrompt } from "../../domain/grounding/prompt.ts";
+import type { LlmProvider } from "../../models/llm.ts";
+import { NO_ANSWER } from "./extractive.ts";
+import type { AnswerEvent, AnswerRequest, Answerer } from "./types.ts";
+
+export interface LlmAnswererOptions {
+  /** Answer length limit in tokens (default 512). */
+  maxTokens?: number;
+  /** Sampling temperature (default 0: greedy, the most faithful to the sources). */
+  temperature?: number;
+  /** Overrides the provider's per-request timeout. */
+  timeoutMs?: number;
+}
+
+export type AnswerLlm = Pick<LlmProvider, "generate" | "info" | "countTokens" | "assertCapacity">;
+
+/** Push-to-pull bridge: the model's token callback pushes, the generator pulls. */
+class Channel<T> {
+  private items: T[] = [];
+  private wake: (() => void) | null = null;
+  push(item: T): void {
+    this.items.push(item);
+    this.wake?.();
+    this.wake = null;
+  }
+  drain(): T[] {
+    return this.items.splice(0);
+  }
+  wait(): Promise<void> {
+    if (this.items.length > 0) return Promise.resolve();
+    return new Promise((resolve) => (this.wake = resolve));
+  }
+}
+
+export class LlmAnswerer implements Answerer {
+  readonly mode = "llm" as const;
+  private readonly maxTokens: number;
+  private readonly temperature: number;
+  private readonly timeoutMs: number | undefined;
+
+  constructor(
+    private readonly llm: AnswerLlm,
+    options: LlmAnswererOptions = {},
+  ) {
+    this.maxTokens = options.maxTokens ?? 512;
+    this.temperature = options.temperature ?? 0;
+    this.timeoutMs = options.timeoutMs;
+  }
+
+  private *noAnswer(language: "ko" | "en"): Iterable<AnswerEvent> {
+    const text = NO_ANSWER[language];
+    yield { type: "sources", sources: [] };
+    yield { type: "delta", text };
+    yield { type: "done", answer: text, citations: [], mode: this.mode, found: false };
+  }
+
+  async *answer(request: AnswerRequest): AsyncIterable<AnswerEvent> {
+    const language = request.language === "ko" ? "ko" : "en";
+    if (request.sources.length === 0) {
+      yield* this.noAnswer(language);
+      return;
+    }
+
+    this.llm.assertCapacity(); // LlmBusyError before any event: the route can still say 429
+    const info = this.llm.info();
+    const maxTokens = Math.max(16, Math.min(this.maxTokens, Math.floor(info.contextSize / 2)));
+    const prompt = buildGroundedPrompt({
+      question: request.question,
+      language,
+      sources: request.sources,
+      history: request.history,
+      contextSize: info.contextSize,
+      maxAnswerTokens: maxTokens,
+      countTokens: (t) => this.llm.countTokens(t),
+    });
+    if (prompt.included.length === 0) {
+      // Not even a cut source fits next to the answer (a tiny context): nothing to ground on.
+      yield* this.noAnswer(language);
+      return;
+    }
+    yield { type: "sources", sources: prompt.included };
+
+    // Stops the model when the consumer goes away early (client disconnected, iterator returned).
+    const stop = new AbortController();
+    const onCallerAbort = () => stop.abort(request.signal?.reason);
+    if (request.signal?.aborted) onCallerAbort();
+    else request.signal?.addEventListener("abort", onCallerAbort, { once: true });
+    const signal = stop.signal;
+    const chunks = new Channel<string>();
+    let finished = false;
+    let failure: unknown = null;
+    let text = "";
+    const generation = this.llm
+      .generate({
+        messages: prompt.messages,
+        maxTokens,
+        temperature: this.temperature,
+        signal,
+        ...(this.timeoutMs !== undefined ? { timeoutMs: this.timeoutMs } : {}),
+        onToken: (t) => chunks.push(t),
+      })
+      .then(
+        (res) => {
+          text = res.text;
+        },
+        (err: unknown) => {
+          failure = err;
+        },
+      )
+      .finally(() => {
+        finished = true;
+        chunks.push(""); // wake the reader
+      });
+
+    try {
+      while (!finished) {
+        await chunks.wait();
+        const piece = chunks.drain().join("");
+        if (piece) yield { type: "delta", text: piece };
+      }
+    } finally {
+      if (!finished) stop.abort();
+      request.signal?.removeEventListener("abort", onCallerAbort);
+    }
+    await generation;
+    const rest = chunks.drain().join("");
+    if (rest) yield { type: "delta", text: rest };
+    if (failure) throw failure;
+
+    const check = checkCitations(text, prompt.included);
+    const noAnswer = isNoAnswer(check.cleanedAnswer, language);
+    const answer = check.cleanedAnswer || NO_ANSWER[language];
+    yield {
+      type: "done",
+      answer,
+      citations: noAnswer ? [] : check.citations,
+      mode: this.mode,
+      found: !noAnswer && check.citations.length > 0,
+      ...(check.flagged.length > 0 ? { flagged: check.flagged } : {}),
+    };
+  }
+}
