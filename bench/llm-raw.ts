@@ -1,5 +1,5 @@
 /**
- * npm run bench:llm (tsx bench/llm-raw.ts [model.gguf] [maxTokens] [threads…]) — raw node-llama-cpp
+ * npx tsx bench/llm-raw.ts [model.gguf] [maxTokens] [threads…] — raw node-llama-cpp
  * generation speed of a GGUF model on this machine: prompt → greedy tokens straight from a context
  * sequence (no chat template, no queue), end-of-generation tokens suppressed so every run makes
  * exactly `maxTokens` tokens. Reports time to first token (prompt evaluation + first token) and

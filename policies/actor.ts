@@ -13,6 +13,11 @@ export interface Actor {
   groups: string[];
   /** Highest classification level the actor may read. */
   clearance: number;
+  /**
+   * The role's capabilities, resolved from the role catalog (built-in and custom roles) when the
+   * actor was made. Absent: the built-in role's capabilities.
+   */
+  capabilities?: readonly Capability[];
 }
 
 export const EVERYONE = "group:everyone";
@@ -24,7 +29,7 @@ export function principalsOf(actor: Actor): string[] {
 }
 
 export function hasCapability(actor: Actor, capability: Capability): boolean {
-  return capabilitiesOf(actor.role).has(capability);
+  return actor.capabilities ? actor.capabilities.includes(capability) : capabilitiesOf(actor.role).has(capability);
 }
 
 /** The built-in actor for CLI commands run by the operator on the server itself. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { can } from "./policy.ts";
-import { Document, DocumentCollection, canRead, retrievalFilter } from "./documents.ts";
+import { Document, DocumentClassification, DocumentCollection, canRead, retrievalFilter } from "./documents.ts";
 import type { Actor } from "./actor.ts";
 
 const viewer: Actor = { id: "1", name: "kim", role: "viewer", groups: ["hr"], clearance: 1 };
@@ -38,6 +38,22 @@ describe("document policy", () => {
     expect(can(editor, "delete", Document, doc(["group:everyone"], [], 1, "user:kim"))).toBe(false);
     expect(can(viewer, "delete", Document, doc(["group:everyone"], [], 1, "user:kim"))).toBe(false);
     expect(can(admin, "set_acl", Document, doc([]))).toBe(true);
+  });
+
+  it("lets editors manage documents they were granted (managers), not only those they own", () => {
+    const granted = { ...doc(["group:everyone"], [], 1, "user:kim"), managers: ["group:docs"] };
+    expect(can(editor, "update", Document, granted)).toBe(false);
+    expect(can({ ...editor, groups: ["docs"] }, "set_acl", Document, granted)).toBe(true);
+    expect(can({ ...viewer, groups: ["docs"] }, "set_acl", Document, granted)).toBe(false); // viewers manage nothing
+    expect(can({ ...editor, groups: ["docs"] }, "set_acl", Document, { ...granted, deny: ["user:lee"] })).toBe(false); // must still read it
+  });
+
+  it("lets editors classify only up to their own clearance; admins any level", () => {
+    const own = doc(["group:everyone"], [], 1, "user:lee");
+    expect(can(editor, "set", DocumentClassification, { document: own, level: 1 })).toBe(true);
+    expect(can(editor, "set", DocumentClassification, { document: own, level: 2 })).toBe(false);
+    expect(can(editor, "set", DocumentClassification, { document: doc(["group:everyone"], [], 1, "user:kim"), level: 0 })).toBe(false);
+    expect(can(admin, "set", DocumentClassification, { document: own, level: 3 })).toBe(true);
   });
 
   it("lets editors and admins, not viewers, create documents", () => {

@@ -4,12 +4,14 @@
  * the LanceDB filter (`retrievalFilter`) that every search applies inside the index.
  */
 import { hasCapability, principalsOf, type Actor } from "./actor.ts";
-import { allow, resource } from "./policy.ts";
-import { all, always, atMost, evaluate, not, overlaps, toLanceFilter, type AccessFields, type Rule } from "./rule.ts";
+import { allow, can, resource } from "./policy.ts";
+import { all, always, atMost, because, evaluate, not, overlaps, toLanceFilter, type AccessFields, type Rule } from "./rule.ts";
 
 export interface DocumentSubject extends AccessFields {
   /** `user:<name>` of the uploader, or null for system ingestion. */
   owner: string | null;
+  /** Principals granted management of the document (editors who do not own it). */
+  managers?: readonly string[];
 }
 
 export const Document = resource<DocumentSubject>("document");
@@ -18,9 +20,16 @@ export const DocumentCollection = resource<null>("documents");
 
 /** Deny wins over allow; clearance must cover the classification; admins read everything. */
 export function documentReadRule(actor: Actor): Rule {
-  if (hasCapability(actor, "read_all_documents")) return always;
+  if (hasCapability(actor, "read_all_documents")) return because(`role "${actor.role}" has the read_all_documents capability`, always);
   const principals = principalsOf(actor);
-  return all(overlaps("allow", principals), not(overlaps("deny", principals)), atMost("classification", actor.clearance));
+  return because(
+    "readable when allowed, not denied, and cleared",
+    all(
+      because("one of your principals is allowed", overlaps("allow", principals)),
+      because("none of your principals is denied (deny wins)", not(because("a principal is denied", overlaps("deny", principals)))),
+      because("your clearance covers the classification", atMost("classification", actor.clearance)),
+    ),
+  );
 }
 
 /** The LanceDB `where` clause for everything `actor` may read; null means unrestricted. */
@@ -33,12 +42,33 @@ export function canRead(actor: Actor, doc: AccessFields): boolean {
 }
 
 const owns = (actor: Actor, doc: DocumentSubject) => doc.owner === `user:${actor.name}`;
+/** Granted management through a principal in the document's managers list. */
+const granted = (actor: Actor, doc: DocumentSubject) => {
+  if (!doc.managers?.length) return false;
+  const mine = principalsOf(actor);
+  return doc.managers.some((p) => mine.includes(p));
+};
 
 allow(Document, "read", canRead);
 
+/** Editors manage the documents they own or were granted (and can read); admins manage all. */
 allow(Document, ["update", "delete", "set_acl"], (actor, doc) => {
   if (hasCapability(actor, "manage_all_documents")) return true;
-  return hasCapability(actor, "manage_own_documents") && owns(actor, doc) && canRead(actor, doc);
+  return hasCapability(actor, "manage_own_documents") && (owns(actor, doc) || granted(actor, doc)) && canRead(actor, doc);
+});
+
+/**
+ * Setting a document's classification: whoever may set its ACL, to a level no higher than their
+ * own clearance (an editor cannot label a document above what they may read); admins any level.
+ */
+export interface ClassificationChange {
+  document: DocumentSubject;
+  level: number;
+}
+export const DocumentClassification = resource<ClassificationChange>("document_classification");
+allow(DocumentClassification, "set", (actor, change) => {
+  if (hasCapability(actor, "manage_all_documents")) return true;
+  return can(actor, "set_acl", Document, change.document) && change.level <= actor.clearance;
 });
 
 allow(DocumentCollection, "create", (actor) => hasCapability(actor, "ingest"));

@@ -15,6 +15,7 @@ export const CAPABILITIES = [
 
 export type Capability = (typeof CAPABILITIES)[number];
 
+/** The built-in roles. Custom roles come from the roles config file (see `parseRoleConfig`). */
 export const ROLES: Record<string, readonly Capability[]> = {
   admin: CAPABILITIES,
   editor: ["search", "ingest", "manage_own_documents"],
@@ -23,10 +24,40 @@ export const ROLES: Record<string, readonly Capability[]> = {
 
 export type RoleName = keyof typeof ROLES;
 
+/** True for built-in roles; custom roles are known to a `RoleCatalog`. */
 export function isRole(role: string): boolean {
   return Object.hasOwn(ROLES, role);
 }
 
+/** Capabilities of a built-in role (an unknown role has none: anything not granted is denied). */
 export function capabilitiesOf(role: string): ReadonlySet<Capability> {
-  return new Set(ROLES[role] ?? []);
+  return new Set(Object.hasOwn(ROLES, role) ? ROLES[role] : []);
 }
+
+/** Built-in plus custom roles, as loaded from the roles config file. */
+export interface RoleCatalog {
+  has(role: string): boolean;
+  /** Capabilities of a role; an unknown role (e.g. removed from the config) has none. */
+  capabilitiesOf(role: string): ReadonlySet<Capability>;
+  /** Every role with its capabilities, built-in first. */
+  list(): { name: string; builtin: boolean; description?: string; capabilities: Capability[] }[];
+}
+
+export interface CustomRole {
+  description?: string;
+  capabilities: Capability[];
+}
+
+/** A catalog of the built-in roles and the given custom ones (already validated). */
+export function roleCatalog(custom: Record<string, CustomRole> = {}): RoleCatalog {
+  const caps = new Map<string, { builtin: boolean; description?: string; capabilities: Capability[] }>();
+  for (const [name, list] of Object.entries(ROLES)) caps.set(name, { builtin: true, capabilities: [...list] });
+  for (const [name, r] of Object.entries(custom)) caps.set(name, { builtin: false, description: r.description, capabilities: [...new Set(r.capabilities)].sort() });
+  return {
+    has: (role) => caps.has(role),
+    capabilitiesOf: (role) => new Set(caps.get(role)?.capabilities ?? []),
+    list: () => [...caps].map(([name, r]) => ({ name, ...r })),
+  };
+}
+
+export const BUILTIN_ROLE_CATALOG = roleCatalog();

@@ -4,7 +4,7 @@
  * `toLanceFilter` (the SQL `where` that LanceDB applies inside every search). Because both
  * read the same rule, the route guard and the retrieval filter cannot disagree.
  */
-export type Rule =
+type RuleNode =
   | { op: "true" }
   | { op: "false" }
   | { op: "all"; rules: Rule[] }
@@ -14,6 +14,9 @@ export type Rule =
   | { op: "overlaps"; column: "allow" | "deny"; values: string[] }
   /** The integer column is at most `value`. */
   | { op: "atMost"; column: "classification"; value: number };
+
+/** A rule node, optionally labelled with why it exists (read by `explain`; the other interpreters ignore it). */
+export type Rule = RuleNode & { because?: string };
 
 /** The fields of a document (or chunk row) that rules can read. */
 export interface AccessFields {
@@ -28,6 +31,8 @@ export const overlaps = (column: "allow" | "deny", values: string[]): Rule => ({
 export const atMost = (column: "classification", value: number): Rule => ({ op: "atMost", column, value });
 export const always: Rule = { op: "true" };
 export const never: Rule = { op: "false" };
+/** Labels a rule with the reason it exists, for `explain`. */
+export const because = (reason: string, rule: Rule): Rule => ({ ...rule, because: reason });
 
 export function evaluate(rule: Rule, row: AccessFields): boolean {
   switch (rule.op) {
@@ -90,5 +95,61 @@ function compile(rule: Rule): string {
     case "atMost":
       if (!Number.isFinite(rule.value) || rule.value >= 2 ** 31 - 1) return "TRUE";
       return `${rule.column} <= ${Math.trunc(rule.value)}`;
+  }
+}
+
+/**
+ * The third interpreter: decides like `evaluate` and says why. Every node reports its result,
+ * its label (`because`), what it tested and the values that decided it (for `overlaps`, the
+ * values the row shares with the rule; for `atMost`, the row's value and the limit).
+ * `explain(rule, row).result === evaluate(rule, row)` always holds (tested).
+ */
+export interface Explanation {
+  result: boolean;
+  op: RuleNode["op"];
+  because?: string;
+  /** The test in words, e.g. `allow ∩ {user:kim, group:hr} = {group:hr}`. */
+  test: string;
+  /** overlaps: the shared values; atMost: [row value, limit]. */
+  matched?: (string | number)[];
+  /** For all/any/not: the children, every one evaluated (no short-circuit, so all evidence is shown). */
+  children?: Explanation[];
+}
+
+export function explain(rule: Rule, row: AccessFields): Explanation {
+  const label = rule.because !== undefined ? { because: rule.because } : {};
+  switch (rule.op) {
+    case "true":
+      return { result: true, op: rule.op, ...label, test: "always" };
+    case "false":
+      return { result: false, op: rule.op, ...label, test: "never" };
+    case "all": {
+      const children = rule.rules.map((r) => explain(r, row));
+      return { result: children.every((c) => c.result), op: rule.op, ...label, test: `all of ${children.length}`, children };
+    }
+    case "any": {
+      const children = rule.rules.map((r) => explain(r, row));
+      return { result: children.some((c) => c.result), op: rule.op, ...label, test: `any of ${children.length}`, children };
+    }
+    case "not": {
+      const inner = explain(rule.rule, row);
+      return { result: !inner.result, op: rule.op, ...label, test: "not", children: [inner] };
+    }
+    case "overlaps": {
+      const have = row[rule.column];
+      const shared = rule.values.filter((v) => have.includes(v));
+      return {
+        result: shared.length > 0,
+        op: rule.op,
+        ...label,
+        test: `${rule.column} ∩ {${rule.values.join(", ")}} = {${shared.join(", ")}}`,
+        matched: shared,
+      };
+    }
+    case "atMost": {
+      const value = row[rule.column];
+      const limit = Number.isFinite(rule.value) ? rule.value : Infinity;
+      return { result: value <= rule.value, op: rule.op, ...label, test: `${rule.column} ${value} ≤ ${limit}`, matched: [value, rule.value] };
+    }
   }
 }

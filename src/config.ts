@@ -36,8 +36,28 @@ const EnvSchema = z.object({
   KB_LLM_SEQUENCES: intFrom(1),
   KB_LLM_QUEUE: intFrom(8),
   KB_LLM_TIMEOUT_S: intFrom(120),
+  /**
+   * CPU threads for LLM evaluation; unset/0: max(1, cores - 1). llama.cpp's worker threads spin-wait,
+   * so using every core of a small, busy machine is far slower (2 threads on 2 shared cores measured
+   * ~100x slower than 1); leaving one core free keeps HTTP, retrieval and ingestion responsive.
+   */
+  KB_LLM_THREADS: intFrom(0),
+  /** Longest LLM answer, in tokens (capped at half the context). */
+  KB_LLM_MAX_TOKENS: intFrom(512),
   KB_MAX_UPLOAD_MB: intFrom(100),
   KB_RATE_LIMIT_PER_MIN: intFrom(600),
+  /** Audit events older than this are purged at start and daily; 0 keeps them forever. */
+  KB_AUDIT_RETENTION_DAYS: intFrom(365),
+  /** Folder of roles.json and document-rules.json; default <data>/policies. */
+  KB_POLICY_DIR: z.string().optional(),
+  /** Files read and extracted ahead of the ingestion writer (default: CPU count, at most 8). */
+  KB_INGEST_CONCURRENCY: intFrom(0),
+  /** Worker threads extracting files in parallel with embedding and writing, for jobs of 8+ files (default 0: on the main thread). */
+  KB_EXTRACT_THREADS: z.string().optional(),
+  /** Seconds between optimize runs of the chunk table (folding new rows into indexes, compaction); 0: after every job. */
+  KB_OPTIMIZE_INTERVAL_S: intFrom(300),
+  /** Recurring folder syncs as JSON (see src/services/ingest/schedules.ts); default: <data>/sources.json if present. */
+  KB_SYNC_SOURCES: z.string().optional(),
   KB_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -55,10 +75,19 @@ export interface Config {
   llmSequences: number;
   llmQueue: number;
   llmTimeoutMs: number;
+  llmThreads: number;
+  llmMaxTokens: number;
   maxUploadBytes: number;
   rateLimitPerMinute: number;
+  auditRetentionDays: number;
+  policyDir: string;
   logLevel: string;
   cpus: number;
+  ingestConcurrency: number;
+  extractThreads: number;
+  optimizeIntervalS: number;
+  /** KB_SYNC_SOURCES, raw JSON. */
+  syncSources: string | undefined;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -84,10 +113,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     llmSequences: Math.max(1, e.KB_LLM_SEQUENCES),
     llmQueue: e.KB_LLM_QUEUE,
     llmTimeoutMs: e.KB_LLM_TIMEOUT_S * 1000,
+    llmThreads: e.KB_LLM_THREADS || Math.max(1, os.availableParallelism() - 1),
+    llmMaxTokens: Math.max(16, e.KB_LLM_MAX_TOKENS),
     maxUploadBytes: e.KB_MAX_UPLOAD_MB * 1024 * 1024,
     rateLimitPerMinute: e.KB_RATE_LIMIT_PER_MIN,
+    auditRetentionDays: e.KB_AUDIT_RETENTION_DAYS,
+    policyDir: path.resolve(e.KB_POLICY_DIR ?? path.join(dataDir, "policies")),
     logLevel: e.KB_LOG_LEVEL,
     cpus: os.availableParallelism(),
+    ingestConcurrency: e.KB_INGEST_CONCURRENCY || Math.min(Math.max(os.availableParallelism(), 2), 8),
+    extractThreads: Math.max(0, Number.parseInt(e.KB_EXTRACT_THREADS ?? "0", 10) || 0),
+    optimizeIntervalS: e.KB_OPTIMIZE_INTERVAL_S,
+    syncSources: e.KB_SYNC_SOURCES || undefined,
     ...overrides,
   };
 }

@@ -4,7 +4,8 @@ import { openKb, type Kb } from "../services/container.ts";
 import { SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
 
 export async function withKb<T>(fn: (kb: Kb) => Promise<T>, overrides: Partial<Config> = {}): Promise<T> {
-  const kb = await openKb(loadConfig(process.env, overrides));
+  // The LLM (if configured) loads at the first question only: most commands never ask.
+  const kb = await openKb(loadConfig(process.env, overrides), { llmLoad: "lazy" });
   try {
     return await fn(kb);
   } finally {

@@ -1,8 +1,11 @@
 /** The `kb` command line. */
 import { Command } from "commander";
 import { registerAccountCommands } from "./commands/accounts.ts";
+import { registerAdminCommands } from "./commands/admin.ts";
 import { registerEvalCommand } from "./commands/eval.ts";
 import { registerIngestCommands } from "./commands/ingest.ts";
+import { registerJobCommands } from "./commands/jobs.ts";
+import { registerModelCommands } from "./commands/models.ts";
 import { registerQueryCommands } from "./commands/query.ts";
 import { registerServeCommands } from "./commands/serve.ts";
 
@@ -10,9 +13,12 @@ const program = new Command();
 program.name("kb").description("private-kb: a private, on-premises knowledge base for Korean and English documents").showHelpAfterError();
 registerServeCommands(program);
 registerIngestCommands(program);
+registerJobCommands(program);
 registerQueryCommands(program);
 registerAccountCommands(program);
+registerAdminCommands(program);
 registerEvalCommand(program);
+registerModelCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as Error & { code?: string };

@@ -9,7 +9,11 @@ import type { AppEnv } from "./env.ts";
 import { errorBody, handleError } from "./errors.ts";
 import { requireAuth } from "./middleware/auth.ts";
 import { rateLimit } from "./middleware/rate-limit.ts";
+import { accessRoutes } from "./routes/access.ts";
+import { adminRoutes } from "./routes/admin.ts";
 import { askRoutes } from "./routes/ask.ts";
+import { conversationRoutes } from "./routes/conversations.ts";
+import { openaiRoutes } from "./routes/openai.ts";
 import { documentRoutes } from "./routes/documents.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/jobs.ts";
@@ -42,17 +46,25 @@ export function createApp(kb: Kb): OpenAPIHono<AppEnv> {
     c.header("Connection", "close");
     return c.json(errorBody("payload_too_large", `request body exceeds ${Math.round(limit / 1024 / 1024)} MB`), 413);
   };
-  app.use("/api/*", requireAuth(), rateLimit(kb.config.rateLimitPerMinute));
+  const limiter = rateLimit(kb.config.rateLimitPerMinute); // one bucket per token across /api and /v1
+  app.use("/api/*", requireAuth(), limiter);
   app.use("/api/*", async (c, next) => {
     const isUpload = c.req.method === "POST" && c.req.path === "/api/v1/documents";
     const limit = isUpload ? kb.config.maxUploadBytes : JSON_LIMIT;
     return bodyLimit({ maxSize: limit, onError: tooLarge(limit) })(c, next);
   });
 
+  // The OpenAI-compatible API: same tokens, limits and ask path (src/http/routes/openai.ts).
+  app.use("/v1/*", requireAuth(), limiter, bodyLimit({ maxSize: JSON_LIMIT, onError: tooLarge(JSON_LIMIT) }));
+  app.route("/v1", openaiRoutes);
+
   app.route("/api/v1", documentRoutes);
   app.route("/api/v1", jobRoutes);
   app.route("/api/v1", searchRoutes);
   app.route("/api/v1", askRoutes);
+  app.route("/api/v1", conversationRoutes);
+  app.route("/api/v1", accessRoutes);
+  app.route("/api/v1", adminRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {

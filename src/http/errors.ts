@@ -4,17 +4,38 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ForbiddenError } from "../../policies/index.ts";
 import { ServiceError } from "../services/errors.ts";
+import { LlmBusyError, LlmClosedError, LlmTimeoutError } from "../models/llm.ts";
 
 export function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
 
+/** Denied attempts (403) are audited: who tried what, where. 401s are audited by the auth middleware. */
+function auditDenied(c: Context, details: Record<string, unknown>): void {
+  const kb = c.get("kb" as never) as { audit?: { record: (...a: unknown[]) => void } } | undefined;
+  const actor = c.get("actor" as never) as { name: string } | undefined;
+  try {
+    kb?.audit?.record(actor ? `user:${actor.name}` : null, "access.denied", `${c.req.method} ${c.req.path}`, details, "denied");
+  } catch {
+    // Auditing must not turn a 403 into a 500.
+  }
+}
+
 export function handleError(err: Error, c: Context): Response {
+  if (err instanceof ForbiddenError) auditDenied(c, { action: err.action, resource: err.resourceName });
+  else if (err instanceof ServiceError && err.status === 403) auditDenied(c, { code: err.code, message: err.message });
   if (err instanceof ServiceError) {
     for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
     return c.json(errorBody(err.code, err.message), err.status as ContentfulStatusCode);
   }
   if (err instanceof ForbiddenError) return c.json(errorBody("forbidden", err.message), 403);
+  // The local LLM: a full queue is "try again later", a slow answer a gateway timeout.
+  if (err instanceof LlmBusyError) {
+    c.header("Retry-After", String(err.retryAfterSeconds));
+    return c.json(errorBody("llm_busy", err.message), 429);
+  }
+  if (err instanceof LlmTimeoutError) return c.json(errorBody("llm_timeout", err.message), 504);
+  if (err instanceof LlmClosedError) return c.json(errorBody("llm_unavailable", err.message), 503);
   if (err instanceof HTTPException) {
     const status = err.status;
     const code = status === 413 ? "payload_too_large" : status === 401 ? "unauthorized" : status === 400 ? "bad_request" : "http_error";

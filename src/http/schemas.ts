@@ -17,6 +17,7 @@ export const AclSchema = z.object({
   allow: z.array(z.string()),
   deny: z.array(z.string()),
   classification: z.number().int(),
+  manage: z.array(z.string()).optional().openapi({ description: "Principals granted management of the document besides its owner" }),
 });
 
 export const DocumentSchema = z
@@ -31,32 +32,44 @@ export const DocumentSchema = z
     chunkCount: z.number().int(),
     sizeBytes: z.number().int(),
     acl: AclSchema,
+    tags: z.array(z.string()).optional(),
     owner: z.string().nullable(),
+    sensitive: z
+      .record(z.string(), z.number().int())
+      .optional()
+      .openapi({ description: "Personal data found, per kind (rrn, phone, email, card, account); shown to holders of view_sensitive or manage_all_documents" }),
     error: z.string().nullable(),
     createdAt: z.string(),
     updatedAt: z.string(),
   })
   .openapi("Document");
 
+export const JobFileSchema = z.object({
+  source: z.string(),
+  documentId: z.string().optional(),
+  action: z.enum(["ingest", "delete", "reindex", "reembed"]).optional().openapi({ description: "absent: ingest" }),
+  status: z.enum(["queued", "running", "succeeded", "unchanged", "failed", "cancelled"]),
+  error: z.string().optional(),
+  errorCode: z.string().optional(),
+});
+
 export const JobSchema = z
   .object({
     id: z.string(),
-    kind: z.string(),
+    kind: z.string().openapi({ description: "ingest | sync | reindex | reembed | optimize" }),
     status: z.enum(["queued", "running", "succeeded", "failed", "partial", "cancelled"]),
     progress: z.object({ done: z.number().int(), total: z.number().int() }),
+    throughput: z.number().nullable().openapi({ description: "Files (documents, for reembed) finished per second over the last minute, or over the whole run once finished" }),
+    etaSeconds: z.number().int().nullable().openapi({ description: "Seconds left at that rate; null when unknown" }),
+    phase: z.string().optional().openapi({ description: "What a multi-phase job does now: planning, copying, indexing, catching up, switching, verifying, optimizing" }),
+    counts: z.record(z.string(), z.number().int()).openapi({ description: "Files per status" }),
+    params: z.record(z.string(), z.unknown()),
+    createdBy: z.string().nullable(),
     createdAt: z.string(),
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),
     error: z.string().optional(),
-    files: z.array(
-      z.object({
-        source: z.string(),
-        documentId: z.string().optional(),
-        status: z.enum(["queued", "running", "succeeded", "unchanged", "failed"]),
-        error: z.string().optional(),
-        errorCode: z.string().optional(),
-      }),
-    ),
+    files: z.array(JobFileSchema),
   })
   .openapi("Job");
 

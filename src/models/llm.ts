@@ -56,6 +56,12 @@ export interface LoadLlmOptions {
   timeoutMs?: number;
   /** Where warnings (GPU fallback, llama.cpp errors) go; pino loggers fit. Default: console. */
   logger?: { info(msg: string): void; warn(msg: string): void };
+  /**
+   * Debug/audit hook: sees the messages of every request that reaches the model (answers and
+   * follow-up rewrites alike), before it waits for a slot. Tests use it to prove what a prompt
+   * contained; it must not throw or block.
+   */
+  onGenerate?: (messages: readonly LlmMessage[]) => void;
 }
 
 export interface LlmInfo {
@@ -302,6 +308,7 @@ export async function loadLlm(opts: LoadLlmOptions): Promise<LlmProvider> {
 
   async function generate(req: GenerateRequest): Promise<GenerateResult> {
     assertCapacity();
+    opts.onGenerate?.(req.messages);
     const started = performance.now();
     const limitMs = req.timeoutMs ?? timeoutMs;
     // One controller per request, aborted by the timeout, the caller's signal or close().

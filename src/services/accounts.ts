@@ -3,9 +3,10 @@
  * Tokens are random 256-bit secrets; only their SHA-256 is stored.
  */
 import crypto from "node:crypto";
-import { isRole, isValidName, type Actor } from "../../policies/index.ts";
-import { DEFAULT_CLEARANCE } from "../../policies/classification.ts";
+import { BUILTIN_ROLE_CATALOG, isValidName, type Actor, type RoleCatalog } from "../../policies/index.ts";
+import { CLASSIFICATIONS, DEFAULT_CLEARANCE } from "../../policies/classification.ts";
 import { newId, sha256Hex } from "../stores/ids.ts";
+import type { AuditLog } from "./audit.ts";
 import type { UserRow, UsersRepo } from "../stores/sqlite/users-repo.ts";
 import { ServiceError, badRequest, notFound } from "./errors.ts";
 
@@ -21,13 +22,31 @@ export interface TokenInfo {
   lastUsedAt: string | null;
 }
 
+/** A token's use is recorded (lastUsedAt and a `token.use` audit event) at most once per this interval. */
+export const TOKEN_USE_RECORD_MS = 60_000;
+
+export interface AccountsOptions {
+  /** Built-in and custom roles (policy files); default: built-in only. */
+  roles?: () => RoleCatalog;
+  /** Where `token.use` events go. */
+  audit?: AuditLog;
+}
+
 export class Accounts {
-  constructor(private readonly users: UsersRepo) {}
+  constructor(
+    private readonly users: UsersRepo,
+    private readonly options: AccountsOptions = {},
+  ) {}
+
+  roles(): RoleCatalog {
+    return this.options.roles?.() ?? BUILTIN_ROLE_CATALOG;
+  }
 
   createUser(input: { name: string; role?: string; groups?: string[]; clearance?: number }): UserRow {
     const role = input.role ?? "viewer";
     if (!isValidName(input.name)) throw badRequest(`invalid user name "${input.name}" (letters, digits, . _ @ -; at most 64)`);
-    if (!isRole(role)) throw badRequest(`unknown role "${role}"`);
+    if (!this.roles().has(role)) throw badRequest(`unknown role "${role}" (known: ${this.roles().list().map((r) => r.name).join(", ")})`);
+    this.checkClearance(input.clearance);
     if (this.users.byName(input.name)) throw new ServiceError(409, "conflict", `user "${input.name}" already exists`);
     const id = newId("usr");
     this.users.insert({ id, name: input.name, role, clearance: input.clearance ?? DEFAULT_CLEARANCE });
@@ -62,11 +81,68 @@ export class Accounts {
     }
     if (kind === "user" && !this.users.byName(member)) throw notFound(`user "${member}"`);
     if (kind === "group" && !this.users.groupExists(member)) throw notFound(`group "${member}"`);
+    if (kind === "group" && (member === group || this.users.groupAncestors(group).includes(member))) {
+      throw new ServiceError(409, "membership_cycle", `adding group "${member}" to "${group}" would make a cycle ("${group}" is already inside "${member}")`);
+    }
     this.users.addMember(group, kind, member);
   }
 
+  removeFromGroup(group: string, kind: "user" | "group", member: string): boolean {
+    if (!this.users.groupExists(group)) throw notFound(`group "${group}"`);
+    const before = this.users.members(group).length;
+    this.users.removeMember(group, kind, member);
+    return this.users.members(group).length < before;
+  }
+
+  members(group: string): { kind: "user" | "group"; name: string }[] {
+    if (!this.users.groupExists(group)) throw notFound(`group "${group}"`);
+    return this.users.members(group);
+  }
+
+  deleteGroup(name: string): void {
+    if (!this.users.groupExists(name)) throw notFound(`group "${name}"`);
+    this.users.deleteGroup(name);
+  }
+
+  private checkClearance(clearance: number | undefined): void {
+    const max = CLASSIFICATIONS.length - 1;
+    if (clearance !== undefined && (!Number.isInteger(clearance) || clearance < 0 || clearance > max)) throw badRequest(`invalid clearance ${clearance} (0..${max})`);
+  }
+
+  updateUser(name: string, patch: { role?: string; clearance?: number; disabled?: boolean }): UserRow {
+    const user = this.getUser(name);
+    if (patch.role !== undefined && !this.roles().has(patch.role)) throw badRequest(`unknown role "${patch.role}"`);
+    this.checkClearance(patch.clearance);
+    const values = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+    if (Object.keys(values).length) this.users.update(user.id, values);
+    return this.users.byId(user.id)!;
+  }
+
+  /** Deletes a user, its tokens (cascade) and its memberships. */
+  deleteUser(name: string): void {
+    const user = this.getUser(name);
+    for (const g of this.users.directGroups(name)) this.users.removeMember(g, "user", name);
+    this.users.delete(user.id);
+  }
+
+  directGroups(name: string): string[] {
+    return this.users.directGroups(name);
+  }
+
+  /** Each group of the user → the chain of groups through which the user belongs to it. */
+  membershipPaths(name: string): Record<string, string[]> {
+    return this.users.membershipPaths(name);
+  }
+
   actorFor(user: UserRow): Actor {
-    return { id: user.id, name: user.name, role: user.role, groups: this.users.expandedGroups(user.name), clearance: user.clearance };
+    return {
+      id: user.id,
+      name: user.name,
+      role: user.role,
+      groups: this.users.expandedGroups(user.name),
+      clearance: user.clearance,
+      capabilities: [...this.roles().capabilitiesOf(user.role)].sort(),
+    };
   }
 
   actorByName(name: string): Actor {
@@ -74,11 +150,15 @@ export class Accounts {
   }
 
   /** Creates a token and returns the secret once; it cannot be shown again. */
-  createToken(userName: string, options: { name?: string; expiresInDays?: number } = {}): { token: string; info: TokenInfo } {
+  createToken(userName: string, options: { name?: string; expiresInDays?: number; expiresAt?: string } = {}): { token: string; info: TokenInfo } {
     const user = this.getUser(userName);
     const token = TOKEN_PREFIX + crypto.randomBytes(32).toString("base64url");
     const id = newId("tok");
-    const expiresAt = options.expiresInDays ? new Date(Date.now() + options.expiresInDays * 86_400_000).toISOString() : null;
+    const expiresAt = options.expiresAt
+      ? new Date(options.expiresAt).toISOString()
+      : options.expiresInDays
+        ? new Date(Date.now() + options.expiresInDays * 86_400_000).toISOString()
+        : null;
     this.users.insertToken({ id, userId: user.id, tokenHash: sha256Hex(token), name: options.name ?? null, expiresAt });
     return { token, info: this.tokenInfo(id, user.name)! };
   }
@@ -99,6 +179,25 @@ export class Accounts {
     if (!this.users.revokeToken(id, new Date().toISOString())) throw notFound(`active token "${id}"`);
   }
 
+  /** A token by id (never the secret), with its user's name. */
+  token(id: string): TokenInfo | undefined {
+    const t = this.users.tokenById(id);
+    const u = t && this.users.byId(t.userId);
+    return t && u ? this.tokenInfo(t.id, u.name) : undefined;
+  }
+
+  listAllTokens(): TokenInfo[] {
+    const names = new Map(this.users.list().map((u) => [u.id, u.name]));
+    return this.users.allTokens().map((t) => ({ id: t.id, user: names.get(t.userId) ?? "?", name: t.name, createdAt: t.createdAt, expiresAt: t.expiresAt, revokedAt: t.revokedAt, lastUsedAt: t.lastUsedAt }));
+  }
+
+  /** Sets (or clears, with null) a token's expiry; a time in the past expires it at once. */
+  expireToken(id: string, at: string | null = new Date().toISOString()): TokenInfo {
+    if (at !== null && Number.isNaN(Date.parse(at))) throw badRequest(`invalid time "${at}"`);
+    if (!this.users.setTokenExpiry(id, at === null ? null : new Date(at).toISOString())) throw notFound(`token "${id}"`);
+    return this.token(id)!;
+  }
+
   /**
    * Resolves a presented bearer token. The lookup is by SHA-256 (an index hit reveals
    * nothing usable about other tokens), and the stored hash is compared in constant time.
@@ -113,7 +212,10 @@ export class Accounts {
     if (row.expiresAt && row.expiresAt <= new Date().toISOString()) return null;
     const user = this.users.byId(row.userId);
     if (!user || user.disabled) return null;
-    this.users.touchToken(row.id, new Date().toISOString());
+    const now = Date.now();
+    if (this.users.touchTokenIfStale(row.id, new Date(now).toISOString(), new Date(now - TOKEN_USE_RECORD_MS).toISOString())) {
+      this.options.audit?.record(`user:${user.name}`, "token.use", row.id, { name: row.name });
+    }
     return { actor: this.actorFor(user), tokenId: row.id };
   }
 }

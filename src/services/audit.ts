@@ -1,6 +1,8 @@
-/** Records what happened, by whom, for the append-only audit log. */
-import type { Actor } from "../../policies/index.ts";
-import type { AuditRepo } from "../stores/sqlite/audit-repo.ts";
+/** Records what happened, by whom, for the append-only audit log; reads it for admins; applies retention. */
+import { authorize, Audit, type Actor } from "../../policies/index.ts";
+import type { AuditQuery, AuditRepo, AuditRow } from "../stores/sqlite/audit-repo.ts";
+
+const DAY_MS = 86_400_000;
 
 export class AuditLog {
   constructor(private readonly repo: AuditRepo) {}
@@ -13,4 +15,56 @@ export class AuditLog {
   get repository(): AuditRepo {
     return this.repo;
   }
+
+  /** A page of events, newest first; `nextBefore` continues the listing (null at the end). */
+  query(actor: Actor, q: AuditQuery): { items: AuditRow[]; nextBefore: number | null } {
+    authorize(actor, "read", Audit, null);
+    const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
+    const items = this.repo.query({ ...q, limit });
+    return { items, nextBefore: items.length === limit ? items.at(-1)!.id : null };
+  }
+
+  /** Every matching event, newest first, in pages (for JSONL export); the export itself is audited. */
+  *export(actor: Actor, q: Omit<AuditQuery, "limit" | "before">, pageSize = 1000): Generator<AuditRow> {
+    authorize(actor, "export", Audit, null);
+    this.record(actor, "audit.export", null, { filters: q });
+    let before: number | undefined;
+    for (;;) {
+      const page = this.repo.query({ ...q, before, limit: pageSize });
+      yield* page;
+      if (page.length < pageSize) return;
+      before = page.at(-1)!.id;
+    }
+  }
+
+  /** Deletes events older than `days` days (0 keeps everything); returns how many. */
+  purgeOlderThan(days: number, now = Date.now()): number {
+    if (days <= 0) return 0;
+    const cutoff = new Date(now - days * DAY_MS).toISOString();
+    const n = this.repo.purgeBefore(cutoff);
+    if (n > 0) this.record("system", "audit.purge", null, { before: cutoff, deleted: n, retentionDays: days });
+    return n;
+  }
+
+  /** Purges now and then daily (the timer does not keep the process alive). Returns a stop function. */
+  startRetention(days: number, log?: (msg: string) => void): () => void {
+    if (days <= 0) return () => {};
+    const run = () => {
+      try {
+        const n = this.purgeOlderThan(days);
+        if (n > 0) log?.(`audit retention: purged ${n} events older than ${days} days`);
+      } catch (err) {
+        log?.(`audit retention failed: ${String(err)}`);
+      }
+    };
+    run();
+    const timer = setInterval(run, DAY_MS);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+}
+
+/** One JSON object per line, as exported. */
+export function auditJsonLine(row: AuditRow): string {
+  return `${JSON.stringify({ id: row.id, at: row.at, actor: row.actor, action: row.action, target: row.target, outcome: row.outcome, details: row.details })}\n`;
 }

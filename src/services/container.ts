@@ -6,29 +6,39 @@ import fs from "node:fs";
 import path from "node:path";
 import pino from "pino";
 import type { Config } from "../config.ts";
-import { loadEmbeddingProvider, type EmbeddingProvider } from "../models/embeddings.ts";
 import { BlobStore } from "../stores/blob-store.ts";
 import { ChunkStore } from "../stores/lance/chunk-store.ts";
 import { AuditRepo } from "../stores/sqlite/audit-repo.ts";
 import { openDb, type Db } from "../stores/sqlite/db.ts";
 import { DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import { JobsRepo } from "../stores/sqlite/jobs-repo.ts";
+import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
+import { ActiveIndex, ModelRegistry, type ModelStatus } from "./active-index.ts";
 import { UsersRepo } from "../stores/sqlite/users-repo.ts";
+import { SensitiveRepo } from "../stores/sqlite/sensitive-repo.ts";
+import { resolveDocumentAccess } from "../../policies/index.ts";
+import { AccessService } from "./access.ts";
 import { Accounts } from "./accounts.ts";
+import { AdminService } from "./admin.ts";
+import { PolicyFiles } from "./policy-files.ts";
+import { SensitiveIndex } from "./sensitive.ts";
 import { ExtractiveAnswerer } from "./answer/extractive.ts";
+import { DeferredLlmAnswerer, type LlmAnswererOptions } from "./answer/llm-answerer.ts";
+import { loadLlm, type LlmProvider, type LoadLlmOptions } from "../models/llm.ts";
+import { resolveLlmModelPath } from "../models/model-files.ts";
+import { ConversationsRepo } from "../stores/sqlite/conversations-repo.ts";
+import { ConversationService } from "./conversation/conversations.ts";
 import type { Answerer } from "./answer/types.ts";
 import { AskService } from "./ask.ts";
 import { AuditLog } from "./audit.ts";
 import { DocumentService } from "./documents.ts";
-import { IngestService } from "./ingest/ingest-service.ts";
-import { JobWorker } from "./ingest/job-worker.ts";
+import { IngestService, type IngestDeps } from "./ingest/ingest-service.ts";
+import { JobWorker, type JobWorkerOptions } from "./ingest/job-worker.ts";
+import { JobsService } from "./ingest/jobs-service.ts";
+import { loadSources, Scheduler } from "./ingest/schedules.ts";
 import { Retriever } from "./retrieval.ts";
 
-export interface ModelStatus {
-  embedding: { model: string; dimension: number } | null;
-  /** Why the configured or found embedding model is not used, if it is not. */
-  embeddingNote?: string;
-}
+export type { ModelStatus } from "./active-index.ts";
 
 export interface Kb {
   config: Config;
@@ -36,72 +46,161 @@ export interface Kb {
   db: Db;
   documentsRepo: DocumentsRepo;
   jobsRepo: JobsRepo;
+  settings: SettingsRepo;
+  /** The chunk store readers use; it follows the active table (see `index`). */
   chunks: ChunkStore;
+  /** The active chunk table and its model; writers' switch protocol (active-index.ts). */
+  index: ActiveIndex;
+  /** List, follow, cancel jobs; submit sync, reindex, re-embed, optimize jobs. */
+  jobs: JobsService;
   accounts: Accounts;
+  /** Users, groups, tokens: authorized and audited (admin API and CLI). */
+  admin: AdminService;
+  /** Document ACL changes (single and bulk) and `policy explain`. */
+  access: AccessService;
+  /** The policy folder (roles.json, document-rules.json), reloaded on change. */
+  policy: PolicyFiles;
+  sensitive: SensitiveIndex;
   audit: AuditLog;
   ingest: IngestService;
   documents: DocumentService;
   retriever: Retriever;
   ask: AskService;
   models: ModelStatus;
-  /** Starts the in-process job worker (kb serve). */
-  startWorker(): JobWorker;
+  /** Starts a job worker in this process (kb serve, kb worker); it runs the scheduled syncs too. */
+  startWorker(options?: Omit<JobWorkerOptions, "log" | "scheduler"> & { schedules?: boolean }): JobWorker;
   /** Tells in-process workers a job was just submitted. */
   wakeWorker(): void;
   /** The loaded LLM's facts for /readyz, or null in extractive mode. */
   llmInfo(): Record<string, unknown> | null;
+  /** The loaded LLM provider (null in extractive mode, or before a lazy load). */
+  readonly llm: LlmProvider | null;
+  /** Loads the configured LLM if not yet loaded; null in extractive mode. */
+  loadLlm(): Promise<LlmProvider | null>;
+  /** Ask conversations per user, follow-up rewriting. */
+  conversations: ConversationService;
   close(): Promise<void>;
 }
 
-export async function openKb(config: Config, options: { logger?: pino.Logger } = {}): Promise<Kb> {
+export interface OpenKbOptions {
+  logger?: pino.Logger;
+  /**
+   * When KB_LLM_MODEL is set: "eager" (default) loads the GGUF now, so a bad model fails the start;
+   * "lazy" loads it at the first question (CLI commands that may never ask).
+   */
+  llmLoad?: "eager" | "lazy";
+  /** Extra provider options (tests and benchmarks: the onGenerate hook, batch size). */
+  llm?: Pick<LoadLlmOptions, "onGenerate" | "batchSize">;
+  /** Answerer options over the configured ones (benchmarks: ignoreEos, a fixed maxTokens). */
+  llmAnswer?: LlmAnswererOptions;
+  /**
+   * An already loaded provider to answer with instead of KB_LLM_MODEL (tests and benchmarks that
+   * share one model between knowledge bases). The caller owns it: close() leaves it open.
+   */
+  llmProvider?: LlmProvider;
+}
+
+export async function openKb(config: Config, options: OpenKbOptions = {}): Promise<Kb> {
   const log = options.logger ?? pino({ level: config.logLevel }, pino.destination(2));
+  // The local LLM (answer mode "llm") when KB_LLM_MODEL names a GGUF. Loaded before anything is
+  // opened, so a missing or unloadable model fails the start cleanly. Never builds or downloads.
+  const injected = options.llmProvider ?? null;
+  const llmConfigured = injected !== null || config.llmModel !== undefined;
+  let llmPath: string | null = null;
+  let llmPathError: unknown = null;
+  if (!injected && config.llmModel) {
+    try {
+      llmPath = resolveLlmModelPath(config.modelsDir, config.llmModel);
+    } catch (err) {
+      if (options.llmLoad !== "lazy") throw err;
+      llmPathError = err; // lazy (CLI): only a question fails, not `kb users list`
+    }
+  }
+  let llm: LlmProvider | null = injected;
+  let llmLoading: Promise<LlmProvider> | null = null;
+  const ensureLlm = (): Promise<LlmProvider | null> => {
+    if (injected) return Promise.resolve(injected);
+    if (llmPathError) return Promise.reject(llmPathError);
+    if (!llmPath) return Promise.resolve(null);
+    llmLoading ??= loadLlm({
+      modelPath: llmPath,
+      gpu: config.llmGpu,
+      gpuLayers: config.llmGpuLayers,
+      threads: config.llmThreads,
+      contextSize: config.llmContextSize,
+      sequences: config.llmSequences,
+      maxQueue: config.llmQueue,
+      timeoutMs: config.llmTimeoutMs,
+      logger: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
+      ...options.llm,
+    }).then(
+      (p) => {
+        llm = p;
+        log.info({ llm: p.info() }, "LLM loaded");
+        return p;
+      },
+      (err: unknown) => {
+        llmLoading = null; // a later question may retry (lazy mode)
+        throw err;
+      },
+    );
+    return llmLoading;
+  };
+  if (llmPath && options.llmLoad !== "lazy") await ensureLlm();
   fs.mkdirSync(config.dataDir, { recursive: true });
   const db = openDb(path.join(config.dataDir, "app.sqlite"));
   const users = new UsersRepo(db);
   const documentsRepo = new DocumentsRepo(db);
   const jobsRepo = new JobsRepo(db);
   const audit = new AuditLog(new AuditRepo(db));
+  const policy = PolicyFiles.load(config.policyDir, { log: (level, msg) => (level === "error" ? log.error(msg) : log.info(msg)) });
+  const accounts = new Accounts(users, { roles: () => policy.roles(), audit });
+  const sensitive = new SensitiveIndex(new SensitiveRepo(db));
   const blobs = new BlobStore(path.join(config.dataDir, "blobs"));
 
-  let embedder: EmbeddingProvider | null = null;
-  const models: ModelStatus = { embedding: null };
-  if (config.embedModel !== "none") {
-    try {
-      embedder = await loadEmbeddingProvider({ modelsDir: config.modelsDir, model: config.embedModel, device: config.embedDevice });
-    } catch (err) {
-      if (config.embedModel) throw err; // an explicitly configured model must load
-      models.embeddingNote = `found a model folder but could not load it: ${(err as Error).message}`;
-    }
-  }
-  const chunks = await ChunkStore.open(path.join(config.dataDir, "lancedb"), embedder ? { model: embedder.modelId, dimension: embedder.dimension } : null);
-  if (embedder) {
-    const v = chunks.vectors;
-    if (!v || v.model !== embedder.modelId || v.dimension !== embedder.dimension) {
-      models.embeddingNote = v
-        ? `the index holds vectors of ${v.model} (${v.dimension}d), not of ${embedder.modelId} (${embedder.dimension}d); running lexical-only until the index is rebuilt`
-        : `the index was built without vectors; running lexical-only until it is rebuilt with ${embedder.modelId}`;
-      await embedder.close();
-      embedder = null;
-    } else {
-      models.embedding = { model: embedder.modelId, dimension: embedder.dimension };
-    }
-  }
+  // The active chunk table (a pointer in SQLite) and the model serving it; followed when
+  // another process switches it (a re-embed run by `kb worker`).
+  const settings = new SettingsRepo(db);
+  const modelRegistry = new ModelRegistry({ modelsDir: config.modelsDir, device: config.embedDevice, log: (m) => log.warn(m) });
+  const index = await ActiveIndex.open({
+    lanceDir: path.join(config.dataDir, "lancedb"),
+    settings,
+    models: modelRegistry,
+    configuredModel: config.embedModel,
+    log: (msg, fields) => log.info(fields ?? {}, msg),
+  });
+  index.watch();
+  const chunks = index.store;
+  const models: ModelStatus = index.status;
   if (models.embeddingNote) log.warn(models.embeddingNote);
-  const activeEmbedder = () => embedder;
+  const activeEmbedder = () => index.embedder();
 
-  const ingest = new IngestService({
+  const ingestDeps: IngestDeps = {
     documents: documentsRepo,
     jobs: jobsRepo,
     chunks,
+    index,
     blobs,
     audit,
     embedder: activeEmbedder,
     log: (msg, fields) => log.info(fields ?? {}, msg),
-  });
+    resolveAccess: (facts, explicit) => resolveDocumentAccess(policy.documentRules(), facts, explicit),
+    recordSensitive: (documentId, chunks) => sensitive.record(documentId, chunks),
+    concurrency: config.ingestConcurrency,
+    extractThreads: config.extractThreads,
+    optimizeIntervalS: config.optimizeIntervalS,
+  };
+  const ingest = new IngestService(ingestDeps);
   const retriever = new Retriever(chunks, activeEmbedder);
-  const answerer: Answerer = new ExtractiveAnswerer();
+  const answerer: Answerer = llmConfigured
+    ? new DeferredLlmAnswerer(async () => (await ensureLlm())!, { maxTokens: config.llmMaxTokens, ...options.llmAnswer })
+    : new ExtractiveAnswerer();
+  const conversations = new ConversationService(new ConversationsRepo(db), ensureLlm);
   const ask = new AskService(retriever, () => answerer);
   const workers: JobWorker[] = [];
+  const jobs = new JobsService(ingestDeps, ingest, () => {
+    for (const w of workers) w.poke();
+  });
 
   return {
     config,
@@ -109,16 +208,26 @@ export async function openKb(config: Config, options: { logger?: pino.Logger } =
     db,
     documentsRepo,
     jobsRepo,
+    settings,
     chunks,
-    accounts: new Accounts(users),
+    index,
+    jobs,
+    accounts,
+    admin: new AdminService(accounts, audit),
+    access: new AccessService({ db, documents: documentsRepo, chunks, audit, retriever, accounts, policy }),
+    policy,
+    sensitive,
     audit,
     ingest,
-    documents: new DocumentService(documentsRepo, blobs, ingest),
+    documents: new DocumentService(documentsRepo, blobs, ingest, { sensitive, audit }),
     retriever,
     ask,
     models,
-    startWorker() {
-      const worker = new JobWorker(jobsRepo, ingest, (msg, fields) => log.info(fields ?? {}, msg));
+    startWorker(options = {}) {
+      const { schedules = true, ...rest } = options;
+      const sources = schedules ? loadSources(config.syncSources, config.dataDir) : [];
+      const scheduler = sources.length ? new Scheduler(sources, { jobs: jobsRepo, settings, jobsService: jobs, log: (msg, fields) => log.info(fields ?? {}, msg) }) : null;
+      const worker = new JobWorker(jobsRepo, ingest, ingestDeps, { ...rest, scheduler, log: (msg, fields) => log.info(fields ?? {}, msg) });
       worker.start();
       workers.push(worker);
       return worker;
@@ -127,12 +236,20 @@ export async function openKb(config: Config, options: { logger?: pino.Logger } =
       for (const w of workers) w.poke();
     },
     llmInfo() {
-      return null;
+      if (llm) return { ...llm.info() };
+      return llmConfigured ? { model: llmPath ? path.basename(llmPath) : config.llmModel, loaded: false } : null;
     },
+    get llm() {
+      return llm;
+    },
+    loadLlm: ensureLlm,
+    conversations,
     async close() {
       for (const w of workers) await w.stop();
-      await embedder?.close();
-      chunks.close();
+      await ingest.close();
+      await index.close();
+      await modelRegistry.closeAll();
+      if (llmLoading) await (llmLoading as Promise<LlmProvider>).then((p) => p.close()).catch(() => {});
       db.$client.close();
     },
   };

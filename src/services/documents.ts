@@ -4,8 +4,10 @@
  * not revealed either).
  */
 import path from "node:path";
-import { canRead, parsePrincipalList, type Actor } from "../../policies/index.ts";
+import { canRead, isValidName, parsePrincipalList, type Actor } from "../../policies/index.ts";
 import type { BlobStore } from "../stores/blob-store.ts";
+import type { AuditLog } from "./audit.ts";
+import { redactorFor, type SensitiveIndex } from "./sensitive.ts";
 import type { DocumentRow, DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import { ServiceError, notFound } from "./errors.ts";
 import type { IngestService } from "./ingest/ingest-service.ts";
@@ -20,8 +22,11 @@ export interface DocumentView {
   pageCount: number;
   chunkCount: number;
   sizeBytes: number;
-  acl: { allow: string[]; deny: string[]; classification: number };
+  acl: { allow: string[]; deny: string[]; classification: number; manage?: string[] };
+  tags?: string[];
   owner: string | null;
+  /** Personal data found, per kind (only for those who may see sensitive-data reports). */
+  sensitive?: Record<string, number>;
   error: string | null;
   createdAt: string;
   updatedAt: string;
@@ -38,7 +43,8 @@ export function documentView(d: DocumentRow): DocumentView {
     pageCount: d.pageCount,
     chunkCount: d.chunkCount,
     sizeBytes: d.sizeBytes,
-    acl: { allow: d.aclAllow, deny: d.aclDeny, classification: d.classification },
+    acl: { allow: d.aclAllow, deny: d.aclDeny, classification: d.classification, ...(d.aclManage?.length ? { manage: d.aclManage } : {}) },
+    ...(d.tags?.length ? { tags: d.tags } : {}),
     owner: d.owner,
     error: d.error,
     createdAt: d.createdAt,
@@ -55,38 +61,53 @@ export function safeUploadName(name: string): string {
   return base.slice(0, 255);
 }
 
+/** What a reader is shown of a document: personal data in title and source masked as for any text. */
+function viewFor(actor: Actor, d: DocumentRow): DocumentView {
+  const view = documentView(d);
+  const redact = redactorFor(actor);
+  return { ...view, title: redact(view.title), source: redact(view.source) };
+}
+
 export class DocumentService {
   constructor(
     private readonly repo: DocumentsRepo,
     private readonly blobs: BlobStore,
     private readonly ingest: IngestService,
+    private readonly extras: { sensitive?: SensitiveIndex; audit?: AuditLog } = {},
   ) {}
 
   list(actor: Actor, page: { limit: number; offset: number }): { items: DocumentView[]; total: number } {
     const visible = this.repo.all().filter((d) => canRead(actor, accessOf(d)));
-    return { items: visible.slice(page.offset, page.offset + page.limit).map(documentView), total: visible.length };
+    return { items: visible.slice(page.offset, page.offset + page.limit).map((d) => viewFor(actor, d)), total: visible.length };
   }
 
-  private readable(actor: Actor, id: string): DocumentRow {
+  /** The document if `actor` may read it; otherwise "not found" (existence is not revealed), audited as denied when it exists. */
+  private readable(actor: Actor, id: string, action: string): DocumentRow {
     const d = this.repo.byId(id);
-    if (!d || !canRead(actor, accessOf(d))) throw notFound("document");
+    if (!d || !canRead(actor, accessOf(d))) {
+      if (d) this.extras.audit?.record(actor, action, id, { reason: "not readable by this user" }, "denied");
+      throw notFound("document");
+    }
     return d;
   }
 
   get(actor: Actor, id: string): DocumentView {
-    return documentView(this.readable(actor, id));
+    const d = this.readable(actor, id, "document.read");
+    const counts = this.extras.sensitive?.countsFor(actor, id);
+    return { ...viewFor(actor, d), ...(counts ? { sensitive: counts } : {}) };
   }
 
   text(actor: Actor, id: string): { id: string; pages: { page: number; text: string }[] } {
-    this.readable(actor, id);
-    return { id, pages: this.repo.pages(id) };
+    this.readable(actor, id, "document.text");
+    const redact = redactorFor(actor);
+    return { id, pages: this.repo.pages(id).map((p) => ({ page: p.page, text: redact(p.text) })) };
   }
 
   /** Stores uploaded files as blobs and submits an ingest job for them. */
   upload(
     actor: Actor,
     files: { name: string; bytes: Uint8Array }[],
-    fields: { allow?: string; deny?: string; title?: string },
+    fields: { allow?: string; deny?: string; title?: string; tags?: string },
   ): { jobId: string; documents: { id: string; source: string }[] } {
     let allow: string[];
     let deny: string[];
@@ -96,6 +117,9 @@ export class DocumentService {
     } catch (err) {
       throw new ServiceError(400, "bad_principal", (err as Error).message);
     }
+    const tags = [...new Set((fields.tags ?? "").split(",").map((x) => x.trim()).filter(Boolean))];
+    const badTag = tags.find((x) => !isValidName(x));
+    if (badTag !== undefined) throw new ServiceError(400, "bad_tag", `invalid tag "${badTag}" (letters, digits, . _ @ -; at most 64)`);
     const requests = files.map((f) => {
       const source = safeUploadName(f.name);
       const blob = this.blobs.put(f.bytes);
@@ -105,6 +129,7 @@ export class DocumentService {
         title: files.length === 1 ? fields.title : undefined,
         allow: allow.length ? allow : undefined,
         deny: deny.length ? deny : undefined,
+        tags: tags.length ? tags : undefined,
       };
     });
     return this.ingest.submit(actor, requests);

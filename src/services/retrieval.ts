@@ -7,6 +7,7 @@ import { retrievalFilter, type Actor } from "../../policies/index.ts";
 import { analyzeForQuery } from "../domain/analysis/index.ts";
 import type { EmbeddingProvider } from "../models/embeddings.ts";
 import type { ChunkHit, ChunkStore } from "../stores/lance/chunk-store.ts";
+import { redactChunk, redactorFor } from "./sensitive.ts";
 
 export type RetrievalMode = "lexical" | "hybrid";
 
@@ -36,17 +37,31 @@ export class Retriever {
     return this.embedder() ? "hybrid" : "lexical";
   }
 
+  /**
+   * Everything `actor` may read that matches `query`. Personal data in the returned chunks is
+   * already masked for actors without `view_sensitive` (services/sensitive.ts), so no caller
+   * (search, ask and its answerers, exports) can show it by mistake.
+   */
   async retrieve(actor: Actor, query: string, options: { topK: number }): Promise<RetrievalResult> {
+    const result = await this.retrieveUnmasked(actor, query, options);
+    const redact = redactorFor(actor);
+    return { ...result, chunks: result.chunks.map((c) => redactChunk(redact, c)) };
+  }
+
+  private async retrieveUnmasked(actor: Actor, query: string, options: { topK: number }): Promise<RetrievalResult> {
     const filter = retrievalFilter(actor);
+    // Table and model are taken together: a switch of the active table (after a re-embed)
+    // during this query cannot pair the new table with the old model.
+    const store = this.store.snapshot();
     const embedder = this.embedder();
     const candidates = Math.max(options.topK * 3, 30);
     const lexicalQuery = analyzeForQuery(query);
-    const lexical = await this.store.searchText(lexicalQuery, filter, embedder ? candidates : options.topK);
+    const lexical = await store.searchText(lexicalQuery, filter, embedder ? candidates : options.topK);
     if (!embedder) {
       return { mode: "lexical", chunks: lexical.map((h) => ({ ...h, lexicalScore: h.score })) };
     }
     const [vector] = await embedder.embedQueries([query]);
-    const semantic = vector ? await this.store.searchVector(vector, filter, candidates) : [];
+    const semantic = vector ? await store.searchVector(vector, filter, candidates) : [];
     return { mode: "hybrid", chunks: fuse(lexical, semantic).slice(0, options.topK) };
   }
 }

@@ -5,7 +5,7 @@ import path from "node:path";
 import pino from "pino";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
-import { openKb, type Kb } from "../../src/services/container.ts";
+import { openKb, type Kb, type OpenKbOptions } from "../../src/services/container.ts";
 import { STALE_MS } from "../../src/services/ingest/job-worker.ts";
 import { SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
 
@@ -15,10 +15,10 @@ export interface TestKb {
   close(): Promise<void>;
 }
 
-export async function openTestKb(overrides: Partial<Config> = {}): Promise<TestKb> {
+export async function openTestKb(overrides: Partial<Config> = {}, options: Omit<OpenKbOptions, "logger"> = {}): Promise<TestKb> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-test-"));
   const config = loadConfig({}, { dataDir: dir, modelsDir: path.join(dir, "models"), embedModel: "none", logLevel: "silent", ...overrides });
-  const kb = await openKb(config, { logger: pino({ level: "silent" }) });
+  const kb = await openKb(config, { ...options, logger: pino({ level: "silent" }) });
   return {
     kb,
     dir,
@@ -37,8 +37,8 @@ export interface TestServer extends TestKb {
   fetchAs(token: string | null, pathname: string, init?: RequestInit): Promise<Response>;
 }
 
-export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
-  const t = await openTestKb(overrides);
+export async function startTestServer(overrides: Partial<Config> = {}, options: Omit<OpenKbOptions, "logger"> = {}): Promise<TestServer> {
+  const t = await openTestKb(overrides, options);
   t.kb.startWorker();
   const server = await startServer(t.kb, { port: 0, host: "127.0.0.1" });
   return {

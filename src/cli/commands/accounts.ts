@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { classificationLevel } from "../../../policies/index.ts";
+import { classificationLevel, SYSTEM_ACTOR } from "../../../policies/index.ts";
 import { splitList, withKb } from "../context.ts";
 
 export function registerAccountCommands(program: Command): void {
@@ -7,7 +7,7 @@ export function registerAccountCommands(program: Command): void {
   users
     .command("add <name>")
     .description("create a user")
-    .option("--role <role>", "admin | editor | viewer", "viewer")
+    .option("--role <role>", "admin | editor | viewer, or a custom role from roles.json", "viewer")
     .option("--groups <list>", "comma-separated groups (created when missing)")
     .option("--clearance <label>", "public | internal | confidential | secret", "internal")
     .action(async (name: string, o: { role: string; groups?: string; clearance: string }) =>
@@ -81,6 +81,91 @@ export function registerAccountCommands(program: Command): void {
         kb.accounts.revokeToken(id);
         kb.audit.record("system", "token.revoke", id);
         console.log(`revoked ${id}`);
+      }),
+    );
+  tokens
+    .command("expire <tokenId>")
+    .description("set a token's expiry (default: now, which rejects it at once)")
+    .option("--at <time>", "ISO time of expiry")
+    .option("--never", "remove the expiry")
+    .action(async (id: string, o: { at?: string; never?: boolean }) =>
+      withKb(async (kb) => {
+        const t = kb.admin.expireToken(SYSTEM_ACTOR, id, o.never ? null : o.at);
+        console.log(`${t.id}\texpires=${t.expiresAt ?? "never"}`);
+      }),
+    );
+
+  users
+    .command("set <name>")
+    .description("change a user's role, clearance or disabled flag")
+    .option("--role <role>", "a built-in or custom role")
+    .option("--clearance <label>", "public | internal | confidential | secret")
+    .option("--disable", "disable the user (its tokens stop working)")
+    .option("--enable", "enable the user")
+    .action(async (name: string, o: { role?: string; clearance?: string; disable?: boolean; enable?: boolean }) =>
+      withKb(async (kb) => {
+        const u = kb.admin.updateUser(SYSTEM_ACTOR, name, {
+          role: o.role,
+          clearance: o.clearance ? classificationLevel(o.clearance) : undefined,
+          disabled: o.disable ? true : o.enable ? false : undefined,
+        });
+        console.log(`${u.name}\t${u.role}\tclearance=${u.clearance}\t${u.disabled ? "disabled" : "enabled"}`);
+      }),
+    );
+  users
+    .command("remove <name>")
+    .description("delete a user, its tokens and memberships")
+    .action(async (name: string) =>
+      withKb(async (kb) => {
+        kb.admin.deleteUser(SYSTEM_ACTOR, name);
+        console.log(`removed user ${name}`);
+      }),
+    );
+  users
+    .command("show <name>")
+    .description("a user's role, capabilities and (nested) group memberships")
+    .action(async (name: string) =>
+      withKb(async (kb) => {
+        const u = kb.admin.getUser(SYSTEM_ACTOR, name);
+        console.log(`${u.name}\t${u.role}\tclearance=${u.clearance}\t${u.disabled ? "disabled" : "enabled"}`);
+        console.log(`capabilities: ${u.capabilities.join(", ") || "(none)"}`);
+        for (const [g, chain] of Object.entries(u.memberOf)) console.log(`group:${g}\tvia ${chain.join(" → ")}`);
+      }),
+    );
+
+  groups
+    .command("remove <name>")
+    .description("delete a group and its memberships")
+    .action(async (name: string) =>
+      withKb(async (kb) => {
+        kb.admin.deleteGroup(SYSTEM_ACTOR, name);
+        console.log(`removed group ${name}`);
+      }),
+    );
+  groups
+    .command("members <name>")
+    .description("list a group's direct members")
+    .action(async (name: string) =>
+      withKb(async (kb) => {
+        for (const m of kb.admin.getGroup(SYSTEM_ACTOR, name).members) console.log(`${m.kind}:${m.name}`);
+      }),
+    );
+  groups
+    .command("add-member <group> <member>")
+    .description("add user:<name> or group:<name> (nested) to a group")
+    .action(async (group: string, member: string) =>
+      withKb(async (kb) => {
+        kb.admin.addMember(SYSTEM_ACTOR, group, member);
+        console.log(`added ${member} to ${group}`);
+      }),
+    );
+  groups
+    .command("remove-member <group> <member>")
+    .description("remove user:<name> or group:<name> from a group")
+    .action(async (group: string, member: string) =>
+      withKb(async (kb) => {
+        kb.admin.removeMember(SYSTEM_ACTOR, group, member);
+        console.log(`removed ${member} from ${group}`);
       }),
     );
 }

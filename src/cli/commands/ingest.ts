@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
@@ -24,33 +25,86 @@ export function collectFiles(inputs: string[]): string[] {
   return out;
 }
 
+const fmtRate = (v: JobView) => (v.throughput === null ? "-" : v.throughput >= 10 ? v.throughput.toFixed(0) : v.throughput.toFixed(1));
+const fmtEta = (v: JobView) => {
+  if (v.etaSeconds === null) return "-";
+  const s = v.etaSeconds;
+  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+};
+
+/** A progress bar on stderr (TTY only): counts, throughput and ETA as the API reports them. */
+export function jobProgressBar(quiet = false): { update(v: JobView, file?: string): void; stop(): void } {
+  if (quiet || !process.stderr.isTTY) return { update() {}, stop() {} };
+  const bar = new cliProgress.SingleBar(
+    { format: "{kind} [{bar}] {value}/{total} | {rate}/s | ETA {eta_s} | {phase}{file}", stream: process.stderr, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(v, file) {
+      const payload = { kind: v.kind, rate: fmtRate(v), eta_s: fmtEta(v), phase: v.phase ? `${v.phase} ` : "", file: file ? path.basename(file) : "" };
+      if (!started) {
+        bar.start(v.progress.total, v.progress.done, payload);
+        started = true;
+      }
+      bar.setTotal(v.progress.total);
+      bar.update(v.progress.done, payload);
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
+
+/** Follows a job another process runs until it finishes. */
+export async function followJob(kb: Kb, jobId: string, options: { quiet?: boolean } = {}): Promise<JobView> {
+  const bar = jobProgressBar(options.quiet);
+  try {
+    for (;;) {
+      const v = kb.ingest.view(jobId, { files: false })!;
+      bar.update(v);
+      if (!["queued", "running"].includes(v.status)) return kb.ingest.view(jobId)!;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    bar.stop();
+  }
+}
+
 /** Runs a job in this process with a progress bar, or follows it when another worker has it. */
 export async function runOrFollow(kb: Kb, jobId: string, options: { wait: boolean; quiet?: boolean }): Promise<JobView | undefined> {
-  const total = kb.jobsRepo.byId(jobId)?.total ?? 0;
-  const bar = options.quiet || !process.stderr.isTTY ? null : new cliProgress.SingleBar({ format: "ingest [{bar}] {value}/{total} files | {eta_formatted} left | {file}", stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
-  bar?.start(total, 0, { file: "" });
+  if (kb.jobsRepo.anyLiveWorker(STALE_MS)) {
+    kb.wakeWorker();
+    return options.wait ? followJob(kb, jobId, options) : undefined;
+  }
+  const workerId = `cli-${process.pid}-${Date.now().toString(36)}`;
+  if (!kb.jobsRepo.claimJob(jobId, workerId, STALE_MS)) return options.wait ? followJob(kb, jobId, options) : kb.ingest.view(jobId);
+  // Registered (as a CLI run, not a worker for others) so that if this process is killed, a
+  // `kb worker` on this host resumes the job at once.
+  const alive = () => kb.jobsRepo.workerAlive(workerId, process.pid, os.hostname());
+  alive();
+  const beat = setInterval(alive, 2000);
+  beat.unref();
+  const bar = jobProgressBar(options.quiet);
+  let last = 0;
   try {
-    if (kb.jobsRepo.anyLiveWorker(STALE_MS)) {
-      if (!options.wait) return undefined;
-      for (;;) {
-        const v = kb.ingest.view(jobId)!;
-        bar?.update(v.progress.done);
-        if (!["queued", "running"].includes(v.status)) return v;
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
-    const workerId = `cli-${process.pid}`;
-    if (!kb.jobsRepo.claimJob(jobId, workerId, STALE_MS)) return kb.ingest.view(jobId);
-    return await kb.ingest.runJob(jobId, workerId, (done, _t, file) => bar?.update(done, { file: path.basename(file) }));
+    return await kb.ingest.runJob(jobId, workerId, (_done, _total, file) => {
+      if (Date.now() - last < 200) return;
+      last = Date.now();
+      bar.update(kb.ingest.view(jobId, { files: false })!, file);
+    });
   } finally {
-    bar?.stop();
+    clearInterval(beat);
+    kb.jobsRepo.workerGone(workerId);
+    bar.stop();
   }
 }
 
 export function printJob(v: JobView): void {
-  const counts = new Map<string, number>();
-  for (const f of v.files) counts.set(f.status, (counts.get(f.status) ?? 0) + 1);
-  console.log(`job ${v.id}: ${v.status} (${[...counts].map(([k, n]) => `${n} ${k}`).join(", ")})`);
+  const counts = Object.entries(v.counts).map(([k, n]) => `${n} ${k}`);
+  const rate = v.throughput !== null ? `, ${fmtRate(v)} files/s` : "";
+  console.log(`job ${v.id} (${v.kind}): ${v.status}${v.phase ? ` [${v.phase}]` : ""} (${counts.join(", ") || `${v.progress.done}/${v.progress.total}`}${rate})`);
+  if (v.error) console.log(`  error: ${v.error}`);
   for (const f of v.files.filter((x) => x.status === "failed")) console.log(`  failed: ${f.source}: [${f.errorCode}] ${f.error}`);
 }
 
@@ -89,19 +143,6 @@ export function registerIngestCommands(program: Command): void {
         }
         printJob(view);
         if (view.status === "failed") process.exitCode = 1;
-      }),
-    );
-
-  program
-    .command("jobs <id>")
-    .description("show a job's status and per-file outcomes")
-    .option("--json", "print JSON")
-    .action(async (id: string, o: { json?: boolean }) =>
-      withKb(async (kb) => {
-        const v = kb.ingest.view(id);
-        if (!v) throw new Error(`no job ${id}`);
-        if (o.json) console.log(JSON.stringify(v, null, 2));
-        else printJob(v);
       }),
     );
 }

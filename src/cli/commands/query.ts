@@ -25,21 +25,38 @@ export function registerQueryCommands(program: Command): void {
     .option("--as <user>", "ask with this user's permissions (default: operator)")
     .option("-k, --top-k <n>", "sources", "5")
     .option("--json", "print the final JSON")
-    .action(async (question: string, o: { as?: string; topK: string; json?: boolean }) =>
+    .option("-c, --conversation <id>", "continue a conversation (the id is printed after each answer)")
+    .action(async (question: string, o: { as?: string; topK: string; json?: boolean; conversation?: string }) =>
       withKb(async (kb) => {
         const actor = actorFor(kb, o.as);
-        const { retrieval, chunkIds, events } = await kb.ask.ask(actor, question, { topK: Number(o.topK) });
-        for await (const e of events) {
-          if (e.type === "delta" && !o.json) process.stdout.write(e.text);
-          if (e.type === "done") {
-            kb.audit.record(actor, "ask", null, { question, retrieval, mode: e.mode, chunkIds, found: e.found, via: "cli" });
-            if (o.json) console.log(JSON.stringify({ mode: e.mode, retrieval, answer: e.answer, found: e.found, citations: e.citations }, null, 2));
-            else {
-              process.stdout.write("\n\n");
-              for (const c of e.citations) console.log(`[${c.n}] ${c.title}, p.${c.page} (${c.source})`);
-              console.log(`(${e.mode} answer, ${retrieval} retrieval)`);
+        // Ctrl-C stops generation instead of leaving the model running.
+        const abort = new AbortController();
+        const onSigint = () => abort.abort();
+        process.once("SIGINT", onSigint);
+        try {
+          const turn = await kb.conversations.begin(actor, question, { conversationId: o.conversation, signal: abort.signal });
+          const { retrieval, chunkIds, events } = await kb.ask.ask(actor, question, { topK: Number(o.topK), history: turn.history, retrievalQuery: turn.retrievalQuery, signal: abort.signal });
+          for await (const e of events) {
+            // Tokens stream as the model writes them (the LLM's raw text; the checked answer follows for --json).
+            if (e.type === "delta" && !o.json) process.stdout.write(e.text);
+            if (e.type === "done") {
+              kb.conversations.finish(actor, turn, question, e);
+              kb.audit.record(actor, "ask", null, { question, retrieval, mode: e.mode, chunkIds, found: e.found, via: "cli", conversationId: turn.conversationId });
+              if (o.json) {
+                console.log(
+                  JSON.stringify({ mode: e.mode, retrieval, answer: e.answer, found: e.found, citations: e.citations, ...(e.flagged ? { flagged: e.flagged } : {}), conversationId: turn.conversationId, retrievalQuery: turn.retrievalQuery }, null, 2),
+                );
+              } else {
+                process.stdout.write("\n\n");
+                for (const c of e.citations) console.log(`[${c.n}] ${c.title}, p.${c.page} (${c.source})`);
+                if (e.flagged?.length) console.log(`(removed unsupported citations: ${e.flagged.map((f) => `[${f.n}] ${f.reason}`).join("; ")})`);
+                if (turn.retrievalQuery !== question.trim()) console.log(`(searched for: ${turn.retrievalQuery})`);
+                console.log(`(${e.mode} answer, ${retrieval} retrieval; conversation ${turn.conversationId}: continue with --conversation ${turn.conversationId})`);
+              }
             }
           }
+        } finally {
+          process.off("SIGINT", onSigint);
         }
       }),
     );

@@ -9,6 +9,8 @@ async function serve(options: { port?: string; demo: boolean }): Promise<void> {
   const config = loadConfig(process.env, options.port ? { port: Number(options.port) } : {});
   const kb = await openKb(config);
   const admin = ensureAdmin(kb);
+  // Audit retention (KB_AUDIT_RETENTION_DAYS): purge now and daily.
+  const stopRetention = kb.audit.startRetention(config.auditRetentionDays, (msg) => kb.log.info(msg));
   if (options.demo) {
     const jobId = ensureDemoCorpus(kb);
     if (jobId) {
@@ -20,7 +22,8 @@ async function serve(options: { port?: string; demo: boolean }): Promise<void> {
   const server = await startServer(kb);
   console.log(`private-kb listening on ${server.url}`);
   console.log(`  retrieval: ${kb.retriever.mode}${kb.models.embedding ? ` (${kb.models.embedding.model})` : " (no embedding model in " + config.modelsDir + ")"}`);
-  console.log(`  answers:   ${kb.ask.answerMode}`);
+  const llm = kb.llm?.info();
+  console.log(`  answers:   ${kb.ask.answerMode}${llm ? ` (${llm.model}, ${llm.backend}${llm.backend !== "cpu" ? `, ${llm.gpuLayers}/${llm.totalLayers ?? "?"} layers on the GPU` : ""}, ${llm.threads} threads${llm.gpuFallback ? `; ${llm.gpuFallback}` : ""})` : ""}`);
   console.log(`  data:      ${config.dataDir}`);
   console.log(`  admin token ${admin.created ? "written to" : "was written on first start to"} ${admin.tokenFile} (mode 0600)`);
   console.log(`  try: curl -s ${server.url}/api/v1/ask -H "Authorization: Bearer $(cat ${admin.tokenFile})" -H 'content-type: application/json' -d '{"question":"연차 휴가는 며칠인가요?"}'`);
@@ -28,6 +31,7 @@ async function serve(options: { port?: string; demo: boolean }): Promise<void> {
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    stopRetention();
     await server.close();
     await kb.close();
     process.exit(0);

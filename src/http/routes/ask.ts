@@ -2,8 +2,9 @@ import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import { authorize, DocumentCollection } from "../../../policies/index.ts";
 import type { AnswerEvent, AnswerSource, Citation } from "../../services/answer/types.ts";
+import { clientAbort, primeEvents, streamError } from "../answer-stream.ts";
 import type { AppEnv } from "../env.ts";
-import { CitationSchema, ModeSchema, QueryText, TopK, errorResponses } from "../schemas.ts";
+import { CitationSchema, ErrorSchema, ModeSchema, QueryText, TopK, errorResponses } from "../schemas.ts";
 
 export const askRoutes = new OpenAPIHono<AppEnv>();
 
@@ -11,7 +12,13 @@ const AskRequest = z
   .object({
     question: QueryText,
     topK: TopK,
-    stream: z.boolean().optional().openapi({ description: "Stream Server-Sent Events: `sources`, then `delta`s, then `done`." }),
+    stream: z.boolean().optional().openapi({ description: "Stream Server-Sent Events: `sources`, then `delta`s, then `done` (or `error`)." }),
+    conversationId: z
+      .string()
+      .min(1)
+      .max(100)
+      .optional()
+      .openapi({ description: "Continue one of your conversations: earlier turns are context, and a follow-up is rewritten into a standalone query for retrieval. Omitted: a new conversation starts (its id is in the response)." }),
   })
   .openapi("AskRequest");
 
@@ -23,6 +30,8 @@ const AskResponse = z
     found: z.boolean().openapi({ description: "false when the documents you may read do not answer the question" }),
     citations: z.array(CitationSchema),
     flagged: z.array(z.object({ n: z.number().int(), reason: z.string() })).optional(),
+    conversationId: z.string().openapi({ description: "The conversation this turn belongs to; send it back to ask a follow-up" }),
+    retrievalQuery: z.string().openapi({ description: "What retrieval searched for: the question, or a follow-up rewritten to stand alone" }),
   })
   .openapi("AskResponse");
 
@@ -41,25 +50,41 @@ askRoutes.openapi(
         content: { "application/json": { schema: AskResponse }, "text/event-stream": { schema: z.string() } },
       },
       ...errorResponses,
+      504: { description: "The language model did not finish within KB_LLM_TIMEOUT_S", content: { "application/json": { schema: ErrorSchema } } },
     },
   }),
   async (c) => {
     const kb = c.get("kb");
     const actor = c.get("actor");
     authorize(actor, "list", DocumentCollection, null);
-    const { question, topK, stream } = c.req.valid("json");
+    const { question, topK, stream, conversationId } = c.req.valid("json");
     const wantsStream = stream ?? (c.req.header("accept") ?? "").includes("text/event-stream");
-    const abort = new AbortController();
-    const { retrieval, chunkIds, events } = await kb.ask.ask(actor, question, { topK, signal: abort.signal });
+    // Aborted when the client disconnects: generation stops between tokens.
+    const abort = clientAbort(c);
+    const turn = await kb.conversations.begin(actor, question, { conversationId, signal: abort.signal });
+    const asked = await kb.ask.ask(actor, question, { topK, history: turn.history, retrievalQuery: turn.retrievalQuery, signal: abort.signal });
+    const { retrieval, chunkIds } = asked;
+    const events = await primeEvents(asked.events); // busy (429) or a failing model fails here, before any byte is sent
+    const conversation = { conversationId: turn.conversationId, retrievalQuery: turn.retrievalQuery };
     const audit = (done: Extract<AnswerEvent, { type: "done" }> | null) =>
-      kb.audit.record(actor, "ask", null, { question, retrieval, mode: done?.mode ?? kb.ask.answerMode, chunkIds, found: done?.found ?? null, citations: done?.citations.map((x: Citation) => x.documentId) ?? [] });
+      kb.audit.record(actor, "ask", null, {
+        question,
+        retrieval,
+        mode: done?.mode ?? kb.ask.answerMode,
+        chunkIds,
+        found: done?.found ?? null,
+        citations: done?.citations.map((x: Citation) => x.documentId) ?? [],
+        conversationId: turn.conversationId,
+        ...(turn.retrievalQuery !== question.trim() ? { retrievalQuery: turn.retrievalQuery } : {}),
+      });
 
     if (!wantsStream) {
       let done: Extract<AnswerEvent, { type: "done" }> | null = null;
       for await (const e of events) if (e.type === "done") done = e;
       audit(done);
       if (!done) throw new Error("answerer ended without a result");
-      return c.json({ mode: done.mode, retrieval, answer: done.answer, found: done.found, citations: done.citations, ...(done.flagged ? { flagged: done.flagged } : {}) }, 200);
+      if (!abort.signal.aborted) kb.conversations.finish(actor, turn, question, done); // a client that left gets no half answer in its history
+      return c.json({ mode: done.mode, retrieval, answer: done.answer, found: done.found, citations: done.citations, ...(done.flagged ? { flagged: done.flagged } : {}), ...conversation }, 200);
     }
 
     return streamSSE(c, async (sse) => {
@@ -68,13 +93,18 @@ askRoutes.openapi(
       try {
         for await (const e of events) {
           if (sse.aborted) break;
-          if (e.type === "sources") await sse.writeSSE({ event: "sources", data: JSON.stringify({ retrieval, sources: e.sources.map(publicSource) }) });
+          if (e.type === "sources") await sse.writeSSE({ event: "sources", data: JSON.stringify({ retrieval, sources: e.sources.map(publicSource), ...conversation }) });
           else if (e.type === "delta") await sse.writeSSE({ event: "delta", data: JSON.stringify({ text: e.text }) });
           else {
             done = e;
-            await sse.writeSSE({ event: "done", data: JSON.stringify({ mode: e.mode, retrieval, answer: e.answer, found: e.found, citations: e.citations, ...(e.flagged ? { flagged: e.flagged } : {}) }) });
+            if (!abort.signal.aborted) kb.conversations.finish(actor, turn, question, e);
+            await sse.writeSSE({ event: "done", data: JSON.stringify({ mode: e.mode, retrieval, answer: e.answer, found: e.found, citations: e.citations, ...(e.flagged ? { flagged: e.flagged } : {}), ...conversation }) });
           }
         }
+      } catch (err) {
+        // Mid-stream failure (LLM timeout, model error): the status line is long gone; say it in-band.
+        kb.log.warn({ err: String(err) }, "ask stream failed");
+        if (!sse.aborted) await sse.writeSSE({ event: "error", data: JSON.stringify({ error: streamError(err) }) }).catch(() => {});
       } finally {
         abort.abort();
         audit(done);

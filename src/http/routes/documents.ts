@@ -17,7 +17,7 @@ documentRoutes.openapi(
     path: "/documents",
     summary: "Upload files for ingestion",
     description:
-      "Multipart form: `file` (repeatable), optional `allow` and `deny` (comma lists of `group:x`/`user:y`) and `title`. " +
+      "Multipart form: `file` (repeatable), optional `allow` and `deny` (comma lists of `group:x`/`user:y`), `title` and `tags`. " +
       "Returns at once with a job to follow at GET /api/v1/jobs/{id}. Re-uploading the same file name updates that document; unchanged content is a no-op.",
     request: {
       body: {
@@ -29,6 +29,7 @@ documentRoutes.openapi(
               allow: z.string().optional(),
               deny: z.string().optional(),
               title: z.string().optional(),
+              tags: z.string().optional().openapi({ description: "Comma-separated tags for new documents (document default rules can match them)" }),
             }),
           },
         },
@@ -53,7 +54,7 @@ documentRoutes.openapi(
     if (list.length === 0) throw new ServiceError(400, "no_file", "no `file` field in the upload");
     const files = await Promise.all(list.map(async (f) => ({ name: f.name || "upload", bytes: new Uint8Array(await f.arrayBuffer()) })));
     const field = (k: string) => (typeof body[k] === "string" ? (body[k] as string) : undefined);
-    const result = kb.documents.upload(c.get("actor"), files, { allow: field("allow"), deny: field("deny"), title: field("title") });
+    const result = kb.documents.upload(c.get("actor"), files, { allow: field("allow"), deny: field("deny"), title: field("title"), tags: field("tags") });
     kb.wakeWorker();
     return c.json(result, 202);
   },

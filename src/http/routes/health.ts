@@ -29,6 +29,7 @@ healthRoutes.openapi(
     if (!kb.models.embedding) notes.push("no embedding model loaded: lexical (BM25) retrieval only");
     const llm = kb.llmInfo();
     if (!llm) notes.push("no LLM configured: answers are extractive (quoted source sentences)");
+    else if (typeof llm.gpuFallback === "string") notes.push(`LLM: ${llm.gpuFallback}`);
     return c.json(
       {
         status: "ready" as const,

@@ -1,24 +1,178 @@
+/**
+ * Jobs: follow, list and cancel them; submit the whole-index kinds (admins: folder sync,
+ * reindex, re-embed with another model or roll back, optimize). Guarded by policies/jobs.ts.
+ */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import { can, Job } from "../../../policies/index.ts";
-import { notFound } from "../../services/errors.ts";
+import { classificationLevel, parsePrincipalList } from "../../../policies/index.ts";
+import { ServiceError } from "../../services/errors.ts";
 import type { AppEnv } from "../env.ts";
-import { JobSchema, errorResponses } from "../schemas.ts";
+import { ErrorSchema, JobSchema, errorResponses } from "../schemas.ts";
 
 export const jobRoutes = new OpenAPIHono<AppEnv>();
+
+const IdParam = z.object({ id: z.string().min(1).max(100).openapi({ param: { name: "id", in: "path" } }) });
+const Accepted = z.object({ jobId: z.string() }).openapi("JobAccepted");
+const accepted = { 202: { description: "Accepted: follow it at GET /api/v1/jobs/{id}", content: { "application/json": { schema: Accepted } } } };
+const JobSummarySchema = JobSchema.omit({ files: true }).openapi("JobSummary");
+const STATUSES = ["queued", "running", "succeeded", "failed", "partial", "cancelled"] as const;
+
+const Principals = z
+  .union([z.array(z.string().max(200)).max(200), z.string().max(4000)])
+  .optional()
+  .openapi({ description: "principals: an array, or a comma list (group:hr,user:kim)" });
+
+function principals(v: string[] | string | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return parsePrincipalList(Array.isArray(v) ? v.join(",") : v);
+  } catch (err) {
+    throw new ServiceError(400, "bad_principal", (err as Error).message);
+  }
+}
+
+function classification(v: string | number | undefined): number | undefined {
+  if (v === undefined || typeof v === "number") return v;
+  try {
+    return classificationLevel(v);
+  } catch (err) {
+    throw new ServiceError(400, "bad_classification", (err as Error).message);
+  }
+}
+
+jobRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/jobs",
+    summary: "Jobs, newest first (admins: all; others: their own), without per-file lists",
+    request: {
+      query: z.object({
+        status: z.string().optional().openapi({ description: `comma list of ${STATUSES.join(", ")}` }),
+        kind: z.string().optional().openapi({ description: "comma list of ingest, sync, reindex, reembed, optimize" }),
+        limit: z.coerce.number().int().min(1).max(500).default(50),
+        offset: z.coerce.number().int().min(0).default(0),
+      }),
+    },
+    responses: {
+      200: {
+        description: "A page of jobs",
+        content: { "application/json": { schema: z.object({ items: z.array(JobSummarySchema), limit: z.number().int(), offset: z.number().int() }) } },
+      },
+      ...errorResponses,
+    },
+  }),
+  (c) => {
+    const q = c.req.valid("query");
+    const split = (v: string | undefined) => (v ? v.split(",").map((s) => s.trim()).filter(Boolean) : undefined);
+    const status = split(q.status);
+    const bad = status?.find((s) => !(STATUSES as readonly string[]).includes(s));
+    if (bad) throw new ServiceError(400, "bad_request", `unknown status ${bad}`);
+    const items = c
+      .get("kb")
+      .jobs.list(c.get("actor"), { status: status as (typeof STATUSES)[number][] | undefined, kind: split(q.kind), limit: q.limit, offset: q.offset })
+      .map(({ files: _files, ...rest }) => rest);
+    return c.json({ items, limit: q.limit, offset: q.offset }, 200);
+  },
+);
 
 jobRoutes.openapi(
   createRoute({
     method: "get",
     path: "/jobs/{id}",
-    summary: "Job status, progress and per-file outcomes",
-    request: { params: z.object({ id: z.string().min(1).max(100).openapi({ param: { name: "id", in: "path" } }) }) },
+    summary: "Job status, progress (with throughput and ETA) and per-file outcomes",
+    request: { params: IdParam },
     responses: { 200: { description: "The job", content: { "application/json": { schema: JobSchema } } }, ...errorResponses },
   }),
+  (c) => c.json(c.get("kb").jobs.get(c.get("actor"), c.req.valid("param").id), 200),
+);
+
+jobRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/jobs/{id}/cancel",
+    summary: "Cancel a queued or running job",
+    description:
+      "Files not yet started are cancelled at once; a worker finishes the document batch it is writing, then stops. " +
+      "Documents created for the job that never got a version are removed. 409 when the job already finished.",
+    request: { params: IdParam },
+    responses: {
+      200: { description: "The cancelled job", content: { "application/json": { schema: JobSchema } } },
+      409: { description: "Already finished", content: { "application/json": { schema: ErrorSchema } } },
+      ...errorResponses,
+    },
+  }),
+  async (c) => c.json(await c.get("kb").jobs.cancel(c.get("actor"), c.req.valid("param").id), 200),
+);
+
+const json = <T extends z.ZodTypeAny>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
+
+jobRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/jobs/sync",
+    summary: "Sync a server folder (admins): add new files, update changed ones, delete documents whose file is gone",
+    description: "Unchanged files are recognised by size and mtime without reading them, changed ones by content hash. A missing folder fails the job (nothing is deleted).",
+    request: json(
+      z.object({
+        folder: z.string().min(1).max(4096).openapi({ description: "absolute path on the server" }),
+        allow: Principals,
+        deny: Principals,
+        classification: z.union([z.string(), z.number().int().min(0)]).optional(),
+      }),
+    ),
+    responses: { ...accepted, ...errorResponses },
+  }),
   (c) => {
-    const kb = c.get("kb");
-    const id = c.req.valid("param").id;
-    const job = kb.jobsRepo.byId(id);
-    if (!job || !can(c.get("actor"), "read", Job, { createdBy: job.createdBy })) throw notFound("job");
-    return c.json(kb.ingest.view(id)!, 200);
+    const b = c.req.valid("json");
+    const r = c.get("kb").jobs.submitSync(c.get("actor"), { folder: b.folder, allow: principals(b.allow), deny: principals(b.deny), classification: classification(b.classification) });
+    return c.json(r, 202);
   },
+);
+
+jobRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/jobs/reindex",
+    summary: "Re-extract documents from their stored originals and rewrite their chunks (admins)",
+    description: "All documents, or those listed / under a source prefix. Documents whose chunks would not change are left untouched.",
+    request: json(
+      z.object({
+        documentIds: z.array(z.string().max(100)).max(10_000).optional(),
+        sourcePrefix: z.string().max(4096).optional(),
+      }),
+    ),
+    responses: { ...accepted, ...errorResponses },
+  }),
+  (c) => c.json(c.get("kb").jobs.submitReindex(c.get("actor"), c.req.valid("json")), 202),
+);
+
+jobRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/jobs/reembed",
+    summary: "Re-embed every chunk into a new table with another model, switching when complete (admins)",
+    description:
+      "Queries keep answering from the current table meanwhile; the switch is atomic and every server follows it within a second. " +
+      "`model`: a model folder under the models dir (default: the configured one), or null for a table without vectors. " +
+      "`rollback: true`: back to the previous table (kept after each switch).",
+    request: json(
+      z.object({
+        model: z.string().min(1).max(200).nullable().optional(),
+        rollback: z.boolean().optional(),
+        force: z.boolean().optional().openapi({ description: "rebuild even when the model is already the active one" }),
+      }),
+    ),
+    responses: { ...accepted, 409: { description: "Nothing to roll back to", content: { "application/json": { schema: ErrorSchema } } }, ...errorResponses },
+  }),
+  (c) => c.json(c.get("kb").jobs.submitReembed(c.get("actor"), c.req.valid("json")), 202),
+);
+
+jobRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/jobs/optimize",
+    summary: "Compact the chunk table, fold new rows into its indexes and drop old table versions (admins)",
+    request: json(z.object({ cleanupOlderThanMinutes: z.number().int().min(0).max(525_600).optional() })),
+    responses: { ...accepted, ...errorResponses },
+  }),
+  (c) => c.json(c.get("kb").jobs.submitOptimize(c.get("actor"), c.req.valid("json")), 202),
 );

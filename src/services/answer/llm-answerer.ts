@@ -31,7 +31,18 @@ export interface LlmAnswererOptions {
   temperature?: number;
   /** Overrides the provider's per-request timeout. */
   timeoutMs?: number;
+  /** Generate exactly the token limit, never stopping at end-of-generation (benchmarks, tests). */
+  ignoreEos?: boolean;
+  /**
+   * Least time between two `delta` events, ms (default 25): the first token goes out at once;
+   * tokens that arrive faster than this are sent together. A model slower than 40 tokens/s is
+   * never delayed; a fast one (small models, GPUs) costs one SSE event per interval instead of per
+   * token. 0: one event per token callback.
+   */
+  streamIntervalMs?: number;
 }
+
+export const DEFAULT_STREAM_INTERVAL_MS = 25;
 
 export type AnswerLlm = Pick<LlmProvider, "generate" | "info" | "countTokens" | "assertCapacity">;
 
@@ -58,6 +69,8 @@ export class LlmAnswerer implements Answerer {
   private readonly maxTokens: number;
   private readonly temperature: number;
   private readonly timeoutMs: number | undefined;
+  private readonly ignoreEos: boolean;
+  private readonly streamIntervalMs: number;
 
   constructor(
     private readonly llm: AnswerLlm,
@@ -66,6 +79,8 @@ export class LlmAnswerer implements Answerer {
     this.maxTokens = options.maxTokens ?? 512;
     this.temperature = options.temperature ?? 0;
     this.timeoutMs = options.timeoutMs;
+    this.ignoreEos = options.ignoreEos ?? false;
+    this.streamIntervalMs = Math.max(0, options.streamIntervalMs ?? DEFAULT_STREAM_INTERVAL_MS);
   }
 
   private *noAnswer(language: "ko" | "en"): Iterable<AnswerEvent> {
@@ -118,6 +133,7 @@ export class LlmAnswerer implements Answerer {
         temperature: this.temperature,
         signal,
         ...(this.timeoutMs !== undefined ? { timeoutMs: this.timeoutMs } : {}),
+        ...(this.ignoreEos ? { ignoreEos: true } : {}),
         onToken: (t) => chunks.push(t),
       })
       .then(
@@ -134,10 +150,17 @@ export class LlmAnswerer implements Answerer {
       });
 
     try {
+      let lastDeltaAt = -Infinity;
       while (!finished) {
         await chunks.wait();
+        // Coalesce tokens that come faster than the stream interval (see streamIntervalMs).
+        const wait = lastDeltaAt + this.streamIntervalMs - performance.now();
+        if (wait > 0 && !finished) await new Promise((r) => setTimeout(r, wait));
         const piece = chunks.drain().join("");
-        if (piece) yield { type: "delta", text: piece };
+        if (piece) {
+          lastDeltaAt = performance.now();
+          yield { type: "delta", text: piece };
+        }
       }
     } finally {
       if (!finished) stop.abort();
@@ -159,5 +182,23 @@ export class LlmAnswerer implements Answerer {
       found: !noAnswer && check.citations.length > 0,
       ...(check.flagged.length > 0 ? { flagged: check.flagged } : {}),
     };
+  }
+}
+
+/**
+ * The LLM answerer over a provider loaded on demand (the composition root loads it at start, or at
+ * the first question for CLI commands). Loading errors surface from the first event, like busy.
+ */
+export class DeferredLlmAnswerer implements Answerer {
+  readonly mode = "llm" as const;
+
+  constructor(
+    private readonly load: () => Promise<AnswerLlm>,
+    private readonly options: LlmAnswererOptions = {},
+  ) {}
+
+  async *answer(request: AnswerRequest): AsyncIterable<AnswerEvent> {
+    const llm = await this.load();
+    yield* new LlmAnswerer(llm, this.options).answer(request);
   }
 }

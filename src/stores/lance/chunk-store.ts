@@ -126,10 +126,47 @@ function toRecord(row: ChunkRow, withVector: boolean): Record<string, unknown> {
     classification: row.classification,
   };
   if (withVector) {
-    if (!row.vector) throw new Error(`chunk ${row.chunkId} has no vector but the table stores vectors`);
-    record.vector = Array.from(row.vector);
+    // Null when this table's model is not available to the writer: vector search skips the
+    // row until a re-embed fills it; lexical search finds it at once.
+    record.vector = row.vector ? Array.from(row.vector) : null;
   }
   return record;
+}
+
+const ROW_COLUMNS = [...HIT_COLUMNS, "analyzed", "allow", "deny", "classification"];
+
+function listOf(v: unknown): string[] {
+  if (v === null || v === undefined) return [];
+  return Array.from(v as Iterable<unknown>, String);
+}
+
+function fromRecord(r: Record<string, unknown>): ChunkRow {
+  const row: ChunkRow = {
+    chunkId: String(r.chunk_id),
+    documentId: String(r.document_id),
+    documentVersion: Number(r.document_version),
+    ordinal: Number(r.ordinal),
+    title: String(r.title),
+    source: String(r.source),
+    pageStart: Number(r.page_start),
+    pageEnd: Number(r.page_end),
+    headings: String(r.headings),
+    text: String(r.text),
+    analyzed: String(r.analyzed),
+    allow: listOf(r.allow),
+    deny: listOf(r.deny),
+    classification: Number(r.classification),
+  };
+  if (r.vector !== null && r.vector !== undefined) row.vector = Float32Array.from(r.vector as Iterable<number>);
+  return row;
+}
+
+/** The vector layout recorded in a table's schema metadata (null: no vector column). */
+async function layoutOf(table: lancedb.Table): Promise<VectorLayout | null> {
+  const schema = await table.schema();
+  const model = schema.metadata.get(META_EMBED_MODEL);
+  const dim = Number(schema.metadata.get(META_EMBED_DIM));
+  return model && schema.fields.some((f) => f.name === "vector") ? { model, dimension: dim } : null;
 }
 
 function toHit(r: Record<string, unknown>, score: number): ChunkHit {
@@ -148,53 +185,107 @@ function toHit(r: Record<string, unknown>, score: number): ChunkHit {
   };
 }
 
+/** Per document: what a table holds of it (to compare a shadow table with the live one). */
+export interface DocumentSignature {
+  version: number;
+  chunks: number;
+  /** allow/deny/classification of its rows, or "mixed" when the rows disagree. */
+  access: string;
+}
+
+/**
+ * One LanceDB chunk table. The store the container hands out (`kb.chunks`) follows the active
+ * table: `adopt` switches it to another table in one step (after a re-embed), and `snapshot`
+ * pins the current table for a multi-step read (a hybrid search), so a switch in the middle of
+ * a query cannot pair one table with another table's model.
+ */
 export class ChunkStore {
   private constructor(
     private readonly db: lancedb.Connection,
-    private readonly table: lancedb.Table,
-    /** The vector layout of the table as created; null for a lexical-only table. */
-    readonly vectors: VectorLayout | null,
+    private table: lancedb.Table,
+    private tableName: string,
+    private layout: VectorLayout | null,
+    private readonly ownsConnection: boolean,
   ) {}
 
+  /** The vector layout of the table as created; null for a lexical-only table. */
+  get vectors(): VectorLayout | null {
+    return this.layout;
+  }
+
+  /** The LanceDB table this store reads and writes now. */
+  get name(): string {
+    return this.tableName;
+  }
+
   /**
-   * Opens (or creates) the chunk table. `wantVectors` is the layout of the configured
-   * embedding model; it is used only when the table is created. An existing table keeps
-   * its layout: compare `store.vectors` with the model to know whether vectors are usable.
+   * Opens (or creates) the chunk table (`options.table`, default "chunks"). `wantVectors` is
+   * the layout of the configured embedding model; it is used only when the table is created.
+   * An existing table keeps its layout: compare `store.vectors` with the model to know whether
+   * vectors are usable.
    */
-  static async open(dir: string, wantVectors: VectorLayout | null): Promise<ChunkStore> {
+  static async open(dir: string, wantVectors: VectorLayout | null, options: { table?: string } = {}): Promise<ChunkStore> {
     fs.mkdirSync(dir, { recursive: true });
     // readConsistencyInterval 0: see writes of other processes (kb ingest beside kb serve) at once.
     const db = await lancedb.connect(dir, { readConsistencyInterval: 0 });
-    const names = await db.tableNames();
-    let table: lancedb.Table;
-    if (names.includes(CHUNKS_TABLE)) {
-      table = await db.openTable(CHUNKS_TABLE);
-    } else {
-      try {
-        table = await db.createEmptyTable(CHUNKS_TABLE, chunkSchema(wantVectors), { existOk: false });
-      } catch (err) {
-        // Another process created it first.
-        if (!(await db.tableNames()).includes(CHUNKS_TABLE)) throw err;
-        table = await db.openTable(CHUNKS_TABLE);
-      }
-    }
-    const schema = await table.schema();
-    const model = schema.metadata.get(META_EMBED_MODEL);
-    const dim = Number(schema.metadata.get(META_EMBED_DIM));
-    const vectors = model && schema.fields.some((f) => f.name === "vector") ? { model, dimension: dim } : null;
-    const store = new ChunkStore(db, table, vectors);
+    const store = await ChunkStore.openOn(db, options.table ?? CHUNKS_TABLE, wantVectors, true);
     await store.ensureIndexes();
     return store;
   }
 
+  private static async openOn(db: lancedb.Connection, name: string, wantVectors: VectorLayout | null, ownsConnection: boolean): Promise<ChunkStore> {
+    const names = await db.tableNames();
+    let table: lancedb.Table;
+    if (names.includes(name)) {
+      table = await db.openTable(name);
+    } else {
+      try {
+        table = await db.createEmptyTable(name, chunkSchema(wantVectors), { existOk: false });
+      } catch (err) {
+        // Another process created it first.
+        if (!(await db.tableNames()).includes(name)) throw err;
+        table = await db.openTable(name);
+      }
+    }
+    return new ChunkStore(db, table, name, await layoutOf(table), ownsConnection);
+  }
+
+  /** Another chunk table on the same connection (created with `wantVectors` if missing). */
+  async openTable(name: string, wantVectors: VectorLayout | null): Promise<ChunkStore> {
+    return ChunkStore.openOn(this.db, name, wantVectors, false);
+  }
+
+  /** Names of the chunk tables in the folder. */
+  async tableNames(): Promise<string[]> {
+    return (await this.db.tableNames()).filter((n) => n === CHUNKS_TABLE || n.startsWith(`${CHUNKS_TABLE}_`));
+  }
+
+  async dropTable(name: string): Promise<void> {
+    if (name === this.tableName) throw new Error(`refusing to drop the table in use (${name})`);
+    if ((await this.db.tableNames()).includes(name)) await this.db.dropTable(name);
+  }
+
+  /** Makes this store read and write `other`'s table from now on (the switch after a re-embed). */
+  adopt(other: ChunkStore): void {
+    this.table = other.table;
+    this.tableName = other.tableName;
+    this.layout = other.layout;
+  }
+
+  /** A store pinned to the current table, unaffected by later `adopt` calls. */
+  snapshot(): ChunkStore {
+    return new ChunkStore(this.db, this.table, this.tableName, this.layout, false);
+  }
+
   /** Creates the FTS, label-list and scalar indexes once the table has rows. */
   async ensureIndexes(): Promise<void> {
-    if ((await this.table.countRows()) === 0) return;
-    const existing = new Set((await this.table.listIndices()).map((i) => i.columns.join(",")));
+    const table = this.table;
+    if ((await table.countRows()) === 0) return;
+    const existing = new Set((await table.listIndices()).map((i) => i.columns.join(",")));
     const create = async (column: string, config: lancedb.Index) => {
       if (existing.has(column)) return;
       try {
-        await this.table.createIndex(column, { config });
+        await table.createIndex(column, { config });
       } catch (err) {
         // Another process may have created it concurrently; anything else is real.
         if (!/already exists/i.test(String(err))) throw err;
@@ -223,20 +314,30 @@ export class ChunkStore {
    * and every other chunk of the document is deleted by the same transaction.
    */
   async replaceDocument(documentId: string, rows: ChunkRow[]): Promise<void> {
+    await this.replaceDocuments([{ documentId, rows }]);
+  }
+
+  /**
+   * Several documents in one merge-insert: each listed document ends with exactly its given
+   * rows (none: it is removed). One commit, so each document changes atomically (all of them
+   * do, together), and the table is scanned once instead of once per document.
+   */
+  async replaceDocuments(docs: { documentId: string; rows: ChunkRow[] }[]): Promise<void> {
+    if (docs.length === 0) return;
+    const ids = new Set(docs.map((d) => d.documentId));
+    if (ids.size !== docs.length) throw new Error("replaceDocuments: a document is listed twice");
+    const table = this.table;
+    const rows = docs.flatMap((d) => d.rows);
+    const where = ids.size === 1 ? `document_id = ${sqlString(docs[0]!.documentId)}` : `document_id IN (${[...ids].map(sqlString).join(", ")})`;
     if (rows.length === 0) {
-      await this.deleteDocument(documentId);
+      await table.delete(where);
       return;
     }
-    const withVector = this.vectors !== null;
+    const withVector = this.layout !== null;
     const data = rows.map((r) => toRecord(r, withVector));
-    const schema = await this.table.schema();
+    const schema = await table.schema();
     const batch = lancedb.makeArrowTable(data, { schema });
-    await this.table
-      .mergeInsert("chunk_id")
-      .whenMatchedUpdateAll()
-      .whenNotMatchedInsertAll()
-      .whenNotMatchedBySourceDelete({ where: `document_id = ${sqlString(documentId)}` })
-      .execute(batch);
+    await table.mergeInsert("chunk_id").whenMatchedUpdateAll().whenNotMatchedInsertAll().whenNotMatchedBySourceDelete({ where }).execute(batch);
   }
 
   async deleteDocument(documentId: string): Promise<void> {
@@ -245,9 +346,15 @@ export class ChunkStore {
 
   /** Rewrites the access columns of a document's chunks in place (no re-embedding). */
   async updateAccess(documentId: string, access: ChunkAccess): Promise<void> {
+    await this.updateAccessMany([documentId], access);
+  }
+
+  /** Gives every chunk of several documents the same access, in one commit (bulk ACL changes). */
+  async updateAccessMany(documentIds: string[], access: ChunkAccess): Promise<void> {
+    if (documentIds.length === 0) return;
     const list = (xs: string[]) => (xs.length ? `make_array(${xs.map(sqlString).join(", ")})` : "arrow_cast(make_array(), 'List(Utf8)')");
     await this.table.update({
-      where: `document_id = ${sqlString(documentId)}`,
+      where: documentIds.length === 1 ? `document_id = ${sqlString(documentIds[0]!)}` : `document_id IN (${documentIds.map(sqlString).join(", ")})`,
       valuesSql: {
         allow: list(access.allow),
         deny: list(access.deny),
@@ -258,8 +365,9 @@ export class ChunkStore {
 
   /** BM25 over the analyzed column, restricted by `filter` inside the search. */
   async searchText(analyzedQuery: string, filter: string | null, limit: number): Promise<ChunkHit[]> {
-    if (!analyzedQuery.trim() || (await this.table.countRows()) === 0) return [];
-    let q = this.table
+    const table = this.table;
+    if (!analyzedQuery.trim() || (await table.countRows()) === 0) return [];
+    let q = table
       .query()
       .fullTextSearch(new lancedb.MatchQuery(analyzedQuery, "analyzed"))
       .select([...HIT_COLUMNS, "_score"])
@@ -302,7 +410,39 @@ export class ChunkStore {
     );
   }
 
-  /** Folds new rows into the indexes and drops old table versions. */
+  /** Full rows (vectors included when `withVectors`) of some documents, for copying them to another table. */
+  async rowsOf(documentIds: string[], withVectors = false): Promise<ChunkRow[]> {
+    if (documentIds.length === 0) return [];
+    const where = documentIds.length === 1 ? `document_id = ${sqlString(documentIds[0]!)}` : `document_id IN (${documentIds.map(sqlString).join(", ")})`;
+    const columns = [...ROW_COLUMNS, ...(withVectors && this.layout ? ["vector"] : [])];
+    const rows = (await this.table.query().where(where).select(columns).toArray()) as Record<string, unknown>[];
+    return rows.map(fromRecord).sort((a, b) => (a.documentId === b.documentId ? a.ordinal - b.ordinal : a.documentId < b.documentId ? -1 : 1));
+  }
+
+  /**
+   * What the table holds of each document (version, chunk count, access), from one scan of
+   * the small columns. A document whose rows carry two versions shows the higher one and
+   * the count of all its rows, so it never equals a clean copy.
+   */
+  async documentSignatures(): Promise<Map<string, DocumentSignature>> {
+    const out = new Map<string, DocumentSignature>();
+    if ((await this.table.countRows()) === 0) return out;
+    const rows = (await this.table.query().select(["document_id", "document_version", "allow", "deny", "classification"]).toArray()) as Record<string, unknown>[];
+    for (const r of rows) {
+      const id = String(r.document_id);
+      const access = `${listOf(r.allow).join(",")}|${listOf(r.deny).join(",")}|${Number(r.classification)}`;
+      const seen = out.get(id);
+      if (!seen) out.set(id, { version: Number(r.document_version), chunks: 1, access });
+      else {
+        seen.chunks++;
+        if (seen.version !== Number(r.document_version)) seen.version = Math.max(seen.version, Number(r.document_version)) + 0.5;
+        if (seen.access !== access) seen.access = "mixed";
+      }
+    }
+    return out;
+  }
+
+  /** Folds new rows into the indexes, compacts small fragments and drops table versions older than `olderThan`. */
   async optimize(olderThan: Date = new Date(Date.now() - 60 * 60 * 1000)): Promise<void> {
     await this.ensureIndexes();
     await this.table.optimize({ cleanupOlderThan: olderThan });
@@ -314,6 +454,6 @@ export class ChunkStore {
 
   close(): void {
     this.table.close();
-    this.db.close();
+    if (this.ownsConnection) this.db.close();
   }
 }

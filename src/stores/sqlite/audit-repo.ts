@@ -1,5 +1,5 @@
 /** The append-only audit log. */
-import { and, desc, eq, gte, lt, lte, type SQL } from "drizzle-orm";
+import { and, desc, eq, gte, lt, lte, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./db.ts";
 import { auditEvents } from "./schema.ts";
 
@@ -8,7 +8,10 @@ export type NewAuditEvent = Omit<typeof auditEvents.$inferInsert, "id" | "at">;
 
 export interface AuditQuery {
   actor?: string;
+  /** An exact action, or a prefix ending in "." or "*" ("document." / "admin.*"). */
   action?: string;
+  target?: string;
+  outcome?: "ok" | "denied" | "error";
   since?: string;
   until?: string;
   limit?: number;
@@ -26,7 +29,12 @@ export class AuditRepo {
   query(q: AuditQuery): AuditRow[] {
     const where: SQL[] = [];
     if (q.actor) where.push(eq(auditEvents.actor, q.actor));
-    if (q.action) where.push(eq(auditEvents.action, q.action));
+    if (q.action) {
+      const prefix = q.action.endsWith("*") ? q.action.slice(0, -1) : q.action.endsWith(".") ? q.action : null;
+      where.push(prefix !== null ? sql`substr(${auditEvents.action}, 1, ${prefix.length}) = ${prefix}` : eq(auditEvents.action, q.action));
+    }
+    if (q.target) where.push(eq(auditEvents.target, q.target));
+    if (q.outcome) where.push(eq(auditEvents.outcome, q.outcome));
     if (q.since) where.push(gte(auditEvents.at, q.since));
     if (q.until) where.push(lte(auditEvents.at, q.until));
     if (q.before) where.push(lt(auditEvents.id, q.before));

@@ -1,5 +1,5 @@
 /** Document metadata and the extracted text of each live document's pages. */
-import { asc, count, eq, sql } from "drizzle-orm";
+import { and, asc, count, eq, sql } from "drizzle-orm";
 import type { Db } from "./db.ts";
 import { documentPages, documents } from "./schema.ts";
 
@@ -38,16 +38,38 @@ export class DocumentsRepo {
       .run();
   }
 
-  /** Marks a new version live and stores its page texts, in one transaction. */
-  commitVersion(id: string, values: Partial<NewDocumentRow>, pages: { page: number; text: string }[]): void {
-    this.db.transaction((tx) => {
-      tx.update(documents)
+  /**
+   * Marks a new version live and stores its page texts, in one transaction. False when the
+   * document no longer exists (deleted meanwhile): nothing is written.
+   */
+  commitVersion(id: string, values: Partial<NewDocumentRow>, pages: { page: number; text: string }[]): boolean {
+    return this.db.transaction((tx) => {
+      const r = tx
+        .update(documents)
         .set({ ...values, updatedAt: sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))` })
         .where(eq(documents.id, id))
         .run();
+      if (r.changes === 0) return false;
       tx.delete(documentPages).where(eq(documentPages.documentId, id)).run();
       for (const p of pages) tx.insert(documentPages).values({ documentId: id, page: p.page, text: p.text }).run();
+      return true;
     });
+  }
+
+  /** Documents whose source lies under a folder (a sync's scope); `folder` has no trailing separator. */
+  underFolder(folder: string, separator = "/"): DocumentRow[] {
+    const prefix = folder + separator;
+    return this.db
+      .select()
+      .from(documents)
+      .where(sql`substr(${documents.source}, 1, ${prefix.length}) = ${prefix}`)
+      .orderBy(asc(documents.source))
+      .all();
+  }
+
+  /** Documents created for a job but never given a version (status processing, version 0). */
+  unversioned(): DocumentRow[] {
+    return this.db.select().from(documents).where(and(eq(documents.version, 0), eq(documents.status, "processing"))).all();
   }
 
   delete(id: string): void {

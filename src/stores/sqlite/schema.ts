@@ -69,6 +69,8 @@ export const documents = sqliteTable(
     owner: text("owner"),
     aclAllow: text("acl_allow", { mode: "json" }).$type<string[]>().notNull(),
     aclDeny: text("acl_deny", { mode: "json" }).$type<string[]>().notNull(),
+    /** Principals granted management of the document besides its owner (policies/documents.ts). */
+    aclManage: text("acl_manage", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
     classification: integer("classification").notNull().default(1),
     tags: text("tags", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
     pageCount: integer("page_count").notNull().default(0),
@@ -76,6 +78,8 @@ export const documents = sqliteTable(
     sizeBytes: integer("size_bytes").notNull().default(0),
     /** Original bytes, by content hash, under <data>/blobs (for reindexing and previews). */
     blobPath: text("blob_path"),
+    /** The source file's mtime when last ingested or checked: a sync skips hashing when it and the size are unchanged. */
+    sourceMtimeMs: integer("source_mtime_ms"),
     error: text("error"),
     createdAt: text("created_at").notNull().default(now),
     updatedAt: text("updated_at").notNull().default(now),
@@ -109,6 +113,8 @@ export const jobs = sqliteTable(
     /** The worker holding the job and its last sign of life, so a dead worker's job can be resumed. */
     workerId: text("worker_id"),
     heartbeatAt: text("heartbeat_at"),
+    /** What a multi-phase job is doing now (planning, copying, catching up, switching…), for progress displays. */
+    phase: text("phase"),
     error: text("error"),
     createdAt: text("created_at").notNull().default(now),
     startedAt: text("started_at"),
@@ -128,12 +134,45 @@ export const jobFiles = sqliteTable(
     /** Where the bytes are: a blob path for uploads, the file path for local ingestion. */
     path: text("path").notNull(),
     documentId: text("document_id"),
-    status: text("status", { enum: ["queued", "running", "succeeded", "unchanged", "failed"] }).notNull(),
+    status: text("status", { enum: ["queued", "running", "succeeded", "unchanged", "failed", "cancelled"] }).notNull(),
+    /** ingest (read, hash, write a version) | delete (the file disappeared: a sync) | reindex | reembed (copy into a shadow table). */
+    action: text("action", { enum: ["ingest", "delete", "reindex", "reembed"] }).notNull().default("ingest"),
     errorCode: text("error_code"),
     error: text("error"),
     options: text("options", { mode: "json" }).$type<Record<string, unknown>>().notNull().default(sql`'{}'`),
+    finishedAt: text("finished_at"),
   },
-  (t) => [primaryKey({ columns: [t.jobId, t.ordinal] })],
+  (t) => [primaryKey({ columns: [t.jobId, t.ordinal] }), index("job_files_status").on(t.jobId, t.status)],
+);
+
+/**
+ * Small shared state as JSON values: the active chunk table and its model (`index.active`),
+ * the previous one for rollback, the index generation bumped by every committed index change,
+ * schedule bookkeeping. Every process reads it, so a switch made by `kb worker` reaches `kb serve`.
+ */
+export const settings = sqliteTable("settings", {
+  key: text("key").primaryKey(),
+  value: text("value", { mode: "json" }).$type<unknown>().notNull(),
+  updatedAt: text("updated_at").notNull().default(now),
+});
+
+/**
+ * Personal data found in chunks at ingestion (src/domain/sensitive): one row per span, keyed by
+ * chunk id, for per-document reports. Output masking re-runs the same detector, so a missing
+ * row never means an unmasked value.
+ */
+export const sensitiveSpans = sqliteTable(
+  "sensitive_spans",
+  {
+    documentId: text("document_id")
+      .notNull()
+      .references(() => documents.id, { onDelete: "cascade" }),
+    chunkId: text("chunk_id").notNull(),
+    kind: text("kind", { enum: ["rrn", "card", "phone", "account", "email"] }).notNull(),
+    start: integer("start").notNull(),
+    end: integer("end").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.chunkId, t.start] }), index("sensitive_spans_document").on(t.documentId, t.kind)],
 );
 
 /** Append-only: rows are inserted, never updated; retention deletes whole old rows. */
@@ -158,3 +197,39 @@ export const workers = sqliteTable("workers", {
   host: text("host").notNull(),
   heartbeatAt: text("heartbeat_at").notNull(),
 });
+
+/**
+ * Ask conversations, one owner each (the actor's user id; "system" for the CLI operator). No
+ * foreign key to users, so the operator can own conversations too; a conversation is only ever
+ * read through its owner's id, so another user's id never finds it.
+ */
+export const conversations = sqliteTable(
+  "conversations",
+  {
+    id: text("id").primaryKey(),
+    ownerId: text("owner_id").notNull(),
+    title: text("title").notNull(),
+    createdAt: text("created_at").notNull().default(now),
+    updatedAt: text("updated_at").notNull().default(now),
+  },
+  (t) => [index("conversations_owner").on(t.ownerId, t.updatedAt)],
+);
+
+/** The turns of a conversation: the user's question, then the answer that was shown. */
+export const conversationMessages = sqliteTable(
+  "conversation_messages",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    conversationId: text("conversation_id")
+      .notNull()
+      .references(() => conversations.id, { onDelete: "cascade" }),
+    role: text("role", { enum: ["user", "assistant"] }).notNull(),
+    content: text("content").notNull(),
+    /** User turns: the standalone query retrieval ran with (a rewritten follow-up), when it differs. */
+    retrievalQuery: text("retrieval_query"),
+    /** Assistant turns: the citations of the answer. */
+    citations: text("citations", { mode: "json" }).$type<unknown[]>(),
+    createdAt: text("created_at").notNull().default(now),
+  },
+  (t) => [index("conversation_messages_conversation").on(t.conversationId, t.id)],
+);

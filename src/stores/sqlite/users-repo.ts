@@ -1,5 +1,5 @@
 /** Users, groups, nested memberships and API tokens. */
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, lt, or } from "drizzle-orm";
 import type { Db } from "./db.ts";
 import { apiTokens, groupMembers, groups, users } from "./schema.ts";
 
@@ -109,5 +109,72 @@ export class UsersRepo {
 
   touchToken(id: string, at: string): void {
     this.db.update(apiTokens).set({ lastUsedAt: at }).where(eq(apiTokens.id, id)).run();
+  }
+
+  /** Sets lastUsedAt when it is unset or older than `staleBefore`; true when it did (at most one write per interval). */
+  touchTokenIfStale(id: string, at: string, staleBefore: string): boolean {
+    const r = this.db
+      .update(apiTokens)
+      .set({ lastUsedAt: at })
+      .where(and(eq(apiTokens.id, id), or(isNull(apiTokens.lastUsedAt), lt(apiTokens.lastUsedAt, staleBefore))))
+      .run();
+    return r.changes > 0;
+  }
+
+  tokenById(id: string): TokenRow | undefined {
+    return this.db.select().from(apiTokens).where(eq(apiTokens.id, id)).get();
+  }
+
+  allTokens(): TokenRow[] {
+    return this.db.select().from(apiTokens).orderBy(apiTokens.createdAt).all();
+  }
+
+  setTokenExpiry(id: string, expiresAt: string | null): boolean {
+    return this.db.update(apiTokens).set({ expiresAt }).where(eq(apiTokens.id, id)).run().changes > 0;
+  }
+
+  /** Direct members of a group. */
+  members(group: string): { kind: "user" | "group"; name: string }[] {
+    return this.db
+      .select({ kind: groupMembers.memberKind, name: groupMembers.memberName })
+      .from(groupMembers)
+      .where(eq(groupMembers.groupName, group))
+      .orderBy(groupMembers.memberKind, groupMembers.memberName)
+      .all();
+  }
+
+  /** Groups that `group` belongs to, directly or through nesting (not including itself unless in a cycle). */
+  groupAncestors(group: string): string[] {
+    const rows = this.db.$client
+      .prepare(
+        `WITH RECURSIVE g(name) AS (
+           SELECT group_name FROM group_members WHERE member_kind = 'group' AND member_name = ?
+           UNION
+           SELECT gm.group_name FROM group_members gm JOIN g ON gm.member_kind = 'group' AND gm.member_name = g.name
+         ) SELECT name FROM g ORDER BY name`,
+      )
+      .all(group) as { name: string }[];
+    return rows.map((r) => r.name);
+  }
+
+  /**
+   * How a user is a member of each of their groups: group → the shortest chain, e.g.
+   * "hr" → ["seoul", "hr"] when the user is in "seoul" and "seoul" is in "hr".
+   */
+  membershipPaths(userName: string): Record<string, string[]> {
+    const rows = this.db.$client
+      .prepare(
+        `WITH RECURSIVE g(name, path, depth) AS (
+           SELECT group_name, json_array(group_name), 1 FROM group_members WHERE member_kind = 'user' AND member_name = ?
+           UNION ALL
+           SELECT gm.group_name, json_insert(g.path, '$[#]', gm.group_name), g.depth + 1
+             FROM group_members gm JOIN g ON gm.member_kind = 'group' AND gm.member_name = g.name
+            WHERE g.depth < 32 AND NOT EXISTS (SELECT 1 FROM json_each(g.path) WHERE value = gm.group_name)
+         ) SELECT name, path FROM g ORDER BY depth`,
+      )
+      .all(userName) as { name: string; path: string }[];
+    const out: Record<string, string[]> = {};
+    for (const r of rows) out[r.name] ??= JSON.parse(r.path) as string[];
+    return out;
   }
 }

@@ -1,0 +1,209 @@
+/**
+ * OCR benchmark (issue 4 acceptance). Run: `npm run bench:ocr` (= `tsx bench/ocr.ts`).
+ *
+ *   tsx bench/ocr.ts [--data DIR] [--quick] [--no-throughput] [--workers N] [--out FILE]
+ *
+ * Data (read in place): DIR/ocr_korean, DIR/ocr_tesseract_test_en (default DIR: /work/shared/data,
+ * or env KB_SHARED_DATA). Skips with a message when absent.
+ *
+ * Measures
+ *   - Korean word recall (share of ground-truth words of 2+ characters found in the OCR text, see
+ *     ingest/ocr/metrics.ts) on rendered_png_200dpi (page images, via the image path) and
+ *     scanned_pdf_200dpi (image-only PDFs, via ocrPdfPages) against ground_truth_txt/*.raw.txt;
+ *     the mixed en/ko phone screenshot against its transcription.
+ *   - English CER: phototest + its three rotated copies (orientation correction) vs phototest.txt;
+ *     the two UNLV pages vs their .txt, both as whole pages (automatic layout; the reading order of
+ *     columns may differ from the zone-ordered ground truth, which inflates CER) and in the UNLV
+ *     protocol (each .uzn zone read separately, concatenated in zone order, as tesseract's
+ *     unlvtests do).
+ *   - Throughput: pages per minute over the Korean page images with 1 worker and with the pool.
+ * Prints a table per section and writes a Markdown section (default .tmp/bench-ocr.md).
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import path from "node:path";
+import { PDFParse } from "pdf-parse";
+import sharp from "sharp";
+import { OcrEngine } from "../ingest/ocr/engine.ts";
+import { cer, wordRecall } from "../ingest/ocr/metrics.ts";
+import { ocrPdfPages } from "../ingest/ocr/pdf-ocr.ts";
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(name);
+const opt = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const DATA = opt("--data") ?? process.env.KB_SHARED_DATA ?? "/work/shared/data";
+const QUICK = flag("--quick");
+const POOL = Number(opt("--workers") ?? availableParallelism());
+const OUT = opt("--out") ?? ".tmp/bench-ocr.md";
+const KO = path.join(DATA, "ocr_korean");
+const EN = path.join(DATA, "ocr_tesseract_test_en");
+
+if (!existsSync(KO) && !existsSync(EN)) {
+  console.log(`bench:ocr skipped: OCR data not found under ${DATA} (set --data or KB_SHARED_DATA)`);
+  process.exit(0);
+}
+
+const md: string[] = [];
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const f3 = (x: number) => x.toFixed(3);
+const secs = (ms: number) => (ms / 1000).toFixed(1);
+
+function table(head: string[], rows: string[][]): string {
+  const lines = [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`];
+  for (const r of rows) lines.push(`| ${r.join(" | ")} |`);
+  return lines.join("\n");
+}
+function section(title: string, head: string[], rows: string[][], note?: string) {
+  const t = table(head, rows);
+  console.log(`\n## ${title}\n${t}${note ? `\n${note}` : ""}`);
+  md.push(`#### ${title}\n\n${t}\n${note ? `\n${note}\n` : ""}`);
+}
+
+const engine = new OcrEngine({ poolSize: POOL });
+
+async function korean() {
+  if (!existsSync(KO)) return;
+  const gtDir = path.join(KO, "ground_truth_txt");
+  const gt = (doc: string) => readFileSync(path.join(gtDir, `${doc}.raw.txt`), "utf8");
+
+  // Page images → one text per document (pages concatenated).
+  const pngDir = path.join(KO, "rendered_png_200dpi");
+  let pngs = readdirSync(pngDir).filter((f) => f.endsWith(".png")).sort();
+  if (QUICK) pngs = pngs.slice(0, 2);
+  const docs = new Map<string, string[]>();
+  for (const f of pngs) {
+    const doc = f.replace(/-\d+\.png$/, "");
+    docs.set(doc, [...(docs.get(doc) ?? []), f]);
+  }
+  const rows: string[][] = [];
+  let found = 0, total = 0;
+  const t0 = Date.now();
+  const pageResults = await Promise.all(pngs.map(async (f) => ({ f, r: await engine.recognizeImage(readFileSync(path.join(pngDir, f))) })));
+  for (const [doc, files] of docs) {
+    const parts = files.map((f) => pageResults.find((p) => p.f === f)!.r);
+    const rec = wordRecall(gt(doc), parts.map((p) => p.text).join("\n\n"));
+    found += rec.found;
+    total += rec.total;
+    rows.push([doc, String(files.length), f3(rec.recall), `${rec.found}/${rec.total}`, parts.map((p) => p.confidence.toFixed(0)).join(", "), parts.map((p) => p.languages).join(", ")]);
+  }
+  const pngRecall = found / total;
+  const docMean = (rs: string[][]) => rs.reduce((n, r) => n + Number(r[2]), 0) / rs.length;
+  rows.push(["**all** (words pooled)", String(pngs.length), `**${f3(pngRecall)}**`, `${found}/${total}`, "", ""]);
+  rows.push(["mean of documents", "", f3(docMean(rows.slice(0, -1))), "", "", ""]);
+  section("Korean page images (rendered_png_200dpi)", ["document", "pages", "word recall", "found/total", "confidence", "languages"], rows, `wall time ${secs(Date.now() - t0)} s with ${engine.poolSize} workers; target ≥ 0.90`);
+
+  // Scanned (image-only) PDFs.
+  const pdfDir = path.join(KO, "scanned_pdf_200dpi");
+  let pdfs = readdirSync(pdfDir).filter((f) => f.endsWith(".pdf")).sort();
+  if (QUICK) pdfs = pdfs.slice(0, 1);
+  const prow: string[][] = [];
+  found = 0;
+  total = 0;
+  const t1 = Date.now();
+  let pdfPages = 0;
+  for (const f of pdfs) {
+    const doc = f.replace(/\.scanned\.pdf$/, "");
+    const bytes = readFileSync(path.join(pdfDir, f));
+    const parser = new PDFParse({ data: new Uint8Array(bytes) });
+    const total_ = (await parser.getInfo()).total;
+    await parser.destroy();
+    const pages = Array.from({ length: total_ }, (_, i) => i + 1);
+    pdfPages += pages.length;
+    const res = await ocrPdfPages(bytes, pages, { engine, source: f });
+    const rec = wordRecall(gt(doc), res.map((r) => r.text).join("\n\n"));
+    found += rec.found;
+    total += rec.total;
+    prow.push([doc, String(pages.length), f3(rec.recall), `${rec.found}/${rec.total}`, res.map((r) => r.confidence.toFixed(0)).join(", "), res.map((r) => r.dpi).join(", "), res.map((r) => r.error?.code ?? "").join(" ")]);
+  }
+  const pdfDocMean = prow.reduce((n, r) => n + Number(r[2]), 0) / prow.length;
+  prow.push(["**all** (words pooled)", String(pdfPages), `**${f3(found / total)}**`, `${found}/${total}`, "", "", ""]);
+  prow.push(["mean of documents", "", f3(pdfDocMean), "", "", "", ""]);
+  section("Korean scanned PDFs (scanned_pdf_200dpi, via ocrPdfPages)", ["document", "pages", "word recall", "found/total", "confidence", "render dpi", "errors"], prow, `wall time ${secs(Date.now() - t1)} s; target ≥ 0.90`);
+
+  // Mixed en/ko phone screenshot (no target; transcription by hand).
+  const shot = path.join(KO, "photo_screenshot", "unstructured_english-and-korean.png");
+  if (existsSync(shot) && !QUICK) {
+    const r = await engine.recognizeImage(readFileSync(shot));
+    const rec = wordRecall(readFileSync(shot.replace(/\.png$/, ".gt.txt"), "utf8"), r.text);
+    section("Mixed Korean/English screenshot", ["file", "word recall", "found/total", "confidence", "languages"], [["unstructured_english-and-korean.png", f3(rec.recall), `${rec.found}/${rec.total}`, r.confidence.toFixed(0), r.languages]]);
+  }
+}
+
+/** Read one UNLV page zone by zone (UNLV protocol): crop each .uzn rectangle, OCR it as one block. */
+async function unlvZones(tif: string): Promise<string> {
+  const uzn = readFileSync(tif.replace(/\.tif$/, ".uzn"), "utf8").trim().split(/\n/);
+  const bytes = readFileSync(tif);
+  const zoneEngine = zoneEngineLazy();
+  const texts: string[] = [];
+  for (const line of uzn) {
+    const [x, y, w, h] = line.trim().split(/\s+/).map(Number) as [number, number, number, number];
+    const crop = await sharp(bytes).extract({ left: x, top: y, width: w, height: h }).png().toBuffer();
+    const r = await zoneEngine.recognizeImage(crop, { density: 300, detectOrientation: false });
+    texts.push(r.text);
+  }
+  return texts.join("\n\n");
+}
+let zoneEng: OcrEngine | undefined;
+function zoneEngineLazy(): OcrEngine {
+  zoneEng ??= new OcrEngine({ poolSize: 1, psm: 6 });
+  return zoneEng;
+}
+
+async function english() {
+  if (!existsSync(EN)) return;
+  const stripReject = (s: string) => s.replace(/~/g, "");
+  const photoGt = readFileSync(path.join(EN, "phototest.txt"), "utf8");
+  const rows: string[][] = [];
+  const photos = ["phototest.tif", "phototest-rotated-180.png", "phototest-rotated-L.png", "phototest-rotated-R.png"];
+  for (const f of QUICK ? photos.slice(0, 2) : photos) {
+    const r = await engine.recognizeImage(readFileSync(path.join(EN, f)));
+    rows.push([f, pct(cer(photoGt, r.text)), `${r.rotation}°`, r.confidence.toFixed(0), r.languages, secs(r.ms)]);
+  }
+  const unlv = ["8071_093.3B.tif", "8087_054.3B.tif"];
+  for (const f of QUICK ? unlv.slice(0, 1) : unlv) {
+    const tif = path.join(EN, f);
+    const gt = stripReject(readFileSync(tif.replace(/\.tif$/, ".txt"), "utf8"));
+    const t = Date.now();
+    const zones = await unlvZones(tif);
+    rows.push([`${f} (UNLV zones)`, pct(cer(gt, zones)), "", "", "auto", secs(Date.now() - t)]);
+    const r = await engine.recognizeImage(readFileSync(tif));
+    rows.push([`${f} (whole page)`, pct(cer(gt, r.text)), `${r.rotation}°`, r.confidence.toFixed(0), r.languages, secs(r.ms)]);
+  }
+  section("English (tesseract test set)", ["file", "CER", "rotation", "confidence", "languages", "seconds"], rows, "targets: phototest and rotated copies ≤ 1%; UNLV pages ≤ 6% (UNLV protocol: zones from the .uzn file, as tesseract's unlvtests)");
+}
+
+async function throughput() {
+  if (!existsSync(KO) || flag("--no-throughput")) return;
+  const pngDir = path.join(KO, "rendered_png_200dpi");
+  let pngs = readdirSync(pngDir).filter((f) => f.endsWith(".png")).sort();
+  if (QUICK) pngs = pngs.slice(0, 2);
+  const imgs = pngs.map((f) => readFileSync(path.join(pngDir, f)));
+  const rows: string[][] = [];
+  for (const size of [...new Set([1, POOL])]) {
+    const e = new OcrEngine({ poolSize: size });
+    // Warm the workers up (model loading is a one-time cost per worker).
+    await Promise.all(Array.from({ length: size }, () => e.recognizeImage(imgs[0]!)));
+    const t = Date.now();
+    await Promise.all(imgs.map((b) => e.recognizeImage(b)));
+    const ms = Date.now() - t;
+    await e.close();
+    rows.push([String(size), String(imgs.length), secs(ms), ((imgs.length * 60_000) / ms).toFixed(1)]);
+  }
+  section("Throughput (Korean 200 dpi A4 pages, warm workers)", ["workers", "pages", "seconds", "pages/min"], rows, `machine: ${availableParallelism()} CPUs (shared with other jobs while measured)`);
+}
+
+try {
+  await korean();
+  await english();
+  await throughput();
+} finally {
+  await engine.close();
+  await zoneEng?.close();
+}
+const header = `### OCR (tesseract.js 7, kor+eng best_int models)\n\nMeasured by \`npm run bench:ocr\` on ${new Date().toISOString().slice(0, 10)}${QUICK ? " (--quick subset)" : ""}.\n`;
+mkdirSync(path.dirname(OUT), { recursive: true });
+writeFileSync(OUT, `${header}\n${md.join("\n")}`);
+console.log(`\nMarkdown written to ${OUT}`);

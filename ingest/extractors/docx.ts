@@ -1,0 +1,242 @@
+/**
+ * DOCX extractor: mammoth → HTML → the HTML extractor's block walk (headings, lists, tables as
+ * Markdown tables, captions). Title: docProps/core.xml <dc:title> when it is a real title, else the
+ * HTML walk's (first h1), else the file name.
+ *
+ * Also home of the container helpers shared by the Office/HWPX extractors (pptx, xlsx, hwpx):
+ * `openZip` (zip-bomb limits: entry count, declared and actually inflated sizes, checked before and
+ * while inflating) and `rejectOleContainer` (encrypted OOXML is an OLE file with an EncryptionInfo
+ * stream → IngestError("encrypted_document")).
+ */
+import CFB from "cfb";
+import JSZip from "jszip";
+import mammoth from "mammoth";
+import { sensibleTitle, titleFromFileName } from "../text-utils.ts";
+import { IngestError, type DetectedType, type ExtractedDocument, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
+import { extractHtmlText } from "./html.ts";
+
+// ---------------------------------------------------------------------------------------------
+// zip containers
+
+export interface ZipLimits {
+  /** Most entries in one archive. Default 20,000. */
+  maxEntries?: number;
+  /** Largest single entry once inflated, in bytes. Default 200 MiB. */
+  maxEntryBytes?: number;
+  /** Largest total once inflated, in bytes. Default 512 MiB. */
+  maxTotalBytes?: number;
+}
+
+export const DEFAULT_ZIP_LIMITS: Required<ZipLimits> = {
+  maxEntries: 20_000,
+  maxEntryBytes: 200 * 1024 * 1024,
+  maxTotalBytes: 512 * 1024 * 1024,
+};
+
+export interface SafeZip {
+  /** Entry names (files only). */
+  names: string[];
+  has(name: string): boolean;
+  /** Inflate one entry (bounded by the limits). */
+  bytes(name: string): Promise<Uint8Array>;
+  /** Inflate one entry as UTF-8 text (BOM stripped). */
+  text(name: string): Promise<string>;
+  /** Inflate every entry once, counting bytes, without keeping them: proves the archive is within limits. */
+  verifyAll(): Promise<void>;
+}
+
+const OLE_MAGIC = [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1];
+
+export function isOleFile(bytes: Uint8Array): boolean {
+  return bytes.length >= 8 && OLE_MAGIC.every((b, i) => bytes[i] === b);
+}
+
+/**
+ * An OOXML/HWPX name on an OLE compound file: password-protected OOXML (EncryptionInfo +
+ * EncryptedPackage streams) → encrypted_document; anything else → wrong_format.
+ */
+export function rejectOleContainer(bytes: Uint8Array, source: string, expected: string): never {
+  let paths: string[] = [];
+  try {
+    const c = CFB.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { type: "buffer" });
+    paths = c.FullPaths.map((p) => p.replace(/^Root Entry\//, "").replace(/\/$/, ""));
+  } catch {
+    throw new IngestError("corrupt_document", `${source}: damaged OLE compound file, not a readable ${expected}`);
+  }
+  if (paths.includes("EncryptionInfo") || paths.includes("EncryptedPackage")) {
+    throw new IngestError("encrypted_document", `${source} is a password-protected Office document; remove the password and upload it again`);
+  }
+  throw new IngestError("wrong_format", `${source} is a legacy OLE (binary Office) file, not ${expected}`);
+}
+
+function bombError(source: string, what: string): IngestError {
+  return new IngestError("zip_bomb", `${source}: ${what} (possible zip bomb); the file was not extracted`);
+}
+
+/** JSZip's internal StreamHelper (not in its typings): lets us count inflated bytes and stop early. */
+interface JSZipStream {
+  on(event: "data", cb: (chunk: Uint8Array) => void): JSZipStream;
+  on(event: "error", cb: (err: Error) => void): JSZipStream;
+  on(event: "end", cb: () => void): JSZipStream;
+  resume(): JSZipStream;
+  pause(): JSZipStream;
+}
+
+interface JSZipEntryData {
+  uncompressedSize?: number;
+  compressedSize?: number;
+}
+
+/** Open a zip container with bomb protection. `expected` names the format for error messages. */
+export async function openZip(bytes: Uint8Array, source: string, expected: string, limits?: ZipLimits): Promise<SafeZip> {
+  const l = { ...DEFAULT_ZIP_LIMITS, ...(limits ?? {}) };
+  if (isOleFile(bytes)) rejectOleContainer(bytes, source, expected);
+  if (!(bytes[0] === 0x50 && bytes[1] === 0x4b)) {
+    throw new IngestError("wrong_format", `${source} is not a ${expected} file (no zip signature)`);
+  }
+  let zip: JSZip;
+  try {
+    zip = await JSZip.loadAsync(bytes, { checkCRC32: false, createFolders: false });
+  } catch (err) {
+    throw new IngestError("corrupt_document", `${source}: ${expected} container is truncated or damaged (${(err as Error)?.message ?? err})`);
+  }
+  const files = Object.values(zip.files).filter((f) => !f.dir);
+  if (files.length > l.maxEntries) throw bombError(source, `${files.length} entries in the archive, over the limit of ${l.maxEntries}`);
+  let declaredTotal = 0;
+  for (const f of files) {
+    const size = (f as unknown as { _data?: JSZipEntryData })._data?.uncompressedSize ?? 0;
+    if (size > l.maxEntryBytes) throw bombError(source, `entry ${f.name} inflates to ${size} bytes, over the limit of ${l.maxEntryBytes}`);
+    declaredTotal += size;
+  }
+  if (declaredTotal > l.maxTotalBytes) throw bombError(source, `archive inflates to ${declaredTotal} bytes, over the limit of ${l.maxTotalBytes}`);
+
+  const byName = new Map(files.map((f) => [f.name, f]));
+  let inflatedTotal = 0;
+
+  // Inflate with a running count: declared sizes can lie.
+  const inflate = (name: string, keep: boolean): Promise<Uint8Array> =>
+    new Promise((resolve, reject) => {
+      const f = byName.get(name);
+      if (!f) {
+        reject(new IngestError("corrupt_document", `${source}: ${expected} part ${name} is missing`));
+        return;
+      }
+      const chunks: Uint8Array[] = [];
+      let size = 0;
+      let done = false;
+      const stream = (f as unknown as { internalStream(type: "uint8array"): JSZipStream }).internalStream("uint8array");
+      const fail = (e: IngestError) => {
+        if (done) return;
+        done = true;
+        try {
+          stream.pause();
+        } catch {
+          /* ignore */
+        }
+        reject(e);
+      };
+      stream
+        .on("data", (chunk: Uint8Array) => {
+          if (done) return;
+          size += chunk.length;
+          inflatedTotal += chunk.length;
+          if (size > l.maxEntryBytes) return fail(bombError(source, `entry ${name} inflates past ${l.maxEntryBytes} bytes`));
+          if (inflatedTotal > l.maxTotalBytes * 2) return fail(bombError(source, `archive inflates past ${l.maxTotalBytes} bytes`));
+          if (keep) chunks.push(chunk);
+        })
+        .on("error", (err: Error) => fail(new IngestError("corrupt_document", `${source}: ${expected} part ${name} is damaged (${err.message})`)))
+        .on("end", () => {
+          if (done) return;
+          done = true;
+          resolve(keep ? Buffer.concat(chunks) : new Uint8Array());
+        })
+        .resume();
+    });
+
+  return {
+    names: [...byName.keys()],
+    has: (name) => byName.has(name),
+    bytes: (name) => inflate(name, true),
+    async text(name) {
+      const b = await inflate(name, true);
+      const s = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("utf8");
+      return s.charCodeAt(0) === 0xfeff ? s.slice(1) : s;
+    },
+    async verifyAll() {
+      let sum = 0;
+      const before = inflatedTotal;
+      for (const name of byName.keys()) {
+        await inflate(name, false);
+        sum = inflatedTotal - before;
+        if (sum > l.maxTotalBytes) throw bombError(source, `archive inflates past ${l.maxTotalBytes} bytes`);
+      }
+    },
+  };
+}
+
+/** <dc:title> of docProps/core.xml, if present and sensible. */
+export async function coreTitle(zip: SafeZip): Promise<string | undefined> {
+  if (!zip.has("docProps/core.xml")) return undefined;
+  try {
+    const xml = await zip.text("docProps/core.xml");
+    const m = /<dc:title[^>]*>([\s\S]*?)<\/dc:title>/.exec(xml);
+    if (!m) return undefined;
+    const t = m[1]!
+      .replace(/&lt;/g, "<")
+      .replace(/&gt;/g, ">")
+      .replace(/&quot;/g, '"')
+      .replace(/&apos;/g, "'")
+      .replace(/&amp;/g, "&")
+      .trim();
+    if (/^(?:PowerPoint Presentation|Presentation|Microsoft (?:Word|Excel|PowerPoint)(?: Document| Worksheet| Presentation)?|Slide \d+|Book\d*|Sheet\d*|제목 없음|프레젠테이션)$/i.test(t)) return undefined;
+    return sensibleTitle(t);
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// DOCX
+
+export interface DocxExtractorConfig {
+  zipLimits?: ZipLimits;
+}
+
+const STYLE_MAP = [
+  "p[style-name='Title'] => h1:fresh",
+  "p[style-name='Subtitle'] => h2:fresh",
+  "p[style-name='제목'] => h1:fresh",
+  "p[style-name='부제'] => h2:fresh",
+];
+
+export function createDocxExtractor(config: DocxExtractorConfig = {}): Extractor {
+  return {
+    kinds: ["docx"],
+    async extract(file: SourceFile, type: DetectedType, options: ExtractOptions): Promise<ExtractedDocument> {
+      const zip = await openZip(file.bytes, file.source, "DOCX", config.zipLimits);
+      if (!zip.has("word/document.xml")) {
+        throw new IngestError("corrupt_document", `${file.source}: not a Word document (word/document.xml is missing)`);
+      }
+      await zip.verifyAll();
+      if (options.signal?.aborted) throw new IngestError("aborted", `${file.source}: extraction aborted`);
+      let html: string;
+      const warnings: string[] = [];
+      try {
+        const res = await mammoth.convertToHtml(
+          { buffer: Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength) },
+          { styleMap: STYLE_MAP, includeDefaultStyleMap: true, convertImage: mammoth.images.imgElement(async () => ({ src: "" })) },
+        );
+        html = res.value;
+        const errors = res.messages.filter((m) => m.type === "error");
+        if (errors.length) warnings.push(`DOCX conversion: ${errors.length} error(s), e.g. ${errors[0]!.message}`);
+      } catch (err) {
+        throw new IngestError("corrupt_document", `${file.source}: Word document could not be read (${(err as Error)?.message ?? err})`);
+      }
+      const doc = extractHtmlText(`<html><body>${html}</body></html>`, file.source, type.mime);
+      const title = (await coreTitle(zip)) ?? doc.title ?? titleFromFileName(file.source);
+      return { ...doc, mime: type.mime, ...(title ? { title } : {}), warnings: [...warnings, ...doc.warnings] };
+    },
+  };
+}
+
+export const docxExtractor: Extractor = createDocxExtractor();

@@ -1,0 +1,82 @@
+/**
+ * Image extractor: PNG, JPEG, TIFF (multi-page: one page each), WebP, GIF (first frame), BMP → OCR
+ * (ingest/ocr/engine.ts, Korean + English) → one paragraph block per paragraph of tesseract's
+ * layout analysis, page confidence in `ocrConfidence`.
+ *
+ * Hostile input: the declared pixel count is checked before decoding (IngestError
+ * "image_too_large"), truncated/corrupt files → "corrupt_image", HEIC/JPEG 2000 that this build of
+ * sharp cannot decode → "unsupported_image", more pages than `maxPages` → only the first are read
+ * (warning). A page that fails (e.g. "ocr_timeout") is skipped with a warning; if every page fails,
+ * the first page's error is thrown.
+ */
+import { getOcrEngine, type OcrEngine } from "../ocr/engine.ts";
+import { inspectImage, type ImageInfo, type ImageLimits } from "../ocr/preprocess.ts";
+import { titleFromFileName } from "../text-utils.ts";
+import { IngestError, type DetectedType, type ExtractedDocument, type ExtractedPage, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
+
+export interface ImageExtractorConfig {
+  /** OCR engine to use; default the process-wide one (getOcrEngine()). */
+  engine?: () => OcrEngine;
+  /** Pixel/page limits; default the engine's, else DEFAULT_IMAGE_LIMITS. */
+  limits?: ImageLimits;
+  /** Most pages read from a multi-page TIFF. Default 500. */
+  maxPages?: number;
+}
+
+const MULTIPAGE_FORMATS = new Set(["tiff"]);
+const DECODABLE = new Set(["png", "jpeg", "jpg", "tiff", "webp", "gif", "bmp"]);
+
+export function createImageExtractor(config: ImageExtractorConfig = {}): Extractor {
+  return {
+    kinds: ["image"],
+    async extract(file: SourceFile, type: DetectedType, options: ExtractOptions): Promise<ExtractedDocument> {
+      const engine = (config.engine ?? (() => getOcrEngine()))();
+      const limits = config.limits ?? engine.limits;
+      const info = await inspectImage(file.bytes, limits, file.source);
+      if (!DECODABLE.has(info.format)) {
+        throw new IngestError("unsupported_image", `${file.source}: ${info.format.toUpperCase()} images are not supported for OCR; convert it to PNG or JPEG`);
+      }
+      const maxPages = config.maxPages ?? limits?.maxPages ?? 500;
+      const total = MULTIPAGE_FORMATS.has(info.format) ? info.pages : 1;
+      const count = Math.min(total, maxPages);
+      const warnings: string[] = [];
+      if (total > count) warnings.push(`only the first ${count} of ${total} pages were read`);
+
+      const results = await Promise.all(
+        Array.from({ length: count }, async (_, i) => {
+          try {
+            const pageInfo: ImageInfo = i === 0 ? info : { ...(await inspectImage(file.bytes, limits, file.source, i)), format: info.format };
+            const r = await engine.recognizeImage(file.bytes, { page: i, info: pageInfo, ...(options.signal ? { signal: options.signal } : {}) });
+            return { ok: true as const, r };
+          } catch (err) {
+            if (err instanceof IngestError && err.code === "aborted") throw err;
+            return { ok: false as const, err };
+          }
+        }),
+      );
+      const pages: ExtractedPage[] = [];
+      let firstError: unknown;
+      results.forEach((res, i) => {
+        if (!res.ok) {
+          firstError ??= res.err;
+          const e = res.err as IngestError;
+          warnings.push(`page ${i + 1} could not be read by OCR (${e?.code ?? "error"}: ${e?.message ?? String(res.err)})`);
+          return;
+        }
+        const r = res.r;
+        const blocks = r.paragraphs.map((text) => ({ kind: "paragraph" as const, text }));
+        if (r.rotation) warnings.push(`page ${i + 1} was rotated ${r.rotation}° to read it`);
+        if (blocks.length) pages.push({ page: i + 1, blocks, ocrConfidence: r.confidence });
+        warnings.push(`page ${i + 1} read by OCR (confidence ${Math.round(r.confidence)})`);
+      });
+      if (pages.length === 0 && firstError !== undefined && results.every((r) => !r.ok)) {
+        if (firstError instanceof IngestError) throw firstError;
+        throw new IngestError("ocr_failed", `${file.source}: OCR failed (${(firstError as Error)?.message ?? String(firstError)})`);
+      }
+      const title = titleFromFileName(file.source);
+      return { mime: type.mime, ...(title ? { title } : {}), pages, warnings };
+    },
+  };
+}
+
+export const imageExtractor: Extractor = createImageExtractor();

@@ -1,0 +1,217 @@
+/**
+ * XLSX extractor (exceljs): each worksheet is a page, headed by the sheet name; its used range is
+ * split into tables at fully empty rows, and each table becomes Markdown table blocks (first row as
+ * header, repeated every `rowsPerBlock` rows). Cell text: formula results, rich text, hyperlink
+ * text, dates as ISO dates, percentages formatted; merged cells keep their value in the top-left
+ * cell only. Rows per sheet and cells per workbook are capped (warnings say what was cut).
+ *
+ * The container is checked for zip bombs (openZip) and every part is inflated once with a byte
+ * count before exceljs loads it; password-protected workbooks (OLE + EncryptionInfo) →
+ * IngestError("encrypted_document").
+ */
+import ExcelJS from "exceljs";
+import JSZip from "jszip";
+import { titleFromFileName } from "../text-utils.ts";
+import { IngestError, type Block, type DetectedType, type ExtractedDocument, type ExtractedPage, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
+import { gridToBlocks } from "./csv.ts";
+import { coreTitle, openZip, type ZipLimits } from "./docx.ts";
+
+export interface XlsxExtractorConfig {
+  /** Most rows read per sheet (default 10,000). */
+  maxRowsPerSheet?: number;
+  /** Most columns read per row (default 200). */
+  maxColumns?: number;
+  /** Most cells read per workbook (default 1,000,000). */
+  maxCells?: number;
+  /** Data rows per table block (default 100). */
+  rowsPerBlock?: number;
+  zipLimits?: ZipLimits;
+}
+
+function formatNumber(n: number, numFmt?: string): string {
+  if (!Number.isFinite(n)) return String(n);
+  if (numFmt && /%/.test(numFmt) && !/"[^"]*%[^"]*"/.test(numFmt)) {
+    return `${Number((n * 100).toPrecision(12))}%`;
+  }
+  return String(Number(n.toPrecision(15)));
+}
+
+function formatDate(d: Date): string {
+  if (Number.isNaN(d.getTime())) return "";
+  const iso = d.toISOString();
+  return iso.endsWith("T00:00:00.000Z") ? iso.slice(0, 10) : iso.slice(0, 19).replace("T", " ");
+}
+
+/** Display text of an exceljs cell value. */
+export function cellText(value: ExcelJS.CellValue, numFmt?: string): string {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "number") return formatNumber(value, numFmt);
+  if (typeof value === "string") return value;
+  if (typeof value === "boolean") return value ? "TRUE" : "FALSE";
+  if (value instanceof Date) return formatDate(value);
+  if (typeof value === "object") {
+    const v = value as unknown as Record<string, unknown>;
+    if (Array.isArray(v.richText)) return (v.richText as Array<{ text?: string }>).map((r) => r.text ?? "").join("");
+    if ("formula" in v || "sharedFormula" in v) return cellText(v.result as ExcelJS.CellValue, numFmt);
+    if ("result" in v) return cellText(v.result as ExcelJS.CellValue, numFmt);
+    if (typeof v.text === "string" || (v.text && typeof v.text === "object")) return cellText(v.text as ExcelJS.CellValue, numFmt);
+    if (typeof v.error === "string") return v.error;
+  }
+  return "";
+}
+
+const EMPTY_DRAWING =
+  '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' +
+  '<xdr:wsDr xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing" xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"></xdr:wsDr>';
+
+/**
+ * exceljs crashes on some drawing parts (e.g. oneCellAnchor pictures: "reading 'anchors'"); we do
+ * not read pictures or charts anyway, so drawing parts are replaced with empty ones before loading.
+ * (The archive was already verified against the zip limits.)
+ */
+async function withoutDrawings(bytes: Buffer, drawings: string[]): Promise<Buffer> {
+  const z = await JSZip.loadAsync(bytes);
+  for (const d of drawings) z.file(d, EMPTY_DRAWING);
+  return z.generateAsync({ type: "nodebuffer", compression: "STORE" });
+}
+
+/**
+ * Split a sheet into tables: connected regions of non-empty cells (4-neighbourhood), so tables
+ * separated by an empty row or an empty column become separate tables. Regions whose bounding boxes
+ * overlap are merged; output is ordered top-to-bottom, left-to-right.
+ */
+export function splitRegions(grid: string[][]): string[][][] {
+  const h = grid.length;
+  const w = Math.max(0, ...grid.map((r) => r.length));
+  const seen = new Uint8Array(h * w);
+  const filled = (r: number, c: number) => (grid[r]?.[c] ?? "") !== "";
+  type Box = { top: number; left: number; bottom: number; right: number };
+  const boxes: Box[] = [];
+  for (let r0 = 0; r0 < h; r0++) {
+    for (let c0 = 0; c0 < w; c0++) {
+      if (!filled(r0, c0) || seen[r0 * w + c0]) continue;
+      const box: Box = { top: r0, left: c0, bottom: r0, right: c0 };
+      const stack = [r0 * w + c0];
+      seen[r0 * w + c0] = 1;
+      while (stack.length) {
+        const i = stack.pop()!;
+        const r = Math.floor(i / w);
+        const c = i % w;
+        box.top = Math.min(box.top, r);
+        box.bottom = Math.max(box.bottom, r);
+        box.left = Math.min(box.left, c);
+        box.right = Math.max(box.right, c);
+        for (const [dr, dc] of [[1, 0], [-1, 0], [0, 1], [0, -1]] as const) {
+          const rr = r + dr;
+          const cc = c + dc;
+          if (rr < 0 || rr >= h || cc < 0 || cc >= w) continue;
+          const j = rr * w + cc;
+          if (seen[j] || !filled(rr, cc)) continue;
+          seen[j] = 1;
+          stack.push(j);
+        }
+      }
+      boxes.push(box);
+    }
+  }
+  // Scattered sheets (many tiny regions) read better as one grid; also bounds the merge below.
+  if (boxes.length > 200) return [grid];
+  // Merge overlapping bounding boxes until stable.
+  let merged = true;
+  while (merged) {
+    merged = false;
+    outer: for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i]!;
+        const b = boxes[j]!;
+        if (a.left <= b.right && b.left <= a.right && a.top <= b.bottom && b.top <= a.bottom) {
+          boxes[i] = { top: Math.min(a.top, b.top), left: Math.min(a.left, b.left), bottom: Math.max(a.bottom, b.bottom), right: Math.max(a.right, b.right) };
+          boxes.splice(j, 1);
+          merged = true;
+          break outer;
+        }
+      }
+    }
+  }
+  boxes.sort((a, b) => a.top - b.top || a.left - b.left);
+  return boxes.map((b) => grid.slice(b.top, b.bottom + 1).map((row) => Array.from({ length: b.right - b.left + 1 }, (_, k) => row[b.left + k] ?? "")));
+}
+
+export function createXlsxExtractor(config: XlsxExtractorConfig = {}): Extractor {
+  const maxRows = config.maxRowsPerSheet ?? 10_000;
+  const maxCols = config.maxColumns ?? 200;
+  const maxCells = config.maxCells ?? 1_000_000;
+  const rowsPerBlock = config.rowsPerBlock ?? 100;
+  return {
+    kinds: ["xlsx"],
+    async extract(file: SourceFile, type: DetectedType, options: ExtractOptions): Promise<ExtractedDocument> {
+      const zip = await openZip(file.bytes, file.source, "XLSX", config.zipLimits);
+      if (!zip.has("xl/workbook.xml")) {
+        throw new IngestError("corrupt_document", `${file.source}: not an Excel workbook (xl/workbook.xml is missing)`);
+      }
+      await zip.verifyAll();
+      if (options.signal?.aborted) throw new IngestError("aborted", `${file.source}: extraction aborted`);
+      let input = Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength);
+      const drawings = zip.names.filter((n) => /^xl\/drawings\/[^/]+\.xml$/.test(n));
+      if (drawings.length) input = await withoutDrawings(input, drawings);
+      const wb = new ExcelJS.Workbook();
+      try {
+        await wb.xlsx.load(input as unknown as ExcelJS.Buffer, {
+          ignoreNodes: ["dataValidations", "conditionalFormatting", "extLst", "sheetProtection"],
+        });
+      } catch (err) {
+        throw new IngestError("corrupt_document", `${file.source}: workbook could not be read (${(err as Error)?.message ?? err})`);
+      }
+      const warnings: string[] = [];
+      const pages: ExtractedPage[] = [];
+      let cells = 0;
+      let cellCapHit = false;
+      let pageNo = 0;
+      for (const ws of wb.worksheets) {
+        pageNo++;
+        if (cellCapHit) break;
+        // Dense grid of the used range (rows compacted: fully empty rows are kept as separators).
+        const grid: string[][] = [];
+        let prevRow = 0;
+        let rowsRead = 0;
+        let rowCapHit = false;
+        ws.eachRow({ includeEmpty: false }, (row, rowNumber) => {
+          if (rowCapHit || cellCapHit) return;
+          if (rowsRead >= maxRows) {
+            rowCapHit = true;
+            return;
+          }
+          const values: string[] = [];
+          const last = Math.min(row.cellCount, maxCols);
+          for (let c = 1; c <= last; c++) {
+            const cell = row.getCell(c);
+            // Merged ranges repeat the top-left value in every cell (rows stay self-contained).
+            const src = cell.isMerged && cell.master !== cell ? cell.master : cell;
+            values.push(cellText(src.value, src.numFmt).trim());
+          }
+          cells += last;
+          if (cells > maxCells) {
+            cellCapHit = true;
+            return;
+          }
+          if (!values.some((v) => v)) return;
+          rowsRead++;
+          if (prevRow && rowNumber > prevRow + 1) grid.push([]);
+          grid.push(values);
+          prevRow = rowNumber;
+        });
+        const tables = splitRegions(grid);
+        if (rowCapHit) warnings.push(`sheet "${ws.name}": only the first ${maxRows} rows were read`);
+        if (cellCapHit) warnings.push(`workbook has more than ${maxCells} cells; the rest was not read`);
+        const blocks: Block[] = [];
+        for (const t of tables) blocks.push(...gridToBlocks(t, rowsPerBlock));
+        if (blocks.length === 0) continue;
+        pages.push({ page: pageNo, blocks: [{ kind: "heading", level: 2, text: ws.name }, ...blocks] });
+      }
+      const title = (await coreTitle(zip)) ?? titleFromFileName(file.source);
+      return { mime: type.mime, ...(title ? { title } : {}), pages, warnings };
+    },
+  };
+}
+
+export const xlsxExtractor: Extractor = createXlsxExtractor();

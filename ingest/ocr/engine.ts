@@ -1,0 +1,522 @@
+/**
+ * OCR engine: a lazily started pool of tesseract.js workers (Korean + English, LSTM "best_int"
+ * models from the npm data packages, fully offline).
+ *
+ * One pool slot reads one page at a time, running up to a few tesseract passes:
+ *
+ *   1. language pass. languages "auto" (default): read with `kor` first; a page whose text is
+ *      mostly Hangul with confidence ≥ 75 (koreanAcceptConfidence) is done. Otherwise read again with `kor+eng` and keep the
+ *      more confident result. Measured: `kor` alone reads Korean pages better than `kor+eng`
+ *      (tesseract's per-word language retry turns short Hangul words into Latin letters) and
+ *      handles embedded Latin words/acronyms fine, but cannot read an English page; `kor+eng`
+ *      reads English pages as well as `eng`.
+ *      Korean pages then get a word-level retry: words with Latin letters/digits that `kor` read
+ *      with low confidence are re-read alone with kor+eng (acronyms such as KBO/ABS/GS25).
+ *   2. orientation: tesseract's OSD needs osd.traineddata, which is not packaged. When the page's
+ *      confidence is below `orientationMinConfidence`, the page is probed at 0/90/180/270 degrees
+ *      on a downscaled copy (kor+eng) and, if another orientation is clearly more confident, read
+ *      again turned that way; the more confident reading wins.
+ *
+ * Page segmentation: PSM 3 (automatic layout) by default; paragraphs come from tesseract's layout
+ * analysis (blocks → paragraphs → lines).
+ *
+ * Workers are `unref`'d while idle so an idle pool never keeps the process alive, terminated after
+ * `idleTimeoutMs`, and `close()` terminates them all. A page that runs past `pageTimeoutMs` kills
+ * its worker (a fresh one is started for the next page) and fails with IngestError("ocr_timeout").
+ */
+import { availableParallelism } from "node:os";
+import sharp from "sharp";
+import Tesseract from "tesseract.js";
+import { IngestError } from "../types.ts";
+import {
+  inspectImage,
+  prepareForOcr,
+  type ImageInfo,
+  type ImageLimits,
+  type PreparedImage,
+  type Rotation,
+} from "./preprocess.ts";
+import { resolveLangPath } from "./tessdata.ts";
+
+type TWorker = Tesseract.Worker;
+
+export interface OcrEngineOptions {
+  /** Concurrent pages (tesseract workers). Default: env KB_OCR_WORKERS, else os.availableParallelism(). */
+  poolSize?: number;
+  /** "auto" (kor, then kor+eng when the page is not clearly Korean) or a fixed tesseract language string such as "kor+eng". */
+  languages?: string;
+  /** Tesseract page segmentation mode. Default 3 (fully automatic layout). */
+  psm?: number;
+  /** Wall-clock limit for one page (all passes). Default 180 s. */
+  pageTimeoutMs?: number;
+  /** Try other orientations when a page reads poorly. Default true. */
+  detectOrientation?: boolean;
+  /** Below this confidence (0..100) orientation probing runs. Default 70. */
+  orientationMinConfidence?: number;
+  /** Folder with <lang>.traineddata.gz files; default: the @tesseract.js-data npm packages. */
+  langPath?: string;
+  /** Pixel limits (decompression bombs, tesseract input size). */
+  limits?: ImageLimits;
+  /** Terminate workers idle this long. Default 120 s; 0 keeps them until close(). */
+  idleTimeoutMs?: number;
+  /** Limit for starting one worker (loading models). Default 60 s. */
+  workerStartTimeoutMs?: number;
+  /**
+   * languages "auto": a `kor` reading that is mostly Hangul is kept without a `kor+eng` pass when its
+   * confidence is at least this. Default 75 (Korean pages read at 85–90; the kor model reading an
+   * English line produces Hangul-looking garbage at 50–65).
+   */
+  koreanAcceptConfidence?: number;
+  /** Re-read low-confidence Latin/digit words of Korean pages with kor+eng (see retryLatinWords). Default true. */
+  latinRetry?: boolean;
+}
+
+export interface OcrPage {
+  /** Full page text, paragraphs separated by blank lines. */
+  text: string;
+  /** Paragraphs from tesseract's layout analysis; lines joined by "\n". */
+  paragraphs: string[];
+  /** Mean word confidence 0..100. */
+  confidence: number;
+  /** Clockwise rotation applied to read the page. */
+  rotation: Rotation;
+  /** Tesseract language string of the reading kept. */
+  languages: string;
+  /** Upscale factor applied before OCR. */
+  scale: number;
+  width: number;
+  height: number;
+  /** Milliseconds spent on this page (all passes). */
+  ms: number;
+}
+
+export interface RecognizeOptions {
+  /** Page of a multi-page image (0-based). */
+  page?: number;
+  /** Header info from inspectImage (saves a second metadata read). */
+  info?: ImageInfo;
+  /** Known resolution of the image in dpi (e.g. a rendered PDF page). */
+  density?: number;
+  /** Force an upscale factor. */
+  scale?: number;
+  /** Override the engine's language setting for this page. */
+  languages?: string;
+  /** Override orientation detection for this page. */
+  detectOrientation?: boolean;
+  signal?: AbortSignal;
+}
+
+interface Slot {
+  workers: Map<string, Promise<TWorker>>;
+  busy: boolean;
+  idleTimer?: NodeJS.Timeout;
+}
+
+interface OcrWord {
+  text: string;
+  confidence: number;
+  bbox: { x0: number; y0: number; x1: number; y1: number };
+}
+
+interface OcrLine {
+  text: string;
+  words: OcrWord[];
+}
+
+interface PassResult {
+  text: string;
+  paragraphs: string[];
+  confidence: number;
+  languages: string;
+  words: number;
+  /** Layout: paragraphs of lines of words (empty when tesseract gave no layout). */
+  layout: OcrLine[][];
+}
+
+const HANGUL = /[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]/gu;
+const LATIN = /[A-Za-z]/g;
+
+function hangulShare(text: string): number {
+  const h = text.match(HANGUL)?.length ?? 0;
+  const l = text.match(LATIN)?.length ?? 0;
+  return h + l === 0 ? 0 : h / (h + l);
+}
+
+function cleanLine(s: string): string {
+  return s.replace(/[ \t\u00a0]+/g, " ").trim();
+}
+
+function paragraphsOf(layout: OcrLine[][]): string[] {
+  const out: string[] = [];
+  for (const para of layout) {
+    const lines = para.map((l) => cleanLine(l.text)).filter((l) => l.length > 0);
+    if (lines.length) out.push(lines.join("\n"));
+  }
+  return out;
+}
+
+function toPass(data: Tesseract.Page, languages: string): PassResult {
+  const layout: OcrLine[][] = [];
+  for (const block of data.blocks ?? []) {
+    for (const para of block.paragraphs ?? []) {
+      layout.push(
+        (para.lines ?? []).map((l) => ({
+          text: l.text,
+          words: (l.words ?? []).map((w) => ({ text: w.text, confidence: w.confidence, bbox: w.bbox })),
+        })),
+      );
+    }
+  }
+  const paragraphs = paragraphsOf(layout);
+  if (paragraphs.length === 0 && data.text.trim()) {
+    for (const p of data.text.split(/\n\s*\n/)) {
+      const t = p.split("\n").map(cleanLine).filter(Boolean).join("\n");
+      if (t) paragraphs.push(t);
+    }
+  }
+  const words = paragraphs.join(" ").split(/\s+/).filter(Boolean).length;
+  return { text: paragraphs.join("\n\n"), paragraphs, confidence: words ? data.confidence : 0, languages, words, layout };
+}
+
+function abortError(): IngestError {
+  return new IngestError("aborted", "OCR aborted");
+}
+
+export class OcrEngine {
+  readonly poolSize: number;
+  private readonly opts: Required<Omit<OcrEngineOptions, "langPath" | "limits" | "poolSize">> & Pick<OcrEngineOptions, "langPath" | "limits">;
+  private readonly slots: Slot[] = [];
+  private readonly waiting: Array<(slot: Slot) => void> = [];
+  private closed = false;
+  private langPaths = new Map<string, string>();
+
+  constructor(options: OcrEngineOptions = {}) {
+    const envSize = Number(process.env.KB_OCR_WORKERS);
+    this.poolSize = Math.max(1, Math.floor(options.poolSize ?? (envSize > 0 ? envSize : availableParallelism())));
+    this.opts = {
+      languages: options.languages ?? "auto",
+      psm: options.psm ?? 3,
+      pageTimeoutMs: options.pageTimeoutMs ?? 180_000,
+      detectOrientation: options.detectOrientation ?? true,
+      orientationMinConfidence: options.orientationMinConfidence ?? 70,
+      idleTimeoutMs: options.idleTimeoutMs ?? 120_000,
+      workerStartTimeoutMs: options.workerStartTimeoutMs ?? 60_000,
+      koreanAcceptConfidence: options.koreanAcceptConfidence ?? 75,
+      latinRetry: options.latinRetry ?? true,
+      langPath: options.langPath,
+      limits: options.limits,
+    };
+  }
+
+  get limits(): ImageLimits | undefined {
+    return this.opts.limits;
+  }
+
+  /** Number of workers currently started (for tests/diagnostics). */
+  get startedWorkers(): number {
+    return this.slots.reduce((n, s) => n + s.workers.size, 0);
+  }
+
+  /** OCR one page of an encoded image (PNG, JPEG, TIFF, WebP, GIF, BMP). */
+  async recognizeImage(bytes: Uint8Array, options: RecognizeOptions = {}): Promise<OcrPage> {
+    if (this.closed) throw new IngestError("ocr_unavailable", "OCR engine is closed");
+    if (options.signal?.aborted) throw abortError();
+    const info = options.info ?? (await inspectImage(bytes, this.opts.limits));
+    const slot = await this.acquire(options.signal);
+    const started = Date.now();
+    const deadline = started + this.opts.pageTimeoutMs;
+    try {
+      const prep = (rotate: Rotation, maxSide?: number) =>
+        prepareForOcr(bytes, info, {
+          page: options.page,
+          rotate,
+          ...(maxSide ? { maxSide } : { scale: options.scale ?? defaultScale(info, options.density) }),
+          limits: this.opts.limits,
+        });
+      const dpiOf = (p: PreparedImage) => Math.round((options.density ?? info.density ?? 300) * p.scale);
+      const langs = options.languages ?? this.opts.languages;
+
+      let prepared = await prep(0);
+      let best = await this.readPage(slot, prepared, langs, dpiOf(prepared), deadline, options.signal);
+      let rotation: Rotation = 0;
+
+      const orient = options.detectOrientation ?? this.opts.detectOrientation;
+      if (orient && best.confidence < this.opts.orientationMinConfidence) {
+        const probes: Array<{ rot: Rotation; conf: number }> = [];
+        for (const rot of [0, 90, 180, 270] as Rotation[]) {
+          const small = await prep(rot, 1800);
+          const r = await this.pass(slot, small.png, "kor+eng", dpiOf(small), deadline, options.signal);
+          probes.push({ rot, conf: r.words >= 3 ? r.confidence : r.confidence / 2 });
+        }
+        probes.sort((a, b) => b.conf - a.conf);
+        const upright = probes.find((p) => p.rot === 0)!;
+        const top = probes[0]!;
+        if (top.rot !== 0 && top.conf >= upright.conf + 8) {
+          const turned = await prep(top.rot);
+          const r = await this.readPage(slot, turned, langs, dpiOf(turned), deadline, options.signal);
+          if (r.confidence > best.confidence) {
+            best = r;
+            rotation = top.rot;
+            prepared = turned;
+          }
+        }
+      }
+      return {
+        text: best.text,
+        paragraphs: best.paragraphs,
+        confidence: best.confidence,
+        rotation,
+        languages: best.languages,
+        scale: prepared.scale,
+        width: prepared.width,
+        height: prepared.height,
+        ms: Date.now() - started,
+      };
+    } finally {
+      this.release(slot);
+    }
+  }
+
+  /** Terminate all workers. The engine cannot be used afterwards. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const all: Promise<unknown>[] = [];
+    for (const slot of this.slots) {
+      if (slot.idleTimer) clearTimeout(slot.idleTimer);
+      for (const w of slot.workers.values()) all.push(w.then((x) => x.terminate()).catch(() => undefined));
+      slot.workers.clear();
+    }
+    this.slots.length = 0;
+    await Promise.all(all);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private async readPage(slot: Slot, img: PreparedImage, langs: string, dpi: number, deadline: number, signal?: AbortSignal): Promise<PassResult> {
+    if (langs !== "auto") return this.pass(slot, img.png, langs, dpi, deadline, signal);
+    const kor = await this.pass(slot, img.png, "kor", dpi, deadline, signal);
+    if (hangulShare(kor.text) >= 0.5 && kor.confidence >= this.opts.koreanAcceptConfidence) {
+      return this.opts.latinRetry ? this.retryLatinWords(slot, img, kor, dpi, deadline, signal) : kor;
+    }
+    const mixed = await this.pass(slot, img.png, "kor+eng", dpi, deadline, signal);
+    return mixed.confidence >= kor.confidence ? mixed : kor;
+  }
+
+  /**
+   * The `kor` model reads Latin acronyms inside Korean text as digits or look-alikes ("KBO" → "×80",
+   * "ABS" → "488") and garbles some times in table cells ("14:00" → "14500"), with low confidence.
+   * Each word with a Latin letter or digit and confidence < 93 (at most 60 per page) is cropped and
+   * read again alone with kor+eng (PSM 8); the new reading replaces it when it is clearly more
+   * confident (≥ 80 and ≥ old + 15) and does not add or drop Hangul (the crop can catch a
+   * neighbouring syllable), unless the old reading was garbage (< 30) and the new one is ≥ 90.
+   */
+  private async retryLatinWords(slot: Slot, img: PreparedImage, page: PassResult, dpi: number, deadline: number, signal?: AbortSignal): Promise<PassResult> {
+    const candidates: Array<{ line: OcrLine; word: OcrWord }> = [];
+    for (const para of page.layout) {
+      for (const line of para) {
+        for (const word of line.words) {
+          if (candidates.length >= 60) break;
+          if (word.confidence < 93 && /[A-Za-z0-9]/.test(word.text) && word.bbox.x1 > word.bbox.x0 && word.bbox.y1 > word.bbox.y0) {
+            candidates.push({ line, word });
+          }
+        }
+      }
+    }
+    if (candidates.length === 0) return page;
+    let changed = 0;
+    for (const { line, word } of candidates) {
+      if (Date.now() > deadline - 1000) break;
+      const pad = Math.max(4, Math.round((word.bbox.y1 - word.bbox.y0) * 0.15));
+      const left = Math.max(0, word.bbox.x0 - pad);
+      const top = Math.max(0, word.bbox.y0 - pad);
+      const width = Math.min(img.width - left, word.bbox.x1 - word.bbox.x0 + 2 * pad);
+      const height = Math.min(img.height - top, word.bbox.y1 - word.bbox.y0 + 2 * pad);
+      if (width < 4 || height < 4) continue;
+      let crop: Buffer;
+      try {
+        crop = await sharp(img.png).extract({ left, top, width, height }).png({ compressionLevel: 1 }).toBuffer();
+      } catch {
+        continue;
+      }
+      const r = await this.pass(slot, crop, "kor+eng", dpi, deadline, signal, 8);
+      const text = r.text.replace(/\s+/g, " ").trim();
+      if (process.env.KB_OCR_DEBUG) console.error(`[latin-retry] ${JSON.stringify(word.text)} ${word.confidence.toFixed(0)} → ${JSON.stringify(text)} ${r.confidence.toFixed(0)}`);
+      if (!text || text.includes(" ")) continue;
+      if (r.confidence < 80 || r.confidence < word.confidence + 15) continue;
+      // The crop may catch a neighbouring syllable ("10" → "10월"): Hangul may only appear in the
+      // new reading where the old one was (nearly) garbage.
+      const hangulBefore = word.text.match(HANGUL)?.length ?? 0;
+      const hangulAfter = text.match(HANGUL)?.length ?? 0;
+      if (hangulAfter !== hangulBefore && !(word.confidence < 30 && r.confidence >= 90)) continue;
+      const at = line.text.indexOf(word.text);
+      if (at < 0) continue;
+      line.text = line.text.slice(0, at) + text + line.text.slice(at + word.text.length);
+      word.text = text;
+      word.confidence = r.confidence;
+      changed++;
+    }
+    if (changed === 0) return page;
+    const paragraphs = paragraphsOf(page.layout);
+    return { ...page, paragraphs, text: paragraphs.join("\n\n") };
+  }
+
+  private async pass(slot: Slot, png: Buffer, langs: string, dpi: number, deadline: number, signal?: AbortSignal, psm = this.opts.psm): Promise<PassResult> {
+    if (signal?.aborted) throw abortError();
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw new IngestError("ocr_timeout", `OCR of one page took longer than ${this.opts.pageTimeoutMs} ms`);
+    const worker = await this.worker(slot, langs);
+    const thread = (worker as unknown as { worker?: { ref?: () => void; unref?: () => void } }).worker;
+    thread?.ref?.();
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      const job = (async () => {
+        await worker.setParameters({
+          tessedit_pageseg_mode: String(psm) as Tesseract.PSM,
+          preserve_interword_spaces: "1",
+          user_defined_dpi: String(Math.min(1200, Math.max(70, dpi))),
+        });
+        return worker.recognize(png, {}, { text: true, blocks: true });
+      })();
+      const stop = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new IngestError("ocr_timeout", `OCR of one page took longer than ${this.opts.pageTimeoutMs} ms`)), remaining);
+        if (signal) {
+          onAbort = () => reject(abortError());
+          signal.addEventListener("abort", onAbort, { once: true });
+        }
+      });
+      const res = await Promise.race([job, stop]);
+      return toPass(res.data, langs);
+    } catch (err) {
+      // A timed-out or aborted worker may still be busy: kill it, a fresh one starts next time.
+      if (err instanceof IngestError && (err.code === "ocr_timeout" || err.code === "aborted")) {
+        slot.workers.delete(langs);
+        await worker.terminate().catch(() => undefined);
+        throw err;
+      }
+      if (err instanceof IngestError) throw err;
+      throw new IngestError("ocr_failed", `OCR failed: ${(err as Error)?.message ?? String(err)}`);
+    } finally {
+      if (timer) clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
+      thread?.unref?.();
+    }
+  }
+
+  private worker(slot: Slot, langs: string): Promise<TWorker> {
+    let w = slot.workers.get(langs);
+    if (!w) {
+      w = this.startWorker(langs);
+      slot.workers.set(langs, w);
+      w.catch(() => slot.workers.delete(langs));
+    }
+    return w;
+  }
+
+  private async startWorker(langs: string): Promise<TWorker> {
+    let langPath = this.langPaths.get(langs);
+    if (!langPath) {
+      try {
+        langPath = resolveLangPath(langs.split("+"), this.opts.langPath);
+      } catch (err) {
+        throw new IngestError("ocr_unavailable", (err as Error).message);
+      }
+      this.langPaths.set(langs, langPath);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const created = Tesseract.createWorker(langs, Tesseract.OEM.LSTM_ONLY, {
+      langPath,
+      cacheMethod: "none",
+      gzip: true,
+      logger: () => undefined,
+      // Without an errorHandler tesseract.js rethrows worker errors asynchronously (process crash).
+      errorHandler: () => undefined,
+    });
+    try {
+      const worker = await Promise.race([
+        created,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new IngestError("ocr_unavailable", `OCR worker for ${langs} did not start within ${this.opts.workerStartTimeoutMs} ms`)),
+            this.opts.workerStartTimeoutMs,
+          );
+        }),
+      ]);
+      // Silence tesseract's console chatter ("Detected N diacritics", "Estimating resolution").
+      await worker.setParameters({ debug_file: "/dev/null" } as Partial<Tesseract.WorkerParams>);
+      (worker as unknown as { worker?: { unref?: () => void } }).worker?.unref?.();
+      return worker;
+    } catch (err) {
+      created.then((w) => w.terminate()).catch(() => undefined);
+      if (err instanceof IngestError) throw err;
+      throw new IngestError("ocr_unavailable", `OCR worker for ${langs} failed to start: ${(err as Error)?.message ?? String(err)}`);
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  private acquire(signal?: AbortSignal): Promise<Slot> {
+    const free = this.slots.find((s) => !s.busy);
+    if (free) {
+      free.busy = true;
+      if (free.idleTimer) clearTimeout(free.idleTimer);
+      return Promise.resolve(free);
+    }
+    if (this.slots.length < this.poolSize) {
+      const slot: Slot = { workers: new Map(), busy: true };
+      this.slots.push(slot);
+      return Promise.resolve(slot);
+    }
+    return new Promise<Slot>((resolve, reject) => {
+      const take = (slot: Slot) => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve(slot);
+      };
+      const onAbort = () => {
+        const i = this.waiting.indexOf(take);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(abortError());
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.waiting.push(take);
+    });
+  }
+
+  private release(slot: Slot): void {
+    if (this.closed) return;
+    const next = this.waiting.shift();
+    if (next) {
+      next(slot);
+      return;
+    }
+    slot.busy = false;
+    if (this.opts.idleTimeoutMs > 0) {
+      slot.idleTimer = setTimeout(() => {
+        if (slot.busy) return;
+        for (const w of slot.workers.values()) w.then((x) => x.terminate()).catch(() => undefined);
+        slot.workers.clear();
+      }, this.opts.idleTimeoutMs);
+      slot.idleTimer.unref();
+    }
+  }
+}
+
+function defaultScale(info: ImageInfo, density?: number): number | undefined {
+  if (density) return Math.min(2.5, Math.max(1, Math.round((400 / density) * 100) / 100));
+  return undefined; // prepareForOcr → chooseScale(info)
+}
+
+let shared: OcrEngine | undefined;
+
+/** The process-wide engine (lazy; workers start on first use). */
+export function getOcrEngine(options?: OcrEngineOptions): OcrEngine {
+  shared ??= new OcrEngine(options);
+  return shared;
+}
+
+/** Terminate the process-wide engine's workers (call on shutdown). */
+export async function closeOcrEngine(): Promise<void> {
+  const e = shared;
+  shared = undefined;
+  await e?.close();
+}

@@ -1,0 +1,199 @@
+/**
+ * Admin API: users, groups, memberships and tokens under /api/v1/admin. Authorization and
+ * auditing live in AdminService (policies/users.ts decides), so these handlers only translate.
+ */
+import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { CLASSIFICATIONS, classificationLevel } from "../../../policies/index.ts";
+import { badRequest } from "../../services/errors.ts";
+import type { AppEnv } from "../env.ts";
+import { errorResponses } from "../schemas.ts";
+
+export const adminRoutes = new OpenAPIHono<AppEnv>();
+
+/** A classification as a level (0..3) or a label ("confidential"). */
+export const ClassificationInput = z
+  .union([z.number().int().min(0).max(CLASSIFICATIONS.length - 1), z.enum(CLASSIFICATIONS)])
+  .transform((v) => (typeof v === "number" ? v : classificationLevel(v)))
+  .openapi({ description: `A level 0..${CLASSIFICATIONS.length - 1} or a label: ${CLASSIFICATIONS.join(", ")}` });
+
+const Name = z.string().min(1).max(64);
+const NameParam = z.object({ name: Name.openapi({ param: { name: "name", in: "path" } }) });
+const IdParam = z.object({ id: z.string().min(1).max(100).openapi({ param: { name: "id", in: "path" } }) });
+
+const UserSchema = z
+  .object({ name: z.string(), role: z.string(), clearance: z.number().int(), disabled: z.boolean(), groups: z.array(z.string()), createdAt: z.string() })
+  .openapi("User");
+const UserDetailSchema = UserSchema.extend({
+  memberOf: z.record(z.string(), z.array(z.string())).openapi({ description: "Each group (after nesting) → the chain of groups through which the user belongs to it" }),
+  capabilities: z.array(z.string()),
+}).openapi("UserDetail");
+const MemberSchema = z.object({ kind: z.enum(["user", "group"]), name: z.string() });
+const GroupSchema = z.object({ name: z.string(), description: z.string().nullable(), members: z.array(MemberSchema) }).openapi("Group");
+const TokenSchema = z
+  .object({
+    id: z.string(),
+    user: z.string(),
+    name: z.string().nullable(),
+    createdAt: z.string(),
+    expiresAt: z.string().nullable(),
+    revokedAt: z.string().nullable(),
+    lastUsedAt: z.string().nullable(),
+  })
+  .openapi("Token");
+
+const json = <T extends z.ZodType>(schema: T, description = "OK") => ({ description, content: { "application/json": { schema } } });
+const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
+
+// ---- users ----------------------------------------------------------------------------------
+
+adminRoutes.openapi(
+  createRoute({ method: "get", path: "/admin/users", summary: "List users", responses: { 200: json(z.object({ items: z.array(UserSchema) })), ...errorResponses } }),
+  (c) => c.json({ items: c.get("kb").admin.listUsers(c.get("actor")) }, 200),
+);
+
+adminRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/admin/users",
+    summary: "Create a user",
+    request: body(z.object({ name: Name, role: z.string().optional(), groups: z.array(Name).optional(), clearance: ClassificationInput.optional() }).openapi("NewUser")),
+    responses: { 201: json(UserSchema, "Created"), 409: errorResponses[400], ...errorResponses },
+  }),
+  (c) => c.json(c.get("kb").admin.createUser(c.get("actor"), c.req.valid("json")), 201),
+);
+
+adminRoutes.openapi(
+  createRoute({ method: "get", path: "/admin/users/{name}", summary: "A user, with nested memberships and capabilities", request: { params: NameParam }, responses: { 200: json(UserDetailSchema), ...errorResponses } }),
+  (c) => c.json(c.get("kb").admin.getUser(c.get("actor"), c.req.valid("param").name), 200),
+);
+
+adminRoutes.openapi(
+  createRoute({
+    method: "patch",
+    path: "/admin/users/{name}",
+    summary: "Change a user's role, clearance or disabled flag",
+    request: { params: NameParam, ...body(z.object({ role: z.string().optional(), clearance: ClassificationInput.optional(), disabled: z.boolean().optional() }).openapi("UserPatch")) },
+    responses: { 200: json(UserSchema), ...errorResponses },
+  }),
+  (c) => c.json(c.get("kb").admin.updateUser(c.get("actor"), c.req.valid("param").name, c.req.valid("json")), 200),
+);
+
+adminRoutes.openapi(
+  createRoute({ method: "delete", path: "/admin/users/{name}", summary: "Delete a user and its tokens", request: { params: NameParam }, responses: { 204: { description: "Deleted" }, ...errorResponses } }),
+  (c) => {
+    c.get("kb").admin.deleteUser(c.get("actor"), c.req.valid("param").name);
+    return c.body(null, 204);
+  },
+);
+
+// ---- groups ---------------------------------------------------------------------------------
+
+adminRoutes.openapi(
+  createRoute({ method: "get", path: "/admin/groups", summary: "List groups with their direct members", responses: { 200: json(z.object({ items: z.array(GroupSchema) })), ...errorResponses } }),
+  (c) => c.json({ items: c.get("kb").admin.listGroups(c.get("actor")) }, 200),
+);
+
+adminRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/admin/groups",
+    summary: "Create a group (members: user:<name> or group:<name>, groups may nest)",
+    request: body(z.object({ name: Name, description: z.string().max(500).optional(), members: z.array(z.string()).optional() }).openapi("NewGroup")),
+    responses: { 201: json(GroupSchema, "Created"), ...errorResponses },
+  }),
+  (c) => {
+    const { name, ...options } = c.req.valid("json");
+    return c.json(c.get("kb").admin.createGroup(c.get("actor"), name, options), 201);
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({ method: "get", path: "/admin/groups/{name}", summary: "A group and its direct members", request: { params: NameParam }, responses: { 200: json(GroupSchema), ...errorResponses } }),
+  (c) => c.json(c.get("kb").admin.getGroup(c.get("actor"), c.req.valid("param").name), 200),
+);
+
+adminRoutes.openapi(
+  createRoute({ method: "delete", path: "/admin/groups/{name}", summary: "Delete a group (and its memberships)", request: { params: NameParam }, responses: { 204: { description: "Deleted" }, ...errorResponses } }),
+  (c) => {
+    c.get("kb").admin.deleteGroup(c.get("actor"), c.req.valid("param").name);
+    return c.body(null, 204);
+  },
+);
+
+adminRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/admin/groups/{name}/members",
+    summary: "Add a member (user:<name> or group:<name>); a group member that would make a cycle is refused (409)",
+    request: { params: NameParam, ...body(z.object({ member: z.string().min(1).max(80) }).openapi("NewMember")) },
+    responses: { 200: json(GroupSchema), 409: errorResponses[400], ...errorResponses },
+  }),
+  (c) => c.json(c.get("kb").admin.addMember(c.get("actor"), c.req.valid("param").name, c.req.valid("json").member), 200),
+);
+
+adminRoutes.openapi(
+  createRoute({
+    method: "delete",
+    path: "/admin/groups/{name}/members/{member}",
+    summary: "Remove a member (user:<name> or group:<name>)",
+    request: { params: NameParam.extend({ member: z.string().min(1).max(80).openapi({ param: { name: "member", in: "path" } }) }) },
+    responses: { 200: json(GroupSchema), ...errorResponses },
+  }),
+  (c) => {
+    const { name, member } = c.req.valid("param");
+    return c.json(c.get("kb").admin.removeMember(c.get("actor"), name, decodeURIComponent(member)), 200);
+  },
+);
+
+// ---- tokens ---------------------------------------------------------------------------------
+
+adminRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/admin/tokens",
+    summary: "List tokens (never the secrets), optionally of one user",
+    request: { query: z.object({ user: Name.optional() }) },
+    responses: { 200: json(z.object({ items: z.array(TokenSchema) })), ...errorResponses },
+  }),
+  (c) => c.json({ items: c.get("kb").admin.listTokens(c.get("actor"), c.req.valid("query").user) }, 200),
+);
+
+adminRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/admin/users/{name}/tokens",
+    summary: "Create a token for a user; the secret is returned once",
+    request: {
+      params: NameParam,
+      ...body(z.object({ name: z.string().max(100).optional(), expiresInDays: z.number().positive().max(3650).optional(), expiresAt: z.string().datetime({ offset: true }).optional() }).openapi("NewToken")),
+    },
+    responses: { 201: json(z.object({ token: z.string(), info: TokenSchema }), "Created"), ...errorResponses },
+  }),
+  (c) => c.json(c.get("kb").admin.createToken(c.get("actor"), c.req.valid("param").name, c.req.valid("json")), 201),
+);
+
+adminRoutes.openapi(
+  createRoute({ method: "post", path: "/admin/tokens/{id}/revoke", summary: "Revoke a token at once", request: { params: IdParam }, responses: { 200: json(TokenSchema), ...errorResponses } }),
+  (c) => c.json(c.get("kb").admin.revokeToken(c.get("actor"), c.req.valid("param").id), 200),
+);
+
+adminRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/admin/tokens/{id}/expire",
+    summary: "Set a token's expiry: `at` (ISO time), null for never; without `at`, it expires now",
+    description: 'Optional JSON body `{ "at": "<ISO time>" | null }`; an empty body expires the token now.',
+    request: { params: IdParam },
+    responses: { 200: json(TokenSchema), ...errorResponses },
+  }),
+  async (c) => {
+    const raw = await c.req.text();
+    let at: string | null | undefined;
+    if (raw.trim()) {
+      const parsed = z.object({ at: z.string().datetime({ offset: true }).nullable().optional() }).safeParse(JSON.parse(raw));
+      if (!parsed.success) throw badRequest("at: expected an ISO date-time or null", "invalid_request");
+      at = parsed.data.at;
+    }
+    return c.json(c.get("kb").admin.expireToken(c.get("actor"), c.req.valid("param").id, at), 200);
+  },
+);

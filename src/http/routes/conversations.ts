@@ -1,0 +1,75 @@
+/** Your ask conversations: list, read, delete. Another user's conversation answers 404. */
+import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import type { AppEnv } from "../env.ts";
+import { CitationSchema, errorResponses } from "../schemas.ts";
+
+export const conversationRoutes = new OpenAPIHono<AppEnv>();
+
+const ConversationSummarySchema = z
+  .object({ id: z.string(), title: z.string(), messages: z.number().int(), createdAt: z.string(), updatedAt: z.string() })
+  .openapi("ConversationSummary");
+
+const ConversationSchema = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    messages: z.array(
+      z.object({
+        role: z.enum(["user", "assistant"]),
+        content: z.string(),
+        retrievalQuery: z.string().optional().openapi({ description: "User turns: the standalone query retrieval used, when the question was rewritten" }),
+        citations: z.array(CitationSchema).optional(),
+        createdAt: z.string(),
+      }),
+    ),
+  })
+  .openapi("Conversation");
+
+const IdParam = z.object({ id: z.string().min(1).max(100).openapi({ param: { name: "id", in: "path" } }) });
+
+conversationRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/conversations",
+    summary: "Your conversations, most recent first",
+    request: { query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50), offset: z.coerce.number().int().min(0).default(0) }) },
+    responses: {
+      200: {
+        description: "Conversations",
+        content: { "application/json": { schema: z.object({ conversations: z.array(ConversationSummarySchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() }) } },
+      },
+      ...errorResponses,
+    },
+  }),
+  (c) => {
+    const { limit, offset } = c.req.valid("query");
+    return c.json({ ...c.get("kb").conversations.list(c.get("actor"), { limit, offset }), limit, offset }, 200);
+  },
+);
+
+conversationRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/conversations/{id}",
+    summary: "One of your conversations with its messages",
+    request: { params: IdParam },
+    responses: { 200: { description: "The conversation", content: { "application/json": { schema: ConversationSchema } } }, ...errorResponses },
+  }),
+  (c) => c.json(c.get("kb").conversations.get(c.get("actor"), c.req.valid("param").id) as z.infer<typeof ConversationSchema>, 200),
+);
+
+conversationRoutes.openapi(
+  createRoute({
+    method: "delete",
+    path: "/conversations/{id}",
+    summary: "Delete one of your conversations",
+    request: { params: IdParam },
+    responses: { 204: { description: "Deleted" }, ...errorResponses },
+  }),
+  (c) => {
+    c.get("kb").conversations.delete(c.get("actor"), c.req.valid("param").id);
+    return c.body(null, 204);
+  },
+);

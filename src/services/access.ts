@@ -1,0 +1,245 @@
+/**
+ * Changing who may read a document, one at a time or in bulk, and explaining decisions.
+ *
+ * A change is applied to the chunk rows in LanceDB (`updateAccess`: the access columns are
+ * rewritten in place, nothing is re-embedded) and then to the document row, and audited with
+ * before/after. The very next query sees it: every search reads the latest table version.
+ */
+import {
+  authorize,
+  canRead,
+  Document,
+  DocumentClassification,
+  explainRead,
+  parsePrincipal,
+  Policies,
+  type Actor,
+  type DocumentSubject,
+  type ReadExplanation,
+} from "../../policies/index.ts";
+import type { ChunkStore } from "../stores/lance/chunk-store.ts";
+import type { Db } from "../stores/sqlite/db.ts";
+import type { DocumentRow, DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
+import type { Accounts } from "./accounts.ts";
+import type { AuditLog } from "./audit.ts";
+import { badRequest, notFound } from "./errors.ts";
+import type { PolicyFiles } from "./policy-files.ts";
+import type { Retriever } from "./retrieval.ts";
+
+/** Replace lists (`allow`, `deny`, `manage`) and/or edit them (`add*`/`remove*`); set `classification`. */
+export interface AclChange {
+  allow?: string[];
+  deny?: string[];
+  manage?: string[];
+  addAllow?: string[];
+  removeAllow?: string[];
+  addDeny?: string[];
+  removeDeny?: string[];
+  classification?: number;
+}
+
+/** Which documents a bulk change applies to: every given criterion must hold. */
+export interface DocumentSelector {
+  ids?: string[];
+  /** Source path prefix, e.g. "/srv/share/hr/". */
+  prefix?: string;
+  tag?: string;
+  /** A search query: the documents among the top `queryTopK` hits the actor can see. */
+  query?: string;
+  queryTopK?: number;
+}
+
+export interface DocumentAccess {
+  allow: string[];
+  deny: string[];
+  classification: number;
+  manage: string[];
+}
+
+export interface BulkResult {
+  dryRun: boolean;
+  matched: number;
+  changed: { id: string; source: string; before: DocumentAccess; after: DocumentAccess }[];
+  unchanged: string[];
+  skipped: { id: string; reason: string }[];
+}
+
+const accessOf = (d: DocumentRow): DocumentAccess => ({ allow: d.aclAllow, deny: d.aclDeny, classification: d.classification, manage: d.aclManage ?? [] });
+const subjectOf = (d: DocumentRow): DocumentSubject => ({ allow: d.aclAllow, deny: d.aclDeny, classification: d.classification, owner: d.owner, managers: d.aclManage ?? [] });
+const sameAccess = (a: DocumentAccess, b: DocumentAccess) => JSON.stringify(a) === JSON.stringify(b);
+
+function principals(list: string[] | undefined, field: string): string[] | undefined {
+  if (list === undefined) return undefined;
+  try {
+    return list.map((p) => {
+      const { kind, name } = parsePrincipal(p);
+      return `${kind}:${name}`;
+    });
+  } catch (err) {
+    throw badRequest(`${field}: ${(err as Error).message}`, "bad_principal");
+  }
+}
+
+/** Validates a change (principals, classification) and normalizes it. */
+export function normalizeChange(change: AclChange): AclChange {
+  const out: AclChange = {};
+  for (const k of ["allow", "deny", "manage", "addAllow", "removeAllow", "addDeny", "removeDeny"] as const) {
+    const v = principals(change[k], k);
+    if (v !== undefined) out[k] = v;
+  }
+  if (change.classification !== undefined) {
+    if (!Number.isInteger(change.classification) || change.classification < 0 || change.classification > 3) throw badRequest("classification: expected 0..3 (public, internal, confidential, secret)");
+    out.classification = change.classification;
+  }
+  if (Object.keys(out).length === 0) throw badRequest("no change given (allow, deny, manage, addAllow, removeAllow, addDeny, removeDeny or classification)");
+  return out;
+}
+
+/** The access after a change; the owner keeps read access, as at ingestion. */
+export function applyChange(current: DocumentAccess, change: AclChange, owner: string | null): DocumentAccess {
+  const edit = (base: string[], replace?: string[], add?: string[], remove?: string[]) => {
+    const set = new Set(replace ?? base);
+    for (const p of add ?? []) set.add(p);
+    for (const p of remove ?? []) set.delete(p);
+    return [...set].sort();
+  };
+  const allow = edit(current.allow, change.allow, change.addAllow, change.removeAllow);
+  if (owner && !allow.includes(owner)) allow.push(owner);
+  return {
+    allow: allow.sort(),
+    deny: edit(current.deny, change.deny, change.addDeny, change.removeDeny),
+    classification: change.classification ?? current.classification,
+    manage: edit(current.manage, change.manage),
+  };
+}
+
+export class AccessService {
+  constructor(
+    private readonly deps: {
+      db: Db;
+      documents: DocumentsRepo;
+      chunks: ChunkStore;
+      audit: AuditLog;
+      retriever: Retriever;
+      accounts: Accounts;
+      policy: PolicyFiles;
+    },
+  ) {}
+
+  /** The document if `actor` may read it, else not found (audited as denied when it exists). */
+  private readable(actor: Actor, id: string): DocumentRow {
+    const d = this.deps.documents.byId(id);
+    if (!d || !canRead(actor, subjectOf(d))) {
+      if (d) this.deps.audit.record(actor, "document.acl", id, { reason: "not readable by this user" }, "denied");
+      throw notFound("document");
+    }
+    return d;
+  }
+
+  /** Checks that `actor` may make `change` to `doc`; throws ForbiddenError otherwise. */
+  private authorizeChange(actor: Actor, doc: DocumentRow, next: DocumentAccess): void {
+    const subject = subjectOf(doc);
+    authorize(actor, "set_acl", Document, subject);
+    if (next.classification !== doc.classification) authorize(actor, "set", DocumentClassification, { document: subject, level: next.classification });
+  }
+
+  /** PUT /documents/:id/acl: applies a change to one document. */
+  async setAcl(actor: Actor, id: string, change: AclChange): Promise<{ id: string; before: DocumentAccess; after: DocumentAccess; changed: boolean }> {
+    const normalized = normalizeChange(change);
+    const doc = this.readable(actor, id);
+    const before = accessOf(doc);
+    const after = applyChange(before, normalized, doc.owner);
+    this.authorizeChange(actor, doc, after);
+    if (sameAccess(before, after)) return { id, before, after, changed: false };
+    await this.deps.chunks.updateAccess(id, after);
+    this.deps.documents.update(id, { aclAllow: after.allow, aclDeny: after.deny, classification: after.classification, aclManage: after.manage });
+    this.deps.audit.record(actor, "document.acl", id, { source: doc.source, before, after });
+    return { id, before, after, changed: true };
+  }
+
+  /** The documents a selector names (before any permission check). */
+  async select(actor: Actor, selector: DocumentSelector): Promise<DocumentRow[]> {
+    const { ids, prefix, tag, query } = selector;
+    if (!ids?.length && !prefix && !tag && !query) throw badRequest("select documents by at least one of ids, prefix, tag, query");
+    let rows: DocumentRow[];
+    if (ids?.length) rows = ids.map((id) => this.deps.documents.byId(id)).filter((d): d is DocumentRow => d !== undefined);
+    else rows = this.deps.documents.all();
+    if (prefix) rows = rows.filter((d) => d.source.startsWith(prefix));
+    if (tag) rows = rows.filter((d) => d.tags.includes(tag));
+    if (query) {
+      const hits = await this.deps.retriever.retrieve(actor, query, { topK: Math.min(Math.max(selector.queryTopK ?? 50, 1), 500) });
+      const found = new Set(hits.chunks.map((c) => c.documentId));
+      rows = rows.filter((d) => found.has(d.id));
+    }
+    return rows;
+  }
+
+  /**
+   * Applies one change to every selected document the actor may change; the others are
+   * reported as skipped. Documents that end with the same access are updated in one LanceDB
+   * commit; the document rows in one SQLite transaction.
+   */
+  async bulk(actor: Actor, selector: DocumentSelector, change: AclChange, options: { dryRun?: boolean } = {}): Promise<BulkResult> {
+    const normalized = normalizeChange(change);
+    const rows = await this.select(actor, selector);
+    const result: BulkResult = { dryRun: options.dryRun ?? false, matched: 0, changed: [], unchanged: [], skipped: [] };
+    const groups = new Map<string, { access: DocumentAccess; docs: DocumentRow[] }>();
+    for (const doc of rows) {
+      // Documents the actor cannot read are skipped silently: their existence is not revealed.
+      if (!canRead(actor, subjectOf(doc))) continue;
+      result.matched++;
+      const before = accessOf(doc);
+      const after = applyChange(before, normalized, doc.owner);
+      try {
+        this.authorizeChange(actor, doc, after);
+      } catch (err) {
+        result.skipped.push({ id: doc.id, reason: (err as Error).message });
+        continue;
+      }
+      if (sameAccess(before, after)) {
+        result.unchanged.push(doc.id);
+        continue;
+      }
+      result.changed.push({ id: doc.id, source: doc.source, before, after });
+      const key = JSON.stringify(after);
+      const g = groups.get(key) ?? { access: after, docs: [] };
+      g.docs.push(doc);
+      groups.set(key, g);
+    }
+    if (result.dryRun || result.changed.length === 0) return result;
+
+    for (const g of groups.values()) {
+      for (let i = 0; i < g.docs.length; i += 500) await this.deps.chunks.updateAccessMany(g.docs.slice(i, i + 500).map((d) => d.id), g.access);
+    }
+    const bulkId = `bulk-${Date.now().toString(36)}`;
+    this.deps.db.$client.transaction(() => {
+      for (const c of result.changed) {
+        this.deps.documents.update(c.id, { aclAllow: c.after.allow, aclDeny: c.after.deny, classification: c.after.classification, aclManage: c.after.manage });
+        this.deps.audit.record(actor, "document.acl", c.id, { source: c.source, before: c.before, after: c.after, bulk: bulkId });
+      }
+      this.deps.audit.record(actor, "document.acl.bulk", bulkId, { selector, change: normalized, changed: result.changed.length, unchanged: result.unchanged.length, skipped: result.skipped.length });
+    })();
+    return result;
+  }
+
+  /**
+   * Why may (or may not) `userName` read a document (by id or source)? For admins. The answer
+   * comes from the same read rule that filters retrieval, through its `explain` interpreter.
+   */
+  explain(caller: Actor, userName: string, documentRef: string): ReadExplanation & { user: string; document: { id: string; source: string; title: string; owner: string | null } & DocumentAccess } {
+    authorize(caller, "explain", Policies, null);
+    const actor = this.deps.accounts.actorByName(userName);
+    const doc = this.deps.documents.byId(documentRef) ?? this.deps.documents.bySource(documentRef);
+    if (!doc) throw notFound(`document "${documentRef}"`);
+    const via: Record<string, string> = {};
+    for (const [group, chain] of Object.entries(this.deps.accounts.membershipPaths(userName))) {
+      via[`group:${group}`] = chain.length > 1 ? chain.map((g) => `group:${g}`).join(" → ") : "direct membership";
+    }
+    const explanation = explainRead(actor, subjectOf(doc), {
+      via,
+      rules: this.deps.policy.documentRules(),
+      facts: { source: doc.source, owner: doc.owner, tags: doc.tags },
+    });
+    return { user: userName, document: { id: doc.id, source: doc.source, title: doc.title, owner: doc.owner, ...accessOf(doc) }, ...explanation };
+  }
+}

@@ -1,0 +1,337 @@
+/**
+ * Which chunk table answers queries, and with which embedding model.
+ *
+ * The pointer lives in SQLite (`settings`, key `index.active`): `{ table, model, dimension }`.
+ * A re-embed job fills a shadow table and then flips the pointer in one SQLite transaction;
+ * every process follows the pointer:
+ *  - readers (`kb serve`) poll it (every second) and, once the new table is open and its model
+ *    loaded, switch table and model together in one synchronous step; until then they keep
+ *    answering from the old table, which is kept (as `index.previous`) for rollback;
+ *  - writers read it fresh for every write and commit through `commit`, which re-checks it and
+ *    bumps the index generation in the same SQLite transaction. A writer that wrote to a table
+ *    that stopped being active meanwhile repeats its write on the new one, and a switch whose
+ *    catch-up raced with a commit (generation moved) is retried. So no committed write is lost
+ *    across a switch.
+ */
+import { findEmbeddingModels, loadEmbeddingProvider, type EmbeddingDevice, type EmbeddingProvider } from "../models/embeddings.ts";
+import { CHUNKS_TABLE, ChunkStore, type VectorLayout } from "../stores/lance/chunk-store.ts";
+import type { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
+
+export const ACTIVE_KEY = "index.active";
+export const PREVIOUS_KEY = "index.previous";
+export const GEN_KEY = "index.gen";
+
+export interface IndexInfo {
+  table: string;
+  model: string | null;
+  dimension: number | null;
+  /** When it became active, and by which job. */
+  since?: string;
+  jobId?: string;
+}
+
+export interface ModelStatus {
+  embedding: { model: string; dimension: number } | null;
+  /** Why the configured or found embedding model is not used, if it is not. */
+  embeddingNote?: string;
+}
+
+export interface WriteTarget {
+  name: string;
+  store: ChunkStore;
+  /** The table's model, or null (lexical table, or its model is not available here: rows get null vectors). */
+  embedder: EmbeddingProvider | null;
+}
+
+export function layoutOf(info: IndexInfo): VectorLayout | null {
+  return info.model && info.dimension ? { model: info.model, dimension: info.dimension } : null;
+}
+
+/** Loads embedding models by folder name, once each, shared by readers, writers and re-embed jobs. */
+export class ModelRegistry {
+  private readonly loaded = new Map<string, Promise<EmbeddingProvider>>();
+
+  constructor(private readonly opts: { modelsDir: string; device: EmbeddingDevice; log?: (msg: string) => void }) {}
+
+  get modelsDir(): string {
+    return this.opts.modelsDir;
+  }
+
+  /** Model folders present in the models dir. */
+  available(): string[] {
+    return findEmbeddingModels(this.opts.modelsDir);
+  }
+
+  load(name: string): Promise<EmbeddingProvider> {
+    let p = this.loaded.get(name);
+    if (!p) {
+      p = loadEmbeddingProvider({ modelsDir: this.opts.modelsDir, model: name, device: this.opts.device, log: this.opts.log }).then((m) => {
+        if (!m) throw new Error(`embedding model "${name}" not found in ${this.opts.modelsDir}`);
+        return m;
+      });
+      this.loaded.set(name, p);
+      p.catch(() => this.loaded.delete(name));
+    }
+    return p;
+  }
+
+  /** The model, or null (with the reason logged) when it cannot be loaded. */
+  async tryLoad(name: string): Promise<EmbeddingProvider | null> {
+    try {
+      return await this.load(name);
+    } catch (err) {
+      this.opts.log?.(`embedding model ${name}: ${(err as Error).message}`);
+      return null;
+    }
+  }
+
+  /** Closes a model nobody needs any more. */
+  async release(name: string): Promise<void> {
+    const p = this.loaded.get(name);
+    if (!p) return;
+    this.loaded.delete(name);
+    await (await p.catch(() => null))?.close();
+  }
+
+  loadedNames(): string[] {
+    return [...this.loaded.keys()];
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.loaded.values()];
+    this.loaded.clear();
+    for (const p of all) await (await p.catch(() => null))?.close();
+  }
+}
+
+export class ActiveIndex {
+  private serving: IndexInfo;
+  private servingEmbedder: EmbeddingProvider | null = null;
+  private readonly tables = new Map<string, Promise<ChunkStore>>();
+  private refreshing: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  /** Why the found model could not be loaded at start, if so. */
+  private loadNote: string | undefined;
+
+  private constructor(
+    readonly settings: SettingsRepo,
+    /** The store handed to readers (`kb.chunks`); it follows the active table. */
+    readonly store: ChunkStore,
+    readonly models: ModelRegistry,
+    /** The model the operator configured (or the one found), null for none. */
+    readonly wantedModel: string | null,
+    readonly status: ModelStatus,
+    private readonly log: (msg: string, fields?: Record<string, unknown>) => void,
+  ) {
+    this.serving = { table: store.name, model: store.vectors?.model ?? null, dimension: store.vectors?.dimension ?? null };
+  }
+
+  /**
+   * Opens the active table (creating the first one with the wanted model's layout) and loads
+   * its model for queries.
+   */
+  static async open(opts: {
+    lanceDir: string;
+    settings: SettingsRepo;
+    models: ModelRegistry;
+    /** KB_EMBED_MODEL: a folder name, "none", or undefined (auto-detect). */
+    configuredModel: string | undefined;
+    log: (msg: string, fields?: Record<string, unknown>) => void;
+  }): Promise<ActiveIndex> {
+    const { settings, models } = opts;
+    let pointer = settings.get<IndexInfo>(ACTIVE_KEY);
+    const found = opts.configuredModel === undefined ? models.available() : [];
+    let wanted: string | null =
+      opts.configuredModel === "none" ? null : (opts.configuredModel ?? (pointer?.model && found.includes(pointer.model) ? pointer.model : (found[0] ?? null)));
+    let store: ChunkStore;
+    let wantedProvider: EmbeddingProvider | null = null;
+    const status: ModelStatus = { embedding: null };
+    if (!pointer) {
+      // First start, or a data folder from before the pointer existed: the "chunks" table.
+      let layout: VectorLayout | null = null;
+      if (wanted) {
+        try {
+          wantedProvider = await models.load(wanted);
+          layout = { model: wantedProvider.modelId, dimension: wantedProvider.dimension };
+          wanted = wantedProvider.modelId;
+        } catch (err) {
+          if (opts.configuredModel) throw err; // an explicitly configured model must load
+          status.embeddingNote = `found a model folder but could not load it: ${(err as Error).message}`;
+          wanted = null;
+        }
+      }
+      store = await ChunkStore.open(opts.lanceDir, layout, { table: CHUNKS_TABLE });
+      pointer = settings.setIfAbsent<IndexInfo>(ACTIVE_KEY, {
+        table: store.name,
+        model: store.vectors?.model ?? null,
+        dimension: store.vectors?.dimension ?? null,
+        since: new Date().toISOString(),
+      });
+      if (pointer.table !== store.name) {
+        store.close();
+        store = await ChunkStore.open(opts.lanceDir, null, { table: pointer.table });
+      }
+    } else {
+      store = await ChunkStore.open(opts.lanceDir, layoutOf(pointer), { table: pointer.table });
+    }
+    const index = new ActiveIndex(settings, store, models, wanted, status, opts.log);
+    index.loadNote = status.embeddingNote;
+    index.servingEmbedder = await index.embedderFor(index.serving);
+    if (wantedProvider && wantedProvider !== index.servingEmbedder) await models.release(wantedProvider.modelId);
+    index.describe();
+    return index;
+  }
+
+  /** The model serving queries (matches `store`'s vectors), or null: lexical. */
+  embedder(): EmbeddingProvider | null {
+    return this.servingEmbedder;
+  }
+
+  /** The table serving queries in this process. */
+  info(): IndexInfo {
+    return this.serving;
+  }
+
+  /** The active table as recorded in SQLite now (may be ahead of `info()` for a second). */
+  pointer(): IndexInfo {
+    return this.settings.get<IndexInfo>(ACTIVE_KEY) ?? this.serving;
+  }
+
+  previous(): IndexInfo | undefined {
+    return this.settings.get<IndexInfo>(PREVIOUS_KEY);
+  }
+
+  generation(): number {
+    return Number(this.settings.get<number>(GEN_KEY) ?? 0);
+  }
+
+  /** A chunk table by name (opened once; created with `layout` if missing). */
+  table(name: string, layout: VectorLayout | null = null): Promise<ChunkStore> {
+    if (name === this.store.name) return Promise.resolve(this.store.snapshot());
+    let p = this.tables.get(name);
+    if (!p) {
+      p = this.store.openTable(name, layout);
+      this.tables.set(name, p);
+      p.catch(() => this.tables.delete(name));
+    }
+    return p;
+  }
+
+  /** The model for a table, or null (lexical table, or the model cannot be loaded or has another dimension). */
+  async embedderFor(info: IndexInfo): Promise<EmbeddingProvider | null> {
+    if (!info.model || !info.dimension) return null;
+    const m = await this.models.tryLoad(info.model);
+    if (!m) return null;
+    if (m.dimension !== info.dimension) {
+      this.log(`model ${info.model} now produces ${m.dimension}d vectors, the table holds ${info.dimension}d`);
+      return null;
+    }
+    return m;
+  }
+
+  /** Where a write goes now: the active table per SQLite, with its model. */
+  async writeTarget(): Promise<WriteTarget> {
+    const p = this.pointer();
+    const store = await this.table(p.table, layoutOf(p));
+    return { name: p.table, store, embedder: await this.embedderFor(p) };
+  }
+
+  /**
+   * Runs `fn` (SQLite writes) in one transaction if `tableName` is still the active table,
+   * and bumps the index generation. False: the table was switched meanwhile, nothing was
+   * written; repeat the Lance write on the new target and commit again.
+   */
+  commit(tableName: string, fn: () => void): boolean {
+    return this.settings.transaction(() => {
+      const p = this.settings.get<IndexInfo>(ACTIVE_KEY);
+      if (p && p.table !== tableName) return false;
+      fn();
+      this.settings.increment(GEN_KEY);
+      return true;
+    });
+  }
+
+  /**
+   * Makes `to` the active table if no index change was committed since `expectedGen` was read.
+   * The table it replaces becomes `index.previous` (rollback target).
+   */
+  trySwitch(to: IndexInfo, expectedGen: number): boolean {
+    const ok = this.settings.transaction(() => {
+      if (this.generation() !== expectedGen) return false;
+      const current = this.settings.get<IndexInfo>(ACTIVE_KEY);
+      if (current && current.table !== to.table) this.settings.set(PREVIOUS_KEY, current);
+      this.settings.set(ACTIVE_KEY, { ...to, since: new Date().toISOString() });
+      this.settings.increment(GEN_KEY);
+      return true;
+    });
+    return ok;
+  }
+
+  /**
+   * Follows the pointer: when another process switched the active table, open it, load its
+   * model, then switch readers to both at once. Queries keep using the old pair until then.
+   */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.doRefresh().finally(() => (this.refreshing = null));
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<void> {
+    const p = this.pointer();
+    if (p.table === this.serving.table) return;
+    const next = await this.store.openTable(p.table, layoutOf(p));
+    const embedder = await this.embedderFor(p);
+    if (this.closed) return next.close();
+    const before = this.serving;
+    // One synchronous step: readers see either the old table and model or the new ones.
+    this.store.adopt(next);
+    this.serving = p;
+    const oldEmbedder = this.servingEmbedder;
+    this.servingEmbedder = embedder;
+    this.describe();
+    this.log("switched the active chunk table", { from: before.table, to: p.table, model: p.model, dimension: p.dimension });
+    // The old model may still be embedding a query that started before the switch.
+    if (oldEmbedder && oldEmbedder !== embedder && oldEmbedder.modelId !== this.wantedModel) {
+      const t = setTimeout(() => void this.models.release(oldEmbedder.modelId), 60_000);
+      t.unref();
+    }
+  }
+
+  /** Polls the pointer (cheap SQLite read) so a switch made by another process is followed. */
+  watch(intervalMs = 1000): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      this.refresh().catch((err) => this.log("could not follow the active chunk table", { err: String(err) }));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  /** Updates the model status shown by /readyz. */
+  private describe(): void {
+    const s = this.serving;
+    const e = this.servingEmbedder;
+    this.status.embedding = e ? { model: e.modelId, dimension: e.dimension } : null;
+    const notes: string[] = this.loadNote ? [this.loadNote] : [];
+    const how = "run `kb reembed` (or POST /api/v1/jobs/reembed) to re-embed into a new table without downtime";
+    if (s.model && !e) notes.push(`the index holds vectors of ${s.model} (${s.dimension}d) but that model is not available in ${this.models.modelsDir}: lexical-only`);
+    if (this.wantedModel && this.wantedModel !== s.model) {
+      notes.push(
+        s.model
+          ? `the index holds vectors of ${s.model} (${s.dimension}d), not of ${this.wantedModel}; ${how}${e ? ` (queries keep using ${s.model} meanwhile)` : ""}`
+          : `the index was built without vectors; running lexical-only until it is re-embedded with ${this.wantedModel}: ${how}`,
+      );
+    }
+    if (notes.length) this.status.embeddingNote = notes.join("; ");
+    else delete this.status.embeddingNote;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.refreshing?.catch(() => {});
+    for (const p of this.tables.values()) (await p.catch(() => null))?.close();
+    this.tables.clear();
+    this.store.close();
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * Account administration for the admin API and the CLI: users, groups, memberships and tokens.
+ * Every call is authorized by policies/users.ts and every change is audited with before/after.
+ * The CLI runs these as the operator (SYSTEM_ACTOR), so both paths share the checks and the log.
+ */
+import { authorize, Groups, Tokens, Users, type Actor } from "../../policies/index.ts";
+import type { UserRow } from "../stores/sqlite/users-repo.ts";
+import type { Accounts, TokenInfo } from "./accounts.ts";
+import type { AuditLog } from "./audit.ts";
+import { badRequest, notFound } from "./errors.ts";
+
+export interface UserView {
+  name: string;
+  role: string;
+  clearance: number;
+  disabled: boolean;
+  groups: string[];
+  createdAt: string;
+}
+
+export interface GroupView {
+  name: string;
+  description: string | null;
+  members: { kind: "user" | "group"; name: string }[];
+}
+
+function parseMember(member: string): { kind: "user" | "group"; name: string } {
+  const m = /^(user|group):(.+)$/.exec(member.trim());
+  if (m) return { kind: m[1] as "user" | "group", name: m[2]! };
+  if (member.includes(":")) throw badRequest(`invalid member "${member}": expected user:<name> or group:<name>`);
+  return { kind: "user", name: member.trim() };
+}
+
+export class AdminService {
+  constructor(
+    private readonly accounts: Accounts,
+    private readonly audit: AuditLog,
+  ) {}
+
+  private view(u: UserRow): UserView {
+    return { name: u.name, role: u.role, clearance: u.clearance, disabled: u.disabled, groups: this.accounts.directGroups(u.name), createdAt: u.createdAt };
+  }
+
+  listUsers(actor: Actor): UserView[] {
+    authorize(actor, "list", Users, null);
+    return this.accounts.listUsers().map((u) => this.view(u));
+  }
+
+  getUser(actor: Actor, name: string): UserView & { memberOf: Record<string, string[]>; capabilities: string[] } {
+    authorize(actor, "read", Users, { name });
+    const u = this.accounts.getUser(name);
+    return { ...this.view(u), memberOf: this.accounts.membershipPaths(name), capabilities: [...this.accounts.roles().capabilitiesOf(u.role)].sort() };
+  }
+
+  createUser(actor: Actor, input: { name: string; role?: string; groups?: string[]; clearance?: number }): UserView {
+    authorize(actor, "create", Users, null);
+    const u = this.accounts.createUser(input);
+    const after = this.view(u);
+    this.audit.record(actor, "user.create", `user:${u.name}`, { after });
+    return after;
+  }
+
+  updateUser(actor: Actor, name: string, patch: { role?: string; clearance?: number; disabled?: boolean }): UserView {
+    authorize(actor, "update", Users, { name });
+    const before = this.view(this.accounts.getUser(name));
+    const after = this.view(this.accounts.updateUser(name, patch));
+    this.audit.record(actor, "user.update", `user:${name}`, { before, after });
+    return after;
+  }
+
+  deleteUser(actor: Actor, name: string): void {
+    authorize(actor, "delete", Users, { name });
+    if (name === actor.name) throw badRequest("you cannot delete yourself", "self_delete");
+    const before = this.view(this.accounts.getUser(name));
+    this.accounts.deleteUser(name);
+    this.audit.record(actor, "user.delete", `user:${name}`, { before, after: null });
+  }
+
+  private groupView(name: string): GroupView {
+    const g = this.accounts.listGroups().find((x) => x.name === name);
+    if (!g) throw notFound(`group "${name}"`);
+    return { name: g.name, description: g.description, members: this.accounts.members(name) };
+  }
+
+  listGroups(actor: Actor): GroupView[] {
+    authorize(actor, "list", Groups, null);
+    return this.accounts.listGroups().map((g) => ({ ...g, members: this.accounts.members(g.name) }));
+  }
+
+  getGroup(actor: Actor, name: string): GroupView {
+    authorize(actor, "list", Groups, null);
+    return this.groupView(name);
+  }
+
+  createGroup(actor: Actor, name: string, options: { description?: string; members?: string[] } = {}): GroupView {
+    authorize(actor, "create", Groups, null);
+    this.accounts.createGroup(name, options.description);
+    for (const m of options.members ?? []) {
+      const { kind, name: member } = parseMember(m);
+      this.accounts.addToGroup(name, kind, member);
+    }
+    const after = this.groupView(name);
+    this.audit.record(actor, "group.create", `group:${name}`, { after });
+    return after;
+  }
+
+  deleteGroup(actor: Actor, name: string): void {
+    authorize(actor, "delete", Groups, null);
+    const before = this.groupView(name);
+    this.accounts.deleteGroup(name);
+    this.audit.record(actor, "group.delete", `group:${name}`, { before, after: null });
+  }
+
+  addMember(actor: Actor, group: string, member: string): GroupView {
+    authorize(actor, "add_member", Groups, null);
+    const m = parseMember(member);
+    const before = this.groupView(group);
+    this.accounts.addToGroup(group, m.kind, m.name);
+    const after = this.groupView(group);
+    this.audit.record(actor, "group.member.add", `group:${group}`, { member: `${m.kind}:${m.name}`, before: before.members, after: after.members });
+    return after;
+  }
+
+  removeMember(actor: Actor, group: string, member: string): GroupView {
+    authorize(actor, "remove_member", Groups, null);
+    const m = parseMember(member);
+    const before = this.groupView(group);
+    if (!this.accounts.removeFromGroup(group, m.kind, m.name)) throw notFound(`member ${m.kind}:${m.name} of group "${group}"`);
+    const after = this.groupView(group);
+    this.audit.record(actor, "group.member.remove", `group:${group}`, { member: `${m.kind}:${m.name}`, before: before.members, after: after.members });
+    return after;
+  }
+
+  listTokens(actor: Actor, user?: string): TokenInfo[] {
+    authorize(actor, "list", Tokens, user ? { name: user } : null);
+    return user ? this.accounts.listTokens(user) : this.accounts.listAllTokens();
+  }
+
+  /** Creates a token; the secret is returned once and never stored or logged. */
+  createToken(actor: Actor, user: string, options: { name?: string; expiresInDays?: number; expiresAt?: string } = {}): { token: string; info: TokenInfo } {
+    authorize(actor, "create", Tokens, { name: user });
+    if (options.expiresAt !== undefined && Number.isNaN(Date.parse(options.expiresAt))) throw badRequest(`invalid expiresAt "${options.expiresAt}"`);
+    const created = this.accounts.createToken(user, options);
+    this.audit.record(actor, "token.create", `user:${user}`, { tokenId: created.info.id, name: created.info.name, expiresAt: created.info.expiresAt });
+    return created;
+  }
+
+  private tokenSubject(id: string): { info: TokenInfo; subject: { name: string } } {
+    const info = this.accounts.token(id);
+    if (!info) throw notFound(`token "${id}"`);
+    return { info, subject: { name: info.user } };
+  }
+
+  revokeToken(actor: Actor, id: string): TokenInfo {
+    const { info: before, subject } = this.tokenSubject(id);
+    authorize(actor, "revoke", Tokens, subject);
+    this.accounts.revokeToken(id);
+    const after = this.accounts.token(id)!;
+    this.audit.record(actor, "token.revoke", id, { user: before.user, before: { revokedAt: before.revokedAt }, after: { revokedAt: after.revokedAt } });
+    return after;
+  }
+
+  /** Sets a token's expiry (default: now, i.e. expire at once); null removes it. */
+  expireToken(actor: Actor, id: string, at?: string | null): TokenInfo {
+    const { info: before, subject } = this.tokenSubject(id);
+    authorize(actor, "expire", Tokens, subject);
+    const after = this.accounts.expireToken(id, at === undefined ? new Date().toISOString() : at);
+    this.audit.record(actor, "token.expire", id, { user: before.user, before: { expiresAt: before.expiresAt }, after: { expiresAt: after.expiresAt } });
+    return after;
+  }
+}

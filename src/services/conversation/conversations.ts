@@ -1,0 +1,112 @@
+/**
+ * Conversations for ask: history kept per user in SQLite, follow-ups rewritten into standalone
+ * retrieval queries. A conversation is only ever found through its owner (the actor's id): another
+ * user's conversation id answers 404 exactly like one that does not exist.
+ *
+ * A turn: `begin` (find or start the conversation, load its recent history, rewrite the question
+ * for retrieval) → ask → `finish` (store the question and the answer that was shown). A turn that
+ * fails or is cancelled before its answer is done stores nothing; a new conversation is only
+ * created when its first turn finishes.
+ */
+import type { Actor } from "../../../policies/index.ts";
+import type { ConversationsRepo } from "../../stores/sqlite/conversations-repo.ts";
+import { newId } from "../../stores/ids.ts";
+import type { Citation } from "../answer/types.ts";
+import { notFound } from "../errors.ts";
+import { rewriteFollowUp, type ConversationTurn, type RewriteLlm } from "./rewrite.ts";
+
+/** Earlier messages handed to the answerer and the rewriter (the prompt budget trims further). */
+export const HISTORY_MESSAGES = 20;
+const TITLE_CHARS = 80;
+
+export interface Turn {
+  conversationId: string;
+  /** True when this turn starts the conversation (created by `finish`). */
+  isNew: boolean;
+  history: ConversationTurn[];
+  /** What retrieval searches for: the question, or the follow-up rewritten to stand alone. */
+  retrievalQuery: string;
+}
+
+export interface ConversationSummary {
+  id: string;
+  title: string;
+  messages: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ConversationDetail {
+  id: string;
+  title: string;
+  createdAt: string;
+  updatedAt: string;
+  messages: { role: "user" | "assistant"; content: string; retrievalQuery?: string; citations?: Citation[]; createdAt: string }[];
+}
+
+export class ConversationService {
+  constructor(
+    private readonly repo: ConversationsRepo,
+    /** The LLM used to rewrite follow-ups, when there is one (loaded on demand). */
+    private readonly rewriter: () => Promise<RewriteLlm | null>,
+  ) {}
+
+  list(actor: Actor, page: { limit?: number; offset?: number } = {}): { conversations: ConversationSummary[]; total: number } {
+    const { items, total } = this.repo.list(actor.id, Math.min(Math.max(page.limit ?? 50, 1), 200), Math.max(page.offset ?? 0, 0));
+    return { conversations: items.map((c) => ({ id: c.id, title: c.title, messages: Number(c.messages), createdAt: c.createdAt, updatedAt: c.updatedAt })), total: Number(total) };
+  }
+
+  get(actor: Actor, id: string): ConversationDetail {
+    const c = this.repo.get(actor.id, id);
+    if (!c) throw notFound("conversation");
+    const messages = this.repo.messages(actor.id, id).map((m) => ({
+      role: m.role,
+      content: m.content,
+      ...(m.retrievalQuery ? { retrievalQuery: m.retrievalQuery } : {}),
+      ...(m.citations ? { citations: m.citations as Citation[] } : {}),
+      createdAt: m.createdAt,
+    }));
+    return { ...c, messages };
+  }
+
+  delete(actor: Actor, id: string): void {
+    if (!this.repo.delete(actor.id, id)) throw notFound("conversation");
+  }
+
+  /** The standalone retrieval query for a question after `history` (LLM when present, heuristic otherwise). */
+  async rewrite(question: string, history: ConversationTurn[], signal?: AbortSignal): Promise<string> {
+    if (history.length === 0) return question.trim();
+    let llm: RewriteLlm | null = null;
+    try {
+      llm = await this.rewriter();
+    } catch {
+      llm = null; // a model that fails to load must not fail the question; the heuristic still works
+    }
+    return rewriteFollowUp(question, history, llm ?? undefined, signal ? { signal } : {});
+  }
+
+  /** Starts a turn: the conversation (404 when it is not the actor's), its history, the retrieval query. */
+  async begin(actor: Actor, question: string, options: { conversationId?: string; signal?: AbortSignal } = {}): Promise<Turn> {
+    if (!options.conversationId) return { conversationId: newId("conv"), isNew: true, history: [], retrievalQuery: question.trim() };
+    const c = this.repo.get(actor.id, options.conversationId);
+    if (!c) throw notFound("conversation");
+    const history = this.repo.messages(actor.id, c.id, HISTORY_MESSAGES).map((m) => ({ role: m.role, content: m.content }));
+    const retrievalQuery = await this.rewrite(question, history, options.signal);
+    return { conversationId: c.id, isNew: false, history, retrievalQuery };
+  }
+
+  /** Stores the turn: the question and the answer as shown. False when the conversation vanished meanwhile. */
+  finish(actor: Actor, turn: Turn, question: string, answer: { answer: string; citations: Citation[] }): boolean {
+    if (turn.isNew) this.repo.create(actor.id, titleOf(question), turn.conversationId);
+    const q = question.trim();
+    return this.repo.append(actor.id, turn.conversationId, [
+      { role: "user", content: q, retrievalQuery: turn.retrievalQuery !== q ? turn.retrievalQuery : null },
+      { role: "assistant", content: answer.answer, citations: answer.citations },
+    ]);
+  }
+}
+
+function titleOf(question: string): string {
+  const q = question.replace(/\s+/g, " ").trim();
+  return q.length <= TITLE_CHARS ? q : `${q.slice(0, TITLE_CHARS - 1).trimEnd()}…`;
+}

@@ -1,0 +1,137 @@
+/**
+ * Jobs as users see them: list, follow, cancel, and submit the whole-index kinds (folder sync,
+ * reindex, re-embed, optimize). Every action is authorized by policies/jobs.ts and audited.
+ */
+import path from "node:path";
+import { authorize, can, Job, type Actor } from "../../../policies/index.ts";
+import { newId } from "../../stores/ids.ts";
+import type { JobRow, JobStatus } from "../../stores/sqlite/jobs-repo.ts";
+import { ServiceError, notFound } from "../errors.ts";
+import type { IngestDeps, IngestService, JobView } from "./ingest-service.ts";
+import type { ReindexParams, SyncParams } from "./plans.ts";
+import type { ReembedParams } from "./reembed.ts";
+
+export const JOB_KINDS = ["ingest", "sync", "reindex", "reembed", "optimize"] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+const ownerOf = (actor: Actor) => (actor.id === "system" ? null : `user:${actor.name}`);
+
+export class JobsService {
+  constructor(
+    private readonly deps: IngestDeps,
+    private readonly ingest: IngestService,
+    /** Wakes in-process workers after a submit. */
+    private readonly wake: () => void = () => {},
+  ) {}
+
+  private readable(actor: Actor, id: string): JobRow {
+    const job = this.deps.jobs.byId(id);
+    if (!job || !can(actor, "read", Job, { createdBy: job.createdBy })) throw notFound("job");
+    return job;
+  }
+
+  get(actor: Actor, id: string, options: { files?: boolean } = {}): JobView {
+    this.readable(actor, id);
+    return this.ingest.view(id, options)!;
+  }
+
+  /** Newest first; managers see every job, others their own. Without per-file lists. */
+  list(actor: Actor, filter: { status?: JobStatus[]; kind?: string[]; limit?: number; offset?: number } = {}): JobView[] {
+    const mine = can(actor, "manage", Job, { createdBy: null }) ? undefined : (ownerOf(actor) ?? "system");
+    return this.deps.jobs
+      .list({ ...filter, createdBy: mine })
+      .filter((j) => can(actor, "read", Job, { createdBy: j.createdBy }))
+      .map((j) => this.ingest.view(j.id, { files: false })!);
+  }
+
+  /**
+   * Cancels a queued or running job. Files not yet started are marked cancelled at once (a
+   * live worker finishes the batch it is writing, then stops); documents created for the job
+   * that will now never get a version are removed.
+   */
+  async cancel(actor: Actor, id: string): Promise<JobView> {
+    const job = this.readable(actor, id);
+    authorize(actor, "cancel", Job, { createdBy: job.createdBy });
+    if (!this.deps.jobs.cancel(id)) throw new ServiceError(409, "job_finished", `job ${id} is already ${this.deps.jobs.byId(id)?.status}`);
+    this.deps.audit.record(actor, "job.cancel", id, { kind: job.kind });
+    await this.removeUnfilledDocuments(id);
+    return this.ingest.view(id)!;
+  }
+
+  private async removeUnfilledDocuments(jobId: string): Promise<void> {
+    const { jobs, documents, index } = this.deps;
+    const busy = jobs.documentsInActiveJobs();
+    for (const f of jobs.files(jobId)) {
+      if (f.status !== "cancelled" || !f.documentId || busy.has(f.documentId)) continue;
+      const d = documents.byId(f.documentId);
+      if (!d || d.version !== 0 || d.status !== "processing") continue;
+      for (;;) {
+        const target = await index.writeTarget();
+        await target.store.deleteDocument(d.id);
+        const ok = index.commit(target.name, () => {
+          const now = documents.byId(d.id);
+          if (now && now.version === 0 && now.status === "processing" && !jobs.documentsInActiveJobs().has(d.id)) documents.delete(d.id);
+        });
+        if (ok) break;
+      }
+    }
+  }
+
+  private submit(actor: Actor, kind: JobKind, params: Record<string, unknown>, createdBy?: string): { jobId: string } {
+    authorize(actor, "manage", Job, { createdBy: null });
+    const jobId = newId("job");
+    this.deps.jobs.create({ id: jobId, kind, createdBy: createdBy ?? ownerOf(actor) ?? "system", params });
+    this.deps.audit.record(actor, `job.${kind}`, jobId, params);
+    this.wake();
+    return { jobId };
+  }
+
+  /** Sync a folder: add new files, update changed ones, delete documents whose file is gone. */
+  submitSync(
+    actor: Actor,
+    request: { folder: string; allow?: string[]; deny?: string[]; classification?: number },
+    options: { schedule?: string } = {},
+  ): { jobId: string } {
+    if (!path.isAbsolute(request.folder)) throw new ServiceError(400, "bad_request", "folder must be an absolute path on the server");
+    const params: SyncParams = {
+      folder: path.resolve(request.folder),
+      ...(request.allow?.length ? { allow: request.allow } : {}),
+      ...(request.deny?.length ? { deny: request.deny } : {}),
+      ...(request.classification !== undefined ? { classification: request.classification } : {}),
+      owner: ownerOf(actor),
+      ...(options.schedule ? { schedule: options.schedule } : {}),
+    };
+    return this.submit(actor, "sync", params as unknown as Record<string, unknown>, options.schedule ? `schedule:${options.schedule}` : undefined);
+  }
+
+  /** Re-extract from the stored originals and rewrite chunks (all documents, or a filter). */
+  submitReindex(actor: Actor, filter: { documentIds?: string[]; sourcePrefix?: string } = {}): { jobId: string } {
+    const params: ReindexParams = {
+      ...(filter.documentIds?.length ? { documentIds: filter.documentIds } : {}),
+      ...(filter.sourcePrefix ? { sourcePrefix: filter.sourcePrefix } : {}),
+    };
+    return this.submit(actor, "reindex", params as Record<string, unknown>);
+  }
+
+  /**
+   * Re-embed every chunk into a new table with `model` (default: the configured model; null:
+   * no vectors), switching when complete; `rollback`: back to the previous table.
+   */
+  submitReembed(actor: Actor, request: { model?: string | null; rollback?: boolean; force?: boolean } = {}): { jobId: string } {
+    let params: ReembedParams;
+    if (request.rollback) {
+      const prev = this.deps.index.previous();
+      if (!prev) throw new ServiceError(409, "no_previous_index", "there is no previous chunk table to roll back to");
+      params = { table: prev.table };
+    } else {
+      const model = request.model === undefined ? this.deps.index.wantedModel : request.model;
+      if (request.model === undefined && !model) throw new ServiceError(400, "no_model", "no embedding model is configured or found; name one (or null for a lexical-only index)");
+      params = { model, ...(request.force ? { force: true } : {}) };
+    }
+    return this.submit(actor, "reembed", params as Record<string, unknown>);
+  }
+
+  submitOptimize(actor: Actor, options: { cleanupOlderThanMinutes?: number } = {}): { jobId: string } {
+    return this.submit(actor, "optimize", options.cleanupOlderThanMinutes !== undefined ? { cleanupOlderThanMinutes: options.cleanupOlderThanMinutes } : {});
+  }
+}

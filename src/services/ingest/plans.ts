@@ -1,0 +1,125 @@
+/**
+ * Planning steps of folder syncs and reindex jobs: they turn a job's parameters into file rows,
+ * in one SQLite transaction together with the "planned" mark, so a crash during planning
+ * leaves nothing behind and the next run plans again from scratch.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { IngestError } from "../../../ingest/types.ts";
+import { SYSTEM_ACTOR } from "../../../policies/index.ts";
+import type { DocumentRow } from "../../stores/sqlite/documents-repo.ts";
+import type { NewJobFile } from "../../stores/sqlite/jobs-repo.ts";
+import type { FileOptions, IngestDeps, IngestService, JobRunContext } from "./ingest-service.ts";
+
+export interface SyncParams {
+  /** Absolute folder; every file under it (hidden ones excepted) is a document, sources are absolute paths. */
+  folder: string;
+  allow?: string[];
+  deny?: string[];
+  classification?: number;
+  owner: string | null;
+  /** The schedule (sources config) that submitted it, if any. */
+  schedule?: string;
+  planned?: boolean;
+}
+
+export interface ReindexParams {
+  documentIds?: string[];
+  /** Only documents whose source starts with this. */
+  sourcePrefix?: string;
+  planned?: boolean;
+}
+
+export interface ScannedFile {
+  path: string;
+  mtimeMs: number;
+  size: number;
+}
+
+/** Files under a folder, depth first in name order, skipping hidden files and folders. */
+export function scanFolder(folder: string): ScannedFile[] {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(folder);
+  } catch (err) {
+    // Never treat a missing (unmounted, mistyped) folder as "every file was deleted".
+    throw new IngestError("folder_unreadable", `cannot read ${folder}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  if (!st.isDirectory()) throw new IngestError("not_a_folder", `${folder} is not a folder`);
+  const out: ScannedFile[] = [];
+  const visit = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      if (e.name.startsWith(".")) continue;
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) visit(p);
+      else if (e.isFile()) {
+        const s = fs.statSync(p);
+        out.push({ path: p, mtimeMs: Math.trunc(s.mtimeMs), size: s.size });
+      }
+    }
+  };
+  visit(folder);
+  return out;
+}
+
+const sameList = (a: string[] | undefined, b: string[]) => a === undefined || [...new Set(a)].sort().join() === [...b].sort().join();
+
+/**
+ * New and changed files become ingest rows, files whose size and mtime equal what the document
+ * recorded are settled as unchanged without reading them, and documents whose file is gone
+ * become delete rows.
+ */
+export function planSync(deps: IngestDeps, service: IngestService, ctx: JobRunContext): void {
+  const p = ctx.job.params as unknown as SyncParams;
+  const folder = path.resolve(p.folder);
+  const files = scanFolder(folder);
+  deps.jobs.transaction(() => {
+    if (deps.jobs.byId(ctx.job.id)?.params.planned) return;
+    const existing = new Map<string, DocumentRow>(deps.documents.underFolder(folder, path.sep).map((d) => [d.source, d]));
+    const options: FileOptions = { allow: p.allow, deny: p.deny, classification: p.classification, owner: p.owner };
+    const rows: NewJobFile[] = [];
+    for (const f of files) {
+      const doc = existing.get(f.path);
+      existing.delete(f.path);
+      const accessKept =
+        doc !== undefined &&
+        (p.allow === undefined || sameList([...p.allow, ...(doc.owner ? [doc.owner] : [])], doc.aclAllow)) &&
+        sameList(p.deny, doc.aclDeny) &&
+        (p.classification === undefined || p.classification === doc.classification);
+      if (doc && doc.status === "ready" && doc.sourceMtimeMs === f.mtimeMs && doc.sizeBytes === f.size && accessKept) {
+        rows.push({ ordinal: rows.length, source: f.path, path: f.path, documentId: doc.id, status: "unchanged", options: { documentId: doc.id } });
+        continue;
+      }
+      const d = doc ?? service.documentFor(SYSTEM_ACTOR, f.path, options);
+      rows.push({ ordinal: rows.length, source: f.path, path: f.path, documentId: d.id, options: { ...options, documentId: d.id } });
+    }
+    for (const doc of existing.values()) {
+      rows.push({ ordinal: rows.length, source: doc.source, path: doc.source, documentId: doc.id, action: "delete", options: { documentId: doc.id } });
+    }
+    deps.jobs.addFiles(ctx.job.id, rows);
+    deps.jobs.mergeParams(ctx.job.id, { planned: true, scanned: files.length });
+  });
+}
+
+/** One reindex row per live document matching the filter, reading its stored original. */
+export function planReindex(deps: IngestDeps, ctx: JobRunContext): void {
+  const p = ctx.job.params as unknown as ReindexParams;
+  deps.jobs.transaction(() => {
+    if (deps.jobs.byId(ctx.job.id)?.params.planned) return;
+    const ids = p.documentIds ? new Set(p.documentIds) : null;
+    const docs = deps.documents
+      .all()
+      .filter((d) => d.status === "ready" && d.version > 0 && (!ids || ids.has(d.id)) && (!p.sourcePrefix || d.source.startsWith(p.sourcePrefix)));
+    const rows: NewJobFile[] = docs.map((d, ordinal) => ({
+      ordinal,
+      source: d.source,
+      path: d.blobPath ?? "",
+      documentId: d.id,
+      action: "reindex",
+      // The title is kept (it may have been given explicitly at ingestion).
+      options: { documentId: d.id, owner: d.owner, title: d.title },
+    }));
+    deps.jobs.addFiles(ctx.job.id, rows);
+    deps.jobs.mergeParams(ctx.job.id, { planned: true });
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * Personal data: recorded at ingestion (per chunk, for reports) and masked on the way out.
+ * Masking happens here, in the services, for every output path: `Retriever.retrieve` masks the
+ * chunks it returns (so search, the ask sources given to any answerer, citations, quotes,
+ * answers and SSE deltas only ever contain masked text), and `DocumentService` masks page
+ * text, titles and sources. The policy (who sees unmasked data) is `mustMask` in policies/.
+ */
+import { authorize, can, mustMask, SensitiveData, type Actor } from "../../policies/index.ts";
+import { countByKind, detectSensitive, maskSensitive, type SensitiveKind } from "../domain/sensitive/index.ts";
+import type { SensitiveRepo } from "../stores/sqlite/sensitive-repo.ts";
+
+const identity = (text: string) => text;
+
+/** The text transform for what `actor` is shown: masking, or none for holders of view_sensitive. */
+export function redactorFor(actor: Actor): (text: string) => string {
+  return mustMask(actor) ? maskSensitive : identity;
+}
+
+/** Masks the displayable fields of a retrieved chunk (or anything shaped like one). */
+export function redactChunk<T extends { text: string; title: string; source: string; headings?: string }>(redact: (text: string) => string, chunk: T): T {
+  if (redact === identity) return chunk;
+  return {
+    ...chunk,
+    text: redact(chunk.text),
+    title: redact(chunk.title),
+    source: redact(chunk.source),
+    ...(chunk.headings !== undefined ? { headings: redact(chunk.headings) } : {}),
+  };
+}
+
+export class SensitiveIndex {
+  constructor(private readonly repo: SensitiveRepo) {}
+
+  /** Detects and records the spans of a document's chunks (replacing earlier versions'); returns counts. */
+  record(documentId: string, chunks: readonly { chunkId: string; text: string }[]): Partial<Record<SensitiveKind, number>> {
+    const rows = chunks.flatMap((c) => detectSensitive(c.text).map((s) => ({ chunkId: c.chunkId, kind: s.kind, start: s.start, end: s.end })));
+    this.repo.replaceDocument(documentId, rows);
+    return countByKind(rows);
+  }
+
+  /** Per-kind counts for a document, or undefined when `actor` may not see reports. */
+  countsFor(actor: Actor, documentId: string): Record<string, number> | undefined {
+    if (!can(actor, "report", SensitiveData, null)) return undefined;
+    return this.repo.countsOf(documentId);
+  }
+
+  /** Documents with personal data and their counts per kind. */
+  report(actor: Actor, kind?: SensitiveKind): { documentId: string; counts: Record<string, number> }[] {
+    authorize(actor, "report", SensitiveData, null);
+    const byDoc = new Map<string, Record<string, number>>();
+    for (const r of this.repo.report(kind)) {
+      const c = byDoc.get(r.documentId) ?? {};
+      c[r.kind] = r.n;
+      byDoc.set(r.documentId, c);
+    }
+    return [...byDoc].map(([documentId, counts]) => ({ documentId, counts }));
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The admin CLI commands (kb policy, kb acl, kb audit, kb sensitive, kb users/groups/tokens
+ * additions), run in-process through commander against a temporary data folder.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Command } from "commander";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { SYSTEM_ACTOR } from "../policies/index.ts";
+import { registerAccountCommands } from "../src/cli/commands/accounts.ts";
+import { registerAdminCommands } from "../src/cli/commands/admin.ts";
+import { registerQueryCommands } from "../src/cli/commands/query.ts";
+import { loadConfig } from "../src/config.ts";
+import { openKb } from "../src/services/container.ts";
+import { PolicyFiles } from "../src/services/policy-files.ts";
+import { ingestNow, writeFiles } from "./helpers/kb.ts";
+
+let dir: string;
+let docId: string;
+const saved = { ...process.env };
+
+async function kb(...args: string[]): Promise<string> {
+  const program = new Command().exitOverride();
+  registerAccountCommands(program);
+  registerAdminCommands(program);
+  registerQueryCommands(program);
+  const lines: string[] = [];
+  const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void lines.push(a.join(" ")));
+  const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk: unknown) => (lines.push(String(chunk)), true));
+  try {
+    await program.parseAsync(["node", "kb", ...args]);
+  } finally {
+    log.mockRestore();
+    write.mockRestore();
+  }
+  return lines.join("\n");
+}
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-admin-cli-"));
+  Object.assign(process.env, { KB_DATA_DIR: path.join(dir, "data"), KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "silent" });
+  const k = await openKb(loadConfig(process.env), { logger: pino({ level: "silent" }) });
+  try {
+    k.admin.createGroup(SYSTEM_ACTOR, "hr");
+    k.admin.createGroup(SYSTEM_ACTOR, "seoul");
+    k.admin.addMember(SYSTEM_ACTOR, "hr", "group:seoul");
+    k.admin.createUser(SYSTEM_ACTOR, { name: "kim", role: "viewer", groups: ["seoul"] });
+    const [file] = writeFiles(path.join(dir, "docs", "hr"), { "pay.txt": "Pay scale. Call payroll at 010-3456-7890 for questions about the pay scale." });
+    const { documents } = await ingestNow(k, [{ source: file!, path: file!, allow: ["group:hr"] }]);
+    docId = documents[0]!.id;
+  } finally {
+    await k.close();
+  }
+});
+afterAll(() => {
+  process.env = saved;
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe("kb admin commands", () => {
+  it("explains access through nested groups, and changes ACLs", async () => {
+    const out = await kb("policy", "explain", "--as", "kim", docId);
+    expect(out).toContain(`ALLOWED: user:kim may read ${docId}`);
+    expect(out).toContain("allow list grants access to group:hr (member via group:seoul → group:hr)");
+
+    expect(await kb("acl", "set", docId, "--add-deny", "group:seoul")).toMatch(/deny=\[\] internal\n\s+→ allow=\[group:hr\] deny=\[group:seoul\]/);
+    expect(await kb("policy", "explain", "--as", "kim", docId)).toContain("DENIED: the deny list names group:seoul (member via direct membership) (deny wins over allow)");
+    expect(await kb("search", "pay scale", "--as", "kim")).not.toContain("Pay scale");
+    expect(await kb("acl", "bulk", "--prefix", path.join(dir, "docs"), "--remove-deny", "group:seoul", "--dry-run")).toMatch(/1 matched, 1 would change/);
+    expect(await kb("acl", "bulk", "--prefix", path.join(dir, "docs"), "--remove-deny", "group:seoul")).toMatch(/1 matched, 1 changed/);
+  });
+
+  it("masks personal data in CLI search for users without view_sensitive, not for the operator", async () => {
+    const asKim = await kb("search", "pay scale payroll", "--as", "kim");
+    expect(asKim).toContain("[REDACTED:phone]");
+    expect(asKim).not.toContain("010-3456-7890");
+    expect(await kb("search", "pay scale payroll")).toContain("010-3456-7890");
+    expect(await kb("sensitive", "report")).toMatch(new RegExp(`${docId}\\t.*pay\\.txt\\tphone=1`));
+  });
+
+  it("exports the audit log as JSON lines, with the searches and ACL changes", async () => {
+    const lines = (await kb("audit", "--jsonl")).trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    expect(lines.some((l) => l.action === "search" && l.actor === "user:kim" && l.details.via === "cli")).toBe(true);
+    expect(lines.find((l) => l.action === "document.acl" && l.target === docId).details.after.deny).toEqual([]);
+  });
+
+  it("manages users, groups and tokens", async () => {
+    expect(await kb("users", "set", "kim", "--clearance", "confidential")).toContain("kim\tviewer\tclearance=2\tenabled");
+    expect(await kb("groups", "members", "hr")).toBe("group:seoul");
+    expect(await kb("users", "show", "kim")).toContain("group:hr\tvia seoul → hr");
+    const token = (await kb("tokens", "create", "kim")).trim();
+    expect(token).toMatch(/^kb_/);
+    const id = (await kb("tokens", "list", "kim")).split("\t")[0]!;
+    expect(await kb("tokens", "expire", id)).toMatch(new RegExp(`${id}\\texpires=20`));
+    expect(await kb("groups", "remove-member", "hr", "group:seoul")).toContain("removed group:seoul from hr");
+  });
+
+  it("validates policy files", async () => {
+    const policyDir = path.join(dir, "data", "policies");
+    fs.mkdirSync(policyDir, { recursive: true });
+    fs.writeFileSync(path.join(policyDir, "roles.json"), JSON.stringify({ roles: { auditor: { extends: "viewer", capabilities: ["view_audit"] } } }));
+    fs.writeFileSync(path.join(policyDir, "document-rules.json"), JSON.stringify({ rules: [{ name: "bad", match: { path: "a**" }, allow: ["hr"] }] }));
+    const out = await kb("policy", "validate");
+    expect(out).toContain("1 custom role(s): auditor [search, view_audit]");
+    expect(out).toMatch(/INVALID .*document-rules\.json/);
+    expect(out).toMatch(/rules\.0\.allow\.0: invalid principal "hr"/);
+    expect(process.exitCode).toBe(1);
+    process.exitCode = 0;
+    // An invalid file stops a start with the same clear error.
+    expect(() => PolicyFiles.load(policyDir)).toThrow(/document-rules\.json is invalid/);
+    // Examples shipped with the code are valid.
+    expect(PolicyFiles.validate(path.resolve("policies/examples")).every((r) => r.ok && r.present)).toBe(true);
+  });
+});

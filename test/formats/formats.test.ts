@@ -1,0 +1,253 @@
+/**
+ * Office / HWP / HWPX / CSV / EML extractors on files built in the test, plus the public samples
+ * (skipped with a message when /work/shared/data is absent).
+ */
+import iconv from "iconv-lite";
+import { readFileSync } from "node:fs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { extractFile } from "../../ingest/extract.ts";
+import { formatExtractors } from "../../ingest/extractors/all-formats.ts";
+import { createCsvExtractor, csvExtractor, detectDelimiter, markdownTable, parseCsv } from "../../ingest/extractors/csv.ts";
+import { docxExtractor } from "../../ingest/extractors/docx.ts";
+import { emlExtractor } from "../../ingest/extractors/eml.ts";
+import { decodeParaText, hwpExtractor, parseRecords } from "../../ingest/extractors/hwp.ts";
+import { hwpxExtractor } from "../../ingest/extractors/hwpx.ts";
+import { pptxExtractor } from "../../ingest/extractors/pptx.ts";
+import { registerExtractor } from "../../ingest/extractors/registry.ts";
+import { createXlsxExtractor, splitRegions, xlsxExtractor } from "../../ingest/extractors/xlsx.ts";
+import type { Block, DetectedType, ExtractedDocument, Extractor } from "../../ingest/types.ts";
+import { haveShared, sharedPath } from "../ingest/fixtures.ts";
+import { buildDocx, buildEml, buildHwp, buildHwpx, buildPptx, buildXlsx } from "./builders.ts";
+
+const T = (kind: string, mime = ""): DetectedType => ({ kind, mime });
+const run = (ex: Extractor, source: string, bytes: Uint8Array, kind: string, mime = "") => ex.extract({ source, bytes }, T(kind, mime), {});
+const blocks = (d: ExtractedDocument): Block[] => d.pages.flatMap((p) => p.blocks);
+const allText = (d: ExtractedDocument) => blocks(d).map((b) => b.text).join("\n");
+
+beforeAll(() => {
+  for (const e of formatExtractors) registerExtractor(e);
+});
+
+describe("all-formats", () => {
+  it("exports one extractor per issue-4 kind", () => {
+    expect(formatExtractors.flatMap((e) => e.kinds).sort()).toEqual(["csv", "docx", "eml", "hwp", "hwpx", "image", "pptx", "xlsx"]);
+  });
+});
+
+describe("DOCX", () => {
+  it("keeps headings and turns tables into Markdown tables; title from core.xml", async () => {
+    const d = await run(docxExtractor, "규정.docx", await buildDocx({ title: "인사 규정 2024" }), "docx");
+    expect(d.title).toBe("인사 규정 2024");
+    const bs = blocks(d);
+    expect(bs[0]).toEqual({ kind: "heading", level: 1, text: "휴가 규정" });
+    expect(bs.find((b) => b.kind === "heading" && b.level === 2)?.text).toBe("연차");
+    const table = bs.find((b) => b.kind === "table")!;
+    expect(table.text.split("\n")).toEqual(["| 항목 | 값 |", "| --- | --- |", "| 연차 | 15일 |", "| 병가 | 30일 |"]);
+  });
+
+  it("goes through detect → registry → normalize", async () => {
+    const { type, document } = await extractFile({ source: "a.docx", bytes: await buildDocx() });
+    expect(type.kind).toBe("docx");
+    expect(allText(document)).toContain("Annual leave must be approved");
+  });
+});
+
+describe("PPTX", () => {
+  it("reads slides in presentation order with titles, bullets, tables and speaker notes", async () => {
+    const d = await run(pptxExtractor, "deck.pptx", await buildPptx(), "pptx");
+    expect(d.pages.map((p) => p.page)).toEqual([1, 2]);
+    const [s1, s2] = d.pages;
+    expect(s1!.blocks[0]).toEqual({ kind: "heading", level: 1, text: "Quarterly Review" });
+    expect(s1!.blocks.find((b) => b.kind === "list")?.text).toBe("- Revenue grew\n- Costs fell\n- Hiring continues");
+    expect(s1!.blocks.at(-1)?.text).toBe("Speaker notes: Mention the APAC numbers.");
+    expect(allText(d)).not.toMatch(/^7$/m); // slide number placeholder skipped
+    expect(s2!.blocks[0]).toEqual({ kind: "heading", level: 1, text: "실적 요약" });
+    expect(s2!.blocks.find((b) => b.kind === "table")?.text).toBe("| 분기 | 매출 |\n| --- | --- |\n| 1Q | 100 |\n| 2Q | 120 |");
+    expect(s2!.blocks.at(-1)).toEqual({ kind: "paragraph", text: "A free text box." });
+  });
+});
+
+describe("XLSX", () => {
+  it("one page per sheet, Markdown tables split at empty columns, formulas/dates/percent/merged cells", async () => {
+    const d = await run(xlsxExtractor, "sales.xlsx", await buildXlsx(), "xlsx");
+    expect(d.pages).toHaveLength(2);
+    const s1 = d.pages[0]!.blocks;
+    expect(s1[0]).toEqual({ kind: "heading", level: 2, text: "매출" });
+    const t1 = s1.filter((b) => b.kind === "table").map((b) => b.text);
+    expect(t1[0]).toContain("| 지역 | 1월 | 2월 | 합계 |");
+    expect(t1[0]).toContain("| 서울 | 100 | 200 | 300 |");
+    expect(t1[0]).toContain("| 부산 | 50 | 25.5 | 75.5 |");
+    expect(s1.some((b) => b.kind === "paragraph" && b.text === "성장률 12.5%")).toBe(true);
+    expect(allText(d)).toContain("2024-03-01");
+    // "메모 / top" is separated from the main table by an empty column
+    expect(s1.some((b) => b.text.includes("메모") && !b.text.includes("지역"))).toBe(true);
+    const s2 = d.pages[1]!.blocks.map((b) => b.text).join("\n");
+    expect(s2).toContain("| Header | Header |");
+    expect(s2).toContain("| rich text | link |");
+  });
+
+  it("caps rows per sheet with a warning", async () => {
+    const ex = createXlsxExtractor({ maxRowsPerSheet: 50, rowsPerBlock: 20 });
+    const d = await run(ex, "big.xlsx", await buildXlsx(500), "xlsx");
+    expect(d.warnings.join(" ")).toMatch(/Big.*first 50 rows/);
+    const big = d.pages.find((p) => p.blocks[0]?.text === "Big")!;
+    const tables = big.blocks.filter((b) => b.kind === "table");
+    expect(tables.length).toBe(3); // 49 data rows in blocks of 20, header repeated
+    expect(tables.every((t) => t.text.startsWith("| n | square |"))).toBe(true);
+  });
+
+  it("splitRegions finds side-by-side tables", () => {
+    const g = [
+      ["a", "b", "", "x"],
+      ["1", "2", "", "y"],
+      [],
+      ["c", "", "", ""],
+    ];
+    expect(splitRegions(g)).toEqual([[["a", "b"], ["1", "2"]], [["x"], ["y"]], [["c"]]]);
+  });
+});
+
+describe("CSV", () => {
+  it("detects delimiters and parses quoted fields with delimiters and line breaks", () => {
+    expect(detectDelimiter("a;b;c\n1;2;3\n4;5;6")).toBe(";");
+    expect(detectDelimiter("a\tb\n1\t2")).toBe("\t");
+    expect(detectDelimiter('name,comment\n"Kim, C.","said ""hi""\nthen left"\n')).toBe(",");
+    expect(parseCsv('name,comment\n"Kim, C.","said ""hi""\nthen left"\n', ",").rows).toEqual([
+      ["name", "comment"],
+      ["Kim, C.", 'said "hi"\nthen left'],
+    ]);
+  });
+
+  it("decodes CP949 and emits Markdown table blocks with the header repeated", async () => {
+    const lines = ["이름,부서,연차"];
+    for (let i = 0; i < 25; i++) lines.push(`직원${i},개발|팀,${i}`);
+    const bytes = iconv.encode(lines.join("\r\n"), "cp949");
+    const ex = createCsvExtractor({ rowsPerBlock: 10 });
+    const d = await run(ex, "직원.csv", bytes, "csv", "text/csv");
+    const tables = blocks(d).filter((b) => b.kind === "table");
+    expect(tables).toHaveLength(3);
+    expect(tables.every((t) => t.text.startsWith("| 이름 | 부서 | 연차 |\n| --- | --- | --- |"))).toBe(true);
+    expect(tables[0]!.text).toContain("| 직원0 | 개발\\|팀 | 0 |");
+  });
+
+  it("markdownTable pads ragged rows and drops empty columns", () => {
+    expect(markdownTable([["a", "", "b"], ["1"], ["2", "", "3"]])).toBe("| a | b |\n| --- | --- |\n| 1 |  |\n| 2 | 3 |");
+  });
+
+  it("reads TSV by its mime type", async () => {
+    const d = await run(csvExtractor, "x.tsv", Buffer.from("a\tb,c\n1\t2,3\n"), "csv", "text/tab-separated-values");
+    expect(blocks(d)[0]!.text).toBe("| a | b,c |\n| --- | --- |\n| 1 | 2,3 |");
+  });
+});
+
+describe("HWP 5.x", () => {
+  it("decodes PARA_TEXT, skipping inline/extended controls by width", () => {
+    const u16 = (...v: number[]) => Buffer.from(new Uint16Array(v).buffer);
+    const data = Buffer.concat([Buffer.from("가", "utf16le"), u16(9, 1, 2, 3, 4, 5, 6, 9), Buffer.from("나", "utf16le"), u16(11, 1, 2, 3, 4, 5, 6, 11), Buffer.from("다", "utf16le"), u16(10), Buffer.from("라", "utf16le"), u16(13)]);
+    expect(decodeParaText(data)).toBe("가\t나다\n라");
+  });
+
+  it("parses records with extended sizes and reports truncation", () => {
+    const big = Buffer.alloc(5000, 1);
+    const h = Buffer.alloc(8);
+    h.writeUInt32LE((67 | (1 << 10) | (0xfff << 20)) >>> 0, 0);
+    h.writeUInt32LE(big.length, 4);
+    const { records, truncated } = parseRecords(Buffer.concat([h, big]));
+    expect(records).toHaveLength(1);
+    expect(records[0]).toMatchObject({ tag: 67, level: 1 });
+    expect(records[0]!.data.length).toBe(5000);
+    expect(truncated).toBe(false);
+    expect(parseRecords(Buffer.concat([h, big.subarray(0, 10)])).truncated).toBe(true);
+  });
+
+  it("extracts paragraphs, outline headings and tables; skips page headers", async () => {
+    for (const compressed of [true, false]) {
+      const d = await run(hwpExtractor, "계획.hwp", buildHwp({ compressed }), "hwp");
+      const bs = blocks(d);
+      expect(bs[0]).toEqual({ kind: "heading", level: 1, text: "추진 배경" });
+      expect(bs[1]!.text).toBe("가나다\t라마바사".replace("\t", " "));
+      expect(bs.find((b) => b.kind === "table")?.text).toBe("| 이름 | 나이 |\n| --- | --- |\n| 홍길동 | 30 |");
+      expect(allText(d)).toContain("Mixed English 문장 (2019. 10.)\n둘째 줄");
+      expect(allText(d)).not.toContain("머리말");
+    }
+  });
+
+  it("rejects encrypted and distribution documents and HWP 3", async () => {
+    await expect(run(hwpExtractor, "p.hwp", buildHwp({ flags: 2 }), "hwp")).rejects.toMatchObject({ code: "encrypted_document" });
+    await expect(run(hwpExtractor, "d.hwp", buildHwp({ flags: 4 }), "hwp")).rejects.toMatchObject({ code: "encrypted_document" });
+    const v3 = Buffer.concat([Buffer.from("HWP Document File V3.00 \x1a\x01\x02\x03\x04\x05", "latin1"), Buffer.alloc(100)]);
+    await expect(run(hwpExtractor, "old.hwp", v3, "hwp")).rejects.toMatchObject({ code: "unsupported_version" });
+  });
+
+  const real = sharedPath("multiformat_korean", "디지털정부혁신추진계획.hwp");
+  it.skipIf(!haveShared(real, "Korean HWP sample"))("extracts the Korean text of a real government HWP", async () => {
+    const { document } = await extractFile({ source: "디지털정부혁신추진계획.hwp", bytes: readFileSync(real) });
+    const text = allText(document);
+    expect(text).toContain("디지털 정부혁신 추진계획");
+    expect(text).toContain("공공부문 마이데이터 활성화");
+    expect(text.length).toBeGreaterThan(10_000);
+    expect(blocks(document).filter((b) => b.kind === "table").length).toBeGreaterThan(3);
+  });
+});
+
+describe("HWPX", () => {
+  it("reads sections with outline headings, tabs, line breaks and tables; title from content.hpf", async () => {
+    const d = await run(hwpxExtractor, "계획.hwpx", await buildHwpx(), "hwpx");
+    expect(d.title).toBe("디지털 전환 계획");
+    const bs = blocks(d);
+    expect(bs[0]).toEqual({ kind: "heading", level: 1, text: "추진 배경" });
+    expect(bs[1]!.text).toBe("첫 번째 문단 탭 뒤\n다음 줄");
+    expect(bs.find((b) => b.kind === "table")?.text).toBe("| 구분 | 내용 |\n| --- | --- |\n| 일정 | 2024년 |");
+    expect(allText(d)).toContain("표 아래 설명");
+    expect(allText(d)).not.toContain("머리말");
+  });
+});
+
+describe("EML", () => {
+  it("reads headers and the HTML body, and extracts attachments recursively", async () => {
+    const csv = Buffer.from("품목,수량\n사과,3\n배,5\n");
+    const inner = buildEml([{ name: "inner.csv", type: "text/csv", bytes: Buffer.from("a,b\n1,2\n") }]).toString("utf8");
+    const eml = buildEml(
+      [
+        { name: "주문.csv", type: "text/csv", bytes: csv },
+        { name: "blob.bin", type: "application/octet-stream", bytes: Buffer.from([0, 1, 2, 3, 255, 254, 0, 0, 9]) },
+        { name: "spec.docx", type: "application/vnd.openxmlformats-officedocument.wordprocessingml.document", bytes: await buildDocx() },
+      ],
+      inner,
+    );
+    const d = await run(emlExtractor, "mail.eml", eml, "eml", "message/rfc822");
+    expect(d.title).toBe("회의록 공유");
+    const first = d.pages[0]!.blocks;
+    expect(first[0]).toEqual({ kind: "heading", level: 1, text: "회의록 공유" });
+    expect(first[1]!.text).toContain("From: 김철수 <kim@example.com>");
+    expect(first.find((b) => b.kind === "table")?.text).toContain("| 김철수 | 발표 |");
+    const text = allText(d);
+    expect(text).toContain("Attachment: 주문.csv");
+    expect(text).toContain("| 사과 | 3 |");
+    expect(text).toContain("Attachment: spec.docx");
+    expect(text).toContain("휴가 규정");
+    expect(text).toContain("Attachment: fwd.eml");
+    expect(text).toContain("| 1 | 2 |"); // the forwarded message's own attachment
+    expect(d.warnings.join("\n")).toMatch(/blob\.bin skipped \((unsupported_type|binary_content)\)/);
+    expect(d.pages.map((p) => p.page)).toEqual(d.pages.map((_, i) => i + 1));
+  });
+
+  const dir = sharedPath("multiformat_unstructured", "eml");
+  it.skipIf(!haveShared(dir, "EML samples"))("reads UTF-16 and attachment samples", async () => {
+    for (const f of ["fake-email-utf-16-le.eml", "fake-email-attachment.eml"]) {
+      const { document } = await extractFile({ source: f, bytes: readFileSync(`${dir}/${f}`) });
+      expect(allText(document)).toMatch(/test email|attachments/i);
+    }
+  });
+});
+
+describe("Korean Office samples", () => {
+  const k = (f: string) => sharedPath("multiformat_korean", f);
+  it.skipIf(!haveShared(k("sample-ppt.pptx"), "Korean Office samples"))("sample-ppt.pptx and sample-word-document.docx", async () => {
+    const ppt = await extractFile({ source: "sample-ppt.pptx", bytes: readFileSync(k("sample-ppt.pptx")) });
+    expect(ppt.document.pages).toHaveLength(4);
+    expect(allText(ppt.document)).toContain("의미론적 검색");
+    const doc = await extractFile({ source: "sample-word-document.docx", bytes: readFileSync(k("sample-word-document.docx")) });
+    expect(allText(doc.document)).toContain("임베딩");
+  });
+});
