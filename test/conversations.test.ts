@@ -103,3 +103,21 @@ describe("conversations", () => {
     expect((await t.fetchAs(null, "/api/v1/conversations")).status).toBe(401);
   });
 });
+
+describe("stored answers after access narrows", () => {
+  it("withholds an earlier answer whose source the asker may no longer read", async () => {
+    const park = t.tokenFor("park", "viewer");
+    const first = await ask(park, { question: "병가는 며칠까지 쓸 수 있나요?" });
+    expect(first.body.found).toBe(true);
+    expect(first.body.answer).toContain("10일");
+    const sick = t.kb.documentsRepo.bySource("sick.md")!;
+    // Narrow the document to a group park is not in.
+    const res = await t.fetchAs(t.tokenFor("boss", "admin"), `/api/v1/documents/${sick.id}/acl`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ allow: ["group:hr"], deny: [] }) });
+    expect(res.status).toBe(200);
+    const detail = (await (await t.fetchAs(park, `/api/v1/conversations/${first.body.conversationId}`)).json()) as any;
+    const answer = detail.messages.find((m: any) => m.role === "assistant");
+    expect(answer.content).not.toContain("10일");
+    expect(answer.content).toMatch(/withheld/);
+    expect(answer.citations).toEqual([]);
+  });
+});

@@ -16,12 +16,12 @@ import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
 import { ActiveIndex, ModelRegistry, type ModelStatus } from "./active-index.ts";
 import { UsersRepo } from "../stores/sqlite/users-repo.ts";
 import { SensitiveRepo } from "../stores/sqlite/sensitive-repo.ts";
-import { resolveDocumentAccess } from "../../policies/index.ts";
+import { canRead, resolveDocumentAccess } from "../../policies/index.ts";
 import { AccessService } from "./access.ts";
 import { Accounts } from "./accounts.ts";
 import { AdminService } from "./admin.ts";
 import { PolicyFiles } from "./policy-files.ts";
-import { SensitiveIndex } from "./sensitive.ts";
+import { redactorFor, SensitiveIndex } from "./sensitive.ts";
 import { ExtractiveAnswerer } from "./answer/extractive.ts";
 import { DeferredLlmAnswerer, type LlmAnswererOptions } from "./answer/llm-answerer.ts";
 import { loadLlm, type LlmProvider, type LoadLlmOptions } from "../models/llm.ts";
@@ -195,7 +195,13 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const answerer: Answerer = llmConfigured
     ? new DeferredLlmAnswerer(async () => (await ensureLlm())!, { maxTokens: config.llmMaxTokens, ...options.llmAnswer })
     : new ExtractiveAnswerer();
-  const conversations = new ConversationService(new ConversationsRepo(db), ensureLlm);
+  const conversations = new ConversationService(new ConversationsRepo(db), ensureLlm, {
+    canReadDocument: (actor, id) => {
+      const d = documentsRepo.byId(id);
+      return d !== undefined && canRead(actor, { allow: d.aclAllow, deny: d.aclDeny, classification: d.classification });
+    },
+    redactorFor,
+  });
   const ask = new AskService(retriever, () => answerer);
   const workers: JobWorker[] = [];
   const jobs = new JobsService(ingestDeps, ingest, () => {

@@ -44,12 +44,43 @@ export interface ConversationDetail {
   messages: { role: "user" | "assistant"; content: string; retrievalQuery?: string; citations?: Citation[]; createdAt: string }[];
 }
 
+/**
+ * Decides, at read time, whether the actor may still see what a stored answer was built from
+ * (access may have narrowed since), and masks personal data the actor may not see.
+ */
+export interface HistoryGuard {
+  canReadDocument(actor: Actor, documentId: string): boolean;
+  redactorFor(actor: Actor): (text: string) => string;
+}
+
+/** Shown instead of a stored answer whose sources the asker may no longer read. */
+export const WITHHELD_ANSWER = "[answer withheld: its sources are no longer available to you]";
+
 export class ConversationService {
   constructor(
     private readonly repo: ConversationsRepo,
     /** The LLM used to rewrite follow-ups, when there is one (loaded on demand). */
     private readonly rewriter: () => Promise<RewriteLlm | null>,
+    private readonly guard: HistoryGuard,
   ) {}
+
+  /**
+   * Stored turns are re-checked every time they are read back (listing, history for the prompt
+   * and the rewriter): an answer citing a document the actor can no longer read is withheld,
+   * and text is masked for actors without view_sensitive.
+   */
+  private visibleMessages(actor: Actor, id: string, limit?: number) {
+    const redact = this.guard.redactorFor(actor);
+    return this.repo.messages(actor.id, id, limit).map((m) => {
+      const citations = (m.citations ?? []) as Citation[];
+      const withheld = citations.some((c) => !this.guard.canReadDocument(actor, c.documentId));
+      return {
+        ...m,
+        content: withheld ? WITHHELD_ANSWER : redact(m.content),
+        citations: withheld ? [] : citations.map((c) => ({ ...c, quote: redact(c.quote), title: redact(c.title) })),
+      };
+    });
+  }
 
   list(actor: Actor, page: { limit?: number; offset?: number } = {}): { conversations: ConversationSummary[]; total: number } {
     const { items, total } = this.repo.list(actor.id, Math.min(Math.max(page.limit ?? 50, 1), 200), Math.max(page.offset ?? 0, 0));
@@ -59,11 +90,11 @@ export class ConversationService {
   get(actor: Actor, id: string): ConversationDetail {
     const c = this.repo.get(actor.id, id);
     if (!c) throw notFound("conversation");
-    const messages = this.repo.messages(actor.id, id).map((m) => ({
+    const messages = this.visibleMessages(actor, id).map((m) => ({
       role: m.role,
       content: m.content,
       ...(m.retrievalQuery ? { retrievalQuery: m.retrievalQuery } : {}),
-      ...(m.citations ? { citations: m.citations as Citation[] } : {}),
+      ...(m.role === "assistant" ? { citations: m.citations } : {}),
       createdAt: m.createdAt,
     }));
     return { ...c, messages };
@@ -90,7 +121,7 @@ export class ConversationService {
     if (!options.conversationId) return { conversationId: newId("conv"), isNew: true, history: [], retrievalQuery: question.trim() };
     const c = this.repo.get(actor.id, options.conversationId);
     if (!c) throw notFound("conversation");
-    const history = this.repo.messages(actor.id, c.id, HISTORY_MESSAGES).map((m) => ({ role: m.role, content: m.content }));
+    const history = this.visibleMessages(actor, c.id, HISTORY_MESSAGES).map((m) => ({ role: m.role, content: m.content }));
     const retrievalQuery = await this.rewrite(question, history, options.signal);
     return { conversationId: c.id, isNew: false, history, retrievalQuery };
   }
