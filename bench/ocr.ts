@@ -1,7 +1,7 @@
 /**
  * OCR benchmark (issue 4 acceptance). Run: `npm run bench:ocr` (= `tsx bench/ocr.ts`).
  *
- *   tsx bench/ocr.ts [--data DIR] [--quick] [--no-throughput] [--workers N] [--out FILE]
+ *   tsx bench/ocr.ts [--data DIR] [--quick] [--no-throughput | --throughput-only] [--workers N] [--out FILE]
  *
  * Data (read in place): DIR/ocr_korean, DIR/ocr_tesseract_test_en (default DIR: /work/shared/data,
  * or env KB_SHARED_DATA). Skips with a message when absent.
@@ -196,8 +196,10 @@ async function throughput() {
 }
 
 try {
-  await korean();
-  await english();
+  if (!flag("--throughput-only")) {
+    await korean();
+    await english();
+  }
   await throughput();
 } finally {
   await engine.close();

@@ -6,6 +6,7 @@
 import { analyzeForIndex } from "../src/domain/analysis/index.ts";
 import { chunkDocument } from "./chunk.ts";
 import { extractFile } from "./extract.ts";
+import "./extractors/install.ts";
 import type { ChunkDraft, DetectedType, ExtractOptions, SourceFile } from "./types.ts";
 
 export interface AnalyzedChunk extends ChunkDraft {

@@ -216,3 +216,16 @@ describe("bad input", () => {
     expect((await t.fetchAs(viewer, "/api/v1/jobs/job_missing")).status).toBe(404);
   });
 });
+
+describe("citation pages", () => {
+  it("places a quote on the page it stands on when a chunk spans pages", async () => {
+    const { pageOfQuote } = await import("../src/services/ask.ts");
+    const pages = [
+      { page: 1, text: "First page about apples." },
+      { page: 2, text: "Second page: the  meal allowance\nis 80 USD." },
+    ];
+    expect(pageOfQuote(pages, "the meal allowance is 80 USD.", 1, 2)).toBe(2);
+    expect(pageOfQuote(pages, "nowhere to be found", 1, 2)).toBe(1);
+    expect(pageOfQuote(pages, "First page about apples.", 1, 1)).toBe(1);
+  });
+});

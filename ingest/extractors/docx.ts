@@ -1,6 +1,6 @@
 /**
  * DOCX extractor: mammoth → HTML → the HTML extractor's block walk (headings, lists, tables as
- * Markdown tables, captions). Title: docProps/core.xml <dc:title> when it is a real title, else the
+ * Markdown tables, captions); charts' cached data (word/charts) follows as Markdown tables. Title: docProps/core.xml <dc:title> when it is a real title, else the
  * HTML walk's (first h1), else the file name.
  *
  * Also home of the container helpers shared by the Office/HWPX extractors (pptx, xlsx, hwpx):
@@ -233,6 +233,19 @@ export function createDocxExtractor(config: DocxExtractorConfig = {}): Extractor
         throw new IngestError("corrupt_document", `${file.source}: Word document could not be read (${(err as Error)?.message ?? err})`);
       }
       const doc = extractHtmlText(`<html><body>${html}</body></html>`, file.source, type.mime);
+      // Charts (word/charts/chartN.xml): mammoth skips them; their cached data follows the body.
+      const charts = zip.names
+        .filter((n) => /^word\/charts\/chart\d+\.xml$/.test(n))
+        .sort((a, b) => Number(/(\d+)\.xml$/.exec(a)![1]) - Number(/(\d+)\.xml$/.exec(b)![1]));
+      if (charts.length) {
+        const { chartBlocks } = await import("./pptx.ts"); // lazy: pptx.ts imports this module
+        const extra = [];
+        for (const c of charts) extra.push(...chartBlocks(await zip.text(c)));
+        if (extra.length) {
+          if (doc.pages.length) doc.pages[0]!.blocks.push(...extra);
+          else doc.pages.push({ page: 1, blocks: extra });
+        }
+      }
       const title = (await coreTitle(zip)) ?? doc.title ?? titleFromFileName(file.source);
       return { ...doc, mime: type.mime, ...(title ? { title } : {}), warnings: [...warnings, ...doc.warnings] };
     },

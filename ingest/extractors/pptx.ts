@@ -152,7 +152,9 @@ function cachePoints(el: Element | undefined): string[] {
   for (const pt of descendants(el, "pt")) {
     const idx = Number(attr(pt, "idx") ?? out.length);
     const v = kid(pt, "v");
-    const text = v ? v.children.map((t) => (t.type === "text" ? t.data : "")).join("") : "";
+    let text = v ? v.children.map((t) => (t.type === "text" ? t.data : "")).join("") : "";
+    // Cached numbers carry binary noise ("4.4000000000000004").
+    if (/^-?\d+\.\d{9,}$/.test(text)) text = String(Number(Number(text).toPrecision(12)));
     if (Number.isInteger(idx) && idx >= 0 && idx < 100_000) out[idx] = text;
   }
   return out;
@@ -238,7 +240,8 @@ function resolveTarget(baseDir: string, target: string): string {
   return out.join("/");
 }
 
-async function rels(zip: SafeZip, part: string): Promise<Map<string, { target: string; type: string }>> {
+/** Relationships of a part (internal targets resolved to archive paths). */
+export async function rels(zip: SafeZip, part: string): Promise<Map<string, { target: string; type: string }>> {
   const dir = part.slice(0, part.lastIndexOf("/"));
   const file = `${dir}/_rels/${part.slice(part.lastIndexOf("/") + 1)}.rels`;
   const map = new Map<string, { target: string; type: string }>();

@@ -3,7 +3,8 @@
  * split into tables at fully empty rows, and each table becomes Markdown table blocks (first row as
  * header, repeated every `rowsPerBlock` rows). Cell text: formula results, rich text, hyperlink
  * text, dates as ISO dates, percentages formatted; merged cells keep their value in the top-left
- * cell only. Rows per sheet and cells per workbook are capped (warnings say what was cut).
+ * cell only. Rows per sheet and cells per workbook are capped (warnings say what was cut). Charts
+ * drawn on a sheet follow its tables (title as caption, cached data as a Markdown table).
  *
  * The container is checked for zip bombs (openZip) and every part is inflated once with a byte
  * count before exceljs loads it; password-protected workbooks (OLE + EncryptionInfo) →
@@ -14,7 +15,8 @@ import JSZip from "jszip";
 import { titleFromFileName } from "../text-utils.ts";
 import { IngestError, type Block, type DetectedType, type ExtractedDocument, type ExtractedPage, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
 import { gridToBlocks } from "./csv.ts";
-import { coreTitle, openZip, type ZipLimits } from "./docx.ts";
+import { coreTitle, openZip, type SafeZip, type ZipLimits } from "./docx.ts";
+import { chartBlocks, rels } from "./pptx.ts";
 
 export interface XlsxExtractorConfig {
   /** Most rows read per sheet (default 10,000). */
@@ -73,6 +75,51 @@ async function withoutDrawings(bytes: Buffer, drawings: string[]): Promise<Buffe
   const z = await JSZip.loadAsync(bytes);
   for (const d of drawings) z.file(d, EMPTY_DRAWING);
   return z.generateAsync({ type: "nodebuffer", compression: "STORE" });
+}
+
+/** Sheet name → its part (worksheet or chartsheet), from xl/workbook.xml and its relationships. */
+async function sheetPartsByName(zip: SafeZip): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  try {
+    const xml = await zip.text("xl/workbook.xml");
+    const r = await rels(zip, "xl/workbook.xml");
+    for (const m of xml.matchAll(/<(?:\w+:)?sheet\b[^>]*>/g)) {
+      const name = /\bname="([^"]*)"/.exec(m[0])?.[1];
+      const id = /\b\w+:id="([^"]+)"/.exec(m[0])?.[1];
+      const target = id ? r.get(id)?.target : undefined;
+      if (name !== undefined && target) out.set(decodeXmlEntities(name), target);
+    }
+  } catch {
+    /* no charts then */
+  }
+  return out;
+}
+
+function decodeXmlEntities(s: string): string {
+  return s
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&#(\d+);/g, (_, n: string) => String.fromCodePoint(Number(n)))
+    .replace(/&amp;/g, "&");
+}
+
+/** Charts drawn on a worksheet (sheet → drawing → chart parts): title + cached data table. */
+async function sheetCharts(zip: SafeZip, sheetPart: string | undefined): Promise<Block[]> {
+  if (!sheetPart) return [];
+  const out: Block[] = [];
+  try {
+    for (const d of (await rels(zip, sheetPart)).values()) {
+      if (!d.type.endsWith("/drawing") || !zip.has(d.target)) continue;
+      for (const c of (await rels(zip, d.target)).values()) {
+        if (c.type.endsWith("/chart") && zip.has(c.target)) out.push(...chartBlocks(await zip.text(c.target)));
+      }
+    }
+  } catch (err) {
+    if (err instanceof IngestError) throw err;
+  }
+  return out;
 }
 
 /**
@@ -164,6 +211,7 @@ export function createXlsxExtractor(config: XlsxExtractorConfig = {}): Extractor
       }
       const warnings: string[] = [];
       const pages: ExtractedPage[] = [];
+      const sheetParts = await sheetPartsByName(zip);
       let cells = 0;
       let cellCapHit = false;
       let pageNo = 0;
@@ -205,6 +253,7 @@ export function createXlsxExtractor(config: XlsxExtractorConfig = {}): Extractor
         if (cellCapHit) warnings.push(`workbook has more than ${maxCells} cells; the rest was not read`);
         const blocks: Block[] = [];
         for (const t of tables) blocks.push(...gridToBlocks(t, rowsPerBlock));
+        blocks.push(...(await sheetCharts(zip, sheetParts.get(ws.name))));
         if (blocks.length === 0) continue;
         pages.push({ page: pageNo, blocks: [{ kind: "heading", level: 2, text: ws.name }, ...blocks] });
       }

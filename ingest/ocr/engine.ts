@@ -340,7 +340,6 @@ export class OcrEngine {
       }
       const r = await this.pass(slot, crop, "kor+eng", dpi, deadline, signal, 8);
       const text = r.text.replace(/\s+/g, " ").trim();
-      if (process.env.KB_OCR_DEBUG) console.error(`[latin-retry] ${JSON.stringify(word.text)} ${word.confidence.toFixed(0)} → ${JSON.stringify(text)} ${r.confidence.toFixed(0)}`);
       if (!text || text.includes(" ")) continue;
       if (r.confidence < 80 || r.confidence < word.confidence + 15) continue;
       // The crop may catch a neighbouring syllable ("10" → "10월"): Hangul may only appear in the

@@ -15,10 +15,27 @@ export interface AskOptions {
   signal?: AbortSignal;
 }
 
+/** The extracted text of a document's pages (to place a quote on its page). */
+export type PageTexts = (documentId: string) => { page: number; text: string }[];
+
+const squash = (s: string) => s.replace(/\s+/g, "");
+
+/**
+ * A chunk may run across a page break; a citation names the page its quote stands on.
+ * Falls back to the chunk's first page when the quote cannot be placed.
+ */
+export function pageOfQuote(pages: { page: number; text: string }[], quote: string, first: number, last: number): number {
+  const needle = squash(quote).slice(0, 40);
+  if (!needle || first === last) return first;
+  for (const p of pages) if (p.page >= first && p.page <= last && squash(p.text).includes(needle)) return p.page;
+  return first;
+}
+
 export class AskService {
   constructor(
     private readonly retriever: Retriever,
     private readonly answerer: () => Answerer,
+    private readonly pageTexts: PageTexts = () => [],
   ) {}
 
   get answerMode() {
@@ -39,7 +56,21 @@ export class AskService {
       text: c.text,
       score: c.score,
     }));
-    const events = this.answerer().answer({ question, language: detectLanguage(question), sources, history: options.history, signal: options.signal });
-    return { retrieval: mode, chunkIds: chunks.map((c) => c.chunkId), events };
+    const answered = this.answerer().answer({ question, language: detectLanguage(question), sources, history: options.history, signal: options.signal });
+    const pageRange = new Map(chunks.map((c, i) => [i + 1, [c.pageStart, c.pageEnd] as const]));
+    const placeCitations = async function* (this: AskService): AsyncIterable<AnswerEvent> {
+      for await (const e of answered) {
+        if (e.type !== "done") {
+          yield e;
+          continue;
+        }
+        const citations = e.citations.map((c) => {
+          const [first, last] = pageRange.get(c.n) ?? [c.page, c.page];
+          return first === last ? c : { ...c, page: pageOfQuote(this.pageTexts(c.documentId), c.quote, first, last) };
+        });
+        yield { ...e, citations };
+      }
+    }.call(this);
+    return { retrieval: mode, chunkIds: chunks.map((c) => c.chunkId), events: placeCitations };
   }
 }

@@ -37,6 +37,7 @@ import { JobWorker, type JobWorkerOptions } from "./ingest/job-worker.ts";
 import { JobsService } from "./ingest/jobs-service.ts";
 import { loadSources, Scheduler } from "./ingest/schedules.ts";
 import { Retriever } from "./retrieval.ts";
+import { closeOcrEngine } from "../../ingest/ocr/engine.ts";
 
 export type { ModelStatus } from "./active-index.ts";
 
@@ -202,7 +203,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     },
     redactorFor,
   });
-  const ask = new AskService(retriever, () => answerer);
+  const ask = new AskService(retriever, () => answerer, (id) => documentsRepo.pages(id));
   const workers: JobWorker[] = [];
   const jobs = new JobsService(ingestDeps, ingest, () => {
     for (const w of workers) w.poke();
@@ -256,6 +257,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       await index.close();
       await modelRegistry.closeAll();
       if (llmLoading) await (llmLoading as Promise<LlmProvider>).then((p) => p.close()).catch(() => {});
+      await closeOcrEngine();
       db.$client.close();
     },
   };

@@ -12,7 +12,7 @@ import { docxExtractor } from "../../ingest/extractors/docx.ts";
 import { emlExtractor } from "../../ingest/extractors/eml.ts";
 import { decodeParaText, hwpExtractor, parseRecords } from "../../ingest/extractors/hwp.ts";
 import { hwpxExtractor } from "../../ingest/extractors/hwpx.ts";
-import { pptxExtractor } from "../../ingest/extractors/pptx.ts";
+import { chartBlocks, pptxExtractor } from "../../ingest/extractors/pptx.ts";
 import { registerExtractor } from "../../ingest/extractors/registry.ts";
 import { createXlsxExtractor, splitRegions, xlsxExtractor } from "../../ingest/extractors/xlsx.ts";
 import type { Block, DetectedType, ExtractedDocument, Extractor } from "../../ingest/types.ts";
@@ -64,6 +64,20 @@ describe("PPTX", () => {
     expect(s2!.blocks[0]).toEqual({ kind: "heading", level: 1, text: "실적 요약" });
     expect(s2!.blocks.find((b) => b.kind === "table")?.text).toBe("| 분기 | 매출 |\n| --- | --- |\n| 1Q | 100 |\n| 2Q | 120 |");
     expect(s2!.blocks.at(-1)).toEqual({ kind: "paragraph", text: "A free text box." });
+  });
+});
+
+describe("charts (PPTX/DOCX/XLSX chart parts)", () => {
+  it("turns a chart's cached data into a caption and a Markdown table", () => {
+    const ser = (name: string, vals: string[]) =>
+      `<c:ser><c:tx><c:strRef><c:strCache><c:pt idx="0"><c:v>${name}</c:v></c:pt></c:strCache></c:strRef></c:tx>` +
+      `<c:cat><c:strRef><c:strCache>${["2023", "2024"].map((c, i) => `<c:pt idx="${i}"><c:v>${c}</c:v></c:pt>`).join("")}</c:strCache></c:strRef></c:cat>` +
+      `<c:val><c:numRef><c:numCache>${vals.map((v, i) => `<c:pt idx="${i}"><c:v>${v}</c:v></c:pt>`).join("")}</c:numCache></c:numRef></c:val></c:ser>`;
+    const xml = `<c:chartSpace xmlns:c="c" xmlns:a="a"><c:chart><c:title><c:tx><c:rich><a:p><a:r><a:t>연도별 매출</a:t></a:r></a:p></c:rich></c:tx></c:title><c:plotArea><c:barChart>${ser("국내", ["1.5", "4.4000000000000004"])}${ser("해외", ["2", "3"])}</c:barChart></c:plotArea></c:chart></c:chartSpace>`;
+    expect(chartBlocks(xml)).toEqual([
+      { kind: "caption", text: "연도별 매출" },
+      { kind: "table", text: "|  | 국내 | 해외 |\n| --- | --- | --- |\n| 2023 | 1.5 | 2 |\n| 2024 | 4.4 | 3 |" },
+    ]);
   });
 });
 
