@@ -6,7 +6,6 @@
 import { analyzeForIndex } from "../src/domain/analysis/index.ts";
 import { chunkDocument } from "./chunk.ts";
 import { extractFile } from "./extract.ts";
-import "./extractors/install.ts";
 import type { ChunkDraft, DetectedType, ExtractOptions, SourceFile } from "./types.ts";
 
 export interface AnalyzedChunk extends ChunkDraft {
@@ -39,7 +38,26 @@ export function analyzeChunks(title: string, drafts: ChunkDraft[]): AnalyzedChun
   });
 }
 
+let extractorsLoading: Promise<unknown> | null = null;
+
+/**
+ * The format extractors pull in large libraries (tesseract.js, sharp, exceljs, mammoth): they are
+ * loaded on first use, so commands that never extract (`kb users`, `kb search`) start fast.
+ */
+export function loadExtractors(): Promise<unknown> {
+  return (extractorsLoading ??= import("./extractors/install.ts"));
+}
+
+/** Stops the OCR workers if extraction ever ran in this process. */
+export async function closeExtractors(): Promise<void> {
+  if (!extractorsLoading) return;
+  await extractorsLoading;
+  const { closeOcrEngine } = await import("./ocr/engine.ts");
+  await closeOcrEngine();
+}
+
 export async function prepareDocument(file: SourceFile, options: ExtractOptions & { title?: string } = {}): Promise<PreparedDocument> {
+  await loadExtractors();
   const { type, document } = await extractFile(file, options);
   const title = (options.title ?? document.title ?? "").trim() || titleFromSource(file.source);
   const pages = document.pages.map((p) => ({ page: p.page, text: p.blocks.map((b) => b.text).join("\n\n") }));

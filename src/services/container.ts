@@ -37,7 +37,7 @@ import { JobWorker, type JobWorkerOptions } from "./ingest/job-worker.ts";
 import { JobsService } from "./ingest/jobs-service.ts";
 import { loadSources, Scheduler } from "./ingest/schedules.ts";
 import { Retriever } from "./retrieval.ts";
-import { closeOcrEngine } from "../../ingest/ocr/engine.ts";
+import { closeExtractors } from "../../ingest/pipeline.ts";
 
 export type { ModelStatus } from "./active-index.ts";
 
@@ -257,7 +257,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       await index.close();
       await modelRegistry.closeAll();
       if (llmLoading) await (llmLoading as Promise<LlmProvider>).then((p) => p.close()).catch(() => {});
-      await closeOcrEngine();
+      await closeExtractors();
       db.$client.close();
     },
   };
