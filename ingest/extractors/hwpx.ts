@@ -8,8 +8,8 @@
  * paragraph: <hp:tbl> → a Markdown table (cells placed by <hp:cellAddr>), sub-lists of footnotes,
  * endnotes and text boxes → paragraphs; page headers/footers are skipped.
  */
-import { load } from "cheerio";
-import type { AnyNode, Element } from "domhandler";
+import { attr, isEl, kids, local, parseXml } from "./xml-dom.ts";
+import type { Element } from "domhandler";
 import { sensibleTitle, titleFromFileName } from "../text-utils.ts";
 import { IngestError, type Block, type DetectedType, type ExtractedDocument, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
 import { markdownTable } from "./csv.ts";
@@ -19,28 +19,6 @@ export interface HwpxExtractorConfig {
   zipLimits?: ZipLimits;
 }
 
-function isEl(n: AnyNode): n is Element {
-  return n.type === "tag";
-}
-function local(name: string): string {
-  const i = name.indexOf(":");
-  return i >= 0 ? name.slice(i + 1) : name;
-}
-function kids(el: Element, name?: string): Element[] {
-  return el.children.filter((c): c is Element => isEl(c) && (name === undefined || local(c.name) === name));
-}
-function attr(el: Element | undefined, name: string): string | undefined {
-  if (!el) return undefined;
-  for (const [k, v] of Object.entries(el.attribs)) if (k === name || local(k) === name) return v;
-  return undefined;
-}
-function rootOf(xml: string): Element | undefined {
-  const $ = load(xml, { xml: true });
-  return $.root()
-    .children()
-    .toArray()
-    .find((n): n is Element => isEl(n));
-}
 
 function tText(t: Element): string {
   let s = "";
@@ -139,7 +117,7 @@ async function sectionOrder(zip: SafeZip): Promise<string[]> {
   const hpf = zip.names.find((n) => /^Contents\/content\.hpf$/i.test(n));
   if (!hpf) return byNumber;
   try {
-    const root = rootOf(await zip.text(hpf));
+    const root = parseXml(await zip.text(hpf));
     if (!root) return byNumber;
     const items = new Map<string, string>();
     const spine: string[] = [];
@@ -168,7 +146,7 @@ async function headingStyles(zip: SafeZip): Promise<Map<string, number>> {
   const header = zip.names.find((n) => /^Contents\/header\.xml$/i.test(n));
   if (!header) return map;
   try {
-    const root = rootOf(await zip.text(header));
+    const root = parseXml(await zip.text(header));
     const walk = (el: Element) => {
       for (const c of kids(el)) {
         if (local(c.name) === "style") {
@@ -210,7 +188,7 @@ export function createHwpxExtractor(config: HwpxExtractorConfig = {}): Extractor
       for (const s of sections) {
         if (options.signal?.aborted) throw new IngestError("aborted", `${file.source}: extraction aborted`);
         try {
-          const root = rootOf(await zip.text(s));
+          const root = parseXml(await zip.text(s));
           if (!root) throw new Error("empty XML");
           walker.paragraphs(root, blocks);
           readable++;

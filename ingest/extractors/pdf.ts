@@ -198,19 +198,27 @@ function checkAbort(signal: AbortSignal | undefined, source: string) {
  * pages whose quality is not ok can be re-read by OCR and swapped in by page number.
  * Throws IngestError: encrypted_pdf, wrong_password, corrupt_pdf, too_many_pages, aborted.
  */
-export async function readPdfTextLayer(bytes: Uint8Array, options: PdfReadOptions = {}): Promise<PdfTextLayer> {
-  const source = options.source ?? "PDF";
-  const maxPages = options.maxPages ?? DEFAULT_MAX_PDF_PAGES;
-  checkAbort(options.signal, source);
-  const parser = new PDFParse({
+/**
+ * A pdf-parse instance with the pdfjs assets Korean text needs (CMaps, standard fonts) and no
+ * script evaluation. Callers must `destroy()` it.
+ */
+export function openPdfParser(bytes: Uint8Array, password?: string): PDFParse {
+  return new PDFParse({
     // pdfjs may take ownership of (detach) the array it is given: always pass a copy.
     data: new Uint8Array(bytes),
-    ...(options.password !== undefined ? { password: options.password } : {}),
+    ...(password !== undefined ? { password } : {}),
     ...pdfjsAssets(),
     isEvalSupported: false,
     useSystemFonts: false,
     verbosity: 0,
   });
+}
+
+export async function readPdfTextLayer(bytes: Uint8Array, options: PdfReadOptions = {}): Promise<PdfTextLayer> {
+  const source = options.source ?? "PDF";
+  const maxPages = options.maxPages ?? DEFAULT_MAX_PDF_PAGES;
+  checkAbort(options.signal, source);
+  const parser = openPdfParser(bytes, options.password);
   try {
     let info: Awaited<ReturnType<PDFParse["getInfo"]>>;
     try {

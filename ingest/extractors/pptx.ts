@@ -13,8 +13,8 @@
  * Speaker notes (the notes slide's body placeholder) follow the slide's content as paragraphs, the
  * first one prefixed "Speaker notes: ".
  */
-import { load } from "cheerio";
-import type { AnyNode, Element } from "domhandler";
+import { attr, isEl, kids, local, parseXml } from "./xml-dom.ts";
+import type { Element } from "domhandler";
 import { titleFromFileName } from "../text-utils.ts";
 import { IngestError, type Block, type DetectedType, type ExtractedDocument, type ExtractedPage, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
 import { markdownTable } from "./csv.ts";
@@ -28,16 +28,6 @@ export interface PptxExtractorConfig {
   zipLimits?: ZipLimits;
 }
 
-function isEl(n: AnyNode): n is Element {
-  return n.type === "tag";
-}
-function local(name: string): string {
-  const i = name.indexOf(":");
-  return i >= 0 ? name.slice(i + 1) : name;
-}
-function kids(el: Element, name?: string): Element[] {
-  return el.children.filter((c): c is Element => isEl(c) && (name === undefined || local(c.name) === name));
-}
 function kid(el: Element | undefined, name: string): Element | undefined {
   return el ? kids(el, name)[0] : undefined;
 }
@@ -49,24 +39,10 @@ function descendants(el: Element, name: string, out: Element[] = []): Element[] 
   }
   return out;
 }
-function attr(el: Element | undefined, name: string): string | undefined {
-  if (!el) return undefined;
-  for (const [k, v] of Object.entries(el.attribs)) if (k === name || local(k) === name) return v;
-  return undefined;
-}
-
 /** The relationship id of an element (r:id, whatever the prefix), not its plain `id`. */
 function relId(el: Element): string | undefined {
   for (const [k, v] of Object.entries(el.attribs)) if (k.includes(":") && local(k) === "id") return v;
   return undefined;
-}
-
-function parseXml(xml: string): Element | undefined {
-  const $ = load(xml, { xml: true });
-  return $.root()
-    .children()
-    .toArray()
-    .find((n): n is Element => isEl(n));
 }
 
 /** Text of one a:p (runs, fields, line breaks, tabs). */

@@ -11,8 +11,8 @@
  * rendered one at a time on the calling thread while up to `engine.poolSize` pages are being OCR'd,
  * so memory stays bounded by the pool size.
  */
-import { PDFParse } from "pdf-parse";
-import { pdfjsAssets, pdfLoadError, type OcrPageResult, type PdfOcrFallback } from "../extractors/pdf.ts";
+import type { PDFParse } from "pdf-parse";
+import { openPdfParser, pdfLoadError, type OcrPageResult, type PdfOcrFallback } from "../extractors/pdf.ts";
 import { IngestError } from "../types.ts";
 import { getOcrEngine, type OcrEngine } from "./engine.ts";
 import { inspectImage } from "./preprocess.ts";
@@ -63,14 +63,7 @@ export async function ocrPdfPages(bytes: Uint8Array, pages: readonly number[], o
   if (signal?.aborted) throw new IngestError("aborted", `${source}: OCR aborted`);
   if (pages.length === 0) return [];
 
-  const parser = new PDFParse({
-    data: new Uint8Array(bytes),
-    ...(options.password !== undefined ? { password: options.password } : {}),
-    ...pdfjsAssets(),
-    isEvalSupported: false,
-    useSystemFonts: false,
-    verbosity: 0,
-  });
+  const parser = openPdfParser(bytes, options.password);
   try {
     let info: Awaited<ReturnType<PDFParse["getInfo"]>>;
     try {
