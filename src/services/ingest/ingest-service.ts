@@ -49,13 +49,8 @@ export interface IngestFileRequest {
   tags?: string[];
 }
 
-export interface FileOptions {
-  title?: string;
-  allow?: string[];
-  deny?: string[];
-  classification?: number;
-  password?: string;
-  tags?: string[];
+/** What a job file carries besides its location: the request's options and the uploader. */
+export interface FileOptions extends Omit<IngestFileRequest, "source" | "path"> {
   owner: string | null;
 }
 

@@ -140,8 +140,9 @@ function listOf(v: unknown): string[] {
   return Array.from(v as Iterable<unknown>, String);
 }
 
-function fromRecord(r: Record<string, unknown>): ChunkRow {
-  const row: ChunkRow = {
+/** The displayable columns (HIT_COLUMNS) of a row, shared by hits and full rows. */
+function displayFields(r: Record<string, unknown>): Omit<ChunkHit, "score"> {
+  return {
     chunkId: String(r.chunk_id),
     documentId: String(r.document_id),
     documentVersion: Number(r.document_version),
@@ -152,6 +153,12 @@ function fromRecord(r: Record<string, unknown>): ChunkRow {
     pageEnd: Number(r.page_end),
     headings: String(r.headings),
     text: String(r.text),
+  };
+}
+
+function fromRecord(r: Record<string, unknown>): ChunkRow {
+  const row: ChunkRow = {
+    ...displayFields(r),
     analyzed: String(r.analyzed),
     allow: listOf(r.allow),
     deny: listOf(r.deny),
@@ -170,19 +177,7 @@ async function layoutOf(table: lancedb.Table): Promise<VectorLayout | null> {
 }
 
 function toHit(r: Record<string, unknown>, score: number): ChunkHit {
-  return {
-    chunkId: String(r.chunk_id),
-    documentId: String(r.document_id),
-    documentVersion: Number(r.document_version),
-    ordinal: Number(r.ordinal),
-    title: String(r.title),
-    source: String(r.source),
-    pageStart: Number(r.page_start),
-    pageEnd: Number(r.page_end),
-    headings: String(r.headings),
-    text: String(r.text),
-    score,
-  };
+  return { ...displayFields(r), score };
 }
 
 /** Per document: what a table holds of it (to compare a shadow table with the live one). */

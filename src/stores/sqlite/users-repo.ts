@@ -65,15 +65,20 @@ export class UsersRepo {
 
   /** Groups a user belongs to, directly or through nested groups (cycles tolerated). */
   expandedGroups(userName: string): string[] {
+    return this.containingGroups("user", userName);
+  }
+
+  /** Every group containing a member, directly or through nested groups. */
+  private containingGroups(kind: "user" | "group", name: string): string[] {
     const rows = this.db.$client
       .prepare(
         `WITH RECURSIVE g(name) AS (
-           SELECT group_name FROM group_members WHERE member_kind = 'user' AND member_name = ?
+           SELECT group_name FROM group_members WHERE member_kind = ? AND member_name = ?
            UNION
            SELECT gm.group_name FROM group_members gm JOIN g ON gm.member_kind = 'group' AND gm.member_name = g.name
          ) SELECT name FROM g ORDER BY name`,
       )
-      .all(userName) as { name: string }[];
+      .all(kind, name) as { name: string }[];
     return rows.map((r) => r.name);
   }
 
@@ -145,16 +150,7 @@ export class UsersRepo {
 
   /** Groups that `group` belongs to, directly or through nesting (not including itself unless in a cycle). */
   groupAncestors(group: string): string[] {
-    const rows = this.db.$client
-      .prepare(
-        `WITH RECURSIVE g(name) AS (
-           SELECT group_name FROM group_members WHERE member_kind = 'group' AND member_name = ?
-           UNION
-           SELECT gm.group_name FROM group_members gm JOIN g ON gm.member_kind = 'group' AND gm.member_name = g.name
-         ) SELECT name FROM g ORDER BY name`,
-      )
-      .all(group) as { name: string }[];
-    return rows.map((r) => r.name);
+    return this.containingGroups("group", group);
   }
 
   /**
