@@ -12,10 +12,10 @@
  *     scanned_pdf_200dpi (image-only PDFs, via ocrPdfPages) against ground_truth_txt/*.raw.txt;
  *     the mixed en/ko phone screenshot against its transcription.
  *   - English CER: phototest + its three rotated copies (orientation correction) vs phototest.txt;
- *     the two UNLV pages vs their .txt, both as whole pages (automatic layout; the reading order of
- *     columns may differ from the zone-ordered ground truth, which inflates CER) and in the UNLV
- *     protocol (each .uzn zone read separately, concatenated in zone order, as tesseract's
- *     unlvtests do).
+ *     the two UNLV magazine pages vs their .txt, as whole pages (the product path: automatic layout
+ *     and ingest/ocr/reading-order.ts; CER counts reading-order differences from the zone-ordered
+ *     ground truth) and in the UNLV protocol (each .uzn zone read separately, concatenated in zone
+ *     order, as tesseract's unlvtests do).
  *   - Throughput: pages per minute over the Korean page images with 1 worker and with the pool.
  * Prints a table per section and writes a Markdown section (default .tmp/bench-ocr.md).
  */
@@ -172,7 +172,7 @@ async function english() {
     const r = await engine.recognizeImage(readFileSync(tif));
     rows.push([`${f} (whole page)`, pct(cer(gt, r.text)), `${r.rotation}°`, r.confidence.toFixed(0), r.languages, secs(r.ms)]);
   }
-  section("English (tesseract test set)", ["file", "CER", "rotation", "confidence", "languages", "seconds"], rows, "targets: phototest and rotated copies ≤ 1%; UNLV pages ≤ 6% (UNLV protocol: zones from the .uzn file, as tesseract's unlvtests)");
+  section("English (tesseract test set)", ["file", "CER", "rotation", "confidence", "languages", "seconds"], rows, "targets: phototest and rotated copies ≤ 1%; UNLV pages ≤ 6% (whole page: automatic layout and our reading order, the product path; zones: each .uzn zone read alone, as tesseract's unlvtests do). Typographic quotes count as errors against the ASCII ground truth.");
 }
 
 async function throughput() {

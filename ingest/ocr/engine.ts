@@ -18,7 +18,8 @@
  *      again turned that way; the more confident reading wins.
  *
  * Page segmentation: PSM 3 (automatic layout) by default; paragraphs come from tesseract's layout
- * analysis (blocks → paragraphs → lines).
+ * analysis (blocks → paragraphs → lines), with blocks in the reading order of reading-order.ts
+ * (captions and pull quotes do not cut a column's text off from the next column).
  *
  * Workers are `unref`'d while idle so an idle pool never keeps the process alive, terminated after
  * `idleTimeoutMs`, and `close()` terminates them all. A page that runs past `pageTimeoutMs` kills
@@ -36,6 +37,7 @@ import {
   type PreparedImage,
   type Rotation,
 } from "./preprocess.ts";
+import { readingOrder, type LayoutBlock } from "./reading-order.ts";
 import { resolveLangPath } from "./tessdata.ts";
 
 type TWorker = Tesseract.Worker;
@@ -155,10 +157,27 @@ function paragraphsOf(layout: OcrLine[][]): string[] {
   return out;
 }
 
+function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[sorted.length >> 1]!;
+}
+
+function layoutBlockOf(block: Tesseract.Block): LayoutBlock {
+  const words = (block.paragraphs ?? []).flatMap((p) => (p.lines ?? []).flatMap((l) => l.words ?? []));
+  return {
+    bbox: block.bbox,
+    blockType: Number(block.blocktype),
+    wordHeight: median(words.map((w) => w.bbox.y1 - w.bbox.y0)),
+    chars: block.text?.trim().length ?? 0,
+  };
+}
+
 function toPass(data: Tesseract.Page, languages: string): PassResult {
   const layout: OcrLine[][] = [];
-  for (const block of data.blocks ?? []) {
-    for (const para of block.paragraphs ?? []) {
+  const blocks = data.blocks ?? [];
+  for (const index of readingOrder(blocks.map(layoutBlockOf))) {
+    for (const para of blocks[index]!.paragraphs ?? []) {
       layout.push(
         (para.lines ?? []).map((l) => ({
           text: l.text,

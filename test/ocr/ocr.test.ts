@@ -205,3 +205,16 @@ describe("Korean OCR on public sample pages", () => {
     expect(res[0]!.error?.code).toBe("page_out_of_range");
   });
 });
+
+describe("English magazine scan (UNLV page from tesseract's test set)", () => {
+  const tif = sharedPath("ocr_tesseract_test_en", "8087_054.3B.tif");
+  const have = haveShared(tif, "UNLV test page");
+
+  it.skipIf(!have)("reads a two-column page with a photo caption whole, columns in order (CER ≤ 6%)", async () => {
+    const gt = readFileSync(tif.replace(/\.tif$/, ".txt"), "utf8").replace(/~/g, "");
+    const r = await engine.recognizeImage(readFileSync(tif));
+    expect(cer(gt, r.text)).toBeLessThanOrEqual(0.06);
+    // The sentence that runs from the first column into the second is not cut by the caption.
+    expect(r.text).toMatch(/any person in\s+need receives flour/);
+  });
+});
