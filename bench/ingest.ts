@@ -10,6 +10,8 @@
  * plumbing, not a real model's cost; set BENCH_EMBED_MODELS_DIR / BENCH_EMBED_MODEL for a real one).
  * Writes docs/benchmarks.md (section "ingest").
  */
+// First: captures the engine's Array.prototype.push before pdf-parse (imported below) replaces it.
+import "../ingest/extractors/pdfjs-builtins.ts";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";

@@ -19,6 +19,8 @@
  *   - Throughput: pages per minute over the Korean page images with 1 worker and with the pool.
  * Prints a table per section and writes a Markdown section (default .tmp/bench-ocr.md).
  */
+// First: captures the engine's Array.prototype.push before pdf-parse (imported below) replaces it.
+import "../ingest/extractors/pdfjs-builtins.ts";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";

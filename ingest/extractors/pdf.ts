@@ -12,12 +12,16 @@
  * - Errors: encrypted_pdf (password needed), wrong_password, corrupt_pdf, too_many_pages, aborted.
  * - Every PDFParse instance is destroyed (frees pdfjs memory) on every path.
  */
+// Must be evaluated before pdf-parse: it captures the engine's Array.prototype.push (see the module).
+import { restoreNativeBuiltins } from "./pdfjs-builtins.ts";
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { PDFParse } from "pdf-parse";
 import { IngestError, type Block, type DetectedType, type ExtractedDocument, type ExtractedPage, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
 import { sensibleTitle, titleFromFileName } from "../text-utils.ts";
+
+restoreNativeBuiltins();
 
 export const DEFAULT_MAX_PDF_PAGES = 5000;
 
@@ -225,6 +229,8 @@ export async function readPdfTextLayer(bytes: Uint8Array, options: PdfReadOption
       info = await parser.getInfo();
     } catch (err) {
       throw pdfLoadError(err, source, options.password !== undefined);
+    } finally {
+      restoreNativeBuiltins(); // pdfjs loads its worker module with the first document
     }
     const numPages = info.total;
     if (numPages > maxPages) {

@@ -13,6 +13,7 @@
  */
 import type { PDFParse } from "pdf-parse";
 import { openPdfParser, pdfLoadError, type OcrPageResult, type PdfOcrFallback } from "../extractors/pdf.ts";
+import { restoreNativeBuiltins } from "../extractors/pdfjs-builtins.ts";
 import { IngestError } from "../types.ts";
 import { getOcrEngine, type OcrEngine } from "./engine.ts";
 import { inspectImage } from "./preprocess.ts";
@@ -70,6 +71,8 @@ export async function ocrPdfPages(bytes: Uint8Array, pages: readonly number[], o
       info = await parser.getInfo({ parsePageInfo: true });
     } catch (err) {
       throw pdfLoadError(err, source, options.password !== undefined);
+    } finally {
+      restoreNativeBuiltins();
     }
     const sizes = new Map<number, { width: number; height: number }>();
     for (const p of (info as unknown as { pages?: Array<{ pageNumber: number; width: number; height: number }> }).pages ?? []) {
