@@ -56,7 +56,14 @@ export class AskService {
       text: c.text,
       score: c.score,
     }));
-    const answered = this.answerer().answer({ question, language: detectLanguage(question), sources, history: options.history, signal: options.signal });
+    const answered = this.answerer().answer({
+      question,
+      ...(options.retrievalQuery && options.retrievalQuery !== question ? { retrievalQuery: options.retrievalQuery } : {}),
+      language: detectLanguage(question),
+      sources,
+      history: options.history,
+      signal: options.signal,
+    });
     const pageRange = new Map(chunks.map((c, i) => [i + 1, [c.pageStart, c.pageEnd] as const]));
     const placeCitations = async function* (this: AskService): AsyncIterable<AnswerEvent> {
       for await (const e of answered) {

@@ -37,6 +37,11 @@ export type AnswerEvent =
 
 export interface AnswerRequest {
   question: string;
+  /**
+   * The standalone question the sources were retrieved for, when it differs from `question` (a
+   * follow-up rewritten with its conversation). The extractive answerer matches its terms.
+   */
+  retrievalQuery?: string;
   language: Lang;
   sources: AnswerSource[];
   /** Earlier turns of the conversation, oldest first (LLM only). */

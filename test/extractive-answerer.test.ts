@@ -1,0 +1,50 @@
+/** The extractive answerer alone: which sentences it quotes, and when it says it found nothing. */
+import { describe, expect, it } from "vitest";
+import { ExtractiveAnswerer, NO_ANSWER } from "../src/services/answer/extractive.ts";
+import type { AnswerEvent, AnswerRequest, AnswerSource } from "../src/services/answer/types.ts";
+
+const source = (n: number, title: string, text: string): AnswerSource => ({ n, documentId: `doc${n}`, chunkId: `c${n}`, title, source: `${title}.md`, page: 1, text, score: 1 });
+
+async function answer(request: Omit<AnswerRequest, "language"> & { language?: "ko" | "en" }) {
+  const events: AnswerEvent[] = [];
+  for await (const e of new ExtractiveAnswerer().answer({ language: "en", ...request })) events.push(e);
+  const done = events.at(-1);
+  if (done?.type !== "done") throw new Error("no done event");
+  return done;
+}
+
+const parking = source(1, "Parking", "The visitor car park closes at 9 pm. Employees park on level minus two with their badge.");
+const travel = source(2, "Travel policy", "Travel expenses are reimbursed within 30 days. Receipts must be uploaded to the finance portal.");
+
+describe("extractive answerer", () => {
+  it("quotes the sentence that answers, with its citation", async () => {
+    const done = await answer({ question: "When are travel expenses reimbursed?", sources: [parking, travel] });
+    expect(done.found).toBe(true);
+    expect(done.answer).toContain("Travel expenses are reimbursed within 30 days. [2]");
+    expect(done.citations.map((c) => c.n)).toEqual([2]);
+  });
+
+  it("says it found nothing when the passage does not cover the question, even if a sentence shares a word", async () => {
+    // "park" matches, but nothing about a night shift, a canteen or its opening hours.
+    const done = await answer({ question: "When does the night shift canteen near the park open?", sources: [parking, travel] });
+    expect(done.found).toBe(false);
+    expect(done.answer).toBe(NO_ANSWER.en);
+    expect(done.citations).toEqual([]);
+  });
+
+  it("judges a two-term question on the sentence alone", async () => {
+    const sick = source(1, "병가", "# 병가\n\n병가는 연간 최대 10일까지 사용할 수 있으며 진단서를 제출해야 합니다.");
+    const done = await answer({ question: "병가는 며칠까지 쓸 수 있나요?", language: "ko", sources: [sick] });
+    expect(done.found).toBe(true);
+    expect(done.answer).toContain("10일");
+  });
+
+  it("matches a follow-up through its standalone retrieval query", async () => {
+    const leave = source(1, "연차 휴가", "# 연차 휴가\n\n1년 이상 근무한 직원에게는 매년 15일의 연차 휴가가 부여됩니다. 연차 휴가는 인사 시스템에서 신청합니다.");
+    // Alone, "그럼 그건 어디서?" has no term to match (fillers and question words).
+    expect((await answer({ question: "그럼 그건 어디서?", language: "ko", sources: [leave] })).found).toBe(false);
+    const done = await answer({ question: "그럼 그건 어디서?", retrievalQuery: "연차 휴가는 며칠인가요? 그럼 그건 어디서?", language: "ko", sources: [leave] });
+    expect(done.found).toBe(true);
+    expect(done.answer).toContain("연차 휴가는 인사 시스템에서 신청합니다. [1]");
+  });
+});
