@@ -10,19 +10,11 @@
  */
 import fs from "node:fs";
 import os from "node:os";
-import path from "node:path";
-import pino from "pino";
-import { loadConfig } from "../src/config.ts";
 import { readQaDataset } from "../src/eval/qa-formats.ts";
-import { runAnswerEval, type AnswerEvalReport } from "../src/eval/run-answer-eval.ts";
-import { openKb } from "../src/services/container.ts";
+import { runAnswerEval } from "../src/eval/run-answer-eval.ts";
+import { QA_DATASETS, withTempKb } from "./qa-datasets.ts";
 import { replaceSection } from "./report.ts";
 
-const SHARED = path.resolve("../shared/data");
-const DATASETS = [
-  { name: "KorQuAD 1.0 dev", file: path.join(SHARED, "korquad1_dev/KorQuAD_v1.0_dev.json") },
-  { name: "SQuAD 1.1 dev", file: path.join(SHARED, "squad11_dev/dev-v1.1.json") },
-];
 const args = process.argv.slice(2);
 const opt = (name: string) => {
   const i = args.indexOf(name);
@@ -30,27 +22,19 @@ const opt = (name: string) => {
 };
 
 const rows: string[] = [];
-for (const ds of DATASETS) {
+for (const ds of QA_DATASETS) {
   if (!fs.existsSync(ds.file)) {
     console.log(`skip ${ds.name}: ${ds.file} not found`);
     continue;
   }
   const dataset = await readQaDataset(ds.file);
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-bench-answers-"));
-  const kb = await openKb(loadConfig(process.env, { dataDir, modelsDir: process.env.KB_MODELS_DIR ?? path.join(dataDir, "models"), logLevel: "warn" }), {
-    logger: pino({ level: "warn" }),
-  });
-  let r: AnswerEvalReport;
-  try {
-    r = await runAnswerEval(kb, dataset, {
+  const r = await withTempKb((kb) =>
+    runAnswerEval(kb, dataset, {
       answerable: opt("--answerable"),
       heldOut: opt("--held-out"),
       onProgress: (s, d, t) => process.stderr.write(`\r${ds.name}: ${s} ${d}/${t}   `),
-    });
-  } finally {
-    await kb.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }
+    }),
+  );
   process.stderr.write("\n");
   const pct = (n: number, d: number) => `${((100 * n) / Math.max(1, d)).toFixed(1)}%`;
   const row = `| ${ds.name} | ${r.mode} | ${r.documents} | ${r.answerable} | ${pct(r.answered, r.answerable)} | ${pct(r.containsAnswer, r.answerable)} | ${pct(r.firstSentenceContainsAnswer, r.answerable)} | ${pct(r.citesReference, r.answerable)} | ${r.heldOut} | ${pct(r.abstained, r.heldOut)} | ${r.msPerQuestion.toFixed(1)} ms |`;

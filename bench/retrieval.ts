@@ -6,38 +6,19 @@
  */
 import fs from "node:fs";
 import os from "node:os";
-import path from "node:path";
-import pino from "pino";
-import { loadConfig } from "../src/config.ts";
 import { readQaDataset } from "../src/eval/qa-formats.ts";
-import { runRetrievalEval, type EvalReport } from "../src/eval/run-eval.ts";
-import { openKb } from "../src/services/container.ts";
+import { runRetrievalEval } from "../src/eval/run-eval.ts";
+import { QA_DATASETS, withTempKb } from "./qa-datasets.ts";
 import { replaceSection } from "./report.ts";
 
-const SHARED = path.resolve("../shared/data");
-const DATASETS = [
-  { name: "KorQuAD 1.0 dev", file: path.join(SHARED, "korquad1_dev/KorQuAD_v1.0_dev.json") },
-  { name: "SQuAD 1.1 dev", file: path.join(SHARED, "squad11_dev/dev-v1.1.json") },
-];
-
 const rows: string[] = [];
-for (const ds of DATASETS) {
+for (const ds of QA_DATASETS) {
   if (!fs.existsSync(ds.file)) {
     console.log(`skip ${ds.name}: ${ds.file} not found`);
     continue;
   }
   const dataset = await readQaDataset(ds.file);
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-bench-"));
-  const kb = await openKb(loadConfig(process.env, { dataDir, modelsDir: process.env.KB_MODELS_DIR ?? path.join(dataDir, "models"), logLevel: "warn" }), {
-    logger: pino({ level: "warn" }),
-  });
-  let r: EvalReport;
-  try {
-    r = await runRetrievalEval(kb, dataset, { onProgress: (s, d, t) => process.stderr.write(`\r${ds.name}: ${s} ${d}/${t}   `) });
-  } finally {
-    await kb.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  }
+  const r = await withTempKb((kb) => runRetrievalEval(kb, dataset, { onProgress: (s, d, t) => process.stderr.write(`\r${ds.name}: ${s} ${d}/${t}   `) }));
   process.stderr.write("\n");
   const f = (x: number) => x.toFixed(3);
   const row = `| ${ds.name} | ${r.mode} | ${r.documents} | ${r.chunks} | ${r.questions} | ${f(r.recall1)} | ${f(r.recall5)} | ${f(r.recall10)} | ${f(r.mrr10)} | ${f(r.ndcg10)} | ${r.ingestSeconds.toFixed(0)} s | ${r.msPerQuery.toFixed(1)} ms |`;

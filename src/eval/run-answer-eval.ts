@@ -14,13 +14,10 @@
  *   - cites the reference document;
  * and for held-out questions: abstained (said it found no answer).
  */
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { SYSTEM_ACTOR } from "../../policies/index.ts";
 import type { AnswerEvent } from "../services/answer/types.ts";
 import type { Kb } from "../services/container.ts";
 import type { QaDataset, QaQuestion } from "./qa-formats.ts";
+import { evalAsker, ingestQaDocuments } from "./run-eval.ts";
 
 export interface AnswerEvalOptions {
   /** Most answerable questions asked (spread evenly over the dataset). Default 1000. */
@@ -64,64 +61,47 @@ export async function runAnswerEval(kb: Kb, dataset: QaDataset, options: AnswerE
   const keptIds = new Set(kept.map((d) => d.id));
   const heldIds = new Set(dataset.documents.filter((d) => heldTitles.has(d.title)).map((d) => d.id));
 
-  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-answer-eval-"));
-  try {
-    const files = kept.map((d, i) => {
-      const file = path.join(workDir, `${String(i).padStart(6, "0")}.txt`);
-      fs.writeFileSync(file, d.text);
-      return { source: file, path: file, title: d.title, qaId: d.id };
-    });
-    const { jobId, documents } = kb.ingest.submit(SYSTEM_ACTOR, files);
-    const toQaId = new Map(documents.map((d, i) => [d.id, files[i]!.qaId]));
-    if (!kb.jobsRepo.claimJob(jobId, "eval", 60_000)) throw new Error("could not claim the eval ingest job");
-    const job = await kb.ingest.runJob(jobId, "eval", (done, total) => options.onProgress?.("ingest", done, total));
-    const failed = job.files.filter((f) => f.status === "failed");
-    if (failed.length) throw new Error(`${failed.length} documents failed to ingest, e.g. ${failed[0]!.source}: ${failed[0]!.error}`);
+  const { toQaId } = await ingestQaDocuments(kb, kept, options.onProgress);
+  const asker = evalAsker(kb);
+  const withAnswers = (q: QaQuestion) => (q.answers?.length ?? 0) > 0;
+  const answerable = spread(dataset.questions.filter((q) => withAnswers(q) && q.relevantDocumentIds.every((id) => keptIds.has(id))), options.answerable ?? 1000);
+  const heldOut = spread(dataset.questions.filter((q) => q.relevantDocumentIds.every((id) => heldIds.has(id))), options.heldOut ?? 300);
 
-    if (!kb.accounts.listUsers().some((u) => u.name === "eval")) kb.accounts.createUser({ name: "eval", role: "viewer" });
-    const asker = kb.accounts.actorByName("eval");
-    const withAnswers = (q: QaQuestion) => (q.answers?.length ?? 0) > 0;
-    const answerable = spread(dataset.questions.filter((q) => withAnswers(q) && q.relevantDocumentIds.every((id) => keptIds.has(id))), options.answerable ?? 1000);
-    const heldOut = spread(dataset.questions.filter((q) => q.relevantDocumentIds.every((id) => heldIds.has(id))), options.heldOut ?? 300);
-
-    const report: AnswerEvalReport = {
-      mode: `${kb.retriever.mode} retrieval, ${kb.ask.answerMode} answers`,
-      documents: kept.length,
-      answerable: answerable.length,
-      answered: 0,
-      containsAnswer: 0,
-      firstSentenceContainsAnswer: 0,
-      citesReference: 0,
-      heldOut: heldOut.length,
-      abstained: 0,
-      msPerQuestion: 0,
-    };
-    const extractive = kb.ask.answerMode === "extractive";
-    const t0 = performance.now();
-    const all = [...answerable.map((q) => ({ q, held: false })), ...heldOut.map((q) => ({ q, held: true }))];
-    for (const [i, { q, held }] of all.entries()) {
-      const { events } = await kb.ask.ask(asker, q.question);
-      let done: Extract<AnswerEvent, { type: "done" }> | undefined;
-      for await (const e of events) if (e.type === "done") done = e;
-      if (!done) throw new Error(`no answer for question ${q.id}`);
-      if (held) {
-        if (!done.found) report.abstained++;
-      } else if (done.found) {
-        report.answered++;
-        // Extractive answers: a lead-in line, then one quoted sentence per line with its citation
-        // marker. A language model's answer is compared whole.
-        const sentences = extractive ? done.answer.split("\n").slice(1).map((s) => s.replace(/\s*\[\d+\]\s*$/, "")) : [done.answer];
-        const gold = q.answers!.map(normalizeForMatch).filter(Boolean);
-        const has = (text: string) => gold.some((g) => normalizeForMatch(text).includes(g));
-        if (has(sentences.join(" "))) report.containsAnswer++;
-        if (sentences[0] && has(sentences[0])) report.firstSentenceContainsAnswer++;
-        if (done.citations.some((c) => q.relevantDocumentIds.includes(toQaId.get(c.documentId) ?? ""))) report.citesReference++;
-      }
-      if (i % 100 === 0) options.onProgress?.("ask", i, all.length);
+  const report: AnswerEvalReport = {
+    mode: `${kb.retriever.mode} retrieval, ${kb.ask.answerMode} answers`,
+    documents: kept.length,
+    answerable: answerable.length,
+    answered: 0,
+    containsAnswer: 0,
+    firstSentenceContainsAnswer: 0,
+    citesReference: 0,
+    heldOut: heldOut.length,
+    abstained: 0,
+    msPerQuestion: 0,
+  };
+  const extractive = kb.ask.answerMode === "extractive";
+  const t0 = performance.now();
+  const all = [...answerable.map((q) => ({ q, held: false })), ...heldOut.map((q) => ({ q, held: true }))];
+  for (const [i, { q, held }] of all.entries()) {
+    const { events } = await kb.ask.ask(asker, q.question);
+    let done: Extract<AnswerEvent, { type: "done" }> | undefined;
+    for await (const e of events) if (e.type === "done") done = e;
+    if (!done) throw new Error(`no answer for question ${q.id}`);
+    if (held) {
+      if (!done.found) report.abstained++;
+    } else if (done.found) {
+      report.answered++;
+      // Extractive answers: a lead-in line, then one quoted sentence per line with its citation
+      // marker. A language model's answer is compared whole.
+      const sentences = extractive ? done.answer.split("\n").slice(1).map((s) => s.replace(/\s*\[\d+\]\s*$/, "")) : [done.answer];
+      const gold = q.answers!.map(normalizeForMatch).filter(Boolean);
+      const has = (text: string) => gold.some((g) => normalizeForMatch(text).includes(g));
+      if (has(sentences.join(" "))) report.containsAnswer++;
+      if (sentences[0] && has(sentences[0])) report.firstSentenceContainsAnswer++;
+      if (done.citations.some((c) => q.relevantDocumentIds.includes(toQaId.get(c.documentId) ?? ""))) report.citesReference++;
     }
-    report.msPerQuestion = (performance.now() - t0) / Math.max(1, all.length);
-    return report;
-  } finally {
-    fs.rmSync(workDir, { recursive: true, force: true });
+    if (i % 100 === 0) options.onProgress?.("ask", i, all.length);
   }
+  report.msPerQuestion = (performance.now() - t0) / Math.max(1, all.length);
+  return report;
 }
