@@ -221,7 +221,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     jobs,
     accounts,
     admin: new AdminService(accounts, audit),
-    access: new AccessService({ db, documents: documentsRepo, chunks, audit, retriever, accounts, policy }),
+    access: new AccessService({ documents: documentsRepo, index, audit, retriever, accounts, policy }),
     policy,
     sensitive,
     audit,
