@@ -4,6 +4,7 @@
  * Embedding and writing need models and stores and live in the ingest service.
  */
 import { analyzeForIndex } from "../src/domain/analysis/index.ts";
+import { splitSensitiveForIndex } from "../src/domain/sensitive/index.ts";
 import { chunkDocument } from "./chunk.ts";
 import { extractFile } from "./extract.ts";
 import type { ChunkDraft, DetectedType, ExtractOptions, SourceFile } from "./types.ts";
@@ -29,12 +30,24 @@ export function titleFromSource(source: string): string {
   return base.replace(/\.[A-Za-z0-9]{1,5}$/, "") || base;
 }
 
+/**
+ * The `analyzed` column: personal data (phone, RRN, card, account numbers, e-mail) is not
+ * indexed as words but as opaque keys that only privileged searches produce (see
+ * src/domain/sensitive/search-keys.ts). Keys are written twice, like every term (`indexRepeat`).
+ */
+function analyzedWithoutPersonalData(text: string): string {
+  const { text: rest, keys } = splitSensitiveForIndex(text);
+  const analyzed = analyzeForIndex(rest);
+  if (keys.length === 0) return analyzed;
+  return [analyzed, ...keys, ...keys].filter(Boolean).join(" ");
+}
+
 export function analyzeChunks(title: string, drafts: ChunkDraft[]): AnalyzedChunk[] {
   return drafts.map((c) => {
     // Title and headings are indexed with every chunk: a passage is often found by the
     // name of the document or section it sits in, not by words in its own sentences.
     const context = [title, ...c.headings].filter(Boolean).join(" > ");
-    return { ...c, analyzed: analyzeForIndex(`${context}\n${c.text}`), embeddingText: context ? `${context}\n${c.text}` : c.text };
+    return { ...c, analyzed: analyzedWithoutPersonalData(`${context}\n${c.text}`), embeddingText: context ? `${context}\n${c.text}` : c.text };
   });
 }
 

@@ -277,6 +277,20 @@ describe("personal data", () => {
     expect(report.body.items).toEqual([{ documentId: docs.hr, source: expect.stringContaining("record.txt"), title: expect.any(String), counts: { rrn: 1, phone: 1, email: 1, account: 1, card: 1 } }]);
     expect((await get(viewer, "/api/v1/admin/sensitive")).status).toBe(403);
   });
+
+  it("cannot be confirmed by searching for it: only holders of view_sensitive find a document by a value", async () => {
+    const finds = async (token: string, q: string) => (await search(token, q)).results.some((x: any) => x.documentId === docs.hr);
+    // The viewer reads the document (masked) and finds it by its words…
+    expect(await finds(viewer, "인사 기록 홍길동")).toBe(true);
+    // …but not by a value it only sees masked, whole or in fragments.
+    for (const q of ["010-2345-6789", "01023456789", "2345 6789", "900101-1234568", "1234568", "110-123-456789", "4111 1111 1111 1111", "hong.gd@example.co.kr", "hong.gd"]) {
+      expect(await finds(viewer, q), q).toBe(false);
+    }
+    // Admins search by the whole value, in any spacing, without the context words the document has.
+    for (const q of ["010-2345-6789", "01023456789", "900101-1234568", "110-123-456789", "4111111111111111", "HONG.GD@example.co.kr"]) {
+      expect(await finds(admin, q), q).toBe(true);
+    }
+  });
 });
 
 describe("policy files", () => {

@@ -3,8 +3,9 @@
  * The asker's access filter (compiled from policies/) is applied inside each LanceDB search,
  * lexical and vector alike, so no ranking ever sees a chunk the asker may not read.
  */
-import { retrievalFilter, type Actor } from "../../policies/index.ts";
+import { mustMask, retrievalFilter, type Actor } from "../../policies/index.ts";
 import { analyzeForQuery } from "../domain/analysis/index.ts";
+import { splitSensitiveForQuery } from "../domain/sensitive/index.ts";
 import type { EmbeddingProvider } from "../models/embeddings.ts";
 import type { ChunkHit, ChunkStore } from "../stores/lance/chunk-store.ts";
 import { redactChunk, redactorFor } from "./sensitive.ts";
@@ -55,12 +56,16 @@ export class Retriever {
     const store = this.store.snapshot();
     const embedder = this.embedder();
     const candidates = Math.max(options.topK * 3, 30);
-    const lexicalQuery = analyzeForQuery(query);
+    // Personal data in the query: searched by key for users who may see it, else left out, so
+    // that a search cannot confirm a value the user only ever sees masked.
+    const personal = splitSensitiveForQuery(query);
+    const mayView = !mustMask(actor);
+    const lexicalQuery = [analyzeForQuery(personal.text), ...(mayView ? personal.keys : [])].filter(Boolean).join(" ");
     const lexical = await store.searchText(lexicalQuery, filter, embedder ? candidates : options.topK);
     if (!embedder) {
       return { mode: "lexical", chunks: lexical.map((h) => ({ ...h, lexicalScore: h.score })) };
     }
-    const [vector] = await embedder.embedQueries([query]);
+    const [vector] = await embedder.embedQueries([mayView ? query : personal.text]);
     const semantic = vector ? await store.searchVector(vector, filter, candidates) : [];
     return { mode: "hybrid", chunks: fuse(lexical, semantic).slice(0, options.topK) };
   }

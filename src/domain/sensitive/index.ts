@@ -1,2 +1,3 @@
 export * from "./detect.ts";
 export * from "./mask.ts";
+export * from "./search-keys.ts";
