@@ -33,6 +33,32 @@ describe("kb CLI", () => {
     expect(users.stdout).toMatch(/kim\tviewer.*groups=hr,sales/);
   });
 
+  it("eval --answers asks a QA set through the answerer and reports held-out questions", async () => {
+    const article = (title: string, context: string, question: string, answer: string) => ({
+      title,
+      paragraphs: [{ context, qas: [{ id: title, question, answers: [{ text: answer, answer_start: context.indexOf(answer) }] }] }],
+    });
+    const file = path.join(dir, "qa.json");
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        data: [
+          article("연차", "연차 휴가는 입사 1년 후 15일이 주어진다.", "입사 1년 후 연차 휴가는 며칠인가?", "15일"),
+          article("재택", "재택근무는 일주일에 이틀까지 허용된다.", "재택근무는 일주일에 며칠까지 허용되나?", "이틀"),
+          article("Expenses", "Travel expenses are reimbursed within 30 days.", "How soon are travel expenses reimbursed?", "within 30 days"),
+          article("Badges", "Lost security badges are replaced at the front desk.", "Where are lost security badges replaced?", "at the front desk"),
+          // The fifth article is held out of the index.
+          article("Parking", "The visitor car park closes at 9 pm.", "When does the visitor car park close?", "9 pm"),
+        ],
+      }),
+    );
+    const { stdout } = await kb("eval", file, "--answers", "--json");
+    const report = JSON.parse(stdout);
+    expect(report).toMatchObject({ mode: "lexical retrieval, extractive answers", documents: 4, answerable: 4, heldOut: 1, answered: 4, containsAnswer: 4, abstained: 1 });
+    const text = await kb("eval", file, "--answers");
+    expect(text.stdout).toMatch(/held out: "I don't know" 100\.0%/);
+  });
+
   it("fails clearly for bad input", async () => {
     await expect(kb("users", "add", "bad name!")).rejects.toMatchObject({ stderr: expect.stringMatching(/invalid user name/) });
     await expect(kb("ingest", path.join(dir, "missing"))).rejects.toMatchObject({ stderr: expect.stringMatching(/no such file/) });

@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
 import { readQaDataset } from "../../eval/qa-formats.ts";
+import { runAnswerEval, type AnswerEvalReport } from "../../eval/run-answer-eval.ts";
 import { runRetrievalEval, type EvalReport } from "../../eval/run-eval.ts";
 import { withKb } from "../context.ts";
 
@@ -15,22 +16,42 @@ export function formatReport(name: string, r: EvalReport): string {
   ].join("\n");
 }
 
+export function formatAnswerReport(name: string, r: AnswerEvalReport): string {
+  const pct = (n: number, d: number) => `${((100 * n) / Math.max(1, d)).toFixed(1)}%`;
+  return [
+    `${name}: ${r.answerable} answerable and ${r.heldOut} held-out questions over ${r.documents} documents, ${r.mode}`,
+    `  answered ${pct(r.answered, r.answerable)}  contains the reference ${pct(r.containsAnswer, r.answerable)}  first sentence ${pct(r.firstSentenceContainsAnswer, r.answerable)}  cites the reference ${pct(r.citesReference, r.answerable)}`,
+    `  held out: "I don't know" ${pct(r.abstained, r.heldOut)}; ${r.msPerQuestion.toFixed(1)} ms/question`,
+  ].join("\n");
+}
+
 export function registerEvalCommand(program: Command): void {
   program
     .command("eval <qaFile>")
-    .description("measure retrieval (Recall@1/5/10, MRR@10, nDCG@10) on a QA set (SQuAD/KorQuAD JSON or AutoRAG JSONL) through the real ingest and search path, in a temporary knowledge base")
-    .option("--limit <n>", "only the first n questions")
+    .description(
+      "measure retrieval (Recall@1/5/10, MRR@10, nDCG@10) or, with --answers, answers and \"I don't know\" on a QA set (SQuAD/KorQuAD JSON or AutoRAG JSONL) through the real ingest and ask path, in a temporary knowledge base",
+    )
+    .option("--limit <n>", "retrieval: only the first n questions; --answers: at most n answerable questions (default 1000)")
+    .option("--answers", "ask through the answerer; every fifth article is held out of the index and its questions should get \"I don't know\"")
+    .option("--held-out <n>", "--answers: at most n held-out questions (default 300)")
     .option("--json", "print JSON")
-    .action(async (qaFile: string, o: { limit?: string; json?: boolean }) => {
+    .action(async (qaFile: string, o: { limit?: string; answers?: boolean; heldOut?: string; json?: boolean }) => {
       const dataset = await readQaDataset(qaFile);
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-eval-data-"));
+      const onProgress = (s: string, d: number, t: number) => process.stderr.write(`\r${s} ${d}/${t}   `);
+      const limit = o.limit ? Number(o.limit) : undefined;
       try {
-        const report = await withKb(
-          (kb) => runRetrievalEval(kb, dataset, { limit: o.limit ? Number(o.limit) : undefined, onProgress: (s, d, t) => process.stderr.write(`\r${s} ${d}/${t}   `) }),
+        const report = await withKb<EvalReport | AnswerEvalReport>(
+          (kb) =>
+            o.answers
+              ? runAnswerEval(kb, dataset, { answerable: limit, heldOut: o.heldOut ? Number(o.heldOut) : undefined, onProgress })
+              : runRetrievalEval(kb, dataset, { limit, onProgress }),
           { dataDir, modelsDir: process.env.KB_MODELS_DIR ? path.resolve(process.env.KB_MODELS_DIR) : path.join(dataDir, "models"), logLevel: "warn" },
         );
         process.stderr.write("\n");
-        console.log(o.json ? JSON.stringify(report, null, 2) : formatReport(path.basename(qaFile), report));
+        const name = path.basename(qaFile);
+        if (o.json) console.log(JSON.stringify(report, null, 2));
+        else console.log("answerable" in report ? formatAnswerReport(name, report) : formatReport(name, report));
       } finally {
         fs.rmSync(dataDir, { recursive: true, force: true });
       }
