@@ -148,6 +148,44 @@ describe("schedules", () => {
       await t.close();
     }
   });
+
+  it("syncs a watched folder a few seconds after a file changes in it (subfolders too), and not otherwise", async () => {
+    const t = await openTestKb();
+    try {
+      const folder = path.join(t.dir, "watched");
+      writeFiles(folder, { "a.txt": "first document" });
+      let now = () => new Date();
+      const scheduler = new Scheduler(parseSources([{ name: "w", folder, watch: true }], "test"), {
+        jobs: t.kb.jobsRepo,
+        settings: t.kb.settings,
+        jobsService: t.kb.jobs,
+        now: () => now(),
+      });
+      try {
+        // One catch-up sync when the watch starts (files may have changed while nobody watched).
+        const [first] = scheduler.tick();
+        expect(first).toBeDefined();
+        expect((await runNow(t.kb, first!)).status).toBe("succeeded");
+        expect(t.kb.documentsRepo.all().map((d) => path.basename(d.source))).toEqual(["a.txt"]);
+        expect(scheduler.tick()).toEqual([]); // nothing changed since
+        writeFiles(path.join(folder, "sub"), { "b.txt": "added while watched" });
+        await new Promise((r) => setTimeout(r, 500)); // the file event arrives
+        expect(scheduler.tick()).toEqual([]); // changes are debounced for 3 s
+        now = () => new Date(Date.now() + 3_500);
+        const [jobId] = scheduler.tick();
+        expect(jobId).toBeDefined();
+        expect(t.kb.jobsRepo.byId(jobId!)!.createdBy).toBe("schedule:w");
+        expect((await runNow(t.kb, jobId!)).status).toBe("succeeded");
+        expect(t.kb.documentsRepo.all().map((d) => path.basename(d.source)).sort()).toEqual(["a.txt", "b.txt"]);
+        now = () => new Date(Date.now() + 60_000);
+        expect(scheduler.tick()).toEqual([]); // no change since that sync
+      } finally {
+        scheduler.close();
+      }
+    } finally {
+      await t.close();
+    }
+  });
 });
 
 describe("jobs API", () => {

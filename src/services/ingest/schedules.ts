@@ -7,7 +7,8 @@
  *    { "name": "wiki", "folder": "/srv/wiki", "cron": "0 2 * * *", "watch": true }]
  * `every`: 30s, 15m, 2h, 1d (the first sync runs at once); `cron`: five fields (minute hour
  * day-of-month month day-of-week; `*`, lists, ranges, steps), local time; `watch`: also sync a
- * few seconds after files under the folder change. A source is not submitted again while a
+ * few seconds after files under the folder change, and once when the worker starts (to catch
+ * changes made while no worker watched; a sync of unchanged files writes nothing). A source is not submitted again while a
  * sync of its folder is queued or running. The last submit time is kept in SQLite settings,
  * so several workers share the schedule (the check-and-submit is one transaction).
  */
@@ -183,6 +184,8 @@ export class Scheduler {
     },
   ) {
     for (const s of sources.filter((x) => x.watch)) {
+      // Catch up at start: files may have changed while no worker watched.
+      this.changedAt.set(s.name, Date.now() - WATCH_DEBOUNCE_MS);
       try {
         const w = fs.watch(s.folder, { recursive: true, persistent: false }, () => this.changedAt.set(s.name, Date.now()));
         w.on("error", (err) => deps.log?.("folder watch failed", { source: s.name, err: String(err) }));
