@@ -9,6 +9,7 @@
  *   - tables (a:tbl in a graphicFrame) → Markdown tables (merged continuation cells left empty)
  *   - charts (c:chart in a graphicFrame) → the chart title as a caption and the chart's cached data
  *     (categories × series) as a Markdown table
+ *   - pictures (p:pic) → the text OCR'd from them (ingest/ocr/embedded-images.ts), in their place
  *   - slide number / date / footer placeholders are skipped
  * Speaker notes (the notes slide's body placeholder) follow the slide's content as paragraphs, the
  * first one prefixed "Speaker notes: ".
@@ -19,6 +20,7 @@ import { titleFromFileName } from "../text-utils.ts";
 import { IngestError, type Block, type DetectedType, type ExtractedDocument, type ExtractedPage, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
 import { markdownTable } from "./csv.ts";
 import { coreTitle, openZip, type SafeZip, type ZipLimits } from "./docx.ts";
+import { readEmbeddedImages, type EmbeddedImageOptions } from "../ocr/embedded-images.ts";
 
 export interface PptxExtractorConfig {
   /** Most slides read (default 2,000). */
@@ -26,7 +28,12 @@ export interface PptxExtractorConfig {
   /** Include speaker notes (default true). */
   notes?: boolean;
   zipLimits?: ZipLimits;
+  /** OCR the pictures and put their text where they stand on the slide. Default on. */
+  pictures?: false | Omit<EmbeddedImageOptions, "signal">;
 }
+
+/** Stands in a slide's blocks for a picture (its relationship id) until the pictures are OCR'd. */
+const PICTURE_MARK = "\u0000picture:";
 
 function kid(el: Element | undefined, name: string): Element | undefined {
   return el ? kids(el, name)[0] : undefined;
@@ -189,6 +196,12 @@ function shapeBlocks(tree: Element, out: Block[], charts: Map<string, Block[]>):
       if (choice) shapeBlocks(choice, out, charts);
       continue;
     }
+    if (n === "pic") {
+      const blip = descendants(el, "blip")[0];
+      const id = blip ? (attr(blip, "r:embed") ?? attr(blip, "embed")) : undefined;
+      if (id) out.push({ kind: "paragraph", text: PICTURE_MARK + id });
+      continue;
+    }
     if (n !== "sp") continue;
     const ph = kid(kid(kid(el, "nvSpPr"), "nvPr"), "ph");
     const phType = ph ? (attr(ph, "type") ?? "body") : undefined;
@@ -267,6 +280,8 @@ export function createPptxExtractor(config: PptxExtractorConfig = {}): Extractor
       const warnings: string[] = [];
       if (slides.length > maxSlides) warnings.push(`only the first ${maxSlides} of ${slides.length} slides were read`);
       const pages: ExtractedPage[] = [];
+      const pictures: Uint8Array[] = [];
+      const pictureOf = new Map<string, number>(); // archive path → index in `pictures`
       let failed = 0;
       for (const [i, part] of slides.slice(0, maxSlides).entries()) {
         if (options.signal?.aborted) throw new IngestError("aborted", `${file.source}: extraction aborted`);
@@ -285,6 +300,19 @@ export function createPptxExtractor(config: PptxExtractorConfig = {}): Extractor
             }
           }
           if (tree) shapeBlocks(tree, blocks, charts);
+          for (const b of blocks) {
+            if (!b.text.startsWith(PICTURE_MARK)) continue;
+            const target = slideRels.get(b.text.slice(PICTURE_MARK.length))?.target;
+            if (config.pictures === false || !target || !zip.has(target)) {
+              b.text = "";
+              continue;
+            }
+            if (!pictureOf.has(target)) {
+              pictureOf.set(target, pictures.length);
+              pictures.push(await zip.bytes(target));
+            }
+            b.text = PICTURE_MARK + pictureOf.get(target);
+          }
           if (config.notes !== false) {
             const notesPart = [...slideRels.values()].find((r) => r.type.endsWith("/notesSlide"))?.target;
             if (notesPart && zip.has(notesPart)) {
@@ -308,6 +336,17 @@ export function createPptxExtractor(config: PptxExtractorConfig = {}): Extractor
         }
         if (blocks.length) pages.push({ page: i + 1, blocks });
       }
+      // Pictures: OCR'd together (the engine's pool reads several at once), then put in place.
+      const read = pictures.length ? await readEmbeddedImages(pictures, { ...(config.pictures || {}), ...(options.signal ? { signal: options.signal } : {}) }) : { texts: [], warnings: [] };
+      warnings.push(...read.warnings);
+      for (const page of pages) {
+        page.blocks = page.blocks.flatMap((b) =>
+          b.text.startsWith(PICTURE_MARK) ? (read.texts[Number(b.text.slice(PICTURE_MARK.length))] ?? []).map((text) => ({ kind: "paragraph" as const, text })) : b.text ? [b] : [],
+        );
+      }
+      const withText = pages.filter((p) => p.blocks.length > 0);
+      pages.length = 0;
+      pages.push(...withText);
       if (slides.length && failed === Math.min(slides.length, maxSlides)) {
         throw new IngestError("corrupt_document", `${file.source}: no slide of this presentation could be read`);
       }

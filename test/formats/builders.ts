@@ -23,7 +23,12 @@ function wPara(text: string, style?: string): string {
   return `<w:p>${style ? `<w:pPr><w:pStyle w:val="${style}"/></w:pPr>` : ""}<w:r><w:t xml:space="preserve">${esc(text)}</w:t></w:r></w:p>`;
 }
 
-export async function buildDocx(opts: { title?: string } = {}): Promise<Buffer> {
+/** An inline picture (relationship rIdPic) in its own paragraph. */
+function wPicture(): string {
+  return `<w:p><w:r><w:drawing><wp:inline xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing"><wp:extent cx="4572000" cy="914400"/><wp:docPr id="1" name="Picture 1"/><a:graphic xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/picture"><pic:pic xmlns:pic="http://schemas.openxmlformats.org/drawingml/2006/picture"><pic:nvPicPr><pic:cNvPr id="1" name="p.png"/><pic:cNvPicPr/></pic:nvPicPr><pic:blipFill><a:blip xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" r:embed="rIdPic"/></pic:blipFill><pic:spPr/></pic:pic></a:graphicData></a:graphic></wp:inline></w:drawing></w:r></w:p>`;
+}
+
+export async function buildDocx(opts: { title?: string; picture?: Uint8Array } = {}): Promise<Buffer> {
   const table = `<w:tbl><w:tblPr/><w:tblGrid><w:gridCol/><w:gridCol/></w:tblGrid>${[
     ["항목", "값"],
     ["연차", "15일"],
@@ -36,18 +41,20 @@ export async function buildDocx(opts: { title?: string } = {}): Promise<Buffer> 
     wPara("모든 직원은 연차를 사용할 수 있다."),
     wPara("연차", "Heading2"),
     table,
+    ...(opts.picture ? [wPara("The chart below shows the figures."), wPicture()] : []),
     wPara("Annual leave must be approved in advance."),
   ].join("");
   return zipOf({
     "[Content_Types].xml":
-      '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/><Override PartName="/word/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.styles+xml"/><Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/></Types>',
+      '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Default Extension="png" ContentType="image/png"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/><Override PartName="/word/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.styles+xml"/><Override PartName="/docProps/core.xml" ContentType="application/vnd.openxmlformats-package.core-properties+xml"/></Types>',
     "_rels/.rels":
       '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="word/document.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" Target="docProps/core.xml"/></Relationships>',
     "word/_rels/document.xml.rels":
-      '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>',
+      '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/><Relationship Id="rIdPic" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" Target="media/image1.png"/></Relationships>',
     "word/document.xml": `<?xml version="1.0" encoding="UTF-8"?><w:document ${W}><w:body>${body}</w:body></w:document>`,
     "word/styles.xml": `<?xml version="1.0" encoding="UTF-8"?><w:styles ${W}><w:style w:type="paragraph" w:styleId="Heading1"><w:name w:val="heading 1"/></w:style><w:style w:type="paragraph" w:styleId="Heading2"><w:name w:val="heading 2"/></w:style></w:styles>`,
     "docProps/core.xml": `<?xml version="1.0" encoding="UTF-8"?><cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/">${opts.title ? `<dc:title>${esc(opts.title)}</dc:title>` : ""}</cp:coreProperties>`,
+    ...(opts.picture ? { "word/media/image1.png": opts.picture } : {}),
   });
 }
 
@@ -66,7 +73,7 @@ function slide(shapes: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?><p:sld ${PNS}><p:cSld><p:spTree><p:nvGrpSpPr><p:cNvPr id="1" name=""/><p:cNvGrpSpPr/><p:nvPr/></p:nvGrpSpPr><p:grpSpPr/>${shapes}</p:spTree></p:cSld></p:sld>`;
 }
 
-export async function buildPptx(): Promise<Buffer> {
+export async function buildPptx(opts: { picture?: Uint8Array } = {}): Promise<Buffer> {
   const table = `<p:graphicFrame><p:nvGraphicFramePr><p:cNvPr id="5" name="t"/><p:cNvGraphicFramePr/><p:nvPr/></p:nvGraphicFramePr><p:xfrm/><a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/table"><a:tbl>${[
     ["분기", "매출"],
     ["1Q", "100"],
@@ -76,7 +83,8 @@ export async function buildPptx(): Promise<Buffer> {
     .join("")}</a:tbl></a:graphicData></a:graphic></p:graphicFrame>`;
   // slide2.xml is shown FIRST (presentation order differs from file names).
   const first = slide(sp("title", ["Quarterly Review"]) + sp("", ["Revenue grew", "Costs fell", "Hiring continues"]) + sp("sldNum", ["7"]));
-  const second = slide(sp("title", ["실적 요약"]) + table + sp(undefined, ["A free text box."]));
+  const pic = `<p:pic><p:nvPicPr><p:cNvPr id="9" name="Picture"/><p:cNvPicPr/><p:nvPr/></p:nvPicPr><p:blipFill><a:blip r:embed="rIdPic"/></p:blipFill><p:spPr/></p:pic>`;
+  const second = slide(sp("title", ["실적 요약"]) + table + (opts.picture ? pic : "") + sp(undefined, ["A free text box."]));
   const notes = `<?xml version="1.0" encoding="UTF-8"?><p:notes ${PNS}><p:cSld><p:spTree><p:nvGrpSpPr><p:cNvPr id="1" name=""/><p:cNvGrpSpPr/><p:nvPr/></p:nvGrpSpPr><p:grpSpPr/>${sp("sldImg", ["x"])}${sp("body", ["Mention the APAC numbers."])}</p:spTree></p:cSld></p:notes>`;
   const rel = (id: string, type: string, target: string) =>
     `<Relationship Id="${id}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/${type}" Target="${target}"/>`;
@@ -88,6 +96,7 @@ export async function buildPptx(): Promise<Buffer> {
     "ppt/presentation.xml": `<?xml version="1.0" encoding="UTF-8"?><p:presentation ${PNS}><p:sldIdLst><p:sldId id="256" r:id="rId7"/><p:sldId id="257" r:id="rId3"/></p:sldIdLst></p:presentation>`,
     "ppt/_rels/presentation.xml.rels": rels(rel("rId3", "slide", "slides/slide1.xml") + rel("rId7", "slide", "slides/slide2.xml")),
     "ppt/slides/slide1.xml": second,
+    ...(opts.picture ? { "ppt/slides/_rels/slide1.xml.rels": rels(rel("rIdPic", "image", "../media/image1.png")), "ppt/media/image1.png": opts.picture } : {}),
     "ppt/slides/slide2.xml": first,
     "ppt/slides/_rels/slide2.xml.rels": rels(rel("rId1", "notesSlide", "../notesSlides/notesSlide1.xml")),
     "ppt/notesSlides/notesSlide1.xml": notes,

@@ -4,7 +4,8 @@
  */
 import iconv from "iconv-lite";
 import { readFileSync } from "node:fs";
-import { beforeAll, describe, expect, it } from "vitest";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { extractFile } from "../../ingest/extract.ts";
 import { formatExtractors } from "../../ingest/extractors/all-formats.ts";
 import { createCsvExtractor, csvExtractor, detectDelimiter, markdownTable, parseCsv } from "../../ingest/extractors/csv.ts";
@@ -12,7 +13,8 @@ import { docxExtractor } from "../../ingest/extractors/docx.ts";
 import { emlExtractor } from "../../ingest/extractors/eml.ts";
 import { decodeParaText, hwpExtractor, parseRecords } from "../../ingest/extractors/hwp.ts";
 import { hwpxExtractor } from "../../ingest/extractors/hwpx.ts";
-import { chartBlocks, pptxExtractor } from "../../ingest/extractors/pptx.ts";
+import { chartBlocks, createPptxExtractor, pptxExtractor } from "../../ingest/extractors/pptx.ts";
+import { closeOcrEngine } from "../../ingest/ocr/engine.ts";
 import { registerExtractor } from "../../ingest/extractors/registry.ts";
 import { createXlsxExtractor, splitRegions, xlsxExtractor } from "../../ingest/extractors/xlsx.ts";
 import type { Block, DetectedType, ExtractedDocument, Extractor } from "../../ingest/types.ts";
@@ -49,6 +51,52 @@ describe("DOCX", () => {
     const { type, document } = await extractFile({ source: "a.docx", bytes: await buildDocx() });
     expect(type.kind).toBe("docx");
     expect(allText(document)).toContain("Annual leave must be approved");
+  });
+});
+
+describe("pictures in Office documents (OCR)", () => {
+  /** A picture of text, as a screenshot pasted into a document (SVG text needs a system font). */
+  async function textPicture(text: string): Promise<Uint8Array | null> {
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="900" height="140"><rect width="100%" height="100%" fill="white"/><text x="30" y="90" font-family="DejaVu Sans" font-size="44" fill="black">${text}</text></svg>`;
+    const png = await sharp(Buffer.from(svg)).png().toBuffer();
+    const { channels } = await sharp(png).grayscale().stats();
+    if ((channels[0]?.min ?? 255) >= 128) {
+      console.log("[skip] pictures in Office documents: no system font for SVG text (install fonts-dejavu-core)");
+      return null;
+    }
+    return png;
+  }
+  afterAll(() => closeOcrEngine());
+
+  it("DOCX: a picture's text stands where the picture stands", async () => {
+    const picture = await textPicture("Revenue grew 12 percent");
+    if (!picture) return;
+    const d = await run(docxExtractor, "report.docx", await buildDocx({ picture }), "docx");
+    const texts = blocks(d).map((b) => b.text);
+    const at = texts.findIndex((t) => /Revenue grew 12 percent/.test(t));
+    expect(at).toBeGreaterThan(texts.indexOf("The chart below shows the figures."));
+    expect(at).toBeLessThan(texts.indexOf("Annual leave must be approved in advance."));
+    expect(d.warnings).toContain("text of 1 picture(s) read by OCR");
+  });
+
+  it("PPTX: a picture's text is read on its slide; pictures can be turned off", async () => {
+    const picture = await textPicture("Revenue grew 12 percent");
+    if (!picture) return;
+    const bytes = await buildPptx({ picture });
+    const d = await run(pptxExtractor, "deck.pptx", bytes, "pptx");
+    const slide = d.pages.find((p) => p.blocks.some((b) => b.text === "실적 요약"))!;
+    const texts = slide.blocks.map((b) => b.text);
+    expect(texts.findIndex((t) => /Revenue grew 12 percent/.test(t))).toBe(texts.indexOf("A free text box.") - 1);
+    const off = await run(createPptxExtractor({ pictures: false }), "deck.pptx", bytes, "pptx");
+    expect(allText(off)).not.toMatch(/12 percent/);
+    expect(allText(off)).not.toContain("\u0000");
+  });
+
+  it("markitdown's OCR samples: the picture's text between the paragraphs around it", async () => {
+    const file = sharedPath("multiformat_markitdown", "markitdown-ocr", "tests", "ocr_test_data", "docx_image_middle.docx");
+    if (!haveShared(file, "markitdown OCR sample")) return;
+    const d = await run(docxExtractor, "docx_image_middle.docx", readFileSync(file), "docx");
+    expect(allText(d)).toMatch(/We will see an image below\.\s+FIGURE 1: System Architecture\s+Analysis/);
   });
 });
 
