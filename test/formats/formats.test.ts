@@ -15,7 +15,7 @@ import { decodeParaText, hwpExtractor, parseRecords } from "../../ingest/extract
 import { hwpxExtractor } from "../../ingest/extractors/hwpx.ts";
 import { chartBlocks, createPptxExtractor, pptxExtractor } from "../../ingest/extractors/pptx.ts";
 import { closeOcrEngine } from "../../ingest/ocr/engine.ts";
-import { registerExtractor } from "../../ingest/extractors/registry.ts";
+import { getExtractor, registerExtractor } from "../../ingest/extractors/registry.ts";
 import { createXlsxExtractor, splitRegions, xlsxExtractor } from "../../ingest/extractors/xlsx.ts";
 import type { Block, DetectedType, ExtractedDocument, Extractor } from "../../ingest/types.ts";
 import { haveShared, sharedPath } from "../ingest/fixtures.ts";
@@ -90,6 +90,21 @@ describe("pictures in Office documents (OCR)", () => {
     const off = await run(createPptxExtractor({ pictures: false }), "deck.pptx", bytes, "pptx");
     expect(allText(off)).not.toMatch(/12 percent/);
     expect(allText(off)).not.toContain("\u0000");
+  });
+
+  it("KB_OCR_PICTURES=off registers the Office extractors without picture OCR", async () => {
+    const picture = await textPicture("Revenue grew 12 percent");
+    if (!picture) return;
+    const { installExtractors } = await import("../../ingest/extractors/install.ts");
+    try {
+      installExtractors({ KB_OCR_PICTURES: "off" });
+      const d = await run(getExtractor("docx")!, "report.docx", await buildDocx({ picture }), "docx");
+      expect(allText(d)).toContain("The chart below shows the figures.");
+      expect(allText(d)).not.toMatch(/12 percent/);
+    } finally {
+      installExtractors({});
+    }
+    expect(allText(await run(getExtractor("docx")!, "report.docx", await buildDocx({ picture }), "docx"))).toMatch(/12 percent/);
   });
 
   it("markitdown's OCR samples: the picture's text between the paragraphs around it", async () => {
