@@ -1,8 +1,8 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import { authorize, DocumentCollection } from "../../../policies/index.ts";
-import type { AnswerEvent, AnswerSource, Citation } from "../../services/answer/types.ts";
-import { clientAbort, primeEvents, streamError } from "../answer-stream.ts";
+import type { AnswerEvent, AnswerSource } from "../../services/answer/types.ts";
+import { askAuditor, clientAbort, primeEvents, streamError } from "../answer-stream.ts";
 import type { AppEnv } from "../env.ts";
 import { CitationSchema, ErrorSchema, ModeSchema, QueryText, TopK, errorResponses } from "../schemas.ts";
 
@@ -66,17 +66,7 @@ askRoutes.openapi(
     const { retrieval, chunkIds } = asked;
     const events = await primeEvents(asked.events); // busy (429) or a failing model fails here, before any byte is sent
     const conversation = { conversationId: turn.conversationId, retrievalQuery: turn.retrievalQuery };
-    const audit = (done: Extract<AnswerEvent, { type: "done" }> | null) =>
-      kb.audit.record(actor, "ask", null, {
-        question,
-        retrieval,
-        mode: done?.mode ?? kb.ask.answerMode,
-        chunkIds,
-        found: done?.found ?? null,
-        citations: done?.citations.map((x: Citation) => x.documentId) ?? [],
-        conversationId: turn.conversationId,
-        ...(turn.retrievalQuery !== question.trim() ? { retrievalQuery: turn.retrievalQuery } : {}),
-      });
+    const audit = askAuditor(kb, actor, { question, retrieval, chunkIds, retrievalQuery: turn.retrievalQuery }, { conversationId: turn.conversationId });
 
     if (!wantsStream) {
       let done: Extract<AnswerEvent, { type: "done" }> | null = null;

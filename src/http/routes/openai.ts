@@ -22,10 +22,10 @@ import crypto from "node:crypto";
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import { authorize, DocumentCollection } from "../../../policies/index.ts";
-import type { AnswerEvent, Citation } from "../../services/answer/types.ts";
+import type { AnswerEvent } from "../../services/answer/types.ts";
 import { badRequest } from "../../services/errors.ts";
 import type { Kb } from "../../services/container.ts";
-import { clientAbort, primeEvents, streamError } from "../answer-stream.ts";
+import { askAuditor, clientAbort, primeEvents, streamError } from "../answer-stream.ts";
 import type { AppEnv } from "../env.ts";
 import { CitationSchema, ErrorSchema, errorResponses } from "../schemas.ts";
 
@@ -143,17 +143,7 @@ openaiRoutes.openapi(
     const id = `chatcmpl-${crypto.randomBytes(12).toString("hex")}`;
     const created = Math.floor(Date.now() / 1000);
     const model = openaiModelId(kb);
-    const audit = (done: Extract<AnswerEvent, { type: "done" }> | null) =>
-      kb.audit.record(actor, "ask", null, {
-        question,
-        retrieval,
-        mode: done?.mode ?? kb.ask.answerMode,
-        chunkIds,
-        found: done?.found ?? null,
-        citations: done?.citations.map((x: Citation) => x.documentId) ?? [],
-        via: "openai",
-        ...(retrievalQuery !== question ? { retrievalQuery } : {}),
-      });
+    const audit = askAuditor(kb, actor, { question, retrieval, chunkIds, retrievalQuery }, { via: "openai" });
     const extension = (done: Extract<AnswerEvent, { type: "done" }>) => ({
       citations: done.citations,
       private_kb: { mode: done.mode, retrieval, found: done.found, retrievalQuery, answer: done.answer, ...(done.flagged ? { flagged: done.flagged } : {}) },
