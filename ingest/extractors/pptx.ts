@@ -337,21 +337,21 @@ export function createPptxExtractor(config: PptxExtractorConfig = {}): Extractor
         if (blocks.length) pages.push({ page: i + 1, blocks });
       }
       // Pictures: OCR'd together (the engine's pool reads several at once), then put in place.
-      const read = pictures.length ? await readEmbeddedImages(pictures, { ...(config.pictures || {}), ...(options.signal ? { signal: options.signal } : {}) }) : { texts: [], warnings: [] };
+      const read = await readEmbeddedImages(pictures, { ...(config.pictures || {}), ...(options.signal ? { signal: options.signal } : {}) });
       warnings.push(...read.warnings);
-      for (const page of pages) {
-        page.blocks = page.blocks.flatMap((b) =>
-          b.text.startsWith(PICTURE_MARK) ? (read.texts[Number(b.text.slice(PICTURE_MARK.length))] ?? []).map((text) => ({ kind: "paragraph" as const, text })) : b.text ? [b] : [],
-        );
-      }
-      const withText = pages.filter((p) => p.blocks.length > 0);
-      pages.length = 0;
-      pages.push(...withText);
+      const placed = pages
+        .map((page) => ({
+          ...page,
+          blocks: page.blocks.flatMap((b) =>
+            b.text.startsWith(PICTURE_MARK) ? (read.texts[Number(b.text.slice(PICTURE_MARK.length))] ?? []).map((text) => ({ kind: "paragraph" as const, text })) : b.text ? [b] : [],
+          ),
+        }))
+        .filter((page) => page.blocks.length > 0);
       if (slides.length && failed === Math.min(slides.length, maxSlides)) {
         throw new IngestError("corrupt_document", `${file.source}: no slide of this presentation could be read`);
       }
-      const title = (await coreTitle(zip)) ?? pages[0]?.blocks.find((b) => b.kind === "heading")?.text ?? titleFromFileName(file.source);
-      return { mime: type.mime, ...(title ? { title } : {}), pages, warnings };
+      const title = (await coreTitle(zip)) ?? placed[0]?.blocks.find((b) => b.kind === "heading")?.text ?? titleFromFileName(file.source);
+      return { mime: type.mime, ...(title ? { title } : {}), pages: placed, warnings };
     },
   };
 }
