@@ -19,9 +19,9 @@ import * as lancedb from "@lancedb/lancedb";
 import { RecursiveCharacterTextSplitter } from "@langchain/textsplitters";
 import { PDFParse } from "pdf-parse";
 import pino from "pino";
-import { createPdfExtractor, pdfExtractor } from "../ingest/extractors/pdf.ts";
+import { installExtractors } from "../ingest/extractors/install.ts";
+import { pdfExtractor } from "../ingest/extractors/pdf.ts";
 import { registerExtractor, registeredKinds } from "../ingest/extractors/registry.ts";
-import { pdfOcrFallback } from "../ingest/ocr/pdf-ocr.ts";
 import { loadExtractors } from "../ingest/pipeline.ts";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { loadConfig } from "../src/config.ts";
@@ -88,7 +88,7 @@ async function ours(label: string, files: string[], opts: { modelsDir: string; m
   } finally {
     await kb.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
-    if (opts.textLayerOnly) registerExtractor(createPdfExtractor({ ocrFallback: pdfOcrFallback }));
+    if (opts.textLayerOnly) installExtractors(); // back to the product's extractors
   }
 }
 
