@@ -10,6 +10,7 @@ import { errorBody, handleError } from "./errors.ts";
 import { ClientAddressResolver, clientAddress } from "./client-address.ts";
 import { requireAuth } from "./middleware/auth.ts";
 import { RateLimiter, rateLimit, rateLimitUnauthenticated } from "./middleware/rate-limit.ts";
+import { rejectMalformedUrl } from "./middleware/url.ts";
 import { accessRoutes } from "./routes/access.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { askRoutes } from "./routes/ask.ts";
@@ -47,6 +48,7 @@ export function createApp(kb: Kb): OpenAPIHono<AppEnv> {
     c.set("kb", kb);
     await next();
   });
+  app.use("*", rejectMalformedUrl());
   app.use("*", clientAddress(new ClientAddressResolver(kb.config.trustedProxies)));
   // Unauthenticated traffic is limited per client address: public routes here, failed
   // authentication in requireAuth (one bucket per address for both).
