@@ -5,7 +5,8 @@
  * whose paths are L bytes long from one client address, closes the knowledge base (which flushes
  * aggregated audit rows) and reports the audit rows added and the growth of app.sqlite.
  *
- *   npx tsx bench/audit-flood.ts [--requests 200] [--path-kb 15]
+ *   npx tsx bench/audit-flood.ts [--requests 200] [--path-kb 15] [--anon-limit 120]
+ *   (--anon-limit 0: no per-address rate limit, every request is a 401)
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -17,7 +18,7 @@ import { loadConfig } from "../src/config.ts";
 import { startServer } from "../src/http/server.ts";
 import { openKb } from "../src/services/container.ts";
 
-const { values } = parseArgs({ options: { requests: { type: "string", default: "200" }, "path-kb": { type: "string", default: "15" } } });
+const { values } = parseArgs({ options: { requests: { type: "string", default: "200" }, "path-kb": { type: "string", default: "15" }, "anon-limit": { type: "string", default: "120" } } });
 const N = Number(values.requests);
 const PATH_BYTES = Number(values["path-kb"]) * 1024;
 
@@ -32,7 +33,7 @@ function measure(file: string): { rows: number; bytes: number; textBytes: number
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-audit-flood-"));
 const file = path.join(dir, "app.sqlite");
 try {
-  const config = loadConfig({}, { dataDir: dir, modelsDir: path.join(dir, "models"), embedModel: "none", logLevel: "silent" });
+  const config = loadConfig({}, { dataDir: dir, modelsDir: path.join(dir, "models"), embedModel: "none", logLevel: "silent", anonRateLimitPerMinute: Number(values["anon-limit"]) });
   let kb = await openKb(config, { logger: pino({ level: "silent" }) });
   await kb.close(); // migrations applied: this is the baseline
   const before = measure(file);
@@ -48,7 +49,7 @@ try {
   await server.close();
   await kb.close();
   const after = measure(file);
-  console.log(`${N} anonymous requests, ${PATH_BYTES}-byte paths, one client address`);
+  console.log(`${N} anonymous requests, ${PATH_BYTES}-byte paths, one client address, anonymous limit ${config.anonRateLimitPerMinute}/min`);
   console.log(`statuses: ${JSON.stringify(statuses)}`);
   console.log(`audit rows added: ${after.rows - before.rows}; target+details text: ${after.textBytes - before.textBytes} bytes`);
   console.log(`app.sqlite: ${before.bytes} -> ${after.bytes} bytes (+${after.bytes - before.bytes})`);

@@ -124,6 +124,14 @@ describe("rate limit of unauthenticated traffic", () => {
     expect(counts).toEqual([expect.objectContaining({ count: 3, rateLimited: 2 }), expect.objectContaining({ count: 1 })]);
   });
 
+  it("is documented in OpenAPI: /readyz may answer 429", async () => {
+    const s = await startTestServer();
+    t = s;
+    const doc = (await (await fetch(`${s.url}/openapi.json`)).json()) as any;
+    expect(Object.keys(doc.paths["/readyz"].get.responses)).toContain("429");
+    expect(Object.keys(doc.paths["/api/v1/documents"].get.responses)).toContain("429");
+  });
+
   it("keeps memory bounded: the least recently seen key is evicted", () => {
     const limiter = new RateLimiter(1, 3);
     expect(limiter.take("a")).toBe(0);

@@ -88,7 +88,7 @@ export function createApp(kb: Kb): OpenAPIHono<AppEnv> {
     info: {
       title: "private-kb",
       version: "1",
-      description: "Private, on-premises knowledge base: ACL-filtered Korean/English retrieval and cited answers. Every /api route needs `Authorization: Bearer <token>`.",
+      description: "Private, on-premises knowledge base: ACL-filtered Korean/English retrieval and cited answers. Every /api route needs `Authorization: Bearer <token>`. Requests without a valid token (failed authentication, /readyz, /openapi.json) are limited per client address: 429 + Retry-After. A URL with malformed percent-encoding is answered 400 `malformed_url` on every route.",
     },
     security: [{ bearer: [] }],
   });
