@@ -2,6 +2,7 @@
  * Runtime configuration from the environment, validated once at start.
  * Everything has a sensible default so `kb serve` works with no settings at all.
  */
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
@@ -19,6 +20,25 @@ const intFrom = (fallback: number) =>
       }
       return n;
     });
+
+/** A comma list of IP addresses and CIDR subnets (`10.0.0.0/8`, `fd00::/8`), validated. */
+const addressList = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const entries = (v ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+    for (const entry of entries) {
+      const [ip, prefix, ...rest] = entry.split("/");
+      const family = net.isIP(ip!);
+      const bits = family === 4 ? 32 : 128;
+      const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+      if (!family || !prefixOk || rest.length > 0) {
+        ctx.addIssue({ code: "custom", message: `expected IP addresses or CIDR subnets separated by commas, got "${entry}"` });
+        return z.NEVER;
+      }
+    }
+    return entries;
+  });
 
 const EnvSchema = z.object({
   KB_DATA_DIR: z.string().default("./data"),
@@ -46,6 +66,16 @@ const EnvSchema = z.object({
   KB_LLM_MAX_TOKENS: intFrom(512),
   KB_MAX_UPLOAD_MB: intFrom(100),
   KB_RATE_LIMIT_PER_MIN: intFrom(600),
+  /**
+   * Requests without a valid token (failed authentication, /readyz, /openapi.json, unknown routes)
+   * per client address per minute; /healthz is never limited. 0 turns the limit off.
+   */
+  KB_ANON_RATE_LIMIT_PER_MIN: intFrom(120),
+  /**
+   * Reverse proxies whose X-Forwarded-For is believed (IPs and CIDR subnets, comma-separated).
+   * Unset: the client address is the connection's peer address, whatever the header says.
+   */
+  KB_TRUSTED_PROXIES: addressList,
   /** Audit events older than this are purged at start and daily; 0 keeps them forever. */
   KB_AUDIT_RETENTION_DAYS: intFrom(365),
   /** Folder of roles.json and document-rules.json; default <data>/policies. */
@@ -79,6 +109,10 @@ export interface Config {
   llmMaxTokens: number;
   maxUploadBytes: number;
   rateLimitPerMinute: number;
+  /** Per client address, for requests without a valid token. */
+  anonRateLimitPerMinute: number;
+  /** IPs and CIDR subnets of reverse proxies whose X-Forwarded-For is believed. */
+  trustedProxies: string[];
   auditRetentionDays: number;
   policyDir: string;
   logLevel: string;
@@ -117,6 +151,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     llmMaxTokens: Math.max(16, e.KB_LLM_MAX_TOKENS),
     maxUploadBytes: e.KB_MAX_UPLOAD_MB * 1024 * 1024,
     rateLimitPerMinute: e.KB_RATE_LIMIT_PER_MIN,
+    anonRateLimitPerMinute: e.KB_ANON_RATE_LIMIT_PER_MIN,
+    trustedProxies: e.KB_TRUSTED_PROXIES,
     auditRetentionDays: e.KB_AUDIT_RETENTION_DAYS,
     policyDir: path.resolve(e.KB_POLICY_DIR ?? path.join(dataDir, "policies")),
     logLevel: e.KB_LOG_LEVEL,

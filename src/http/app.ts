@@ -7,8 +7,10 @@ import { bodyLimit } from "hono/body-limit";
 import type { Kb } from "../services/container.ts";
 import type { AppEnv } from "./env.ts";
 import { errorBody, handleError } from "./errors.ts";
+import { ClientAddressResolver, clientAddress } from "./client-address.ts";
 import { requireAuth } from "./middleware/auth.ts";
-import { rateLimit } from "./middleware/rate-limit.ts";
+import { RateLimiter, rateLimit, rateLimitUnauthenticated } from "./middleware/rate-limit.ts";
+import { rejectMalformedUrl } from "./middleware/url.ts";
 import { accessRoutes } from "./routes/access.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { askRoutes } from "./routes/ask.ts";
@@ -20,6 +22,14 @@ import { jobRoutes } from "./routes/jobs.ts";
 import { searchRoutes } from "./routes/search.ts";
 
 const JSON_LIMIT = 1024 * 1024;
+
+/** Where requireAuth runs (the prefixes of the app.use calls below); everything else is public. */
+const isBehindAuth = (path: string) => /^\/(api|v1)(\/|$)/.test(path);
+/**
+ * Load balancers probe liveness often; /healthz is a constant answer, cheaper to give than to
+ * refuse, so it is never limited. /readyz (it counts rows) is limited like other public routes.
+ */
+const isUnlimited = (path: string) => path === "/healthz" || isBehindAuth(path);
 
 export function createApp(kb: Kb): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
@@ -38,6 +48,12 @@ export function createApp(kb: Kb): OpenAPIHono<AppEnv> {
     c.set("kb", kb);
     await next();
   });
+  app.use("*", rejectMalformedUrl());
+  app.use("*", clientAddress(new ClientAddressResolver(kb.config.trustedProxies)));
+  // Unauthenticated traffic is limited per client address: public routes here, failed
+  // authentication in requireAuth (one bucket per address for both).
+  const unauthenticated = new RateLimiter(kb.config.anonRateLimitPerMinute);
+  app.use("*", rateLimitUnauthenticated(unauthenticated, isUnlimited));
 
   app.route("/", healthRoutes);
 
@@ -47,7 +63,7 @@ export function createApp(kb: Kb): OpenAPIHono<AppEnv> {
     return c.json(errorBody("payload_too_large", `request body exceeds ${Math.round(limit / 1024 / 1024)} MB`), 413);
   };
   const limiter = rateLimit(kb.config.rateLimitPerMinute); // one bucket per token across /api and /v1
-  app.use("/api/*", requireAuth(), limiter);
+  app.use("/api/*", requireAuth(unauthenticated), limiter);
   app.use("/api/*", async (c, next) => {
     const isUpload = c.req.method === "POST" && c.req.path === "/api/v1/documents";
     const limit = isUpload ? kb.config.maxUploadBytes : JSON_LIMIT;
@@ -55,7 +71,7 @@ export function createApp(kb: Kb): OpenAPIHono<AppEnv> {
   });
 
   // The OpenAI-compatible API: same tokens, limits and ask path (src/http/routes/openai.ts).
-  app.use("/v1/*", requireAuth(), limiter, bodyLimit({ maxSize: JSON_LIMIT, onError: tooLarge(JSON_LIMIT) }));
+  app.use("/v1/*", requireAuth(unauthenticated), limiter, bodyLimit({ maxSize: JSON_LIMIT, onError: tooLarge(JSON_LIMIT) }));
   app.route("/v1", openaiRoutes);
 
   app.route("/api/v1", documentRoutes);
@@ -72,7 +88,7 @@ export function createApp(kb: Kb): OpenAPIHono<AppEnv> {
     info: {
       title: "private-kb",
       version: "1",
-      description: "Private, on-premises knowledge base: ACL-filtered Korean/English retrieval and cited answers. Every /api route needs `Authorization: Bearer <token>`.",
+      description: "Private, on-premises knowledge base: ACL-filtered Korean/English retrieval and cited answers. Every /api route needs `Authorization: Bearer <token>`. Requests without a valid token (failed authentication, /readyz, /openapi.json) are limited per client address: 429 + Retry-After. A URL with malformed percent-encoding is answered 400 `malformed_url` on every route.",
     },
     security: [{ bearer: [] }],
   });

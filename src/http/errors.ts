@@ -41,6 +41,9 @@ export function handleError(err: Error, c: Context): Response {
     const code = status === 413 ? "payload_too_large" : status === 401 ? "unauthorized" : status === 400 ? "bad_request" : "http_error";
     return c.json(errorBody(code, err.message || code), status as ContentfulStatusCode);
   }
+  // Only the URI functions throw URIError: a malformed percent-encoding, whichever route or
+  // layer decoded it (src/http/middleware/url.ts rejects such URLs before routing).
+  if (err instanceof URIError) return c.json(errorBody("malformed_url", "the request URL contains malformed percent-encoding"), 400);
   if (err instanceof SyntaxError) return c.json(errorBody("malformed_json", "request body is not valid JSON"), 400);
   const kb = c.get("kb" as never) as { log?: { error: (o: unknown, m: string) => void } } | undefined;
   kb?.log?.error({ err: String(err), stack: err.stack }, "unhandled error");

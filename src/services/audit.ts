@@ -3,12 +3,33 @@ import { authorize, Audit, type Actor } from "../../policies/index.ts";
 import type { AuditQuery, AuditRepo, AuditRow } from "../stores/sqlite/audit-repo.ts";
 
 const DAY_MS = 86_400_000;
+/** Longest stored target, in UTF-8 bytes: targets can come from request paths of any length. */
+export const MAX_TARGET_BYTES = 1024;
+
+/** `s` cut to at most `maxBytes` UTF-8 bytes (ending in "…" when cut), never inside a character. */
+export function truncateUtf8(s: string, maxBytes: number): string {
+  if (Buffer.byteLength(s) <= maxBytes) return s;
+  const budget = maxBytes - 3; // the ellipsis is 3 bytes
+  let bytes = 0;
+  let end = 0;
+  for (const ch of s) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > budget) break;
+    bytes += n;
+    end += ch.length;
+  }
+  return `${s.slice(0, end)}…`;
+}
 
 export class AuditLog {
   constructor(private readonly repo: AuditRepo) {}
 
   record(actor: Actor | string | null, action: string, target: string | null, details?: Record<string, unknown>, outcome: "ok" | "denied" | "error" = "ok"): void {
     const who = actor === null ? null : typeof actor === "string" ? actor : `user:${actor.name}`;
+    if (target !== null && Buffer.byteLength(target) > MAX_TARGET_BYTES) {
+      details = { ...details, targetBytes: Buffer.byteLength(target) };
+      target = truncateUtf8(target, MAX_TARGET_BYTES);
+    }
     this.repo.append({ actor: who, action, target, details: details ?? null, outcome });
   }
 

@@ -31,6 +31,7 @@ import { ConversationService } from "./conversation/conversations.ts";
 import type { Answerer } from "./answer/types.ts";
 import { AskService } from "./ask.ts";
 import { AuditLog } from "./audit.ts";
+import { AuthFailureLog } from "./auth-failures.ts";
 import { DocumentService } from "./documents.ts";
 import { IngestService, type IngestDeps } from "./ingest/ingest-service.ts";
 import { JobWorker, type JobWorkerOptions } from "./ingest/job-worker.ts";
@@ -63,6 +64,8 @@ export interface Kb {
   policy: PolicyFiles;
   sensitive: SensitiveIndex;
   audit: AuditLog;
+  /** Failed authentications, aggregated per client address before they reach the audit log. */
+  authFailures: AuthFailureLog;
   ingest: IngestService;
   documents: DocumentService;
   retriever: Retriever;
@@ -154,6 +157,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const documentsRepo = new DocumentsRepo(db);
   const jobsRepo = new JobsRepo(db);
   const audit = new AuditLog(new AuditRepo(db));
+  const authFailures = new AuthFailureLog(audit);
   const policy = PolicyFiles.load(config.policyDir, { log: (level, msg) => (level === "error" ? log.error(msg) : log.info(msg)) });
   const accounts = new Accounts(users, { roles: () => policy.roles(), audit });
   const sensitive = new SensitiveIndex(new SensitiveRepo(db));
@@ -225,6 +229,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     policy,
     sensitive,
     audit,
+    authFailures,
     ingest,
     documents: new DocumentService(documentsRepo, blobs, ingest, { sensitive, audit }),
     retriever,
@@ -252,6 +257,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     loadLlm: ensureLlm,
     conversations,
     async close() {
+      authFailures.close(); // pending counts are written while the database is open
       for (const w of workers) await w.stop();
       await ingest.close();
       await index.close();

@@ -1,26 +1,74 @@
-/** A per-token token bucket: `perMinute` requests, refilled continuously. 429 + Retry-After beyond it. */
-import type { MiddlewareHandler } from "hono";
+/**
+ * Token buckets: `perMinute` requests per key, refilled continuously; 429 + Retry-After beyond.
+ * Keyed per API token for authenticated traffic, per client address for unauthenticated traffic.
+ */
+import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env.ts";
 import { errorBody } from "../errors.ts";
 
-export function rateLimit(perMinute: number): MiddlewareHandler<AppEnv> {
-  const buckets = new Map<string, { tokens: number; at: number }>();
-  return async (c, next) => {
-    if (perMinute <= 0) return next();
-    const key = c.get("tokenId");
-    const now = Date.now();
-    const b = buckets.get(key) ?? { tokens: perMinute, at: now };
+/** Keys tracked at once; beyond it the least recently seen key is forgotten (it restarts full). */
+const MAX_KEYS = 10_000;
+
+export class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    readonly perMinute: number,
+    private readonly maxKeys = MAX_KEYS,
+  ) {}
+
+  get enabled(): boolean {
+    return this.perMinute > 0;
+  }
+
+  /** Takes one request from `key`'s bucket: 0 when allowed, else the seconds until one is. */
+  take(key: string, now = Date.now()): number {
+    if (!this.enabled) return 0;
+    const perMinute = this.perMinute;
+    const b = this.buckets.get(key) ?? { tokens: perMinute, at: now };
     b.tokens = Math.min(perMinute, b.tokens + ((now - b.at) / 60_000) * perMinute);
     b.at = now;
-    if (b.tokens < 1) {
-      buckets.set(key, b);
-      const retry = Math.ceil(((1 - b.tokens) / perMinute) * 60);
-      c.header("Retry-After", String(retry));
-      return c.json(errorBody("rate_limited", `too many requests; retry in ${retry}s`), 429);
-    }
+    // Re-inserted so that the map's order is least recently seen first.
+    this.buckets.delete(key);
+    this.buckets.set(key, b);
+    // Evicting the oldest bucket (not clearing them all) keeps a flood of new keys from
+    // resetting the buckets of the keys that are being limited right now.
+    while (this.buckets.size > this.maxKeys) this.buckets.delete(this.buckets.keys().next().value!);
+    if (b.tokens < 1) return Math.ceil(((1 - b.tokens) / perMinute) * 60);
     b.tokens -= 1;
-    buckets.set(key, b);
-    if (buckets.size > 10_000) buckets.clear(); // bounded memory; refills are generous anyway
+    return 0;
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+}
+
+export function tooManyRequests(c: Context, retryAfterSeconds: number): Response {
+  c.header("Retry-After", String(retryAfterSeconds));
+  return c.json(errorBody("rate_limited", `too many requests; retry in ${retryAfterSeconds}s`), 429);
+}
+
+/** Per API token (after requireAuth). */
+export function rateLimit(perMinute: number): MiddlewareHandler<AppEnv> {
+  const limiter = new RateLimiter(perMinute);
+  return async (c, next) => {
+    const retry = limiter.take(c.get("tokenId"));
+    if (retry > 0) return tooManyRequests(c, retry);
+    return next();
+  };
+}
+
+/**
+ * Per client address, for routes answered without authentication. Requests to the
+ * authenticated areas are charged by requireAuth only when they fail to authenticate, so a
+ * client's valid token is never refused because of what others at its address do.
+ */
+export function rateLimitUnauthenticated(limiter: RateLimiter, isExempt: (path: string) => boolean): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (isExempt(c.req.path)) return next();
+    const retry = limiter.take(c.get("clientAddress"));
+    if (retry > 0) return tooManyRequests(c, retry);
     return next();
   };
 }

@@ -141,7 +141,7 @@ adminRoutes.openapi(
   }),
   (c) => {
     const { name, member } = c.req.valid("param");
-    return c.json(c.get("kb").admin.removeMember(c.get("actor"), name, decodeURIComponent(member)), 200);
+    return c.json(c.get("kb").admin.removeMember(c.get("actor"), name, member), 200);
   },
 );
 

@@ -1,5 +1,6 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
+import { errorResponses } from "../schemas.ts";
 
 const ReadySchema = z
   .object({
@@ -22,7 +23,13 @@ healthRoutes.openapi(
 );
 
 healthRoutes.openapi(
-  createRoute({ method: "get", path: "/readyz", summary: "Readiness and active modes", responses: { 200: { description: "ready", content: { "application/json": { schema: ReadySchema } } } } }),
+  createRoute({
+    method: "get",
+    path: "/readyz",
+    summary: "Readiness and active modes",
+    description: "Limited per client address with other requests that carry no valid token (KB_ANON_RATE_LIMIT_PER_MIN); /healthz is never limited.",
+    responses: { 200: { description: "ready", content: { "application/json": { schema: ReadySchema } } }, 429: errorResponses[429] },
+  }),
   async (c) => {
     const kb = c.get("kb");
     const notes = kb.models.embeddingNote ? [kb.models.embeddingNote] : [];
