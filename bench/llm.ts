@@ -308,7 +308,7 @@ const body = [
     "CPU ms/token counts every thread of the benchmark process, which also runs the HTTP client, so the HTTP rows are upper bounds. " +
     "stories260K is a 260K-parameter test model; a real model spends more time per token, so the same fixed per-request and per-event costs weigh proportionally less.",
   "",
-  "**GPU offload is untested**: no GPU machine was available for this work. The CUDA/Vulkan paths are node-llama-cpp's prebuilt binaries, picked by `KB_LLM_GPU=auto` (fallback to the CPU is reported in `/readyz` as `llm.gpuFallback`); no figures are claimed for them.",
+  "**GPU offload is untested**: no GPU machine was available for this work. The CUDA/Vulkan paths are node-llama-cpp's prebuilt binaries, picked by `KB_LLM_GPU=auto` (fallback to the CPU is reported to admins in `/readyz` as `llm.gpuFallback`); no figures are claimed for them.",
 ].join("\n");
 
 console.log(body);

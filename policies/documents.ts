@@ -73,3 +73,19 @@ allow(DocumentClassification, "set", (actor, change) => {
 
 allow(DocumentCollection, "create", (actor) => hasCapability(actor, "ingest"));
 allow(DocumentCollection, "list", (actor) => hasCapability(actor, "search"));
+
+/**
+ * Relevance scores (BM25, and anything computed from it such as fused hybrid scores). The
+ * full-text index computes its term statistics over every row, including documents the actor may
+ * not read, so a score tells how common a term is among hidden documents. Only actors who may
+ * read every document see scores; everyone else gets ranks. Ranks are still a function of those
+ * statistics (two visible results can swap places when hidden documents are added): that residual
+ * is measured by `npm run bench:score-leak` and documented in docs/benchmarks.md.
+ */
+export const RelevanceScores = resource<null>("relevance_scores");
+allow(RelevanceScores, "view", (actor) => hasCapability(actor, "read_all_documents"));
+
+/** True when results shown to `actor` may carry their relevance scores. */
+export function maySeeScores(actor: Actor): boolean {
+  return can(actor, "view", RelevanceScores, null);
+}

@@ -11,6 +11,7 @@ export * from "./users.ts";
 export * from "./audit.ts";
 export * from "./jobs.ts";
 export * from "./sensitive.ts";
+export * from "./server-status.ts";
 export * from "./policies.ts";
 export * from "./document-rules.ts";
 export * from "./config-files.ts";

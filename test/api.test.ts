@@ -39,11 +39,25 @@ beforeAll(async () => {
 afterAll(async () => t?.close());
 
 describe("health", () => {
-  it("answers /healthz without a token and reports modes in /readyz", async () => {
+  it("answers /healthz and /readyz without a token, with nothing but the status", async () => {
     expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
-    const ready = (await (await fetch(`${t.url}/readyz`)).json()) as any;
-    expect(ready).toMatchObject({ status: "ready", retrieval: "lexical", answer: "extractive", embedding: null });
+    // No token, an invalid one, or a user who does not manage every document: status only
+    // (counts of all documents and the model setup are not theirs to see).
+    for (const token of [null, "nope", "kb_" + "x".repeat(43), viewer, editor]) {
+      const res = await t.fetchAs(token, "/readyz");
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ status: "ready" });
+    }
+  });
+
+  it("reports modes, models and counts in /readyz to admins", async () => {
+    const res = await t.fetchAs(admin, "/readyz");
+    expect(res.status).toBe(200);
+    const ready = (await res.json()) as any;
+    expect(ready).toMatchObject({ status: "ready", retrieval: "lexical", answer: "extractive", embedding: null, llm: null });
     expect(ready.notes.join(" ")).toMatch(/lexical/);
+    expect(ready.documents).toBe(3); // the hr-only salaries included
+    expect(ready.chunks).toBeGreaterThanOrEqual(3);
   });
 
   it("publishes an OpenAPI document with the stable routes", async () => {
@@ -51,6 +65,9 @@ describe("health", () => {
     for (const p of ["/api/v1/documents", "/api/v1/documents/{id}", "/api/v1/documents/{id}/text", "/api/v1/jobs/{id}", "/api/v1/search", "/api/v1/ask", "/healthz", "/readyz"]) {
       expect(Object.keys(doc.paths)).toContain(p);
     }
+    // /readyz takes an optional token; its details are documented as admin-only.
+    expect(doc.paths["/readyz"].get.security).toEqual([{}, { bearer: [] }]);
+    expect(doc.components.schemas.Ready.required).toEqual(["status"]);
   });
 });
 

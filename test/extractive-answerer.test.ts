@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ExtractiveAnswerer, NO_ANSWER } from "../src/services/answer/extractive.ts";
 import type { AnswerEvent, AnswerRequest, AnswerSource } from "../src/services/answer/types.ts";
 
-const source = (n: number, title: string, text: string): AnswerSource => ({ n, documentId: `doc${n}`, chunkId: `c${n}`, title, source: `${title}.md`, page: 1, text, score: 1 });
+const source = (n: number, title: string, text: string): AnswerSource => ({ n, documentId: `doc${n}`, chunkId: `c${n}`, title, source: `${title}.md`, page: 1, text });
 
 async function answer(request: Omit<AnswerRequest, "language"> & { language?: "ko" | "en" }) {
   const events: AnswerEvent[] = [];

@@ -34,6 +34,9 @@ describe("hybrid retrieval", () => {
     const mine = await t.kb.retriever.retrieve(viewer, "cafeteria contract", { topK: 10 });
     expect(mine.mode).toBe("hybrid");
     expect(mine.chunks.map((c) => c.source.endsWith("board.txt"))).not.toContain(true);
+    // Fused, lexical and vector scores alike are kept from a viewer (BM25 counts hidden rows).
+    expect(mine.chunks.length).toBeGreaterThan(0);
+    expect(mine.chunks.flatMap((c) => Object.keys(c).filter((k) => /score/i.test(k)))).toEqual([]);
     const all = await t.kb.retriever.retrieve(SYSTEM_ACTOR, "cafeteria contract", { topK: 10 });
     expect(all.chunks[0]!.source.endsWith("board.txt")).toBe(true);
     expect(all.chunks[0]!.vectorScore).toBeTypeOf("number");

@@ -89,7 +89,14 @@ export const SearchResultSchema = z
     pageEnd: z.number().int(),
     headings: z.string(),
     text: z.string(),
-    score: z.number(),
+    rank: z.number().int().min(1).openapi({ description: "Position in the results, from 1" }),
+    score: z
+      .number()
+      .optional()
+      .openapi({
+        description:
+          "Relevance score (BM25 in lexical mode, rank-fused in hybrid mode), only for users with the `read_all_documents` capability: BM25 statistics count documents the asker may not read, so a score would reveal how common a term is among them",
+      }),
   })
   .openapi("SearchResult");
 

@@ -54,7 +54,6 @@ export class AskService {
       source: c.source,
       page: c.pageStart,
       text: c.text,
-      score: c.score,
     }));
     const answered = this.answerer().answer({
       question,

@@ -3,7 +3,7 @@
  * The asker's access filter (compiled from policies/) is applied inside each LanceDB search,
  * lexical and vector alike, so no ranking ever sees a chunk the asker may not read.
  */
-import { mustMask, retrievalFilter, type Actor } from "../../policies/index.ts";
+import { maySeeScores, mustMask, retrievalFilter, type Actor } from "../../policies/index.ts";
 import { analyzeForQuery } from "../domain/analysis/index.ts";
 import { splitSensitiveForQuery } from "../domain/sensitive/index.ts";
 import type { EmbeddingProvider } from "../models/embeddings.ts";
@@ -12,9 +12,22 @@ import { redactChunk, redactorFor } from "./sensitive.ts";
 
 export type RetrievalMode = "lexical" | "hybrid";
 
-export interface RetrievedChunk extends ChunkHit {
+/** A ranked chunk with the scores that ranked it (inside the retriever only). */
+export interface ScoredChunk extends ChunkHit {
   /** Rank-fused score in hybrid mode; BM25 score in lexical mode. */
   score: number;
+  lexicalScore?: number;
+  vectorScore?: number;
+}
+
+/**
+ * A chunk as returned to callers: its rank always, its scores only for actors who may see them
+ * (`maySeeScores`: BM25 statistics count documents the actor may not read).
+ */
+export interface RetrievedChunk extends Omit<ChunkHit, "score"> {
+  /** Position in the result list, from 1. */
+  rank: number;
+  score?: number;
   lexicalScore?: number;
   vectorScore?: number;
 }
@@ -22,6 +35,11 @@ export interface RetrievedChunk extends ChunkHit {
 export interface RetrievalResult {
   mode: RetrievalMode;
   chunks: RetrievedChunk[];
+}
+
+interface ScoredResult {
+  mode: RetrievalMode;
+  chunks: ScoredChunk[];
 }
 
 /** Reciprocal rank fusion constant (the usual 60: flattens the head of each list a little). */
@@ -40,16 +58,24 @@ export class Retriever {
 
   /**
    * Everything `actor` may read that matches `query`. Personal data in the returned chunks is
-   * already masked for actors without `view_sensitive` (services/sensitive.ts), so no caller
-   * (search, ask and its answerers, exports) can show it by mistake.
+   * already masked for actors without `view_sensitive` (services/sensitive.ts), and scores are
+   * left out for actors who may not see them (`maySeeScores`), so no caller (search, ask and its
+   * answerers, the CLI, exports) can show either by mistake.
    */
   async retrieve(actor: Actor, query: string, options: { topK: number }): Promise<RetrievalResult> {
-    const result = await this.retrieveUnmasked(actor, query, options);
+    const result = await this.retrieveScored(actor, query, options);
     const redact = redactorFor(actor);
-    return { ...result, chunks: result.chunks.map((c) => redactChunk(redact, c)) };
+    const withScores = maySeeScores(actor);
+    const chunks = result.chunks.map((c, i): RetrievedChunk => {
+      const { score, lexicalScore, vectorScore, ...rest } = redactChunk(redact, c);
+      const rank = i + 1;
+      if (!withScores) return { ...rest, rank };
+      return { ...rest, rank, score, ...(lexicalScore !== undefined ? { lexicalScore } : {}), ...(vectorScore !== undefined ? { vectorScore } : {}) };
+    });
+    return { mode: result.mode, chunks };
   }
 
-  private async retrieveUnmasked(actor: Actor, query: string, options: { topK: number }): Promise<RetrievalResult> {
+  private async retrieveScored(actor: Actor, query: string, options: { topK: number }): Promise<ScoredResult> {
     const filter = retrievalFilter(actor);
     // Table and model are taken together: a switch of the active table (after a re-embed)
     // during this query cannot pair the new table with the old model.
@@ -72,8 +98,8 @@ export class Retriever {
 }
 
 /** Reciprocal rank fusion of a lexical and a vector ranking. */
-export function fuse(lexical: ChunkHit[], semantic: ChunkHit[]): RetrievedChunk[] {
-  const byId = new Map<string, RetrievedChunk>();
+export function fuse(lexical: ChunkHit[], semantic: ChunkHit[]): ScoredChunk[] {
+  const byId = new Map<string, ScoredChunk>();
   lexical.forEach((h, rank) => {
     byId.set(h.chunkId, { ...h, score: 1 / (RRF_K + rank + 1), lexicalScore: h.score });
   });

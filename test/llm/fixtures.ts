@@ -12,7 +12,7 @@ export const HAS_GGUF = fs.existsSync(GGUF);
 export const NO_GGUF_REASON = `skipping real-model LLM tests: GGUF not found at ${GGUF} (set KB_TEST_GGUF)`;
 
 export function source(n: number, text: string, extra: Partial<AnswerSource> = {}): AnswerSource {
-  return { n, documentId: `doc-${n}`, chunkId: `chunk-${n}`, title: `Document ${n}`, source: `doc-${n}.pdf`, page: n, text, score: 1 / n, ...extra };
+  return { n, documentId: `doc-${n}`, chunkId: `chunk-${n}`, title: `Document ${n}`, source: `doc-${n}.pdf`, page: n, text, ...extra };
 }
 
 export const SOURCES_EN: AnswerSource[] = [

@@ -128,8 +128,8 @@ describe.skipIf(!HAS_GGUF)("server with the LLM from the configuration (stories2
   });
   afterAll(async () => t?.close());
 
-  it("reports the LLM in /readyz", async () => {
-    const ready = (await (await fetch(`${t.url}/readyz`)).json()) as any;
+  it("reports the LLM in /readyz to admins", async () => {
+    const ready = (await (await t.fetchAs(t.tokenFor("root", "admin"), "/readyz")).json()) as any;
     expect(ready.answer).toBe("llm");
     expect(ready.llm).toMatchObject({ model: "stories260K.gguf", backend: "cpu", gpuLayers: 0, threads: 1, contextSize: 2048, sequences: 1, maxQueue: 4 });
     expect(ready.notes.join(" ")).not.toMatch(/no LLM/);

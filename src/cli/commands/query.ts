@@ -15,7 +15,8 @@ export function registerQueryCommands(program: Command): void {
         kb.audit.record(actor, "search", null, { query, mode: r.mode, chunkIds: r.chunks.map((c) => c.chunkId), via: "cli" });
         if (o.json) return void console.log(JSON.stringify(r, null, 2));
         console.log(`mode: ${r.mode}`);
-        r.chunks.forEach((c, i) => console.log(`${i + 1}. ${c.title} (p.${c.pageStart}) score=${c.score.toFixed(3)}\n   ${c.text.slice(0, 200).replaceAll("\n", " ")}`));
+        // Scores only for users who may read every document (`--as` a viewer shows what the viewer sees).
+        r.chunks.forEach((c) => console.log(`${c.rank}. ${c.title} (p.${c.pageStart})${c.score !== undefined ? ` score=${c.score.toFixed(3)}` : ""}\n   ${c.text.slice(0, 200).replaceAll("\n", " ")}`));
       }),
     );
 

@@ -1,8 +1,28 @@
-/** Bearer-token authentication for every /api and /v1 route. */
-import type { MiddlewareHandler } from "hono";
+/** Bearer-token authentication for every /api and /v1 route, and the optional token of /readyz. */
+import type { Context, MiddlewareHandler } from "hono";
+import type { Actor } from "../../../policies/index.ts";
 import type { AppEnv } from "../env.ts";
 import { errorBody } from "../errors.ts";
 import { tooManyRequests, type RateLimiter } from "./rate-limit.ts";
+
+type Authentication = { ok: true; actor: Actor; tokenId: string } | { ok: false; reason: string };
+
+/** Checks the request's bearer token (records nothing). */
+function authenticate(c: Context<AppEnv>): Authentication {
+  const header = c.req.header("authorization") ?? "";
+  const m = /^Bearer\s+(\S+)$/i.exec(header);
+  const result = m ? c.get("kb").accounts.authenticate(m[1]!) : null;
+  if (result) return { ok: true, actor: result.actor, tokenId: result.tokenId };
+  return { ok: false, reason: m ? "invalid, revoked or expired token" : "missing bearer token" };
+}
+
+/**
+ * A refused token goes through the per-address aggregation of failed authentications
+ * (src/services/auth-failures.ts): a flood is one audit row a minute, not one per request.
+ */
+function recordFailure(c: Context<AppEnv>, reason: string, rateLimited: boolean): void {
+  c.get("kb").authFailures.record(c.get("clientAddress"), c.req.path, reason, rateLimited);
+}
 
 /**
  * `unauthenticated`: the per-address limiter that failed attempts are charged to (429 beyond
@@ -10,22 +30,29 @@ import { tooManyRequests, type RateLimiter } from "./rate-limit.ts";
  */
 export function requireAuth(unauthenticated?: RateLimiter): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const kb = c.get("kb");
-    const header = c.req.header("authorization") ?? "";
-    const m = /^Bearer\s+(\S+)$/i.exec(header);
-    const result = m ? kb.accounts.authenticate(m[1]!) : null;
-    if (!result) {
-      const address = c.get("clientAddress");
-      const reason = m ? "invalid, revoked or expired token" : "missing bearer token";
-      const retry = unauthenticated?.take(address) ?? 0;
-      // Aggregated per address (src/services/auth-failures.ts): a flood is one row a minute.
-      kb.authFailures.record(address, c.req.path, reason, retry > 0);
+    const auth = authenticate(c);
+    if (!auth.ok) {
+      const retry = unauthenticated?.take(c.get("clientAddress")) ?? 0;
+      recordFailure(c, auth.reason, retry > 0);
       if (retry > 0) return tooManyRequests(c, retry);
       c.header("WWW-Authenticate", 'Bearer realm="private-kb"');
-      return c.json(errorBody("unauthorized", reason), 401);
+      return c.json(errorBody("unauthorized", auth.reason), 401);
     }
-    c.set("actor", result.actor);
-    c.set("tokenId", result.tokenId);
+    c.set("actor", auth.actor);
+    c.set("tokenId", auth.tokenId);
     await next();
   };
+}
+
+/**
+ * The actor of a route whose token is optional (/readyz): null without an Authorization header
+ * (nothing is recorded: load balancers poll without one) and for a token that does not
+ * authenticate (recorded like any refused token); such requests get the anonymous answer.
+ * The route's per-address limit is applied by the app's middleware before this.
+ */
+export function optionalActor(c: Context<AppEnv>): Actor | null {
+  if (c.req.header("authorization") === undefined) return null;
+  const auth = authenticate(c);
+  if (!auth.ok) recordFailure(c, auth.reason, false);
+  return auth.ok ? auth.actor : null;
 }

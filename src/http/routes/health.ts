@@ -1,17 +1,21 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { can, ServerStatus } from "../../../policies/index.ts";
 import type { AppEnv } from "../env.ts";
+import { optionalActor } from "../middleware/auth.ts";
 import { errorResponses } from "../schemas.ts";
+
+const adminOnly = (description: string) => `${description}. Only with an admin's token (capability \`manage_all_documents\`).`;
 
 const ReadySchema = z
   .object({
     status: z.literal("ready"),
-    retrieval: z.enum(["lexical", "hybrid"]),
-    answer: z.enum(["extractive", "llm"]),
-    embedding: z.object({ model: z.string(), dimension: z.number() }).nullable(),
-    llm: z.record(z.string(), z.unknown()).nullable(),
-    notes: z.array(z.string()),
-    documents: z.number().int(),
-    chunks: z.number().int(),
+    retrieval: z.enum(["lexical", "hybrid"]).optional().openapi({ description: adminOnly("Active retrieval mode") }),
+    answer: z.enum(["extractive", "llm"]).optional().openapi({ description: adminOnly("Active answerer") }),
+    embedding: z.object({ model: z.string(), dimension: z.number() }).nullable().optional().openapi({ description: adminOnly("The embedding model, or null") }),
+    llm: z.record(z.string(), z.unknown()).nullable().optional().openapi({ description: adminOnly("The LLM's setup (model, GPU backend, layers, threads, queue), or null") }),
+    notes: z.array(z.string()).optional().openapi({ description: adminOnly("What runs in a degraded mode, and why") }),
+    documents: z.number().int().optional().openapi({ description: adminOnly("Documents in the knowledge base, all of them") }),
+    chunks: z.number().int().optional().openapi({ description: adminOnly("Chunks in the active index") }),
   })
   .openapi("Ready");
 
@@ -26,12 +30,16 @@ healthRoutes.openapi(
   createRoute({
     method: "get",
     path: "/readyz",
-    summary: "Readiness and active modes",
-    description: "Limited per client address with other requests that carry no valid token (KB_ANON_RATE_LIMIT_PER_MIN); /healthz is never limited.",
+    summary: "Readiness; modes, models and counts for admins",
+    description:
+      "Without a token, with a token that does not authenticate, or as a user without the `manage_all_documents` capability: `{ status }` only (for load balancers). With an admin's token: the active modes, the model setup and the document and chunk counts (which include documents other users may not read). Limited per client address with other requests that carry no valid token (KB_ANON_RATE_LIMIT_PER_MIN); /healthz is never limited.",
+    security: [{}, { bearer: [] }],
     responses: { 200: { description: "ready", content: { "application/json": { schema: ReadySchema } } }, 429: errorResponses[429] },
   }),
   async (c) => {
     const kb = c.get("kb");
+    const actor = optionalActor(c);
+    if (!actor || !can(actor, "read_details", ServerStatus, null)) return c.json({ status: "ready" as const }, 200);
     const notes = kb.models.embeddingNote ? [kb.models.embeddingNote] : [];
     if (!kb.models.embedding) notes.push("no embedding model loaded: lexical (BM25) retrieval only");
     const llm = kb.llmInfo();

@@ -10,6 +10,8 @@ searchRoutes.openapi(
     method: "post",
     path: "/search",
     summary: "Search the chunks you may read",
+    description:
+      "Results are ranked; each has its `rank` (from 1). Only users with the `read_all_documents` capability also get each result's `score`: BM25 term statistics are computed over the whole index, documents you may not read included, so a score would tell how common a query term is among them. The order itself still depends on those statistics (a residual measured in docs/benchmarks.md).",
     request: { body: { required: true, content: { "application/json": { schema: z.object({ query: QueryText, topK: TopK }).openapi("SearchRequest") } } } },
     responses: {
       200: { description: "Ranked chunks", content: { "application/json": { schema: z.object({ mode: ModeSchema, results: z.array(SearchResultSchema) }).openapi("SearchResponse") } } },
@@ -35,7 +37,9 @@ searchRoutes.openapi(
           pageEnd: h.pageEnd,
           headings: h.headings,
           text: h.text,
-          score: h.score,
+          rank: h.rank,
+          // Present only when the retriever returned it (actors who may see scores).
+          ...(h.score !== undefined ? { score: h.score } : {}),
         })),
       },
       200,

@@ -7,7 +7,11 @@ import type { Lang } from "../../domain/analysis/index.ts";
 
 export type AnswerMode = "extractive" | "llm";
 
-/** A numbered source as shown to the answerer and cited back as [n]. */
+/**
+ * A numbered source as shown to the answerer and cited back as [n]. It has no retrieval score on
+ * purpose: scores count documents the asker may not read (policies: `maySeeScores`), so nothing an
+ * answer says (found or not, which sources) may depend on them; `n` is the rank.
+ */
 export interface AnswerSource {
   n: number;
   documentId: string;
@@ -16,8 +20,6 @@ export interface AnswerSource {
   source: string;
   page: number;
   text: string;
-  /** Retrieval score (higher is better), for thresholds. */
-  score: number;
 }
 
 export interface Citation {
