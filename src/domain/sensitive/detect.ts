@@ -99,19 +99,21 @@ function* matches(re: RegExp, text: string): Generator<RegExpExecArray> {
 }
 
 // On the folded text. Boundaries: not inside a longer run of digits, nor glued to one by a
-// separator ("3.850315.2345678" is some other number), nor inside a word (for e-mail).
+// separator ("0.022146275" is a fraction, "3.850315.2345678" some other number), nor inside a
+// word (for e-mail). RRNs and cards also not after a dash ("ca-pub-4513545675701847" is an ID).
 const START = String.raw`(?<!\d)(?<!\d[-._])`;
+const START_NO_DASH = String.raw`(?<![\d-])(?<!\d[._])`;
 const END = String.raw`(?!\d)(?![-._]\d)`;
 /** Between the groups of an RRN or a phone number: a dash, dot or underscore (spaces around it allowed), or spaces. */
 const SEP = String.raw`(?:[ \t]{0,2}[-._][ \t]{0,2}|[ \t]{1,2})`;
 const re = (source: string) => new RegExp(source, "g");
-const RRN = re(String.raw`${START}(\d{2})(\d{2})(\d{2})(?:(${SEP})|)([1-8])(\d{6}|[*xX●•]{6})(?![\d*])(?![-._]\d)`);
+const RRN = re(String.raw`${START_NO_DASH}(\d{2})(\d{2})(\d{2})(?:(${SEP})|)([1-8])(\d{6}|[*xX●•]{6})(?![\d*])(?![-._]\d)`);
 const MOBILE = re(String.raw`(?<!\+)${START}01[016789](?:${SEP}\d{3,4}${SEP}\d{4}|\d{7,8})${END}`);
 const LANDLINE = re(String.raw`(?<!\+)${START}(?:02|0[3-6][1-5]|070)(?:${SEP}\d{3,4}${SEP}\d{4}|\d{7,8})${END}`);
 const LANDLINE_PAREN = re(String.raw`\(0(?:2|[3-6][1-5]|70)\)[ \t]?\d{3,4}${SEP}\d{4}${END}`);
 const INTERNATIONAL = /(?<![+])\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,5}(?!\d)/g;
 const EMAIL = /(?<![\w.%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}(?![\w-])/g;
-const CARD = re(String.raw`${START}(?:\d{4}([ ._-])\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?|\d{4}([ ._-])\d{6}\2\d{4,5}|\d{13,19})${END}`);
+const CARD = re(String.raw`${START_NO_DASH}(?:\d{4}([ ._-])\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?|\d{4}([ ._-])\d{6}\2\d{4,5}|\d{13,19})${END}`);
 const ACCOUNT = /(?<![\d-])(?:\d{2,6}(?:-\d{2,7}){1,3}|\d{10,14})(?![\d-])/g;
 
 export function detectSensitive(original: string): SensitiveSpan[] {

@@ -167,6 +167,8 @@ describe("written forms of personal data", () => {
       "전화 1588-1234",
       "2024-05-01 12:30:45",
       "3.850315.2345678",
+      "0.40580938,0.022146275,-0.0513", // fractions in a CSV, not Seoul numbers
+      'data-ad-client="ca-pub-4513545675701847"', // an ID that happens to pass Luhn
     ]) {
       expect(found(text), text).toEqual([]);
     }
