@@ -11,6 +11,9 @@ const ReadySchema = z
     notes: z.array(z.string()),
     documents: z.number().int(),
     chunks: z.number().int(),
+    sensitiveDetector: z
+      .object({ version: z.number().int(), staleDocuments: z.number().int() })
+      .openapi({ description: "personal-data detector version; documents indexed by an older one are re-indexed by the next worker start (or `kb reindex --sensitive-stale`)" }),
   })
   .openapi("Ready");
 
@@ -30,6 +33,9 @@ healthRoutes.openapi(
     const llm = kb.llmInfo();
     if (!llm) notes.push("no LLM configured: answers are extractive (quoted source sentences)");
     else if (typeof llm.gpuFallback === "string") notes.push(`LLM: ${llm.gpuFallback}`);
+    const pii = kb.sensitive.indexStatus();
+    if (pii.staleDocuments > 0)
+      notes.push(`${pii.staleDocuments} documents were indexed by an older personal-data detector; a worker re-indexes them when it starts (or run \`kb reindex --sensitive-stale\`)`);
     return c.json(
       {
         status: "ready" as const,
@@ -40,6 +46,7 @@ healthRoutes.openapi(
         notes,
         documents: kb.documentsRepo.count(),
         chunks: await kb.chunks.count(),
+        sensitiveDetector: { version: pii.detectorVersion, staleDocuments: pii.staleDocuments },
       },
       200,
     );
