@@ -21,7 +21,8 @@ import { AccessService } from "./access.ts";
 import { Accounts } from "./accounts.ts";
 import { AdminService } from "./admin.ts";
 import { PolicyFiles } from "./policy-files.ts";
-import { redactorFor, SensitiveIndex } from "./sensitive.ts";
+import { redactorFor, reindexDocumentsOfOlderDetector, SensitiveIndex } from "./sensitive.ts";
+import { SENSITIVE_DETECTOR_VERSION } from "../domain/sensitive/index.ts";
 import { ExtractiveAnswerer } from "./answer/extractive.ts";
 import { DeferredLlmAnswerer, type LlmAnswererOptions } from "./answer/llm-answerer.ts";
 import { loadLlm, type LlmProvider, type LoadLlmOptions } from "../models/llm.ts";
@@ -160,7 +161,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const authFailures = new AuthFailureLog(audit);
   const policy = PolicyFiles.load(config.policyDir, { log: (level, msg) => (level === "error" ? log.error(msg) : log.info(msg)) });
   const accounts = new Accounts(users, { roles: () => policy.roles(), audit });
-  const sensitive = new SensitiveIndex(new SensitiveRepo(db));
+  const sensitive = new SensitiveIndex(new SensitiveRepo(db), documentsRepo);
   const blobs = new BlobStore(path.join(config.dataDir, "blobs"));
 
   // The active chunk table (a pointer in SQLite) and the model serving it; followed when
@@ -196,7 +197,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     optimizeIntervalS: config.optimizeIntervalS,
   };
   const ingest = new IngestService(ingestDeps);
-  const retriever = new Retriever(chunks, activeEmbedder);
+  const retriever = new Retriever(chunks, activeEmbedder, (ids) => documentsRepo.indexedBeforeSensitiveVersion(ids, SENSITIVE_DETECTOR_VERSION));
   const answerer: Answerer = llmConfigured
     ? new DeferredLlmAnswerer(async () => (await ensureLlm())!, { maxTokens: config.llmMaxTokens, ...options.llmAnswer })
     : new ExtractiveAnswerer();
@@ -240,6 +241,12 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       const sources = schedules ? loadSources(config.syncSources, config.dataDir) : [];
       const scheduler = sources.length ? new Scheduler(sources, { jobs: jobsRepo, settings, jobsService: jobs, log: (msg, fields) => log.info(fields ?? {}, msg) }) : null;
       const worker = new JobWorker(jobsRepo, ingest, ingestDeps, { ...rest, scheduler, log: (msg, fields) => log.info(fields ?? {}, msg) });
+      try {
+        const r = reindexDocumentsOfOlderDetector({ documents: documentsRepo, jobs: jobsRepo, jobsService: jobs });
+        if (r.stale > 0) log.warn({ documents: r.stale, jobId: r.jobId }, `documents indexed by an older personal-data detector: reindex job ${r.submitted ? "submitted" : "already queued"}`);
+      } catch (err) {
+        log.error({ err: String(err) }, "could not check for documents indexed by an older personal-data detector; run `kb reindex --sensitive-stale`");
+      }
       worker.start();
       workers.push(worker);
       return worker;

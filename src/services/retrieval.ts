@@ -4,8 +4,8 @@
  * lexical and vector alike, so no ranking ever sees a chunk the asker may not read.
  */
 import { maySeeScores, mustMask, retrievalFilter, type Actor } from "../../policies/index.ts";
-import { analyzeForQuery } from "../domain/analysis/index.ts";
-import { splitSensitiveForQuery } from "../domain/sensitive/index.ts";
+import { analyzeForIndex, analyzeForQuery } from "../domain/analysis/index.ts";
+import { detectSensitive, splitSensitiveForQuery } from "../domain/sensitive/index.ts";
 import type { EmbeddingProvider } from "../models/embeddings.ts";
 import type { ChunkHit, ChunkStore } from "../stores/lance/chunk-store.ts";
 import { redactChunk, redactorFor } from "./sensitive.ts";
@@ -50,6 +50,8 @@ export class Retriever {
     private readonly store: ChunkStore,
     /** The embedder whose vectors match the table, or null (lexical only). */
     private readonly embedder: () => EmbeddingProvider | null,
+    /** Of these documents, those indexed by an older personal-data detector (not yet re-indexed). */
+    private readonly olderDetector: (documentIds: string[]) => Set<string> = () => new Set(),
   ) {}
 
   get mode(): RetrievalMode {
@@ -87,7 +89,8 @@ export class Retriever {
     const personal = splitSensitiveForQuery(query);
     const mayView = !mustMask(actor);
     const lexicalQuery = [analyzeForQuery(personal.text), ...(mayView ? personal.keys : [])].filter(Boolean).join(" ");
-    const lexical = await store.searchText(lexicalQuery, filter, embedder ? candidates : options.topK);
+    const lexicalHits = await store.searchText(lexicalQuery, filter, embedder ? candidates : options.topK);
+    const lexical = mayView ? lexicalHits : withoutHitsThroughValues(lexicalHits, lexicalQuery, this.olderDetector(lexicalHits.map((h) => h.documentId)));
     if (!embedder) {
       return { mode: "lexical", chunks: lexical.map((h) => ({ ...h, lexicalScore: h.score })) };
     }
@@ -95,6 +98,24 @@ export class Retriever {
     const semantic = vector ? await store.searchVector(vector, filter, candidates) : [];
     return { mode: "hybrid", chunks: fuse(lexical, semantic).slice(0, options.topK) };
   }
+}
+
+/**
+ * A chunk of a document indexed by an older personal-data detector (until its re-index job has
+ * run: services/sensitive.ts) still holds, as ordinary terms, the characters of values the
+ * current detector finds in it. For a reader who sees those values masked, such a lexical hit is
+ * dropped when one of the query's terms could have reached it through a value ("2345678" of
+ * "850315 2345678"), so a search cannot confirm the value. Chunks indexed by the current detector
+ * are left alone: their values are not in the index as words.
+ */
+function withoutHitsThroughValues(hits: ChunkHit[], analyzedQuery: string, olderDetector: Set<string>): ChunkHit[] {
+  const queryTerms = new Set(analyzedQuery.split(" ").filter(Boolean));
+  if (queryTerms.size === 0 || olderDetector.size === 0) return hits;
+  return hits.filter((h) => {
+    if (!olderDetector.has(h.documentId)) return true;
+    const text = `${h.title}\n${h.headings}\n${h.text}`;
+    return !detectSensitive(text).some((s) => analyzeForIndex(text.slice(s.start, s.end)).split(" ").some((t) => queryTerms.has(t)));
+  });
 }
 
 /** Reciprocal rank fusion of a lexical and a vector ranking. */

@@ -110,11 +110,12 @@ export function registerJobCommands(program: Command): void {
     .description("re-extract documents from their stored originals and rewrite their chunks (all, or a filter)")
     .option("--documents <ids>", "only these document ids")
     .option("--source-prefix <prefix>", "only documents whose source starts with this")
+    .option("--sensitive-stale", "only documents indexed by an older personal-data detector", false)
     .option("--wait", "when a running worker takes the job, wait for it to finish", false)
-    .action(async (o: { documents?: string; sourcePrefix?: string; wait: boolean }) =>
+    .action(async (o: { documents?: string; sourcePrefix?: string; sensitiveStale: boolean; wait: boolean }) =>
       withKb(async (kb) => {
         const ids = splitList(o.documents);
-        const { jobId } = kb.jobs.submitReindex(SYSTEM_ACTOR, { documentIds: ids.length ? ids : undefined, sourcePrefix: o.sourcePrefix });
+        const { jobId } = kb.jobs.submitReindex(SYSTEM_ACTOR, { documentIds: ids.length ? ids : undefined, sourcePrefix: o.sourcePrefix, sensitiveStale: o.sensitiveStale });
         await runSubmitted(kb, jobId, o.wait);
       }),
     );

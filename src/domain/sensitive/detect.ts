@@ -4,23 +4,39 @@
  * the same text always yields the same spans, so what ingestion records and what output
  * masking hides agree.
  *
+ * Detection reads a folded copy of the text (fold.ts: NFKC per code point, every dash and minus
+ * sign as "-", odd spaces as " "), so "８５０３１５－２３４５６７８" and "010‐1234‐5678" are found
+ * like their ASCII forms; spans are mapped back to offsets of the original text.
+ *
  * Design choices (false positives cost a masked number; false negatives leak one):
- * - RRN (YYMMDD-GNNNNNN): the date must be a real date and the 7th digit 1-8 (Koreans 1-4,
- *   foreign residents 5-8). The check digit is verified when present, but numbers issued since
- *   October 2020 have random trailing digits and no valid check digit, so a *hyphenated* RRN
- *   with a valid date is detected either way (`checksum: false`). An unhyphenated 13-digit run
- *   needs the check digit or a context word (주민, 주민등록, RRN, resident) nearby.
- *   Partially masked forms ("900101-1******") are detected too: they still reveal birth date and sex.
- * - Phone: Korean mobile (010/011/016-019), Seoul/area codes and 070 landlines, with or without
- *   separators (consistent), "(02) 123-4567", and international numbers written with "+".
+ * - RRN (YYMMDD-GNNNNNN): the date must be a real calendar date and the 7th digit 1-8 (Koreans
+ *   1-4; 5-8 are foreign residents' registration numbers, 외국인등록번호, same layout). Numbers
+ *   issued since October 2020 have random trailing digits and no valid check digit, so a
+ *   *separated* RRN (hyphen or any dash, dot, underscore, space) is detected on the date and
+ *   the 7th digit alone. An unseparated 13-digit run needs the check digit or a context word
+ *   (주민, 등록번호, RRN, resident) nearby. Partially masked forms ("900101-1******") are detected
+ *   too: they still reveal birth date and sex.
+ * - Phone: Korean mobile (010/011/016-019), Seoul/area codes and 070 landlines, unseparated or
+ *   with any of the separators above between groups, "(02) 123-4567", and international numbers
+ *   written with "+".
  * - E-mail: the usual local@domain.tld shape.
  * - Card: 13-19 digits passing Luhn, starting with 2-6 or 9, unseparated or in the usual groups
- *   (4-4-4-4(-3), 4-6-5, 4-6-4).
+ *   (4-4-4-4(-3), 4-6-5, 4-6-4) with one separator (space, dot, dash, underscore) throughout.
  * - Bank account: Korean banks have no common format or check digit, so a digit run of 10-14
  *   digits (optionally in 2-4 hyphenated groups) counts only next to a context word
  *   (계좌, 입금, 송금, 이체, 예금주, a bank name, "account", "acct", "bank").
  * Overlapping detections merge into one span named by kind priority: rrn > card > email > phone > account.
  */
+import { foldForDetection } from "./fold.ts";
+
+/**
+ * The detector's version. Raise it with every change to what is detected: the full-text index
+ * holds the detector's output (values are blanked out and indexed as keys), so documents
+ * indexed by an older version are re-indexed (services/sensitive.ts, reindexDocumentsOfOlderDetector).
+ * 1: ASCII digits only, RRNs separated by a hyphen or en dash only. 2: NFKC folding; any dash,
+ * dot, underscore or space separates RRN and phone groups; dotted card groups.
+ */
+export const SENSITIVE_DETECTOR_VERSION = 2;
 
 export type SensitiveKind = "rrn" | "card" | "phone" | "account" | "email";
 export const SENSITIVE_KINDS: readonly SensitiveKind[] = ["rrn", "card", "phone", "account", "email"];
@@ -34,7 +50,7 @@ export interface SensitiveSpan {
 
 const PRIORITY: Record<SensitiveKind, number> = { rrn: 0, card: 1, email: 2, phone: 3, account: 4 };
 
-const RRN_CONTEXT = /주민|RRN|resident\s*(?:registration|no|number)/i;
+const RRN_CONTEXT = /주민|등록\s*번호|RRN|resident\s*(?:registration|no|number)/i;
 const ACCOUNT_CONTEXT =
   /계좌|입금|송금|이체|예금주|은행|뱅크|농협|신협|수협|우체국|새마을금고|국민|신한|우리|하나|기업|카카오|토스|케이뱅크|SC제일|씨티|account|acct|a\/c|bank|deposit/i;
 
@@ -83,17 +99,27 @@ function* matches(re: RegExp, text: string): Generator<RegExpExecArray> {
   }
 }
 
-// Boundaries: not inside a longer run of digits (or letters, for e-mail).
-const RRN = /(?<![\d-])(\d{2})(\d{2})(\d{2})(?:(\s?[-–]\s?)|)([1-8])(\d{6}|[*xX●•]{6})(?![\d*])/g;
-const MOBILE = /(?<![\d+])01[016789](?:(-|\.|\s)\d{3,4}\1\d{4}|\d{7,8})(?!\d)/g;
-const LANDLINE = /(?<![\d+])(?:02|0[3-6][1-5]|070)(?:(-|\.|\s)\d{3,4}\1\d{4}|\d{7,8})(?!\d)/g;
-const LANDLINE_PAREN = /\(0(?:2|[3-6][1-5]|70)\)\s?\d{3,4}[-.\s]\d{4}(?!\d)/g;
+// On the folded text. Boundaries: not inside a longer run of digits, nor glued to one by a
+// separator ("0.022146275" is a fraction, "3.850315.2345678" some other number), nor inside a
+// word (for e-mail). RRNs and cards also not after a dash ("ca-pub-4513545675701847" is an ID).
+const START = String.raw`(?<!\d)(?<!\d[-._])`;
+const START_NO_DASH = String.raw`(?<![\d-])(?<!\d[._])`;
+const END = String.raw`(?!\d)(?![-._]\d)`;
+/** Between the groups of an RRN or a phone number: a dash, dot or underscore (spaces around it allowed), or spaces. */
+const SEP = String.raw`(?:[ \t]{0,2}[-._][ \t]{0,2}|[ \t]{1,2})`;
+const re = (source: string) => new RegExp(source, "g");
+const RRN = re(String.raw`${START_NO_DASH}(\d{2})(\d{2})(\d{2})(?:(${SEP})|)([1-8])(\d{6}|[*xX●•]{6})(?![\d*])(?![-._]\d)`);
+const MOBILE = re(String.raw`(?<!\+)${START}01[016789](?:${SEP}\d{3,4}${SEP}\d{4}|\d{7,8})${END}`);
+const LANDLINE = re(String.raw`(?<!\+)${START}(?:02|0[3-6][1-5]|070)(?:${SEP}\d{3,4}${SEP}\d{4}|\d{7,8})${END}`);
+const LANDLINE_PAREN = re(String.raw`\(0(?:2|[3-6][1-5]|70)\)[ \t]?\d{3,4}${SEP}\d{4}${END}`);
 const INTERNATIONAL = /(?<![+])\+\d{1,3}(?:[\s.-]?\(?\d{1,4}\)?){2,5}(?!\d)/g;
 const EMAIL = /(?<![\w.%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}(?![\w-])/g;
-const CARD = /(?<![\d-])(?:\d{4}([ -])\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?|\d{4}([ -])\d{6}\2\d{4,5}|\d{13,19})(?![\d-])/g;
+const CARD = re(String.raw`${START_NO_DASH}(?:\d{4}([ ._-])\d{4}\1\d{4}\1\d{4}(?:\1\d{3})?|\d{4}([ ._-])\d{6}\2\d{4,5}|\d{13,19})${END}`);
 const ACCOUNT = /(?<![\d-])(?:\d{2,6}(?:-\d{2,7}){1,3}|\d{10,14})(?![\d-])/g;
 
-export function detectSensitive(text: string): SensitiveSpan[] {
+export function detectSensitive(original: string): SensitiveSpan[] {
+  const folded = foldForDetection(original);
+  const text = folded.text;
   const found: Candidate[] = [];
   const add = (kind: SensitiveKind, start: number, end: number) => found.push({ kind, start, end, priority: PRIORITY[kind] });
 
@@ -135,7 +161,7 @@ export function detectSensitive(text: string): SensitiveSpan[] {
       }
     } else merged.push({ ...c });
   }
-  return merged.map(({ kind, start, end }) => ({ kind, start, end }));
+  return merged.map(({ kind, start, end }) => ({ kind, ...folded.toOriginal(start, end) }));
 }
 
 export function countByKind(spans: readonly SensitiveSpan[]): Partial<Record<SensitiveKind, number>> {

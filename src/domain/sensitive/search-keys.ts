@@ -10,6 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import { detectSensitive, type SensitiveKind, type SensitiveSpan } from "./detect.ts";
+import { foldForDetection } from "./fold.ts";
 
 /** Prefix of key terms; the analyzer splits user text on it, so only this module makes keys. */
 export const SENSITIVE_KEY_PREFIX = "§";
@@ -21,8 +22,10 @@ export const SENSITIVE_KEY_PREFIX = "§";
  */
 const QUERY_CONTEXT = "계좌 주민등록번호 ";
 
+/** The key of a value: its folded form decides, so "０１０-１２３４-５６７８" and "01012345678" share one. */
 export function sensitiveKey(kind: SensitiveKind, value: string): string {
-  const normalized = kind === "email" ? value.toLowerCase() : value.replace(/\D/g, "");
+  const folded = foldForDetection(value).text;
+  const normalized = kind === "email" ? folded.toLowerCase() : folded.replace(/\D/g, "");
   return SENSITIVE_KEY_PREFIX + createHash("sha256").update(normalized).digest("hex").slice(0, 24);
 }
 

@@ -16,6 +16,10 @@ const ReadySchema = z
     notes: z.array(z.string()).optional().openapi({ description: adminOnly("What runs in a degraded mode, and why") }),
     documents: z.number().int().optional().openapi({ description: adminOnly("Documents in the knowledge base, all of them") }),
     chunks: z.number().int().optional().openapi({ description: adminOnly("Chunks in the active index") }),
+    sensitiveDetector: z
+      .object({ version: z.number().int(), staleDocuments: z.number().int() })
+      .optional()
+      .openapi({ description: adminOnly("Personal-data detector version; documents indexed by an older one are re-indexed by the next worker start (or `kb reindex --sensitive-stale`)") }),
   })
   .openapi("Ready");
 
@@ -45,6 +49,9 @@ healthRoutes.openapi(
     const llm = kb.llmInfo();
     if (!llm) notes.push("no LLM configured: answers are extractive (quoted source sentences)");
     else if (typeof llm.gpuFallback === "string") notes.push(`LLM: ${llm.gpuFallback}`);
+    const pii = kb.sensitive.indexStatus();
+    if (pii.staleDocuments > 0)
+      notes.push(`${pii.staleDocuments} documents were indexed by an older personal-data detector; a worker re-indexes them when it starts (or run \`kb reindex --sensitive-stale\`)`);
     return c.json(
       {
         status: "ready" as const,
@@ -55,6 +62,7 @@ healthRoutes.openapi(
         notes,
         documents: kb.documentsRepo.count(),
         chunks: await kb.chunks.count(),
+        sensitiveDetector: { version: pii.detectorVersion, staleDocuments: pii.staleDocuments },
       },
       200,
     );

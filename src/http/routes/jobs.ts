@@ -138,6 +138,7 @@ jobRoutes.openapi(
       z.object({
         documentIds: z.array(z.string().max(100)).max(10_000).optional(),
         sourcePrefix: z.string().max(4096).optional(),
+        sensitiveStale: z.boolean().optional().openapi({ description: "only documents indexed by an older personal-data detector (see /readyz)" }),
       }),
     ),
     responses: { ...accepted, ...errorResponses },

@@ -20,6 +20,7 @@ import path from "node:path";
 import { IngestError } from "../../../ingest/types.ts";
 import { prepareDocument, type PreparedDocument } from "../../../ingest/pipeline.ts";
 import { authorize, Document, DocumentCollection, resolveAcl, type Actor, can, type DocumentAcl, type DocumentFacts, type ExplicitAccess } from "../../../policies/index.ts";
+import { SENSITIVE_DETECTOR_VERSION } from "../../domain/sensitive/index.ts";
 import type { EmbeddingProvider } from "../../models/embeddings.ts";
 import type { BlobStore } from "../../stores/blob-store.ts";
 import { newId, sha256Hex } from "../../stores/ids.ts";
@@ -542,7 +543,11 @@ export class IngestService {
     const sameContentAsLive = doc.contentHash === hash && doc.version > 0;
     const version = sameContentAsLive ? doc.version : doc.version + 1;
     const rows = this.rowsFor(doc, version, prepared, acl);
-    if (reindex && (await this.sameAsStored(doc, rows, prepared))) return { status: "unchanged", ...ok };
+    if (reindex && (await this.sameAsStored(doc, rows, prepared))) {
+      // The current detector finds nothing the stored index lacks: it is current as it is.
+      if (doc.sensitiveVersion !== SENSITIVE_DETECTOR_VERSION) documents.update(doc.id, { sensitiveVersion: SENSITIVE_DETECTOR_VERSION });
+      return { status: "unchanged", ...ok };
+    }
     return {
       file,
       doc,
@@ -561,6 +566,7 @@ export class IngestService {
         chunkCount: rows.length,
         sizeBytes: item.size,
         blobPath: blob.path,
+        sensitiveVersion: SENSITIVE_DETECTOR_VERSION,
         ...(item.mtimeMs !== null ? { sourceMtimeMs: item.mtimeMs } : {}),
         error: prepared.warnings.length ? prepared.warnings.join("; ") : null,
       },

@@ -4,6 +4,7 @@
  */
 import path from "node:path";
 import { authorize, can, Job, type Actor } from "../../../policies/index.ts";
+import { SENSITIVE_DETECTOR_VERSION } from "../../domain/sensitive/index.ts";
 import { newId } from "../../stores/ids.ts";
 import type { JobRow, JobStatus } from "../../stores/sqlite/jobs-repo.ts";
 import { ServiceError, notFound } from "../errors.ts";
@@ -104,11 +105,15 @@ export class JobsService {
     return this.submit(actor, "sync", params as unknown as Record<string, unknown>, options.schedule ? `schedule:${options.schedule}` : undefined);
   }
 
-  /** Re-extract from the stored originals and rewrite chunks (all documents, or a filter). */
-  submitReindex(actor: Actor, filter: { documentIds?: string[]; sourcePrefix?: string } = {}): { jobId: string } {
+  /**
+   * Re-extract from the stored originals and rewrite chunks (all documents, or a filter).
+   * `sensitiveStale`: only documents indexed by an older personal-data detector.
+   */
+  submitReindex(actor: Actor, filter: { documentIds?: string[]; sourcePrefix?: string; sensitiveStale?: boolean } = {}): { jobId: string } {
     const params: ReindexParams = {
       ...(filter.documentIds?.length ? { documentIds: filter.documentIds } : {}),
       ...(filter.sourcePrefix ? { sourcePrefix: filter.sourcePrefix } : {}),
+      ...(filter.sensitiveStale ? { sensitiveVersionBelow: SENSITIVE_DETECTOR_VERSION } : {}),
     };
     return this.submit(actor, "reindex", params as Record<string, unknown>);
   }

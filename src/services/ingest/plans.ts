@@ -27,6 +27,8 @@ export interface ReindexParams {
   documentIds?: string[];
   /** Only documents whose source starts with this. */
   sourcePrefix?: string;
+  /** Only documents indexed by a personal-data detector older than this version. */
+  sensitiveVersionBelow?: number;
   planned?: boolean;
 }
 
@@ -109,7 +111,14 @@ export function planReindex(deps: IngestDeps, ctx: JobRunContext): void {
     const ids = p.documentIds ? new Set(p.documentIds) : null;
     const docs = deps.documents
       .all()
-      .filter((d) => d.status === "ready" && d.version > 0 && (!ids || ids.has(d.id)) && (!p.sourcePrefix || d.source.startsWith(p.sourcePrefix)));
+      .filter(
+        (d) =>
+          d.status === "ready" &&
+          d.version > 0 &&
+          (!ids || ids.has(d.id)) &&
+          (!p.sourcePrefix || d.source.startsWith(p.sourcePrefix)) &&
+          (p.sensitiveVersionBelow === undefined || d.sensitiveVersion < p.sensitiveVersionBelow),
+      );
     const rows: NewJobFile[] = docs.map((d, ordinal) => ({
       ordinal,
       source: d.source,

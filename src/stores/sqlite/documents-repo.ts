@@ -1,5 +1,5 @@
 /** Document metadata and the extracted text of each live document's pages. */
-import { and, asc, count, eq, sql } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray, lt, sql } from "drizzle-orm";
 import type { Db } from "./db.ts";
 import { documentPages, documents } from "./schema.ts";
 
@@ -20,6 +20,28 @@ export class DocumentsRepo {
   /** Every document (ordered by source); callers filter by access with the document policy. */
   all(): DocumentRow[] {
     return this.db.select().from(documents).orderBy(asc(documents.source)).all();
+  }
+
+  /** Ready documents whose index was written by a personal-data detector older than `version`. */
+  countIndexedBeforeSensitiveVersion(version: number): number {
+    return (
+      this.db
+        .select({ n: count() })
+        .from(documents)
+        .where(and(eq(documents.status, "ready"), gt(documents.version, 0), lt(documents.sensitiveVersion, version)))
+        .get()?.n ?? 0
+    );
+  }
+
+  /** Those of `ids` whose index was written by a personal-data detector older than `version`. */
+  indexedBeforeSensitiveVersion(ids: readonly string[], version: number): Set<string> {
+    if (ids.length === 0) return new Set();
+    const rows = this.db
+      .select({ id: documents.id })
+      .from(documents)
+      .where(and(inArray(documents.id, [...new Set(ids)]), lt(documents.sensitiveVersion, version)))
+      .all();
+    return new Set(rows.map((r) => r.id));
   }
 
   count(): number {

@@ -80,6 +80,12 @@ export const documents = sqliteTable(
     blobPath: text("blob_path"),
     /** The source file's mtime when last ingested or checked: a sync skips hashing when it and the size are unchanged. */
     sourceMtimeMs: integer("source_mtime_ms"),
+    /**
+     * The personal-data detector version (SENSITIVE_DETECTOR_VERSION) that wrote the live
+     * version's index terms and spans; 0: written before versions were recorded. Documents
+     * below the current version are re-indexed (services/sensitive.ts).
+     */
+    sensitiveVersion: integer("sensitive_version").notNull().default(0),
     error: text("error"),
     createdAt: text("created_at").notNull().default(now),
     updatedAt: text("updated_at").notNull().default(now),

@@ -1,0 +1,1 @@
+ALTER TABLE `documents` ADD `sensitive_version` integer DEFAULT 0 NOT NULL;
