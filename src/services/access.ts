@@ -29,6 +29,7 @@ import type { AuditLog } from "./audit.ts";
 import { badRequest, notFound } from "./errors.ts";
 import type { PolicyFiles } from "./policy-files.ts";
 import type { Retriever } from "./retrieval.ts";
+import { redactorFor } from "./sensitive.ts";
 
 /** Replace lists (`allow`, `deny`, `manage`) and/or edit them (`add*`/`remove*`); set `classification`. */
 export interface AclChange {
@@ -245,7 +246,12 @@ export class AccessService {
     authorize(caller, "explain", Policies, null);
     const actor = this.deps.accounts.actorByName(userName);
     const doc = this.deps.documents.byId(documentRef) ?? this.deps.documents.bySource(documentRef);
-    if (!doc) throw notFound(`document "${documentRef}"`);
+    // Explaining shows a document's title, source and access lists: a caller who may explain
+    // (manage_all_documents) but not read it gets the same 404 as for a document that does not exist.
+    if (!doc || !canRead(caller, subjectOf(doc))) {
+      if (doc) this.deps.audit.record(caller, "policy.explain", doc.id, { reason: "not readable by this user" }, "denied");
+      throw notFound(`document "${documentRef}"`);
+    }
     const via: Record<string, string> = {};
     for (const [group, chain] of Object.entries(this.deps.accounts.membershipPaths(userName))) {
       via[`group:${group}`] = chain.length > 1 ? chain.map((g) => `group:${g}`).join(" → ") : "direct membership";
@@ -255,6 +261,7 @@ export class AccessService {
       rules: this.deps.policy.documentRules(),
       facts: { source: doc.source, owner: doc.owner, tags: doc.tags },
     });
-    return { user: userName, document: { id: doc.id, source: doc.source, title: doc.title, owner: doc.owner, ...accessOf(doc) }, ...explanation };
+    const redact = redactorFor(caller); // as on every document route: titles and sources are text like any other
+    return { user: userName, document: { id: doc.id, source: redact(doc.source), title: redact(doc.title), owner: doc.owner, ...accessOf(doc) }, ...explanation };
   }
 }

@@ -156,7 +156,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const audit = new AuditLog(new AuditRepo(db));
   const policy = PolicyFiles.load(config.policyDir, { log: (level, msg) => (level === "error" ? log.error(msg) : log.info(msg)) });
   const accounts = new Accounts(users, { roles: () => policy.roles(), audit });
-  const sensitive = new SensitiveIndex(new SensitiveRepo(db));
+  const sensitive = new SensitiveIndex(new SensitiveRepo(db), (id) => documentsRepo.byId(id));
   const blobs = new BlobStore(path.join(config.dataDir, "blobs"));
 
   // The active chunk table (a pointer in SQLite) and the model serving it; followed when

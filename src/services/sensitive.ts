@@ -5,8 +5,9 @@
  * answers and SSE deltas only ever contain masked text), and `DocumentService` masks page
  * text, titles and sources. The policy (who sees unmasked data) is `mustMask` in policies/.
  */
-import { authorize, can, mustMask, SensitiveData, type Actor } from "../../policies/index.ts";
+import { authorize, can, canRead, mustMask, SensitiveData, type Actor } from "../../policies/index.ts";
 import { countByKind, detectSensitive, maskSensitive, type SensitiveKind } from "../domain/sensitive/index.ts";
+import type { DocumentRow } from "../stores/sqlite/documents-repo.ts";
 import type { SensitiveRepo } from "../stores/sqlite/sensitive-repo.ts";
 
 const identity = (text: string) => text;
@@ -28,8 +29,19 @@ export function redactChunk<T extends { text: string; title: string; source: str
   };
 }
 
+export interface SensitiveReportItem {
+  documentId: string;
+  source: string;
+  title: string;
+  counts: Record<string, number>;
+}
+
 export class SensitiveIndex {
-  constructor(private readonly repo: SensitiveRepo) {}
+  constructor(
+    private readonly repo: SensitiveRepo,
+    /** The document rows the report names (and whose access decides who sees them). */
+    private readonly documentById: (id: string) => DocumentRow | undefined,
+  ) {}
 
   /** Detects and records the spans of a document's chunks (replacing earlier versions'); returns counts. */
   record(documentId: string, chunks: readonly { chunkId: string; text: string }[]): Partial<Record<SensitiveKind, number>> {
@@ -44,8 +56,13 @@ export class SensitiveIndex {
     return this.repo.countsOf(documentId);
   }
 
-  /** Documents with personal data and their counts per kind. */
-  report(actor: Actor, kind?: SensitiveKind): { documentId: string; counts: Record<string, number> }[] {
+  /**
+   * Documents with personal data and their counts per kind, among the documents `actor` may
+   * read: the capability to see reports (e.g. manage_all_documents) is not a capability to read
+   * every document, so the others are left out as if they did not exist. Titles and sources are
+   * masked like any other text for actors without view_sensitive.
+   */
+  report(actor: Actor, kind?: SensitiveKind): SensitiveReportItem[] {
     authorize(actor, "report", SensitiveData, null);
     const byDoc = new Map<string, Record<string, number>>();
     for (const r of this.repo.report(kind)) {
@@ -53,6 +70,13 @@ export class SensitiveIndex {
       c[r.kind] = r.n;
       byDoc.set(r.documentId, c);
     }
-    return [...byDoc].map(([documentId, counts]) => ({ documentId, counts }));
+    const redact = redactorFor(actor);
+    const items: SensitiveReportItem[] = [];
+    for (const [documentId, counts] of byDoc) {
+      const d = this.documentById(documentId);
+      if (!d || !canRead(actor, { allow: d.aclAllow, deny: d.aclDeny, classification: d.classification })) continue;
+      items.push({ documentId, source: redact(d.source), title: redact(d.title), counts });
+    }
+    return items;
   }
 }
