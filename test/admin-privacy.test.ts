@@ -94,3 +94,37 @@ describe("a role that manages documents it may not read (finding 7)", () => {
     expect(forAdmin.body).toMatchObject({ allowed: false, document: { id: docs.secret, title: "Executive salaries 2026", allow: ["group:finance"] } });
   });
 });
+
+describe("the audit log for readers without view_sensitive (finding 8)", () => {
+  it("masks personal data in every recorded query, question, path and title", async () => {
+    expect((await t.fetchAs(viewer, "/api/v1/search", json("POST", { query: `who has phone ${PHONE} or ${MAIL}` }))).status).toBe(200);
+    expect((await t.fetchAs(viewer, "/api/v1/ask", json("POST", { question: `주민등록번호 ${RRN} 인 사람은 누구인가요?` }))).status).toBe(200);
+    // A path in a denied request's target, a file name in an ingest job's details.
+    expect((await t.fetchAs(viewer, `/api/v1/admin/users/${encodeURIComponent(MAIL)}`)).status).toBe(403);
+    const form = new FormData();
+    form.append("file", new Blob(["a note"]), `memo ${PHONE}.txt`);
+    form.append("title", `Memo for ${MAIL}`);
+    expect((await t.fetchAs(admin, "/api/v1/documents", { method: "POST", body: form })).status).toBe(202);
+
+    const page = await get(auditor, "/api/v1/audit?limit=1000");
+    expect(page.status).toBe(200);
+    const actions = page.body.items.map((e: any) => e.action);
+    expect(actions).toEqual(expect.arrayContaining(["search", "ask", "access.denied", "ingest.submit"]));
+    for (const raw of [PHONE, MAIL, RRN]) expect(page.text).not.toContain(raw);
+    const search = page.body.items.find((e: any) => e.action === "search" && e.actor === "user:kim");
+    expect(search.details.query).toBe("who has phone [REDACTED:phone] or [REDACTED:email]");
+    // Ids we generate stay readable.
+    expect(search.details.chunkIds.length).toBeGreaterThan(0);
+    for (const id of search.details.chunkIds) expect(id).toMatch(/^doc_[0-9a-z]+:\d+:\d+$/);
+    expect(page.body.items.find((e: any) => e.action === "ask").details.question).toContain("[REDACTED:rrn]");
+
+    const exported = await get(auditor, "/api/v1/audit?format=jsonl");
+    expect(exported.status).toBe(200);
+    expect(exported.text).toContain("[REDACTED:phone]");
+    for (const raw of [PHONE, MAIL, RRN]) expect(exported.text).not.toContain(raw);
+
+    // Holders of view_sensitive (the admin) see the events as recorded.
+    const full = await get(admin, "/api/v1/audit?limit=1000");
+    for (const raw of [PHONE, MAIL, RRN]) expect(full.text).toContain(raw);
+  });
+});
