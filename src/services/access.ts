@@ -27,6 +27,7 @@ import type { DocumentRow, DocumentsRepo } from "../stores/sqlite/documents-repo
 import type { Accounts } from "./accounts.ts";
 import type { AuditLog } from "./audit.ts";
 import { badRequest, notFound } from "./errors.ts";
+import { requireMaxLength, TEXT_LIMITS } from "./limits.ts";
 import type { PolicyFiles } from "./policy-files.ts";
 import type { Retriever } from "./retrieval.ts";
 import { redactorFor } from "./sensitive.ts";
@@ -171,6 +172,8 @@ export class AccessService {
   /** The documents a selector names (before any permission check). */
   async select(actor: Actor, selector: DocumentSelector): Promise<DocumentRow[]> {
     const { ids, prefix, tag, query } = selector;
+    requireMaxLength("prefix", prefix, TEXT_LIMITS.path);
+    requireMaxLength("tag", tag, 64);
     if (!ids?.length && !prefix && !tag && !query) throw badRequest("select documents by at least one of ids, prefix, tag, query");
     let rows: DocumentRow[];
     if (ids?.length) rows = ids.map((id) => this.deps.documents.byId(id)).filter((d): d is DocumentRow => d !== undefined);
@@ -244,6 +247,7 @@ export class AccessService {
    */
   explain(caller: Actor, userName: string, documentRef: string): ReadExplanation & { user: string; document: { id: string; source: string; title: string; owner: string | null } & DocumentAccess } {
     authorize(caller, "explain", Policies, null);
+    requireMaxLength("document", documentRef, TEXT_LIMITS.path);
     const actor = this.deps.accounts.actorByName(userName);
     const doc = this.deps.documents.byId(documentRef) ?? this.deps.documents.bySource(documentRef);
     // Explaining shows a document's title, source and access lists: a caller who may explain

@@ -8,6 +8,7 @@ import { analyzeForQuery } from "../domain/analysis/index.ts";
 import { splitSensitiveForQuery } from "../domain/sensitive/index.ts";
 import type { EmbeddingProvider } from "../models/embeddings.ts";
 import type { ChunkHit, ChunkStore } from "../stores/lance/chunk-store.ts";
+import { requireMaxLength, TEXT_LIMITS } from "./limits.ts";
 import { redactChunk, redactorFor } from "./sensitive.ts";
 
 export type RetrievalMode = "lexical" | "hybrid";
@@ -44,6 +45,7 @@ export class Retriever {
    * (search, ask and its answerers, exports) can show it by mistake.
    */
   async retrieve(actor: Actor, query: string, options: { topK: number }): Promise<RetrievalResult> {
+    requireMaxLength("query", query, TEXT_LIMITS.query);
     const result = await this.retrieveUnmasked(actor, query, options);
     const redact = redactorFor(actor);
     return { ...result, chunks: result.chunks.map((c) => redactChunk(redact, c)) };
