@@ -13,7 +13,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { ensureAdmin } from "../src/services/bootstrap.ts";
-import { openTestKb } from "./helpers/kb.ts";
+import { openTestKb, writeFiles } from "./helpers/kb.ts";
 
 const run = promisify(execFile);
 const KB = path.resolve("bin/kb.js");
@@ -99,10 +99,12 @@ describe("the data folder", () => {
     expect(tooOpen(data)).toEqual([]);
   });
 
-  it("is tightened at start when it was left open, and the change is logged; the models folder is the operator's", async () => {
+  it("is tightened at start when it was left open, and the change is logged; the operator's files beside it are left alone", async () => {
     const models = path.join(data, "models");
     fs.mkdirSync(path.join(models, "e5"), { recursive: true });
     fs.writeFileSync(path.join(models, "e5", "config.json"), "{}");
+    const notes = path.join(data, "notes");
+    writeFiles(notes, { "readme.txt": "kept by the operator" });
     for (const p of allPaths(data)) {
       const full = path.join(data, p);
       fs.chmodSync(full, fs.statSync(full).isDirectory() ? 0o755 : 0o644);
@@ -110,9 +112,10 @@ describe("the data folder", () => {
     expect(tooOpen(data).length).toBeGreaterThan(5);
     const { stderr } = await run(process.execPath, [KB, "users", "list"], { env, timeout: 60_000 });
     expect(stderr).toContain("data folder: removed group/other permissions");
-    expect(tooOpen(data, [models])).toEqual([]);
-    // An operator's models folder may be shared: left as it was.
+    expect(tooOpen(data, [models, notes])).toEqual([]);
+    // An operator's models folder may be shared, and other files are not kb's: left as they were.
     expect(fs.statSync(path.join(models, "e5", "config.json")).mode & 0o777).toBe(0o644);
+    expect(fs.statSync(path.join(notes, "readme.txt")).mode & 0o777).toBe(0o644);
   });
 
   it("gets private files from the services even in a process with a looser umask", async () => {

@@ -21,7 +21,7 @@ import { AccessService } from "./access.ts";
 import { Accounts } from "./accounts.ts";
 import { AdminService } from "./admin.ts";
 import { PolicyFiles } from "./policy-files.ts";
-import { makePrivateDir, tightenTree } from "../stores/private-files.ts";
+import { makePrivateDir, tightenDataDir } from "../stores/private-files.ts";
 import { redactorFor, SensitiveIndex } from "./sensitive.ts";
 import { ExtractiveAnswerer } from "./answer/extractive.ts";
 import { DeferredLlmAnswerer, type LlmAnswererOptions } from "./answer/llm-answerer.ts";
@@ -150,9 +150,9 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   };
   if (llmPath && options.llmLoad !== "lazy") await ensureLlm();
   makePrivateDir(config.dataDir);
-  // A data folder written before it was kept private (or by a tool with a looser umask) is
-  // tightened now; the models folder is the operator's and may be shared, so it is left alone.
-  const tightened = tightenTree(config.dataDir, { skip: [config.modelsDir] });
+  // What an earlier version (or a tool with a looser umask) left readable to others is tightened
+  // now; only kb's own files are touched (the models folder is the operator's and may be shared).
+  const tightened = tightenDataDir(config.dataDir);
   if (tightened.changed.length) log.warn({ paths: tightened.changed.length, examples: tightened.changed.slice(0, 5) }, "data folder: removed group/other permissions");
   if (tightened.failed.length) log.error({ failed: tightened.failed.slice(0, 5), count: tightened.failed.length }, "data folder: could not make these private");
   const db = openDb(path.join(config.dataDir, "app.sqlite"));

@@ -6,8 +6,8 @@
  * - what we create ourselves gets an explicit mode (folders 0700, files 0600), so a process with
  *   a looser umask (a library user, a test) does not open the folder either; SQLite gives its
  *   -wal and -shm files the mode of the database file;
- * - at start, a folder written by an earlier version or another tool is tightened
- *   (`tightenTree`): group and other permission bits are removed, and what changed is logged.
+ * - at start, what an earlier version or another tool left open is tightened
+ *   (`tightenDataDir`): group and other permission bits are removed, and what changed is logged.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -42,16 +42,25 @@ export interface TightenReport {
   failed: { path: string; error: string }[];
 }
 
+/** What kb itself writes in the data folder; anything else there is the operator's. */
+const DATA_ENTRIES = ["app.sqlite", "app.sqlite-wal", "app.sqlite-shm", "app.sqlite-journal", "admin-token", "lancedb", "blobs"];
+
 /**
- * Removes group and other permission bits from `root` and everything under it. Symbolic links
- * are neither followed nor changed; folders in `skip` (e.g. an operator's models folder, which
- * may be shared) are left as they are.
+ * Removes group and other permission bits from the data folder itself and from everything kb
+ * writes in it (database, chunk index, originals, admin token), at any depth. Other entries
+ * (the models folder, policy files, whatever an operator keeps beside them) are left as they
+ * are: a data folder pointed at a shared place must not have its neighbours changed.
  */
-export function tightenTree(root: string, options: { skip?: string[] } = {}): TightenReport {
-  const skip = new Set((options.skip ?? []).map((p) => path.resolve(p)));
+export function tightenDataDir(dataDir: string): TightenReport {
   const report: TightenReport = { changed: [], failed: [] };
+  tighten(path.resolve(dataDir), report, false);
+  for (const name of DATA_ENTRIES) tighten(path.join(path.resolve(dataDir), name), report, true);
+  return report;
+}
+
+/** Removes group/other bits from `root` (and, when `deep`, everything under it); links are neither followed nor changed. */
+function tighten(root: string, report: TightenReport, deep: boolean): void {
   const visit = (p: string) => {
-    if (skip.has(p)) return;
     let st: fs.Stats;
     try {
       st = fs.lstatSync(p);
@@ -68,7 +77,7 @@ export function tightenTree(root: string, options: { skip?: string[] } = {}): Ti
         report.failed.push({ path: p, error: (err as NodeJS.ErrnoException).code ?? String(err) });
       }
     }
-    if (!st.isDirectory()) return;
+    if (!st.isDirectory() || !deep) return;
     let entries: string[];
     try {
       entries = fs.readdirSync(p);
@@ -77,6 +86,5 @@ export function tightenTree(root: string, options: { skip?: string[] } = {}): Ti
     }
     for (const e of entries) visit(path.join(p, e));
   };
-  visit(path.resolve(root));
-  return report;
+  visit(root);
 }
