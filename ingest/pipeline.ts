@@ -4,6 +4,7 @@
  * Embedding and writing need models and stores and live in the ingest service.
  */
 import { analyzeForIndex } from "../src/domain/analysis/index.ts";
+import { clampTitle } from "../src/domain/limits.ts";
 import { splitSensitiveForIndex } from "../src/domain/sensitive/index.ts";
 import { chunkDocument } from "./chunk.ts";
 import { extractFile } from "./extract.ts";
@@ -72,7 +73,7 @@ export async function closeExtractors(): Promise<void> {
 export async function prepareDocument(file: SourceFile, options: ExtractOptions & { title?: string } = {}): Promise<PreparedDocument> {
   await loadExtractors();
   const { type, document } = await extractFile(file, options);
-  const title = (options.title ?? document.title ?? "").trim() || titleFromSource(file.source);
+  const title = clampTitle((options.title ?? document.title ?? "").trim() || titleFromSource(file.source));
   const pages = document.pages.map((p) => ({ page: p.page, text: p.blocks.map((b) => b.text).join("\n\n") }));
   const chunks = analyzeChunks(title, chunkDocument(document));
   return { type, title, pages, chunks, warnings: document.warnings };

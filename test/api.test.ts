@@ -220,7 +220,7 @@ describe("bad input", () => {
     for (const body of [{ query: "" }, { query: "   " }, { query: "x".repeat(10_000) }, { query: 42 }, {}]) {
       const res = await t.fetchAs(viewer, "/api/v1/search", json(body));
       expect(res.status).toBe(400);
-      expect(((await res.json()) as any).error.code).toBe("invalid_request");
+      expect(((await res.json()) as any).error.code).toBe(typeof body.query === "string" && body.query.length > 4096 ? "too_long" : "invalid_request");
     }
     const res = await t.fetchAs(viewer, "/api/v1/ask", { method: "POST", headers: { "content-type": "application/json" }, body: "{not json" });
     expect(res.status).toBe(400);

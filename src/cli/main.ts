@@ -1,5 +1,6 @@
 /** The `kb` command line. */
 import { Command } from "commander";
+import { PRIVATE_UMASK } from "../stores/private-files.ts";
 import { registerAccountCommands } from "./commands/accounts.ts";
 import { registerAdminCommands } from "./commands/admin.ts";
 import { registerEvalCommand } from "./commands/eval.ts";
@@ -8,6 +9,10 @@ import { registerJobCommands } from "./commands/jobs.ts";
 import { registerModelCommands } from "./commands/models.ts";
 import { registerQueryCommands } from "./commands/query.ts";
 import { registerServeCommands } from "./commands/serve.ts";
+
+// Everything kb creates (SQLite, LanceDB, originals, the admin token) is for this account only,
+// including files that native code (LanceDB, SQLite's -wal/-shm) creates on its own.
+process.umask(PRIVATE_UMASK);
 
 const program = new Command();
 program.name("kb").description("private-kb: a private, on-premises knowledge base for Korean and English documents").showHelpAfterError();

@@ -38,7 +38,8 @@ export function createApp(kb: Kb): OpenAPIHono<AppEnv> {
       if (!result.success) {
         const issue = result.error.issues[0];
         const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
-        return c.json(errorBody("invalid_request", `${where}${issue?.message ?? "invalid request"}`), 400);
+        const code = issue?.code === "too_big" && issue.origin === "string" ? "too_long" : "invalid_request"; // as the services say it
+        return c.json(errorBody(code, `${where}${issue?.message ?? "invalid request"}`), 400);
       }
     },
   });

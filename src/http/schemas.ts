@@ -1,5 +1,9 @@
 /** Shared request/response schemas; they generate /openapi.json. */
 import { z } from "@hono/zod-openapi";
+import { TEXT_LIMITS, tooLongMessage } from "../services/limits.ts";
+
+/** Free text with the service's length limit, so /openapi.json states it as maxLength. */
+export const textMax = (max: number) => z.string().max(max, tooLongMessage(max));
 
 export const ErrorSchema = z
   .object({ error: z.object({ code: z.string(), message: z.string() }) })
@@ -76,7 +80,7 @@ export const JobSchema = z
 export const ModeSchema = z.enum(["lexical", "hybrid"]).openapi({ description: "lexical: BM25 only (no embedding model); hybrid: BM25 + vectors, rank-fused" });
 
 /** Queries are bounded: long enough for a pasted paragraph, short enough to keep searches cheap. */
-export const QueryText = z.string().trim().min(1, "must not be empty").max(4000, "must be at most 4000 characters");
+export const QueryText = z.string().trim().min(1, "must not be empty").max(TEXT_LIMITS.query, tooLongMessage(TEXT_LIMITS.query));
 export const TopK = z.number().int().min(1).max(50).optional();
 
 export const SearchResultSchema = z

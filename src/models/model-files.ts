@@ -400,7 +400,8 @@ export async function pullModels(modelsDir: string, manifest: Manifest, options:
   const log = options.log ?? (() => {});
   const entries = selectEntries(manifest, options);
   if (entries.length === 0) throw new Error("nothing to pull");
-  fs.mkdirSync(modelsDir, { recursive: true });
+  // Ours when we create it: private like the data folder (`kb` runs with umask 077 for the files).
+  fs.mkdirSync(modelsDir, { recursive: true, mode: 0o700 });
 
   // Already installed and complete: nothing to fetch for those.
   const todo = entries.filter((e) => !e.files.every((f) => fs.existsSync(fileTarget(modelsDir, e, f))));

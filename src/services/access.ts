@@ -27,8 +27,10 @@ import type { DocumentRow, DocumentsRepo } from "../stores/sqlite/documents-repo
 import type { Accounts } from "./accounts.ts";
 import type { AuditLog } from "./audit.ts";
 import { badRequest, notFound } from "./errors.ts";
+import { requireMaxLength, TEXT_LIMITS } from "./limits.ts";
 import type { PolicyFiles } from "./policy-files.ts";
 import type { Retriever } from "./retrieval.ts";
+import { redactorFor } from "./sensitive.ts";
 
 /** Replace lists (`allow`, `deny`, `manage`) and/or edit them (`add*`/`remove*`); set `classification`. */
 export interface AclChange {
@@ -170,6 +172,8 @@ export class AccessService {
   /** The documents a selector names (before any permission check). */
   async select(actor: Actor, selector: DocumentSelector): Promise<DocumentRow[]> {
     const { ids, prefix, tag, query } = selector;
+    requireMaxLength("prefix", prefix, TEXT_LIMITS.path);
+    requireMaxLength("tag", tag, 64);
     if (!ids?.length && !prefix && !tag && !query) throw badRequest("select documents by at least one of ids, prefix, tag, query");
     let rows: DocumentRow[];
     if (ids?.length) rows = ids.map((id) => this.deps.documents.byId(id)).filter((d): d is DocumentRow => d !== undefined);
@@ -243,9 +247,15 @@ export class AccessService {
    */
   explain(caller: Actor, userName: string, documentRef: string): ReadExplanation & { user: string; document: { id: string; source: string; title: string; owner: string | null } & DocumentAccess } {
     authorize(caller, "explain", Policies, null);
+    requireMaxLength("document", documentRef, TEXT_LIMITS.path);
     const actor = this.deps.accounts.actorByName(userName);
     const doc = this.deps.documents.byId(documentRef) ?? this.deps.documents.bySource(documentRef);
-    if (!doc) throw notFound(`document "${documentRef}"`);
+    // Explaining shows a document's title, source and access lists: a caller who may explain
+    // (manage_all_documents) but not read it gets the same 404 as for a document that does not exist.
+    if (!doc || !canRead(caller, subjectOf(doc))) {
+      if (doc) this.deps.audit.record(caller, "policy.explain", doc.id, { reason: "not readable by this user" }, "denied");
+      throw notFound(`document "${documentRef}"`);
+    }
     const via: Record<string, string> = {};
     for (const [group, chain] of Object.entries(this.deps.accounts.membershipPaths(userName))) {
       via[`group:${group}`] = chain.length > 1 ? chain.map((g) => `group:${g}`).join(" → ") : "direct membership";
@@ -255,6 +265,7 @@ export class AccessService {
       rules: this.deps.policy.documentRules(),
       facts: { source: doc.source, owner: doc.owner, tags: doc.tags },
     });
-    return { user: userName, document: { id: doc.id, source: doc.source, title: doc.title, owner: doc.owner, ...accessOf(doc) }, ...explanation };
+    const redact = redactorFor(caller); // as on every document route: titles and sources are text like any other
+    return { user: userName, document: { id: doc.id, source: redact(doc.source), title: redact(doc.title), owner: doc.owner, ...accessOf(doc) }, ...explanation };
   }
 }

@@ -5,7 +5,14 @@
 import type { Actor } from "../../policies/index.ts";
 import { detectLanguage } from "../domain/analysis/index.ts";
 import type { AnswerEvent, AnswerSource, Answerer } from "./answer/types.ts";
+import { requireMaxLength, TEXT_LIMITS } from "./limits.ts";
 import type { RetrievalMode, Retriever } from "./retrieval.ts";
+
+/** A question and the conversation sent with it (by a client, or loaded) within the text limits. */
+export function requireAskText(question: string, history: readonly { content: string }[] = []): void {
+  requireMaxLength("question", question, TEXT_LIMITS.query);
+  for (const [i, m] of history.entries()) requireMaxLength(`messages[${i}]`, m.content, TEXT_LIMITS.message);
+}
 
 export interface AskOptions {
   topK?: number;
@@ -44,6 +51,7 @@ export class AskService {
 
   /** Streams answer events; the retrieval mode and chunk ids are returned with the first event. */
   async ask(actor: Actor, question: string, options: AskOptions = {}): Promise<{ retrieval: RetrievalMode; chunkIds: string[]; events: AsyncIterable<AnswerEvent> }> {
+    requireAskText(question, options.history);
     const topK = options.topK ?? 5;
     const { mode, chunks } = await this.retriever.retrieve(actor, options.retrievalQuery ?? question, { topK });
     const sources: AnswerSource[] = chunks.map((c, i) => ({

@@ -1,6 +1,13 @@
-/** Records what happened, by whom, for the append-only audit log; reads it for admins; applies retention. */
-import { authorize, Audit, type Actor } from "../../policies/index.ts";
+/**
+ * Records what happened, by whom, for the append-only audit log; reads it for admins; applies
+ * retention. Events are stored as they happened (queries, questions, paths, titles verbatim);
+ * what a reader is shown passes the same personal-data redactor as document text, so a reader
+ * without view_sensitive (e.g. the example `auditor` role) sees every string of an event masked.
+ */
+import { authorize, Audit, mustMask, type Actor } from "../../policies/index.ts";
+import { isGeneratedId } from "../stores/ids.ts";
 import type { AuditQuery, AuditRepo, AuditRow } from "../stores/sqlite/audit-repo.ts";
+import { redactorFor } from "./sensitive.ts";
 
 const DAY_MS = 86_400_000;
 /** Longest stored target, in UTF-8 bytes: targets can come from request paths of any length. */
@@ -42,17 +49,19 @@ export class AuditLog {
     authorize(actor, "read", Audit, null);
     const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
     const items = this.repo.query({ ...q, limit });
-    return { items, nextBefore: items.length === limit ? items.at(-1)!.id : null };
+    const shown = auditRedactor(actor);
+    return { items: items.map(shown), nextBefore: items.length === limit ? items.at(-1)!.id : null };
   }
 
   /** Every matching event, newest first, in pages (for JSONL export); the export itself is audited. */
   *export(actor: Actor, q: Omit<AuditQuery, "limit" | "before">, pageSize = 1000): Generator<AuditRow> {
     authorize(actor, "export", Audit, null);
     this.record(actor, "audit.export", null, { filters: q });
+    const shown = auditRedactor(actor);
     let before: number | undefined;
     for (;;) {
       const page = this.repo.query({ ...q, before, limit: pageSize });
-      yield* page;
+      yield* page.map(shown);
       if (page.length < pageSize) return;
       before = page.at(-1)!.id;
     }
@@ -83,6 +92,30 @@ export class AuditLog {
     timer.unref();
     return () => clearInterval(timer);
   }
+}
+
+/**
+ * How `reader` is shown an event: every string in it (actor, target, and every string at any
+ * depth of `details`) masked for readers without view_sensitive; unchanged for the others.
+ * Ids we generate are left alone: they are random, and the detector would now and then take a
+ * run of their hex digits for a number (about 1 chunk id in 750).
+ */
+export function auditRedactor(reader: Actor): (row: AuditRow) => AuditRow {
+  const redact = redactorFor(reader);
+  const text = (s: string) => (isGeneratedId(s) ? s : redact(s));
+  const deep = (v: unknown): unknown => {
+    if (typeof v === "string") return text(v);
+    if (Array.isArray(v)) return v.map(deep);
+    if (v !== null && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deep(x)]));
+    return v;
+  };
+  if (!mustMask(reader)) return (row) => row;
+  return (row) => ({
+    ...row,
+    actor: row.actor === null ? null : text(row.actor),
+    target: row.target === null ? null : text(row.target),
+    details: row.details === null ? null : (deep(row.details) as AuditRow["details"]),
+  });
 }
 
 /** One JSON object per line, as exported. */

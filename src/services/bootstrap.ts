@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { SYSTEM_ACTOR } from "../../policies/index.ts";
+import { writePrivateFile } from "../stores/private-files.ts";
 import type { Kb } from "./container.ts";
 
 export const DEMO_DIR = fileURLToPath(new URL("../../data/demo", import.meta.url));
@@ -16,8 +17,7 @@ export function ensureAdmin(kb: Kb): { tokenFile: string; created: boolean } {
   if (kb.accounts.listUsers().length > 0) return { tokenFile, created: false };
   kb.accounts.createUser({ name: "admin", role: "admin", clearance: 3 });
   const { token, info } = kb.accounts.createToken("admin", { name: "first admin token" });
-  fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
-  fs.chmodSync(tokenFile, 0o600);
+  writePrivateFile(tokenFile, `${token}\n`);
   kb.audit.record("system", "token.create", "user:admin", { tokenId: info.id, reason: "first start" });
   return { tokenFile, created: true };
 }

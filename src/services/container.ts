@@ -21,6 +21,7 @@ import { AccessService } from "./access.ts";
 import { Accounts } from "./accounts.ts";
 import { AdminService } from "./admin.ts";
 import { PolicyFiles } from "./policy-files.ts";
+import { makePrivateDir, tightenDataDir } from "../stores/private-files.ts";
 import { redactorFor, reindexDocumentsOfOlderDetector, SensitiveIndex } from "./sensitive.ts";
 import { SENSITIVE_DETECTOR_VERSION } from "../domain/sensitive/index.ts";
 import { ExtractiveAnswerer } from "./answer/extractive.ts";
@@ -152,7 +153,12 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     return llmLoading;
   };
   if (llmPath && options.llmLoad !== "lazy") await ensureLlm();
-  fs.mkdirSync(config.dataDir, { recursive: true });
+  makePrivateDir(config.dataDir);
+  // What an earlier version (or a tool with a looser umask) left readable to others is tightened
+  // now; only kb's own files are touched (the models folder is the operator's and may be shared).
+  const tightened = tightenDataDir(config.dataDir);
+  if (tightened.changed.length) log.warn({ paths: tightened.changed.length, examples: tightened.changed.slice(0, 5) }, "data folder: removed group/other permissions");
+  if (tightened.failed.length) log.error({ failed: tightened.failed.slice(0, 5), count: tightened.failed.length }, "data folder: could not make these private");
   const db = openDb(path.join(config.dataDir, "app.sqlite"));
   const users = new UsersRepo(db);
   const documentsRepo = new DocumentsRepo(db);

@@ -8,6 +8,7 @@ import { analyzeForIndex, analyzeForQuery } from "../domain/analysis/index.ts";
 import { detectSensitive, splitSensitiveForQuery } from "../domain/sensitive/index.ts";
 import type { EmbeddingProvider } from "../models/embeddings.ts";
 import type { ChunkHit, ChunkStore } from "../stores/lance/chunk-store.ts";
+import { requireMaxLength, TEXT_LIMITS } from "./limits.ts";
 import { redactChunk, redactorFor } from "./sensitive.ts";
 
 export type RetrievalMode = "lexical" | "hybrid";
@@ -65,6 +66,7 @@ export class Retriever {
    * answerers, the CLI, exports) can show either by mistake.
    */
   async retrieve(actor: Actor, query: string, options: { topK: number }): Promise<RetrievalResult> {
+    requireMaxLength("query", query, TEXT_LIMITS.query);
     const result = await this.retrieveScored(actor, query, options);
     const redact = redactorFor(actor);
     const withScores = maySeeScores(actor);

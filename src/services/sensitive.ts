@@ -5,7 +5,7 @@
  * answers and SSE deltas only ever contain masked text), and `DocumentService` masks page
  * text, titles and sources. The policy (who sees unmasked data) is `mustMask` in policies/.
  */
-import { authorize, can, mustMask, SensitiveData, SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
+import { authorize, can, canRead, mustMask, SensitiveData, SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
 import { countByKind, detectSensitive, maskSensitive, SENSITIVE_DETECTOR_VERSION, type SensitiveKind } from "../domain/sensitive/index.ts";
 import type { DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import type { JobsRepo } from "../stores/sqlite/jobs-repo.ts";
@@ -31,15 +31,23 @@ export function redactChunk<T extends { text: string; title: string; source: str
   };
 }
 
+export interface SensitiveReportItem {
+  documentId: string;
+  source: string;
+  title: string;
+  counts: Record<string, number>;
+}
+
 export class SensitiveIndex {
   constructor(
     private readonly repo: SensitiveRepo,
-    private readonly documents?: DocumentsRepo,
+    /** The document rows the report names (their access decides who sees them), and the detector status. */
+    private readonly documents: DocumentsRepo,
   ) {}
 
   /** The detector version, and how many documents an older one indexed (for /readyz). */
   indexStatus(): { detectorVersion: number; staleDocuments: number } {
-    return { detectorVersion: SENSITIVE_DETECTOR_VERSION, staleDocuments: this.documents?.countIndexedBeforeSensitiveVersion(SENSITIVE_DETECTOR_VERSION) ?? 0 };
+    return { detectorVersion: SENSITIVE_DETECTOR_VERSION, staleDocuments: this.documents.countIndexedBeforeSensitiveVersion(SENSITIVE_DETECTOR_VERSION) };
   }
 
   /** Detects and records the spans of a document's chunks (replacing earlier versions'); returns counts. */
@@ -55,8 +63,13 @@ export class SensitiveIndex {
     return this.repo.countsOf(documentId);
   }
 
-  /** Documents with personal data and their counts per kind. */
-  report(actor: Actor, kind?: SensitiveKind): { documentId: string; counts: Record<string, number> }[] {
+  /**
+   * Documents with personal data and their counts per kind, among the documents `actor` may
+   * read: the capability to see reports (e.g. manage_all_documents) is not a capability to read
+   * every document, so the others are left out as if they did not exist. Titles and sources are
+   * masked like any other text for actors without view_sensitive.
+   */
+  report(actor: Actor, kind?: SensitiveKind): SensitiveReportItem[] {
     authorize(actor, "report", SensitiveData, null);
     const byDoc = new Map<string, Record<string, number>>();
     for (const r of this.repo.report(kind)) {
@@ -64,7 +77,14 @@ export class SensitiveIndex {
       c[r.kind] = r.n;
       byDoc.set(r.documentId, c);
     }
-    return [...byDoc].map(([documentId, counts]) => ({ documentId, counts }));
+    const redact = redactorFor(actor);
+    const items: SensitiveReportItem[] = [];
+    for (const [documentId, counts] of byDoc) {
+      const d = this.documents.byId(documentId);
+      if (!d || !canRead(actor, { allow: d.aclAllow, deny: d.aclDeny, classification: d.classification })) continue;
+      items.push({ documentId, source: redact(d.source), title: redact(d.title), counts });
+    }
+    return items;
   }
 }
 

@@ -5,10 +5,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { sha256Hex } from "./ids.ts";
+import { makePrivateDir, PRIVATE_FILE_MODE } from "./private-files.ts";
 
 export class BlobStore {
   constructor(private readonly dir: string) {
-    fs.mkdirSync(dir, { recursive: true });
+    makePrivateDir(dir);
   }
 
   pathOf(hash: string): string {
@@ -20,9 +21,9 @@ export class BlobStore {
     const hash = sha256Hex(bytes);
     const target = this.pathOf(hash);
     if (!fs.existsSync(target)) {
-      fs.mkdirSync(path.dirname(target), { recursive: true });
+      makePrivateDir(path.dirname(target));
       const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
-      fs.writeFileSync(tmp, bytes);
+      fs.writeFileSync(tmp, bytes, { mode: PRIVATE_FILE_MODE });
       fs.renameSync(tmp, target);
     }
     return { hash, path: target };

@@ -177,10 +177,7 @@ export function registerAdminCommands(program: Command): void {
       withKb(async (kb) => {
         const rows = kb.sensitive.report(SYSTEM_ACTOR, o.kind);
         if (rows.length === 0) console.log("no personal data recorded");
-        for (const r of rows) {
-          const d = kb.documentsRepo.byId(r.documentId);
-          console.log(`${r.documentId}\t${d?.source ?? "?"}\t${Object.entries(r.counts).map(([k, n]) => `${k}=${n}`).join(" ")}`);
-        }
+        for (const r of rows) console.log(`${r.documentId}\t${r.source}\t${Object.entries(r.counts).map(([k, n]) => `${k}=${n}`).join(" ")}`);
       }),
     );
   sensitive

@@ -7,7 +7,8 @@ import { stream } from "hono/streaming";
 import { authorize, Policies } from "../../../policies/index.ts";
 import { auditJsonLine } from "../../services/audit.ts";
 import type { AppEnv } from "../env.ts";
-import { errorResponses } from "../schemas.ts";
+import { TEXT_LIMITS } from "../../services/limits.ts";
+import { errorResponses, QueryText, textMax } from "../schemas.ts";
 import { ClassificationInput } from "./admin.ts";
 
 export const accessRoutes = new OpenAPIHono<AppEnv>();
@@ -45,7 +46,13 @@ accessRoutes.openapi(
     request: body(
       z
         .object({
-          select: z.object({ ids: z.array(z.string()).max(10000).optional(), prefix: z.string().min(1).optional(), tag: z.string().min(1).optional(), query: z.string().min(1).max(4000).optional(), queryTopK: z.number().int().min(1).max(500).optional() }),
+          select: z.object({
+            ids: z.array(z.string().max(100)).max(10000).optional(),
+            prefix: textMax(TEXT_LIMITS.path).min(1).optional(),
+            tag: z.string().min(1).max(64).optional(),
+            query: QueryText.optional(),
+            queryTopK: z.number().int().min(1).max(500).optional(),
+          }),
           change: z.object({
             allow: Principals.optional(),
             deny: Principals.optional(),
@@ -84,7 +91,8 @@ accessRoutes.openapi(
     method: "get",
     path: "/admin/explain",
     summary: "Why may (or may not) a user read a document: matched principals, deny hits, clearance, default rules",
-    request: { query: z.object({ user: z.string().min(1).max(64), document: z.string().min(1).max(4000) }) },
+    description: "`document` is an id or a source. A document you may not read yourself answers 404, exactly like one that does not exist.",
+    request: { query: z.object({ user: z.string().min(1).max(64), document: textMax(TEXT_LIMITS.path).min(1) }) },
     responses: { 200: json(z.record(z.string(), z.unknown())), ...errorResponses },
   }),
   (c) => {
@@ -98,20 +106,14 @@ accessRoutes.openapi(
     method: "get",
     path: "/admin/sensitive",
     summary: "Documents containing personal data, with counts per kind",
+    description: "Only documents you may read are listed (the others are left out as if they did not exist); titles and sources are masked without view_sensitive.",
     request: { query: z.object({ kind: z.enum(["rrn", "card", "phone", "account", "email"]).optional() }) },
     responses: {
-      200: json(z.object({ items: z.array(z.object({ documentId: z.string(), source: z.string().nullable(), title: z.string().nullable(), counts: z.record(z.string(), z.number().int()) })) })),
+      200: json(z.object({ items: z.array(z.object({ documentId: z.string(), source: z.string(), title: z.string(), counts: z.record(z.string(), z.number().int()) })) })),
       ...errorResponses,
     },
   }),
-  (c) => {
-    const kb = c.get("kb");
-    const items = kb.sensitive.report(c.get("actor"), c.req.valid("query").kind).map((r) => {
-      const d = kb.documentsRepo.byId(r.documentId);
-      return { documentId: r.documentId, source: d?.source ?? null, title: d?.title ?? null, counts: r.counts };
-    });
-    return c.json({ items }, 200);
-  },
+  (c) => c.json({ items: c.get("kb").sensitive.report(c.get("actor"), c.req.valid("query").kind) }, 200),
 );
 
 accessRoutes.openapi(
@@ -140,7 +142,7 @@ accessRoutes.openapi(
 const AuditQuery = z.object({
   actor: z.string().max(100).optional().openapi({ description: "e.g. user:kim" }),
   action: z.string().max(100).optional().openapi({ description: 'An action ("search"), or a prefix ending in "." or "*" ("document.", "token.*")' }),
-  target: z.string().max(4000).optional(),
+  target: textMax(TEXT_LIMITS.path).optional(),
   outcome: z.enum(["ok", "denied", "error"]).optional(),
   since: z.string().max(40).optional().openapi({ description: "ISO time (inclusive)" }),
   until: z.string().max(40).optional().openapi({ description: "ISO time (inclusive)" }),

@@ -1,7 +1,8 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
 import { ServiceError } from "../../services/errors.ts";
-import { DocumentSchema, ErrorSchema, errorResponses } from "../schemas.ts";
+import { TEXT_LIMITS } from "../../services/limits.ts";
+import { DocumentSchema, ErrorSchema, errorResponses, textMax } from "../schemas.ts";
 
 export const documentRoutes = new OpenAPIHono<AppEnv>();
 
@@ -28,8 +29,8 @@ documentRoutes.openapi(
               file: z.union([z.any(), z.array(z.any())]).openapi({ type: "string", format: "binary" }),
               allow: z.string().optional(),
               deny: z.string().optional(),
-              title: z.string().optional(),
-              tags: z.string().optional().openapi({ description: "Comma-separated tags for new documents (document default rules can match them)" }),
+              title: textMax(TEXT_LIMITS.title).optional(),
+              tags: textMax(TEXT_LIMITS.comment).optional().openapi({ description: `Comma-separated tags for new documents (document default rules can match them), at most ${TEXT_LIMITS.tags}` }),
             }),
           },
         },

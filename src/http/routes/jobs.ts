@@ -6,7 +6,8 @@ import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { classificationLevel, parsePrincipalList } from "../../../policies/index.ts";
 import { ServiceError } from "../../services/errors.ts";
 import type { AppEnv } from "../env.ts";
-import { ErrorSchema, JobSchema, errorResponses } from "../schemas.ts";
+import { ErrorSchema, JobSchema, errorResponses, textMax } from "../schemas.ts";
+import { TEXT_LIMITS } from "../../services/limits.ts";
 
 export const jobRoutes = new OpenAPIHono<AppEnv>();
 
@@ -113,7 +114,7 @@ jobRoutes.openapi(
     description: "Unchanged files are recognised by size and mtime without reading them, changed ones by content hash. A missing folder fails the job (nothing is deleted).",
     request: json(
       z.object({
-        folder: z.string().min(1).max(4096).openapi({ description: "absolute path on the server" }),
+        folder: textMax(TEXT_LIMITS.path).min(1).openapi({ description: "absolute path on the server" }),
         allow: Principals,
         deny: Principals,
         classification: z.union([z.string(), z.number().int().min(0)]).optional(),
@@ -137,7 +138,7 @@ jobRoutes.openapi(
     request: json(
       z.object({
         documentIds: z.array(z.string().max(100)).max(10_000).optional(),
-        sourcePrefix: z.string().max(4096).optional(),
+        sourcePrefix: textMax(TEXT_LIMITS.path).optional(),
         sensitiveStale: z.boolean().optional().openapi({ description: "only documents indexed by an older personal-data detector (see /readyz)" }),
       }),
     ),

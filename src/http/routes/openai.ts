@@ -27,21 +27,24 @@ import { badRequest } from "../../services/errors.ts";
 import type { Kb } from "../../services/container.ts";
 import { askAuditor, clientAbort, primeEvents, streamError } from "../answer-stream.ts";
 import type { AppEnv } from "../env.ts";
-import { CitationSchema, ErrorSchema, errorResponses } from "../schemas.ts";
+import { TEXT_LIMITS } from "../../services/limits.ts";
+import { CitationSchema, ErrorSchema, errorResponses, textMax } from "../schemas.ts";
 
 export const openaiRoutes = new OpenAPIHono<AppEnv>();
 
 const STARTED = Math.floor(Date.now() / 1000);
-const MAX_QUESTION_CHARS = 4000;
 
 export function openaiModelId(kb: Kb): string {
   return kb.ask.answerMode === "llm" ? "private-kb-llm" : "private-kb-extractive";
 }
 
-const ContentPart = z.looseObject({ type: z.string(), text: z.string().optional() });
+const ContentPart = z.looseObject({ type: z.string(), text: textMax(TEXT_LIMITS.message).optional() });
 const ChatMessage = z.looseObject({
   role: z.enum(["system", "developer", "user", "assistant", "tool", "function"]),
-  content: z.union([z.string(), z.array(ContentPart), z.null()]).optional(),
+  content: z
+    .union([textMax(TEXT_LIMITS.message), z.array(ContentPart), z.null()])
+    .optional()
+    .openapi({ description: `The last (user) message is the question: at most ${TEXT_LIMITS.query} characters; earlier messages at most ${TEXT_LIMITS.message}` }),
 });
 
 const ChatRequest = z
@@ -128,7 +131,6 @@ openaiRoutes.openapi(
     if (last.role !== "user") throw badRequest("the last message must be the user's question", "invalid_request");
     const question = textOf(last.content).trim();
     if (!question) throw badRequest("the last user message has no text", "invalid_request");
-    if (question.length > MAX_QUESTION_CHARS) throw badRequest(`the question must be at most ${MAX_QUESTION_CHARS} characters`, "invalid_request");
     const history = body.messages
       .slice(0, -1)
       .filter((m) => m.role === "user" || m.role === "assistant")

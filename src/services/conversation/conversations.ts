@@ -12,7 +12,9 @@ import type { Actor } from "../../../policies/index.ts";
 import type { ConversationsRepo } from "../../stores/sqlite/conversations-repo.ts";
 import { newId } from "../../stores/ids.ts";
 import type { Citation } from "../answer/types.ts";
+import { requireAskText } from "../ask.ts";
 import { notFound } from "../errors.ts";
+import { TEXT_LIMITS } from "../limits.ts";
 import { rewriteFollowUp, type ConversationTurn, type RewriteLlm } from "./rewrite.ts";
 
 /** Earlier messages handed to the answerer and the rewriter (the prompt budget trims further). */
@@ -106,6 +108,7 @@ export class ConversationService {
 
   /** The standalone retrieval query for a question after `history` (LLM when present, heuristic otherwise). */
   async rewrite(question: string, history: ConversationTurn[], signal?: AbortSignal): Promise<string> {
+    requireAskText(question, history); // before a model is asked to rewrite it
     if (history.length === 0) return question.trim();
     let llm: RewriteLlm | null = null;
     try {
@@ -113,11 +116,14 @@ export class ConversationService {
     } catch {
       llm = null; // a model that fails to load must not fail the question; the heuristic still works
     }
-    return rewriteFollowUp(question, history, llm ?? undefined, signal ? { signal } : {});
+    const rewritten = await rewriteFollowUp(question, history, llm ?? undefined, signal ? { signal } : {});
+    // Terms put in front of a question near the limit must not make the query too long to search.
+    return rewritten.length <= TEXT_LIMITS.query ? rewritten : question.trim();
   }
 
   /** Starts a turn: the conversation (404 when it is not the actor's), its history, the retrieval query. */
   async begin(actor: Actor, question: string, options: { conversationId?: string; signal?: AbortSignal } = {}): Promise<Turn> {
+    requireAskText(question);
     if (!options.conversationId) return { conversationId: newId("conv"), isNew: true, history: [], retrievalQuery: question.trim() };
     const c = this.repo.get(actor.id, options.conversationId);
     if (!c) throw notFound("conversation");

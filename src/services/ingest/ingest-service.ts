@@ -29,7 +29,9 @@ import type { DocumentRow, DocumentsRepo } from "../../stores/sqlite/documents-r
 import type { JobFileRow, JobFileUpdate, JobRow, JobsRepo, NewJobFile } from "../../stores/sqlite/jobs-repo.ts";
 import type { ActiveIndex } from "../active-index.ts";
 import type { AuditLog } from "../audit.ts";
+import { clampTitle } from "../../domain/limits.ts";
 import { ServiceError } from "../errors.ts";
+import { requireMaxLength, TEXT_LIMITS } from "../limits.ts";
 import { reconcile, type ReconcileReport } from "./consistency.ts";
 import { ExtractPool } from "./extract-pool.ts";
 import { OptimizePolicy } from "./optimize-policy.ts";
@@ -187,6 +189,11 @@ export class IngestService {
   submit(actor: Actor, files: IngestFileRequest[]): { jobId: string; documents: { id: string; source: string }[] } {
     authorize(actor, "create", DocumentCollection, null);
     if (files.length === 0) throw new ServiceError(400, "bad_request", "no files to ingest");
+    for (const f of files) {
+      requireMaxLength("source", f.source, TEXT_LIMITS.path);
+      requireMaxLength("title", f.title, TEXT_LIMITS.title);
+      if ((f.tags?.length ?? 0) > TEXT_LIMITS.tags) throw new ServiceError(400, "too_long", `tags: at most ${TEXT_LIMITS.tags} per document (got ${f.tags!.length})`);
+    }
     const owner = actor.id === "system" ? null : `user:${actor.name}`;
     const jobId = newId("job");
     const docs: { id: string; source: string }[] = [];
@@ -217,7 +224,7 @@ export class IngestService {
       this.deps.documents.insert({
         id,
         source,
-        title: options.title ?? path.basename(source),
+        title: clampTitle(options.title ?? path.basename(source)),
         status: "processing",
         owner: options.owner,
         aclAllow: acl.allow,

@@ -11,6 +11,7 @@ import { ServiceError, notFound } from "../errors.ts";
 import type { IngestDeps, IngestService, JobView } from "./ingest-service.ts";
 import type { ReindexParams, SyncParams } from "./plans.ts";
 import type { ReembedParams } from "./reembed.ts";
+import { requireMaxLength, TEXT_LIMITS } from "../limits.ts";
 
 export const JOB_KINDS = ["ingest", "sync", "reindex", "reembed", "optimize"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
@@ -93,6 +94,7 @@ export class JobsService {
     request: { folder: string; allow?: string[]; deny?: string[]; classification?: number },
     options: { schedule?: string } = {},
   ): { jobId: string } {
+    requireMaxLength("folder", request.folder, TEXT_LIMITS.path);
     if (!path.isAbsolute(request.folder)) throw new ServiceError(400, "bad_request", "folder must be an absolute path on the server");
     const params: SyncParams = {
       folder: path.resolve(request.folder),
@@ -110,6 +112,7 @@ export class JobsService {
    * `sensitiveStale`: only documents indexed by an older personal-data detector.
    */
   submitReindex(actor: Actor, filter: { documentIds?: string[]; sourcePrefix?: string; sensitiveStale?: boolean } = {}): { jobId: string } {
+    requireMaxLength("sourcePrefix", filter.sourcePrefix, TEXT_LIMITS.path);
     const params: ReindexParams = {
       ...(filter.documentIds?.length ? { documentIds: filter.documentIds } : {}),
       ...(filter.sourcePrefix ? { sourcePrefix: filter.sourcePrefix } : {}),

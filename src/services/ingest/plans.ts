@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { IngestError } from "../../../ingest/types.ts";
 import { SYSTEM_ACTOR } from "../../../policies/index.ts";
+import { TEXT_LIMITS } from "../../domain/limits.ts";
 import type { DocumentRow } from "../../stores/sqlite/documents-repo.ts";
 import type { NewJobFile } from "../../stores/sqlite/jobs-repo.ts";
 import type { FileOptions, IngestDeps, IngestService, JobRunContext } from "./ingest-service.ts";
@@ -81,6 +82,13 @@ export function planSync(deps: IngestDeps, service: IngestService, ctx: JobRunCo
     const options: FileOptions = { allow: p.allow, deny: p.deny, classification: p.classification, owner: p.owner };
     const rows: NewJobFile[] = [];
     for (const f of files) {
+      if (f.path.length > TEXT_LIMITS.path) {
+        // Stored paths are bounded; this file is reported (under a shortened name) and not ingested.
+        const shown = `${f.path.slice(0, TEXT_LIMITS.path - 1)}…`;
+        const error = `path is ${f.path.length} characters; at most ${TEXT_LIMITS.path} are accepted`;
+        rows.push({ ordinal: rows.length, source: shown, path: shown, status: "failed", errorCode: "path_too_long", error });
+        continue;
+      }
       const doc = existing.get(f.path);
       existing.delete(f.path);
       const accessKept =

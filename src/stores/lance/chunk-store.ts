@@ -6,7 +6,7 @@
  * version replaces the old one in a single merge-insert commit, so readers never see zero or
  * double chunks of a document.
  */
-import fs from "node:fs";
+import { makePrivateDir } from "../private-files.ts";
 import * as lancedb from "@lancedb/lancedb";
 import * as arrow from "apache-arrow";
 
@@ -220,7 +220,7 @@ export class ChunkStore {
    * vectors are usable.
    */
   static async open(dir: string, wantVectors: VectorLayout | null, options: { table?: string } = {}): Promise<ChunkStore> {
-    fs.mkdirSync(dir, { recursive: true });
+    makePrivateDir(dir);
     // readConsistencyInterval 0: see writes of other processes (kb ingest beside kb serve) at once.
     const db = await lancedb.connect(dir, { readConsistencyInterval: 0 });
     const store = await ChunkStore.openOn(db, options.table ?? CHUNKS_TABLE, wantVectors, true);
