@@ -26,11 +26,38 @@ import type { ActiveIndex } from "./active-index.ts";
 import type { DocumentRow, DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import type { Accounts } from "./accounts.ts";
 import type { AuditLog } from "./audit.ts";
-import { badRequest, notFound } from "./errors.ts";
+import { badRequest, notFound, ServiceError } from "./errors.ts";
 import type { PolicyFiles } from "./policy-files.ts";
 import type { Retriever } from "./retrieval.ts";
 
 /** Replace lists (`allow`, `deny`, `manage`) and/or edit them (`add*`/`remove*`); set `classification`. */
+/** One of the documents an ambiguous name could mean. */
+export interface DocumentCandidate {
+  id: string;
+  source: string;
+  title: string;
+  owner: string | null;
+}
+
+/**
+ * The document an operator's reference means: an id, else a source (the first of `sources`
+ * that names any document). Sources are not unique (every owner and sync names its own
+ * documents), so a source that names several documents is a 409 listing them as candidates.
+ */
+export function documentByRef(documents: DocumentsRepo, ref: string, sources: string[] = [ref]): DocumentRow {
+  const byId = documents.byId(ref);
+  if (byId) return byId;
+  for (const source of sources) {
+    const found = documents.withSource(source);
+    if (found.length === 1) return found[0]!;
+    if (found.length > 1) {
+      const candidates: DocumentCandidate[] = found.map((d) => ({ id: d.id, source: d.source, title: d.title, owner: d.owner }));
+      throw new ServiceError(409, "ambiguous_document", `"${source}" names ${found.length} documents; give one of their ids: ${candidates.map((c) => c.id).join(", ")}`, {}, { candidates });
+    }
+  }
+  throw notFound(`document "${ref}"`);
+}
+
 export interface AclChange {
   allow?: string[];
   deny?: string[];
@@ -238,14 +265,14 @@ export class AccessService {
   }
 
   /**
-   * Why may (or may not) `userName` read a document (by id or source)? For admins. The answer
+   * Why may (or may not) `userName` read a document (by id, or by source when only one document
+   * has it: see `documentByRef`)? For admins. The answer
    * comes from the same read rule that filters retrieval, through its `explain` interpreter.
    */
   explain(caller: Actor, userName: string, documentRef: string): ReadExplanation & { user: string; document: { id: string; source: string; title: string; owner: string | null } & DocumentAccess } {
     authorize(caller, "explain", Policies, null);
     const actor = this.deps.accounts.actorByName(userName);
-    const doc = this.deps.documents.byId(documentRef) ?? this.deps.documents.bySource(documentRef);
-    if (!doc) throw notFound(`document "${documentRef}"`);
+    const doc = documentByRef(this.deps.documents, documentRef);
     const via: Record<string, string> = {};
     for (const [group, chain] of Object.entries(this.deps.accounts.membershipPaths(userName))) {
       via[`group:${group}`] = chain.length > 1 ? chain.map((g) => `group:${g}`).join(" → ") : "direct membership";
