@@ -82,6 +82,13 @@ describe("document identity", () => {
     expect((await t.fetchAs(hrViewer, `/api/v1/documents/${realDoc}`)).status).toBe(200);
     const mine = (await (await t.fetchAs(editorA, `/api/v1/documents/${aliceDoc}/text`)).json()) as any;
     expect(mine.pages[0].text).toContain("placeholder");
+
+    // Admin tools that take a document by source list both instead of picking one.
+    const explain = await t.fetchAs(admin, "/api/v1/admin/explain?user=alice&document=org-restructure-2025.md");
+    expect(explain.status).toBe(409);
+    const body = (await explain.json()) as any;
+    expect(body.error.code).toBe("ambiguous_document");
+    expect(body.error.candidates.map((c: any) => c.id).sort()).toEqual([aliceDoc, realDoc].sort());
   });
 
   it("a name matching a hidden document answers exactly like a fresh name (no oracle, no squatting)", async () => {

@@ -84,8 +84,20 @@ accessRoutes.openapi(
     method: "get",
     path: "/admin/explain",
     summary: "Why may (or may not) a user read a document: matched principals, deny hits, clearance, default rules",
+    description:
+      "`document` is an id, or a source when exactly one document has it. Sources are not unique (each owner and folder sync names its own documents): " +
+      "a source several documents share answers 409 `ambiguous_document` with their `candidates` (`id`, `source`, `title`, `owner`) in the error body.",
     request: { query: z.object({ user: z.string().min(1).max(64), document: z.string().min(1).max(4000) }) },
-    responses: { 200: json(z.record(z.string(), z.unknown())), ...errorResponses },
+    responses: {
+      200: json(z.record(z.string(), z.unknown())),
+      409: json(
+        z.object({
+          error: z.object({ code: z.string(), message: z.string(), candidates: z.array(z.object({ id: z.string(), source: z.string(), title: z.string(), owner: z.string().nullable() })) }),
+        }),
+        "The source names several documents",
+      ),
+      ...errorResponses,
+    },
   }),
   (c) => {
     const { user, document } = c.req.valid("query");
