@@ -69,6 +69,30 @@ describe("folder sync identity", () => {
   });
 });
 
+describe("updates by id", () => {
+  it("hold If-Match at write time: of two updates accepted against version 1, the second one fails with version_conflict", async () => {
+    const t: TestKb = await openTestKb();
+    cleanups.push(() => t.close());
+    const { kb } = t;
+    kb.accounts.createUser({ name: "alice", role: "editor" });
+    const alice = kb.accounts.actorByName("alice");
+    const bytes = (s: string) => new TextEncoder().encode(s);
+    const first = kb.documents.upload(alice, [{ name: "memo.md", bytes: bytes("# Memo\n\nVersion one.") }], {});
+    expect((await runNow(kb, first.jobId)).status).toBe("succeeded");
+    const id = first.documents[0]!.id;
+    const a = kb.documents.upload(alice, [{ name: "memo-a.md", bytes: bytes("# Memo\n\nEdit A.") }], {}, { documentId: id, expectedVersion: 1 });
+    const b = kb.documents.upload(alice, [{ name: "memo-b.md", bytes: bytes("# Memo\n\nEdit B.") }], {}, { documentId: id, expectedVersion: 1 });
+    expect([a.documents[0]!.id, b.documents[0]!.id]).toEqual([id, id]);
+    expect((await runNow(kb, a.jobId)).status).toBe("succeeded");
+    const lost = await runNow(kb, b.jobId);
+    expect(lost.files[0]).toMatchObject({ documentId: id, status: "failed", errorCode: "version_conflict" });
+    expect(kb.documentsRepo.byId(id)!.version).toBe(2);
+    expect(kb.documents.text(alice, id).pages[0]!.text).toContain("Edit A");
+    // Submitting against the old version now is refused at once.
+    expect(() => kb.documents.upload(alice, [{ name: "memo.md", bytes: bytes("late") }], {}, { documentId: id, expectedVersion: 1 })).toThrow(/version 2, not 1/);
+  });
+});
+
 describe("a v0.1 data folder", () => {
   it("migrates: sync documents keep their sync, uploads their owner, and nothing is duplicated", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-identity-migration-"));

@@ -159,6 +159,13 @@ describe("document identity", () => {
     expect((await replaceContent(editorB, id, "handbook.md", "x", { "if-match": "yesterday" })).status).toBe(400);
   });
 
+  it("documents the update route and If-Match in OpenAPI", async () => {
+    const doc = (await (await fetch(`${t.url}/openapi.json`)).json()) as any;
+    const put = doc.paths["/api/v1/documents/{id}/content"]?.put;
+    expect(put?.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(["id", "if-match"]));
+    expect(Object.keys(put.responses)).toEqual(expect.arrayContaining(["202", "403", "404", "409"]));
+  });
+
   it("refuses an upload before its body is stored", async () => {
     const before = blobCount();
     const res = await upload(viewer, "viewer-upload.md", "a viewer's bytes that must not be stored " + Date.now());
