@@ -218,7 +218,7 @@ export class IngestService {
    * leave a document row without the job that will fill it.
    */
   submit(actor: Actor, files: IngestFileRequest[], target?: UpdateTarget): { jobId: string; documents: { id: string; source: string }[] } {
-    this.authorizeUpload(actor, target);
+    authorize(actor, "create", DocumentCollection, null);
     if (files.length === 0) throw new ServiceError(400, "bad_request", "no files to ingest");
     if (target && files.length !== 1) throw new ServiceError(400, "one_file", "an update of a named document takes exactly one file");
     const owner = actor.id === "system" ? null : `user:${actor.name}`;
