@@ -66,7 +66,7 @@ export function createApp(kb: Kb): OpenAPIHono<AppEnv> {
   const limiter = rateLimit(kb.config.rateLimitPerMinute); // one bucket per token across /api and /v1
   app.use("/api/*", requireAuth(unauthenticated), limiter);
   app.use("/api/*", async (c, next) => {
-    const isUpload = c.req.method === "POST" && c.req.path === "/api/v1/documents";
+    const isUpload = (c.req.method === "POST" && c.req.path === "/api/v1/documents") || (c.req.method === "PUT" && /^\/api\/v1\/documents\/[^/]+\/content$/.test(c.req.path));
     const limit = isUpload ? kb.config.maxUploadBytes : JSON_LIMIT;
     return bodyLimit({ maxSize: limit, onError: tooLarge(limit) })(c, next);
   });

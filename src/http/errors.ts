@@ -26,7 +26,8 @@ export function handleError(err: Error, c: Context): Response {
   else if (err instanceof ServiceError && err.status === 403) auditDenied(c, { code: err.code, message: err.message });
   if (err instanceof ServiceError) {
     for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
-    return c.json(errorBody(err.code, err.message), err.status as ContentfulStatusCode);
+    const body = errorBody(err.code, err.message);
+    return c.json(err.details ? { error: { ...err.details, ...body.error } } : body, err.status as ContentfulStatusCode);
   }
   if (err instanceof ForbiddenError) return c.json(errorBody("forbidden", err.message), 403);
   // The local LLM: a full queue is "try again later", a slow answer a gateway timeout.

@@ -26,13 +26,43 @@ import type { ActiveIndex } from "./active-index.ts";
 import type { DocumentRow, DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import type { Accounts } from "./accounts.ts";
 import type { AuditLog } from "./audit.ts";
-import { badRequest, notFound } from "./errors.ts";
+import { badRequest, notFound, ServiceError } from "./errors.ts";
 import { requireMaxLength, TEXT_LIMITS } from "./limits.ts";
 import type { PolicyFiles } from "./policy-files.ts";
 import type { Retriever } from "./retrieval.ts";
 import { redactorFor } from "./sensitive.ts";
 
 /** Replace lists (`allow`, `deny`, `manage`) and/or edit them (`add*`/`remove*`); set `classification`. */
+/** One of the documents an ambiguous name could mean. */
+export interface DocumentCandidate {
+  id: string;
+  source: string;
+  title: string;
+  owner: string | null;
+}
+
+/**
+ * The document a reference means: an id, else a source (the first of `sources` that names any
+ * document `visible` lets through). Sources are not unique (every owner and sync names its own
+ * documents), so a source that names several documents is a 409 listing them as candidates.
+ * Documents `visible` rejects are never candidates and never make a source ambiguous, so the
+ * answer cannot reveal a document the caller may not read; an id is returned as is and the
+ * caller decides (callers answer an unreadable one like a missing one).
+ */
+export function documentByRef(documents: DocumentsRepo, ref: string, sources: string[] = [ref], visible: (d: DocumentRow) => boolean = () => true): DocumentRow {
+  const byId = documents.byId(ref);
+  if (byId) return byId;
+  for (const source of sources) {
+    const found = documents.withSource(source).filter(visible);
+    if (found.length === 1) return found[0]!;
+    if (found.length > 1) {
+      const candidates: DocumentCandidate[] = found.map((d) => ({ id: d.id, source: d.source, title: d.title, owner: d.owner }));
+      throw new ServiceError(409, "ambiguous_document", `"${source}" names ${found.length} documents; give one of their ids: ${candidates.map((c) => c.id).join(", ")}`, {}, { candidates });
+    }
+  }
+  throw notFound(`document "${ref}"`);
+}
+
 export interface AclChange {
   allow?: string[];
   deny?: string[];
@@ -242,18 +272,20 @@ export class AccessService {
   }
 
   /**
-   * Why may (or may not) `userName` read a document (by id or source)? For admins. The answer
+   * Why may (or may not) `userName` read a document (by id, or by source when only one document
+   * has it: see `documentByRef`)? For admins. The answer
    * comes from the same read rule that filters retrieval, through its `explain` interpreter.
    */
   explain(caller: Actor, userName: string, documentRef: string): ReadExplanation & { user: string; document: { id: string; source: string; title: string; owner: string | null } & DocumentAccess } {
     authorize(caller, "explain", Policies, null);
     requireMaxLength("document", documentRef, TEXT_LIMITS.path);
     const actor = this.deps.accounts.actorByName(userName);
-    const doc = this.deps.documents.byId(documentRef) ?? this.deps.documents.bySource(documentRef);
     // Explaining shows a document's title, source and access lists: a caller who may explain
-    // (manage_all_documents) but not read it gets the same 404 as for a document that does not exist.
-    if (!doc || !canRead(caller, subjectOf(doc))) {
-      if (doc) this.deps.audit.record(caller, "policy.explain", doc.id, { reason: "not readable by this user" }, "denied");
+    // (manage_all_documents) but not read it gets the same 404 as for a document that does not
+    // exist, and an ambiguous source lists only the candidates the caller may read.
+    const doc = documentByRef(this.deps.documents, documentRef, [documentRef], (d) => canRead(caller, subjectOf(d)));
+    if (!canRead(caller, subjectOf(doc))) {
+      this.deps.audit.record(caller, "policy.explain", doc.id, { reason: "not readable by this user" }, "denied");
       throw notFound(`document "${documentRef}"`);
     }
     const via: Record<string, string> = {};

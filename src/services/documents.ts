@@ -10,7 +10,7 @@ import type { AuditLog } from "./audit.ts";
 import { redactorFor, type SensitiveIndex } from "./sensitive.ts";
 import type { DocumentRow, DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import { ServiceError, notFound } from "./errors.ts";
-import type { IngestService } from "./ingest/ingest-service.ts";
+import type { IngestService, UpdateTarget } from "./ingest/ingest-service.ts";
 
 export interface DocumentView {
   id: string;
@@ -103,12 +103,27 @@ export class DocumentService {
     return { id, pages: this.repo.pages(id).map((p) => ({ page: p.page, text: redact(p.text) })) };
   }
 
-  /** Stores uploaded files as blobs and submits an ingest job for them. */
+  /**
+   * May `actor` upload (and, with a target, update that document)? Routes call it before
+   * reading the request body, so a refused upload's bytes are never read nor stored.
+   */
+  authorizeUpload(actor: Actor, target?: UpdateTarget): void {
+    this.ingest.authorizeUpload(actor, target);
+  }
+
+  /**
+   * Stores uploaded files as blobs and submits an ingest job for them: each file updates the
+   * caller's own document of that name or creates one; with `target`, the one file updates
+   * that document (see IngestService.submit).
+   */
   upload(
     actor: Actor,
     files: { name: string; bytes: Uint8Array }[],
     fields: { allow?: string; deny?: string; title?: string; tags?: string },
+    target?: UpdateTarget,
   ): { jobId: string; documents: { id: string; source: string }[] } {
+    this.ingest.authorizeUpload(actor, target);
+    if (target && files.length !== 1) throw new ServiceError(400, "one_file", "an update of a named document takes exactly one file");
     let allow: string[];
     let deny: string[];
     try {
@@ -132,7 +147,7 @@ export class DocumentService {
         tags: tags.length ? tags : undefined,
       };
     });
-    return this.ingest.submit(actor, requests);
+    return this.ingest.submit(actor, requests, target);
   }
 
   delete(actor: Actor, id: string): Promise<void> {

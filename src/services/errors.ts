@@ -5,6 +5,8 @@ export class ServiceError extends Error {
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** Extra fields of the JSON error body (e.g. the candidates of an ambiguous name). */
+    readonly details?: Record<string, unknown>,
   ) {
     super(message);
     this.name = "ServiceError";

@@ -7,17 +7,27 @@ import path from "node:path";
 import type { Command } from "commander";
 import { classificationLabel, classificationLevel, parsePrincipalList, SYSTEM_ACTOR } from "../../../policies/index.ts";
 import { loadConfig } from "../../config.ts";
-import type { AclChange, DocumentSelector } from "../../services/access.ts";
+import { documentByRef, type AclChange, type DocumentCandidate, type DocumentSelector } from "../../services/access.ts";
+import { ServiceError } from "../../services/errors.ts";
 import { auditJsonLine } from "../../services/audit.ts";
 import type { Kb } from "../../services/container.ts";
 import { PolicyFiles } from "../../services/policy-files.ts";
 import type { SensitiveKind } from "../../domain/sensitive/index.ts";
 import { withKb } from "../context.ts";
 
+/** A document by id or source; a source several documents share answers with their list (give an id then). */
 function documentId(kb: Kb, ref: string): string {
-  const d = kb.documentsRepo.byId(ref) ?? kb.documentsRepo.bySource(ref) ?? kb.documentsRepo.bySource(path.resolve(ref));
-  if (!d) throw new Error(`no document "${ref}" (give its id or source)`);
-  return d.id;
+  try {
+    return documentByRef(kb.documentsRepo, ref, [ref, path.resolve(ref)]).id;
+  } catch (err) {
+    if (err instanceof ServiceError && err.code === "ambiguous_document") {
+      const candidates = (err.details?.candidates ?? []) as DocumentCandidate[];
+      const lines = candidates.map((c) => `  ${c.id}\t${c.source}\towner=${c.owner ?? "-"}\t${c.title}`);
+      throw new Error(`"${ref}" names ${candidates.length} documents; give one of these ids:\n${lines.join("\n")}`);
+    }
+    if (err instanceof ServiceError && err.status === 404) throw new Error(`no document "${ref}" (give its id or source)`);
+    throw err;
+  }
 }
 
 interface ChangeOptions {

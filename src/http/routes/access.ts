@@ -91,9 +91,20 @@ accessRoutes.openapi(
     method: "get",
     path: "/admin/explain",
     summary: "Why may (or may not) a user read a document: matched principals, deny hits, clearance, default rules",
-    description: "`document` is an id or a source. A document you may not read yourself answers 404, exactly like one that does not exist.",
+    description:
+      "`document` is an id, or a source when exactly one document has it. A document you may not read yourself answers 404, exactly like one that does not exist, and is never a candidate. Sources are not unique (each owner and folder sync names its own documents): " +
+      "a source several documents share answers 409 `ambiguous_document` with their `candidates` (`id`, `source`, `title`, `owner`) in the error body.",
     request: { query: z.object({ user: z.string().min(1).max(64), document: textMax(TEXT_LIMITS.path).min(1) }) },
-    responses: { 200: json(z.record(z.string(), z.unknown())), ...errorResponses },
+    responses: {
+      200: json(z.record(z.string(), z.unknown())),
+      409: json(
+        z.object({
+          error: z.object({ code: z.string(), message: z.string(), candidates: z.array(z.object({ id: z.string(), source: z.string(), title: z.string(), owner: z.string().nullable() })) }),
+        }),
+        "The source names several documents",
+      ),
+      ...errorResponses,
+    },
   }),
   (c) => {
     const { user, document } = c.req.valid("query");

@@ -1,5 +1,7 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import type { AppEnv } from "../env.ts";
+import type { UpdateTarget } from "../../services/ingest/ingest-service.ts";
 import { ServiceError } from "../../services/errors.ts";
 import { TEXT_LIMITS } from "../../services/limits.ts";
 import { DocumentSchema, ErrorSchema, errorResponses, textMax } from "../schemas.ts";
@@ -12,6 +14,51 @@ const UploadResponse = z
   .object({ jobId: z.string(), documents: z.array(z.object({ id: z.string(), source: z.string() })) })
   .openapi("UploadAccepted");
 
+const uploadFields = {
+  allow: z.string().optional(),
+  deny: z.string().optional(),
+  title: z.string().optional(),
+  tags: z.string().optional().openapi({ description: "Comma-separated tags for new documents (document default rules can match them)" }),
+};
+const uploadResponses = {
+  202: { description: "Accepted", content: { "application/json": { schema: UploadResponse } } },
+  413: { description: "Upload too large", content: { "application/json": { schema: ErrorSchema } } },
+  415: { description: "Not multipart/form-data", content: { "application/json": { schema: ErrorSchema } } },
+  ...errorResponses,
+};
+
+/** `If-Match: "3"` (or `W/"3"`, `3`, `*`): the version the client last saw; absent or `*`: any. */
+function expectedVersion(header: string | undefined): number | undefined {
+  const v = header?.trim();
+  if (!v || v === "*") return undefined;
+  const m = /^(?:W\/)?"?(\d{1,9})"?$/.exec(v);
+  if (!m) throw new ServiceError(400, "bad_if_match", 'If-Match must be a document version, e.g. "3"');
+  return Number(m[1]);
+}
+
+/**
+ * Both upload routes: permission (create, and update of the target) is checked before the body
+ * is read, so a refused upload's bytes are neither read nor stored.
+ */
+async function upload(c: Context<AppEnv>, target?: UpdateTarget) {
+  const kb = c.get("kb");
+  const actor = c.get("actor");
+  kb.documents.authorizeUpload(actor, target);
+  const type = c.req.header("content-type") ?? "";
+  if (!type.toLowerCase().startsWith("multipart/form-data")) {
+    throw new ServiceError(415, "unsupported_media_type", "send files as multipart/form-data with a `file` field");
+  }
+  const body = await c.req.parseBody({ all: true });
+  const raw = body.file;
+  const list = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter((f): f is File => typeof f === "object" && f !== null && "arrayBuffer" in f);
+  if (list.length === 0) throw new ServiceError(400, "no_file", "no `file` field in the upload");
+  const files = await Promise.all(list.map(async (f) => ({ name: f.name || "upload", bytes: new Uint8Array(await f.arrayBuffer()) })));
+  const field = (k: string) => (typeof body[k] === "string" ? (body[k] as string) : undefined);
+  const result = kb.documents.upload(actor, files, { allow: field("allow"), deny: field("deny"), title: field("title"), tags: field("tags") }, target);
+  kb.wakeWorker();
+  return c.json(result, 202);
+}
+
 documentRoutes.openapi(
   createRoute({
     method: "post",
@@ -19,46 +66,46 @@ documentRoutes.openapi(
     summary: "Upload files for ingestion",
     description:
       "Multipart form: `file` (repeatable), optional `allow` and `deny` (comma lists of `group:x`/`user:y`), `title` and `tags`. " +
-      "Returns at once with a job to follow at GET /api/v1/jobs/{id}. Re-uploading the same file name updates that document; unchanged content is a no-op.",
+      "Returns at once with a job to follow at GET /api/v1/jobs/{id}. Each file updates *your own* document of the same file name " +
+      "(unchanged content is a no-op) or creates a new document: a name never refers to anyone else's document, whether or not you can see it. " +
+      "To update a document someone else owns, use PUT /api/v1/documents/{id}/content.",
     request: {
       body: {
         required: true,
         content: {
           "multipart/form-data": {
-            schema: z.object({
-              file: z.union([z.any(), z.array(z.any())]).openapi({ type: "string", format: "binary" }),
-              allow: z.string().optional(),
-              deny: z.string().optional(),
-              title: textMax(TEXT_LIMITS.title).optional(),
-              tags: textMax(TEXT_LIMITS.comment).optional().openapi({ description: `Comma-separated tags for new documents (document default rules can match them), at most ${TEXT_LIMITS.tags}` }),
-            }),
+            schema: z.object({ file: z.union([z.any(), z.array(z.any())]).openapi({ type: "string", format: "binary" }), ...uploadFields }),
           },
         },
       },
     },
-    responses: {
-      202: { description: "Accepted", content: { "application/json": { schema: UploadResponse } } },
-      413: { description: "Upload too large", content: { "application/json": { schema: ErrorSchema } } },
-      415: { description: "Not multipart/form-data", content: { "application/json": { schema: ErrorSchema } } },
-      ...errorResponses,
-    },
+    responses: uploadResponses,
   }),
-  async (c) => {
-    const kb = c.get("kb");
-    const type = c.req.header("content-type") ?? "";
-    if (!type.toLowerCase().startsWith("multipart/form-data")) {
-      throw new ServiceError(415, "unsupported_media_type", "send files as multipart/form-data with a `file` field");
-    }
-    const body = await c.req.parseBody({ all: true });
-    const raw = body.file;
-    const list = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]).filter((f): f is File => typeof f === "object" && f !== null && "arrayBuffer" in f);
-    if (list.length === 0) throw new ServiceError(400, "no_file", "no `file` field in the upload");
-    const files = await Promise.all(list.map(async (f) => ({ name: f.name || "upload", bytes: new Uint8Array(await f.arrayBuffer()) })));
-    const field = (k: string) => (typeof body[k] === "string" ? (body[k] as string) : undefined);
-    const result = kb.documents.upload(c.get("actor"), files, { allow: field("allow"), deny: field("deny"), title: field("title"), tags: field("tags") });
-    kb.wakeWorker();
-    return c.json(result, 202);
-  },
+  (c) => upload(c),
+);
+
+documentRoutes.openapi(
+  createRoute({
+    method: "put",
+    path: "/documents/{id}/content",
+    summary: "Upload a new version of a document",
+    description:
+      "Multipart form with one `file` (optional `allow`, `deny`, `title`) that replaces the content of document `id`, whoever owns it, " +
+      "if you may update it (its owner, a manager in its `manage` list, or an admin). The owner stays the same. " +
+      "`If-Match: \"<version>\"` (the `version` of GET /api/v1/documents/{id}, also sent there as `ETag`) makes the update conditional: " +
+      "another live version answers 409 `version_conflict`, at submission or, if another update wins meanwhile, as the job file's `errorCode`. " +
+      "404 when you may not read the document, 403 when you may read but not update it; both before the body is read.",
+    request: {
+      params: IdParam,
+      headers: z.object({ "if-match": z.string().optional().openapi({ description: 'The version you last saw, e.g. "3"' }) }),
+      body: {
+        required: true,
+        content: { "multipart/form-data": { schema: z.object({ file: z.any().openapi({ type: "string", format: "binary" }), allow: uploadFields.allow, deny: uploadFields.deny, title: uploadFields.title }) } },
+      },
+    },
+    responses: { ...uploadResponses, 409: { description: "If-Match names another version", content: { "application/json": { schema: ErrorSchema } } } },
+  }),
+  (c) => upload(c, { documentId: c.req.valid("param").id, expectedVersion: expectedVersion(c.req.header("if-match")) }),
 );
 
 documentRoutes.openapi(
@@ -88,9 +135,13 @@ documentRoutes.openapi(
     path: "/documents/{id}",
     summary: "Document metadata",
     request: { params: IdParam },
-    responses: { 200: { description: "The document", content: { "application/json": { schema: DocumentSchema } } }, ...errorResponses },
+    responses: { 200: { description: "The document (`ETag`: its version, for If-Match on PUT /documents/{id}/content)", content: { "application/json": { schema: DocumentSchema } } }, ...errorResponses },
   }),
-  (c) => c.json(c.get("kb").documents.get(c.get("actor"), c.req.valid("param").id), 200),
+  (c) => {
+    const view = c.get("kb").documents.get(c.get("actor"), c.req.valid("param").id);
+    c.header("ETag", `"${view.version}"`);
+    return c.json(view, 200);
+  },
 );
 
 documentRoutes.openapi(

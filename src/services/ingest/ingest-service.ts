@@ -25,12 +25,12 @@ import type { EmbeddingProvider } from "../../models/embeddings.ts";
 import type { BlobStore } from "../../stores/blob-store.ts";
 import { newId, sha256Hex } from "../../stores/ids.ts";
 import type { ChunkRow, ChunkStore } from "../../stores/lance/chunk-store.ts";
-import type { DocumentRow, DocumentsRepo } from "../../stores/sqlite/documents-repo.ts";
+import { ownerScope, type DocumentIdentity, type DocumentRow, type DocumentsRepo } from "../../stores/sqlite/documents-repo.ts";
 import type { JobFileRow, JobFileUpdate, JobRow, JobsRepo, NewJobFile } from "../../stores/sqlite/jobs-repo.ts";
 import type { ActiveIndex } from "../active-index.ts";
 import type { AuditLog } from "../audit.ts";
 import { clampTitle } from "../../domain/limits.ts";
-import { ServiceError } from "../errors.ts";
+import { notFound, ServiceError } from "../errors.ts";
 import { requireMaxLength, TEXT_LIMITS } from "../limits.ts";
 import { reconcile, type ReconcileReport } from "./consistency.ts";
 import { ExtractPool } from "./extract-pool.ts";
@@ -39,7 +39,7 @@ import { planReindex, planSync } from "./plans.ts";
 import { runReembed } from "./reembed.ts";
 
 export interface IngestFileRequest {
-  /** Shown to users and used to recognise the same document again. */
+  /** Shown to users; together with the caller it names the document again (see `submit`). */
   source: string;
   /** Where the bytes are now (a local file or a stored upload blob). */
   path: string;
@@ -55,7 +55,18 @@ export interface IngestFileRequest {
 /** What a job file carries besides its location: the request's options and the uploader. */
 export interface FileOptions extends Omit<IngestFileRequest, "source" | "path"> {
   owner: string | null;
+  /** The live version an update by id was based on (If-Match): another one at write time fails the file. */
+  expectedVersion?: number;
 }
+
+/** An upload that updates one named document, whoever owns it, instead of the caller's own. */
+export interface UpdateTarget {
+  documentId: string;
+  /** The version the caller last saw (If-Match); another live version answers 409. */
+  expectedVersion?: number;
+}
+
+const subjectOf = (d: DocumentRow) => ({ allow: d.aclAllow, deny: d.aclDeny, classification: d.classification, owner: d.owner, managers: d.aclManage });
 
 export interface JobView {
   id: string;
@@ -181,12 +192,35 @@ export class IngestService {
   }
 
   /**
-   * Records a job for the files and returns at once. Each file gets its document id now
-   * (existing documents are matched by source), so callers can follow them. The documents
-   * and the job are written in one transaction: a crash cannot leave a document row without
-   * the job that will fill it.
+   * What an upload may do, checked before its bytes are read or stored: create documents, and,
+   * when it names a document, update that one (404 when the caller may not read it, as for an id
+   * that does not exist; 403 when they may read but not update it; 409 when `expectedVersion`
+   * is not the live version). Returns the named document.
    */
-  submit(actor: Actor, files: IngestFileRequest[]): { jobId: string; documents: { id: string; source: string }[] } {
+  authorizeUpload(actor: Actor, target?: UpdateTarget): DocumentRow | undefined {
+    authorize(actor, "create", DocumentCollection, null);
+    if (!target) return undefined;
+    const doc = this.deps.documents.byId(target.documentId);
+    if (!doc || !can(actor, "read", Document, subjectOf(doc))) {
+      if (doc) this.deps.audit.record(actor, "document.update", doc.id, { reason: "not readable by this user" }, "denied");
+      throw notFound("document");
+    }
+    authorize(actor, "update", Document, subjectOf(doc));
+    if (target.expectedVersion !== undefined && doc.version !== target.expectedVersion) {
+      throw new ServiceError(409, "version_conflict", `the document is at version ${doc.version}, not ${target.expectedVersion}`);
+    }
+    return doc;
+  }
+
+  /**
+   * Records a job for the files and returns at once. Each file gets its document now, so
+   * callers can follow them: `target`'s when one is named (one file only), else the caller's
+   * own document of that name (`source`, in the caller's identity scope), else a new one. A
+   * name is never looked up among other people's documents, so it can neither update nor
+   * reveal them. The documents and the job are written in one transaction: a crash cannot
+   * leave a document row without the job that will fill it.
+   */
+  submit(actor: Actor, files: IngestFileRequest[], target?: UpdateTarget): { jobId: string; documents: { id: string; source: string }[] } {
     authorize(actor, "create", DocumentCollection, null);
     if (files.length === 0) throw new ServiceError(400, "bad_request", "no files to ingest");
     for (const f of files) {
@@ -194,29 +228,40 @@ export class IngestService {
       requireMaxLength("title", f.title, TEXT_LIMITS.title);
       if ((f.tags?.length ?? 0) > TEXT_LIMITS.tags) throw new ServiceError(400, "too_long", `tags: at most ${TEXT_LIMITS.tags} per document (got ${f.tags!.length})`);
     }
+    if (target && files.length !== 1) throw new ServiceError(400, "one_file", "an update of a named document takes exactly one file");
     const owner = actor.id === "system" ? null : `user:${actor.name}`;
     const jobId = newId("job");
     const docs: { id: string; source: string }[] = [];
     this.deps.jobs.transaction(() => {
+      // Checked again inside the transaction, so the decision and the job are one step.
+      const named = this.authorizeUpload(actor, target);
       const rows: NewJobFile[] = [];
       for (const [ordinal, f] of files.entries()) {
         const options: FileOptions = { title: f.title, allow: f.allow, deny: f.deny, classification: f.classification, password: f.password, tags: f.tags, owner };
-        const doc = this.documentFor(actor, f.source, options);
-        docs.push({ id: doc.id, source: f.source });
+        if (target?.expectedVersion !== undefined) options.expectedVersion = target.expectedVersion;
+        const doc = named ?? this.documentFor(actor, { scope: ownerScope(owner), key: f.source }, f.source, options);
+        docs.push({ id: doc.id, source: doc.source });
         rows.push({ ordinal, source: f.source, path: f.path, documentId: doc.id, options: { ...options, documentId: doc.id } });
       }
       this.deps.jobs.create({ id: jobId, kind: "ingest", createdBy: owner ?? "system" }, rows);
     });
-    this.deps.audit.record(actor, "ingest.submit", jobId, { files: files.map((f) => f.source) });
+    this.deps.audit.record(actor, "ingest.submit", jobId, { files: files.map((f) => f.source), ...(target ? { documentId: target.documentId } : {}) });
     return { jobId, documents: docs };
   }
 
-  /** Finds the document for a source, or creates its row (status processing, no version yet). */
-  documentFor(actor: Actor, source: string, options: FileOptions): DocumentRow {
-    const existing = this.deps.documents.bySource(source);
+  /**
+   * The document `identity` names, or a new row for it (status processing, no version yet).
+   * A named document the actor may not update is never touched: one they cannot read (an admin
+   * took it away) stops being named by it and a new document takes the name; one they can read
+   * but not update is a 403, since they see it anyway.
+   */
+  documentFor(actor: Actor, identity: DocumentIdentity, source: string, options: FileOptions): DocumentRow {
+    const existing = this.deps.documents.byIdentity(identity);
     if (existing) {
-      authorize(actor, "update", Document, { allow: existing.aclAllow, deny: existing.aclDeny, classification: existing.classification, owner: existing.owner, managers: existing.aclManage });
-      return existing;
+      const subject = subjectOf(existing);
+      if (can(actor, "update", Document, subject)) return existing;
+      if (can(actor, "read", Document, subject)) authorize(actor, "update", Document, subject);
+      this.deps.documents.detachIdentity(existing.id);
     }
     const acl: DocumentAcl & { tags?: string[] } = (this.deps.resolveAccess ?? resolveAcl)({ source, owner: options.owner, tags: options.tags }, options);
     const id = newId("doc");
@@ -224,6 +269,8 @@ export class IngestService {
       this.deps.documents.insert({
         id,
         source,
+        identityScope: identity.scope,
+        identityKey: identity.key,
         title: clampTitle(options.title ?? path.basename(source)),
         status: "processing",
         owner: options.owner,
@@ -233,8 +280,8 @@ export class IngestService {
         tags: acl.tags ?? options.tags ?? [],
       });
     } catch (err) {
-      // Another process inserted the same source concurrently.
-      const again = this.deps.documents.bySource(source);
+      // Another process of the same owner (or sync) inserted the same name concurrently.
+      const again = this.deps.documents.byIdentity(identity);
       if (again) return again;
       throw err;
     }
@@ -504,10 +551,11 @@ export class IngestService {
     return prepared;
   }
 
+  /** The document a file was recorded for (never looked up by source: sources are not unique). */
   private documentOf(file: JobFileRow): DocumentRow | undefined {
     const opts = file.options as { documentId?: string };
     const id = file.documentId ?? opts.documentId;
-    return (id && this.deps.documents.byId(id)) || (file.action === "ingest" ? this.deps.documents.bySource(file.source) : undefined);
+    return (id && this.deps.documents.byId(id)) || undefined;
   }
 
   /**
@@ -520,6 +568,10 @@ export class IngestService {
     const opts = file.options as unknown as FileOptions;
     const doc = this.documentOf(file);
     if (!doc) return { status: "failed", documentId: null, errorCode: "document_deleted", error: "the document was deleted before it was ingested" };
+    if (opts.expectedVersion !== undefined && doc.version !== opts.expectedVersion) {
+      // Another update went live after this one was accepted (If-Match holds at write time too).
+      throw new IngestError("version_conflict", `the document is at version ${doc.version}, not ${opts.expectedVersion}`);
+    }
     const reindex = file.action === "reindex";
     const acl = (this.deps.resolveAccess ?? resolveAcl)({ source: doc.source, owner: doc.owner, tags: doc.tags }, {
       allow: opts.allow ?? (doc.version > 0 ? doc.aclAllow : undefined),

@@ -8,7 +8,7 @@ import path from "node:path";
 import { IngestError } from "../../../ingest/types.ts";
 import { SYSTEM_ACTOR } from "../../../policies/index.ts";
 import { TEXT_LIMITS } from "../../domain/limits.ts";
-import type { DocumentRow } from "../../stores/sqlite/documents-repo.ts";
+import { syncScope, type DocumentRow } from "../../stores/sqlite/documents-repo.ts";
 import type { NewJobFile } from "../../stores/sqlite/jobs-repo.ts";
 import type { FileOptions, IngestDeps, IngestService, JobRunContext } from "./ingest-service.ts";
 
@@ -78,7 +78,10 @@ export function planSync(deps: IngestDeps, service: IngestService, ctx: JobRunCo
   const files = scanFolder(folder);
   deps.jobs.transaction(() => {
     if (deps.jobs.byId(ctx.job.id)?.params.planned) return;
-    const existing = new Map<string, DocumentRow>(deps.documents.underFolder(folder, path.sep).map((d) => [d.source, d]));
+    // A sync's documents are those it named: its root + each file's relative path. Documents that
+    // merely share a source (an upload, `kb ingest`, another sync root) are not its to change.
+    const scope = syncScope(folder);
+    const existing = new Map<string, DocumentRow>(deps.documents.inScope(scope).map((d) => [d.identityKey!, d]));
     const options: FileOptions = { allow: p.allow, deny: p.deny, classification: p.classification, owner: p.owner };
     const rows: NewJobFile[] = [];
     for (const f of files) {
@@ -89,8 +92,9 @@ export function planSync(deps: IngestDeps, service: IngestService, ctx: JobRunCo
         rows.push({ ordinal: rows.length, source: shown, path: shown, status: "failed", errorCode: "path_too_long", error });
         continue;
       }
-      const doc = existing.get(f.path);
-      existing.delete(f.path);
+      const key = path.relative(folder, f.path);
+      const doc = existing.get(key);
+      existing.delete(key);
       const accessKept =
         doc !== undefined &&
         (p.allow === undefined || sameList([...p.allow, ...(doc.owner ? [doc.owner] : [])], doc.aclAllow)) &&
@@ -100,7 +104,7 @@ export function planSync(deps: IngestDeps, service: IngestService, ctx: JobRunCo
         rows.push({ ordinal: rows.length, source: f.path, path: f.path, documentId: doc.id, status: "unchanged", options: { documentId: doc.id } });
         continue;
       }
-      const d = doc ?? service.documentFor(SYSTEM_ACTOR, f.path, options);
+      const d = doc ?? service.documentFor(SYSTEM_ACTOR, { scope, key }, f.path, options);
       rows.push({ ordinal: rows.length, source: f.path, path: f.path, documentId: d.id, options: { ...options, documentId: d.id } });
     }
     for (const doc of existing.values()) {

@@ -6,6 +6,17 @@ import { documentPages, documents } from "./schema.ts";
 export type DocumentRow = typeof documents.$inferSelect;
 export type NewDocumentRow = typeof documents.$inferInsert;
 
+/** What names a document for future ingestion without its id (see the schema's identityScope). */
+export interface DocumentIdentity {
+  scope: string;
+  key: string;
+}
+
+/** Uploads and `kb ingest` name documents inside their owner's scope (the operator: `system`). */
+export const ownerScope = (owner: string | null) => `owner:${owner ?? "system"}`;
+/** A folder sync names its documents by their path relative to its root. */
+export const syncScope = (root: string) => `sync:${root}`;
+
 export class DocumentsRepo {
   constructor(private readonly db: Db) {}
 
@@ -13,8 +24,32 @@ export class DocumentsRepo {
     return this.db.select().from(documents).where(eq(documents.id, id)).get();
   }
 
+  /** One document with this source (sources are not unique: prefer `withSource` outside tests). */
   bySource(source: string): DocumentRow | undefined {
-    return this.db.select().from(documents).where(eq(documents.source, source)).get();
+    return this.db.select().from(documents).where(eq(documents.source, source)).orderBy(asc(documents.createdAt)).get();
+  }
+
+  /** Every document with this source, oldest first. */
+  withSource(source: string): DocumentRow[] {
+    return this.db.select().from(documents).where(eq(documents.source, source)).orderBy(asc(documents.createdAt), asc(documents.id)).all();
+  }
+
+  byIdentity(identity: DocumentIdentity): DocumentRow | undefined {
+    return this.db
+      .select()
+      .from(documents)
+      .where(and(eq(documents.identityScope, identity.scope), eq(documents.identityKey, identity.key)))
+      .get();
+  }
+
+  /** Every document named in a scope (a sync root's documents). */
+  inScope(scope: string): DocumentRow[] {
+    return this.db.select().from(documents).where(eq(documents.identityScope, scope)).orderBy(asc(documents.identityKey)).all();
+  }
+
+  /** No name leads to the document any more; it stays as it is otherwise. */
+  detachIdentity(id: string): void {
+    this.db.update(documents).set({ identityScope: null, identityKey: null }).where(eq(documents.id, id)).run();
   }
 
   /** Every document (ordered by source); callers filter by access with the document policy. */
@@ -76,17 +111,6 @@ export class DocumentsRepo {
       for (const p of pages) tx.insert(documentPages).values({ documentId: id, page: p.page, text: p.text }).run();
       return true;
     });
-  }
-
-  /** Documents whose source lies under a folder (a sync's scope); `folder` has no trailing separator. */
-  underFolder(folder: string, separator = "/"): DocumentRow[] {
-    const prefix = folder + separator;
-    return this.db
-      .select()
-      .from(documents)
-      .where(sql`substr(${documents.source}, 1, ${prefix.length}) = ${prefix}`)
-      .orderBy(asc(documents.source))
-      .all();
   }
 
   /** Documents created for a job but never given a version (status processing, version 0). */

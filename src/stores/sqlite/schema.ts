@@ -58,8 +58,17 @@ export const documents = sqliteTable(
   "documents",
   {
     id: text("id").primaryKey(),
-    /** Where the document came from: an absolute path, or an upload name. Unique among live documents. */
+    /** Where the document came from: an absolute path, or an upload name. Shown to users; not unique (see identityScope). */
     source: text("source").notNull(),
+    /**
+     * Which future ingestion updates this document without naming its id: (`owner:<user:x>` or
+     * `owner:system`, upload name or ingested path) for uploads and `kb ingest`, (`sync:<root>`,
+     * path relative to the root) for folder syncs. A name is only ever looked up inside the
+     * caller's own scope, so it can neither reach nor reveal anyone else's document. Null when
+     * no name leads to the document any more (its owner lost the right to update it).
+     */
+    identityScope: text("identity_scope"),
+    identityKey: text("identity_key"),
     title: text("title").notNull(),
     mime: text("mime"),
     contentHash: text("content_hash"),
@@ -90,7 +99,11 @@ export const documents = sqliteTable(
     createdAt: text("created_at").notNull().default(now),
     updatedAt: text("updated_at").notNull().default(now),
   },
-  (t) => [uniqueIndex("documents_source").on(t.source), index("documents_status").on(t.status)],
+  (t) => [
+    uniqueIndex("documents_identity").on(t.identityScope, t.identityKey),
+    index("documents_source").on(t.source),
+    index("documents_status").on(t.status),
+  ],
 );
 
 /** Extracted page text of the live version, for GET /documents/:id/text and re-chunking. */
