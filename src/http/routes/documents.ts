@@ -17,8 +17,8 @@ const UploadResponse = z
 const uploadFields = {
   allow: z.string().optional(),
   deny: z.string().optional(),
-  title: z.string().optional(),
-  tags: z.string().optional().openapi({ description: "Comma-separated tags for new documents (document default rules can match them)" }),
+  title: textMax(TEXT_LIMITS.title).optional(),
+  tags: textMax(TEXT_LIMITS.comment).optional().openapi({ description: `Comma-separated tags for new documents (document default rules can match them), at most ${TEXT_LIMITS.tags}` }),
 };
 const uploadResponses = {
   202: { description: "Accepted", content: { "application/json": { schema: UploadResponse } } },
