@@ -11,7 +11,7 @@ import { z } from "zod";
 import { CLASSIFICATIONS, classificationLevel } from "./classification.ts";
 import { compileGlob, GlobError } from "./glob.ts";
 import type { DocumentRule, DocumentRules } from "./document-rules.ts";
-import { isValidName, parsePrincipal } from "./principal-format.ts";
+import { canonicalPrincipal, isValidName, parsePrincipal } from "./principal-format.ts";
 import { CAPABILITIES, ROLES, roleCatalog, type Capability, type CustomRole, type RoleCatalog } from "./roles.ts";
 
 export const ROLES_FILE = "roles.json";
@@ -147,7 +147,8 @@ export function parseDocumentRulesFile(text: string, file = DOCUMENT_RULES_FILE)
         return [];
       }
     });
-    const norm = (ps: string[] | undefined) => (ps ? [...new Set(ps.map((p) => p.trim()))].sort() : undefined);
+    // Principals in their canonical form, as every ACL stores them (principal-format.ts).
+    const norm = (ps: string[] | undefined) => (ps ? [...new Set(ps.map(canonicalPrincipal))].sort() : undefined);
     return {
       name: r.name,
       ...(r.description ? { description: r.description } : {}),

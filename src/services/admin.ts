@@ -3,7 +3,7 @@
  * Every call is authorized by policies/users.ts and every change is audited with before/after.
  * The CLI runs these as the operator (SYSTEM_ACTOR), so both paths share the checks and the log.
  */
-import { authorize, Groups, Tokens, Users, type Actor } from "../../policies/index.ts";
+import { authorize, canonicalName, Groups, Tokens, Users, type Actor } from "../../policies/index.ts";
 import type { UserRow } from "../stores/sqlite/users-repo.ts";
 import type { Accounts, TokenInfo } from "./accounts.ts";
 import type { AuditLog } from "./audit.ts";
@@ -24,11 +24,12 @@ export interface GroupView {
   members: { kind: "user" | "group"; name: string }[];
 }
 
+/** `user:kim`, `group:hr` or a bare user name, with the name in its canonical form. */
 function parseMember(member: string): { kind: "user" | "group"; name: string } {
   const m = /^(user|group):(.+)$/.exec(member.trim());
-  if (m) return { kind: m[1] as "user" | "group", name: m[2]! };
+  if (m) return { kind: m[1] as "user" | "group", name: canonicalName(m[2]!.trim()) };
   if (member.includes(":")) throw badRequest(`invalid member "${member}": expected user:<name> or group:<name>`);
-  return { kind: "user", name: member.trim() };
+  return { kind: "user", name: canonicalName(member.trim()) };
 }
 
 export class AdminService {
@@ -47,6 +48,7 @@ export class AdminService {
   }
 
   getUser(actor: Actor, name: string): UserView & { memberOf: Record<string, string[]>; capabilities: string[] } {
+    name = canonicalName(name);
     authorize(actor, "read", Users, { name });
     const u = this.accounts.getUser(name);
     return { ...this.view(u), memberOf: this.accounts.membershipPaths(name), capabilities: [...this.accounts.roles().capabilitiesOf(u.role)].sort() };
@@ -61,6 +63,7 @@ export class AdminService {
   }
 
   updateUser(actor: Actor, name: string, patch: { role?: string; clearance?: number; disabled?: boolean }): UserView {
+    name = canonicalName(name);
     authorize(actor, "update", Users, { name });
     const before = this.view(this.accounts.getUser(name));
     const after = this.view(this.accounts.updateUser(name, patch));
@@ -69,6 +72,7 @@ export class AdminService {
   }
 
   deleteUser(actor: Actor, name: string): void {
+    name = canonicalName(name);
     authorize(actor, "delete", Users, { name });
     if (name === actor.name) throw badRequest("you cannot delete yourself", "self_delete");
     const before = this.view(this.accounts.getUser(name));
@@ -88,23 +92,22 @@ export class AdminService {
   }
 
   getGroup(actor: Actor, name: string): GroupView {
+    name = canonicalName(name);
     authorize(actor, "list", Groups, null);
     return this.groupView(name);
   }
 
   createGroup(actor: Actor, name: string, options: { description?: string; members?: string[] } = {}): GroupView {
     authorize(actor, "create", Groups, null);
-    this.accounts.createGroup(name, options.description);
-    for (const m of options.members ?? []) {
-      const { kind, name: member } = parseMember(m);
-      this.accounts.addToGroup(name, kind, member);
-    }
-    const after = this.groupView(name);
-    this.audit.record(actor, "group.create", `group:${name}`, { after });
+    // Members are parsed and checked before anything is written; the group and its members are one transaction.
+    const canonical = this.accounts.createGroup(name, options.description, (options.members ?? []).map(parseMember));
+    const after = this.groupView(canonical);
+    this.audit.record(actor, "group.create", `group:${canonical}`, { after });
     return after;
   }
 
   deleteGroup(actor: Actor, name: string): void {
+    name = canonicalName(name);
     authorize(actor, "delete", Groups, null);
     const before = this.groupView(name);
     this.accounts.deleteGroup(name);
@@ -112,6 +115,7 @@ export class AdminService {
   }
 
   addMember(actor: Actor, group: string, member: string): GroupView {
+    group = canonicalName(group);
     authorize(actor, "add_member", Groups, null);
     const m = parseMember(member);
     const before = this.groupView(group);
@@ -122,6 +126,7 @@ export class AdminService {
   }
 
   removeMember(actor: Actor, group: string, member: string): GroupView {
+    group = canonicalName(group);
     authorize(actor, "remove_member", Groups, null);
     const m = parseMember(member);
     const before = this.groupView(group);
@@ -132,12 +137,14 @@ export class AdminService {
   }
 
   listTokens(actor: Actor, user?: string): TokenInfo[] {
+    user = user === undefined ? undefined : canonicalName(user);
     authorize(actor, "list", Tokens, user ? { name: user } : null);
     return user ? this.accounts.listTokens(user) : this.accounts.listAllTokens();
   }
 
   /** Creates a token; the secret is returned once and never stored or logged. */
   createToken(actor: Actor, user: string, options: { name?: string; expiresInDays?: number; expiresAt?: string } = {}): { token: string; info: TokenInfo } {
+    user = canonicalName(user);
     authorize(actor, "create", Tokens, { name: user });
     if (options.expiresAt !== undefined && Number.isNaN(Date.parse(options.expiresAt))) throw badRequest(`invalid expiresAt "${options.expiresAt}"`);
     const created = this.accounts.createToken(user, options);
