@@ -66,6 +66,7 @@ const RuleSchema = z
         ext: OneOrMany(z.string().regex(/^\.?[A-Za-z0-9]{1,10}$/, "must be a file extension like pdf")).optional(),
         tags: OneOrMany(Name).optional(),
         owner: OneOrMany(Principal).optional(),
+        synced: z.boolean().optional(),
       })
       .strict(),
     allow: z.array(Principal).optional(),
@@ -157,6 +158,7 @@ export function parseDocumentRulesFile(text: string, file = DOCUMENT_RULES_FILE)
         ...(r.match.ext ? { ext: r.match.ext.map((e) => e.replace(/^\./, "").toLowerCase()) } : {}),
         ...(r.match.tags ? { tags: r.match.tags } : {}),
         ...(r.match.owner ? { owner: norm(r.match.owner) } : {}),
+        ...(r.match.synced !== undefined ? { synced: r.match.synced } : {}),
       },
       ...(r.allow ? { allow: norm(r.allow) } : {}),
       ...(r.deny ? { deny: norm(r.deny) } : {}),

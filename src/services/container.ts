@@ -16,7 +16,7 @@ import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
 import { ActiveIndex, ModelRegistry, type ModelStatus } from "./active-index.ts";
 import { UsersRepo } from "../stores/sqlite/users-repo.ts";
 import { SensitiveRepo } from "../stores/sqlite/sensitive-repo.ts";
-import { canRead, resolveDocumentAccess } from "../../policies/index.ts";
+import { canRead, resolveDocumentAccess, SYSTEM_ACTOR } from "../../policies/index.ts";
 import { AccessService } from "./access.ts";
 import { Accounts } from "./accounts.ts";
 import { AdminService } from "./admin.ts";
@@ -205,9 +205,14 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   });
   const ask = new AskService(retriever, () => answerer, (id) => documentsRepo.pages(id));
   const workers: JobWorker[] = [];
-  const jobs = new JobsService(ingestDeps, ingest, () => {
-    for (const w of workers) w.poke();
-  });
+  const jobs = new JobsService(
+    ingestDeps,
+    ingest,
+    () => {
+      for (const w of workers) w.poke();
+    },
+    { syncRoots: config.syncRoots },
+  );
 
   return {
     config,
@@ -232,7 +237,16 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     models,
     startWorker(options = {}) {
       const { schedules = true, ...rest } = options;
-      const sources = schedules ? loadSources(config.syncSources, config.dataDir) : [];
+      // A scheduled folder outside KB_SYNC_ROOTS is refused here, once, rather than at every tick.
+      // Each folder as its real path, which is what its sync jobs record.
+      const sources = (schedules ? loadSources(config.syncSources, config.dataDir) : []).flatMap((s) => {
+        try {
+          return [{ ...s, folder: jobs.syncFolder(SYSTEM_ACTOR, s.folder) }];
+        } catch (err) {
+          log.error({ source: s.name, folder: s.folder, err: (err as Error).message }, "scheduled sync refused");
+          return [];
+        }
+      });
       const scheduler = sources.length ? new Scheduler(sources, { jobs: jobsRepo, settings, jobsService: jobs, log: (msg, fields) => log.info(fields ?? {}, msg) }) : null;
       const worker = new JobWorker(jobsRepo, ingest, ingestDeps, { ...rest, scheduler, log: (msg, fields) => log.info(fields ?? {}, msg) });
       worker.start();

@@ -110,10 +110,14 @@ jobRoutes.openapi(
     method: "post",
     path: "/jobs/sync",
     summary: "Sync a server folder (admins): add new files, update changed ones, delete documents whose file is gone",
-    description: "Unchanged files are recognised by size and mtime without reading them, changed ones by content hash. A missing folder fails the job (nothing is deleted).",
+    description:
+      "Unchanged files are recognised by size and mtime without reading them, changed ones by content hash. A missing folder fails the job (nothing is deleted). " +
+      "The folder, with symlinks and `..` resolved, must lie under one of the server's sync roots (`KB_SYNC_ROOTS`): else 403 `folder_not_allowed`; " +
+      "with no roots configured every API sync is refused (403 `sync_roots_not_configured`). Without `allow`, new documents get the access of the document rules " +
+      "(a rule with `match.synced: true` applies to synced documents only, e.g. to make them deny-by-default).",
     request: json(
       z.object({
-        folder: z.string().min(1).max(4096).openapi({ description: "absolute path on the server" }),
+        folder: z.string().min(1).max(4096).openapi({ description: "absolute path on the server, under a sync root (KB_SYNC_ROOTS)" }),
         allow: Principals,
         deny: Principals,
         classification: z.union([z.string(), z.number().int().min(0)]).optional(),

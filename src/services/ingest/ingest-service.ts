@@ -52,6 +52,8 @@ export interface IngestFileRequest {
 /** What a job file carries besides its location: the request's options and the uploader. */
 export interface FileOptions extends Omit<IngestFileRequest, "source" | "path"> {
   owner: string | null;
+  /** The file comes from a folder sync: document rules can match it (`match.synced`). */
+  synced?: boolean;
 }
 
 export interface JobView {
@@ -210,7 +212,7 @@ export class IngestService {
       authorize(actor, "update", Document, { allow: existing.aclAllow, deny: existing.aclDeny, classification: existing.classification, owner: existing.owner, managers: existing.aclManage });
       return existing;
     }
-    const acl: DocumentAcl & { tags?: string[] } = (this.deps.resolveAccess ?? resolveAcl)({ source, owner: options.owner, tags: options.tags }, options);
+    const acl: DocumentAcl & { tags?: string[] } = (this.deps.resolveAccess ?? resolveAcl)({ source, owner: options.owner, tags: options.tags, synced: options.synced }, options);
     const id = newId("doc");
     try {
       this.deps.documents.insert({
@@ -513,7 +515,7 @@ export class IngestService {
     const doc = this.documentOf(file);
     if (!doc) return { status: "failed", documentId: null, errorCode: "document_deleted", error: "the document was deleted before it was ingested" };
     const reindex = file.action === "reindex";
-    const acl = (this.deps.resolveAccess ?? resolveAcl)({ source: doc.source, owner: doc.owner, tags: doc.tags }, {
+    const acl = (this.deps.resolveAccess ?? resolveAcl)({ source: doc.source, owner: doc.owner, tags: doc.tags, synced: opts.synced }, {
       allow: opts.allow ?? (doc.version > 0 ? doc.aclAllow : undefined),
       deny: opts.deny ?? (doc.version > 0 ? doc.aclDeny : undefined),
       classification: opts.classification ?? (doc.version > 0 ? doc.classification : undefined),

@@ -76,7 +76,7 @@ export function planSync(deps: IngestDeps, service: IngestService, ctx: JobRunCo
   deps.jobs.transaction(() => {
     if (deps.jobs.byId(ctx.job.id)?.params.planned) return;
     const existing = new Map<string, DocumentRow>(deps.documents.underFolder(folder, path.sep).map((d) => [d.source, d]));
-    const options: FileOptions = { allow: p.allow, deny: p.deny, classification: p.classification, owner: p.owner };
+    const options: FileOptions = { allow: p.allow, deny: p.deny, classification: p.classification, owner: p.owner, synced: true };
     const rows: NewJobFile[] = [];
     for (const f of files) {
       const doc = existing.get(f.path);
