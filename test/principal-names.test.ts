@@ -6,8 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canonicalName, checkName, nameSkeleton, parsePrincipalList } from "../policies/index.ts";
-import { users as usersTable } from "../src/stores/sqlite/schema.ts";
-import { openTestKb, startTestServer, waitForJob, type TestServer } from "./helpers/kb.ts";
+import path from "node:path";
+import { canonicalizeStoredNames } from "../src/services/principal-migration.ts";
+import { groupMembers, groups as groupsTable, users as usersTable } from "../src/stores/sqlite/schema.ts";
+import { ingestNow, openTestKb, startTestServer, waitForJob, writeFiles, type TestServer } from "./helpers/kb.ts";
 
 const NFC = "김철수".normalize("NFC");
 const NFD = "김철수".normalize("NFD");
@@ -144,6 +146,57 @@ describe("existing names", () => {
       const legacy = t.kb.accounts.actorFor(t.kb.accounts.listUsers().find((u) => u.id === "usr_a")!);
       expect(legacy).toMatchObject({ name: "Kim", role: "viewer" });
       expect(t.kb.accounts.getUser("KIM").id).toBe("usr_b");
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("at migration, canonicalizes names and ACL entries that are unambiguous, and leaves colliding ones as they were", async () => {
+    const t = await openTestKb();
+    try {
+      const db = t.kb.db;
+      // Written before names were canonicalized: "Lee" in group "HR"; "park" canonical; "Kim" and "kim" collide.
+      db.insert(usersTable).values([
+        { id: "usr_lee", name: "Lee", role: "viewer" },
+        { id: "usr_park", name: "park", role: "viewer" },
+        { id: "usr_kim1", name: "Kim", role: "viewer" },
+        { id: "usr_kim2", name: "kim", role: "viewer" },
+      ]).run();
+      db.insert(groupsTable).values({ name: "HR" }).run();
+      db.insert(groupMembers).values({ groupName: "HR", memberKind: "user", memberName: "Lee" }).run();
+      const dir = path.join(t.dir, "docs");
+      const [a, b] = writeFiles(dir, {
+        "a.txt": "Quarterly bonus table for the personnel department.",
+        "b.txt": "Warehouse inventory of the northern depot.",
+      });
+      const { documents } = await ingestNow(t.kb, [
+        { source: a!, path: a!, allow: ["group:HR", "user:Park", "user:Kim"] },
+        { source: b!, path: b!, allow: ["group:everyone"], deny: ["user:PARK", "user:Kim"] },
+      ]);
+      const [docA, docB] = documents.map((d) => d.id);
+      const found = async (user: string, query: string) =>
+        (await t.kb.retriever.retrieve(t.kb.accounts.actorByName(user), query, { topK: 10 })).chunks.map((c) => c.documentId);
+      // Before: the deny on "user:PARK" does not stop park (the leak this finding is about).
+      expect(await found("park", "warehouse inventory northern depot")).toContain(docB);
+
+      const m = (await canonicalizeStoredNames(t.kb, { force: true }))!;
+      expect(m.renamed).toEqual([
+        { kind: "user", from: "Lee", to: "lee" },
+        { kind: "group", from: "HR", to: "hr" },
+      ]);
+      expect(m.conflicts.collisions).toEqual([{ kind: "user", canonical: "kim", names: ["Kim", "kim"] }]);
+      expect(t.kb.accounts.members("hr")).toEqual([{ kind: "user", name: "lee" }]);
+      expect(t.kb.documentsRepo.byId(docA!)!.aclAllow).toEqual(["group:hr", "user:Kim", "user:park"]);
+      expect(t.kb.documentsRepo.byId(docB!)!.aclDeny).toEqual(["user:Kim", "user:park"]);
+      // Through the real search path (LanceDB columns rewritten too).
+      expect(await found("park", "warehouse inventory northern depot")).not.toContain(docB);
+      expect(await found("lee", "quarterly bonus personnel")).toContain(docA);
+      // The colliding pair is not merged: "Kim" (literal) is denied, "kim" is not.
+      const kimLegacy = t.kb.accounts.actorFor(t.kb.accounts.listUsers().find((u) => u.id === "usr_kim1")!);
+      expect((await t.kb.retriever.retrieve(kimLegacy, "warehouse inventory northern depot", { topK: 10 })).chunks.map((c) => c.documentId)).not.toContain(docB);
+      expect(await found("kim", "warehouse inventory northern depot")).toContain(docB);
+      // Ran once: the next start does nothing more.
+      expect(await canonicalizeStoredNames(t.kb)).toBeNull();
     } finally {
       await t.close();
     }

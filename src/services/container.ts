@@ -36,6 +36,7 @@ import { IngestService, type IngestDeps } from "./ingest/ingest-service.ts";
 import { JobWorker, type JobWorkerOptions } from "./ingest/job-worker.ts";
 import { JobsService } from "./ingest/jobs-service.ts";
 import { loadSources, Scheduler } from "./ingest/schedules.ts";
+import { canonicalizeStoredNames } from "./principal-migration.ts";
 import { Retriever } from "./retrieval.ts";
 import { closeExtractors } from "../../ingest/pipeline.ts";
 
@@ -214,7 +215,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     { syncRoots: config.syncRoots },
   );
 
-  return {
+  const kb: Kb = {
     config,
     log,
     db,
@@ -275,4 +276,11 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       db.$client.close();
     },
   };
+  const names = await canonicalizeStoredNames(kb);
+  if (names?.renamed.length || names?.documents) log.info({ renamed: names.renamed, documents: names.documents }, "principal names canonicalized (NFKC + case folding)");
+  const conflicts = names?.conflicts ?? accounts.nameConflicts();
+  if (conflicts.collisions.length || conflicts.confusables.length) {
+    log.warn({ ...conflicts }, "users or groups whose names collide or look alike were left as they are; resolve them (see kb users conflicts)");
+  }
+  return kb;
 }
