@@ -19,7 +19,7 @@ const STATUSES = ["queued", "running", "succeeded", "failed", "partial", "cancel
 const Principals = z
   .union([z.array(z.string().max(200)).max(200), z.string().max(4000)])
   .optional()
-  .openapi({ description: "principals: an array, or a comma list (group:hr,user:kim)" });
+  .openapi({ description: "principals: an array, or a comma list (group:hr,user:kim); stored in canonical form (NFKC + case folding)" });
 
 function principals(v: string[] | string | undefined): string[] | undefined {
   if (v === undefined) return undefined;
