@@ -33,11 +33,11 @@ export interface AccountsOptions {
 }
 
 /** A name that cannot be created, as a 400 with the reason's code. */
-function newName(name: string): string {
+function newName(kind: "user" | "group", name: string): string {
   try {
     return checkNewName(name);
   } catch (err) {
-    if (err instanceof PrincipalNameError) throw badRequest(err.message, err.code);
+    if (err instanceof PrincipalNameError) throw badRequest(err.message.replace(/^invalid name/, `invalid ${kind} name`), err.code);
     throw err;
   }
 }
@@ -65,10 +65,10 @@ export class Accounts {
 
   createUser(input: { name: string; role?: string; groups?: string[]; clearance?: number }): UserRow {
     const role = input.role ?? "viewer";
-    const name = newName(input.name);
+    const name = newName("user", input.name);
     if (!this.roles().has(role)) throw badRequest(`unknown role "${role}" (known: ${this.roles().list().map((r) => r.name).join(", ")})`);
     this.checkClearance(input.clearance);
-    const groups = (input.groups ?? []).map((g) => newName(g));
+    const groups = (input.groups ?? []).map((g) => canonicalName(g)); // a missing one is created (and checked) by addToGroup
     return this.users.transaction(() => {
       if (this.users.byName(name)) throw new ServiceError(409, "conflict", `user "${name}" already exists`);
       this.refuseLookAlike("user", name);
@@ -133,7 +133,7 @@ export class Accounts {
    * unknown member or a cycle leaves nothing behind. Returns the group's canonical name.
    */
   createGroup(name: string, description?: string, members: { kind: "user" | "group"; name: string }[] = []): string {
-    const canonical = newName(name);
+    const canonical = newName("group", name);
     return this.users.transaction(() => {
       if (!this.users.groupExists(canonical)) this.refuseLookAlike("group", canonical);
       for (const m of members) this.checkMember(canonical, m.kind, canonicalName(m.name), true);
