@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canonicalName, checkName, nameSkeleton, parsePrincipalList } from "../policies/index.ts";
 import path from "node:path";
+import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { canonicalizeStoredNames } from "../src/services/principal-migration.ts";
 import { groupMembers, groups as groupsTable, users as usersTable } from "../src/stores/sqlite/schema.ts";
 import { ingestNow, openTestKb, startTestServer, waitForJob, writeFiles, type TestServer } from "./helpers/kb.ts";
@@ -146,6 +147,11 @@ describe("existing names", () => {
       const legacy = t.kb.accounts.actorFor(t.kb.accounts.listUsers().find((u) => u.id === "usr_a")!);
       expect(legacy).toMatchObject({ name: "Kim", role: "viewer" });
       expect(t.kb.accounts.getUser("KIM").id).toBe("usr_b");
+      // The exact stored spelling still finds the legacy row, so an administrator can resolve it.
+      expect(t.kb.accounts.getUser("Kim").id).toBe("usr_a");
+      t.kb.admin.deleteUser(SYSTEM_ACTOR, "Kim");
+      expect(t.kb.accounts.getUser("kim").id).toBe("usr_b");
+      expect(t.kb.accounts.nameConflicts().collisions).toEqual([]);
     } finally {
       await t.close();
     }

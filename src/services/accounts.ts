@@ -91,9 +91,27 @@ export class Accounts {
     if (twin) throw badRequest(`${kind} name "${name}" looks like the existing ${twin.kind} "${twin.name}"; choose a name that cannot be mistaken for it`, "confusable_name");
   }
 
-  /** Looks a user up by any spelling of its name (NFC/NFD, case, width): the canonical form is what is stored. */
+  /**
+   * The stored name `name` refers to: its canonical form (any spelling finds it: NFC/NFD, case,
+   * width), unless a user has exactly this name, i.e. a name stored before canonicalization and
+   * left as it was because it collides (see principal-migration.ts): so it can still be found,
+   * to be resolved, without ever being merged with the canonical one.
+   */
+  userName(name: string): string {
+    return this.users.byName(name) ? name : canonicalName(name);
+  }
+
+  /** As `userName`, for groups. */
+  groupName(name: string): string {
+    return this.users.groupExists(name) ? name : canonicalName(name);
+  }
+
+  private memberName(kind: "user" | "group", name: string): string {
+    return kind === "user" ? this.userName(name) : this.groupName(name);
+  }
+
   getUser(name: string): UserRow {
-    const u = this.users.byName(canonicalName(name));
+    const u = this.users.byName(this.userName(name));
     if (!u) throw notFound(`user "${name}"`);
     return u;
   }
@@ -136,15 +154,15 @@ export class Accounts {
     const canonical = newName("group", name);
     return this.users.transaction(() => {
       if (!this.users.groupExists(canonical)) this.refuseLookAlike("group", canonical);
-      for (const m of members) this.checkMember(canonical, m.kind, canonicalName(m.name), true);
+      for (const m of members) this.checkMember(canonical, m.kind, this.memberName(m.kind, m.name), true);
       this.users.insertGroup(canonical, description);
-      for (const m of members) this.users.addMember(canonical, m.kind, canonicalName(m.name));
+      for (const m of members) this.users.addMember(canonical, m.kind, this.memberName(m.kind, m.name));
       return canonical;
     });
   }
 
   groupExists(name: string): boolean {
-    return this.users.groupExists(canonicalName(name));
+    return this.users.groupExists(this.groupName(name));
   }
 
   listGroups() {
@@ -153,8 +171,8 @@ export class Accounts {
 
   /** Adds a user or group to a group; `createGroup` makes a missing group on the fly (CLI convenience). */
   addToGroup(groupName: string, kind: "user" | "group", memberName: string, createGroup = false): void {
-    const group = canonicalName(groupName);
-    const member = canonicalName(memberName);
+    const group = this.groupName(groupName);
+    const member = this.memberName(kind, memberName);
     this.users.transaction(() => {
       if (!this.users.groupExists(group)) {
         if (!createGroup) throw notFound(`group "${group}"`);
@@ -175,21 +193,21 @@ export class Accounts {
   }
 
   removeFromGroup(groupName: string, kind: "user" | "group", memberName: string): boolean {
-    const group = canonicalName(groupName);
+    const group = this.groupName(groupName);
     if (!this.users.groupExists(group)) throw notFound(`group "${group}"`);
     const before = this.users.members(group).length;
-    this.users.removeMember(group, kind, canonicalName(memberName));
+    this.users.removeMember(group, kind, this.memberName(kind, memberName));
     return this.users.members(group).length < before;
   }
 
   members(groupName: string): { kind: "user" | "group"; name: string }[] {
-    const group = canonicalName(groupName);
+    const group = this.groupName(groupName);
     if (!this.users.groupExists(group)) throw notFound(`group "${group}"`);
     return this.users.members(group);
   }
 
   deleteGroup(groupName: string): void {
-    const name = canonicalName(groupName);
+    const name = this.groupName(groupName);
     if (!this.users.groupExists(name)) throw notFound(`group "${name}"`);
     this.users.deleteGroup(name);
   }
@@ -216,12 +234,12 @@ export class Accounts {
   }
 
   directGroups(name: string): string[] {
-    return this.users.directGroups(canonicalName(name));
+    return this.users.directGroups(this.userName(name));
   }
 
   /** Each group of the user → the chain of groups through which the user belongs to it. */
   membershipPaths(name: string): Record<string, string[]> {
-    return this.users.membershipPaths(canonicalName(name));
+    return this.users.membershipPaths(this.userName(name));
   }
 
   actorFor(user: UserRow): Actor {

@@ -3,7 +3,7 @@
  * Every call is authorized by policies/users.ts and every change is audited with before/after.
  * The CLI runs these as the operator (SYSTEM_ACTOR), so both paths share the checks and the log.
  */
-import { authorize, canonicalName, Groups, Tokens, Users, type Actor } from "../../policies/index.ts";
+import { authorize, Groups, Tokens, Users, type Actor } from "../../policies/index.ts";
 import type { UserRow } from "../stores/sqlite/users-repo.ts";
 import type { Accounts, TokenInfo } from "./accounts.ts";
 import type { AuditLog } from "./audit.ts";
@@ -24,12 +24,12 @@ export interface GroupView {
   members: { kind: "user" | "group"; name: string }[];
 }
 
-/** `user:kim`, `group:hr` or a bare user name, with the name in its canonical form. */
+/** `user:kim`, `group:hr` or a bare user name (Accounts resolves any spelling of the name). */
 function parseMember(member: string): { kind: "user" | "group"; name: string } {
   const m = /^(user|group):(.+)$/.exec(member.trim());
-  if (m) return { kind: m[1] as "user" | "group", name: canonicalName(m[2]!.trim()) };
+  if (m) return { kind: m[1] as "user" | "group", name: m[2]!.trim() };
   if (member.includes(":")) throw badRequest(`invalid member "${member}": expected user:<name> or group:<name>`);
-  return { kind: "user", name: canonicalName(member.trim()) };
+  return { kind: "user", name: member.trim() };
 }
 
 export class AdminService {
@@ -48,7 +48,7 @@ export class AdminService {
   }
 
   getUser(actor: Actor, name: string): UserView & { memberOf: Record<string, string[]>; capabilities: string[] } {
-    name = canonicalName(name);
+    name = this.accounts.userName(name);
     authorize(actor, "read", Users, { name });
     const u = this.accounts.getUser(name);
     return { ...this.view(u), memberOf: this.accounts.membershipPaths(name), capabilities: [...this.accounts.roles().capabilitiesOf(u.role)].sort() };
@@ -63,7 +63,7 @@ export class AdminService {
   }
 
   updateUser(actor: Actor, name: string, patch: { role?: string; clearance?: number; disabled?: boolean }): UserView {
-    name = canonicalName(name);
+    name = this.accounts.userName(name);
     authorize(actor, "update", Users, { name });
     const before = this.view(this.accounts.getUser(name));
     const after = this.view(this.accounts.updateUser(name, patch));
@@ -72,7 +72,7 @@ export class AdminService {
   }
 
   deleteUser(actor: Actor, name: string): void {
-    name = canonicalName(name);
+    name = this.accounts.userName(name);
     authorize(actor, "delete", Users, { name });
     if (name === actor.name) throw badRequest("you cannot delete yourself", "self_delete");
     const before = this.view(this.accounts.getUser(name));
@@ -92,7 +92,7 @@ export class AdminService {
   }
 
   getGroup(actor: Actor, name: string): GroupView {
-    name = canonicalName(name);
+    name = this.accounts.groupName(name);
     authorize(actor, "list", Groups, null);
     return this.groupView(name);
   }
@@ -107,7 +107,7 @@ export class AdminService {
   }
 
   deleteGroup(actor: Actor, name: string): void {
-    name = canonicalName(name);
+    name = this.accounts.groupName(name);
     authorize(actor, "delete", Groups, null);
     const before = this.groupView(name);
     this.accounts.deleteGroup(name);
@@ -115,9 +115,10 @@ export class AdminService {
   }
 
   addMember(actor: Actor, group: string, member: string): GroupView {
-    group = canonicalName(group);
+    group = this.accounts.groupName(group);
     authorize(actor, "add_member", Groups, null);
     const m = parseMember(member);
+    m.name = m.kind === "user" ? this.accounts.userName(m.name) : this.accounts.groupName(m.name);
     const before = this.groupView(group);
     this.accounts.addToGroup(group, m.kind, m.name);
     const after = this.groupView(group);
@@ -126,9 +127,10 @@ export class AdminService {
   }
 
   removeMember(actor: Actor, group: string, member: string): GroupView {
-    group = canonicalName(group);
+    group = this.accounts.groupName(group);
     authorize(actor, "remove_member", Groups, null);
     const m = parseMember(member);
+    m.name = m.kind === "user" ? this.accounts.userName(m.name) : this.accounts.groupName(m.name);
     const before = this.groupView(group);
     if (!this.accounts.removeFromGroup(group, m.kind, m.name)) throw notFound(`member ${m.kind}:${m.name} of group "${group}"`);
     const after = this.groupView(group);
@@ -137,14 +139,14 @@ export class AdminService {
   }
 
   listTokens(actor: Actor, user?: string): TokenInfo[] {
-    user = user === undefined ? undefined : canonicalName(user);
+    user = user === undefined ? undefined : this.accounts.userName(user);
     authorize(actor, "list", Tokens, user ? { name: user } : null);
     return user ? this.accounts.listTokens(user) : this.accounts.listAllTokens();
   }
 
   /** Creates a token; the secret is returned once and never stored or logged. */
   createToken(actor: Actor, user: string, options: { name?: string; expiresInDays?: number; expiresAt?: string } = {}): { token: string; info: TokenInfo } {
-    user = canonicalName(user);
+    user = this.accounts.userName(user);
     authorize(actor, "create", Tokens, { name: user });
     if (options.expiresAt !== undefined && Number.isNaN(Date.parse(options.expiresAt))) throw badRequest(`invalid expiresAt "${options.expiresAt}"`);
     const created = this.accounts.createToken(user, options);
