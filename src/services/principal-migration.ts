@@ -72,6 +72,10 @@ export async function canonicalizeStoredNames(deps: NameMigrationDeps, options: 
     if (!same(next.allow, doc.aclAllow) || !same(next.deny, doc.aclDeny) || !same(next.manage, doc.aclManage ?? []) || next.owner !== doc.owner) changes.push(next);
   }
 
+  if (renamed.length === 0 && changes.length === 0) {
+    deps.settings.set(DONE_KEY, new Date().toISOString());
+    return { renamed, documents: 0, conflicts };
+  }
   for (;;) {
     const target = await deps.index.writeTarget();
     for (const c of changes) await target.store.updateAccess(c.doc.id, { allow: c.allow, deny: c.deny, classification: c.doc.classification });
@@ -91,9 +95,7 @@ export async function canonicalizeStoredNames(deps: NameMigrationDeps, options: 
       }
       for (const c of changes) deps.documentsRepo.update(c.doc.id, { owner: c.owner, aclAllow: c.allow, aclDeny: c.deny, aclManage: c.manage });
       deps.settings.set(DONE_KEY, new Date().toISOString());
-      if (renamed.length || changes.length) {
-        deps.audit.record("system", "principals.canonicalize", "principals", { renamed, documents: changes.map((c) => c.doc.id), conflicts });
-      }
+      deps.audit.record("system", "principals.canonicalize", "principals", { renamed, documents: changes.map((c) => c.doc.id), conflicts });
     });
     if (committed) break;
   }
