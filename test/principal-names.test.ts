@@ -128,6 +128,10 @@ describe("names through the server", () => {
     expect((await send(admin, "POST", "/api/v1/admin/groups", { name: "ghosts", members: ["group:ghosts"] })).status).toBe(404);
     expect((await send(admin, "GET", "/api/v1/admin/groups/ghosts")).status).toBe(404);
     expect((await send(admin, "POST", "/api/v1/admin/groups", { name: "ghosts", members: ["user:root"] })).body.members).toEqual([{ kind: "user", name: "root" }]);
+    // Members added to an existing group are checked for cycles too, and a refused one adds none.
+    expect((await send(admin, "POST", "/api/v1/admin/groups", { name: "spirits", members: ["group:ghosts"] })).status).toBe(201);
+    expect((await send(admin, "POST", "/api/v1/admin/groups", { name: "ghosts", members: ["user:lee", "group:spirits"] })).status).toBe(409);
+    expect((await send(admin, "GET", "/api/v1/admin/groups/ghosts")).body.members).toEqual([{ kind: "user", name: "root" }]);
   });
 });
 

@@ -148,13 +148,14 @@ export class Accounts {
 
   /**
    * Creates a group with its members in one transaction: every member is checked first, and an
-   * unknown member or a cycle leaves nothing behind. Returns the group's canonical name.
+   * unknown member or a cycle leaves nothing behind. An existing group gets the members added
+   * (the CLI's `groups add` is repeatable). Returns the group's canonical name.
    */
   createGroup(name: string, description?: string, members: { kind: "user" | "group"; name: string }[] = []): string {
     const canonical = newName("group", name);
     return this.users.transaction(() => {
       if (!this.users.groupExists(canonical)) this.refuseLookAlike("group", canonical);
-      for (const m of members) this.checkMember(canonical, m.kind, this.memberName(m.kind, m.name), true);
+      for (const m of members) this.checkMember(canonical, m.kind, this.memberName(m.kind, m.name));
       this.users.insertGroup(canonical, description);
       for (const m of members) this.users.addMember(canonical, m.kind, this.memberName(m.kind, m.name));
       return canonical;
@@ -178,16 +179,16 @@ export class Accounts {
         if (!createGroup) throw notFound(`group "${group}"`);
         this.createGroup(group);
       }
-      this.checkMember(group, kind, member, false);
+      this.checkMember(group, kind, member);
       this.users.addMember(group, kind, member);
     });
   }
 
   /** Throws unless `member` may join `group`: it exists, and a group member makes no cycle. */
-  private checkMember(group: string, kind: "user" | "group", member: string, groupIsNew: boolean): void {
+  private checkMember(group: string, kind: "user" | "group", member: string): void {
     if (kind === "user" && !this.users.byName(member)) throw notFound(`user "${member}"`);
     if (kind === "group" && !this.users.groupExists(member)) throw notFound(`group "${member}"`);
-    if (kind === "group" && (member === group || (!groupIsNew && this.users.groupAncestors(group).includes(member)))) {
+    if (kind === "group" && (member === group || this.users.groupAncestors(group).includes(member))) {
       throw new ServiceError(409, "membership_cycle", `adding group "${member}" to "${group}" would make a cycle ("${group}" is already inside "${member}")`);
     }
   }
