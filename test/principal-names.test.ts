@@ -109,11 +109,21 @@ describe("names through the server", () => {
     // The same name as a group is not a look-alike: user:coco and group:coco are told apart by kind.
     expect((await send(admin, "POST", "/api/v1/admin/groups", { name: "coco" })).status).toBe(201);
     // A look-alike in an ACL list is refused too (mixed script), with the field named.
-    const doc = (await send(admin, "GET", "/api/v1/documents")).body.items[0]?.id;
-    if (doc) {
-      const acl = await send(admin, "PUT", `/api/v1/documents/${doc}/acl`, { allow: ["group:everyone"], deny: ["user:cоco"] });
-      expect(acl).toMatchObject({ status: 400, body: { error: { code: "bad_principal" } } });
-    }
+    const doc = (await send(admin, "GET", "/api/v1/documents")).body.items[0]?.id; // uploaded by the test above
+    expect(doc).toBeTruthy();
+    expect(await send(admin, "PUT", `/api/v1/documents/${doc}/acl`, { allow: ["group:everyone"], deny: ["user:cоco"] })).toMatchObject({
+      status: 400,
+      body: { error: { code: "bad_principal" } },
+    });
+    // An ACL entry naming no one but looking like someone is refused at every input: ACL change, upload, sync.
+    const acl = await send(admin, "PUT", `/api/v1/documents/${doc}/acl`, { allow: ["group:everyone"], deny: ["user:сосо"] });
+    expect(acl).toMatchObject({ status: 400, body: { error: { code: "confusable_name" } } });
+    expect(acl.body.error.message).toMatch(/looks like the existing user "coco"/);
+    const fd = new FormData();
+    fd.append("file", new Blob(["x"]), "x.txt");
+    fd.append("deny", "user:сосо");
+    expect((await t.fetchAs(admin, "/api/v1/documents", { method: "POST", body: fd })).status).toBe(400);
+    expect(() => t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder: t.dir, allow: ["user:c0co"] })).toThrow(/looks like the existing user "coco"/);
     const ok = await send(admin, "POST", "/api/v1/admin/users", { name: "김Kim漢" });
     expect(ok).toMatchObject({ status: 201, body: { name: "김kim漢" } });
     expect((await send(admin, "POST", "/api/v1/admin/users", { name: "山田タロウ" })).status).toBe(201);

@@ -92,6 +92,25 @@ export class Accounts {
   }
 
   /**
+   * Refuses ACL entries naming a user or group that does not exist but looks like one that does
+   * (`user:сосо` beside the user `coco`): such an entry grants or denies nobody, silently.
+   */
+  refuseLookAlikePrincipals(principals: readonly string[]): void {
+    const named = principals
+      .map((p) => ({ text: p, kind: p.slice(0, p.indexOf(":")), name: p.slice(p.indexOf(":") + 1) }))
+      .filter((p) => p.kind === "user" || p.kind === "group");
+    if (named.length === 0) return;
+    const existing = [...this.users.list().map((u) => ({ kind: "user", name: u.name })), ...this.users.listGroups().map((g) => ({ kind: "group", name: g.name }))];
+    const exists = new Set(existing.map((e) => `${e.kind}:${e.name}`));
+    for (const p of named) {
+      if (exists.has(p.text)) continue;
+      const sk = nameSkeleton(p.name);
+      const twin = existing.find((e) => canonicalName(e.name) !== p.name && nameSkeleton(e.name) === sk);
+      if (twin) throw badRequest(`"${p.text}" names no ${p.kind} but looks like the existing ${twin.kind} "${twin.name}"`, "confusable_name");
+    }
+  }
+
+  /**
    * The stored name `name` refers to: its canonical form (any spelling finds it: NFC/NFD, case,
    * width), unless a user has exactly this name, i.e. a name stored before canonicalization and
    * left as it was because it collides (see principal-migration.ts): so it can still be found,

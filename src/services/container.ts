@@ -212,7 +212,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     () => {
       for (const w of workers) w.poke();
     },
-    { syncRoots: config.syncRoots },
+    { syncRoots: config.syncRoots, checkPrincipals: (ps) => accounts.refuseLookAlikePrincipals(ps) },
   );
 
   const kb: Kb = {
@@ -232,7 +232,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     sensitive,
     audit,
     ingest,
-    documents: new DocumentService(documentsRepo, blobs, ingest, { sensitive, audit }),
+    documents: new DocumentService(documentsRepo, blobs, ingest, { sensitive, audit, checkPrincipals: (ps) => accounts.refuseLookAlikePrincipals(ps) }),
     retriever,
     ask,
     models,

@@ -48,6 +48,8 @@ export interface JobsServiceOptions {
    * sync, anywhere; the API refuses every folder.
    */
   syncRoots?: readonly string[];
+  /** Refuses principals that look like an existing user or group without being one (Accounts). */
+  checkPrincipals?: (principals: string[]) => void;
 }
 
 export class JobsService {
@@ -147,6 +149,7 @@ export class JobsService {
     options: { schedule?: string } = {},
   ): { jobId: string } {
     authorize(actor, "manage", Job, { createdBy: null });
+    this.options.checkPrincipals?.([...(request.allow ?? []), ...(request.deny ?? [])]);
     const params: SyncParams = {
       // The real path: what was checked against the sync roots is what the job reads.
       folder: this.syncFolder(actor, request.folder),
