@@ -3,6 +3,7 @@
  * `user:<name>`, `group:<name>` (every group it belongs to, directly or through nesting),
  * `role:<role>`, and `group:everyone`, which every signed-in user belongs to.
  */
+import { canonicalName } from "./principal-format.ts";
 import { capabilitiesOf, type Capability } from "./roles.ts";
 
 export interface Actor {
@@ -23,7 +24,10 @@ export interface Actor {
 export const EVERYONE = "group:everyone";
 
 export function principalsOf(actor: Actor): string[] {
-  const set = new Set<string>([`user:${actor.name}`, `role:${actor.role}`, EVERYONE]);
+  // User and group names are stored canonical (principal-format.ts); a legacy name that is not
+  // is kept literal so it never merges with the user who owns its canonical form. Role names come
+  // from policy files and are compared in canonical form, as ACL entries naming them are.
+  const set = new Set<string>([`user:${actor.name}`, `role:${canonicalName(actor.role)}`, EVERYONE]);
   for (const g of actor.groups) set.add(`group:${g}`);
   return [...set].sort();
 }

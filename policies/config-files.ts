@@ -11,7 +11,7 @@ import { z } from "zod";
 import { CLASSIFICATIONS, classificationLevel } from "./classification.ts";
 import { compileGlob, GlobError } from "./glob.ts";
 import type { DocumentRule, DocumentRules } from "./document-rules.ts";
-import { isValidName, parsePrincipal } from "./principal-format.ts";
+import { canonicalPrincipal, isValidName, parsePrincipal } from "./principal-format.ts";
 import { CAPABILITIES, ROLES, roleCatalog, type Capability, type CustomRole, type RoleCatalog } from "./roles.ts";
 
 export const ROLES_FILE = "roles.json";
@@ -66,6 +66,7 @@ const RuleSchema = z
         ext: OneOrMany(z.string().regex(/^\.?[A-Za-z0-9]{1,10}$/, "must be a file extension like pdf")).optional(),
         tags: OneOrMany(Name).optional(),
         owner: OneOrMany(Principal).optional(),
+        synced: z.boolean().optional(),
       })
       .strict(),
     allow: z.array(Principal).optional(),
@@ -147,7 +148,8 @@ export function parseDocumentRulesFile(text: string, file = DOCUMENT_RULES_FILE)
         return [];
       }
     });
-    const norm = (ps: string[] | undefined) => (ps ? [...new Set(ps.map((p) => p.trim()))].sort() : undefined);
+    // Principals in their canonical form, as every ACL stores them (principal-format.ts).
+    const norm = (ps: string[] | undefined) => (ps ? [...new Set(ps.map(canonicalPrincipal))].sort() : undefined);
     return {
       name: r.name,
       ...(r.description ? { description: r.description } : {}),
@@ -156,6 +158,7 @@ export function parseDocumentRulesFile(text: string, file = DOCUMENT_RULES_FILE)
         ...(r.match.ext ? { ext: r.match.ext.map((e) => e.replace(/^\./, "").toLowerCase()) } : {}),
         ...(r.match.tags ? { tags: r.match.tags } : {}),
         ...(r.match.owner ? { owner: norm(r.match.owner) } : {}),
+        ...(r.match.synced !== undefined ? { synced: r.match.synced } : {}),
       },
       ...(r.allow ? { allow: norm(r.allow) } : {}),
       ...(r.deny ? { deny: norm(r.deny) } : {}),

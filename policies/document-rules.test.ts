@@ -49,6 +49,16 @@ describe("document default rules", () => {
     expect(resolveDocumentAccess(example, { source: "/srv/share/handbook/intro.txt", owner: null }).classification).toBe(1);
   });
 
+  it("can make synced documents deny-by-default (`match.synced`), leaving uploads alone", () => {
+    const synced = resolveDocumentAccess(example, { source: "/srv/share/handbook/intro.md", owner: "user:root", synced: true });
+    expect(synced).toMatchObject({ allow: ["user:root"], matched: ["synced-private", "public-handbook"], decidedBy: { allow: "synced-private" } });
+    expect(resolveDocumentAccess(example, { source: "/srv/share/hr/pay.xlsx", owner: null, synced: true }).allow).toEqual(["group:hr"]);
+    expect(resolveDocumentAccess(example, { source: "/srv/share/handbook/intro.md", owner: null }).allow).toEqual(["group:everyone"]);
+    const uploadsOnly = parseDocumentRulesFile(JSON.stringify({ rules: [{ name: "u", match: { synced: false }, classification: "confidential" }] }));
+    expect(resolveDocumentAccess(uploadsOnly, { source: "a.txt", owner: null, synced: true }).classification).toBe(1);
+    expect(resolveDocumentAccess(uploadsOnly, { source: "a.txt", owner: null }).classification).toBe(2);
+  });
+
   it("let explicit choices replace allow and set classification, but never remove a rule's deny", () => {
     const r = resolveDocumentAccess(example, { source: "/x/contracts/b.hwp", owner: null }, { allow: ["group:legal"], deny: ["user:lee"], classification: 3 });
     expect(r).toMatchObject({ allow: ["group:legal"], deny: ["group:interns", "user:lee"], classification: 3 });

@@ -17,7 +17,9 @@
  *   4. The owner keeps read access (added to allow).
  *
  * A rule matches when every condition it names holds; a condition with a list holds when any
- * entry matches (`path` globs, `ext` extensions, `tags` shared tags, `owner` principals).
+ * entry matches (`path` globs, `ext` extensions, `tags` shared tags, `owner` principals);
+ * `synced: true` matches documents of folder syncs only, so synced folders can be made
+ * deny-by-default (`"allow": []`: nobody but admins and the sync's submitter until access is given).
  */
 import { DEFAULT_CLASSIFICATION } from "./classification.ts";
 import { defaultAcl, type DocumentAcl } from "./default-acl.ts";
@@ -32,6 +34,8 @@ export interface DocumentRule {
     ext?: string[];
     tags?: string[];
     owner?: string[];
+    /** true: only documents of folder syncs; false: only uploads and `kb ingest`. */
+    synced?: boolean;
   };
   allow?: string[];
   deny?: string[];
@@ -50,6 +54,8 @@ export interface DocumentFacts {
   /** `user:<name>` of the uploader, null for the operator's CLI. */
   owner: string | null;
   tags?: readonly string[];
+  /** The document comes from a folder sync (`POST /jobs/sync`, `kb sync`, KB_SYNC_SOURCES). */
+  synced?: boolean;
 }
 
 export interface ExplicitAccess {
@@ -78,6 +84,7 @@ export function ruleMatches(rule: DocumentRule, facts: DocumentFacts): boolean {
   if (m.ext && !m.ext.includes(extensionOf(facts.source))) return false;
   if (m.tags && !m.tags.some((t) => facts.tags?.includes(t))) return false;
   if (m.owner && !(facts.owner && m.owner.includes(facts.owner))) return false;
+  if (m.synced !== undefined && (facts.synced ?? false) !== m.synced) return false;
   return true;
 }
 

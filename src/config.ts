@@ -88,6 +88,8 @@ const EnvSchema = z.object({
   KB_OPTIMIZE_INTERVAL_S: intFrom(300),
   /** Recurring folder syncs as JSON (see src/services/ingest/schedules.ts); default: <data>/sources.json if present. */
   KB_SYNC_SOURCES: z.string().optional(),
+  /** Folders under which folder syncs may read, separated by the platform's path delimiter (":" on Linux). */
+  KB_SYNC_ROOTS: z.string().optional(),
   KB_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -122,6 +124,15 @@ export interface Config {
   optimizeIntervalS: number;
   /** KB_SYNC_SOURCES, raw JSON. */
   syncSources: string | undefined;
+  /** KB_SYNC_ROOTS: absolute folders syncs may read under; empty: only the operator may sync (see JobsService.syncFolder). */
+  syncRoots: string[];
+}
+
+function syncRootsFrom(value: string | undefined): string[] {
+  const roots = (value ?? "").split(path.delimiter).map((r) => r.trim()).filter(Boolean);
+  const relative = roots.find((r) => !path.isAbsolute(r));
+  if (relative) throw new Error(`Invalid configuration:\n  KB_SYNC_ROOTS: "${relative}" is not an absolute path`);
+  return roots.map((r) => path.resolve(r));
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -161,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     extractThreads: Math.max(0, Number.parseInt(e.KB_EXTRACT_THREADS ?? "0", 10) || 0),
     optimizeIntervalS: e.KB_OPTIMIZE_INTERVAL_S,
     syncSources: e.KB_SYNC_SOURCES || undefined,
+    syncRoots: syncRootsFrom(e.KB_SYNC_ROOTS),
     ...overrides,
   };
 }

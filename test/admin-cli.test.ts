@@ -97,6 +97,14 @@ describe("kb admin commands", () => {
     expect(await kb("groups", "remove-member", "hr", "group:seoul")).toContain("removed group:seoul from hr");
   });
 
+  it("creates a group with its members or not at all, takes any spelling of a name, and reports name conflicts", async () => {
+    await expect(kb("groups", "add", "ghosts", "--members", "user:kim,user:nobody")).rejects.toThrow(/user "nobody" not found/);
+    expect(await kb("groups", "list")).not.toContain("ghosts");
+    expect(await kb("groups", "add", "Ghosts", "--members", "user:KIM")).toBe("group ghosts ready");
+    expect(await kb("groups", "members", "GHOSTS")).toBe("user:kim");
+    expect(await kb("users", "conflicts")).toBe("no conflicts");
+  });
+
   it("validates policy files", async () => {
     const policyDir = path.join(dir, "data", "policies");
     fs.mkdirSync(policyDir, { recursive: true });

@@ -1,5 +1,6 @@
 /** Job kinds beyond ingest: folder sync, reindex, cancel, and the jobs API. */
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
@@ -195,7 +196,7 @@ describe("jobs API", () => {
   let folder: string;
   const json = (body: unknown) => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   beforeAll(async () => {
-    s = await startTestServer();
+    s = await startTestServer({ syncRoots: [os.tmpdir()] }); // the test folder lies under it
     admin = s.tokenFor("root", "admin");
     editor = s.tokenFor("ed", "editor");
     folder = path.join(s.dir, "share");

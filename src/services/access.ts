@@ -161,6 +161,11 @@ export class AccessService {
     },
   ) {}
 
+  private refuseLookAlikes(change: AclChange): void {
+    const { allow = [], deny = [], manage = [], addAllow = [], addDeny = [] } = change;
+    this.deps.accounts.refuseLookAlikePrincipals([...allow, ...deny, ...manage, ...addAllow, ...addDeny]);
+  }
+
   /** The document if `actor` may read it, else not found (audited as denied when it exists). */
   private readable(actor: Actor, id: string): DocumentRow {
     const d = this.deps.documents.byId(id);
@@ -181,6 +186,7 @@ export class AccessService {
   /** PUT /documents/:id/acl: applies a change to one document. */
   async setAcl(actor: Actor, id: string, change: AclChange): Promise<{ id: string; before: DocumentAccess; after: DocumentAccess; changed: boolean }> {
     const normalized = normalizeChange(change);
+    this.refuseLookAlikes(normalized);
     const doc = this.readable(actor, id);
     const before = accessOf(doc);
     const after = applyChange(before, normalized, doc.owner);
@@ -225,6 +231,7 @@ export class AccessService {
    */
   async bulk(actor: Actor, selector: DocumentSelector, change: AclChange, options: { dryRun?: boolean } = {}): Promise<BulkResult> {
     const normalized = normalizeChange(change);
+    this.refuseLookAlikes(normalized);
     const rows = await this.select(actor, selector);
     const result: BulkResult = { dryRun: options.dryRun ?? false, matched: 0, changed: [], unchanged: [], skipped: [] };
     const groups = new Map<string, { access: DocumentAccess; docs: DocumentRow[] }>();

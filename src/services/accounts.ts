@@ -3,7 +3,7 @@
  * Tokens are random 256-bit secrets; only their SHA-256 is stored.
  */
 import crypto from "node:crypto";
-import { BUILTIN_ROLE_CATALOG, isValidName, type Actor, type RoleCatalog } from "../../policies/index.ts";
+import { BUILTIN_ROLE_CATALOG, canonicalName, checkNewName, nameSkeleton, PrincipalNameError, type Actor, type RoleCatalog } from "../../policies/index.ts";
 import { CLASSIFICATIONS, DEFAULT_CLEARANCE } from "../../policies/classification.ts";
 import { newId, sha256Hex } from "../stores/ids.ts";
 import type { AuditLog } from "./audit.ts";
@@ -32,6 +32,27 @@ export interface AccountsOptions {
   audit?: AuditLog;
 }
 
+/** A name that cannot be created, as a 400 with the reason's code. */
+function newName(kind: "user" | "group", name: string): string {
+  try {
+    return checkNewName(name);
+  } catch (err) {
+    if (err instanceof PrincipalNameError) throw badRequest(err.message.replace(/^invalid name/, `invalid ${kind} name`), err.code);
+    throw err;
+  }
+}
+
+/**
+ * Existing users and groups whose names are not unambiguous (see `Accounts.nameConflicts`):
+ * found at start and by `kb users conflicts`, never merged or renamed silently.
+ */
+export interface NameConflicts {
+  /** Stored names whose canonical form is taken by another stored name of the same kind. */
+  collisions: { kind: "user" | "group"; canonical: string; names: string[] }[];
+  /** Stored principals (users and groups together) that look alike: same skeleton, different names. */
+  confusables: { skeleton: string; principals: string[] }[];
+}
+
 export class Accounts {
   constructor(
     private readonly users: UsersRepo,
@@ -44,29 +65,124 @@ export class Accounts {
 
   createUser(input: { name: string; role?: string; groups?: string[]; clearance?: number }): UserRow {
     const role = input.role ?? "viewer";
-    if (!isValidName(input.name)) throw badRequest(`invalid user name "${input.name}" (letters, digits, . _ @ -; at most 64)`);
+    const name = newName("user", input.name);
     if (!this.roles().has(role)) throw badRequest(`unknown role "${role}" (known: ${this.roles().list().map((r) => r.name).join(", ")})`);
     this.checkClearance(input.clearance);
-    if (this.users.byName(input.name)) throw new ServiceError(409, "conflict", `user "${input.name}" already exists`);
-    const id = newId("usr");
-    this.users.insert({ id, name: input.name, role, clearance: input.clearance ?? DEFAULT_CLEARANCE });
-    for (const g of input.groups ?? []) this.addToGroup(g, "user", input.name, true);
-    return this.users.byId(id)!;
+    const groups = (input.groups ?? []).map((g) => canonicalName(g)); // a missing one is created (and checked) by addToGroup
+    return this.users.transaction(() => {
+      if (this.users.byName(name)) throw new ServiceError(409, "conflict", `user "${name}" already exists`);
+      this.refuseLookAlike("user", name);
+      const id = newId("usr");
+      this.users.insert({ id, name, role, clearance: input.clearance ?? DEFAULT_CLEARANCE });
+      for (const g of groups) this.addToGroup(g, "user", name, true);
+      return this.users.byId(id)!;
+    });
+  }
+
+  /**
+   * Refuses a new name that looks like an existing user or group (same UTS #39 skeleton) without
+   * being it: `раураl` (Cyrillic) beside `paypal`, `rnike` beside `mike`.
+   */
+  private refuseLookAlike(kind: "user" | "group", name: string): void {
+    const sk = nameSkeleton(name);
+    const existing = [...this.users.list().map((u) => ({ kind: "user", name: u.name })), ...this.users.listGroups().map((g) => ({ kind: "group", name: g.name }))];
+    // The same name of the other kind (user:hr beside group:hr) is not a look-alike: it is the same name.
+    const twin = existing.find((p) => canonicalName(p.name) !== name && nameSkeleton(p.name) === sk);
+    if (twin) throw badRequest(`${kind} name "${name}" looks like the existing ${twin.kind} "${twin.name}"; choose a name that cannot be mistaken for it`, "confusable_name");
+  }
+
+  /**
+   * Refuses ACL entries naming a user or group that does not exist but looks like one that does
+   * (`user:сосо` beside the user `coco`): such an entry grants or denies nobody, silently.
+   */
+  refuseLookAlikePrincipals(principals: readonly string[]): void {
+    const named = principals
+      .map((p) => ({ text: p, kind: p.slice(0, p.indexOf(":")), name: p.slice(p.indexOf(":") + 1) }))
+      .filter((p) => p.kind === "user" || p.kind === "group");
+    if (named.length === 0) return;
+    const existing = [...this.users.list().map((u) => ({ kind: "user", name: u.name })), ...this.users.listGroups().map((g) => ({ kind: "group", name: g.name }))];
+    const exists = new Set(existing.map((e) => `${e.kind}:${e.name}`));
+    for (const p of named) {
+      if (exists.has(p.text)) continue;
+      const sk = nameSkeleton(p.name);
+      const twin = existing.find((e) => canonicalName(e.name) !== p.name && nameSkeleton(e.name) === sk);
+      if (twin) throw badRequest(`"${p.text}" names no ${p.kind} but looks like the existing ${twin.kind} "${twin.name}"`, "confusable_name");
+    }
+  }
+
+  /**
+   * The stored name `name` refers to: its canonical form (any spelling finds it: NFC/NFD, case,
+   * width), unless a user has exactly this name, i.e. a name stored before canonicalization and
+   * left as it was because it collides (see principal-migration.ts): so it can still be found,
+   * to be resolved, without ever being merged with the canonical one.
+   */
+  userName(name: string): string {
+    return this.users.byName(name) ? name : canonicalName(name);
+  }
+
+  /** As `userName`, for groups. */
+  groupName(name: string): string {
+    return this.users.groupExists(name) ? name : canonicalName(name);
+  }
+
+  private memberName(kind: "user" | "group", name: string): string {
+    return kind === "user" ? this.userName(name) : this.groupName(name);
   }
 
   getUser(name: string): UserRow {
-    const u = this.users.byName(name);
+    const u = this.users.byName(this.userName(name));
     if (!u) throw notFound(`user "${name}"`);
     return u;
+  }
+
+  /**
+   * Stored names that are not unambiguous: a name whose canonical form is shared with another
+   * stored name (written before names were canonicalized), and principals that look alike.
+   */
+  nameConflicts(): NameConflicts {
+    const stored = [...this.users.list().map((u) => ({ kind: "user" as const, name: u.name })), ...this.users.listGroups().map((g) => ({ kind: "group" as const, name: g.name }))];
+    const byCanonical = new Map<string, { kind: "user" | "group"; canonical: string; names: string[] }>();
+    const bySkeleton = new Map<string, Set<string>>();
+    for (const p of stored) {
+      const canonical = canonicalName(p.name);
+      const key = `${p.kind}:${canonical}`;
+      const entry = byCanonical.get(key) ?? { kind: p.kind, canonical, names: [] };
+      entry.names.push(p.name);
+      byCanonical.set(key, entry);
+      const sk = nameSkeleton(p.name);
+      bySkeleton.set(sk, (bySkeleton.get(sk) ?? new Set()).add(`${p.kind}:${canonical}`));
+    }
+    return {
+      collisions: [...byCanonical.values()].filter((e) => e.names.length > 1),
+      confusables: [...bySkeleton.entries()]
+        .map(([skeleton, ps]) => ({ skeleton, principals: [...ps].sort() }))
+        // user:x and group:x share a skeleton without being look-alikes of one another.
+        .filter((e) => new Set(e.principals.map((p) => p.slice(p.indexOf(":") + 1))).size > 1),
+    };
   }
 
   listUsers(): (UserRow & { groups: string[] })[] {
     return this.users.list().map((u) => ({ ...u, groups: this.users.directGroups(u.name) }));
   }
 
-  createGroup(name: string, description?: string): void {
-    if (!isValidName(name)) throw badRequest(`invalid group name "${name}"`);
-    this.users.insertGroup(name, description);
+  /**
+   * Creates a group with its members in one transaction: every member is checked first, and an
+   * unknown member or a cycle leaves nothing behind. An existing group gets the members added
+   * (the CLI's `groups add` is repeatable). Returns the group's canonical name.
+   */
+  createGroup(name: string, description?: string, members: { kind: "user" | "group"; name: string }[] = []): string {
+    const canonical = newName("group", name);
+    return this.users.transaction(() => {
+      if (!this.users.groupExists(canonical)) this.refuseLookAlike("group", canonical);
+      for (const m of members) this.checkMember(canonical, m.kind, this.memberName(m.kind, m.name));
+      this.users.insertGroup(canonical, description);
+      for (const m of members) this.users.addMember(canonical, m.kind, this.memberName(m.kind, m.name));
+      return canonical;
+    });
+  }
+
+  groupExists(name: string): boolean {
+    return this.users.groupExists(this.groupName(name));
   }
 
   listGroups() {
@@ -74,32 +190,44 @@ export class Accounts {
   }
 
   /** Adds a user or group to a group; `createGroup` makes a missing group on the fly (CLI convenience). */
-  addToGroup(group: string, kind: "user" | "group", member: string, createGroup = false): void {
-    if (!this.users.groupExists(group)) {
-      if (!createGroup) throw notFound(`group "${group}"`);
-      this.createGroup(group);
-    }
+  addToGroup(groupName: string, kind: "user" | "group", memberName: string, createGroup = false): void {
+    const group = this.groupName(groupName);
+    const member = this.memberName(kind, memberName);
+    this.users.transaction(() => {
+      if (!this.users.groupExists(group)) {
+        if (!createGroup) throw notFound(`group "${group}"`);
+        this.createGroup(group);
+      }
+      this.checkMember(group, kind, member);
+      this.users.addMember(group, kind, member);
+    });
+  }
+
+  /** Throws unless `member` may join `group`: it exists, and a group member makes no cycle. */
+  private checkMember(group: string, kind: "user" | "group", member: string): void {
     if (kind === "user" && !this.users.byName(member)) throw notFound(`user "${member}"`);
     if (kind === "group" && !this.users.groupExists(member)) throw notFound(`group "${member}"`);
     if (kind === "group" && (member === group || this.users.groupAncestors(group).includes(member))) {
       throw new ServiceError(409, "membership_cycle", `adding group "${member}" to "${group}" would make a cycle ("${group}" is already inside "${member}")`);
     }
-    this.users.addMember(group, kind, member);
   }
 
-  removeFromGroup(group: string, kind: "user" | "group", member: string): boolean {
+  removeFromGroup(groupName: string, kind: "user" | "group", memberName: string): boolean {
+    const group = this.groupName(groupName);
     if (!this.users.groupExists(group)) throw notFound(`group "${group}"`);
     const before = this.users.members(group).length;
-    this.users.removeMember(group, kind, member);
+    this.users.removeMember(group, kind, this.memberName(kind, memberName));
     return this.users.members(group).length < before;
   }
 
-  members(group: string): { kind: "user" | "group"; name: string }[] {
+  members(groupName: string): { kind: "user" | "group"; name: string }[] {
+    const group = this.groupName(groupName);
     if (!this.users.groupExists(group)) throw notFound(`group "${group}"`);
     return this.users.members(group);
   }
 
-  deleteGroup(name: string): void {
+  deleteGroup(groupName: string): void {
+    const name = this.groupName(groupName);
     if (!this.users.groupExists(name)) throw notFound(`group "${name}"`);
     this.users.deleteGroup(name);
   }
@@ -121,17 +249,17 @@ export class Accounts {
   /** Deletes a user, its tokens (cascade) and its memberships. */
   deleteUser(name: string): void {
     const user = this.getUser(name);
-    for (const g of this.users.directGroups(name)) this.users.removeMember(g, "user", name);
+    for (const g of this.users.directGroups(user.name)) this.users.removeMember(g, "user", user.name);
     this.users.delete(user.id);
   }
 
   directGroups(name: string): string[] {
-    return this.users.directGroups(name);
+    return this.users.directGroups(this.userName(name));
   }
 
   /** Each group of the user → the chain of groups through which the user belongs to it. */
   membershipPaths(name: string): Record<string, string[]> {
-    return this.users.membershipPaths(name);
+    return this.users.membershipPaths(this.userName(name));
   }
 
   actorFor(user: UserRow): Actor {

@@ -24,9 +24,10 @@ export interface GroupView {
   members: { kind: "user" | "group"; name: string }[];
 }
 
+/** `user:kim`, `group:hr` or a bare user name (Accounts resolves any spelling of the name). */
 function parseMember(member: string): { kind: "user" | "group"; name: string } {
   const m = /^(user|group):(.+)$/.exec(member.trim());
-  if (m) return { kind: m[1] as "user" | "group", name: m[2]! };
+  if (m) return { kind: m[1] as "user" | "group", name: m[2]!.trim() };
   if (member.includes(":")) throw badRequest(`invalid member "${member}": expected user:<name> or group:<name>`);
   return { kind: "user", name: member.trim() };
 }
@@ -47,6 +48,7 @@ export class AdminService {
   }
 
   getUser(actor: Actor, name: string): UserView & { memberOf: Record<string, string[]>; capabilities: string[] } {
+    name = this.accounts.userName(name);
     authorize(actor, "read", Users, { name });
     const u = this.accounts.getUser(name);
     return { ...this.view(u), memberOf: this.accounts.membershipPaths(name), capabilities: [...this.accounts.roles().capabilitiesOf(u.role)].sort() };
@@ -61,6 +63,7 @@ export class AdminService {
   }
 
   updateUser(actor: Actor, name: string, patch: { role?: string; clearance?: number; disabled?: boolean }): UserView {
+    name = this.accounts.userName(name);
     authorize(actor, "update", Users, { name });
     const before = this.view(this.accounts.getUser(name));
     const after = this.view(this.accounts.updateUser(name, patch));
@@ -69,6 +72,7 @@ export class AdminService {
   }
 
   deleteUser(actor: Actor, name: string): void {
+    name = this.accounts.userName(name);
     authorize(actor, "delete", Users, { name });
     if (name === actor.name) throw badRequest("you cannot delete yourself", "self_delete");
     const before = this.view(this.accounts.getUser(name));
@@ -88,23 +92,22 @@ export class AdminService {
   }
 
   getGroup(actor: Actor, name: string): GroupView {
+    name = this.accounts.groupName(name);
     authorize(actor, "list", Groups, null);
     return this.groupView(name);
   }
 
   createGroup(actor: Actor, name: string, options: { description?: string; members?: string[] } = {}): GroupView {
     authorize(actor, "create", Groups, null);
-    this.accounts.createGroup(name, options.description);
-    for (const m of options.members ?? []) {
-      const { kind, name: member } = parseMember(m);
-      this.accounts.addToGroup(name, kind, member);
-    }
-    const after = this.groupView(name);
-    this.audit.record(actor, "group.create", `group:${name}`, { after });
+    // Members are parsed and checked before anything is written; the group and its members are one transaction.
+    const canonical = this.accounts.createGroup(name, options.description, (options.members ?? []).map(parseMember));
+    const after = this.groupView(canonical);
+    this.audit.record(actor, "group.create", `group:${canonical}`, { after });
     return after;
   }
 
   deleteGroup(actor: Actor, name: string): void {
+    name = this.accounts.groupName(name);
     authorize(actor, "delete", Groups, null);
     const before = this.groupView(name);
     this.accounts.deleteGroup(name);
@@ -112,8 +115,10 @@ export class AdminService {
   }
 
   addMember(actor: Actor, group: string, member: string): GroupView {
+    group = this.accounts.groupName(group);
     authorize(actor, "add_member", Groups, null);
     const m = parseMember(member);
+    m.name = m.kind === "user" ? this.accounts.userName(m.name) : this.accounts.groupName(m.name);
     const before = this.groupView(group);
     this.accounts.addToGroup(group, m.kind, m.name);
     const after = this.groupView(group);
@@ -122,8 +127,10 @@ export class AdminService {
   }
 
   removeMember(actor: Actor, group: string, member: string): GroupView {
+    group = this.accounts.groupName(group);
     authorize(actor, "remove_member", Groups, null);
     const m = parseMember(member);
+    m.name = m.kind === "user" ? this.accounts.userName(m.name) : this.accounts.groupName(m.name);
     const before = this.groupView(group);
     if (!this.accounts.removeFromGroup(group, m.kind, m.name)) throw notFound(`member ${m.kind}:${m.name} of group "${group}"`);
     const after = this.groupView(group);
@@ -132,12 +139,14 @@ export class AdminService {
   }
 
   listTokens(actor: Actor, user?: string): TokenInfo[] {
+    user = user === undefined ? undefined : this.accounts.userName(user);
     authorize(actor, "list", Tokens, user ? { name: user } : null);
     return user ? this.accounts.listTokens(user) : this.accounts.listAllTokens();
   }
 
   /** Creates a token; the secret is returned once and never stored or logged. */
   createToken(actor: Actor, user: string, options: { name?: string; expiresInDays?: number; expiresAt?: string } = {}): { token: string; info: TokenInfo } {
+    user = this.accounts.userName(user);
     authorize(actor, "create", Tokens, { name: user });
     if (options.expiresAt !== undefined && Number.isNaN(Date.parse(options.expiresAt))) throw badRequest(`invalid expiresAt "${options.expiresAt}"`);
     const created = this.accounts.createToken(user, options);

@@ -16,7 +16,7 @@ import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
 import { ActiveIndex, ModelRegistry, type ModelStatus } from "./active-index.ts";
 import { UsersRepo } from "../stores/sqlite/users-repo.ts";
 import { SensitiveRepo } from "../stores/sqlite/sensitive-repo.ts";
-import { canRead, resolveDocumentAccess } from "../../policies/index.ts";
+import { canRead, resolveDocumentAccess, SYSTEM_ACTOR } from "../../policies/index.ts";
 import { AccessService } from "./access.ts";
 import { Accounts } from "./accounts.ts";
 import { AdminService } from "./admin.ts";
@@ -39,6 +39,7 @@ import { IngestService, type IngestDeps } from "./ingest/ingest-service.ts";
 import { JobWorker, type JobWorkerOptions } from "./ingest/job-worker.ts";
 import { JobsService } from "./ingest/jobs-service.ts";
 import { loadSources, Scheduler } from "./ingest/schedules.ts";
+import { canonicalizeStoredNames } from "./principal-migration.ts";
 import { Retriever } from "./retrieval.ts";
 import { closeExtractors } from "../../ingest/pipeline.ts";
 
@@ -216,11 +217,16 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   });
   const ask = new AskService(retriever, () => answerer, (id) => documentsRepo.pages(id));
   const workers: JobWorker[] = [];
-  const jobs = new JobsService(ingestDeps, ingest, () => {
-    for (const w of workers) w.poke();
-  });
+  const jobs = new JobsService(
+    ingestDeps,
+    ingest,
+    () => {
+      for (const w of workers) w.poke();
+    },
+    { syncRoots: config.syncRoots, checkPrincipals: (ps) => accounts.refuseLookAlikePrincipals(ps) },
+  );
 
-  return {
+  const kb: Kb = {
     config,
     log,
     db,
@@ -238,13 +244,22 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     audit,
     authFailures,
     ingest,
-    documents: new DocumentService(documentsRepo, blobs, ingest, { sensitive, audit }),
+    documents: new DocumentService(documentsRepo, blobs, ingest, { sensitive, audit, checkPrincipals: (ps) => accounts.refuseLookAlikePrincipals(ps) }),
     retriever,
     ask,
     models,
     startWorker(options = {}) {
       const { schedules = true, ...rest } = options;
-      const sources = schedules ? loadSources(config.syncSources, config.dataDir) : [];
+      // A scheduled folder outside KB_SYNC_ROOTS is refused here, once, rather than at every tick.
+      // Each folder as its real path, which is what its sync jobs record.
+      const sources = (schedules ? loadSources(config.syncSources, config.dataDir) : []).flatMap((s) => {
+        try {
+          return [{ ...s, folder: jobs.syncFolder(SYSTEM_ACTOR, s.folder) }];
+        } catch (err) {
+          log.error({ source: s.name, folder: s.folder, err: (err as Error).message }, "scheduled sync refused");
+          return [];
+        }
+      });
       const scheduler = sources.length ? new Scheduler(sources, { jobs: jobsRepo, settings, jobsService: jobs, log: (msg, fields) => log.info(fields ?? {}, msg) }) : null;
       const worker = new JobWorker(jobsRepo, ingest, ingestDeps, { ...rest, scheduler, log: (msg, fields) => log.info(fields ?? {}, msg) });
       try {
@@ -280,4 +295,11 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       db.$client.close();
     },
   };
+  const names = await canonicalizeStoredNames(kb);
+  if (names?.renamed.length || names?.documents) log.info({ renamed: names.renamed, documents: names.documents }, "principal names canonicalized (NFKC + case folding)");
+  const conflicts = names?.conflicts ?? accounts.nameConflicts();
+  if (conflicts.collisions.length || conflicts.confusables.length) {
+    log.warn({ ...conflicts }, "users or groups whose names collide or look alike were left as they are; resolve them (see kb users conflicts)");
+  }
+  return kb;
 }

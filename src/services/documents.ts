@@ -73,7 +73,7 @@ export class DocumentService {
     private readonly repo: DocumentsRepo,
     private readonly blobs: BlobStore,
     private readonly ingest: IngestService,
-    private readonly extras: { sensitive?: SensitiveIndex; audit?: AuditLog } = {},
+    private readonly extras: { sensitive?: SensitiveIndex; audit?: AuditLog; checkPrincipals?: (principals: string[]) => void } = {},
   ) {}
 
   list(actor: Actor, page: { limit: number; offset: number }): { items: DocumentView[]; total: number } {
@@ -132,6 +132,7 @@ export class DocumentService {
     } catch (err) {
       throw new ServiceError(400, "bad_principal", (err as Error).message);
     }
+    this.extras.checkPrincipals?.([...allow, ...deny]);
     const tags = [...new Set((fields.tags ?? "").split(",").map((x) => x.trim()).filter(Boolean))];
     const badTag = tags.find((x) => !isValidName(x));
     if (badTag !== undefined) throw new ServiceError(400, "bad_tag", `invalid tag "${badTag}" (letters, digits, . _ @ -; at most 64)`);

@@ -13,7 +13,7 @@ export function registerAccountCommands(program: Command): void {
     .action(async (name: string, o: { role: string; groups?: string; clearance: string }) =>
       withKb(async (kb) => {
         const u = kb.accounts.createUser({ name, role: o.role, groups: splitList(o.groups), clearance: classificationLevel(o.clearance) });
-        kb.audit.record("system", "user.create", `user:${name}`, { after: { role: u.role, groups: splitList(o.groups), clearance: u.clearance } });
+        kb.audit.record("system", "user.create", `user:${u.name}`, { after: { role: u.role, groups: kb.accounts.directGroups(u.name), clearance: u.clearance } });
         console.log(`created user ${u.name} (${u.role})`);
       }),
     );
@@ -25,6 +25,22 @@ export function registerAccountCommands(program: Command): void {
         for (const u of kb.accounts.listUsers()) console.log(`${u.name}\t${u.role}\tclearance=${u.clearance}\tgroups=${u.groups.join(",")}`);
       }),
     );
+  users
+    .command("conflicts")
+    .description("users and groups whose names collide once canonicalized (NFKC + case folding) or look alike; exits 1 when there are any")
+    .option("--json", "print JSON")
+    .action(async (o: { json?: boolean }) =>
+      withKb(async (kb) => {
+        const c = kb.accounts.nameConflicts();
+        if (o.json) console.log(JSON.stringify(c, null, 2));
+        else {
+          for (const x of c.collisions) console.log(`collision\t${x.kind}:${x.canonical}\t${x.names.map((n) => JSON.stringify(n)).join(" ")}`);
+          for (const x of c.confusables) console.log(`look-alike\t${x.principals.join(" ")}`);
+          if (!c.collisions.length && !c.confusables.length) console.log("no conflicts");
+        }
+        if (c.collisions.length || c.confusables.length) process.exitCode = 1;
+      }),
+    );
 
   const groups = program.command("groups").description("manage groups");
   groups
@@ -33,13 +49,9 @@ export function registerAccountCommands(program: Command): void {
     .option("--members <list>", "comma-separated user:<name> or group:<name> (or bare user names)")
     .action(async (name: string, o: { members?: string }) =>
       withKb(async (kb) => {
-        kb.accounts.createGroup(name);
-        for (const m of splitList(o.members)) {
-          const [kind, member] = m.startsWith("group:") ? (["group", m.slice(6)] as const) : (["user", m.replace(/^user:/, "")] as const);
-          kb.accounts.addToGroup(name, kind, member);
-        }
-        kb.audit.record("system", "group.create", `group:${name}`, { members: splitList(o.members) });
-        console.log(`group ${name} ready`);
+        // One transaction: an unknown member leaves no group behind.
+        const g = kb.admin.createGroup(SYSTEM_ACTOR, name, { members: splitList(o.members) });
+        console.log(`group ${g.name} ready`);
       }),
     );
   groups
@@ -60,7 +72,7 @@ export function registerAccountCommands(program: Command): void {
     .action(async (user: string, o: { name?: string; expiresDays?: string }) =>
       withKb(async (kb) => {
         const { token, info } = kb.accounts.createToken(user, { name: o.name, expiresInDays: o.expiresDays ? Number(o.expiresDays) : undefined });
-        kb.audit.record("system", "token.create", `user:${user}`, { tokenId: info.id, expiresAt: info.expiresAt });
+        kb.audit.record("system", "token.create", `user:${info.user}`, { tokenId: info.id, expiresAt: info.expiresAt });
         process.stdout.write(`${token}\n`);
       }),
     );

@@ -124,6 +124,7 @@ export function registerIngestCommands(program: Command): void {
         if (files.length === 0) throw new Error("no files found");
         const allow = parsePrincipalList(o.allow);
         const deny = parsePrincipalList(o.deny);
+        kb.accounts.refuseLookAlikePrincipals([...allow, ...deny]);
         const classification = o.classification ? classificationLevel(o.classification) : undefined;
         const { jobId } = kb.ingest.submit(
           actorFor(kb, o.as),

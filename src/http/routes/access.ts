@@ -13,7 +13,10 @@ import { ClassificationInput } from "./admin.ts";
 
 export const accessRoutes = new OpenAPIHono<AppEnv>();
 
-const Principals = z.array(z.string().min(1).max(80)).max(1000);
+const Principals = z
+  .array(z.string().min(1).max(80))
+  .max(1000)
+  .openapi({ description: "user:<name>, group:<name> or role:<name>; stored in canonical form (NFKC + case folding: user:Kim is user:kim), 400 `bad_principal` for a name that mixes scripts" });
 const AccessSchema = z.object({ allow: z.array(z.string()), deny: z.array(z.string()), classification: z.number().int(), manage: z.array(z.string()) }).openapi("DocumentAccess");
 const json = <T extends z.ZodType>(schema: T, description = "OK") => ({ description, content: { "application/json": { schema } } });
 const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });

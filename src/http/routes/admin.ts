@@ -16,7 +16,13 @@ export const ClassificationInput = z
   .transform((v) => (typeof v === "number" ? v : classificationLevel(v)))
   .openapi({ description: `A level 0..${CLASSIFICATIONS.length - 1} or a label: ${CLASSIFICATIONS.join(", ")}` });
 
-const Name = z.string().min(1).max(64);
+// Up to 64 characters once canonical; an NFD spelling is longer, hence the looser bound here.
+const Name = z.string().min(1).max(256).openapi({
+  description:
+    "A user or group name, compared and stored in canonical form (NFKC, then case folding: `Kim`, `ｋｉｍ` and `kim` are one name; NFC and NFD spellings of 김철수 too). " +
+    "A new name must be 1-64 letters, digits, `. _ @ -` from one script or Latin + Han with Hangul, Kana or Bopomofo (UTS #39 highly restrictive), " +
+    "without fullwidth/halfwidth forms, and must not look like an existing user or group; else 400 with code `invalid_name`, `mixed_script`, `compatibility_characters` or `confusable_name`.",
+});
 const NameParam = z.object({ name: Name.openapi({ param: { name: "name", in: "path" } }) });
 const IdParam = z.object({ id: z.string().min(1).max(100).openapi({ param: { name: "id", in: "path" } }) });
 

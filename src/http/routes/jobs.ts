@@ -20,7 +20,7 @@ const STATUSES = ["queued", "running", "succeeded", "failed", "partial", "cancel
 const Principals = z
   .union([z.array(z.string().max(200)).max(200), z.string().max(4000)])
   .optional()
-  .openapi({ description: "principals: an array, or a comma list (group:hr,user:kim)" });
+  .openapi({ description: "principals: an array, or a comma list (group:hr,user:kim); stored in canonical form (NFKC + case folding)" });
 
 function principals(v: string[] | string | undefined): string[] | undefined {
   if (v === undefined) return undefined;
@@ -111,10 +111,14 @@ jobRoutes.openapi(
     method: "post",
     path: "/jobs/sync",
     summary: "Sync a server folder (admins): add new files, update changed ones, delete documents whose file is gone",
-    description: "Unchanged files are recognised by size and mtime without reading them, changed ones by content hash. A missing folder fails the job (nothing is deleted).",
+    description:
+      "Unchanged files are recognised by size and mtime without reading them, changed ones by content hash. A missing folder fails the job (nothing is deleted). " +
+      "The folder, with symlinks and `..` resolved, must lie under one of the server's sync roots (`KB_SYNC_ROOTS`): else 403 `folder_not_allowed`; " +
+      "with no roots configured every API sync is refused (403 `sync_roots_not_configured`). Without `allow`, new documents get the access of the document rules " +
+      "(a rule with `match.synced: true` applies to synced documents only, e.g. to make them deny-by-default).",
     request: json(
       z.object({
-        folder: textMax(TEXT_LIMITS.path).min(1).openapi({ description: "absolute path on the server" }),
+        folder: textMax(TEXT_LIMITS.path).min(1).openapi({ description: "absolute path on the server, under a sync root (KB_SYNC_ROOTS)" }),
         allow: Principals,
         deny: Principals,
         classification: z.union([z.string(), z.number().int().min(0)]).optional(),

@@ -57,6 +57,8 @@ export interface FileOptions extends Omit<IngestFileRequest, "source" | "path"> 
   owner: string | null;
   /** The live version an update by id was based on (If-Match): another one at write time fails the file. */
   expectedVersion?: number;
+  /** The file comes from a folder sync: document rules can match it (`match.synced`). */
+  synced?: boolean;
 }
 
 /** An upload that updates one named document, whoever owns it, instead of the caller's own. */
@@ -263,7 +265,7 @@ export class IngestService {
       if (can(actor, "read", Document, subject)) authorize(actor, "update", Document, subject);
       this.deps.documents.detachIdentity(existing.id);
     }
-    const acl: DocumentAcl & { tags?: string[] } = (this.deps.resolveAccess ?? resolveAcl)({ source, owner: options.owner, tags: options.tags }, options);
+    const acl: DocumentAcl & { tags?: string[] } = (this.deps.resolveAccess ?? resolveAcl)({ source, owner: options.owner, tags: options.tags, synced: options.synced }, options);
     const id = newId("doc");
     try {
       this.deps.documents.insert({
@@ -573,7 +575,7 @@ export class IngestService {
       throw new IngestError("version_conflict", `the document is at version ${doc.version}, not ${opts.expectedVersion}`);
     }
     const reindex = file.action === "reindex";
-    const acl = (this.deps.resolveAccess ?? resolveAcl)({ source: doc.source, owner: doc.owner, tags: doc.tags }, {
+    const acl = (this.deps.resolveAccess ?? resolveAcl)({ source: doc.source, owner: doc.owner, tags: doc.tags, synced: opts.synced }, {
       allow: opts.allow ?? (doc.version > 0 ? doc.aclAllow : undefined),
       deny: opts.deny ?? (doc.version > 0 ? doc.aclDeny : undefined),
       classification: opts.classification ?? (doc.version > 0 ? doc.classification : undefined),

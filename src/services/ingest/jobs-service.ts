@@ -2,8 +2,9 @@
  * Jobs as users see them: list, follow, cancel, and submit the whole-index kinds (folder sync,
  * reindex, re-embed, optimize). Every action is authorized by policies/jobs.ts and audited.
  */
+import fs from "node:fs";
 import path from "node:path";
-import { authorize, can, Job, type Actor } from "../../../policies/index.ts";
+import { authorize, can, Job, SYSTEM_ACTOR, type Actor } from "../../../policies/index.ts";
 import { SENSITIVE_DETECTOR_VERSION } from "../../domain/sensitive/index.ts";
 import { newId } from "../../stores/ids.ts";
 import type { JobRow, JobStatus } from "../../stores/sqlite/jobs-repo.ts";
@@ -18,13 +19,68 @@ export type JobKind = (typeof JOB_KINDS)[number];
 
 const ownerOf = (actor: Actor) => (actor.id === "system" ? null : `user:${actor.name}`);
 
+/**
+ * The real path of `p` with every symlink and `..` resolved, also when its last parts do not
+ * exist yet (the deepest existing ancestor is resolved, the rest appended): a folder that is
+ * created later under a symlinked parent is judged by where it will really be.
+ */
+export function realFolder(p: string): string {
+  const rest: string[] = [];
+  let at = path.resolve(p);
+  for (;;) {
+    try {
+      return path.join(fs.realpathSync.native(at), ...rest.reverse());
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw err;
+      const parent = path.dirname(at);
+      if (parent === at) return path.resolve(p);
+      rest.push(path.basename(at));
+      at = parent;
+    }
+  }
+}
+
+const within = (folder: string, root: string) => folder === root || folder.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+
+export interface JobsServiceOptions {
+  /**
+   * `KB_SYNC_ROOTS`: the folders under which syncs may read. Empty: only the operator (the `kb`
+   * command and the schedules of KB_SYNC_SOURCES, both written by whoever runs the server) may
+   * sync, anywhere; the API refuses every folder.
+   */
+  syncRoots?: readonly string[];
+  /** Refuses principals that look like an existing user or group without being one (Accounts). */
+  checkPrincipals?: (principals: string[]) => void;
+}
+
 export class JobsService {
   constructor(
     private readonly deps: IngestDeps,
     private readonly ingest: IngestService,
     /** Wakes in-process workers after a submit. */
     private readonly wake: () => void = () => {},
+    private readonly options: JobsServiceOptions = {},
   ) {}
+
+  /**
+   * The real folder a sync of `folder` would read, if `actor` may sync it: under a configured
+   * sync root (after resolving symlinks and `..`), or anywhere for the operator when no roots
+   * are configured. Throws a 403 otherwise.
+   */
+  syncFolder(actor: Actor, folder: string): string {
+    if (!path.isAbsolute(folder)) throw new ServiceError(400, "bad_request", "folder must be an absolute path on the server");
+    const real = realFolder(folder);
+    const roots = this.options.syncRoots ?? [];
+    if (roots.length === 0) {
+      if (actor.id === SYSTEM_ACTOR.id) return real;
+      throw new ServiceError(403, "sync_roots_not_configured", "folder syncs through the API need KB_SYNC_ROOTS: the server operator lists the folders that may be synced");
+    }
+    if (!roots.some((r) => within(real, realFolder(r)))) {
+      throw new ServiceError(403, "folder_not_allowed", `${folder} is not under a sync root (KB_SYNC_ROOTS)${real !== path.resolve(folder) ? `: it resolves to ${real}` : ""}`);
+    }
+    return real;
+  }
 
   private readable(actor: Actor, id: string): JobRow {
     const job = this.deps.jobs.byId(id);
@@ -95,9 +151,11 @@ export class JobsService {
     options: { schedule?: string } = {},
   ): { jobId: string } {
     requireMaxLength("folder", request.folder, TEXT_LIMITS.path);
-    if (!path.isAbsolute(request.folder)) throw new ServiceError(400, "bad_request", "folder must be an absolute path on the server");
+    authorize(actor, "manage", Job, { createdBy: null });
+    this.options.checkPrincipals?.([...(request.allow ?? []), ...(request.deny ?? [])]);
     const params: SyncParams = {
-      folder: path.resolve(request.folder),
+      // The real path: what was checked against the sync roots is what the job reads.
+      folder: this.syncFolder(actor, request.folder),
       ...(request.allow?.length ? { allow: request.allow } : {}),
       ...(request.deny?.length ? { deny: request.deny } : {}),
       ...(request.classification !== undefined ? { classification: request.classification } : {}),

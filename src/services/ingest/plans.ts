@@ -82,7 +82,7 @@ export function planSync(deps: IngestDeps, service: IngestService, ctx: JobRunCo
     // merely share a source (an upload, `kb ingest`, another sync root) are not its to change.
     const scope = syncScope(folder);
     const existing = new Map<string, DocumentRow>(deps.documents.inScope(scope).map((d) => [d.identityKey!, d]));
-    const options: FileOptions = { allow: p.allow, deny: p.deny, classification: p.classification, owner: p.owner };
+    const options: FileOptions = { allow: p.allow, deny: p.deny, classification: p.classification, owner: p.owner, synced: true };
     const rows: NewJobFile[] = [];
     for (const f of files) {
       if (f.path.length > TEXT_LIMITS.path) {

@@ -218,17 +218,24 @@ export class Scheduler {
       // Read first: the write transaction only when something is (probably) due.
       const seen = settings.get<string>(key);
       if (seen && !this.due(s, new Date(seen), now)) continue;
-      const jobId = settings.transaction(() => {
-        const lastIso = settings.get<string>(key);
-        if (!lastIso && s.cron && s.everyMs === null && !this.changedAt.has(s.name)) {
-          settings.set(key, now.toISOString()); // a new cron schedule waits for its next match
-          return null;
-        }
-        if (!this.due(s, lastIso ? new Date(lastIso) : null, now)) return null;
-        if (jobs.activeJobWith("sync", (p) => p.folder === s.folder)) return null;
-        settings.set(key, now.toISOString());
-        return jobsService.submitSync(SYSTEM_ACTOR, { folder: s.folder, allow: s.allow, deny: s.deny, classification: s.classification }, { schedule: s.name }).jobId;
-      });
+      let jobId: string | null;
+      // One source refused (its folder left the sync roots since start) does not stop the others.
+      try {
+        jobId = settings.transaction(() => {
+          const lastIso = settings.get<string>(key);
+          if (!lastIso && s.cron && s.everyMs === null && !this.changedAt.has(s.name)) {
+            settings.set(key, now.toISOString()); // a new cron schedule waits for its next match
+            return null;
+          }
+          if (!this.due(s, lastIso ? new Date(lastIso) : null, now)) return null;
+          if (jobs.activeJobWith("sync", (p) => p.folder === s.folder)) return null;
+          settings.set(key, now.toISOString());
+          return jobsService.submitSync(SYSTEM_ACTOR, { folder: s.folder, allow: s.allow, deny: s.deny, classification: s.classification }, { schedule: s.name }).jobId;
+        });
+      } catch (err) {
+        this.deps.log?.("scheduled sync refused", { source: s.name, folder: s.folder, err: (err as Error).message });
+        continue;
+      }
       if (jobId) {
         this.changedAt.delete(s.name);
         submitted.push(jobId);

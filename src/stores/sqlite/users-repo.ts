@@ -9,6 +9,11 @@ export type TokenRow = typeof apiTokens.$inferSelect;
 export class UsersRepo {
   constructor(private readonly db: Db) {}
 
+  /** Runs `fn` in one write transaction (nested calls become savepoints). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(() => fn(), { behavior: "immediate" });
+  }
+
   byName(name: string): UserRow | undefined {
     return this.db.select().from(users).where(eq(users.name, name)).get();
   }

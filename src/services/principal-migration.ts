@@ -1,0 +1,103 @@
+/**
+ * Once per knowledge base, when names became canonical (principal-format.ts): users, groups,
+ * memberships and document ACLs written before are brought to the canonical form, so that a deny
+ * written `user:Kim` stops `kim`, and NFD 김철수 is the NFC one.
+ *
+ * - A stored name whose canonical form no other stored name of its kind shares is renamed, with
+ *   every reference to it (memberships, document owner/allow/deny/manage in SQLite and LanceDB,
+ *   job ownership). Reported in the log and the audit log.
+ * - Names that collide (`Kim` and `kim` both exist) are left exactly as they are, and so are ACL
+ *   entries naming either: merging them would hand one person's access to another. They are
+ *   reported at every start and by `kb users conflicts`, for an administrator to resolve
+ *   (delete or re-create one of them).
+ * Any other ACL entry (`group:HR` with no such group, `role:Editor`) is canonicalized.
+ */
+import { canonicalName, parsePrincipal } from "../../policies/index.ts";
+import type { Db } from "../stores/sqlite/db.ts";
+import type { DocumentRow, DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
+import type { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
+import type { Accounts, NameConflicts } from "./accounts.ts";
+import type { ActiveIndex } from "./active-index.ts";
+import type { AuditLog } from "./audit.ts";
+
+const DONE_KEY = "principals.canonical";
+
+export interface NameMigration {
+  renamed: { kind: "user" | "group"; from: string; to: string }[];
+  /** Documents whose owner or access lists changed. */
+  documents: number;
+  conflicts: NameConflicts;
+}
+
+export interface NameMigrationDeps {
+  db: Db;
+  accounts: Accounts;
+  documentsRepo: DocumentsRepo;
+  index: ActiveIndex;
+  settings: SettingsRepo;
+  audit: AuditLog;
+}
+
+/** Runs the migration unless it ran before; null when it had. */
+export async function canonicalizeStoredNames(deps: NameMigrationDeps, options: { force?: boolean } = {}): Promise<NameMigration | null> {
+  if (!options.force && deps.settings.get(DONE_KEY)) return null;
+  const conflicts = deps.accounts.nameConflicts();
+  const colliding = new Set(conflicts.collisions.map((c) => `${c.kind}:${c.canonical}`));
+  const sql = deps.db.$client;
+  const stored = [
+    ...(sql.prepare("SELECT name FROM users").all() as { name: string }[]).map((r) => ({ kind: "user" as const, name: r.name })),
+    ...(sql.prepare("SELECT name FROM groups").all() as { name: string }[]).map((r) => ({ kind: "group" as const, name: r.name })),
+  ];
+  const renamed = stored
+    .map((p) => ({ kind: p.kind, from: p.name, to: canonicalName(p.name) }))
+    .filter((r) => r.from !== r.to && !colliding.has(`${r.kind}:${r.to}`));
+
+  const entry = (text: string): string => {
+    let p: { kind: string; name: string };
+    try {
+      p = parsePrincipal(text);
+    } catch {
+      return text; // not a principal we can read: left for an administrator to see
+    }
+    const literal = text.slice(text.indexOf(":") + 1);
+    // Either spelling of a colliding name stays literal, so it keeps naming whom it named.
+    if ((p.kind === "user" || p.kind === "group") && colliding.has(`${p.kind}:${p.name}`)) return text;
+    return literal === p.name && text.startsWith(`${p.kind}:`) ? text : `${p.kind}:${p.name}`;
+  };
+  const list = (l: string[]) => [...new Set(l.map(entry))].sort();
+  const changes: { doc: DocumentRow; allow: string[]; deny: string[]; manage: string[]; owner: string | null }[] = [];
+  for (const doc of deps.documentsRepo.all()) {
+    const next = { doc, allow: list(doc.aclAllow), deny: list(doc.aclDeny), manage: list(doc.aclManage ?? []), owner: doc.owner === null ? null : entry(doc.owner) };
+    const same = (a: string[], b: string[]) => a.join("\n") === [...b].sort().join("\n");
+    if (!same(next.allow, doc.aclAllow) || !same(next.deny, doc.aclDeny) || !same(next.manage, doc.aclManage ?? []) || next.owner !== doc.owner) changes.push(next);
+  }
+
+  if (renamed.length === 0 && changes.length === 0) {
+    deps.settings.set(DONE_KEY, new Date().toISOString());
+    return { renamed, documents: 0, conflicts };
+  }
+  for (;;) {
+    const target = await deps.index.writeTarget();
+    for (const c of changes) await target.store.updateAccess(c.doc.id, { allow: c.allow, deny: c.deny, classification: c.doc.classification });
+    const committed = deps.index.commit(target.name, () => {
+      for (const r of renamed) {
+        if (r.kind === "user") {
+          sql.prepare("UPDATE users SET name = ? WHERE name = ?").run(r.to, r.from);
+          sql.prepare("UPDATE jobs SET created_by = ? WHERE created_by = ?").run(`user:${r.to}`, `user:${r.from}`);
+        } else {
+          // groups.name is referenced by group_members.group_name (no ON UPDATE): copy, move, drop.
+          sql.prepare("INSERT INTO groups (name, description, created_at) SELECT ?, description, created_at FROM groups WHERE name = ?").run(r.to, r.from);
+          sql.prepare("UPDATE group_members SET group_name = ? WHERE group_name = ?").run(r.to, r.from);
+          sql.prepare("DELETE FROM groups WHERE name = ?").run(r.from);
+        }
+        sql.prepare("UPDATE OR IGNORE group_members SET member_name = ? WHERE member_kind = ? AND member_name = ?").run(r.to, r.kind, r.from);
+        sql.prepare("DELETE FROM group_members WHERE member_kind = ? AND member_name = ?").run(r.kind, r.from);
+      }
+      for (const c of changes) deps.documentsRepo.update(c.doc.id, { owner: c.owner, aclAllow: c.allow, aclDeny: c.deny, aclManage: c.manage });
+      deps.settings.set(DONE_KEY, new Date().toISOString());
+      deps.audit.record("system", "principals.canonicalize", "principals", { renamed, documents: changes.map((c) => c.doc.id), conflicts });
+    });
+    if (committed) break;
+  }
+  return { renamed, documents: changes.length, conflicts };
+}
