@@ -19,6 +19,7 @@ let librarian: string;
 let auditor: string;
 let viewer: string;
 const docs = { secret: "", open: "" };
+let jobId = "";
 const PHONE = "010-2345-6789";
 const MAIL = "hong.gd@example.co.kr";
 const RRN = "900101-1234568";
@@ -50,6 +51,7 @@ beforeAll(async () => {
   expect(job.status).toBe("succeeded");
   docs.secret = documents[0]!.id;
   docs.open = documents[1]!.id;
+  jobId = job.id;
 });
 afterAll(async () => {
   await t?.close();
@@ -57,6 +59,23 @@ afterAll(async () => {
 });
 
 describe("a role that manages documents it may not read (finding 7)", () => {
+  it("follows every job but sees no name or id of a file whose document it may not read", async () => {
+    const job = await get(librarian, `/api/v1/jobs/${jobId}`);
+    expect(job.status).toBe(200);
+    expect(job.body.files).toHaveLength(2);
+    expect(job.text).not.toContain("salaries");
+    expect(job.text).not.toContain(docs.secret);
+    const hidden = job.body.files.find((f: any) => f.documentId === undefined);
+    expect(hidden).toMatchObject({ status: "succeeded", source: expect.stringContaining("not shown") });
+    // The readable file is named, with personal data in its name masked.
+    const shown = job.body.files.find((f: any) => f.documentId === docs.open);
+    expect(shown.source).toContain("[REDACTED:phone]");
+    // The admin (read_all_documents, view_sensitive) sees both names as they are.
+    const full = await get(admin, `/api/v1/jobs/${jobId}`);
+    expect(full.text).toContain("salaries");
+    expect(full.body.files.map((f: any) => f.documentId).sort()).toEqual([docs.open, docs.secret].sort());
+  });
+
   it("does not see them in the personal-data report; sees the ones it reads, masked", async () => {
     const report = await get(librarian, "/api/v1/admin/sensitive");
     expect(report.status).toBe(200);

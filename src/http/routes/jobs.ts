@@ -80,6 +80,9 @@ jobRoutes.openapi(
     method: "get",
     path: "/jobs/{id}",
     summary: "Job status, progress (with throughput and ETA) and per-file outcomes",
+    description:
+      "A file whose document you may not read (a document manager following another user's job) is listed with its status and error code only: " +
+      "`source` reads `[not shown: a document you may not read]`, and `documentId` and `error` are left out. Personal data in file names is masked for users without `view_sensitive`.",
     request: { params: IdParam },
     responses: { 200: { description: "The job", content: { "application/json": { schema: JobSchema } } }, ...errorResponses },
   }),

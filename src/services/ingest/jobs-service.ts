@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { authorize, can, Job, SYSTEM_ACTOR, type Actor } from "../../../policies/index.ts";
+import { authorize, can, canRead, Job, SYSTEM_ACTOR, type Actor } from "../../../policies/index.ts";
 import { SENSITIVE_DETECTOR_VERSION } from "../../domain/sensitive/index.ts";
 import { newId } from "../../stores/ids.ts";
 import type { JobRow, JobStatus } from "../../stores/sqlite/jobs-repo.ts";
@@ -13,9 +13,13 @@ import type { IngestDeps, IngestService, JobView } from "./ingest-service.ts";
 import type { ReindexParams, SyncParams } from "./plans.ts";
 import type { ReembedParams } from "./reembed.ts";
 import { requireMaxLength, TEXT_LIMITS } from "../limits.ts";
+import { redactorFor } from "../sensitive.ts";
 
 export const JOB_KINDS = ["ingest", "sync", "reindex", "reembed", "optimize"] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
+
+/** What a job shows in place of the name of a file whose document the viewer may not read. */
+export const HIDDEN_SOURCE = "[not shown: a document you may not read]";
 
 const ownerOf = (actor: Actor) => (actor.id === "system" ? null : `user:${actor.name}`);
 
@@ -89,8 +93,28 @@ export class JobsService {
   }
 
   get(actor: Actor, id: string, options: { files?: boolean } = {}): JobView {
-    this.readable(actor, id);
-    return this.ingest.view(id, options)!;
+    const job = this.readable(actor, id);
+    return this.shownTo(actor, job, this.ingest.view(id, options)!);
+  }
+
+  /**
+   * A job's file list as `actor` may see it. Following a job is not reading its documents:
+   * a document manager (`manage_all_documents` without `read_all_documents`) follows everyone's
+   * jobs, but a file whose document they may not read is shown without its name, document id
+   * or error text (status and error code stay), like any document they may not read. The job's
+   * creator sees the files they submitted. Personal data in names is masked as everywhere.
+   */
+  private shownTo(actor: Actor, job: JobRow, view: JobView): JobView {
+    const creator = ownerOf(actor) === job.createdBy || (actor.id === "system" && job.createdBy === "system");
+    const redact = redactorFor(actor);
+    const files = view.files.map((f) => {
+      const doc = f.documentId ? this.deps.documents.byId(f.documentId) : undefined;
+      const readable = doc ? canRead(actor, { allow: doc.aclAllow, deny: doc.aclDeny, classification: doc.classification }) : creator;
+      if (readable || creator) return { ...f, source: redact(f.source), ...(f.error ? { error: redact(f.error) } : {}) };
+      const { documentId: _id, error: _error, ...rest } = f;
+      return { ...rest, source: HIDDEN_SOURCE };
+    });
+    return { ...view, files };
   }
 
   /** Newest first; managers see every job, others their own. Without per-file lists. */
@@ -113,7 +137,7 @@ export class JobsService {
     if (!this.deps.jobs.cancel(id)) throw new ServiceError(409, "job_finished", `job ${id} is already ${this.deps.jobs.byId(id)?.status}`);
     this.deps.audit.record(actor, "job.cancel", id, { kind: job.kind });
     await this.removeUnfilledDocuments(id);
-    return this.ingest.view(id)!;
+    return this.shownTo(actor, job, this.ingest.view(id)!);
   }
 
   private async removeUnfilledDocuments(jobId: string): Promise<void> {
