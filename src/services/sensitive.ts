@@ -5,12 +5,10 @@
  * answers and SSE deltas only ever contain masked text), and `DocumentService` masks page
  * text, titles and sources. The policy (who sees unmasked data) is `mustMask` in policies/.
  */
-import { authorize, can, canRead, mustMask, SensitiveData, SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
+import { authorize, can, canRead, mustMask, SensitiveData, type Actor } from "../../policies/index.ts";
 import { countByKind, detectSensitive, maskSensitive, SENSITIVE_DETECTOR_VERSION, type SensitiveKind } from "../domain/sensitive/index.ts";
 import type { DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
-import type { JobsRepo } from "../stores/sqlite/jobs-repo.ts";
 import type { SensitiveRepo } from "../stores/sqlite/sensitive-repo.ts";
-import type { JobsService } from "./ingest/jobs-service.ts";
 
 const identity = (text: string) => text;
 
@@ -86,31 +84,4 @@ export class SensitiveIndex {
     }
     return items;
   }
-}
-
-/**
- * A new detector version finds values the previous one missed, and the full-text index of a
- * document written by the previous one holds those values' characters as ordinary terms (the
- * index blanks out only what the detector that wrote it saw). Each document records the
- * detector version that indexed it; when a worker starts, documents below the current version
- * get one reindex job (re-extracted from the stored originals, so index terms, keys and the
- * spans of the admin report all come from the current detector), unless such a job is already
- * queued or running. A document whose re-index fails stays below the version and is tried again
- * at the next start. Until its job is done, retrieval keeps such documents from confirming a
- * value (Retriever drops a lexical hit found through a value the reader sees masked).
- */
-export function reindexDocumentsOfOlderDetector(deps: { documents: DocumentsRepo; jobs: JobsRepo; jobsService: JobsService }): {
-  /** Documents indexed by an older detector. */
-  stale: number;
-  /** The job re-indexing them (new, or already queued or running); null when none is needed. */
-  jobId: string | null;
-  submitted: boolean;
-} {
-  return deps.jobs.transaction(() => {
-    const stale = deps.documents.countIndexedBeforeSensitiveVersion(SENSITIVE_DETECTOR_VERSION);
-    if (stale === 0) return { stale, jobId: null, submitted: false };
-    const running = deps.jobs.activeJobWith("reindex", (p) => p.sensitiveVersionBelow === SENSITIVE_DETECTOR_VERSION);
-    if (running) return { stale, jobId: running.id, submitted: false };
-    return { stale, jobId: deps.jobsService.submitReindex(SYSTEM_ACTOR, { sensitiveStale: true }).jobId, submitted: true };
-  });
 }

@@ -7,7 +7,8 @@ import path from "node:path";
 import { authorize, can, canRead, Job, SYSTEM_ACTOR, type Actor } from "../../../policies/index.ts";
 import { SENSITIVE_DETECTOR_VERSION } from "../../domain/sensitive/index.ts";
 import { newId } from "../../stores/ids.ts";
-import type { JobRow, JobStatus } from "../../stores/sqlite/jobs-repo.ts";
+import type { DocumentsRepo } from "../../stores/sqlite/documents-repo.ts";
+import type { JobRow, JobStatus, JobsRepo } from "../../stores/sqlite/jobs-repo.ts";
 import { ServiceError, notFound } from "../errors.ts";
 import type { IngestDeps, IngestService, JobView } from "./ingest-service.ts";
 import type { ReindexParams, SyncParams } from "./plans.ts";
@@ -224,4 +225,31 @@ export class JobsService {
   submitOptimize(actor: Actor, options: { cleanupOlderThanMinutes?: number } = {}): { jobId: string } {
     return this.submit(actor, "optimize", options.cleanupOlderThanMinutes !== undefined ? { cleanupOlderThanMinutes: options.cleanupOlderThanMinutes } : {});
   }
+}
+
+/**
+ * A new detector version finds values the previous one missed, and the full-text index of a
+ * document written by the previous one holds those values' characters as ordinary terms (the
+ * index blanks out only what the detector that wrote it saw). Each document records the
+ * detector version that indexed it; when a worker starts, documents below the current version
+ * get one reindex job (re-extracted from the stored originals, so index terms, keys and the
+ * spans of the admin report all come from the current detector), unless such a job is already
+ * queued or running. A document whose re-index fails stays below the version and is tried again
+ * at the next start. Until its job is done, retrieval keeps such documents from confirming a
+ * value (Retriever drops a lexical hit found through a value the reader sees masked).
+ */
+export function reindexDocumentsOfOlderDetector(deps: { documents: DocumentsRepo; jobs: JobsRepo; jobsService: JobsService }): {
+  /** Documents indexed by an older detector. */
+  stale: number;
+  /** The job re-indexing them (new, or already queued or running); null when none is needed. */
+  jobId: string | null;
+  submitted: boolean;
+} {
+  return deps.jobs.transaction(() => {
+    const stale = deps.documents.countIndexedBeforeSensitiveVersion(SENSITIVE_DETECTOR_VERSION);
+    if (stale === 0) return { stale, jobId: null, submitted: false };
+    const running = deps.jobs.activeJobWith("reindex", (p) => p.sensitiveVersionBelow === SENSITIVE_DETECTOR_VERSION);
+    if (running) return { stale, jobId: running.id, submitted: false };
+    return { stale, jobId: deps.jobsService.submitReindex(SYSTEM_ACTOR, { sensitiveStale: true }).jobId, submitted: true };
+  });
 }
