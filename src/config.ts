@@ -62,7 +62,7 @@ const EnvSchema = z.object({
   /** Resident memory of one extraction process before it is killed (its V8 heap is capped at 3/4 of this). */
   KB_EXTRACT_MAX_RSS_MB: intFrom(2048),
   /** Largest XML part of a DOCX/PPTX/XLSX/HWPX once inflated. */
-  KB_MAX_XML_PART_MB: intFrom(20),
+  KB_MAX_XML_PART_MB: intFrom(64),
   /** Largest total a document's container inflates to (zip entries; each HWP stream). */
   KB_MAX_DOCUMENT_UNCOMPRESSED_MB: intFrom(100),
   /** Seconds between optimize runs of the chunk table (folding new rows into indexes, compaction); 0: after every job. */

@@ -23,7 +23,7 @@ describe("hostile files through the API", () => {
   it("fail with named errors while /healthz keeps answering, and the normal file of the batch succeeds", async () => {
     const files = [
       { name: "xml-bomb.docx", bytes: await xmlBombDocx(300_000) }, // 17 MB of XML, within the caps
-      { name: "zip-bomb.docx", bytes: await zipBombDocx(21) }, // one XML part over 20 MiB
+      { name: "zip-bomb.docx", bytes: await zipBombDocx(65) }, // one XML part over 64 MiB
       { name: "wide-bomb.docx", bytes: await wideZipBombDocx(12, 9) }, // 108 MiB in all, over 100 MiB
       { name: "normal.docx", bytes: await normalDocx("The quarterly onboarding checklist lives in the wiki.") },
     ];

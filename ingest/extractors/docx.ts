@@ -26,7 +26,7 @@ export interface ZipLimits {
   /** Largest single entry of any kind once inflated, in bytes. Default: the total. */
   maxEntryBytes?: number;
   /**
-   * Largest XML part (.xml, .rels) once inflated, in bytes. Default 20 MiB. XML parts are parsed
+   * Largest XML part (.xml, .rels) once inflated, in bytes. Default 64 MiB. XML parts are parsed
    * whole (DOM, mammoth), which costs many times their size in memory and time; pictures are not.
    */
   maxXmlPartBytes?: number;
@@ -43,7 +43,7 @@ const MiB = 1024 * 1024;
 export const DEFAULT_ZIP_LIMITS: Required<ZipLimits> = {
   maxEntries: 20_000,
   maxEntryBytes: 100 * MiB,
-  maxXmlPartBytes: 20 * MiB,
+  maxXmlPartBytes: 64 * MiB,
   maxTotalBytes: 100 * MiB,
 };
 

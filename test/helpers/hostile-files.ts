@@ -3,6 +3,7 @@
  * bench/hostile.ts: small on disk, expensive or huge once inflated.
  */
 import JSZip from "jszip";
+import { crc32, createDeflateRaw } from "node:zlib";
 
 const W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"';
 
@@ -30,12 +31,76 @@ export function xmlBombDocx(paragraphs: number): Promise<Buffer> {
   return docxWithBody(`<?xml version="1.0" encoding="UTF-8"?><w:document ${W}><w:body>${run.repeat(paragraphs)}</w:body></w:document>`);
 }
 
-/** A zip bomb: a DOCX with one XML part of `mib` MiB (spaces inside a valid document) in a tiny file. */
-export function zipBombDocx(mib: number): Promise<Buffer> {
+/**
+ * A zip bomb: a DOCX whose document.xml inflates to `mib` MiB (spaces inside a valid document).
+ * Deflated as a stream and written by hand, so a 1 GiB part never exists in memory (about 1 KB
+ * on disk per MiB inflated). `declaredSize`: the size its headers claim (a lying zip).
+ */
+export async function zipBombDocx(mib: number, opts: { declaredSize?: number } = {}): Promise<Buffer> {
   const head = Buffer.from(`<?xml version="1.0" encoding="UTF-8"?><w:document ${W}><w:body><w:p><w:r><w:t>`);
   const tail = Buffer.from("</w:t></w:r></w:p></w:body></w:document>");
-  const filler = Buffer.alloc(mib * 1024 * 1024, 0x20);
-  return docxWithBody(Buffer.concat([head, filler, tail]));
+  const filler = Buffer.alloc(1024 * 1024, 0x20);
+  const deflate = createDeflateRaw({ level: 9 });
+  const out: Buffer[] = [];
+  deflate.on("data", (c: Buffer) => out.push(c));
+  const ended = new Promise((r) => deflate.on("end", r));
+  let crc = crc32(head);
+  deflate.write(head);
+  for (let i = 0; i < mib; i++) {
+    crc = crc32(filler, crc);
+    if (!deflate.write(filler)) await new Promise((r) => deflate.once("drain", r));
+  }
+  crc = crc32(tail, crc);
+  deflate.end(tail);
+  await ended;
+  const size = head.length + mib * filler.length + tail.length;
+  return zipEntries([
+    { name: "[Content_Types].xml", data: Buffer.from(CONTENT_TYPES) },
+    { name: "_rels/.rels", data: Buffer.from(RELS) },
+    { name: "word/document.xml", data: Buffer.concat(out), deflated: { crc, size: opts.declaredSize ?? size } },
+  ]);
+}
+
+/** A minimal zip writer (stored entries, or raw-deflated data with its CRC and size given). */
+function zipEntries(entries: { name: string; data: Buffer; deflated?: { crc: number; size: number } }[]): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const e of entries) {
+    const name = Buffer.from(e.name);
+    const crc = e.deflated?.crc ?? crc32(e.data);
+    const size = e.deflated?.size ?? e.data.length;
+    const method = e.deflated ? 8 : 0;
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(method, 8);
+    local.writeUInt32LE(crc >>> 0, 14);
+    local.writeUInt32LE(e.data.length, 18);
+    local.writeUInt32LE(size, 22);
+    local.writeUInt16LE(name.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(method, 10);
+    central.writeUInt32LE(crc >>> 0, 16);
+    central.writeUInt32LE(e.data.length, 20);
+    central.writeUInt32LE(size, 24);
+    central.writeUInt16LE(name.length, 28);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, name, e.data);
+    centrals.push(central, name);
+    offset += local.length + name.length + e.data.length;
+  }
+  const cd = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(cd.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, cd, end]);
 }
 
 /** A zip bomb spread over many parts: each under the XML part cap, together over the document cap. */
