@@ -9,7 +9,7 @@
  * 100 ms from /proc), and each hostile file's outcome. All traffic goes to 127.0.0.1; the run is
  * bounded (at most --max-s seconds, default 300).
  *
- *   npm run bench:hostile [-- --in-process] [--max-s 300] [--no-write]
+ *   npm run bench:hostile [-- --in-process] [--max-s 300] [--extract-timeout-s 300] [--no-write]
  *
  * --in-process runs the server with KB_EXTRACT_PROCESSES=0 (extraction on its event loop, the
  * behaviour before child processes) for comparison. Writes docs/benchmarks.md (section "hostile").
@@ -25,8 +25,17 @@ import { replaceSection } from "./report.ts";
 const args = process.argv.slice(2);
 const inProcess = args.includes("--in-process");
 const write = !args.includes("--no-write");
-const maxS = Number(args[args.indexOf("--max-s") + 1]) > 0 && args.includes("--max-s") ? Number(args[args.indexOf("--max-s") + 1]) : 300;
+const numArg = (name: string, fallback: number) => {
+  const i = args.indexOf(name);
+  const n = i >= 0 ? Number(args[i + 1]) : Number.NaN;
+  return n > 0 ? n : fallback;
+};
+const maxS = numArg("--max-s", 300);
+/** KB_EXTRACT_TIMEOUT_S of the server (default: the product's 300 s). */
+const extractTimeoutS = numArg("--extract-timeout-s", 300);
 const CLIENTS = 10;
+const BASELINE_S = 20;
+const MiB = (n: number) => Math.round(n / (1024 * 1024));
 const HEALTH_EVERY_MS = 50;
 const root = path.resolve(import.meta.dirname, "..");
 
@@ -96,7 +105,7 @@ function pct(sorted: number[], p: number): number {
 }
 
 async function startServer(dataDir: string): Promise<{ proc: ChildProcess; url: string; token: string }> {
-  const env = { ...process.env, KB_DATA_DIR: dataDir, KB_HOST: "127.0.0.1", KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "warn", KB_RATE_LIMIT_PER_MIN: "0", ...(inProcess ? { KB_EXTRACT_PROCESSES: "0" } : {}) };
+  const env = { ...process.env, KB_DATA_DIR: dataDir, KB_HOST: "127.0.0.1", KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "warn", KB_RATE_LIMIT_PER_MIN: "0", KB_EXTRACT_TIMEOUT_S: String(extractTimeoutS), ...(inProcess ? { KB_EXTRACT_PROCESSES: "0" } : {}) };
   const proc = spawn(process.execPath, [path.join(root, "bin/kb.js"), "serve", "--port", "0"], { env, stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   const deadline = Date.now() + 120_000;
@@ -139,72 +148,94 @@ async function main() {
     const hostile = await hostileCorpus();
     console.log(`hostile corpus: ${hostile.length} files, ${(hostile.reduce((n, f) => n + f.bytes.length, 0) / 1e6).toFixed(1)} MB on disk`);
 
-    const stop = { now: false };
-    const health: number[] = [];
-    let healthErrors = 0;
-    const rss = { server: [] as number[], total: [] as number[], children: 0 };
-    const searches = { ok: 0, failed: 0, ms: [] as number[] };
-    const sampler = setInterval(() => {
-      const s = procRss(pid);
-      if (s === null) return;
-      const kids = childrenOf(pid);
-      rss.children = Math.max(rss.children, kids.length);
-      rss.server.push(s);
-      rss.total.push(s + kids.reduce((n, k) => n + (procRss(k) ?? 0), 0));
-    }, 100);
-    const healthLoop = (async () => {
-      while (!stop.now) {
-        const t0 = performance.now();
-        try {
-          const r = await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(60_000) });
-          await r.arrayBuffer();
-          if (r.status === 200) health.push(performance.now() - t0);
-          else healthErrors++;
-        } catch {
-          healthErrors++;
+    // One phase: 10 clients search without pause and /healthz is polled, until `until` resolves.
+    const phase = async (until: () => Promise<void>) => {
+      const stop = { now: false };
+      const health: { ms: number; at: number }[] = [];
+      let healthErrors = 0;
+      const rss = { server: [] as number[], total: [] as number[], children: 0 };
+      const searches = { ok: 0, failed: 0, ms: [] as number[] };
+      const began = performance.now();
+      const sampler = setInterval(() => {
+        const s = procRss(pid);
+        if (s === null) return;
+        const kids = childrenOf(pid);
+        rss.children = Math.max(rss.children, kids.length);
+        rss.server.push(s);
+        rss.total.push(s + kids.reduce((n, k) => n + (procRss(k) ?? 0), 0));
+      }, 100);
+      const healthLoop = (async () => {
+        while (!stop.now) {
+          const t0 = performance.now();
+          try {
+            const r = await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(60_000) });
+            await r.arrayBuffer();
+            if (r.status === 200) health.push({ ms: performance.now() - t0, at: (t0 - began) / 1000 });
+            else healthErrors++;
+          } catch {
+            healthErrors++;
+          }
+          await new Promise((r) => setTimeout(r, HEALTH_EVERY_MS));
         }
-        await new Promise((r) => setTimeout(r, HEALTH_EVERY_MS));
-      }
-    })();
-    const queries = ["연차 휴가", "VPN", "expense report", "onboarding", "보안 교육", "maintenance window", "회의실", "travel"];
-    const clients = Array.from({ length: CLIENTS }, async (_, c) => {
-      for (let i = 0; !stop.now; i++) {
-        const t0 = performance.now();
-        try {
-          const r = await fetch(`${server.url}/api/v1/search`, {
-            method: "POST",
-            headers: { ...auth, "content-type": "application/json" },
-            body: JSON.stringify({ query: queries[(c + i) % queries.length], topK: 5 }),
-            signal: AbortSignal.timeout(60_000),
-          });
-          await r.arrayBuffer();
-          if (r.status === 200) {
-            searches.ok++;
-            searches.ms.push(performance.now() - t0);
-          } else searches.failed++;
-        } catch {
-          searches.failed++;
+      })();
+      const queries = ["연차 휴가", "VPN", "expense report", "onboarding", "보안 교육", "maintenance window", "회의실", "travel"];
+      const clients = Array.from({ length: CLIENTS }, async (_, c) => {
+        for (let i = 0; !stop.now; i++) {
+          const t0 = performance.now();
+          try {
+            const r = await fetch(`${server.url}/api/v1/search`, {
+              method: "POST",
+              headers: { ...auth, "content-type": "application/json" },
+              body: JSON.stringify({ query: queries[(c + i) % queries.length], topK: 5 }),
+              signal: AbortSignal.timeout(60_000),
+            });
+            await r.arrayBuffer();
+            if (r.status === 200) {
+              searches.ok++;
+              searches.ms.push(performance.now() - t0);
+            } else searches.failed++;
+          } catch {
+            searches.failed++;
+          }
         }
-      }
-    });
+      });
+      await until();
+      stop.now = true;
+      await Promise.all([healthLoop, ...clients]);
+      clearInterval(sampler);
+      return { health, healthErrors, rss, searches, seconds: (performance.now() - began) / 1000 };
+    };
+    const summary = (p: Awaited<ReturnType<typeof phase>>) => {
+      const h = p.health.map((x) => x.ms).sort((a, b) => a - b);
+      const s = [...p.searches.ms].sort((a, b) => a - b);
+      return {
+        h50: pct(h, 50).toFixed(1), h99: pct(h, 99).toFixed(1), hmax: pct(h, 100).toFixed(1), n: h.length, err: p.healthErrors,
+        s50: pct(s, 50).toFixed(1), s99: pct(s, 99).toFixed(1), sok: p.searches.ok, sfail: p.searches.failed,
+        rssStart: MiB(p.rss.server[0] ?? 0), rssMax: MiB(Math.max(...p.rss.server)), totalMax: MiB(Math.max(...p.rss.total)), children: p.rss.children,
+        slowest: [...p.health].sort((a, b) => b.ms - a.ms).slice(0, 5).map((x) => `${x.ms.toFixed(0)} ms at ${x.at.toFixed(1)} s`).join(", "),
+      };
+    };
 
+    // Baseline: the same search load, nothing being ingested.
+    const base = summary(await phase(() => new Promise((r) => setTimeout(r, BASELINE_S * 1000))));
+    console.log(`baseline (${BASELINE_S} s, searching only): /healthz p50 ${base.h50} ms, p99 ${base.h99} ms, max ${base.hmax} ms; search p50 ${base.s50} ms, p99 ${base.s99} ms; server RSS max ${base.rssMax} MiB`);
+
+    let done: any;
     const t0 = performance.now();
-    const jobId = await upload(hostile);
-    const done = await waitJob(jobId, Date.now() + maxS * 1000);
+    const load = summary(
+      await phase(async () => {
+        const jobId = await upload(hostile);
+        done = await waitJob(jobId, Date.now() + maxS * 1000);
+      }),
+    );
     const seconds = (performance.now() - t0) / 1000;
-    stop.now = true;
-    await Promise.all([healthLoop, ...clients]);
-    clearInterval(sampler);
     const alive = server.proc.exitCode === null && (await fetch(`${server.url}/healthz`).then((r) => r.status === 200).catch(() => false));
 
-    const h = [...health].sort((a, b) => a - b);
-    const s = [...searches.ms].sort((a, b) => a - b);
-    const MiB = (n: number) => Math.round(n / (1024 * 1024));
     const outcome = new Map<string, any>(done.files.map((f: any) => [f.source, f]));
     console.log(`job ${done.status} in ${seconds.toFixed(1)} s; server alive: ${alive}`);
-    console.log(`/healthz: ${h.length} answers, ${healthErrors} errors; p50 ${pct(h, 50).toFixed(1)} ms, p99 ${pct(h, 99).toFixed(1)} ms, max ${pct(h, 100).toFixed(1)} ms`);
-    console.log(`search: ${searches.ok} ok, ${searches.failed} failed; p50 ${pct(s, 50).toFixed(1)} ms, p99 ${pct(s, 99).toFixed(1)} ms`);
-    console.log(`RSS: server max ${MiB(Math.max(...rss.server))} MiB (start ${MiB(rss.server[0] ?? 0)}); server + extraction processes max ${MiB(Math.max(...rss.total))} MiB; up to ${rss.children} child processes`);
+    console.log(`/healthz: ${load.n} answers, ${load.err} errors; p50 ${load.h50} ms, p99 ${load.h99} ms, max ${load.hmax} ms (slowest: ${load.slowest})`);
+    console.log(`search: ${load.sok} ok, ${load.sfail} failed; p50 ${load.s50} ms, p99 ${load.s99} ms`);
+    console.log(`RSS: server max ${load.rssMax} MiB (start ${load.rssStart}); server + extraction processes max ${load.totalMax} MiB; up to ${load.children} child processes`);
     for (const f of hostile) {
       const o = outcome.get(f.name);
       console.log(`  ${f.name}: ${o?.status}${o?.errorCode ? ` (${o.errorCode})` : ""}`);
@@ -217,17 +248,18 @@ async function main() {
       });
       const body = [
         `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, Node ${process.version}, command \`npm run bench:hostile\`: ` +
-          `\`kb serve\` (lexical mode, default limits: KB_EXTRACT_PROCESSES ${Math.max(1, Math.min(4, os.availableParallelism() - 1))}, KB_EXTRACT_TIMEOUT_S 300, KB_EXTRACT_MAX_RSS_MB 2048, KB_MAX_XML_PART_MB 64, KB_MAX_DOCUMENT_UNCOMPRESSED_MB 100) with ${seeded.counts.succeeded ?? 0} normal documents; ` +
+          `\`kb serve\` (lexical mode, default limits: KB_EXTRACT_PROCESSES ${Math.max(1, Math.min(4, os.availableParallelism() - 1))}, KB_EXTRACT_TIMEOUT_S ${extractTimeoutS}${extractTimeoutS === 300 ? "" : " (the default is 300, shortened to bound the run)"}, KB_EXTRACT_MAX_RSS_MB 2048, KB_MAX_XML_PART_MB 64, KB_MAX_DOCUMENT_UNCOMPRESSED_MB 100) with ${seeded.counts.succeeded ?? 0} normal documents; ` +
           `the ${hostile.length} files below uploaded in one request while ${CLIENTS} clients search without pause and /healthz is polled every ${HEALTH_EVERY_MS} ms. All on 127.0.0.1. ` +
           `The machine is shared with other work (2 cores); figures vary between runs.`,
         "",
         "| | |",
         "|---|---|",
         `| job | ${done.status}, ${seconds.toFixed(1)} s; server alive afterwards: ${alive ? "yes" : "**no**"} |`,
-        `| /healthz | ${h.length} answers, ${healthErrors} errors; p50 ${pct(h, 50).toFixed(1)} ms, **p99 ${pct(h, 99).toFixed(1)} ms**, max ${pct(h, 100).toFixed(1)} ms |`,
-        `| search (${CLIENTS} clients) | ${searches.ok} answered, ${searches.failed} failed; p50 ${pct(s, 50).toFixed(1)} ms, p99 ${pct(s, 99).toFixed(1)} ms |`,
-        `| server RSS | start ${MiB(rss.server[0] ?? 0)} MiB, **max ${MiB(Math.max(...rss.server))} MiB** |`,
-        `| server + extraction processes RSS | max ${MiB(Math.max(...rss.total))} MiB (up to ${rss.children} child processes) |`,
+        `| /healthz during the hostile corpus | ${load.n} answers, ${load.err} errors; p50 ${load.h50} ms, **p99 ${load.h99} ms**, max ${load.hmax} ms |`,
+        `| /healthz, same search load, nothing ingested (${BASELINE_S} s before) | ${base.n} answers, ${base.err} errors; p50 ${base.h50} ms, p99 ${base.h99} ms, max ${base.hmax} ms |`,
+        `| search (${CLIENTS} clients) during / before | ${load.sok} / ${base.sok} answered, ${load.sfail} / ${base.sfail} failed; p50 ${load.s50} / ${base.s50} ms, p99 ${load.s99} / ${base.s99} ms |`,
+        `| server RSS | start ${load.rssStart} MiB, **max ${load.rssMax} MiB** (baseline max ${base.rssMax} MiB) |`,
+        `| server + extraction processes RSS | max ${load.totalMax} MiB (up to ${load.children} child process${load.children === 1 ? "" : "es"}) |`,
         "",
         "| file | what | size | outcome |",
         "|---|---|---|---|",

@@ -150,7 +150,13 @@ export class ExtractProcessPool {
     child.ocrAbort = new AbortController();
     child.proc.ref();
     child.proc.channel?.ref();
-    child.proc.send({ type: "task", id: t.id, source: t.source, bytes: t.bytes, title: t.title, password: t.password, limits: this.options.limits ?? {} });
+    try {
+      child.proc.send({ type: "task", id: t.id, source: t.source, bytes: t.bytes, title: t.title, password: t.password, limits: this.options.limits ?? {} });
+    } catch (err) {
+      // The child died after saying it was ready: its exit fails the task.
+      this.kill(child, new IngestError("extract_crashed", `the extraction process could not take the file: ${(err as Error).message}`));
+      return;
+    }
     this.resumeClock(child);
   }
 
@@ -236,7 +242,11 @@ export class ExtractProcessPool {
     }
     if (signal.aborted || !child.proc.connected) return; // the child's file ended (or the child died)
     if (--child.ocrInFlight === 0) this.resumeClock(child);
-    child.proc.send(reply);
+    try {
+      child.proc.send(reply);
+    } catch {
+      /* the child is gone; its exit settles the file */
+    }
   }
 
   private resumeClock(child: Child): void {
