@@ -123,6 +123,7 @@ async function startServer(dataDir: string): Promise<{ proc: ChildProcess; url: 
 }
 
 async function main() {
+  const loadStart = os.loadavg()[0]!.toFixed(1);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-bench-hostile-"));
   const server = await startServer(dataDir);
   const pid = server.proc.pid!;
@@ -244,13 +245,13 @@ async function main() {
     if (write && !inProcess) {
       const rows = hostile.map((f) => {
         const o = outcome.get(f.name);
-        return `| \`${f.name}\` | ${f.what} | ${(f.bytes.length / 1024).toFixed(0)} KB | ${o?.status ?? "?"}${o?.errorCode ? ` (\`${o.errorCode}\`)` : ""} |`;
+        return `| \`${f.name}\` | ${f.what.replace(/</g, "&lt;")} | ${(f.bytes.length / 1024).toFixed(0)} KB | ${o?.status ?? "?"}${o?.errorCode ? ` (\`${o.errorCode}\`)` : ""} |`;
       });
       const body = [
         `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, Node ${process.version}, command \`npm run bench:hostile\`: ` +
           `\`kb serve\` (lexical mode, default limits: KB_EXTRACT_PROCESSES ${Math.max(1, Math.min(4, os.availableParallelism() - 1))}, KB_EXTRACT_TIMEOUT_S ${extractTimeoutS}${extractTimeoutS === 300 ? "" : " (the default is 300, shortened to bound the run)"}, KB_EXTRACT_MAX_RSS_MB 2048, KB_MAX_XML_PART_MB 64, KB_MAX_DOCUMENT_UNCOMPRESSED_MB 100) with ${seeded.counts.succeeded ?? 0} normal documents; ` +
           `the ${hostile.length} files below uploaded in one request while ${CLIENTS} clients search without pause and /healthz is polled every ${HEALTH_EVERY_MS} ms. All on 127.0.0.1. ` +
-          `The machine is shared with other work (2 cores); figures vary between runs.`,
+          `The machine is shared with other work (${os.cpus().length} cores, load average ${loadStart} when the run began); figures vary between runs.`,
         "",
         "| | |",
         "|---|---|",
@@ -260,6 +261,9 @@ async function main() {
         `| search (${CLIENTS} clients) during / before | ${load.sok} / ${base.sok} answered, ${load.sfail} / ${base.sfail} failed; p50 ${load.s50} / ${base.s50} ms, p99 ${load.s99} / ${base.s99} ms |`,
         `| server RSS | start ${load.rssStart} MiB, **max ${load.rssMax} MiB** (baseline max ${base.rssMax} MiB) |`,
         `| server + extraction processes RSS | max ${load.totalMax} MiB (up to ${load.children} child process${load.children === 1 ? "" : "es"}) |`,
+        "",
+        `Against the same search load with nothing being ingested, the hostile corpus moved /healthz p99 by ${(Number(load.h99) - Number(base.h99)).toFixed(1)} ms ` +
+          `and the server's RSS by ${load.rssMax - base.rssMax} MiB; what a bomb costs is spent, and capped, in its extraction process.`,
         "",
         "| file | what | size | outcome |",
         "|---|---|---|---|",
