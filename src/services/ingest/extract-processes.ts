@@ -361,6 +361,7 @@ export class ExtractProcessPool {
       }
       c.killedFor ??= new IngestError("aborted", "extraction pool closed");
       this.clearTimers(c);
+      c.proc.ref(); // an idle child is unref'd: its exit must still keep this process waiting for it
       c.proc.kill("SIGKILL");
     }
     this.children.length = 0;
