@@ -4,6 +4,7 @@
  * or memory limit has its process killed and fails with a named error, and the next file gets a
  * fresh process. OCR asked for by a child is done by the parent's engine.
  */
+import { spawnSync } from "node:child_process";
 import sharp from "sharp";
 import { afterAll, describe, expect, it } from "vitest";
 import { closeExtractors, prepareDocument } from "../ingest/pipeline.ts";
@@ -60,5 +61,21 @@ describe("extraction child processes", () => {
     const prepared = await pool.prepare("scan.png", png);
     expect(pool.stats.ocrPages).toBe(1);
     expect(prepared.chunks.map((c) => c.text).join(" ")).toMatch(/Invoice/);
+  });
+});
+
+describe("extraction child processes, lifecycle", () => {
+  it("let a process that used them exit normally once the pool is closed (idle children are unref'd)", () => {
+    const modUrl = new URL("../src/services/ingest/extract-processes.ts", import.meta.url).href;
+    const script = `
+      const { ExtractProcessPool } = await import(${JSON.stringify(modUrl)});
+      const pool = new ExtractProcessPool({ size: 1, timeoutMs: 60000, maxRssBytes: 2 ** 31, heapMb: 1024 });
+      const a = await pool.prepare("a.txt", Buffer.from("first file"));
+      await new Promise((r) => setTimeout(r, 50));
+      await pool.close();
+      console.log("closed", a.chunks.length);`;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 120_000 });
+    expect(r.stdout).toContain("closed 1");
+    expect(r.status).toBe(0);
   });
 });
