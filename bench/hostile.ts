@@ -249,7 +249,7 @@ async function main() {
       });
       const body = [
         `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, Node ${process.version}, command \`npm run bench:hostile\`: ` +
-          `\`kb serve\` (lexical mode, default limits: KB_EXTRACT_PROCESSES ${Math.max(1, Math.min(4, os.availableParallelism() - 1))}, KB_EXTRACT_TIMEOUT_S ${extractTimeoutS}${extractTimeoutS === 300 ? "" : " (the default is 300, shortened to bound the run)"}, KB_EXTRACT_MAX_RSS_MB 2048, KB_MAX_XML_PART_MB 64, KB_MAX_DOCUMENT_UNCOMPRESSED_MB 100) with ${seeded.counts.succeeded ?? 0} normal documents; ` +
+          `\`kb serve\` (lexical mode, default limits: KB_EXTRACT_PROCESSES ${Math.max(2, Math.min(4, os.availableParallelism() - 1))}, KB_EXTRACT_TIMEOUT_S ${extractTimeoutS}${extractTimeoutS === 300 ? "" : " (the default is 300, shortened to bound the run)"}, KB_EXTRACT_MAX_RSS_MB 2048, KB_MAX_XML_PART_MB 64, KB_MAX_DOCUMENT_UNCOMPRESSED_MB 100) with ${seeded.counts.succeeded ?? 0} normal documents; ` +
           `the ${hostile.length} files below uploaded in one request while ${CLIENTS} clients search without pause and /healthz is polled every ${HEALTH_EVERY_MS} ms. All on 127.0.0.1. ` +
           `The machine is shared with other work (${os.cpus().length} cores, load average ${loadStart} when the run began); figures vary between runs.`,
         "",

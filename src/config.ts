@@ -53,7 +53,7 @@ const EnvSchema = z.object({
   /** Files read and extracted ahead of the ingestion writer (default: CPU count, at most 8). */
   KB_INGEST_CONCURRENCY: intFrom(0),
   /**
-   * Child processes extracting files (default: cores - 1, at least 1, at most 4). 0: extraction in
+   * Child processes extracting files (default: cores - 1, at least 2, at most 4). 0: extraction in
    * the ingesting process itself, without the time and memory limits below (tests, debugging).
    */
   KB_EXTRACT_PROCESSES: intFrom(-1),
@@ -106,9 +106,12 @@ export interface Config {
   syncSources: string | undefined;
 }
 
-/** Unset (-1): one process per core but one (the writer and embedder need a core), 1 to 4. */
+/**
+ * Unset (-1): one process per core but one (the writer and embedder need a core), 2 to 4. At least
+ * two: a file whose pages wait for OCR in this process holds its extraction process meanwhile.
+ */
 function extractProcessesFrom(n: number): number {
-  return n >= 0 ? n : Math.max(1, Math.min(4, os.availableParallelism() - 1));
+  return n >= 0 ? n : Math.max(2, Math.min(4, os.availableParallelism() - 1));
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
