@@ -7,7 +7,8 @@
  * rewrites exactly the same rows.
  *
  * Throughput: files are read, hashed and extracted by a bounded pool ahead of the writer
- * (extraction overlaps embedding and LanceDB writes); the writer takes them in order, embeds
+ * (extraction runs in child processes, extract-processes.ts, and overlaps embedding and LanceDB
+ * writes); the writer takes them in order, embeds
  * several documents in one call and writes them in one merge-insert (each document still
  * changes atomically: the whole batch is one commit), then commits their versions in one
  * SQLite transaction.
