@@ -44,10 +44,20 @@ export interface DetectedType {
   kind: string;
 }
 
+/** Caps on what a container may inflate to (KB_MAX_XML_PART_MB, KB_MAX_DOCUMENT_UNCOMPRESSED_MB). */
+export interface ContainerLimits {
+  /** Largest XML part (.xml, .rels) of a zip container once inflated, in bytes. */
+  maxXmlPartBytes?: number;
+  /** Largest total a document inflates to (all zip entries; each HWP stream), in bytes. */
+  maxDocumentBytes?: number;
+}
+
 export interface ExtractOptions {
   password?: string;
   /** Abort long extractions (OCR, huge PDFs). */
   signal?: AbortSignal;
+  /** Decompression caps; an extractor's own configuration wins over these, these over the defaults. */
+  limits?: ContainerLimits;
 }
 
 /** An extractor turns bytes of one detected kind into pages of blocks. */

@@ -82,8 +82,19 @@ const EnvSchema = z.object({
   KB_POLICY_DIR: z.string().optional(),
   /** Files read and extracted ahead of the ingestion writer (default: CPU count, at most 8). */
   KB_INGEST_CONCURRENCY: intFrom(0),
-  /** Worker threads extracting files in parallel with embedding and writing, for jobs of 8+ files (default 0: on the main thread). */
-  KB_EXTRACT_THREADS: z.string().optional(),
+  /**
+   * Child processes extracting files (default: cores - 1, at least 2, at most 4). 0: extraction in
+   * the ingesting process itself, without the time and memory limits below (tests, debugging).
+   */
+  KB_EXTRACT_PROCESSES: intFrom(-1),
+  /** Seconds one file may spend in extraction (OCR waits excluded) before its process is killed. */
+  KB_EXTRACT_TIMEOUT_S: intFrom(300),
+  /** Resident memory of one extraction process before it is killed (its V8 heap is capped at 3/4 of this). */
+  KB_EXTRACT_MAX_RSS_MB: intFrom(2048),
+  /** Largest XML part of a DOCX/PPTX/XLSX/HWPX once inflated. */
+  KB_MAX_XML_PART_MB: intFrom(64),
+  /** Largest total a document's container inflates to (zip entries; each HWP stream). */
+  KB_MAX_DOCUMENT_UNCOMPRESSED_MB: intFrom(100),
   /** Seconds between optimize runs of the chunk table (folding new rows into indexes, compaction); 0: after every job. */
   KB_OPTIMIZE_INTERVAL_S: intFrom(300),
   /** Recurring folder syncs as JSON (see src/services/ingest/schedules.ts); default: <data>/sources.json if present. */
@@ -120,7 +131,12 @@ export interface Config {
   logLevel: string;
   cpus: number;
   ingestConcurrency: number;
-  extractThreads: number;
+  /** Extraction child processes; 0: in-process, unguarded. */
+  extractProcesses: number;
+  extractTimeoutMs: number;
+  extractMaxRssBytes: number;
+  maxXmlPartBytes: number;
+  maxDocumentBytes: number;
   optimizeIntervalS: number;
   /** KB_SYNC_SOURCES, raw JSON. */
   syncSources: string | undefined;
@@ -133,6 +149,14 @@ function syncRootsFrom(value: string | undefined): string[] {
   const relative = roots.find((r) => !path.isAbsolute(r));
   if (relative) throw new Error(`Invalid configuration:\n  KB_SYNC_ROOTS: "${relative}" is not an absolute path`);
   return roots.map((r) => path.resolve(r));
+}
+
+/**
+ * Unset (-1): one process per core but one (the writer and embedder need a core), 2 to 4. At least
+ * two: a file whose pages wait for OCR in this process holds its extraction process meanwhile.
+ */
+function extractProcessesFrom(n: number): number {
+  return n >= 0 ? n : Math.max(2, Math.min(4, os.availableParallelism() - 1));
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -169,7 +193,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: e.KB_LOG_LEVEL,
     cpus: os.availableParallelism(),
     ingestConcurrency: e.KB_INGEST_CONCURRENCY || Math.min(Math.max(os.availableParallelism(), 2), 8),
-    extractThreads: Math.max(0, Number.parseInt(e.KB_EXTRACT_THREADS ?? "0", 10) || 0),
+    extractProcesses: extractProcessesFrom(e.KB_EXTRACT_PROCESSES),
+    extractTimeoutMs: Math.max(1, e.KB_EXTRACT_TIMEOUT_S) * 1000,
+    extractMaxRssBytes: Math.max(128, e.KB_EXTRACT_MAX_RSS_MB) * 1024 * 1024,
+    maxXmlPartBytes: Math.max(1, e.KB_MAX_XML_PART_MB) * 1024 * 1024,
+    maxDocumentBytes: Math.max(1, e.KB_MAX_DOCUMENT_UNCOMPRESSED_MB) * 1024 * 1024,
     optimizeIntervalS: e.KB_OPTIMIZE_INTERVAL_S,
     syncSources: e.KB_SYNC_SOURCES || undefined,
     syncRoots: syncRootsFrom(e.KB_SYNC_ROOTS),

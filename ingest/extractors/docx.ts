@@ -23,17 +23,42 @@ import { extractHtmlText } from "./html.ts";
 export interface ZipLimits {
   /** Most entries in one archive. Default 20,000. */
   maxEntries?: number;
-  /** Largest single entry once inflated, in bytes. Default 200 MiB. */
+  /** Largest single entry of any kind once inflated, in bytes. Default: the total. */
   maxEntryBytes?: number;
-  /** Largest total once inflated, in bytes. Default 512 MiB. */
+  /**
+   * Largest XML part (.xml, .rels) once inflated, in bytes. Default 64 MiB. XML parts are parsed
+   * whole (DOM, mammoth), which costs many times their size in memory and time; pictures are not.
+   */
+  maxXmlPartBytes?: number;
+  /** Largest total once inflated, in bytes. Default 100 MiB. */
   maxTotalBytes?: number;
 }
 
+const MiB = 1024 * 1024;
+
+/**
+ * Defaults (KB_MAX_XML_PART_MB, KB_MAX_DOCUMENT_UNCOMPRESSED_MB): at least 10× the largest seen in
+ * the test corpora (bench/container-sizes.ts; figures in docs/benchmarks.md).
+ */
 export const DEFAULT_ZIP_LIMITS: Required<ZipLimits> = {
   maxEntries: 20_000,
-  maxEntryBytes: 200 * 1024 * 1024,
-  maxTotalBytes: 512 * 1024 * 1024,
+  maxEntryBytes: 100 * MiB,
+  maxXmlPartBytes: 64 * MiB,
+  maxTotalBytes: 100 * MiB,
 };
+
+/** The limits for one extraction: the extractor's configuration over the request's caps over the defaults. */
+export function zipLimitsFor(options: ExtractOptions, configured?: ZipLimits): Required<ZipLimits> {
+  const total = configured?.maxTotalBytes ?? options.limits?.maxDocumentBytes ?? DEFAULT_ZIP_LIMITS.maxTotalBytes;
+  return {
+    maxEntries: configured?.maxEntries ?? DEFAULT_ZIP_LIMITS.maxEntries,
+    maxEntryBytes: configured?.maxEntryBytes ?? total,
+    maxXmlPartBytes: configured?.maxXmlPartBytes ?? options.limits?.maxXmlPartBytes ?? DEFAULT_ZIP_LIMITS.maxXmlPartBytes,
+    maxTotalBytes: total,
+  };
+}
+
+const isXmlPart = (name: string) => /\.(xml|rels)$/i.test(name);
 
 export interface SafeZip {
   /** Entry names (files only). */
@@ -91,7 +116,7 @@ interface JSZipEntryData {
 
 /** Open a zip container with bomb protection. `expected` names the format for error messages. */
 export async function openZip(bytes: Uint8Array, source: string, expected: string, limits?: ZipLimits): Promise<SafeZip> {
-  const l = { ...DEFAULT_ZIP_LIMITS, ...(limits ?? {}) };
+  const l = zipLimitsFor({}, limits);
   if (isOleFile(bytes)) rejectOleContainer(bytes, source, expected);
   if (!(bytes[0] === 0x50 && bytes[1] === 0x4b)) {
     throw new IngestError("wrong_format", `${source} is not a ${expected} file (no zip signature)`);
@@ -108,9 +133,10 @@ export async function openZip(bytes: Uint8Array, source: string, expected: strin
   for (const f of files) {
     const size = (f as unknown as { _data?: JSZipEntryData })._data?.uncompressedSize ?? 0;
     if (size > l.maxEntryBytes) throw bombError(source, `entry ${f.name} inflates to ${size} bytes, over the limit of ${l.maxEntryBytes}`);
+    if (isXmlPart(f.name) && size > l.maxXmlPartBytes) throw bombError(source, `XML part ${f.name} inflates to ${size} bytes, over the limit of ${l.maxXmlPartBytes} (KB_MAX_XML_PART_MB)`);
     declaredTotal += size;
   }
-  if (declaredTotal > l.maxTotalBytes) throw bombError(source, `archive inflates to ${declaredTotal} bytes, over the limit of ${l.maxTotalBytes}`);
+  if (declaredTotal > l.maxTotalBytes) throw bombError(source, `archive inflates to ${declaredTotal} bytes, over the limit of ${l.maxTotalBytes} (KB_MAX_DOCUMENT_UNCOMPRESSED_MB)`);
 
   const byName = new Map(files.map((f) => [f.name, f]));
   let inflatedTotal = 0;
@@ -124,6 +150,7 @@ export async function openZip(bytes: Uint8Array, source: string, expected: strin
         return;
       }
       const chunks: Uint8Array[] = [];
+      const maxSize = isXmlPart(name) ? Math.min(l.maxEntryBytes, l.maxXmlPartBytes) : l.maxEntryBytes;
       let size = 0;
       let done = false;
       const stream = (f as unknown as { internalStream(type: "uint8array"): JSZipStream }).internalStream("uint8array");
@@ -142,7 +169,7 @@ export async function openZip(bytes: Uint8Array, source: string, expected: strin
           if (done) return;
           size += chunk.length;
           inflatedTotal += chunk.length;
-          if (size > l.maxEntryBytes) return fail(bombError(source, `entry ${name} inflates past ${l.maxEntryBytes} bytes`));
+          if (size > maxSize) return fail(bombError(source, `entry ${name} inflates past ${maxSize} bytes`));
           if (inflatedTotal > l.maxTotalBytes * 2) return fail(bombError(source, `archive inflates past ${l.maxTotalBytes} bytes`));
           if (keep) chunks.push(chunk);
         })
@@ -219,7 +246,7 @@ export function createDocxExtractor(config: DocxExtractorConfig = {}): Extractor
   return {
     kinds: ["docx"],
     async extract(file: SourceFile, type: DetectedType, options: ExtractOptions): Promise<ExtractedDocument> {
-      const zip = await openZip(file.bytes, file.source, "DOCX", config.zipLimits);
+      const zip = await openZip(file.bytes, file.source, "DOCX", zipLimitsFor(options, config.zipLimits));
       if (!zip.has("word/document.xml")) {
         throw new IngestError("corrupt_document", `${file.source}: not a Word document (word/document.xml is missing)`);
       }

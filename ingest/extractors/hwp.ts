@@ -34,7 +34,7 @@ import { IngestError, type Block, type DetectedType, type ExtractedDocument, typ
 import { markdownCell, markdownTable } from "./csv.ts";
 
 export interface HwpExtractorConfig {
-  /** Largest inflated stream (section / DocInfo), bytes. Default 256 MiB. */
+  /** Largest inflated stream (section / DocInfo), bytes. Default: the document cap (ExtractOptions.limits, else 100 MiB). */
   maxStreamBytes?: number;
   /** Most sections read. Default 1,000. */
   maxSections?: number;
@@ -289,11 +289,11 @@ function cleanText(s: string): string {
 }
 
 export function createHwpExtractor(config: HwpExtractorConfig = {}): Extractor {
-  const maxStream = config.maxStreamBytes ?? 256 * 1024 * 1024;
   const maxSections = config.maxSections ?? 1000;
   return {
     kinds: ["hwp"],
     async extract(file: SourceFile, type: DetectedType, options: ExtractOptions): Promise<ExtractedDocument> {
+      const maxStream = config.maxStreamBytes ?? options.limits?.maxDocumentBytes ?? 100 * 1024 * 1024;
       const bytes = Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.byteLength);
       if (bytes.subarray(0, 32).toString("latin1").startsWith("HWP Document File V3")) {
         throw new IngestError("unsupported_version", `${file.source} is an HWP 3.x document; only HWP 5.x (2002 and later) and HWPX are supported — save it again in a newer Hangul version`);

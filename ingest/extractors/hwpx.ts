@@ -13,7 +13,7 @@ import type { Element } from "domhandler";
 import { sensibleTitle, titleFromFileName } from "../text-utils.ts";
 import { IngestError, type Block, type DetectedType, type ExtractedDocument, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
 import { markdownTable } from "./csv.ts";
-import { openZip, type SafeZip, type ZipLimits } from "./docx.ts";
+import { openZip, zipLimitsFor, type SafeZip, type ZipLimits } from "./docx.ts";
 
 export interface HwpxExtractorConfig {
   zipLimits?: ZipLimits;
@@ -178,7 +178,7 @@ export function createHwpxExtractor(config: HwpxExtractorConfig = {}): Extractor
   return {
     kinds: ["hwpx"],
     async extract(file: SourceFile, type: DetectedType, options: ExtractOptions): Promise<ExtractedDocument> {
-      const zip = await openZip(file.bytes, file.source, "HWPX", config.zipLimits);
+      const zip = await openZip(file.bytes, file.source, "HWPX", zipLimitsFor(options, config.zipLimits));
       const sections = await sectionOrder(zip);
       if (sections.length === 0) throw new IngestError("corrupt_document", `${file.source}: not an HWPX document (no Contents/section*.xml)`);
       const walker = new Walker(await headingStyles(zip));

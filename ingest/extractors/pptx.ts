@@ -19,7 +19,7 @@ import type { Element } from "domhandler";
 import { titleFromFileName } from "../text-utils.ts";
 import { IngestError, type Block, type DetectedType, type ExtractedDocument, type ExtractedPage, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
 import { markdownTable } from "./csv.ts";
-import { coreTitle, openZip, type SafeZip, type ZipLimits } from "./docx.ts";
+import { coreTitle, openZip, zipLimitsFor, type SafeZip, type ZipLimits } from "./docx.ts";
 import { readEmbeddedImages, type EmbeddedImageOptions } from "../ocr/embedded-images.ts";
 
 export interface PptxExtractorConfig {
@@ -270,7 +270,7 @@ export function createPptxExtractor(config: PptxExtractorConfig = {}): Extractor
   return {
     kinds: ["pptx"],
     async extract(file: SourceFile, type: DetectedType, options: ExtractOptions): Promise<ExtractedDocument> {
-      const zip = await openZip(file.bytes, file.source, "PPTX", config.zipLimits);
+      const zip = await openZip(file.bytes, file.source, "PPTX", zipLimitsFor(options, config.zipLimits));
       const slides = await slideOrder(zip);
       if (slides.length === 0) {
         if (!zip.has("ppt/presentation.xml")) {

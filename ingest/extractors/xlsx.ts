@@ -15,7 +15,7 @@ import JSZip from "jszip";
 import { titleFromFileName } from "../text-utils.ts";
 import { IngestError, type Block, type DetectedType, type ExtractedDocument, type ExtractedPage, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
 import { gridToBlocks } from "./csv.ts";
-import { coreTitle, openZip, type SafeZip, type ZipLimits } from "./docx.ts";
+import { coreTitle, openZip, zipLimitsFor, type SafeZip, type ZipLimits } from "./docx.ts";
 import { chartBlocks, rels } from "./pptx.ts";
 
 export interface XlsxExtractorConfig {
@@ -192,7 +192,7 @@ export function createXlsxExtractor(config: XlsxExtractorConfig = {}): Extractor
   return {
     kinds: ["xlsx"],
     async extract(file: SourceFile, type: DetectedType, options: ExtractOptions): Promise<ExtractedDocument> {
-      const zip = await openZip(file.bytes, file.source, "XLSX", config.zipLimits);
+      const zip = await openZip(file.bytes, file.source, "XLSX", zipLimitsFor(options, config.zipLimits));
       if (!zip.has("xl/workbook.xml")) {
         throw new IngestError("corrupt_document", `${file.source}: not an Excel workbook (xl/workbook.xml is missing)`);
       }

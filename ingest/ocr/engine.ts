@@ -532,6 +532,14 @@ export function getOcrEngine(options?: OcrEngineOptions): OcrEngine {
   return shared;
 }
 
+/**
+ * Replaces the process-wide engine. Extraction child processes install one that sends each image
+ * to their parent, so all of them share the parent's single pool of tesseract workers.
+ */
+export function setOcrEngine(engine: OcrEngine): void {
+  shared = engine;
+}
+
 /** Terminate the process-wide engine's workers (call on shutdown). */
 export async function closeOcrEngine(): Promise<void> {
   const e = shared;

@@ -54,7 +54,10 @@ export const JobFileSchema = z.object({
   action: z.enum(["ingest", "delete", "reindex", "reembed"]).optional().openapi({ description: "absent: ingest" }),
   status: z.enum(["queued", "running", "succeeded", "unchanged", "failed", "cancelled"]),
   error: z.string().optional(),
-  errorCode: z.string().optional(),
+  errorCode: z.string().optional().openapi({
+    description:
+      "why the file failed, e.g. unsupported_type, corrupt_document, zip_bomb (over KB_MAX_XML_PART_MB / KB_MAX_DOCUMENT_UNCOMPRESSED_MB), extract_timeout (over KB_EXTRACT_TIMEOUT_S), extract_memory (over KB_EXTRACT_MAX_RSS_MB), extract_crashed",
+  }),
 });
 
 export const JobSchema = z

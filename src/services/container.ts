@@ -200,7 +200,12 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     resolveAccess: (facts, explicit) => resolveDocumentAccess(policy.documentRules(), facts, explicit),
     recordSensitive: (documentId, chunks) => sensitive.record(documentId, chunks),
     concurrency: config.ingestConcurrency,
-    extractThreads: config.extractThreads,
+    extraction: {
+      processes: config.extractProcesses,
+      timeoutMs: config.extractTimeoutMs,
+      maxRssBytes: config.extractMaxRssBytes,
+      limits: { maxXmlPartBytes: config.maxXmlPartBytes, maxDocumentBytes: config.maxDocumentBytes },
+    },
     optimizeIntervalS: config.optimizeIntervalS,
   };
   const ingest = new IngestService(ingestDeps);

@@ -7,7 +7,8 @@
  * rewrites exactly the same rows.
  *
  * Throughput: files are read, hashed and extracted by a bounded pool ahead of the writer
- * (extraction overlaps embedding and LanceDB writes); the writer takes them in order, embeds
+ * (extraction runs in child processes, extract-processes.ts, and overlaps embedding and LanceDB
+ * writes); the writer takes them in order, embeds
  * several documents in one call and writes them in one merge-insert (each document still
  * changes atomically: the whole batch is one commit), then commits their versions in one
  * SQLite transaction.
@@ -17,7 +18,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { IngestError } from "../../../ingest/types.ts";
+import { IngestError, type ContainerLimits } from "../../../ingest/types.ts";
 import { prepareDocument, type PreparedDocument } from "../../../ingest/pipeline.ts";
 import { authorize, Document, DocumentCollection, resolveAcl, type Actor, can, type DocumentAcl, type DocumentFacts, type ExplicitAccess } from "../../../policies/index.ts";
 import { SENSITIVE_DETECTOR_VERSION } from "../../domain/sensitive/index.ts";
@@ -33,7 +34,7 @@ import { clampTitle } from "../../domain/limits.ts";
 import { notFound, ServiceError } from "../errors.ts";
 import { requireMaxLength, TEXT_LIMITS } from "../limits.ts";
 import { reconcile, type ReconcileReport } from "./consistency.ts";
-import { ExtractPool } from "./extract-pool.ts";
+import { ExtractProcessPool } from "./extract-processes.ts";
 import { OptimizePolicy } from "./optimize-policy.ts";
 import { planReindex, planSync } from "./plans.ts";
 import { runReembed } from "./reembed.ts";
@@ -111,8 +112,12 @@ export interface IngestDeps {
   recordSensitive?: (documentId: string, chunks: readonly { chunkId: string; text: string }[]) => void;
   /** Files extracted ahead of the writer (default 4). */
   concurrency?: number;
-  /** Worker threads for extraction (jobs with many files); 0 or absent: extraction on the main thread. */
-  extractThreads?: number;
+  /**
+   * Where files are extracted (extract-processes.ts). `processes` > 0: in that many child
+   * processes with a time limit and an RSS cap per file; 0 or absent: in this process, with the
+   * decompression caps only.
+   */
+  extraction?: { processes: number; timeoutMs: number; maxRssBytes: number; limits?: ContainerLimits };
   /** Seconds between optimize runs of the active table (default 300; 0: after every job that changed it). */
   optimizeIntervalS?: number;
   /** Seconds a re-embed waits after its switch before checking the new table against SQLite (default 5). */
@@ -136,8 +141,6 @@ export interface RunJobOptions {
 }
 
 const TEXT_MAX_PAGES = 5000;
-/** Jobs with fewer files to extract stay on the main thread (starting threads costs more). */
-const THREADS_MIN_FILES = 8;
 /** Documents and chunks per LanceDB write. */
 const BATCH_DOCS = 16;
 const BATCH_CHUNKS = 1024;
@@ -182,11 +185,24 @@ const sameList = (a: string[], b: string[]) => a.join("\u0000") === b.join("\u00
 
 export class IngestService {
   private readonly optimizer: OptimizePolicy;
-  private readonly pool: ExtractPool | null;
+  private readonly pool: ExtractProcessPool | null;
 
   constructor(private readonly deps: IngestDeps) {
     this.optimizer = new OptimizePolicy(deps.index, deps.optimizeIntervalS ?? 300, (msg, f) => deps.log?.(msg, f));
-    this.pool = deps.extractThreads && deps.extractThreads > 0 ? new ExtractPool(deps.extractThreads) : null;
+    const x = deps.extraction;
+    this.pool =
+      x && x.processes > 0
+        ? new ExtractProcessPool({
+            size: x.processes,
+            timeoutMs: x.timeoutMs,
+            maxRssBytes: x.maxRssBytes,
+            // The V8 heap stops short of the RSS cap, so a plain heap blow-up ends as a heap-limit
+            // abort; the watchdog catches what lives outside the heap (Buffers, WASM).
+            heapMb: Math.floor((x.maxRssBytes * 0.75) / (1024 * 1024)),
+            limits: x.limits,
+            log: deps.log,
+          })
+        : null;
   }
 
   async close(): Promise<void> {
@@ -434,14 +450,13 @@ export class IngestService {
     const { jobs } = this.deps;
     const jobId = ctx.job.id;
     const pending = jobs.pendingFiles(jobId);
-    const threads = this.pool && pending.filter((f) => f.action !== "delete").length >= THREADS_MIN_FILES;
-    const ahead = Math.max(1, this.deps.concurrency ?? 4, threads ? this.pool!.size + 1 : 0);
+    const ahead = Math.max(1, this.deps.concurrency ?? 4, this.pool ? this.pool.size + 1 : 0);
     const staged: { promise: Promise<Staged>; settled: boolean }[] = [];
     let next = 0;
     const startMore = () => {
       while (next < pending.length && next - cursor < ahead) {
         const file = pending[next++]!;
-        const slot = { promise: this.stage(file, !!threads), settled: false };
+        const slot = { promise: this.stage(file), settled: false };
         slot.promise.then(() => (slot.settled = true));
         staged.push(slot);
       }
@@ -510,7 +525,7 @@ export class IngestService {
   }
 
   /** The parallel part: read, hash and (unless the content is the live version's) extract. */
-  private async stage(file: JobFileRow, threads: boolean): Promise<Staged> {
+  private async stage(file: JobFileRow): Promise<Staged> {
     const opts = file.options as unknown as FileOptions & { documentId?: string };
     const doc = this.documentOf(file);
     if (!doc) return { kind: "failed", file, code: "document_deleted", message: "the document was deleted before it was ingested" };
@@ -534,7 +549,7 @@ export class IngestService {
       return { kind: "content", file, hash, size: bytes.length, mtimeMs, bytes };
     }
     try {
-      const prepared = await this.extract(doc.source, bytes, opts, threads);
+      const prepared = await this.extract(doc.source, bytes, opts);
       return { kind: "content", file, hash, size: bytes.length, mtimeMs, bytes, prepared };
     } catch (err) {
       const f = failure(err);
@@ -543,11 +558,10 @@ export class IngestService {
     }
   }
 
-  private async extract(source: string, bytes: Buffer, opts: { title?: string; password?: string }, threads = false): Promise<PreparedDocument> {
-    const prepared =
-      threads && this.pool
-        ? await this.pool.prepare(source, bytes, { title: opts.title, password: opts.password })
-        : await prepareDocument({ source, bytes, password: opts.password }, { title: opts.title, password: opts.password });
+  private async extract(source: string, bytes: Buffer, opts: { title?: string; password?: string }): Promise<PreparedDocument> {
+    const prepared = this.pool
+      ? await this.pool.prepare(source, bytes, { title: opts.title, password: opts.password })
+      : await prepareDocument({ source, bytes, password: opts.password }, { title: opts.title, password: opts.password, limits: this.deps.extraction?.limits });
     if (prepared.pages.length > TEXT_MAX_PAGES) throw new IngestError("too_many_pages", `document has ${prepared.pages.length} pages (limit ${TEXT_MAX_PAGES})`);
     if (prepared.chunks.length === 0) throw new IngestError("no_text", "no text could be extracted from this file");
     return prepared;

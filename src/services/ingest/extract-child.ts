@@ -1,0 +1,80 @@
+/**
+ * An extraction child process (see extract-processes.ts): runs `prepareDocument` for its parent,
+ * one file at a time. OCR is not done here: the process-wide OCR engine is replaced by one that
+ * sends each image to the parent, whose single tesseract pool serves every child.
+ */
+import { OcrEngine, setOcrEngine, type OcrPage, type RecognizeOptions } from "../../../ingest/ocr/engine.ts";
+import { loadExtractors, prepareDocument } from "../../../ingest/pipeline.ts";
+import { IngestError, type ContainerLimits } from "../../../ingest/types.ts";
+
+interface Task {
+  type: "task";
+  id: number;
+  source: string;
+  bytes: Uint8Array;
+  title?: string;
+  password?: string;
+  limits: ContainerLimits;
+}
+
+type FromParent = Task | { type: "ocr-result"; rid: number; page: OcrPage } | { type: "ocr-error"; rid: number; code: string; message: string };
+
+const send = (m: unknown) => {
+  if (process.connected) process.send!(m);
+};
+
+/** Same pool size and limits as the parent's engine (same environment), but the pages are read there. */
+class ParentOcrEngine extends OcrEngine {
+  private nextRid = 1;
+  readonly pending = new Map<number, { resolve: (p: OcrPage) => void; reject: (e: unknown) => void }>();
+
+  override recognizeImage(bytes: Uint8Array, options: RecognizeOptions = {}): Promise<OcrPage> {
+    const { signal, ...rest } = options;
+    if (signal?.aborted) return Promise.reject(new IngestError("aborted", "OCR aborted"));
+    const rid = this.nextRid++;
+    return new Promise<OcrPage>((resolve, reject) => {
+      this.pending.set(rid, { resolve, reject });
+      signal?.addEventListener("abort", () => {
+        this.pending.delete(rid);
+        reject(new IngestError("aborted", "OCR aborted"));
+      }, { once: true });
+      send({ type: "ocr", rid, bytes, options: rest });
+    });
+  }
+
+  settle(m: Extract<FromParent, { rid: number }>): void {
+    const p = this.pending.get(m.rid);
+    if (!p) return;
+    this.pending.delete(m.rid);
+    if (m.type === "ocr-result") p.resolve(m.page);
+    else p.reject(new IngestError(m.code, m.message));
+  }
+
+  override async close(): Promise<void> {
+    for (const p of this.pending.values()) p.reject(new IngestError("ocr_unavailable", "OCR engine is closed"));
+    this.pending.clear();
+  }
+}
+
+const ocr = new ParentOcrEngine();
+setOcrEngine(ocr);
+
+process.on("message", (m: FromParent) => {
+  if (m.type !== "task") {
+    ocr.settle(m);
+    return;
+  }
+  const bytes = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
+  prepareDocument({ source: m.source, bytes, password: m.password }, { title: m.title, password: m.password, limits: m.limits }).then(
+    (prepared) => send({ type: "result", id: m.id, prepared }),
+    (err: unknown) => send({ type: "error", id: m.id, code: err instanceof IngestError ? err.code : null, message: err instanceof Error ? err.message : String(err) }),
+  );
+});
+// The parent died or let this child go: nothing else will come.
+process.on("disconnect", () => process.exit(0));
+
+// Where /proc is missing, the parent's RSS watchdog uses what the child reports.
+setInterval(() => send({ type: "rss", rss: process.memoryUsage.rss() }), 250).unref();
+
+await loadExtractors();
+send({ type: "ready" });

@@ -1,0 +1,370 @@
+/**
+ * Extraction in child processes: detect → extract → normalize → chunk → analyze
+ * (`prepareDocument`) runs in a small pool of forked Node processes, never on the server's
+ * event loop. A hostile file (an XML bomb that is small on disk but costs gigabytes and minutes
+ * to parse, a decompression bomb, a parser stuck in a loop) can then only hurt its own child:
+ *
+ * - each child runs with `--max-old-space-size` (V8 heap) and an RSS watchdog in the parent
+ *   (/proc/<pid>/status, else what the child reports), because Buffers, ArrayBuffers and WASM
+ *   memory are outside the V8 heap limit (worker threads' `resourceLimits` do not cap them);
+ * - each file has a time limit; time the child spends waiting for OCR does not count (OCR pages
+ *   have their own limit, and they wait in the parent's shared queue);
+ * - a child over a limit is killed (SIGKILL), its file fails with a named error
+ *   (`extract_timeout`, `extract_memory`, `extract_crashed`), a fresh child takes the next file.
+ *
+ * OCR stays in the parent: children send page images over IPC and the parent's one tesseract
+ * pool (ingest/ocr/engine.ts, KB_OCR_WORKERS) reads them, so N children never start N pools.
+ *
+ * Children start on first use, stop after a minute without work, and exit when the parent's IPC
+ * channel closes (the parent died). Results are plain data; an extractor's IngestError comes back
+ * with its code.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import type { PreparedDocument } from "../../../ingest/pipeline.ts";
+import { IngestError, type ContainerLimits } from "../../../ingest/types.ts";
+import type { OcrEngine, RecognizeOptions } from "../../../ingest/ocr/engine.ts";
+
+const BOOT = new URL("./extract-child-boot.mjs", import.meta.url);
+const ENTRY = new URL("./extract-child.ts", import.meta.url).href;
+const IDLE_MS = 60_000;
+const WATCH_MS = 100;
+/** A child that is still this far into its RSS cap after a file is replaced (its heap stays grown). */
+const RECYCLE_SHARE = 0.5;
+/** Starting a child (tsx, extractor modules) may take long on a busy machine, but not forever. */
+const START_TIMEOUT_MS = 120_000;
+
+export interface ExtractProcessOptions {
+  /** Child processes (files extracted at once). */
+  size: number;
+  /** Wall-clock limit for one file, OCR waits excluded, in ms. */
+  timeoutMs: number;
+  /** Resident memory a child may reach before it is killed, in bytes. */
+  maxRssBytes: number;
+  /** `--max-old-space-size` of each child, in MiB. */
+  heapMb: number;
+  /** Decompression caps passed to the extractors. */
+  limits?: ContainerLimits;
+  /** The OCR engine that serves the children (default: this process's shared engine). */
+  ocr?: () => Promise<OcrEngine>;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+interface Task {
+  id: number;
+  source: string;
+  bytes: Uint8Array;
+  title?: string;
+  password?: string;
+  resolve: (p: PreparedDocument) => void;
+  reject: (e: unknown) => void;
+}
+
+interface Child {
+  proc: ChildProcess;
+  ready: boolean;
+  task: Task | null;
+  /** Why the parent killed it (the error its task fails with). */
+  killedFor: IngestError | null;
+  idleTimer: NodeJS.Timeout | null;
+  startTimer: NodeJS.Timeout | null;
+  /** Time limit accounting: ms used by the current task, and since when the clock runs (null: paused for OCR). */
+  spentMs: number;
+  runningSince: number | null;
+  deadline: NodeJS.Timeout | null;
+  ocrInFlight: number;
+  ocrAbort: AbortController;
+  reportedRss: number;
+  stderrTail: string;
+}
+
+type FromChild =
+  | { type: "ready" }
+  | { type: "rss"; rss: number }
+  | { type: "result"; id: number; prepared: PreparedDocument }
+  | { type: "error"; id: number; code: string | null; message: string }
+  | { type: "ocr"; rid: number; bytes: Uint8Array; options: Omit<RecognizeOptions, "signal"> };
+
+/** Resident set size of a process from /proc (Linux); null elsewhere or when it is gone. */
+export function procRss(pid: number): number | null {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "latin1"));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+export class ExtractProcessPool {
+  private readonly children: Child[] = [];
+  private readonly queue: Task[] = [];
+  private readonly watchdog: NodeJS.Timeout;
+  private nextId = 1;
+  private closed = false;
+  /** Counters for diagnostics and benches. */
+  readonly stats = { started: 0, killedTimeout: 0, killedMemory: 0, crashed: 0, ocrPages: 0, peakChildRss: 0 };
+
+  constructor(readonly options: ExtractProcessOptions) {
+    this.watchdog = setInterval(() => this.watch(), WATCH_MS);
+    this.watchdog.unref();
+  }
+
+  get size(): number {
+    return this.options.size;
+  }
+
+  /** Process ids of the running children. */
+  pids(): number[] {
+    return this.children.flatMap((c) => (c.proc.pid ? [c.proc.pid] : []));
+  }
+
+  prepare(source: string, bytes: Uint8Array, opts: { title?: string; password?: string } = {}): Promise<PreparedDocument> {
+    if (this.closed) return Promise.reject(new Error("extraction pool is closed"));
+    return new Promise<PreparedDocument>((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, source, bytes, title: opts.title, password: opts.password, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.queue.length && !this.closed) {
+      const ready = this.children.find((c) => c.ready && c.task === null && !c.killedFor);
+      if (ready) {
+        ready.task = this.queue.shift()!;
+        this.send(ready);
+        continue;
+      }
+      // A child still starting takes its task when it is ready.
+      const starting = this.children.find((c) => !c.ready && c.task === null && !c.killedFor) ?? (this.children.length < this.options.size ? this.spawn() : null);
+      if (!starting) return;
+      starting.task = this.queue.shift()!;
+    }
+  }
+
+  private send(child: Child): void {
+    const t = child.task!;
+    if (child.idleTimer) clearTimeout(child.idleTimer);
+    child.idleTimer = null;
+    child.spentMs = 0;
+    child.ocrInFlight = 0;
+    child.ocrAbort = new AbortController();
+    child.proc.ref();
+    child.proc.channel?.ref();
+    try {
+      child.proc.send({ type: "task", id: t.id, source: t.source, bytes: t.bytes, title: t.title, password: t.password, limits: this.options.limits ?? {} });
+    } catch (err) {
+      // The child died after saying it was ready: its exit fails the task.
+      this.kill(child, new IngestError("extract_crashed", `the extraction process could not take the file: ${(err as Error).message}`));
+      return;
+    }
+    this.resumeClock(child);
+  }
+
+  private spawn(): Child {
+    const heap = Math.max(16, Math.floor(this.options.heapMb));
+    const proc = fork(BOOT, [ENTRY], {
+      execArgv: [`--max-old-space-size=${heap}`],
+      serialization: "advanced",
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+    });
+    this.stats.started++;
+    const child: Child = {
+      proc,
+      ready: false,
+      task: null,
+      killedFor: null,
+      idleTimer: null,
+      startTimer: null,
+      spentMs: 0,
+      runningSince: null,
+      deadline: null,
+      ocrInFlight: 0,
+      ocrAbort: new AbortController(),
+      reportedRss: 0,
+      stderrTail: "",
+    };
+    proc.stdout?.resume();
+    proc.stderr?.on("data", (d: Buffer) => (child.stderrTail = (child.stderrTail + d.toString("utf8")).slice(-2000)));
+    child.startTimer = setTimeout(() => this.kill(child, new IngestError("extract_crashed", `the extraction process did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    child.startTimer.unref();
+    proc.on("message", (m: FromChild) => this.onMessage(child, m));
+    proc.on("error", (err) => this.kill(child, new IngestError("extract_crashed", `the extraction process failed: ${err.message}`)));
+    proc.on("exit", (code, signal) => this.onExit(child, code, signal));
+    this.children.push(child);
+    return child;
+  }
+
+  private onMessage(child: Child, m: FromChild): void {
+    switch (m.type) {
+      case "ready":
+        child.ready = true;
+        if (child.startTimer) clearTimeout(child.startTimer);
+        if (child.task) this.send(child);
+        else this.idle(child);
+        this.pump();
+        return;
+      case "rss":
+        child.reportedRss = m.rss;
+        return;
+      case "ocr":
+        void this.ocr(child, m.rid, m.bytes, m.options);
+        return;
+      case "result":
+      case "error": {
+        const t = child.task;
+        if (!t || t.id !== m.id) return;
+        this.stopClock(child);
+        child.task = null;
+        child.ocrAbort.abort();
+        if (m.type === "result") t.resolve(m.prepared);
+        else t.reject(m.code ? new IngestError(m.code, m.message) : new Error(m.message));
+        const rss = this.rssOf(child);
+        if (rss !== null && rss > this.options.maxRssBytes * RECYCLE_SHARE) this.retire(child);
+        else this.idle(child);
+        this.pump();
+        return;
+      }
+    }
+  }
+
+  /** One OCR page for a child, on this process's shared engine. */
+  private async ocr(child: Child, rid: number, bytes: Uint8Array, options: Omit<RecognizeOptions, "signal">): Promise<void> {
+    const signal = child.ocrAbort.signal;
+    if (++child.ocrInFlight === 1) this.pauseClock(child);
+    let reply: Record<string, unknown>;
+    try {
+      const engine = this.options.ocr ? await this.options.ocr() : (await import("../../../ingest/ocr/engine.ts")).getOcrEngine();
+      const page = await engine.recognizeImage(bytes, { ...options, signal });
+      this.stats.ocrPages++;
+      reply = { type: "ocr-result", rid, page };
+    } catch (err) {
+      reply = { type: "ocr-error", rid, code: err instanceof IngestError ? err.code : "ocr_failed", message: err instanceof Error ? err.message : String(err) };
+    }
+    if (signal.aborted || !child.proc.connected) return; // the child's file ended (or the child died)
+    if (--child.ocrInFlight === 0) this.resumeClock(child);
+    try {
+      child.proc.send(reply);
+    } catch {
+      /* the child is gone; its exit settles the file */
+    }
+  }
+
+  private resumeClock(child: Child): void {
+    if (!child.task || child.runningSince !== null) return;
+    child.runningSince = Date.now();
+    const left = Math.max(0, this.options.timeoutMs - child.spentMs);
+    child.deadline = setTimeout(() => {
+      this.stats.killedTimeout++;
+      this.kill(child, new IngestError("extract_timeout", `extraction took longer than ${Math.round(this.options.timeoutMs / 1000)} s (KB_EXTRACT_TIMEOUT_S); the file was not ingested`));
+    }, left);
+    child.deadline.unref();
+  }
+
+  private pauseClock(child: Child): void {
+    if (child.runningSince === null) return;
+    child.spentMs += Date.now() - child.runningSince;
+    child.runningSince = null;
+    if (child.deadline) clearTimeout(child.deadline);
+    child.deadline = null;
+  }
+
+  private stopClock(child: Child): void {
+    this.pauseClock(child);
+    child.spentMs = 0;
+  }
+
+  private rssOf(child: Child): number | null {
+    const rss = child.proc.pid ? procRss(child.proc.pid) : null;
+    return rss ?? (child.reportedRss || null);
+  }
+
+  /** The RSS watchdog: a busy child over the cap is killed (a sync parse loop cannot stop itself). */
+  private watch(): void {
+    for (const child of this.children) {
+      if (!child.task || child.killedFor) continue;
+      const rss = this.rssOf(child);
+      if (rss === null) continue;
+      if (rss > this.stats.peakChildRss) this.stats.peakChildRss = rss;
+      if (rss > this.options.maxRssBytes) {
+        this.stats.killedMemory++;
+        const mb = (n: number) => Math.round(n / (1024 * 1024));
+        this.kill(child, new IngestError("extract_memory", `extraction used ${mb(rss)} MiB of memory, over the limit of ${mb(this.options.maxRssBytes)} MiB (KB_EXTRACT_MAX_RSS_MB); the file was not ingested`));
+      }
+    }
+  }
+
+  private kill(child: Child, why: IngestError): void {
+    if (child.killedFor) return;
+    child.killedFor = why;
+    child.ocrAbort.abort();
+    child.proc.kill("SIGKILL");
+  }
+
+  private onExit(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
+    const i = this.children.indexOf(child);
+    if (i >= 0) this.children.splice(i, 1);
+    this.clearTimers(child);
+    child.ocrAbort.abort();
+    const t = child.task;
+    child.task = null;
+    if (t) {
+      let err = child.killedFor;
+      if (!err) {
+        // V8 aborts a process whose heap reached --max-old-space-size ("Reached heap limit").
+        const heapOut = /heap limit|out of memory/i.test(child.stderrTail);
+        if (heapOut) this.stats.killedMemory++;
+        else this.stats.crashed++;
+        err = heapOut
+          ? new IngestError("extract_memory", `extraction ran out of memory (heap limit ${this.options.heapMb} MiB); the file was not ingested`)
+          : new IngestError("extract_crashed", `the extraction process exited (${signal ?? `code ${code}`}) while reading this file`);
+        this.options.log?.("extraction process died", { source: t.source, code, signal, stderr: child.stderrTail.slice(-500) });
+      }
+      t.reject(err);
+    }
+    this.pump();
+  }
+
+  private idle(child: Child): void {
+    child.proc.unref();
+    child.proc.channel?.unref();
+    if (child.idleTimer) clearTimeout(child.idleTimer);
+    child.idleTimer = setTimeout(() => this.retire(child), IDLE_MS);
+    child.idleTimer.unref();
+  }
+
+  private clearTimers(child: Child): void {
+    for (const t of [child.idleTimer, child.startTimer, child.deadline]) if (t) clearTimeout(t);
+    child.idleTimer = child.startTimer = child.deadline = null;
+  }
+
+  /** Stops an idle child (its task, if any, was settled already). */
+  private retire(child: Child): void {
+    const i = this.children.indexOf(child);
+    if (i >= 0) this.children.splice(i, 1);
+    this.clearTimers(child);
+    if (child.proc.connected) child.proc.disconnect(); // the child exits when its channel closes
+    const hard = setTimeout(() => child.proc.kill("SIGKILL"), 5000);
+    hard.unref();
+    child.proc.once("exit", () => clearTimeout(hard));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.watchdog);
+    for (const t of this.queue.splice(0)) t.reject(new Error("extraction pool closed"));
+    const exits = this.children.map((c) => new Promise<void>((res) => (c.proc.exitCode !== null || c.proc.signalCode !== null ? res() : c.proc.once("exit", () => res()))));
+    for (const c of [...this.children]) {
+      if (c.task) {
+        const t = c.task;
+        c.task = null;
+        t.reject(new Error("extraction pool closed"));
+      }
+      c.killedFor ??= new IngestError("aborted", "extraction pool closed");
+      this.clearTimers(c);
+      c.proc.ref(); // an idle child is unref'd: its exit must still keep this process waiting for it
+      c.proc.kill("SIGKILL");
+    }
+    this.children.length = 0;
+    await Promise.all(exits);
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Extraction child processes (src/services/ingest/extract-processes.ts): the same results as
+ * in-process extraction, errors with their codes, and the per-file limits — a file over its time
+ * or memory limit has its process killed and fails with a named error, and the next file gets a
+ * fresh process. OCR asked for by a child is done by the parent's engine.
+ */
+import { spawnSync } from "node:child_process";
+import sharp from "sharp";
+import { afterAll, describe, expect, it } from "vitest";
+import { closeExtractors, prepareDocument } from "../ingest/pipeline.ts";
+import { ExtractProcessPool } from "../src/services/ingest/extract-processes.ts";
+import { xmlBombDocx } from "./helpers/hostile-files.ts";
+
+const MiB = 1024 * 1024;
+const pools: ExtractProcessPool[] = [];
+const poolOf = (o: Partial<ConstructorParameters<typeof ExtractProcessPool>[0]> = {}) => {
+  const p = new ExtractProcessPool({ size: 1, timeoutMs: 600_000, maxRssBytes: 4096 * MiB, heapMb: 3072, ...o });
+  pools.push(p);
+  return p;
+};
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.close()));
+  await closeExtractors();
+});
+
+describe("extraction child processes", () => {
+  it("prepare documents like in-process extraction, and return extractor errors with their code", async () => {
+    const pool = poolOf({ size: 2 });
+    const files = [
+      { source: "a.md", bytes: Buffer.from("# Alpha\n\nApples are red. 사과는 빨갛다.\n\n## More\n\nThey grow on trees.") },
+      { source: "b.html", bytes: Buffer.from("<html><head><title>Bravo</title></head><body><main><p>Bananas are yellow.</p></main></body></html>") },
+      { source: "c.txt", bytes: Buffer.from("Cherries. ".repeat(400)) },
+    ];
+    const inChild = await Promise.all(files.map((f) => pool.prepare(f.source, f.bytes)));
+    const local = await Promise.all(files.map((f) => prepareDocument(f)));
+    expect(inChild).toEqual(local);
+    await expect(pool.prepare("empty.txt", new Uint8Array(0))).rejects.toMatchObject({ name: "IngestError", code: expect.any(String) });
+    expect((await pool.prepare("d.txt", Buffer.from("still fine"))).chunks.length).toBe(1);
+  });
+
+  it("kill a file over its time limit (extract_timeout) and go on with a fresh process", async () => {
+    const pool = poolOf({ timeoutMs: 500 });
+    await expect(pool.prepare("bomb.docx", await xmlBombDocx(300_000))).rejects.toMatchObject({ name: "IngestError", code: "extract_timeout" });
+    expect(pool.stats.killedTimeout).toBe(1);
+    const after = await pool.prepare("next.txt", Buffer.from("the next file is read by a new process"));
+    expect(after.chunks[0]!.text).toContain("next file");
+    expect(pool.stats.started).toBe(2);
+  });
+
+  it("kill a file over the RSS cap (extract_memory), which the heap limit alone would not stop in time", async () => {
+    const pool = poolOf({ maxRssBytes: 512 * MiB });
+    await expect(pool.prepare("bomb.docx", await xmlBombDocx(80_000))).rejects.toMatchObject({ name: "IngestError", code: "extract_memory" });
+    expect(pool.stats.killedMemory).toBe(1);
+    expect((await pool.prepare("next.txt", Buffer.from("fine again"))).chunks.length).toBe(1);
+  });
+
+  it("send OCR to the parent's engine (one pool for all children)", async () => {
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="900" height="200"><rect width="100%" height="100%" fill="white"/><text x="20" y="120" font-family="DejaVu Sans" font-size="56">Invoice 2024</text></svg>`;
+    const png = await sharp(Buffer.from(svg)).flatten({ background: "#ffffff" }).png().toBuffer();
+    const pool = poolOf();
+    const prepared = await pool.prepare("scan.png", png);
+    expect(pool.stats.ocrPages).toBe(1);
+    expect(prepared.chunks.map((c) => c.text).join(" ")).toMatch(/Invoice/);
+  });
+});
+
+describe("extraction child processes, lifecycle", () => {
+  it("let a process that used them exit normally once the pool is closed (idle children are unref'd)", () => {
+    const modUrl = new URL("../src/services/ingest/extract-processes.ts", import.meta.url).href;
+    const script = `
+      const { ExtractProcessPool } = await import(${JSON.stringify(modUrl)});
+      const pool = new ExtractProcessPool({ size: 1, timeoutMs: 60000, maxRssBytes: 2 ** 31, heapMb: 1024 });
+      const a = await pool.prepare("a.txt", Buffer.from("first file"));
+      await new Promise((r) => setTimeout(r, 50));
+      await pool.close();
+      console.log("closed", a.chunks.length);`;
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8", timeout: 120_000 });
+    expect(r.stdout).toContain("closed 1");
+    expect(r.status).toBe(0);
+  });
+});
