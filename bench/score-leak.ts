@@ -21,12 +21,13 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import pino from "pino";
-import { retrievalFilter, SYSTEM_ACTOR, type Actor } from "../policies/index.ts";
+import { documentReadRule, SYSTEM_ACTOR, type Actor } from "../policies/index.ts";
 import { loadConfig } from "../src/config.ts";
 import { analyzeForQuery, passageTerms, queryTerms } from "../src/domain/analysis/index.ts";
 import { evalAsker, ingestQaDocuments } from "../src/eval/run-eval.ts";
 import { readQaDataset, type QaDataset } from "../src/eval/qa-formats.ts";
 import { openKb, type Kb } from "../src/services/container.ts";
+import { compileAccessRule } from "../src/stores/lance/filter.ts";
 import { QA_DATASETS, writeTableSection } from "./qa-datasets.ts";
 
 const { values } = parseArgs({
@@ -171,7 +172,7 @@ async function measure(name: string, dataset: QaDataset): Promise<string[]> {
     // Diagnostic: baseline pairs whose scores tie (their order may change for no reason of content).
     let tied = 0;
     for (const p of probes) {
-      const hits = await kb.chunks.searchText(analyzeForQuery(p.question), retrievalFilter(viewer), TOP_K);
+      const hits = await kb.chunks.searchText(analyzeForQuery(p.question), compileAccessRule(documentReadRule(viewer)), TOP_K);
       for (let i = 0; i < hits.length; i++) for (let j = i + 1; j < hits.length; j++) if (Math.abs(hits[i]!.score - hits[j]!.score) < 1e-6) tied++;
     }
     console.log(`tied baseline pairs: ${tied}`);

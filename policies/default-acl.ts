@@ -6,12 +6,8 @@
  */
 import { EVERYONE } from "./actor.ts";
 import { DEFAULT_CLASSIFICATION } from "./classification.ts";
-
-export interface DocumentAcl {
-  allow: string[];
-  deny: string[];
-  classification: number;
-}
+import { ownerKeepsRead, type ExplicitAccess } from "./document-access.ts";
+import type { Access } from "./rule.ts";
 
 export interface NewDocumentFacts {
   source: string;
@@ -19,19 +15,16 @@ export interface NewDocumentFacts {
   owner: string | null;
 }
 
-export function defaultAcl(facts: NewDocumentFacts): DocumentAcl {
-  const allow = [EVERYONE];
-  if (facts.owner && !allow.includes(facts.owner)) allow.push(facts.owner);
-  return { allow, deny: [], classification: DEFAULT_CLASSIFICATION };
+export function defaultAcl(facts: NewDocumentFacts): Access {
+  return { allow: ownerKeepsRead([EVERYONE], facts.owner), deny: [], classification: DEFAULT_CLASSIFICATION };
 }
 
 /** Applies explicit lists over the default: an explicit allow list replaces it; the owner keeps access. */
-export function resolveAcl(facts: NewDocumentFacts, explicit: { allow?: string[]; deny?: string[]; classification?: number }): DocumentAcl {
+export function resolveAcl(facts: NewDocumentFacts, explicit: ExplicitAccess): Access {
   const base = defaultAcl(facts);
-  const allow = explicit.allow && explicit.allow.length > 0 ? [...explicit.allow] : base.allow;
-  if (facts.owner && !allow.includes(facts.owner)) allow.push(facts.owner);
+  const allow = explicit.allow && explicit.allow.length > 0 ? explicit.allow : base.allow;
   return {
-    allow: [...new Set(allow)].sort(),
+    allow: ownerKeepsRead(allow, facts.owner),
     deny: [...new Set(explicit.deny ?? base.deny)].sort(),
     classification: explicit.classification ?? base.classification,
   };

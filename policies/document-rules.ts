@@ -22,8 +22,10 @@
  * deny-by-default (`"allow": []`: nobody but admins and the sync's submitter until access is given).
  */
 import { DEFAULT_CLASSIFICATION } from "./classification.ts";
-import { defaultAcl, type DocumentAcl } from "./default-acl.ts";
+import { defaultAcl } from "./default-acl.ts";
+import { ownerKeepsRead, type ExplicitAccess } from "./document-access.ts";
 import { matchGlob, type Glob } from "./glob.ts";
+import type { Access } from "./rule.ts";
 
 export interface DocumentRule {
   name: string;
@@ -58,13 +60,7 @@ export interface DocumentFacts {
   synced?: boolean;
 }
 
-export interface ExplicitAccess {
-  allow?: string[];
-  deny?: string[];
-  classification?: number;
-}
-
-export interface ResolvedAccess extends DocumentAcl {
+export interface ResolvedAccess extends Access {
   tags: string[];
   /** Names of the rules that matched, in order. */
   matched: string[];
@@ -133,10 +129,8 @@ export function resolveDocumentAccess(rules: DocumentRules, facts: DocumentFacts
     classification = explicit.classification;
     classificationBy = "explicit";
   }
-  const allowSet = new Set(allow);
-  if (facts.owner) allowSet.add(facts.owner);
   return {
-    allow: [...allowSet].sort(),
+    allow: ownerKeepsRead(allow, facts.owner),
     deny: [...deny].sort(),
     classification,
     tags: [...tags].sort(),

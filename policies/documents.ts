@@ -1,13 +1,14 @@
 /**
  * Who may do what with a document. The read rule is the single source of truth for document
- * visibility: `documentReadRule` is evaluated in memory for document routes and compiled into
- * the LanceDB filter (`retrievalFilter`) that every search applies inside the index.
+ * visibility: `documentReadRule` is evaluated in memory for document routes, and the retriever
+ * has the chunk store compile it into the filter every search applies inside the index
+ * (src/services/retrieval.ts, src/stores/lance/filter.ts).
  */
 import { hasCapability, principalsOf, type Actor } from "./actor.ts";
 import { allow, can, resource } from "./policy.ts";
-import { all, always, atMost, because, evaluate, not, overlaps, toLanceFilter, type AccessFields, type Rule } from "./rule.ts";
+import { all, always, atMost, because, evaluate, not, overlaps, type Access, type Rule } from "./rule.ts";
 
-export interface DocumentSubject extends AccessFields {
+export interface DocumentSubject extends Access {
   /** `user:<name>` of the uploader, or null for system ingestion. */
   owner: string | null;
   /** Principals granted management of the document (editors who do not own it). */
@@ -32,12 +33,7 @@ export function documentReadRule(actor: Actor): Rule {
   );
 }
 
-/** The LanceDB `where` clause for everything `actor` may read; null means unrestricted. */
-export function retrievalFilter(actor: Actor): string | null {
-  return toLanceFilter(documentReadRule(actor));
-}
-
-export function canRead(actor: Actor, doc: AccessFields): boolean {
+export function canRead(actor: Actor, doc: Access): boolean {
   return evaluate(documentReadRule(actor), doc);
 }
 

@@ -14,6 +14,7 @@ export * from "./sensitive.ts";
 export * from "./server-status.ts";
 export * from "./policies.ts";
 export * from "./document-rules.ts";
+export * from "./document-access.ts";
 export * from "./config-files.ts";
 export * from "./explain.ts";
 export * from "./glob.ts";

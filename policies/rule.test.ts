@@ -1,6 +1,7 @@
 /**
  * The two interpreters of an access rule must agree: what `evaluate` allows in memory is
- * exactly what the compiled LanceDB filter returns, for random ACLs and actors.
+ * exactly what the chunk store's compiled LanceDB filter (src/stores/lance/filter.ts) returns,
+ * for random ACLs and actors.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -8,8 +9,9 @@ import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChunkStore, type ChunkRow } from "../src/stores/lance/chunk-store.ts";
-import { documentReadRule, retrievalFilter } from "./documents.ts";
-import { evaluate, toLanceFilter, all, not, overlaps, atMost } from "./rule.ts";
+import { compileAccessRule } from "../src/stores/lance/filter.ts";
+import { documentReadRule } from "./documents.ts";
+import { evaluate, all, not, overlaps, atMost } from "./rule.ts";
 import type { Actor } from "./actor.ts";
 
 const USERS = ["kim", "lee", "park", "choi", "김철수"];
@@ -52,7 +54,7 @@ describe("access rules", () => {
       fc.asyncProperty(actor, async (a) => {
         const rule = documentReadRule(a);
         const expected = docs.map((d, i) => (evaluate(rule, d) ? `d${i}` : null)).filter(Boolean).sort();
-        const filter = retrievalFilter(a);
+        const filter = compileAccessRule(rule);
         const rows = await store.list(filter, ["document_id"]);
         const viaFilter = rows.map((r) => String(r.document_id)).sort();
         expect(viaFilter).toEqual(expected);
@@ -65,13 +67,13 @@ describe("access rules", () => {
   });
 
   it("simplifies constant rules", () => {
-    expect(toLanceFilter(all())).toBeNull();
-    expect(toLanceFilter(overlaps("allow", []))).toBe("FALSE");
-    expect(toLanceFilter(not(overlaps("deny", [])))).toBeNull();
-    expect(toLanceFilter(atMost("classification", Number.MAX_SAFE_INTEGER))).toBeNull();
+    expect(compileAccessRule(all())).toBeNull();
+    expect(compileAccessRule(overlaps("allow", []))).toBe("FALSE");
+    expect(compileAccessRule(not(overlaps("deny", [])))).toBeNull();
+    expect(compileAccessRule(atMost("classification", Number.MAX_SAFE_INTEGER))).toBeNull();
   });
 
   it("rejects principals that could break out of the SQL literal", () => {
-    expect(() => toLanceFilter(overlaps("allow", ["user:x') OR TRUE --"]))).toThrow(/invalid principal/);
+    expect(() => compileAccessRule(overlaps("allow", ["user:x') OR TRUE --"]))).toThrow(/invalid principal/);
   });
 });

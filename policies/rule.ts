@@ -1,29 +1,18 @@
 /**
- * A tiny rule language for row-level access. A rule is data, and it has two interpreters:
- * `evaluate` (decide for one document in memory: document routes, `policy explain`) and
- * `toLanceFilter` (the SQL `where` that LanceDB applies inside every search). Because both
- * read the same rule, the route guard and the retrieval filter cannot disagree.
+ * A tiny rule language for row-level access. A rule is data, and it has three interpreters:
+ * `evaluate` (decide for one document in memory: document routes), `explain` (the same decision
+ * with its reasons: `kb policy explain`) and the chunk store's compiler to the SQL `where` that
+ * LanceDB applies inside every search (src/stores/lance/filter.ts: `compileAccessRule`). Because
+ * all read the same rule, the route guard and the retrieval filter cannot disagree.
+ *
+ * The rule's data type lives with the access triple in src/stores/access.ts, the lowest layer
+ * that both this file and the store's compiler import, so policies need not know the store's
+ * query language and the store need not import policies.
  */
-type RuleNode =
-  | { op: "true" }
-  | { op: "false" }
-  | { op: "all"; rules: Rule[] }
-  | { op: "any"; rules: Rule[] }
-  | { op: "not"; rule: Rule }
-  /** The list column shares at least one value with `values`. */
-  | { op: "overlaps"; column: "allow" | "deny"; values: string[] }
-  /** The integer column is at most `value`. */
-  | { op: "atMost"; column: "classification"; value: number };
+import type { Access, AccessRule } from "../src/stores/access.ts";
 
-/** A rule node, optionally labelled with why it exists (read by `explain`; the other interpreters ignore it). */
-export type Rule = RuleNode & { because?: string };
-
-/** The fields of a document (or chunk row) that rules can read. */
-export interface AccessFields {
-  allow: readonly string[];
-  deny: readonly string[];
-  classification: number;
-}
+export type { Access };
+export type Rule = AccessRule;
 
 export const all = (...rules: Rule[]): Rule => ({ op: "all", rules });
 export const not = (rule: Rule): Rule => ({ op: "not", rule });
@@ -34,7 +23,7 @@ export const never: Rule = { op: "false" };
 /** Labels a rule with the reason it exists, for `explain`. */
 export const because = (reason: string, rule: Rule): Rule => ({ ...rule, because: reason });
 
-export function evaluate(rule: Rule, row: AccessFields): boolean {
+export function evaluate(rule: Rule, row: Access): boolean {
   switch (rule.op) {
     case "true":
       return true;
@@ -55,58 +44,15 @@ export function evaluate(rule: Rule, row: AccessFields): boolean {
   }
 }
 
-const PRINCIPAL = /^[\p{L}\p{N}:._@-]+$/u;
-
-function literal(value: string): string {
-  // Principals are validated at creation; this is defence in depth for the SQL string.
-  if (!PRINCIPAL.test(value)) throw new Error(`invalid principal in access rule: ${JSON.stringify(value)}`);
-  return `'${value.replaceAll("'", "''")}'`;
-}
-
-/** Compiles a rule to a LanceDB (DataFusion SQL) filter; null means "no restriction". */
-export function toLanceFilter(rule: Rule): string | null {
-  const sql = compile(rule);
-  return sql === "TRUE" ? null : sql;
-}
-
-function compile(rule: Rule): string {
-  switch (rule.op) {
-    case "true":
-      return "TRUE";
-    case "false":
-      return "FALSE";
-    case "all": {
-      const parts = rule.rules.map(compile).filter((s) => s !== "TRUE");
-      if (parts.includes("FALSE")) return "FALSE";
-      return parts.length === 0 ? "TRUE" : parts.map((p) => `(${p})`).join(" AND ");
-    }
-    case "any": {
-      const parts = rule.rules.map(compile).filter((s) => s !== "FALSE");
-      if (parts.includes("TRUE")) return "TRUE";
-      return parts.length === 0 ? "FALSE" : parts.map((p) => `(${p})`).join(" OR ");
-    }
-    case "not": {
-      const inner = compile(rule.rule);
-      return inner === "TRUE" ? "FALSE" : inner === "FALSE" ? "TRUE" : `NOT (${inner})`;
-    }
-    case "overlaps":
-      if (rule.values.length === 0) return "FALSE";
-      return `array_has_any(${rule.column}, make_array(${rule.values.map(literal).join(", ")}))`;
-    case "atMost":
-      if (!Number.isFinite(rule.value) || rule.value >= 2 ** 31 - 1) return "TRUE";
-      return `${rule.column} <= ${Math.trunc(rule.value)}`;
-  }
-}
-
 /**
- * The third interpreter: decides like `evaluate` and says why. Every node reports its result,
+ * The interpreter that explains: decides like `evaluate` and says why. Every node reports its result,
  * its label (`because`), what it tested and the values that decided it (for `overlaps`, the
  * values the row shares with the rule; for `atMost`, the row's value and the limit).
  * `explain(rule, row).result === evaluate(rule, row)` always holds (tested).
  */
 export interface Explanation {
   result: boolean;
-  op: RuleNode["op"];
+  op: Rule["op"];
   because?: string;
   /** The test in words, e.g. `allow ∩ {user:kim, group:hr} = {group:hr}`. */
   test: string;
@@ -116,7 +62,7 @@ export interface Explanation {
   children?: Explanation[];
 }
 
-export function explain(rule: Rule, row: AccessFields): Explanation {
+export function explain(rule: Rule, row: Access): Explanation {
   const label = rule.because !== undefined ? { because: rule.because } : {};
   switch (rule.op) {
     case "true":

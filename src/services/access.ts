@@ -11,14 +11,18 @@
  * while a re-embed job copies documents is therefore never lost in the switch.
  */
 import {
+  AclChangeError,
+  applyAclChange,
   authorize,
   canRead,
   Document,
   DocumentClassification,
   explainRead,
-  parsePrincipal,
+  normalizeAclChange,
   Policies,
+  type AclChange,
   type Actor,
+  type DocumentAccess,
   type DocumentSubject,
   type ReadExplanation,
 } from "../../policies/index.ts";
@@ -32,7 +36,8 @@ import type { PolicyFiles } from "./policy-files.ts";
 import type { Retriever } from "./retrieval.ts";
 import { redactorFor } from "./sensitive.ts";
 
-/** Replace lists (`allow`, `deny`, `manage`) and/or edit them (`add*`/`remove*`); set `classification`. */
+export type { AclChange, DocumentAccess };
+
 /** One of the documents an ambiguous name could mean. */
 export interface DocumentCandidate {
   id: string;
@@ -63,17 +68,6 @@ export function documentByRef(documents: DocumentsRepo, ref: string, sources: st
   throw notFound(`document "${ref}"`);
 }
 
-export interface AclChange {
-  allow?: string[];
-  deny?: string[];
-  manage?: string[];
-  addAllow?: string[];
-  removeAllow?: string[];
-  addDeny?: string[];
-  removeDeny?: string[];
-  classification?: number;
-}
-
 /** Which documents a bulk change applies to: every given criterion must hold. */
 export interface DocumentSelector {
   ids?: string[];
@@ -83,13 +77,6 @@ export interface DocumentSelector {
   /** A search query: the documents among the top `queryTopK` hits the actor can see. */
   query?: string;
   queryTopK?: number;
-}
-
-export interface DocumentAccess {
-  allow: string[];
-  deny: string[];
-  classification: number;
-  manage: string[];
 }
 
 export interface BulkResult {
@@ -104,49 +91,14 @@ const accessOf = (d: DocumentRow): DocumentAccess => ({ allow: d.aclAllow, deny:
 const subjectOf = (d: DocumentRow): DocumentSubject => ({ allow: d.aclAllow, deny: d.aclDeny, classification: d.classification, owner: d.owner, managers: d.aclManage ?? [] });
 const sameAccess = (a: DocumentAccess, b: DocumentAccess) => JSON.stringify(a) === JSON.stringify(b);
 
-function principals(list: string[] | undefined, field: string): string[] | undefined {
-  if (list === undefined) return undefined;
+/** The change in canonical form (policies/document-access.ts), or a 400 saying what is wrong. */
+function normalizeChange(change: AclChange): AclChange {
   try {
-    return list.map((p) => {
-      const { kind, name } = parsePrincipal(p);
-      return `${kind}:${name}`;
-    });
+    return normalizeAclChange(change);
   } catch (err) {
-    throw badRequest(`${field}: ${(err as Error).message}`, "bad_principal");
+    if (err instanceof AclChangeError) throw badRequest(err.message, err.code);
+    throw err;
   }
-}
-
-/** Validates a change (principals, classification) and normalizes it. */
-export function normalizeChange(change: AclChange): AclChange {
-  const out: AclChange = {};
-  for (const k of ["allow", "deny", "manage", "addAllow", "removeAllow", "addDeny", "removeDeny"] as const) {
-    const v = principals(change[k], k);
-    if (v !== undefined) out[k] = v;
-  }
-  if (change.classification !== undefined) {
-    if (!Number.isInteger(change.classification) || change.classification < 0 || change.classification > 3) throw badRequest("classification: expected 0..3 (public, internal, confidential, secret)");
-    out.classification = change.classification;
-  }
-  if (Object.keys(out).length === 0) throw badRequest("no change given (allow, deny, manage, addAllow, removeAllow, addDeny, removeDeny or classification)");
-  return out;
-}
-
-/** The access after a change; the owner keeps read access, as at ingestion. */
-export function applyChange(current: DocumentAccess, change: AclChange, owner: string | null): DocumentAccess {
-  const edit = (base: string[], replace?: string[], add?: string[], remove?: string[]) => {
-    const set = new Set(replace ?? base);
-    for (const p of add ?? []) set.add(p);
-    for (const p of remove ?? []) set.delete(p);
-    return [...set].sort();
-  };
-  const allow = edit(current.allow, change.allow, change.addAllow, change.removeAllow);
-  if (owner && !allow.includes(owner)) allow.push(owner);
-  return {
-    allow: allow.sort(),
-    deny: edit(current.deny, change.deny, change.addDeny, change.removeDeny),
-    classification: change.classification ?? current.classification,
-    manage: edit(current.manage, change.manage),
-  };
 }
 
 export class AccessService {
@@ -189,7 +141,7 @@ export class AccessService {
     this.refuseLookAlikes(normalized);
     const doc = this.readable(actor, id);
     const before = accessOf(doc);
-    const after = applyChange(before, normalized, doc.owner);
+    const after = applyAclChange(before, normalized, doc.owner);
     this.authorizeChange(actor, doc, after);
     if (sameAccess(before, after)) return { id, before, after, changed: false };
     const { index } = this.deps;
@@ -240,7 +192,7 @@ export class AccessService {
       if (!canRead(actor, subjectOf(doc))) continue;
       result.matched++;
       const before = accessOf(doc);
-      const after = applyChange(before, normalized, doc.owner);
+      const after = applyAclChange(before, normalized, doc.owner);
       try {
         this.authorizeChange(actor, doc, after);
       } catch (err) {

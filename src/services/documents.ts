@@ -4,7 +4,7 @@
  * not revealed either).
  */
 import path from "node:path";
-import { canRead, isValidName, parsePrincipalList, type Actor } from "../../policies/index.ts";
+import { canRead, isValidName, parsePrincipalList, type Access, type Actor } from "../../policies/index.ts";
 import type { BlobStore } from "../stores/blob-store.ts";
 import type { AuditLog } from "./audit.ts";
 import { redactorFor, type SensitiveIndex } from "./sensitive.ts";
@@ -22,7 +22,7 @@ export interface DocumentView {
   pageCount: number;
   chunkCount: number;
   sizeBytes: number;
-  acl: { allow: string[]; deny: string[]; classification: number; manage?: string[] };
+  acl: Access & { manage?: string[] };
   tags?: string[];
   owner: string | null;
   /** Personal data found, per kind (only for those who may see sensitive-data reports). */

@@ -1,13 +1,14 @@
 /**
  * The one retrieval path. Search, ask and every other way of asking call `retrieve`.
- * The asker's access filter (compiled from policies/) is applied inside each LanceDB search,
+ * The asker's read rule (from policies/, compiled by the chunk store's filter.ts) is applied inside each LanceDB search,
  * lexical and vector alike, so no ranking ever sees a chunk the asker may not read.
  */
-import { maySeeScores, mustMask, retrievalFilter, type Actor } from "../../policies/index.ts";
+import { documentReadRule, maySeeScores, mustMask, type Actor } from "../../policies/index.ts";
 import { analyzeForIndex, analyzeForQuery } from "../domain/analysis/index.ts";
 import { detectSensitive, splitSensitiveForQuery } from "../domain/sensitive/index.ts";
 import type { EmbeddingProvider } from "../models/embeddings.ts";
 import type { ChunkHit, ChunkStore } from "../stores/lance/chunk-store.ts";
+import { compileAccessRule } from "../stores/lance/filter.ts";
 import { requireMaxLength, TEXT_LIMITS } from "./limits.ts";
 import { redactChunk, redactorFor } from "./sensitive.ts";
 
@@ -80,7 +81,8 @@ export class Retriever {
   }
 
   private async retrieveScored(actor: Actor, query: string, options: { topK: number }): Promise<ScoredResult> {
-    const filter = retrievalFilter(actor);
+    // Policies decide what the actor may read; the store compiles that rule into its own filter.
+    const filter = compileAccessRule(documentReadRule(actor));
     // Table and model are taken together: a switch of the active table (after a re-embed)
     // during this query cannot pair the new table with the old model.
     const store = this.store.snapshot();

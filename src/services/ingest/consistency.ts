@@ -13,6 +13,7 @@
  *    place, or the version restored from the stored original; rows of documents that no longer
  *    exist are deleted.
  */
+import { accessSignature } from "../../stores/access.ts";
 import type { DocumentSignature } from "../../stores/lance/chunk-store.ts";
 import type { DocumentRow } from "../../stores/sqlite/documents-repo.ts";
 import type { IngestDeps, IngestService } from "./ingest-service.ts";
@@ -27,7 +28,7 @@ export interface ReconcileReport {
   orphanChunkDocuments: number;
 }
 
-const accessOf = (d: DocumentRow) => `${d.aclAllow.join(",")}|${d.aclDeny.join(",")}|${d.classification}`;
+const accessOf = (d: DocumentRow) => accessSignature({ allow: d.aclAllow, deny: d.aclDeny, classification: d.classification });
 
 /** What the active table should hold of a document: undefined = nothing. */
 function expected(d: DocumentRow): DocumentSignature | undefined {

@@ -20,12 +20,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { IngestError, type ContainerLimits } from "../../../ingest/types.ts";
 import { prepareDocument, type PreparedDocument } from "../../../ingest/pipeline.ts";
-import { authorize, Document, DocumentCollection, resolveAcl, type Actor, can, type DocumentAcl, type DocumentFacts, type ExplicitAccess } from "../../../policies/index.ts";
+import { authorize, Document, DocumentCollection, resolveAcl, type Access, type Actor, can, type DocumentFacts, type ExplicitAccess } from "../../../policies/index.ts";
 import { SENSITIVE_DETECTOR_VERSION } from "../../domain/sensitive/index.ts";
 import type { EmbeddingProvider } from "../../models/embeddings.ts";
 import type { BlobStore } from "../../stores/blob-store.ts";
 import { newId, sha256Hex } from "../../stores/ids.ts";
 import type { ChunkRow, ChunkStore } from "../../stores/lance/chunk-store.ts";
+import { documentIdsWhere } from "../../stores/lance/filter.ts";
 import { ownerScope, type DocumentIdentity, type DocumentRow, type DocumentsRepo } from "../../stores/sqlite/documents-repo.ts";
 import type { JobFileRow, JobFileUpdate, JobRow, JobsRepo, NewJobFile } from "../../stores/sqlite/jobs-repo.ts";
 import type { ActiveIndex } from "../active-index.ts";
@@ -107,7 +108,7 @@ export interface IngestDeps {
   embedder: () => EmbeddingProvider | null;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
   /** Default access of documents (policies/document-rules.ts with the current rules file); default: built-in default. */
-  resolveAccess?: (facts: DocumentFacts, explicit: ExplicitAccess) => DocumentAcl & { tags?: string[] };
+  resolveAccess?: (facts: DocumentFacts, explicit: ExplicitAccess) => Access & { tags?: string[] };
   /** Records personal data found in a new version's chunks (services/sensitive.ts). */
   recordSensitive?: (documentId: string, chunks: readonly { chunkId: string; text: string }[]) => void;
   /** Files extracted ahead of the writer (default 4). */
@@ -281,7 +282,7 @@ export class IngestService {
       if (can(actor, "read", Document, subject)) authorize(actor, "update", Document, subject);
       this.deps.documents.detachIdentity(existing.id);
     }
-    const acl: DocumentAcl & { tags?: string[] } = (this.deps.resolveAccess ?? resolveAcl)({ source, owner: options.owner, tags: options.tags, synced: options.synced }, options);
+    const acl: Access & { tags?: string[] } = (this.deps.resolveAccess ?? resolveAcl)({ source, owner: options.owner, tags: options.tags, synced: options.synced }, options);
     const id = newId("doc");
     try {
       this.deps.documents.insert({
@@ -649,7 +650,7 @@ export class IngestService {
     };
   }
 
-  private rowsFor(doc: DocumentRow, version: number, prepared: PreparedDocument, acl: DocumentAcl): ChunkRow[] {
+  private rowsFor(doc: DocumentRow, version: number, prepared: PreparedDocument, acl: Access): ChunkRow[] {
     return prepared.chunks.map((c) => ({
       chunkId: `${doc.id}:${version}:${c.ordinal}`,
       documentId: doc.id,
@@ -760,7 +761,7 @@ export class IngestService {
   /** Makes the active table hold exactly the SQLite version of a document, if it does not. */
   async restoreIfDiverged(doc: DocumentRow): Promise<boolean> {
     const target = await this.deps.index.writeTarget();
-    const where = `document_id = '${doc.id.replaceAll("'", "''")}'`;
+    const where = documentIdsWhere([doc.id]);
     const other = await target.store.count(`${where} AND document_version <> ${doc.version}`);
     const mine = await target.store.count(`${where} AND document_version = ${doc.version}`);
     if (other === 0 && (doc.status !== "ready" || mine === doc.chunkCount)) return false;

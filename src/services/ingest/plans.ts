@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { IngestError } from "../../../ingest/types.ts";
-import { SYSTEM_ACTOR } from "../../../policies/index.ts";
+import { ownerKeepsRead, SYSTEM_ACTOR } from "../../../policies/index.ts";
 import { TEXT_LIMITS } from "../../domain/limits.ts";
 import { syncScope, type DocumentRow } from "../../stores/sqlite/documents-repo.ts";
 import type { NewJobFile } from "../../stores/sqlite/jobs-repo.ts";
@@ -97,7 +97,7 @@ export function planSync(deps: IngestDeps, service: IngestService, ctx: JobRunCo
       existing.delete(key);
       const accessKept =
         doc !== undefined &&
-        (p.allow === undefined || sameList([...p.allow, ...(doc.owner ? [doc.owner] : [])], doc.aclAllow)) &&
+        (p.allow === undefined || sameList(ownerKeepsRead(p.allow, doc.owner), doc.aclAllow)) &&
         sameList(p.deny, doc.aclDeny) &&
         (p.classification === undefined || p.classification === doc.classification);
       if (doc && doc.status === "ready" && doc.sourceMtimeMs === f.mtimeMs && doc.sizeBytes === f.size && accessKept) {

@@ -6,7 +6,9 @@
  * version replaces the old one in a single merge-insert commit, so readers never see zero or
  * double chunks of a document.
  */
+import { accessSignature, type Access } from "../access.ts";
 import { makePrivateDir } from "../private-files.ts";
+import { documentIdsWhere, sqlString } from "./filter.ts";
 import * as lancedb from "@lancedb/lancedb";
 import * as arrow from "apache-arrow";
 
@@ -14,7 +16,7 @@ export const CHUNKS_TABLE = "chunks";
 const META_EMBED_MODEL = "private_kb.embed_model";
 const META_EMBED_DIM = "private_kb.embed_dim";
 
-export interface ChunkRow {
+export interface ChunkRow extends Access {
   chunkId: string;
   documentId: string;
   documentVersion: number;
@@ -28,9 +30,6 @@ export interface ChunkRow {
   text: string;
   /** Space-separated lexical terms (our own Korean/English analysis) for BM25. */
   analyzed: string;
-  allow: string[];
-  deny: string[];
-  classification: number;
   vector?: Float32Array | number[];
 }
 
@@ -47,12 +46,6 @@ export interface ChunkHit {
   text: string;
   /** BM25 score for text search; cosine similarity for vector search. */
   score: number;
-}
-
-export interface ChunkAccess {
-  allow: string[];
-  deny: string[];
-  classification: number;
 }
 
 /** The vector layout of a table: which model wrote it and its dimension. */
@@ -101,11 +94,6 @@ function chunkSchema(vectors: VectorLayout | null): arrow.Schema {
     metadata.set(META_EMBED_DIM, String(vectors.dimension));
   }
   return new arrow.Schema(fields, metadata);
-}
-
-/** SQL string literal for LanceDB filters. */
-export function sqlString(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
 }
 
 function toRecord(row: ChunkRow, withVector: boolean): Record<string, unknown> {
@@ -184,7 +172,7 @@ function toHit(r: Record<string, unknown>, score: number): ChunkHit {
 export interface DocumentSignature {
   version: number;
   chunks: number;
-  /** allow/deny/classification of its rows, or "mixed" when the rows disagree. */
+  /** `accessSignature` of its rows, or "mixed" when the rows disagree. */
   access: string;
 }
 
@@ -323,7 +311,7 @@ export class ChunkStore {
     if (ids.size !== docs.length) throw new Error("replaceDocuments: a document is listed twice");
     const table = this.table;
     const rows = docs.flatMap((d) => d.rows);
-    const where = ids.size === 1 ? `document_id = ${sqlString(docs[0]!.documentId)}` : `document_id IN (${[...ids].map(sqlString).join(", ")})`;
+    const where = documentIdsWhere([...ids]);
     if (rows.length === 0) {
       await table.delete(where);
       return;
@@ -340,16 +328,16 @@ export class ChunkStore {
   }
 
   /** Rewrites the access columns of a document's chunks in place (no re-embedding). */
-  async updateAccess(documentId: string, access: ChunkAccess): Promise<void> {
+  async updateAccess(documentId: string, access: Access): Promise<void> {
     await this.updateAccessMany([documentId], access);
   }
 
   /** Gives every chunk of several documents the same access, in one commit (bulk ACL changes). */
-  async updateAccessMany(documentIds: string[], access: ChunkAccess): Promise<void> {
+  async updateAccessMany(documentIds: string[], access: Access): Promise<void> {
     if (documentIds.length === 0) return;
     const list = (xs: string[]) => (xs.length ? `make_array(${xs.map(sqlString).join(", ")})` : "arrow_cast(make_array(), 'List(Utf8)')");
     await this.table.update({
-      where: documentIds.length === 1 ? `document_id = ${sqlString(documentIds[0]!)}` : `document_id IN (${documentIds.map(sqlString).join(", ")})`,
+      where: documentIdsWhere(documentIds),
       valuesSql: {
         allow: list(access.allow),
         deny: list(access.deny),
@@ -408,7 +396,7 @@ export class ChunkStore {
   /** Full rows (vectors included when `withVectors`) of some documents, for copying them to another table. */
   async rowsOf(documentIds: string[], withVectors = false): Promise<ChunkRow[]> {
     if (documentIds.length === 0) return [];
-    const where = documentIds.length === 1 ? `document_id = ${sqlString(documentIds[0]!)}` : `document_id IN (${documentIds.map(sqlString).join(", ")})`;
+    const where = documentIdsWhere(documentIds);
     const columns = [...ROW_COLUMNS, ...(withVectors && this.layout ? ["vector"] : [])];
     const rows = (await this.table.query().where(where).select(columns).toArray()) as Record<string, unknown>[];
     return rows.map(fromRecord).sort((a, b) => (a.documentId === b.documentId ? a.ordinal - b.ordinal : a.documentId < b.documentId ? -1 : 1));
@@ -425,7 +413,7 @@ export class ChunkStore {
     const rows = (await this.table.query().select(["document_id", "document_version", "allow", "deny", "classification"]).toArray()) as Record<string, unknown>[];
     for (const r of rows) {
       const id = String(r.document_id);
-      const access = `${listOf(r.allow).join(",")}|${listOf(r.deny).join(",")}|${Number(r.classification)}`;
+      const access = accessSignature({ allow: listOf(r.allow), deny: listOf(r.deny), classification: Number(r.classification) });
       const seen = out.get(id);
       if (!seen) out.set(id, { version: Number(r.document_version), chunks: 1, access });
       else {

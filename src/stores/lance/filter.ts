@@ -1,0 +1,62 @@
+/**
+ * LanceDB's query language (DataFusion SQL) in one place: the quoting of string literals and the
+ * compiler of access rules into the `where` clause every search applies inside the index.
+ * Policies decide what a reader may see (policies/documents.ts: `documentReadRule`); this file
+ * only translates that rule, so the policy layer does not know the store's query language.
+ * The property test in policies/rule.test.ts checks on a real table that the compiled filter
+ * selects exactly the rows `evaluate` accepts.
+ */
+import type { AccessRule } from "../access.ts";
+
+/** SQL string literal for LanceDB filters. */
+export function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+const PRINCIPAL = /^[\p{L}\p{N}:._@-]+$/u;
+
+function principalLiteral(value: string): string {
+  // Principals are validated at creation; this is defence in depth for the SQL string.
+  if (!PRINCIPAL.test(value)) throw new Error(`invalid principal in access rule: ${JSON.stringify(value)}`);
+  return sqlString(value);
+}
+
+/** Compiles an access rule to a LanceDB (DataFusion SQL) filter; null means "no restriction". */
+export function compileAccessRule(rule: AccessRule): string | null {
+  const sql = compile(rule);
+  return sql === "TRUE" ? null : sql;
+}
+
+function compile(rule: AccessRule): string {
+  switch (rule.op) {
+    case "true":
+      return "TRUE";
+    case "false":
+      return "FALSE";
+    case "all": {
+      const parts = rule.rules.map(compile).filter((s) => s !== "TRUE");
+      if (parts.includes("FALSE")) return "FALSE";
+      return parts.length === 0 ? "TRUE" : parts.map((p) => `(${p})`).join(" AND ");
+    }
+    case "any": {
+      const parts = rule.rules.map(compile).filter((s) => s !== "FALSE");
+      if (parts.includes("TRUE")) return "TRUE";
+      return parts.length === 0 ? "FALSE" : parts.map((p) => `(${p})`).join(" OR ");
+    }
+    case "not": {
+      const inner = compile(rule.rule);
+      return inner === "TRUE" ? "FALSE" : inner === "FALSE" ? "TRUE" : `NOT (${inner})`;
+    }
+    case "overlaps":
+      if (rule.values.length === 0) return "FALSE";
+      return `array_has_any(${rule.column}, make_array(${rule.values.map(principalLiteral).join(", ")}))`;
+    case "atMost":
+      if (!Number.isFinite(rule.value) || rule.value >= 2 ** 31 - 1) return "TRUE";
+      return `${rule.column} <= ${Math.trunc(rule.value)}`;
+  }
+}
+
+/** `document_id = …` for one id, `document_id IN (…)` for several. */
+export function documentIdsWhere(documentIds: readonly string[]): string {
+  return documentIds.length === 1 ? `document_id = ${sqlString(documentIds[0]!)}` : `document_id IN (${documentIds.map(sqlString).join(", ")})`;
+}
