@@ -12,7 +12,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { inflateRawSync } from "node:zlib";
 import JSZip from "jszip";
-import { DEFAULT_ZIP_LIMITS } from "../ingest/extractors/docx.ts";
+import { DEFAULT_ZIP_LIMITS } from "../ingest/extractors/ooxml-package.ts";
 import { replaceSection } from "./report.ts";
 
 const args = process.argv.slice(2);

@@ -5,8 +5,8 @@
  *
  * Walks multiformat_docling, multiformat_markitdown, multiformat_unstructured and multiformat_korean
  * under DIR (default /work/shared/data or env KB_SHARED_DATA; skips when absent) and runs every file
- * through the real pipeline (ingest/extract.ts: detect → registry → normalize), with the issue-4
- * extractors registered (formatExtractors). Per format (file extension) it counts
+ * through the real pipeline (ingest/extract.ts: detect → the format table's extractor → normalize).
+ * Per format (file extension) it counts
  *   - extracted: a document with text came back;
  *   - failed: IngestError with a named reason (code) — e.g. unsupported_type, encrypted_document;
  *   - crashed: anything else (an unexpected exception, reported by extractFile as "extract_failed").
@@ -19,11 +19,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { extractFile } from "../ingest/extract.ts";
-import { formatExtractors } from "../ingest/extractors/all-formats.ts";
-import { createPdfExtractor } from "../ingest/extractors/pdf.ts";
-import { registerExtractor } from "../ingest/extractors/registry.ts";
+import { pdfExtractor } from "../ingest/extractors/pdf.ts";
+import { overrideExtractor } from "../ingest/formats.ts";
 import { closeOcrEngine } from "../ingest/ocr/engine.ts";
-import { pdfOcrFallback } from "../ingest/ocr/pdf-ocr.ts";
 import { IngestError, type ExtractedDocument } from "../ingest/types.ts";
 
 const args = process.argv.slice(2);
@@ -45,8 +43,8 @@ if (!CORPORA.some((c) => existsSync(path.join(DATA, c)))) {
   process.exit(0);
 }
 
-for (const e of formatExtractors) registerExtractor(e);
-if (flag("--pdf-ocr")) registerExtractor(createPdfExtractor({ ocrFallback: pdfOcrFallback }));
+// The format table's PDF extractor OCRs bad pages; without --pdf-ocr, text layers only.
+if (!flag("--pdf-ocr")) overrideExtractor(pdfExtractor);
 
 function walk(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir).sort()) {

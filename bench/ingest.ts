@@ -19,10 +19,8 @@ import * as lancedb from "@lancedb/lancedb";
 import { RecursiveCharacterTextSplitter } from "@langchain/textsplitters";
 import { PDFParse } from "pdf-parse";
 import pino from "pino";
-import { installExtractors } from "../ingest/extractors/install.ts";
 import { pdfExtractor } from "../ingest/extractors/pdf.ts";
-import { registerExtractor, registeredKinds } from "../ingest/extractors/registry.ts";
-import { loadExtractors } from "../ingest/pipeline.ts";
+import { overrideExtractor, supportedKinds } from "../ingest/formats.ts";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { loadConfig } from "../src/config.ts";
 import { loadEmbeddingProvider, type EmbeddingProvider } from "../src/models/embeddings.ts";
@@ -57,16 +55,17 @@ interface Run {
 
 /** Our pipeline: one ingest job over all files, run in this process as `kb ingest` does. */
 async function ours(label: string, files: string[], opts: { modelsDir: string; model: string; extractProcesses?: number; textLayerOnly?: boolean }): Promise<Run> {
+  let restore = () => {};
   if (opts.textLayerOnly) {
     // The PDF extractor without its OCR fallback (what the peer does), in this process only
     // (so this run extracts in this process: KB_EXTRACT_PROCESSES=0).
     opts = { ...opts, extractProcesses: 0 };
-    await loadExtractors();
-    registerExtractor(pdfExtractor);
+    restore = overrideExtractor(pdfExtractor);
   }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-bench-ingest-"));
   const kb = await openKb(
-    loadConfig({}, { dataDir, modelsDir: opts.modelsDir, embedModel: opts.model, logLevel: "silent", ...(opts.extractProcesses !== undefined ? { extractProcesses: opts.extractProcesses } : {}) }),
+    // The OCR settings of the bench's environment (KB_OCR_PICTURES=off: Office pictures not OCR'd).
+    loadConfig({ KB_OCR_PICTURES: process.env.KB_OCR_PICTURES, KB_OCR_WORKERS: process.env.KB_OCR_WORKERS }, { dataDir, modelsDir: opts.modelsDir, embedModel: opts.model, logLevel: "silent", ...(opts.extractProcesses !== undefined ? { extractProcesses: opts.extractProcesses } : {}) }),
     { logger: pino({ level: "silent" }) },
   );
   try {
@@ -90,7 +89,7 @@ async function ours(label: string, files: string[], opts: { modelsDir: string; m
   } finally {
     await kb.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
-    if (opts.textLayerOnly) installExtractors(); // back to the product's extractors
+    restore(); // back to the product's extractors
   }
 }
 
@@ -155,8 +154,7 @@ async function main(): Promise<void> {
 
   const scanned = (p: string) => /scanned|ocr/i.test(p);
   const textPdfs = walk(SHARED, (p) => p.toLowerCase().endsWith(".pdf") && !scanned(p) && !/password/i.test(path.basename(p)));
-  await loadExtractors(); // format extractors register on first use
-  const kinds = new Set(registeredKinds());
+  const kinds = new Set(supportedKinds());
   const office = walk(SHARED, (p) => /\.(docx|pptx|xlsx|hwp|hwpx)$/i.test(p));
   const ocrFiles = [...walk(path.join(SHARED, "ocr_korean/scanned_pdf_200dpi"), (p) => p.endsWith(".pdf")), ...walk(path.join(SHARED, "ocr_korean/rendered_png_200dpi"), (p) => p.endsWith(".png"))];
   console.log(`text PDFs: ${textPdfs.length}; Office/HWP files: ${office.length}; OCR inputs: ${ocrFiles.length}; extractors: ${[...kinds].join(", ")}`);

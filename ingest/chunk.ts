@@ -14,7 +14,7 @@
  *    previous chunk's prose. Headings stay with the content that follows them.
  * Output is a pure function of (document, options): identical input gives identical chunks.
  */
-import { splitSentences } from "./sentences.ts";
+import { splitSentences } from "../src/domain/analysis/sentences.ts";
 import type { Block, ChunkDraft, ExtractedDocument } from "./types.ts";
 
 export interface ChunkOptions {

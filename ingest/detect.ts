@@ -3,7 +3,7 @@
  * The file name is only a hint for text formats that cannot be told apart by content
  * (Markdown vs plain text, CSV vs plain text).
  *
- * Kinds returned (the extractor registry is keyed by these):
+ * Kinds returned (the rows of the format table, ingest/formats.ts):
  *   text, markdown, html, pdf, csv, eml, xml                      — text-like / PDF
  *   docx, xlsx, pptx, doc, xls, ppt, msg, odt, ods, odp, rtf, epub — office & mail containers
  *   hwp (HWP 5 OLE or HWP 3), hwpx (OWPML zip), image, zip
@@ -12,6 +12,7 @@
 import CFB from "cfb";
 import { fileTypeFromBuffer } from "file-type";
 import { decodeText, detectBom, looksBinary } from "./decode-text.ts";
+import { FORMATS } from "./formats.ts";
 import { IngestError, type DetectedType, type SourceFile } from "./types.ts";
 
 /** A detected type; text kinds also carry the encoding the sniffer found. */
@@ -19,42 +20,13 @@ export interface DetectedTextType extends DetectedType {
   encoding?: string;
 }
 
-/** Every kind detectType can return, for registry/diagnostics. */
-export const KNOWN_KINDS = [
-  "text", "markdown", "html", "pdf", "csv", "eml", "xml",
-  "docx", "xlsx", "pptx", "doc", "xls", "ppt", "msg", "odt", "ods", "odp", "rtf", "epub",
-  "hwp", "hwpx", "image", "zip",
-] as const;
+/** Every kind detectType can return (the format table's rows). */
+export const KNOWN_KINDS: readonly string[] = FORMATS.map((f) => f.kind);
 
-const MIME_TO_KIND: Record<string, { kind: string; mime?: string }> = {
-  "application/pdf": { kind: "pdf" },
-  "application/vnd.openxmlformats-officedocument.wordprocessingml.document": { kind: "docx" },
-  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": { kind: "xlsx" },
-  "application/vnd.openxmlformats-officedocument.presentationml.presentation": { kind: "pptx" },
-  "application/vnd.ms-word.document.macroenabled.12": { kind: "docx" },
-  "application/vnd.ms-excel.sheet.macroenabled.12": { kind: "xlsx" },
-  "application/vnd.ms-powerpoint.presentation.macroenabled.12": { kind: "pptx" },
-  "application/vnd.oasis.opendocument.text": { kind: "odt" },
-  "application/vnd.oasis.opendocument.spreadsheet": { kind: "ods" },
-  "application/vnd.oasis.opendocument.presentation": { kind: "odp" },
-  "application/rtf": { kind: "rtf" },
-  "application/epub+zip": { kind: "epub" },
-  "application/vnd.ms-outlook": { kind: "msg" },
-  "application/msword": { kind: "doc" },
-  "application/vnd.ms-excel": { kind: "xls" },
-  "application/vnd.ms-powerpoint": { kind: "ppt" },
-  "message/rfc822": { kind: "eml" },
-  "image/png": { kind: "image" },
-  "image/jpeg": { kind: "image" },
-  "image/tiff": { kind: "image" },
-  "image/bmp": { kind: "image" },
-  "image/gif": { kind: "image" },
-  "image/webp": { kind: "image" },
-  "image/heic": { kind: "image" },
-  "image/heif": { kind: "image" },
-  "image/jp2": { kind: "image" },
-  "image/jpx": { kind: "image" },
-};
+/** MIME types reported by file-type → kind, from the format table. */
+const MIME_TO_KIND: Record<string, { kind: string; mime?: string }> = Object.fromEntries(
+  FORMATS.flatMap((f) => (f.detect.mimes ?? []).map((mime) => [mime, { kind: f.kind }])),
+);
 
 /** file-type results that are too weak to trust over a text sniff (e.g. UTF-16 text looks like MPEG audio). */
 const WEAK_MIMES = new Set(["audio/mpeg", "application/xml", "text/xml", "image/svg+xml", "text/calendar", "text/vcard", "application/x-ms-regedit"]);

@@ -8,6 +8,7 @@ import { clampTitle } from "../src/domain/limits.ts";
 import { splitSensitiveForIndex } from "../src/domain/sensitive/index.ts";
 import { chunkDocument } from "./chunk.ts";
 import { extractFile } from "./extract.ts";
+import { extractorsLoaded, loadAllExtractors } from "./formats.ts";
 import type { ChunkDraft, DetectedType, ExtractOptions, SourceFile } from "./types.ts";
 
 export interface AnalyzedChunk extends ChunkDraft {
@@ -52,26 +53,22 @@ export function analyzeChunks(title: string, drafts: ChunkDraft[]): AnalyzedChun
   });
 }
 
-let extractorsLoading: Promise<unknown> | null = null;
-
 /**
- * The format extractors pull in large libraries (tesseract.js, sharp, exceljs, mammoth): they are
- * loaded on first use, so commands that never extract (`kb users`, `kb search`) start fast.
+ * Loads every format's extractor now instead of on first use (an extraction process does it before
+ * its first file, so loading the libraries does not count against that file's time limit).
  */
-export function loadExtractors(): Promise<unknown> {
-  return (extractorsLoading ??= import("./extractors/install.ts"));
+export function loadExtractors(): Promise<void> {
+  return loadAllExtractors();
 }
 
 /** Stops the OCR workers if extraction ever ran in this process. */
 export async function closeExtractors(): Promise<void> {
-  if (!extractorsLoading) return;
-  await extractorsLoading;
+  if (!extractorsLoaded()) return;
   const { closeOcrEngine } = await import("./ocr/engine.ts");
   await closeOcrEngine();
 }
 
 export async function prepareDocument(file: SourceFile, options: ExtractOptions & { title?: string } = {}): Promise<PreparedDocument> {
-  await loadExtractors();
   const { type, document } = await extractFile(file, options);
   const title = clampTitle((options.title ?? document.title ?? "").trim() || titleFromSource(file.source));
   const pages = document.pages.map((p) => ({ page: p.page, text: p.blocks.map((b) => b.text).join("\n\n") }));

@@ -58,6 +58,11 @@ export interface ExtractOptions {
   signal?: AbortSignal;
   /** Decompression caps; an extractor's own configuration wins over these, these over the defaults. */
   limits?: ContainerLimits;
+  /**
+   * Extracts a file found inside this one (an e-mail attachment) through the whole detect → extract
+   * → normalize path; ingest/extract.ts passes itself. Without it, containers skip their files.
+   */
+  extractEmbedded?: (file: SourceFile, options: ExtractOptions) => Promise<{ document: ExtractedDocument }>;
 }
 
 /** An extractor turns bytes of one detected kind into pages of blocks. */

@@ -1,6 +1,11 @@
 /**
  * Runtime configuration from the environment, validated once at start.
  * Everything has a sensible default so `kb serve` works with no settings at all.
+ *
+ * The one place that reads KB_* settings: entry points call `loadConfig(process.env)` and pass the
+ * result down (openKb hands extraction its part with `configureExtraction`; extraction child
+ * processes get the parent's settings in their fork arguments). No other module reads
+ * `process.env` for configuration.
  */
 import net from "node:net";
 import os from "node:os";
@@ -91,6 +96,10 @@ const EnvSchema = z.object({
   KB_EXTRACT_TIMEOUT_S: intFrom(300),
   /** Resident memory of one extraction process before it is killed (its V8 heap is capped at 3/4 of this). */
   KB_EXTRACT_MAX_RSS_MB: intFrom(2048),
+  /** Tesseract workers of the OCR pool (pages OCR'd at once); unset, 0 or not a positive number: one per core. */
+  KB_OCR_WORKERS: z.string().optional(),
+  /** `off` (or 0, false, no): pictures inside DOCX/PPTX files are not OCR'd. */
+  KB_OCR_PICTURES: z.string().optional(),
   /** Largest XML part of a DOCX/PPTX/XLSX/HWPX once inflated. */
   KB_MAX_XML_PART_MB: intFrom(64),
   /** Largest total a document's container inflates to (zip entries; each HWP stream). */
@@ -137,6 +146,9 @@ export interface Config {
   extractMaxRssBytes: number;
   maxXmlPartBytes: number;
   maxDocumentBytes: number;
+  /** Tesseract workers; 0: one per core. */
+  ocrWorkers: number;
+  ocrPictures: boolean;
   optimizeIntervalS: number;
   /** KB_SYNC_SOURCES, raw JSON. */
   syncSources: string | undefined;
@@ -198,6 +210,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     extractMaxRssBytes: Math.max(128, e.KB_EXTRACT_MAX_RSS_MB) * 1024 * 1024,
     maxXmlPartBytes: Math.max(1, e.KB_MAX_XML_PART_MB) * 1024 * 1024,
     maxDocumentBytes: Math.max(1, e.KB_MAX_DOCUMENT_UNCOMPRESSED_MB) * 1024 * 1024,
+    ocrWorkers: Number(e.KB_OCR_WORKERS) > 0 ? Math.floor(Number(e.KB_OCR_WORKERS)) : 0,
+    ocrPictures: !/^(off|0|false|no)$/i.test(e.KB_OCR_PICTURES ?? ""),
     optimizeIntervalS: e.KB_OPTIMIZE_INTERVAL_S,
     syncSources: e.KB_SYNC_SOURCES || undefined,
     syncRoots: syncRootsFrom(e.KB_SYNC_ROOTS),

@@ -7,8 +7,11 @@
 import { spawnSync } from "node:child_process";
 import sharp from "sharp";
 import { afterAll, describe, expect, it } from "vitest";
+import { configureExtraction } from "../ingest/extraction-settings.ts";
 import { closeExtractors, prepareDocument } from "../ingest/pipeline.ts";
+import { loadConfig } from "../src/config.ts";
 import { ExtractProcessPool } from "../src/services/ingest/extract-processes.ts";
+import { buildDocx } from "./formats/builders.ts";
 import { xmlBombDocx } from "./helpers/hostile-files.ts";
 
 const MiB = 1024 * 1024;
@@ -61,6 +64,22 @@ describe("extraction child processes", () => {
     const prepared = await pool.prepare("scan.png", png);
     expect(pool.stats.ocrPages).toBe(1);
     expect(prepared.chunks.map((c) => c.text).join(" ")).toMatch(/Invoice/);
+  });
+
+  it("take this process's extraction settings (KB_OCR_PICTURES=off: the child asks for no picture OCR)", async () => {
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="900" height="140"><rect width="100%" height="100%" fill="white"/><text x="30" y="90" font-family="DejaVu Sans" font-size="44" fill="black">Revenue grew 12 percent</text></svg>`;
+    const picture = await sharp(Buffer.from(svg)).flatten({ background: "#ffffff" }).png().toBuffer();
+    const docx = await buildDocx({ picture });
+    // The child reads no environment: only settings handed over by the parent can turn OCR off.
+    configureExtraction({ ocrPictures: loadConfig({ KB_OCR_PICTURES: "off" }).ocrPictures });
+    try {
+      const pool = poolOf();
+      const prepared = await pool.prepare("report.docx", docx);
+      expect(prepared.chunks.map((c) => c.text).join(" ")).toContain("The chart below shows the figures.");
+      expect(pool.stats.ocrPages).toBe(0);
+    } finally {
+      configureExtraction({ ocrPictures: true });
+    }
   });
 });
 

@@ -6,8 +6,8 @@
  * part through the HTML extractor's block walk when there is one (tables stay tables), else the
  * text part through the plain-text block splitter.
  * Attachments (including attached messages) are extracted recursively through the normal pipeline
- * (detect → registry → normalize, via ingest/extract.ts, imported lazily to avoid an import cycle
- * with the registry): each readable attachment adds its pages after the body, its first page headed
+ * (detect → extractor → normalize: `ExtractOptions.extractEmbedded`, which ingest/extract.ts hands
+ * down): each readable attachment adds its pages after the body, its first page headed
  * "Attachment: <name>". Unsupported or failing attachments are listed in the warnings with their
  * reason. Limits: `maxAttachments`, `maxAttachmentBytes`, nesting `maxDepth`. Inline images referenced
  * by the HTML (cid:) are skipped.
@@ -99,12 +99,14 @@ export function createEmlExtractor(config: EmlExtractorConfig = {}): Extractor {
 
       const depth = depthOf.get(file) ?? 0;
       const atts = email.attachments.filter((a) => !(a.related && /^image\//.test(a.mimeType)));
+      const extractFile = options.extractEmbedded;
       if (config.attachments !== false && atts.length) {
-        if (depth >= maxDepth) {
+        if (!extractFile) {
+          warnings.push(`${atts.length} attachment(s) not read: extracted without the pipeline (ExtractOptions.extractEmbedded)`);
+        } else if (depth >= maxDepth) {
           warnings.push(`${atts.length} attachment(s) not read: nesting deeper than ${maxDepth} messages`);
         } else {
           if (atts.length > maxAttachments) warnings.push(`only the first ${maxAttachments} of ${atts.length} attachments were read`);
-          const { extractFile } = await import("../extract.ts");
           let next = pages.length + 1;
           for (const [i, a] of atts.slice(0, maxAttachments).entries()) {
             if (options.signal?.aborted) throw new IngestError("aborted", `${file.source}: extraction aborted`);

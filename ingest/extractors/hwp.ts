@@ -31,7 +31,7 @@ import CFB from "cfb";
 import { inflateRawSync, inflateSync } from "node:zlib";
 import { sensibleTitle, titleFromFileName } from "../text-utils.ts";
 import { IngestError, type Block, type DetectedType, type ExtractedDocument, type ExtractedPage, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
-import { markdownCell, markdownTable } from "./csv.ts";
+import { markdownCell, markdownTable } from "./tables.ts";
 
 export interface HwpExtractorConfig {
   /** Largest inflated stream (section / DocInfo), bytes. Default: the document cap (ExtractOptions.limits, else 100 MiB). */

@@ -12,8 +12,8 @@ import { attr, isEl, kids, local, parseXml } from "./xml-dom.ts";
 import type { Element } from "domhandler";
 import { sensibleTitle, titleFromFileName } from "../text-utils.ts";
 import { IngestError, type Block, type DetectedType, type ExtractedDocument, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
-import { markdownTable } from "./csv.ts";
-import { openZip, zipLimitsFor, type SafeZip, type ZipLimits } from "./docx.ts";
+import { openZip, zipLimitsFor, type SafeZip, type ZipLimits } from "./ooxml-package.ts";
+import { markdownTable } from "./tables.ts";
 
 export interface HwpxExtractorConfig {
   zipLimits?: ZipLimits;

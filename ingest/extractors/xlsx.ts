@@ -14,9 +14,9 @@ import ExcelJS from "exceljs";
 import JSZip from "jszip";
 import { titleFromFileName } from "../text-utils.ts";
 import { IngestError, type Block, type DetectedType, type ExtractedDocument, type ExtractedPage, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
-import { gridToBlocks } from "./csv.ts";
-import { coreTitle, openZip, zipLimitsFor, type SafeZip, type ZipLimits } from "./docx.ts";
-import { chartBlocks, rels } from "./pptx.ts";
+import { chartBlocks } from "./drawingml.ts";
+import { coreTitle, openZip, rels, zipLimitsFor, type SafeZip, type ZipLimits } from "./ooxml-package.ts";
+import { gridToBlocks } from "./tables.ts";
 
 export interface XlsxExtractorConfig {
   /** Most rows read per sheet (default 10,000). */

@@ -28,6 +28,7 @@
 import { availableParallelism } from "node:os";
 import sharp from "sharp";
 import Tesseract from "tesseract.js";
+import { extractionSettings } from "../extraction-settings.ts";
 import { IngestError } from "../types.ts";
 import {
   inspectImage,
@@ -210,8 +211,8 @@ export class OcrEngine {
   private langPaths = new Map<string, string>();
 
   constructor(options: OcrEngineOptions = {}) {
-    const envSize = Number(process.env.KB_OCR_WORKERS);
-    this.poolSize = Math.max(1, Math.floor(options.poolSize ?? (envSize > 0 ? envSize : availableParallelism())));
+    const configured = extractionSettings().ocrWorkers;
+    this.poolSize = Math.max(1, Math.floor(options.poolSize ?? (configured > 0 ? configured : availableParallelism())));
     this.opts = {
       languages: options.languages ?? "auto",
       psm: options.psm ?? 3,

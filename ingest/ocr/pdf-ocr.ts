@@ -3,7 +3,7 @@
  * and read them with the OCR engine. This is the fallback the PDF extractor uses for pages whose
  * text layer is missing or garbled:
  *
- *     registerExtractor(createPdfExtractor({ ocrFallback: pdfOcrFallback }));
+ *     createPdfExtractor({ ocrFallback: pdfOcrFallback })   // the pdf row of ingest/formats.ts
  *
  * Rendering resolution: a scanned page (one page-sized image) is rendered at the scan's own
  * resolution (the engine then upscales it to ~400 dpi with lanczos); other pages (vector text with a

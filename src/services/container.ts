@@ -41,6 +41,7 @@ import { JobsService, reindexDocumentsOfOlderDetector } from "./ingest/jobs-serv
 import { loadSources, Scheduler } from "./ingest/schedules.ts";
 import { canonicalizeStoredNames } from "./principal-migration.ts";
 import { Retriever } from "./retrieval.ts";
+import { configureExtraction } from "../../ingest/extraction-settings.ts";
 import { closeExtractors } from "../../ingest/pipeline.ts";
 
 export type { ModelStatus } from "./active-index.ts";
@@ -109,6 +110,8 @@ export interface OpenKbOptions {
 
 export async function openKb(config: Config, options: OpenKbOptions = {}): Promise<Kb> {
   const log = options.logger ?? pino({ level: config.logLevel }, pino.destination(2));
+  // Extractors and the OCR pool are process-wide: they take their settings from here.
+  configureExtraction({ ocrWorkers: config.ocrWorkers, ocrPictures: config.ocrPictures });
   // The local LLM (answer mode "llm") when KB_LLM_MODEL names a GGUF. Loaded before anything is
   // opened, so a missing or unloadable model fails the start cleanly. Never builds or downloads.
   const injected = options.llmProvider ?? null;

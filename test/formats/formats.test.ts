@@ -7,17 +7,21 @@ import { readFileSync } from "node:fs";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { extractFile } from "../../ingest/extract.ts";
-import { formatExtractors } from "../../ingest/extractors/all-formats.ts";
-import { createCsvExtractor, csvExtractor, detectDelimiter, markdownTable, parseCsv } from "../../ingest/extractors/csv.ts";
+import { createCsvExtractor, csvExtractor, detectDelimiter, parseCsv } from "../../ingest/extractors/csv.ts";
+import { markdownTable } from "../../ingest/extractors/tables.ts";
 import { docxExtractor } from "../../ingest/extractors/docx.ts";
 import { emlExtractor } from "../../ingest/extractors/eml.ts";
 import { decodeParaText, hwpExtractor, parseRecords } from "../../ingest/extractors/hwp.ts";
 import { hwpxExtractor } from "../../ingest/extractors/hwpx.ts";
-import { chartBlocks, createPptxExtractor, pptxExtractor } from "../../ingest/extractors/pptx.ts";
+import { chartBlocks } from "../../ingest/extractors/drawingml.ts";
+import { createPptxExtractor, pptxExtractor } from "../../ingest/extractors/pptx.ts";
 import { closeOcrEngine } from "../../ingest/ocr/engine.ts";
-import { getExtractor, registerExtractor } from "../../ingest/extractors/registry.ts";
 import { createXlsxExtractor, splitRegions, xlsxExtractor } from "../../ingest/extractors/xlsx.ts";
 import type { Block, DetectedType, ExtractedDocument, Extractor } from "../../ingest/types.ts";
+import { configureExtraction } from "../../ingest/extraction-settings.ts";
+import { extractorFor, FORMATS, supportedKinds } from "../../ingest/formats.ts";
+import { KNOWN_KINDS } from "../../ingest/detect.ts";
+import { loadConfig } from "../../src/config.ts";
 import { haveShared, sharedPath } from "../ingest/fixtures.ts";
 import { buildDocx, buildEml, buildHwp, buildHwpx, buildPptx, buildXlsx } from "./builders.ts";
 
@@ -26,13 +30,12 @@ const run = (ex: Extractor, source: string, bytes: Uint8Array, kind: string, mim
 const blocks = (d: ExtractedDocument): Block[] => d.pages.flatMap((p) => p.blocks);
 const allText = (d: ExtractedDocument) => blocks(d).map((b) => b.text).join("\n");
 
-beforeAll(() => {
-  for (const e of formatExtractors) registerExtractor(e);
-});
-
-describe("all-formats", () => {
-  it("exports one extractor per issue-4 kind", () => {
-    expect(formatExtractors.flatMap((e) => e.kinds).sort()).toEqual(["csv", "docx", "eml", "hwp", "hwpx", "image", "pptx", "xlsx"]);
+describe("format table", () => {
+  it("has a row for every detected kind, and each row loads an extractor for its own kind", async () => {
+    expect(FORMATS.map((f) => f.kind)).toEqual([...KNOWN_KINDS]);
+    expect(supportedKinds()).toEqual(["csv", "docx", "eml", "html", "hwp", "hwpx", "image", "markdown", "pdf", "pptx", "text", "xlsx", "xml"]);
+    for (const kind of supportedKinds()) expect((await extractorFor(kind))?.kinds).toContain(kind);
+    expect(await extractorFor("doc")).toBeUndefined();
   });
 });
 
@@ -92,19 +95,20 @@ describe("pictures in Office documents (OCR)", () => {
     expect(allText(off)).not.toContain("\u0000");
   });
 
-  it("KB_OCR_PICTURES=off registers the Office extractors without picture OCR", async () => {
+  it("KB_OCR_PICTURES=off loads the Office extractors without picture OCR", async () => {
+    expect(loadConfig({ KB_OCR_PICTURES: "off" }).ocrPictures).toBe(false);
+    expect(loadConfig({}).ocrPictures).toBe(true);
     const picture = await textPicture("Revenue grew 12 percent");
     if (!picture) return;
-    const { installExtractors } = await import("../../ingest/extractors/install.ts");
     try {
-      installExtractors({ KB_OCR_PICTURES: "off" });
-      const d = await run(getExtractor("docx")!, "report.docx", await buildDocx({ picture }), "docx");
+      configureExtraction({ ocrPictures: loadConfig({ KB_OCR_PICTURES: "off" }).ocrPictures });
+      const d = await run((await extractorFor("docx"))!, "report.docx", await buildDocx({ picture }), "docx");
       expect(allText(d)).toContain("The chart below shows the figures.");
       expect(allText(d)).not.toMatch(/12 percent/);
     } finally {
-      installExtractors({});
+      configureExtraction({ ocrPictures: true });
     }
-    expect(allText(await run(getExtractor("docx")!, "report.docx", await buildDocx({ picture }), "docx"))).toMatch(/12 percent/);
+    expect(allText(await run((await extractorFor("docx"))!, "report.docx", await buildDocx({ picture }), "docx"))).toMatch(/12 percent/);
   });
 
   it("markitdown's OCR samples: the picture's text between the paragraphs around it", async () => {
@@ -292,7 +296,7 @@ describe("EML", () => {
       ],
       inner,
     );
-    const d = await run(emlExtractor, "mail.eml", eml, "eml", "message/rfc822");
+    const d = await emlExtractor.extract({ source: "mail.eml", bytes: eml }, T("eml", "message/rfc822"), { extractEmbedded: extractFile });
     expect(d.title).toBe("회의록 공유");
     const first = d.pages[0]!.blocks;
     expect(first[0]).toEqual({ kind: "heading", level: 1, text: "회의록 공유" });

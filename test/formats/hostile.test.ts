@@ -4,7 +4,8 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { createDocxExtractor, docxExtractor, openZip } from "../../ingest/extractors/docx.ts";
+import { createDocxExtractor, docxExtractor } from "../../ingest/extractors/docx.ts";
+import { openZip } from "../../ingest/extractors/ooxml-package.ts";
 import { createHwpExtractor, hwpExtractor } from "../../ingest/extractors/hwp.ts";
 import { hwpxExtractor } from "../../ingest/extractors/hwpx.ts";
 import { pptxExtractor } from "../../ingest/extractors/pptx.ts";

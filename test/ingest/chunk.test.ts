@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { chunkDocument, DEFAULT_CHUNK_OPTIONS, estimateTokens, hardSplit, type ChunkOptions } from "../../ingest/chunk.ts";
-import { splitSentences } from "../../ingest/sentences.ts";
+import { splitSentences } from "../../src/domain/analysis/sentences.ts";
 import type { Block, ChunkDraft, ExtractedDocument } from "../../ingest/types.ts";
 
 const doc = (...pages: Block[][]): ExtractedDocument => ({

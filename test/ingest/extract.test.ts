@@ -4,8 +4,7 @@ import JSZip from "jszip";
 import { afterEach, describe, expect, it } from "vitest";
 import { chunkDocument } from "../../ingest/chunk.ts";
 import { extractFile } from "../../ingest/extract.ts";
-import { htmlExtractor } from "../../ingest/extractors/html.ts";
-import { getExtractor, registerExtractor, registeredKinds, unregisterExtractor } from "../../ingest/extractors/registry.ts";
+import { extractorFor, overrideExtractor, supportedKinds } from "../../ingest/formats.ts";
 import { IngestError, type Extractor, type SourceFile } from "../../ingest/types.ts";
 import { buildPdf, bytesOf, haveShared, pseudoRandomBytes, sharedPath } from "./fixtures.ts";
 
@@ -21,43 +20,46 @@ async function failure(p: Promise<unknown>): Promise<IngestError> {
   throw new Error("expected an IngestError");
 }
 
+/** Restores the format table after a test that overrode an extractor. */
+const restores: (() => void)[] = [];
 afterEach(() => {
-  registerExtractor(htmlExtractor);
+  for (const restore of restores.splice(0).reverse()) restore();
 });
 
-/** Run with the given kinds unregistered (other engineers register more formats), then restore them. */
+/** Run with the given kinds unsupported, then restore the table. */
 async function withoutExtractors<T>(kinds: string[], fn: () => Promise<T>): Promise<T> {
-  const saved = kinds.map((k) => getExtractor(k)).filter((e): e is Extractor => e !== undefined);
-  for (const k of kinds) unregisterExtractor(k);
+  const restore = overrideExtractor(null, kinds);
   try {
     return await fn();
   } finally {
-    for (const e of saved) registerExtractor(e);
+    restore();
   }
 }
 
-describe("extractor registry", () => {
-  it("has the built-in extractors", () => {
-    expect(registeredKinds()).toEqual(expect.arrayContaining(["html", "markdown", "pdf", "text"]));
-    expect(getExtractor("pdf")?.kinds).toEqual(["pdf"]);
-    expect(getExtractor("no-such-kind")).toBeUndefined();
+describe("format table", () => {
+  it("has the built-in extractors", async () => {
+    expect(supportedKinds()).toEqual(expect.arrayContaining(["html", "markdown", "pdf", "text"]));
+    expect((await extractorFor("pdf"))?.kinds).toEqual(["pdf"]);
+    expect(await extractorFor("no-such-kind")).toBeUndefined();
   });
 
-  it("lets other modules register (and replace) extractors", () => withoutExtractors(["csv"], async () => {
+  it("lets tests replace an extractor, and restores the table", async () => {
     const csv: Extractor = {
       kinds: ["csv"],
       async extract(f, type) {
         return { mime: type.mime, title: f.source, pages: [{ page: 1, blocks: [{ kind: "table", text: "| a | b |\n| --- | --- |\n| 1 | 2 |" }] }], warnings: [] };
       },
     };
-    registerExtractor(csv);
-    expect(getExtractor("csv")).toBe(csv);
+    const restore = overrideExtractor(csv);
+    expect(await extractorFor("csv")).toBe(csv);
     const { type, document } = await extractFile(file("t.csv", bytesOf("a,b\n1,2\n")));
     expect(type).toEqual({ mime: "text/csv", kind: "csv" });
     expect(document.pages[0]!.blocks[0]!.kind).toBe("table");
-    expect(() => registerExtractor({ kinds: [], extract: csv.extract })).toThrow();
-    unregisterExtractor("csv");
-  }));
+    expect(() => overrideExtractor({ kinds: [], extract: csv.extract })).toThrow();
+    restore();
+    expect(await extractorFor("csv")).not.toBe(csv);
+    expect((await extractFile(file("t.csv", bytesOf("a,b\n1,2\n")))).document.warnings).toEqual([]);
+  });
 });
 
 describe("extractFile", () => {
@@ -115,21 +117,20 @@ describe("extractFile", () => {
     expect(err.message).toMatch(/docx/);
   }));
 
-  it("indexes text-like kinds without an extractor (eml, csv, xml) as plain text, with a warning", () => withoutExtractors(["eml", "csv", "xml"], async () => {
-    const { type, document } = await extractFile(file("mail.eml", bytesOf("From: a@b.c\nTo: d@e.f\nSubject: hi\nDate: Mon, 1 Jan 2024 00:00:00 +0000\n\nbody text")));
-    expect(type).toEqual({ mime: "message/rfc822", kind: "eml" });
-    expect(document.warnings).toEqual(["no eml extractor is registered; indexed as plain text"]);
-    expect(document.pages[0]!.blocks.at(-1)!.text).toBe("body text");
-    expect((await extractFile(file("t.csv", bytesOf("a,b\n1,2\n")))).document.warnings[0]).toMatch(/no csv extractor/);
-  }));
+  it("indexes XML (no dedicated extractor) as plain text, with a warning", async () => {
+    const { type, document } = await extractFile(file("data.xml", bytesOf('<?xml version="1.0"?>\n<note>body text</note>\n')));
+    expect(type).toEqual({ mime: "application/xml", kind: "xml" });
+    expect(document.warnings).toEqual(["no xml extractor is registered; indexed as plain text"]);
+    expect(document.pages[0]!.blocks.at(-1)!.text).toContain("body text");
+  });
 
   it("maps unexpected extractor exceptions to extract_failed", async () => {
-    registerExtractor({
+    restores.push(overrideExtractor({
       kinds: ["html"],
       async extract() {
         throw new TypeError("cannot read properties of undefined");
       },
-    });
+    }));
     const err = await failure(extractFile(file("a.html", bytesOf("<html><body><p>x</p></body></html>"))));
     expect(err.code).toBe("extract_failed");
     expect(err.message).toMatch(/TypeError: cannot read properties of undefined/);

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { splitSentences } from "../../ingest/sentences.ts";
+import { splitSentences } from "../../src/domain/analysis/sentences.ts";
 
 describe("splitSentences: Korean", () => {
   it("splits at Korean sentence endings", () => {

@@ -46,7 +46,8 @@ export function registerEvalCommand(program: Command): void {
             o.answers
               ? runAnswerEval(kb, dataset, { answerable: limit, heldOut: o.heldOut ? Number(o.heldOut) : undefined, onProgress })
               : runRetrievalEval(kb, dataset, { limit, onProgress }),
-          { dataDir, modelsDir: process.env.KB_MODELS_DIR ? path.resolve(process.env.KB_MODELS_DIR) : path.join(dataDir, "models"), logLevel: "warn" },
+          // loadConfig puts the models under this data folder unless KB_MODELS_DIR names one.
+          { dataDir, logLevel: "warn" },
         );
         process.stderr.write("\n");
         const name = path.basename(qaFile);

@@ -25,8 +25,8 @@
  *    claim it supports.
  */
 import { passageTerms, type Lang } from "../analysis/index.ts";
-import { splitSentences } from "../../../ingest/sentences.ts";
-import type { AnswerSource, Citation } from "../../services/answer/types.ts";
+import { splitSentences } from "../analysis/sentences.ts";
+import type { AnswerSource, Citation } from "./sources.ts";
 
 export const SUPPORT_THRESHOLD = 0.3;
 /** Longest quote (characters). */

@@ -17,7 +17,7 @@
  * Token counts come from the model's tokenizer when given, else from a conservative estimate.
  */
 import type { Lang } from "../analysis/index.ts";
-import type { AnswerSource } from "../../services/answer/types.ts";
+import type { AnswerSource } from "./sources.ts";
 
 export interface ChatMessage {
   role: "system" | "user" | "assistant";

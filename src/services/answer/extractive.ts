@@ -14,7 +14,7 @@
  * 76% instead of 80% (KorQuAD) and 64% instead of 71% (SQuAD) of the supported ones.
  */
 import { passageTerms, queryTerms, type Lang } from "../../domain/analysis/index.ts";
-import { splitSentences } from "../../../ingest/sentences.ts";
+import { splitSentences } from "../../domain/analysis/sentences.ts";
 import type { AnswerEvent, AnswerRequest, AnswerSource, Answerer, Citation } from "./types.ts";
 
 /** Share of the question's (IDF-weighted) terms a sentence must contain to count as an answer. */

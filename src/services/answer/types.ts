@@ -4,33 +4,11 @@
  * an answerer never searches on its own, so it can never widen what the asker sees.
  */
 import type { Lang } from "../../domain/analysis/index.ts";
+import type { AnswerSource, Citation } from "../../domain/grounding/sources.ts";
+
+export type { AnswerSource, Citation };
 
 export type AnswerMode = "extractive" | "llm";
-
-/**
- * A numbered source as shown to the answerer and cited back as [n]. It has no retrieval score on
- * purpose: scores count documents the asker may not read (policies: `maySeeScores`), so nothing an
- * answer says (found or not, which sources) may depend on them; `n` is the rank.
- */
-export interface AnswerSource {
-  n: number;
-  documentId: string;
-  chunkId: string;
-  title: string;
-  source: string;
-  page: number;
-  text: string;
-}
-
-export interface Citation {
-  n: number;
-  documentId: string;
-  title: string;
-  source: string;
-  page: number;
-  /** The quoted span of the source that supports the answer. */
-  quote: string;
-}
 
 export type AnswerEvent =
   | { type: "sources"; sources: AnswerSource[] }

@@ -3,6 +3,7 @@
  * one file at a time. OCR is not done here: the process-wide OCR engine is replaced by one that
  * sends each image to the parent, whose single tesseract pool serves every child.
  */
+import { configureExtraction, type ExtractionSettings } from "../../../ingest/extraction-settings.ts";
 import { OcrEngine, setOcrEngine, type OcrPage, type RecognizeOptions } from "../../../ingest/ocr/engine.ts";
 import { loadExtractors, prepareDocument } from "../../../ingest/pipeline.ts";
 import { IngestError, type ContainerLimits } from "../../../ingest/types.ts";
@@ -23,7 +24,7 @@ const send = (m: unknown) => {
   if (process.connected) process.send!(m);
 };
 
-/** Same pool size and limits as the parent's engine (same environment), but the pages are read there. */
+/** Same pool size and limits as the parent's engine (same settings), but the pages are read there. */
 class ParentOcrEngine extends OcrEngine {
   private nextRid = 1;
   readonly pending = new Map<number, { resolve: (p: OcrPage) => void; reject: (e: unknown) => void }>();
@@ -56,6 +57,8 @@ class ParentOcrEngine extends OcrEngine {
   }
 }
 
+// The parent's extraction settings (fork arguments): set before anything is built with them.
+configureExtraction(JSON.parse(process.argv[3] ?? "{}") as Partial<ExtractionSettings>);
 const ocr = new ParentOcrEngine();
 setOcrEngine(ocr);
 

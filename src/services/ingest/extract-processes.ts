@@ -23,6 +23,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import type { PreparedDocument } from "../../../ingest/pipeline.ts";
 import { IngestError, type ContainerLimits } from "../../../ingest/types.ts";
+import { extractionSettings } from "../../../ingest/extraction-settings.ts";
 import type { OcrEngine, RecognizeOptions } from "../../../ingest/ocr/engine.ts";
 
 const BOOT = new URL("./extract-child-boot.mjs", import.meta.url);
@@ -162,7 +163,8 @@ export class ExtractProcessPool {
 
   private spawn(): Child {
     const heap = Math.max(16, Math.floor(this.options.heapMb));
-    const proc = fork(BOOT, [ENTRY], {
+    // The child's configuration is this process's, handed over explicitly (it reads no environment).
+    const proc = fork(BOOT, [ENTRY, JSON.stringify(extractionSettings())], {
       execArgv: [`--max-old-space-size=${heap}`],
       serialization: "advanced",
       stdio: ["ignore", "pipe", "pipe", "ipc"],

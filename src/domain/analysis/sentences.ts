@@ -15,7 +15,7 @@
  * lower-case word.
  * Lossless: the sentences, concatenated, contain every non-whitespace character of the input in order.
  */
-import { startsWithListMarker } from "./text-utils.ts";
+import { startsWithListMarker } from "../../../ingest/text-utils.ts";
 
 const TERMINATORS = new Set([".", "!", "?", "…", "。", "！", "？", "‼", "⁇", "⁈", "⁉"]);
 const CLOSERS = new Set(['"', "'", "”", "’", ")", "]", "}", "」", "』", "》", "〉", "】", "〕", "）", "］"]);

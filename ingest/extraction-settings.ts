@@ -1,0 +1,26 @@
+/**
+ * The settings extraction takes from configuration (src/config.ts reads them from the environment,
+ * once). Extractors and the OCR engine are process-wide, so the composition root hands the settings
+ * over once at start (`configureExtraction`, from openKb) and an extraction child process receives
+ * the parent's in its fork arguments (src/services/ingest/extract-processes.ts); nothing under
+ * ingest/ reads the environment.
+ */
+export interface ExtractionSettings {
+  /** OCR the pictures inside DOCX/PPTX files (KB_OCR_PICTURES; off: faster bulk ingestion). */
+  ocrPictures: boolean;
+  /** Tesseract workers of the process's OCR engine (KB_OCR_WORKERS; 0: one per core). */
+  ocrWorkers: number;
+}
+
+export const DEFAULT_EXTRACTION_SETTINGS: Readonly<ExtractionSettings> = Object.freeze({ ocrPictures: true, ocrWorkers: 0 });
+
+let current: Readonly<ExtractionSettings> = DEFAULT_EXTRACTION_SETTINGS;
+
+/** Sets this process's extraction settings; extractors loaded with other settings are loaded again. */
+export function configureExtraction(settings: Partial<ExtractionSettings>): void {
+  current = Object.freeze({ ...current, ...settings });
+}
+
+export function extractionSettings(): Readonly<ExtractionSettings> {
+  return current;
+}

@@ -1,0 +1,154 @@
+/**
+ * The file formats: one row per kind that detectType (detect.ts) can return. Adding a format is
+ * adding a row here (plus its extractor module, and a detection rule in detect.ts when file-type
+ * does not report a MIME type for it); see docs/architecture.md, "How to add a file format".
+ *
+ * Extractors are loaded on first use (`load`), so commands that never extract start fast: the
+ * format libraries (tesseract.js, sharp, exceljs, mammoth, pdf.js) are large.
+ */
+import { extractionSettings, type ExtractionSettings } from "./extraction-settings.ts";
+import type { Extractor } from "./types.ts";
+
+export interface Format {
+  /** The kind detectType returns for it, e.g. "docx". */
+  kind: string;
+  /**
+   * How detectType recognizes it: `mimes` are the MIME types file-type reports for it (detect.ts
+   * maps them to this kind); `rule` names the content rule of detect.ts that finds it otherwise
+   * (text sniffing, OLE streams, zip parts, signatures).
+   */
+  detect: { mimes?: readonly string[]; rule?: string };
+  /** Its extractor, built with this process's settings. No `load`: detected, but not supported. */
+  load?: (settings: Readonly<ExtractionSettings>) => Promise<Extractor>;
+}
+
+/** Text-like formats indexed by the plain-text extractor, with a warning that says so. */
+async function asPlainText(kind: string): Promise<Extractor> {
+  const { textExtractor } = await import("./extractors/text.ts");
+  return {
+    kinds: [kind],
+    async extract(file, type, options) {
+      const raw = await textExtractor.extract(file, type, options);
+      return { ...raw, warnings: [...raw.warnings, `no ${kind} extractor is registered; indexed as plain text`] };
+    },
+  };
+}
+
+const OOXML = "zip parts (detect.ts: detectZip)";
+const OLE = "OLE streams (detect.ts: detectCfb)";
+const TEXT = "text sniffing (detect.ts: detectText)";
+
+export const FORMATS: readonly Format[] = [
+  { kind: "text", detect: { rule: TEXT }, load: async () => (await import("./extractors/text.ts")).textExtractor },
+  { kind: "markdown", detect: { rule: TEXT }, load: async () => (await import("./extractors/markdown.ts")).markdownExtractor },
+  { kind: "html", detect: { rule: TEXT }, load: async () => (await import("./extractors/html.ts")).htmlExtractor },
+  {
+    kind: "pdf",
+    detect: { mimes: ["application/pdf"] },
+    // Pages whose text layer is missing or garbled go to OCR.
+    load: async () => {
+      const [{ createPdfExtractor }, { pdfOcrFallback }] = await Promise.all([import("./extractors/pdf.ts"), import("./ocr/pdf-ocr.ts")]);
+      return createPdfExtractor({ ocrFallback: pdfOcrFallback });
+    },
+  },
+  { kind: "csv", detect: { rule: TEXT }, load: async () => (await import("./extractors/csv.ts")).csvExtractor },
+  { kind: "eml", detect: { mimes: ["message/rfc822"], rule: TEXT }, load: async () => (await import("./extractors/eml.ts")).emlExtractor },
+  { kind: "xml", detect: { rule: TEXT }, load: () => asPlainText("xml") },
+  {
+    kind: "docx",
+    detect: { mimes: ["application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/vnd.ms-word.document.macroenabled.12"], rule: OOXML },
+    load: async (s) => (await import("./extractors/docx.ts")).createDocxExtractor(s.ocrPictures ? {} : { pictures: false }),
+  },
+  {
+    kind: "xlsx",
+    detect: { mimes: ["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/vnd.ms-excel.sheet.macroenabled.12"], rule: OOXML },
+    load: async () => (await import("./extractors/xlsx.ts")).xlsxExtractor,
+  },
+  {
+    kind: "pptx",
+    detect: { mimes: ["application/vnd.openxmlformats-officedocument.presentationml.presentation", "application/vnd.ms-powerpoint.presentation.macroenabled.12"], rule: OOXML },
+    load: async (s) => (await import("./extractors/pptx.ts")).createPptxExtractor(s.ocrPictures ? {} : { pictures: false }),
+  },
+  { kind: "doc", detect: { mimes: ["application/msword"], rule: OLE } },
+  { kind: "xls", detect: { mimes: ["application/vnd.ms-excel"], rule: OLE } },
+  { kind: "ppt", detect: { mimes: ["application/vnd.ms-powerpoint"], rule: OLE } },
+  { kind: "msg", detect: { mimes: ["application/vnd.ms-outlook"], rule: OLE } },
+  { kind: "odt", detect: { mimes: ["application/vnd.oasis.opendocument.text"] } },
+  { kind: "ods", detect: { mimes: ["application/vnd.oasis.opendocument.spreadsheet"] } },
+  { kind: "odp", detect: { mimes: ["application/vnd.oasis.opendocument.presentation"] } },
+  { kind: "rtf", detect: { mimes: ["application/rtf"] } },
+  { kind: "epub", detect: { mimes: ["application/epub+zip"] } },
+  {
+    kind: "hwp",
+    detect: { rule: `HWP 5 ${OLE}, or the HWP 3 signature` },
+    load: async () => (await import("./extractors/hwp.ts")).hwpExtractor,
+  },
+  { kind: "hwpx", detect: { rule: `mimetype entry or Contents/ parts, ${OOXML}` }, load: async () => (await import("./extractors/hwpx.ts")).hwpxExtractor },
+  {
+    kind: "image",
+    detect: {
+      mimes: ["image/png", "image/jpeg", "image/tiff", "image/bmp", "image/gif", "image/webp", "image/heic", "image/heif", "image/jp2", "image/jpx"],
+    },
+    load: async () => (await import("./extractors/image.ts")).imageExtractor,
+  },
+  { kind: "zip", detect: { rule: `any other zip (${OOXML})` } },
+];
+
+const byKind = new Map(FORMATS.map((f) => [f.kind, f]));
+
+export function formatOf(kind: string): Format | undefined {
+  return byKind.get(kind);
+}
+
+/** Kinds that have an extractor, sorted. */
+export function supportedKinds(): string[] {
+  return FORMATS.filter((f) => f.load).map((f) => f.kind).sort();
+}
+
+/** Loaded extractors, with the settings they were built with. */
+const loaded = new Map<string, { settings: Readonly<ExtractionSettings>; extractor: Promise<Extractor> }>();
+/** Tests and benches: an extractor used instead of the table's (null: as if the kind had none). */
+const overrides = new Map<string, Extractor | null>();
+
+/** The extractor for a kind (undefined: the kind is not supported). */
+export async function extractorFor(kind: string): Promise<Extractor | undefined> {
+  const override = overrides.get(kind);
+  if (override !== undefined) return override ?? undefined;
+  const format = byKind.get(kind);
+  if (!format?.load) return undefined;
+  const settings = extractionSettings();
+  let entry = loaded.get(kind);
+  if (!entry || entry.settings !== settings) {
+    entry = { settings, extractor: format.load(settings) };
+    loaded.set(kind, entry);
+    // A failed import is not cached: the next file tries again.
+    entry.extractor.catch(() => loaded.get(kind) === entry && loaded.delete(kind));
+  }
+  return entry.extractor;
+}
+
+/** Loads every supported format's extractor (extraction processes do it before their first file). */
+export async function loadAllExtractors(): Promise<void> {
+  await Promise.all(supportedKinds().map((k) => extractorFor(k)));
+}
+
+/** Whether any extractor was loaded in this process (so the OCR engine may be running). */
+export function extractorsLoaded(): boolean {
+  return loaded.size > 0;
+}
+
+/**
+ * Tests and benches: use `extractor` for `kinds` (default: the kinds it declares) instead of the
+ * table's; `null` makes the kinds unsupported. Returns the function that restores the table.
+ */
+export function overrideExtractor(extractor: Extractor | null, kinds: readonly string[] = extractor?.kinds ?? []): () => void {
+  if (!kinds.length) throw new Error("overrideExtractor: no kinds");
+  const before = kinds.map((k) => [k, overrides.get(k)] as const);
+  for (const k of kinds) overrides.set(k, extractor);
+  return () => {
+    for (const [k, e] of before) {
+      if (e === undefined) overrides.delete(k);
+      else overrides.set(k, e);
+    }
+  };
+}
