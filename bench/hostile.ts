@@ -19,7 +19,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { normalDocx, wideZipBombDocx, xmlBombDocx, zipBombDocx } from "../test/helpers/hostile-files.ts";
-import { procRss } from "../src/services/ingest/extract-processes.ts";
+import { procRss } from "../src/services/jobs/extract-processes.ts";
 import { replaceSection } from "./report.ts";
 
 const args = process.argv.slice(2);

@@ -72,7 +72,7 @@ async function ours(label: string, files: string[], opts: { modelsDir: string; m
     const t0 = performance.now();
     const { jobId } = kb.ingest.submit(SYSTEM_ACTOR, files.map((f) => ({ source: f, path: f })));
     kb.jobsRepo.claimJob(jobId, "bench", 60_000);
-    const view = await kb.ingest.runJob(jobId, "bench");
+    const view = await kb.jobs.run(jobId, "bench");
     const seconds = (performance.now() - t0) / 1000;
     const docs = kb.documentsRepo.all().filter((d) => d.status === "ready");
     const rows = await kb.chunks.list(null, ["chunk_id", "text"]);

@@ -204,7 +204,7 @@ async function measure(name: string, dataset: QaDataset): Promise<string[]> {
           const submitted = kb.ingest.submit(SYSTEM_ACTOR, files);
           submitted.documents.forEach((d) => hiddenIds.add(d.id));
           if (!kb.jobsRepo.claimJob(submitted.jobId, "bench", 60_000)) throw new Error("could not claim the hidden-documents job");
-          const job = await kb.ingest.runJob(submitted.jobId, "bench");
+          const job = await kb.jobs.run(submitted.jobId, "bench");
           if (job.status !== "succeeded") throw new Error(`hidden documents: job ${job.status}`);
         }
         await kb.chunks.optimize(new Date());

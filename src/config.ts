@@ -106,7 +106,7 @@ const EnvSchema = z.object({
   KB_MAX_DOCUMENT_UNCOMPRESSED_MB: intFrom(100),
   /** Seconds between optimize runs of the chunk table (folding new rows into indexes, compaction); 0: after every job. */
   KB_OPTIMIZE_INTERVAL_S: intFrom(300),
-  /** Recurring folder syncs as JSON (see src/services/ingest/schedules.ts); default: <data>/sources.json if present. */
+  /** Recurring folder syncs as JSON (see src/services/jobs/schedules.ts); default: <data>/sources.json if present. */
   KB_SYNC_SOURCES: z.string().optional(),
   /** Folders under which folder syncs may read, separated by the platform's path delimiter (":" on Linux). */
   KB_SYNC_ROOTS: z.string().optional(),

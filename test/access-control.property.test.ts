@@ -27,7 +27,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import { ForbiddenError, SYSTEM_ACTOR, type Actor } from "../policies/index.ts";
 import { ServiceError } from "../src/services/errors.ts";
-import { STALE_MS } from "../src/services/ingest/job-worker.ts";
+import { STALE_MS } from "../src/services/jobs/worker.ts";
 import { ingestNow, startTestServer, waitForJob, writeFiles, type TestServer } from "./helpers/kb.ts";
 
 const IN_PROCESS_RUNS = 1000;
@@ -328,9 +328,9 @@ async function applyInProcess(c: Change): Promise<void> {
 async function finishJob(jobId: string): Promise<string> {
   const { kb } = t;
   const workerId = `test-${process.pid}`;
-  if (kb.jobsRepo.claimJob(jobId, workerId, STALE_MS)) return (await kb.ingest.runJob(jobId, workerId)).status;
+  if (kb.jobsRepo.claimJob(jobId, workerId, STALE_MS)) return (await kb.jobs.run(jobId, workerId)).status;
   for (;;) {
-    const v = kb.ingest.view(jobId)!;
+    const v = kb.jobs.view(jobId)!;
     if (!["queued", "running"].includes(v.status)) return v.status;
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { loadConfig } from "../src/config.ts";
 import { openKb, type Kb } from "../src/services/container.ts";
-import { STALE_MS } from "../src/services/ingest/job-worker.ts";
+import { STALE_MS } from "../src/services/jobs/worker.ts";
 import { modelsWithVariant } from "./helpers/embed-variant.ts";
 
 const KB_BIN = path.resolve("bin/kb.js");
@@ -201,7 +201,7 @@ describe("crash safety", () => {
         const t0 = Date.now();
         const jobId = runStep(ref, refCorpus, kind, i, models);
         expect(ref.jobsRepo.claimJob(jobId, "clean", STALE_MS)).toBe(true);
-        const v = await ref.ingest.runJob(jobId, "clean");
+        const v = await ref.jobs.run(jobId, "clean");
         expect(v.status, `${kind} ${JSON.stringify(v.files.filter((f) => f.status === "failed"))}`).toBe("succeeded");
         durations.push(Date.now() - t0);
         const snap = await snapshot(ref, refCorpus);
@@ -281,10 +281,10 @@ describe("crash safety", () => {
         }
         const deadline = Date.now() + 120_000;
         while (["queued", "running"].includes(job(jobId).status)) {
-          if (Date.now() > deadline) throw new Error(`job ${i} (${kind}) did not finish: ${JSON.stringify(kb.ingest.view(jobId))}\n${stderr}`);
+          if (Date.now() > deadline) throw new Error(`job ${i} (${kind}) did not finish: ${JSON.stringify(kb.jobs.view(jobId))}\n${stderr}`);
           await sleep(20);
         }
-        const view = kb.ingest.view(jobId)!;
+        const view = kb.jobs.view(jobId)!;
         expect(view.status, `${kind}: ${JSON.stringify(view.files.filter((f) => f.status !== "succeeded" && f.status !== "unchanged"))}\n${stderr}`).toBe("succeeded");
         expect(view.progress.done).toBe(view.progress.total);
         const got = await snapshot(kb, corpus);

@@ -17,7 +17,7 @@ import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { registerAdminCommands } from "../src/cli/commands/admin.ts";
 import { loadConfig } from "../src/config.ts";
 import { openKb, type Kb } from "../src/services/container.ts";
-import { STALE_MS } from "../src/services/ingest/job-worker.ts";
+import { STALE_MS } from "../src/services/jobs/worker.ts";
 import { sha256Hex } from "../src/stores/ids.ts";
 import { ingestNow, openTestKb, writeFiles, type TestKb } from "./helpers/kb.ts";
 
@@ -28,7 +28,7 @@ afterEach(async () => {
 
 async function runNow(kb: Kb, jobId: string) {
   expect(kb.jobsRepo.claimJob(jobId, `test-${process.pid}`, STALE_MS)).toBe(true);
-  return kb.ingest.runJob(jobId, `test-${process.pid}`);
+  return kb.jobs.run(jobId, `test-${process.pid}`);
 }
 
 async function sync(kb: Kb, folder: string) {

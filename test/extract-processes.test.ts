@@ -1,5 +1,5 @@
 /**
- * Extraction child processes (src/services/ingest/extract-processes.ts): the same results as
+ * Extraction child processes (src/services/jobs/extract-processes.ts): the same results as
  * in-process extraction, errors with their codes, and the per-file limits — a file over its time
  * or memory limit has its process killed and fails with a named error, and the next file gets a
  * fresh process. OCR asked for by a child is done by the parent's engine.
@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { configureExtraction } from "../ingest/extraction-settings.ts";
 import { closeExtractors, prepareDocument } from "../ingest/pipeline.ts";
 import { loadConfig } from "../src/config.ts";
-import { ExtractProcessPool } from "../src/services/ingest/extract-processes.ts";
+import { ExtractProcessPool } from "../src/services/jobs/extract-processes.ts";
 import { buildDocx } from "./formats/builders.ts";
 import { xmlBombDocx } from "./helpers/hostile-files.ts";
 
@@ -85,7 +85,7 @@ describe("extraction child processes", () => {
 
 describe("extraction child processes, lifecycle", () => {
   it("let a process that used them exit normally once the pool is closed (idle children are unref'd)", () => {
-    const modUrl = new URL("../src/services/ingest/extract-processes.ts", import.meta.url).href;
+    const modUrl = new URL("../src/services/jobs/extract-processes.ts", import.meta.url).href;
     const script = `
       const { ExtractProcessPool } = await import(${JSON.stringify(modUrl)});
       const pool = new ExtractProcessPool({ size: 1, timeoutMs: 60000, maxRssBytes: 2 ** 31, heapMb: 1024 });

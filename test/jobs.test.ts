@@ -5,13 +5,13 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import type { Kb } from "../src/services/container.ts";
-import { STALE_MS } from "../src/services/ingest/job-worker.ts";
-import { cronDueBetween, parseCron, parseSources, Scheduler } from "../src/services/ingest/schedules.ts";
+import { STALE_MS } from "../src/services/jobs/worker.ts";
+import { cronDueBetween, parseCron, parseSources, Scheduler } from "../src/services/jobs/schedules.ts";
 import { ingestNow, openTestKb, startTestServer, waitForJob, writeFiles, type TestKb, type TestServer } from "./helpers/kb.ts";
 
 async function runNow(kb: Kb, jobId: string) {
   expect(kb.jobsRepo.claimJob(jobId, `test-${process.pid}`, STALE_MS)).toBe(true);
-  return kb.ingest.runJob(jobId, `test-${process.pid}`);
+  return kb.jobs.run(jobId, `test-${process.pid}`);
 }
 
 const docsBySource = (kb: Kb) => new Map(kb.documentsRepo.all().map((d) => [d.source, d]));
@@ -266,10 +266,10 @@ describe("crash leftovers", () => {
       await t.kb.chunks.updateAccess(b!.id, { allow: ["user:mallory"], deny: [], classification: 0 });
       // Rows of a document SQLite does not know.
       await t.kb.chunks.replaceDocument("doc_ghost", (await rowsOf(b!.id)).map((r) => ({ ...r, chunkId: `doc_ghost:1:${r.ordinal}`, documentId: "doc_ghost" })));
-      const report = await t.kb.ingest.reconcile({ full: true, settleMs: 50 });
+      const report = await t.kb.jobs.reconcile({ full: true, settleMs: 50 });
       expect(report).toMatchObject({ restored: 1, accessFixed: 1, orphanChunkDocuments: 1 });
       expect(await table()).toEqual(clean);
-      expect(await t.kb.ingest.reconcile({ full: true, settleMs: 50 })).toMatchObject({ restored: 0, accessFixed: 0, orphanChunkDocuments: 0 });
+      expect(await t.kb.jobs.reconcile({ full: true, settleMs: 50 })).toMatchObject({ restored: 0, accessFixed: 0, orphanChunkDocuments: 0 });
     } finally {
       await t.close();
     }
@@ -288,7 +288,7 @@ describe("crash leftovers", () => {
       const w = t.kb.startWorker({ once: true, schedules: false });
       await w.done;
       expect(t.kb.documentsRepo.byId(documents[0]!.id)).toBeUndefined();
-      expect(t.kb.ingest.view(jobId)!.files[0]).toMatchObject({ status: "cancelled", errorCode: "interrupted" });
+      expect(t.kb.jobs.view(jobId)!.files[0]).toMatchObject({ status: "cancelled", errorCode: "interrupted" });
     } finally {
       await t.close();
     }

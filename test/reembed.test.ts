@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { loadConfig } from "../src/config.ts";
 import { openKb, type Kb } from "../src/services/container.ts";
-import { STALE_MS } from "../src/services/ingest/job-worker.ts";
+import { STALE_MS } from "../src/services/jobs/worker.ts";
 import { modelsWithVariant } from "./helpers/embed-variant.ts";
 import { ingestNow, writeFiles } from "./helpers/kb.ts";
 
@@ -26,7 +26,7 @@ const open = (embedModel: string) =>
 
 async function runJob(k: Kb, jobId: string) {
   expect(k.jobsRepo.claimJob(jobId, "test-worker", STALE_MS)).toBe(true);
-  return k.ingest.runJob(jobId, "test-worker");
+  return k.jobs.run(jobId, "test-worker");
 }
 
 /** Runs `job` while querying in a loop from both processes; every query must answer with results. */

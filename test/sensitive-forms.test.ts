@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { analyzeForIndex } from "../src/domain/analysis/index.ts";
 import { SENSITIVE_DETECTOR_VERSION } from "../src/domain/sensitive/index.ts";
-import { reindexDocumentsOfOlderDetector } from "../src/services/ingest/jobs-service.ts";
+import { reindexDocumentsOfOlderDetector } from "../src/services/jobs/jobs-service.ts";
 import { ingestNow, startTestServer, waitForJob, writeFiles, type TestServer } from "./helpers/kb.ts";
 
 let t: TestServer;

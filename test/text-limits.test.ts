@@ -8,7 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
-import { STALE_MS } from "../src/services/ingest/job-worker.ts";
+import { STALE_MS } from "../src/services/jobs/worker.ts";
 import { ingestNow, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
 
 let t: TestServer;
@@ -119,9 +119,9 @@ describe("free-text limits in the services (CLI and other callers)", () => {
     fs.mkdirSync(deep, { recursive: true });
     fs.writeFileSync(path.join(deep, "deep.txt"), "A file with a very long path.");
     const { jobId } = t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder });
-    if (t.kb.jobsRepo.claimJob(jobId, `test-${process.pid}`, STALE_MS)) await t.kb.ingest.runJob(jobId, `test-${process.pid}`);
-    else while (["queued", "running"].includes(t.kb.ingest.view(jobId)!.status)) await new Promise((r) => setTimeout(r, 50));
-    const view = t.kb.ingest.view(jobId)!;
+    if (t.kb.jobsRepo.claimJob(jobId, `test-${process.pid}`, STALE_MS)) await t.kb.jobs.run(jobId, `test-${process.pid}`);
+    else while (["queued", "running"].includes(t.kb.jobs.view(jobId)!.status)) await new Promise((r) => setTimeout(r, 50));
+    const view = t.kb.jobs.view(jobId)!;
     const failed = view.files.filter((f) => f.status === "failed");
     expect(failed).toEqual([expect.objectContaining({ errorCode: "path_too_long" })]);
     expect(failed[0]!.source.length).toBeLessThanOrEqual(1024);

@@ -1,6 +1,7 @@
 /** Shared request/response schemas; they generate /openapi.json. */
 import { z } from "@hono/zod-openapi";
 import { TEXT_LIMITS, tooLongMessage } from "../services/limits.ts";
+import { JOB_KINDS } from "../services/jobs/kinds.ts";
 
 /** Free text with the service's length limit, so /openapi.json states it as maxLength. */
 export const textMax = (max: number) => z.string().max(max, tooLongMessage(max));
@@ -63,7 +64,7 @@ export const JobFileSchema = z.object({
 export const JobSchema = z
   .object({
     id: z.string(),
-    kind: z.string().openapi({ description: "ingest | sync | reindex | reembed | optimize" }),
+    kind: z.string().openapi({ description: JOB_KINDS.join(" | ") }),
     status: z.enum(["queued", "running", "succeeded", "failed", "partial", "cancelled"]),
     progress: z.object({ done: z.number().int(), total: z.number().int() }),
     throughput: z.number().nullable().openapi({ description: "Files (documents, for reembed) finished per second over the last minute, or over the whole run once finished" }),

@@ -5,7 +5,7 @@
  * rewritten in place, nothing is re-embedded) and then to the document row, and audited with
  * before/after. The very next query sees it: every search reads the latest table version.
  *
- * Writes go through the active index's commit protocol (active-index.ts), like ingestion: the
+ * Writes go through the DocumentWriter and the active index's write protocol, like ingestion: the
  * document rows and audit entries are committed only if the table written is still the active
  * one, else the LanceDB write is repeated on the table a re-embed job switched to. A change made
  * while a re-embed job copies documents is therefore never lost in the switch.
@@ -26,7 +26,7 @@ import {
   type DocumentSubject,
   type ReadExplanation,
 } from "../../policies/index.ts";
-import type { ActiveIndex } from "./active-index.ts";
+import type { DocumentWriter } from "./document-writer.ts";
 import type { DocumentRow, DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import type { Accounts } from "./accounts.ts";
 import type { AuditLog } from "./audit.ts";
@@ -105,7 +105,8 @@ export class AccessService {
   constructor(
     private readonly deps: {
       documents: DocumentsRepo;
-      index: ActiveIndex;
+      /** Changes access in both stores (the active table's protocol: document-writer.ts). */
+      writer: DocumentWriter;
       audit: AuditLog;
       retriever: Retriever;
       accounts: Accounts;
@@ -144,16 +145,9 @@ export class AccessService {
     const after = applyAclChange(before, normalized, doc.owner);
     this.authorizeChange(actor, doc, after);
     if (sameAccess(before, after)) return { id, before, after, changed: false };
-    const { index } = this.deps;
-    for (;;) {
-      const target = await index.writeTarget();
-      await target.store.updateAccess(id, after);
-      const committed = index.commit(target.name, () => {
-        this.deps.documents.update(id, { aclAllow: after.allow, aclDeny: after.deny, classification: after.classification, aclManage: after.manage });
-        this.deps.audit.record(actor, "document.acl", id, { source: doc.source, before, after });
-      });
-      if (committed) break;
-    }
+    await this.deps.writer.updateAccess([{ documentIds: [id], access: after }], () =>
+      this.deps.audit.record(actor, "document.acl", id, { source: doc.source, before, after }),
+    );
     return { id, before, after, changed: true };
   }
 
@@ -212,21 +206,13 @@ export class AccessService {
     if (result.dryRun || result.changed.length === 0) return result;
 
     const bulkId = `bulk-${Date.now().toString(36)}`;
-    const { index } = this.deps;
-    for (;;) {
-      const target = await index.writeTarget();
-      for (const g of groups.values()) {
-        for (let i = 0; i < g.docs.length; i += 500) await target.store.updateAccessMany(g.docs.slice(i, i + 500).map((d) => d.id), g.access);
-      }
-      const committed = index.commit(target.name, () => {
-        for (const c of result.changed) {
-          this.deps.documents.update(c.id, { aclAllow: c.after.allow, aclDeny: c.after.deny, classification: c.after.classification, aclManage: c.after.manage });
-          this.deps.audit.record(actor, "document.acl", c.id, { source: c.source, before: c.before, after: c.after, bulk: bulkId });
-        }
+    await this.deps.writer.updateAccess(
+      [...groups.values()].map((g) => ({ documentIds: g.docs.map((d) => d.id), access: g.access })),
+      () => {
+        for (const c of result.changed) this.deps.audit.record(actor, "document.acl", c.id, { source: c.source, before: c.before, after: c.after, bulk: bulkId });
         this.deps.audit.record(actor, "document.acl.bulk", bulkId, { selector, change: normalized, changed: result.changed.length, unchanged: result.unchanged.length, skipped: result.skipped.length });
-      });
-      if (committed) break;
-    }
+      },
+    );
     return result;
   }
 

@@ -7,7 +7,7 @@
  *  - readers (`kb serve`) poll it (every second) and, once the new table is open and its model
  *    loaded, switch table and model together in one synchronous step; until then they keep
  *    answering from the old table, which is kept (as `index.previous`) for rollback;
- *  - writers read it fresh for every write and commit through `commit`, which re-checks it and
+ *  - writers read it fresh for every write and commit through `write`, which re-checks it and
  *    bumps the index generation in the same SQLite transaction. A writer that wrote to a table
  *    that stopped being active meanwhile repeats its write on the new one, and a switch whose
  *    catch-up raced with a commit (generation moved) is retried. So no committed write is lost
@@ -238,11 +238,27 @@ export class ActiveIndex {
   }
 
   /**
+   * The write protocol every change of the chunk table follows: `lance` writes to the active
+   * table (read fresh), then `commit` runs its SQLite writes in one transaction, provided that
+   * table is still the active one, and the index generation is bumped with them. If a re-embed
+   * switched the table in between, nothing of `commit` was written and both steps are repeated
+   * on the new table (with its model), so no committed change is lost across a switch. Returns
+   * what `lance` returned in the attempt that committed, with the table it wrote.
+   */
+  async write<T>(lance: (target: WriteTarget) => Promise<T>, commit: (result: T, target: WriteTarget) => void = () => {}): Promise<{ result: T; target: WriteTarget }> {
+    for (;;) {
+      const target = await this.writeTarget();
+      const result = await lance(target);
+      if (this.commit(target.name, () => commit(result, target))) return { result, target };
+    }
+  }
+
+  /**
    * Runs `fn` (SQLite writes) in one transaction if `tableName` is still the active table,
    * and bumps the index generation. False: the table was switched meanwhile, nothing was
-   * written; repeat the Lance write on the new target and commit again.
+   * written. Only `write` uses it; it is the step that makes the retry safe.
    */
-  commit(tableName: string, fn: () => void): boolean {
+  private commit(tableName: string, fn: () => void): boolean {
     return this.settings.transaction(() => {
       const p = this.settings.get<IndexInfo>(ACTIVE_KEY);
       if (p && p.table !== tableName) return false;

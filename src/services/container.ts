@@ -35,10 +35,12 @@ import { AskService } from "./ask.ts";
 import { AuditLog } from "./audit.ts";
 import { AuthFailureLog } from "./auth-failures.ts";
 import { DocumentService } from "./documents.ts";
-import { IngestService, type IngestDeps } from "./ingest/ingest-service.ts";
-import { JobWorker, type JobWorkerOptions } from "./ingest/job-worker.ts";
-import { JobsService, reindexDocumentsOfOlderDetector } from "./ingest/jobs-service.ts";
-import { loadSources, Scheduler } from "./ingest/schedules.ts";
+import type { JobDeps } from "./jobs/context.ts";
+import { JobsService, reindexDocumentsOfOlderDetector } from "./jobs/jobs-service.ts";
+import { IngestService } from "./jobs/kinds/ingest.ts";
+import { JobRunner } from "./jobs/runner.ts";
+import { loadSources, Scheduler } from "./jobs/schedules.ts";
+import { JobWorker, type JobWorkerOptions } from "./jobs/worker.ts";
 import { canonicalizeStoredNames } from "./principal-migration.ts";
 import { Retriever } from "./retrieval.ts";
 import { configureExtraction } from "../../ingest/extraction-settings.ts";
@@ -191,7 +193,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   if (models.embeddingNote) log.warn(models.embeddingNote);
   const activeEmbedder = () => index.embedder();
 
-  const ingestDeps: IngestDeps = {
+  const jobDeps: JobDeps = {
     documents: documentsRepo,
     jobs: jobsRepo,
     chunks,
@@ -211,7 +213,8 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     },
     optimizeIntervalS: config.optimizeIntervalS,
   };
-  const ingest = new IngestService(ingestDeps);
+  const runner = new JobRunner(jobDeps);
+  const ingest = new IngestService(jobDeps);
   const retriever = new Retriever(chunks, activeEmbedder, (ids) => documentsRepo.indexedBeforeSensitiveVersion(ids, SENSITIVE_DETECTOR_VERSION));
   const answerer: Answerer = llmConfigured
     ? new DeferredLlmAnswerer(async () => (await ensureLlm())!, { maxTokens: config.llmMaxTokens, ...options.llmAnswer })
@@ -226,8 +229,8 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const ask = new AskService(retriever, () => answerer, (id) => documentsRepo.pages(id));
   const workers: JobWorker[] = [];
   const jobs = new JobsService(
-    ingestDeps,
-    ingest,
+    jobDeps,
+    runner,
     () => {
       for (const w of workers) w.poke();
     },
@@ -246,13 +249,13 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     jobs,
     accounts,
     admin: new AdminService(accounts, audit),
-    access: new AccessService({ documents: documentsRepo, index, audit, retriever, accounts, policy }),
+    access: new AccessService({ documents: documentsRepo, writer: runner.writer, audit, retriever, accounts, policy }),
     policy,
     sensitive,
     audit,
     authFailures,
     ingest,
-    documents: new DocumentService(documentsRepo, blobs, ingest, { sensitive, audit, checkPrincipals: (ps) => accounts.refuseLookAlikePrincipals(ps) }),
+    documents: new DocumentService(documentsRepo, blobs, ingest, { writer: runner.writer, sensitive, audit, checkPrincipals: (ps) => accounts.refuseLookAlikePrincipals(ps) }),
     retriever,
     ask,
     models,
@@ -269,7 +272,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
         }
       });
       const scheduler = sources.length ? new Scheduler(sources, { jobs: jobsRepo, settings, jobsService: jobs, log: (msg, fields) => log.info(fields ?? {}, msg) }) : null;
-      const worker = new JobWorker(jobsRepo, ingest, ingestDeps, { ...rest, scheduler, log: (msg, fields) => log.info(fields ?? {}, msg) });
+      const worker = new JobWorker(jobsRepo, runner, jobDeps, { ...rest, scheduler, log: (msg, fields) => log.info(fields ?? {}, msg) });
       try {
         const r = reindexDocumentsOfOlderDetector({ documents: documentsRepo, jobs: jobsRepo, jobsService: jobs });
         if (r.stale > 0) log.warn({ documents: r.stale, jobId: r.jobId }, `documents indexed by an older personal-data detector: reindex job ${r.submitted ? "submitted" : "already queued"}`);
@@ -295,7 +298,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     async close() {
       authFailures.close(); // pending counts are written while the database is open
       for (const w of workers) await w.stop();
-      await ingest.close();
+      await runner.close();
       await index.close();
       await modelRegistry.closeAll();
       if (llmLoading) await (llmLoading as Promise<LlmProvider>).then((p) => p.close()).catch(() => {});

@@ -4,13 +4,15 @@
  * not revealed either).
  */
 import path from "node:path";
-import { canRead, isValidName, parsePrincipalList, type Access, type Actor } from "../../policies/index.ts";
+import { authorize, can, canRead, Document, isValidName, parsePrincipalList, type Access, type Actor } from "../../policies/index.ts";
 import type { BlobStore } from "../stores/blob-store.ts";
 import type { AuditLog } from "./audit.ts";
 import { redactorFor, type SensitiveIndex } from "./sensitive.ts";
 import type { DocumentRow, DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import { ServiceError, notFound } from "./errors.ts";
-import type { IngestService, UpdateTarget } from "./ingest/ingest-service.ts";
+import type { DocumentWriter } from "./document-writer.ts";
+import type { UpdateTarget } from "./jobs/context.ts";
+import type { IngestService } from "./jobs/kinds/ingest.ts";
 
 export interface DocumentView {
   id: string;
@@ -73,7 +75,7 @@ export class DocumentService {
     private readonly repo: DocumentsRepo,
     private readonly blobs: BlobStore,
     private readonly ingest: IngestService,
-    private readonly extras: { sensitive?: SensitiveIndex; audit?: AuditLog; checkPrincipals?: (principals: string[]) => void } = {},
+    private readonly extras: { writer: DocumentWriter; sensitive?: SensitiveIndex; audit?: AuditLog; checkPrincipals?: (principals: string[]) => void },
   ) {}
 
   list(actor: Actor, page: { limit: number; offset: number }): { items: DocumentView[]; total: number } {
@@ -151,7 +153,14 @@ export class DocumentService {
     return this.ingest.submit(actor, requests, target);
   }
 
-  delete(actor: Actor, id: string): Promise<void> {
-    return this.ingest.deleteDocument(actor, id);
+  /** Deletes a document: chunks first (so it disappears from search at once), then metadata. */
+  async delete(actor: Actor, id: string): Promise<void> {
+    const doc = this.repo.byId(id);
+    if (!doc) throw new ServiceError(404, "not_found", "document not found");
+    const subject = { allow: doc.aclAllow, deny: doc.aclDeny, classification: doc.classification, owner: doc.owner, managers: doc.aclManage };
+    if (!can(actor, "read", Document, subject)) throw new ServiceError(404, "not_found", "document not found");
+    authorize(actor, "delete", Document, subject);
+    await this.extras.writer.delete(id);
+    this.extras.audit?.record(actor, "document.delete", id, { source: doc.source });
   }
 }

@@ -19,6 +19,7 @@ import type { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
 import type { Accounts, NameConflicts } from "./accounts.ts";
 import type { ActiveIndex } from "./active-index.ts";
 import type { AuditLog } from "./audit.ts";
+import { DocumentWriter } from "./document-writer.ts";
 
 const DONE_KEY = "principals.canonical";
 
@@ -76,10 +77,12 @@ export async function canonicalizeStoredNames(deps: NameMigrationDeps, options: 
     deps.settings.set(DONE_KEY, new Date().toISOString());
     return { renamed, documents: 0, conflicts };
   }
-  for (;;) {
-    const target = await deps.index.writeTarget();
-    for (const c of changes) await target.store.updateAccess(c.doc.id, { allow: c.allow, deny: c.deny, classification: c.doc.classification });
-    const committed = deps.index.commit(target.name, () => {
+  // The documents' access changes in both stores (document-writer.ts); the renames, the done
+  // mark and the audit event are committed in the same transaction.
+  const writer = new DocumentWriter({ documents: deps.documentsRepo, index: deps.index });
+  await writer.updateAccess(
+    changes.map((c) => ({ documentIds: [c.doc.id], access: { allow: c.allow, deny: c.deny, classification: c.doc.classification, manage: c.manage }, fields: { owner: c.owner } })),
+    () => {
       for (const r of renamed) {
         if (r.kind === "user") {
           sql.prepare("UPDATE users SET name = ? WHERE name = ?").run(r.to, r.from);
@@ -93,11 +96,9 @@ export async function canonicalizeStoredNames(deps: NameMigrationDeps, options: 
         sql.prepare("UPDATE OR IGNORE group_members SET member_name = ? WHERE member_kind = ? AND member_name = ?").run(r.to, r.kind, r.from);
         sql.prepare("DELETE FROM group_members WHERE member_kind = ? AND member_name = ?").run(r.kind, r.from);
       }
-      for (const c of changes) deps.documentsRepo.update(c.doc.id, { owner: c.owner, aclAllow: c.allow, aclDeny: c.deny, aclManage: c.manage });
       deps.settings.set(DONE_KEY, new Date().toISOString());
       deps.audit.record("system", "principals.canonicalize", "principals", { renamed, documents: changes.map((c) => c.doc.id), conflicts });
-    });
-    if (committed) break;
-  }
+    },
+  );
   return { renamed, documents: changes.length, conflicts };
 }

@@ -6,7 +6,7 @@ import pino from "pino";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
 import { openKb, type Kb, type OpenKbOptions } from "../../src/services/container.ts";
-import { STALE_MS } from "../../src/services/ingest/job-worker.ts";
+import { STALE_MS } from "../../src/services/jobs/worker.ts";
 import { SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
 
 export interface TestKb {
@@ -72,12 +72,12 @@ export async function ingestNow(
   if (!kb.jobsRepo.claimJob(jobId, workerId, STALE_MS)) {
     // An in-process worker took it: wait for it.
     for (;;) {
-      const v = kb.ingest.view(jobId)!;
+      const v = kb.jobs.view(jobId)!;
       if (!["queued", "running"].includes(v.status)) return { job: v, documents };
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  return { job: await kb.ingest.runJob(jobId, workerId), documents };
+  return { job: await kb.jobs.run(jobId, workerId), documents };
 }
 
 /** Writes files into a temp folder and returns their paths. */

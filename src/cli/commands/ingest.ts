@@ -1,11 +1,9 @@
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { parsePrincipalList, classificationLevel } from "../../../policies/index.ts";
-import { STALE_MS } from "../../services/ingest/job-worker.ts";
-import type { JobView } from "../../services/ingest/ingest-service.ts";
+import type { JobView } from "../../services/jobs/views.ts";
 import type { Kb } from "../../services/container.ts";
 import { actorFor, withKb } from "../context.ts";
 
@@ -61,9 +59,9 @@ export async function followJob(kb: Kb, jobId: string, options: { quiet?: boolea
   const bar = jobProgressBar(options.quiet);
   try {
     for (;;) {
-      const v = kb.ingest.view(jobId, { files: false })!;
+      const v = kb.jobs.view(jobId, { files: false })!;
       bar.update(v);
-      if (!["queued", "running"].includes(v.status)) return kb.ingest.view(jobId)!;
+      if (!["queued", "running"].includes(v.status)) return kb.jobs.view(jobId)!;
       await new Promise((r) => setTimeout(r, 500));
     }
   } finally {
@@ -73,31 +71,24 @@ export async function followJob(kb: Kb, jobId: string, options: { quiet?: boolea
 
 /** Runs a job in this process with a progress bar, or follows it when another worker has it. */
 export async function runOrFollow(kb: Kb, jobId: string, options: { wait: boolean; quiet?: boolean }): Promise<JobView | undefined> {
-  if (kb.jobsRepo.anyLiveWorker(STALE_MS)) {
+  if (kb.jobs.anyLiveWorker()) {
     kb.wakeWorker();
     return options.wait ? followJob(kb, jobId, options) : undefined;
   }
-  const workerId = `cli-${process.pid}-${Date.now().toString(36)}`;
-  if (!kb.jobsRepo.claimJob(jobId, workerId, STALE_MS)) return options.wait ? followJob(kb, jobId, options) : kb.ingest.view(jobId);
-  // Registered (as a CLI run, not a worker for others) so that if this process is killed, a
-  // `kb worker` on this host resumes the job at once.
-  const alive = () => kb.jobsRepo.workerAlive(workerId, process.pid, os.hostname());
-  alive();
-  const beat = setInterval(alive, 2000);
-  beat.unref();
   const bar = jobProgressBar(options.quiet);
   let last = 0;
+  let ran: JobView | undefined;
   try {
-    return await kb.ingest.runJob(jobId, workerId, (_done, _total, file) => {
+    ran = await kb.jobs.runHere(jobId, (_done, _total, file) => {
       if (Date.now() - last < 200) return;
       last = Date.now();
-      bar.update(kb.ingest.view(jobId, { files: false })!, file);
+      bar.update(kb.jobs.view(jobId, { files: false })!, file);
     });
   } finally {
-    clearInterval(beat);
-    kb.jobsRepo.workerGone(workerId);
     bar.stop();
   }
+  // Undefined: another process claimed it first.
+  return ran ?? (options.wait ? followJob(kb, jobId, options) : kb.jobs.view(jobId));
 }
 
 export function printJob(v: JobView): void {

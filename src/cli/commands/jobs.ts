@@ -7,7 +7,8 @@ import type { Command } from "commander";
 import { classificationLevel, parsePrincipalList, SYSTEM_ACTOR } from "../../../policies/index.ts";
 import { loadConfig } from "../../config.ts";
 import { openKb, type Kb } from "../../services/container.ts";
-import type { JobView } from "../../services/ingest/ingest-service.ts";
+import { JOB_KINDS } from "../../services/jobs/kinds.ts";
+import type { JobView } from "../../services/jobs/views.ts";
 import type { JobStatus } from "../../stores/sqlite/jobs-repo.ts";
 import { splitList, withKb } from "../context.ts";
 import { followJob, printJob, runOrFollow } from "./ingest.ts";
@@ -35,7 +36,7 @@ export function registerJobCommands(program: Command): void {
     .description("jobs: `kb jobs list`, `kb jobs watch <id>`, `kb jobs cancel <id>`, `kb jobs <id>` (status and per-file outcomes)")
     .option("--json", "print JSON")
     .option("--status <list>", "list: only these statuses (queued,running,succeeded,failed,partial,cancelled)")
-    .option("--kind <list>", "list: only these kinds (ingest,sync,reindex,reembed,optimize)")
+    .option("--kind <list>", `list: only these kinds (${JOB_KINDS.join(",")})`)
     .option("--limit <n>", "list: how many (default 20)")
     .action(async (action: string | undefined, id: string | undefined, o: { json?: boolean; status?: string; kind?: string; limit?: string }) =>
       withKb(async (kb) => {
@@ -53,7 +54,7 @@ export function registerJobCommands(program: Command): void {
           else printJob(v);
           return;
         }
-        const v = kb.ingest.view(action);
+        const v = kb.jobs.view(action);
         if (!v) throw new Error(`no job ${action}`);
         if (o.json) console.log(JSON.stringify(v, null, 2));
         else printJob(v);
@@ -65,7 +66,7 @@ export function registerJobCommands(program: Command): void {
     .description("run queued jobs (and scheduled syncs) until stopped; a killed worker's job resumes when a worker starts again")
     .option("--once", "exit when no job is left", false)
     .option("--no-schedules", "do not submit the scheduled syncs of KB_SYNC_SOURCES / <data>/sources.json")
-    .option("--kinds <list>", "only these job kinds")
+    .option("--kinds <list>", `only these job kinds (${JOB_KINDS.join(",")})`)
     .action(async (o: { once: boolean; schedules: boolean; kinds?: string }) => {
       const kb = await openKb(loadConfig(process.env));
       const worker = kb.startWorker({ once: o.once, schedules: o.schedules, kinds: splitList(o.kinds).length ? splitList(o.kinds) : undefined });

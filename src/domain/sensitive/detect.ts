@@ -32,7 +32,7 @@ import { foldForDetection } from "./fold.ts";
 /**
  * The detector's version. Raise it with every change to what is detected: the full-text index
  * holds the detector's output (values are blanked out and indexed as keys), so documents
- * indexed by an older version are re-indexed (services/ingest/jobs-service.ts, reindexDocumentsOfOlderDetector).
+ * indexed by an older version are re-indexed (services/jobs/jobs-service.ts, reindexDocumentsOfOlderDetector).
  * 1: ASCII digits only, RRNs separated by a hyphen or en dash only. 2: NFKC folding; any dash,
  * dot, underscore or space separates RRN and phone groups; dotted card groups.
  */

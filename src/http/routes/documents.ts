@@ -1,7 +1,7 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../env.ts";
-import type { UpdateTarget } from "../../services/ingest/ingest-service.ts";
+import type { UpdateTarget } from "../../services/jobs/context.ts";
 import { ServiceError } from "../../services/errors.ts";
 import { TEXT_LIMITS } from "../../services/limits.ts";
 import { DocumentSchema, ErrorSchema, errorResponses, textMax } from "../schemas.ts";

@@ -7,6 +7,7 @@ import { classificationLevel, parsePrincipalList } from "../../../policies/index
 import { ServiceError } from "../../services/errors.ts";
 import type { AppEnv } from "../env.ts";
 import { ErrorSchema, JobSchema, errorResponses, textMax } from "../schemas.ts";
+import { JOB_KINDS } from "../../services/jobs/kinds.ts";
 import { TEXT_LIMITS } from "../../services/limits.ts";
 
 export const jobRoutes = new OpenAPIHono<AppEnv>();
@@ -48,7 +49,7 @@ jobRoutes.openapi(
     request: {
       query: z.object({
         status: z.string().optional().openapi({ description: `comma list of ${STATUSES.join(", ")}` }),
-        kind: z.string().optional().openapi({ description: "comma list of ingest, sync, reindex, reembed, optimize" }),
+        kind: z.string().optional().openapi({ description: `comma list of ${JOB_KINDS.join(", ")}` }),
         limit: z.coerce.number().int().min(1).max(500).default(50),
         offset: z.coerce.number().int().min(0).default(0),
       }),

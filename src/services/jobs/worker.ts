@@ -10,13 +10,12 @@
 import os from "node:os";
 import { newId } from "../../stores/ids.ts";
 import type { JobsRepo } from "../../stores/sqlite/jobs-repo.ts";
-import { reconcile, retireTables } from "./consistency.ts";
-import type { IngestDeps, IngestService } from "./ingest-service.ts";
+import { retireTables } from "./consistency.ts";
+import { HEARTBEAT_MS, STALE_MS, type JobDeps } from "./context.ts";
+import type { JobRunner } from "./runner.ts";
 import type { Scheduler } from "./schedules.ts";
 
-export const HEARTBEAT_MS = 2000;
-/** A running job whose worker has been silent this long is considered abandoned. */
-export const STALE_MS = 15_000;
+export { HEARTBEAT_MS, STALE_MS };
 /** How often an idle worker runs the full index check. */
 const RECONCILE_EVERY_MS = 15 * 60_000;
 
@@ -60,8 +59,8 @@ export class JobWorker {
 
   constructor(
     private readonly jobs: JobsRepo,
-    private readonly ingest: IngestService,
-    private readonly deps: IngestDeps,
+    private readonly runner: JobRunner,
+    private readonly deps: JobDeps,
     private readonly options: JobWorkerOptions = {},
   ) {
     this.log = options.log ?? (() => {});
@@ -98,7 +97,7 @@ export class JobWorker {
 
   private async run(): Promise<void> {
     this.reap();
-    await reconcile(this.deps, this.ingest, { full: false, log: this.log }).catch((err) => this.log("reconcile failed", { err: String(err) }));
+    await this.runner.reconcile({ full: false, log: this.log }).catch((err) => this.log("reconcile failed", { err: String(err) }));
     if (this.options.reconcileAtStart !== false && !this.options.once) this.backgroundReconcile();
     while (this.running) {
       const jobId = this.jobs.claim(this.id, STALE_MS, this.options.kinds);
@@ -108,7 +107,7 @@ export class JobWorker {
         continue;
       }
       try {
-        const view = await this.ingest.runJob(jobId, this.id, { stopping: () => this.stopping });
+        const view = await this.runner.run(jobId, this.id, { stopping: () => this.stopping });
         this.log("job finished", { jobId, kind: view.kind, status: view.status, done: view.progress.done, total: view.progress.total });
       } catch (err) {
         this.log("job crashed", { jobId, err: String(err), stack: (err as Error).stack });
@@ -121,7 +120,8 @@ export class JobWorker {
   private backgroundReconcile(): void {
     if (this.background) return;
     this.lastReconcile = Date.now();
-    this.background = reconcile(this.deps, this.ingest, { full: true, log: this.log })
+    this.background = this.runner
+      .reconcile({ full: true, log: this.log })
       .then(() => retireTables(this.deps, this.log))
       .catch((err) => this.log("reconcile failed", { err: String(err) }))
       .finally(() => (this.background = null));
@@ -132,7 +132,7 @@ export class JobWorker {
       this.reap();
       const submitted = this.options.scheduler?.tick() ?? [];
       if (submitted.length) return; // claim it at once
-      await this.ingest.optimizeIfDue();
+      await this.runner.optimizeIfDue();
       if (Date.now() - this.lastReconcile > RECONCILE_EVERY_MS) this.backgroundReconcile();
     } catch (err) {
       this.log("idle work failed", { err: String(err) });

@@ -16,7 +16,8 @@
 import { accessSignature } from "../../stores/access.ts";
 import type { DocumentSignature } from "../../stores/lance/chunk-store.ts";
 import type { DocumentRow } from "../../stores/sqlite/documents-repo.ts";
-import type { IngestDeps, IngestService } from "./ingest-service.ts";
+import type { DocumentWriter } from "../document-writer.ts";
+import type { JobDeps } from "./context.ts";
 
 type Log = (msg: string, fields?: Record<string, unknown>) => void;
 
@@ -41,7 +42,15 @@ function differs(want: DocumentSignature | undefined, have: DocumentSignature | 
   return want.access === have.access ? "none" : "access";
 }
 
-export async function reconcile(deps: IngestDeps, service: IngestService, opts: { full: boolean; settleMs?: number; log?: Log }): Promise<ReconcileReport> {
+/**
+ * A document row created for a job that will never fill it: no version, still processing, in
+ * no active job (read inside the commit that deletes it).
+ */
+export function unfilled(d: DocumentRow | undefined, jobs: JobDeps["jobs"]): boolean {
+  return d !== undefined && d.version === 0 && d.status === "processing" && !jobs.documentsInActiveJobs().has(d.id);
+}
+
+export async function reconcile(deps: JobDeps, writer: DocumentWriter, opts: { full: boolean; settleMs?: number; log?: Log }): Promise<ReconcileReport> {
   const { jobs, documents, index } = deps;
   const log: Log = opts.log ?? deps.log ?? (() => {});
   const report: ReconcileReport = { interruptedFiles: 0, orphanDocuments: 0, accessFixed: 0, restored: 0, orphanChunkDocuments: 0 };
@@ -59,27 +68,12 @@ export async function reconcile(deps: IngestDeps, service: IngestService, opts: 
   let busy = jobs.documentsInActiveJobs();
   for (const d of documents.unversioned()) {
     if (busy.has(d.id)) continue;
-    for (;;) {
-      const target = await index.writeTarget();
-      await target.store.deleteDocument(d.id);
-      // Re-checked inside the commit: a job submitted meanwhile may have picked the row up.
-      let removed = false;
-      const ok = index.commit(target.name, () => {
-        const now = documents.byId(d.id);
-        if (now && now.version === 0 && now.status === "processing" && !jobs.documentsInActiveJobs().has(d.id)) {
-          documents.delete(d.id);
-          removed = true;
-        }
-      });
-      if (ok) {
-        if (removed) report.orphanDocuments++;
-        break;
-      }
-    }
+    // Re-checked inside the commit: a job submitted meanwhile may have picked the row up.
+    if (await writer.delete(d.id, { onlyIf: (now) => unfilled(now, jobs) })) report.orphanDocuments++;
   }
   for (const id of check) {
     const d = documents.byId(id);
-    if (d && !busy.has(id) && (await service.restoreIfDiverged(d).catch(() => false))) report.restored++;
+    if (d && !busy.has(id) && (await writer.restoreIfDiverged(d).catch(() => false))) report.restored++;
   }
 
   if (opts.full) {
@@ -108,22 +102,15 @@ export async function reconcile(deps: IngestDeps, service: IngestService, opts: 
         const kind = differs(d ? expected(d) : undefined, second.sigs.get(id));
         if (kind === "none") continue;
         if (!d) {
-          for (;;) {
-            const target = await index.writeTarget();
-            await target.store.deleteDocument(id);
-            if (index.commit(target.name, () => {})) break;
-          }
+          // Rows of a document SQLite does not know: removed (a row created meanwhile is kept).
+          await writer.delete(id, { onlyIf: (now) => now === undefined });
           report.orphanChunkDocuments++;
         } else if (kind === "access") {
-          for (;;) {
-            const target = await index.writeTarget();
-            await target.store.updateAccess(id, { allow: d.aclAllow, deny: d.aclDeny, classification: d.classification });
-            if (index.commit(target.name, () => {})) break;
-          }
+          await writer.repairAccess(d);
           report.accessFixed++;
         } else {
           try {
-            await service.restoreDocument(d);
+            await writer.restore(d);
             report.restored++;
           } catch (err) {
             log("could not restore a document's chunks", { documentId: id, err: String(err) });
@@ -141,7 +128,7 @@ export async function reconcile(deps: IngestDeps, service: IngestService, opts: 
  * Drops chunk tables that are neither active nor the previous one (kept for rollback) nor
  * the target of a re-embed job still to run.
  */
-export async function retireTables(deps: IngestDeps, log?: Log): Promise<string[]> {
+export async function retireTables(deps: Pick<JobDeps, "index" | "jobs">, log?: Log): Promise<string[]> {
   const { index, jobs } = deps;
   const keep = new Set<string>([index.pointer().table, index.info().table]);
   const prev = index.previous();

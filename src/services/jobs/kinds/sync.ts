@@ -1,16 +1,18 @@
 /**
- * Planning steps of folder syncs and reindex jobs: they turn a job's parameters into file rows,
- * in one SQLite transaction together with the "planned" mark, so a crash during planning
- * leaves nothing behind and the next run plans again from scratch.
+ * The sync kind: a folder made to match its files (new and changed files ingested, documents
+ * whose file is gone deleted). Planned on its first run: the folder scan becomes file rows, in
+ * one SQLite transaction together with the "planned" mark, so a crash during planning leaves
+ * nothing behind and the next run plans again from scratch. Then the batched file pipeline.
  */
 import fs from "node:fs";
 import path from "node:path";
-import { IngestError } from "../../../ingest/types.ts";
-import { ownerKeepsRead, SYSTEM_ACTOR } from "../../../policies/index.ts";
-import { TEXT_LIMITS } from "../../domain/limits.ts";
-import { syncScope, type DocumentRow } from "../../stores/sqlite/documents-repo.ts";
-import type { NewJobFile } from "../../stores/sqlite/jobs-repo.ts";
-import type { FileOptions, IngestDeps, IngestService, JobRunContext } from "./ingest-service.ts";
+import { IngestError } from "../../../../ingest/types.ts";
+import { ownerKeepsRead, SYSTEM_ACTOR } from "../../../../policies/index.ts";
+import { TEXT_LIMITS } from "../../../domain/limits.ts";
+import { syncScope, type DocumentRow } from "../../../stores/sqlite/documents-repo.ts";
+import type { NewJobFile } from "../../../stores/sqlite/jobs-repo.ts";
+import type { FileOptions, JobDeps, JobKindRunner, JobRunContext } from "../context.ts";
+import { documentFor } from "../document-rows.ts";
 
 export interface SyncParams {
   /** Absolute folder; every file under it (hidden ones excepted) is a document, sources are absolute paths. */
@@ -21,15 +23,6 @@ export interface SyncParams {
   owner: string | null;
   /** The schedule (sources config) that submitted it, if any. */
   schedule?: string;
-  planned?: boolean;
-}
-
-export interface ReindexParams {
-  documentIds?: string[];
-  /** Only documents whose source starts with this. */
-  sourcePrefix?: string;
-  /** Only documents indexed by a personal-data detector older than this version. */
-  sensitiveVersionBelow?: number;
   planned?: boolean;
 }
 
@@ -72,7 +65,7 @@ const sameList = (a: string[] | undefined, b: string[]) => a === undefined || [.
  * recorded are settled as unchanged without reading them, and documents whose file is gone
  * become delete rows.
  */
-export function planSync(deps: IngestDeps, service: IngestService, ctx: JobRunContext): void {
+export function planSync(deps: JobDeps, ctx: JobRunContext): void {
   const p = ctx.job.params as unknown as SyncParams;
   const folder = path.resolve(p.folder);
   const files = scanFolder(folder);
@@ -104,7 +97,7 @@ export function planSync(deps: IngestDeps, service: IngestService, ctx: JobRunCo
         rows.push({ ordinal: rows.length, source: f.path, path: f.path, documentId: doc.id, status: "unchanged", options: { documentId: doc.id } });
         continue;
       }
-      const d = doc ?? service.documentFor(SYSTEM_ACTOR, { scope, key }, f.path, options);
+      const d = doc ?? documentFor(deps, SYSTEM_ACTOR, { scope, key }, f.path, options);
       rows.push({ ordinal: rows.length, source: f.path, path: f.path, documentId: d.id, options: { ...options, documentId: d.id } });
     }
     for (const doc of existing.values()) {
@@ -115,32 +108,16 @@ export function planSync(deps: IngestDeps, service: IngestService, ctx: JobRunCo
   });
 }
 
-/** One reindex row per live document matching the filter, reading its stored original. */
-export function planReindex(deps: IngestDeps, ctx: JobRunContext): void {
-  const p = ctx.job.params as unknown as ReindexParams;
-  deps.jobs.transaction(() => {
-    if (deps.jobs.byId(ctx.job.id)?.params.planned) return;
-    const ids = p.documentIds ? new Set(p.documentIds) : null;
-    const docs = deps.documents
-      .all()
-      .filter(
-        (d) =>
-          d.status === "ready" &&
-          d.version > 0 &&
-          (!ids || ids.has(d.id)) &&
-          (!p.sourcePrefix || d.source.startsWith(p.sourcePrefix)) &&
-          (p.sensitiveVersionBelow === undefined || d.sensitiveVersion < p.sensitiveVersionBelow),
-      );
-    const rows: NewJobFile[] = docs.map((d, ordinal) => ({
-      ordinal,
-      source: d.source,
-      path: d.blobPath ?? "",
-      documentId: d.id,
-      action: "reindex",
-      // The title is kept (it may have been given explicitly at ingestion).
-      options: { documentId: d.id, owner: d.owner, title: d.title },
-    }));
-    deps.jobs.addFiles(ctx.job.id, rows);
-    deps.jobs.mergeParams(ctx.job.id, { planned: true });
-  });
-}
+
+export const syncKind: JobKindRunner = {
+  async run(ctx, env) {
+    const { jobs } = env.deps;
+    if (!ctx.job.params.planned) {
+      jobs.setPhase(ctx.job.id, "planning");
+      planSync(env.deps, ctx);
+    }
+    jobs.setPhase(ctx.job.id, null);
+    const changed = await env.files.runFiles(ctx);
+    return { changed, completed: jobs.pendingFiles(ctx.job.id).length === 0 };
+  },
+};

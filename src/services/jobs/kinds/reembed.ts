@@ -17,13 +17,14 @@
  * Resumable: a crash in any step resumes from the file rows and the pointer (a job that finds
  * the pointer already on its target goes straight to step 4).
  */
-import { IngestError } from "../../../ingest/types.ts";
-import type { ChunkRow, ChunkStore, DocumentSignature, VectorLayout } from "../../stores/lance/chunk-store.ts";
-import type { NewJobFile } from "../../stores/sqlite/jobs-repo.ts";
-import type { EmbeddingProvider } from "../../models/embeddings.ts";
-import { layoutOf, type IndexInfo } from "../active-index.ts";
-import { reconcile, retireTables } from "./consistency.ts";
-import type { IngestDeps, IngestService, JobRunContext } from "./ingest-service.ts";
+import { IngestError } from "../../../../ingest/types.ts";
+import type { ChunkRow, ChunkStore, DocumentSignature, VectorLayout } from "../../../stores/lance/chunk-store.ts";
+import type { NewJobFile } from "../../../stores/sqlite/jobs-repo.ts";
+import type { EmbeddingProvider } from "../../../models/embeddings.ts";
+import { layoutOf, type IndexInfo } from "../../active-index.ts";
+import type { DocumentWriter } from "../../document-writer.ts";
+import { reconcile, retireTables } from "../consistency.ts";
+import type { JobDeps, JobKindRunner, JobRunContext } from "../context.ts";
 
 export interface ReembedParams {
   /** Model folder name; null: a lexical table (no vectors); absent: the configured model. */
@@ -70,7 +71,7 @@ async function copyDocuments(live: ChunkStore, target: ChunkStore, embedder: Emb
 }
 
 /** Plans the job: decides the target table and records one row per document. */
-async function plan(deps: IngestDeps, ctx: JobRunContext): Promise<ReembedParams> {
+async function plan(deps: JobDeps, ctx: JobRunContext): Promise<ReembedParams> {
   const { index, jobs, documents } = deps;
   const p = ctx.job.params as ReembedParams;
   const active = index.pointer();
@@ -111,7 +112,7 @@ async function plan(deps: IngestDeps, ctx: JobRunContext): Promise<ReembedParams
 }
 
 /** Runs a re-embed job; false when it stopped early (cancelled, or the worker is stopping). */
-export async function runReembed(deps: IngestDeps, service: IngestService, ctx: JobRunContext): Promise<boolean> {
+export async function runReembed(deps: JobDeps, writer: DocumentWriter, ctx: JobRunContext): Promise<boolean> {
   const { index, jobs } = deps;
   const jobId = ctx.job.id;
   let p = ctx.job.params as ReembedParams;
@@ -184,7 +185,13 @@ export async function runReembed(deps: IngestDeps, service: IngestService, ctx: 
 
   // 4. Settle: writes that were in flight at the switch have landed; check against SQLite.
   jobs.setPhase(jobId, "verifying");
-  await reconcile(deps, service, { full: true, settleMs: (deps.switchGraceS ?? 5) * 1000, log: ctx.log });
+  await reconcile(deps, writer, { full: true, settleMs: (deps.switchGraceS ?? 5) * 1000, log: ctx.log });
   await retireTables(deps, ctx.log);
   return true;
 }
+
+export const reembedKind: JobKindRunner = {
+  async run(ctx, env) {
+    return { changed: false, completed: await runReembed(env.deps, env.writer, ctx) };
+  },
+};

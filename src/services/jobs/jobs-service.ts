@@ -1,8 +1,10 @@
 /**
  * Jobs as users see them: list, follow, cancel, and submit the whole-index kinds (folder sync,
  * reindex, re-embed, optimize). Every action is authorized by policies/jobs.ts and audited.
+ * Also where a process runs a job itself (`runHere`: the `kb` command when no worker is alive).
  */
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { authorize, can, canRead, Job, SYSTEM_ACTOR, type Actor } from "../../../policies/index.ts";
 import { SENSITIVE_DETECTOR_VERSION } from "../../domain/sensitive/index.ts";
@@ -10,14 +12,18 @@ import { newId } from "../../stores/ids.ts";
 import type { DocumentsRepo } from "../../stores/sqlite/documents-repo.ts";
 import type { JobRow, JobStatus, JobsRepo } from "../../stores/sqlite/jobs-repo.ts";
 import { ServiceError, notFound } from "../errors.ts";
-import type { IngestDeps, IngestService, JobView } from "./ingest-service.ts";
-import type { ReindexParams, SyncParams } from "./plans.ts";
-import type { ReembedParams } from "./reembed.ts";
 import { requireMaxLength, TEXT_LIMITS } from "../limits.ts";
 import { redactorFor } from "../sensitive.ts";
+import { unfilled, type ReconcileReport } from "./consistency.ts";
+import { HEARTBEAT_MS, STALE_MS, type JobDeps } from "./context.ts";
+import type { JobKind } from "./kinds.ts";
+import type { ReembedParams } from "./kinds/reembed.ts";
+import type { ReindexParams } from "./kinds/reindex.ts";
+import type { SyncParams } from "./kinds/sync.ts";
+import type { JobRunner, RunJobOptions } from "./runner.ts";
+import { jobView, type JobView } from "./views.ts";
 
-export const JOB_KINDS = ["ingest", "sync", "reindex", "reembed", "optimize"] as const;
-export type JobKind = (typeof JOB_KINDS)[number];
+export { JOB_KINDS, type JobKind } from "./kinds.ts";
 
 /** What a job shows in place of the name of a file whose document the viewer may not read. */
 export const HIDDEN_SOURCE = "[not shown: a document you may not read]";
@@ -61,8 +67,8 @@ export interface JobsServiceOptions {
 
 export class JobsService {
   constructor(
-    private readonly deps: IngestDeps,
-    private readonly ingest: IngestService,
+    private readonly deps: JobDeps,
+    private readonly runner: JobRunner,
     /** Wakes in-process workers after a submit. */
     private readonly wake: () => void = () => {},
     private readonly options: JobsServiceOptions = {},
@@ -87,6 +93,47 @@ export class JobsService {
     return real;
   }
 
+  /** A job's view without an authorization check: for the operator's `kb` command and workers. */
+  view(jobId: string, options: { files?: boolean } = {}): JobView | undefined {
+    return jobView(this.deps.jobs, jobId, options);
+  }
+
+  /** Runs a job this process has claimed (a worker, or `runHere`). */
+  run(jobId: string, workerId: string, options: RunJobOptions | ((done: number, total: number, file: string) => void) = {}): Promise<JobView> {
+    return this.runner.run(jobId, workerId, options);
+  }
+
+  /** Makes the active table agree with SQLite now (consistency.ts; workers run it at start and every 15 min). */
+  reconcile(options: { full: boolean; settleMs?: number }): Promise<ReconcileReport> {
+    return this.runner.reconcile(options);
+  }
+
+  /** True when some worker process is alive and will run queued jobs. */
+  anyLiveWorker(): boolean {
+    return this.deps.jobs.anyLiveWorker(STALE_MS);
+  }
+
+  /**
+   * Runs a job in this process (the `kb` command when no worker is alive): claims it, registers
+   * this process as its runner (so if the process is killed, a `kb worker` on this host resumes
+   * the job at once) and runs it. Undefined when another process holds it.
+   */
+  async runHere(jobId: string, onProgress?: (done: number, total: number, file: string) => void): Promise<JobView | undefined> {
+    const { jobs } = this.deps;
+    const workerId = `cli-${process.pid}-${Date.now().toString(36)}`;
+    if (!jobs.claimJob(jobId, workerId, STALE_MS)) return undefined;
+    const alive = () => jobs.workerAlive(workerId, process.pid, os.hostname());
+    alive();
+    const beat = setInterval(alive, HEARTBEAT_MS);
+    beat.unref();
+    try {
+      return await this.runner.run(jobId, workerId, onProgress ? { onProgress } : {});
+    } finally {
+      clearInterval(beat);
+      jobs.workerGone(workerId);
+    }
+  }
+
   private readable(actor: Actor, id: string): JobRow {
     const job = this.deps.jobs.byId(id);
     if (!job || !can(actor, "read", Job, { createdBy: job.createdBy })) throw notFound("job");
@@ -95,7 +142,7 @@ export class JobsService {
 
   get(actor: Actor, id: string, options: { files?: boolean } = {}): JobView {
     const job = this.readable(actor, id);
-    return this.shownTo(actor, job, this.ingest.view(id, options)!);
+    return this.shownTo(actor, job, this.view(id, options)!);
   }
 
   /**
@@ -124,7 +171,7 @@ export class JobsService {
     return this.deps.jobs
       .list({ ...filter, createdBy: mine })
       .filter((j) => can(actor, "read", Job, { createdBy: j.createdBy }))
-      .map((j) => this.ingest.view(j.id, { files: false })!);
+      .map((j) => this.view(j.id, { files: false })!);
   }
 
   /**
@@ -138,29 +185,22 @@ export class JobsService {
     if (!this.deps.jobs.cancel(id)) throw new ServiceError(409, "job_finished", `job ${id} is already ${this.deps.jobs.byId(id)?.status}`);
     this.deps.audit.record(actor, "job.cancel", id, { kind: job.kind });
     await this.removeUnfilledDocuments(id);
-    return this.shownTo(actor, job, this.ingest.view(id)!);
+    return this.shownTo(actor, job, this.view(id)!);
   }
 
   private async removeUnfilledDocuments(jobId: string): Promise<void> {
-    const { jobs, documents, index } = this.deps;
+    const { jobs, documents } = this.deps;
     const busy = jobs.documentsInActiveJobs();
     for (const f of jobs.files(jobId)) {
       if (f.status !== "cancelled" || !f.documentId || busy.has(f.documentId)) continue;
       const d = documents.byId(f.documentId);
       if (!d || d.version !== 0 || d.status !== "processing") continue;
-      for (;;) {
-        const target = await index.writeTarget();
-        await target.store.deleteDocument(d.id);
-        const ok = index.commit(target.name, () => {
-          const now = documents.byId(d.id);
-          if (now && now.version === 0 && now.status === "processing" && !jobs.documentsInActiveJobs().has(d.id)) documents.delete(d.id);
-        });
-        if (ok) break;
-      }
+      await this.runner.writer.delete(d.id, { onlyIf: (now) => unfilled(now, jobs) });
     }
   }
 
-  private submit(actor: Actor, kind: JobKind, params: Record<string, unknown>, createdBy?: string): { jobId: string } {
+  /** Submits a job of any kind (admins only), audited as `job.<kind>`; a worker is woken. */
+  submit(actor: Actor, kind: JobKind, params: Record<string, unknown>, createdBy?: string): { jobId: string } {
     authorize(actor, "manage", Job, { createdBy: null });
     const jobId = newId("job");
     this.deps.jobs.create({ id: jobId, kind, createdBy: createdBy ?? ownerOf(actor) ?? "system", params });

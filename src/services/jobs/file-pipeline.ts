@@ -1,0 +1,335 @@
+/**
+ * The batched file pipeline of ingest, sync and reindex jobs: every pending file row of a job is
+ *   read → hash (unchanged content is a no-op) → prepare (extract, chunk, analyze) → embed
+ *   → write chunks (one atomic LanceDB commit) → commit the version in SQLite.
+ * Chunk ids are deterministic (document, version, ordinal), so a job resumed after a crash
+ * rewrites exactly the same rows.
+ *
+ * Throughput: files are read, hashed and extracted by a bounded pool ahead of the writer
+ * (extraction runs in child processes, extract-processes.ts, and overlaps embedding and LanceDB
+ * writes); the writer takes them in order, embeds several documents in one call and writes them
+ * in one merge-insert (each document still changes atomically: the whole batch is one commit),
+ * then commits their versions in one SQLite transaction. Both stores are written through the
+ * DocumentWriter only.
+ */
+import fs from "node:fs";
+import { IngestError } from "../../../ingest/types.ts";
+import type { PreparedDocument } from "../../../ingest/pipeline.ts";
+import { resolveAcl } from "../../../policies/index.ts";
+import { SENSITIVE_DETECTOR_VERSION } from "../../domain/sensitive/index.ts";
+import { sha256Hex } from "../../stores/ids.ts";
+import type { ChunkRow } from "../../stores/lance/chunk-store.ts";
+import type { DocumentRow } from "../../stores/sqlite/documents-repo.ts";
+import type { JobFileRow, JobFileUpdate } from "../../stores/sqlite/jobs-repo.ts";
+import { chunkRowsFor, EmbeddingFailed, type DocumentWriter, type VersionWrite } from "../document-writer.ts";
+import type { FileOptions, JobDeps, JobRunContext } from "./context.ts";
+import type { Extractor } from "./extractor.ts";
+
+/** Documents and chunks per LanceDB write. */
+const BATCH_DOCS = 16;
+const BATCH_CHUNKS = 1024;
+/**
+ * How long prepared documents may wait for more to fill their batch while the next file is
+ * still being extracted. Fewer, larger merge-inserts (each reads the table's id columns once)
+ * for at most this much extra delay before a document is searchable.
+ */
+const BATCH_WAIT_MS = 1000;
+
+type Outcome = Required<Pick<JobFileRow, "status">> & JobFileUpdate;
+
+/** A file after the parallel stage (read, hash, extract), waiting for the ordered writer. */
+type Staged =
+  | { kind: "failed"; file: JobFileRow; code: string; message: string }
+  | { kind: "delete"; file: JobFileRow }
+  | {
+      kind: "content";
+      file: JobFileRow;
+      hash: string;
+      size: number;
+      mtimeMs: number | null;
+      bytes: Buffer;
+      /** Absent when the content equalled the live version at read time (extraction skipped). */
+      prepared?: PreparedDocument;
+    };
+
+interface PendingWrite extends VersionWrite {
+  file: JobFileRow;
+  doc: DocumentRow;
+}
+
+function failure(err: unknown): { code: string; message: string } {
+  return { code: err instanceof IngestError ? err.code : "internal_error", message: err instanceof Error ? err.message : String(err) };
+}
+
+const sameList = (a: string[], b: string[]) => a.join("\u0000") === b.join("\u0000");
+
+export class FilePipeline {
+  constructor(
+    private readonly deps: JobDeps,
+    private readonly writer: DocumentWriter,
+    private readonly extractor: Extractor,
+  ) {}
+
+  /**
+   * Runs every pending file of a job: a bounded pool reads, hashes and extracts ahead; the
+   * writer takes results in order and writes them in batches. True when something changed.
+   */
+  async runFiles(ctx: JobRunContext): Promise<boolean> {
+    const { jobs } = this.deps;
+    const jobId = ctx.job.id;
+    const pending = jobs.pendingFiles(jobId);
+    const ahead = Math.max(1, this.deps.concurrency ?? 4, this.extractor.processes ? this.extractor.processes + 1 : 0);
+    const staged: { promise: Promise<Staged>; settled: boolean }[] = [];
+    let next = 0;
+    const startMore = () => {
+      while (next < pending.length && next - cursor < ahead) {
+        const file = pending[next++]!;
+        const slot = { promise: this.stage(file), settled: false };
+        slot.promise.then(() => (slot.settled = true));
+        staged.push(slot);
+      }
+    };
+    let cursor = 0;
+    let changed = false;
+    const batch: PendingWrite[] = [];
+    let batchSince = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const items = batch.splice(0);
+      changed = (await this.writeBatch(ctx, items)) || changed;
+      for (const w of items) ctx.progress(w.file.source);
+    };
+    const record = (file: JobFileRow, outcome: Outcome) => {
+      jobs.setFile(jobId, file.ordinal, outcome);
+      ctx.progress(file.source);
+    };
+    startMore();
+    while (cursor < staged.length) {
+      if (!ctx.shouldContinue()) break;
+      const slot = staged[cursor]!;
+      if (!slot.settled && batch.length) {
+        // Prepared documents wait a little for company, not for a long extraction.
+        const wait = BATCH_WAIT_MS - (Date.now() - batchSince);
+        if (wait > 0) await Promise.race([slot.promise, new Promise((r) => setTimeout(r, wait).unref())]);
+        if (!slot.settled) await flush();
+      }
+      const item = await slot.promise;
+      cursor++;
+      startMore();
+      if (item.kind === "failed") {
+        record(item.file, await this.settleFailure(item.file, item.code, item.message));
+        continue;
+      }
+      if (item.kind === "delete") {
+        await flush();
+        const outcome = await this.deleteMissing(ctx, item.file);
+        changed ||= outcome.status === "succeeded";
+        if (outcome.status !== "running") record(item.file, outcome);
+        continue;
+      }
+      let result: Outcome | PendingWrite;
+      try {
+        result = await this.decide(item);
+      } catch (err) {
+        const f = failure(err);
+        this.deps.log?.("ingest failed", { source: item.file.source, code: f.code, message: f.message });
+        record(item.file, await this.settleFailure(item.file, f.code, f.message));
+        continue;
+      }
+      if ("status" in result) {
+        if (result.status === "succeeded") changed = true;
+        if (result.status !== "running") record(item.file, result);
+        continue;
+      }
+      if (batch.some((w) => w.doc.id === result.doc.id)) await flush();
+      if (batch.length === 0) batchSince = Date.now();
+      batch.push(result);
+      if (batch.length >= BATCH_DOCS || batch.reduce((n, w) => n + w.rows.length, 0) >= BATCH_CHUNKS) await flush();
+    }
+    if (ctx.shouldContinue() || jobs.byId(jobId)?.status === "cancelled") await flush();
+    // Let extraction still in flight finish before returning (nothing is written for it).
+    await Promise.allSettled(staged.slice(cursor).map((s) => s.promise));
+    return changed;
+  }
+
+  /** The parallel part: read, hash and (unless the content is the live version's) extract. */
+  private async stage(file: JobFileRow): Promise<Staged> {
+    const opts = file.options as unknown as FileOptions & { documentId?: string };
+    const doc = this.documentOf(file);
+    if (!doc) return { kind: "failed", file, code: "document_deleted", message: "the document was deleted before it was ingested" };
+    if (file.action === "delete") return { kind: "delete", file };
+    this.deps.jobs.setFile(file.jobId, file.ordinal, { status: "running" });
+    const reindex = file.action === "reindex";
+    const filePath = reindex ? (doc.blobPath ?? "") : file.path;
+    let bytes: Buffer;
+    let mtimeMs: number | null = null;
+    try {
+      // stat before read: if the file changes in between, the next sync sees a newer mtime.
+      if (!reindex) mtimeMs = Math.trunc(fs.statSync(filePath).mtimeMs);
+      bytes = await fs.promises.readFile(filePath);
+    } catch (err) {
+      const code = reindex ? "blob_missing" : "file_unreadable";
+      return { kind: "failed", file, code, message: `cannot read ${filePath || "(no stored original)"}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
+    }
+    const hash = sha256Hex(bytes);
+    const titleChanged = opts.title !== undefined && opts.title !== doc.title;
+    if (!reindex && doc.status === "ready" && doc.contentHash === hash && !titleChanged) {
+      return { kind: "content", file, hash, size: bytes.length, mtimeMs, bytes };
+    }
+    try {
+      const prepared = await this.extract(doc.source, bytes, opts);
+      return { kind: "content", file, hash, size: bytes.length, mtimeMs, bytes, prepared };
+    } catch (err) {
+      const f = failure(err);
+      this.deps.log?.("ingest failed", { source: file.source, code: f.code, message: f.message });
+      return { kind: "failed", file, ...f };
+    }
+  }
+
+  private extract(source: string, bytes: Buffer, opts: { title?: string; password?: string }): Promise<PreparedDocument> {
+    return this.extractor.prepare(source, bytes, opts);
+  }
+
+  /** The document a file was recorded for (never looked up by source: sources are not unique). */
+  private documentOf(file: JobFileRow): DocumentRow | undefined {
+    const opts = file.options as { documentId?: string };
+    const id = file.documentId ?? opts.documentId;
+    return (id && this.deps.documents.byId(id)) || undefined;
+  }
+
+  /**
+   * The ordered part, with the document as it is now: unchanged, an in-place ACL update, or a
+   * new version to write (returned for the batch).
+   */
+  private async decide(item: Extract<Staged, { kind: "content" }>): Promise<Outcome | PendingWrite> {
+    const { documents, blobs } = this.deps;
+    const { file, hash } = item;
+    const opts = file.options as unknown as FileOptions;
+    const doc = this.documentOf(file);
+    if (!doc) return { status: "failed", documentId: null, errorCode: "document_deleted", error: "the document was deleted before it was ingested" };
+    if (opts.expectedVersion !== undefined && doc.version !== opts.expectedVersion) {
+      // Another update went live after this one was accepted (If-Match holds at write time too).
+      throw new IngestError("version_conflict", `the document is at version ${doc.version}, not ${opts.expectedVersion}`);
+    }
+    const reindex = file.action === "reindex";
+    const acl = (this.deps.resolveAccess ?? resolveAcl)({ source: doc.source, owner: doc.owner, tags: doc.tags, synced: opts.synced }, {
+      allow: opts.allow ?? (doc.version > 0 ? doc.aclAllow : undefined),
+      deny: opts.deny ?? (doc.version > 0 ? doc.aclDeny : undefined),
+      classification: opts.classification ?? (doc.version > 0 ? doc.classification : undefined),
+    });
+    const aclChanged = !sameList(acl.allow, doc.aclAllow) || !sameList(acl.deny, doc.aclDeny) || acl.classification !== doc.classification;
+    const titleChanged = opts.title !== undefined && opts.title !== doc.title;
+    const ok = { documentId: doc.id, errorCode: null, error: null };
+
+    if (reindex && doc.contentHash !== hash) return { status: "failed", ...ok, errorCode: "blob_mismatch", error: "the stored original does not match the live version" };
+    if (!reindex && doc.status === "ready" && doc.contentHash === hash && !titleChanged) {
+      if (!aclChanged) {
+        if (item.mtimeMs !== null && doc.sourceMtimeMs !== item.mtimeMs) documents.update(doc.id, { sourceMtimeMs: item.mtimeMs });
+        return { status: "unchanged", ...ok };
+      }
+      await this.writer.updateAccess([{ documentIds: [doc.id], access: acl, fields: item.mtimeMs !== null ? { sourceMtimeMs: item.mtimeMs } : undefined }]);
+      return { status: "succeeded", ...ok };
+    }
+
+    const prepared = item.prepared ?? (await this.extract(doc.source, item.bytes, opts));
+    const blob = blobs.put(item.bytes);
+    // The version is derived from the content, not a counter, so a resumed job writes the same ids.
+    const sameContentAsLive = doc.contentHash === hash && doc.version > 0;
+    const version = sameContentAsLive ? doc.version : doc.version + 1;
+    const rows = chunkRowsFor(doc, version, prepared, acl);
+    if (reindex && (await this.sameAsStored(doc, rows, prepared))) {
+      // The current detector finds nothing the stored index lacks: it is current as it is.
+      if (doc.sensitiveVersion !== SENSITIVE_DETECTOR_VERSION) documents.update(doc.id, { sensitiveVersion: SENSITIVE_DETECTOR_VERSION });
+      return { status: "unchanged", ...ok };
+    }
+    return {
+      file,
+      doc,
+      documentId: doc.id,
+      rows,
+      embeddingTexts: prepared.chunks.map((c) => c.embeddingText),
+      values: {
+        title: prepared.title,
+        mime: prepared.type.mime,
+        contentHash: hash,
+        version,
+        status: "ready",
+        aclAllow: acl.allow,
+        aclDeny: acl.deny,
+        classification: acl.classification,
+        pageCount: prepared.pages.length,
+        chunkCount: rows.length,
+        sizeBytes: item.size,
+        blobPath: blob.path,
+        sensitiveVersion: SENSITIVE_DETECTOR_VERSION,
+        ...(item.mtimeMs !== null ? { sourceMtimeMs: item.mtimeMs } : {}),
+        error: prepared.warnings.length ? prepared.warnings.join("; ") : null,
+      },
+      pages: prepared.pages,
+    };
+  }
+
+  /** A reindex that would write exactly what the active table and SQLite hold changes nothing. */
+  private async sameAsStored(doc: DocumentRow, rows: ChunkRow[], prepared: PreparedDocument): Promise<boolean> {
+    if (doc.title !== prepared.title || doc.pageCount !== prepared.pages.length || doc.chunkCount !== rows.length) return false;
+    const target = await this.deps.index.writeTarget();
+    const stored = await target.store.rowsOf([doc.id], true);
+    if (stored.length !== rows.length) return false;
+    const key = (r: ChunkRow) =>
+      [r.chunkId, r.title, r.source, r.pageStart, r.pageEnd, r.headings, r.text, r.analyzed, r.allow.join(","), r.deny.join(","), r.classification].join("\u0001");
+    const vectorsOk = !target.store.vectors || !target.embedder || stored.every((r) => r.vector);
+    return vectorsOk && stored.every((r, i) => key(r) === key(rows[i]!));
+  }
+
+  /**
+   * Embeds and writes several documents in one LanceDB commit, then commits their versions
+   * (and the files' outcomes) in one SQLite transaction (DocumentWriter.writeVersions).
+   */
+  private async writeBatch(ctx: JobRunContext, items: PendingWrite[]): Promise<boolean> {
+    const { jobs } = this.deps;
+    try {
+      await this.writer.writeVersions(items, (gone) =>
+        jobs.setFiles(
+          ctx.job.id,
+          items.map((w) => ({
+            ordinal: w.file.ordinal,
+            ...(gone.has(w.doc.id)
+              ? { status: "failed" as const, documentId: w.doc.id, errorCode: "document_deleted", error: "the document was deleted while it was ingested" }
+              : { status: "succeeded" as const, documentId: w.doc.id, errorCode: null, error: null }),
+          })),
+        ),
+      );
+      return true;
+    } catch (err) {
+      if (!(err instanceof EmbeddingFailed)) throw err;
+      this.deps.log?.("embedding failed", { message: err.message });
+      for (const w of items) jobs.setFile(ctx.job.id, w.file.ordinal, await this.settleFailure(w.file, "embedding_failed", err.message));
+      return false;
+    }
+  }
+
+  /** A file that disappeared from a synced folder: its document goes (chunks first, then the row). */
+  private async deleteMissing(ctx: JobRunContext, file: JobFileRow): Promise<Outcome> {
+    const { jobs } = this.deps;
+    const doc = this.documentOf(file);
+    if (!doc) return { status: "succeeded", documentId: null, errorCode: null, error: null };
+    if (fs.existsSync(file.path)) return { status: "unchanged", documentId: doc.id, errorCode: "reappeared", error: "the file exists again; left as it is" };
+    jobs.setFile(ctx.job.id, file.ordinal, { status: "running" });
+    await this.writer.delete(doc.id, { alsoCommit: () => jobs.setFile(ctx.job.id, file.ordinal, { status: "succeeded", documentId: doc.id, errorCode: null, error: null }) });
+    ctx.progress(file.source);
+    return { status: "running" }; // already recorded in the commit
+  }
+
+  /**
+   * A file failed. A document that never had a good version is marked failed; a live one keeps
+   * serving its last version, and if a previous run died between its LanceDB write and its
+   * SQLite commit, the table is put back to that version.
+   */
+  private async settleFailure(file: JobFileRow, code: string, message: string): Promise<Outcome> {
+    const doc = this.documentOf(file);
+    if (!doc) return { status: "failed", documentId: null, errorCode: code, error: message };
+    if (doc.version === 0) this.deps.documents.update(doc.id, { status: "failed", error: `${code}: ${message}` });
+    await this.writer.restoreIfDiverged(doc).catch((err) => this.deps.log?.("could not restore the live version", { documentId: doc.id, err: String(err) }));
+    return { status: "failed", documentId: doc.id, errorCode: code, error: message };
+  }
+}
