@@ -10,6 +10,7 @@ import { BlobStore } from "../stores/blob-store.ts";
 import { ChunkStore } from "../stores/lance/chunk-store.ts";
 import { AuditRepo } from "../stores/sqlite/audit-repo.ts";
 import { openDb, type Db } from "../stores/sqlite/db.ts";
+import { rebaseBlobPaths } from "../stores/sqlite/blob-paths.ts";
 import { DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import { JobsRepo } from "../stores/sqlite/jobs-repo.ts";
 import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
@@ -170,6 +171,8 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const accounts = new Accounts(users, { roles: () => policy.roles(), audit });
   const sensitive = new SensitiveIndex(new SensitiveRepo(db), documentsRepo);
   const blobs = new BlobStore(path.join(config.dataDir, "blobs"));
+  const movedBlobs = rebaseBlobPaths(db, path.join(config.dataDir, "blobs"));
+  if (movedBlobs.documents || movedBlobs.jobFiles) log.info(movedBlobs, "data folder moved: stored originals' paths now point into it");
 
   // The active chunk table (a pointer in SQLite) and the model serving it; followed when
   // another process switches it (a re-embed run by `kb worker`).
