@@ -9,13 +9,17 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import * as lancedb from "@lancedb/lancedb";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
 import { SENSITIVE_DETECTOR_VERSION } from "../src/domain/sensitive/index.ts";
 import { startServer, type RunningServer } from "../src/http/server.ts";
 import { openKb, type Kb } from "../src/services/container.ts";
+import { CHUNK_LAYOUT_VERSION, layoutVersionOf, upgradeLayout, LAYOUT_STEPS } from "../src/stores/lance/layout.ts";
+import { CHUNKS_TABLE } from "../src/stores/lance/chunk-store.ts";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
+import { openTestKb } from "./helpers/kb.ts";
 
 const run = promisify(execFile);
 const FIXTURE = path.resolve("test/fixtures/v01-data");
@@ -96,7 +100,12 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe("a v0.1 data folder", () => {
-  it("is a v0.1 folder: v0.1's recorded answers", async () => {
+  it("is a v0.1 folder: no layout version, no SQLite migrations past 0003, v0.1's recorded answers", async () => {
+    const db = await lancedb.connect(path.join(dataDir, "lancedb"));
+    const table = await db.openTable(CHUNKS_TABLE);
+    expect(await layoutVersionOf(table)).toBe(1);
+    table.close();
+    db.close();
     // v0.1 could find hr-contact.txt by the digits of the number in it (see CHANGED_ON_PURPOSE).
     expect(EXPECTED.searches.find((s) => s.user === "Kim" && s.query === "2345678")!.documentIds).toEqual([docId("hr-contact.txt")]);
   });
@@ -137,6 +146,8 @@ describe("a v0.1 data folder", () => {
       const rows = await kb.chunks.rowsOf([security.id]);
       expect(rows.length).toBeGreaterThan(0);
       for (const r of rows) expect([r.allow, r.deny]).toEqual([["group:hr"], ["user:kim"]]);
+      // The chunk table: upgraded in place to the current layout, nothing to re-index for it.
+      expect(await kb.chunks.layoutVersion()).toBe(CHUNK_LAYOUT_VERSION);
       expect(kb.jobs.list(SYSTEM_ACTOR, { kind: ["reindex"] })).toEqual([]);
 
       expectSameAnswers(await searchAll(kb, t.server.url));
@@ -157,6 +168,7 @@ describe("a v0.1 data folder", () => {
       await t.kb.ingest.optimizeNow();
       const versions = t.kb.db.$client.prepare("SELECT DISTINCT sensitive_version AS v FROM documents").all();
       expect(versions).toEqual([{ v: SENSITIVE_DETECTOR_VERSION }]);
+      expect(await t.kb.chunks.layoutVersion()).toBe(CHUNK_LAYOUT_VERSION);
       expectSameAnswers(await searchAll(t.kb, t.server.url));
     } finally {
       await t.close();
@@ -170,6 +182,7 @@ describe("a v0.1 data folder", () => {
     t = await open();
     try {
       await t.kb.ingest.optimizeNow();
+      expect(await t.kb.chunks.layoutVersion()).toBe(CHUNK_LAYOUT_VERSION);
       expectSameAnswers(await searchAll(t.kb, t.server.url));
     } finally {
       await t.close();
@@ -177,3 +190,34 @@ describe("a v0.1 data folder", () => {
   });
 });
 
+describe("chunk layout steps", () => {
+  it("a new data folder's table is created at the current layout", async () => {
+    const t = await openTestKb();
+    try {
+      expect(await t.kb.chunks.layoutVersion()).toBe(CHUNK_LAYOUT_VERSION);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("a step that needs a reindex submits it before stamping its version; a newer layout is refused", async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kb-layout-"));
+    try {
+      fs.cpSync(path.join(FIXTURE, "lancedb"), tmp, { recursive: true });
+      const db = await lancedb.connect(tmp);
+      const table = await db.openTable(CHUNKS_TABLE);
+      const submitted: { why: string; versionThen: number }[] = [];
+      const steps = [...LAYOUT_STEPS, { from: 2, to: 3, what: "a test step", kind: "reindex" as const }];
+      const up = await upgradeLayout(table, { steps, submitReindex: async (why) => void submitted.push({ why, versionThen: await layoutVersionOf(table) }) });
+      expect(up).toMatchObject({ from: 1, to: 3, steps: [{ from: 1, kind: "in-place" }, { from: 2, kind: "reindex" }] });
+      expect(submitted).toEqual([{ why: "chunk layout 2 → 3: a test step", versionThen: 2 }]);
+      expect(await layoutVersionOf(table)).toBe(3);
+      // Today's code meets a table of layout 3: refused, not written to.
+      await expect(upgradeLayout(table, { submitReindex: () => {} })).rejects.toThrow(/layout version 3, newer than this version of kb knows \(2\)/);
+      table.close();
+      db.close();
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});

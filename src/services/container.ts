@@ -234,6 +234,14 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     { syncRoots: config.syncRoots, checkPrincipals: (ps) => accounts.refuseLookAlikePrincipals(ps) },
   );
 
+  // A chunk table of an older layout (a data folder of an earlier version) is brought up to date
+  // before anything reads it (stores/lance/layout.ts); a step that changes what the rows hold
+  // has every document re-indexed by a job.
+  const layout = await chunks.upgradeLayout({
+    submitReindex: (why) => log.warn({ jobId: jobs.submitReindex(SYSTEM_ACTOR).jobId, why }, "chunk table layout upgrade: reindex job submitted"),
+  });
+  if (layout.steps.length) log.info({ ...layout }, "chunk table layout upgraded");
+
   const kb: Kb = {
     config,
     log,
