@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import * as lancedb from "@lancedb/lancedb";
+import Database from "better-sqlite3";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
@@ -186,6 +187,22 @@ describe("a v0.1 data folder", () => {
       expectSameAnswers(await searchAll(t.kb, t.server.url));
     } finally {
       await t.close();
+    }
+  });
+});
+
+describe("a data folder written by a newer version", () => {
+  it("is refused, not migrated: its SQLite holds a migration this version does not ship", async () => {
+    const newer = fs.mkdtempSync(path.join(os.tmpdir(), "kb-newer-"));
+    try {
+      fs.cpSync(FIXTURE, newer, { recursive: true });
+      const sqlite = new Database(path.join(newer, "app.sqlite"));
+      sqlite.prepare("INSERT INTO __drizzle_migrations (hash, created_at) VALUES ('from-the-future', ?)").run(Date.now() + 365 * 24 * 3600 * 1000);
+      sqlite.close();
+      const config = loadConfig({}, { dataDir: newer, modelsDir: path.join(newer, "models"), embedModel: "none", logLevel: "silent" });
+      await expect(openKb(config, { logger: pino({ level: "silent" }) })).rejects.toThrow(/written by a newer version of kb/);
+    } finally {
+      fs.rmSync(newer, { recursive: true, force: true });
     }
   });
 });
