@@ -191,6 +191,39 @@ describe("a v0.1 data folder", () => {
   });
 });
 
+describe("a data folder moved to another path", () => {
+  it("ingests an upload queued before the move and re-indexes what was ingested before it", async () => {
+    const base = fs.mkdtempSync(path.join(os.tmpdir(), "kb-moved-"));
+    const config = (d: string) => loadConfig({}, { dataDir: d, modelsDir: path.join(base, "models"), embedModel: "none", logLevel: "silent" });
+    try {
+      let kb = await openKb(config(path.join(base, "before")), { logger: pino({ level: "silent" }) });
+      const first = kb.documents.upload(SYSTEM_ACTOR, [{ name: "first.txt", bytes: Buffer.from("apples grow in orchards") }], {});
+      kb.startWorker({ schedules: false });
+      expect(await waitForJob(kb, first.jobId)).toBe("succeeded");
+      await kb.close();
+      kb = await openKb(config(path.join(base, "before")), { logger: pino({ level: "silent" }) });
+      // Queued, no worker in this process: the job holds the blob's path under "before".
+      const queued = kb.documents.upload(SYSTEM_ACTOR, [{ name: "second.txt", bytes: Buffer.from("bananas ripen in the sun") }], {});
+      await kb.close();
+
+      fs.renameSync(path.join(base, "before"), path.join(base, "after"));
+      kb = await openKb(config(path.join(base, "after")), { logger: pino({ level: "silent" }) });
+      try {
+        kb.startWorker({ schedules: false });
+        expect(await waitForJob(kb, queued.jobId)).toBe("succeeded");
+        const reindex = kb.jobs.submitReindex(SYSTEM_ACTOR);
+        expect(await waitForJob(kb, reindex.jobId)).toBe("succeeded");
+        const hits = await kb.retriever.retrieve(SYSTEM_ACTOR, "bananas apples", { topK: 5 });
+        expect(new Set(hits.chunks.map((c) => c.documentId))).toEqual(new Set([first.documents[0]!.id, queued.documents[0]!.id]));
+      } finally {
+        await kb.close();
+      }
+    } finally {
+      fs.rmSync(base, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("a data folder written by a newer version", () => {
   it("is refused, not migrated: its SQLite holds a migration this version does not ship", async () => {
     const newer = fs.mkdtempSync(path.join(os.tmpdir(), "kb-newer-"));
