@@ -10,6 +10,7 @@ import { BlobStore } from "../stores/blob-store.ts";
 import { ChunkStore } from "../stores/lance/chunk-store.ts";
 import { AuditRepo } from "../stores/sqlite/audit-repo.ts";
 import { openDb, type Db } from "../stores/sqlite/db.ts";
+import { rebaseBlobPaths } from "../stores/sqlite/blob-paths.ts";
 import { DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import { JobsRepo } from "../stores/sqlite/jobs-repo.ts";
 import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
@@ -175,6 +176,8 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const accounts = new Accounts(users, { roles: () => policy.roles(), audit });
   const sensitive = new SensitiveIndex(new SensitiveRepo(db), documentsRepo);
   const blobs = new BlobStore(path.join(config.dataDir, "blobs"));
+  const movedBlobs = rebaseBlobPaths(db, path.join(config.dataDir, "blobs"));
+  if (movedBlobs.documents || movedBlobs.jobFiles) log.info(movedBlobs, "data folder moved: stored originals' paths now point into it");
 
   // The active chunk table (a pointer in SQLite) and the model serving it; followed when
   // another process switches it (a re-embed run by `kb worker`).
@@ -236,6 +239,14 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     },
     { syncRoots: config.syncRoots, checkPrincipals: (ps) => accounts.refuseLookAlikePrincipals(ps) },
   );
+
+  // A chunk table of an older layout (a data folder of an earlier version) is brought up to date
+  // before anything reads it (stores/lance/layout.ts); a step that changes what the rows hold
+  // has every document re-indexed by a job.
+  const layout = await chunks.upgradeLayout({
+    submitReindex: (why) => log.warn({ jobId: jobs.submitReindex(SYSTEM_ACTOR).jobId, why }, "chunk table layout upgrade: reindex job submitted"),
+  });
+  if (layout.steps.length) log.info({ ...layout }, "chunk table layout upgraded");
 
   const kb: Kb = {
     config,

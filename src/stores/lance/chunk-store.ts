@@ -11,6 +11,7 @@ import { makePrivateDir } from "../private-files.ts";
 import { documentIdsWhere, sqlString } from "./filter.ts";
 import * as lancedb from "@lancedb/lancedb";
 import * as arrow from "apache-arrow";
+import { currentLayoutMetadata, layoutVersionOf, upgradeLayout, type LayoutStep, type LayoutUpgrade } from "./layout.ts";
 
 export const CHUNKS_TABLE = "chunks";
 const META_EMBED_MODEL = "private_kb.embed_model";
@@ -70,7 +71,8 @@ const HIT_COLUMNS = [
 function chunkSchema(vectors: VectorLayout | null): arrow.Schema {
   const utf8List = () => new arrow.List(new arrow.Field("item", new arrow.Utf8(), true));
   const fields: arrow.Field[] = [
-    new arrow.Field("chunk_id", new arrow.Utf8(), false),
+    // chunk_id carries the table's layout version (layout.ts).
+    new arrow.Field("chunk_id", new arrow.Utf8(), false, currentLayoutMetadata()),
     new arrow.Field("document_id", new arrow.Utf8(), false),
     new arrow.Field("document_version", new arrow.Int32(), false),
     new arrow.Field("ordinal", new arrow.Int32(), false),
@@ -433,6 +435,16 @@ export class ChunkStore {
 
   async version(): Promise<number> {
     return this.table.version();
+  }
+
+  /** The table's layout version (layout.ts): 1 for a table written by v0.1. */
+  layoutVersion(): Promise<number> {
+    return layoutVersionOf(this.table);
+  }
+
+  /** Brings the table to the current layout (layout.ts); a step that needs a reindex calls `submitReindex` first. */
+  upgradeLayout(options: { steps?: readonly LayoutStep[]; submitReindex: (why: string) => void | Promise<void> }): Promise<LayoutUpgrade> {
+    return upgradeLayout(this.table, options);
   }
 
   close(): void {

@@ -26,8 +26,27 @@ export function openDb(file: string): Db {
   // Another process (kb ingest beside kb serve) may hold the write lock for a moment.
   sqlite.pragma("busy_timeout = 10000");
   const db = drizzle(sqlite, { schema });
+  refuseNewerSchema(sqlite);
   migrate(db, { migrationsFolder });
   return db as Db;
+}
+
+/**
+ * The migrations are versioned by drizzle's journal (drizzle/meta/_journal.json); each applied one
+ * is recorded in __drizzle_migrations with its journal time. A database that holds a migration
+ * later than the last one this code ships was written by a newer kb: migrating it "forward" would
+ * skip nothing and then write rows that version does not expect, so it is refused.
+ */
+function refuseNewerSchema(sqlite: Database.Database): void {
+  const table = sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'").get();
+  if (!table) return;
+  const applied = (sqlite.prepare("SELECT max(created_at) AS at FROM __drizzle_migrations").get() as { at: number | null }).at;
+  const journal = JSON.parse(fs.readFileSync(path.join(migrationsFolder, "meta/_journal.json"), "utf8")) as { entries: { when: number; tag: string }[] };
+  const known = Math.max(0, ...journal.entries.map((e) => e.when));
+  if (applied !== null && Number(applied) > known) {
+    sqlite.close();
+    throw new Error(`this data folder was written by a newer version of kb (database migration of ${new Date(Number(applied)).toISOString()}, this version knows up to ${journal.entries.at(-1)?.tag ?? "none"}): upgrade kb, do not open it with this one`);
+  }
 }
 
 export { schema };

@@ -1,0 +1,117 @@
+/**
+ * The chunk table's layout version: which columns a chunk table has and what they hold. It is
+ * stored in the table itself, as metadata of its `chunk_id` column (LanceDB can update a
+ * column's metadata in place, not the table's), so a table carries its version wherever it is
+ * opened from (the active table, a re-embed's shadow table, the previous one kept for rollback).
+ *
+ * Versions:
+ *  1. v0.1 (no version stored): chunk_id … text, analyzed, allow, deny, classification, [vector].
+ *  2. The same columns, with the version stored. What v0.1 wrote into `analyzed` differs only for
+ *     text holding personal data in forms v0.1's detector missed; that is tracked per document
+ *     (documents.sensitive_version, SQLite) and re-indexed by its own job at worker start
+ *     (services/ingest/jobs-service.ts, reindexDocumentsOfOlderDetector), not by the layout.
+ *
+ * Opening a table brings it to the current version through LAYOUT_STEPS: an "in-place" step
+ * rewrites the table itself (cheap: metadata, a new column with a default); a "reindex" step
+ * means every document's chunks must be rebuilt from the stored originals, which the caller
+ * does as a reindex job (submitted before the new version is stamped, so a crash in between
+ * submits it again rather than never).
+ */
+import type * as lancedb from "@lancedb/lancedb";
+
+export const CHUNK_LAYOUT_VERSION = 2;
+const LAYOUT_KEY = "private_kb.layout";
+/** The column whose metadata holds the version. */
+export const LAYOUT_COLUMN = "chunk_id";
+
+/** The columns of layouts 1 and 2 (vector optional: a lexical-only table has none). */
+const LAYOUT_2_COLUMNS = [
+  "chunk_id",
+  "document_id",
+  "document_version",
+  "ordinal",
+  "title",
+  "source",
+  "page_start",
+  "page_end",
+  "headings",
+  "text",
+  "analyzed",
+  "allow",
+  "deny",
+  "classification",
+];
+
+export interface LayoutStep {
+  from: number;
+  to: number;
+  /** What changes, for the log. */
+  what: string;
+  /** in-place: `apply` rewrites the table; reindex: every document's chunks are rebuilt by a reindex job. */
+  kind: "in-place" | "reindex";
+  apply?: (table: lancedb.Table) => Promise<void>;
+}
+
+export const LAYOUT_STEPS: readonly LayoutStep[] = [
+  {
+    from: 1,
+    to: 2,
+    what: "record the layout version (v0.1 tables have the same columns)",
+    kind: "in-place",
+    apply: async (table) => {
+      const columns = (await table.schema()).fields.map((f) => f.name).filter((n) => n !== "vector");
+      if (columns.join(",") !== LAYOUT_2_COLUMNS.join(",")) {
+        throw new Error(`chunk table ${table.name} has columns ${columns.join(", ")}; a v0.1 table has ${LAYOUT_2_COLUMNS.join(", ")}: not a layout this version can upgrade`);
+      }
+    },
+  },
+];
+
+/** The field metadata a new table's `chunk_id` column gets (the current version). */
+export function currentLayoutMetadata(): Map<string, string> {
+  return new Map([[LAYOUT_KEY, String(CHUNK_LAYOUT_VERSION)]]);
+}
+
+/** The layout version of a table: 1 when none is stored (v0.1). */
+export async function layoutVersionOf(table: lancedb.Table): Promise<number> {
+  const field = (await table.schema()).fields.find((f) => f.name === LAYOUT_COLUMN);
+  const stored = field?.metadata.get(LAYOUT_KEY);
+  return stored === undefined ? 1 : Number(stored);
+}
+
+export interface LayoutUpgrade {
+  table: string;
+  from: number;
+  to: number;
+  /** The steps taken, in order. */
+  steps: Pick<LayoutStep, "from" | "to" | "what" | "kind">[];
+}
+
+/**
+ * Brings `table` to the last version of `steps` (default: the current layout). A reindex step
+ * calls `submitReindex` and stamps its version once that returned. A table of a newer layout
+ * than this code knows is refused: this version would write rows it cannot describe.
+ */
+export async function upgradeLayout(
+  table: lancedb.Table,
+  options: { steps?: readonly LayoutStep[]; submitReindex: (why: string) => void | Promise<void> },
+): Promise<LayoutUpgrade> {
+  const steps = options.steps ?? LAYOUT_STEPS;
+  const target = steps.reduce((v, s) => Math.max(v, s.to), 1);
+  const from = await layoutVersionOf(table);
+  if (!Number.isInteger(from) || from > target) {
+    throw new Error(`chunk table ${table.name} has layout version ${String(from)}, newer than this version of kb knows (${target}): upgrade kb, do not open it with this one`);
+  }
+  const done: LayoutUpgrade["steps"] = [];
+  let version = from;
+  while (version < target) {
+    const step = steps.find((s) => s.from === version);
+    if (!step) throw new Error(`chunk table ${table.name}: no upgrade step from layout version ${version}`);
+    if (step.kind === "in-place") await step.apply?.(table);
+    else await options.submitReindex(`chunk layout ${step.from} → ${step.to}: ${step.what}`);
+    await table.updateFieldMetadata([{ path: LAYOUT_COLUMN, metadata: { [LAYOUT_KEY]: String(step.to) } }]);
+    done.push({ from: step.from, to: step.to, what: step.what, kind: step.kind });
+    version = step.to;
+  }
+  return { table: table.name, from, to: version, steps: done };
+}
