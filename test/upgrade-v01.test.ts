@@ -166,7 +166,7 @@ describe("a v0.1 data folder", () => {
       expect(await waitForJob(t.kb, job!.id)).toBe("succeeded");
       // The rewritten rows join the full-text index at the next optimize (a worker runs it after
       // jobs); done here so the answers do not depend on whether it had run yet (see the fixture).
-      await t.kb.ingest.optimizeNow();
+      await t.kb.jobs.optimizeNow();
       const versions = t.kb.db.$client.prepare("SELECT DISTINCT sensitive_version AS v FROM documents").all();
       expect(versions).toEqual([{ v: SENSITIVE_DETECTOR_VERSION }]);
       expect(await t.kb.chunks.layoutVersion()).toBe(CHUNK_LAYOUT_VERSION);
@@ -182,7 +182,7 @@ describe("a v0.1 data folder", () => {
 
     t = await open();
     try {
-      await t.kb.ingest.optimizeNow();
+      await t.kb.jobs.optimizeNow();
       expect(await t.kb.chunks.layoutVersion()).toBe(CHUNK_LAYOUT_VERSION);
       expectSameAnswers(await searchAll(t.kb, t.server.url));
     } finally {

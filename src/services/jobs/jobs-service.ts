@@ -103,6 +103,11 @@ export class JobsService {
     return this.runner.run(jobId, workerId, options);
   }
 
+  /** Optimizes the active table now, without a job (for the operator's tools and tests). */
+  optimizeNow(cleanupOlderThanMinutes?: number): Promise<void> {
+    return this.runner.optimizeNow(cleanupOlderThanMinutes);
+  }
+
   /** Makes the active table agree with SQLite now (consistency.ts; workers run it at start and every 15 min). */
   reconcile(options: { full: boolean; settleMs?: number }): Promise<ReconcileReport> {
     return this.runner.reconcile(options);

@@ -105,6 +105,11 @@ export class JobRunner {
     return reconcile(this.deps, this.writer, options);
   }
 
+  /** Compacts the active table and folds new rows into its indexes now (the optimize kind's work). */
+  optimizeNow(cleanupOlderThanMinutes?: number): Promise<void> {
+    return this.env.optimizer.run(cleanupOlderThanMinutes);
+  }
+
   /** Called by idle workers: optimizes when changes are waiting and the interval has passed. */
   optimizeIfDue(): Promise<boolean> {
     return this.env.optimizer.ifDue();
