@@ -220,7 +220,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     },
     redactorFor,
   });
-  const ask = new AskService(retriever, () => answerer, (id) => documentsRepo.pages(id));
+  const ask = new AskService({ retriever, answerer: () => answerer, pageTexts: (id) => documentsRepo.pages(id), conversations, audit });
   const workers: JobWorker[] = [];
   const jobs = new JobsService(
     ingestDeps,
