@@ -279,6 +279,17 @@ export class AccessService {
   }
 
   /**
+   * A document's id, by id or by a source (each spelling in `sources`, e.g. as typed and as an
+   * absolute path) that one document the caller may read has; 409 `ambiguous_document` with the
+   * candidates when several have it, 404 otherwise (the CLI names documents this way).
+   */
+  documentIdByRef(caller: Actor, ref: string, sources: string[] = [ref]): string {
+    const doc = documentByRef(this.deps.documents, ref, sources, (d) => canRead(caller, subjectOf(d)));
+    if (!canRead(caller, subjectOf(doc))) throw notFound(`document "${ref}"`);
+    return doc.id;
+  }
+
+  /**
    * Why may (or may not) `userName` read a document (by id, or by source when only one document
    * has it: see `documentByRef`)? For admins. The answer
    * comes from the same read rule that filters retrieval, through its `explain` interpreter.

@@ -41,6 +41,7 @@ import { JobsService, reindexDocumentsOfOlderDetector } from "./ingest/jobs-serv
 import { loadSources, Scheduler } from "./ingest/schedules.ts";
 import { canonicalizeStoredNames } from "./principal-migration.ts";
 import { Retriever } from "./retrieval.ts";
+import { SearchService } from "./search.ts";
 import { closeExtractors } from "../../ingest/pipeline.ts";
 
 export type { ModelStatus } from "./active-index.ts";
@@ -71,7 +72,10 @@ export interface Kb {
   authFailures: AuthFailureLog;
   ingest: IngestService;
   documents: DocumentService;
+  /** Retrieval without authorization or audit (evaluation, modes); users search through `search`. */
   retriever: Retriever;
+  /** The search use case: authorized and audited (/api/v1/search, `kb search`). */
+  search: SearchService;
   ask: AskService;
   models: ModelStatus;
   /** Starts a job worker in this process (kb serve, kb worker); it runs the scheduled syncs too. */
@@ -168,7 +172,6 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const authFailures = new AuthFailureLog(audit);
   const policy = PolicyFiles.load(config.policyDir, { log: (level, msg) => (level === "error" ? log.error(msg) : log.info(msg)) });
   const accounts = new Accounts(users, { roles: () => policy.roles(), audit });
-  const sensitive = new SensitiveIndex(new SensitiveRepo(db), documentsRepo);
   const blobs = new BlobStore(path.join(config.dataDir, "blobs"));
 
   // The active chunk table (a pointer in SQLite) and the model serving it; followed when
@@ -184,6 +187,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   });
   index.watch();
   const chunks = index.store;
+  const sensitive = new SensitiveIndex(new SensitiveRepo(db), documentsRepo, chunks, audit);
   const models: ModelStatus = index.status;
   if (models.embeddingNote) log.warn(models.embeddingNote);
   const activeEmbedder = () => index.embedder();
@@ -251,6 +255,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     ingest,
     documents: new DocumentService(documentsRepo, blobs, ingest, { sensitive, audit, checkPrincipals: (ps) => accounts.refuseLookAlikePrincipals(ps) }),
     retriever,
+    search: new SearchService(retriever, audit),
     ask,
     models,
     startWorker(options = {}) {

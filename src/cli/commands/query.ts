@@ -11,8 +11,7 @@ export function registerQueryCommands(program: Command): void {
     .action(async (query: string, o: { as?: string; topK: string; json?: boolean }) =>
       withKb(async (kb) => {
         const actor = actorFor(kb, o.as);
-        const r = await kb.retriever.retrieve(actor, query, { topK: Number(o.topK) });
-        kb.audit.record(actor, "search", null, { query, mode: r.mode, chunkIds: r.chunks.map((c) => c.chunkId), via: "cli" });
+        const r = await kb.search.search(actor, query, { topK: Number(o.topK), via: "cli" });
         if (o.json) return void console.log(JSON.stringify(r, null, 2));
         console.log(`mode: ${r.mode}`);
         // Scores only for users who may read every document (`--as` a viewer shows what the viewer sees).
