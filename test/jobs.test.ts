@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
-import type { Kb } from "../src/services/container.ts";
+import type { Kb, KbStores } from "../src/services/container.ts";
 import { STALE_MS } from "../src/services/ingest/job-worker.ts";
 import { cronDueBetween, parseCron, parseSources, Scheduler } from "../src/services/ingest/schedules.ts";
 import { ingestNow, openTestKb, startTestServer, waitForJob, writeFiles, type TestKb, type TestServer } from "./helpers/kb.ts";
@@ -14,7 +14,7 @@ async function runNow(kb: Kb, jobId: string) {
   return kb.ingest.runJob(jobId, `test-${process.pid}`);
 }
 
-const docsBySource = (kb: Kb) => new Map(kb.documentsRepo.all().map((d) => [d.source, d]));
+const docsBySource = (kb: Kb & KbStores) => new Map(kb.documentsRepo.all().map((d) => [d.source, d]));
 
 describe("folder sync", () => {
   let t: TestKb;

@@ -10,14 +10,14 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { loadConfig } from "../src/config.ts";
-import { openKb, type Kb } from "../src/services/container.ts";
+import { openKb, type Kb, type KbStores } from "../src/services/container.ts";
 import { STALE_MS } from "../src/services/ingest/job-worker.ts";
 import { modelsWithVariant } from "./helpers/embed-variant.ts";
 import { ingestNow, writeFiles } from "./helpers/kb.ts";
 
 let dir: string;
-let kb: Kb;
-let reader: Kb; // a second process's view (kb serve beside kb worker)
+let kb: Kb & KbStores;
+let reader: Kb & KbStores; // a second process's view (kb serve beside kb worker)
 let models: ReturnType<typeof modelsWithVariant>;
 const TOPICS = ["cafeteria menu", "parking garage", "vacation policy", "VPN setup", "security badge", "expense report", "printer queue", "office hours"];
 

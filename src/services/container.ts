@@ -13,7 +13,7 @@ import { openDb, type Db } from "../stores/sqlite/db.ts";
 import { DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import { JobsRepo } from "../stores/sqlite/jobs-repo.ts";
 import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
-import { ActiveIndex, ModelRegistry, type ModelStatus } from "./active-index.ts";
+import { ACTIVE_KEY, ActiveIndex, ModelRegistry, type IndexInfo, type ModelStatus } from "./active-index.ts";
 import { UsersRepo } from "../stores/sqlite/users-repo.ts";
 import { SensitiveRepo } from "../stores/sqlite/sensitive-repo.ts";
 import { canRead, resolveDocumentAccess, SYSTEM_ACTOR } from "../../policies/index.ts";
@@ -42,18 +42,27 @@ import { loadSources, Scheduler } from "./ingest/schedules.ts";
 import { canonicalizeStoredNames } from "./principal-migration.ts";
 import { Retriever } from "./retrieval.ts";
 import { SearchService } from "./search.ts";
+import { StatusService } from "./status.ts";
 import { closeExtractors } from "../../ingest/pipeline.ts";
 
 export type { ModelStatus } from "./active-index.ts";
 
+/**
+ * What entry points (routes, CLI commands) get: services only. Each use case authorizes and
+ * audits inside its service, so an entry point translates input and output and nothing else.
+ */
 export interface Kb {
   config: Config;
   log: pino.Logger;
-  db: Db;
-  documentsRepo: DocumentsRepo;
+  /**
+   * Job rows, for the CLI's run-here path and evaluation (which claim a job themselves). Left
+   * for the jobs step of issue 11, which runs a job here through the jobs service instead.
+   */
   jobsRepo: JobsRepo;
-  settings: SettingsRepo;
-  /** The chunk store readers use; it follows the active table (see `index`). */
+  /**
+   * The chunk store readers use; it follows the active table (see `index`). Left for `kb index`
+   * and evaluation's counts (the jobs step); routes go through services.
+   */
   chunks: ChunkStore;
   /** The active chunk table and its model; writers' switch protocol (active-index.ts). */
   index: ActiveIndex;
@@ -76,7 +85,10 @@ export interface Kb {
   retriever: Retriever;
   /** The search use case: authorized and audited (/api/v1/search, `kb search`). */
   search: SearchService;
+  /** The ask use case: authorized, conversation kept, audited (/api/v1/ask, /v1/chat/completions, `kb ask`). */
   ask: AskService;
+  /** Readiness and counts (/readyz, first start). */
+  status: StatusService;
   models: ModelStatus;
   /** Starts a job worker in this process (kb serve, kb worker); it runs the scheduled syncs too. */
   startWorker(options?: Omit<JobWorkerOptions, "log" | "scheduler"> & { schedules?: boolean }): JobWorker;
@@ -91,6 +103,16 @@ export interface Kb {
   /** Ask conversations per user, follow-up rewriting. */
   conversations: ConversationService;
   close(): Promise<void>;
+}
+
+/**
+ * The stores under the services, for the composition root, tests and benchmarks (which set up
+ * and inspect state directly). Entry points are typed with `Kb` and never see these.
+ */
+export interface KbStores {
+  db: Db;
+  documentsRepo: DocumentsRepo;
+  settings: SettingsRepo;
 }
 
 export interface OpenKbOptions {
@@ -111,7 +133,22 @@ export interface OpenKbOptions {
   llmProvider?: LlmProvider;
 }
 
-export async function openKb(config: Config, options: OpenKbOptions = {}): Promise<Kb> {
+/**
+ * The embedding model of a data folder's active index, read without opening the knowledge base
+ * (`kb models list` runs without loading LanceDB or any model); null without a data folder.
+ */
+export function activeIndexModel(dataDir: string): string | null {
+  const file = path.join(dataDir, "app.sqlite");
+  if (!fs.existsSync(file)) return null;
+  const db = openDb(file);
+  try {
+    return new SettingsRepo(db).get<IndexInfo>(ACTIVE_KEY)?.model ?? null;
+  } finally {
+    db.$client.close();
+  }
+}
+
+export async function openKb(config: Config, options: OpenKbOptions = {}): Promise<Kb & KbStores> {
   const log = options.logger ?? pino({ level: config.logLevel }, pino.destination(2));
   // The local LLM (answer mode "llm") when KB_LLM_MODEL names a GGUF. Loaded before anything is
   // opened, so a missing or unloadable model fails the start cleanly. Never builds or downloads.
@@ -235,7 +272,11 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     { syncRoots: config.syncRoots, checkPrincipals: (ps) => accounts.refuseLookAlikePrincipals(ps) },
   );
 
-  const kb: Kb = {
+  const llmInfo = (): Record<string, unknown> | null => {
+    if (llm) return { ...llm.info() };
+    return llmConfigured ? { model: llmPath ? path.basename(llmPath) : config.llmModel, loaded: false } : null;
+  };
+  const kb: Kb & KbStores = {
     config,
     log,
     db,
@@ -257,6 +298,15 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     retriever,
     search: new SearchService(retriever, audit),
     ask,
+    status: new StatusService({
+      models,
+      retrievalMode: () => retriever.mode,
+      answerMode: () => ask.answerMode,
+      llmInfo: () => llmInfo(),
+      sensitiveIndex: () => sensitive.indexStatus(),
+      documentCount: () => documentsRepo.count(),
+      chunkCount: () => chunks.count(),
+    }),
     models,
     startWorker(options = {}) {
       const { schedules = true, ...rest } = options;
@@ -285,10 +335,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     wakeWorker() {
       for (const w of workers) w.poke();
     },
-    llmInfo() {
-      if (llm) return { ...llm.info() };
-      return llmConfigured ? { model: llmPath ? path.basename(llmPath) : config.llmModel, loaded: false } : null;
-    },
+    llmInfo,
     get llm() {
       return llm;
     },

@@ -5,12 +5,13 @@ import path from "node:path";
 import pino from "pino";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
-import { openKb, type Kb, type OpenKbOptions } from "../../src/services/container.ts";
+import { openKb, type Kb, type KbStores, type OpenKbOptions } from "../../src/services/container.ts";
 import { STALE_MS } from "../../src/services/ingest/job-worker.ts";
 import { SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
 
 export interface TestKb {
-  kb: Kb;
+  /** Services, and the stores under them (tests set up and inspect state directly). */
+  kb: Kb & KbStores;
   dir: string;
   close(): Promise<void>;
 }
