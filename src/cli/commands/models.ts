@@ -1,6 +1,5 @@
 /** `kb models list | pull | verify`: the models folder, the recommended models, checks. */
 import fs from "node:fs";
-import path from "node:path";
 import type { Command } from "commander";
 import { loadConfig } from "../../config.ts";
 import { findEmbeddingModels } from "../../models/embeddings.ts";
