@@ -11,6 +11,8 @@ export const SensitiveData = resource<null>("sensitive_data");
 
 allow(SensitiveData, "view", (actor) => hasCapability(actor, "view_sensitive"));
 allow(SensitiveData, "report", (actor) => hasCapability(actor, "view_sensitive") || hasCapability(actor, "manage_all_documents"));
+// A scan re-detects in every document's chunks, readable or not: only for those who manage them all.
+allow(SensitiveData, "scan", (actor) => hasCapability(actor, "manage_all_documents"));
 
 /** True when text shown to `actor` must have its personal data masked. */
 export function mustMask(actor: Actor): boolean {

@@ -105,6 +105,33 @@ describe("kb admin commands", () => {
     expect(await kb("users", "conflicts")).toBe("no conflicts");
   });
 
+  it("runs the account commands through AdminService: audited like the admin API, as the operator", async () => {
+    expect(await kb("users", "add", "lee", "--groups", "hr")).toBe("created user lee (viewer)");
+    const token = (await kb("tokens", "create", "lee", "--name", "laptop")).trim();
+    expect(token).toMatch(/^kb_/);
+    const id = (await kb("tokens", "list", "lee")).split("\t")[0]!;
+    expect(await kb("tokens", "revoke", id)).toBe(`revoked ${id}`);
+    await expect(kb("tokens", "revoke", "tok_missing")).rejects.toThrow(/not found/);
+    const events = (await kb("audit", "--jsonl")).trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    const created = events.find((e) => e.action === "user.create" && e.target === "user:lee");
+    // The same event AdminService writes for POST /api/v1/admin/users: the whole user after the change.
+    expect(created).toMatchObject({ actor: "user:system", details: { after: { name: "lee", role: "viewer", groups: ["hr"], disabled: false } } });
+    expect(events.find((e) => e.action === "token.create" && e.target === "user:lee")).toMatchObject({ actor: "user:system", details: { tokenId: id, name: "laptop" } });
+    expect(events.find((e) => e.action === "token.revoke" && e.target === id)).toMatchObject({ actor: "user:system", details: { user: "lee", before: { revokedAt: null } } });
+  });
+
+  it("scans for personal data through the sensitive-data service (audited; only for those who manage every document)", async () => {
+    expect(await kb("sensitive", "scan")).toMatch(/^scanned \d+ chunks of 1 documents: 1 contain personal data$/);
+    const events = (await kb("audit", "--jsonl")).trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    expect(events.find((e) => e.action === "sensitive.scan")).toMatchObject({ actor: "user:system", details: { documents: 1, withPersonalData: 1 } });
+    const k = await openKb(loadConfig(process.env), { logger: pino({ level: "silent" }) });
+    try {
+      await expect(k.sensitive.scan(k.accounts.actorByName("kim"))).rejects.toThrow(/not allowed to scan/);
+    } finally {
+      await k.close();
+    }
+  });
+
   it("validates policy files", async () => {
     const policyDir = path.join(dir, "data", "policies");
     fs.mkdirSync(policyDir, { recursive: true });

@@ -320,6 +320,7 @@ describe("policy files", () => {
     const status = await get(admin, "/api/v1/admin/policy");
     expect(status.body.files[0].error).toMatch(/roles\.json is invalid[\s\S]*must be one of/);
     expect(status.body.roles.map((r: any) => r.name)).toContain("hr-viewer");
+    expect((await get(viewer, "/api/v1/admin/policy")).status).toBe(403);
     expect(JSON.stringify(await search(yoon, "인사 기록 홍길동 급여 계좌"))).toContain("900101-1234568");
     fs.rmSync(dir, { recursive: true, force: true });
     t.kb.policy.refresh();

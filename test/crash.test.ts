@@ -22,7 +22,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { loadConfig } from "../src/config.ts";
-import { openKb, type Kb } from "../src/services/container.ts";
+import { openKb, type Kb, type KbStores } from "../src/services/container.ts";
 import { STALE_MS } from "../src/services/jobs/worker.ts";
 import { modelsWithVariant } from "./helpers/embed-variant.ts";
 
@@ -131,7 +131,7 @@ interface Snapshot {
   problems: string[];
 }
 
-async function snapshot(kb: Kb, corpus: string): Promise<Snapshot> {
+async function snapshot(kb: Kb & KbStores, corpus: string): Promise<Snapshot> {
   await kb.index.refresh();
   const problems: string[] = [];
   const docs = kb.documentsRepo.all();

@@ -17,7 +17,6 @@ import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { registerAdminCommands } from "../src/cli/commands/admin.ts";
 import { loadConfig } from "../src/config.ts";
 import { openKb, type Kb } from "../src/services/container.ts";
-import { STALE_MS } from "../src/services/jobs/worker.ts";
 import { sha256Hex } from "../src/stores/ids.ts";
 import { ingestNow, openTestKb, writeFiles, type TestKb } from "./helpers/kb.ts";
 
@@ -27,8 +26,9 @@ afterEach(async () => {
 });
 
 async function runNow(kb: Kb, jobId: string) {
-  expect(kb.jobsRepo.claimJob(jobId, `test-${process.pid}`, STALE_MS)).toBe(true);
-  return kb.jobs.run(jobId, `test-${process.pid}`);
+  const job = await kb.jobs.runHere(jobId);
+  expect(job).toBeDefined();
+  return job!;
 }
 
 async function sync(kb: Kb, folder: string) {

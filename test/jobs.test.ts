@@ -4,17 +4,18 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
-import type { Kb } from "../src/services/container.ts";
+import type { Kb, KbStores } from "../src/services/container.ts";
 import { STALE_MS } from "../src/services/jobs/worker.ts";
 import { cronDueBetween, parseCron, parseSources, Scheduler } from "../src/services/jobs/schedules.ts";
 import { ingestNow, openTestKb, startTestServer, waitForJob, writeFiles, type TestKb, type TestServer } from "./helpers/kb.ts";
 
 async function runNow(kb: Kb, jobId: string) {
-  expect(kb.jobsRepo.claimJob(jobId, `test-${process.pid}`, STALE_MS)).toBe(true);
-  return kb.jobs.run(jobId, `test-${process.pid}`);
+  const job = await kb.jobs.runHere(jobId);
+  expect(job).toBeDefined();
+  return job!;
 }
 
-const docsBySource = (kb: Kb) => new Map(kb.documentsRepo.all().map((d) => [d.source, d]));
+const docsBySource = (kb: Kb & KbStores) => new Map(kb.documentsRepo.all().map((d) => [d.source, d]));
 
 describe("folder sync", () => {
   let t: TestKb;

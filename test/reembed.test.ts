@@ -10,14 +10,13 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { loadConfig } from "../src/config.ts";
-import { openKb, type Kb } from "../src/services/container.ts";
-import { STALE_MS } from "../src/services/jobs/worker.ts";
+import { openKb, type Kb, type KbStores } from "../src/services/container.ts";
 import { modelsWithVariant } from "./helpers/embed-variant.ts";
 import { ingestNow, writeFiles } from "./helpers/kb.ts";
 
 let dir: string;
-let kb: Kb;
-let reader: Kb; // a second process's view (kb serve beside kb worker)
+let kb: Kb & KbStores;
+let reader: Kb & KbStores; // a second process's view (kb serve beside kb worker)
 let models: ReturnType<typeof modelsWithVariant>;
 const TOPICS = ["cafeteria menu", "parking garage", "vacation policy", "VPN setup", "security badge", "expense report", "printer queue", "office hours"];
 
@@ -25,8 +24,9 @@ const open = (embedModel: string) =>
   openKb(loadConfig({}, { dataDir: path.join(dir, "data"), modelsDir: models.modelsDir, embedModel, logLevel: "silent" }), { logger: pino({ level: "silent" }) });
 
 async function runJob(k: Kb, jobId: string) {
-  expect(k.jobsRepo.claimJob(jobId, "test-worker", STALE_MS)).toBe(true);
-  return k.jobs.run(jobId, "test-worker");
+  const job = await k.jobs.runHere(jobId);
+  expect(job).toBeDefined();
+  return job!;
 }
 
 /** Runs `job` while querying in a loop from both processes; every query must answer with results. */

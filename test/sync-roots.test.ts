@@ -11,15 +11,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import type { Kb } from "../src/services/container.ts";
 import { ServiceError } from "../src/services/errors.ts";
-import { STALE_MS } from "../src/services/jobs/worker.ts";
 import { parseSources, Scheduler } from "../src/services/jobs/schedules.ts";
 import { ingestNow, openTestKb, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
 
 const post = (body: unknown) => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 
 async function runNow(kb: Kb, jobId: string) {
-  expect(kb.jobsRepo.claimJob(jobId, `test-${process.pid}`, STALE_MS)).toBeTruthy();
-  return kb.jobs.run(jobId, `test-${process.pid}`);
+  const job = await kb.jobs.runHere(jobId);
+  expect(job).toBeDefined();
+  return job!;
 }
 
 function refusal(fn: () => unknown): { status: number; code: string } | null {

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
 import { SENSITIVE_DETECTOR_VERSION } from "../src/domain/sensitive/index.ts";
 import { startServer, type RunningServer } from "../src/http/server.ts";
-import { openKb, type Kb } from "../src/services/container.ts";
+import { openKb, type Kb, type KbStores } from "../src/services/container.ts";
 import { CHUNK_LAYOUT_VERSION, layoutVersionOf, upgradeLayout, LAYOUT_STEPS } from "../src/stores/lance/layout.ts";
 import { CHUNKS_TABLE } from "../src/stores/lance/chunk-store.ts";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
@@ -49,7 +49,7 @@ function configFor() {
   return loadConfig({}, { dataDir, modelsDir: path.join(dir, "models"), embedModel: "none", logLevel: "silent" });
 }
 
-async function open(): Promise<{ kb: Kb; server: RunningServer; close(): Promise<void> }> {
+async function open(): Promise<{ kb: Kb & KbStores; server: RunningServer; close(): Promise<void> }> {
   const kb = await openKb(configFor(), { logger: pino({ level: "silent" }) });
   const server = await startServer(kb, { port: 0, host: "127.0.0.1" });
   return {

@@ -83,7 +83,7 @@ export async function runAnswerEval(kb: Kb, dataset: QaDataset, options: AnswerE
   const t0 = performance.now();
   const all = [...answerable.map((q) => ({ q, held: false })), ...heldOut.map((q) => ({ q, held: true }))];
   for (const [i, { q, held }] of all.entries()) {
-    const { events } = await kb.ask.ask(asker, q.question);
+    const { events } = await kb.ask.answer(asker, q.question);
     let done: Extract<AnswerEvent, { type: "done" }> | undefined;
     for await (const e of events) if (e.type === "done") done = e;
     if (!done) throw new Error(`no answer for question ${q.id}`);

@@ -40,8 +40,8 @@ export async function ingestQaDocuments(
     });
     const submitted = kb.ingest.submit(SYSTEM_ACTOR, files);
     const toQaId = new Map(submitted.documents.map((d, i) => [d.id, files[i]!.qaId]));
-    if (!kb.jobsRepo.claimJob(submitted.jobId, "eval", 60_000)) throw new Error("could not claim the eval ingest job");
-    const job = await kb.jobs.run(submitted.jobId, "eval", (done, total) => onProgress?.("ingest", done, total));
+    const job = await kb.jobs.runHere(submitted.jobId, (done, total) => onProgress?.("ingest", done, total));
+    if (!job) throw new Error("could not claim the eval ingest job");
     const failed = job.files.filter((f) => f.status === "failed");
     if (failed.length) throw new Error(`${failed.length} documents failed to ingest, e.g. ${failed[0]!.source}: ${failed[0]!.error}`);
     return { toQaId, seconds: (performance.now() - t0) / 1000 };

@@ -2,7 +2,8 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { ForbiddenError } from "../../policies/index.ts";
+import { ForbiddenError, type Actor } from "../../policies/index.ts";
+import type { Kb } from "../services/container.ts";
 import { ServiceError } from "../services/errors.ts";
 import { LlmBusyError, LlmClosedError, LlmTimeoutError } from "../models/llm.ts";
 
@@ -10,15 +11,12 @@ export function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
 
-/** Denied attempts (403) are audited: who tried what, where. 401s are audited by the auth middleware. */
+/** Denied attempts (403) are audited by the audit service; 401s by the auth middleware. */
 function auditDenied(c: Context, details: Record<string, unknown>): void {
-  const kb = c.get("kb" as never) as { audit?: { record: (...a: unknown[]) => void } } | undefined;
-  const actor = c.get("actor" as never) as { name: string } | undefined;
-  try {
-    kb?.audit?.record(actor ? `user:${actor.name}` : null, "access.denied", `${c.req.method} ${c.req.path}`, details, "denied");
-  } catch {
-    // Auditing must not turn a 403 into a 500.
-  }
+  // Errors can come before the kb or the actor is set (a refused token, a bad URL).
+  const kb = c.get("kb" as never) as Kb | undefined;
+  const actor = c.get("actor" as never) as Actor | undefined;
+  kb?.audit?.recordDenied(actor ?? null, `${c.req.method} ${c.req.path}`, details);
 }
 
 export function handleError(err: Error, c: Context): Response {

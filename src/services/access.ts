@@ -217,6 +217,33 @@ export class AccessService {
   }
 
   /**
+   * The policy files in force (re-read first if they changed): roles, document default rules
+   * (path globs as written) and each file's status, for `GET /admin/policy`.
+   */
+  policyInForce(caller: Actor): { dir: string; files: ReturnType<PolicyFiles["status"]>; roles: ReturnType<ReturnType<PolicyFiles["roles"]>["list"]>; documentRules: unknown[] } {
+    authorize(caller, "read", Policies, null);
+    const policy = this.deps.policy;
+    policy.refresh();
+    return {
+      dir: policy.dir,
+      files: policy.status(),
+      roles: policy.roles().list(),
+      documentRules: policy.documentRules().rules.map((r) => ({ ...r, match: { ...r.match, path: r.match.path?.map((g) => g.pattern) } })),
+    };
+  }
+
+  /**
+   * A document's id, by id or by a source (each spelling in `sources`, e.g. as typed and as an
+   * absolute path) that one document the caller may read has; 409 `ambiguous_document` with the
+   * candidates when several have it, 404 otherwise (the CLI names documents this way).
+   */
+  documentIdByRef(caller: Actor, ref: string, sources: string[] = [ref]): string {
+    const doc = documentByRef(this.deps.documents, ref, sources, (d) => canRead(caller, subjectOf(d)));
+    if (!canRead(caller, subjectOf(doc))) throw notFound(`document "${ref}"`);
+    return doc.id;
+  }
+
+  /**
    * Why may (or may not) `userName` read a document (by id, or by source when only one document
    * has it: see `documentByRef`)? For admins. The answer
    * comes from the same read rule that filters retrieval, through its `explain` interpreter.

@@ -5,7 +5,7 @@
  */
 import { authorize, Groups, Tokens, Users, type Actor } from "../../policies/index.ts";
 import type { UserRow } from "../stores/sqlite/users-repo.ts";
-import type { Accounts, TokenInfo } from "./accounts.ts";
+import type { Accounts, NameConflicts, TokenInfo } from "./accounts.ts";
 import type { AuditLog } from "./audit.ts";
 import { badRequest, notFound } from "./errors.ts";
 
@@ -45,6 +45,12 @@ export class AdminService {
   listUsers(actor: Actor): UserView[] {
     authorize(actor, "list", Users, null);
     return this.accounts.listUsers().map((u) => this.view(u));
+  }
+
+  /** Stored names that collide once canonicalized, or look alike (`kb users conflicts`). */
+  nameConflicts(actor: Actor): NameConflicts {
+    authorize(actor, "list", Users, null);
+    return this.accounts.nameConflicts();
   }
 
   getUser(actor: Actor, name: string): UserView & { memberOf: Record<string, string[]>; capabilities: string[] } {

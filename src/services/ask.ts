@@ -1,17 +1,44 @@
 /**
- * Asking: ACL-filtered retrieval → numbered sources → the configured answerer.
- * Both the extractive and the LLM answerer only ever see the sources retrieval returned.
+ * The ask use case, for every channel (/api/v1/ask, /v1/chat/completions, `kb ask`): authorize,
+ * keep the conversation, retrieve with the actor's access, answer, record the turn and audit it.
+ * Routes and CLI commands only translate the events. Both the extractive and the LLM answerer
+ * only ever see the sources retrieval returned.
  */
-import type { Actor } from "../../policies/index.ts";
+import { authorize, DocumentCollection, type Actor } from "../../policies/index.ts";
 import { detectLanguage } from "../domain/analysis/index.ts";
 import type { AnswerEvent, AnswerSource, Answerer } from "./answer/types.ts";
-import { requireMaxLength, TEXT_LIMITS } from "./limits.ts";
+import type { AuditLog } from "./audit.ts";
+import type { ConversationService, Turn } from "./conversation/conversations.ts";
+import type { ConversationTurn } from "./conversation/rewrite.ts";
+import { requireAskText } from "./limits.ts";
 import type { RetrievalMode, Retriever } from "./retrieval.ts";
 
-/** A question and the conversation sent with it (by a client, or loaded) within the text limits. */
-export function requireAskText(question: string, history: readonly { content: string }[] = []): void {
-  requireMaxLength("question", question, TEXT_LIMITS.query);
-  for (const [i, m] of history.entries()) requireMaxLength(`messages[${i}]`, m.content, TEXT_LIMITS.message);
+type Done = Extract<AnswerEvent, { type: "done" }>;
+
+export interface AskRequest {
+  topK?: number;
+  /** Continue one of the actor's stored conversations (404 when it is not theirs); omitted: a new one starts. */
+  conversationId?: string;
+  /**
+   * A conversation the client keeps itself (the OpenAI-compatible API): earlier turns are context
+   * and a follow-up is rewritten, but nothing is stored. Excludes `conversationId`.
+   */
+  history?: ConversationTurn[];
+  /** Stops retrieval rewriting and generation (a client that left, Ctrl-C). */
+  signal?: AbortSignal;
+  /** The channel, recorded in the audit event ("openai", "cli"); omitted for /api/v1/ask. */
+  via?: string;
+}
+
+export interface Asked {
+  retrieval: RetrievalMode;
+  chunkIds: string[];
+  /** The stored conversation this turn belongs to; null for a client-kept history. */
+  conversationId: string | null;
+  /** What retrieval searched for: the question, or a follow-up rewritten to stand alone. */
+  retrievalQuery: string;
+  /** Answer events; the turn is stored at `done` and the ask audited when they end (or are left). */
+  events: AsyncIterable<AnswerEvent>;
 }
 
 export interface AskOptions {
@@ -38,19 +65,118 @@ export function pageOfQuote(pages: { page: number; text: string }[], quote: stri
   return first;
 }
 
+/**
+ * Pulls the first event before returning: the LLM answerer checks capacity (LlmBusyError) and
+ * loads lazily before its first event, so those failures fail `ask` itself (an HTTP status such
+ * as 429 instead of a broken stream, and no audit event for a question never answered). The
+ * returned iterable replays that event.
+ */
+async function primeEvents<T>(events: AsyncIterable<T>): Promise<AsyncIterable<T>> {
+  const it = events[Symbol.asyncIterator]();
+  const first = await it.next();
+  let replayed = false;
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: () => {
+        if (!replayed) {
+          replayed = true;
+          return Promise.resolve(first);
+        }
+        return it.next();
+      },
+      return: (value?: unknown) => (it.return ? it.return(value) : Promise.resolve({ done: true as const, value: value as T })),
+    }),
+  };
+}
+
+export interface AskDeps {
+  retriever: Retriever;
+  answerer: () => Answerer;
+  pageTexts?: PageTexts;
+  conversations: ConversationService;
+  audit: AuditLog;
+}
+
 export class AskService {
-  constructor(
-    private readonly retriever: Retriever,
-    private readonly answerer: () => Answerer,
-    private readonly pageTexts: PageTexts = () => [],
-  ) {}
+  private readonly retriever: Retriever;
+  private readonly answerer: () => Answerer;
+  private readonly pageTexts: PageTexts;
+  private readonly conversations: ConversationService;
+  private readonly audit: AuditLog;
+
+  constructor(deps: AskDeps) {
+    this.retriever = deps.retriever;
+    this.answerer = deps.answerer;
+    this.pageTexts = deps.pageTexts ?? (() => []);
+    this.conversations = deps.conversations;
+    this.audit = deps.audit;
+  }
 
   get answerMode() {
     return this.answerer().mode;
   }
 
-  /** Streams answer events; the retrieval mode and chunk ids are returned with the first event. */
-  async ask(actor: Actor, question: string, options: AskOptions = {}): Promise<{ retrieval: RetrievalMode; chunkIds: string[]; events: AsyncIterable<AnswerEvent> }> {
+  /**
+   * The use case: authorizes (the `list` permission on the document collection), begins the turn
+   * (a stored conversation, or a client-kept history), answers, and records the turn at `done`
+   * (not when the signal was aborted: a client that left gets no half answer in its history).
+   * The audit event is recorded once when the events end, are left, or fail mid-way. Failures
+   * before the first event (busy model, unknown conversation, forbidden) throw from here,
+   * unaudited as asks (a 403 is audited as a denial by the caller's error handling).
+   */
+  async ask(actor: Actor, question: string, request: AskRequest = {}): Promise<Asked> {
+    authorize(actor, "list", DocumentCollection, null);
+    const { signal } = request;
+    let turn: Turn | null = null;
+    let history: ConversationTurn[];
+    let retrievalQuery: string;
+    if (request.history) {
+      history = request.history;
+      retrievalQuery = await this.conversations.rewrite(question, history, signal);
+    } else {
+      turn = await this.conversations.begin(actor, question, { conversationId: request.conversationId, signal });
+      history = turn.history;
+      retrievalQuery = turn.retrievalQuery;
+    }
+    const answered = await this.answer(actor, question, { topK: request.topK, history, retrievalQuery, signal });
+    const { retrieval, chunkIds } = answered;
+    const primed = await primeEvents(answered.events);
+    const audit = (done: Done | null) =>
+      this.audit.record(actor, "ask", null, {
+        question,
+        retrieval,
+        mode: done?.mode ?? this.answerMode,
+        chunkIds,
+        found: done?.found ?? null,
+        citations: done?.citations.map((x) => x.documentId) ?? [],
+        ...(turn ? { conversationId: turn.conversationId } : {}),
+        ...(request.via ? { via: request.via } : {}),
+        ...(retrievalQuery !== question.trim() ? { retrievalQuery } : {}),
+      });
+    const conversations = this.conversations;
+    const events = (async function* (): AsyncIterable<AnswerEvent> {
+      let done: Done | null = null;
+      try {
+        for await (const e of primed) {
+          if (e.type === "done") {
+            done = e;
+            if (turn && !signal?.aborted) conversations.finish(actor, turn, question, e);
+          }
+          yield e;
+        }
+      } finally {
+        audit(done);
+      }
+    })();
+    return { retrieval, chunkIds, conversationId: turn?.conversationId ?? null, retrievalQuery, events };
+  }
+
+  /**
+   * Retrieval and the answerer only: no authorization beyond retrieval's access filter, no
+   * conversation, no audit (evaluation runs; every user-facing path goes through `ask`).
+   * The retrieval mode and chunk ids are returned with the events.
+   */
+  async answer(actor: Actor, question: string, options: AskOptions = {}): Promise<{ retrieval: RetrievalMode; chunkIds: string[]; events: AsyncIterable<AnswerEvent> }> {
     requireAskText(question, options.history);
     const topK = options.topK ?? 5;
     const { mode, chunks } = await this.retriever.retrieve(actor, options.retrievalQuery ?? question, { topK });

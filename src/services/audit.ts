@@ -40,6 +40,18 @@ export class AuditLog {
     this.repo.append({ actor: who, action, target, details: details ?? null, outcome });
   }
 
+  /**
+   * A refused request (403), from the HTTP error handler: who tried what, where. 401s are
+   * recorded by AuthFailureLog. Never throws: auditing must not turn a 403 into a 500.
+   */
+  recordDenied(actor: Actor | null, request: string, details: Record<string, unknown>): void {
+    try {
+      this.record(actor, "access.denied", request, details, "denied");
+    } catch {
+      // The refusal is still answered; the database error surfaces on the next write.
+    }
+  }
+
   get repository(): AuditRepo {
     return this.repo;
   }

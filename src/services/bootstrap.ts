@@ -24,7 +24,7 @@ export function ensureAdmin(kb: Kb): { tokenFile: string; created: boolean } {
 
 /** Submits the demo corpus once, on an empty knowledge base. Returns the job id, if any. */
 export function ensureDemoCorpus(kb: Kb): string | null {
-  if (kb.documentsRepo.count() > 0 || !fs.existsSync(DEMO_DIR)) return null;
+  if (kb.status.documentCount() > 0 || !fs.existsSync(DEMO_DIR)) return null;
   const files = fs
     .readdirSync(DEMO_DIR)
     .filter((f) => !f.startsWith("."))

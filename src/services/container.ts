@@ -14,7 +14,7 @@ import { rebaseBlobPaths } from "../stores/sqlite/blob-paths.ts";
 import { DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import { JobsRepo } from "../stores/sqlite/jobs-repo.ts";
 import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
-import { ActiveIndex, ModelRegistry, type ModelStatus } from "./active-index.ts";
+import { ACTIVE_KEY, ActiveIndex, ModelRegistry, type IndexInfo, type ModelStatus } from "./active-index.ts";
 import { UsersRepo } from "../stores/sqlite/users-repo.ts";
 import { SensitiveRepo } from "../stores/sqlite/sensitive-repo.ts";
 import { canRead, resolveDocumentAccess, SYSTEM_ACTOR } from "../../policies/index.ts";
@@ -45,18 +45,23 @@ import { JobWorker, type JobWorkerOptions } from "./jobs/worker.ts";
 import { canonicalizeStoredNames } from "./principal-migration.ts";
 import { Retriever } from "./retrieval.ts";
 import { configureExtraction } from "../../ingest/extraction-settings.ts";
+import { SearchService } from "./search.ts";
+import { StatusService } from "./status.ts";
 import { closeExtractors } from "../../ingest/pipeline.ts";
 
 export type { ModelStatus } from "./active-index.ts";
 
+/**
+ * What entry points (routes, CLI commands) get: services only. Each use case authorizes and
+ * audits inside its service, so an entry point translates input and output and nothing else.
+ */
 export interface Kb {
   config: Config;
   log: pino.Logger;
-  db: Db;
-  documentsRepo: DocumentsRepo;
-  jobsRepo: JobsRepo;
-  settings: SettingsRepo;
-  /** The chunk store readers use; it follows the active table (see `index`). */
+  /**
+   * The chunk store readers use; it follows the active table (see `index`). Left for `kb index`
+   * and evaluation's counts (the jobs step); routes go through services.
+   */
   chunks: ChunkStore;
   /** The active chunk table and its model; writers' switch protocol (active-index.ts). */
   index: ActiveIndex;
@@ -75,8 +80,14 @@ export interface Kb {
   authFailures: AuthFailureLog;
   ingest: IngestService;
   documents: DocumentService;
+  /** Retrieval without authorization or audit (evaluation, modes); users search through `search`. */
   retriever: Retriever;
+  /** The search use case: authorized and audited (/api/v1/search, `kb search`). */
+  search: SearchService;
+  /** The ask use case: authorized, conversation kept, audited (/api/v1/ask, /v1/chat/completions, `kb ask`). */
   ask: AskService;
+  /** Readiness and counts (/readyz, first start). */
+  status: StatusService;
   models: ModelStatus;
   /** Starts a job worker in this process (kb serve, kb worker); it runs the scheduled syncs too. */
   startWorker(options?: Omit<JobWorkerOptions, "log" | "scheduler"> & { schedules?: boolean }): JobWorker;
@@ -91,6 +102,18 @@ export interface Kb {
   /** Ask conversations per user, follow-up rewriting. */
   conversations: ConversationService;
   close(): Promise<void>;
+}
+
+/**
+ * The stores under the services, for the composition root, tests and benchmarks (which set up
+ * and inspect state directly). Entry points are typed with `Kb` and never see these.
+ */
+export interface KbStores {
+  db: Db;
+  documentsRepo: DocumentsRepo;
+  /** Job rows (tests claim and inspect them; the product runs jobs through `jobs`). */
+  jobsRepo: JobsRepo;
+  settings: SettingsRepo;
 }
 
 export interface OpenKbOptions {
@@ -111,7 +134,22 @@ export interface OpenKbOptions {
   llmProvider?: LlmProvider;
 }
 
-export async function openKb(config: Config, options: OpenKbOptions = {}): Promise<Kb> {
+/**
+ * The embedding model of a data folder's active index, read without opening the knowledge base
+ * (`kb models list` runs without loading LanceDB or any model); null without a data folder.
+ */
+export function activeIndexModel(dataDir: string): string | null {
+  const file = path.join(dataDir, "app.sqlite");
+  if (!fs.existsSync(file)) return null;
+  const db = openDb(file);
+  try {
+    return new SettingsRepo(db).get<IndexInfo>(ACTIVE_KEY)?.model ?? null;
+  } finally {
+    db.$client.close();
+  }
+}
+
+export async function openKb(config: Config, options: OpenKbOptions = {}): Promise<Kb & KbStores> {
   const log = options.logger ?? pino({ level: config.logLevel }, pino.destination(2));
   // Extractors and the OCR pool are process-wide: they take their settings from here.
   configureExtraction({ ocrWorkers: config.ocrWorkers, ocrPictures: config.ocrPictures });
@@ -174,7 +212,6 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const authFailures = new AuthFailureLog(audit);
   const policy = PolicyFiles.load(config.policyDir, { log: (level, msg) => (level === "error" ? log.error(msg) : log.info(msg)) });
   const accounts = new Accounts(users, { roles: () => policy.roles(), audit });
-  const sensitive = new SensitiveIndex(new SensitiveRepo(db), documentsRepo);
   const blobs = new BlobStore(path.join(config.dataDir, "blobs"));
   const movedBlobs = rebaseBlobPaths(db, path.join(config.dataDir, "blobs"));
   if (movedBlobs.documents || movedBlobs.jobFiles) log.info(movedBlobs, "data folder moved: stored originals' paths now point into it");
@@ -192,6 +229,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   });
   index.watch();
   const chunks = index.store;
+  const sensitive = new SensitiveIndex(new SensitiveRepo(db), documentsRepo, chunks, audit);
   const models: ModelStatus = index.status;
   if (models.embeddingNote) log.warn(models.embeddingNote);
   const activeEmbedder = () => index.embedder();
@@ -229,7 +267,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     },
     redactorFor,
   });
-  const ask = new AskService(retriever, () => answerer, (id) => documentsRepo.pages(id));
+  const ask = new AskService({ retriever, answerer: () => answerer, pageTexts: (id) => documentsRepo.pages(id), conversations, audit });
   const workers: JobWorker[] = [];
   const jobs = new JobsService(
     jobDeps,
@@ -248,7 +286,11 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   });
   if (layout.steps.length) log.info({ ...layout }, "chunk table layout upgraded");
 
-  const kb: Kb = {
+  const llmInfo = (): Record<string, unknown> | null => {
+    if (llm) return { ...llm.info() };
+    return llmConfigured ? { model: llmPath ? path.basename(llmPath) : config.llmModel, loaded: false } : null;
+  };
+  const kb: Kb & KbStores = {
     config,
     log,
     db,
@@ -268,7 +310,17 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     ingest,
     documents: new DocumentService(documentsRepo, blobs, ingest, { writer: runner.writer, sensitive, audit, checkPrincipals: (ps) => accounts.refuseLookAlikePrincipals(ps) }),
     retriever,
+    search: new SearchService(retriever, audit),
     ask,
+    status: new StatusService({
+      models,
+      retrievalMode: () => retriever.mode,
+      answerMode: () => ask.answerMode,
+      llmInfo: () => llmInfo(),
+      sensitiveIndex: () => sensitive.indexStatus(),
+      documentCount: () => documentsRepo.count(),
+      chunkCount: () => chunks.count(),
+    }),
     models,
     startWorker(options = {}) {
       const { schedules = true, ...rest } = options;
@@ -297,10 +349,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     wakeWorker() {
       for (const w of workers) w.poke();
     },
-    llmInfo() {
-      if (llm) return { ...llm.info() };
-      return llmConfigured ? { model: llmPath ? path.basename(llmPath) : config.llmModel, loaded: false } : null;
-    },
+    llmInfo,
     get llm() {
       return llm;
     },

@@ -15,3 +15,9 @@ export function requireMaxLength(field: string, value: string | undefined | null
 
 /** The message zod reports for the same limit on an HTTP field (the field name is put in front). */
 export const tooLongMessage = (max: number) => `must be at most ${max} characters`;
+
+/** A question and the conversation sent with it (by a client, or loaded) within the text limits. */
+export function requireAskText(question: string, history: readonly { content: string }[] = []): void {
+  requireMaxLength("question", question, TEXT_LIMITS.query);
+  for (const [i, m] of history.entries()) requireMaxLength(`messages[${i}]`, m.content, TEXT_LIMITS.message);
+}

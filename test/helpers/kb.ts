@@ -5,12 +5,12 @@ import path from "node:path";
 import pino from "pino";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
-import { openKb, type Kb, type OpenKbOptions } from "../../src/services/container.ts";
-import { STALE_MS } from "../../src/services/jobs/worker.ts";
+import { openKb, type Kb, type KbStores, type OpenKbOptions } from "../../src/services/container.ts";
 import { SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
 
 export interface TestKb {
-  kb: Kb;
+  /** Services, and the stores under them (tests set up and inspect state directly). */
+  kb: Kb & KbStores;
   dir: string;
   close(): Promise<void>;
 }
@@ -68,16 +68,14 @@ export async function ingestNow(
   actor: Actor = SYSTEM_ACTOR,
 ) {
   const { jobId, documents } = kb.ingest.submit(actor, files);
-  const workerId = `test-${process.pid}`;
-  if (!kb.jobsRepo.claimJob(jobId, workerId, STALE_MS)) {
-    // An in-process worker took it: wait for it.
-    for (;;) {
-      const v = kb.jobs.view(jobId)!;
-      if (!["queued", "running"].includes(v.status)) return { job: v, documents };
-      await new Promise((r) => setTimeout(r, 50));
-    }
+  const job = await kb.jobs.runHere(jobId);
+  if (job) return { job, documents };
+  // An in-process worker took it: wait for it.
+  for (;;) {
+    const v = kb.jobs.view(jobId)!;
+    if (!["queued", "running"].includes(v.status)) return { job: v, documents };
+    await new Promise((r) => setTimeout(r, 50));
   }
-  return { job: await kb.jobs.run(jobId, workerId), documents };
 }
 
 /** Writes files into a temp folder and returns their paths. */

@@ -12,8 +12,7 @@ export function registerAccountCommands(program: Command): void {
     .option("--clearance <label>", "public | internal | confidential | secret", "internal")
     .action(async (name: string, o: { role: string; groups?: string; clearance: string }) =>
       withKb(async (kb) => {
-        const u = kb.accounts.createUser({ name, role: o.role, groups: splitList(o.groups), clearance: classificationLevel(o.clearance) });
-        kb.audit.record("system", "user.create", `user:${u.name}`, { after: { role: u.role, groups: kb.accounts.directGroups(u.name), clearance: u.clearance } });
+        const u = kb.admin.createUser(SYSTEM_ACTOR, { name, role: o.role, groups: splitList(o.groups), clearance: classificationLevel(o.clearance) });
         console.log(`created user ${u.name} (${u.role})`);
       }),
     );
@@ -22,7 +21,7 @@ export function registerAccountCommands(program: Command): void {
     .description("list users")
     .action(async () =>
       withKb(async (kb) => {
-        for (const u of kb.accounts.listUsers()) console.log(`${u.name}\t${u.role}\tclearance=${u.clearance}\tgroups=${u.groups.join(",")}`);
+        for (const u of kb.admin.listUsers(SYSTEM_ACTOR)) console.log(`${u.name}\t${u.role}\tclearance=${u.clearance}\tgroups=${u.groups.join(",")}`);
       }),
     );
   users
@@ -31,7 +30,7 @@ export function registerAccountCommands(program: Command): void {
     .option("--json", "print JSON")
     .action(async (o: { json?: boolean }) =>
       withKb(async (kb) => {
-        const c = kb.accounts.nameConflicts();
+        const c = kb.admin.nameConflicts(SYSTEM_ACTOR);
         if (o.json) console.log(JSON.stringify(c, null, 2));
         else {
           for (const x of c.collisions) console.log(`collision\t${x.kind}:${x.canonical}\t${x.names.map((n) => JSON.stringify(n)).join(" ")}`);
@@ -59,7 +58,7 @@ export function registerAccountCommands(program: Command): void {
     .description("list groups")
     .action(async () =>
       withKb(async (kb) => {
-        for (const g of kb.accounts.listGroups()) console.log(g.name);
+        for (const g of kb.admin.listGroups(SYSTEM_ACTOR)) console.log(g.name);
       }),
     );
 
@@ -71,8 +70,7 @@ export function registerAccountCommands(program: Command): void {
     .option("--expires-days <n>", "days until it expires")
     .action(async (user: string, o: { name?: string; expiresDays?: string }) =>
       withKb(async (kb) => {
-        const { token, info } = kb.accounts.createToken(user, { name: o.name, expiresInDays: o.expiresDays ? Number(o.expiresDays) : undefined });
-        kb.audit.record("system", "token.create", `user:${info.user}`, { tokenId: info.id, expiresAt: info.expiresAt });
+        const { token } = kb.admin.createToken(SYSTEM_ACTOR, user, { name: o.name, expiresInDays: o.expiresDays ? Number(o.expiresDays) : undefined });
         process.stdout.write(`${token}\n`);
       }),
     );
@@ -81,7 +79,7 @@ export function registerAccountCommands(program: Command): void {
     .description("list a user's tokens (never the secrets)")
     .action(async (user: string) =>
       withKb(async (kb) => {
-        for (const t of kb.accounts.listTokens(user))
+        for (const t of kb.admin.listTokens(SYSTEM_ACTOR, user))
           console.log(`${t.id}\t${t.name ?? ""}\tcreated=${t.createdAt}\texpires=${t.expiresAt ?? "never"}\t${t.revokedAt ? "REVOKED" : "active"}`);
       }),
     );
@@ -90,8 +88,7 @@ export function registerAccountCommands(program: Command): void {
     .description("revoke a token at once")
     .action(async (id: string) =>
       withKb(async (kb) => {
-        kb.accounts.revokeToken(id);
-        kb.audit.record("system", "token.revoke", id);
+        kb.admin.revokeToken(SYSTEM_ACTOR, id);
         console.log(`revoked ${id}`);
       }),
     );

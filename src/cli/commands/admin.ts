@@ -7,7 +7,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { classificationLabel, classificationLevel, parsePrincipalList, SYSTEM_ACTOR } from "../../../policies/index.ts";
 import { loadConfig } from "../../config.ts";
-import { documentByRef, type AclChange, type DocumentCandidate, type DocumentSelector } from "../../services/access.ts";
+import { type AclChange, type DocumentCandidate, type DocumentSelector } from "../../services/access.ts";
 import { ServiceError } from "../../services/errors.ts";
 import { auditJsonLine } from "../../services/audit.ts";
 import type { Kb } from "../../services/container.ts";
@@ -18,7 +18,7 @@ import { withKb } from "../context.ts";
 /** A document by id or source; a source several documents share answers with their list (give an id then). */
 function documentId(kb: Kb, ref: string): string {
   try {
-    return documentByRef(kb.documentsRepo, ref, [ref, path.resolve(ref)]).id;
+    return kb.access.documentIdByRef(SYSTEM_ACTOR, ref, [ref, path.resolve(ref)]);
   } catch (err) {
     if (err instanceof ServiceError && err.code === "ambiguous_document") {
       const candidates = (err.details?.candidates ?? []) as DocumentCandidate[];
@@ -195,21 +195,8 @@ export function registerAdminCommands(program: Command): void {
     .description("re-detect personal data in every indexed chunk (e.g. for documents ingested before detection existed)")
     .action(async () =>
       withKb(async (kb) => {
-        const rows = await kb.chunks.list(null, ["chunk_id", "document_id", "ordinal", "text"]);
-        const byDoc = new Map<string, { chunkId: string; text: string }[]>();
-        for (const r of rows) {
-          const list = byDoc.get(String(r.document_id)) ?? [];
-          list.push({ chunkId: String(r.chunk_id), text: String(r.text) });
-          byDoc.set(String(r.document_id), list);
-        }
-        let found = 0;
-        for (const [id, chunks] of byDoc) {
-          if (!kb.documentsRepo.byId(id)) continue;
-          const counts = kb.sensitive.record(id, chunks);
-          if (Object.keys(counts).length) found++;
-        }
-        kb.audit.record("system", "sensitive.scan", null, { documents: byDoc.size, withPersonalData: found });
-        console.log(`scanned ${rows.length} chunks of ${byDoc.size} documents: ${found} contain personal data`);
+        const r = await kb.sensitive.scan(SYSTEM_ACTOR);
+        console.log(`scanned ${r.chunks} chunks of ${r.documents} documents: ${r.withPersonalData} contain personal data`);
       }),
     );
 }

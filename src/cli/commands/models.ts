@@ -1,14 +1,11 @@
 /** `kb models list | pull | verify`: the models folder, the recommended models, checks. */
 import fs from "node:fs";
-import path from "node:path";
 import type { Command } from "commander";
 import { loadConfig } from "../../config.ts";
 import { findEmbeddingModels } from "../../models/embeddings.ts";
 import { MANIFEST, mergeManifest, parseManifest, type Manifest } from "../../models/manifest.ts";
 import { listModels, pullModels, resolveLlmModelPath, verifyModels } from "../../models/model-files.ts";
-import { ACTIVE_KEY, type IndexInfo } from "../../services/active-index.ts";
-import { openDb } from "../../stores/sqlite/db.ts";
-import { SettingsRepo } from "../../stores/sqlite/settings-repo.ts";
+import { activeIndexModel } from "../../services/container.ts";
 
 function manifestFrom(file: string | undefined): Manifest {
   if (!file) return MANIFEST;
@@ -22,18 +19,6 @@ function manifestFrom(file: string | undefined): Manifest {
 }
 
 const mb = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : `${(n / 1e6).toFixed(1)} MB`);
-
-/** The embedding model of the active index (from the data folder), if there is one. */
-function activeIndexModel(dataDir: string): string | null {
-  const file = path.join(dataDir, "app.sqlite");
-  if (!fs.existsSync(file)) return null;
-  const db = openDb(file);
-  try {
-    return new SettingsRepo(db).get<IndexInfo>(ACTIVE_KEY)?.model ?? null;
-  } finally {
-    db.$client.close();
-  }
-}
 
 export function registerModelCommands(program: Command): void {
   const models = program.command("models").description("local models: what is installed, the recommended ones, checks");

@@ -11,8 +11,7 @@ export function registerQueryCommands(program: Command): void {
     .action(async (query: string, o: { as?: string; topK: string; json?: boolean }) =>
       withKb(async (kb) => {
         const actor = actorFor(kb, o.as);
-        const r = await kb.retriever.retrieve(actor, query, { topK: Number(o.topK) });
-        kb.audit.record(actor, "search", null, { query, mode: r.mode, chunkIds: r.chunks.map((c) => c.chunkId), via: "cli" });
+        const r = await kb.search.search(actor, query, { topK: Number(o.topK), via: "cli" });
         if (o.json) return void console.log(JSON.stringify(r, null, 2));
         console.log(`mode: ${r.mode}`);
         // Scores only for users who may read every document (`--as` a viewer shows what the viewer sees).
@@ -35,24 +34,23 @@ export function registerQueryCommands(program: Command): void {
         const onSigint = () => abort.abort();
         process.once("SIGINT", onSigint);
         try {
-          const turn = await kb.conversations.begin(actor, question, { conversationId: o.conversation, signal: abort.signal });
-          const { retrieval, chunkIds, events } = await kb.ask.ask(actor, question, { topK: Number(o.topK), history: turn.history, retrievalQuery: turn.retrievalQuery, signal: abort.signal });
-          for await (const e of events) {
+          const asked = await kb.ask.ask(actor, question, { topK: Number(o.topK), conversationId: o.conversation, signal: abort.signal, via: "cli" });
+          const { retrieval, retrievalQuery } = asked;
+          const conversationId = asked.conversationId!;
+          for await (const e of asked.events) {
             // Tokens stream as the model writes them (the LLM's raw text; the checked answer follows for --json).
             if (e.type === "delta" && !o.json) process.stdout.write(e.text);
             if (e.type === "done") {
-              kb.conversations.finish(actor, turn, question, e);
-              kb.audit.record(actor, "ask", null, { question, retrieval, mode: e.mode, chunkIds, found: e.found, via: "cli", conversationId: turn.conversationId });
               if (o.json) {
                 console.log(
-                  JSON.stringify({ mode: e.mode, retrieval, answer: e.answer, found: e.found, citations: e.citations, ...(e.flagged ? { flagged: e.flagged } : {}), conversationId: turn.conversationId, retrievalQuery: turn.retrievalQuery }, null, 2),
+                  JSON.stringify({ mode: e.mode, retrieval, answer: e.answer, found: e.found, citations: e.citations, ...(e.flagged ? { flagged: e.flagged } : {}), conversationId, retrievalQuery }, null, 2),
                 );
               } else {
                 process.stdout.write("\n\n");
                 for (const c of e.citations) console.log(`[${c.n}] ${c.title}, p.${c.page} (${c.source})`);
                 if (e.flagged?.length) console.log(`(removed unsupported citations: ${e.flagged.map((f) => `[${f.n}] ${f.reason}`).join("; ")})`);
-                if (turn.retrievalQuery !== question.trim()) console.log(`(searched for: ${turn.retrievalQuery})`);
-                console.log(`(${e.mode} answer, ${retrieval} retrieval; conversation ${turn.conversationId}: continue with --conversation ${turn.conversationId})`);
+                if (retrievalQuery !== question.trim()) console.log(`(searched for: ${retrievalQuery})`);
+                console.log(`(${e.mode} answer, ${retrieval} retrieval; conversation ${conversationId}: continue with --conversation ${conversationId})`);
               }
             }
           }

@@ -4,7 +4,6 @@
  */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { stream } from "hono/streaming";
-import { authorize, Policies } from "../../../policies/index.ts";
 import { auditJsonLine } from "../../services/audit.ts";
 import type { AppEnv } from "../env.ts";
 import { TEXT_LIMITS } from "../../services/limits.ts";
@@ -137,20 +136,7 @@ accessRoutes.openapi(
     summary: "The policy files in force (roles, document default rules) and any reload error",
     responses: { 200: json(z.record(z.string(), z.unknown())), ...errorResponses },
   }),
-  (c) => {
-    const kb = c.get("kb");
-    authorize(c.get("actor"), "read", Policies, null);
-    kb.policy.refresh();
-    return c.json(
-      {
-        dir: kb.policy.dir,
-        files: kb.policy.status(),
-        roles: kb.policy.roles().list(),
-        documentRules: kb.policy.documentRules().rules.map((r) => ({ ...r, match: { ...r.match, path: r.match.path?.map((g) => g.pattern) } })),
-      },
-      200,
-    );
-  },
+  (c) => c.json(c.get("kb").access.policyInForce(c.get("actor")), 200),
 );
 
 const AuditQuery = z.object({

@@ -1,8 +1,7 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
-import { authorize, DocumentCollection } from "../../../policies/index.ts";
 import type { AnswerEvent, AnswerSource } from "../../services/answer/types.ts";
-import { askAuditor, clientAbort, primeEvents, streamError } from "../answer-stream.ts";
+import { clientAbort, streamError } from "../answer-stream.ts";
 import type { AppEnv } from "../env.ts";
 import { CitationSchema, ErrorSchema, ModeSchema, QueryText, TopK, errorResponses } from "../schemas.ts";
 
@@ -56,40 +55,30 @@ askRoutes.openapi(
   async (c) => {
     const kb = c.get("kb");
     const actor = c.get("actor");
-    authorize(actor, "list", DocumentCollection, null);
     const { question, topK, stream, conversationId } = c.req.valid("json");
     const wantsStream = stream ?? (c.req.header("accept") ?? "").includes("text/event-stream");
     // Aborted when the client disconnects: generation stops between tokens.
     const abort = clientAbort(c);
-    const turn = await kb.conversations.begin(actor, question, { conversationId, signal: abort.signal });
-    const asked = await kb.ask.ask(actor, question, { topK, history: turn.history, retrievalQuery: turn.retrievalQuery, signal: abort.signal });
-    const { retrieval, chunkIds } = asked;
-    const events = await primeEvents(asked.events); // busy (429) or a failing model fails here, before any byte is sent
-    const conversation = { conversationId: turn.conversationId, retrievalQuery: turn.retrievalQuery };
-    const audit = askAuditor(kb, actor, { question, retrieval, chunkIds, retrievalQuery: turn.retrievalQuery }, { conversationId: turn.conversationId });
+    // Busy (429), a failing model or an unknown conversation fail here, before any byte is sent.
+    const asked = await kb.ask.ask(actor, question, { topK, conversationId, signal: abort.signal });
+    const { retrieval, events } = asked;
+    const conversation = { conversationId: asked.conversationId!, retrievalQuery: asked.retrievalQuery };
 
     if (!wantsStream) {
       let done: Extract<AnswerEvent, { type: "done" }> | null = null;
       for await (const e of events) if (e.type === "done") done = e;
-      audit(done);
       if (!done) throw new Error("answerer ended without a result");
-      if (!abort.signal.aborted) kb.conversations.finish(actor, turn, question, done); // a client that left gets no half answer in its history
       return c.json({ mode: done.mode, retrieval, answer: done.answer, found: done.found, citations: done.citations, ...(done.flagged ? { flagged: done.flagged } : {}), ...conversation }, 200);
     }
 
     return streamSSE(c, async (sse) => {
       sse.onAbort(() => abort.abort());
-      let done: Extract<AnswerEvent, { type: "done" }> | null = null;
       try {
         for await (const e of events) {
           if (sse.aborted) break;
           if (e.type === "sources") await sse.writeSSE({ event: "sources", data: JSON.stringify({ retrieval, sources: e.sources.map(publicSource), ...conversation }) });
           else if (e.type === "delta") await sse.writeSSE({ event: "delta", data: JSON.stringify({ text: e.text }) });
-          else {
-            done = e;
-            if (!abort.signal.aborted) kb.conversations.finish(actor, turn, question, e);
-            await sse.writeSSE({ event: "done", data: JSON.stringify({ mode: e.mode, retrieval, answer: e.answer, found: e.found, citations: e.citations, ...(e.flagged ? { flagged: e.flagged } : {}), ...conversation }) });
-          }
+          else await sse.writeSSE({ event: "done", data: JSON.stringify({ mode: e.mode, retrieval, answer: e.answer, found: e.found, citations: e.citations, ...(e.flagged ? { flagged: e.flagged } : {}), ...conversation }) });
         }
       } catch (err) {
         // Mid-stream failure (LLM timeout, model error): the status line is long gone; say it in-band.
@@ -97,7 +86,6 @@ askRoutes.openapi(
         if (!sse.aborted) await sse.writeSSE({ event: "error", data: JSON.stringify({ error: streamError(err) }) }).catch(() => {});
       } finally {
         abort.abort();
-        audit(done);
       }
     }) as never;
   },

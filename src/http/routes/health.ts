@@ -1,5 +1,4 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import { can, ServerStatus } from "../../../policies/index.ts";
 import type { AppEnv } from "../env.ts";
 import { optionalActor } from "../middleware/auth.ts";
 import { errorResponses } from "../schemas.ts";
@@ -40,31 +39,5 @@ healthRoutes.openapi(
     security: [{}, { bearer: [] }],
     responses: { 200: { description: "ready", content: { "application/json": { schema: ReadySchema } } }, 429: errorResponses[429] },
   }),
-  async (c) => {
-    const kb = c.get("kb");
-    const actor = optionalActor(c);
-    if (!actor || !can(actor, "read_details", ServerStatus, null)) return c.json({ status: "ready" as const }, 200);
-    const notes = kb.models.embeddingNote ? [kb.models.embeddingNote] : [];
-    if (!kb.models.embedding) notes.push("no embedding model loaded: lexical (BM25) retrieval only");
-    const llm = kb.llmInfo();
-    if (!llm) notes.push("no LLM configured: answers are extractive (quoted source sentences)");
-    else if (typeof llm.gpuFallback === "string") notes.push(`LLM: ${llm.gpuFallback}`);
-    const pii = kb.sensitive.indexStatus();
-    if (pii.staleDocuments > 0)
-      notes.push(`${pii.staleDocuments} documents were indexed by an older personal-data detector; a worker re-indexes them when it starts (or run \`kb reindex --sensitive-stale\`)`);
-    return c.json(
-      {
-        status: "ready" as const,
-        retrieval: kb.retriever.mode,
-        answer: kb.ask.answerMode,
-        embedding: kb.models.embedding,
-        llm,
-        notes,
-        documents: kb.documentsRepo.count(),
-        chunks: await kb.chunks.count(),
-        sensitiveDetector: { version: pii.detectorVersion, staleDocuments: pii.staleDocuments },
-      },
-      200,
-    );
-  },
+  async (c) => c.json(await c.get("kb").status.readiness(optionalActor(c)), 200),
 );

@@ -21,11 +21,10 @@
 import crypto from "node:crypto";
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
-import { authorize, DocumentCollection } from "../../../policies/index.ts";
 import type { AnswerEvent } from "../../services/answer/types.ts";
 import { badRequest } from "../../services/errors.ts";
 import type { Kb } from "../../services/container.ts";
-import { askAuditor, clientAbort, primeEvents, streamError } from "../answer-stream.ts";
+import { clientAbort, streamError } from "../answer-stream.ts";
 import type { AppEnv } from "../env.ts";
 import { TEXT_LIMITS } from "../../services/limits.ts";
 import { CitationSchema, ErrorSchema, errorResponses, textMax } from "../schemas.ts";
@@ -125,7 +124,6 @@ openaiRoutes.openapi(
   async (c) => {
     const kb = c.get("kb");
     const actor = c.get("actor");
-    authorize(actor, "list", DocumentCollection, null);
     const body = c.req.valid("json");
     const last = body.messages.at(-1)!;
     if (last.role !== "user") throw badRequest("the last message must be the user's question", "invalid_request");
@@ -138,14 +136,11 @@ openaiRoutes.openapi(
       .filter((m) => m.content.length > 0);
 
     const abort = clientAbort(c);
-    const retrievalQuery = await kb.conversations.rewrite(question, history, abort.signal);
-    const asked = await kb.ask.ask(actor, question, { topK: body.top_k, history, retrievalQuery, signal: abort.signal });
-    const { retrieval, chunkIds } = asked;
-    const events = await primeEvents(asked.events); // 429 before any byte when the model is busy
+    // The client keeps the conversation: nothing is stored. 429 before any byte when the model is busy.
+    const { retrieval, retrievalQuery, events } = await kb.ask.ask(actor, question, { topK: body.top_k, history, signal: abort.signal, via: "openai" });
     const id = `chatcmpl-${crypto.randomBytes(12).toString("hex")}`;
     const created = Math.floor(Date.now() / 1000);
     const model = openaiModelId(kb);
-    const audit = askAuditor(kb, actor, { question, retrieval, chunkIds, retrievalQuery }, { via: "openai" });
     const extension = (done: Extract<AnswerEvent, { type: "done" }>) => ({
       citations: done.citations,
       private_kb: { mode: done.mode, retrieval, found: done.found, retrievalQuery, answer: done.answer, ...(done.flagged ? { flagged: done.flagged } : {}) },
@@ -154,7 +149,6 @@ openaiRoutes.openapi(
     if (!body.stream) {
       let done: Extract<AnswerEvent, { type: "done" }> | null = null;
       for await (const e of events) if (e.type === "done") done = e;
-      audit(done);
       if (!done) throw new Error("answerer ended without a result");
       return c.json(
         {
@@ -173,16 +167,12 @@ openaiRoutes.openapi(
       JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra });
     return streamSSE(c, async (sse) => {
       sse.onAbort(() => abort.abort());
-      let done: Extract<AnswerEvent, { type: "done" }> | null = null;
       try {
         await sse.writeSSE({ data: chunk({ role: "assistant", content: "" }, null) });
         for await (const e of events) {
           if (sse.aborted) break;
           if (e.type === "delta" && e.text) await sse.writeSSE({ data: chunk({ content: e.text }, null) });
-          else if (e.type === "done") {
-            done = e;
-            await sse.writeSSE({ data: chunk({}, "stop", extension(e)) });
-          }
+          else if (e.type === "done") await sse.writeSSE({ data: chunk({}, "stop", extension(e)) });
         }
         if (!sse.aborted) await sse.writeSSE({ data: "[DONE]" });
       } catch (err) {
@@ -190,7 +180,6 @@ openaiRoutes.openapi(
         if (!sse.aborted) await sse.writeSSE({ data: JSON.stringify({ error: { ...streamError(err), type: "server_error" } }) }).catch(() => {});
       } finally {
         abort.abort();
-        audit(done);
       }
     }) as never;
   },

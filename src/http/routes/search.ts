@@ -1,5 +1,4 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import { authorize, DocumentCollection } from "../../../policies/index.ts";
 import type { AppEnv } from "../env.ts";
 import { ModeSchema, QueryText, SearchResultSchema, TopK, errorResponses } from "../schemas.ts";
 
@@ -21,10 +20,8 @@ searchRoutes.openapi(
   async (c) => {
     const kb = c.get("kb");
     const actor = c.get("actor");
-    authorize(actor, "list", DocumentCollection, null);
     const { query, topK } = c.req.valid("json");
-    const { mode, chunks } = await kb.retriever.retrieve(actor, query, { topK: topK ?? 10 });
-    kb.audit.record(actor, "search", null, { query, mode, chunkIds: chunks.map((h) => h.chunkId) });
+    const { mode, chunks } = await kb.search.search(actor, query, { topK: topK ?? 10 });
     return c.json(
       {
         mode,

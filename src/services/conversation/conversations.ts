@@ -12,9 +12,8 @@ import type { Actor } from "../../../policies/index.ts";
 import type { ConversationsRepo } from "../../stores/sqlite/conversations-repo.ts";
 import { newId } from "../../stores/ids.ts";
 import type { Citation } from "../answer/types.ts";
-import { requireAskText } from "../ask.ts";
 import { notFound } from "../errors.ts";
-import { TEXT_LIMITS } from "../limits.ts";
+import { requireAskText, TEXT_LIMITS } from "../limits.ts";
 import { rewriteFollowUp, type ConversationTurn, type RewriteLlm } from "./rewrite.ts";
 
 /** Earlier messages handed to the answerer and the rewriter (the prompt budget trims further). */
