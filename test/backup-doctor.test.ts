@@ -72,7 +72,7 @@ describe("start-up on a damaged data folder", () => {
     const err = await open(dir).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DataDamagedError);
     expect((err as Error).message).toContain(path.join(dir, "app.sqlite"));
-    expect((err as Error).message).toMatch(/is not a SQLite database.*Nothing was changed.*kb doctor.*kb restore/);
+    expect((err as Error).message).toMatch(/is not a SQLite database.*Nothing was repaired or overwritten.*kb doctor.*kb restore/);
     const report = await doctor(configFor(dir));
     expect(report.ok).toBe(false);
     expect(report.findings.find((f) => f.check === "sqlite")).toMatchObject({ ok: false, detail: expect.stringMatching(/not a SQLite database.*kb restore/) });
@@ -123,6 +123,40 @@ describe("start-up on a damaged data folder", () => {
       await kb.close();
     }
     expect((await doctor(configFor(t.dir))).ok).toBe(true);
+  });
+});
+
+describe("kb doctor", () => {
+  it("--repair replaces a version whose data file is lost by the last good version (LanceDB checkout + restore) and re-indexes what it lacks", async () => {
+    const t = await openTestKb();
+    cleanup.push(t.dir);
+    await ingestEach(t.kb, t.dir);
+    const before = await snapshot(t.kb);
+    const table = t.kb.index.info().table;
+    await t.kb.close();
+    const dir = tableDir(path.join(t.dir, "lancedb"), table);
+    const latest = manifests(dir)[0]!.version;
+    // The newest data file: the last document's chunks, referenced by the latest version only.
+    const data = fs.readdirSync(path.join(dir, "data")).map((f) => path.join(dir, "data", f));
+    fs.rmSync(data.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0]!);
+
+    const check = await doctor(configFor(t.dir));
+    expect(check.findings.find((f) => f.check === `active table ${table}`)).toMatchObject({ ok: false, detail: expect.stringMatching(/cannot be read/) });
+    const repaired = await doctor(configFor(t.dir), { repair: true });
+    expect(repaired.ok).toBe(true);
+    const tableFix = repaired.findings.find((f) => f.check === `active table ${table}`)!.repaired!;
+    const good = Number(/returned to version (\d+)/.exec(tableFix)?.[1]);
+    expect(good).toBeLessThan(latest);
+    // History is kept: the restore is a new version, nothing was moved aside.
+    expect(manifests(dir)[0]!.version).toBeGreaterThan(latest);
+    expect(tableFix).not.toMatch(/moved/);
+    expect(repaired.findings.find((f) => f.check === "index consistency")?.repaired).toMatch(/re-indexed 1 from their originals/);
+    const kb = await open(t.dir);
+    try {
+      expect(await snapshot(kb)).toEqual(before);
+    } finally {
+      await kb.close();
+    }
   });
 });
 

@@ -6,7 +6,7 @@
 import path from "node:path";
 import { lanceReason, manifests, tableDir } from "../stores/lance/table-files.ts";
 
-/** The data folder is damaged; the message says which file and what to do. Nothing was changed. */
+/** The data folder is damaged; the message says which file and what to do. Nothing was repaired. */
 export class DataDamagedError extends Error {
   constructor(
     message: string,
@@ -24,7 +24,7 @@ const SQLITE_DAMAGE: Record<string, string> = {
 };
 
 const whatToDo = (dataDir: string) =>
-  `Nothing was changed. Run \`kb doctor\` (KB_DATA_DIR=${dataDir}) for a full check; restore the last backup into an empty folder with \`kb restore <backup> --data-dir <folder>\``;
+  `Nothing was repaired or overwritten. Run \`kb doctor\` (KB_DATA_DIR=${dataDir}) for a full check; restore the last backup into an empty folder with \`kb restore <backup> --data-dir <folder>\``;
 
 /** The damage a SQLite error reports, or null when it is another kind of error (locked, permission…). */
 export function sqliteDamage(err: unknown): string | null {
