@@ -6,6 +6,7 @@ import { registerAdminCommands } from "./commands/admin.ts";
 import { registerEvalCommand } from "./commands/eval.ts";
 import { registerIngestCommands } from "./commands/ingest.ts";
 import { registerJobCommands } from "./commands/jobs.ts";
+import { registerMaintenanceCommands } from "./commands/maintenance.ts";
 import { registerModelCommands } from "./commands/models.ts";
 import { registerQueryCommands } from "./commands/query.ts";
 import { registerServeCommands } from "./commands/serve.ts";
@@ -24,6 +25,7 @@ registerAccountCommands(program);
 registerAdminCommands(program);
 registerEvalCommand(program);
 registerModelCommands(program);
+registerMaintenanceCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as Error & { code?: string };

@@ -7,7 +7,7 @@ import path from "node:path";
 import pino from "pino";
 import type { Config } from "../config.ts";
 import { BlobStore } from "../stores/blob-store.ts";
-import { ChunkStore } from "../stores/lance/chunk-store.ts";
+import { CHUNKS_TABLE, ChunkStore } from "../stores/lance/chunk-store.ts";
 import { AuditRepo } from "../stores/sqlite/audit-repo.ts";
 import { openDb, type Db } from "../stores/sqlite/db.ts";
 import { rebaseBlobPaths } from "../stores/sqlite/blob-paths.ts";
@@ -15,6 +15,7 @@ import { DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import { JobsRepo } from "../stores/sqlite/jobs-repo.ts";
 import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
 import { ACTIVE_KEY, ActiveIndex, ModelRegistry, type IndexInfo, type ModelStatus } from "./active-index.ts";
+import { isLanceError, sqliteDamagedError, tableDamagedError } from "./data-damage.ts";
 import { UsersRepo } from "../stores/sqlite/users-repo.ts";
 import { SensitiveRepo } from "../stores/sqlite/sensitive-repo.ts";
 import { canRead, resolveDocumentAccess, SYSTEM_ACTOR } from "../../policies/index.ts";
@@ -204,7 +205,13 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const tightened = tightenDataDir(config.dataDir);
   if (tightened.changed.length) log.warn({ paths: tightened.changed.length, examples: tightened.changed.slice(0, 5) }, "data folder: removed group/other permissions");
   if (tightened.failed.length) log.error({ failed: tightened.failed.slice(0, 5), count: tightened.failed.length }, "data folder: could not make these private");
-  const db = openDb(path.join(config.dataDir, "app.sqlite"));
+  const dbFile = path.join(config.dataDir, "app.sqlite");
+  let db: Db;
+  try {
+    db = openDb(dbFile);
+  } catch (err) {
+    throw sqliteDamagedError(dbFile, config.dataDir, err) ?? err;
+  }
   const users = new UsersRepo(db);
   const documentsRepo = new DocumentsRepo(db);
   const jobsRepo = new JobsRepo(db);
@@ -220,13 +227,21 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   // another process switches it (a re-embed run by `kb worker`).
   const settings = new SettingsRepo(db);
   const modelRegistry = new ModelRegistry({ modelsDir: config.modelsDir, device: config.embedDevice, log: (m) => log.warn(m) });
-  const index = await ActiveIndex.open({
-    lanceDir: path.join(config.dataDir, "lancedb"),
-    settings,
-    models: modelRegistry,
-    configuredModel: config.embedModel,
-    log: (msg, fields) => log.info(fields ?? {}, msg),
-  });
+  const lanceDir = path.join(config.dataDir, "lancedb");
+  let index: ActiveIndex;
+  try {
+    index = await ActiveIndex.open({
+      lanceDir,
+      settings,
+      models: modelRegistry,
+      configuredModel: config.embedModel,
+      log: (msg, fields) => log.info(fields ?? {}, msg),
+    });
+  } catch (err) {
+    const table = settings.get<{ table: string }>(ACTIVE_KEY)?.table ?? CHUNKS_TABLE;
+    db.$client.close();
+    throw isLanceError(err) ? tableDamagedError(config.dataDir, lanceDir, table, err) : err;
+  }
   index.watch();
   const chunks = index.store;
   const sensitive = new SensitiveIndex(new SensitiveRepo(db), documentsRepo, chunks, audit);

@@ -1,11 +1,23 @@
 /**
  * Original files by content hash under <data>/blobs, so documents can be re-extracted and
- * reindexed without the source folder. Writes are atomic (temp file + rename).
+ * reindexed without the source folder. Writes are atomic and durable: temp file, fsync, rename,
+ * fsync of the folder; a write that fails (a full disk, a file size limit) leaves no temp file.
  */
 import fs from "node:fs";
 import path from "node:path";
 import { sha256Hex } from "./ids.ts";
 import { makePrivateDir, PRIVATE_FILE_MODE } from "./private-files.ts";
+
+/** A stored original could not be written; nothing was left behind. `code` is the system error (ENOSPC, EFBIG, EDQUOT…). */
+export class BlobWriteError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+    this.name = "BlobWriteError";
+  }
+}
 
 export class BlobStore {
   constructor(private readonly dir: string) {
@@ -23,9 +35,34 @@ export class BlobStore {
     if (!fs.existsSync(target)) {
       makePrivateDir(path.dirname(target));
       const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
-      fs.writeFileSync(tmp, bytes, { mode: PRIVATE_FILE_MODE });
-      fs.renameSync(tmp, target);
+      try {
+        const fd = fs.openSync(tmp, "wx", PRIVATE_FILE_MODE);
+        try {
+          for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+          // On disk before the name points at it: a crash after the rename must not leave a short original.
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+        fs.renameSync(tmp, target);
+        syncDir(path.dirname(target));
+      } catch (err) {
+        fs.rmSync(tmp, { force: true });
+        const e = err as NodeJS.ErrnoException;
+        const why = e.code === "ENOSPC" ? "the disk is full" : e.code === "EDQUOT" ? "the disk quota is exhausted" : e.code === "EFBIG" ? "the file is larger than this process may write" : e.message;
+        throw new BlobWriteError(`could not store the original (${bytes.length} bytes) under ${this.dir}: ${why} (${e.code ?? "error"}); nothing was kept`, e.code);
+      }
     }
     return { hash, path: target };
+  }
+}
+
+/** Makes a rename in `dir` durable (the folder entry itself is flushed). */
+function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }

@@ -42,6 +42,29 @@ function differs(want: DocumentSignature | undefined, have: DocumentSignature | 
   return want.access === have.access ? "none" : "access";
 }
 
+export interface IndexDifferences {
+  /** Documents whose live version is not (exactly) in the table: missing, another version, another chunk count. */
+  content: string[];
+  /** Documents whose rows carry other access than SQLite says. */
+  access: string[];
+  /** Documents the table holds but SQLite does not know. */
+  orphans: string[];
+}
+
+/** Where a chunk table disagrees with SQLite (one scan; `reconcile` repairs what persists). */
+export function indexDifferences(docs: DocumentRow[], sigs: Map<string, DocumentSignature>): IndexDifferences {
+  const out: IndexDifferences = { content: [], access: [], orphans: [] };
+  const byId = new Map(docs.map((d) => [d.id, d]));
+  for (const id of new Set([...sigs.keys(), ...byId.keys()])) {
+    const d = byId.get(id);
+    const kind = differs(d ? expected(d) : undefined, sigs.get(id));
+    if (kind === "none") continue;
+    if (!d) out.orphans.push(id);
+    else out[kind].push(id);
+  }
+  return out;
+}
+
 /**
  * A document row created for a job that will never fill it: no version, still processing, in
  * no active job (read inside the commit that deletes it).

@@ -1,0 +1,232 @@
+/**
+ * A damaged data folder stops start-up with a clear message; `kb doctor` finds the damage and
+ * repairs a chunk table by returning it to its last good version; `kb backup` runs beside a
+ * serving knowledge base and `kb restore` rebuilds an identical one in an empty folder.
+ * Everything real: SQLite and LanceDB files in temp folders, the real container and server.
+ */
+import { execFile } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import pino from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { loadConfig, type Config } from "../src/config.ts";
+import { openKb, type Kb, type KbStores } from "../src/services/container.ts";
+import { DataDamagedError } from "../src/services/data-damage.ts";
+import { backup, doctor, restore } from "../src/services/maintenance.ts";
+import { manifests, tableDir } from "../src/stores/lance/table-files.ts";
+import { SYSTEM_ACTOR } from "../policies/index.ts";
+import { ingestNow, openTestKb, startTestServer } from "./helpers/kb.ts";
+
+const cleanup: string[] = [];
+afterEach(() => {
+  for (const d of cleanup.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+const tmpDir = (prefix: string) => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  cleanup.push(d);
+  return d;
+};
+const configFor = (dataDir: string): Config => loadConfig({}, { dataDir, modelsDir: path.join(dataDir, "models"), embedModel: "none", logLevel: "silent" });
+const open = (dataDir: string) => openKb(configFor(dataDir), { logger: pino({ level: "silent" }) });
+
+const DOCS: Record<string, string> = {
+  "leave.md": "# Annual leave\n\nEmployees receive fifteen days of annual leave after one year.",
+  "remote.md": "# Remote work\n\nRemote work is allowed two days a week with approval.",
+  "travel.md": "# Travel expenses\n\nTravel expenses are reimbursed within thirty days of the trip.",
+  "parking.md": "# Parking\n\nThe visitor car park closes at nine in the evening.",
+};
+const FIRST_THREE = ["leave.md", "remote.md", "travel.md"];
+
+/** Ingests each file in its own job, so each is its own chunk table version. */
+async function ingestEach(kb: Kb, dir: string, names = FIRST_THREE) {
+  for (const name of names) {
+    const file = path.join(dir, "src", name);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, DOCS[name]!);
+    const { job } = await ingestNow(kb, [{ source: name, path: file }]);
+    expect(job.status).toBe("succeeded");
+  }
+}
+
+const sha256 = (file: string) => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+
+async function snapshot(kb: Kb & KbStores) {
+  const docs = kb.documentsRepo
+    .all()
+    .map((d) => ({ id: d.id, source: d.source, version: d.version, status: d.status, title: d.title, chunks: d.chunkCount, blob: d.blobPath ? path.basename(d.blobPath) : null }))
+    .sort((a, b) => a.id.localeCompare(b.id));
+  const search: Record<string, string[]> = {};
+  for (const q of ["annual leave", "remote work", "travel expenses reimbursed"]) {
+    search[q] = (await kb.retriever.retrieve(SYSTEM_ACTOR, q, { topK: 5 })).chunks.map((c) => `${c.documentId}#${c.ordinal}`);
+  }
+  return { docs, search, rows: await kb.chunks.count() };
+}
+
+describe("start-up on a damaged data folder", () => {
+  it("a SQLite file that is not a database stops the start naming the file and what to do", async () => {
+    const dir = tmpDir("kb-dmg-");
+    fs.writeFileSync(path.join(dir, "app.sqlite"), Buffer.alloc(16384, 0x5a));
+    const err = await open(dir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataDamagedError);
+    expect((err as Error).message).toContain(path.join(dir, "app.sqlite"));
+    expect((err as Error).message).toMatch(/is not a SQLite database.*Nothing was repaired or overwritten.*kb doctor.*kb restore/);
+    const report = await doctor(configFor(dir));
+    expect(report.ok).toBe(false);
+    expect(report.findings.find((f) => f.check === "sqlite")).toMatchObject({ ok: false, detail: expect.stringMatching(/not a SQLite database.*kb restore/) });
+  });
+
+  it("a truncated SQLite file stops the start as damaged", async () => {
+    const t = await openTestKb();
+    cleanup.push(t.dir);
+    await ingestEach(t.kb, t.dir);
+    await t.kb.close();
+    const file = path.join(t.dir, "app.sqlite");
+    fs.truncateSync(file, Math.floor(fs.statSync(file).size / 3));
+    const err = await open(t.dir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataDamagedError);
+    expect((err as Error).message).toMatch(/app\.sqlite is damaged .*truncated.*kb doctor/);
+    expect((await doctor(configFor(t.dir))).ok).toBe(false);
+  });
+
+  it("a truncated chunk table manifest stops the start; doctor --repair returns to the last good version and re-indexes what it lacks", async () => {
+    const t = await openTestKb();
+    cleanup.push(t.dir);
+    await ingestEach(t.kb, t.dir);
+    const before = await snapshot(t.kb);
+    const table = t.kb.index.info().table;
+    await t.kb.close();
+    const newest = manifests(tableDir(path.join(t.dir, "lancedb"), table))[0]!;
+    fs.truncateSync(newest.file, 20);
+
+    const err = await open(t.dir).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DataDamagedError);
+    expect((err as Error).message).toContain(path.relative(t.dir, newest.file));
+    expect((err as Error).message).toMatch(new RegExp(`latest version \\(${newest.version},.*damaged.*kb doctor --repair`));
+
+    const check = await doctor(configFor(t.dir));
+    expect(check.ok).toBe(false);
+    expect(check.findings.find((f) => f.check === `active table ${table}`)).toMatchObject({ ok: false, detail: expect.stringMatching(/cannot be read.*--repair/) });
+
+    const repaired = await doctor(configFor(t.dir), { repair: true });
+    expect(repaired.ok).toBe(true);
+    expect(repaired.findings.find((f) => f.check === `active table ${table}`)?.repaired).toMatch(new RegExp(`returned to version ${newest.version - 1}`));
+    // The version before lacked the last document's chunks: re-indexed from its original.
+    expect(repaired.findings.find((f) => f.check === "index consistency")?.repaired).toMatch(/re-indexed 1 from their originals/);
+
+    const kb = await open(t.dir);
+    try {
+      expect(await snapshot(kb)).toEqual(before);
+    } finally {
+      await kb.close();
+    }
+    expect((await doctor(configFor(t.dir))).ok).toBe(true);
+  });
+});
+
+describe("kb doctor", () => {
+  it("--repair replaces a version whose data file is lost by the last good version (LanceDB checkout + restore) and re-indexes what it lacks", async () => {
+    const t = await openTestKb();
+    cleanup.push(t.dir);
+    await ingestEach(t.kb, t.dir);
+    const before = await snapshot(t.kb);
+    const table = t.kb.index.info().table;
+    await t.kb.close();
+    const dir = tableDir(path.join(t.dir, "lancedb"), table);
+    const latest = manifests(dir)[0]!.version;
+    // The newest data file: the last document's chunks, referenced by the latest version only.
+    const data = fs.readdirSync(path.join(dir, "data")).map((f) => path.join(dir, "data", f));
+    fs.rmSync(data.sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0]!);
+
+    const check = await doctor(configFor(t.dir));
+    expect(check.findings.find((f) => f.check === `active table ${table}`)).toMatchObject({ ok: false, detail: expect.stringMatching(/cannot be read/) });
+    const repaired = await doctor(configFor(t.dir), { repair: true });
+    expect(repaired.ok).toBe(true);
+    const tableFix = repaired.findings.find((f) => f.check === `active table ${table}`)!.repaired!;
+    const good = Number(/returned to version (\d+)/.exec(tableFix)?.[1]);
+    expect(good).toBeLessThan(latest);
+    // History is kept: the restore is a new version, nothing was moved aside.
+    expect(manifests(dir)[0]!.version).toBeGreaterThan(latest);
+    expect(tableFix).not.toMatch(/moved/);
+    expect(repaired.findings.find((f) => f.check === "index consistency")?.repaired).toMatch(/re-indexed 1 from their originals/);
+    const kb = await open(t.dir);
+    try {
+      expect(await snapshot(kb)).toEqual(before);
+    } finally {
+      await kb.close();
+    }
+  });
+});
+
+describe("backup and restore", () => {
+  it("backs up a serving knowledge base and restores an identical one into an empty folder", async () => {
+    const s = await startTestServer();
+    cleanup.push(s.dir);
+    const dest = path.join(tmpDir("kb-bak-"), "backup");
+    const target = path.join(tmpDir("kb-rst-"), "data");
+    try {
+      await ingestEach(s.kb, s.dir);
+      const before = await snapshot(s.kb);
+      expect(before.docs).toHaveLength(3);
+      // Online: the server keeps answering and another document is written while the backup runs.
+      // Whether it lands in the backup depends on timing; either way the restore must be consistent.
+      const [manifest] = await Promise.all([backup(s.dir, dest), ingestEach(s.kb, s.dir, ["parking.md"])]);
+      expect((await s.fetchAs(s.tokenFor("ann", "admin"), "/api/v1/documents")).status).toBe(200);
+      expect(manifest.documents).toBeGreaterThanOrEqual(3);
+      expect(manifest.originals.count).toBeGreaterThanOrEqual(3);
+      expect(manifest).toMatchObject({ originals: { missing: [] }, tables: [{ name: s.kb.index.info().table, role: "active" }] });
+      expect(manifest.sqlite.sha256).toBe(sha256(path.join(dest, "app.sqlite")));
+
+      fs.mkdirSync(target, { recursive: true });
+      fs.writeFileSync(path.join(target, "something"), "x");
+      await expect(restore(dest, configFor(target))).rejects.toThrow(/is not empty/);
+      fs.rmSync(path.join(target, "something"));
+
+      const r = await restore(dest, configFor(target));
+      expect(r.doctor.ok).toBe(true);
+      const kb = await open(target);
+      try {
+        const after = await snapshot(kb);
+        expect(after.docs.filter((d) => d.source !== "parking.md")).toEqual(before.docs);
+        expect(after.docs).toHaveLength(manifest.documents);
+        expect(after.search).toEqual(before.search);
+        // A document still being written at backup time has no original yet (and its job resumes on the next start).
+        const ready = kb.documentsRepo.all().filter((d) => d.status === "ready");
+        expect(ready.length).toBeGreaterThanOrEqual(3);
+        for (const d of ready) {
+          expect(d.blobPath!.startsWith(path.join(target, "blobs") + path.sep)).toBe(true);
+          expect(sha256(d.blobPath!)).toBe(path.basename(d.blobPath!));
+          expect(fs.statSync(d.blobPath!).mode & 0o777).toBe(0o600);
+        }
+      } finally {
+        await kb.close();
+      }
+      expect(fs.statSync(path.join(target, "app.sqlite")).mode & 0o777).toBe(0o600);
+      expect(fs.statSync(path.join(target, "lancedb")).mode & 0o777).toBe(0o700);
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe("kb CLI on a damaged folder", () => {
+  it("kb serve prints the diagnosis without a stack; kb doctor exits 2", async () => {
+    const dir = tmpDir("kb-cli-dmg-");
+    fs.writeFileSync(path.join(dir, "app.sqlite"), Buffer.alloc(16384, 0x5a));
+    const env = { ...process.env, KB_DATA_DIR: dir, KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "silent", KB_PORT: "0" };
+    const run = (...args: string[]) =>
+      promisify(execFile)(process.execPath, [path.resolve("bin/kb.js"), ...args], { env, timeout: 60_000 }).then(
+        (r) => ({ code: 0, ...r }),
+        (e: { code: number; stdout: string; stderr: string }) => e,
+      );
+    const serve = await run("serve");
+    expect(serve.code).toBe(1);
+    expect(serve.stderr).toMatch(/^kb: the metadata database .*app\.sqlite is not a SQLite database/m);
+    expect(serve.stderr).not.toMatch(/\n\s+at /);
+    const dr = await run("doctor");
+    expect(dr.code).toBe(2);
+    expect(dr.stdout).toMatch(/FAIL\s+sqlite: .*not a SQLite database/);
+  });
+});
