@@ -41,7 +41,7 @@ const DOCS: Record<string, string> = {
 const FIRST_THREE = ["leave.md", "remote.md", "travel.md"];
 
 /** Ingests each file in its own job, so each is its own chunk table version. */
-async function ingestEach(kb: Kb, dir: string, names = FIRST_THREE) {
+async function ingestEach(kb: Kb & KbStores, dir: string, names = FIRST_THREE) {
   for (const name of names) {
     const file = path.join(dir, "src", name);
     fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -6,6 +6,7 @@ import pino from "pino";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
 import { openKb, type Kb, type KbStores, type OpenKbOptions } from "../../src/services/container.ts";
+import { STALE_MS } from "../../src/services/jobs/worker.ts";
 import { SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
 
 export interface TestKb {
@@ -63,19 +64,21 @@ export async function startTestServer(overrides: Partial<Config> = {}, options: 
 
 /** Ingests files synchronously in this process (as the operator unless `actor` is given). */
 export async function ingestNow(
-  kb: Kb,
+  kb: Kb & KbStores,
   files: { source: string; path: string; allow?: string[]; deny?: string[]; title?: string; classification?: number }[],
   actor: Actor = SYSTEM_ACTOR,
 ) {
   const { jobId, documents } = kb.ingest.submit(actor, files);
-  const job = await kb.jobs.runHere(jobId);
-  if (job) return { job, documents };
-  // An in-process worker took it: wait for it.
-  for (;;) {
-    const v = kb.jobs.view(jobId)!;
-    if (!["queued", "running"].includes(v.status)) return { job: v, documents };
-    await new Promise((r) => setTimeout(r, 50));
+  const workerId = `test-${process.pid}`;
+  if (!kb.jobsRepo.claimJob(jobId, workerId, STALE_MS)) {
+    // An in-process worker took it: wait for it.
+    for (;;) {
+      const v = kb.jobs.view(jobId)!;
+      if (!["queued", "running"].includes(v.status)) return { job: v, documents };
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
+  return { job: await kb.jobs.run(jobId, workerId), documents };
 }
 
 /** Writes files into a temp folder and returns their paths. */
