@@ -12,6 +12,7 @@ import { AuditRepo } from "../stores/sqlite/audit-repo.ts";
 import { openDb, type Db } from "../stores/sqlite/db.ts";
 import { DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import { JobsRepo } from "../stores/sqlite/jobs-repo.ts";
+import { ErasureRepo } from "../stores/sqlite/erasure-repo.ts";
 import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
 import { ActiveIndex, ModelRegistry, type ModelStatus } from "./active-index.ts";
 import { UsersRepo } from "../stores/sqlite/users-repo.ts";
@@ -199,6 +200,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     chunks,
     index,
     blobs,
+    erasure: new ErasureRepo(db),
     audit,
     embedder: activeEmbedder,
     log: (msg, fields) => log.info(fields ?? {}, msg),

@@ -32,6 +32,8 @@ export class JobRunner {
       documents: deps.documents,
       index: deps.index,
       recordSensitive: deps.recordSensitive,
+      blobs: deps.blobs,
+      erasure: deps.erasure,
       extract: (source, bytes, opts) => this.extractor.prepare(source, bytes, opts),
       log: deps.log,
     });
@@ -80,7 +82,11 @@ export class JobRunner {
     } finally {
       clearInterval(heartbeat);
     }
-    if (changed) await this.env.optimizer.afterChange();
+    if (changed) {
+      // Deletes of this job become unrecoverable before the job reports done (document-writer.ts `erase`).
+      await this.writer.erase();
+      await this.env.optimizer.afterChange();
+    }
     if (!jobs.holds(jobId, workerId)) {
       // Cancelled: nothing of this run is half-written (the last batch was completed), so
       // the files it did not finish are marked cancelled. Taken over: left to the new worker.
