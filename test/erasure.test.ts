@@ -90,10 +90,12 @@ async function versionsContaining(needle: string): Promise<string[]> {
 describe("erasure", () => {
   it("leaves no trace of a deleted document under the data folder or in any LanceDB table version", async () => {
     const marker = crypto.randomBytes(16).toString("hex");
-    // Neighbours share the marked document's fragment once the table is compacted.
+    // Neighbours share the marked document's fragment once the table is compacted; enough of
+    // them that its rows are under LanceDB's 10% threshold for rewriting a fragment on its own.
     await upload([
       { name: "cafeteria.md", content: "# Cafeteria\n\nThe cafeteria opens at eight and serves lunch until two.\n" },
       { name: "parking.md", content: "# Parking\n\nThe parking garage is under building B; badges open the gate.\n" },
+      ...Array.from({ length: 20 }, (_, i) => ({ name: `room-${i}.md`, content: `# Room ${i}\n\nMeeting room ${i} seats ${i + 4} people and has a projector.\n` })),
     ]);
     const [secret] = await upload([
       { name: "incident.md", content: `# Incident ${marker}\n\nThe incident code ${marker} names the server room breach of March.\n` },
