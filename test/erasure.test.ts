@@ -11,6 +11,9 @@ import path from "node:path";
 import * as lancedb from "@lancedb/lancedb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
+import { DocumentWriter, ERASURE_KEY } from "../src/services/document-writer.ts";
+import { BlobStore } from "../src/stores/blob-store.ts";
+import { ErasureRepo } from "../src/stores/sqlite/erasure-repo.ts";
 import { startTestServer, waitForJob, type TestServer } from "./helpers/kb.ts";
 
 let t: TestServer;
@@ -176,5 +179,29 @@ describe("erasure", () => {
 
     await del(b!.id);
     expect(fs.existsSync(newBlob)).toBe(false);
+  });
+
+  it("finishes an erasure interrupted after the delete committed (the next job does it)", async () => {
+    const marker = crypto.randomBytes(16).toString("hex");
+    await upload(Array.from({ length: 12 }, (_, i) => ({ name: `desk-${i}.md`, content: `# Desk ${i}\n\nHot desk ${i} is on floor ${i % 3}.\n` })));
+    const [doc] = await upload([{ name: "memo.md", content: `# Memo\n\nThe memo reference is ${marker}.\n` }]);
+    await (await t.kb.index.writeTarget()).store.optimize(new Date());
+
+    // The delete commits, then the process "dies" before erasing: a writer of our own that never erases.
+    const writer = new DocumentWriter({ documents: t.kb.documentsRepo, index: t.kb.index, blobs: new BlobStore(path.join(t.dir, "blobs")), erasure: new ErasureRepo(t.kb.db) });
+    expect(await writer.delete(doc!.id)).toBe(true);
+    expect(t.kb.documentsRepo.byId(doc!.id)).toBeUndefined();
+    // The window: gone from search, still in the table's files and older versions.
+    expect(await t.kb.chunks.count(`document_id = '${doc!.id}'`)).toBe(0);
+    expect(filesContaining(marker).length).toBeGreaterThan(0);
+    expect(t.kb.settings.get(ERASURE_KEY)).toBeDefined();
+
+    // Any job run afterwards finishes it before it reports done.
+    const job = await t.fetchAs(admin, "/api/v1/jobs/optimize", post({}));
+    expect(job.status).toBe(202);
+    expect((await waitForJob(t, admin, ((await job.json()) as any).jobId)).status).toBe("succeeded");
+    expect(filesContaining(marker)).toEqual([]);
+    expect(await versionsContaining(marker)).toEqual([]);
+    expect(t.kb.settings.get(ERASURE_KEY)).toBeUndefined();
   });
 });

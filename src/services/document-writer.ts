@@ -19,7 +19,7 @@ import { documentIdsWhere } from "../stores/lance/filter.ts";
 import type { BlobStore } from "../stores/blob-store.ts";
 import type { DocumentRow, DocumentsRepo, NewDocumentRow } from "../stores/sqlite/documents-repo.ts";
 import type { ErasureRepo } from "../stores/sqlite/erasure-repo.ts";
-import { layoutOf, type ActiveIndex, type WriteTarget } from "./active-index.ts";
+import type { ActiveIndex, WriteTarget } from "./active-index.ts";
 
 /** Settings key: per chunk table, the fragments that still hold deleted documents' rows (`erase`). */
 export const ERASURE_KEY = "index.erasure_pending";
@@ -191,18 +191,19 @@ export class DocumentWriter {
     return removed.done;
   }
 
-  /** The active table and the rollback table (if any): every table a document's rows live in. */
+  /**
+   * Every chunk table a document's rows may live in: the active one, the rollback table, and a
+   * re-embed's shadow table being filled (its catch-up would drop the rows too, but only a
+   * delete recorded here gets them erased from its files).
+   */
   private async tablesHolding(target: WriteTarget): Promise<ChunkStore[]> {
     const stores = [target.store];
-    const previous = this.deps.index.previous();
-    if (previous && previous.table !== target.name && (await target.store.tableNames()).includes(previous.table)) {
-      stores.push(await this.deps.index.table(previous.table, layoutOf(previous)));
-    }
+    for (const name of await target.store.tableNames()) if (name !== target.name) stores.push(await this.deps.index.table(name));
     return stores;
   }
 
+  /** Always sets the key (even with no fragments): `erase` also truncates SQLite's WAL. */
   private recordErasure(fragments: PendingErasure): void {
-    if (Object.keys(fragments).length === 0) return;
     const { settings } = this.deps.index;
     const pending = settings.get<PendingErasure>(ERASURE_KEY) ?? {};
     for (const [table, fs] of Object.entries(fragments)) pending[table] = [...new Set([...(pending[table] ?? []), ...fs])].sort((a, b) => a - b);
@@ -229,7 +230,8 @@ export class DocumentWriter {
   erase(): Promise<void> {
     const run = async () => {
       const { settings } = this.deps.index;
-      const pending = settings.get<PendingErasure>(ERASURE_KEY) ?? {};
+      const pending = settings.get<PendingErasure>(ERASURE_KEY);
+      if (!pending) return;
       const target = await this.deps.index.writeTarget();
       const names = await target.store.tableNames();
       for (const [table, fragments] of Object.entries(pending)) {
@@ -246,6 +248,7 @@ export class DocumentWriter {
           if (left.length) now[table] = left;
           else delete now[table];
         }
+        // A delete committed before the checkpoint below is covered by it; only fragments stay.
         if (Object.keys(now).length) settings.set(ERASURE_KEY, now);
         else settings.delete(ERASURE_KEY);
       });

@@ -82,11 +82,10 @@ export class JobRunner {
     } finally {
       clearInterval(heartbeat);
     }
-    if (changed) {
-      // Deletes of this job become unrecoverable before the job reports done (document-writer.ts `erase`).
-      await this.writer.erase();
-      await this.env.optimizer.afterChange();
-    }
+    // Deletes of this job (or a re-embed's clean-up) become unrecoverable before it reports
+    // done (document-writer.ts `erase`; nothing to do when nothing was deleted).
+    await this.writer.erase();
+    if (changed) await this.env.optimizer.afterChange();
     if (!jobs.holds(jobId, workerId)) {
       // Cancelled: nothing of this run is half-written (the last batch was completed), so
       // the files it did not finish are marked cancelled. Taken over: left to the new worker.
