@@ -12,9 +12,10 @@ import * as lancedb from "@lancedb/lancedb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { DocumentWriter, ERASURE_KEY } from "../src/services/document-writer.ts";
+import { STALE_MS } from "../src/services/jobs/worker.ts";
 import { BlobStore } from "../src/stores/blob-store.ts";
 import { ErasureRepo } from "../src/stores/sqlite/erasure-repo.ts";
-import { startTestServer, waitForJob, type TestServer } from "./helpers/kb.ts";
+import { openTestKb, startTestServer, waitForJob, type TestServer } from "./helpers/kb.ts";
 
 let t: TestServer;
 let admin: string;
@@ -203,5 +204,27 @@ describe("erasure", () => {
     expect(filesContaining(marker)).toEqual([]);
     expect(await versionsContaining(marker)).toEqual([]);
     expect(t.kb.settings.get(ERASURE_KEY)).toBeUndefined();
+  });
+
+  it("keeps an original that a queued upload of the same bytes will read", async () => {
+    const k = await openTestKb(); // no worker: the second upload's job stays queued
+    const run = (jobId: string) => {
+      expect(k.kb.jobsRepo.claimJob(jobId, "test", STALE_MS)).toBe(true);
+      return k.kb.jobs.run(jobId, "test");
+    };
+    try {
+      const bytes = new TextEncoder().encode(`# Twice\n\nUploaded twice ${crypto.randomBytes(8).toString("hex")}.\n`);
+      const first = k.kb.documents.upload(SYSTEM_ACTOR, [{ name: "first.md", bytes }], {});
+      expect((await run(first.jobId)).status).toBe("succeeded");
+      const blob = k.kb.documentsRepo.byId(first.documents[0]!.id)!.blobPath!;
+      const second = k.kb.documents.upload(SYSTEM_ACTOR, [{ name: "second.md", bytes }], {});
+
+      await k.kb.documents.delete(SYSTEM_ACTOR, first.documents[0]!.id);
+      expect(fs.existsSync(blob)).toBe(true);
+      expect((await run(second.jobId)).status).toBe("succeeded");
+      expect(k.kb.documentsRepo.byId(second.documents[0]!.id)).toMatchObject({ status: "ready", blobPath: blob });
+    } finally {
+      await k.close();
+    }
   });
 });

@@ -12,9 +12,16 @@ export const DELETED = "[deleted]";
 export class ErasureRepo {
   constructor(private readonly db: Db) {}
 
-  /** True when some document's live version still names this original. */
+  /**
+   * True when some document's live version still names this original, or an unfinished job
+   * file will read it (an upload waiting for its job, a reindex).
+   */
   blobInUse(blobPath: string): boolean {
-    return this.db.$client.prepare("SELECT 1 FROM documents WHERE blob_path = ? LIMIT 1").get(blobPath) !== undefined;
+    const client = this.db.$client;
+    return (
+      client.prepare("SELECT 1 FROM documents WHERE blob_path = ? LIMIT 1").get(blobPath) !== undefined ||
+      client.prepare("SELECT 1 FROM job_files WHERE path = ? AND status IN ('queued', 'running') LIMIT 1").get(blobPath) !== undefined
+    );
   }
 
   /**
