@@ -32,7 +32,7 @@ export interface DocumentWriterDeps {
   recordSensitive?: (documentId: string, chunks: readonly { chunkId: string; text: string }[]) => void;
   /** Extracts a stored original again (`restore`); absent: documents with a live version cannot be restored. */
   extract?: (source: string, bytes: Buffer, opts: { title?: string }) => Promise<PreparedDocument>;
-  /** Originals: removed once no document's live version names them. Absent: originals are left alone. */
+  /** Originals: removed once nothing needs them (ErasureRepo.blobInUse). Absent: originals are left alone. */
   blobs?: BlobStore;
   /** Quotes and audit names of deleted documents, blob references, WAL truncation. Absent: not scrubbed. */
   erasure?: ErasureRepo;
@@ -127,8 +127,12 @@ export class DocumentWriter {
     // The previous version's original, when nothing else names it (the rollback table holds
     // chunk rows, never a path to an original: a rollback copies rows from the live table).
     this.releaseBlobs(superseded);
-    // Deleted while we wrote it: take its rows out again.
-    if (gone.size) await target.store.replaceDocuments([...gone].map((documentId) => ({ documentId, rows: [] })));
+    // Deleted while we wrote it: take its rows out again, and have them erased like the rest.
+    if (gone.size) {
+      const held = await target.store.fragmentsOf([...gone]);
+      await target.store.replaceDocuments([...gone].map((documentId) => ({ documentId, rows: [] })));
+      this.recordErasure({ [target.name]: held });
+    }
     return { gone: [...gone] };
   }
 
@@ -152,8 +156,8 @@ export class DocumentWriter {
   }
 
   /**
-   * Deletes a document: its chunks first, in the active table and in the rollback table (it
-   * disappears from search at once), then its row (page texts and personal-data spans
+   * Deletes a document: its chunks first, in every chunk table (active, rollback, a re-embed's
+   * shadow; it disappears from search at once), then its row (page texts and personal-data spans
    * cascade), its quotes in conversations and names in audit details, and its original when
    * no other document names it. `onlyIf` is checked inside the SQLite transaction (a job may
    * have picked the document up meanwhile); when it says no, the row stays (its chunks were
@@ -206,11 +210,11 @@ export class DocumentWriter {
   private recordErasure(fragments: PendingErasure): void {
     const { settings } = this.deps.index;
     const pending = settings.get<PendingErasure>(ERASURE_KEY) ?? {};
-    for (const [table, fs] of Object.entries(fragments)) pending[table] = [...new Set([...(pending[table] ?? []), ...fs])].sort((a, b) => a - b);
+    for (const [table, held] of Object.entries(fragments)) pending[table] = [...new Set([...(pending[table] ?? []), ...held])].sort((a, b) => a - b);
     settings.set(ERASURE_KEY, pending);
   }
 
-  /** Removes originals no document's live version names any more. */
+  /** Removes originals nothing needs any more (no live version names them, no unfinished job file reads them). */
   private releaseBlobs(paths: string[]): void {
     const { blobs, erasure } = this.deps;
     if (!blobs || !erasure) return;
