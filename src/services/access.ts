@@ -146,7 +146,7 @@ export class AccessService {
     this.authorizeChange(actor, doc, after);
     if (sameAccess(before, after)) return { id, before, after, changed: false };
     await this.deps.writer.updateAccess([{ documentIds: [id], access: after }], () =>
-      this.deps.audit.record(actor, "document.acl", id, { source: doc.source, before, after }),
+      this.deps.audit.record(actor, "document.acl", id, { before, after }),
     );
     return { id, before, after, changed: true };
   }
@@ -209,7 +209,7 @@ export class AccessService {
     await this.deps.writer.updateAccess(
       [...groups.values()].map((g) => ({ documentIds: g.docs.map((d) => d.id), access: g.access })),
       () => {
-        for (const c of result.changed) this.deps.audit.record(actor, "document.acl", c.id, { source: c.source, before: c.before, after: c.after, bulk: bulkId });
+        for (const c of result.changed) this.deps.audit.record(actor, "document.acl", c.id, { before: c.before, after: c.after, bulk: bulkId });
         this.deps.audit.record(actor, "document.acl.bulk", bulkId, { selector, change: normalized, changed: result.changed.length, unchanged: result.unchanged.length, skipped: result.skipped.length });
       },
     );

@@ -13,6 +13,7 @@ import { openDb, type Db } from "../stores/sqlite/db.ts";
 import { rebaseBlobPaths } from "../stores/sqlite/blob-paths.ts";
 import { DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import { JobsRepo } from "../stores/sqlite/jobs-repo.ts";
+import { ErasureRepo } from "../stores/sqlite/erasure-repo.ts";
 import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
 import { ACTIVE_KEY, ActiveIndex, ModelRegistry, type IndexInfo, type ModelStatus } from "./active-index.ts";
 import { isLanceError, sqliteDamagedError, tableDamagedError } from "./data-damage.ts";
@@ -255,6 +256,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     chunks,
     index,
     blobs,
+    erasure: new ErasureRepo(db),
     audit,
     embedder: activeEmbedder,
     log: (msg, fields) => log.info(fields ?? {}, msg),

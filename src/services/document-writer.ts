@@ -14,10 +14,16 @@ import fs from "node:fs";
 import type { PreparedDocument } from "../../ingest/pipeline.ts";
 import { IngestError } from "../../ingest/types.ts";
 import type { Access } from "../../policies/index.ts";
-import type { ChunkRow } from "../stores/lance/chunk-store.ts";
+import type { ChunkRow, ChunkStore } from "../stores/lance/chunk-store.ts";
 import { documentIdsWhere } from "../stores/lance/filter.ts";
+import type { BlobStore } from "../stores/blob-store.ts";
 import type { DocumentRow, DocumentsRepo, NewDocumentRow } from "../stores/sqlite/documents-repo.ts";
-import type { ActiveIndex } from "./active-index.ts";
+import type { ErasureRepo } from "../stores/sqlite/erasure-repo.ts";
+import type { ActiveIndex, WriteTarget } from "./active-index.ts";
+
+/** Settings key: per chunk table, the fragments that still hold deleted documents' rows (`erase`). */
+export const ERASURE_KEY = "index.erasure_pending";
+type PendingErasure = Record<string, number[]>;
 
 export interface DocumentWriterDeps {
   documents: DocumentsRepo;
@@ -26,6 +32,10 @@ export interface DocumentWriterDeps {
   recordSensitive?: (documentId: string, chunks: readonly { chunkId: string; text: string }[]) => void;
   /** Extracts a stored original again (`restore`); absent: documents with a live version cannot be restored. */
   extract?: (source: string, bytes: Buffer, opts: { title?: string }) => Promise<PreparedDocument>;
+  /** Originals: removed once nothing needs them (ErasureRepo.blobInUse). Absent: originals are left alone. */
+  blobs?: BlobStore;
+  /** Quotes and audit names of deleted documents, blob references, WAL truncation. Absent: not scrubbed. */
+  erasure?: ErasureRepo;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -87,6 +97,7 @@ export class DocumentWriter {
    */
   async writeVersions(items: VersionWrite[], alsoCommit: (gone: ReadonlySet<string>) => void = () => {}): Promise<{ gone: string[] }> {
     const { documents, index } = this.deps;
+    const superseded: string[] = [];
     const { result: gone, target } = await index.write(
       async (target) => {
         let vectors: Float32Array[] | null = null;
@@ -104,12 +115,24 @@ export class DocumentWriter {
         return new Set<string>();
       },
       (gone) => {
-        for (const w of items) if (!documents.commitVersion(w.documentId, w.values, w.pages)) gone.add(w.documentId);
+        superseded.length = 0;
+        for (const w of items) {
+          const before = documents.byId(w.documentId)?.blobPath;
+          if (!documents.commitVersion(w.documentId, w.values, w.pages)) gone.add(w.documentId);
+          else if (before && w.values.blobPath !== undefined && w.values.blobPath !== before) superseded.push(before);
+        }
         alsoCommit(gone);
       },
     );
-    // Deleted while we wrote it: take its rows out again.
-    if (gone.size) await target.store.replaceDocuments([...gone].map((documentId) => ({ documentId, rows: [] })));
+    // The previous version's original, when nothing else names it (the rollback table holds
+    // chunk rows, never a path to an original: a rollback copies rows from the live table).
+    this.releaseBlobs(superseded);
+    // Deleted while we wrote it: take its rows out again, and have them erased like the rest.
+    if (gone.size) {
+      const held = await target.store.fragmentsOf([...gone]);
+      await target.store.replaceDocuments([...gone].map((documentId) => ({ documentId, rows: [] })));
+      this.recordErasure({ [target.name]: held });
+    }
     return { gone: [...gone] };
   }
 
@@ -133,26 +156,115 @@ export class DocumentWriter {
   }
 
   /**
-   * Deletes a document: its chunks first (it disappears from search at once), then its row.
-   * `onlyIf` is checked inside the SQLite transaction (a job may have picked the document up
-   * meanwhile); when it says no, the row stays (its chunks were none to begin with, or are
-   * written again by that job). True when the row was deleted.
+   * Deletes a document: its chunks first, in every chunk table (active, rollback, a re-embed's
+   * shadow; it disappears from search at once), then its row (page texts and personal-data spans
+   * cascade), its quotes in conversations and names in audit details, and its original when
+   * no other document names it. `onlyIf` is checked inside the SQLite transaction (a job may
+   * have picked the document up meanwhile); when it says no, the row stays (its chunks were
+   * none to begin with, or are written again by that job). True when the row was deleted.
+   *
+   * The deleted rows' text is still in LanceDB's files (a delete only marks rows) until
+   * `erase` runs: the fragments that held them are recorded here, in the same transaction.
+   * Callers run `erase` once after a batch of deletes (a job, an API call) before reporting
+   * done, since erasing costs a rewrite of those fragments and an FTS rebuild per table.
    */
   async delete(documentId: string, options: { onlyIf?: (now: DocumentRow | undefined) => boolean; alsoCommit?: () => void } = {}): Promise<boolean> {
     const { documents, index } = this.deps;
     const { result: removed } = await index.write(
       async (target) => {
-        await target.store.deleteDocument(documentId);
-        return { done: false };
+        const fragments: PendingErasure = {};
+        for (const store of await this.tablesHolding(target)) {
+          const held = await store.fragmentsOf([documentId]);
+          if (held.length) fragments[store.name] = held;
+          await store.deleteDocument(documentId);
+        }
+        return { done: false, fragments, blobPath: null as string | null };
       },
       (removed) => {
-        if (options.onlyIf && !options.onlyIf(documents.byId(documentId))) return;
+        const now = documents.byId(documentId);
+        this.recordErasure(removed.fragments);
+        if (options.onlyIf && !options.onlyIf(now)) return;
         documents.delete(documentId);
+        this.deps.erasure?.scrubReferences(documentId);
         removed.done = true;
+        removed.blobPath = now?.blobPath ?? null;
         options.alsoCommit?.();
       },
     );
+    if (removed.blobPath) this.releaseBlobs([removed.blobPath]);
     return removed.done;
+  }
+
+  /**
+   * Every chunk table a document's rows may live in: the active one, the rollback table, and a
+   * re-embed's shadow table being filled (its catch-up would drop the rows too, but only a
+   * delete recorded here gets them erased from its files).
+   */
+  private async tablesHolding(target: WriteTarget): Promise<ChunkStore[]> {
+    const stores = [target.store];
+    for (const name of await target.store.tableNames()) if (name !== target.name) stores.push(await this.deps.index.table(name));
+    return stores;
+  }
+
+  /** Always sets the key (even with no fragments): `erase` also truncates SQLite's WAL. */
+  private recordErasure(fragments: PendingErasure): void {
+    const { settings } = this.deps.index;
+    const pending = settings.get<PendingErasure>(ERASURE_KEY) ?? {};
+    for (const [table, held] of Object.entries(fragments)) pending[table] = [...new Set([...(pending[table] ?? []), ...held])].sort((a, b) => a - b);
+    settings.set(ERASURE_KEY, pending);
+  }
+
+  /** Removes originals nothing needs any more (no live version names them, no unfinished job file reads them). */
+  private releaseBlobs(paths: string[]): void {
+    const { blobs, erasure } = this.deps;
+    if (!blobs || !erasure) return;
+    for (const p of new Set(paths)) {
+      if (!erasure.blobInUse(p) && blobs.remove(p)) this.deps.log?.("removed an original no document uses", { blob: p });
+    }
+  }
+
+  private erasing: Promise<void> | null = null;
+
+  /**
+   * Finishes the deletes recorded since the last erasure: in each table, the fragments that
+   * held deleted rows are rewritten without them, older table versions are removed and the
+   * FTS index rebuilt (chunk-store.ts `eraseFragments`); then SQLite's WAL is truncated. A
+   * crash before the end leaves the record, so the next `erase` (any process) finishes it.
+   */
+  erase(): Promise<void> {
+    const run = async () => {
+      const { settings } = this.deps.index;
+      const pending = settings.get<PendingErasure>(ERASURE_KEY);
+      if (!pending) return;
+      const target = await this.deps.index.writeTarget();
+      const names = await target.store.tableNames();
+      for (const [table, fragments] of Object.entries(pending)) {
+        if (names.includes(table)) {
+          const store = table === target.name ? target.store : await this.deps.index.table(table);
+          await store.eraseFragments(fragments);
+        }
+      }
+      settings.transaction(() => {
+        // Deletes recorded while this ran stay for the next run.
+        const now = settings.get<PendingErasure>(ERASURE_KEY) ?? {};
+        for (const [table, done] of Object.entries(pending)) {
+          const left = (now[table] ?? []).filter((f) => !done.includes(f));
+          if (left.length) now[table] = left;
+          else delete now[table];
+        }
+        // A delete committed before the checkpoint below is covered by it; only fragments stay.
+        if (Object.keys(now).length) settings.set(ERASURE_KEY, now);
+        else settings.delete(ERASURE_KEY);
+      });
+      this.deps.erasure?.checkpoint();
+    };
+    // One erasure at a time in this process; a failed one does not stop the next.
+    const next = (this.erasing ?? Promise.resolve()).then(run);
+    this.erasing = next.then(
+      () => {},
+      () => {},
+    );
+    return next;
   }
 
   /** Rewrites a document's access columns in the active table from its SQLite row (repair). */

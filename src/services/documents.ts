@@ -161,6 +161,9 @@ export class DocumentService {
     if (!can(actor, "read", Document, subject)) throw new ServiceError(404, "not_found", "document not found");
     authorize(actor, "delete", Document, subject);
     await this.extras.writer.delete(id);
-    this.extras.audit?.record(actor, "document.delete", id, { source: doc.source });
+    // Ids only: the event outlives the document (erasure keeps no name or source of it).
+    this.extras.audit?.record(actor, "document.delete", id);
+    // Its text leaves LanceDB's files and SQLite's WAL before the call reports done.
+    await this.extras.writer.erase();
   }
 }

@@ -55,6 +55,22 @@ export class BlobStore {
     }
     return { hash, path: target };
   }
+
+  /**
+   * Removes a stored original (callers check first that no document still names it). Only
+   * paths inside this store are touched; a missing file is not an error.
+   */
+  remove(blobPath: string): boolean {
+    const rel = path.relative(this.dir, blobPath);
+    if (rel.startsWith("..") || path.isAbsolute(rel)) return false;
+    try {
+      fs.unlinkSync(blobPath);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+      throw err;
+    }
+  }
 }
 
 /** Makes a rename in `dir` durable (the folder entry itself is flushed). */

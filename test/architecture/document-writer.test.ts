@@ -20,6 +20,9 @@ const MUTATIONS: { pattern: RegExp; allowed: string[] }[] = [
   { pattern: /\.commitVersion\(/, allowed: ["src/services/document-writer.ts"] },
   // (`kb.documents.delete(actor, id)` in a route is the DocumentService use case, not the repository.)
   { pattern: /(?<!kb"\)\.)\bdocuments(Repo)?\.delete\(/, allowed: ["src/services/document-writer.ts"] },
+  // Erasure (issue 10): rewriting fragments that held deleted rows, removing originals.
+  { pattern: /\.eraseFragments\(/, allowed: ["src/services/document-writer.ts"] },
+  { pattern: /\bblobs\.remove\(/, allowed: ["src/services/document-writer.ts"] },
   // The commit step of the write protocol.
   { pattern: /\bindex\.commit\(/, allowed: [] },
 ];

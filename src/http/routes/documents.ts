@@ -166,8 +166,10 @@ documentRoutes.openapi(
     method: "delete",
     path: "/documents/{id}",
     summary: "Delete a document and its chunks",
+    description:
+      "Removes the document from search at once, then erases it before answering: its chunks from every chunk table and table version (the rollback table too), its page texts, personal-data rows and original (unless another document has the same bytes); conversation quotes of it become \"[deleted]\", audit events keep its id only. Backups are not touched.",
     request: { params: IdParam },
-    responses: { 204: { description: "Deleted" }, ...errorResponses },
+    responses: { 204: { description: "Deleted and erased" }, ...errorResponses },
   }),
   async (c) => {
     await c.get("kb").documents.delete(c.get("actor"), c.req.valid("param").id);

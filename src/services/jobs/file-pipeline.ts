@@ -55,6 +55,8 @@ type Staged =
 interface PendingWrite extends VersionWrite {
   file: JobFileRow;
   doc: DocumentRow;
+  /** The original's bytes (stored again after the commit if a concurrent erasure removed them). */
+  original: Uint8Array;
 }
 
 function failure(err: unknown): { code: string; message: string } {
@@ -245,6 +247,7 @@ export class FilePipeline {
     return {
       file,
       doc,
+      original: item.bytes,
       documentId: doc.id,
       rows,
       embeddingTexts: prepared.chunks.map((c) => c.embeddingText),
@@ -288,7 +291,7 @@ export class FilePipeline {
   private async writeBatch(ctx: JobRunContext, items: PendingWrite[]): Promise<boolean> {
     const { jobs } = this.deps;
     try {
-      await this.writer.writeVersions(items, (gone) =>
+      const { gone } = await this.writer.writeVersions(items, (gone) =>
         jobs.setFiles(
           ctx.job.id,
           items.map((w) => ({
@@ -299,6 +302,9 @@ export class FilePipeline {
           })),
         ),
       );
+      // Deleting another document with the same bytes between `put` and this commit removed the
+      // original it no longer saw named (DocumentWriter.delete): store it again.
+      for (const w of items) if (!gone.includes(w.documentId)) this.deps.blobs.put(w.original);
       return true;
     } catch (err) {
       if (!(err instanceof EmbeddingFailed)) throw err;

@@ -32,6 +32,8 @@ export class JobRunner {
       documents: deps.documents,
       index: deps.index,
       recordSensitive: deps.recordSensitive,
+      blobs: deps.blobs,
+      erasure: deps.erasure,
       extract: (source, bytes, opts) => this.extractor.prepare(source, bytes, opts),
       log: deps.log,
     });
@@ -80,6 +82,9 @@ export class JobRunner {
     } finally {
       clearInterval(heartbeat);
     }
+    // Deletes of this job (or a re-embed's clean-up) become unrecoverable before it reports
+    // done (document-writer.ts `erase`; nothing to do when nothing was deleted).
+    await this.writer.erase();
     if (changed) await this.env.optimizer.afterChange();
     if (!jobs.holds(jobId, workerId)) {
       // Cancelled: nothing of this run is half-written (the last batch was completed), so

@@ -178,6 +178,17 @@ export interface DocumentSignature {
   access: string;
 }
 
+/** The analyzed column is already our own terms: split on whitespace and nothing else. */
+const FTS_CONFIG = () =>
+  lancedb.Index.fts({
+    baseTokenizer: "whitespace",
+    lowercase: false,
+    stem: false,
+    removeStopWords: false,
+    asciiFolding: false,
+    withPosition: false,
+  });
+
 /**
  * One LanceDB chunk table. The store the container hands out (`kb.chunks`) follows the active
  * table: `adopt` switches it to another table in one step (after a re-embed), and `snapshot`
@@ -276,18 +287,7 @@ export class ChunkStore {
         if (!/already exists/i.test(String(err))) throw err;
       }
     };
-    // The analyzed column is already our own terms: split on whitespace and nothing else.
-    await create(
-      "analyzed",
-      lancedb.Index.fts({
-        baseTokenizer: "whitespace",
-        lowercase: false,
-        stem: false,
-        removeStopWords: false,
-        asciiFolding: false,
-        withPosition: false,
-      }),
-    );
+    await create("analyzed", FTS_CONFIG());
     await create("allow", lancedb.Index.labelList());
     await create("deny", lancedb.Index.labelList());
     await create("document_id", lancedb.Index.btree());
@@ -327,6 +327,52 @@ export class ChunkStore {
 
   async deleteDocument(documentId: string): Promise<void> {
     await this.table.delete(`document_id = ${sqlString(documentId)}`);
+  }
+
+  /**
+   * The fragments (data files) holding rows of these documents. A LanceDB delete only marks
+   * rows deleted; their text stays in the fragment's file until the fragment is rewritten, so
+   * an erasure needs to know which fragments to rewrite (`eraseFragments`).
+   */
+  async fragmentsOf(documentIds: string[]): Promise<number[]> {
+    if (documentIds.length === 0) return [];
+    const rows = (await this.table.query().where(documentIdsWhere(documentIds)).withRowId().select(["chunk_id"]).toArray()) as Record<string, unknown>[];
+    // Without stable row ids (our tables), a row id is its address: fragment id << 32 | offset.
+    return [...new Set(rows.map((r) => Number(BigInt(r._rowid as bigint) >> 32n)))].sort((a, b) => a - b);
+  }
+
+  /**
+   * Makes the deleted rows of these fragments unrecoverable: the live rows left in each
+   * fragment are written again (to a new fragment), which leaves the old fragment with no live
+   * row, so LanceDB drops it; then every older table version is removed (with the files only
+   * they used) and the full-text index is rebuilt (its files held the deleted rows' terms).
+   * A row changed by a writer meanwhile (new version, new access) is not overwritten: the
+   * writer's change already moved it out of the fragment.
+   */
+  async eraseFragments(fragments: number[]): Promise<void> {
+    const table = this.table;
+    const withVector = this.layout !== null;
+    const columns = [...ROW_COLUMNS, ...(withVector ? ["vector"] : [])];
+    for (const f of fragments) {
+      const lo = BigInt(f) << 32n;
+      const hi = BigInt(f + 1) << 32n;
+      const rows = (await table.query().where(`_rowid >= ${lo} AND _rowid < ${hi}`).select(columns).toArray()) as Record<string, unknown>[];
+      if (rows.length === 0) continue;
+      const batch = lancedb.makeArrowTable(rows.map(fromRecord).map((r) => toRecord(r, withVector)), { schema: await table.schema() });
+      await table
+        .mergeInsert("chunk_id")
+        .whenMatchedUpdateAll({
+          where: "target.document_version = source.document_version AND target.classification = source.classification AND target.allow = source.allow AND target.deny = source.deny",
+        })
+        .execute(batch);
+    }
+    if ((await table.countRows()) > 0) {
+      await table.createIndex("analyzed", { config: FTS_CONFIG(), replace: true });
+      await this.ensureIndexes();
+    }
+    // Every version but the current one; files written by an unfinished commit of another
+    // process are newer than any removed version and are kept (deleteUnverified stays off).
+    await table.optimize({ cleanupOlderThan: new Date() });
   }
 
   /** Rewrites the access columns of a document's chunks in place (no re-embedding). */

@@ -23,6 +23,9 @@ export function openDb(file: string): Db {
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("synchronous = NORMAL");
   sqlite.pragma("foreign_keys = ON");
+  // Deleted rows are overwritten with zeros, so a deleted document's text does not linger in
+  // free pages of the database (the WAL is truncated after an erasure: erasure-repo.ts).
+  sqlite.pragma("secure_delete = ON");
   // Another process (kb ingest beside kb serve) may hold the write lock for a moment.
   sqlite.pragma("busy_timeout = 10000");
   const db = drizzle(sqlite, { schema });

@@ -1,0 +1,62 @@
+/**
+ * What erasing a document asks of SQLite besides its own rows (which cascade: page texts,
+ * personal-data spans): quotes of it in conversations, names of it in audit details and job
+ * records, whether another document still needs its original, and pushing freed pages out of
+ * the WAL.
+ */
+import { sql } from "drizzle-orm";
+import type { Db } from "./db.ts";
+
+export const DELETED = "[deleted]";
+
+export class ErasureRepo {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * True when some document's live version still names this original, or an unfinished job
+   * file will read it (an upload waiting for its job, a reindex).
+   */
+  blobInUse(blobPath: string): boolean {
+    const client = this.db.$client;
+    return (
+      client.prepare("SELECT 1 FROM documents WHERE blob_path = ? LIMIT 1").get(blobPath) !== undefined ||
+      client.prepare("SELECT 1 FROM job_files WHERE path = ? AND status IN ('queued', 'running') LIMIT 1").get(blobPath) !== undefined
+    );
+  }
+
+  /**
+   * Replaces what conversations quoted of a document (citation quote, title, source, and the
+   * text of an answer that cites it) with "[deleted]"; the citation keeps the document id and
+   * page, other citations of the answer stay as they were. Audit events about it keep actor,
+   * action, target id and outcome; names and sources in their details are removed. Job file
+   * records lose the title given with the file and (finished ones) the file's name.
+   * Runs inside the caller's transaction.
+   */
+  scrubReferences(documentId: string): void {
+    const client = this.db.$client;
+    const messages = client.prepare("SELECT id, citations FROM conversation_messages WHERE citations IS NOT NULL AND instr(citations, ?) > 0").all(documentId) as { id: number; citations: string }[];
+    // The answer itself is derived from what it cites (an extractive answer is the quotes, a
+    // model's answer may paraphrase them): no reliable way to keep the rest, so it goes too.
+    const update = client.prepare("UPDATE conversation_messages SET citations = ?, content = ? WHERE id = ?");
+    for (const m of messages) {
+      const citations = JSON.parse(m.citations) as Record<string, unknown>[];
+      let changed = false;
+      const next = citations.map((c) => {
+        if (c?.documentId !== documentId) return c;
+        changed = true;
+        return { ...c, quote: DELETED, title: DELETED, source: DELETED };
+      });
+      if (changed) update.run(JSON.stringify(next), DELETED, m.id);
+    }
+    // Job records: the title given with the file, and a finished file's name (a running job
+    // still reads it).
+    this.db.run(sql`UPDATE job_files SET options = json_remove(options, '$.title') WHERE document_id = ${documentId} AND json_valid(options)`);
+    this.db.run(sql`UPDATE job_files SET source = ${DELETED} WHERE document_id = ${documentId} AND status NOT IN ('queued', 'running')`);
+    this.db.run(sql`UPDATE audit_events SET details = json_remove(details, '$.source', '$.title', '$.files') WHERE target = ${documentId} AND details IS NOT NULL AND json_valid(details)`);
+  }
+
+  /** Moves the WAL's pages into the database and truncates it, so freed text is not kept in the WAL file. */
+  checkpoint(): void {
+    this.db.$client.pragma("wal_checkpoint(TRUNCATE)");
+  }
+}
