@@ -79,7 +79,7 @@ describe("kb ask and POST /api/v1/ask", () => {
     const first = JSON.parse(await cli("ask", QUESTION, "--as", "kim", "--json")) as { conversationId: string };
     const second = JSON.parse(await cli("ask", "and after two years?", "--as", "kim", "--json", "--conversation", first.conversationId)) as { conversationId: string };
     expect(second.conversationId).toBe(first.conversationId);
-    expect(t.kb.conversations.get(t.kb.accounts.actorByName("kim"), first.conversationId).messages).toHaveLength(4);
+    expect((await t.kb.conversations.get(t.kb.accounts.actorByName("kim"), first.conversationId)).messages).toHaveLength(4);
   });
 
   it("refuse a user whose role may not search, on both channels", async () => {

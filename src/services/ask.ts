@@ -160,7 +160,7 @@ export class AskService {
         for await (const e of primed) {
           if (e.type === "done") {
             done = e;
-            if (turn && !signal?.aborted) conversations.finish(actor, turn, question, e);
+            if (turn && !signal?.aborted) await conversations.finish(actor, turn, question, e);
           }
           yield e;
         }

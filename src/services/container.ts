@@ -31,7 +31,7 @@ import { ExtractiveAnswerer } from "./answer/extractive.ts";
 import { DeferredLlmAnswerer, type LlmAnswererOptions } from "./answer/llm-answerer.ts";
 import { loadLlm, type LlmProvider, type LoadLlmOptions } from "../models/llm.ts";
 import { resolveLlmModelPath } from "../models/model-files.ts";
-import { ConversationsRepo } from "../stores/sqlite/conversations-repo.ts";
+import { SqliteMetadataStore } from "../stores/sqlite/metadata-store.ts";
 import { ConversationService } from "./conversation/conversations.ts";
 import type { Answerer } from "./answer/types.ts";
 import { AskService } from "./ask.ts";
@@ -213,6 +213,8 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   } catch (err) {
     throw sqliteDamagedError(dbFile, config.dataDir, err) ?? err;
   }
+  // The repositories converted to the async interfaces (stores/metadata.ts); the rest are still synchronous.
+  const metadata = new SqliteMetadataStore(db);
   const users = new UsersRepo(db);
   const documentsRepo = new DocumentsRepo(db);
   const jobsRepo = new JobsRepo(db);
@@ -277,7 +279,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const answerer: Answerer = llmConfigured
     ? new DeferredLlmAnswerer(async () => (await ensureLlm())!, { maxTokens: config.llmMaxTokens, ...options.llmAnswer })
     : new ExtractiveAnswerer();
-  const conversations = new ConversationService(new ConversationsRepo(db), ensureLlm, {
+  const conversations = new ConversationService(metadata, ensureLlm, {
     canReadDocument: (actor, id) => {
       const d = documentsRepo.byId(id);
       return d !== undefined && canRead(actor, { allow: d.aclAllow, deny: d.aclDeny, classification: d.classification });

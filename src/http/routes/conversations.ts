@@ -43,9 +43,9 @@ conversationRoutes.openapi(
       ...errorResponses,
     },
   }),
-  (c) => {
+  async (c) => {
     const { limit, offset } = c.req.valid("query");
-    return c.json({ ...c.get("kb").conversations.list(c.get("actor"), { limit, offset }), limit, offset }, 200);
+    return c.json({ ...(await c.get("kb").conversations.list(c.get("actor"), { limit, offset })), limit, offset }, 200);
   },
 );
 
@@ -57,7 +57,7 @@ conversationRoutes.openapi(
     request: { params: IdParam },
     responses: { 200: { description: "The conversation", content: { "application/json": { schema: ConversationSchema } } }, ...errorResponses },
   }),
-  (c) => c.json(c.get("kb").conversations.get(c.get("actor"), c.req.valid("param").id) as z.infer<typeof ConversationSchema>, 200),
+  async (c) => c.json((await c.get("kb").conversations.get(c.get("actor"), c.req.valid("param").id)) as z.infer<typeof ConversationSchema>, 200),
 );
 
 conversationRoutes.openapi(
@@ -68,8 +68,8 @@ conversationRoutes.openapi(
     request: { params: IdParam },
     responses: { 204: { description: "Deleted" }, ...errorResponses },
   }),
-  (c) => {
-    c.get("kb").conversations.delete(c.get("actor"), c.req.valid("param").id);
+  async (c) => {
+    await c.get("kb").conversations.delete(c.get("actor"), c.req.valid("param").id);
     return c.body(null, 204);
   },
 );

@@ -9,7 +9,7 @@
  * created when its first turn finishes.
  */
 import type { Actor } from "../../../policies/index.ts";
-import type { ConversationsRepo } from "../../stores/sqlite/conversations-repo.ts";
+import type { MetadataStore } from "../../stores/metadata.ts";
 import { newId } from "../../stores/ids.ts";
 import type { Citation } from "../answer/types.ts";
 import { notFound } from "../errors.ts";
@@ -59,7 +59,8 @@ export const WITHHELD_ANSWER = "[answer withheld: its sources are no longer avai
 
 export class ConversationService {
   constructor(
-    private readonly repo: ConversationsRepo,
+    /** Conversations live in the metadata store; a turn is stored in one transaction. */
+    private readonly repo: MetadataStore,
     /** The LLM used to rewrite follow-ups, when there is one (loaded on demand). */
     private readonly rewriter: () => Promise<RewriteLlm | null>,
     private readonly guard: HistoryGuard,
@@ -70,9 +71,9 @@ export class ConversationService {
    * and the rewriter): an answer citing a document the actor can no longer read is withheld,
    * and text is masked for actors without view_sensitive.
    */
-  private visibleMessages(actor: Actor, id: string, limit?: number) {
+  private async visibleMessages(actor: Actor, id: string, limit?: number) {
     const redact = this.guard.redactorFor(actor);
-    return this.repo.messages(actor.id, id, limit).map((m) => {
+    return (await this.repo.conversations.messages(actor.id, id, limit)).map((m) => {
       const citations = (m.citations ?? []) as Citation[];
       const withheld = citations.some((c) => !this.guard.canReadDocument(actor, c.documentId));
       return {
@@ -83,15 +84,15 @@ export class ConversationService {
     });
   }
 
-  list(actor: Actor, page: { limit?: number; offset?: number } = {}): { conversations: ConversationSummary[]; total: number } {
-    const { items, total } = this.repo.list(actor.id, Math.min(Math.max(page.limit ?? 50, 1), 200), Math.max(page.offset ?? 0, 0));
+  async list(actor: Actor, page: { limit?: number; offset?: number } = {}): Promise<{ conversations: ConversationSummary[]; total: number }> {
+    const { items, total } = await this.repo.conversations.list(actor.id, Math.min(Math.max(page.limit ?? 50, 1), 200), Math.max(page.offset ?? 0, 0));
     return { conversations: items.map((c) => ({ id: c.id, title: c.title, messages: Number(c.messages), createdAt: c.createdAt, updatedAt: c.updatedAt })), total: Number(total) };
   }
 
-  get(actor: Actor, id: string): ConversationDetail {
-    const c = this.repo.get(actor.id, id);
+  async get(actor: Actor, id: string): Promise<ConversationDetail> {
+    const c = await this.repo.conversations.get(actor.id, id);
     if (!c) throw notFound("conversation");
-    const messages = this.visibleMessages(actor, id).map((m) => ({
+    const messages = (await this.visibleMessages(actor, id)).map((m) => ({
       role: m.role,
       content: m.content,
       ...(m.retrievalQuery ? { retrievalQuery: m.retrievalQuery } : {}),
@@ -101,8 +102,8 @@ export class ConversationService {
     return { ...c, messages };
   }
 
-  delete(actor: Actor, id: string): void {
-    if (!this.repo.delete(actor.id, id)) throw notFound("conversation");
+  async delete(actor: Actor, id: string): Promise<void> {
+    if (!(await this.repo.conversations.delete(actor.id, id))) throw notFound("conversation");
   }
 
   /** The standalone retrieval query for a question after `history` (LLM when present, heuristic otherwise). */
@@ -124,21 +125,24 @@ export class ConversationService {
   async begin(actor: Actor, question: string, options: { conversationId?: string; signal?: AbortSignal } = {}): Promise<Turn> {
     requireAskText(question);
     if (!options.conversationId) return { conversationId: newId("conv"), isNew: true, history: [], retrievalQuery: question.trim() };
-    const c = this.repo.get(actor.id, options.conversationId);
+    const c = await this.repo.conversations.get(actor.id, options.conversationId);
     if (!c) throw notFound("conversation");
-    const history = this.visibleMessages(actor, c.id, HISTORY_MESSAGES).map((m) => ({ role: m.role, content: m.content }));
+    const history = (await this.visibleMessages(actor, c.id, HISTORY_MESSAGES)).map((m) => ({ role: m.role, content: m.content }));
     const retrievalQuery = await this.rewrite(question, history, options.signal);
     return { conversationId: c.id, isNew: false, history, retrievalQuery };
   }
 
   /** Stores the turn: the question and the answer as shown. False when the conversation vanished meanwhile. */
-  finish(actor: Actor, turn: Turn, question: string, answer: { answer: string; citations: Citation[] }): boolean {
-    if (turn.isNew) this.repo.create(actor.id, titleOf(question), turn.conversationId);
+  async finish(actor: Actor, turn: Turn, question: string, answer: { answer: string; citations: Citation[] }): Promise<boolean> {
     const q = question.trim();
-    return this.repo.append(actor.id, turn.conversationId, [
-      { role: "user", content: q, retrievalQuery: turn.retrievalQuery !== q ? turn.retrievalQuery : null },
-      { role: "assistant", content: answer.answer, citations: answer.citations },
-    ]);
+    // One transaction: a new conversation is never left without its first turn.
+    return this.repo.withTransaction(async (tx) => {
+      if (turn.isNew) await tx.conversations.create(actor.id, titleOf(question), turn.conversationId);
+      return tx.conversations.append(actor.id, turn.conversationId, [
+        { role: "user", content: q, retrievalQuery: turn.retrievalQuery !== q ? turn.retrievalQuery : null },
+        { role: "assistant", content: answer.answer, citations: answer.citations },
+      ]);
+    });
   }
 }
 

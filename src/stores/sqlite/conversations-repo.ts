@@ -1,29 +1,17 @@
 /**
  * Conversations and their messages. Every read and write names the owner: a conversation id
  * alone never finds anything, so one user cannot reach another's history through this repo.
+ * Synchronous underneath; services use it as metadata.ts's ConversationStore (metadata-store.ts).
  */
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import { newId } from "../ids.ts";
+import type { ConversationMessageRow, ConversationRow, NewConversationMessage } from "../metadata.ts";
 import type { Db } from "./db.ts";
 import { conversationMessages, conversations } from "./schema.ts";
 
 const nowSql = sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`;
 
-export interface ConversationRow {
-  id: string;
-  title: string;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface ConversationMessageRow {
-  id: number;
-  role: "user" | "assistant";
-  content: string;
-  retrievalQuery: string | null;
-  citations: unknown[] | null;
-  createdAt: string;
-}
+export type { ConversationMessageRow, ConversationRow } from "../metadata.ts";
 
 const columns = { id: conversations.id, title: conversations.title, createdAt: conversations.createdAt, updatedAt: conversations.updatedAt };
 
@@ -79,7 +67,7 @@ export class ConversationsRepo {
   }
 
   /** Appends messages (one transaction) and touches the conversation; false when it is not the owner's. */
-  append(ownerId: string, id: string, messages: { role: "user" | "assistant"; content: string; retrievalQuery?: string | null; citations?: unknown[] | null }[]): boolean {
+  append(ownerId: string, id: string, messages: NewConversationMessage[]): boolean {
     return this.db.transaction((tx) => {
       const touched = tx
         .update(conversations)

@@ -1,0 +1,59 @@
+/**
+ * The metadata store as a second database (PostgreSQL) would implement it: every repository
+ * method returns a Promise, and a unit of work that must commit as one goes through
+ * `withTransaction`. Services depend on these interfaces, never on a driver, so a new store
+ * is a new implementation of this file, not a rewrite of the services.
+ * SQLite implements them first (sqlite/metadata-store.ts). Repositories not listed here are
+ * still the synchronous SQLite classes (docs/architecture.md, "Metadata store interfaces").
+ */
+export interface ConversationRow {
+  id: string;
+  title: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ConversationMessageRow {
+  id: number;
+  role: "user" | "assistant";
+  content: string;
+  retrievalQuery: string | null;
+  citations: unknown[] | null;
+  createdAt: string;
+}
+
+export interface NewConversationMessage {
+  role: "user" | "assistant";
+  content: string;
+  retrievalQuery?: string | null;
+  citations?: unknown[] | null;
+}
+
+/** Conversations and their messages; every call names the owner (an id alone finds nothing). */
+export interface ConversationStore {
+  create(ownerId: string, title: string, id?: string): Promise<ConversationRow>;
+  get(ownerId: string, id: string): Promise<ConversationRow | undefined>;
+  /** Newest activity first. */
+  list(ownerId: string, limit: number, offset: number): Promise<{ items: (ConversationRow & { messages: number })[]; total: number }>;
+  /** Messages oldest first; the last `limit` when given. */
+  messages(ownerId: string, id: string, limit?: number): Promise<ConversationMessageRow[]>;
+  /** Appends messages atomically and touches the conversation; false when it is not the owner's. */
+  append(ownerId: string, id: string, messages: NewConversationMessage[]): Promise<boolean>;
+  delete(ownerId: string, id: string): Promise<boolean>;
+  /** Removes every conversation of an owner; returns how many. */
+  deleteAllOf(ownerId: string): Promise<number>;
+}
+
+/** The repositories one transaction sees (all on the transaction's connection). */
+export interface MetadataRepositories {
+  readonly conversations: ConversationStore;
+}
+
+export interface MetadataStore extends MetadataRepositories {
+  /**
+   * Runs `fn` as one transaction: committed when its promise resolves, rolled back when it
+   * rejects. `fn` must do only metadata work through `tx` (no LanceDB, files or network): a
+   * transaction holds the database's write lock, which other processes wait on.
+   */
+  withTransaction<T>(fn: (tx: MetadataRepositories) => Promise<T>): Promise<T>;
+}

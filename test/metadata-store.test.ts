@@ -1,0 +1,82 @@
+/**
+ * The SQLite implementation of the metadata store's transaction (stores/sqlite/metadata-store.ts):
+ * an async callback committed or rolled back as one, isolated from other callers in the same
+ * process, and refused when it waits on anything but the store (it would hold the write lock).
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openDb, type Db } from "../src/stores/sqlite/db.ts";
+import { SqliteMetadataStore } from "../src/stores/sqlite/metadata-store.ts";
+
+let dir: string;
+let db: Db;
+let store: SqliteMetadataStore;
+
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-meta-"));
+  db = openDb(path.join(dir, "app.sqlite"));
+  store = new SqliteMetadataStore(db);
+});
+afterEach(() => {
+  db.$client.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe("SqliteMetadataStore.withTransaction", () => {
+  it("commits the callback's writes when it resolves", async () => {
+    const id = await store.withTransaction(async (tx) => {
+      const c = await tx.conversations.create("kim", "t");
+      await tx.conversations.append("kim", c.id, [{ role: "user", content: "q" }]);
+      return c.id;
+    });
+    expect(await store.conversations.messages("kim", id)).toHaveLength(1);
+    expect(db.$client.inTransaction).toBe(false);
+  });
+
+  it("rolls every write back when the callback rejects", async () => {
+    await expect(
+      store.withTransaction(async (tx) => {
+        await tx.conversations.create("kim", "t", "conv_x");
+        throw new Error("boom");
+      }),
+    ).rejects.toThrow("boom");
+    expect(await store.conversations.get("kim", "conv_x")).toBeUndefined();
+    expect(db.$client.inTransaction).toBe(false);
+  });
+
+  it("makes a caller outside the transaction wait for it, so its statement is not inside it", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const inside = store.withTransaction(async (tx) => {
+      await tx.conversations.create("kim", "t", "conv_a");
+      await gate;
+      throw new Error("roll back");
+    });
+    // Another request of the same process while the transaction is open (BEGIN has run).
+    expect(db.$client.inTransaction).toBe(true);
+    const outside = store.conversations.create("lee", "u", "conv_b");
+    release();
+    await expect(inside).rejects.toThrow("roll back");
+    await outside;
+    expect(await store.conversations.get("kim", "conv_a")).toBeUndefined();
+    // Had it run inside the open transaction, the rollback would have taken it too.
+    expect(await store.conversations.get("lee", "conv_b")).toBeDefined();
+  });
+
+  it("rolls back a callback that waits on other I/O (it would hold the write lock)", async () => {
+    await expect(
+      store.withTransaction(async (tx) => {
+        await tx.conversations.create("kim", "t", "conv_io");
+        await fs.promises.readFile(path.join(dir, "app.sqlite"));
+      }),
+    ).rejects.toThrow(/awaited something other than the metadata store/);
+    expect(await store.conversations.get("kim", "conv_io")).toBeUndefined();
+    expect(db.$client.inTransaction).toBe(false);
+  });
+
+  it("refuses a nested transaction instead of waiting for itself", async () => {
+    await expect(store.withTransaction(async () => store.withTransaction(async () => 1))).rejects.toThrow(/inside a transaction/);
+  });
+});
