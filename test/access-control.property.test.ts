@@ -433,12 +433,12 @@ describe("document access under random changes", () => {
         for (const i of picked) {
           const id = docIds[i]!;
           if (allowed.has(id)) {
-            expect(kb.documents.get(actor, id).id).toBe(id);
+            expect((await kb.documents.get(actor, id)).id).toBe(id);
             const text = kb.documents.text(actor, id).pages.map((p) => p.text).join("\n");
             expect(text).toContain(`marker${i}x`);
             expect(text.includes(phoneOf(i))).toBe(seesSensitive(user));
           } else {
-            expect(() => kb.documents.get(actor, id)).toThrow(/not found/);
+            await expect(kb.documents.get(actor, id)).rejects.toThrow(/not found/);
             expect(() => kb.documents.text(actor, id)).toThrow(/not found/);
           }
         }

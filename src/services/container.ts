@@ -18,7 +18,6 @@ import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
 import { ACTIVE_KEY, ActiveIndex, ModelRegistry, type IndexInfo, type ModelStatus } from "./active-index.ts";
 import { isLanceError, sqliteDamagedError, tableDamagedError } from "./data-damage.ts";
 import { UsersRepo } from "../stores/sqlite/users-repo.ts";
-import { SensitiveRepo } from "../stores/sqlite/sensitive-repo.ts";
 import { canRead, resolveDocumentAccess, SYSTEM_ACTOR } from "../../policies/index.ts";
 import { AccessService } from "./access.ts";
 import { Accounts } from "./accounts.ts";
@@ -247,7 +246,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   }
   index.watch();
   const chunks = index.store;
-  const sensitive = new SensitiveIndex(new SensitiveRepo(db), documentsRepo, chunks, audit);
+  const sensitive = new SensitiveIndex(metadata.sensitive, documentsRepo, chunks, audit);
   const models: ModelStatus = index.status;
   if (models.embeddingNote) log.warn(models.embeddingNote);
   const activeEmbedder = () => index.embedder();

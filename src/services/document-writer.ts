@@ -29,7 +29,7 @@ export interface DocumentWriterDeps {
   documents: DocumentsRepo;
   index: ActiveIndex;
   /** Records personal data found in a new version's chunks (services/sensitive.ts). */
-  recordSensitive?: (documentId: string, chunks: readonly { chunkId: string; text: string }[]) => void;
+  recordSensitive?: (documentId: string, chunks: readonly { chunkId: string; text: string }[]) => Promise<unknown>;
   /** Extracts a stored original again (`restore`); absent: documents with a live version cannot be restored. */
   extract?: (source: string, bytes: Buffer, opts: { title?: string }) => Promise<PreparedDocument>;
   /** Originals: removed once nothing needs them (ErasureRepo.blobInUse). Absent: originals are left alone. */
@@ -110,7 +110,7 @@ export class DocumentWriter {
         }
         let k = 0;
         for (const w of items) for (const r of w.rows) r.vector = vectors ? vectors[k++] : undefined;
-        for (const w of items) this.deps.recordSensitive?.(w.documentId, w.rows);
+        for (const w of items) await this.deps.recordSensitive?.(w.documentId, w.rows);
         await target.store.replaceDocuments(items.map((w) => ({ documentId: w.documentId, rows: w.rows })));
         return new Set<string>();
       },
@@ -298,7 +298,7 @@ export class DocumentWriter {
       const prepared = await this.deps.extract(doc.source, bytes, { title: doc.title });
       rows = chunkRowsFor(doc, doc.version, prepared, { allow: doc.aclAllow, deny: doc.aclDeny, classification: doc.classification });
       texts = prepared.chunks.map((c) => c.embeddingText);
-      this.deps.recordSensitive?.(doc.id, rows);
+      await this.deps.recordSensitive?.(doc.id, rows);
     }
     await index.write(
       async (target) => {

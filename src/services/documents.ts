@@ -93,9 +93,9 @@ export class DocumentService {
     return d;
   }
 
-  get(actor: Actor, id: string): DocumentView {
+  async get(actor: Actor, id: string): Promise<DocumentView> {
     const d = this.readable(actor, id, "document.read");
-    const counts = this.extras.sensitive?.countsFor(actor, id);
+    const counts = await this.extras.sensitive?.countsFor(actor, id);
     return { ...viewFor(actor, d), ...(counts ? { sensitive: counts } : {}) };
   }
 

@@ -9,7 +9,7 @@ import { authorize, can, canRead, mustMask, SensitiveData, type Actor } from "..
 import { countByKind, detectSensitive, maskSensitive, SENSITIVE_DETECTOR_VERSION, type SensitiveKind } from "../domain/sensitive/index.ts";
 import type { ChunkStore } from "../stores/lance/chunk-store.ts";
 import type { DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
-import type { SensitiveRepo } from "../stores/sqlite/sensitive-repo.ts";
+import type { SensitiveStore } from "../stores/metadata.ts";
 
 const identity = (text: string) => text;
 
@@ -44,7 +44,7 @@ interface AuditSink {
 
 export class SensitiveIndex {
   constructor(
-    private readonly repo: SensitiveRepo,
+    private readonly repo: SensitiveStore,
     /** The document rows the report names (their access decides who sees them), and the detector status. */
     private readonly documents: DocumentsRepo,
     /** The active chunk table (a scan reads every chunk of it). */
@@ -69,7 +69,7 @@ export class SensitiveIndex {
     let found = 0;
     for (const [id, chunks] of byDoc) {
       if (!this.documents.byId(id)) continue;
-      const counts = this.record(id, chunks);
+      const counts = await this.record(id, chunks);
       if (Object.keys(counts).length) found++;
     }
     this.audit.record(actor, "sensitive.scan", null, { documents: byDoc.size, withPersonalData: found });
@@ -82,14 +82,14 @@ export class SensitiveIndex {
   }
 
   /** Detects and records the spans of a document's chunks (replacing earlier versions'); returns counts. */
-  record(documentId: string, chunks: readonly { chunkId: string; text: string }[]): Partial<Record<SensitiveKind, number>> {
+  async record(documentId: string, chunks: readonly { chunkId: string; text: string }[]): Promise<Partial<Record<SensitiveKind, number>>> {
     const rows = chunks.flatMap((c) => detectSensitive(c.text).map((s) => ({ chunkId: c.chunkId, kind: s.kind, start: s.start, end: s.end })));
-    this.repo.replaceDocument(documentId, rows);
+    await this.repo.replaceDocument(documentId, rows);
     return countByKind(rows);
   }
 
   /** Per-kind counts for a document, or undefined when `actor` may not see reports. */
-  countsFor(actor: Actor, documentId: string): Record<string, number> | undefined {
+  async countsFor(actor: Actor, documentId: string): Promise<Record<string, number> | undefined> {
     if (!can(actor, "report", SensitiveData, null)) return undefined;
     return this.repo.countsOf(documentId);
   }
@@ -100,10 +100,10 @@ export class SensitiveIndex {
    * every document, so the others are left out as if they did not exist. Titles and sources are
    * masked like any other text for actors without view_sensitive.
    */
-  report(actor: Actor, kind?: SensitiveKind): SensitiveReportItem[] {
+  async report(actor: Actor, kind?: SensitiveKind): Promise<SensitiveReportItem[]> {
     authorize(actor, "report", SensitiveData, null);
     const byDoc = new Map<string, Record<string, number>>();
-    for (const r of this.repo.report(kind)) {
+    for (const r of await this.repo.report(kind)) {
       const c = byDoc.get(r.documentId) ?? {};
       c[r.kind] = r.n;
       byDoc.set(r.documentId, c);

@@ -44,9 +44,31 @@ export interface ConversationStore {
   deleteAllOf(ownerId: string): Promise<number>;
 }
 
+export type SensitiveKindName = "rrn" | "card" | "phone" | "account" | "email";
+
+export interface SensitiveSpanRow {
+  documentId: string;
+  chunkId: string;
+  kind: SensitiveKindName;
+  start: number;
+  end: number;
+}
+
+/** Recorded personal-data spans per chunk. */
+export interface SensitiveStore {
+  /** Makes `rows` the only recorded spans of the document (atomically). */
+  replaceDocument(documentId: string, rows: Omit<SensitiveSpanRow, "documentId">[]): Promise<void>;
+  spansOfChunks(chunkIds: string[]): Promise<SensitiveSpanRow[]>;
+  /** Counts per kind for one document. */
+  countsOf(documentId: string): Promise<Record<string, number>>;
+  /** Counts per document and kind, for documents with any (optionally one kind). */
+  report(kind?: SensitiveKindName): Promise<{ documentId: string; kind: SensitiveKindName; n: number }[]>;
+}
+
 /** The repositories one transaction sees (all on the transaction's connection). */
 export interface MetadataRepositories {
   readonly conversations: ConversationStore;
+  readonly sensitive: SensitiveStore;
 }
 
 export interface MetadataStore extends MetadataRepositories {

@@ -185,7 +185,7 @@ export function registerAdminCommands(program: Command): void {
     .option("--kind <kind>", "rrn | phone | email | card | account")
     .action(async (o: { kind?: SensitiveKind }) =>
       withKb(async (kb) => {
-        const rows = kb.sensitive.report(SYSTEM_ACTOR, o.kind);
+        const rows = await kb.sensitive.report(SYSTEM_ACTOR, o.kind);
         if (rows.length === 0) console.log("no personal data recorded");
         for (const r of rows) console.log(`${r.documentId}\t${r.source}\t${Object.entries(r.counts).map(([k, n]) => `${k}=${n}`).join(" ")}`);
       }),

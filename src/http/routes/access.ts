@@ -126,7 +126,7 @@ accessRoutes.openapi(
       ...errorResponses,
     },
   }),
-  (c) => c.json({ items: c.get("kb").sensitive.report(c.get("actor"), c.req.valid("query").kind) }, 200),
+  async (c) => c.json({ items: await c.get("kb").sensitive.report(c.get("actor"), c.req.valid("query").kind) }, 200),
 );
 
 accessRoutes.openapi(

@@ -137,8 +137,8 @@ documentRoutes.openapi(
     request: { params: IdParam },
     responses: { 200: { description: "The document (`ETag`: its version, for If-Match on PUT /documents/{id}/content)", content: { "application/json": { schema: DocumentSchema } } }, ...errorResponses },
   }),
-  (c) => {
-    const view = c.get("kb").documents.get(c.get("actor"), c.req.valid("param").id);
+  async (c) => {
+    const view = await c.get("kb").documents.get(c.get("actor"), c.req.valid("param").id);
     c.header("ETag", `"${view.version}"`);
     return c.json(view, 200);
   },

@@ -65,7 +65,7 @@ export interface JobDeps {
   /** Default access of documents (policies/document-rules.ts with the current rules file); default: built-in default. */
   resolveAccess?: (facts: DocumentFacts, explicit: ExplicitAccess) => Access & { tags?: string[] };
   /** Records personal data found in a new version's chunks (services/sensitive.ts). */
-  recordSensitive?: (documentId: string, chunks: readonly { chunkId: string; text: string }[]) => void;
+  recordSensitive?: (documentId: string, chunks: readonly { chunkId: string; text: string }[]) => Promise<unknown>;
   /** Files extracted ahead of the writer (default 4). */
   concurrency?: number;
   /**

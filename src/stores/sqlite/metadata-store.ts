@@ -13,21 +13,24 @@
  * The statements underneath are the synchronous repositories (conversations-repo.ts, ...).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { ConversationStore, MetadataRepositories, MetadataStore } from "../metadata.ts";
+import type { ConversationStore, MetadataRepositories, MetadataStore, SensitiveStore } from "../metadata.ts";
 import { ConversationsRepo } from "./conversations-repo.ts";
 import type { Db } from "./db.ts";
+import { SensitiveRepo } from "./sensitive-repo.ts";
 
 /** A synchronous repository's methods, returning Promises. */
 type Async<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never };
 
 export class SqliteMetadataStore implements MetadataStore {
   readonly conversations: ConversationStore;
+  readonly sensitive: SensitiveStore;
   /** Settles when the open transaction ends; null when none is open. */
   private open: Promise<void> | null = null;
   private readonly inTransaction = new AsyncLocalStorage<true>();
 
   constructor(private readonly db: Db) {
     this.conversations = this.wrap(new ConversationsRepo(db));
+    this.sensitive = this.wrap(new SensitiveRepo(db));
   }
 
   async withTransaction<T>(fn: (tx: MetadataRepositories) => Promise<T>): Promise<T> {

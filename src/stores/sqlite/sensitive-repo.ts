@@ -1,4 +1,7 @@
-/** Recorded personal-data spans per chunk (see schema.ts `sensitive_spans`). */
+/**
+ * Recorded personal-data spans per chunk (see schema.ts `sensitive_spans`). Synchronous
+ * underneath; services use it as metadata.ts's SensitiveStore (metadata-store.ts).
+ */
 import { and, count, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "./db.ts";
 import { sensitiveSpans } from "./schema.ts";
