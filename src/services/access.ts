@@ -27,7 +27,7 @@ import {
   type ReadExplanation,
 } from "../../policies/index.ts";
 import type { DocumentWriter } from "./document-writer.ts";
-import type { DocumentRow, DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
+import { accessOfRow, subjectOfRow, type DocumentRow, type DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import type { Accounts } from "./accounts.ts";
 import type { AuditLog } from "./audit.ts";
 import { badRequest, notFound, ServiceError } from "./errors.ts";
@@ -87,8 +87,8 @@ export interface BulkResult {
   skipped: { id: string; reason: string }[];
 }
 
-const accessOf = (d: DocumentRow): DocumentAccess => ({ allow: d.aclAllow, deny: d.aclDeny, classification: d.classification, manage: d.aclManage ?? [] });
-const subjectOf = (d: DocumentRow): DocumentSubject => ({ allow: d.aclAllow, deny: d.aclDeny, classification: d.classification, owner: d.owner, managers: d.aclManage ?? [] });
+const accessOf = (d: DocumentRow): DocumentAccess => ({ ...accessOfRow(d), manage: d.aclManage });
+const subjectOf = (d: DocumentRow): DocumentSubject => subjectOfRow(d);
 const sameAccess = (a: DocumentAccess, b: DocumentAccess) => JSON.stringify(a) === JSON.stringify(b);
 
 /** The change in canonical form (policies/document-access.ts), or a 400 saying what is wrong. */

@@ -11,7 +11,7 @@ import { CHUNKS_TABLE, ChunkStore } from "../stores/lance/chunk-store.ts";
 import { AuditRepo } from "../stores/sqlite/audit-repo.ts";
 import { openDb, type Db } from "../stores/sqlite/db.ts";
 import { rebaseBlobPaths } from "../stores/sqlite/blob-paths.ts";
-import { DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
+import { accessOfRow, DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import { JobsRepo } from "../stores/sqlite/jobs-repo.ts";
 import { ErasureRepo } from "../stores/sqlite/erasure-repo.ts";
 import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
@@ -281,7 +281,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const conversations = new ConversationService(metadata, ensureLlm, {
     canReadDocument: (actor, id) => {
       const d = documentsRepo.byId(id);
-      return d !== undefined && canRead(actor, { allow: d.aclAllow, deny: d.aclDeny, classification: d.classification });
+      return d !== undefined && canRead(actor, accessOfRow(d));
     },
     redactorFor,
   });

@@ -17,7 +17,7 @@ import type { Access } from "../../policies/index.ts";
 import type { ChunkRow, ChunkStore } from "../stores/lance/chunk-store.ts";
 import { documentIdsWhere } from "../stores/lance/filter.ts";
 import type { BlobStore } from "../stores/blob-store.ts";
-import type { DocumentRow, DocumentsRepo, NewDocumentRow } from "../stores/sqlite/documents-repo.ts";
+import { accessOfRow, type DocumentRow, type DocumentsRepo, type NewDocumentRow } from "../stores/sqlite/documents-repo.ts";
 import type { ErasureRepo } from "../stores/sqlite/erasure-repo.ts";
 import type { ActiveIndex, WriteTarget } from "./active-index.ts";
 
@@ -269,7 +269,7 @@ export class DocumentWriter {
 
   /** Rewrites a document's access columns in the active table from its SQLite row (repair). */
   async repairAccess(doc: DocumentRow): Promise<void> {
-    await this.deps.index.write((target) => target.store.updateAccess(doc.id, { allow: doc.aclAllow, deny: doc.aclDeny, classification: doc.classification }));
+    await this.deps.index.write((target) => target.store.updateAccess(doc.id, accessOfRow(doc)));
   }
 
   /** Makes the active table hold exactly the SQLite version of a document, if it does not. */
@@ -296,7 +296,7 @@ export class DocumentWriter {
       if (!this.deps.extract) throw new IngestError("no_extractor", "this process cannot extract documents");
       const bytes = fs.readFileSync(doc.blobPath);
       const prepared = await this.deps.extract(doc.source, bytes, { title: doc.title });
-      rows = chunkRowsFor(doc, doc.version, prepared, { allow: doc.aclAllow, deny: doc.aclDeny, classification: doc.classification });
+      rows = chunkRowsFor(doc, doc.version, prepared, accessOfRow(doc));
       texts = prepared.chunks.map((c) => c.embeddingText);
       await this.deps.recordSensitive?.(doc.id, rows);
     }

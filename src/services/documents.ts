@@ -8,7 +8,7 @@ import { authorize, can, canRead, Document, isValidName, parsePrincipalList, typ
 import type { BlobStore } from "../stores/blob-store.ts";
 import type { AuditLog } from "./audit.ts";
 import { redactorFor, type SensitiveIndex } from "./sensitive.ts";
-import type { DocumentRow, DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
+import { accessOfRow, subjectOfRow, type DocumentRow, type DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import { ServiceError, notFound } from "./errors.ts";
 import type { DocumentWriter } from "./document-writer.ts";
 import type { UpdateTarget } from "./jobs/context.ts";
@@ -54,7 +54,7 @@ export function documentView(d: DocumentRow): DocumentView {
   };
 }
 
-const accessOf = (d: DocumentRow) => ({ allow: d.aclAllow, deny: d.aclDeny, classification: d.classification });
+const accessOf = accessOfRow;
 
 /** Upload names are display names only: keep the last path segment, never a path. */
 export function safeUploadName(name: string): string {
@@ -157,7 +157,7 @@ export class DocumentService {
   async delete(actor: Actor, id: string): Promise<void> {
     const doc = this.repo.byId(id);
     if (!doc) throw new ServiceError(404, "not_found", "document not found");
-    const subject = { allow: doc.aclAllow, deny: doc.aclDeny, classification: doc.classification, owner: doc.owner, managers: doc.aclManage };
+    const subject = subjectOfRow(doc);
     if (!can(actor, "read", Document, subject)) throw new ServiceError(404, "not_found", "document not found");
     authorize(actor, "delete", Document, subject);
     await this.extras.writer.delete(id);

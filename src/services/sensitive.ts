@@ -8,7 +8,7 @@
 import { authorize, can, canRead, mustMask, SensitiveData, type Actor } from "../../policies/index.ts";
 import { countByKind, detectSensitive, maskSensitive, SENSITIVE_DETECTOR_VERSION, type SensitiveKind } from "../domain/sensitive/index.ts";
 import type { ChunkStore } from "../stores/lance/chunk-store.ts";
-import type { DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
+import { accessOfRow, type DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import type { SensitiveStore } from "../stores/metadata.ts";
 
 const identity = (text: string) => text;
@@ -112,7 +112,7 @@ export class SensitiveIndex {
     const items: SensitiveReportItem[] = [];
     for (const [documentId, counts] of byDoc) {
       const d = this.documents.byId(documentId);
-      if (!d || !canRead(actor, { allow: d.aclAllow, deny: d.aclDeny, classification: d.classification })) continue;
+      if (!d || !canRead(actor, accessOfRow(d))) continue;
       items.push({ documentId, source: redact(d.source), title: redact(d.title), counts });
     }
     return items;

@@ -15,7 +15,7 @@
  */
 import { accessSignature } from "../../stores/access.ts";
 import type { DocumentSignature } from "../../stores/lance/chunk-store.ts";
-import type { DocumentRow } from "../../stores/sqlite/documents-repo.ts";
+import { accessOfRow, type DocumentRow } from "../../stores/sqlite/documents-repo.ts";
 import type { DocumentWriter } from "../document-writer.ts";
 import type { JobDeps } from "./context.ts";
 
@@ -29,7 +29,7 @@ export interface ReconcileReport {
   orphanChunkDocuments: number;
 }
 
-const accessOf = (d: DocumentRow) => accessSignature({ allow: d.aclAllow, deny: d.aclDeny, classification: d.classification });
+const accessOf = (d: DocumentRow) => accessSignature(accessOfRow(d));
 
 /** What the active table should hold of a document: undefined = nothing. */
 function expected(d: DocumentRow): DocumentSignature | undefined {

@@ -6,10 +6,10 @@ import path from "node:path";
 import { authorize, can, Document, resolveAcl, type Actor, type Access } from "../../../policies/index.ts";
 import { clampTitle } from "../../domain/limits.ts";
 import { newId } from "../../stores/ids.ts";
-import type { DocumentIdentity, DocumentRow } from "../../stores/sqlite/documents-repo.ts";
+import { subjectOfRow, type DocumentIdentity, type DocumentRow } from "../../stores/sqlite/documents-repo.ts";
 import type { FileOptions, JobDeps } from "./context.ts";
 
-export const subjectOf = (d: DocumentRow) => ({ allow: d.aclAllow, deny: d.aclDeny, classification: d.classification, owner: d.owner, managers: d.aclManage });
+export const subjectOf = subjectOfRow;
 
 /**
  * The document `identity` names, or a new row for it (status processing, no version yet).

@@ -9,7 +9,7 @@ import path from "node:path";
 import { authorize, can, canRead, Job, SYSTEM_ACTOR, type Actor } from "../../../policies/index.ts";
 import { SENSITIVE_DETECTOR_VERSION } from "../../domain/sensitive/index.ts";
 import { newId } from "../../stores/ids.ts";
-import type { DocumentsRepo } from "../../stores/sqlite/documents-repo.ts";
+import { accessOfRow, type DocumentsRepo } from "../../stores/sqlite/documents-repo.ts";
 import type { JobRow, JobStatus, JobsRepo } from "../../stores/sqlite/jobs-repo.ts";
 import { ServiceError, notFound } from "../errors.ts";
 import { requireMaxLength, TEXT_LIMITS } from "../limits.ts";
@@ -162,7 +162,7 @@ export class JobsService {
     const redact = redactorFor(actor);
     const files = view.files.map((f) => {
       const doc = f.documentId ? this.deps.documents.byId(f.documentId) : undefined;
-      const readable = doc ? canRead(actor, { allow: doc.aclAllow, deny: doc.aclDeny, classification: doc.classification }) : creator;
+      const readable = doc ? canRead(actor, accessOfRow(doc)) : creator;
       if (readable || creator) return { ...f, source: redact(f.source), ...(f.error ? { error: redact(f.error) } : {}) };
       const { documentId: _id, error: _error, ...rest } = f;
       return { ...rest, source: HIDDEN_SOURCE };
