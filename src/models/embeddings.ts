@@ -611,7 +611,7 @@ class TransformersEmbeddingProvider implements LocalEmbeddingProvider {
 
   /** Runs queued batches one at a time; query batches first. */
   private async pump(): Promise<void> {
-    await null; // never finish synchronously: `this.pumping ??= this.pump()` must be assigned first
+    await Promise.resolve(); // never finish synchronously: `this.pumping ??= this.pump()` must be assigned first
     try {
       for (;;) {
         const job = this.high.shift() ?? this.low.shift();

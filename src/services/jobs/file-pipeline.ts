@@ -87,7 +87,11 @@ export class FilePipeline {
       while (next < pending.length && next - cursor < ahead) {
         const file = pending[next++]!;
         const slot = { promise: this.stage(file), settled: false };
-        slot.promise.then(() => (slot.settled = true));
+        // settled either way; a rejection is handled where the slot is awaited
+        slot.promise.then(
+          () => (slot.settled = true),
+          () => (slot.settled = true),
+        );
         staged.push(slot);
       }
     };
