@@ -305,6 +305,38 @@ describe("sign-in with a password", () => {
   });
 });
 
+describe("the per-address limit", () => {
+  it("counts every sign-in attempt against the address's budget for unauthenticated requests (429 + Retry-After)", async () => {
+    const t = await startTestServer({ anonRateLimitPerMinute: 3 });
+    try {
+      t.kb.accounts.createUser({ name: "kim", role: "viewer" });
+      await t.kb.signIn.setPassword(SYSTEM_ACTOR, "kim", { password: PASSWORD });
+      for (let i = 0; i < 3; i++) expect((await login(t, `guess${i}`, PASSWORD)).status).toBe(401);
+      const limited = await login(t, "kim", PASSWORD);
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+      // A signed-in or token-bearing client is not charged: the limit is for the anonymous.
+      const token = t.tokenFor("reader");
+      expect((await t.fetchAs(token, "/api/v1/auth/session")).status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("is stated in /openapi.json, where sign-in and providers need no authentication", async () => {
+    const t = await startTestServer();
+    try {
+      const doc = (await (await fetch(`${t.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { security?: unknown[] }>>; components: { securitySchemes: Record<string, unknown> } };
+      expect(doc.paths["/api/v1/auth/login"]!.post!.security).toEqual([]);
+      expect(doc.paths["/api/v1/auth/providers"]!.get!.security).toEqual([]);
+      expect(doc.paths["/api/v1/auth/session"]!.get).toBeDefined();
+      expect(doc.components.securitySchemes.session).toMatchObject({ type: "apiKey", in: "cookie", name: "kb_session" });
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe("the Secure flag", () => {
   it("is set when KB_PUBLIC_URL is https", async () => {
     const t = await startTestServer({ publicUrl: "https://kb.example.com" });
