@@ -159,9 +159,13 @@ describe("sign-in with a password", () => {
     for (let i = 0; i < 5; i++) await login(t, "park", "not the password");
     expect((await login(t, "park", PASSWORD)).status).toBe(401);
     const admin = await signIn(t, "boss");
+    const status = (await (await withCookie(t, admin.cookie, "/api/v1/admin/users/park/password")).json()) as { set: boolean; lockedUntil: string | null };
+    expect(status.set).toBe(true);
+    expect(Date.parse(status.lockedUntil!)).toBe(clock.now + 15 * MINUTE);
     const reset = await write(t, admin, "/api/v1/admin/users/park/password", "PUT", { password: "a brand new passphrase" });
     expect(reset.status).toBe(200);
     expect((await login(t, "park", "a brand new passphrase")).status).toBe(200);
+    expect(await (await withCookie(t, admin.cookie, "/api/v1/admin/users/park/password")).json()).toMatchObject({ set: true, lockedUntil: null });
   });
 
   it("ends a session after 60 idle minutes, and any session 12 hours after sign-in", async () => {
