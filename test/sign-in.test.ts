@@ -85,6 +85,7 @@ describe("sign-in with a password", () => {
     expect(body).toMatchObject({ user: { name: "kim" }, role: "viewer", capabilities: ["search"], via: "session" });
     expect(body.csrfToken.length).toBeGreaterThan(20);
     expect(Date.parse(body.expiresAt)).toBe(clock.now + 60 * MINUTE);
+    expect(res.headers.get("cache-control")).toBe("no-store");
     const { pair, attributes } = sessionCookie(res);
     expect(pair).toMatch(/^kb_session=kbs_[A-Za-z0-9_-]{43}$/);
     expect(attributes).toEqual(expect.arrayContaining(["HttpOnly", "SameSite=Strict", "Path=/api"]));
@@ -397,6 +398,26 @@ describe("first start", () => {
     } finally {
       await t.close();
       process.umask(previous);
+    }
+  });
+});
+
+describe("first start of this version on an older data folder", () => {
+  it("gives an existing admin without a password a generated one, and leaves a user who has one alone", async () => {
+    const t = await openTestKb();
+    try {
+      t.kb.accounts.createUser({ name: "admin", role: "admin" }); // made by an earlier version: a token, no password
+      const r = await ensureAdmin(t.kb);
+      expect(r).toMatchObject({ created: false, passwordCreated: true });
+      const password = /^password: (.+)$/m.exec(fs.readFileSync(r.credentialsFile!, "utf8"))![1]!;
+      await expect(t.kb.signIn.login({ name: "admin", password, client: "test" })).resolves.toBeDefined();
+      // The operator removed the file after reading it: no new password behind their back.
+      fs.rmSync(r.credentialsFile!);
+      const again = await ensureAdmin(t.kb);
+      expect(again).toMatchObject({ passwordCreated: false, credentialsFile: null });
+      await expect(t.kb.signIn.login({ name: "admin", password, client: "test" })).resolves.toBeDefined();
+    } finally {
+      await t.close();
     }
   });
 });

@@ -77,6 +77,11 @@ export function createApp(kb: Kb): OpenAPIHono<AppEnv> {
   app.use("/api/*", async (c, next) => (isPublicApi(c.req.path) ? next() : authenticated(c, next)));
   app.use("/api/*", async (c, next) => (isPublicApi(c.req.path) ? next() : limiter(c, next)));
   app.use("/api/*", requireCsrf());
+  // Sign-in answers carry CSRF tokens and session facts: never kept by a cache.
+  app.use("/api/v1/auth/*", async (c, next) => {
+    await next();
+    c.header("Cache-Control", "no-store");
+  });
   app.use("/api/*", async (c, next) => {
     const isUpload = (c.req.method === "POST" && c.req.path === "/api/v1/documents") || (c.req.method === "PUT" && /^\/api\/v1\/documents\/[^/]+\/content$/.test(c.req.path));
     const limit = isUpload ? kb.config.maxUploadBytes : JSON_LIMIT;
