@@ -296,6 +296,17 @@ describe("sign-in with a password", () => {
     expect((await login(t, "kim", PASSWORD, { origin: t.url })).status).toBe(200);
   });
 
+  it("signs in again over a live or a stale cookie (another tab), with one new cookie", async () => {
+    const s = await signIn(t, "kim");
+    for (const cookie of [s.cookie, "kb_session=kbs_stale"]) {
+      const again = await withCookie(t, cookie, "/api/v1/auth/login", { method: "POST", headers: { "content-type": "application/json", origin: t.url }, body: JSON.stringify({ name: "kim", password: PASSWORD }) });
+      expect(again.status).toBe(200);
+      const set = again.headers.getSetCookie().filter((c) => c.startsWith("kb_session="));
+      expect(set).toHaveLength(1);
+      expect(set[0]).not.toContain(s.cookie);
+    }
+  });
+
   it("never accepts the cookie on /v1 (bearer only), and a bearer header wins over a cookie on /api", async () => {
     const s = await signIn(t, "kim");
     expect((await withCookie(t, s.cookie, "/v1/models")).status).toBe(401);

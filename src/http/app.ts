@@ -73,7 +73,8 @@ export function createApp(kb: Kb): OpenAPIHono<AppEnv> {
   // bearer tokens; cookie-authenticated writes need the CSRF token and the server's own origin.
   // /v1 never looks at cookies.
   const authenticated = requireAuth(unauthenticated);
-  app.use("/api/*", sessionAuth());
+  const cookies = sessionAuth();
+  app.use("/api/*", async (c, next) => (isPublicApi(c.req.path) ? next() : cookies(c, next)));
   app.use("/api/*", async (c, next) => (isPublicApi(c.req.path) ? next() : authenticated(c, next)));
   app.use("/api/*", async (c, next) => (isPublicApi(c.req.path) ? next() : limiter(c, next)));
   app.use("/api/*", requireCsrf());
