@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { ADMIN_CREDENTIALS_FILE, ensureAdmin } from "../src/services/bootstrap.ts";
+import { backup } from "../src/services/maintenance.ts";
 import { startTestServer, openTestKb, type TestServer } from "./helpers/kb.ts";
 
 const PASSWORD = "correct horse battery staple";
@@ -409,6 +410,24 @@ describe("first start", () => {
     } finally {
       await t.close();
       process.umask(previous);
+    }
+  });
+});
+
+describe("backups", () => {
+  it("keep admin-credentials with the admin token, as private as the data folder", async () => {
+    const t = await openTestKb();
+    const dest = fs.mkdtempSync(path.join(os.tmpdir(), "kb-backup-"));
+    try {
+      await ensureAdmin(t.kb);
+      const manifest = await backup(t.dir, path.join(dest, "b"));
+      expect(manifest.extras).toEqual(expect.arrayContaining(["admin-token", ADMIN_CREDENTIALS_FILE]));
+      const copy = path.join(dest, "b", ADMIN_CREDENTIALS_FILE);
+      expect(fs.readFileSync(copy, "utf8")).toBe(fs.readFileSync(path.join(t.dir, ADMIN_CREDENTIALS_FILE), "utf8"));
+      expect(fs.statSync(copy).mode & 0o777).toBe(0o600);
+    } finally {
+      await t.close();
+      fs.rmSync(dest, { recursive: true, force: true });
     }
   });
 });
