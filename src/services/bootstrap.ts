@@ -12,13 +12,13 @@ import type { Kb } from "./container.ts";
 export const DEMO_DIR = fileURLToPath(new URL("../../data/demo", import.meta.url));
 
 /** Creates user "admin" with a token if there are no users; returns the token file path. */
-export function ensureAdmin(kb: Kb): { tokenFile: string; created: boolean } {
+export async function ensureAdmin(kb: Kb): Promise<{ tokenFile: string; created: boolean }> {
   const tokenFile = path.join(kb.config.dataDir, "admin-token");
-  if (kb.accounts.listUsers().length > 0) return { tokenFile, created: false };
-  kb.accounts.createUser({ name: "admin", role: "admin", clearance: 3 });
-  const { token, info } = kb.accounts.createToken("admin", { name: "first admin token" });
+  if ((await kb.accounts.listUsers()).length > 0) return { tokenFile, created: false };
+  await kb.accounts.createUser({ name: "admin", role: "admin", clearance: 3 });
+  const { token, info } = await kb.accounts.createToken("admin", { name: "first admin token" });
   writePrivateFile(tokenFile, `${token}\n`);
-  kb.audit.record("system", "token.create", "user:admin", { tokenId: info.id, reason: "first start" });
+  await kb.audit.record("system", "token.create", "user:admin", { tokenId: info.id, reason: "first start" });
   return { tokenFile, created: true };
 }
 

@@ -8,7 +8,7 @@ import { runOrFollow } from "./ingest.ts";
 async function serve(options: { port?: string; demo: boolean }): Promise<void> {
   const config = loadConfig(process.env, options.port ? { port: Number(options.port) } : {});
   const kb = await openKb(config);
-  const admin = ensureAdmin(kb);
+  const admin = await ensureAdmin(kb);
   // Audit retention (KB_AUDIT_RETENTION_DAYS): purge now and daily.
   const stopRetention = kb.audit.startRetention(config.auditRetentionDays, (msg) => kb.log.info(msg));
   if (options.demo) {
