@@ -94,8 +94,8 @@ fs.writeFileSync(doc, "VPN setup\n\nInstall the VPN client from the software cen
 const { jobId } = kb.ingest.submit(SYSTEM_ACTOR, [{ source: "vpn.txt", path: doc }]);
 kb.jobsRepo.claimJob(jobId, "bench", 60_000);
 await kb.jobs.run(jobId, "bench");
-kb.accounts.createUser({ name: "bench", role: "viewer", groups: [] });
-const token = kb.accounts.createToken("bench").token;
+await kb.accounts.createUser({ name: "bench", role: "viewer", groups: [] });
+const token = (await kb.accounts.createToken("bench")).token;
 const server = await startServer(kb, { port: 0, host: "127.0.0.1" });
 
 /** Reads an SSE response; returns the arrival times of data events that carry generated text. */

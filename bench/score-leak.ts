@@ -129,7 +129,7 @@ async function measure(name: string, dataset: QaDataset): Promise<string[]> {
     const t0 = performance.now();
     await ingestQaDocuments(kb, documents);
     await kb.chunks.optimize(new Date());
-    const viewer = evalAsker(kb);
+    const viewer = await evalAsker(kb);
     const hiddenIds = new Set<string>();
 
     // Pick test and control questions whose terms do not overlap any target of another question.

@@ -18,8 +18,8 @@ afterEach(async () => {
   t = undefined;
 });
 
-function failedAuthRows(kb: TestKb["kb"]) {
-  return kb.audit.repository.query({ action: "auth.failed", limit: 10_000 });
+async function failedAuthRows(kb: TestKb["kb"]) {
+  return await kb.audit.repository.query({ action: "auth.failed", limit: 10_000 });
 }
 
 const LONG = `/api/v1/documents/${"a".repeat(15 * 1024)}`;
@@ -36,8 +36,8 @@ describe("failed authentication in the audit log", () => {
     }
     // While the window is open only the first failure is a row.
     expect(s.kb.db.select().from(auditEvents).all().length - rowsBefore).toBe(1);
-    s.kb.authFailures.flush(); // what closing the window or the server does
-    const rows = failedAuthRows(s.kb);
+    await s.kb.authFailures.flush(); // what closing the window or the server does
+    const rows = await failedAuthRows(s.kb);
     expect(rows).toHaveLength(2);
     expect(s.kb.db.select().from(auditEvents).all().length - rowsBefore).toBe(2);
     for (const r of rows) {
@@ -59,7 +59,7 @@ describe("failed authentication in the audit log", () => {
     await s.kb.close();
     const reopened = await openTestKb({ dataDir: dir });
     t = reopened;
-    expect(failedAuthRows(reopened.kb).map((r) => r.details!.count)).toEqual([4, 1]);
+    expect((await failedAuthRows(reopened.kb)).map((r) => r.details!.count)).toEqual([4, 1]);
   });
 
   it("windows: a flood is one row per window; a quiet address is forgotten; new addresses beyond the budget are pooled; memory is bounded", async () => {
@@ -67,31 +67,31 @@ describe("failed authentication in the audit log", () => {
     t = k;
     let now = 1_000_000;
     const log = new AuthFailureLog(k.kb.audit, { windowMs: 60_000, newAddressesPerWindow: 3, maxAddresses: 4, now: () => now });
-    const rows = () => failedAuthRows(k.kb).reverse(); // oldest first
-    log.record("10.0.0.1", "/x", "missing bearer token");
-    for (let i = 0; i < 9; i++) log.record("10.0.0.1", "/x", "missing bearer token");
-    expect(rows()).toHaveLength(1);
+    const rows = async () => (await failedAuthRows(k.kb)).reverse(); // oldest first
+    await log.record("10.0.0.1", "/x", "missing bearer token");
+    for (let i = 0; i < 9; i++) await log.record("10.0.0.1", "/x", "missing bearer token");
+    expect(await rows()).toHaveLength(1);
     now += 60_000; // window closed: the next failure writes the 9 and starts counting again
-    log.record("10.0.0.1", "/x", "missing bearer token");
-    expect(rows().map((r) => r.details!.count)).toEqual([1, 9]);
+    await log.record("10.0.0.1", "/x", "missing bearer token");
+    expect((await rows()).map((r) => r.details!.count)).toEqual([1, 9]);
     now += 60_000;
-    log.closeWindows(); // the timer's sweep: writes the 1
-    expect(rows().map((r) => r.details!.count)).toEqual([1, 9, 1]);
+    await log.closeWindows(); // the timer's sweep: writes the 1
+    expect((await rows()).map((r) => r.details!.count)).toEqual([1, 9, 1]);
     now += 60_000;
-    log.closeWindows(); // quiet for a window: forgotten
+    await log.closeWindows(); // quiet for a window: forgotten
     expect(log.tracked).toBe(0);
-    log.record("10.0.0.1", "/x", "missing bearer token"); // written at once again
-    expect(rows()).toHaveLength(4);
+    await log.record("10.0.0.1", "/x", "missing bearer token"); // written at once again
+    expect(await rows()).toHaveLength(4);
 
     // Budget 3 new addresses per window: 10.0.0.1 used one, two more get rows, the rest are pooled.
-    for (let i = 2; i <= 9; i++) log.record(`10.0.0.${i}`, "/y", "invalid, revoked or expired token");
-    expect(rows()).toHaveLength(6);
+    for (let i = 2; i <= 9; i++) await log.record(`10.0.0.${i}`, "/y", "invalid, revoked or expired token");
+    expect(await rows()).toHaveLength(6);
     expect(log.tracked).toBeLessThanOrEqual(4);
-    log.close();
-    const pooled = rows().find((r) => r.details!.client === "*")!;
+    await log.close();
+    const pooled = (await rows()).find((r) => r.details!.client === "*")!;
     // Six addresses pooled; distinct ones are counted only up to maxAddresses (memory bound).
     expect(pooled.details).toMatchObject({ count: 6, clients: 4 });
-    expect(rows().reduce((n, r) => n + (r.details!.count as number), 0)).toBe(10 + 1 + 1 + 8);
+    expect((await rows()).reduce((n, r) => n + (r.details!.count as number), 0)).toBe(10 + 1 + 1 + 8);
   });
 
   it("cuts long targets of any audit event to 1 KB without splitting a character", () => {
@@ -108,7 +108,7 @@ describe("rate limit of unauthenticated traffic", () => {
     // 2 a minute: the bucket refills one request per 30 s, far longer than this test.
     const s = await startTestServer({ anonRateLimitPerMinute: 2 });
     t = s;
-    const token = s.tokenFor("kim");
+    const token = await s.tokenFor("kim");
     expect((await s.fetchAs(null, "/api/v1/documents")).status).toBe(401);
     expect((await s.fetchAs("kb_wrong", "/v1/models")).status).toBe(401);
     for (const path of ["/api/v1/documents", "/v1/models", "/readyz", "/openapi.json", "/no-such-route"]) {
@@ -119,8 +119,8 @@ describe("rate limit of unauthenticated traffic", () => {
     }
     for (let i = 0; i < 5; i++) expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
     expect((await s.fetchAs(token, "/api/v1/documents")).status).toBe(200);
-    s.kb.authFailures.flush();
-    const counts = failedAuthRows(s.kb).map((r) => r.details);
+    await s.kb.authFailures.flush();
+    const counts = (await failedAuthRows(s.kb)).map((r) => r.details);
     expect(counts).toEqual([expect.objectContaining({ count: 3, rateLimited: 2 }), expect.objectContaining({ count: 1 })]);
   });
 
@@ -148,7 +148,7 @@ describe("client address", () => {
     expect((await s.fetchAs(null, "/api/v1/documents", { headers: { "x-forwarded-for": "203.0.113.7" } })).status).toBe(401);
     // Another claimed address is still the same peer: its bucket is empty.
     expect((await s.fetchAs(null, "/api/v1/documents", { headers: { "x-forwarded-for": "203.0.113.8" } })).status).toBe(429);
-    expect(failedAuthRows(s.kb)[0]!.details).toMatchObject({ client: "127.0.0.1" });
+    expect((await failedAuthRows(s.kb))[0]!.details).toMatchObject({ client: "127.0.0.1" });
   });
 
   it("honours X-Forwarded-For from a trusted proxy, walking from the right past trusted hops", async () => {
@@ -161,8 +161,8 @@ describe("client address", () => {
     // A client cannot choose its address by prepending one: the rightmost untrusted hop counts.
     expect((await as("198.51.100.1, 203.0.113.7, 10.1.2.3")).status).toBe(429);
     expect((await as("203.0.113.7, 198.51.100.2, 10.1.2.3")).status).toBe(401);
-    s.kb.authFailures.flush();
-    const clients = failedAuthRows(s.kb).map((r) => r.details!.client);
+    await s.kb.authFailures.flush();
+    const clients = (await failedAuthRows(s.kb)).map((r) => r.details!.client);
     expect(new Set(clients)).toEqual(new Set(["203.0.113.7", "203.0.113.8", "198.51.100.2"]));
   });
 

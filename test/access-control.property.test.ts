@@ -253,25 +253,25 @@ beforeAll(async () => {
   t = await startTestServer({ rateLimitPerMinute: 0 });
   const { kb } = t;
   for (const g of GROUPS) {
-    kb.admin.createGroup(SYSTEM_ACTOR, g);
+    await kb.admin.createGroup(SYSTEM_ACTOR, g);
     model.groupIn.set(g, new Set());
   }
   for (const [k, u] of USERS.entries()) {
     // Three editors to start with (role changes make more or fewer).
     const role = k < 3 ? "editor" : "viewer";
-    kb.admin.createUser(SYSTEM_ACTOR, { name: u, role, clearance: 1 });
-    tokens.set(u, kb.accounts.createToken(u).token);
+    await kb.admin.createUser(SYSTEM_ACTOR, { name: u, role, clearance: 1 });
+    tokens.set(u, (await kb.accounts.createToken(u)).token);
     model.role.set(u, role);
     model.clearance.set(u, 1);
     model.userIn.set(u, new Set());
   }
-  kb.admin.createUser(SYSTEM_ACTOR, { name: "root", role: "admin", clearance: 3 });
-  adminToken = kb.accounts.createToken("root").token;
+  await kb.admin.createUser(SYSTEM_ACTOR, { name: "root", role: "admin", clearance: 3 });
+  adminToken = (await kb.accounts.createToken("root")).token;
   const initial = fc.sample(aclArb, { numRuns: DOCS, seed: 5 });
   const files = writeFiles(path.join(t.dir, "corpus"), Object.fromEntries(initial.map((_, i) => [`doc${i}.txt`, contentOf(i, 0)])));
   for (const [i, acl] of initial.entries()) {
     const owner = OWNERS[i % OWNERS.length]!;
-    const { job, documents } = await ingestNow(kb, [{ source: NAMES[i % NAMES.length]!, path: files[i]!, ...acl }], owner ? actorOf(owner) : SYSTEM_ACTOR);
+    const { job, documents } = await ingestNow(kb, [{ source: NAMES[i % NAMES.length]!, path: files[i]!, ...acl }], owner ? await actorOf(owner) : SYSTEM_ACTOR);
     expect(job.status).toBe("succeeded");
     docIds.push(documents[0]!.id);
     const d: Doc = { owner, name: NAMES[i % NAMES.length]!, acl: { allow: [], deny: [...acl.deny].sort(), classification: acl.classification }, version: 1, revision: 0, detached: false };
@@ -282,8 +282,8 @@ beforeAll(async () => {
 });
 afterAll(async () => t?.close());
 
-function actorOf(user: string): Actor {
-  return t.kb.accounts.actorByName(user);
+async function actorOf(user: string): Promise<Actor> {
+  return await t.kb.accounts.actorByName(user);
 }
 
 /** Applies a change through the services (as the operator) and to the model. */
@@ -297,23 +297,23 @@ async function applyInProcess(c: Change): Promise<void> {
     case "put":
       return uploadInProcess(c);
     case "join":
-      kb.admin.addMember(SYSTEM_ACTOR, c.group, `user:${c.user}`);
+      await kb.admin.addMember(SYSTEM_ACTOR, c.group, `user:${c.user}`);
       break;
     case "leave":
       if (!model.userIn.get(c.user)!.has(c.group)) return;
-      kb.admin.removeMember(SYSTEM_ACTOR, c.group, `user:${c.user}`);
+      await kb.admin.removeMember(SYSTEM_ACTOR, c.group, `user:${c.user}`);
       break;
     case "nest":
       if (makesCycle(c.parent, c.group)) {
         // The oracle's own cycle check must agree with the service's refusal.
-        expect(() => kb.admin.addMember(SYSTEM_ACTOR, c.parent, `group:${c.group}`)).toThrow(ServiceError);
+        await expect(kb.admin.addMember(SYSTEM_ACTOR, c.parent, `group:${c.group}`)).rejects.toThrow(ServiceError);
         return;
       }
-      kb.admin.addMember(SYSTEM_ACTOR, c.parent, `group:${c.group}`);
+      await kb.admin.addMember(SYSTEM_ACTOR, c.parent, `group:${c.group}`);
       break;
     case "unnest":
       if (!model.groupIn.get(c.group)!.has(c.parent)) return;
-      kb.admin.removeMember(SYSTEM_ACTOR, c.parent, `group:${c.group}`);
+      await kb.admin.removeMember(SYSTEM_ACTOR, c.parent, `group:${c.group}`);
       break;
     case "user":
       await kb.admin.updateUser(SYSTEM_ACTOR, c.user, { role: c.role, clearance: c.clearance });
@@ -360,7 +360,7 @@ async function uploadInProcess(c: Extract<Change, { kind: "upload" | "put" }>): 
   let result: { jobId: string; documents: { id: string }[] } | undefined;
   let status = 202;
   try {
-    result = kb.documents.upload(actorOf(c.user), [{ name, bytes: new TextEncoder().encode(content) }], fields, target);
+    result = kb.documents.upload(await actorOf(c.user), [{ name, bytes: new TextEncoder().encode(content) }], fields, target);
   } catch (err) {
     status = statusOf(err);
   }
@@ -407,7 +407,7 @@ describe("document access under random changes", () => {
         for (const c of changes) await applyInProcess(c);
         expectStoreMatchesModel();
         const picked = [...new Set(numbers.map((n) => n % docIds.length))];
-        const actor = actorOf(user);
+        const actor = await actorOf(user);
         const allowed = new Set(docIds.filter((_, i) => visible(user, i)));
         const target = picked[0]!;
 
@@ -434,18 +434,18 @@ describe("document access under random changes", () => {
           const id = docIds[i]!;
           if (allowed.has(id)) {
             expect((await kb.documents.get(actor, id)).id).toBe(id);
-            const text = kb.documents.text(actor, id).pages.map((p) => p.text).join("\n");
+            const text = (await kb.documents.text(actor, id)).pages.map((p) => p.text).join("\n");
             expect(text).toContain(`marker${i}x`);
             expect(text.includes(phoneOf(i))).toBe(seesSensitive(user));
           } else {
             await expect(kb.documents.get(actor, id)).rejects.toThrow(/not found/);
-            expect(() => kb.documents.text(actor, id)).toThrow(/not found/);
+            await expect(kb.documents.text(actor, id)).rejects.toThrow(/not found/);
           }
         }
 
         // Audit views: only for view_audit (admins here).
-        if (model.role.get(user) === "admin") expect(kb.audit.query(actor, { limit: 1 }).items.length).toBe(1);
-        else expect(() => kb.audit.query(actor, { limit: 1 })).toThrow(/not allowed/);
+        if (model.role.get(user) === "admin") expect((await kb.audit.query(actor, { limit: 1 })).items.length).toBe(1);
+        else await expect(kb.audit.query(actor, { limit: 1 })).rejects.toThrow(/not allowed/);
       }),
       // The scenarios share state (that is the point), so a failing run is reported as is: shrinking would replay it on a changed state.
       { numRuns: IN_PROCESS_RUNS, endOnFailure: true },

@@ -38,11 +38,11 @@ const json = (body: unknown) => ({ method: "POST", headers: { "content-type": "a
 beforeAll(async () => {
   t = await startTestServer({ rateLimitPerMinute: 0 });
   const rng = fc.sample(fc.array(fc.constantFrom(...GROUPS), { maxLength: 3 }), { numRuns: USERS.length, seed: 7 });
-  USERS.forEach((u, i) => {
+  for (const [i, u] of USERS.entries()) {
     const groups = [...new Set(rng[i])];
     memberships.set(u, groups);
-    tokens.set(u, t.tokenFor(u, "viewer", groups));
-  });
+    tokens.set(u, await t.tokenFor(u, "viewer", groups));
+  }
   const initial = fc.sample(aclArb, { numRuns: DOCS, seed: 11 });
   const dir = path.join(t.dir, "corpus");
   files = writeFiles(

@@ -43,10 +43,10 @@ beforeAll(async () => {
   Object.assign(process.env, { KB_DATA_DIR: path.join(dir, "data"), KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "silent" });
   const k = await openKb(loadConfig(process.env), { logger: pino({ level: "silent" }) });
   try {
-    k.admin.createGroup(SYSTEM_ACTOR, "hr");
-    k.admin.createGroup(SYSTEM_ACTOR, "seoul");
-    k.admin.addMember(SYSTEM_ACTOR, "hr", "group:seoul");
-    k.admin.createUser(SYSTEM_ACTOR, { name: "kim", role: "viewer", groups: ["seoul"] });
+    await k.admin.createGroup(SYSTEM_ACTOR, "hr");
+    await k.admin.createGroup(SYSTEM_ACTOR, "seoul");
+    await k.admin.addMember(SYSTEM_ACTOR, "hr", "group:seoul");
+    await k.admin.createUser(SYSTEM_ACTOR, { name: "kim", role: "viewer", groups: ["seoul"] });
     const [file] = writeFiles(path.join(dir, "docs", "hr"), { "pay.txt": "Pay scale. Call payroll at 010-3456-7890 for questions about the pay scale." });
     const { documents } = await ingestNow(k, [{ source: file!, path: file!, allow: ["group:hr"] }]);
     docId = documents[0]!.id;
@@ -126,7 +126,7 @@ describe("kb admin commands", () => {
     expect(events.find((e) => e.action === "sensitive.scan")).toMatchObject({ actor: "user:system", details: { documents: 1, withPersonalData: 1 } });
     const k = await openKb(loadConfig(process.env), { logger: pino({ level: "silent" }) });
     try {
-      await expect(k.sensitive.scan(k.accounts.actorByName("kim"))).rejects.toThrow(/not allowed to scan/);
+      await expect(k.sensitive.scan(await k.accounts.actorByName("kim"))).rejects.toThrow(/not allowed to scan/);
     } finally {
       await k.close();
     }

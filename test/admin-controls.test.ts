@@ -34,9 +34,9 @@ const PERSONAL = [
 
 beforeAll(async () => {
   t = await startTestServer({ rateLimitPerMinute: 0 });
-  admin = t.tokenFor("root", "admin");
-  viewer = t.tokenFor("kim", "viewer", ["staff"]);
-  editor = t.tokenFor("lee", "editor");
+  admin = await t.tokenFor("root", "admin");
+  viewer = await t.tokenFor("kim", "viewer", ["staff"]);
+  editor = await t.tokenFor("lee", "editor");
   const dir = path.join(t.dir, "corpus");
   const files = writeFiles(dir, {
     "hr/record.txt": PERSONAL,
@@ -79,7 +79,7 @@ describe("document ACLs", () => {
 
   it("lets editors change their own documents up to their clearance, and nobody else's", async () => {
     const [file] = writeFiles(path.join(t.dir, "lee"), { "plan.txt": "Lee's project plan for the migration." });
-    const { documents } = await ingestNow(t.kb, [{ source: file!, path: file! }], t.kb.accounts.actorByName("lee"));
+    const { documents } = await ingestNow(t.kb, [{ source: file!, path: file! }], await t.kb.accounts.actorByName("lee"));
     const own = documents[0]!.id;
     expect((await send(editor, "PUT", `/api/v1/documents/${own}/acl`, { allow: ["group:staff"], deny: [] })).status).toBe(200);
     const tooHigh = await send(editor, "PUT", `/api/v1/documents/${own}/acl`, { allow: ["group:staff"], deny: [], classification: "secret" });
@@ -90,8 +90,8 @@ describe("document ACLs", () => {
     expect((await send(editor, "PUT", `/api/v1/documents/${docs.budget}/acl`, { allow: ["user:lee"], deny: [] })).status).toBe(404);
     expect((await send(admin, "PUT", `/api/v1/documents/${own}/acl`, { allow: ["hr"], deny: [] })).body.error.code).toBe("bad_principal");
     // A grant through `manage` lets another editor manage it.
-    t.tokenFor("park", "editor", ["staff"]);
-    const park = t.kb.accounts.createToken("park").token;
+    await t.tokenFor("park", "editor", ["staff"]);
+    const park = (await t.kb.accounts.createToken("park")).token;
     expect((await send(park, "PUT", `/api/v1/documents/${own}/acl`, { allow: ["group:staff"], deny: [] })).status).toBe(403);
     await send(editor, "PUT", `/api/v1/documents/${own}/acl`, { allow: ["group:staff"], deny: [], manage: ["user:park"] });
     expect((await send(park, "PUT", `/api/v1/documents/${own}/acl`, { allow: ["group:staff", "user:root"], deny: [] })).status).toBe(200);
@@ -150,7 +150,7 @@ describe("admin API", () => {
     expect((await send(admin, "POST", "/api/v1/admin/groups/seoul/members", { member: "group:finance" })).status).toBe(409); // cycle
     const choi = await get(admin, "/api/v1/admin/users/choi");
     expect(choi.body.memberOf).toEqual({ seoul: ["seoul"], finance: ["seoul", "finance"] });
-    const choiToken = t.kb.accounts.createToken("choi").token;
+    const choiToken = (await t.kb.accounts.createToken("choi")).token;
     // Nested membership reaches the finance document (confidential; choi's clearance covers it).
     expect((await search(choiToken, "finance budget codeword")).results.map((r: any) => r.documentId)).toContain(docs.budget);
     expect((await send(admin, "DELETE", `/api/v1/admin/groups/finance/members/${encodeURIComponent("group:seoul")}`)).status).toBe(200);
@@ -194,17 +194,17 @@ describe("admin API", () => {
     const events = (await get(admin, "/api/v1/audit?action=token.*&limit=50")).body.items.map((e: any) => e.action);
     expect(events).toEqual(expect.arrayContaining(["token.create", "token.expire", "token.revoke", "token.use"]));
     // Failed attempts are aggregated per client address; the counts are written when the window closes.
-    t.kb.authFailures.flush();
+    await t.kb.authFailures.flush();
     const fails = (await get(admin, "/api/v1/audit?action=auth.failed&outcome=denied")).body.items;
     expect(fails.reduce((n: number, e: any) => n + e.details.count, 0)).toBeGreaterThanOrEqual(3);
   });
 
   it("records a token's use at most once per minute", async () => {
-    const { token, info } = t.kb.accounts.createToken("kim");
+    const { token, info } = await t.kb.accounts.createToken("kim");
     for (let i = 0; i < 3; i++) await (await t.fetchAs(token, "/api/v1/documents")).arrayBuffer();
     const uses = (await get(admin, `/api/v1/audit?action=token.use&target=${info.id}`)).body.items;
     expect(uses).toHaveLength(1);
-    expect(t.kb.accounts.token(info.id)!.lastUsedAt).not.toBeNull();
+    expect((await t.kb.accounts.token(info.id))!.lastUsedAt).not.toBeNull();
   });
 });
 
@@ -233,14 +233,14 @@ describe("audit log", () => {
     expect((await get(admin, "/api/v1/audit?action=audit.export")).body.items[0].actor).toBe("user:root");
   });
 
-  it("purges events older than the retention period", () => {
+  it("purges events older than the retention period", async () => {
     const { db } = t.kb;
     db.insert(auditEvents).values({ at: "2001-01-01T00:00:00.000Z", actor: "user:old", action: "search", outcome: "ok" }).run();
-    expect(t.kb.audit.repository.query({ actor: "user:old" })).toHaveLength(1);
-    expect(t.kb.audit.purgeOlderThan(365)).toBeGreaterThanOrEqual(1);
-    expect(t.kb.audit.repository.query({ actor: "user:old" })).toHaveLength(0);
-    expect(t.kb.audit.repository.query({ action: "audit.purge" })[0]!.details).toMatchObject({ retentionDays: 365 });
-    expect(t.kb.audit.purgeOlderThan(0)).toBe(0); // 0 keeps everything
+    expect(await t.kb.audit.repository.query({ actor: "user:old" })).toHaveLength(1);
+    expect(await t.kb.audit.purgeOlderThan(365)).toBeGreaterThanOrEqual(1);
+    expect(await t.kb.audit.repository.query({ actor: "user:old" })).toHaveLength(0);
+    expect((await t.kb.audit.repository.query({ action: "audit.purge" }))[0]!.details).toMatchObject({ retentionDays: 365 });
+    expect(await t.kb.audit.purgeOlderThan(0)).toBe(0); // 0 keeps everything
   });
 });
 
@@ -304,7 +304,7 @@ describe("policy files", () => {
     await new Promise((r) => setTimeout(r, 1100)); // the files are re-checked at most once a second
 
     expect((await send(admin, "POST", "/api/v1/admin/users", { name: "yoon", role: "hr-viewer", groups: ["staff"] })).status).toBe(201);
-    const yoon = t.kb.accounts.createToken("yoon").token;
+    const yoon = (await t.kb.accounts.createToken("yoon")).token;
     expect(JSON.stringify(await search(yoon, "인사 기록 홍길동 급여 계좌"))).toContain("900101-1234568");
 
     // A new document under hr/ gets the rule's access.

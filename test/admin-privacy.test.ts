@@ -35,10 +35,10 @@ beforeAll(async () => {
   policyDir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-policies-"));
   fs.copyFileSync(path.join(import.meta.dirname, "..", "policies", "examples", "roles.json"), path.join(policyDir, "roles.json"));
   t = await startTestServer({ rateLimitPerMinute: 0, policyDir });
-  admin = t.tokenFor("root", "admin");
-  librarian = t.tokenFor("lib", "librarian");
-  auditor = t.tokenFor("aud", "auditor");
-  viewer = t.tokenFor("kim", "viewer", ["staff"]);
+  admin = await t.tokenFor("root", "admin");
+  librarian = await t.tokenFor("lib", "librarian");
+  auditor = await t.tokenFor("aud", "auditor");
+  viewer = await t.tokenFor("kim", "viewer", ["staff"]);
   const dir = path.join(t.dir, "corpus");
   const files = writeFiles(dir, {
     "finance/salaries.txt": `Executive salaries. Contact the CFO at ${PHONE}. Resident number ${RRN}.`,

@@ -23,9 +23,9 @@ const json = (body: unknown) => ({ method: "POST", headers: { "content-type": "a
 
 beforeAll(async () => {
   t = await startTestServer({ maxUploadBytes: 2 * 1024 * 1024 });
-  admin = t.tokenFor("root", "admin");
-  viewer = t.tokenFor("kim", "viewer", ["hr"]);
-  editor = t.tokenFor("lee", "editor");
+  admin = await t.tokenFor("root", "admin");
+  viewer = await t.tokenFor("kim", "viewer", ["hr"]);
+  editor = await t.tokenFor("lee", "editor");
   const { res, body } = await upload(admin, [
     { name: "leave.md", content: "# 휴가 규정\n\n## 연차\n\n1년 이상 근무한 직원에게는 매년 15일의 연차 휴가가 부여됩니다. 연차는 인사 시스템에서 신청합니다.\n" },
     { name: "vpn.txt", content: "VPN setup\n\nInstall the VPN client from the software center. If the connection drops, switch to a wired connection.\n" },
@@ -78,9 +78,9 @@ describe("auth", () => {
       expect(res.status).toBe(401);
       expect(((await res.json()) as any).error.code).toBe("unauthorized");
     }
-    const { token, info } = t.kb.accounts.createToken("kim");
+    const { token, info } = await t.kb.accounts.createToken("kim");
     expect((await t.fetchAs(token, "/api/v1/documents")).status).toBe(200);
-    t.kb.accounts.revokeToken(info.id);
+    await t.kb.accounts.revokeToken(info.id);
     expect((await t.fetchAs(token, "/api/v1/documents")).status).toBe(401);
   });
 
@@ -135,7 +135,7 @@ describe("search and ask", () => {
   });
 
   it("never shows a group's document to someone outside the group", async () => {
-    const outsider = t.tokenFor("park", "viewer", ["sales"]);
+    const outsider = await t.tokenFor("park", "viewer", ["sales"]);
     const q = json({ query: "salary bands senior engineer", topK: 10 });
     const out = (await (await t.fetchAs(outsider, "/api/v1/search", q)).json()) as any;
     expect(out.results.map((r: any) => r.source)).not.toContain("salaries.txt");
@@ -156,7 +156,7 @@ describe("documents", () => {
     const text = (await (await t.fetchAs(viewer, `/api/v1/documents/${leave.id}/text`)).json()) as any;
     expect(text.pages[0].page).toBe(1);
     expect(text.pages[0].text).toContain("15일");
-    const outsider = t.tokenFor("choi", "viewer");
+    const outsider = await t.tokenFor("choi", "viewer");
     const hrDoc = list.items.find((d: any) => d.source === "salaries.txt");
     expect(hrDoc).toBeDefined();
     expect((await t.fetchAs(outsider, `/api/v1/documents/${hrDoc.id}`)).status).toBe(404);

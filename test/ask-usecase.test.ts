@@ -33,8 +33,8 @@ async function cli(...args: string[]): Promise<string> {
 
 const QUESTION = "How many days of annual leave after one year?";
 
-function askEvents(actor: string) {
-  return t.kb.audit.query(SYSTEM_ACTOR, { action: "ask", actor }).items;
+async function askEvents(actor: string) {
+  return (await t.kb.audit.query(SYSTEM_ACTOR, { action: "ask", actor })).items;
 }
 
 beforeAll(async () => {
@@ -42,7 +42,7 @@ beforeAll(async () => {
   policyDir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-ask-policies-"));
   fs.writeFileSync(path.join(policyDir, "roles.json"), JSON.stringify({ roles: { "audit-only": { capabilities: ["view_audit"] } } }));
   t = await startTestServer({ policyDir });
-  t.kb.admin.createGroup(SYSTEM_ACTOR, "hr");
+  await t.kb.admin.createGroup(SYSTEM_ACTOR, "hr");
   const [file] = writeFiles(path.join(t.dir, "docs"), { "leave.txt": "Annual leave. After one year of service an employee gets 15 days of annual leave." });
   await ingestNow(t.kb, [{ source: file!, path: file!, allow: ["group:hr"] }]);
   Object.assign(process.env, { KB_DATA_DIR: t.dir, KB_MODELS_DIR: t.kb.config.modelsDir, KB_POLICY_DIR: t.kb.config.policyDir, KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "silent" });
@@ -55,7 +55,7 @@ afterAll(async () => {
 
 describe("kb ask and POST /api/v1/ask", () => {
   it("record the same audit event (question, retrieval, mode, chunks, found, citations, conversation)", async () => {
-    const kimToken = t.tokenFor("kim", "viewer", ["hr"]);
+    const kimToken = await t.tokenFor("kim", "viewer", ["hr"]);
     const res = await t.fetchAs(kimToken, "/api/v1/ask", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ question: QUESTION }) });
     expect(res.status).toBe(200);
     const http = (await res.json()) as { found: boolean; citations: unknown[]; conversationId: string };
@@ -66,7 +66,7 @@ describe("kb ask and POST /api/v1/ask", () => {
     const printed = JSON.parse(out) as { conversationId: string; found: boolean };
     expect(printed.found).toBe(true);
 
-    const [fromCli, fromHttp] = askEvents("user:kim");
+    const [fromCli, fromHttp] = await askEvents("user:kim");
     expect(fromHttp!.details).toMatchObject({ conversationId: http.conversationId });
     expect(fromCli!.details).toMatchObject({ conversationId: printed.conversationId, via: "cli" });
     const { conversationId: _a, via: _v, ...cliEvent } = fromCli!.details as Record<string, unknown>;
@@ -79,14 +79,14 @@ describe("kb ask and POST /api/v1/ask", () => {
     const first = JSON.parse(await cli("ask", QUESTION, "--as", "kim", "--json")) as { conversationId: string };
     const second = JSON.parse(await cli("ask", "and after two years?", "--as", "kim", "--json", "--conversation", first.conversationId)) as { conversationId: string };
     expect(second.conversationId).toBe(first.conversationId);
-    expect((await t.kb.conversations.get(t.kb.accounts.actorByName("kim"), first.conversationId)).messages).toHaveLength(4);
+    expect((await t.kb.conversations.get(await t.kb.accounts.actorByName("kim"), first.conversationId)).messages).toHaveLength(4);
   });
 
   it("refuse a user whose role may not search, on both channels", async () => {
-    const token = t.tokenFor("auditor", "audit-only");
+    const token = await t.tokenFor("auditor", "audit-only");
     const res = await t.fetchAs(token, "/api/v1/ask", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ question: QUESTION }) });
     expect(res.status).toBe(403);
     await expect(cli("ask", QUESTION, "--as", "auditor")).rejects.toThrow(/not allowed|forbidden|may not/i);
-    expect(askEvents("user:auditor")).toEqual([]);
+    expect(await askEvents("user:auditor")).toEqual([]);
   });
 });

@@ -173,7 +173,7 @@ describe("backup and restore", () => {
       // Online: the server keeps answering and another document is written while the backup runs.
       // Whether it lands in the backup depends on timing; either way the restore must be consistent.
       const [manifest] = await Promise.all([backup(s.dir, dest), ingestEach(s.kb, s.dir, ["parking.md"])]);
-      expect((await s.fetchAs(s.tokenFor("ann", "admin"), "/api/v1/documents")).status).toBe(200);
+      expect((await s.fetchAs(await s.tokenFor("ann", "admin"), "/api/v1/documents")).status).toBe(200);
       expect(manifest.documents).toBeGreaterThanOrEqual(3);
       expect(manifest.originals.count).toBeGreaterThanOrEqual(3);
       expect(manifest).toMatchObject({ originals: { missing: [] }, tables: [{ name: s.kb.index.info().table, role: "active" }] });

@@ -10,8 +10,8 @@ const post = (body: unknown, headers: Record<string, string> = {}) => ({ method:
 
 beforeAll(async () => {
   t = await startTestServer();
-  kim = t.tokenFor("kim", "viewer");
-  lee = t.tokenFor("lee", "viewer");
+  kim = await t.tokenFor("kim", "viewer");
+  lee = await t.tokenFor("lee", "viewer");
   const [leave, sick] = writeFiles(`${t.dir}/docs`, {
     "leave.md": "# 연차 휴가\n\n1년 이상 근무한 직원에게는 매년 15일의 연차 휴가가 부여됩니다. 연차 휴가는 인사 시스템에서 신청합니다.\n",
     "sick.md": "# 병가\n\n병가는 연간 최대 10일까지 사용할 수 있으며 진단서를 제출해야 합니다.\n",
@@ -90,12 +90,12 @@ describe("conversations", () => {
   });
 
   it("removes a user's conversations with the user", async () => {
-    const token = t.tokenFor("temp", "viewer");
+    const token = await t.tokenFor("temp", "viewer");
     expect((await ask(token, { question: "연차 휴가는 며칠인가요?" })).status).toBe(200);
-    const id = t.kb.accounts.listUsers().find((u) => u.name === "temp")!.id;
+    const id = (await t.kb.accounts.listUsers()).find((u) => u.name === "temp")!.id;
     const count = () => (t.kb.db.$client.prepare("select count(*) as n from conversations where owner_id = ?").get(id) as { n: number }).n;
     expect(count()).toBe(1);
-    t.kb.accounts.deleteUser("temp");
+    await t.kb.accounts.deleteUser("temp");
     expect(count()).toBe(0);
   });
 
@@ -106,13 +106,13 @@ describe("conversations", () => {
 
 describe("stored answers after access narrows", () => {
   it("withholds an earlier answer whose source the asker may no longer read", async () => {
-    const park = t.tokenFor("park", "viewer");
+    const park = await t.tokenFor("park", "viewer");
     const first = await ask(park, { question: "병가는 며칠까지 쓸 수 있나요?" });
     expect(first.body.found).toBe(true);
     expect(first.body.answer).toContain("10일");
     const sick = t.kb.documentsRepo.bySource("sick.md")!;
     // Narrow the document to a group park is not in.
-    const res = await t.fetchAs(t.tokenFor("boss", "admin"), `/api/v1/documents/${sick.id}/acl`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ allow: ["group:hr"], deny: [] }) });
+    const res = await t.fetchAs(await t.tokenFor("boss", "admin"), `/api/v1/documents/${sick.id}/acl`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ allow: ["group:hr"], deny: [] }) });
     expect(res.status).toBe(200);
     const detail = (await (await t.fetchAs(park, `/api/v1/conversations/${first.body.conversationId}`)).json()) as any;
     const answer = detail.messages.find((m: any) => m.role === "assistant");

@@ -74,8 +74,8 @@ describe("updates by id", () => {
     const t: TestKb = await openTestKb();
     cleanups.push(() => t.close());
     const { kb } = t;
-    kb.accounts.createUser({ name: "alice", role: "editor" });
-    const alice = kb.accounts.actorByName("alice");
+    await kb.accounts.createUser({ name: "alice", role: "editor" });
+    const alice = await kb.accounts.actorByName("alice");
     const bytes = (s: string) => new TextEncoder().encode(s);
     const first = kb.documents.upload(alice, [{ name: "memo.md", bytes: bytes("# Memo\n\nVersion one.") }], {});
     expect((await runNow(kb, first.jobId)).status).toBe("succeeded");
@@ -87,7 +87,7 @@ describe("updates by id", () => {
     const lost = await runNow(kb, b.jobId);
     expect(lost.files[0]).toMatchObject({ documentId: id, status: "failed", errorCode: "version_conflict" });
     expect(kb.documentsRepo.byId(id)!.version).toBe(2);
-    expect(kb.documents.text(alice, id).pages[0]!.text).toContain("Edit A");
+    expect((await kb.documents.text(alice, id)).pages[0]!.text).toContain("Edit A");
     // Submitting against the old version now is refused at once.
     expect(() => kb.documents.upload(alice, [{ name: "memo.md", bytes: bytes("late") }], {}, { documentId: id, expectedVersion: 1 })).toThrow(/version 2, not 1/);
   });
@@ -153,11 +153,11 @@ describe("a v0.1 data folder", () => {
     expect(job.files[1]!.documentId).not.toBe("doc_deep"); // share/team's own sync keeps that one
     expect(kb.documentsRepo.byId("doc_gone")).toBeUndefined();
     // A re-upload by alice under the same name updates her document; bob's is a new one.
-    kb.accounts.createUser({ name: "alice", role: "editor" });
-    kb.accounts.createUser({ name: "bob", role: "editor" });
+    await kb.accounts.createUser({ name: "alice", role: "editor" });
+    await kb.accounts.createUser({ name: "bob", role: "editor" });
     const [file] = writeFiles(path.join(dir, "up"), { "report.md": "# Report\n\nThe new report." });
-    expect(kb.ingest.submit(kb.accounts.actorByName("alice"), [{ source: "report.md", path: file! }]).documents[0]!.id).toBe("doc_upload");
-    expect(kb.ingest.submit(kb.accounts.actorByName("bob"), [{ source: "report.md", path: file! }]).documents[0]!.id).not.toBe("doc_upload");
+    expect(kb.ingest.submit(await kb.accounts.actorByName("alice"), [{ source: "report.md", path: file! }]).documents[0]!.id).toBe("doc_upload");
+    expect(kb.ingest.submit(await kb.accounts.actorByName("bob"), [{ source: "report.md", path: file! }]).documents[0]!.id).not.toBe("doc_upload");
   });
 });
 
@@ -188,20 +188,20 @@ describe("commands that take a document by source", () => {
     let ids: string[];
     let single: string;
     try {
-      kb.accounts.createUser({ name: "alice", role: "editor" });
-      kb.accounts.createUser({ name: "bob", role: "editor" });
+      await kb.accounts.createUser({ name: "alice", role: "editor" });
+      await kb.accounts.createUser({ name: "bob", role: "editor" });
       const [shared, other] = writeFiles(path.join(dir, "files"), { "plan.md": "# Plan\n\nThe plan.", "solo.md": "# Solo\n\nOnly one." });
       ids = [];
       for (const user of ["alice", "bob"]) {
-        const { documents } = await ingestNow(kb, [{ source: "plan.md", path: shared! }], kb.accounts.actorByName(user));
+        const { documents } = await ingestNow(kb, [{ source: "plan.md", path: shared! }], await kb.accounts.actorByName(user));
         ids.push(documents[0]!.id);
       }
-      single = (await ingestNow(kb, [{ source: "solo.md", path: other! }], kb.accounts.actorByName("alice"))).documents[0]!.id;
+      single = (await ingestNow(kb, [{ source: "solo.md", path: other! }], await kb.accounts.actorByName("alice"))).documents[0]!.id;
       expect(new Set(ids).size).toBe(2);
       // The admin API: 409 with the candidates.
       let err: any;
       try {
-        kb.access.explain(SYSTEM_ACTOR, "bob", "plan.md");
+        await kb.access.explain(SYSTEM_ACTOR, "bob", "plan.md");
       } catch (e) {
         err = e;
       }

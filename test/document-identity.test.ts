@@ -47,11 +47,11 @@ const blobCount = () => {
 
 beforeAll(async () => {
   t = await startTestServer({ rateLimitPerMinute: 0 });
-  admin = t.tokenFor("root", "admin");
-  editorA = t.tokenFor("alice", "editor");
-  editorB = t.tokenFor("bob", "editor");
-  hrViewer = t.tokenFor("hana", "viewer", ["hr"]);
-  viewer = t.tokenFor("vic", "viewer");
+  admin = await t.tokenFor("root", "admin");
+  editorA = await t.tokenFor("alice", "editor");
+  editorB = await t.tokenFor("bob", "editor");
+  hrViewer = await t.tokenFor("hana", "viewer", ["hr"]);
+  viewer = await t.tokenFor("vic", "viewer");
 });
 afterAll(async () => t?.close());
 

@@ -22,7 +22,7 @@ let admin: string;
 
 beforeAll(async () => {
   t = await startTestServer();
-  admin = t.tokenFor("root", "admin");
+  admin = await t.tokenFor("root", "admin");
 });
 afterAll(async () => t?.close());
 
@@ -146,7 +146,7 @@ describe("erasure", () => {
     for (const c of quoted) expect(c).toMatchObject({ quote: "[deleted]", title: "[deleted]", source: "[deleted]" });
 
     // The audit keeps the event, by id.
-    const events = t.kb.audit.query(SYSTEM_ACTOR, { action: "document.delete" }).items;
+    const events = (await t.kb.audit.query(SYSTEM_ACTOR, { action: "document.delete" })).items;
     expect(events.map((e) => e.target)).toContain(secret!.id);
 
     // The neighbours are intact and still found, in both tables.

@@ -15,7 +15,7 @@ let admin: string;
 beforeAll(async () => {
   // Defaults except the time limit, so the XML bomb ends in seconds rather than minutes.
   t = await startTestServer({ extractProcesses: 1, extractTimeoutMs: 3000 });
-  admin = t.tokenFor("root", "admin");
+  admin = await t.tokenFor("root", "admin");
 });
 afterAll(async () => t?.close());
 

@@ -29,8 +29,8 @@ describe("hybrid retrieval", () => {
   });
 
   it("fuses lexical and vector results, and filters both inside the search", async () => {
-    t.kb.accounts.createUser({ name: "viewer1", role: "viewer" });
-    const viewer = t.kb.accounts.actorByName("viewer1");
+    await t.kb.accounts.createUser({ name: "viewer1", role: "viewer" });
+    const viewer = await t.kb.accounts.actorByName("viewer1");
     const mine = await t.kb.retriever.retrieve(viewer, "cafeteria contract", { topK: 10 });
     expect(mine.mode).toBe("hybrid");
     expect(mine.chunks.map((c) => c.source.endsWith("board.txt"))).not.toContain(true);

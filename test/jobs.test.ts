@@ -198,8 +198,8 @@ describe("jobs API", () => {
   const json = (body: unknown) => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   beforeAll(async () => {
     s = await startTestServer({ syncRoots: [os.tmpdir()] }); // the test folder lies under it
-    admin = s.tokenFor("root", "admin");
-    editor = s.tokenFor("ed", "editor");
+    admin = await s.tokenFor("root", "admin");
+    editor = await s.tokenFor("ed", "editor");
     folder = path.join(s.dir, "share");
     writeFiles(folder, { "one.txt": "first file about the cafeteria", "two.txt": "second file about parking" });
   });

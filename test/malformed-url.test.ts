@@ -12,7 +12,7 @@ describe("malformed percent-encoding", () => {
   it("is a 400 malformed_url on every route for a viewer, never a 500", async () => {
     const s = await startTestServer({ rateLimitPerMinute: 0 });
     t = s;
-    const viewer = s.tokenFor("vee");
+    const viewer = await s.tokenFor("vee");
     const cases: [string, string][] = [
       ["GET", "/api/v1/documents/%E0%A4%A"],
       ["GET", "/api/v1/documents/%E0%A4%A/text"],

@@ -9,6 +9,8 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDb, type Db } from "../src/stores/sqlite/db.ts";
 import { SqliteMetadataStore } from "../src/stores/sqlite/metadata-store.ts";
+import { Accounts } from "../src/services/accounts.ts";
+import { AuditLog } from "../src/services/audit.ts";
 
 let dir: string;
 let db: Db;
@@ -78,5 +80,29 @@ describe("SqliteMetadataStore.withTransaction", () => {
 
   it("refuses a nested transaction instead of waiting for itself", async () => {
     await expect(store.withTransaction(async () => store.withTransaction(async () => 1))).rejects.toThrow(/inside a transaction/);
+  });
+});
+
+describe("account changes through the async store (services/accounts.ts)", () => {
+  it("creates a user with its groups in one transaction: a refused group leaves neither the user nor a group made on the fly", async () => {
+    const accounts = new Accounts(store);
+    await accounts.createGroup("mike");
+    // "rnike" looks like the existing group "mike": refused after "newgrp" was made on the fly.
+    await expect(accounts.createUser({ name: "kim", groups: ["newgrp", "rnike"] })).rejects.toThrow(/looks like the existing group/);
+    expect(await store.users.byName("kim")).toBeUndefined();
+    expect(await store.users.groupExists("newgrp")).toBe(false);
+    expect(db.$client.inTransaction).toBe(false);
+    const kim = await accounts.createUser({ name: "kim", groups: ["newgrp"] });
+    expect(await store.users.directGroups(kim.name)).toEqual(["newgrp"]);
+  });
+
+  it("resolves a token at once after revocation (nothing cached) and records its use in the audit store", async () => {
+    const accounts = new Accounts(store, { audit: new AuditLog(store.audit) });
+    await accounts.createUser({ name: "lee" });
+    const { token, info } = await accounts.createToken("lee");
+    expect((await accounts.authenticate(token))?.actor.name).toBe("lee");
+    expect((await store.audit.query({ action: "token.use" })).map((e) => e.target)).toEqual([info.id]);
+    await accounts.revokeToken(info.id);
+    expect(await accounts.authenticate(token)).toBeNull();
   });
 });

@@ -16,8 +16,8 @@ const SECRET = "The senior engineer salary band starts at 90 million won per yea
 beforeAll(async () => {
   t = await startTestServer();
   const client = (token: string) => new OpenAI({ baseURL: `${t.url}/v1`, apiKey: token, maxRetries: 0, timeout: 30_000 });
-  kimClient = client(t.tokenFor("kim", "viewer", ["hr"]));
-  leeClient = client(t.tokenFor("lee", "viewer"));
+  kimClient = client(await t.tokenFor("kim", "viewer", ["hr"]));
+  leeClient = client(await t.tokenFor("lee", "viewer"));
   const [vpn, leave, salaries] = writeFiles(`${t.dir}/docs`, {
     "vpn.txt": "VPN setup\n\nInstall the VPN client from the software center. If the VPN connection drops, switch to a wired connection and reconnect.\n",
     "leave.md": "# 연차 휴가\n\n1년 이상 근무한 직원에게는 매년 15일의 연차 휴가가 부여됩니다. 연차 휴가는 인사 시스템에서 신청합니다.\n",

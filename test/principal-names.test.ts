@@ -63,7 +63,7 @@ describe("names through the server", () => {
 
   beforeAll(async () => {
     t = await startTestServer({ rateLimitPerMinute: 0 });
-    admin = t.tokenFor("root", "admin");
+    admin = await t.tokenFor("root", "admin");
   });
   afterAll(async () => t?.close());
 
@@ -72,7 +72,7 @@ describe("names through the server", () => {
     expect(created.status).toBe(201);
     expect(created.body.name).toBe(NFC);
     expect((await send(admin, "POST", "/api/v1/admin/users", { name: NFC })).status).toBe(409);
-    const kimToken = t.kb.accounts.createToken(NFC).token;
+    const kimToken = (await t.kb.accounts.createToken(NFC)).token;
 
     // Upload: readable by everyone but denied to 김철수, written in NFD.
     const doc = await upload(admin, "payroll.txt", "Payroll schedule for the quarter: salaries are paid on the 25th.", { deny: `user:${NFD}` });
@@ -133,7 +133,7 @@ describe("names through the server", () => {
     const res = await send(admin, "POST", "/api/v1/admin/groups", { name: "ghosts", members: ["user:root", "user:nobody"] });
     expect(res.status).toBe(404);
     expect((await send(admin, "GET", "/api/v1/admin/groups/ghosts")).status).toBe(404);
-    expect(t.kb.accounts.directGroups("root")).not.toContain("ghosts");
+    expect(await t.kb.accounts.directGroups("root")).not.toContain("ghosts");
     // A group cannot name itself as a member before it exists; a valid group is created with its members.
     expect((await send(admin, "POST", "/api/v1/admin/groups", { name: "ghosts", members: ["group:ghosts"] })).status).toBe(404);
     expect((await send(admin, "GET", "/api/v1/admin/groups/ghosts")).status).toBe(404);
@@ -154,18 +154,18 @@ describe("existing names", () => {
       t.kb.db.insert(usersTable).values({ id: "usr_b", name: "kim", role: "admin" }).run();
       t.kb.db.insert(usersTable).values({ id: "usr_c", name: "сосо", role: "viewer" }).run();
       t.kb.db.insert(usersTable).values({ id: "usr_d", name: "coco", role: "viewer" }).run();
-      const c = t.kb.accounts.nameConflicts();
+      const c = await t.kb.accounts.nameConflicts();
       expect(c.collisions).toEqual([{ kind: "user", canonical: "kim", names: ["Kim", "kim"] }]);
       expect(c.confusables.map((x) => x.principals)).toContainEqual(["user:coco", "user:сосо"]);
       // Not merged: "Kim" keeps its own identity (and the admin role stays with "kim").
-      const legacy = t.kb.accounts.actorFor(t.kb.accounts.listUsers().find((u) => u.id === "usr_a")!);
+      const legacy = await t.kb.accounts.actorFor((await t.kb.accounts.listUsers()).find((u) => u.id === "usr_a")!);
       expect(legacy).toMatchObject({ name: "Kim", role: "viewer" });
-      expect(t.kb.accounts.getUser("KIM").id).toBe("usr_b");
+      expect((await t.kb.accounts.getUser("KIM")).id).toBe("usr_b");
       // The exact stored spelling still finds the legacy row, so an administrator can resolve it.
-      expect(t.kb.accounts.getUser("Kim").id).toBe("usr_a");
-      t.kb.admin.deleteUser(SYSTEM_ACTOR, "Kim");
-      expect(t.kb.accounts.getUser("kim").id).toBe("usr_b");
-      expect(t.kb.accounts.nameConflicts().collisions).toEqual([]);
+      expect((await t.kb.accounts.getUser("Kim")).id).toBe("usr_a");
+      await t.kb.admin.deleteUser(SYSTEM_ACTOR, "Kim");
+      expect((await t.kb.accounts.getUser("kim")).id).toBe("usr_b");
+      expect((await t.kb.accounts.nameConflicts()).collisions).toEqual([]);
     } finally {
       await t.close();
     }
@@ -195,7 +195,7 @@ describe("existing names", () => {
       ]);
       const [docA, docB] = documents.map((d) => d.id);
       const found = async (user: string, query: string) =>
-        (await t.kb.retriever.retrieve(t.kb.accounts.actorByName(user), query, { topK: 10 })).chunks.map((c) => c.documentId);
+        (await t.kb.retriever.retrieve(await t.kb.accounts.actorByName(user), query, { topK: 10 })).chunks.map((c) => c.documentId);
       // Before: the deny on "user:PARK" does not stop park (the leak this finding is about).
       expect(await found("park", "warehouse inventory northern depot")).toContain(docB);
 
@@ -205,14 +205,14 @@ describe("existing names", () => {
         { kind: "group", from: "HR", to: "hr" },
       ]);
       expect(m.conflicts.collisions).toEqual([{ kind: "user", canonical: "kim", names: ["Kim", "kim"] }]);
-      expect(t.kb.accounts.members("hr")).toEqual([{ kind: "user", name: "lee" }]);
+      expect(await t.kb.accounts.members("hr")).toEqual([{ kind: "user", name: "lee" }]);
       expect(t.kb.documentsRepo.byId(docA!)!.aclAllow).toEqual(["group:hr", "user:Kim", "user:park"]);
       expect(t.kb.documentsRepo.byId(docB!)!.aclDeny).toEqual(["user:Kim", "user:park"]);
       // Through the real search path (LanceDB columns rewritten too).
       expect(await found("park", "warehouse inventory northern depot")).not.toContain(docB);
       expect(await found("lee", "quarterly bonus personnel")).toContain(docA);
       // The colliding pair is not merged: "Kim" (literal) is denied, "kim" is not.
-      const kimLegacy = t.kb.accounts.actorFor(t.kb.accounts.listUsers().find((u) => u.id === "usr_kim1")!);
+      const kimLegacy = await t.kb.accounts.actorFor((await t.kb.accounts.listUsers()).find((u) => u.id === "usr_kim1")!);
       expect((await t.kb.retriever.retrieve(kimLegacy, "warehouse inventory northern depot", { topK: 10 })).chunks.map((c) => c.documentId)).not.toContain(docB);
       expect(await found("kim", "warehouse inventory northern depot")).toContain(docB);
       // Ran once: the next start does nothing more.

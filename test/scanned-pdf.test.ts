@@ -31,8 +31,8 @@ describe.skipIf(!have)("scanned PDF", () => {
   });
 
   it("answers with a citation of page 2 for a page-2 fact", async () => {
-    t.kb.accounts.createUser({ name: "reader", role: "viewer" });
-    const { events } = await t.kb.ask.ask(t.kb.accounts.actorByName("reader"), "실종선고를 받은 경우 언제 사망한 것으로 보나요?");
+    await t.kb.accounts.createUser({ name: "reader", role: "viewer" });
+    const { events } = await t.kb.ask.ask(await t.kb.accounts.actorByName("reader"), "실종선고를 받은 경우 언제 사망한 것으로 보나요?");
     let done: any;
     for await (const e of events) if (e.type === "done") done = e;
     expect(done.found).toBe(true);

@@ -21,8 +21,8 @@ const search = async (token: string, query: string) => {
 
 beforeAll(async () => {
   t = await startTestServer({ rateLimitPerMinute: 0 });
-  viewer = t.tokenFor("kim", "viewer");
-  admin = t.tokenFor("root", "admin");
+  viewer = await t.tokenFor("kim", "viewer");
+  admin = await t.tokenFor("root", "admin");
   const dir = path.join(t.dir, "visible");
   const files = writeFiles(dir, {
     "memo.txt": "The zephyr budget memo covers quarterly planning for the warehouse team.",
@@ -71,13 +71,13 @@ describe("search scores", () => {
   });
 
   it("keeps scores out of what the retrieval service returns for such users (ask, CLI, exports)", async () => {
-    const actor = t.kb.accounts.actorByName("kim");
+    const actor = await t.kb.accounts.actorByName("kim");
     const { chunks } = await t.kb.retriever.retrieve(actor, "zephyr", { topK: 5 });
     expect(chunks.length).toBe(1);
     expect(chunks[0]).toMatchObject({ rank: 1 });
     expect(Object.keys(chunks[0]!).filter((k) => /score/i.test(k))).toEqual([]);
 
-    const root = t.kb.accounts.actorByName("root");
+    const root = await t.kb.accounts.actorByName("root");
     const mine = await t.kb.retriever.retrieve(root, "zephyr", { topK: 10 });
     expect(mine.chunks[0]!.score).toBeTypeOf("number");
     expect(mine.chunks[0]!.lexicalScore).toBeTypeOf("number");

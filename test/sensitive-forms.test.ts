@@ -41,8 +41,8 @@ async function indexAsOlderDetector(documentId: string) {
 
 beforeAll(async () => {
   t = await startTestServer({ rateLimitPerMinute: 0 });
-  admin = t.tokenFor("root", "admin");
-  viewer = t.tokenFor("kim", "viewer");
+  admin = await t.tokenFor("root", "admin");
+  viewer = await t.tokenFor("kim", "viewer");
   const files = writeFiles(path.join(t.dir, "corpus"), { "hr/record.txt": RECORD, "notes.txt": "회의록: 다음 주 워크숍 일정." });
   const { job, documents } = await ingestNow(t.kb, files.map((f) => ({ source: f, path: f })));
   expect(job.status).toBe("succeeded");

@@ -66,8 +66,8 @@ describe("sign-in with a password", () => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startTestServer({}, { clock: clock.read });
-    t.kb.accounts.createUser({ name: "kim", role: "viewer" });
-    t.kb.accounts.createUser({ name: "boss", role: "admin" });
+    await t.kb.accounts.createUser({ name: "kim", role: "viewer" });
+    await t.kb.accounts.createUser({ name: "boss", role: "admin" });
     await t.kb.signIn.setPassword(SYSTEM_ACTOR, "kim", { password: PASSWORD });
     await t.kb.signIn.setPassword(SYSTEM_ACTOR, "boss", { password: PASSWORD });
   });
@@ -105,7 +105,7 @@ describe("sign-in with a password", () => {
   });
 
   it("answers a wrong password, an unknown name and an account without a password alike", async () => {
-    t.kb.accounts.createUser({ name: "nopass", role: "viewer" });
+    await t.kb.accounts.createUser({ name: "nopass", role: "viewer" });
     const answers = await Promise.all([login(t, "kim", "wrong password!!"), login(t, "nobody-here", PASSWORD), login(t, "nopass", PASSWORD)]);
     const bodies = await Promise.all(answers.map((r) => r.json()));
     for (const [i, r] of answers.entries()) {
@@ -117,13 +117,13 @@ describe("sign-in with a password", () => {
     const failed = await auditActions(t, "auth.login.failed");
     expect(failed.some((e) => e.target === "user:kim")).toBe(true);
     // Every failure also reaches the per-address failure log.
-    t.kb.authFailures.flush();
+    await t.kb.authFailures.flush();
     const aggregated = await auditActions(t, "auth.failed");
     expect(aggregated.reduce((n, e) => n + Number((e.details as { count?: number }).count ?? 0), 0)).toBeGreaterThanOrEqual(3);
   });
 
   it("the bearer token path answers GET /auth/session too, without a CSRF token", async () => {
-    const token = t.tokenFor("tokenuser");
+    const token = await t.tokenFor("tokenuser");
     const res = await t.fetchAs(token, "/api/v1/auth/session");
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, unknown>;
@@ -138,7 +138,7 @@ describe("sign-in with a password", () => {
   });
 
   it("locks an account after 5 wrong passwords for 15 minutes, refusing even the right one meanwhile, then lets it in", async () => {
-    t.kb.accounts.createUser({ name: "lee", role: "viewer" });
+    await t.kb.accounts.createUser({ name: "lee", role: "viewer" });
     await t.kb.signIn.setPassword(SYSTEM_ACTOR, "lee", { password: PASSWORD });
     const wrong = await (await login(t, "lee", "not the password")).json();
     for (let i = 0; i < 4; i++) expect((await login(t, "lee", "not the password")).status).toBe(401);
@@ -156,7 +156,7 @@ describe("sign-in with a password", () => {
   });
 
   it("an admin's password reset ends a lock-out at once", async () => {
-    t.kb.accounts.createUser({ name: "park", role: "viewer" });
+    await t.kb.accounts.createUser({ name: "park", role: "viewer" });
     await t.kb.signIn.setPassword(SYSTEM_ACTOR, "park", { password: PASSWORD });
     for (let i = 0; i < 5; i++) await login(t, "park", "not the password");
     expect((await login(t, "park", PASSWORD)).status).toBe(401);
@@ -200,7 +200,7 @@ describe("sign-in with a password", () => {
   });
 
   it("disabling a user ends their sessions for good; deleting one too", async () => {
-    t.kb.accounts.createUser({ name: "choi", role: "viewer" });
+    await t.kb.accounts.createUser({ name: "choi", role: "viewer" });
     await t.kb.signIn.setPassword(SYSTEM_ACTOR, "choi", { password: PASSWORD });
     const s = await signIn(t, "choi");
     const admin = await signIn(t, "boss");
@@ -215,7 +215,7 @@ describe("sign-in with a password", () => {
   });
 
   it("changing one's own password needs the current one, keeps this session and ends the others; a reset ends them all", async () => {
-    t.kb.accounts.createUser({ name: "jung", role: "viewer" });
+    await t.kb.accounts.createUser({ name: "jung", role: "viewer" });
     await t.kb.signIn.setPassword(SYSTEM_ACTOR, "jung", { password: PASSWORD });
     const here = await signIn(t, "jung");
     const elsewhere = await signIn(t, "jung");
@@ -286,7 +286,7 @@ describe("sign-in with a password", () => {
     // Reads need no token.
     expect((await withCookie(t, s.cookie, "/api/v1/documents")).status).toBe(200);
     // Bearer tokens: no CSRF token, no Origin.
-    const token = t.tokenFor("bearer-only");
+    const token = await t.tokenFor("bearer-only");
     const bearer = await t.fetchAs(token, "/api/v1/search", { method: "POST", headers: { "content-type": "application/json", origin: "https://evil.example" }, body: JSON.stringify(search) });
     expect(bearer.status).toBe(200);
   });
@@ -326,14 +326,14 @@ describe("the per-address limit", () => {
   it("counts every sign-in attempt against the address's budget for unauthenticated requests (429 + Retry-After)", async () => {
     const t = await startTestServer({ anonRateLimitPerMinute: 3 });
     try {
-      t.kb.accounts.createUser({ name: "kim", role: "viewer" });
+      await t.kb.accounts.createUser({ name: "kim", role: "viewer" });
       await t.kb.signIn.setPassword(SYSTEM_ACTOR, "kim", { password: PASSWORD });
       for (let i = 0; i < 3; i++) expect((await login(t, `guess${i}`, PASSWORD)).status).toBe(401);
       const limited = await login(t, "kim", PASSWORD);
       expect(limited.status).toBe(429);
       expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
       // A signed-in or token-bearing client is not charged: the limit is for the anonymous.
-      const token = t.tokenFor("reader");
+      const token = await t.tokenFor("reader");
       expect((await t.fetchAs(token, "/api/v1/auth/session")).status).toBe(200);
     } finally {
       await t.close();
@@ -358,7 +358,7 @@ describe("the Secure flag", () => {
   it("is set when KB_PUBLIC_URL is https", async () => {
     const t = await startTestServer({ publicUrl: "https://kb.example.com" });
     try {
-      t.kb.accounts.createUser({ name: "kim", role: "viewer" });
+      await t.kb.accounts.createUser({ name: "kim", role: "viewer" });
       await t.kb.signIn.setPassword(SYSTEM_ACTOR, "kim", { password: PASSWORD });
       const res = await login(t, "kim", PASSWORD);
       expect(sessionCookie(res).attributes).toContain("Secure");
@@ -375,7 +375,7 @@ describe("the Secure flag", () => {
     const untrusted = await startTestServer();
     try {
       for (const t of [trusted, untrusted]) {
-        t.kb.accounts.createUser({ name: "kim", role: "viewer" });
+        await t.kb.accounts.createUser({ name: "kim", role: "viewer" });
         await t.kb.signIn.setPassword(SYSTEM_ACTOR, "kim", { password: PASSWORD });
       }
       expect(sessionCookie(await login(trusted, "kim", PASSWORD, { "x-forwarded-proto": "https" })).attributes).toContain("Secure");
@@ -436,7 +436,7 @@ describe("first start of this version on an older data folder", () => {
   it("gives an existing admin without a password a generated one, and leaves a user who has one alone", async () => {
     const t = await openTestKb();
     try {
-      t.kb.accounts.createUser({ name: "admin", role: "admin" }); // made by an earlier version: a token, no password
+      await t.kb.accounts.createUser({ name: "admin", role: "admin" }); // made by an earlier version: a token, no password
       const r = await ensureAdmin(t.kb);
       expect(r).toMatchObject({ created: false, passwordCreated: true });
       const password = /^password: (.+)$/m.exec(fs.readFileSync(r.credentialsFile!, "utf8"))![1]!;

@@ -50,7 +50,7 @@ describe("sync roots", () => {
   it("the API refuses every folder when no roots are configured; the operator on the machine may sync", async () => {
     const s = await startTestServer();
     try {
-      const admin = s.tokenFor("root", "admin");
+      const admin = await s.tokenFor("root", "admin");
       const res = await s.fetchAs(admin, "/api/v1/jobs/sync", post({ folder: outside }));
       expect(res.status).toBe(403);
       expect(((await res.json()) as any).error.code).toBe("sync_roots_not_configured");
@@ -65,7 +65,7 @@ describe("sync roots", () => {
   it("with roots, only folders really under one may be synced, by the API, the operator and schedules alike", async () => {
     const s = await startTestServer({ syncRoots: [root] });
     try {
-      const admin = s.tokenFor("root", "admin");
+      const admin = await s.tokenFor("root", "admin");
       const status = async (folder: string) => {
         const res = await s.fetchAs(admin, "/api/v1/jobs/sync", post({ folder }));
         return { status: res.status, code: res.status === 202 ? null : ((await res.json()) as any).error.code };
@@ -118,8 +118,8 @@ describe("default access of synced documents", () => {
       expect(synced.aclAllow).toEqual([]); // nobody but admins until access is given
       expect(t.kb.documentsRepo.bySource(uploaded!)!.aclAllow).toEqual(["group:everyone"]); // uploads keep the default
 
-      t.kb.accounts.createUser({ name: "kim", role: "viewer" });
-      const kim = t.kb.accounts.actorByName("kim");
+      await t.kb.accounts.createUser({ name: "kim", role: "viewer" });
+      const kim = await t.kb.accounts.actorByName("kim");
       const found = async () => (await t.kb.retriever.retrieve(kim, "relocation plan Busan office", { topK: 10 })).chunks.map((c) => c.documentId);
       expect(await found()).not.toContain(synced.id);
       await t.kb.access.setAcl(SYSTEM_ACTOR, synced.id, { allow: ["user:kim"], deny: [] });

@@ -23,7 +23,7 @@ const tooLong = async (res: Response) => {
 
 beforeAll(async () => {
   t = await startTestServer({ rateLimitPerMinute: 0 });
-  token = t.tokenFor("root", "admin");
+  token = await t.tokenFor("root", "admin");
   const [file] = writeFiles(path.join(t.dir, "corpus"), { "vacation.txt": "The vacation policy grants fifteen days of paid leave." });
   expect((await ingestNow(t.kb, [{ source: file!, path: file! }])).job.status).toBe("succeeded");
 });

@@ -67,7 +67,7 @@ async function searchAll(kb: Kb, url: string): Promise<{ user: string; query: st
   const tokens = new Map<string, string>();
   const out = [];
   for (const s of EXPECTED.searches) {
-    if (!tokens.has(s.user)) tokens.set(s.user, kb.accounts.createToken(s.user).token);
+    if (!tokens.has(s.user)) tokens.set(s.user, (await kb.accounts.createToken(s.user)).token);
     const res = await fetch(`${url}/api/v1/search`, {
       method: "POST",
       headers: { authorization: `Bearer ${tokens.get(s.user)}`, "content-type": "application/json" },
@@ -135,7 +135,7 @@ describe("a v0.1 data folder", () => {
         expect(fs.existsSync(p)).toBe(true);
       }
       // Principal names canonicalized, in SQLite and in the chunk rows.
-      expect(kb.accounts.listUsers().map((u) => [u.name, u.groups])).toEqual(
+      expect((await kb.accounts.listUsers()).map((u) => [u.name, u.groups])).toEqual(
         expect.arrayContaining([
           ["kim", ["hr"]],
           ["lee", []],

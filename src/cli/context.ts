@@ -14,7 +14,7 @@ export async function withKb<T>(fn: (kb: Kb) => Promise<T>, overrides: Partial<C
 }
 
 /** `--as <user>` runs a command with that user's permissions; without it, as the operator (admin). */
-export function actorFor(kb: Kb, as: string | undefined): Actor {
+export async function actorFor(kb: Kb, as: string | undefined): Promise<Actor> {
   return as ? kb.accounts.actorByName(as) : SYSTEM_ACTOR;
 }
 

@@ -62,7 +62,7 @@ export async function runAnswerEval(kb: Kb, dataset: QaDataset, options: AnswerE
   const heldIds = new Set(dataset.documents.filter((d) => heldTitles.has(d.title)).map((d) => d.id));
 
   const { toQaId } = await ingestQaDocuments(kb, kept, options.onProgress);
-  const asker = evalAsker(kb);
+  const asker = await evalAsker(kb);
   const withAnswers = (q: QaQuestion) => (q.answers?.length ?? 0) > 0;
   const answerable = spread(dataset.questions.filter((q) => withAnswers(q) && q.relevantDocumentIds.every((id) => keptIds.has(id))), options.answerable ?? 1000);
   const heldOut = spread(dataset.questions.filter((q) => q.relevantDocumentIds.every((id) => heldIds.has(id))), options.heldOut ?? 300);

@@ -51,8 +51,8 @@ export async function ingestQaDocuments(
 }
 
 /** The ordinary viewer questions are asked as (created on first use). */
-export function evalAsker(kb: Kb): Actor {
-  if (!kb.accounts.listUsers().some((u) => u.name === "eval")) kb.accounts.createUser({ name: "eval", role: "viewer" });
+export async function evalAsker(kb: Kb): Promise<Actor> {
+  if (!(await kb.accounts.listUsers()).some((u) => u.name === "eval")) await kb.accounts.createUser({ name: "eval", role: "viewer" });
   return kb.accounts.actorByName("eval");
 }
 
@@ -62,7 +62,7 @@ export async function runRetrievalEval(
   options: { limit?: number; onProgress?: (stage: string, done: number, total: number) => void } = {},
 ): Promise<EvalReport> {
   const { toQaId, seconds: ingestSeconds } = await ingestQaDocuments(kb, dataset.documents, options.onProgress);
-  const asker = evalAsker(kb);
+  const asker = await evalAsker(kb);
   const questions = options.limit ? dataset.questions.slice(0, options.limit) : dataset.questions;
   const results: RankedResult[] = [];
   const t1 = performance.now();

@@ -12,16 +12,16 @@ export function errorBody(code: string, message: string) {
 }
 
 /** Denied attempts (403) are audited by the audit service; 401s by the auth middleware. */
-function auditDenied(c: Context, details: Record<string, unknown>): void {
+async function auditDenied(c: Context, details: Record<string, unknown>): Promise<void> {
   // Errors can come before the kb or the actor is set (a refused token, a bad URL).
   const kb = c.get("kb" as never) as Kb | undefined;
   const actor = c.get("actor" as never) as Actor | undefined;
-  kb?.audit?.recordDenied(actor ?? null, `${c.req.method} ${c.req.path}`, details);
+  await kb?.audit?.recordDenied(actor ?? null, `${c.req.method} ${c.req.path}`, details);
 }
 
-export function handleError(err: Error, c: Context): Response {
-  if (err instanceof ForbiddenError) auditDenied(c, { action: err.action, resource: err.resourceName });
-  else if (err instanceof ServiceError && err.status === 403) auditDenied(c, { code: err.code, message: err.message });
+export async function handleError(err: Error, c: Context): Promise<Response> {
+  if (err instanceof ForbiddenError) await auditDenied(c, { action: err.action, resource: err.resourceName });
+  else if (err instanceof ServiceError && err.status === 403) await auditDenied(c, { code: err.code, message: err.message });
   if (err instanceof ServiceError) {
     for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
     const body = errorBody(err.code, err.message);

@@ -114,16 +114,16 @@ export class AccessService {
     },
   ) {}
 
-  private refuseLookAlikes(change: AclChange): void {
+  private async refuseLookAlikes(change: AclChange): Promise<void> {
     const { allow = [], deny = [], manage = [], addAllow = [], addDeny = [] } = change;
-    this.deps.accounts.refuseLookAlikePrincipals([...allow, ...deny, ...manage, ...addAllow, ...addDeny]);
+    await this.deps.accounts.refuseLookAlikePrincipals([...allow, ...deny, ...manage, ...addAllow, ...addDeny]);
   }
 
   /** The document if `actor` may read it, else not found (audited as denied when it exists). */
-  private readable(actor: Actor, id: string): DocumentRow {
+  private async readable(actor: Actor, id: string): Promise<DocumentRow> {
     const d = this.deps.documents.byId(id);
     if (!d || !canRead(actor, subjectOf(d))) {
-      if (d) this.deps.audit.record(actor, "document.acl", id, { reason: "not readable by this user" }, "denied");
+      if (d) await this.deps.audit.record(actor, "document.acl", id, { reason: "not readable by this user" }, "denied");
       throw notFound("document");
     }
     return d;
@@ -139,15 +139,19 @@ export class AccessService {
   /** PUT /documents/:id/acl: applies a change to one document. */
   async setAcl(actor: Actor, id: string, change: AclChange): Promise<{ id: string; before: DocumentAccess; after: DocumentAccess; changed: boolean }> {
     const normalized = normalizeChange(change);
-    this.refuseLookAlikes(normalized);
-    const doc = this.readable(actor, id);
+    await this.refuseLookAlikes(normalized);
+    const doc = await this.readable(actor, id);
     const before = accessOf(doc);
     const after = applyAclChange(before, normalized, doc.owner);
     this.authorizeChange(actor, doc, after);
     if (sameAccess(before, after)) return { id, before, after, changed: false };
-    await this.deps.writer.updateAccess([{ documentIds: [id], access: after }], () =>
-      this.deps.audit.record(actor, "document.acl", id, { before, after }),
-    );
+    // TODO(s6-jobs): the commit callback is synchronous (documents repository): the audit row is
+    // written inside it (SQLite runs record() up to its insert at once) and awaited after it.
+    const recorded: Promise<void>[] = [];
+    await this.deps.writer.updateAccess([{ documentIds: [id], access: after }], () => {
+      recorded.push(this.deps.audit.record(actor, "document.acl", id, { before, after }));
+    });
+    await Promise.all(recorded);
     return { id, before, after, changed: true };
   }
 
@@ -177,7 +181,7 @@ export class AccessService {
    */
   async bulk(actor: Actor, selector: DocumentSelector, change: AclChange, options: { dryRun?: boolean } = {}): Promise<BulkResult> {
     const normalized = normalizeChange(change);
-    this.refuseLookAlikes(normalized);
+    await this.refuseLookAlikes(normalized);
     const rows = await this.select(actor, selector);
     const result: BulkResult = { dryRun: options.dryRun ?? false, matched: 0, changed: [], unchanged: [], skipped: [] };
     const groups = new Map<string, { access: DocumentAccess; docs: DocumentRow[] }>();
@@ -206,13 +210,16 @@ export class AccessService {
     if (result.dryRun || result.changed.length === 0) return result;
 
     const bulkId = `bulk-${Date.now().toString(36)}`;
+    // TODO(s6-jobs): synchronous commit callback, as in setAcl.
+    const recorded: Promise<void>[] = [];
     await this.deps.writer.updateAccess(
       [...groups.values()].map((g) => ({ documentIds: g.docs.map((d) => d.id), access: g.access })),
       () => {
-        for (const c of result.changed) this.deps.audit.record(actor, "document.acl", c.id, { before: c.before, after: c.after, bulk: bulkId });
-        this.deps.audit.record(actor, "document.acl.bulk", bulkId, { selector, change: normalized, changed: result.changed.length, unchanged: result.unchanged.length, skipped: result.skipped.length });
+        for (const c of result.changed) recorded.push(this.deps.audit.record(actor, "document.acl", c.id, { before: c.before, after: c.after, bulk: bulkId }));
+        recorded.push(this.deps.audit.record(actor, "document.acl.bulk", bulkId, { selector, change: normalized, changed: result.changed.length, unchanged: result.unchanged.length, skipped: result.skipped.length }));
       },
     );
+    await Promise.all(recorded);
     return result;
   }
 
@@ -248,20 +255,24 @@ export class AccessService {
    * has it: see `documentByRef`)? For admins. The answer
    * comes from the same read rule that filters retrieval, through its `explain` interpreter.
    */
-  explain(caller: Actor, userName: string, documentRef: string): ReadExplanation & { user: string; document: { id: string; source: string; title: string; owner: string | null } & DocumentAccess } {
+  async explain(
+    caller: Actor,
+    userName: string,
+    documentRef: string,
+  ): Promise<ReadExplanation & { user: string; document: { id: string; source: string; title: string; owner: string | null } & DocumentAccess }> {
     authorize(caller, "explain", Policies, null);
     requireMaxLength("document", documentRef, TEXT_LIMITS.path);
-    const actor = this.deps.accounts.actorByName(userName);
+    const actor = await this.deps.accounts.actorByName(userName);
     // Explaining shows a document's title, source and access lists: a caller who may explain
     // (manage_all_documents) but not read it gets the same 404 as for a document that does not
     // exist, and an ambiguous source lists only the candidates the caller may read.
     const doc = documentByRef(this.deps.documents, documentRef, [documentRef], (d) => canRead(caller, subjectOf(d)));
     if (!canRead(caller, subjectOf(doc))) {
-      this.deps.audit.record(caller, "policy.explain", doc.id, { reason: "not readable by this user" }, "denied");
+      await this.deps.audit.record(caller, "policy.explain", doc.id, { reason: "not readable by this user" }, "denied");
       throw notFound(`document "${documentRef}"`);
     }
     const via: Record<string, string> = {};
-    for (const [group, chain] of Object.entries(this.deps.accounts.membershipPaths(userName))) {
+    for (const [group, chain] of Object.entries(await this.deps.accounts.membershipPaths(userName))) {
       via[`group:${group}`] = chain.length > 1 ? chain.map((g) => `group:${g}`).join(" → ") : "direct membership";
     }
     const explanation = explainRead(actor, subjectOf(doc), {

@@ -7,7 +7,7 @@ import { BUILTIN_ROLE_CATALOG, canonicalName, checkNewName, nameSkeleton, Princi
 import { CLASSIFICATIONS, DEFAULT_CLEARANCE } from "../../policies/classification.ts";
 import { newId, sha256Hex } from "../stores/ids.ts";
 import type { AuditLog } from "./audit.ts";
-import type { UserRow, UsersRepo } from "../stores/sqlite/users-repo.ts";
+import type { MetadataStore, UserRow, UsersStore } from "../stores/metadata.ts";
 import { ServiceError, badRequest, notFound } from "./errors.ts";
 
 export const TOKEN_PREFIX = "kb_";
@@ -53,39 +53,69 @@ export interface NameConflicts {
   confusables: { skeleton: string; principals: string[] }[];
 }
 
+const namesUserOrGroup = (p: string) => p.startsWith("user:") || p.startsWith("group:");
+
+/**
+ * `Accounts.refuseLookAlikePrincipals` over a given list of the stored users and groups.
+ * Exported for the composition root's synchronous check of still-synchronous job submissions.
+ */
+export function refuseLookAlikePrincipalsAmong(principals: readonly string[], existing: readonly { kind: string; name: string }[]): void {
+  const named = principals
+    .map((p) => ({ text: p, kind: p.slice(0, p.indexOf(":")), name: p.slice(p.indexOf(":") + 1) }))
+    .filter((p) => p.kind === "user" || p.kind === "group");
+  if (named.length === 0) return;
+  const exists = new Set(existing.map((e) => `${e.kind}:${e.name}`));
+  for (const p of named) {
+    if (exists.has(p.text)) continue;
+    const sk = nameSkeleton(p.name);
+    const twin = existing.find((e) => canonicalName(e.name) !== p.name && nameSkeleton(e.name) === sk);
+    if (twin) throw badRequest(`"${p.text}" names no ${p.kind} but looks like the existing ${twin.kind} "${twin.name}"`, "confusable_name");
+  }
+}
+
 export class Accounts {
   constructor(
-    private readonly users: UsersRepo,
+    /** Users, groups and tokens (`users`); several changes commit as one through `withTransaction`. */
+    private readonly store: MetadataStore,
     private readonly options: AccountsOptions = {},
   ) {}
+
+  private get users(): UsersStore {
+    return this.store.users;
+  }
 
   roles(): RoleCatalog {
     return this.options.roles?.() ?? BUILTIN_ROLE_CATALOG;
   }
 
-  createUser(input: { name: string; role?: string; groups?: string[]; clearance?: number }): UserRow {
+  async createUser(input: { name: string; role?: string; groups?: string[]; clearance?: number }): Promise<UserRow> {
     const role = input.role ?? "viewer";
     const name = newName("user", input.name);
     if (!this.roles().has(role)) throw badRequest(`unknown role "${role}" (known: ${this.roles().list().map((r) => r.name).join(", ")})`);
     this.checkClearance(input.clearance);
     const groups = (input.groups ?? []).map((g) => canonicalName(g)); // a missing one is created (and checked) by addToGroup
-    return this.users.transaction(() => {
-      if (this.users.byName(name)) throw new ServiceError(409, "conflict", `user "${name}" already exists`);
-      this.refuseLookAlike("user", name);
+    return this.store.withTransaction(async (tx) => {
+      if (await tx.users.byName(name)) throw new ServiceError(409, "conflict", `user "${name}" already exists`);
+      await this.refuseLookAlike(tx.users, "user", name);
       const id = newId("usr");
-      this.users.insert({ id, name, role, clearance: input.clearance ?? DEFAULT_CLEARANCE });
-      for (const g of groups) this.addToGroup(g, "user", name, true);
-      return this.users.byId(id)!;
+      await tx.users.insert({ id, name, role, clearance: input.clearance ?? DEFAULT_CLEARANCE });
+      for (const g of groups) await this.addToGroupIn(tx.users, g, "user", name, true);
+      return (await tx.users.byId(id))!;
     });
+  }
+
+  /** Every stored user and group, users first. */
+  private async principals(u: UsersStore): Promise<{ kind: "user" | "group"; name: string }[]> {
+    return [...(await u.list()).map((x) => ({ kind: "user" as const, name: x.name })), ...(await u.listGroups()).map((g) => ({ kind: "group" as const, name: g.name }))];
   }
 
   /**
    * Refuses a new name that looks like an existing user or group (same UTS #39 skeleton) without
    * being it: `раураl` (Cyrillic) beside `paypal`, `rnike` beside `mike`.
    */
-  private refuseLookAlike(kind: "user" | "group", name: string): void {
+  private async refuseLookAlike(u: UsersStore, kind: "user" | "group", name: string): Promise<void> {
     const sk = nameSkeleton(name);
-    const existing = [...this.users.list().map((u) => ({ kind: "user", name: u.name })), ...this.users.listGroups().map((g) => ({ kind: "group", name: g.name }))];
+    const existing = await this.principals(u);
     // The same name of the other kind (user:hr beside group:hr) is not a look-alike: it is the same name.
     const twin = existing.find((p) => canonicalName(p.name) !== name && nameSkeleton(p.name) === sk);
     if (twin) throw badRequest(`${kind} name "${name}" looks like the existing ${twin.kind} "${twin.name}"; choose a name that cannot be mistaken for it`, "confusable_name");
@@ -95,19 +125,9 @@ export class Accounts {
    * Refuses ACL entries naming a user or group that does not exist but looks like one that does
    * (`user:сосо` beside the user `coco`): such an entry grants or denies nobody, silently.
    */
-  refuseLookAlikePrincipals(principals: readonly string[]): void {
-    const named = principals
-      .map((p) => ({ text: p, kind: p.slice(0, p.indexOf(":")), name: p.slice(p.indexOf(":") + 1) }))
-      .filter((p) => p.kind === "user" || p.kind === "group");
-    if (named.length === 0) return;
-    const existing = [...this.users.list().map((u) => ({ kind: "user", name: u.name })), ...this.users.listGroups().map((g) => ({ kind: "group", name: g.name }))];
-    const exists = new Set(existing.map((e) => `${e.kind}:${e.name}`));
-    for (const p of named) {
-      if (exists.has(p.text)) continue;
-      const sk = nameSkeleton(p.name);
-      const twin = existing.find((e) => canonicalName(e.name) !== p.name && nameSkeleton(e.name) === sk);
-      if (twin) throw badRequest(`"${p.text}" names no ${p.kind} but looks like the existing ${twin.kind} "${twin.name}"`, "confusable_name");
-    }
+  async refuseLookAlikePrincipals(principals: readonly string[]): Promise<void> {
+    if (!principals.some(namesUserOrGroup)) return;
+    refuseLookAlikePrincipalsAmong(principals, await this.principals(this.users));
   }
 
   /**
@@ -116,26 +136,26 @@ export class Accounts {
    * left as it was because it collides (see principal-migration.ts): so it can still be found,
    * to be resolved, without ever being merged with the canonical one.
    */
-  userName(name: string): string {
-    return this.users.byName(name) ? name : canonicalName(name);
+  async userName(name: string, u: UsersStore = this.users): Promise<string> {
+    return (await u.byName(name)) ? name : canonicalName(name);
   }
 
   /** As `userName`, for groups. */
-  groupName(name: string): string {
-    return this.users.groupExists(name) ? name : canonicalName(name);
+  async groupName(name: string, u: UsersStore = this.users): Promise<string> {
+    return (await u.groupExists(name)) ? name : canonicalName(name);
   }
 
-  private memberName(kind: "user" | "group", name: string): string {
-    return kind === "user" ? this.userName(name) : this.groupName(name);
+  private memberName(u: UsersStore, kind: "user" | "group", name: string): Promise<string> {
+    return kind === "user" ? this.userName(name, u) : this.groupName(name, u);
   }
 
   /** A user by id (sessions name their user by id), or undefined. */
-  userById(id: string): UserRow | undefined {
+  userById(id: string): Promise<UserRow | undefined> {
     return this.users.byId(id);
   }
 
-  getUser(name: string): UserRow {
-    const u = this.users.byName(this.userName(name));
+  async getUser(name: string): Promise<UserRow> {
+    const u = await this.users.byName(await this.userName(name));
     if (!u) throw notFound(`user "${name}"`);
     return u;
   }
@@ -144,8 +164,8 @@ export class Accounts {
    * Stored names that are not unambiguous: a name whose canonical form is shared with another
    * stored name (written before names were canonicalized), and principals that look alike.
    */
-  nameConflicts(): NameConflicts {
-    const stored = [...this.users.list().map((u) => ({ kind: "user" as const, name: u.name })), ...this.users.listGroups().map((g) => ({ kind: "group" as const, name: g.name }))];
+  async nameConflicts(): Promise<NameConflicts> {
+    const stored = await this.principals(this.users);
     const byCanonical = new Map<string, { kind: "user" | "group"; canonical: string; names: string[] }>();
     const bySkeleton = new Map<string, Set<string>>();
     for (const p of stored) {
@@ -166,8 +186,10 @@ export class Accounts {
     };
   }
 
-  listUsers(): (UserRow & { groups: string[] })[] {
-    return this.users.list().map((u) => ({ ...u, groups: this.users.directGroups(u.name) }));
+  async listUsers(): Promise<(UserRow & { groups: string[] })[]> {
+    const out: (UserRow & { groups: string[] })[] = [];
+    for (const u of await this.users.list()) out.push({ ...u, groups: await this.users.directGroups(u.name) });
+    return out;
   }
 
   /**
@@ -175,66 +197,70 @@ export class Accounts {
    * unknown member or a cycle leaves nothing behind. An existing group gets the members added
    * (the CLI's `groups add` is repeatable). Returns the group's canonical name.
    */
-  createGroup(name: string, description?: string, members: { kind: "user" | "group"; name: string }[] = []): string {
+  async createGroup(name: string, description?: string, members: { kind: "user" | "group"; name: string }[] = []): Promise<string> {
     const canonical = newName("group", name);
-    return this.users.transaction(() => {
-      if (!this.users.groupExists(canonical)) this.refuseLookAlike("group", canonical);
-      for (const m of members) this.checkMember(canonical, m.kind, this.memberName(m.kind, m.name));
-      this.users.insertGroup(canonical, description);
-      for (const m of members) this.users.addMember(canonical, m.kind, this.memberName(m.kind, m.name));
-      return canonical;
-    });
+    return this.store.withTransaction((tx) => this.createGroupIn(tx.users, canonical, description, members));
   }
 
-  groupExists(name: string): boolean {
-    return this.users.groupExists(this.groupName(name));
+  private async createGroupIn(u: UsersStore, canonical: string, description?: string, members: { kind: "user" | "group"; name: string }[] = []): Promise<string> {
+    if (!(await u.groupExists(canonical))) await this.refuseLookAlike(u, "group", canonical);
+    for (const m of members) await this.checkMember(u, canonical, m.kind, await this.memberName(u, m.kind, m.name));
+    await u.insertGroup(canonical, description);
+    for (const m of members) await u.addMember(canonical, m.kind, await this.memberName(u, m.kind, m.name));
+    return canonical;
   }
 
-  listGroups() {
+  async groupExists(name: string): Promise<boolean> {
+    return this.users.groupExists(await this.groupName(name));
+  }
+
+  listGroups(): Promise<{ name: string; description: string | null }[]> {
     return this.users.listGroups();
   }
 
   /** Adds a user or group to a group; `createGroup` makes a missing group on the fly (CLI convenience). */
-  addToGroup(groupName: string, kind: "user" | "group", memberName: string, createGroup = false): void {
-    const group = this.groupName(groupName);
-    const member = this.memberName(kind, memberName);
-    this.users.transaction(() => {
-      if (!this.users.groupExists(group)) {
-        if (!createGroup) throw notFound(`group "${group}"`);
-        this.createGroup(group);
-      }
-      this.checkMember(group, kind, member);
-      this.users.addMember(group, kind, member);
-    });
+  async addToGroup(groupName: string, kind: "user" | "group", memberName: string, createGroup = false): Promise<void> {
+    await this.store.withTransaction((tx) => this.addToGroupIn(tx.users, groupName, kind, memberName, createGroup));
+  }
+
+  private async addToGroupIn(u: UsersStore, groupName: string, kind: "user" | "group", memberName: string, createGroup: boolean): Promise<void> {
+    const group = await this.groupName(groupName, u);
+    const member = await this.memberName(u, kind, memberName);
+    if (!(await u.groupExists(group))) {
+      if (!createGroup) throw notFound(`group "${group}"`);
+      await this.createGroupIn(u, newName("group", group));
+    }
+    await this.checkMember(u, group, kind, member);
+    await u.addMember(group, kind, member);
   }
 
   /** Throws unless `member` may join `group`: it exists, and a group member makes no cycle. */
-  private checkMember(group: string, kind: "user" | "group", member: string): void {
-    if (kind === "user" && !this.users.byName(member)) throw notFound(`user "${member}"`);
-    if (kind === "group" && !this.users.groupExists(member)) throw notFound(`group "${member}"`);
-    if (kind === "group" && (member === group || this.users.groupAncestors(group).includes(member))) {
+  private async checkMember(u: UsersStore, group: string, kind: "user" | "group", member: string): Promise<void> {
+    if (kind === "user" && !(await u.byName(member))) throw notFound(`user "${member}"`);
+    if (kind === "group" && !(await u.groupExists(member))) throw notFound(`group "${member}"`);
+    if (kind === "group" && (member === group || (await u.groupAncestors(group)).includes(member))) {
       throw new ServiceError(409, "membership_cycle", `adding group "${member}" to "${group}" would make a cycle ("${group}" is already inside "${member}")`);
     }
   }
 
-  removeFromGroup(groupName: string, kind: "user" | "group", memberName: string): boolean {
-    const group = this.groupName(groupName);
-    if (!this.users.groupExists(group)) throw notFound(`group "${group}"`);
-    const before = this.users.members(group).length;
-    this.users.removeMember(group, kind, this.memberName(kind, memberName));
-    return this.users.members(group).length < before;
+  async removeFromGroup(groupName: string, kind: "user" | "group", memberName: string): Promise<boolean> {
+    const group = await this.groupName(groupName);
+    if (!(await this.users.groupExists(group))) throw notFound(`group "${group}"`);
+    const before = (await this.users.members(group)).length;
+    await this.users.removeMember(group, kind, await this.memberName(this.users, kind, memberName));
+    return (await this.users.members(group)).length < before;
   }
 
-  members(groupName: string): { kind: "user" | "group"; name: string }[] {
-    const group = this.groupName(groupName);
-    if (!this.users.groupExists(group)) throw notFound(`group "${group}"`);
+  async members(groupName: string): Promise<{ kind: "user" | "group"; name: string }[]> {
+    const group = await this.groupName(groupName);
+    if (!(await this.users.groupExists(group))) throw notFound(`group "${group}"`);
     return this.users.members(group);
   }
 
-  deleteGroup(groupName: string): void {
-    const name = this.groupName(groupName);
-    if (!this.users.groupExists(name)) throw notFound(`group "${name}"`);
-    this.users.deleteGroup(name);
+  async deleteGroup(groupName: string): Promise<void> {
+    const name = await this.groupName(groupName);
+    if (!(await this.users.groupExists(name))) throw notFound(`group "${name}"`);
+    await this.users.deleteGroup(name);
   }
 
   private checkClearance(clearance: number | undefined): void {
@@ -242,49 +268,49 @@ export class Accounts {
     if (clearance !== undefined && (!Number.isInteger(clearance) || clearance < 0 || clearance > max)) throw badRequest(`invalid clearance ${clearance} (0..${max})`);
   }
 
-  updateUser(name: string, patch: { role?: string; clearance?: number; disabled?: boolean }): UserRow {
-    const user = this.getUser(name);
+  async updateUser(name: string, patch: { role?: string; clearance?: number; disabled?: boolean }): Promise<UserRow> {
+    const user = await this.getUser(name);
     if (patch.role !== undefined && !this.roles().has(patch.role)) throw badRequest(`unknown role "${patch.role}"`);
     this.checkClearance(patch.clearance);
     const values = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
-    if (Object.keys(values).length) this.users.update(user.id, values);
-    return this.users.byId(user.id)!;
+    if (Object.keys(values).length) await this.users.update(user.id, values);
+    return (await this.users.byId(user.id))!;
   }
 
   /** Deletes a user, its tokens (cascade) and its memberships. */
-  deleteUser(name: string): void {
-    const user = this.getUser(name);
-    for (const g of this.users.directGroups(user.name)) this.users.removeMember(g, "user", user.name);
-    this.users.delete(user.id);
+  async deleteUser(name: string): Promise<void> {
+    const user = await this.getUser(name);
+    for (const g of await this.users.directGroups(user.name)) await this.users.removeMember(g, "user", user.name);
+    await this.users.delete(user.id);
   }
 
-  directGroups(name: string): string[] {
-    return this.users.directGroups(this.userName(name));
+  async directGroups(name: string): Promise<string[]> {
+    return this.users.directGroups(await this.userName(name));
   }
 
   /** Each group of the user → the chain of groups through which the user belongs to it. */
-  membershipPaths(name: string): Record<string, string[]> {
-    return this.users.membershipPaths(this.userName(name));
+  async membershipPaths(name: string): Promise<Record<string, string[]>> {
+    return this.users.membershipPaths(await this.userName(name));
   }
 
-  actorFor(user: UserRow): Actor {
+  async actorFor(user: UserRow): Promise<Actor> {
     return {
       id: user.id,
       name: user.name,
       role: user.role,
-      groups: this.users.expandedGroups(user.name),
+      groups: await this.users.expandedGroups(user.name),
       clearance: user.clearance,
       capabilities: [...this.roles().capabilitiesOf(user.role)].sort(),
     };
   }
 
-  actorByName(name: string): Actor {
-    return this.actorFor(this.getUser(name));
+  async actorByName(name: string): Promise<Actor> {
+    return this.actorFor(await this.getUser(name));
   }
 
   /** Creates a token and returns the secret once; it cannot be shown again. */
-  createToken(userName: string, options: { name?: string; expiresInDays?: number; expiresAt?: string } = {}): { token: string; info: TokenInfo } {
-    const user = this.getUser(userName);
+  async createToken(userName: string, options: { name?: string; expiresInDays?: number; expiresAt?: string } = {}): Promise<{ token: string; info: TokenInfo }> {
+    const user = await this.getUser(userName);
     const token = TOKEN_PREFIX + crypto.randomBytes(32).toString("base64url");
     const id = newId("tok");
     const expiresAt = options.expiresAt
@@ -292,63 +318,66 @@ export class Accounts {
       : options.expiresInDays
         ? new Date(Date.now() + options.expiresInDays * 86_400_000).toISOString()
         : null;
-    this.users.insertToken({ id, userId: user.id, tokenHash: sha256Hex(token), name: options.name ?? null, expiresAt });
-    return { token, info: this.tokenInfo(id, user.name)! };
+    await this.users.insertToken({ id, userId: user.id, tokenHash: sha256Hex(token), name: options.name ?? null, expiresAt });
+    return { token, info: (await this.tokenInfo(id, user.name))! };
   }
 
-  private tokenInfo(id: string, userName: string): TokenInfo | undefined {
-    const u = this.users.byName(userName);
-    const t = u && this.users.tokensOf(u.id).find((x) => x.id === id);
+  private async tokenInfo(id: string, userName: string): Promise<TokenInfo | undefined> {
+    const u = await this.users.byName(userName);
+    const t = u && (await this.users.tokensOf(u.id)).find((x) => x.id === id);
     if (!t) return undefined;
     return { id: t.id, user: userName, name: t.name, createdAt: t.createdAt, expiresAt: t.expiresAt, revokedAt: t.revokedAt, lastUsedAt: t.lastUsedAt };
   }
 
-  listTokens(userName: string): TokenInfo[] {
-    const user = this.getUser(userName);
-    return this.users.tokensOf(user.id).map((t) => this.tokenInfo(t.id, user.name)!);
+  async listTokens(userName: string): Promise<TokenInfo[]> {
+    const user = await this.getUser(userName);
+    const out: TokenInfo[] = [];
+    for (const t of await this.users.tokensOf(user.id)) out.push((await this.tokenInfo(t.id, user.name))!);
+    return out;
   }
 
-  revokeToken(id: string): void {
-    if (!this.users.revokeToken(id, new Date().toISOString())) throw notFound(`active token "${id}"`);
+  async revokeToken(id: string): Promise<void> {
+    if (!(await this.users.revokeToken(id, new Date().toISOString()))) throw notFound(`active token "${id}"`);
   }
 
   /** A token by id (never the secret), with its user's name. */
-  token(id: string): TokenInfo | undefined {
-    const t = this.users.tokenById(id);
-    const u = t && this.users.byId(t.userId);
+  async token(id: string): Promise<TokenInfo | undefined> {
+    const t = await this.users.tokenById(id);
+    const u = t && (await this.users.byId(t.userId));
     return t && u ? this.tokenInfo(t.id, u.name) : undefined;
   }
 
-  listAllTokens(): TokenInfo[] {
-    const names = new Map(this.users.list().map((u) => [u.id, u.name]));
-    return this.users.allTokens().map((t) => ({ id: t.id, user: names.get(t.userId) ?? "?", name: t.name, createdAt: t.createdAt, expiresAt: t.expiresAt, revokedAt: t.revokedAt, lastUsedAt: t.lastUsedAt }));
+  async listAllTokens(): Promise<TokenInfo[]> {
+    const names = new Map((await this.users.list()).map((u) => [u.id, u.name]));
+    return (await this.users.allTokens()).map((t) => ({ id: t.id, user: names.get(t.userId) ?? "?", name: t.name, createdAt: t.createdAt, expiresAt: t.expiresAt, revokedAt: t.revokedAt, lastUsedAt: t.lastUsedAt }));
   }
 
   /** Sets (or clears, with null) a token's expiry; a time in the past expires it at once. */
-  expireToken(id: string, at: string | null = new Date().toISOString()): TokenInfo {
+  async expireToken(id: string, at: string | null = new Date().toISOString()): Promise<TokenInfo> {
     if (at !== null && Number.isNaN(Date.parse(at))) throw badRequest(`invalid time "${at}"`);
-    if (!this.users.setTokenExpiry(id, at === null ? null : new Date(at).toISOString())) throw notFound(`token "${id}"`);
-    return this.token(id)!;
+    if (!(await this.users.setTokenExpiry(id, at === null ? null : new Date(at).toISOString()))) throw notFound(`token "${id}"`);
+    return (await this.token(id))!;
   }
 
   /**
    * Resolves a presented bearer token. The lookup is by SHA-256 (an index hit reveals
    * nothing usable about other tokens), and the stored hash is compared in constant time.
+   * Nothing is cached: a revoked or expired token, or a disabled user, is refused at once.
    */
-  authenticate(token: string): { actor: Actor; tokenId: string } | null {
+  async authenticate(token: string): Promise<{ actor: Actor; tokenId: string } | null> {
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return null;
     const hash = sha256Hex(token);
-    const row = this.users.tokenByHash(hash);
+    const row = await this.users.tokenByHash(hash);
     if (!row) return null;
     if (!crypto.timingSafeEqual(Buffer.from(row.tokenHash, "hex"), Buffer.from(hash, "hex"))) return null;
     if (row.revokedAt) return null;
     if (row.expiresAt && row.expiresAt <= new Date().toISOString()) return null;
-    const user = this.users.byId(row.userId);
+    const user = await this.users.byId(row.userId);
     if (!user || user.disabled) return null;
     const now = Date.now();
-    if (this.users.touchTokenIfStale(row.id, new Date(now).toISOString(), new Date(now - TOKEN_USE_RECORD_MS).toISOString())) {
-      this.options.audit?.record(`user:${user.name}`, "token.use", row.id, { name: row.name });
+    if (await this.users.touchTokenIfStale(row.id, new Date(now).toISOString(), new Date(now - TOKEN_USE_RECORD_MS).toISOString())) {
+      await this.options.audit?.record(`user:${user.name}`, "token.use", row.id, { name: row.name });
     }
-    return { actor: this.actorFor(user), tokenId: row.id };
+    return { actor: await this.actorFor(user), tokenId: row.id };
   }
 }

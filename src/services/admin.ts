@@ -4,7 +4,7 @@
  * The CLI runs these as the operator (SYSTEM_ACTOR), so both paths share the checks and the log.
  */
 import { authorize, Groups, Tokens, Users, type Actor } from "../../policies/index.ts";
-import type { UserRow } from "../stores/sqlite/users-repo.ts";
+import type { UserRow } from "../stores/metadata.ts";
 import type { Accounts, NameConflicts, TokenInfo } from "./accounts.ts";
 import type { AuditLog } from "./audit.ts";
 import { badRequest, notFound } from "./errors.ts";
@@ -40,152 +40,156 @@ export class AdminService {
     private readonly sessions?: { revokeAllForUser(userId: string): Promise<number> },
   ) {}
 
-  private view(u: UserRow): UserView {
-    return { name: u.name, role: u.role, clearance: u.clearance, disabled: u.disabled, groups: this.accounts.directGroups(u.name), createdAt: u.createdAt };
+  private async view(u: UserRow): Promise<UserView> {
+    return { name: u.name, role: u.role, clearance: u.clearance, disabled: u.disabled, groups: await this.accounts.directGroups(u.name), createdAt: u.createdAt };
   }
 
-  listUsers(actor: Actor): UserView[] {
+  async listUsers(actor: Actor): Promise<UserView[]> {
     authorize(actor, "list", Users, null);
-    return this.accounts.listUsers().map((u) => this.view(u));
+    const out: UserView[] = [];
+    for (const u of await this.accounts.listUsers()) out.push(await this.view(u));
+    return out;
   }
 
   /** Stored names that collide once canonicalized, or look alike (`kb users conflicts`). */
-  nameConflicts(actor: Actor): NameConflicts {
+  async nameConflicts(actor: Actor): Promise<NameConflicts> {
     authorize(actor, "list", Users, null);
     return this.accounts.nameConflicts();
   }
 
-  getUser(actor: Actor, name: string): UserView & { memberOf: Record<string, string[]>; capabilities: string[] } {
-    name = this.accounts.userName(name);
+  async getUser(actor: Actor, name: string): Promise<UserView & { memberOf: Record<string, string[]>; capabilities: string[] }> {
+    name = await this.accounts.userName(name);
     authorize(actor, "read", Users, { name });
-    const u = this.accounts.getUser(name);
-    return { ...this.view(u), memberOf: this.accounts.membershipPaths(name), capabilities: [...this.accounts.roles().capabilitiesOf(u.role)].sort() };
+    const u = await this.accounts.getUser(name);
+    return { ...(await this.view(u)), memberOf: await this.accounts.membershipPaths(name), capabilities: [...this.accounts.roles().capabilitiesOf(u.role)].sort() };
   }
 
-  createUser(actor: Actor, input: { name: string; role?: string; groups?: string[]; clearance?: number }): UserView {
+  async createUser(actor: Actor, input: { name: string; role?: string; groups?: string[]; clearance?: number }): Promise<UserView> {
     authorize(actor, "create", Users, null);
-    const u = this.accounts.createUser(input);
-    const after = this.view(u);
-    this.audit.record(actor, "user.create", `user:${u.name}`, { after });
+    const u = await this.accounts.createUser(input);
+    const after = await this.view(u);
+    await this.audit.record(actor, "user.create", `user:${u.name}`, { after });
     return after;
   }
 
   async updateUser(actor: Actor, name: string, patch: { role?: string; clearance?: number; disabled?: boolean }): Promise<UserView> {
-    name = this.accounts.userName(name);
+    name = await this.accounts.userName(name);
     authorize(actor, "update", Users, { name });
-    const before = this.view(this.accounts.getUser(name));
-    const updated = this.accounts.updateUser(name, patch);
-    const after = this.view(updated);
+    const before = await this.view(await this.accounts.getUser(name));
+    const updated = await this.accounts.updateUser(name, patch);
+    const after = await this.view(updated);
     // Re-enabling must not bring old sessions back, so disabling ends them (not only refuses them).
     const sessionsRevoked = patch.disabled === true && this.sessions ? await this.sessions.revokeAllForUser(updated.id) : undefined;
-    this.audit.record(actor, "user.update", `user:${name}`, { before, after, ...(sessionsRevoked !== undefined ? { sessionsRevoked } : {}) });
+    await this.audit.record(actor, "user.update", `user:${name}`, { before, after, ...(sessionsRevoked !== undefined ? { sessionsRevoked } : {}) });
     return after;
   }
 
-  deleteUser(actor: Actor, name: string): void {
-    name = this.accounts.userName(name);
+  async deleteUser(actor: Actor, name: string): Promise<void> {
+    name = await this.accounts.userName(name);
     authorize(actor, "delete", Users, { name });
     if (name === actor.name) throw badRequest("you cannot delete yourself", "self_delete");
-    const before = this.view(this.accounts.getUser(name));
-    this.accounts.deleteUser(name);
-    this.audit.record(actor, "user.delete", `user:${name}`, { before, after: null });
+    const before = await this.view(await this.accounts.getUser(name));
+    await this.accounts.deleteUser(name);
+    await this.audit.record(actor, "user.delete", `user:${name}`, { before, after: null });
   }
 
-  private groupView(name: string): GroupView {
-    const g = this.accounts.listGroups().find((x) => x.name === name);
+  private async groupView(name: string): Promise<GroupView> {
+    const g = (await this.accounts.listGroups()).find((x) => x.name === name);
     if (!g) throw notFound(`group "${name}"`);
-    return { name: g.name, description: g.description, members: this.accounts.members(name) };
+    return { name: g.name, description: g.description, members: await this.accounts.members(name) };
   }
 
-  listGroups(actor: Actor): GroupView[] {
+  async listGroups(actor: Actor): Promise<GroupView[]> {
     authorize(actor, "list", Groups, null);
-    return this.accounts.listGroups().map((g) => ({ ...g, members: this.accounts.members(g.name) }));
+    const out: GroupView[] = [];
+    for (const g of await this.accounts.listGroups()) out.push({ ...g, members: await this.accounts.members(g.name) });
+    return out;
   }
 
-  getGroup(actor: Actor, name: string): GroupView {
-    name = this.accounts.groupName(name);
+  async getGroup(actor: Actor, name: string): Promise<GroupView> {
+    name = await this.accounts.groupName(name);
     authorize(actor, "list", Groups, null);
     return this.groupView(name);
   }
 
-  createGroup(actor: Actor, name: string, options: { description?: string; members?: string[] } = {}): GroupView {
+  async createGroup(actor: Actor, name: string, options: { description?: string; members?: string[] } = {}): Promise<GroupView> {
     authorize(actor, "create", Groups, null);
     // Members are parsed and checked before anything is written; the group and its members are one transaction.
-    const canonical = this.accounts.createGroup(name, options.description, (options.members ?? []).map(parseMember));
-    const after = this.groupView(canonical);
-    this.audit.record(actor, "group.create", `group:${canonical}`, { after });
+    const canonical = await this.accounts.createGroup(name, options.description, (options.members ?? []).map(parseMember));
+    const after = await this.groupView(canonical);
+    await this.audit.record(actor, "group.create", `group:${canonical}`, { after });
     return after;
   }
 
-  deleteGroup(actor: Actor, name: string): void {
-    name = this.accounts.groupName(name);
+  async deleteGroup(actor: Actor, name: string): Promise<void> {
+    name = await this.accounts.groupName(name);
     authorize(actor, "delete", Groups, null);
-    const before = this.groupView(name);
-    this.accounts.deleteGroup(name);
-    this.audit.record(actor, "group.delete", `group:${name}`, { before, after: null });
+    const before = await this.groupView(name);
+    await this.accounts.deleteGroup(name);
+    await this.audit.record(actor, "group.delete", `group:${name}`, { before, after: null });
   }
 
-  addMember(actor: Actor, group: string, member: string): GroupView {
-    group = this.accounts.groupName(group);
+  async addMember(actor: Actor, group: string, member: string): Promise<GroupView> {
+    group = await this.accounts.groupName(group);
     authorize(actor, "add_member", Groups, null);
     const m = parseMember(member);
-    m.name = m.kind === "user" ? this.accounts.userName(m.name) : this.accounts.groupName(m.name);
-    const before = this.groupView(group);
-    this.accounts.addToGroup(group, m.kind, m.name);
-    const after = this.groupView(group);
-    this.audit.record(actor, "group.member.add", `group:${group}`, { member: `${m.kind}:${m.name}`, before: before.members, after: after.members });
+    m.name = m.kind === "user" ? await this.accounts.userName(m.name) : await this.accounts.groupName(m.name);
+    const before = await this.groupView(group);
+    await this.accounts.addToGroup(group, m.kind, m.name);
+    const after = await this.groupView(group);
+    await this.audit.record(actor, "group.member.add", `group:${group}`, { member: `${m.kind}:${m.name}`, before: before.members, after: after.members });
     return after;
   }
 
-  removeMember(actor: Actor, group: string, member: string): GroupView {
-    group = this.accounts.groupName(group);
+  async removeMember(actor: Actor, group: string, member: string): Promise<GroupView> {
+    group = await this.accounts.groupName(group);
     authorize(actor, "remove_member", Groups, null);
     const m = parseMember(member);
-    m.name = m.kind === "user" ? this.accounts.userName(m.name) : this.accounts.groupName(m.name);
-    const before = this.groupView(group);
-    if (!this.accounts.removeFromGroup(group, m.kind, m.name)) throw notFound(`member ${m.kind}:${m.name} of group "${group}"`);
-    const after = this.groupView(group);
-    this.audit.record(actor, "group.member.remove", `group:${group}`, { member: `${m.kind}:${m.name}`, before: before.members, after: after.members });
+    m.name = m.kind === "user" ? await this.accounts.userName(m.name) : await this.accounts.groupName(m.name);
+    const before = await this.groupView(group);
+    if (!(await this.accounts.removeFromGroup(group, m.kind, m.name))) throw notFound(`member ${m.kind}:${m.name} of group "${group}"`);
+    const after = await this.groupView(group);
+    await this.audit.record(actor, "group.member.remove", `group:${group}`, { member: `${m.kind}:${m.name}`, before: before.members, after: after.members });
     return after;
   }
 
-  listTokens(actor: Actor, user?: string): TokenInfo[] {
-    user = user === undefined ? undefined : this.accounts.userName(user);
+  async listTokens(actor: Actor, user?: string): Promise<TokenInfo[]> {
+    user = user === undefined ? undefined : await this.accounts.userName(user);
     authorize(actor, "list", Tokens, user ? { name: user } : null);
     return user ? this.accounts.listTokens(user) : this.accounts.listAllTokens();
   }
 
   /** Creates a token; the secret is returned once and never stored or logged. */
-  createToken(actor: Actor, user: string, options: { name?: string; expiresInDays?: number; expiresAt?: string } = {}): { token: string; info: TokenInfo } {
-    user = this.accounts.userName(user);
+  async createToken(actor: Actor, user: string, options: { name?: string; expiresInDays?: number; expiresAt?: string } = {}): Promise<{ token: string; info: TokenInfo }> {
+    user = await this.accounts.userName(user);
     authorize(actor, "create", Tokens, { name: user });
     if (options.expiresAt !== undefined && Number.isNaN(Date.parse(options.expiresAt))) throw badRequest(`invalid expiresAt "${options.expiresAt}"`);
-    const created = this.accounts.createToken(user, options);
-    this.audit.record(actor, "token.create", `user:${user}`, { tokenId: created.info.id, name: created.info.name, expiresAt: created.info.expiresAt });
+    const created = await this.accounts.createToken(user, options);
+    await this.audit.record(actor, "token.create", `user:${user}`, { tokenId: created.info.id, name: created.info.name, expiresAt: created.info.expiresAt });
     return created;
   }
 
-  private tokenSubject(id: string): { info: TokenInfo; subject: { name: string } } {
-    const info = this.accounts.token(id);
+  private async tokenSubject(id: string): Promise<{ info: TokenInfo; subject: { name: string } }> {
+    const info = await this.accounts.token(id);
     if (!info) throw notFound(`token "${id}"`);
     return { info, subject: { name: info.user } };
   }
 
-  revokeToken(actor: Actor, id: string): TokenInfo {
-    const { info: before, subject } = this.tokenSubject(id);
+  async revokeToken(actor: Actor, id: string): Promise<TokenInfo> {
+    const { info: before, subject } = await this.tokenSubject(id);
     authorize(actor, "revoke", Tokens, subject);
-    this.accounts.revokeToken(id);
-    const after = this.accounts.token(id)!;
-    this.audit.record(actor, "token.revoke", id, { user: before.user, before: { revokedAt: before.revokedAt }, after: { revokedAt: after.revokedAt } });
+    await this.accounts.revokeToken(id);
+    const after = (await this.accounts.token(id))!;
+    await this.audit.record(actor, "token.revoke", id, { user: before.user, before: { revokedAt: before.revokedAt }, after: { revokedAt: after.revokedAt } });
     return after;
   }
 
   /** Sets a token's expiry (default: now, i.e. expire at once); null removes it. */
-  expireToken(actor: Actor, id: string, at?: string | null): TokenInfo {
-    const { info: before, subject } = this.tokenSubject(id);
+  async expireToken(actor: Actor, id: string, at?: string | null): Promise<TokenInfo> {
+    const { info: before, subject } = await this.tokenSubject(id);
     authorize(actor, "expire", Tokens, subject);
-    const after = this.accounts.expireToken(id, at === undefined ? new Date().toISOString() : at);
-    this.audit.record(actor, "token.expire", id, { user: before.user, before: { expiresAt: before.expiresAt }, after: { expiresAt: after.expiresAt } });
+    const after = await this.accounts.expireToken(id, at === undefined ? new Date().toISOString() : at);
+    await this.audit.record(actor, "token.expire", id, { user: before.user, before: { expiresAt: before.expiresAt }, after: { expiresAt: after.expiresAt } });
     return after;
   }
 }

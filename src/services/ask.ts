@@ -165,7 +165,7 @@ export class AskService {
           yield e;
         }
       } finally {
-        audit(done);
+        await audit(done);
       }
     })();
     return { retrieval, chunkIds, conversationId: turn?.conversationId ?? null, retrievalQuery, events };

@@ -6,7 +6,7 @@
  */
 import { authorize, Audit, mustMask, type Actor } from "../../policies/index.ts";
 import { isGeneratedId } from "../stores/ids.ts";
-import type { AuditQuery, AuditRepo, AuditRow } from "../stores/sqlite/audit-repo.ts";
+import type { AuditQuery, AuditRow, AuditStore } from "../stores/metadata.ts";
 import { redactorFor } from "./sensitive.ts";
 
 const DAY_MS = 86_400_000;
@@ -29,50 +29,50 @@ export function truncateUtf8(s: string, maxBytes: number): string {
 }
 
 export class AuditLog {
-  constructor(private readonly repo: AuditRepo) {}
+  constructor(private readonly repo: AuditStore) {}
 
-  record(actor: Actor | string | null, action: string, target: string | null, details?: Record<string, unknown>, outcome: "ok" | "denied" | "error" = "ok"): void {
+  async record(actor: Actor | string | null, action: string, target: string | null, details?: Record<string, unknown>, outcome: "ok" | "denied" | "error" = "ok"): Promise<void> {
     const who = actor === null ? null : typeof actor === "string" ? actor : `user:${actor.name}`;
     if (target !== null && Buffer.byteLength(target) > MAX_TARGET_BYTES) {
       details = { ...details, targetBytes: Buffer.byteLength(target) };
       target = truncateUtf8(target, MAX_TARGET_BYTES);
     }
-    this.repo.append({ actor: who, action, target, details: details ?? null, outcome });
+    await this.repo.append({ actor: who, action, target, details: details ?? null, outcome });
   }
 
   /**
    * A refused request (403), from the HTTP error handler: who tried what, where. 401s are
    * recorded by AuthFailureLog. Never throws: auditing must not turn a 403 into a 500.
    */
-  recordDenied(actor: Actor | null, request: string, details: Record<string, unknown>): void {
+  async recordDenied(actor: Actor | null, request: string, details: Record<string, unknown>): Promise<void> {
     try {
-      this.record(actor, "access.denied", request, details, "denied");
+      await this.record(actor, "access.denied", request, details, "denied");
     } catch {
       // The refusal is still answered; the database error surfaces on the next write.
     }
   }
 
-  get repository(): AuditRepo {
+  get repository(): AuditStore {
     return this.repo;
   }
 
   /** A page of events, newest first; `nextBefore` continues the listing (null at the end). */
-  query(actor: Actor, q: AuditQuery): { items: AuditRow[]; nextBefore: number | null } {
+  async query(actor: Actor, q: AuditQuery): Promise<{ items: AuditRow[]; nextBefore: number | null }> {
     authorize(actor, "read", Audit, null);
     const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
-    const items = this.repo.query({ ...q, limit });
+    const items = await this.repo.query({ ...q, limit });
     const shown = auditRedactor(actor);
     return { items: items.map(shown), nextBefore: items.length === limit ? items.at(-1)!.id : null };
   }
 
   /** Every matching event, newest first, in pages (for JSONL export); the export itself is audited. */
-  *export(actor: Actor, q: Omit<AuditQuery, "limit" | "before">, pageSize = 1000): Generator<AuditRow> {
+  async *export(actor: Actor, q: Omit<AuditQuery, "limit" | "before">, pageSize = 1000): AsyncGenerator<AuditRow> {
     authorize(actor, "export", Audit, null);
-    this.record(actor, "audit.export", null, { filters: q });
+    await this.record(actor, "audit.export", null, { filters: q });
     const shown = auditRedactor(actor);
     let before: number | undefined;
     for (;;) {
-      const page = this.repo.query({ ...q, before, limit: pageSize });
+      const page = await this.repo.query({ ...q, before, limit: pageSize });
       yield* page.map(shown);
       if (page.length < pageSize) return;
       before = page.at(-1)!.id;
@@ -80,27 +80,27 @@ export class AuditLog {
   }
 
   /** Deletes events older than `days` days (0 keeps everything); returns how many. */
-  purgeOlderThan(days: number, now = Date.now()): number {
+  async purgeOlderThan(days: number, now = Date.now()): Promise<number> {
     if (days <= 0) return 0;
     const cutoff = new Date(now - days * DAY_MS).toISOString();
-    const n = this.repo.purgeBefore(cutoff);
-    if (n > 0) this.record("system", "audit.purge", null, { before: cutoff, deleted: n, retentionDays: days });
+    const n = await this.repo.purgeBefore(cutoff);
+    if (n > 0) await this.record("system", "audit.purge", null, { before: cutoff, deleted: n, retentionDays: days });
     return n;
   }
 
   /** Purges now and then daily (the timer does not keep the process alive). Returns a stop function. */
   startRetention(days: number, log?: (msg: string) => void): () => void {
     if (days <= 0) return () => {};
-    const run = () => {
+    const run = async () => {
       try {
-        const n = this.purgeOlderThan(days);
+        const n = await this.purgeOlderThan(days);
         if (n > 0) log?.(`audit retention: purged ${n} events older than ${days} days`);
       } catch (err) {
         log?.(`audit retention failed: ${String(err)}`);
       }
     };
-    run();
-    const timer = setInterval(run, DAY_MS);
+    void run(); // never rejects: a failure is logged
+    const timer = setInterval(() => void run(), DAY_MS);
     timer.unref();
     return () => clearInterval(timer);
   }

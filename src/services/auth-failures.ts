@@ -10,7 +10,8 @@
  * addresses: failures from further new addresses (address rotation) are counted together in one
  * row per window with `client: "*"` and the number of distinct addresses. Pending counts are
  * written when the knowledge base closes, so the sum of `count` over `auth.failed` rows is the
- * number of failed attempts.
+ * number of failed attempts. Writes are awaited by `record` (the request that caused them) and
+ * by `close`; the window timer's writes are tracked so that `close` waits for them too.
  */
 import { MAX_TARGET_BYTES, truncateUtf8, type AuditLog } from "./audit.ts";
 
@@ -49,6 +50,8 @@ export class AuthFailureLog {
   private budgetLeft = 0;
   private budgetUntil = 0;
   private readonly timer: NodeJS.Timeout;
+  /** Audit writes started and not yet settled (they never reject). */
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(
     private readonly audit: AuditLog,
@@ -58,12 +61,18 @@ export class AuthFailureLog {
     this.budget = options.newAddressesPerWindow ?? 100;
     this.maxAddresses = options.maxAddresses ?? 10_000;
     this.now = options.now ?? Date.now;
-    this.timer = setInterval(() => this.closeWindows(), this.windowMs);
+    this.timer = setInterval(() => void this.closeWindows(), this.windowMs);
     this.timer.unref();
   }
 
   /** One failed authentication from `address` for `target` (the request path). */
-  record(address: string, target: string, reason: string, limited = false): void {
+  async record(address: string, target: string, reason: string, limited = false): Promise<void> {
+    const before = new Set(this.writing);
+    this.count(address, target, reason, limited);
+    await Promise.all([...this.writing].filter((w) => !before.has(w)));
+  }
+
+  private count(address: string, target: string, reason: string, limited: boolean): void {
     const now = this.now();
     let key = address;
     let p = this.pending.get(key);
@@ -96,21 +105,28 @@ export class AuthFailureLog {
   }
 
   /** Writes the counts of every closed window; an address with nothing pending is forgotten. */
-  closeWindows(now = this.now()): void {
+  async closeWindows(now = this.now()): Promise<void> {
     for (const [key, p] of [...this.pending]) if (now >= p.until) this.closeWindow(key, p, now);
+    await this.settled();
   }
 
   /** Writes every pending count now (at shutdown). */
-  flush(): void {
+  async flush(): Promise<void> {
     for (const [key, p] of [...this.pending]) {
       if (p.count > 0) this.write(key, p);
       this.pending.delete(key);
     }
+    await this.settled();
   }
 
-  close(): void {
+  async close(): Promise<void> {
     clearInterval(this.timer);
-    this.flush();
+    await this.flush();
+  }
+
+  /** Waits for every audit write started so far. */
+  private async settled(): Promise<void> {
+    await Promise.all([...this.writing]);
   }
 
   /** Addresses (and the pool) currently tracked. */
@@ -150,10 +166,11 @@ export class AuthFailureLog {
     else Object.assign(details, { reasons: p.reasons, from: new Date(p.from).toISOString(), to: new Date(p.to).toISOString() });
     if (p.limited) details.rateLimited = p.limited;
     if (p.addresses) details.clients = p.addresses.size;
-    try {
-      this.audit.record(null, "auth.failed", p.target, details, "denied");
-    } catch {
-      // The audit log being unavailable (closing) must not turn a 401 into a 500.
-    }
+    const w: Promise<void> = this.audit.record(null, "auth.failed", p.target, details, "denied").then(
+      () => {},
+      () => {}, // The audit log being unavailable (closing) must not turn a 401 into a 500.
+    );
+    this.writing.add(w);
+    void w.finally(() => this.writing.delete(w));
   }
 }

@@ -29,14 +29,14 @@ export async function ensureAdmin(kb: Kb): Promise<{ tokenFile: string; created:
   const tokenFile = path.join(kb.config.dataDir, ADMIN_TOKEN_FILE);
   const credentialsFile = path.join(kb.config.dataDir, ADMIN_CREDENTIALS_FILE);
   let created = false;
-  if (kb.accounts.listUsers().length === 0) {
-    kb.accounts.createUser({ name: "admin", role: "admin", clearance: 3 });
-    const { token, info } = kb.accounts.createToken("admin", { name: "first admin token" });
+  if ((await kb.accounts.listUsers()).length === 0) {
+    await kb.accounts.createUser({ name: "admin", role: "admin", clearance: 3 });
+    const { token, info } = await kb.accounts.createToken("admin", { name: "first admin token" });
     writePrivateFile(tokenFile, `${token}\n`);
-    kb.audit.record("system", "token.create", "user:admin", { tokenId: info.id, reason: "first start" });
+    await kb.audit.record("system", "token.create", "user:admin", { tokenId: info.id, reason: "first start" });
     created = true;
   }
-  const admin = kb.accounts.listUsers().find((u) => u.name === "admin" && u.role === "admin" && !u.disabled);
+  const admin = (await kb.accounts.listUsers()).find((u) => u.name === "admin" && u.role === "admin" && !u.disabled);
   let passwordCreated = false;
   if (admin && !fs.existsSync(credentialsFile)) {
     const password = await kb.signIn.ensureInitialPassword(SYSTEM_ACTOR, admin.name);

@@ -8,7 +8,6 @@ import pino from "pino";
 import type { Config } from "../config.ts";
 import { BlobStore } from "../stores/blob-store.ts";
 import { CHUNKS_TABLE, ChunkStore } from "../stores/lance/chunk-store.ts";
-import { AuditRepo } from "../stores/sqlite/audit-repo.ts";
 import { openDb, type Db } from "../stores/sqlite/db.ts";
 import { rebaseBlobPaths } from "../stores/sqlite/blob-paths.ts";
 import { accessOfRow, DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
@@ -20,7 +19,7 @@ import { isLanceError, sqliteDamagedError, tableDamagedError } from "./data-dama
 import { UsersRepo } from "../stores/sqlite/users-repo.ts";
 import { canRead, resolveDocumentAccess, SYSTEM_ACTOR } from "../../policies/index.ts";
 import { AccessService } from "./access.ts";
-import { Accounts } from "./accounts.ts";
+import { Accounts, refuseLookAlikePrincipalsAmong } from "./accounts.ts";
 import { AdminService } from "./admin.ts";
 import { PolicyFiles } from "./policy-files.ts";
 import { makePrivateDir, tightenDataDir } from "../stores/private-files.ts";
@@ -219,13 +218,18 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   }
   // The repositories converted to the async interfaces (stores/metadata.ts); the rest are still synchronous.
   const metadata = new SqliteMetadataStore(db);
-  const users = new UsersRepo(db);
   const documentsRepo = new DocumentsRepo(db);
   const jobsRepo = new JobsRepo(db);
-  const audit = new AuditLog(new AuditRepo(db));
+  const audit = new AuditLog(metadata.audit);
   const authFailures = new AuthFailureLog(audit);
   const policy = PolicyFiles.load(config.policyDir, { log: (level, msg) => (level === "error" ? log.error(msg) : log.info(msg)) });
-  const accounts = new Accounts(users, { roles: () => policy.roles(), audit });
+  const accounts = new Accounts(metadata, { roles: () => policy.roles(), audit });
+  // TODO(s6-jobs): job submission and uploads are still synchronous (jobs and documents
+  // repositories), so their look-alike check reads users and groups synchronously; once they are
+  // async, pass `(ps) => accounts.refuseLookAlikePrincipals(ps)` and drop this.
+  const usersNow = new UsersRepo(db);
+  const checkPrincipalsNow = (ps: string[]) =>
+    refuseLookAlikePrincipalsAmong(ps, [...usersNow.list().map((u) => ({ kind: "user", name: u.name })), ...usersNow.listGroups().map((g) => ({ kind: "group", name: g.name }))]);
   const signIn = new SignInService(metadata, accounts, audit, authFailures, {
     idleMs: config.sessionIdleMs,
     maxMs: config.sessionMaxMs,
@@ -305,7 +309,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     () => {
       for (const w of workers) w.poke();
     },
-    { syncRoots: config.syncRoots, checkPrincipals: (ps) => accounts.refuseLookAlikePrincipals(ps) },
+    { syncRoots: config.syncRoots, checkPrincipals: checkPrincipalsNow },
   );
 
   // A chunk table of an older layout (a data folder of an earlier version) is brought up to date
@@ -339,7 +343,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     audit,
     authFailures,
     ingest,
-    documents: new DocumentService(documentsRepo, blobs, ingest, { writer: runner.writer, sensitive, audit, checkPrincipals: (ps) => accounts.refuseLookAlikePrincipals(ps) }),
+    documents: new DocumentService(documentsRepo, blobs, ingest, { writer: runner.writer, sensitive, audit, checkPrincipals: checkPrincipalsNow }),
     retriever,
     search: new SearchService(retriever, audit),
     ask,
@@ -387,7 +391,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     loadLlm: ensureLlm,
     conversations,
     async close() {
-      authFailures.close(); // pending counts are written while the database is open
+      await authFailures.close(); // pending counts are written while the database is open
       for (const w of workers) await w.stop();
       await runner.close();
       await index.close();
@@ -399,7 +403,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   };
   const names = await canonicalizeStoredNames(kb);
   if (names?.renamed.length || names?.documents) log.info({ renamed: names.renamed, documents: names.documents }, "principal names canonicalized (NFKC + case folding)");
-  const conflicts = names?.conflicts ?? accounts.nameConflicts();
+  const conflicts = names?.conflicts ?? (await accounts.nameConflicts());
   if (conflicts.collisions.length || conflicts.confusables.length) {
     log.warn({ ...conflicts }, "users or groups whose names collide or look alike were left as they are; resolve them (see kb users conflicts)");
   }

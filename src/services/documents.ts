@@ -84,23 +84,23 @@ export class DocumentService {
   }
 
   /** The document if `actor` may read it; otherwise "not found" (existence is not revealed), audited as denied when it exists. */
-  private readable(actor: Actor, id: string, action: string): DocumentRow {
+  private async readable(actor: Actor, id: string, action: string): Promise<DocumentRow> {
     const d = this.repo.byId(id);
     if (!d || !canRead(actor, accessOf(d))) {
-      if (d) this.extras.audit?.record(actor, action, id, { reason: "not readable by this user" }, "denied");
+      if (d) await this.extras.audit?.record(actor, action, id, { reason: "not readable by this user" }, "denied");
       throw notFound("document");
     }
     return d;
   }
 
   async get(actor: Actor, id: string): Promise<DocumentView> {
-    const d = this.readable(actor, id, "document.read");
+    const d = await this.readable(actor, id, "document.read");
     const counts = await this.extras.sensitive?.countsFor(actor, id);
     return { ...viewFor(actor, d), ...(counts ? { sensitive: counts } : {}) };
   }
 
-  text(actor: Actor, id: string): { id: string; pages: { page: number; text: string }[] } {
-    this.readable(actor, id, "document.text");
+  async text(actor: Actor, id: string): Promise<{ id: string; pages: { page: number; text: string }[] }> {
+    await this.readable(actor, id, "document.text");
     const redact = redactorFor(actor);
     return { id, pages: this.repo.pages(id).map((p) => ({ page: p.page, text: redact(p.text) })) };
   }
@@ -162,7 +162,7 @@ export class DocumentService {
     authorize(actor, "delete", Document, subject);
     await this.extras.writer.delete(id);
     // Ids only: the event outlives the document (erasure keeps no name or source of it).
-    this.extras.audit?.record(actor, "document.delete", id);
+    await this.extras.audit?.record(actor, "document.delete", id);
     // Its text leaves LanceDB's files and SQLite's WAL before the call reports done.
     await this.extras.writer.erase();
   }

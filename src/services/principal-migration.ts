@@ -42,7 +42,7 @@ export interface NameMigrationDeps {
 /** Runs the migration unless it ran before; null when it had. */
 export async function canonicalizeStoredNames(deps: NameMigrationDeps, options: { force?: boolean } = {}): Promise<NameMigration | null> {
   if (!options.force && deps.settings.get(DONE_KEY)) return null;
-  const conflicts = deps.accounts.nameConflicts();
+  const conflicts = await deps.accounts.nameConflicts();
   const colliding = new Set(conflicts.collisions.map((c) => `${c.kind}:${c.canonical}`));
   const sql = deps.db.$client;
   const stored = [
@@ -80,6 +80,9 @@ export async function canonicalizeStoredNames(deps: NameMigrationDeps, options: 
   // The documents' access changes in both stores (document-writer.ts); the renames, the done
   // mark and the audit event are committed in the same transaction.
   const writer = new DocumentWriter({ documents: deps.documentsRepo, index: deps.index });
+  // TODO(s6-jobs): the commit callback is synchronous (documents, settings): the audit row is
+  // written inside it (SQLite runs record() up to its insert at once) and awaited after it.
+  const recorded: Promise<void>[] = [];
   await writer.updateAccess(
     changes.map((c) => ({ documentIds: [c.doc.id], access: { allow: c.allow, deny: c.deny, classification: c.doc.classification, manage: c.manage }, fields: { owner: c.owner } })),
     () => {
@@ -97,8 +100,9 @@ export async function canonicalizeStoredNames(deps: NameMigrationDeps, options: 
         sql.prepare("DELETE FROM group_members WHERE member_kind = ? AND member_name = ?").run(r.kind, r.from);
       }
       deps.settings.set(DONE_KEY, new Date().toISOString());
-      deps.audit.record("system", "principals.canonicalize", "principals", { renamed, documents: changes.map((c) => c.doc.id), conflicts });
+      recorded.push(deps.audit.record("system", "principals.canonicalize", "principals", { renamed, documents: changes.map((c) => c.doc.id), conflicts }));
     },
   );
+  await Promise.all(recorded);
   return { renamed, documents: changes.length, conflicts };
 }

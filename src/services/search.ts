@@ -26,7 +26,7 @@ export class SearchService {
   async search(actor: Actor, query: string, request: SearchRequest): Promise<RetrievalResult> {
     authorize(actor, "list", DocumentCollection, null);
     const r = await this.retriever.retrieve(actor, query, { topK: request.topK });
-    this.audit.record(actor, "search", null, { query, mode: r.mode, chunkIds: r.chunks.map((c) => c.chunkId), ...(request.via ? { via: request.via } : {}) });
+    await this.audit.record(actor, "search", null, { query, mode: r.mode, chunkIds: r.chunks.map((c) => c.chunkId), ...(request.via ? { via: request.via } : {}) });
     return r;
   }
 }

@@ -39,7 +39,7 @@ export interface SensitiveReportItem {
 
 /** Where a scan is recorded (the AuditLog; named by shape, since audit.ts imports this module's redactor). */
 interface AuditSink {
-  record(actor: Actor, action: string, target: string | null, details?: Record<string, unknown>): void;
+  record(actor: Actor, action: string, target: string | null, details?: Record<string, unknown>): Promise<void>;
 }
 
 export class SensitiveIndex {
@@ -72,7 +72,7 @@ export class SensitiveIndex {
       const counts = await this.record(id, chunks);
       if (Object.keys(counts).length) found++;
     }
-    this.audit.record(actor, "sensitive.scan", null, { documents: byDoc.size, withPersonalData: found });
+    await this.audit.record(actor, "sensitive.scan", null, { documents: byDoc.size, withPersonalData: found });
     return { chunks: rows.length, documents: byDoc.size, withPersonalData: found };
   }
 

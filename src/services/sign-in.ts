@@ -148,9 +148,9 @@ export class SignInService {
     }
   }
 
-  private userOf(name: string) {
+  private async userOf(name: string) {
     try {
-      return this.accounts.getUser(name);
+      return await this.accounts.getUser(name);
     } catch {
       return undefined; // unknown (or not a valid name at all)
     }
@@ -163,13 +163,13 @@ export class SignInService {
   async login(input: { name: string; password: string; client: string; userAgent?: string; target?: string }): Promise<SignedIn> {
     const now = this.now();
     await this.purgeEndedSessions(now);
-    const user = this.userOf(input.name);
+    const user = await this.userOf(input.name);
     const credential = user ? await this.store.credentials.get(user.id) : undefined;
     const locked = credential?.lockedUntil != null && Date.parse(credential.lockedUntil) > now;
     // Always one verification, whatever the account's state: the time does not tell them apart.
     const passwordOk = await this.verifyAgainst(credential?.passwordHash, input.password);
-    const fail = (reason: string): never => {
-      this.failures?.record(input.client, input.target ?? "POST /api/v1/auth/login", reason);
+    const fail = async (reason: string): Promise<never> => {
+      await this.failures?.record(input.client, input.target ?? "POST /api/v1/auth/login", reason);
       throw invalidCredentials();
     };
     if (!user || !credential) return fail(user ? "no password set" : "unknown user");
@@ -179,8 +179,8 @@ export class SignInService {
       const lockAfter = this.options.lockAfter > 0 ? this.options.lockAfter : Number.POSITIVE_INFINITY;
       const after = await this.store.credentials.recordFailure(user.id, lockAfter, iso(now + this.options.lockMs));
       const nowLocked = after?.lockedUntil != null && Date.parse(after.lockedUntil) > now;
-      this.audit.record(null, "auth.login.failed", `user:${user.name}`, { client: input.client, failures: nowLocked ? this.options.lockAfter : after?.failedCount }, "denied");
-      if (nowLocked) this.audit.record(null, "auth.lockout", `user:${user.name}`, { client: input.client, until: after!.lockedUntil, failures: this.options.lockAfter }, "denied");
+      await this.audit.record(null, "auth.login.failed", `user:${user.name}`, { client: input.client, failures: nowLocked ? this.options.lockAfter : after?.failedCount }, "denied");
+      if (nowLocked) await this.audit.record(null, "auth.lockout", `user:${user.name}`, { client: input.client, until: after!.lockedUntil, failures: this.options.lockAfter }, "denied");
       return fail("wrong password");
     }
     if (credential.failedCount > 0 || credential.lockedUntil) await this.store.credentials.clearFailures(user.id);
@@ -197,8 +197,8 @@ export class SignInService {
       userAgent: input.userAgent ? input.userAgent.slice(0, 256) : null,
     };
     await this.store.sessions.insert(row);
-    this.audit.record(`user:${user.name}`, "auth.login", `session:${row.id}`, { client: input.client, method: "password" });
-    return { token, actor: this.accounts.actorFor(user), session: this.view(row), csrfToken: csrfTokenOf(token) };
+    await this.audit.record(`user:${user.name}`, "auth.login", `session:${row.id}`, { client: input.client, method: "password" });
+    return { token, actor: await this.accounts.actorFor(user), session: this.view(row), csrfToken: csrfTokenOf(token) };
   }
 
   /** The session a cookie names, if it is live (and its user enabled); records activity. */
@@ -209,13 +209,13 @@ export class SignInService {
     if (!row || !safeEqual(row.tokenHash, tokenHash) || row.revokedAt) return null;
     const now = this.now();
     if (!this.isLive(row, now)) return null;
-    const user = this.accounts.userById(row.userId);
+    const user = await this.accounts.userById(row.userId);
     if (!user || user.disabled) return null;
     if (now - Date.parse(row.lastSeenAt) >= SESSION_TOUCH_MS) {
       row.lastSeenAt = iso(now);
       await this.store.sessions.touch(row.id, row.lastSeenAt);
     }
-    return { actor: this.accounts.actorFor(user), session: this.view(row), csrfToken: csrfTokenOf(token) };
+    return { actor: await this.accounts.actorFor(user), session: this.view(row), csrfToken: csrfTokenOf(token) };
   }
 
   private isLive(row: SessionRow, now: number): boolean {
@@ -237,7 +237,7 @@ export class SignInService {
 
   /** Ends the session a signed-in user is using (sign-out). */
   async logout(actor: Actor, sessionId: string): Promise<void> {
-    if (await this.store.sessions.revoke(sessionId, iso(this.now()))) this.audit.record(actor, "auth.logout", `session:${sessionId}`);
+    if (await this.store.sessions.revoke(sessionId, iso(this.now()))) await this.audit.record(actor, "auth.logout", `session:${sessionId}`);
   }
 
   /** Who is signed in, with what the web app shows or hides by. */
@@ -263,13 +263,13 @@ export class SignInService {
    * lock-out.
    */
   async setPassword(actor: Actor, name: string, input: { password?: string; generate?: boolean }): Promise<{ generated?: string; sessionsRevoked: number }> {
-    name = this.accounts.userName(name);
+    name = await this.accounts.userName(name);
     authorize(actor, "set_password", Users, { name });
-    const user = this.accounts.getUser(name);
+    const user = await this.accounts.getUser(name);
     if ((input.password === undefined) === !input.generate) throw badRequest("give either a password or generate: true", "invalid_request");
     const password = input.generate ? generatePassword() : checkNewPassword(input.password!);
     const sessionsRevoked = await this.setHash(user.id, password);
-    this.audit.record(actor, "user.password.set", `user:${user.name}`, { generated: input.generate === true, sessionsRevoked });
+    await this.audit.record(actor, "user.password.set", `user:${user.name}`, { generated: input.generate === true, sessionsRevoked });
     return { ...(input.generate ? { generated: password } : {}), sessionsRevoked };
   }
 
@@ -279,7 +279,7 @@ export class SignInService {
    */
   async changeOwnPassword(actor: Actor, input: { currentPassword: string; newPassword: string; keepSession?: string }): Promise<{ sessionsRevoked: number }> {
     authorize(actor, "change_password", Users, { name: actor.name });
-    const user = this.accounts.getUser(actor.name);
+    const user = await this.accounts.getUser(actor.name);
     const credential = await this.store.credentials.get(user.id);
     const now = this.now();
     const locked = credential?.lockedUntil != null && Date.parse(credential.lockedUntil) > now;
@@ -288,9 +288,9 @@ export class SignInService {
       if (credential && !locked) {
         const lockAfter = this.options.lockAfter > 0 ? this.options.lockAfter : Number.POSITIVE_INFINITY;
         const after = await this.store.credentials.recordFailure(user.id, lockAfter, iso(now + this.options.lockMs));
-        if (after?.lockedUntil && Date.parse(after.lockedUntil) > now) this.audit.record(actor, "auth.lockout", `user:${user.name}`, { until: after.lockedUntil, failures: this.options.lockAfter }, "denied");
+        if (after?.lockedUntil && Date.parse(after.lockedUntil) > now) await this.audit.record(actor, "auth.lockout", `user:${user.name}`, { until: after.lockedUntil, failures: this.options.lockAfter }, "denied");
       }
-      this.audit.record(actor, "user.password.change", `user:${user.name}`, { reason: "wrong current password" }, "denied");
+      await this.audit.record(actor, "user.password.change", `user:${user.name}`, { reason: "wrong current password" }, "denied");
       throw new ServiceError(403, "wrong_password", "the current password is wrong (or the account is locked for a while after repeated failures)");
     }
     const password = checkNewPassword(input.newPassword);
@@ -300,15 +300,15 @@ export class SignInService {
     for (const s of await this.store.sessions.liveOf(user.id, at)) {
       if (s.id !== input.keepSession && (await this.store.sessions.revoke(s.id, at))) sessionsRevoked++;
     }
-    this.audit.record(actor, "user.password.change", `user:${user.name}`, { sessionsRevoked });
+    await this.audit.record(actor, "user.password.change", `user:${user.name}`, { sessionsRevoked });
     return { sessionsRevoked };
   }
 
   /** Whether a user has a password, since when, and whether it is locked now (admins, or oneself). */
   async passwordStatus(actor: Actor, name: string): Promise<{ set: boolean; updatedAt: string | null; lockedUntil: string | null }> {
-    name = this.accounts.userName(name);
+    name = await this.accounts.userName(name);
     authorize(actor, "read", Users, { name });
-    const user = this.accounts.getUser(name);
+    const user = await this.accounts.getUser(name);
     const c = await this.store.credentials.get(user.id);
     const locked = c?.lockedUntil != null && Date.parse(c.lockedUntil) > this.now() ? c.lockedUntil : null;
     return { set: c !== undefined, updatedAt: c?.updatedAt ?? null, lockedUntil: locked };
@@ -316,15 +316,15 @@ export class SignInService {
 
   /** Whether a user has a password (first start). */
   async hasPassword(name: string): Promise<boolean> {
-    const user = this.userOf(name);
+    const user = await this.userOf(name);
     return user !== undefined && (await this.store.credentials.get(user.id)) !== undefined;
   }
 
   /** A user's live sessions (an admin's, or one's own). */
   async listSessions(actor: Actor, name: string): Promise<SessionView[]> {
-    name = this.accounts.userName(name);
+    name = await this.accounts.userName(name);
     authorize(actor, "list_sessions", Users, { name });
-    const user = this.accounts.getUser(name);
+    const user = await this.accounts.getUser(name);
     const now = this.now();
     return (await this.store.sessions.liveOf(user.id, iso(now))).filter((s) => this.isLive(s, now)).map((s) => this.view(s));
   }
@@ -332,20 +332,20 @@ export class SignInService {
   /** Ends one session (an admin's, or one's own). */
   async revokeSession(actor: Actor, id: string): Promise<void> {
     const row = await this.store.sessions.byId(id);
-    const user = row ? this.accounts.userById(row.userId) : undefined;
+    const user = row ? await this.accounts.userById(row.userId) : undefined;
     if (!row || !user) throw notFound(`session "${id}"`);
     authorize(actor, "revoke_sessions", Users, { name: user.name });
     if (!(await this.store.sessions.revoke(id, iso(this.now())))) throw notFound(`live session "${id}"`);
-    this.audit.record(actor, "session.revoke", `session:${id}`, { user: user.name });
+    await this.audit.record(actor, "session.revoke", `session:${id}`, { user: user.name });
   }
 
   /** Ends every session of a user. */
   async revokeSessionsOf(actor: Actor, name: string): Promise<number> {
-    name = this.accounts.userName(name);
+    name = await this.accounts.userName(name);
     authorize(actor, "revoke_sessions", Users, { name });
-    const user = this.accounts.getUser(name);
+    const user = await this.accounts.getUser(name);
     const n = await this.store.sessions.revokeAllOf(user.id, iso(this.now()));
-    this.audit.record(actor, "session.revoke_all", `user:${user.name}`, { sessionsRevoked: n });
+    await this.audit.record(actor, "session.revoke_all", `user:${user.name}`, { sessionsRevoked: n });
     return n;
   }
 

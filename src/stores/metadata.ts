@@ -65,6 +65,124 @@ export interface SensitiveStore {
   report(kind?: SensitiveKindName): Promise<{ documentId: string; kind: SensitiveKindName; n: number }[]>;
 }
 
+export interface UserRow {
+  id: string;
+  name: string;
+  role: string;
+  clearance: number;
+  disabled: boolean;
+  createdAt: string;
+}
+
+export interface NewUser {
+  id: string;
+  name: string;
+  role?: string;
+  clearance?: number;
+  disabled?: boolean;
+}
+
+/** An API token's row: its SHA-256, never the token itself. */
+export interface TokenRow {
+  id: string;
+  userId: string;
+  tokenHash: string;
+  name: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+export interface NewToken {
+  id: string;
+  userId: string;
+  tokenHash: string;
+  name?: string | null;
+  expiresAt?: string | null;
+}
+
+/** Users, groups, nested memberships and API tokens. */
+export interface UsersStore {
+  byName(name: string): Promise<UserRow | undefined>;
+  byId(id: string): Promise<UserRow | undefined>;
+  /** By name. */
+  list(): Promise<UserRow[]>;
+  insert(row: NewUser): Promise<void>;
+  update(id: string, values: Partial<Pick<UserRow, "role" | "clearance" | "disabled">>): Promise<void>;
+  delete(id: string): Promise<void>;
+  groupExists(name: string): Promise<boolean>;
+  listGroups(): Promise<{ name: string; description: string | null }[]>;
+  /** Does nothing when the group exists. */
+  insertGroup(name: string, description?: string): Promise<void>;
+  /** Removes the group, its memberships in other groups and its members (atomically). */
+  deleteGroup(name: string): Promise<void>;
+  addMember(group: string, kind: "user" | "group", name: string): Promise<void>;
+  removeMember(group: string, kind: "user" | "group", name: string): Promise<void>;
+  /** Groups a user belongs to, directly or through nested groups (cycles tolerated), by name. */
+  expandedGroups(userName: string): Promise<string[]>;
+  directGroups(userName: string): Promise<string[]>;
+  /** Direct members of a group. */
+  members(group: string): Promise<{ kind: "user" | "group"; name: string }[]>;
+  /** Groups that `group` belongs to, directly or through nesting (not itself unless in a cycle). */
+  groupAncestors(group: string): Promise<string[]>;
+  /** Each group of the user → the shortest chain of groups through which the user is in it. */
+  membershipPaths(userName: string): Promise<Record<string, string[]>>;
+  insertToken(row: NewToken): Promise<void>;
+  tokenByHash(hash: string): Promise<TokenRow | undefined>;
+  tokenById(id: string): Promise<TokenRow | undefined>;
+  /** A user's tokens, oldest first. */
+  tokensOf(userId: string): Promise<TokenRow[]>;
+  /** Every token, oldest first. */
+  allTokens(): Promise<TokenRow[]>;
+  /** False when the token does not exist or is revoked already. */
+  revokeToken(id: string, at: string): Promise<boolean>;
+  touchToken(id: string, at: string): Promise<void>;
+  /** Sets lastUsedAt when it is unset or older than `staleBefore`; true when it did (at most one write per interval). */
+  touchTokenIfStale(id: string, at: string, staleBefore: string): Promise<boolean>;
+  setTokenExpiry(id: string, expiresAt: string | null): Promise<boolean>;
+}
+
+export interface AuditRow {
+  id: number;
+  at: string;
+  actor: string | null;
+  action: string;
+  target: string | null;
+  outcome: "ok" | "denied" | "error";
+  details: Record<string, unknown> | null;
+}
+
+export interface NewAuditEvent {
+  actor?: string | null;
+  action: string;
+  target?: string | null;
+  outcome?: "ok" | "denied" | "error";
+  details?: Record<string, unknown> | null;
+}
+
+export interface AuditQuery {
+  actor?: string;
+  /** An exact action, or a prefix ending in "." or "*" ("document." / "admin.*"). */
+  action?: string;
+  target?: string;
+  outcome?: "ok" | "denied" | "error";
+  since?: string;
+  until?: string;
+  limit?: number;
+  /** Return rows with id < before (paging backwards from newest). */
+  before?: number;
+}
+
+/** The append-only audit log. */
+export interface AuditStore {
+  append(event: NewAuditEvent): Promise<void>;
+  /** Newest first (at most 10,000 rows, default 100). */
+  query(q: AuditQuery): Promise<AuditRow[]>;
+  /** Retention: drops events older than `before` (ISO time); returns how many. */
+  purgeBefore(before: string): Promise<number>;
+}
+
 /** A user's local password (argon2id, encoded) and the account's lock-out state. */
 export interface CredentialRow {
   userId: string;
@@ -116,6 +234,8 @@ export interface SessionStore {
 export interface MetadataRepositories {
   readonly conversations: ConversationStore;
   readonly sensitive: SensitiveStore;
+  readonly users: UsersStore;
+  readonly audit: AuditStore;
   readonly credentials: CredentialStore;
   readonly sessions: SessionStore;
 }

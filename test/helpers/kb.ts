@@ -34,7 +34,7 @@ export interface TestServer extends TestKb {
   server: RunningServer;
   url: string;
   /** A token for a new user (created on the fly). */
-  tokenFor(name: string, role?: string, groups?: string[]): string;
+  tokenFor(name: string, role?: string, groups?: string[]): Promise<string>;
   fetchAs(token: string | null, pathname: string, init?: RequestInit): Promise<Response>;
 }
 
@@ -46,9 +46,9 @@ export async function startTestServer(overrides: Partial<Config> = {}, options: 
     ...t,
     server,
     url: server.url,
-    tokenFor(name, role = "viewer", groups = []) {
-      if (!t.kb.accounts.listUsers().some((u) => u.name === name)) t.kb.accounts.createUser({ name, role, groups });
-      return t.kb.accounts.createToken(name).token;
+    async tokenFor(name, role = "viewer", groups = []) {
+      if (!(await t.kb.accounts.listUsers()).some((u) => u.name === name)) await t.kb.accounts.createUser({ name, role, groups });
+      return (await t.kb.accounts.createToken(name)).token;
     },
     fetchAs(token, pathname, init = {}) {
       const headers = new Headers(init.headers);

@@ -122,14 +122,14 @@ describe.skipIf(!HAS_GGUF)("server with the LLM from the configuration (stories2
       // One delta per token callback here (the default coalesces to one per 25 ms: stream-interval.test.ts).
       { llm: { onGenerate: (m) => prompts.push([...m]) }, llmAnswer: { streamIntervalMs: 0 } },
     );
-    kim = t.tokenFor("kim", "viewer", ["hr"]);
-    lee = t.tokenFor("lee", "viewer");
+    kim = await t.tokenFor("kim", "viewer", ["hr"]);
+    lee = await t.tokenFor("lee", "viewer");
     secretId = await seed(t);
   });
   afterAll(async () => t?.close());
 
   it("reports the LLM in /readyz to admins", async () => {
-    const ready = (await (await t.fetchAs(t.tokenFor("root", "admin"), "/readyz")).json()) as any;
+    const ready = (await (await t.fetchAs(await t.tokenFor("root", "admin"), "/readyz")).json()) as any;
     expect(ready.answer).toBe("llm");
     expect(ready.llm).toMatchObject({ model: "stories260K.gguf", backend: "cpu", gpuLayers: 0, threads: 1, contextSize: 2048, sequences: 1, maxQueue: 4 });
     expect(ready.notes.join(" ")).not.toMatch(/no LLM/);
@@ -232,7 +232,7 @@ describe.skipIf(!HAS_GGUF)("server under load: cancel, queue, timeouts (stories2
       generate: (req) => real.generate({ ...req, maxTokens: 1_000_000, ignoreEos: true, ...(forcedTimeoutMs ? { timeoutMs: forcedTimeoutMs } : {}) }),
     };
     t = await startTestServer({}, { llmProvider: endless });
-    kim = t.tokenFor("kim", "viewer", ["hr"]);
+    kim = await t.tokenFor("kim", "viewer", ["hr"]);
     await seed(t);
   });
   afterEach(async () => {

@@ -12,7 +12,7 @@ export function registerAccountCommands(program: Command): void {
     .option("--clearance <label>", "public | internal | confidential | secret", "internal")
     .action(async (name: string, o: { role: string; groups?: string; clearance: string }) =>
       withKb(async (kb) => {
-        const u = kb.admin.createUser(SYSTEM_ACTOR, { name, role: o.role, groups: splitList(o.groups), clearance: classificationLevel(o.clearance) });
+        const u = await kb.admin.createUser(SYSTEM_ACTOR, { name, role: o.role, groups: splitList(o.groups), clearance: classificationLevel(o.clearance) });
         console.log(`created user ${u.name} (${u.role})`);
       }),
     );
@@ -21,7 +21,7 @@ export function registerAccountCommands(program: Command): void {
     .description("list users")
     .action(async () =>
       withKb(async (kb) => {
-        for (const u of kb.admin.listUsers(SYSTEM_ACTOR)) console.log(`${u.name}\t${u.role}\tclearance=${u.clearance}\tgroups=${u.groups.join(",")}`);
+        for (const u of await kb.admin.listUsers(SYSTEM_ACTOR)) console.log(`${u.name}\t${u.role}\tclearance=${u.clearance}\tgroups=${u.groups.join(",")}`);
       }),
     );
   users
@@ -30,7 +30,7 @@ export function registerAccountCommands(program: Command): void {
     .option("--json", "print JSON")
     .action(async (o: { json?: boolean }) =>
       withKb(async (kb) => {
-        const c = kb.admin.nameConflicts(SYSTEM_ACTOR);
+        const c = await kb.admin.nameConflicts(SYSTEM_ACTOR);
         if (o.json) console.log(JSON.stringify(c, null, 2));
         else {
           for (const x of c.collisions) console.log(`collision\t${x.kind}:${x.canonical}\t${x.names.map((n) => JSON.stringify(n)).join(" ")}`);
@@ -49,7 +49,7 @@ export function registerAccountCommands(program: Command): void {
     .action(async (name: string, o: { members?: string }) =>
       withKb(async (kb) => {
         // One transaction: an unknown member leaves no group behind.
-        const g = kb.admin.createGroup(SYSTEM_ACTOR, name, { members: splitList(o.members) });
+        const g = await kb.admin.createGroup(SYSTEM_ACTOR, name, { members: splitList(o.members) });
         console.log(`group ${g.name} ready`);
       }),
     );
@@ -58,7 +58,7 @@ export function registerAccountCommands(program: Command): void {
     .description("list groups")
     .action(async () =>
       withKb(async (kb) => {
-        for (const g of kb.admin.listGroups(SYSTEM_ACTOR)) console.log(g.name);
+        for (const g of await kb.admin.listGroups(SYSTEM_ACTOR)) console.log(g.name);
       }),
     );
 
@@ -70,7 +70,7 @@ export function registerAccountCommands(program: Command): void {
     .option("--expires-days <n>", "days until it expires")
     .action(async (user: string, o: { name?: string; expiresDays?: string }) =>
       withKb(async (kb) => {
-        const { token } = kb.admin.createToken(SYSTEM_ACTOR, user, { name: o.name, expiresInDays: o.expiresDays ? Number(o.expiresDays) : undefined });
+        const { token } = await kb.admin.createToken(SYSTEM_ACTOR, user, { name: o.name, expiresInDays: o.expiresDays ? Number(o.expiresDays) : undefined });
         process.stdout.write(`${token}\n`);
       }),
     );
@@ -79,7 +79,7 @@ export function registerAccountCommands(program: Command): void {
     .description("list a user's tokens (never the secrets)")
     .action(async (user: string) =>
       withKb(async (kb) => {
-        for (const t of kb.admin.listTokens(SYSTEM_ACTOR, user))
+        for (const t of await kb.admin.listTokens(SYSTEM_ACTOR, user))
           console.log(`${t.id}\t${t.name ?? ""}\tcreated=${t.createdAt}\texpires=${t.expiresAt ?? "never"}\t${t.revokedAt ? "REVOKED" : "active"}`);
       }),
     );
@@ -88,7 +88,7 @@ export function registerAccountCommands(program: Command): void {
     .description("revoke a token at once")
     .action(async (id: string) =>
       withKb(async (kb) => {
-        kb.admin.revokeToken(SYSTEM_ACTOR, id);
+        await kb.admin.revokeToken(SYSTEM_ACTOR, id);
         console.log(`revoked ${id}`);
       }),
     );
@@ -99,7 +99,7 @@ export function registerAccountCommands(program: Command): void {
     .option("--never", "remove the expiry")
     .action(async (id: string, o: { at?: string; never?: boolean }) =>
       withKb(async (kb) => {
-        const t = kb.admin.expireToken(SYSTEM_ACTOR, id, o.never ? null : o.at);
+        const t = await kb.admin.expireToken(SYSTEM_ACTOR, id, o.never ? null : o.at);
         console.log(`${t.id}\texpires=${t.expiresAt ?? "never"}`);
       }),
     );
@@ -126,7 +126,7 @@ export function registerAccountCommands(program: Command): void {
     .description("delete a user, its tokens and memberships")
     .action(async (name: string) =>
       withKb(async (kb) => {
-        kb.admin.deleteUser(SYSTEM_ACTOR, name);
+        await kb.admin.deleteUser(SYSTEM_ACTOR, name);
         console.log(`removed user ${name}`);
       }),
     );
@@ -135,7 +135,7 @@ export function registerAccountCommands(program: Command): void {
     .description("a user's role, capabilities and (nested) group memberships")
     .action(async (name: string) =>
       withKb(async (kb) => {
-        const u = kb.admin.getUser(SYSTEM_ACTOR, name);
+        const u = await kb.admin.getUser(SYSTEM_ACTOR, name);
         console.log(`${u.name}\t${u.role}\tclearance=${u.clearance}\t${u.disabled ? "disabled" : "enabled"}`);
         console.log(`capabilities: ${u.capabilities.join(", ") || "(none)"}`);
         for (const [g, chain] of Object.entries(u.memberOf)) console.log(`group:${g}\tvia ${chain.join(" → ")}`);
@@ -147,7 +147,7 @@ export function registerAccountCommands(program: Command): void {
     .description("delete a group and its memberships")
     .action(async (name: string) =>
       withKb(async (kb) => {
-        kb.admin.deleteGroup(SYSTEM_ACTOR, name);
+        await kb.admin.deleteGroup(SYSTEM_ACTOR, name);
         console.log(`removed group ${name}`);
       }),
     );
@@ -156,7 +156,7 @@ export function registerAccountCommands(program: Command): void {
     .description("list a group's direct members")
     .action(async (name: string) =>
       withKb(async (kb) => {
-        for (const m of kb.admin.getGroup(SYSTEM_ACTOR, name).members) console.log(`${m.kind}:${m.name}`);
+        for (const m of (await kb.admin.getGroup(SYSTEM_ACTOR, name)).members) console.log(`${m.kind}:${m.name}`);
       }),
     );
   groups
@@ -164,7 +164,7 @@ export function registerAccountCommands(program: Command): void {
     .description("add user:<name> or group:<name> (nested) to a group")
     .action(async (group: string, member: string) =>
       withKb(async (kb) => {
-        kb.admin.addMember(SYSTEM_ACTOR, group, member);
+        await kb.admin.addMember(SYSTEM_ACTOR, group, member);
         console.log(`added ${member} to ${group}`);
       }),
     );
@@ -173,7 +173,7 @@ export function registerAccountCommands(program: Command): void {
     .description("remove user:<name> or group:<name> from a group")
     .action(async (group: string, member: string) =>
       withKb(async (kb) => {
-        kb.admin.removeMember(SYSTEM_ACTOR, group, member);
+        await kb.admin.removeMember(SYSTEM_ACTOR, group, member);
         console.log(`removed ${member} from ${group}`);
       }),
     );

@@ -110,7 +110,7 @@ export function registerAdminCommands(program: Command): void {
     .option("--json", "print JSON (with the full rule trace)")
     .action(async (document: string, o: { as: string; json?: boolean }) =>
       withKb(async (kb) => {
-        const e = kb.access.explain(SYSTEM_ACTOR, o.as, documentId(kb, document));
+        const e = await kb.access.explain(SYSTEM_ACTOR, o.as, documentId(kb, document));
         if (o.json) return void console.log(JSON.stringify(e, null, 2));
         console.log(`${e.allowed ? "ALLOWED" : "DENIED"}: user:${e.user} ${e.allowed ? "may" : "may not"} read ${e.document.id} (${e.document.source})`);
         console.log(`  document: ${fmtAccess(e.document)} owner=${e.document.owner ?? "-"}`);
@@ -169,10 +169,10 @@ export function registerAdminCommands(program: Command): void {
       withKb(async (kb) => {
         const filters = { actor: o.actor, action: o.action, target: o.target, outcome: o.outcome, since: o.since, until: o.until };
         if (o.jsonl) {
-          for (const row of kb.audit.export(SYSTEM_ACTOR, filters)) process.stdout.write(auditJsonLine(row));
+          for await (const row of kb.audit.export(SYSTEM_ACTOR, filters)) process.stdout.write(auditJsonLine(row));
           return;
         }
-        for (const e of kb.audit.query(SYSTEM_ACTOR, { ...filters, limit: Number(o.limit) }).items) {
+        for (const e of (await kb.audit.query(SYSTEM_ACTOR, { ...filters, limit: Number(o.limit) })).items) {
           console.log(`${e.at}\t${e.outcome}\t${e.actor ?? "-"}\t${e.action}\t${e.target ?? "-"}\t${e.details ? JSON.stringify(e.details) : ""}`);
         }
       }),

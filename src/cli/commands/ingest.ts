@@ -115,10 +115,11 @@ export function registerIngestCommands(program: Command): void {
         if (files.length === 0) throw new Error("no files found");
         const allow = parsePrincipalList(o.allow);
         const deny = parsePrincipalList(o.deny);
-        kb.accounts.refuseLookAlikePrincipals([...allow, ...deny]);
+        await kb.accounts.refuseLookAlikePrincipals([...allow, ...deny]);
         const classification = o.classification ? classificationLevel(o.classification) : undefined;
+        const actor = await actorFor(kb, o.as);
         const { jobId } = kb.ingest.submit(
-          actorFor(kb, o.as),
+          actor,
           files.map((f) => ({
             source: f,
             path: f,

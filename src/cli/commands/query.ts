@@ -10,7 +10,7 @@ export function registerQueryCommands(program: Command): void {
     .option("--json", "print JSON")
     .action(async (query: string, o: { as?: string; topK: string; json?: boolean }) =>
       withKb(async (kb) => {
-        const actor = actorFor(kb, o.as);
+        const actor = await actorFor(kb, o.as);
         const r = await kb.search.search(actor, query, { topK: Number(o.topK), via: "cli" });
         if (o.json) return void console.log(JSON.stringify(r, null, 2));
         console.log(`mode: ${r.mode}`);
@@ -28,7 +28,7 @@ export function registerQueryCommands(program: Command): void {
     .option("-c, --conversation <id>", "continue a conversation (the id is printed after each answer)")
     .action(async (question: string, o: { as?: string; topK: string; json?: boolean; conversation?: string }) =>
       withKb(async (kb) => {
-        const actor = actorFor(kb, o.as);
+        const actor = await actorFor(kb, o.as);
         // Ctrl-C stops generation instead of leaving the model running.
         const abort = new AbortController();
         const onSigint = () => abort.abort();

@@ -8,10 +8,10 @@ import { tooManyRequests, type RateLimiter } from "./rate-limit.ts";
 type Authentication = { ok: true; actor: Actor; tokenId: string } | { ok: false; reason: string };
 
 /** Checks the request's bearer token (records nothing). */
-function authenticate(c: Context<AppEnv>): Authentication {
+async function authenticate(c: Context<AppEnv>): Promise<Authentication> {
   const header = c.req.header("authorization") ?? "";
   const m = /^Bearer\s+(\S+)$/i.exec(header);
-  const result = m ? c.get("kb").accounts.authenticate(m[1]!) : null;
+  const result = m ? await c.get("kb").accounts.authenticate(m[1]!) : null;
   if (result) return { ok: true, actor: result.actor, tokenId: result.tokenId };
   return { ok: false, reason: m ? "invalid, revoked or expired token" : "missing bearer token" };
 }
@@ -20,8 +20,8 @@ function authenticate(c: Context<AppEnv>): Authentication {
  * A refused token goes through the per-address aggregation of failed authentications
  * (src/services/auth-failures.ts): a flood is one audit row a minute, not one per request.
  */
-function recordFailure(c: Context<AppEnv>, reason: string, rateLimited: boolean): void {
-  c.get("kb").authFailures.record(c.get("clientAddress"), c.req.path, reason, rateLimited);
+function recordFailure(c: Context<AppEnv>, reason: string, rateLimited: boolean): Promise<void> {
+  return c.get("kb").authFailures.record(c.get("clientAddress"), c.req.path, reason, rateLimited);
 }
 
 /**
@@ -31,10 +31,10 @@ function recordFailure(c: Context<AppEnv>, reason: string, rateLimited: boolean)
 export function requireAuth(unauthenticated?: RateLimiter): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (c.get("session")) return next(); // signed in by its cookie (middleware/session.ts)
-    const auth = authenticate(c);
+    const auth = await authenticate(c);
     if (!auth.ok) {
       const retry = unauthenticated?.take(c.get("clientAddress")) ?? 0;
-      recordFailure(c, auth.reason, retry > 0);
+      await recordFailure(c, auth.reason, retry > 0);
       if (retry > 0) return tooManyRequests(c, retry);
       c.header("WWW-Authenticate", 'Bearer realm="private-kb"');
       return c.json(errorBody("unauthorized", auth.reason), 401);
@@ -51,9 +51,9 @@ export function requireAuth(unauthenticated?: RateLimiter): MiddlewareHandler<Ap
  * authenticate (recorded like any refused token); such requests get the anonymous answer.
  * The route's per-address limit is applied by the app's middleware before this.
  */
-export function optionalActor(c: Context<AppEnv>): Actor | null {
+export async function optionalActor(c: Context<AppEnv>): Promise<Actor | null> {
   if (c.req.header("authorization") === undefined) return null;
-  const auth = authenticate(c);
-  if (!auth.ok) recordFailure(c, auth.reason, false);
+  const auth = await authenticate(c);
+  if (!auth.ok) await recordFailure(c, auth.reason, false);
   return auth.ok ? auth.actor : null;
 }

@@ -108,9 +108,9 @@ accessRoutes.openapi(
       ...errorResponses,
     },
   }),
-  (c) => {
+  async (c) => {
     const { user, document } = c.req.valid("query");
-    return c.json(c.get("kb").access.explain(c.get("actor"), user, document) as unknown as Record<string, unknown>, 200);
+    return c.json((await c.get("kb").access.explain(c.get("actor"), user, document)) as unknown as Record<string, unknown>, 200);
   },
 );
 
@@ -169,24 +169,24 @@ accessRoutes.openapi(
       ...errorResponses,
     },
   }),
-  (c) => {
+  async (c) => {
     const kb = c.get("kb");
     const actor = c.get("actor");
     const { format, limit, before, ...filters } = c.req.valid("query");
     if (format === "jsonl") {
       const rows = kb.audit.export(actor, filters);
-      const first = rows.next(); // authorizes (throws 403) before the response starts
+      const first = await rows.next(); // authorizes (throws 403) before the response starts
       c.header("Content-Type", "application/x-ndjson; charset=utf-8");
       c.header("Content-Disposition", `attachment; filename="audit-${new Date().toISOString().slice(0, 10)}.jsonl"`);
       return stream(c, async (s) => {
         if (!first.done) await s.write(auditJsonLine(first.value));
         let n = 0;
-        for (const row of rows) {
+        for await (const row of rows) {
           await s.write(auditJsonLine(row));
           if (++n % 1000 === 0) await new Promise((r) => setImmediate(r));
         }
       }) as never;
     }
-    return c.json(kb.audit.query(actor, { ...filters, limit, before }), 200);
+    return c.json(await kb.audit.query(actor, { ...filters, limit, before }), 200);
   },
 );

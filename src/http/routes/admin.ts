@@ -54,7 +54,7 @@ const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, cont
 
 adminRoutes.openapi(
   createRoute({ method: "get", path: "/admin/users", summary: "List users", responses: { 200: json(z.object({ items: z.array(UserSchema) })), ...errorResponses } }),
-  (c) => c.json({ items: c.get("kb").admin.listUsers(c.get("actor")) }, 200),
+  async (c) => c.json({ items: await c.get("kb").admin.listUsers(c.get("actor")) }, 200),
 );
 
 adminRoutes.openapi(
@@ -65,12 +65,12 @@ adminRoutes.openapi(
     request: body(z.object({ name: Name, role: z.string().optional(), groups: z.array(Name).optional(), clearance: ClassificationInput.optional() }).openapi("NewUser")),
     responses: { 201: json(UserSchema, "Created"), 409: errorResponses[400], ...errorResponses },
   }),
-  (c) => c.json(c.get("kb").admin.createUser(c.get("actor"), c.req.valid("json")), 201),
+  async (c) => c.json(await c.get("kb").admin.createUser(c.get("actor"), c.req.valid("json")), 201),
 );
 
 adminRoutes.openapi(
   createRoute({ method: "get", path: "/admin/users/{name}", summary: "A user, with nested memberships and capabilities", request: { params: NameParam }, responses: { 200: json(UserDetailSchema), ...errorResponses } }),
-  (c) => c.json(c.get("kb").admin.getUser(c.get("actor"), c.req.valid("param").name), 200),
+  async (c) => c.json(await c.get("kb").admin.getUser(c.get("actor"), c.req.valid("param").name), 200),
 );
 
 adminRoutes.openapi(
@@ -86,8 +86,8 @@ adminRoutes.openapi(
 
 adminRoutes.openapi(
   createRoute({ method: "delete", path: "/admin/users/{name}", summary: "Delete a user and its tokens", request: { params: NameParam }, responses: { 204: { description: "Deleted" }, ...errorResponses } }),
-  (c) => {
-    c.get("kb").admin.deleteUser(c.get("actor"), c.req.valid("param").name);
+  async (c) => {
+    await c.get("kb").admin.deleteUser(c.get("actor"), c.req.valid("param").name);
     return c.body(null, 204);
   },
 );
@@ -96,7 +96,7 @@ adminRoutes.openapi(
 
 adminRoutes.openapi(
   createRoute({ method: "get", path: "/admin/groups", summary: "List groups with their direct members", responses: { 200: json(z.object({ items: z.array(GroupSchema) })), ...errorResponses } }),
-  (c) => c.json({ items: c.get("kb").admin.listGroups(c.get("actor")) }, 200),
+  async (c) => c.json({ items: await c.get("kb").admin.listGroups(c.get("actor")) }, 200),
 );
 
 adminRoutes.openapi(
@@ -107,21 +107,21 @@ adminRoutes.openapi(
     request: body(z.object({ name: Name, description: z.string().max(500).optional(), members: z.array(z.string()).optional() }).openapi("NewGroup")),
     responses: { 201: json(GroupSchema, "Created"), ...errorResponses },
   }),
-  (c) => {
+  async (c) => {
     const { name, ...options } = c.req.valid("json");
-    return c.json(c.get("kb").admin.createGroup(c.get("actor"), name, options), 201);
+    return c.json(await c.get("kb").admin.createGroup(c.get("actor"), name, options), 201);
   },
 );
 
 adminRoutes.openapi(
   createRoute({ method: "get", path: "/admin/groups/{name}", summary: "A group and its direct members", request: { params: NameParam }, responses: { 200: json(GroupSchema), ...errorResponses } }),
-  (c) => c.json(c.get("kb").admin.getGroup(c.get("actor"), c.req.valid("param").name), 200),
+  async (c) => c.json(await c.get("kb").admin.getGroup(c.get("actor"), c.req.valid("param").name), 200),
 );
 
 adminRoutes.openapi(
   createRoute({ method: "delete", path: "/admin/groups/{name}", summary: "Delete a group (and its memberships)", request: { params: NameParam }, responses: { 204: { description: "Deleted" }, ...errorResponses } }),
-  (c) => {
-    c.get("kb").admin.deleteGroup(c.get("actor"), c.req.valid("param").name);
+  async (c) => {
+    await c.get("kb").admin.deleteGroup(c.get("actor"), c.req.valid("param").name);
     return c.body(null, 204);
   },
 );
@@ -134,7 +134,7 @@ adminRoutes.openapi(
     request: { params: NameParam, ...body(z.object({ member: z.string().min(1).max(80) }).openapi("NewMember")) },
     responses: { 200: json(GroupSchema), 409: errorResponses[400], ...errorResponses },
   }),
-  (c) => c.json(c.get("kb").admin.addMember(c.get("actor"), c.req.valid("param").name, c.req.valid("json").member), 200),
+  async (c) => c.json(await c.get("kb").admin.addMember(c.get("actor"), c.req.valid("param").name, c.req.valid("json").member), 200),
 );
 
 adminRoutes.openapi(
@@ -145,9 +145,9 @@ adminRoutes.openapi(
     request: { params: NameParam.extend({ member: z.string().min(1).max(80).openapi({ param: { name: "member", in: "path" } }) }) },
     responses: { 200: json(GroupSchema), ...errorResponses },
   }),
-  (c) => {
+  async (c) => {
     const { name, member } = c.req.valid("param");
-    return c.json(c.get("kb").admin.removeMember(c.get("actor"), name, member), 200);
+    return c.json(await c.get("kb").admin.removeMember(c.get("actor"), name, member), 200);
   },
 );
 
@@ -161,7 +161,7 @@ adminRoutes.openapi(
     request: { query: z.object({ user: Name.optional() }) },
     responses: { 200: json(z.object({ items: z.array(TokenSchema) })), ...errorResponses },
   }),
-  (c) => c.json({ items: c.get("kb").admin.listTokens(c.get("actor"), c.req.valid("query").user) }, 200),
+  async (c) => c.json({ items: await c.get("kb").admin.listTokens(c.get("actor"), c.req.valid("query").user) }, 200),
 );
 
 adminRoutes.openapi(
@@ -175,12 +175,12 @@ adminRoutes.openapi(
     },
     responses: { 201: json(z.object({ token: z.string(), info: TokenSchema }), "Created"), ...errorResponses },
   }),
-  (c) => c.json(c.get("kb").admin.createToken(c.get("actor"), c.req.valid("param").name, c.req.valid("json")), 201),
+  async (c) => c.json(await c.get("kb").admin.createToken(c.get("actor"), c.req.valid("param").name, c.req.valid("json")), 201),
 );
 
 adminRoutes.openapi(
   createRoute({ method: "post", path: "/admin/tokens/{id}/revoke", summary: "Revoke a token at once", request: { params: IdParam }, responses: { 200: json(TokenSchema), ...errorResponses } }),
-  (c) => c.json(c.get("kb").admin.revokeToken(c.get("actor"), c.req.valid("param").id), 200),
+  async (c) => c.json(await c.get("kb").admin.revokeToken(c.get("actor"), c.req.valid("param").id), 200),
 );
 
 adminRoutes.openapi(
@@ -200,6 +200,6 @@ adminRoutes.openapi(
       if (!parsed.success) throw badRequest("at: expected an ISO date-time or null", "invalid_request");
       at = parsed.data.at;
     }
-    return c.json(c.get("kb").admin.expireToken(c.get("actor"), c.req.valid("param").id, at), 200);
+    return c.json(await c.get("kb").admin.expireToken(c.get("actor"), c.req.valid("param").id, at), 200);
   },
 );

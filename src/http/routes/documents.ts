@@ -158,7 +158,7 @@ documentRoutes.openapi(
       ...errorResponses,
     },
   }),
-  (c) => c.json(c.get("kb").documents.text(c.get("actor"), c.req.valid("param").id), 200),
+  async (c) => c.json(await c.get("kb").documents.text(c.get("actor"), c.req.valid("param").id), 200),
 );
 
 documentRoutes.openapi(

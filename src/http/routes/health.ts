@@ -39,5 +39,5 @@ healthRoutes.openapi(
     security: [{}, { bearer: [] }],
     responses: { 200: { description: "ready", content: { "application/json": { schema: ReadySchema } } }, 429: errorResponses[429] },
   }),
-  async (c) => c.json(await c.get("kb").status.readiness(optionalActor(c)), 200),
+  async (c) => c.json(await c.get("kb").status.readiness(await optionalActor(c)), 200),
 );

@@ -1,23 +1,13 @@
-/** The append-only audit log. */
+/**
+ * The append-only audit log. Synchronous underneath; services use it as metadata.ts's
+ * AuditStore (metadata-store.ts).
+ */
 import { and, desc, eq, gte, lt, lte, sql, type SQL } from "drizzle-orm";
+import type { AuditQuery, AuditRow, NewAuditEvent } from "../metadata.ts";
 import type { Db } from "./db.ts";
 import { auditEvents } from "./schema.ts";
 
-export type AuditRow = typeof auditEvents.$inferSelect;
-export type NewAuditEvent = Omit<typeof auditEvents.$inferInsert, "id" | "at">;
-
-export interface AuditQuery {
-  actor?: string;
-  /** An exact action, or a prefix ending in "." or "*" ("document." / "admin.*"). */
-  action?: string;
-  target?: string;
-  outcome?: "ok" | "denied" | "error";
-  since?: string;
-  until?: string;
-  limit?: number;
-  /** Return rows with id < before (paging backwards from newest). */
-  before?: number;
-}
+export type { AuditQuery, AuditRow, NewAuditEvent } from "../metadata.ts";
 
 export class AuditRepo {
   constructor(private readonly db: Db) {}

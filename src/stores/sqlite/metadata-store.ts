@@ -13,11 +13,13 @@
  * The statements underneath are the synchronous repositories (conversations-repo.ts, ...).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { ConversationStore, CredentialStore, MetadataRepositories, MetadataStore, SensitiveStore, SessionStore } from "../metadata.ts";
+import type { AuditStore, ConversationStore, CredentialStore, MetadataRepositories, MetadataStore, SensitiveStore, SessionStore, UsersStore } from "../metadata.ts";
+import { AuditRepo } from "./audit-repo.ts";
 import { ConversationsRepo } from "./conversations-repo.ts";
 import type { Db } from "./db.ts";
 import { SensitiveRepo } from "./sensitive-repo.ts";
 import { CredentialsRepo, SessionsRepo } from "./sign-in-repo.ts";
+import { UsersRepo } from "./users-repo.ts";
 
 /** A synchronous repository's methods, returning Promises. */
 type Async<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never };
@@ -25,6 +27,8 @@ type Async<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (
 export class SqliteMetadataStore implements MetadataStore {
   readonly conversations: ConversationStore;
   readonly sensitive: SensitiveStore;
+  readonly users: UsersStore;
+  readonly audit: AuditStore;
   readonly credentials: CredentialStore;
   readonly sessions: SessionStore;
   /** Settles when the open transaction ends; null when none is open. */
@@ -34,6 +38,8 @@ export class SqliteMetadataStore implements MetadataStore {
   constructor(private readonly db: Db) {
     this.conversations = this.wrap(new ConversationsRepo(db));
     this.sensitive = this.wrap(new SensitiveRepo(db));
+    this.users = this.wrap(new UsersRepo(db));
+    this.audit = this.wrap(new AuditRepo(db));
     this.credentials = this.wrap(new CredentialsRepo(db));
     this.sessions = this.wrap(new SessionsRepo(db));
   }

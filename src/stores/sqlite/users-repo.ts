@@ -1,18 +1,16 @@
-/** Users, groups, nested memberships and API tokens. */
+/**
+ * Users, groups, nested memberships and API tokens. Synchronous underneath; services use it as
+ * metadata.ts's UsersStore (metadata-store.ts).
+ */
 import { and, eq, isNull, lt, or } from "drizzle-orm";
+import type { NewToken, NewUser, TokenRow, UserRow } from "../metadata.ts";
 import type { Db } from "./db.ts";
 import { apiTokens, groupMembers, groups, users } from "./schema.ts";
 
-export type UserRow = typeof users.$inferSelect;
-export type TokenRow = typeof apiTokens.$inferSelect;
+export type { TokenRow, UserRow } from "../metadata.ts";
 
 export class UsersRepo {
   constructor(private readonly db: Db) {}
-
-  /** Runs `fn` in one write transaction (nested calls become savepoints). */
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(() => fn(), { behavior: "immediate" });
-  }
 
   byName(name: string): UserRow | undefined {
     return this.db.select().from(users).where(eq(users.name, name)).get();
@@ -26,7 +24,7 @@ export class UsersRepo {
     return this.db.select().from(users).orderBy(users.name).all();
   }
 
-  insert(row: typeof users.$inferInsert): void {
+  insert(row: NewUser): void {
     this.db.insert(users).values(row).run();
   }
 
@@ -96,7 +94,7 @@ export class UsersRepo {
       .map((r) => r.g);
   }
 
-  insertToken(row: typeof apiTokens.$inferInsert): void {
+  insertToken(row: NewToken): void {
     this.db.insert(apiTokens).values(row).run();
   }
 

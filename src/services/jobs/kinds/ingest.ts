@@ -33,7 +33,9 @@ export class IngestService {
     if (!target) return undefined;
     const doc = this.deps.documents.byId(target.documentId);
     if (!doc || !can(actor, "read", Document, subjectOf(doc))) {
-      if (doc) this.deps.audit.record(actor, "document.update", doc.id, { reason: "not readable by this user" }, "denied");
+      // TODO(s6-jobs): await when this is async (it also runs inside the synchronous jobs
+      // transaction); SQLite writes the row before record() returns.
+      if (doc) this.deps.audit.record(actor, "document.update", doc.id, { reason: "not readable by this user" }, "denied").catch((err: unknown) => this.deps.log?.("audit write failed", { err: String(err) }));
       throw notFound("document");
     }
     authorize(actor, "update", Document, subjectOf(doc));
@@ -76,7 +78,10 @@ export class IngestService {
       }
       this.deps.jobs.create({ id: jobId, kind: "ingest", createdBy: owner ?? "system" }, rows);
     });
-    this.deps.audit.record(actor, "ingest.submit", jobId, { files: files.map((f) => f.source), ...(target ? { documentId: target.documentId } : {}) });
+    // TODO(s6-jobs): await when submit is async; SQLite writes the row before record() returns.
+    this.deps.audit
+      .record(actor, "ingest.submit", jobId, { files: files.map((f) => f.source), ...(target ? { documentId: target.documentId } : {}) })
+      .catch((err: unknown) => this.deps.log?.("audit write failed", { err: String(err) }));
     return { jobId, documents: docs };
   }
 
