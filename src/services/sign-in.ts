@@ -20,7 +20,7 @@
 import crypto from "node:crypto";
 import { hash, verify, type Options as Argon2Options } from "@node-rs/argon2";
 import { authorize, Users, type Actor } from "../../policies/index.ts";
-import type { MetadataRepositories, SessionRow } from "../stores/metadata.ts";
+import type { MetadataStore, SessionRow } from "../stores/metadata.ts";
 import { newId, sha256Hex } from "../stores/ids.ts";
 import type { Accounts } from "./accounts.ts";
 import type { AuditLog } from "./audit.ts";
@@ -125,7 +125,7 @@ export class SignInService {
   private lastPurge = 0;
 
   constructor(
-    private readonly store: Pick<MetadataRepositories, "credentials" | "sessions">,
+    private readonly store: Pick<MetadataStore, "credentials" | "sessions" | "withTransaction">,
     private readonly accounts: Accounts,
     private readonly audit: AuditLog,
     private readonly failures: AuthFailureLog | null,
@@ -251,10 +251,21 @@ export class SignInService {
     return [];
   }
 
-  private async setHash(userId: string, password: string): Promise<number> {
+  /**
+   * Stores a new password and ends the user's sessions (all, or all but `keep`) in one
+   * transaction: never a changed password with the old sessions still open. Hashing happens
+   * before, outside the transaction (it runs on libuv's threads).
+   */
+  private async replacePassword(userId: string, password: string, keep?: string): Promise<number> {
+    const encoded = await hashPassword(password);
     const at = iso(this.now());
-    await this.store.credentials.set(userId, await hashPassword(password), at);
-    return this.store.sessions.revokeAllOf(userId, at);
+    return this.store.withTransaction(async (tx) => {
+      await tx.credentials.set(userId, encoded, at);
+      if (keep === undefined) return tx.sessions.revokeAllOf(userId, at);
+      let n = 0;
+      for (const s of await tx.sessions.liveOf(userId, at)) if (s.id !== keep && (await tx.sessions.revoke(s.id, at))) n++;
+      return n;
+    });
   }
 
   /**
@@ -268,7 +279,7 @@ export class SignInService {
     const user = await this.accounts.getUser(name);
     if ((input.password === undefined) === !input.generate) throw badRequest("give either a password or generate: true", "invalid_request");
     const password = input.generate ? generatePassword() : checkNewPassword(input.password!);
-    const sessionsRevoked = await this.setHash(user.id, password);
+    const sessionsRevoked = await this.replacePassword(user.id, password);
     await this.audit.record(actor, "user.password.set", `user:${user.name}`, { generated: input.generate === true, sessionsRevoked });
     return { ...(input.generate ? { generated: password } : {}), sessionsRevoked };
   }
@@ -294,12 +305,7 @@ export class SignInService {
       throw new ServiceError(403, "wrong_password", "the current password is wrong (or the account is locked for a while after repeated failures)");
     }
     const password = checkNewPassword(input.newPassword);
-    const at = iso(now);
-    await this.store.credentials.set(user.id, await hashPassword(password), at);
-    let sessionsRevoked = 0;
-    for (const s of await this.store.sessions.liveOf(user.id, at)) {
-      if (s.id !== input.keepSession && (await this.store.sessions.revoke(s.id, at))) sessionsRevoked++;
-    }
+    const sessionsRevoked = await this.replacePassword(user.id, password, input.keepSession ?? "");
     await this.audit.record(actor, "user.password.change", `user:${user.name}`, { sessionsRevoked });
     return { sessionsRevoked };
   }
