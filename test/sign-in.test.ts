@@ -10,6 +10,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
+import { loadConfig } from "../src/config.ts";
 import { ADMIN_CREDENTIALS_FILE, ensureAdmin } from "../src/services/bootstrap.ts";
 import { backup } from "../src/services/maintenance.ts";
 import { startTestServer, openTestKb, type TestServer } from "./helpers/kb.ts";
@@ -351,6 +352,16 @@ describe("the per-address limit", () => {
     } finally {
       await t.close();
     }
+  });
+});
+
+describe("sign-in settings", () => {
+  it("reads KB_PUBLIC_URL as an origin and the session and lock-out lengths, refusing what is not an http(s) URL", () => {
+    const c = loadConfig({ KB_PUBLIC_URL: "https://KB.example.com/some/path", KB_SESSION_IDLE_MINUTES: "30", KB_SESSION_MAX_HOURS: "8", KB_LOGIN_LOCK_AFTER: "3", KB_LOGIN_LOCK_MINUTES: "5" });
+    expect(c).toMatchObject({ publicUrl: "https://kb.example.com", sessionIdleMs: 30 * MINUTE, sessionMaxMs: 8 * 60 * MINUTE, loginLockAfter: 3, loginLockMs: 5 * MINUTE });
+    expect(loadConfig({})).toMatchObject({ publicUrl: undefined, sessionIdleMs: 60 * MINUTE, sessionMaxMs: 12 * 60 * MINUTE, loginLockAfter: 5, loginLockMs: 15 * MINUTE });
+    expect(() => loadConfig({ KB_PUBLIC_URL: "kb.example.com" })).toThrow(/KB_PUBLIC_URL/);
+    expect(() => loadConfig({ KB_PUBLIC_URL: "ftp://kb.example.com" })).toThrow(/KB_PUBLIC_URL/);
   });
 });
 
