@@ -519,4 +519,30 @@ describe("kb users passwd", () => {
     expect(await canSignIn("kim", password)).toBe(true);
     expect(await canSignIn("kim", PASSWORD)).toBe(false);
   }, 120_000);
+
+  // util-linux `script` gives the command a terminal; without it this case cannot be driven.
+  const SCRIPT = "/usr/bin/script";
+  if (!fs.existsSync(SCRIPT)) console.log(`skipping the terminal case of kb users passwd: ${SCRIPT} is not installed`);
+  it.skipIf(!fs.existsSync(SCRIPT))("asks twice on a terminal without echoing what is typed", async () => {
+    const typed = "typed on a terminal 한글";
+    const child = spawn(SCRIPT, ["-qec", `${process.execPath} ${KB} users passwd kim`, "/dev/null"], { env, stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    let answered = 0;
+    child.stdout.on("data", (d) => {
+      out += d;
+      // Answer each prompt when it appears (no fixed waits).
+      if (answered === 0 && out.includes("new password:")) {
+        answered = 1;
+        child.stdin.write(`${typed}\r`);
+      } else if (answered === 1 && out.includes("again:")) {
+        answered = 2;
+        child.stdin.write(`${typed}\r`);
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(code).toBe(0);
+    expect(out).toContain("password of kim set");
+    expect(out).not.toContain("typed on a terminal");
+    expect(await canSignIn("kim", typed)).toBe(true);
+  }, 120_000);
 });

@@ -14,32 +14,32 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
 }
 
-/** Asks on the terminal without echoing what is typed. */
-function askHidden(question: string): Promise<string> {
-  return new Promise((resolve) => {
-    const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
-    const out = rl as unknown as { _writeToOutput: (s: string) => void };
-    let prompted = false;
-    out._writeToOutput = (s: string) => {
-      if (!prompted) {
-        process.stderr.write(s);
-        prompted = true;
-      }
-    };
-    rl.question(question, (answer) => {
-      rl.close();
-      process.stderr.write("\n");
-      resolve(answer);
-    });
-  });
-}
-
+/** Asks for a new password twice on the terminal, without echoing what is typed. */
 async function newPasswordFromUser(): Promise<string> {
   if (!process.stdin.isTTY) return readStdin();
-  const first = await askHidden("new password: ");
-  const second = await askHidden("again: ");
-  if (first !== second) throw new Error("the two passwords differ; nothing was changed");
-  return first;
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  const out = rl as unknown as { _writeToOutput: (s: string) => void };
+  let muted = false;
+  out._writeToOutput = (s: string) => {
+    if (!muted) process.stderr.write(s);
+  };
+  const ask = (question: string) =>
+    new Promise<string>((resolve) => {
+      muted = false;
+      rl.question(question, (answer) => {
+        process.stderr.write("\n");
+        resolve(answer);
+      });
+      muted = true; // the prompt is out; what is typed is not echoed
+    });
+  try {
+    const first = await ask("new password: ");
+    const second = await ask("again: ");
+    if (first !== second) throw new Error("the two passwords differ; nothing was changed");
+    return first;
+  } finally {
+    rl.close();
+  }
 }
 
 export function registerSignInCommands(program: Command): void {
@@ -56,7 +56,7 @@ export function registerSignInCommands(program: Command): void {
       await withKb(async (kb) => {
         const r = await kb.signIn.setPassword(SYSTEM_ACTOR, name, o.generate ? { generate: true } : { password });
         if (r.generated) process.stdout.write(`${r.generated}\n`);
-        console.error(`password of ${kb.accounts.userName(name)} set; ${r.sessionsRevoked} session(s) ended`);
+        console.error(`password of ${await kb.accounts.userName(name)} set; ${r.sessionsRevoked} session(s) ended`);
       });
     });
   users
