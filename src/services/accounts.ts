@@ -149,6 +149,11 @@ export class Accounts {
     return kind === "user" ? this.userName(name, u) : this.groupName(name, u);
   }
 
+  /** A user by id (sessions name their user by id), or undefined. */
+  userById(id: string): Promise<UserRow | undefined> {
+    return this.users.byId(id);
+  }
+
   async getUser(name: string): Promise<UserRow> {
     const u = await this.users.byName(await this.userName(name));
     if (!u) throw notFound(`user "${name}"`);

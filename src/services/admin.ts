@@ -36,6 +36,8 @@ export class AdminService {
   constructor(
     private readonly accounts: Accounts,
     private readonly audit: AuditLog,
+    /** Web sessions: a user who is disabled is signed out everywhere (sign-in.ts). */
+    private readonly sessions?: { revokeAllForUser(userId: string): Promise<number> },
   ) {}
 
   private async view(u: UserRow): Promise<UserView> {
@@ -74,8 +76,11 @@ export class AdminService {
     name = await this.accounts.userName(name);
     authorize(actor, "update", Users, { name });
     const before = await this.view(await this.accounts.getUser(name));
-    const after = await this.view(await this.accounts.updateUser(name, patch));
-    await this.audit.record(actor, "user.update", `user:${name}`, { before, after });
+    const updated = await this.accounts.updateUser(name, patch);
+    const after = await this.view(updated);
+    // Re-enabling must not bring old sessions back, so disabling ends them (not only refuses them).
+    const sessionsRevoked = patch.disabled === true && this.sessions ? await this.sessions.revokeAllForUser(updated.id) : undefined;
+    await this.audit.record(actor, "user.update", `user:${name}`, { before, after, ...(sessionsRevoked !== undefined ? { sessionsRevoked } : {}) });
     return after;
   }
 

@@ -46,6 +46,7 @@ import { canonicalizeStoredNames } from "./principal-migration.ts";
 import { Retriever } from "./retrieval.ts";
 import { configureExtraction } from "../../ingest/extraction-settings.ts";
 import { SearchService } from "./search.ts";
+import { SignInService } from "./sign-in.ts";
 import { StatusService } from "./status.ts";
 import { closeExtractors } from "../../ingest/pipeline.ts";
 
@@ -68,6 +69,8 @@ export interface Kb {
   /** List, follow, cancel jobs; submit sync, reindex, re-embed, optimize jobs. */
   jobs: JobsService;
   accounts: Accounts;
+  /** Web sign-in: passwords, cookie sessions, lock-out (sign-in.ts). */
+  signIn: SignInService;
   /** Users, groups, tokens: authorized and audited (admin API and CLI). */
   admin: AdminService;
   /** Document ACL changes (single and bulk) and `policy explain`. */
@@ -132,6 +135,8 @@ export interface OpenKbOptions {
    * share one model between knowledge bases). The caller owns it: close() leaves it open.
    */
   llmProvider?: LlmProvider;
+  /** The clock of sign-in sessions and lock-outs (tests move it instead of sleeping). */
+  clock?: () => number;
 }
 
 /**
@@ -225,6 +230,13 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const usersNow = new UsersRepo(db);
   const checkPrincipalsNow = (ps: string[]) =>
     refuseLookAlikePrincipalsAmong(ps, [...usersNow.list().map((u) => ({ kind: "user", name: u.name })), ...usersNow.listGroups().map((g) => ({ kind: "group", name: g.name }))]);
+  const signIn = new SignInService(metadata, accounts, audit, authFailures, {
+    idleMs: config.sessionIdleMs,
+    maxMs: config.sessionMaxMs,
+    lockAfter: config.loginLockAfter,
+    lockMs: config.loginLockMs,
+    now: options.clock,
+  });
   const blobs = new BlobStore(path.join(config.dataDir, "blobs"));
   const movedBlobs = rebaseBlobPaths(db, path.join(config.dataDir, "blobs"));
   if (movedBlobs.documents || movedBlobs.jobFiles) log.info(movedBlobs, "data folder moved: stored originals' paths now point into it");
@@ -323,7 +335,8 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     index,
     jobs,
     accounts,
-    admin: new AdminService(accounts, audit),
+    signIn,
+    admin: new AdminService(accounts, audit, signIn),
     access: new AccessService({ documents: documentsRepo, writer: runner.writer, audit, retriever, accounts, policy }),
     policy,
     sensitive,

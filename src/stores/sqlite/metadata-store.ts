@@ -13,11 +13,12 @@
  * The statements underneath are the synchronous repositories (conversations-repo.ts, ...).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { AuditStore, ConversationStore, MetadataRepositories, MetadataStore, SensitiveStore, UsersStore } from "../metadata.ts";
+import type { AuditStore, ConversationStore, CredentialStore, MetadataRepositories, MetadataStore, SensitiveStore, SessionStore, UsersStore } from "../metadata.ts";
 import { AuditRepo } from "./audit-repo.ts";
 import { ConversationsRepo } from "./conversations-repo.ts";
 import type { Db } from "./db.ts";
 import { SensitiveRepo } from "./sensitive-repo.ts";
+import { CredentialsRepo, SessionsRepo } from "./sign-in-repo.ts";
 import { UsersRepo } from "./users-repo.ts";
 
 /** A synchronous repository's methods, returning Promises. */
@@ -28,6 +29,8 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly sensitive: SensitiveStore;
   readonly users: UsersStore;
   readonly audit: AuditStore;
+  readonly credentials: CredentialStore;
+  readonly sessions: SessionStore;
   /** Settles when the open transaction ends; null when none is open. */
   private open: Promise<void> | null = null;
   private readonly inTransaction = new AsyncLocalStorage<true>();
@@ -37,6 +40,8 @@ export class SqliteMetadataStore implements MetadataStore {
     this.sensitive = this.wrap(new SensitiveRepo(db));
     this.users = this.wrap(new UsersRepo(db));
     this.audit = this.wrap(new AuditRepo(db));
+    this.credentials = this.wrap(new CredentialsRepo(db));
+    this.sessions = this.wrap(new SessionsRepo(db));
   }
 
   async withTransaction<T>(fn: (tx: MetadataRepositories) => Promise<T>): Promise<T> {
