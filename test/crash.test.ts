@@ -76,7 +76,7 @@ function chain(n: number): StepKind[] {
 }
 
 /** Changes the corpus for step `i` (same changes in both corpora) and submits the step's job. */
-function runStep(kb: Kb, corpus: string, kind: StepKind, i: number, models: { base: string; variant: string }): string {
+async function runStep(kb: Kb, corpus: string, kind: StepKind, i: number, models: { base: string; variant: string }): Promise<string> {
   const rng = prng(1000 + i);
   const stamp = new Date(Date.UTC(2026, 0, 1) + i * 3_600_000); // distinct, deterministic mtimes
   const write = (name: string) => {
@@ -112,11 +112,11 @@ function runStep(kb: Kb, corpus: string, kind: StepKind, i: number, models: { ba
       return kb.ingest.submit(SYSTEM_ACTOR, all().map((f) => ({ ...f, allow: [`group:g${i % 3}`], deny: i % 2 ? ["user:mallory"] : undefined }))).jobId;
     }
     case "reembed-base":
-      return kb.jobs.submitReembed(SYSTEM_ACTOR, { model: models.base }).jobId;
+      return (await kb.jobs.submitReembed(SYSTEM_ACTOR, { model: models.base })).jobId;
     case "reembed-variant":
-      return kb.jobs.submitReembed(SYSTEM_ACTOR, { model: models.variant }).jobId;
+      return (await kb.jobs.submitReembed(SYSTEM_ACTOR, { model: models.variant })).jobId;
     case "rollback":
-      return kb.jobs.submitReembed(SYSTEM_ACTOR, { rollback: true }).jobId;
+      return (await kb.jobs.submitReembed(SYSTEM_ACTOR, { rollback: true })).jobId;
   }
 }
 
@@ -199,7 +199,7 @@ describe("crash safety", () => {
     try {
       for (const [i, kind] of steps.entries()) {
         const t0 = Date.now();
-        const jobId = runStep(ref, refCorpus, kind, i, models);
+        const jobId = await runStep(ref, refCorpus, kind, i, models);
         expect(ref.jobsRepo.claimJob(jobId, "clean", STALE_MS)).toBe(true);
         const v = await ref.jobs.run(jobId, "clean");
         expect(v.status, `${kind} ${JSON.stringify(v.files.filter((f) => f.status === "failed"))}`).toBe("succeeded");
@@ -250,7 +250,7 @@ describe("crash safety", () => {
     try {
       startWorker();
       for (const [i, kind] of steps.entries()) {
-        const jobId = runStep(kb, corpus, kind, i, models);
+        const jobId = await runStep(kb, corpus, kind, i, models);
         const nKills = rng() < 0.2 ? 2 : 1;
         for (let k = 0; k < nKills; k++) {
           // Wait until the (possibly just restarted) worker has claimed the job.

@@ -133,18 +133,18 @@ describe("schedules", () => {
       let now = new Date();
       const scheduler = new Scheduler(parseSources([{ name: "w", folder, every: "1h" }], "test"), {
         jobs: t.kb.jobsRepo,
-        settings: t.kb.settings,
+        metadata: t.kb.metadata,
         jobsService: t.kb.jobs,
         now: () => now,
       });
-      const [jobId] = scheduler.tick();
+      const [jobId] = await scheduler.tick();
       expect(jobId).toBeDefined();
-      expect(scheduler.tick()).toEqual([]);
+      expect(await scheduler.tick()).toEqual([]);
       expect((await runNow(t.kb, jobId!)).status).toBe("succeeded");
       expect(t.kb.jobsRepo.byId(jobId!)!.createdBy).toBe("schedule:w");
-      expect(scheduler.tick()).toEqual([]); // not due yet
+      expect(await scheduler.tick()).toEqual([]); // not due yet
       now = new Date(now.getTime() + 3_600_000);
-      expect(scheduler.tick()).toHaveLength(1);
+      expect(await scheduler.tick()).toHaveLength(1);
       scheduler.close();
     } finally {
       await t.close();
@@ -159,28 +159,28 @@ describe("schedules", () => {
       let now = () => new Date();
       const scheduler = new Scheduler(parseSources([{ name: "w", folder, watch: true }], "test"), {
         jobs: t.kb.jobsRepo,
-        settings: t.kb.settings,
+        metadata: t.kb.metadata,
         jobsService: t.kb.jobs,
         now: () => now(),
       });
       try {
         // One catch-up sync when the watch starts (files may have changed while nobody watched).
-        const [first] = scheduler.tick();
+        const [first] = await scheduler.tick();
         expect(first).toBeDefined();
         expect((await runNow(t.kb, first!)).status).toBe("succeeded");
         expect(t.kb.documentsRepo.all().map((d) => path.basename(d.source))).toEqual(["a.txt"]);
-        expect(scheduler.tick()).toEqual([]); // nothing changed since
+        expect(await scheduler.tick()).toEqual([]); // nothing changed since
         writeFiles(path.join(folder, "sub"), { "b.txt": "added while watched" });
         await new Promise((r) => setTimeout(r, 500)); // the file event arrives
-        expect(scheduler.tick()).toEqual([]); // changes are debounced for 3 s
+        expect(await scheduler.tick()).toEqual([]); // changes are debounced for 3 s
         now = () => new Date(Date.now() + 3_500);
-        const [jobId] = scheduler.tick();
+        const [jobId] = await scheduler.tick();
         expect(jobId).toBeDefined();
         expect(t.kb.jobsRepo.byId(jobId!)!.createdBy).toBe("schedule:w");
         expect((await runNow(t.kb, jobId!)).status).toBe("succeeded");
         expect(t.kb.documentsRepo.all().map((d) => path.basename(d.source)).sort()).toEqual(["a.txt", "b.txt"]);
         now = () => new Date(Date.now() + 60_000);
-        expect(scheduler.tick()).toEqual([]); // no change since that sync
+        expect(await scheduler.tick()).toEqual([]); // no change since that sync
       } finally {
         scheduler.close();
       }

@@ -83,11 +83,11 @@ describe("sync roots", () => {
       const logs: string[] = [];
       const scheduler = new Scheduler(parseSources([{ name: "out", folder: outside, every: "1h" }, { name: "in", folder: root, every: "1h" }], "test"), {
         jobs: s.kb.jobsRepo,
-        settings: s.kb.settings,
+        metadata: s.kb.metadata,
         jobsService: s.kb.jobs,
         log: (msg) => logs.push(msg),
       });
-      const submitted = scheduler.tick();
+      const submitted = await scheduler.tick();
       scheduler.close();
       expect(submitted).toHaveLength(1);
       expect(s.kb.jobsRepo.byId(submitted[0]!)!.params.folder).toBe(fs.realpathSync(root));

@@ -13,7 +13,6 @@ import { openDb, type Db } from "../stores/sqlite/db.ts";
 import { rebaseBlobPaths } from "../stores/sqlite/blob-paths.ts";
 import { accessOfRow, DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import { JobsRepo } from "../stores/sqlite/jobs-repo.ts";
-import { ErasureRepo } from "../stores/sqlite/erasure-repo.ts";
 import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
 import { ACTIVE_KEY, ActiveIndex, ModelRegistry, type IndexInfo, type ModelStatus } from "./active-index.ts";
 import { isLanceError, sqliteDamagedError, tableDamagedError } from "./data-damage.ts";
@@ -30,6 +29,7 @@ import { ExtractiveAnswerer } from "./answer/extractive.ts";
 import { DeferredLlmAnswerer, type LlmAnswererOptions } from "./answer/llm-answerer.ts";
 import { loadLlm, type LlmProvider, type LoadLlmOptions } from "../models/llm.ts";
 import { resolveLlmModelPath } from "../models/model-files.ts";
+import type { MetadataStore } from "../stores/metadata.ts";
 import { SqliteMetadataStore } from "../stores/sqlite/metadata-store.ts";
 import { ConversationService } from "./conversation/conversations.ts";
 import type { Answerer } from "./answer/types.ts";
@@ -111,6 +111,8 @@ export interface Kb {
  */
 export interface KbStores {
   db: Db;
+  /** The metadata store the services use (stores/metadata.ts). */
+  metadata: MetadataStore;
   documentsRepo: DocumentsRepo;
   /** Job rows (tests claim and inspect them; the product runs jobs through `jobs`). */
   jobsRepo: JobsRepo;
@@ -139,12 +141,12 @@ export interface OpenKbOptions {
  * The embedding model of a data folder's active index, read without opening the knowledge base
  * (`kb models list` runs without loading LanceDB or any model); null without a data folder.
  */
-export function activeIndexModel(dataDir: string): string | null {
+export async function activeIndexModel(dataDir: string): Promise<string | null> {
   const file = path.join(dataDir, "app.sqlite");
   if (!fs.existsSync(file)) return null;
   const db = openDb(file);
   try {
-    return new SettingsRepo(db).get<IndexInfo>(ACTIVE_KEY)?.model ?? null;
+    return (await new SqliteMetadataStore(db).settings.get<IndexInfo>(ACTIVE_KEY))?.model ?? null;
   } finally {
     db.$client.close();
   }
@@ -234,13 +236,13 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   try {
     index = await ActiveIndex.open({
       lanceDir,
-      settings,
+      metadata,
       models: modelRegistry,
       configuredModel: config.embedModel,
       log: (msg, fields) => log.info(fields ?? {}, msg),
     });
   } catch (err) {
-    const table = settings.get<{ table: string }>(ACTIVE_KEY)?.table ?? CHUNKS_TABLE;
+    const table = (await metadata.settings.get<{ table: string }>(ACTIVE_KEY))?.table ?? CHUNKS_TABLE;
     db.$client.close();
     throw isLanceError(err) ? tableDamagedError(config.dataDir, lanceDir, table, err) : err;
   }
@@ -257,7 +259,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     chunks,
     index,
     blobs,
-    erasure: new ErasureRepo(db),
+    erasure: metadata.erasure,
     audit,
     embedder: activeEmbedder,
     log: (msg, fields) => log.info(fields ?? {}, msg),
@@ -312,6 +314,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     config,
     log,
     db,
+    metadata,
     documentsRepo,
     jobsRepo,
     settings,
@@ -352,7 +355,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
           return [];
         }
       });
-      const scheduler = sources.length ? new Scheduler(sources, { jobs: jobsRepo, settings, jobsService: jobs, log: (msg, fields) => log.info(fields ?? {}, msg) }) : null;
+      const scheduler = sources.length ? new Scheduler(sources, { jobs: jobsRepo, metadata, jobsService: jobs, log: (msg, fields) => log.info(fields ?? {}, msg) }) : null;
       const worker = new JobWorker(jobsRepo, runner, jobDeps, { ...rest, scheduler, log: (msg, fields) => log.info(fields ?? {}, msg) });
       try {
         const r = reindexDocumentsOfOlderDetector({ documents: documentsRepo, jobs: jobsRepo, jobsService: jobs });

@@ -65,10 +65,42 @@ export interface SensitiveStore {
   report(kind?: SensitiveKindName): Promise<{ documentId: string; kind: SensitiveKindName; n: number }[]>;
 }
 
+/**
+ * Small shared state (JSON values by key). Every process reads it fresh, so a change made by
+ * one process (`kb worker` switching the active chunk table) is seen by the others (`kb serve`).
+ */
+export interface SettingsStore {
+  get<T>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown): Promise<void>;
+  /** Sets the key only when it is absent; returns the value now stored. */
+  setIfAbsent<T>(key: string, value: T): Promise<T>;
+  delete(key: string): Promise<void>;
+  /** Adds `by` to a numeric value (absent = 0) and returns the new value. */
+  increment(key: string, by?: number): Promise<number>;
+  /** Keys with a prefix and their values. */
+  withPrefix<T>(prefix: string): Promise<Map<string, T>>;
+}
+
+/**
+ * What erasing a document asks of the metadata store besides its own rows: quotes of it in
+ * conversations, names of it in audit details and job records, whether another document still
+ * needs its original, and pushing freed pages out of the store's log.
+ */
+export interface ErasureStore {
+  /** True when some document's live version still names this original, or an unfinished job file will read it. */
+  blobInUse(blobPath: string): Promise<boolean>;
+  /** Replaces what conversations, audit details and job file records said of the document (in the caller's transaction). */
+  scrubReferences(documentId: string): Promise<void>;
+  /** Makes freed pages leave the store's files (SQLite: the WAL is checkpointed and truncated). */
+  checkpoint(): Promise<void>;
+}
+
 /** The repositories one transaction sees (all on the transaction's connection). */
 export interface MetadataRepositories {
   readonly conversations: ConversationStore;
   readonly sensitive: SensitiveStore;
+  readonly settings: SettingsStore;
+  readonly erasure: ErasureStore;
 }
 
 export interface MetadataStore extends MetadataRepositories {

@@ -131,9 +131,9 @@ export function registerJobCommands(program: Command): void {
     .option("--wait", "when a running worker takes the job, wait for it to finish", false)
     .action(async (o: { model?: string; vectors: boolean; rollback: boolean; force: boolean; wait: boolean }) =>
       withKb(async (kb) => {
-        const { jobId } = kb.jobs.submitReembed(SYSTEM_ACTOR, { model: o.vectors === false ? null : o.model, rollback: o.rollback, force: o.force });
+        const { jobId } = await kb.jobs.submitReembed(SYSTEM_ACTOR, { model: o.vectors === false ? null : o.model, rollback: o.rollback, force: o.force });
         await runSubmitted(kb, jobId, o.wait);
-        const now = kb.index.pointer();
+        const now = await kb.index.pointer();
         console.log(`active table: ${now.table} (${now.model ? `${now.model}, ${now.dimension}d` : "no vectors"})`);
       }),
     );
@@ -156,8 +156,8 @@ export function registerJobCommands(program: Command): void {
     .action(async (o: { json?: boolean }) =>
       withKb(async (kb) => {
         const info = {
-          active: kb.index.pointer(),
-          previous: kb.index.previous() ?? null,
+          active: await kb.index.pointer(),
+          previous: (await kb.index.previous()) ?? null,
           tables: await kb.chunks.tableNames(),
           chunks: await kb.chunks.count(),
           embedding: kb.models.embedding,

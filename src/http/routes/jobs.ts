@@ -173,7 +173,7 @@ jobRoutes.openapi(
     ),
     responses: { ...accepted, 409: { description: "Nothing to roll back to", content: { "application/json": { schema: ErrorSchema } } }, ...errorResponses },
   }),
-  (c) => c.json(c.get("kb").jobs.submitReembed(c.get("actor"), c.req.valid("json")), 202),
+  async (c) => c.json(await c.get("kb").jobs.submitReembed(c.get("actor"), c.req.valid("json")), 202),
 );
 
 jobRoutes.openapi(

@@ -153,8 +153,8 @@ export async function reconcile(deps: JobDeps, writer: DocumentWriter, opts: { f
  */
 export async function retireTables(deps: Pick<JobDeps, "index" | "jobs">, log?: Log): Promise<string[]> {
   const { index, jobs } = deps;
-  const keep = new Set<string>([index.pointer().table, index.info().table]);
-  const prev = index.previous();
+  const keep = new Set<string>([(await index.pointer()).table, index.info().table]);
+  const prev = await index.previous();
   if (prev) keep.add(prev.table);
   for (const j of jobs.list({ status: ["queued", "running"], kind: ["reembed"], limit: 1000 })) {
     const t = (j.params as { targetTable?: string; table?: string }).targetTable ?? (j.params as { table?: string }).table;

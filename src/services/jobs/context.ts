@@ -8,7 +8,7 @@
 import type { ContainerLimits } from "../../../ingest/types.ts";
 import type { Access, DocumentFacts, ExplicitAccess } from "../../../policies/index.ts";
 import type { EmbeddingProvider } from "../../models/embeddings.ts";
-import type { ErasureRepo } from "../../stores/sqlite/erasure-repo.ts";
+import type { ErasureStore } from "../../stores/metadata.ts";
 import type { BlobStore } from "../../stores/blob-store.ts";
 import type { ChunkStore } from "../../stores/lance/chunk-store.ts";
 import type { DocumentsRepo } from "../../stores/sqlite/documents-repo.ts";
@@ -57,7 +57,7 @@ export interface JobDeps {
   index: ActiveIndex;
   blobs: BlobStore;
   /** Scrubs deleted documents' quotes and audit names, counts blob references (absent: not done). */
-  erasure?: ErasureRepo;
+  erasure?: ErasureStore;
   audit: AuditLog;
   /** The embedder whose vectors match the chunk table readers use, or null (lexical only). */
   embedder: () => EmbeddingProvider | null;

@@ -253,10 +253,10 @@ export class JobsService {
    * Re-embed every chunk into a new table with `model` (default: the configured model; null:
    * no vectors), switching when complete; `rollback`: back to the previous table.
    */
-  submitReembed(actor: Actor, request: { model?: string | null; rollback?: boolean; force?: boolean } = {}): { jobId: string } {
+  async submitReembed(actor: Actor, request: { model?: string | null; rollback?: boolean; force?: boolean } = {}): Promise<{ jobId: string }> {
     let params: ReembedParams;
     if (request.rollback) {
-      const prev = this.deps.index.previous();
+      const prev = await this.deps.index.previous();
       if (!prev) throw new ServiceError(409, "no_previous_index", "there is no previous chunk table to roll back to");
       params = { table: prev.table };
     } else {

@@ -130,7 +130,7 @@ export class JobWorker {
   private async idle(): Promise<void> {
     try {
       this.reap();
-      const submitted = this.options.scheduler?.tick() ?? [];
+      const submitted = (await this.options.scheduler?.tick()) ?? [];
       if (submitted.length) return; // claim it at once
       await this.runner.optimizeIfDue();
       if (Date.now() - this.lastReconcile > RECONCILE_EVERY_MS) this.backgroundReconcile();

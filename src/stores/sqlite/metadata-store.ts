@@ -13,10 +13,12 @@
  * The statements underneath are the synchronous repositories (conversations-repo.ts, ...).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { ConversationStore, MetadataRepositories, MetadataStore, SensitiveStore } from "../metadata.ts";
+import type { ConversationStore, ErasureStore, MetadataRepositories, MetadataStore, SensitiveStore, SettingsStore } from "../metadata.ts";
 import { ConversationsRepo } from "./conversations-repo.ts";
 import type { Db } from "./db.ts";
+import { ErasureRepo } from "./erasure-repo.ts";
 import { SensitiveRepo } from "./sensitive-repo.ts";
+import { SettingsRepo } from "./settings-repo.ts";
 
 /** A synchronous repository's methods, returning Promises. */
 type Async<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never };
@@ -24,6 +26,8 @@ type Async<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (
 export class SqliteMetadataStore implements MetadataStore {
   readonly conversations: ConversationStore;
   readonly sensitive: SensitiveStore;
+  readonly settings: SettingsStore;
+  readonly erasure: ErasureStore;
   /** Settles when the open transaction ends; null when none is open. */
   private open: Promise<void> | null = null;
   private readonly inTransaction = new AsyncLocalStorage<true>();
@@ -31,6 +35,9 @@ export class SqliteMetadataStore implements MetadataStore {
   constructor(private readonly db: Db) {
     this.conversations = this.wrap(new ConversationsRepo(db));
     this.sensitive = this.wrap(new SensitiveRepo(db));
+    // The mapped type loses a method's own type parameters (get<T>): the methods are the same.
+    this.settings = this.wrap(new SettingsRepo(db)) as unknown as SettingsStore;
+    this.erasure = this.wrap(new ErasureRepo(db));
   }
 
   async withTransaction<T>(fn: (tx: MetadataRepositories) => Promise<T>): Promise<T> {

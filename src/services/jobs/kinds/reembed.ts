@@ -74,7 +74,7 @@ async function copyDocuments(live: ChunkStore, target: ChunkStore, embedder: Emb
 async function plan(deps: JobDeps, ctx: JobRunContext): Promise<ReembedParams> {
   const { index, jobs, documents } = deps;
   const p = ctx.job.params as ReembedParams;
-  const active = index.pointer();
+  const active = await index.pointer();
   let info: IndexInfo;
   if (p.table) {
     if (p.table === active.table) throw new IngestError("already_active", `${p.table} is already the active table`);
@@ -132,7 +132,7 @@ export async function runReembed(deps: JobDeps, writer: DocumentWriter, ctx: Job
     throw new IngestError("model_changed", `model ${targetInfo.model} now produces ${embedder.dimension}d vectors, the target table holds ${targetInfo.dimension}d`);
   }
 
-  if (index.pointer().table !== targetName) {
+  if ((await index.pointer()).table !== targetName) {
     // 2. Copy, skipping documents the target already holds as the live table does (rollback, resume).
     jobs.setPhase(jobId, "copying");
     let live = await index.writeTarget();
@@ -159,7 +159,7 @@ export async function runReembed(deps: JobDeps, writer: DocumentWriter, ctx: Job
     let switched = false;
     for (let round = 0; round < MAX_CATCHUP_ROUNDS && !switched; round++) {
       if (!ctx.shouldContinue()) return false;
-      const gen = index.generation();
+      const gen = await index.generation();
       live = await index.writeTarget();
       if (live.name === targetName) {
         switched = true;
@@ -169,7 +169,7 @@ export async function runReembed(deps: JobDeps, writer: DocumentWriter, ctx: Job
       const differ = [...new Set([...a.keys(), ...b.keys()])].filter((id) => !sameSignature(a.get(id), b.get(id)));
       if (differ.length === 0) {
         jobs.setPhase(jobId, "switching");
-        switched = index.trySwitch(targetInfo, gen);
+        switched = await index.trySwitch(targetInfo, gen);
         if (!switched) jobs.setPhase(jobId, "catching up");
         continue;
       }
