@@ -360,7 +360,7 @@ async function uploadInProcess(c: Extract<Change, { kind: "upload" | "put" }>): 
   let result: { jobId: string; documents: { id: string }[] } | undefined;
   let status = 202;
   try {
-    result = kb.documents.upload(actorOf(c.user), [{ name, bytes: new TextEncoder().encode(content) }], fields, target);
+    result = await kb.documents.upload(actorOf(c.user), [{ name, bytes: new TextEncoder().encode(content) }], fields, target);
   } catch (err) {
     status = statusOf(err);
   }
@@ -429,17 +429,17 @@ describe("document access under random changes", () => {
         }
 
         // Document list (all documents), metadata and text (three picked at random; every route over HTTP below).
-        expect(new Set(kb.documents.list(actor, { limit: 500, offset: 0 }).items.map((d) => d.id))).toEqual(allowed);
+        expect(new Set((await kb.documents.list(actor, { limit: 500, offset: 0 })).items.map((d) => d.id))).toEqual(allowed);
         for (const i of picked) {
           const id = docIds[i]!;
           if (allowed.has(id)) {
             expect((await kb.documents.get(actor, id)).id).toBe(id);
-            const text = kb.documents.text(actor, id).pages.map((p) => p.text).join("\n");
+            const text = (await kb.documents.text(actor, id)).pages.map((p) => p.text).join("\n");
             expect(text).toContain(`marker${i}x`);
             expect(text.includes(phoneOf(i))).toBe(seesSensitive(user));
           } else {
             await expect(kb.documents.get(actor, id)).rejects.toThrow(/not found/);
-            expect(() => kb.documents.text(actor, id)).toThrow(/not found/);
+            await expect(kb.documents.text(actor, id)).rejects.toThrow(/not found/);
           }
         }
 

@@ -90,7 +90,7 @@ async function runStep(kb: Kb, corpus: string, kind: StepKind, i: number, models
   switch (kind) {
     case "ingest":
       for (let k = 0; k < 12; k++) write(`${k < 4 ? "sub/" : ""}f${k}.${["md", "txt", "html"][k % 3]}`);
-      return kb.ingest.submit(SYSTEM_ACTOR, all()).jobId;
+      return (await kb.ingest.submit(SYSTEM_ACTOR, all())).jobId;
     case "sync": {
       const have = files();
       const pick = () => have[Math.floor(rng() * have.length)]!;
@@ -109,7 +109,7 @@ async function runStep(kb: Kb, corpus: string, kind: StepKind, i: number, models
     case "acl": {
       const have = files();
       write(have[Math.floor(rng() * have.length)]!); // one content change along with the ACL change
-      return kb.ingest.submit(SYSTEM_ACTOR, all().map((f) => ({ ...f, allow: [`group:g${i % 3}`], deny: i % 2 ? ["user:mallory"] : undefined }))).jobId;
+      return (await kb.ingest.submit(SYSTEM_ACTOR, all().map((f) => ({ ...f, allow: [`group:g${i % 3}`], deny: i % 2 ? ["user:mallory"] : undefined })))).jobId;
     }
     case "reembed-base":
       return (await kb.jobs.submitReembed(SYSTEM_ACTOR, { model: models.base })).jobId;

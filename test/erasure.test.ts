@@ -190,7 +190,7 @@ describe("erasure", () => {
     await (await t.kb.index.writeTarget()).store.optimize(new Date());
 
     // The delete commits, then the process "dies" before erasing: a writer of our own that never erases.
-    const writer = new DocumentWriter({ documents: t.kb.documentsRepo, index: t.kb.index, blobs: new BlobStore(path.join(t.dir, "blobs")), erasure: t.kb.metadata.erasure });
+    const writer = new DocumentWriter({ documents: t.kb.metadata.documents, index: t.kb.index, blobs: new BlobStore(path.join(t.dir, "blobs")), erasure: t.kb.metadata.erasure });
     expect(await writer.delete(doc!.id)).toBe(true);
     expect(t.kb.documentsRepo.byId(doc!.id)).toBeUndefined();
     // The window: gone from search, still in the table's files and older versions.
@@ -215,10 +215,10 @@ describe("erasure", () => {
     };
     try {
       const bytes = new TextEncoder().encode(`# Twice\n\nUploaded twice ${crypto.randomBytes(8).toString("hex")}.\n`);
-      const first = k.kb.documents.upload(SYSTEM_ACTOR, [{ name: "first.md", bytes }], {});
+      const first = await k.kb.documents.upload(SYSTEM_ACTOR, [{ name: "first.md", bytes }], {});
       expect((await run(first.jobId)).status).toBe("succeeded");
       const blob = k.kb.documentsRepo.byId(first.documents[0]!.id)!.blobPath!;
-      const second = k.kb.documents.upload(SYSTEM_ACTOR, [{ name: "second.md", bytes }], {});
+      const second = await k.kb.documents.upload(SYSTEM_ACTOR, [{ name: "second.md", bytes }], {});
 
       await k.kb.documents.delete(SYSTEM_ACTOR, first.documents[0]!.id);
       expect(fs.existsSync(blob)).toBe(true);

@@ -101,7 +101,7 @@ describe("folder sync", () => {
 
   it("cancels a queued job and removes the documents it created", async () => {
     const files = writeFiles(path.join(t.dir, "other"), { "x.txt": "x content", "y.txt": "y content" });
-    const { jobId, documents } = t.kb.ingest.submit(SYSTEM_ACTOR, files.map((f) => ({ source: f, path: f })));
+    const { jobId, documents } = await t.kb.ingest.submit(SYSTEM_ACTOR, files.map((f) => ({ source: f, path: f })));
     expect(t.kb.documentsRepo.byId(documents[0]!.id)).toMatchObject({ status: "processing" });
     const v = await t.kb.jobs.cancel(SYSTEM_ACTOR, jobId);
     expect(v.status).toBe("cancelled");
@@ -281,12 +281,12 @@ describe("crash leftovers", () => {
     try {
       const files = writeFiles(path.join(t.dir, "f"), { "a.txt": "alpha text", "b.txt": "bravo text" });
       await ingestNow(t.kb, [{ source: files[0]!, path: files[0]! }]);
-      const { jobId, documents } = t.kb.ingest.submit(SYSTEM_ACTOR, [{ source: files[1]!, path: files[1]! }]);
+      const { jobId, documents } = await t.kb.ingest.submit(SYSTEM_ACTOR, [{ source: files[1]!, path: files[1]! }]);
       // A worker claimed it, marked the file running and died; then the job was cancelled.
       t.kb.jobsRepo.claimJob(jobId, "dead-worker", STALE_MS);
       t.kb.jobsRepo.setFile(jobId, 0, { status: "running" });
       t.kb.jobsRepo.cancel(jobId);
-      const w = t.kb.startWorker({ once: true, schedules: false });
+      const w = await t.kb.startWorker({ once: true, schedules: false });
       await w.done;
       expect(t.kb.documentsRepo.byId(documents[0]!.id)).toBeUndefined();
       expect(t.kb.jobs.view(jobId)!.files[0]).toMatchObject({ status: "cancelled", errorCode: "interrupted" });

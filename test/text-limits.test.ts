@@ -79,17 +79,17 @@ describe("free-text limits over HTTP", () => {
 describe("free-text limits in the services (CLI and other callers)", () => {
   it("refuses the same inputs with the same error", async () => {
     const [file] = writeFiles(path.join(t.dir, "svc"), { "a.txt": "Some text." });
-    const err = (fn: () => unknown) => {
+    const err = async (fn: () => unknown) => {
       try {
-        fn();
+        await fn();
       } catch (e) {
         return e as { status?: number; code?: string };
       }
       throw new Error("expected a refusal");
     };
-    expect(err(() => t.kb.ingest.submit(SYSTEM_ACTOR, [{ source: file!, path: file!, title: "T".repeat(513) }]))).toMatchObject({ status: 400, code: "too_long" });
-    expect(err(() => t.kb.ingest.submit(SYSTEM_ACTOR, [{ source: `/${"s".repeat(1024)}`, path: file! }]))).toMatchObject({ status: 400, code: "too_long" });
-    expect(err(() => t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder: `/${"f".repeat(1024)}` }))).toMatchObject({ status: 400, code: "too_long" });
+    expect(await err(() => t.kb.ingest.submit(SYSTEM_ACTOR, [{ source: file!, path: file!, title: "T".repeat(513) }]))).toMatchObject({ status: 400, code: "too_long" });
+    expect(await err(() => t.kb.ingest.submit(SYSTEM_ACTOR, [{ source: `/${"s".repeat(1024)}`, path: file! }]))).toMatchObject({ status: 400, code: "too_long" });
+    expect(await err(() => t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder: `/${"f".repeat(1024)}` }))).toMatchObject({ status: 400, code: "too_long" });
     await expect(t.kb.retriever.retrieve(SYSTEM_ACTOR, "q".repeat(4097), { topK: 5 })).rejects.toMatchObject({ status: 400, code: "too_long" });
     await expect(t.kb.conversations.begin(SYSTEM_ACTOR, "q".repeat(4097))).rejects.toMatchObject({ status: 400, code: "too_long" });
   });

@@ -87,7 +87,7 @@ function expectSameAnswers(got: { user: string; query: string; documentIds: stri
 
 async function waitForJob(kb: Kb, jobId: string): Promise<string> {
   for (;;) {
-    const v = kb.jobs.get(SYSTEM_ACTOR, jobId);
+    const v = await kb.jobs.get(SYSTEM_ACTOR, jobId);
     if (!["queued", "running"].includes(v.status)) return v.status;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -160,7 +160,7 @@ describe("a v0.1 data folder", () => {
   it("is re-indexed by the worker (older personal-data detector), then by `kb reindex`, answering the same", async () => {
     let t = await open();
     try {
-      t.kb.startWorker({ schedules: false });
+      await t.kb.startWorker({ schedules: false });
       const [job] = t.kb.jobs.list(SYSTEM_ACTOR, { kind: ["reindex"] });
       expect(job).toBeDefined();
       expect(await waitForJob(t.kb, job!.id)).toBe("succeeded");
@@ -197,19 +197,19 @@ describe("a data folder moved to another path", () => {
     const config = (d: string) => loadConfig({}, { dataDir: d, modelsDir: path.join(base, "models"), embedModel: "none", logLevel: "silent" });
     try {
       let kb = await openKb(config(path.join(base, "before")), { logger: pino({ level: "silent" }) });
-      const first = kb.documents.upload(SYSTEM_ACTOR, [{ name: "first.txt", bytes: Buffer.from("apples grow in orchards") }], {});
-      kb.startWorker({ schedules: false });
+      const first = await kb.documents.upload(SYSTEM_ACTOR, [{ name: "first.txt", bytes: Buffer.from("apples grow in orchards") }], {});
+      await kb.startWorker({ schedules: false });
       expect(await waitForJob(kb, first.jobId)).toBe("succeeded");
       await kb.close();
       kb = await openKb(config(path.join(base, "before")), { logger: pino({ level: "silent" }) });
       // Queued, no worker in this process: the job holds the blob's path under "before".
-      const queued = kb.documents.upload(SYSTEM_ACTOR, [{ name: "second.txt", bytes: Buffer.from("bananas ripen in the sun") }], {});
+      const queued = await kb.documents.upload(SYSTEM_ACTOR, [{ name: "second.txt", bytes: Buffer.from("bananas ripen in the sun") }], {});
       await kb.close();
 
       fs.renameSync(path.join(base, "before"), path.join(base, "after"));
       kb = await openKb(config(path.join(base, "after")), { logger: pino({ level: "silent" }) });
       try {
-        kb.startWorker({ schedules: false });
+        await kb.startWorker({ schedules: false });
         expect(await waitForJob(kb, queued.jobId)).toBe("succeeded");
         const reindex = kb.jobs.submitReindex(SYSTEM_ACTOR);
         expect(await waitForJob(kb, reindex.jobId)).toBe("succeeded");

@@ -11,7 +11,7 @@ import { CHUNKS_TABLE, ChunkStore } from "../stores/lance/chunk-store.ts";
 import { AuditRepo } from "../stores/sqlite/audit-repo.ts";
 import { openDb, type Db } from "../stores/sqlite/db.ts";
 import { rebaseBlobPaths } from "../stores/sqlite/blob-paths.ts";
-import { accessOfRow, DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
+import { DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import { JobsRepo } from "../stores/sqlite/jobs-repo.ts";
 import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
 import { ACTIVE_KEY, ActiveIndex, ModelRegistry, type IndexInfo, type ModelStatus } from "./active-index.ts";
@@ -29,7 +29,7 @@ import { ExtractiveAnswerer } from "./answer/extractive.ts";
 import { DeferredLlmAnswerer, type LlmAnswererOptions } from "./answer/llm-answerer.ts";
 import { loadLlm, type LlmProvider, type LoadLlmOptions } from "../models/llm.ts";
 import { resolveLlmModelPath } from "../models/model-files.ts";
-import type { MetadataStore } from "../stores/metadata.ts";
+import { accessOfRow, type MetadataStore } from "../stores/metadata.ts";
 import { SqliteMetadataStore } from "../stores/sqlite/metadata-store.ts";
 import { ConversationService } from "./conversation/conversations.ts";
 import type { Answerer } from "./answer/types.ts";
@@ -91,7 +91,7 @@ export interface Kb {
   status: StatusService;
   models: ModelStatus;
   /** Starts a job worker in this process (kb serve, kb worker); it runs the scheduled syncs too. */
-  startWorker(options?: Omit<JobWorkerOptions, "log" | "scheduler"> & { schedules?: boolean }): JobWorker;
+  startWorker(options?: Omit<JobWorkerOptions, "log" | "scheduler"> & { schedules?: boolean }): Promise<JobWorker>;
   /** Tells in-process workers a job was just submitted. */
   wakeWorker(): void;
   /** The loaded LLM's facts for /readyz, or null in extractive mode. */
@@ -248,13 +248,14 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   }
   index.watch();
   const chunks = index.store;
-  const sensitive = new SensitiveIndex(metadata.sensitive, documentsRepo, chunks, audit);
+  const sensitive = new SensitiveIndex(metadata.sensitive, metadata.documents, chunks, audit);
   const models: ModelStatus = index.status;
   if (models.embeddingNote) log.warn(models.embeddingNote);
   const activeEmbedder = () => index.embedder();
 
   const jobDeps: JobDeps = {
-    documents: documentsRepo,
+    metadata,
+    documents: metadata.documents,
     jobs: jobsRepo,
     chunks,
     index,
@@ -276,18 +277,18 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   };
   const runner = new JobRunner(jobDeps);
   const ingest = new IngestService(jobDeps);
-  const retriever = new Retriever(chunks, activeEmbedder, (ids) => documentsRepo.indexedBeforeSensitiveVersion(ids, SENSITIVE_DETECTOR_VERSION));
+  const retriever = new Retriever(chunks, activeEmbedder, (ids) => metadata.documents.indexedBeforeSensitiveVersion(ids, SENSITIVE_DETECTOR_VERSION));
   const answerer: Answerer = llmConfigured
     ? new DeferredLlmAnswerer(async () => (await ensureLlm())!, { maxTokens: config.llmMaxTokens, ...options.llmAnswer })
     : new ExtractiveAnswerer();
   const conversations = new ConversationService(metadata, ensureLlm, {
-    canReadDocument: (actor, id) => {
-      const d = documentsRepo.byId(id);
+    canReadDocument: async (actor, id) => {
+      const d = await metadata.documents.byId(id);
       return d !== undefined && canRead(actor, accessOfRow(d));
     },
     redactorFor,
   });
-  const ask = new AskService({ retriever, answerer: () => answerer, pageTexts: (id) => documentsRepo.pages(id), conversations, audit });
+  const ask = new AskService({ retriever, answerer: () => answerer, pageTexts: (id) => metadata.documents.pages(id), conversations, audit });
   const workers: JobWorker[] = [];
   const jobs = new JobsService(
     jobDeps,
@@ -323,13 +324,13 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     jobs,
     accounts,
     admin: new AdminService(accounts, audit),
-    access: new AccessService({ documents: documentsRepo, writer: runner.writer, audit, retriever, accounts, policy }),
+    access: new AccessService({ documents: metadata.documents, writer: runner.writer, audit, retriever, accounts, policy }),
     policy,
     sensitive,
     audit,
     authFailures,
     ingest,
-    documents: new DocumentService(documentsRepo, blobs, ingest, { writer: runner.writer, sensitive, audit, checkPrincipals: (ps) => accounts.refuseLookAlikePrincipals(ps) }),
+    documents: new DocumentService(metadata.documents, blobs, ingest, { writer: runner.writer, sensitive, audit, checkPrincipals: (ps) => accounts.refuseLookAlikePrincipals(ps) }),
     retriever,
     search: new SearchService(retriever, audit),
     ask,
@@ -339,11 +340,11 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       answerMode: () => ask.answerMode,
       llmInfo: () => llmInfo(),
       sensitiveIndex: () => sensitive.indexStatus(),
-      documentCount: () => documentsRepo.count(),
+      documentCount: () => metadata.documents.count(),
       chunkCount: () => chunks.count(),
     }),
     models,
-    startWorker(options = {}) {
+    async startWorker(options = {}) {
       const { schedules = true, ...rest } = options;
       // A scheduled folder outside KB_SYNC_ROOTS is refused here, once, rather than at every tick.
       // Each folder as its real path, which is what its sync jobs record.
@@ -358,7 +359,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       const scheduler = sources.length ? new Scheduler(sources, { jobs: jobsRepo, metadata, jobsService: jobs, log: (msg, fields) => log.info(fields ?? {}, msg) }) : null;
       const worker = new JobWorker(jobsRepo, runner, jobDeps, { ...rest, scheduler, log: (msg, fields) => log.info(fields ?? {}, msg) });
       try {
-        const r = reindexDocumentsOfOlderDetector({ documents: documentsRepo, jobs: jobsRepo, jobsService: jobs });
+        const r = await reindexDocumentsOfOlderDetector({ metadata, jobs: jobsRepo, jobsService: jobs });
         if (r.stale > 0) log.warn({ documents: r.stale, jobId: r.jobId }, `documents indexed by an older personal-data detector: reindex job ${r.submitted ? "submitted" : "already queued"}`);
       } catch (err) {
         log.error({ err: String(err) }, "could not check for documents indexed by an older personal-data detector; run `kb reindex --sensitive-stale`");

@@ -17,7 +17,7 @@ import type { Access } from "../../policies/index.ts";
 import type { ChunkRow, ChunkStore } from "../stores/lance/chunk-store.ts";
 import { documentIdsWhere } from "../stores/lance/filter.ts";
 import type { BlobStore } from "../stores/blob-store.ts";
-import { accessOfRow, type DocumentRow, type DocumentsRepo, type NewDocumentRow } from "../stores/sqlite/documents-repo.ts";
+import { accessOfRow, type DocumentRow, type DocumentStore, type NewDocumentRow } from "../stores/metadata.ts";
 import type { ErasureStore, MetadataRepositories, SettingsStore } from "../stores/metadata.ts";
 import type { ActiveIndex, WriteTarget } from "./active-index.ts";
 
@@ -26,7 +26,7 @@ export const ERASURE_KEY = "index.erasure_pending";
 type PendingErasure = Record<string, number[]>;
 
 export interface DocumentWriterDeps {
-  documents: DocumentsRepo;
+  documents: DocumentStore;
   index: ActiveIndex;
   /** Records personal data found in a new version's chunks (services/sensitive.ts). */
   recordSensitive?: (documentId: string, chunks: readonly { chunkId: string; text: string }[]) => Promise<unknown>;
@@ -96,7 +96,7 @@ export class DocumentWriter {
    * (nothing written) when the model fails.
    */
   async writeVersions(items: VersionWrite[], alsoCommit: (gone: ReadonlySet<string>, tx: MetadataRepositories) => void | Promise<void> = () => {}): Promise<{ gone: string[] }> {
-    const { documents, index } = this.deps;
+    const { index } = this.deps;
     const superseded: string[] = [];
     const { result: gone, target } = await index.write(
       async (target) => {
@@ -117,8 +117,8 @@ export class DocumentWriter {
       async (gone, _target, tx) => {
         superseded.length = 0;
         for (const w of items) {
-          const before = documents.byId(w.documentId)?.blobPath;
-          if (!documents.commitVersion(w.documentId, w.values, w.pages)) gone.add(w.documentId);
+          const before = (await tx.documents.byId(w.documentId))?.blobPath;
+          if (!(await tx.documents.commitVersion(w.documentId, w.values, w.pages))) gone.add(w.documentId);
           else if (before && w.values.blobPath !== undefined && w.values.blobPath !== before) superseded.push(before);
         }
         await alsoCommit(gone, tx);
@@ -138,7 +138,7 @@ export class DocumentWriter {
 
   /** Gives documents new access: chunk columns rewritten in place (no re-embedding), rows updated, `alsoCommit` in the same transaction. */
   async updateAccess(changes: AccessChange[], alsoCommit: (tx: MetadataRepositories) => void | Promise<void> = () => {}): Promise<void> {
-    const { documents, index } = this.deps;
+    const { index } = this.deps;
     await index.write(
       async (target) => {
         for (const c of changes) {
@@ -148,7 +148,7 @@ export class DocumentWriter {
       async (_result, _target, tx) => {
         for (const c of changes) {
           const { allow, deny, classification, manage } = c.access;
-          for (const id of c.documentIds) documents.update(id, { aclAllow: allow, aclDeny: deny, classification, ...(manage ? { aclManage: manage } : {}), ...c.fields });
+          for (const id of c.documentIds) await tx.documents.update(id, { aclAllow: allow, aclDeny: deny, classification, ...(manage ? { aclManage: manage } : {}), ...c.fields });
         }
         await alsoCommit(tx);
       },
@@ -170,9 +170,9 @@ export class DocumentWriter {
    */
   async delete(
     documentId: string,
-    options: { onlyIf?: (now: DocumentRow | undefined) => boolean; alsoCommit?: (tx: MetadataRepositories) => void | Promise<void> } = {},
+    options: { onlyIf?: (now: DocumentRow | undefined, tx: MetadataRepositories) => boolean | Promise<boolean>; alsoCommit?: (tx: MetadataRepositories) => void | Promise<void> } = {},
   ): Promise<boolean> {
-    const { documents, index } = this.deps;
+    const { index } = this.deps;
     const { result: removed } = await index.write(
       async (target) => {
         const fragments: PendingErasure = {};
@@ -184,10 +184,10 @@ export class DocumentWriter {
         return { done: false, fragments, blobPath: null as string | null };
       },
       async (removed, _target, tx) => {
-        const now = documents.byId(documentId);
+        const now = await tx.documents.byId(documentId);
         await this.recordErasure(tx.settings, removed.fragments);
-        if (options.onlyIf && !options.onlyIf(now)) return;
-        documents.delete(documentId);
+        if (options.onlyIf && !(await options.onlyIf(now, tx))) return;
+        await tx.documents.delete(documentId);
         if (this.deps.erasure) await tx.erasure.scrubReferences(documentId);
         removed.done = true;
         removed.blobPath = now?.blobPath ?? null;
@@ -290,7 +290,7 @@ export class DocumentWriter {
    * re-extracted from the stored original (none: no rows).
    */
   async restore(doc: DocumentRow): Promise<void> {
-    const { index, documents } = this.deps;
+    const { index } = this.deps;
     let rows: ChunkRow[] = [];
     let texts: string[] = [];
     if (doc.version > 0 && doc.status === "ready") {
@@ -308,8 +308,8 @@ export class DocumentWriter {
         rows.forEach((r, i) => (r.vector = vectors?.[i]));
         await target.store.replaceDocuments([{ documentId: doc.id, rows }]);
       },
-      async () => {
-        documents.byId(doc.id);
+      async (_result, _target, tx) => {
+        await tx.documents.byId(doc.id);
       },
     );
     this.deps.log?.("restored a document's chunks to its live version", { documentId: doc.id, version: doc.version });

@@ -117,7 +117,7 @@ export function registerIngestCommands(program: Command): void {
         const deny = parsePrincipalList(o.deny);
         kb.accounts.refuseLookAlikePrincipals([...allow, ...deny]);
         const classification = o.classification ? classificationLevel(o.classification) : undefined;
-        const { jobId } = kb.ingest.submit(
+        const { jobId } = await kb.ingest.submit(
           actorFor(kb, o.as),
           files.map((f) => ({
             source: f,

@@ -69,7 +69,7 @@ export function registerJobCommands(program: Command): void {
     .option("--kinds <list>", `only these job kinds (${JOB_KINDS.join(",")})`)
     .action(async (o: { once: boolean; schedules: boolean; kinds?: string }) => {
       const kb = await openKb(loadConfig(process.env));
-      const worker = kb.startWorker({ once: o.once, schedules: o.schedules, kinds: splitList(o.kinds).length ? splitList(o.kinds) : undefined });
+      const worker = await kb.startWorker({ once: o.once, schedules: o.schedules, kinds: splitList(o.kinds).length ? splitList(o.kinds) : undefined });
       kb.log.info({ worker: worker.id, pid: process.pid }, "worker started");
       let stopping = false;
       const stop = async (code: number) => {

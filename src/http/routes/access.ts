@@ -108,9 +108,9 @@ accessRoutes.openapi(
       ...errorResponses,
     },
   }),
-  (c) => {
+  async (c) => {
     const { user, document } = c.req.valid("query");
-    return c.json(c.get("kb").access.explain(c.get("actor"), user, document) as unknown as Record<string, unknown>, 200);
+    return c.json(await c.get("kb").access.explain(c.get("actor"), user, document) as unknown as Record<string, unknown>, 200);
   },
 );
 

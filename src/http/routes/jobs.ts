@@ -87,7 +87,7 @@ jobRoutes.openapi(
     request: { params: IdParam },
     responses: { 200: { description: "The job", content: { "application/json": { schema: JobSchema } } }, ...errorResponses },
   }),
-  (c) => c.json(c.get("kb").jobs.get(c.get("actor"), c.req.valid("param").id), 200),
+  async (c) => c.json(await c.get("kb").jobs.get(c.get("actor"), c.req.valid("param").id), 200),
 );
 
 jobRoutes.openapi(

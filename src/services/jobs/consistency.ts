@@ -15,7 +15,7 @@
  */
 import { accessSignature } from "../../stores/access.ts";
 import type { DocumentSignature } from "../../stores/lance/chunk-store.ts";
-import { accessOfRow, type DocumentRow } from "../../stores/sqlite/documents-repo.ts";
+import { accessOfRow, type DocumentRow } from "../../stores/metadata.ts";
 import type { DocumentWriter } from "../document-writer.ts";
 import type { JobDeps } from "./context.ts";
 
@@ -89,13 +89,13 @@ export async function reconcile(deps: JobDeps, writer: DocumentWriter, opts: { f
 
   // Document rows nobody will fill.
   let busy = jobs.documentsInActiveJobs();
-  for (const d of documents.unversioned()) {
+  for (const d of await documents.unversioned()) {
     if (busy.has(d.id)) continue;
     // Re-checked inside the commit: a job submitted meanwhile may have picked the row up.
     if (await writer.delete(d.id, { onlyIf: (now) => unfilled(now, jobs) })) report.orphanDocuments++;
   }
   for (const id of check) {
-    const d = documents.byId(id);
+    const d = await documents.byId(id);
     if (d && !busy.has(id) && (await writer.restoreIfDiverged(d).catch(() => false))) report.restored++;
   }
 
@@ -105,7 +105,7 @@ export async function reconcile(deps: JobDeps, writer: DocumentWriter, opts: { f
       return { name: target.name, sigs: await target.store.documentSignatures() };
     };
     const first = await scan();
-    const firstDocs = new Map(documents.all().map((d) => [d.id, d]));
+    const firstDocs = new Map((await documents.all()).map((d) => [d.id, d]));
     const suspects = new Set<string>();
     for (const id of new Set([...first.sigs.keys(), ...firstDocs.keys()])) {
       const d = firstDocs.get(id);
@@ -117,7 +117,7 @@ export async function reconcile(deps: JobDeps, writer: DocumentWriter, opts: { f
       busy = jobs.documentsInActiveJobs();
       for (const id of suspects) {
         if (busy.has(id)) continue;
-        const d = documents.byId(id);
+        const d = await documents.byId(id);
         const before = firstDocs.get(id);
         // Changed in SQLite between the scans: a writer is at work; leave it.
         if ((d?.updatedAt ?? null) !== (before?.updatedAt ?? null)) continue;

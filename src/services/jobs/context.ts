@@ -8,10 +8,9 @@
 import type { ContainerLimits } from "../../../ingest/types.ts";
 import type { Access, DocumentFacts, ExplicitAccess } from "../../../policies/index.ts";
 import type { EmbeddingProvider } from "../../models/embeddings.ts";
-import type { ErasureStore } from "../../stores/metadata.ts";
 import type { BlobStore } from "../../stores/blob-store.ts";
 import type { ChunkStore } from "../../stores/lance/chunk-store.ts";
-import type { DocumentsRepo } from "../../stores/sqlite/documents-repo.ts";
+import type { DocumentStore, ErasureStore, MetadataStore } from "../../stores/metadata.ts";
 import type { JobRow, JobsRepo } from "../../stores/sqlite/jobs-repo.ts";
 import type { ActiveIndex } from "../active-index.ts";
 import type { AuditLog } from "../audit.ts";
@@ -49,7 +48,9 @@ export interface UpdateTarget {
 }
 
 export interface JobDeps {
-  documents: DocumentsRepo;
+  /** The metadata store: `withTransaction` for work that commits as one (its repositories are the ones below). */
+  metadata: MetadataStore;
+  documents: DocumentStore;
   jobs: JobsRepo;
   /** The chunk store readers use (follows the active table). */
   chunks: ChunkStore;

@@ -19,7 +19,7 @@ import { resolveAcl } from "../../../policies/index.ts";
 import { SENSITIVE_DETECTOR_VERSION } from "../../domain/sensitive/index.ts";
 import { sha256Hex } from "../../stores/ids.ts";
 import type { ChunkRow } from "../../stores/lance/chunk-store.ts";
-import type { DocumentRow } from "../../stores/sqlite/documents-repo.ts";
+import type { DocumentRow } from "../../stores/metadata.ts";
 import type { JobFileRow, JobFileUpdate } from "../../stores/sqlite/jobs-repo.ts";
 import { chunkRowsFor, EmbeddingFailed, type DocumentWriter, type VersionWrite } from "../document-writer.ts";
 import type { FileOptions, JobDeps, JobRunContext } from "./context.ts";
@@ -161,7 +161,7 @@ export class FilePipeline {
   /** The parallel part: read, hash and (unless the content is the live version's) extract. */
   private async stage(file: JobFileRow): Promise<Staged> {
     const opts = file.options as unknown as FileOptions & { documentId?: string };
-    const doc = this.documentOf(file);
+    const doc = await this.documentOf(file);
     if (!doc) return { kind: "failed", file, code: "document_deleted", message: "the document was deleted before it was ingested" };
     if (file.action === "delete") return { kind: "delete", file };
     this.deps.jobs.setFile(file.jobId, file.ordinal, { status: "running" });
@@ -197,10 +197,10 @@ export class FilePipeline {
   }
 
   /** The document a file was recorded for (never looked up by source: sources are not unique). */
-  private documentOf(file: JobFileRow): DocumentRow | undefined {
+  private async documentOf(file: JobFileRow): Promise<DocumentRow | undefined> {
     const opts = file.options as { documentId?: string };
     const id = file.documentId ?? opts.documentId;
-    return (id && this.deps.documents.byId(id)) || undefined;
+    return id ? await this.deps.documents.byId(id) : undefined;
   }
 
   /**
@@ -211,7 +211,7 @@ export class FilePipeline {
     const { documents, blobs } = this.deps;
     const { file, hash } = item;
     const opts = file.options as unknown as FileOptions;
-    const doc = this.documentOf(file);
+    const doc = await this.documentOf(file);
     if (!doc) return { status: "failed", documentId: null, errorCode: "document_deleted", error: "the document was deleted before it was ingested" };
     if (opts.expectedVersion !== undefined && doc.version !== opts.expectedVersion) {
       // Another update went live after this one was accepted (If-Match holds at write time too).
@@ -230,7 +230,7 @@ export class FilePipeline {
     if (reindex && doc.contentHash !== hash) return { status: "failed", ...ok, errorCode: "blob_mismatch", error: "the stored original does not match the live version" };
     if (!reindex && doc.status === "ready" && doc.contentHash === hash && !titleChanged) {
       if (!aclChanged) {
-        if (item.mtimeMs !== null && doc.sourceMtimeMs !== item.mtimeMs) documents.update(doc.id, { sourceMtimeMs: item.mtimeMs });
+        if (item.mtimeMs !== null && doc.sourceMtimeMs !== item.mtimeMs) await documents.update(doc.id, { sourceMtimeMs: item.mtimeMs });
         return { status: "unchanged", ...ok };
       }
       await this.writer.updateAccess([{ documentIds: [doc.id], access: acl, fields: item.mtimeMs !== null ? { sourceMtimeMs: item.mtimeMs } : undefined }]);
@@ -245,7 +245,7 @@ export class FilePipeline {
     const rows = chunkRowsFor(doc, version, prepared, acl);
     if (reindex && (await this.sameAsStored(doc, rows, prepared))) {
       // The current detector finds nothing the stored index lacks: it is current as it is.
-      if (doc.sensitiveVersion !== SENSITIVE_DETECTOR_VERSION) documents.update(doc.id, { sensitiveVersion: SENSITIVE_DETECTOR_VERSION });
+      if (doc.sensitiveVersion !== SENSITIVE_DETECTOR_VERSION) await documents.update(doc.id, { sensitiveVersion: SENSITIVE_DETECTOR_VERSION });
       return { status: "unchanged", ...ok };
     }
     return {
@@ -321,7 +321,7 @@ export class FilePipeline {
   /** A file that disappeared from a synced folder: its document goes (chunks first, then the row). */
   private async deleteMissing(ctx: JobRunContext, file: JobFileRow): Promise<Outcome> {
     const { jobs } = this.deps;
-    const doc = this.documentOf(file);
+    const doc = await this.documentOf(file);
     if (!doc) return { status: "succeeded", documentId: null, errorCode: null, error: null };
     if (fs.existsSync(file.path)) return { status: "unchanged", documentId: doc.id, errorCode: "reappeared", error: "the file exists again; left as it is" };
     jobs.setFile(ctx.job.id, file.ordinal, { status: "running" });
@@ -336,9 +336,9 @@ export class FilePipeline {
    * SQLite commit, the table is put back to that version.
    */
   private async settleFailure(file: JobFileRow, code: string, message: string): Promise<Outcome> {
-    const doc = this.documentOf(file);
+    const doc = await this.documentOf(file);
     if (!doc) return { status: "failed", documentId: null, errorCode: code, error: message };
-    if (doc.version === 0) this.deps.documents.update(doc.id, { status: "failed", error: `${code}: ${message}` });
+    if (doc.version === 0) await this.deps.documents.update(doc.id, { status: "failed", error: `${code}: ${message}` });
     await this.writer.restoreIfDiverged(doc).catch((err) => this.deps.log?.("could not restore the live version", { documentId: doc.id, err: String(err) }));
     return { status: "failed", documentId: doc.id, errorCode: code, error: message };
   }

@@ -9,7 +9,7 @@ import path from "node:path";
 import { authorize, can, canRead, Job, SYSTEM_ACTOR, type Actor } from "../../../policies/index.ts";
 import { SENSITIVE_DETECTOR_VERSION } from "../../domain/sensitive/index.ts";
 import { newId } from "../../stores/ids.ts";
-import { accessOfRow, type DocumentsRepo } from "../../stores/sqlite/documents-repo.ts";
+import { accessOfRow, type MetadataStore } from "../../stores/metadata.ts";
 import type { JobRow, JobStatus, JobsRepo } from "../../stores/sqlite/jobs-repo.ts";
 import { ServiceError, notFound } from "../errors.ts";
 import { requireMaxLength, TEXT_LIMITS } from "../limits.ts";
@@ -145,7 +145,7 @@ export class JobsService {
     return job;
   }
 
-  get(actor: Actor, id: string, options: { files?: boolean } = {}): JobView {
+  get(actor: Actor, id: string, options: { files?: boolean } = {}): Promise<JobView> {
     const job = this.readable(actor, id);
     return this.shownTo(actor, job, this.view(id, options)!);
   }
@@ -157,16 +157,20 @@ export class JobsService {
    * or error text (status and error code stay), like any document they may not read. The job's
    * creator sees the files they submitted. Personal data in names is masked as everywhere.
    */
-  private shownTo(actor: Actor, job: JobRow, view: JobView): JobView {
+  private async shownTo(actor: Actor, job: JobRow, view: JobView): Promise<JobView> {
     const creator = ownerOf(actor) === job.createdBy || (actor.id === "system" && job.createdBy === "system");
     const redact = redactorFor(actor);
-    const files = view.files.map((f) => {
-      const doc = f.documentId ? this.deps.documents.byId(f.documentId) : undefined;
+    const files: JobView["files"] = [];
+    for (const f of view.files) {
+      const doc = f.documentId ? await this.deps.documents.byId(f.documentId) : undefined;
       const readable = doc ? canRead(actor, accessOfRow(doc)) : creator;
-      if (readable || creator) return { ...f, source: redact(f.source), ...(f.error ? { error: redact(f.error) } : {}) };
+      if (readable || creator) {
+        files.push({ ...f, source: redact(f.source), ...(f.error ? { error: redact(f.error) } : {}) });
+        continue;
+      }
       const { documentId: _id, error: _error, ...rest } = f;
-      return { ...rest, source: HIDDEN_SOURCE };
-    });
+      files.push({ ...rest, source: HIDDEN_SOURCE });
+    }
     return { ...view, files };
   }
 
@@ -198,7 +202,7 @@ export class JobsService {
     const busy = jobs.documentsInActiveJobs();
     for (const f of jobs.files(jobId)) {
       if (f.status !== "cancelled" || !f.documentId || busy.has(f.documentId)) continue;
-      const d = documents.byId(f.documentId);
+      const d = await documents.byId(f.documentId);
       if (!d || d.version !== 0 || d.status !== "processing") continue;
       await this.runner.writer.delete(d.id, { onlyIf: (now) => unfilled(now, jobs) });
     }
@@ -283,15 +287,15 @@ export class JobsService {
  * at the next start. Until its job is done, retrieval keeps such documents from confirming a
  * value (Retriever drops a lexical hit found through a value the reader sees masked).
  */
-export function reindexDocumentsOfOlderDetector(deps: { documents: DocumentsRepo; jobs: JobsRepo; jobsService: JobsService }): {
+export function reindexDocumentsOfOlderDetector(deps: { metadata: MetadataStore; jobs: JobsRepo; jobsService: JobsService }): Promise<{
   /** Documents indexed by an older detector. */
   stale: number;
   /** The job re-indexing them (new, or already queued or running); null when none is needed. */
   jobId: string | null;
   submitted: boolean;
-} {
-  return deps.jobs.transaction(() => {
-    const stale = deps.documents.countIndexedBeforeSensitiveVersion(SENSITIVE_DETECTOR_VERSION);
+}> {
+  return deps.metadata.withTransaction(async (tx) => {
+    const stale = await tx.documents.countIndexedBeforeSensitiveVersion(SENSITIVE_DETECTOR_VERSION);
     if (stale === 0) return { stale, jobId: null, submitted: false };
     const running = deps.jobs.activeJobWith("reindex", (p) => p.sensitiveVersionBelow === SENSITIVE_DETECTOR_VERSION);
     if (running) return { stale, jobId: running.id, submitted: false };

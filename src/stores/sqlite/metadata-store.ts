@@ -13,9 +13,10 @@
  * The statements underneath are the synchronous repositories (conversations-repo.ts, ...).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { ConversationStore, ErasureStore, MetadataRepositories, MetadataStore, SensitiveStore, SettingsStore } from "../metadata.ts";
+import type { ConversationStore, DocumentStore, ErasureStore, MetadataRepositories, MetadataStore, SensitiveStore, SettingsStore } from "../metadata.ts";
 import { ConversationsRepo } from "./conversations-repo.ts";
 import type { Db } from "./db.ts";
+import { DocumentsRepo } from "./documents-repo.ts";
 import { ErasureRepo } from "./erasure-repo.ts";
 import { SensitiveRepo } from "./sensitive-repo.ts";
 import { SettingsRepo } from "./settings-repo.ts";
@@ -28,6 +29,7 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly sensitive: SensitiveStore;
   readonly settings: SettingsStore;
   readonly erasure: ErasureStore;
+  readonly documents: DocumentStore;
   /** Settles when the open transaction ends; null when none is open. */
   private open: Promise<void> | null = null;
   private readonly inTransaction = new AsyncLocalStorage<true>();
@@ -38,6 +40,7 @@ export class SqliteMetadataStore implements MetadataStore {
     // The mapped type loses a method's own type parameters (get<T>): the methods are the same.
     this.settings = this.wrap(new SettingsRepo(db)) as unknown as SettingsStore;
     this.erasure = this.wrap(new ErasureRepo(db));
+    this.documents = this.wrap(new DocumentsRepo(db));
   }
 
   async withTransaction<T>(fn: (tx: MetadataRepositories) => Promise<T>): Promise<T> {

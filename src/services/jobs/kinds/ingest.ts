@@ -5,7 +5,7 @@
  */
 import { authorize, can, Document, DocumentCollection, type Actor } from "../../../../policies/index.ts";
 import { newId } from "../../../stores/ids.ts";
-import { ownerScope, type DocumentRow } from "../../../stores/sqlite/documents-repo.ts";
+import { ownerScope, type DocumentRow, type DocumentStore } from "../../../stores/metadata.ts";
 import type { NewJobFile } from "../../../stores/sqlite/jobs-repo.ts";
 import { notFound, ServiceError } from "../../errors.ts";
 import { requireMaxLength, TEXT_LIMITS } from "../../limits.ts";
@@ -28,10 +28,10 @@ export class IngestService {
    * that does not exist; 403 when they may read but not update it; 409 when `expectedVersion`
    * is not the live version). Returns the named document.
    */
-  authorizeUpload(actor: Actor, target?: UpdateTarget): DocumentRow | undefined {
+  async authorizeUpload(actor: Actor, target?: UpdateTarget, documents: DocumentStore = this.deps.documents): Promise<DocumentRow | undefined> {
     authorize(actor, "create", DocumentCollection, null);
     if (!target) return undefined;
-    const doc = this.deps.documents.byId(target.documentId);
+    const doc = await documents.byId(target.documentId);
     if (!doc || !can(actor, "read", Document, subjectOf(doc))) {
       if (doc) this.deps.audit.record(actor, "document.update", doc.id, { reason: "not readable by this user" }, "denied");
       throw notFound("document");
@@ -51,7 +51,7 @@ export class IngestService {
    * reveal them. The documents and the job are written in one transaction: a crash cannot
    * leave a document row without the job that will fill it.
    */
-  submit(actor: Actor, files: IngestFileRequest[], target?: UpdateTarget): { jobId: string; documents: { id: string; source: string }[] } {
+  async submit(actor: Actor, files: IngestFileRequest[], target?: UpdateTarget): Promise<{ jobId: string; documents: { id: string; source: string }[] }> {
     authorize(actor, "create", DocumentCollection, null);
     if (files.length === 0) throw new ServiceError(400, "bad_request", "no files to ingest");
     for (const f of files) {
@@ -63,14 +63,14 @@ export class IngestService {
     const owner = actor.id === "system" ? null : `user:${actor.name}`;
     const jobId = newId("job");
     const docs: { id: string; source: string }[] = [];
-    this.deps.jobs.transaction(() => {
+    await this.deps.metadata.withTransaction(async (tx) => {
       // Checked again inside the transaction, so the decision and the job are one step.
-      const named = this.authorizeUpload(actor, target);
+      const named = await this.authorizeUpload(actor, target, tx.documents);
       const rows: NewJobFile[] = [];
       for (const [ordinal, f] of files.entries()) {
         const options: FileOptions = { title: f.title, allow: f.allow, deny: f.deny, classification: f.classification, password: f.password, tags: f.tags, owner };
         if (target?.expectedVersion !== undefined) options.expectedVersion = target.expectedVersion;
-        const doc = named ?? documentFor(this.deps, actor, { scope: ownerScope(owner), key: f.source }, f.source, options);
+        const doc = named ?? (await documentFor({ ...this.deps, documents: tx.documents }, actor, { scope: ownerScope(owner), key: f.source }, f.source, options));
         docs.push({ id: doc.id, source: doc.source });
         rows.push({ ordinal, source: f.source, path: f.path, documentId: doc.id, options: { ...options, documentId: doc.id } });
       }

@@ -72,7 +72,7 @@ async function copyDocuments(live: ChunkStore, target: ChunkStore, embedder: Emb
 
 /** Plans the job: decides the target table and records one row per document. */
 async function plan(deps: JobDeps, ctx: JobRunContext): Promise<ReembedParams> {
-  const { index, jobs, documents } = deps;
+  const { index, jobs } = deps;
   const p = ctx.job.params as ReembedParams;
   const active = await index.pointer();
   let info: IndexInfo;
@@ -99,10 +99,9 @@ async function plan(deps: JobDeps, ctx: JobRunContext): Promise<ReembedParams> {
     }
     await index.table(name, layout);
   }
-  jobs.transaction(() => {
+  await deps.metadata.withTransaction(async (tx) => {
     if ((jobs.byId(ctx.job.id)?.params as ReembedParams).planned) return;
-    const rows: NewJobFile[] = documents
-      .all()
+    const rows: NewJobFile[] = (await tx.documents.all())
       .filter((d) => d.status === "ready")
       .map((d, ordinal) => ({ ordinal, source: d.source, path: "", documentId: d.id, action: "reembed" as const }));
     jobs.addFiles(ctx.job.id, rows);

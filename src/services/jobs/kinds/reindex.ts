@@ -18,13 +18,12 @@ export interface ReindexParams {
 }
 
 /** One reindex row per live document matching the filter, reading its stored original. */
-export function planReindex(deps: JobDeps, ctx: JobRunContext): void {
+export async function planReindex(deps: JobDeps, ctx: JobRunContext): Promise<void> {
   const p = ctx.job.params as unknown as ReindexParams;
-  deps.jobs.transaction(() => {
+  await deps.metadata.withTransaction(async (tx) => {
     if (deps.jobs.byId(ctx.job.id)?.params.planned) return;
     const ids = p.documentIds ? new Set(p.documentIds) : null;
-    const docs = deps.documents
-      .all()
+    const docs = (await tx.documents.all())
       .filter(
         (d) =>
           d.status === "ready" &&
@@ -52,7 +51,7 @@ export const reindexKind: JobKindRunner = {
     const { jobs } = env.deps;
     if (!ctx.job.params.planned) {
       jobs.setPhase(ctx.job.id, "planning");
-      planReindex(env.deps, ctx);
+      await planReindex(env.deps, ctx);
     }
     jobs.setPhase(ctx.job.id, null);
     const changed = await env.files.runFiles(ctx);
