@@ -330,7 +330,7 @@ async function finishJob(jobId: string): Promise<string> {
   const workerId = `test-${process.pid}`;
   if (kb.jobsRepo.claimJob(jobId, workerId, STALE_MS)) return (await kb.jobs.run(jobId, workerId)).status;
   for (;;) {
-    const v = kb.jobs.view(jobId)!;
+    const v = (await kb.jobs.view(jobId))!;
     if (!["queued", "running"].includes(v.status)) return v.status;
     await new Promise((r) => setTimeout(r, 20));
   }

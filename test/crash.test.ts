@@ -102,10 +102,10 @@ async function runStep(kb: Kb, corpus: string, kind: StepKind, i: number, models
       for (let k = 0; k < 2; k++) write(`${rng() < 0.3 ? "sub/" : ""}n${i}_${k}.${["md", "txt", "html"][k % 3]}`); // added
       const touched = path.join(corpus, pick());
       if (fs.existsSync(touched)) fs.utimesSync(touched, stamp, stamp); // same content, new mtime
-      return kb.jobs.submitSync(SYSTEM_ACTOR, { folder: corpus }).jobId;
+      return (await kb.jobs.submitSync(SYSTEM_ACTOR, { folder: corpus })).jobId;
     }
     case "reindex":
-      return kb.jobs.submitReindex(SYSTEM_ACTOR).jobId;
+      return (await kb.jobs.submitReindex(SYSTEM_ACTOR)).jobId;
     case "acl": {
       const have = files();
       write(have[Math.floor(rng() * have.length)]!); // one content change along with the ACL change
@@ -281,10 +281,10 @@ describe("crash safety", () => {
         }
         const deadline = Date.now() + 120_000;
         while (["queued", "running"].includes(job(jobId).status)) {
-          if (Date.now() > deadline) throw new Error(`job ${i} (${kind}) did not finish: ${JSON.stringify(kb.jobs.view(jobId))}\n${stderr}`);
+          if (Date.now() > deadline) throw new Error(`job ${i} (${kind}) did not finish: ${JSON.stringify(await kb.jobs.view(jobId))}\n${stderr}`);
           await sleep(20);
         }
-        const view = kb.jobs.view(jobId)!;
+        const view = (await kb.jobs.view(jobId))!;
         expect(view.status, `${kind}: ${JSON.stringify(view.files.filter((f) => f.status !== "succeeded" && f.status !== "unchanged"))}\n${stderr}`).toBe("succeeded");
         expect(view.progress.done).toBe(view.progress.total);
         const got = await snapshot(kb, corpus);

@@ -32,7 +32,7 @@ async function runNow(kb: Kb, jobId: string) {
 }
 
 async function sync(kb: Kb, folder: string) {
-  return runNow(kb, kb.jobs.submitSync(SYSTEM_ACTOR, { folder }).jobId);
+  return runNow(kb, (await kb.jobs.submitSync(SYSTEM_ACTOR, { folder })).jobId);
 }
 
 describe("folder sync identity", () => {

@@ -34,7 +34,7 @@ describe("folder sync", () => {
   afterAll(async () => t?.close());
 
   it("adds every file of a new folder", async () => {
-    const v = await runNow(t.kb, t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder }).jobId);
+    const v = await runNow(t.kb, (await t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder })).jobId);
     expect(v.status).toBe("succeeded");
     expect(v.counts).toEqual({ succeeded: 4 });
     expect([...docsBySource(t.kb).keys()].map((s) => path.relative(folder, s)).sort()).toEqual(["a.md", "b.txt", "d.txt", "sub/c.html"]);
@@ -42,7 +42,7 @@ describe("folder sync", () => {
 
   it("skips unchanged files by size and mtime without reading them, and changes nothing", async () => {
     const version = await t.kb.chunks.version();
-    const v = await runNow(t.kb, t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder }).jobId);
+    const v = await runNow(t.kb, (await t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder })).jobId);
     expect(v.counts).toEqual({ unchanged: 4 });
     expect(await t.kb.chunks.version()).toBe(version);
   });
@@ -57,7 +57,7 @@ describe("folder sync", () => {
     // Same content, new mtime: hashed, found unchanged, and its mtime recorded.
     const a = path.join(folder, "a.md");
     fs.utimesSync(a, new Date(), new Date(Date.now() + 5000));
-    const v = await runNow(t.kb, t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder }).jobId);
+    const v = await runNow(t.kb, (await t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder })).jobId);
     expect(v.status).toBe("succeeded");
     const byFile = Object.fromEntries(v.files.map((f) => [path.relative(folder, f.source), `${f.action ?? "ingest"}:${f.status}`]));
     expect(byFile).toEqual({ "a.md": "ingest:unchanged", "b.txt": "ingest:succeeded", "e.txt": "ingest:succeeded", "d.txt": "delete:succeeded", "sub/c.html": "delete:succeeded" });
@@ -75,13 +75,13 @@ describe("folder sync", () => {
     expect(rows.filter((r) => r.document_id === aId).map(plain)).toEqual(chunksBefore.filter((r) => r.document_id === aId).map(plain));
     expect(rows.map((r) => String(r.text)).join(" ")).toContain("blueberries");
     // Nothing left to do: a second run changes nothing.
-    const again = await runNow(t.kb, t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder }).jobId);
+    const again = await runNow(t.kb, (await t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder })).jobId);
     expect(again.counts).toEqual({ unchanged: 3 });
   });
 
   it("fails (and deletes nothing) when the folder is missing", async () => {
     const n = t.kb.documentsRepo.count();
-    const v = await runNow(t.kb, t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder: path.join(t.dir, "not-mounted") }).jobId);
+    const v = await runNow(t.kb, (await t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder: path.join(t.dir, "not-mounted") })).jobId);
     expect(v.status).toBe("failed");
     expect(v.error).toMatch(/folder_unreadable/);
     expect(t.kb.documentsRepo.count()).toBe(n);
@@ -89,12 +89,12 @@ describe("folder sync", () => {
 
   it("reindexes from stored originals, and a second reindex changes nothing", async () => {
     const rows = await t.kb.chunks.list(null, ["chunk_id", "text"]);
-    const first = await runNow(t.kb, t.kb.jobs.submitReindex(SYSTEM_ACTOR).jobId);
+    const first = await runNow(t.kb, (await t.kb.jobs.submitReindex(SYSTEM_ACTOR)).jobId);
     expect(first.status).toBe("succeeded");
     expect(first.progress).toEqual({ done: 3, total: 3 });
     expect(await t.kb.chunks.list(null, ["chunk_id", "text"])).toEqual(rows);
     const version = await t.kb.chunks.version();
-    const second = await runNow(t.kb, t.kb.jobs.submitReindex(SYSTEM_ACTOR).jobId);
+    const second = await runNow(t.kb, (await t.kb.jobs.submitReindex(SYSTEM_ACTOR)).jobId);
     expect(second.counts).toEqual({ unchanged: 3 });
     expect(await t.kb.chunks.version()).toBe(version);
   });
@@ -132,7 +132,6 @@ describe("schedules", () => {
       writeFiles(folder, { "a.txt": "scheduled content" });
       let now = new Date();
       const scheduler = new Scheduler(parseSources([{ name: "w", folder, every: "1h" }], "test"), {
-        jobs: t.kb.jobsRepo,
         metadata: t.kb.metadata,
         jobsService: t.kb.jobs,
         now: () => now,
@@ -158,7 +157,6 @@ describe("schedules", () => {
       writeFiles(folder, { "a.txt": "first document" });
       let now = () => new Date();
       const scheduler = new Scheduler(parseSources([{ name: "w", folder, watch: true }], "test"), {
-        jobs: t.kb.jobsRepo,
         metadata: t.kb.metadata,
         jobsService: t.kb.jobs,
         now: () => now(),
@@ -289,7 +287,7 @@ describe("crash leftovers", () => {
       const w = await t.kb.startWorker({ once: true, schedules: false });
       await w.done;
       expect(t.kb.documentsRepo.byId(documents[0]!.id)).toBeUndefined();
-      expect(t.kb.jobs.view(jobId)!.files[0]).toMatchObject({ status: "cancelled", errorCode: "interrupted" });
+      expect((await t.kb.jobs.view(jobId))!.files[0]).toMatchObject({ status: "cancelled", errorCode: "interrupted" });
     } finally {
       await t.close();
     }

@@ -118,10 +118,10 @@ describe("free-text limits in the services (CLI and other callers)", () => {
     writeFiles(folder, { "ok.txt": "A file with a short path about parking." });
     fs.mkdirSync(deep, { recursive: true });
     fs.writeFileSync(path.join(deep, "deep.txt"), "A file with a very long path.");
-    const { jobId } = t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder });
+    const { jobId } = await t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder });
     if (t.kb.jobsRepo.claimJob(jobId, `test-${process.pid}`, STALE_MS)) await t.kb.jobs.run(jobId, `test-${process.pid}`);
-    else while (["queued", "running"].includes(t.kb.jobs.view(jobId)!.status)) await new Promise((r) => setTimeout(r, 50));
-    const view = t.kb.jobs.view(jobId)!;
+    else while (["queued", "running"].includes((await t.kb.jobs.view(jobId))!.status)) await new Promise((r) => setTimeout(r, 50));
+    const view = (await t.kb.jobs.view(jobId))!;
     const failed = view.files.filter((f) => f.status === "failed");
     expect(failed).toEqual([expect.objectContaining({ errorCode: "path_too_long" })]);
     expect(failed[0]!.source.length).toBeLessThanOrEqual(1024);

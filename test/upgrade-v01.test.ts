@@ -149,7 +149,7 @@ describe("a v0.1 data folder", () => {
       for (const r of rows) expect([r.allow, r.deny]).toEqual([["group:hr"], ["user:kim"]]);
       // The chunk table: upgraded in place to the current layout, nothing to re-index for it.
       expect(await kb.chunks.layoutVersion()).toBe(CHUNK_LAYOUT_VERSION);
-      expect(kb.jobs.list(SYSTEM_ACTOR, { kind: ["reindex"] })).toEqual([]);
+      expect(await kb.jobs.list(SYSTEM_ACTOR, { kind: ["reindex"] })).toEqual([]);
 
       expectSameAnswers(await searchAll(kb, t.server.url));
     } finally {
@@ -161,7 +161,7 @@ describe("a v0.1 data folder", () => {
     let t = await open();
     try {
       await t.kb.startWorker({ schedules: false });
-      const [job] = t.kb.jobs.list(SYSTEM_ACTOR, { kind: ["reindex"] });
+      const [job] = await t.kb.jobs.list(SYSTEM_ACTOR, { kind: ["reindex"] });
       expect(job).toBeDefined();
       expect(await waitForJob(t.kb, job!.id)).toBe("succeeded");
       // The rewritten rows join the full-text index at the next optimize (a worker runs it after
@@ -211,7 +211,7 @@ describe("a data folder moved to another path", () => {
       try {
         await kb.startWorker({ schedules: false });
         expect(await waitForJob(kb, queued.jobId)).toBe("succeeded");
-        const reindex = kb.jobs.submitReindex(SYSTEM_ACTOR);
+        const reindex = await kb.jobs.submitReindex(SYSTEM_ACTOR);
         expect(await waitForJob(kb, reindex.jobId)).toBe("succeeded");
         const hits = await kb.retriever.retrieve(SYSTEM_ACTOR, "bananas apples", { topK: 5 });
         expect(new Set(hits.chunks.map((c) => c.documentId))).toEqual(new Set([first.documents[0]!.id, queued.documents[0]!.id]));

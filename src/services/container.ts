@@ -256,7 +256,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const jobDeps: JobDeps = {
     metadata,
     documents: metadata.documents,
-    jobs: jobsRepo,
+    jobs: metadata.jobs,
     chunks,
     index,
     blobs,
@@ -303,7 +303,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   // before anything reads it (stores/lance/layout.ts); a step that changes what the rows hold
   // has every document re-indexed by a job.
   const layout = await chunks.upgradeLayout({
-    submitReindex: (why) => log.warn({ jobId: jobs.submitReindex(SYSTEM_ACTOR).jobId, why }, "chunk table layout upgrade: reindex job submitted"),
+    submitReindex: async (why) => log.warn({ jobId: (await jobs.submitReindex(SYSTEM_ACTOR)).jobId, why }, "chunk table layout upgrade: reindex job submitted"),
   });
   if (layout.steps.length) log.info({ ...layout }, "chunk table layout upgraded");
 
@@ -356,10 +356,10 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
           return [];
         }
       });
-      const scheduler = sources.length ? new Scheduler(sources, { jobs: jobsRepo, metadata, jobsService: jobs, log: (msg, fields) => log.info(fields ?? {}, msg) }) : null;
-      const worker = new JobWorker(jobsRepo, runner, jobDeps, { ...rest, scheduler, log: (msg, fields) => log.info(fields ?? {}, msg) });
+      const scheduler = sources.length ? new Scheduler(sources, { metadata, jobsService: jobs, log: (msg, fields) => log.info(fields ?? {}, msg) }) : null;
+      const worker = new JobWorker(metadata.jobs, runner, jobDeps, { ...rest, scheduler, log: (msg, fields) => log.info(fields ?? {}, msg) });
       try {
-        const r = await reindexDocumentsOfOlderDetector({ metadata, jobs: jobsRepo, jobsService: jobs });
+        const r = await reindexDocumentsOfOlderDetector({ metadata, jobsService: jobs });
         if (r.stale > 0) log.warn({ documents: r.stale, jobId: r.jobId }, `documents indexed by an older personal-data detector: reindex job ${r.submitted ? "submitted" : "already queued"}`);
       } catch (err) {
         log.error({ err: String(err) }, "could not check for documents indexed by an older personal-data detector; run `kb reindex --sensitive-stale`");

@@ -17,8 +17,7 @@ import type { Access } from "../../policies/index.ts";
 import type { ChunkRow, ChunkStore } from "../stores/lance/chunk-store.ts";
 import { documentIdsWhere } from "../stores/lance/filter.ts";
 import type { BlobStore } from "../stores/blob-store.ts";
-import { accessOfRow, type DocumentRow, type DocumentStore, type NewDocumentRow } from "../stores/metadata.ts";
-import type { ErasureStore, MetadataRepositories, SettingsStore } from "../stores/metadata.ts";
+import { accessOfRow, type DocumentRow, type DocumentStore, type ErasureStore, type MetadataRepositories, type NewDocumentRow, type SettingsStore } from "../stores/metadata.ts";
 import type { ActiveIndex, WriteTarget } from "./active-index.ts";
 
 /** Settings key: per chunk table, the fragments that still hold deleted documents' rows (`erase`). */

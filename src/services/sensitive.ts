@@ -8,8 +8,7 @@
 import { authorize, can, canRead, mustMask, SensitiveData, type Actor } from "../../policies/index.ts";
 import { countByKind, detectSensitive, maskSensitive, SENSITIVE_DETECTOR_VERSION, type SensitiveKind } from "../domain/sensitive/index.ts";
 import type { ChunkStore } from "../stores/lance/chunk-store.ts";
-import { accessOfRow, type DocumentStore } from "../stores/metadata.ts";
-import type { SensitiveStore } from "../stores/metadata.ts";
+import { accessOfRow, type DocumentStore, type SensitiveStore } from "../stores/metadata.ts";
 
 const identity = (text: string) => text;
 

@@ -294,6 +294,7 @@ export interface MetadataRepositories {
   readonly settings: SettingsStore;
   readonly erasure: ErasureStore;
   readonly documents: DocumentStore;
+  readonly jobs: JobStore;
 }
 
 export interface MetadataStore extends MetadataRepositories {

@@ -73,7 +73,7 @@ export async function ingestNow(
   if (!kb.jobsRepo.claimJob(jobId, workerId, STALE_MS)) {
     // An in-process worker took it: wait for it.
     for (;;) {
-      const v = kb.jobs.view(jobId)!;
+      const v = (await kb.jobs.view(jobId))!;
       if (!["queued", "running"].includes(v.status)) return { job: v, documents };
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -9,7 +9,7 @@ import { loadConfig } from "../../config.ts";
 import { openKb, type Kb } from "../../services/container.ts";
 import { JOB_KINDS } from "../../services/jobs/kinds.ts";
 import type { JobView } from "../../services/jobs/views.ts";
-import type { JobStatus } from "../../stores/sqlite/jobs-repo.ts";
+import type { JobStatus } from "../../stores/metadata.ts";
 import { splitList, withKb } from "../context.ts";
 import { followJob, printJob, runOrFollow } from "./ingest.ts";
 
@@ -42,7 +42,7 @@ export function registerJobCommands(program: Command): void {
       withKb(async (kb) => {
         if (!action) throw new Error("usage: kb jobs list | kb jobs watch <id> | kb jobs cancel <id> | kb jobs <id>");
         if (action === "list") {
-          const items = kb.jobs.list(SYSTEM_ACTOR, { status: splitList(o.status) as JobStatus[], kind: splitList(o.kind), limit: o.limit ? Number(o.limit) : 20 });
+          const items = await kb.jobs.list(SYSTEM_ACTOR, { status: splitList(o.status) as JobStatus[], kind: splitList(o.kind), limit: o.limit ? Number(o.limit) : 20 });
           if (o.json) console.log(JSON.stringify(items.map(({ files: _f, ...v }) => v), null, 2));
           else for (const v of items) console.log(listLine(v));
           return;
@@ -54,7 +54,7 @@ export function registerJobCommands(program: Command): void {
           else printJob(v);
           return;
         }
-        const v = kb.jobs.view(action);
+        const v = await kb.jobs.view(action);
         if (!v) throw new Error(`no job ${action}`);
         if (o.json) console.log(JSON.stringify(v, null, 2));
         else printJob(v);
@@ -96,7 +96,7 @@ export function registerJobCommands(program: Command): void {
     .action(async (folder: string, o: { allow?: string; deny?: string; classification?: string; wait: boolean }) =>
       withKb(async (kb) => {
         const { resolve } = await import("node:path");
-        const { jobId } = kb.jobs.submitSync(SYSTEM_ACTOR, {
+        const { jobId } = await kb.jobs.submitSync(SYSTEM_ACTOR, {
           folder: resolve(folder),
           allow: parsePrincipalList(o.allow),
           deny: parsePrincipalList(o.deny),
@@ -116,7 +116,7 @@ export function registerJobCommands(program: Command): void {
     .action(async (o: { documents?: string; sourcePrefix?: string; sensitiveStale: boolean; wait: boolean }) =>
       withKb(async (kb) => {
         const ids = splitList(o.documents);
-        const { jobId } = kb.jobs.submitReindex(SYSTEM_ACTOR, { documentIds: ids.length ? ids : undefined, sourcePrefix: o.sourcePrefix, sensitiveStale: o.sensitiveStale });
+        const { jobId } = await kb.jobs.submitReindex(SYSTEM_ACTOR, { documentIds: ids.length ? ids : undefined, sourcePrefix: o.sourcePrefix, sensitiveStale: o.sensitiveStale });
         await runSubmitted(kb, jobId, o.wait);
       }),
     );
@@ -144,7 +144,7 @@ export function registerJobCommands(program: Command): void {
     .option("--wait", "when a running worker takes the job, wait for it to finish", false)
     .action(async (o: { wait: boolean }) =>
       withKb(async (kb) => {
-        const { jobId } = kb.jobs.submitOptimize(SYSTEM_ACTOR);
+        const { jobId } = await kb.jobs.submitOptimize(SYSTEM_ACTOR);
         await runSubmitted(kb, jobId, o.wait);
       }),
     );

@@ -10,8 +10,7 @@ import type { Access, DocumentFacts, ExplicitAccess } from "../../../policies/in
 import type { EmbeddingProvider } from "../../models/embeddings.ts";
 import type { BlobStore } from "../../stores/blob-store.ts";
 import type { ChunkStore } from "../../stores/lance/chunk-store.ts";
-import type { DocumentStore, ErasureStore, MetadataStore } from "../../stores/metadata.ts";
-import type { JobRow, JobsRepo } from "../../stores/sqlite/jobs-repo.ts";
+import type { DocumentStore, ErasureStore, JobRow, JobStore, MetadataStore } from "../../stores/metadata.ts";
 import type { ActiveIndex } from "../active-index.ts";
 import type { AuditLog } from "../audit.ts";
 import type { DocumentWriter } from "../document-writer.ts";
@@ -51,7 +50,7 @@ export interface JobDeps {
   /** The metadata store: `withTransaction` for work that commits as one (its repositories are the ones below). */
   metadata: MetadataStore;
   documents: DocumentStore;
-  jobs: JobsRepo;
+  jobs: JobStore;
   /** The chunk store readers use (follows the active table). */
   chunks: ChunkStore;
   /** The active table pointer: where writes go, with which model, and the switch protocol. */
@@ -86,8 +85,8 @@ export interface JobRunContext {
   job: JobRow;
   workerId: string;
   /** False once the job was cancelled or taken over, or the worker is stopping. */
-  shouldContinue(): boolean;
-  progress(file: string): void;
+  shouldContinue(): Promise<boolean>;
+  progress(file: string): Promise<void>;
   log(msg: string, fields?: Record<string, unknown>): void;
 }
 

@@ -19,8 +19,7 @@ import { resolveAcl } from "../../../policies/index.ts";
 import { SENSITIVE_DETECTOR_VERSION } from "../../domain/sensitive/index.ts";
 import { sha256Hex } from "../../stores/ids.ts";
 import type { ChunkRow } from "../../stores/lance/chunk-store.ts";
-import type { DocumentRow } from "../../stores/metadata.ts";
-import type { JobFileRow, JobFileUpdate } from "../../stores/sqlite/jobs-repo.ts";
+import type { DocumentRow, JobFileRow, JobFileUpdate } from "../../stores/metadata.ts";
 import { chunkRowsFor, EmbeddingFailed, type DocumentWriter, type VersionWrite } from "../document-writer.ts";
 import type { FileOptions, JobDeps, JobRunContext } from "./context.ts";
 import type { Extractor } from "./extractor.ts";
@@ -79,7 +78,7 @@ export class FilePipeline {
   async runFiles(ctx: JobRunContext): Promise<boolean> {
     const { jobs } = this.deps;
     const jobId = ctx.job.id;
-    const pending = jobs.pendingFiles(jobId);
+    const pending = await jobs.pendingFiles(jobId);
     const ahead = Math.max(1, this.deps.concurrency ?? 4, this.extractor.processes ? this.extractor.processes + 1 : 0);
     const staged: { promise: Promise<Staged>; settled: boolean }[] = [];
     let next = 0;
@@ -103,15 +102,15 @@ export class FilePipeline {
       if (batch.length === 0) return;
       const items = batch.splice(0);
       changed = (await this.writeBatch(ctx, items)) || changed;
-      for (const w of items) ctx.progress(w.file.source);
+      for (const w of items) await ctx.progress(w.file.source);
     };
-    const record = (file: JobFileRow, outcome: Outcome) => {
-      jobs.setFile(jobId, file.ordinal, outcome);
-      ctx.progress(file.source);
+    const record = async (file: JobFileRow, outcome: Outcome) => {
+      await jobs.setFile(jobId, file.ordinal, outcome);
+      await ctx.progress(file.source);
     };
     startMore();
     while (cursor < staged.length) {
-      if (!ctx.shouldContinue()) break;
+      if (!(await ctx.shouldContinue())) break;
       const slot = staged[cursor]!;
       if (!slot.settled && batch.length) {
         // Prepared documents wait a little for company, not for a long extraction.
@@ -123,14 +122,14 @@ export class FilePipeline {
       cursor++;
       startMore();
       if (item.kind === "failed") {
-        record(item.file, await this.settleFailure(item.file, item.code, item.message));
+        await record(item.file, await this.settleFailure(item.file, item.code, item.message));
         continue;
       }
       if (item.kind === "delete") {
         await flush();
         const outcome = await this.deleteMissing(ctx, item.file);
         changed ||= outcome.status === "succeeded";
-        if (outcome.status !== "running") record(item.file, outcome);
+        if (outcome.status !== "running") await record(item.file, outcome);
         continue;
       }
       let result: Outcome | PendingWrite;
@@ -139,12 +138,12 @@ export class FilePipeline {
       } catch (err) {
         const f = failure(err);
         this.deps.log?.("ingest failed", { source: item.file.source, code: f.code, message: f.message });
-        record(item.file, await this.settleFailure(item.file, f.code, f.message));
+        await record(item.file, await this.settleFailure(item.file, f.code, f.message));
         continue;
       }
       if ("status" in result) {
         if (result.status === "succeeded") changed = true;
-        if (result.status !== "running") record(item.file, result);
+        if (result.status !== "running") await record(item.file, result);
         continue;
       }
       if (batch.some((w) => w.doc.id === result.doc.id)) await flush();
@@ -152,7 +151,7 @@ export class FilePipeline {
       batch.push(result);
       if (batch.length >= BATCH_DOCS || batch.reduce((n, w) => n + w.rows.length, 0) >= BATCH_CHUNKS) await flush();
     }
-    if (ctx.shouldContinue() || jobs.byId(jobId)?.status === "cancelled") await flush();
+    if ((await ctx.shouldContinue()) || (await jobs.byId(jobId))?.status === "cancelled") await flush();
     // Let extraction still in flight finish before returning (nothing is written for it).
     await Promise.allSettled(staged.slice(cursor).map((s) => s.promise));
     return changed;
@@ -164,7 +163,7 @@ export class FilePipeline {
     const doc = await this.documentOf(file);
     if (!doc) return { kind: "failed", file, code: "document_deleted", message: "the document was deleted before it was ingested" };
     if (file.action === "delete") return { kind: "delete", file };
-    this.deps.jobs.setFile(file.jobId, file.ordinal, { status: "running" });
+    await this.deps.jobs.setFile(file.jobId, file.ordinal, { status: "running" });
     const reindex = file.action === "reindex";
     const filePath = reindex ? (doc.blobPath ?? "") : file.path;
     let bytes: Buffer;
@@ -295,8 +294,8 @@ export class FilePipeline {
   private async writeBatch(ctx: JobRunContext, items: PendingWrite[]): Promise<boolean> {
     const { jobs } = this.deps;
     try {
-      const { gone } = await this.writer.writeVersions(items, (gone) =>
-        jobs.setFiles(
+      const { gone } = await this.writer.writeVersions(items, (gone, tx) =>
+        tx.jobs.setFiles(
           ctx.job.id,
           items.map((w) => ({
             ordinal: w.file.ordinal,
@@ -313,7 +312,7 @@ export class FilePipeline {
     } catch (err) {
       if (!(err instanceof EmbeddingFailed)) throw err;
       this.deps.log?.("embedding failed", { message: err.message });
-      for (const w of items) jobs.setFile(ctx.job.id, w.file.ordinal, await this.settleFailure(w.file, "embedding_failed", err.message));
+      for (const w of items) await jobs.setFile(ctx.job.id, w.file.ordinal, await this.settleFailure(w.file, "embedding_failed", err.message));
       return false;
     }
   }
@@ -324,9 +323,9 @@ export class FilePipeline {
     const doc = await this.documentOf(file);
     if (!doc) return { status: "succeeded", documentId: null, errorCode: null, error: null };
     if (fs.existsSync(file.path)) return { status: "unchanged", documentId: doc.id, errorCode: "reappeared", error: "the file exists again; left as it is" };
-    jobs.setFile(ctx.job.id, file.ordinal, { status: "running" });
-    await this.writer.delete(doc.id, { alsoCommit: () => jobs.setFile(ctx.job.id, file.ordinal, { status: "succeeded", documentId: doc.id, errorCode: null, error: null }) });
-    ctx.progress(file.source);
+    await jobs.setFile(ctx.job.id, file.ordinal, { status: "running" });
+    await this.writer.delete(doc.id, { alsoCommit: (tx) => tx.jobs.setFile(ctx.job.id, file.ordinal, { status: "succeeded", documentId: doc.id, errorCode: null, error: null }) });
+    await ctx.progress(file.source);
     return { status: "running" }; // already recorded in the commit
   }
 

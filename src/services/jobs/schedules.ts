@@ -16,7 +16,6 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { classificationLevel, parsePrincipalList, SYSTEM_ACTOR } from "../../../policies/index.ts";
-import type { JobsRepo } from "../../stores/sqlite/jobs-repo.ts";
 import type { MetadataStore } from "../../stores/metadata.ts";
 import type { JobsService } from "./jobs-service.ts";
 
@@ -176,7 +175,6 @@ export class Scheduler {
   constructor(
     private readonly sources: SyncSource[],
     private readonly deps: {
-      jobs: JobsRepo;
       /** The last submit time per source (settings); the check-and-submit is one transaction. */
       metadata: MetadataStore;
       jobsService: JobsService;
@@ -211,7 +209,7 @@ export class Scheduler {
 
   /** Submits the sources that are due; returns the new job ids. */
   async tick(): Promise<string[]> {
-    const { metadata, jobs, jobsService } = this.deps;
+    const { metadata, jobsService } = this.deps;
     const now = this.deps.now?.() ?? new Date();
     const submitted: string[] = [];
     for (const s of this.sources) {
@@ -222,16 +220,17 @@ export class Scheduler {
       let jobId: string | null;
       // One source refused (its folder left the sync roots since start) does not stop the others.
       try {
-        jobId = await metadata.withTransaction(async ({ settings }) => {
+        jobId = await metadata.withTransaction(async (tx) => {
+          const { settings } = tx;
           const lastIso = await settings.get<string>(key);
           if (!lastIso && s.cron && s.everyMs === null && !this.changedAt.has(s.name)) {
             await settings.set(key, now.toISOString()); // a new cron schedule waits for its next match
             return null;
           }
           if (!this.due(s, lastIso ? new Date(lastIso) : null, now)) return null;
-          if (jobs.activeJobWith("sync", (p) => p.folder === s.folder)) return null;
+          if (await tx.jobs.activeJobWith("sync", (p) => p.folder === s.folder)) return null;
           await settings.set(key, now.toISOString());
-          return jobsService.submitSync(SYSTEM_ACTOR, { folder: s.folder, allow: s.allow, deny: s.deny, classification: s.classification }, { schedule: s.name }).jobId;
+          return (await jobsService.submitSync(SYSTEM_ACTOR, { folder: s.folder, allow: s.allow, deny: s.deny, classification: s.classification }, { schedule: s.name, tx })).jobId;
         });
       } catch (err) {
         this.deps.log?.("scheduled sync refused", { source: s.name, folder: s.folder, err: (err as Error).message });

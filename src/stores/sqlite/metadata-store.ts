@@ -13,11 +13,12 @@
  * The statements underneath are the synchronous repositories (conversations-repo.ts, ...).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { ConversationStore, DocumentStore, ErasureStore, MetadataRepositories, MetadataStore, SensitiveStore, SettingsStore } from "../metadata.ts";
+import type { ConversationStore, DocumentStore, ErasureStore, JobStore, MetadataRepositories, MetadataStore, SensitiveStore, SettingsStore } from "../metadata.ts";
 import { ConversationsRepo } from "./conversations-repo.ts";
 import type { Db } from "./db.ts";
 import { DocumentsRepo } from "./documents-repo.ts";
 import { ErasureRepo } from "./erasure-repo.ts";
+import { JobsRepo } from "./jobs-repo.ts";
 import { SensitiveRepo } from "./sensitive-repo.ts";
 import { SettingsRepo } from "./settings-repo.ts";
 
@@ -30,6 +31,7 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly settings: SettingsStore;
   readonly erasure: ErasureStore;
   readonly documents: DocumentStore;
+  readonly jobs: JobStore;
   /** Settles when the open transaction ends; null when none is open. */
   private open: Promise<void> | null = null;
   private readonly inTransaction = new AsyncLocalStorage<true>();
@@ -41,6 +43,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.settings = this.wrap(new SettingsRepo(db)) as unknown as SettingsStore;
     this.erasure = this.wrap(new ErasureRepo(db));
     this.documents = this.wrap(new DocumentsRepo(db));
+    this.jobs = this.wrap(new JobsRepo(db));
   }
 
   async withTransaction<T>(fn: (tx: MetadataRepositories) => Promise<T>): Promise<T> {

@@ -6,7 +6,7 @@
 import { authorize, can, Document, DocumentCollection, type Actor } from "../../../../policies/index.ts";
 import { newId } from "../../../stores/ids.ts";
 import { ownerScope, type DocumentRow, type DocumentStore } from "../../../stores/metadata.ts";
-import type { NewJobFile } from "../../../stores/sqlite/jobs-repo.ts";
+import type { NewJobFile } from "../../../stores/metadata.ts";
 import { notFound, ServiceError } from "../../errors.ts";
 import { requireMaxLength, TEXT_LIMITS } from "../../limits.ts";
 import type { FileOptions, IngestFileRequest, JobDeps, JobKindRunner, UpdateTarget } from "../context.ts";
@@ -15,7 +15,7 @@ import { documentFor, subjectOf } from "../document-rows.ts";
 export const ingestKind: JobKindRunner = {
   async run(ctx, env) {
     const changed = await env.files.runFiles(ctx);
-    return { changed, completed: env.deps.jobs.pendingFiles(ctx.job.id).length === 0 };
+    return { changed, completed: (await env.deps.jobs.pendingFiles(ctx.job.id)).length === 0 };
   },
 };
 
@@ -74,7 +74,7 @@ export class IngestService {
         docs.push({ id: doc.id, source: doc.source });
         rows.push({ ordinal, source: f.source, path: f.path, documentId: doc.id, options: { ...options, documentId: doc.id } });
       }
-      this.deps.jobs.create({ id: jobId, kind: "ingest", createdBy: owner ?? "system" }, rows);
+      await tx.jobs.create({ id: jobId, kind: "ingest", createdBy: owner ?? "system" }, rows);
     });
     this.deps.audit.record(actor, "ingest.submit", jobId, { files: files.map((f) => f.source), ...(target ? { documentId: target.documentId } : {}) });
     return { jobId, documents: docs };

@@ -10,7 +10,7 @@ import { IngestError } from "../../../../ingest/types.ts";
 import { ownerKeepsRead, SYSTEM_ACTOR } from "../../../../policies/index.ts";
 import { TEXT_LIMITS } from "../../../domain/limits.ts";
 import { syncScope, type DocumentRow } from "../../../stores/metadata.ts";
-import type { NewJobFile } from "../../../stores/sqlite/jobs-repo.ts";
+import type { NewJobFile } from "../../../stores/metadata.ts";
 import type { FileOptions, JobDeps, JobKindRunner, JobRunContext } from "../context.ts";
 import { documentFor } from "../document-rows.ts";
 
@@ -70,7 +70,7 @@ export async function planSync(deps: JobDeps, ctx: JobRunContext): Promise<void>
   const folder = path.resolve(p.folder);
   const files = scanFolder(folder);
   await deps.metadata.withTransaction(async (tx) => {
-    if (deps.jobs.byId(ctx.job.id)?.params.planned) return;
+    if ((await tx.jobs.byId(ctx.job.id))?.params.planned) return;
     // A sync's documents are those it named: its root + each file's relative path. Documents that
     // merely share a source (an upload, `kb ingest`, another sync root) are not its to change.
     const scope = syncScope(folder);
@@ -103,8 +103,8 @@ export async function planSync(deps: JobDeps, ctx: JobRunContext): Promise<void>
     for (const doc of existing.values()) {
       rows.push({ ordinal: rows.length, source: doc.source, path: doc.source, documentId: doc.id, action: "delete", options: { documentId: doc.id } });
     }
-    deps.jobs.addFiles(ctx.job.id, rows);
-    deps.jobs.mergeParams(ctx.job.id, { planned: true, scanned: files.length });
+    await tx.jobs.addFiles(ctx.job.id, rows);
+    await tx.jobs.mergeParams(ctx.job.id, { planned: true, scanned: files.length });
   });
 }
 
@@ -113,11 +113,11 @@ export const syncKind: JobKindRunner = {
   async run(ctx, env) {
     const { jobs } = env.deps;
     if (!ctx.job.params.planned) {
-      jobs.setPhase(ctx.job.id, "planning");
+      await jobs.setPhase(ctx.job.id, "planning");
       await planSync(env.deps, ctx);
     }
-    jobs.setPhase(ctx.job.id, null);
+    await jobs.setPhase(ctx.job.id, null);
     const changed = await env.files.runFiles(ctx);
-    return { changed, completed: jobs.pendingFiles(ctx.job.id).length === 0 };
+    return { changed, completed: (await jobs.pendingFiles(ctx.job.id)).length === 0 };
   },
 };
