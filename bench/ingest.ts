@@ -70,7 +70,7 @@ async function ours(label: string, files: string[], opts: { modelsDir: string; m
   );
   try {
     const t0 = performance.now();
-    const { jobId } = kb.ingest.submit(SYSTEM_ACTOR, files.map((f) => ({ source: f, path: f })));
+    const { jobId } = await kb.ingest.submit(SYSTEM_ACTOR, files.map((f) => ({ source: f, path: f })));
     kb.jobsRepo.claimJob(jobId, "bench", 60_000);
     const view = await kb.jobs.run(jobId, "bench");
     const seconds = (performance.now() - t0) / 1000;

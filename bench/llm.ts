@@ -91,7 +91,7 @@ const kb = await openKb(config, {
 });
 const doc = path.join(dir, "vpn.txt");
 fs.writeFileSync(doc, "VPN setup\n\nInstall the VPN client from the software center. If the VPN connection drops, switch to a wired connection and reconnect.\n");
-const { jobId } = kb.ingest.submit(SYSTEM_ACTOR, [{ source: "vpn.txt", path: doc }]);
+const { jobId } = await kb.ingest.submit(SYSTEM_ACTOR, [{ source: "vpn.txt", path: doc }]);
 kb.jobsRepo.claimJob(jobId, "bench", 60_000);
 await kb.jobs.run(jobId, "bench");
 await kb.accounts.createUser({ name: "bench", role: "viewer", groups: [] });

@@ -201,7 +201,7 @@ async function measure(name: string, dataset: QaDataset): Promise<string[]> {
         }
         const t1 = performance.now();
         if (files.length) {
-          const submitted = kb.ingest.submit(SYSTEM_ACTOR, files);
+          const submitted = await kb.ingest.submit(SYSTEM_ACTOR, files);
           submitted.documents.forEach((d) => hiddenIds.add(d.id));
           const job = await kb.jobs.runHere(submitted.jobId);
           if (!job) throw new Error("could not claim the hidden-documents job");

@@ -330,7 +330,7 @@ async function finishJob(jobId: string): Promise<string> {
   const workerId = `test-${process.pid}`;
   if (kb.jobsRepo.claimJob(jobId, workerId, STALE_MS)) return (await kb.jobs.run(jobId, workerId)).status;
   for (;;) {
-    const v = kb.jobs.view(jobId)!;
+    const v = (await kb.jobs.view(jobId))!;
     if (!["queued", "running"].includes(v.status)) return v.status;
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -360,7 +360,7 @@ async function uploadInProcess(c: Extract<Change, { kind: "upload" | "put" }>): 
   let result: { jobId: string; documents: { id: string }[] } | undefined;
   let status = 202;
   try {
-    result = kb.documents.upload(await actorOf(c.user), [{ name, bytes: new TextEncoder().encode(content) }], fields, target);
+    result = await kb.documents.upload(await actorOf(c.user), [{ name, bytes: new TextEncoder().encode(content) }], fields, target);
   } catch (err) {
     status = statusOf(err);
   }
@@ -429,7 +429,7 @@ describe("document access under random changes", () => {
         }
 
         // Document list (all documents), metadata and text (three picked at random; every route over HTTP below).
-        expect(new Set(kb.documents.list(actor, { limit: 500, offset: 0 }).items.map((d) => d.id))).toEqual(allowed);
+        expect(new Set((await kb.documents.list(actor, { limit: 500, offset: 0 })).items.map((d) => d.id))).toEqual(allowed);
         for (const i of picked) {
           const id = docIds[i]!;
           if (allowed.has(id)) {

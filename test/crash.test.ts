@@ -76,7 +76,7 @@ function chain(n: number): StepKind[] {
 }
 
 /** Changes the corpus for step `i` (same changes in both corpora) and submits the step's job. */
-function runStep(kb: Kb, corpus: string, kind: StepKind, i: number, models: { base: string; variant: string }): string {
+async function runStep(kb: Kb, corpus: string, kind: StepKind, i: number, models: { base: string; variant: string }): Promise<string> {
   const rng = prng(1000 + i);
   const stamp = new Date(Date.UTC(2026, 0, 1) + i * 3_600_000); // distinct, deterministic mtimes
   const write = (name: string) => {
@@ -90,7 +90,7 @@ function runStep(kb: Kb, corpus: string, kind: StepKind, i: number, models: { ba
   switch (kind) {
     case "ingest":
       for (let k = 0; k < 12; k++) write(`${k < 4 ? "sub/" : ""}f${k}.${["md", "txt", "html"][k % 3]}`);
-      return kb.ingest.submit(SYSTEM_ACTOR, all()).jobId;
+      return (await kb.ingest.submit(SYSTEM_ACTOR, all())).jobId;
     case "sync": {
       const have = files();
       const pick = () => have[Math.floor(rng() * have.length)]!;
@@ -102,21 +102,21 @@ function runStep(kb: Kb, corpus: string, kind: StepKind, i: number, models: { ba
       for (let k = 0; k < 2; k++) write(`${rng() < 0.3 ? "sub/" : ""}n${i}_${k}.${["md", "txt", "html"][k % 3]}`); // added
       const touched = path.join(corpus, pick());
       if (fs.existsSync(touched)) fs.utimesSync(touched, stamp, stamp); // same content, new mtime
-      return kb.jobs.submitSync(SYSTEM_ACTOR, { folder: corpus }).jobId;
+      return (await kb.jobs.submitSync(SYSTEM_ACTOR, { folder: corpus })).jobId;
     }
     case "reindex":
-      return kb.jobs.submitReindex(SYSTEM_ACTOR).jobId;
+      return (await kb.jobs.submitReindex(SYSTEM_ACTOR)).jobId;
     case "acl": {
       const have = files();
       write(have[Math.floor(rng() * have.length)]!); // one content change along with the ACL change
-      return kb.ingest.submit(SYSTEM_ACTOR, all().map((f) => ({ ...f, allow: [`group:g${i % 3}`], deny: i % 2 ? ["user:mallory"] : undefined }))).jobId;
+      return (await kb.ingest.submit(SYSTEM_ACTOR, all().map((f) => ({ ...f, allow: [`group:g${i % 3}`], deny: i % 2 ? ["user:mallory"] : undefined })))).jobId;
     }
     case "reembed-base":
-      return kb.jobs.submitReembed(SYSTEM_ACTOR, { model: models.base }).jobId;
+      return (await kb.jobs.submitReembed(SYSTEM_ACTOR, { model: models.base })).jobId;
     case "reembed-variant":
-      return kb.jobs.submitReembed(SYSTEM_ACTOR, { model: models.variant }).jobId;
+      return (await kb.jobs.submitReembed(SYSTEM_ACTOR, { model: models.variant })).jobId;
     case "rollback":
-      return kb.jobs.submitReembed(SYSTEM_ACTOR, { rollback: true }).jobId;
+      return (await kb.jobs.submitReembed(SYSTEM_ACTOR, { rollback: true })).jobId;
   }
 }
 
@@ -199,7 +199,7 @@ describe("crash safety", () => {
     try {
       for (const [i, kind] of steps.entries()) {
         const t0 = Date.now();
-        const jobId = runStep(ref, refCorpus, kind, i, models);
+        const jobId = await runStep(ref, refCorpus, kind, i, models);
         expect(ref.jobsRepo.claimJob(jobId, "clean", STALE_MS)).toBe(true);
         const v = await ref.jobs.run(jobId, "clean");
         expect(v.status, `${kind} ${JSON.stringify(v.files.filter((f) => f.status === "failed"))}`).toBe("succeeded");
@@ -250,7 +250,7 @@ describe("crash safety", () => {
     try {
       startWorker();
       for (const [i, kind] of steps.entries()) {
-        const jobId = runStep(kb, corpus, kind, i, models);
+        const jobId = await runStep(kb, corpus, kind, i, models);
         const nKills = rng() < 0.2 ? 2 : 1;
         for (let k = 0; k < nKills; k++) {
           // Wait until the (possibly just restarted) worker has claimed the job.
@@ -281,10 +281,10 @@ describe("crash safety", () => {
         }
         const deadline = Date.now() + 120_000;
         while (["queued", "running"].includes(job(jobId).status)) {
-          if (Date.now() > deadline) throw new Error(`job ${i} (${kind}) did not finish: ${JSON.stringify(kb.jobs.view(jobId))}\n${stderr}`);
+          if (Date.now() > deadline) throw new Error(`job ${i} (${kind}) did not finish: ${JSON.stringify(await kb.jobs.view(jobId))}\n${stderr}`);
           await sleep(20);
         }
-        const view = kb.jobs.view(jobId)!;
+        const view = (await kb.jobs.view(jobId))!;
         expect(view.status, `${kind}: ${JSON.stringify(view.files.filter((f) => f.status !== "succeeded" && f.status !== "unchanged"))}\n${stderr}`).toBe("succeeded");
         expect(view.progress.done).toBe(view.progress.total);
         const got = await snapshot(kb, corpus);

@@ -123,7 +123,7 @@ describe("the data folder", () => {
     const t = await openTestKb();
     try {
       await ensureAdmin(t.kb);
-      t.kb.documents.upload(SYSTEM_ACTOR, [{ name: "note.txt", bytes: new TextEncoder().encode("a private note") }], {});
+      await t.kb.documents.upload(SYSTEM_ACTOR, [{ name: "note.txt", bytes: new TextEncoder().encode("a private note") }], {});
       const stored = allPaths(t.dir).filter((p) => p.startsWith("admin-") || p.startsWith("app.sqlite") || p.startsWith("blobs"));
       expect(stored).toEqual(expect.arrayContaining(["admin-token", "admin-credentials", "app.sqlite", "app.sqlite-wal", "app.sqlite-shm", "blobs"]));
       expect(stored.filter((p) => p.startsWith("blobs/")).length).toBe(2); // a prefix folder and the original

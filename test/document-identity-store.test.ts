@@ -32,7 +32,7 @@ async function runNow(kb: Kb, jobId: string) {
 }
 
 async function sync(kb: Kb, folder: string) {
-  return runNow(kb, kb.jobs.submitSync(SYSTEM_ACTOR, { folder }).jobId);
+  return runNow(kb, (await kb.jobs.submitSync(SYSTEM_ACTOR, { folder })).jobId);
 }
 
 describe("folder sync identity", () => {
@@ -77,11 +77,11 @@ describe("updates by id", () => {
     await kb.accounts.createUser({ name: "alice", role: "editor" });
     const alice = await kb.accounts.actorByName("alice");
     const bytes = (s: string) => new TextEncoder().encode(s);
-    const first = kb.documents.upload(alice, [{ name: "memo.md", bytes: bytes("# Memo\n\nVersion one.") }], {});
+    const first = await kb.documents.upload(alice, [{ name: "memo.md", bytes: bytes("# Memo\n\nVersion one.") }], {});
     expect((await runNow(kb, first.jobId)).status).toBe("succeeded");
     const id = first.documents[0]!.id;
-    const a = kb.documents.upload(alice, [{ name: "memo-a.md", bytes: bytes("# Memo\n\nEdit A.") }], {}, { documentId: id, expectedVersion: 1 });
-    const b = kb.documents.upload(alice, [{ name: "memo-b.md", bytes: bytes("# Memo\n\nEdit B.") }], {}, { documentId: id, expectedVersion: 1 });
+    const a = await kb.documents.upload(alice, [{ name: "memo-a.md", bytes: bytes("# Memo\n\nEdit A.") }], {}, { documentId: id, expectedVersion: 1 });
+    const b = await kb.documents.upload(alice, [{ name: "memo-b.md", bytes: bytes("# Memo\n\nEdit B.") }], {}, { documentId: id, expectedVersion: 1 });
     expect([a.documents[0]!.id, b.documents[0]!.id]).toEqual([id, id]);
     expect((await runNow(kb, a.jobId)).status).toBe("succeeded");
     const lost = await runNow(kb, b.jobId);
@@ -89,7 +89,7 @@ describe("updates by id", () => {
     expect(kb.documentsRepo.byId(id)!.version).toBe(2);
     expect((await kb.documents.text(alice, id)).pages[0]!.text).toContain("Edit A");
     // Submitting against the old version now is refused at once.
-    expect(() => kb.documents.upload(alice, [{ name: "memo.md", bytes: bytes("late") }], {}, { documentId: id, expectedVersion: 1 })).toThrow(/version 2, not 1/);
+    await expect(kb.documents.upload(alice, [{ name: "memo.md", bytes: bytes("late") }], {}, { documentId: id, expectedVersion: 1 })).rejects.toThrow(/version 2, not 1/);
   });
 });
 
@@ -156,8 +156,8 @@ describe("a v0.1 data folder", () => {
     await kb.accounts.createUser({ name: "alice", role: "editor" });
     await kb.accounts.createUser({ name: "bob", role: "editor" });
     const [file] = writeFiles(path.join(dir, "up"), { "report.md": "# Report\n\nThe new report." });
-    expect(kb.ingest.submit(await kb.accounts.actorByName("alice"), [{ source: "report.md", path: file! }]).documents[0]!.id).toBe("doc_upload");
-    expect(kb.ingest.submit(await kb.accounts.actorByName("bob"), [{ source: "report.md", path: file! }]).documents[0]!.id).not.toBe("doc_upload");
+    expect((await kb.ingest.submit(await kb.accounts.actorByName("alice"), [{ source: "report.md", path: file! }])).documents[0]!.id).toBe("doc_upload");
+    expect((await kb.ingest.submit(await kb.accounts.actorByName("bob"), [{ source: "report.md", path: file! }])).documents[0]!.id).not.toBe("doc_upload");
   });
 });
 

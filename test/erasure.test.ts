@@ -14,7 +14,6 @@ import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { DocumentWriter, ERASURE_KEY } from "../src/services/document-writer.ts";
 import { STALE_MS } from "../src/services/jobs/worker.ts";
 import { BlobStore } from "../src/stores/blob-store.ts";
-import { ErasureRepo } from "../src/stores/sqlite/erasure-repo.ts";
 import { openTestKb, startTestServer, waitForJob, type TestServer } from "./helpers/kb.ts";
 
 let t: TestServer;
@@ -110,9 +109,9 @@ describe("erasure", () => {
     const reembed = await t.fetchAs(admin, "/api/v1/jobs/reembed", post({ model: null, force: true }));
     expect(reembed.status).toBe(202);
     expect((await waitForJob(t, admin, ((await reembed.json()) as any).jobId)).status).toBe("succeeded");
-    const previous = t.kb.index.previous()?.table;
+    const previous = (await t.kb.index.previous())?.table;
     expect(previous).toBeDefined();
-    expect(previous).not.toBe(t.kb.index.pointer().table);
+    expect(previous).not.toBe((await t.kb.index.pointer()).table);
     // One fragment for all documents in the active table, so erasing must rewrite the neighbours' rows.
     await (await t.kb.index.writeTarget()).store.optimize(new Date());
 
@@ -191,7 +190,7 @@ describe("erasure", () => {
     await (await t.kb.index.writeTarget()).store.optimize(new Date());
 
     // The delete commits, then the process "dies" before erasing: a writer of our own that never erases.
-    const writer = new DocumentWriter({ documents: t.kb.documentsRepo, index: t.kb.index, blobs: new BlobStore(path.join(t.dir, "blobs")), erasure: new ErasureRepo(t.kb.db) });
+    const writer = new DocumentWriter({ documents: t.kb.metadata.documents, index: t.kb.index, blobs: new BlobStore(path.join(t.dir, "blobs")), erasure: t.kb.metadata.erasure });
     expect(await writer.delete(doc!.id)).toBe(true);
     expect(t.kb.documentsRepo.byId(doc!.id)).toBeUndefined();
     // The window: gone from search, still in the table's files and older versions.
@@ -216,10 +215,10 @@ describe("erasure", () => {
     };
     try {
       const bytes = new TextEncoder().encode(`# Twice\n\nUploaded twice ${crypto.randomBytes(8).toString("hex")}.\n`);
-      const first = k.kb.documents.upload(SYSTEM_ACTOR, [{ name: "first.md", bytes }], {});
+      const first = await k.kb.documents.upload(SYSTEM_ACTOR, [{ name: "first.md", bytes }], {});
       expect((await run(first.jobId)).status).toBe("succeeded");
       const blob = k.kb.documentsRepo.byId(first.documents[0]!.id)!.blobPath!;
-      const second = k.kb.documents.upload(SYSTEM_ACTOR, [{ name: "second.md", bytes }], {});
+      const second = await k.kb.documents.upload(SYSTEM_ACTOR, [{ name: "second.md", bytes }], {});
 
       await k.kb.documents.delete(SYSTEM_ACTOR, first.documents[0]!.id);
       expect(fs.existsSync(blob)).toBe(true);

@@ -34,7 +34,7 @@ describe("folder sync", () => {
   afterAll(async () => t?.close());
 
   it("adds every file of a new folder", async () => {
-    const v = await runNow(t.kb, t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder }).jobId);
+    const v = await runNow(t.kb, (await t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder })).jobId);
     expect(v.status).toBe("succeeded");
     expect(v.counts).toEqual({ succeeded: 4 });
     expect([...docsBySource(t.kb).keys()].map((s) => path.relative(folder, s)).sort()).toEqual(["a.md", "b.txt", "d.txt", "sub/c.html"]);
@@ -42,7 +42,7 @@ describe("folder sync", () => {
 
   it("skips unchanged files by size and mtime without reading them, and changes nothing", async () => {
     const version = await t.kb.chunks.version();
-    const v = await runNow(t.kb, t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder }).jobId);
+    const v = await runNow(t.kb, (await t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder })).jobId);
     expect(v.counts).toEqual({ unchanged: 4 });
     expect(await t.kb.chunks.version()).toBe(version);
   });
@@ -57,7 +57,7 @@ describe("folder sync", () => {
     // Same content, new mtime: hashed, found unchanged, and its mtime recorded.
     const a = path.join(folder, "a.md");
     fs.utimesSync(a, new Date(), new Date(Date.now() + 5000));
-    const v = await runNow(t.kb, t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder }).jobId);
+    const v = await runNow(t.kb, (await t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder })).jobId);
     expect(v.status).toBe("succeeded");
     const byFile = Object.fromEntries(v.files.map((f) => [path.relative(folder, f.source), `${f.action ?? "ingest"}:${f.status}`]));
     expect(byFile).toEqual({ "a.md": "ingest:unchanged", "b.txt": "ingest:succeeded", "e.txt": "ingest:succeeded", "d.txt": "delete:succeeded", "sub/c.html": "delete:succeeded" });
@@ -75,13 +75,13 @@ describe("folder sync", () => {
     expect(rows.filter((r) => r.document_id === aId).map(plain)).toEqual(chunksBefore.filter((r) => r.document_id === aId).map(plain));
     expect(rows.map((r) => String(r.text)).join(" ")).toContain("blueberries");
     // Nothing left to do: a second run changes nothing.
-    const again = await runNow(t.kb, t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder }).jobId);
+    const again = await runNow(t.kb, (await t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder })).jobId);
     expect(again.counts).toEqual({ unchanged: 3 });
   });
 
   it("fails (and deletes nothing) when the folder is missing", async () => {
     const n = t.kb.documentsRepo.count();
-    const v = await runNow(t.kb, t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder: path.join(t.dir, "not-mounted") }).jobId);
+    const v = await runNow(t.kb, (await t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder: path.join(t.dir, "not-mounted") })).jobId);
     expect(v.status).toBe("failed");
     expect(v.error).toMatch(/folder_unreadable/);
     expect(t.kb.documentsRepo.count()).toBe(n);
@@ -89,19 +89,19 @@ describe("folder sync", () => {
 
   it("reindexes from stored originals, and a second reindex changes nothing", async () => {
     const rows = await t.kb.chunks.list(null, ["chunk_id", "text"]);
-    const first = await runNow(t.kb, t.kb.jobs.submitReindex(SYSTEM_ACTOR).jobId);
+    const first = await runNow(t.kb, (await t.kb.jobs.submitReindex(SYSTEM_ACTOR)).jobId);
     expect(first.status).toBe("succeeded");
     expect(first.progress).toEqual({ done: 3, total: 3 });
     expect(await t.kb.chunks.list(null, ["chunk_id", "text"])).toEqual(rows);
     const version = await t.kb.chunks.version();
-    const second = await runNow(t.kb, t.kb.jobs.submitReindex(SYSTEM_ACTOR).jobId);
+    const second = await runNow(t.kb, (await t.kb.jobs.submitReindex(SYSTEM_ACTOR)).jobId);
     expect(second.counts).toEqual({ unchanged: 3 });
     expect(await t.kb.chunks.version()).toBe(version);
   });
 
   it("cancels a queued job and removes the documents it created", async () => {
     const files = writeFiles(path.join(t.dir, "other"), { "x.txt": "x content", "y.txt": "y content" });
-    const { jobId, documents } = t.kb.ingest.submit(SYSTEM_ACTOR, files.map((f) => ({ source: f, path: f })));
+    const { jobId, documents } = await t.kb.ingest.submit(SYSTEM_ACTOR, files.map((f) => ({ source: f, path: f })));
     expect(t.kb.documentsRepo.byId(documents[0]!.id)).toMatchObject({ status: "processing" });
     const v = await t.kb.jobs.cancel(SYSTEM_ACTOR, jobId);
     expect(v.status).toBe("cancelled");
@@ -132,19 +132,18 @@ describe("schedules", () => {
       writeFiles(folder, { "a.txt": "scheduled content" });
       let now = new Date();
       const scheduler = new Scheduler(parseSources([{ name: "w", folder, every: "1h" }], "test"), {
-        jobs: t.kb.jobsRepo,
-        settings: t.kb.settings,
+        metadata: t.kb.metadata,
         jobsService: t.kb.jobs,
         now: () => now,
       });
-      const [jobId] = scheduler.tick();
+      const [jobId] = await scheduler.tick();
       expect(jobId).toBeDefined();
-      expect(scheduler.tick()).toEqual([]);
+      expect(await scheduler.tick()).toEqual([]);
       expect((await runNow(t.kb, jobId!)).status).toBe("succeeded");
       expect(t.kb.jobsRepo.byId(jobId!)!.createdBy).toBe("schedule:w");
-      expect(scheduler.tick()).toEqual([]); // not due yet
+      expect(await scheduler.tick()).toEqual([]); // not due yet
       now = new Date(now.getTime() + 3_600_000);
-      expect(scheduler.tick()).toHaveLength(1);
+      expect(await scheduler.tick()).toHaveLength(1);
       scheduler.close();
     } finally {
       await t.close();
@@ -158,29 +157,28 @@ describe("schedules", () => {
       writeFiles(folder, { "a.txt": "first document" });
       let now = () => new Date();
       const scheduler = new Scheduler(parseSources([{ name: "w", folder, watch: true }], "test"), {
-        jobs: t.kb.jobsRepo,
-        settings: t.kb.settings,
+        metadata: t.kb.metadata,
         jobsService: t.kb.jobs,
         now: () => now(),
       });
       try {
         // One catch-up sync when the watch starts (files may have changed while nobody watched).
-        const [first] = scheduler.tick();
+        const [first] = await scheduler.tick();
         expect(first).toBeDefined();
         expect((await runNow(t.kb, first!)).status).toBe("succeeded");
         expect(t.kb.documentsRepo.all().map((d) => path.basename(d.source))).toEqual(["a.txt"]);
-        expect(scheduler.tick()).toEqual([]); // nothing changed since
+        expect(await scheduler.tick()).toEqual([]); // nothing changed since
         writeFiles(path.join(folder, "sub"), { "b.txt": "added while watched" });
         await new Promise((r) => setTimeout(r, 500)); // the file event arrives
-        expect(scheduler.tick()).toEqual([]); // changes are debounced for 3 s
+        expect(await scheduler.tick()).toEqual([]); // changes are debounced for 3 s
         now = () => new Date(Date.now() + 3_500);
-        const [jobId] = scheduler.tick();
+        const [jobId] = await scheduler.tick();
         expect(jobId).toBeDefined();
         expect(t.kb.jobsRepo.byId(jobId!)!.createdBy).toBe("schedule:w");
         expect((await runNow(t.kb, jobId!)).status).toBe("succeeded");
         expect(t.kb.documentsRepo.all().map((d) => path.basename(d.source)).sort()).toEqual(["a.txt", "b.txt"]);
         now = () => new Date(Date.now() + 60_000);
-        expect(scheduler.tick()).toEqual([]); // no change since that sync
+        expect(await scheduler.tick()).toEqual([]); // no change since that sync
       } finally {
         scheduler.close();
       }
@@ -281,15 +279,15 @@ describe("crash leftovers", () => {
     try {
       const files = writeFiles(path.join(t.dir, "f"), { "a.txt": "alpha text", "b.txt": "bravo text" });
       await ingestNow(t.kb, [{ source: files[0]!, path: files[0]! }]);
-      const { jobId, documents } = t.kb.ingest.submit(SYSTEM_ACTOR, [{ source: files[1]!, path: files[1]! }]);
+      const { jobId, documents } = await t.kb.ingest.submit(SYSTEM_ACTOR, [{ source: files[1]!, path: files[1]! }]);
       // A worker claimed it, marked the file running and died; then the job was cancelled.
       t.kb.jobsRepo.claimJob(jobId, "dead-worker", STALE_MS);
       t.kb.jobsRepo.setFile(jobId, 0, { status: "running" });
       t.kb.jobsRepo.cancel(jobId);
-      const w = t.kb.startWorker({ once: true, schedules: false });
+      const w = await t.kb.startWorker({ once: true, schedules: false });
       await w.done;
       expect(t.kb.documentsRepo.byId(documents[0]!.id)).toBeUndefined();
-      expect(t.kb.jobs.view(jobId)!.files[0]).toMatchObject({ status: "cancelled", errorCode: "interrupted" });
+      expect((await t.kb.jobs.view(jobId))!.files[0]).toMatchObject({ status: "cancelled", errorCode: "interrupted" });
     } finally {
       await t.close();
     }

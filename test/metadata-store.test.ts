@@ -78,6 +78,29 @@ describe("SqliteMetadataStore.withTransaction", () => {
     expect(db.$client.inTransaction).toBe(false);
   });
 
+  it("commits or rolls back documents, settings and jobs as one, a job method's own transaction included", async () => {
+    const unit = (suffix: string, fail: boolean) =>
+      store.withTransaction(async (tx) => {
+        await tx.documents.insert({ id: `doc_${suffix}`, source: `${suffix}.md`, title: suffix, status: "processing", aclAllow: [], aclDeny: [] });
+        // create() is a multi-statement write transaction of its own in the SQLite repository: here a savepoint.
+        await tx.jobs.create({ id: `job_${suffix}`, kind: "ingest", createdBy: null }, [{ ordinal: 0, source: `${suffix}.md`, path: `/tmp/${suffix}.md`, documentId: `doc_${suffix}` }]);
+        await tx.settings.set(`test.${suffix}`, 1);
+        if (fail) throw new Error("boom");
+      });
+    await expect(unit("a", true)).rejects.toThrow("boom");
+    expect(await store.documents.byId("doc_a")).toBeUndefined();
+    expect(await store.jobs.byId("job_a")).toBeUndefined();
+    expect(await store.settings.get("test.a")).toBeUndefined();
+    await unit("b", false);
+    expect(await store.documents.byId("doc_b")).toMatchObject({ status: "processing", version: 0 });
+    expect(await store.jobs.files("job_b")).toHaveLength(1);
+    expect(await store.settings.get("test.b")).toBe(1);
+    // The claim is its own write transaction, outside any callback.
+    expect(await store.jobs.claim("wrk_1", 15_000)).toBe("job_b");
+    expect(await store.jobs.claim("wrk_2", 15_000)).toBeUndefined();
+    expect(db.$client.inTransaction).toBe(false);
+  });
+
   it("refuses a nested transaction instead of waiting for itself", async () => {
     await expect(store.withTransaction(async () => store.withTransaction(async () => 1))).rejects.toThrow(/inside a transaction/);
   });

@@ -123,7 +123,7 @@ describe("names through the server", () => {
     fd.append("file", new Blob(["x"]), "x.txt");
     fd.append("deny", "user:сосо");
     expect((await t.fetchAs(admin, "/api/v1/documents", { method: "POST", body: fd })).status).toBe(400);
-    expect(() => t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder: t.dir, allow: ["user:c0co"] })).toThrow(/looks like the existing user "coco"/);
+    await expect(t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder: t.dir, allow: ["user:c0co"] })).rejects.toThrow(/looks like the existing user "coco"/);
     const ok = await send(admin, "POST", "/api/v1/admin/users", { name: "김Kim漢" });
     expect(ok).toMatchObject({ status: 201, body: { name: "김kim漢" } });
     expect((await send(admin, "POST", "/api/v1/admin/users", { name: "山田タロウ" })).status).toBe(201);

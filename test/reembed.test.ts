@@ -49,7 +49,7 @@ async function whileQuerying<T>(job: () => Promise<T>): Promise<{ result: T; que
   try {
     const result = await job();
     // Let the other process follow the switch while still querying.
-    const want = kb.index.pointer().table;
+    const want = (await kb.index.pointer()).table;
     for (let t = 0; reader.chunks.name !== want && t < 100; t++) await new Promise((r) => setTimeout(r, 50));
     return { result, queries, modes };
   } finally {
@@ -82,7 +82,7 @@ describe("re-embedding with a new model", () => {
   it("adds vectors to an index built without them, queries answering throughout", async () => {
     expect(kb.retriever.mode).toBe("lexical");
     const before = await kb.chunks.list(null, ["chunk_id", "text", "allow"]);
-    const { jobId } = kb.jobs.submitReembed(SYSTEM_ACTOR, { model: models.base });
+    const { jobId } = await kb.jobs.submitReembed(SYSTEM_ACTOR, { model: models.base });
     // A document written while the copy runs must reach the new table too.
     const extra = writeFiles(path.join(dir, "docs"), { "late.md": "# late arrival\n\nThe cafeteria menu changes on Mondays." })[0]!;
     const { result: view, queries } = await whileQuerying(async () => {
@@ -103,14 +103,14 @@ describe("re-embedding with a new model", () => {
     expect(vectors.every((r) => r.vector && (r.vector as { length: number }).length === 32)).toBe(true);
     const hit = await kb.retriever.retrieve(SYSTEM_ACTOR, "late arrival cafeteria", { topK: 3 });
     expect(hit.chunks[0]!.vectorScore).toBeTypeOf("number");
-    expect(kb.index.previous()?.table).toBe("chunks");
+    expect((await kb.index.previous())?.table).toBe("chunks");
   });
 
   it("switches to a model with another dimension, and rolls back", async () => {
     const first = kb.chunks.name;
     const rows = async () => (await kb.chunks.list(null, ["chunk_id", "text"])).map((r) => `${r.chunk_id}|${r.text}`).sort();
     const before = await rows();
-    const { result: v } = await whileQuerying(() => runJob(kb, kb.jobs.submitReembed(SYSTEM_ACTOR, { model: models.variant }).jobId));
+    const { result: v } = await whileQuerying(async () => runJob(kb, (await kb.jobs.submitReembed(SYSTEM_ACTOR, { model: models.variant })).jobId));
     expect(v.status).toBe("succeeded");
     expect(kb.models.embedding).toEqual({ model: models.variant, dimension: 48 });
     expect(reader.models.embedding).toEqual({ model: models.variant, dimension: 48 });
@@ -119,7 +119,7 @@ describe("re-embedding with a new model", () => {
     // The lexical table two switches back was dropped; the previous one stays for rollback.
     expect((await kb.chunks.tableNames()).sort()).toEqual([first, kb.chunks.name].sort());
 
-    const { result: back } = await whileQuerying(() => runJob(kb, kb.jobs.submitReembed(SYSTEM_ACTOR, { rollback: true }).jobId));
+    const { result: back } = await whileQuerying(async () => runJob(kb, (await kb.jobs.submitReembed(SYSTEM_ACTOR, { rollback: true })).jobId));
     expect(back.status).toBe("succeeded");
     expect(kb.chunks.name).toBe(first);
     expect(kb.models.embedding).toEqual({ model: models.base, dimension: 32 });
@@ -128,14 +128,14 @@ describe("re-embedding with a new model", () => {
   });
 
   it("re-running for the active model changes nothing", async () => {
-    const v = await runJob(kb, kb.jobs.submitReembed(SYSTEM_ACTOR, { model: models.base }).jobId);
+    const v = await runJob(kb, (await kb.jobs.submitReembed(SYSTEM_ACTOR, { model: models.base })).jobId);
     expect(v).toMatchObject({ status: "succeeded", params: { noop: true } });
   });
 
   it("an ACL change made by another process right after the switch lands in the new table", async () => {
-    const v = await runJob(kb, kb.jobs.submitReembed(SYSTEM_ACTOR, { model: models.variant }).jobId);
+    const v = await runJob(kb, (await kb.jobs.submitReembed(SYSTEM_ACTOR, { model: models.variant })).jobId);
     expect(v.status).toBe("succeeded");
-    const active = kb.index.pointer().table;
+    const active = (await kb.index.pointer()).table;
     // The other process (kb serve) follows the pointer within its one-second poll; its admin
     // changes an ACL in that window.
     const behind = reader.chunks.name !== active;

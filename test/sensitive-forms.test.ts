@@ -85,9 +85,9 @@ describe("documents indexed by an older detector", () => {
     expect(ready.notes.join("\n")).toContain("kb reindex --sensitive-stale");
 
     // One job for all of them, however many workers start.
-    const deps = { documents: t.kb.documentsRepo, jobs: t.kb.jobsRepo, jobsService: t.kb.jobs };
-    const first = reindexDocumentsOfOlderDetector(deps);
-    const second = reindexDocumentsOfOlderDetector(deps);
+    const deps = { metadata: t.kb.metadata, jobs: t.kb.jobsRepo, jobsService: t.kb.jobs };
+    const first = await reindexDocumentsOfOlderDetector(deps);
+    const second = await reindexDocumentsOfOlderDetector(deps);
     expect(first).toMatchObject({ stale: 2, submitted: true });
     expect(second).toEqual({ stale: 2, jobId: first.jobId, submitted: false });
     const job = await waitForJob(t, admin, first.jobId!);
@@ -101,13 +101,13 @@ describe("documents indexed by an older detector", () => {
     expect(await finds(admin, "2345678")).toBe(false);
     expect(await finds(admin, "850315 2345678")).toBe(true);
     expect((await readyz()).sensitiveDetector.staleDocuments).toBe(0);
-    expect(reindexDocumentsOfOlderDetector(deps)).toEqual({ stale: 0, jobId: null, submitted: false });
+    expect(await reindexDocumentsOfOlderDetector(deps)).toEqual({ stale: 0, jobId: null, submitted: false });
   });
 
   it("a worker start submits the re-index by itself", async () => {
     await indexAsOlderDetector(recordId);
     const before = t.kb.jobsRepo.list({ kind: ["reindex"] }).length;
-    t.kb.startWorker({ schedules: false });
+    await t.kb.startWorker({ schedules: false });
     const jobs = t.kb.jobsRepo.list({ kind: ["reindex"] });
     expect(jobs.length).toBe(before + 1);
     const job = await waitForJob(t, admin, jobs[0]!.id);

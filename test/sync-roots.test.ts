@@ -22,9 +22,9 @@ async function runNow(kb: Kb, jobId: string) {
   return job!;
 }
 
-function refusal(fn: () => unknown): { status: number; code: string } | null {
+async function refusal(fn: () => unknown): Promise<{ status: number; code: string } | null> {
   try {
-    fn();
+    await fn();
     return null;
   } catch (err) {
     if (err instanceof ServiceError) return { status: err.status, code: err.code };
@@ -56,7 +56,7 @@ describe("sync roots", () => {
       expect(((await res.json()) as any).error.code).toBe("sync_roots_not_configured");
       expect(s.kb.jobsRepo.list({}).filter((j) => j.kind === "sync")).toEqual([]);
       // `kb sync` runs as the operator, who can read the folder anyway.
-      expect(refusal(() => s.kb.jobs.submitSync(SYSTEM_ACTOR, { folder: root }))).toBeNull();
+      expect(await refusal(() => s.kb.jobs.submitSync(SYSTEM_ACTOR, { folder: root }))).toBeNull();
     } finally {
       await s.close();
     }
@@ -78,16 +78,15 @@ describe("sync roots", () => {
       expect(s.kb.jobsRepo.list({}).filter((j) => j.kind === "sync").map((j) => j.params.folder)).toEqual([path.join(fs.realpathSync(root), "team")]);
 
       // The operator too, once roots are configured.
-      expect(refusal(() => s.kb.jobs.submitSync(SYSTEM_ACTOR, { folder: outside }))).toEqual({ status: 403, code: "folder_not_allowed" });
+      expect(await refusal(() => s.kb.jobs.submitSync(SYSTEM_ACTOR, { folder: outside }))).toEqual({ status: 403, code: "folder_not_allowed" });
       // A schedule outside the roots is not submitted, and does not stop one inside.
       const logs: string[] = [];
       const scheduler = new Scheduler(parseSources([{ name: "out", folder: outside, every: "1h" }, { name: "in", folder: root, every: "1h" }], "test"), {
-        jobs: s.kb.jobsRepo,
-        settings: s.kb.settings,
+        metadata: s.kb.metadata,
         jobsService: s.kb.jobs,
         log: (msg) => logs.push(msg),
       });
-      const submitted = scheduler.tick();
+      const submitted = await scheduler.tick();
       scheduler.close();
       expect(submitted).toHaveLength(1);
       expect(s.kb.jobsRepo.byId(submitted[0]!)!.params.folder).toBe(fs.realpathSync(root));
@@ -111,7 +110,7 @@ describe("default access of synced documents", () => {
       writeFiles(folder, { "plan.txt": "The relocation plan for the Busan office is confidential until March." });
       const [uploaded] = writeFiles(path.join(t.dir, "upload"), { "menu.txt": "The relocation of the cafeteria menu board is public news." });
       await ingestNow(t.kb, [{ source: uploaded!, path: uploaded! }]);
-      const { jobId } = t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder });
+      const { jobId } = await t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder });
       expect((await runNow(t.kb, jobId)).status).toBe("succeeded");
 
       const synced = t.kb.documentsRepo.bySource(path.join(fs.realpathSync(folder), "plan.txt"))!;
@@ -127,7 +126,7 @@ describe("default access of synced documents", () => {
 
       // A re-sync keeps the access given since (it is the document's, not the rule's, now).
       fs.appendFileSync(path.join(folder, "plan.txt"), "\nUpdated: the move is in April.");
-      const again = t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder });
+      const again = await t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder });
       expect((await runNow(t.kb, again.jobId)).status).toBe("succeeded");
       expect(t.kb.documentsRepo.byId(synced.id)!.aclAllow).toEqual(["user:kim"]);
     } finally {

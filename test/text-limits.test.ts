@@ -79,17 +79,17 @@ describe("free-text limits over HTTP", () => {
 describe("free-text limits in the services (CLI and other callers)", () => {
   it("refuses the same inputs with the same error", async () => {
     const [file] = writeFiles(path.join(t.dir, "svc"), { "a.txt": "Some text." });
-    const err = (fn: () => unknown) => {
+    const err = async (fn: () => unknown) => {
       try {
-        fn();
+        await fn();
       } catch (e) {
         return e as { status?: number; code?: string };
       }
       throw new Error("expected a refusal");
     };
-    expect(err(() => t.kb.ingest.submit(SYSTEM_ACTOR, [{ source: file!, path: file!, title: "T".repeat(513) }]))).toMatchObject({ status: 400, code: "too_long" });
-    expect(err(() => t.kb.ingest.submit(SYSTEM_ACTOR, [{ source: `/${"s".repeat(1024)}`, path: file! }]))).toMatchObject({ status: 400, code: "too_long" });
-    expect(err(() => t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder: `/${"f".repeat(1024)}` }))).toMatchObject({ status: 400, code: "too_long" });
+    expect(await err(() => t.kb.ingest.submit(SYSTEM_ACTOR, [{ source: file!, path: file!, title: "T".repeat(513) }]))).toMatchObject({ status: 400, code: "too_long" });
+    expect(await err(() => t.kb.ingest.submit(SYSTEM_ACTOR, [{ source: `/${"s".repeat(1024)}`, path: file! }]))).toMatchObject({ status: 400, code: "too_long" });
+    expect(await err(() => t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder: `/${"f".repeat(1024)}` }))).toMatchObject({ status: 400, code: "too_long" });
     await expect(t.kb.retriever.retrieve(SYSTEM_ACTOR, "q".repeat(4097), { topK: 5 })).rejects.toMatchObject({ status: 400, code: "too_long" });
     await expect(t.kb.conversations.begin(SYSTEM_ACTOR, "q".repeat(4097))).rejects.toMatchObject({ status: 400, code: "too_long" });
   });
@@ -118,10 +118,10 @@ describe("free-text limits in the services (CLI and other callers)", () => {
     writeFiles(folder, { "ok.txt": "A file with a short path about parking." });
     fs.mkdirSync(deep, { recursive: true });
     fs.writeFileSync(path.join(deep, "deep.txt"), "A file with a very long path.");
-    const { jobId } = t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder });
+    const { jobId } = await t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder });
     if (t.kb.jobsRepo.claimJob(jobId, `test-${process.pid}`, STALE_MS)) await t.kb.jobs.run(jobId, `test-${process.pid}`);
-    else while (["queued", "running"].includes(t.kb.jobs.view(jobId)!.status)) await new Promise((r) => setTimeout(r, 50));
-    const view = t.kb.jobs.view(jobId)!;
+    else while (["queued", "running"].includes((await t.kb.jobs.view(jobId))!.status)) await new Promise((r) => setTimeout(r, 50));
+    const view = (await t.kb.jobs.view(jobId))!;
     const failed = view.files.filter((f) => f.status === "failed");
     expect(failed).toEqual([expect.objectContaining({ errorCode: "path_too_long" })]);
     expect(failed[0]!.source.length).toBeLessThanOrEqual(1024);

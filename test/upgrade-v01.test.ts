@@ -87,7 +87,7 @@ function expectSameAnswers(got: { user: string; query: string; documentIds: stri
 
 async function waitForJob(kb: Kb, jobId: string): Promise<string> {
   for (;;) {
-    const v = kb.jobs.get(SYSTEM_ACTOR, jobId);
+    const v = await kb.jobs.get(SYSTEM_ACTOR, jobId);
     if (!["queued", "running"].includes(v.status)) return v.status;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -149,7 +149,7 @@ describe("a v0.1 data folder", () => {
       for (const r of rows) expect([r.allow, r.deny]).toEqual([["group:hr"], ["user:kim"]]);
       // The chunk table: upgraded in place to the current layout, nothing to re-index for it.
       expect(await kb.chunks.layoutVersion()).toBe(CHUNK_LAYOUT_VERSION);
-      expect(kb.jobs.list(SYSTEM_ACTOR, { kind: ["reindex"] })).toEqual([]);
+      expect(await kb.jobs.list(SYSTEM_ACTOR, { kind: ["reindex"] })).toEqual([]);
 
       expectSameAnswers(await searchAll(kb, t.server.url));
     } finally {
@@ -160,8 +160,8 @@ describe("a v0.1 data folder", () => {
   it("is re-indexed by the worker (older personal-data detector), then by `kb reindex`, answering the same", async () => {
     let t = await open();
     try {
-      t.kb.startWorker({ schedules: false });
-      const [job] = t.kb.jobs.list(SYSTEM_ACTOR, { kind: ["reindex"] });
+      await t.kb.startWorker({ schedules: false });
+      const [job] = await t.kb.jobs.list(SYSTEM_ACTOR, { kind: ["reindex"] });
       expect(job).toBeDefined();
       expect(await waitForJob(t.kb, job!.id)).toBe("succeeded");
       // The rewritten rows join the full-text index at the next optimize (a worker runs it after
@@ -197,21 +197,21 @@ describe("a data folder moved to another path", () => {
     const config = (d: string) => loadConfig({}, { dataDir: d, modelsDir: path.join(base, "models"), embedModel: "none", logLevel: "silent" });
     try {
       let kb = await openKb(config(path.join(base, "before")), { logger: pino({ level: "silent" }) });
-      const first = kb.documents.upload(SYSTEM_ACTOR, [{ name: "first.txt", bytes: Buffer.from("apples grow in orchards") }], {});
-      kb.startWorker({ schedules: false });
+      const first = await kb.documents.upload(SYSTEM_ACTOR, [{ name: "first.txt", bytes: Buffer.from("apples grow in orchards") }], {});
+      await kb.startWorker({ schedules: false });
       expect(await waitForJob(kb, first.jobId)).toBe("succeeded");
       await kb.close();
       kb = await openKb(config(path.join(base, "before")), { logger: pino({ level: "silent" }) });
       // Queued, no worker in this process: the job holds the blob's path under "before".
-      const queued = kb.documents.upload(SYSTEM_ACTOR, [{ name: "second.txt", bytes: Buffer.from("bananas ripen in the sun") }], {});
+      const queued = await kb.documents.upload(SYSTEM_ACTOR, [{ name: "second.txt", bytes: Buffer.from("bananas ripen in the sun") }], {});
       await kb.close();
 
       fs.renameSync(path.join(base, "before"), path.join(base, "after"));
       kb = await openKb(config(path.join(base, "after")), { logger: pino({ level: "silent" }) });
       try {
-        kb.startWorker({ schedules: false });
+        await kb.startWorker({ schedules: false });
         expect(await waitForJob(kb, queued.jobId)).toBe("succeeded");
-        const reindex = kb.jobs.submitReindex(SYSTEM_ACTOR);
+        const reindex = await kb.jobs.submitReindex(SYSTEM_ACTOR);
         expect(await waitForJob(kb, reindex.jobId)).toBe("succeeded");
         const hits = await kb.retriever.retrieve(SYSTEM_ACTOR, "bananas apples", { topK: 5 });
         expect(new Set(hits.chunks.map((c) => c.documentId))).toEqual(new Set([first.documents[0]!.id, queued.documents[0]!.id]));

@@ -38,7 +38,7 @@ export async function ingestQaDocuments(
       fs.writeFileSync(file, d.text);
       return { source: file, path: file, title: d.title, qaId: d.id };
     });
-    const submitted = kb.ingest.submit(SYSTEM_ACTOR, files);
+    const submitted = await kb.ingest.submit(SYSTEM_ACTOR, files);
     const toQaId = new Map(submitted.documents.map((d, i) => [d.id, files[i]!.qaId]));
     const job = await kb.jobs.runHere(submitted.jobId, (done, total) => onProgress?.("ingest", done, total));
     if (!job) throw new Error("could not claim the eval ingest job");

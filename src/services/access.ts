@@ -27,7 +27,7 @@ import {
   type ReadExplanation,
 } from "../../policies/index.ts";
 import type { DocumentWriter } from "./document-writer.ts";
-import { accessOfRow, subjectOfRow, type DocumentRow, type DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
+import { accessOfRow, subjectOfRow, type DocumentRow, type DocumentStore } from "../stores/metadata.ts";
 import type { Accounts } from "./accounts.ts";
 import type { AuditLog } from "./audit.ts";
 import { badRequest, notFound, ServiceError } from "./errors.ts";
@@ -54,11 +54,11 @@ export interface DocumentCandidate {
  * answer cannot reveal a document the caller may not read; an id is returned as is and the
  * caller decides (callers answer an unreadable one like a missing one).
  */
-export function documentByRef(documents: DocumentsRepo, ref: string, sources: string[] = [ref], visible: (d: DocumentRow) => boolean = () => true): DocumentRow {
-  const byId = documents.byId(ref);
+export async function documentByRef(documents: DocumentStore, ref: string, sources: string[] = [ref], visible: (d: DocumentRow) => boolean = () => true): Promise<DocumentRow> {
+  const byId = await documents.byId(ref);
   if (byId) return byId;
   for (const source of sources) {
-    const found = documents.withSource(source).filter(visible);
+    const found = (await documents.withSource(source)).filter(visible);
     if (found.length === 1) return found[0]!;
     if (found.length > 1) {
       const candidates: DocumentCandidate[] = found.map((d) => ({ id: d.id, source: d.source, title: d.title, owner: d.owner }));
@@ -104,7 +104,7 @@ function normalizeChange(change: AclChange): AclChange {
 export class AccessService {
   constructor(
     private readonly deps: {
-      documents: DocumentsRepo;
+      documents: DocumentStore;
       /** Changes access in both stores (the active table's protocol: document-writer.ts). */
       writer: DocumentWriter;
       audit: AuditLog;
@@ -121,7 +121,7 @@ export class AccessService {
 
   /** The document if `actor` may read it, else not found (audited as denied when it exists). */
   private async readable(actor: Actor, id: string): Promise<DocumentRow> {
-    const d = this.deps.documents.byId(id);
+    const d = await this.deps.documents.byId(id);
     if (!d || !canRead(actor, subjectOf(d))) {
       if (d) await this.deps.audit.record(actor, "document.acl", id, { reason: "not readable by this user" }, "denied");
       throw notFound("document");
@@ -145,13 +145,10 @@ export class AccessService {
     const after = applyAclChange(before, normalized, doc.owner);
     this.authorizeChange(actor, doc, after);
     if (sameAccess(before, after)) return { id, before, after, changed: false };
-    // TODO(s6-jobs): the commit callback is synchronous (documents repository): the audit row is
-    // written inside it (SQLite runs record() up to its insert at once) and awaited after it.
-    const recorded: Promise<void>[] = [];
-    await this.deps.writer.updateAccess([{ documentIds: [id], access: after }], () => {
-      recorded.push(this.deps.audit.record(actor, "document.acl", id, { before, after }));
+    // The audit event commits with the change (the callback runs inside the commit's transaction).
+    await this.deps.writer.updateAccess([{ documentIds: [id], access: after }], async () => {
+      await this.deps.audit.record(actor, "document.acl", id, { before, after });
     });
-    await Promise.all(recorded);
     return { id, before, after, changed: true };
   }
 
@@ -162,8 +159,8 @@ export class AccessService {
     requireMaxLength("tag", tag, 64);
     if (!ids?.length && !prefix && !tag && !query) throw badRequest("select documents by at least one of ids, prefix, tag, query");
     let rows: DocumentRow[];
-    if (ids?.length) rows = ids.map((id) => this.deps.documents.byId(id)).filter((d): d is DocumentRow => d !== undefined);
-    else rows = this.deps.documents.all();
+    if (ids?.length) rows = (await Promise.all(ids.map((id) => this.deps.documents.byId(id)))).filter((d): d is DocumentRow => d !== undefined);
+    else rows = await this.deps.documents.all();
     if (prefix) rows = rows.filter((d) => d.source.startsWith(prefix));
     if (tag) rows = rows.filter((d) => d.tags.includes(tag));
     if (query) {
@@ -210,16 +207,13 @@ export class AccessService {
     if (result.dryRun || result.changed.length === 0) return result;
 
     const bulkId = `bulk-${Date.now().toString(36)}`;
-    // TODO(s6-jobs): synchronous commit callback, as in setAcl.
-    const recorded: Promise<void>[] = [];
     await this.deps.writer.updateAccess(
       [...groups.values()].map((g) => ({ documentIds: g.docs.map((d) => d.id), access: g.access })),
-      () => {
-        for (const c of result.changed) recorded.push(this.deps.audit.record(actor, "document.acl", c.id, { before: c.before, after: c.after, bulk: bulkId }));
-        recorded.push(this.deps.audit.record(actor, "document.acl.bulk", bulkId, { selector, change: normalized, changed: result.changed.length, unchanged: result.unchanged.length, skipped: result.skipped.length }));
+      async () => {
+        for (const c of result.changed) await this.deps.audit.record(actor, "document.acl", c.id, { before: c.before, after: c.after, bulk: bulkId });
+        await this.deps.audit.record(actor, "document.acl.bulk", bulkId, { selector, change: normalized, changed: result.changed.length, unchanged: result.unchanged.length, skipped: result.skipped.length });
       },
     );
-    await Promise.all(recorded);
     return result;
   }
 
@@ -244,8 +238,8 @@ export class AccessService {
    * absolute path) that one document the caller may read has; 409 `ambiguous_document` with the
    * candidates when several have it, 404 otherwise (the CLI names documents this way).
    */
-  documentIdByRef(caller: Actor, ref: string, sources: string[] = [ref]): string {
-    const doc = documentByRef(this.deps.documents, ref, sources, (d) => canRead(caller, subjectOf(d)));
+  async documentIdByRef(caller: Actor, ref: string, sources: string[] = [ref]): Promise<string> {
+    const doc = await documentByRef(this.deps.documents, ref, sources, (d) => canRead(caller, subjectOf(d)));
     if (!canRead(caller, subjectOf(doc))) throw notFound(`document "${ref}"`);
     return doc.id;
   }
@@ -266,7 +260,7 @@ export class AccessService {
     // Explaining shows a document's title, source and access lists: a caller who may explain
     // (manage_all_documents) but not read it gets the same 404 as for a document that does not
     // exist, and an ambiguous source lists only the candidates the caller may read.
-    const doc = documentByRef(this.deps.documents, documentRef, [documentRef], (d) => canRead(caller, subjectOf(d)));
+    const doc = await documentByRef(this.deps.documents, documentRef, [documentRef], (d) => canRead(caller, subjectOf(d)));
     if (!canRead(caller, subjectOf(doc))) {
       await this.deps.audit.record(caller, "policy.explain", doc.id, { reason: "not readable by this user" }, "denied");
       throw notFound(`document "${documentRef}"`);

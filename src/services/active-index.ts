@@ -15,7 +15,7 @@
  */
 import { findEmbeddingModels, loadEmbeddingProvider, type EmbeddingDevice, type EmbeddingProvider } from "../models/embeddings.ts";
 import { CHUNKS_TABLE, ChunkStore, type VectorLayout } from "../stores/lance/chunk-store.ts";
-import type { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
+import type { MetadataRepositories, MetadataStore } from "../stores/metadata.ts";
 
 export const ACTIVE_KEY = "index.active";
 export const PREVIOUS_KEY = "index.previous";
@@ -115,7 +115,8 @@ export class ActiveIndex {
   private loadNote: string | undefined;
 
   private constructor(
-    readonly settings: SettingsRepo,
+    /** The metadata store holding the pointer; `write`'s commit step is one of its transactions. */
+    readonly metadata: MetadataStore,
     /** The store handed to readers (`kb.chunks`); it follows the active table. */
     readonly store: ChunkStore,
     readonly models: ModelRegistry,
@@ -133,14 +134,15 @@ export class ActiveIndex {
    */
   static async open(opts: {
     lanceDir: string;
-    settings: SettingsRepo;
+    metadata: MetadataStore;
     models: ModelRegistry;
     /** KB_EMBED_MODEL: a folder name, "none", or undefined (auto-detect). */
     configuredModel: string | undefined;
     log: (msg: string, fields?: Record<string, unknown>) => void;
   }): Promise<ActiveIndex> {
-    const { settings, models } = opts;
-    let pointer = settings.get<IndexInfo>(ACTIVE_KEY);
+    const { metadata, models } = opts;
+    const { settings } = metadata;
+    let pointer = await settings.get<IndexInfo>(ACTIVE_KEY);
     const found = opts.configuredModel === undefined ? models.available() : [];
     let wanted: string | null =
       opts.configuredModel === "none" ? null : (opts.configuredModel ?? (pointer?.model && found.includes(pointer.model) ? pointer.model : (found[0] ?? null)));
@@ -162,7 +164,7 @@ export class ActiveIndex {
         }
       }
       store = await ChunkStore.open(opts.lanceDir, layout, { table: CHUNKS_TABLE });
-      pointer = settings.setIfAbsent<IndexInfo>(ACTIVE_KEY, {
+      pointer = await settings.setIfAbsent<IndexInfo>(ACTIVE_KEY, {
         table: store.name,
         model: store.vectors?.model ?? null,
         dimension: store.vectors?.dimension ?? null,
@@ -175,7 +177,7 @@ export class ActiveIndex {
     } else {
       store = await ChunkStore.open(opts.lanceDir, layoutOf(pointer), { table: pointer.table });
     }
-    const index = new ActiveIndex(settings, store, models, wanted, status, opts.log);
+    const index = new ActiveIndex(metadata, store, models, wanted, status, opts.log);
     index.loadNote = status.embeddingNote;
     index.servingEmbedder = await index.embedderFor(index.serving);
     if (wantedProvider && wantedProvider !== index.servingEmbedder) await models.release(wantedProvider.modelId);
@@ -194,16 +196,16 @@ export class ActiveIndex {
   }
 
   /** The active table as recorded in SQLite now (may be ahead of `info()` for a second). */
-  pointer(): IndexInfo {
-    return this.settings.get<IndexInfo>(ACTIVE_KEY) ?? this.serving;
+  async pointer(): Promise<IndexInfo> {
+    return (await this.metadata.settings.get<IndexInfo>(ACTIVE_KEY)) ?? this.serving;
   }
 
-  previous(): IndexInfo | undefined {
-    return this.settings.get<IndexInfo>(PREVIOUS_KEY);
+  previous(): Promise<IndexInfo | undefined> {
+    return this.metadata.settings.get<IndexInfo>(PREVIOUS_KEY);
   }
 
-  generation(): number {
-    return Number(this.settings.get<number>(GEN_KEY) ?? 0);
+  async generation(): Promise<number> {
+    return Number((await this.metadata.settings.get<number>(GEN_KEY)) ?? 0);
   }
 
   /** A chunk table by name (opened once; created with `layout` if missing). */
@@ -232,38 +234,42 @@ export class ActiveIndex {
 
   /** Where a write goes now: the active table per SQLite, with its model. */
   async writeTarget(): Promise<WriteTarget> {
-    const p = this.pointer();
+    const p = await this.pointer();
     const store = await this.table(p.table, layoutOf(p));
     return { name: p.table, store, embedder: await this.embedderFor(p) };
   }
 
   /**
    * The write protocol every change of the chunk table follows: `lance` writes to the active
-   * table (read fresh), then `commit` runs its SQLite writes in one transaction, provided that
+   * table (read fresh), then `commit` runs its metadata writes through `tx` in one transaction
+   * (`withTransaction`: it may await only `tx`), provided that
    * table is still the active one, and the index generation is bumped with them. If a re-embed
    * switched the table in between, nothing of `commit` was written and both steps are repeated
    * on the new table (with its model), so no committed change is lost across a switch. Returns
    * what `lance` returned in the attempt that committed, with the table it wrote.
    */
-  async write<T>(lance: (target: WriteTarget) => Promise<T>, commit: (result: T, target: WriteTarget) => void = () => {}): Promise<{ result: T; target: WriteTarget }> {
+  async write<T>(
+    lance: (target: WriteTarget) => Promise<T>,
+    commit: (result: T, target: WriteTarget, tx: MetadataRepositories) => Promise<void> = async () => {},
+  ): Promise<{ result: T; target: WriteTarget }> {
     for (;;) {
       const target = await this.writeTarget();
       const result = await lance(target);
-      if (this.commit(target.name, () => commit(result, target))) return { result, target };
+      if (await this.commit(target.name, (tx) => commit(result, target, tx))) return { result, target };
     }
   }
 
   /**
-   * Runs `fn` (SQLite writes) in one transaction if `tableName` is still the active table,
+   * Runs `fn` (metadata writes through `tx`) in one transaction if `tableName` is still the active table,
    * and bumps the index generation. False: the table was switched meanwhile, nothing was
    * written. Only `write` uses it; it is the step that makes the retry safe.
    */
-  private commit(tableName: string, fn: () => void): boolean {
-    return this.settings.transaction(() => {
-      const p = this.settings.get<IndexInfo>(ACTIVE_KEY);
+  private commit(tableName: string, fn: (tx: MetadataRepositories) => Promise<void>): Promise<boolean> {
+    return this.metadata.withTransaction(async (tx) => {
+      const p = await tx.settings.get<IndexInfo>(ACTIVE_KEY);
       if (p && p.table !== tableName) return false;
-      fn();
-      this.settings.increment(GEN_KEY);
+      await fn(tx);
+      await tx.settings.increment(GEN_KEY);
       return true;
     });
   }
@@ -272,16 +278,15 @@ export class ActiveIndex {
    * Makes `to` the active table if no index change was committed since `expectedGen` was read.
    * The table it replaces becomes `index.previous` (rollback target).
    */
-  trySwitch(to: IndexInfo, expectedGen: number): boolean {
-    const ok = this.settings.transaction(() => {
-      if (this.generation() !== expectedGen) return false;
-      const current = this.settings.get<IndexInfo>(ACTIVE_KEY);
-      if (current && current.table !== to.table) this.settings.set(PREVIOUS_KEY, current);
-      this.settings.set(ACTIVE_KEY, { ...to, since: new Date().toISOString() });
-      this.settings.increment(GEN_KEY);
+  trySwitch(to: IndexInfo, expectedGen: number): Promise<boolean> {
+    return this.metadata.withTransaction(async ({ settings }) => {
+      if (Number((await settings.get<number>(GEN_KEY)) ?? 0) !== expectedGen) return false;
+      const current = await settings.get<IndexInfo>(ACTIVE_KEY);
+      if (current && current.table !== to.table) await settings.set(PREVIOUS_KEY, current);
+      await settings.set(ACTIVE_KEY, { ...to, since: new Date().toISOString() });
+      await settings.increment(GEN_KEY);
       return true;
     });
-    return ok;
   }
 
   /**
@@ -294,7 +299,7 @@ export class ActiveIndex {
   }
 
   private async doRefresh(): Promise<void> {
-    const p = this.pointer();
+    const p = await this.pointer();
     if (p.table === this.serving.table) return;
     const next = await this.store.openTable(p.table, layoutOf(p));
     const embedder = await this.embedderFor(p);

@@ -50,7 +50,7 @@ export interface AskOptions {
 }
 
 /** The extracted text of a document's pages (to place a quote on its page). */
-export type PageTexts = (documentId: string) => { page: number; text: string }[];
+export type PageTexts = (documentId: string) => Promise<{ page: number; text: string }[]>;
 
 const squash = (s: string) => s.replace(/\s+/g, "");
 
@@ -107,7 +107,7 @@ export class AskService {
   constructor(deps: AskDeps) {
     this.retriever = deps.retriever;
     this.answerer = deps.answerer;
-    this.pageTexts = deps.pageTexts ?? (() => []);
+    this.pageTexts = deps.pageTexts ?? (async () => []);
     this.conversations = deps.conversations;
     this.audit = deps.audit;
   }
@@ -204,10 +204,11 @@ export class AskService {
           yield e;
           continue;
         }
-        const citations = e.citations.map((c) => {
+        const citations: typeof e.citations = [];
+        for (const c of e.citations) {
           const [first, last] = pageRange.get(c.n) ?? [c.page, c.page];
-          return first === last ? c : { ...c, page: pageOfQuote(this.pageTexts(c.documentId), c.quote, first, last) };
-        });
+          citations.push(first === last ? c : { ...c, page: pageOfQuote(await this.pageTexts(c.documentId), c.quote, first, last) });
+        }
         yield { ...e, citations };
       }
     }.call(this);

@@ -49,13 +49,13 @@ export async function ensureAdmin(kb: Kb): Promise<{ tokenFile: string; created:
 }
 
 /** Submits the demo corpus once, on an empty knowledge base. Returns the job id, if any. */
-export function ensureDemoCorpus(kb: Kb): string | null {
-  if (kb.status.documentCount() > 0 || !fs.existsSync(DEMO_DIR)) return null;
+export async function ensureDemoCorpus(kb: Kb): Promise<string | null> {
+  if ((await kb.status.documentCount()) > 0 || !fs.existsSync(DEMO_DIR)) return null;
   const files = fs
     .readdirSync(DEMO_DIR)
     .filter((f) => !f.startsWith("."))
     .sort()
     .map((f) => path.join(DEMO_DIR, f));
   if (files.length === 0) return null;
-  return kb.ingest.submit(SYSTEM_ACTOR, files.map((f) => ({ source: `demo/${path.basename(f)}`, path: f }))).jobId;
+  return (await kb.ingest.submit(SYSTEM_ACTOR, files.map((f) => ({ source: `demo/${path.basename(f)}`, path: f })))).jobId;
 }

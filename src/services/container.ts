@@ -10,16 +10,14 @@ import { BlobStore } from "../stores/blob-store.ts";
 import { CHUNKS_TABLE, ChunkStore } from "../stores/lance/chunk-store.ts";
 import { openDb, type Db } from "../stores/sqlite/db.ts";
 import { rebaseBlobPaths } from "../stores/sqlite/blob-paths.ts";
-import { accessOfRow, DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
+import { DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import { JobsRepo } from "../stores/sqlite/jobs-repo.ts";
-import { ErasureRepo } from "../stores/sqlite/erasure-repo.ts";
 import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
 import { ACTIVE_KEY, ActiveIndex, ModelRegistry, type IndexInfo, type ModelStatus } from "./active-index.ts";
 import { isLanceError, sqliteDamagedError, tableDamagedError } from "./data-damage.ts";
-import { UsersRepo } from "../stores/sqlite/users-repo.ts";
 import { canRead, resolveDocumentAccess, SYSTEM_ACTOR } from "../../policies/index.ts";
 import { AccessService } from "./access.ts";
-import { Accounts, refuseLookAlikePrincipalsAmong } from "./accounts.ts";
+import { Accounts } from "./accounts.ts";
 import { AdminService } from "./admin.ts";
 import { PolicyFiles } from "./policy-files.ts";
 import { makePrivateDir, tightenDataDir } from "../stores/private-files.ts";
@@ -29,6 +27,7 @@ import { ExtractiveAnswerer } from "./answer/extractive.ts";
 import { DeferredLlmAnswerer, type LlmAnswererOptions } from "./answer/llm-answerer.ts";
 import { loadLlm, type LlmProvider, type LoadLlmOptions } from "../models/llm.ts";
 import { resolveLlmModelPath } from "../models/model-files.ts";
+import { accessOfRow, type MetadataStore } from "../stores/metadata.ts";
 import { SqliteMetadataStore } from "../stores/sqlite/metadata-store.ts";
 import { ConversationService } from "./conversation/conversations.ts";
 import type { Answerer } from "./answer/types.ts";
@@ -93,7 +92,7 @@ export interface Kb {
   status: StatusService;
   models: ModelStatus;
   /** Starts a job worker in this process (kb serve, kb worker); it runs the scheduled syncs too. */
-  startWorker(options?: Omit<JobWorkerOptions, "log" | "scheduler"> & { schedules?: boolean }): JobWorker;
+  startWorker(options?: Omit<JobWorkerOptions, "log" | "scheduler"> & { schedules?: boolean }): Promise<JobWorker>;
   /** Tells in-process workers a job was just submitted. */
   wakeWorker(): void;
   /** The loaded LLM's facts for /readyz, or null in extractive mode. */
@@ -113,6 +112,8 @@ export interface Kb {
  */
 export interface KbStores {
   db: Db;
+  /** The metadata store the services use (stores/metadata.ts). */
+  metadata: MetadataStore;
   documentsRepo: DocumentsRepo;
   /** Job rows (tests claim and inspect them; the product runs jobs through `jobs`). */
   jobsRepo: JobsRepo;
@@ -143,12 +144,12 @@ export interface OpenKbOptions {
  * The embedding model of a data folder's active index, read without opening the knowledge base
  * (`kb models list` runs without loading LanceDB or any model); null without a data folder.
  */
-export function activeIndexModel(dataDir: string): string | null {
+export async function activeIndexModel(dataDir: string): Promise<string | null> {
   const file = path.join(dataDir, "app.sqlite");
   if (!fs.existsSync(file)) return null;
   const db = openDb(file);
   try {
-    return new SettingsRepo(db).get<IndexInfo>(ACTIVE_KEY)?.model ?? null;
+    return (await new SqliteMetadataStore(db).settings.get<IndexInfo>(ACTIVE_KEY))?.model ?? null;
   } finally {
     db.$client.close();
   }
@@ -224,12 +225,6 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const authFailures = new AuthFailureLog(audit);
   const policy = PolicyFiles.load(config.policyDir, { log: (level, msg) => (level === "error" ? log.error(msg) : log.info(msg)) });
   const accounts = new Accounts(metadata, { roles: () => policy.roles(), audit });
-  // TODO(s6-jobs): job submission and uploads are still synchronous (jobs and documents
-  // repositories), so their look-alike check reads users and groups synchronously; once they are
-  // async, pass `(ps) => accounts.refuseLookAlikePrincipals(ps)` and drop this.
-  const usersNow = new UsersRepo(db);
-  const checkPrincipalsNow = (ps: string[]) =>
-    refuseLookAlikePrincipalsAmong(ps, [...usersNow.list().map((u) => ({ kind: "user", name: u.name })), ...usersNow.listGroups().map((g) => ({ kind: "group", name: g.name }))]);
   const signIn = new SignInService(metadata, accounts, audit, authFailures, {
     idleMs: config.sessionIdleMs,
     maxMs: config.sessionMaxMs,
@@ -250,30 +245,31 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   try {
     index = await ActiveIndex.open({
       lanceDir,
-      settings,
+      metadata,
       models: modelRegistry,
       configuredModel: config.embedModel,
       log: (msg, fields) => log.info(fields ?? {}, msg),
     });
   } catch (err) {
-    const table = settings.get<{ table: string }>(ACTIVE_KEY)?.table ?? CHUNKS_TABLE;
+    const table = (await metadata.settings.get<{ table: string }>(ACTIVE_KEY))?.table ?? CHUNKS_TABLE;
     db.$client.close();
     throw isLanceError(err) ? tableDamagedError(config.dataDir, lanceDir, table, err) : err;
   }
   index.watch();
   const chunks = index.store;
-  const sensitive = new SensitiveIndex(metadata.sensitive, documentsRepo, chunks, audit);
+  const sensitive = new SensitiveIndex(metadata.sensitive, metadata.documents, chunks, audit);
   const models: ModelStatus = index.status;
   if (models.embeddingNote) log.warn(models.embeddingNote);
   const activeEmbedder = () => index.embedder();
 
   const jobDeps: JobDeps = {
-    documents: documentsRepo,
-    jobs: jobsRepo,
+    metadata,
+    documents: metadata.documents,
+    jobs: metadata.jobs,
     chunks,
     index,
     blobs,
-    erasure: new ErasureRepo(db),
+    erasure: metadata.erasure,
     audit,
     embedder: activeEmbedder,
     log: (msg, fields) => log.info(fields ?? {}, msg),
@@ -290,18 +286,18 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   };
   const runner = new JobRunner(jobDeps);
   const ingest = new IngestService(jobDeps);
-  const retriever = new Retriever(chunks, activeEmbedder, (ids) => documentsRepo.indexedBeforeSensitiveVersion(ids, SENSITIVE_DETECTOR_VERSION));
+  const retriever = new Retriever(chunks, activeEmbedder, (ids) => metadata.documents.indexedBeforeSensitiveVersion(ids, SENSITIVE_DETECTOR_VERSION));
   const answerer: Answerer = llmConfigured
     ? new DeferredLlmAnswerer(async () => (await ensureLlm())!, { maxTokens: config.llmMaxTokens, ...options.llmAnswer })
     : new ExtractiveAnswerer();
   const conversations = new ConversationService(metadata, ensureLlm, {
-    canReadDocument: (actor, id) => {
-      const d = documentsRepo.byId(id);
+    canReadDocument: async (actor, id) => {
+      const d = await metadata.documents.byId(id);
       return d !== undefined && canRead(actor, accessOfRow(d));
     },
     redactorFor,
   });
-  const ask = new AskService({ retriever, answerer: () => answerer, pageTexts: (id) => documentsRepo.pages(id), conversations, audit });
+  const ask = new AskService({ retriever, answerer: () => answerer, pageTexts: (id) => metadata.documents.pages(id), conversations, audit });
   const workers: JobWorker[] = [];
   const jobs = new JobsService(
     jobDeps,
@@ -309,14 +305,14 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     () => {
       for (const w of workers) w.poke();
     },
-    { syncRoots: config.syncRoots, checkPrincipals: checkPrincipalsNow },
+    { syncRoots: config.syncRoots, checkPrincipals: (ps) => accounts.refuseLookAlikePrincipals(ps) },
   );
 
   // A chunk table of an older layout (a data folder of an earlier version) is brought up to date
   // before anything reads it (stores/lance/layout.ts); a step that changes what the rows hold
   // has every document re-indexed by a job.
   const layout = await chunks.upgradeLayout({
-    submitReindex: (why) => log.warn({ jobId: jobs.submitReindex(SYSTEM_ACTOR).jobId, why }, "chunk table layout upgrade: reindex job submitted"),
+    submitReindex: async (why) => log.warn({ jobId: (await jobs.submitReindex(SYSTEM_ACTOR)).jobId, why }, "chunk table layout upgrade: reindex job submitted"),
   });
   if (layout.steps.length) log.info({ ...layout }, "chunk table layout upgraded");
 
@@ -328,6 +324,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     config,
     log,
     db,
+    metadata,
     documentsRepo,
     jobsRepo,
     settings,
@@ -337,13 +334,13 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     accounts,
     signIn,
     admin: new AdminService(accounts, audit, signIn),
-    access: new AccessService({ documents: documentsRepo, writer: runner.writer, audit, retriever, accounts, policy }),
+    access: new AccessService({ documents: metadata.documents, writer: runner.writer, audit, retriever, accounts, policy }),
     policy,
     sensitive,
     audit,
     authFailures,
     ingest,
-    documents: new DocumentService(documentsRepo, blobs, ingest, { writer: runner.writer, sensitive, audit, checkPrincipals: checkPrincipalsNow }),
+    documents: new DocumentService(metadata.documents, blobs, ingest, { writer: runner.writer, sensitive, audit, checkPrincipals: (ps) => accounts.refuseLookAlikePrincipals(ps) }),
     retriever,
     search: new SearchService(retriever, audit),
     ask,
@@ -353,11 +350,11 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       answerMode: () => ask.answerMode,
       llmInfo: () => llmInfo(),
       sensitiveIndex: () => sensitive.indexStatus(),
-      documentCount: () => documentsRepo.count(),
+      documentCount: () => metadata.documents.count(),
       chunkCount: () => chunks.count(),
     }),
     models,
-    startWorker(options = {}) {
+    async startWorker(options = {}) {
       const { schedules = true, ...rest } = options;
       // A scheduled folder outside KB_SYNC_ROOTS is refused here, once, rather than at every tick.
       // Each folder as its real path, which is what its sync jobs record.
@@ -369,10 +366,10 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
           return [];
         }
       });
-      const scheduler = sources.length ? new Scheduler(sources, { jobs: jobsRepo, settings, jobsService: jobs, log: (msg, fields) => log.info(fields ?? {}, msg) }) : null;
-      const worker = new JobWorker(jobsRepo, runner, jobDeps, { ...rest, scheduler, log: (msg, fields) => log.info(fields ?? {}, msg) });
+      const scheduler = sources.length ? new Scheduler(sources, { metadata, jobsService: jobs, log: (msg, fields) => log.info(fields ?? {}, msg) }) : null;
+      const worker = new JobWorker(metadata.jobs, runner, jobDeps, { ...rest, scheduler, log: (msg, fields) => log.info(fields ?? {}, msg) });
       try {
-        const r = reindexDocumentsOfOlderDetector({ documents: documentsRepo, jobs: jobsRepo, jobsService: jobs });
+        const r = await reindexDocumentsOfOlderDetector({ metadata, jobsService: jobs });
         if (r.stale > 0) log.warn({ documents: r.stale, jobId: r.jobId }, `documents indexed by an older personal-data detector: reindex job ${r.submitted ? "submitted" : "already queued"}`);
       } catch (err) {
         log.error({ err: String(err) }, "could not check for documents indexed by an older personal-data detector; run `kb reindex --sensitive-stale`");

@@ -17,8 +17,7 @@ import type { Access } from "../../policies/index.ts";
 import type { ChunkRow, ChunkStore } from "../stores/lance/chunk-store.ts";
 import { documentIdsWhere } from "../stores/lance/filter.ts";
 import type { BlobStore } from "../stores/blob-store.ts";
-import { accessOfRow, type DocumentRow, type DocumentsRepo, type NewDocumentRow } from "../stores/sqlite/documents-repo.ts";
-import type { ErasureRepo } from "../stores/sqlite/erasure-repo.ts";
+import { accessOfRow, type DocumentRow, type DocumentStore, type ErasureStore, type MetadataRepositories, type NewDocumentRow, type SettingsStore } from "../stores/metadata.ts";
 import type { ActiveIndex, WriteTarget } from "./active-index.ts";
 
 /** Settings key: per chunk table, the fragments that still hold deleted documents' rows (`erase`). */
@@ -26,16 +25,16 @@ export const ERASURE_KEY = "index.erasure_pending";
 type PendingErasure = Record<string, number[]>;
 
 export interface DocumentWriterDeps {
-  documents: DocumentsRepo;
+  documents: DocumentStore;
   index: ActiveIndex;
   /** Records personal data found in a new version's chunks (services/sensitive.ts). */
   recordSensitive?: (documentId: string, chunks: readonly { chunkId: string; text: string }[]) => Promise<unknown>;
   /** Extracts a stored original again (`restore`); absent: documents with a live version cannot be restored. */
   extract?: (source: string, bytes: Buffer, opts: { title?: string }) => Promise<PreparedDocument>;
-  /** Originals: removed once nothing needs them (ErasureRepo.blobInUse). Absent: originals are left alone. */
+  /** Originals: removed once nothing needs them (ErasureStore.blobInUse). Absent: originals are left alone. */
   blobs?: BlobStore;
   /** Quotes and audit names of deleted documents, blob references, WAL truncation. Absent: not scrubbed. */
-  erasure?: ErasureRepo;
+  erasure?: ErasureStore;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -95,8 +94,8 @@ export class DocumentWriter {
    * in `gone`, and its rows are taken out of the table again). Throws `EmbeddingFailed`
    * (nothing written) when the model fails.
    */
-  async writeVersions(items: VersionWrite[], alsoCommit: (gone: ReadonlySet<string>) => void = () => {}): Promise<{ gone: string[] }> {
-    const { documents, index } = this.deps;
+  async writeVersions(items: VersionWrite[], alsoCommit: (gone: ReadonlySet<string>, tx: MetadataRepositories) => void | Promise<void> = () => {}): Promise<{ gone: string[] }> {
+    const { index } = this.deps;
     const superseded: string[] = [];
     const { result: gone, target } = await index.write(
       async (target) => {
@@ -114,43 +113,43 @@ export class DocumentWriter {
         await target.store.replaceDocuments(items.map((w) => ({ documentId: w.documentId, rows: w.rows })));
         return new Set<string>();
       },
-      (gone) => {
+      async (gone, _target, tx) => {
         superseded.length = 0;
         for (const w of items) {
-          const before = documents.byId(w.documentId)?.blobPath;
-          if (!documents.commitVersion(w.documentId, w.values, w.pages)) gone.add(w.documentId);
+          const before = (await tx.documents.byId(w.documentId))?.blobPath;
+          if (!(await tx.documents.commitVersion(w.documentId, w.values, w.pages))) gone.add(w.documentId);
           else if (before && w.values.blobPath !== undefined && w.values.blobPath !== before) superseded.push(before);
         }
-        alsoCommit(gone);
+        await alsoCommit(gone, tx);
       },
     );
     // The previous version's original, when nothing else names it (the rollback table holds
     // chunk rows, never a path to an original: a rollback copies rows from the live table).
-    this.releaseBlobs(superseded);
+    await this.releaseBlobs(superseded);
     // Deleted while we wrote it: take its rows out again, and have them erased like the rest.
     if (gone.size) {
       const held = await target.store.fragmentsOf([...gone]);
       await target.store.replaceDocuments([...gone].map((documentId) => ({ documentId, rows: [] })));
-      this.recordErasure({ [target.name]: held });
+      await this.recordErasure(index.metadata.settings, { [target.name]: held });
     }
     return { gone: [...gone] };
   }
 
   /** Gives documents new access: chunk columns rewritten in place (no re-embedding), rows updated, `alsoCommit` in the same transaction. */
-  async updateAccess(changes: AccessChange[], alsoCommit: () => void = () => {}): Promise<void> {
-    const { documents, index } = this.deps;
+  async updateAccess(changes: AccessChange[], alsoCommit: (tx: MetadataRepositories) => void | Promise<void> = () => {}): Promise<void> {
+    const { index } = this.deps;
     await index.write(
       async (target) => {
         for (const c of changes) {
           for (let i = 0; i < c.documentIds.length; i += ACCESS_SLICE) await target.store.updateAccessMany(c.documentIds.slice(i, i + ACCESS_SLICE), c.access);
         }
       },
-      () => {
+      async (_result, _target, tx) => {
         for (const c of changes) {
           const { allow, deny, classification, manage } = c.access;
-          for (const id of c.documentIds) documents.update(id, { aclAllow: allow, aclDeny: deny, classification, ...(manage ? { aclManage: manage } : {}), ...c.fields });
+          for (const id of c.documentIds) await tx.documents.update(id, { aclAllow: allow, aclDeny: deny, classification, ...(manage ? { aclManage: manage } : {}), ...c.fields });
         }
-        alsoCommit();
+        await alsoCommit(tx);
       },
     );
   }
@@ -168,8 +167,11 @@ export class DocumentWriter {
    * Callers run `erase` once after a batch of deletes (a job, an API call) before reporting
    * done, since erasing costs a rewrite of those fragments and an FTS rebuild per table.
    */
-  async delete(documentId: string, options: { onlyIf?: (now: DocumentRow | undefined) => boolean; alsoCommit?: () => void } = {}): Promise<boolean> {
-    const { documents, index } = this.deps;
+  async delete(
+    documentId: string,
+    options: { onlyIf?: (now: DocumentRow | undefined, tx: MetadataRepositories) => boolean | Promise<boolean>; alsoCommit?: (tx: MetadataRepositories) => void | Promise<void> } = {},
+  ): Promise<boolean> {
+    const { index } = this.deps;
     const { result: removed } = await index.write(
       async (target) => {
         const fragments: PendingErasure = {};
@@ -180,18 +182,18 @@ export class DocumentWriter {
         }
         return { done: false, fragments, blobPath: null as string | null };
       },
-      (removed) => {
-        const now = documents.byId(documentId);
-        this.recordErasure(removed.fragments);
-        if (options.onlyIf && !options.onlyIf(now)) return;
-        documents.delete(documentId);
-        this.deps.erasure?.scrubReferences(documentId);
+      async (removed, _target, tx) => {
+        const now = await tx.documents.byId(documentId);
+        await this.recordErasure(tx.settings, removed.fragments);
+        if (options.onlyIf && !(await options.onlyIf(now, tx))) return;
+        await tx.documents.delete(documentId);
+        if (this.deps.erasure) await tx.erasure.scrubReferences(documentId);
         removed.done = true;
         removed.blobPath = now?.blobPath ?? null;
-        options.alsoCommit?.();
+        await options.alsoCommit?.(tx);
       },
     );
-    if (removed.blobPath) this.releaseBlobs([removed.blobPath]);
+    if (removed.blobPath) await this.releaseBlobs([removed.blobPath]);
     return removed.done;
   }
 
@@ -207,19 +209,18 @@ export class DocumentWriter {
   }
 
   /** Always sets the key (even with no fragments): `erase` also truncates SQLite's WAL. */
-  private recordErasure(fragments: PendingErasure): void {
-    const { settings } = this.deps.index;
-    const pending = settings.get<PendingErasure>(ERASURE_KEY) ?? {};
+  private async recordErasure(settings: SettingsStore, fragments: PendingErasure): Promise<void> {
+    const pending = (await settings.get<PendingErasure>(ERASURE_KEY)) ?? {};
     for (const [table, held] of Object.entries(fragments)) pending[table] = [...new Set([...(pending[table] ?? []), ...held])].sort((a, b) => a - b);
-    settings.set(ERASURE_KEY, pending);
+    await settings.set(ERASURE_KEY, pending);
   }
 
   /** Removes originals nothing needs any more (no live version names them, no unfinished job file reads them). */
-  private releaseBlobs(paths: string[]): void {
+  private async releaseBlobs(paths: string[]): Promise<void> {
     const { blobs, erasure } = this.deps;
     if (!blobs || !erasure) return;
     for (const p of new Set(paths)) {
-      if (!erasure.blobInUse(p) && blobs.remove(p)) this.deps.log?.("removed an original no document uses", { blob: p });
+      if (!(await erasure.blobInUse(p)) && blobs.remove(p)) this.deps.log?.("removed an original no document uses", { blob: p });
     }
   }
 
@@ -233,8 +234,8 @@ export class DocumentWriter {
    */
   erase(): Promise<void> {
     const run = async () => {
-      const { settings } = this.deps.index;
-      const pending = settings.get<PendingErasure>(ERASURE_KEY);
+      const { metadata } = this.deps.index;
+      const pending = await metadata.settings.get<PendingErasure>(ERASURE_KEY);
       if (!pending) return;
       const target = await this.deps.index.writeTarget();
       const names = await target.store.tableNames();
@@ -244,19 +245,19 @@ export class DocumentWriter {
           await store.eraseFragments(fragments);
         }
       }
-      settings.transaction(() => {
+      await metadata.withTransaction(async ({ settings }) => {
         // Deletes recorded while this ran stay for the next run.
-        const now = settings.get<PendingErasure>(ERASURE_KEY) ?? {};
+        const now = (await settings.get<PendingErasure>(ERASURE_KEY)) ?? {};
         for (const [table, done] of Object.entries(pending)) {
           const left = (now[table] ?? []).filter((f) => !done.includes(f));
           if (left.length) now[table] = left;
           else delete now[table];
         }
         // A delete committed before the checkpoint below is covered by it; only fragments stay.
-        if (Object.keys(now).length) settings.set(ERASURE_KEY, now);
-        else settings.delete(ERASURE_KEY);
+        if (Object.keys(now).length) await settings.set(ERASURE_KEY, now);
+        else await settings.delete(ERASURE_KEY);
       });
-      this.deps.erasure?.checkpoint();
+      await this.deps.erasure?.checkpoint();
     };
     // One erasure at a time in this process; a failed one does not stop the next.
     const next = (this.erasing ?? Promise.resolve()).then(run);
@@ -288,7 +289,7 @@ export class DocumentWriter {
    * re-extracted from the stored original (none: no rows).
    */
   async restore(doc: DocumentRow): Promise<void> {
-    const { index, documents } = this.deps;
+    const { index } = this.deps;
     let rows: ChunkRow[] = [];
     let texts: string[] = [];
     if (doc.version > 0 && doc.status === "ready") {
@@ -306,7 +307,9 @@ export class DocumentWriter {
         rows.forEach((r, i) => (r.vector = vectors?.[i]));
         await target.store.replaceDocuments([{ documentId: doc.id, rows }]);
       },
-      () => documents.byId(doc.id),
+      async (_result, _target, tx) => {
+        await tx.documents.byId(doc.id);
+      },
     );
     this.deps.log?.("restored a document's chunks to its live version", { documentId: doc.id, version: doc.version });
   }

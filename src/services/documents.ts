@@ -8,7 +8,7 @@ import { authorize, can, canRead, Document, isValidName, parsePrincipalList, typ
 import type { BlobStore } from "../stores/blob-store.ts";
 import type { AuditLog } from "./audit.ts";
 import { redactorFor, type SensitiveIndex } from "./sensitive.ts";
-import { accessOfRow, subjectOfRow, type DocumentRow, type DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
+import { accessOfRow, subjectOfRow, type DocumentRow, type DocumentStore } from "../stores/metadata.ts";
 import { ServiceError, notFound } from "./errors.ts";
 import type { DocumentWriter } from "./document-writer.ts";
 import type { UpdateTarget } from "./jobs/context.ts";
@@ -72,20 +72,20 @@ function viewFor(actor: Actor, d: DocumentRow): DocumentView {
 
 export class DocumentService {
   constructor(
-    private readonly repo: DocumentsRepo,
+    private readonly repo: DocumentStore,
     private readonly blobs: BlobStore,
     private readonly ingest: IngestService,
     private readonly extras: { writer: DocumentWriter; sensitive?: SensitiveIndex; audit?: AuditLog; checkPrincipals?: (principals: string[]) => void },
   ) {}
 
-  list(actor: Actor, page: { limit: number; offset: number }): { items: DocumentView[]; total: number } {
-    const visible = this.repo.all().filter((d) => canRead(actor, accessOf(d)));
+  async list(actor: Actor, page: { limit: number; offset: number }): Promise<{ items: DocumentView[]; total: number }> {
+    const visible = (await this.repo.all()).filter((d) => canRead(actor, accessOf(d)));
     return { items: visible.slice(page.offset, page.offset + page.limit).map((d) => viewFor(actor, d)), total: visible.length };
   }
 
   /** The document if `actor` may read it; otherwise "not found" (existence is not revealed), audited as denied when it exists. */
   private async readable(actor: Actor, id: string, action: string): Promise<DocumentRow> {
-    const d = this.repo.byId(id);
+    const d = await this.repo.byId(id);
     if (!d || !canRead(actor, accessOf(d))) {
       if (d) await this.extras.audit?.record(actor, action, id, { reason: "not readable by this user" }, "denied");
       throw notFound("document");
@@ -102,15 +102,15 @@ export class DocumentService {
   async text(actor: Actor, id: string): Promise<{ id: string; pages: { page: number; text: string }[] }> {
     await this.readable(actor, id, "document.text");
     const redact = redactorFor(actor);
-    return { id, pages: this.repo.pages(id).map((p) => ({ page: p.page, text: redact(p.text) })) };
+    return { id, pages: (await this.repo.pages(id)).map((p) => ({ page: p.page, text: redact(p.text) })) };
   }
 
   /**
    * May `actor` upload (and, with a target, update that document)? Routes call it before
    * reading the request body, so a refused upload's bytes are never read nor stored.
    */
-  authorizeUpload(actor: Actor, target?: UpdateTarget): void {
-    this.ingest.authorizeUpload(actor, target);
+  async authorizeUpload(actor: Actor, target?: UpdateTarget): Promise<void> {
+    await this.ingest.authorizeUpload(actor, target);
   }
 
   /**
@@ -118,13 +118,13 @@ export class DocumentService {
    * caller's own document of that name or creates one; with `target`, the one file updates
    * that document (see IngestService.submit).
    */
-  upload(
+  async upload(
     actor: Actor,
     files: { name: string; bytes: Uint8Array }[],
     fields: { allow?: string; deny?: string; title?: string; tags?: string },
     target?: UpdateTarget,
-  ): { jobId: string; documents: { id: string; source: string }[] } {
-    this.ingest.authorizeUpload(actor, target);
+  ): Promise<{ jobId: string; documents: { id: string; source: string }[] }> {
+    await this.ingest.authorizeUpload(actor, target);
     if (target && files.length !== 1) throw new ServiceError(400, "one_file", "an update of a named document takes exactly one file");
     let allow: string[];
     let deny: string[];
@@ -155,7 +155,7 @@ export class DocumentService {
 
   /** Deletes a document: chunks first (so it disappears from search at once), then metadata. */
   async delete(actor: Actor, id: string): Promise<void> {
-    const doc = this.repo.byId(id);
+    const doc = await this.repo.byId(id);
     if (!doc) throw new ServiceError(404, "not_found", "document not found");
     const subject = subjectOfRow(doc);
     if (!can(actor, "read", Document, subject)) throw new ServiceError(404, "not_found", "document not found");

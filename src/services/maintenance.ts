@@ -159,12 +159,12 @@ export async function doctor(config: Config, options: { repair?: boolean; log?: 
   // SQLite and the active table open: compare them, and check the originals.
   const kb = await openKb(config, { llmLoad: "lazy" });
   try {
-    const compare = async () => indexDifferences(kb.documentsRepo.all(), await (await kb.index.writeTarget()).store.documentSignatures());
+    const compare = async () => indexDifferences(await kb.metadata.documents.all(), await (await kb.index.writeTarget()).store.documentSignatures());
     let diff = await compare();
     const n = diff.content.length + diff.access.length + diff.orphans.length;
     const describe = (d: typeof diff) =>
       `${d.content.length} document(s) missing or at another version, ${d.access.length} with other access, ${d.orphans.length} unknown to SQLite`;
-    if (n === 0) add({ check: "index consistency", ok: true, detail: `the active table holds exactly the live versions of ${kb.documentsRepo.all().filter((d) => d.status === "ready").length} document(s)` });
+    if (n === 0) add({ check: "index consistency", ok: true, detail: `the active table holds exactly the live versions of ${(await kb.metadata.documents.all()).filter((d) => d.status === "ready").length} document(s)` });
     else {
       const f: Finding = { check: "index consistency", ok: false, detail: describe(diff) };
       if (repair) {
@@ -178,7 +178,7 @@ export async function doctor(config: Config, options: { repair?: boolean; log?: 
     }
     const bad: string[] = [];
     let checked = 0;
-    for (const d of kb.documentsRepo.all()) {
+    for (const d of await kb.metadata.documents.all()) {
       if (!d.blobPath || d.status !== "ready") continue;
       checked++;
       if (!fs.existsSync(d.blobPath)) bad.push(`${d.source}: original missing (${d.blobPath})`);

@@ -11,11 +11,14 @@
  *   reported at every start and by `kb users conflicts`, for an administrator to resolve
  *   (delete or re-create one of them).
  * Any other ACL entry (`group:HR` with no such group, `role:Editor`) is canonicalized.
+ *
+ * A one-time data migration, SQLite-specific like the schema migrations: the renames are
+ * statements on the SQLite connection, run inside the store's transaction that commits the
+ * documents' access change (DocumentWriter) and the done mark.
  */
 import { canonicalName, parsePrincipal } from "../../policies/index.ts";
 import type { Db } from "../stores/sqlite/db.ts";
-import type { DocumentRow, DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
-import type { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
+import type { DocumentRow, MetadataStore } from "../stores/metadata.ts";
 import type { Accounts, NameConflicts } from "./accounts.ts";
 import type { ActiveIndex } from "./active-index.ts";
 import type { AuditLog } from "./audit.ts";
@@ -33,15 +36,15 @@ export interface NameMigration {
 export interface NameMigrationDeps {
   db: Db;
   accounts: Accounts;
-  documentsRepo: DocumentsRepo;
+  /** The documents' access changes go through the store (DocumentWriter); the renames are SQLite statements. */
+  metadata: MetadataStore;
   index: ActiveIndex;
-  settings: SettingsRepo;
   audit: AuditLog;
 }
 
 /** Runs the migration unless it ran before; null when it had. */
 export async function canonicalizeStoredNames(deps: NameMigrationDeps, options: { force?: boolean } = {}): Promise<NameMigration | null> {
-  if (!options.force && deps.settings.get(DONE_KEY)) return null;
+  if (!options.force && (await deps.metadata.settings.get(DONE_KEY))) return null;
   const conflicts = await deps.accounts.nameConflicts();
   const colliding = new Set(conflicts.collisions.map((c) => `${c.kind}:${c.canonical}`));
   const sql = deps.db.$client;
@@ -67,25 +70,22 @@ export async function canonicalizeStoredNames(deps: NameMigrationDeps, options: 
   };
   const list = (l: string[]) => [...new Set(l.map(entry))].sort();
   const changes: { doc: DocumentRow; allow: string[]; deny: string[]; manage: string[]; owner: string | null }[] = [];
-  for (const doc of deps.documentsRepo.all()) {
+  for (const doc of await deps.metadata.documents.all()) {
     const next = { doc, allow: list(doc.aclAllow), deny: list(doc.aclDeny), manage: list(doc.aclManage ?? []), owner: doc.owner === null ? null : entry(doc.owner) };
     const same = (a: string[], b: string[]) => a.join("\n") === [...b].sort().join("\n");
     if (!same(next.allow, doc.aclAllow) || !same(next.deny, doc.aclDeny) || !same(next.manage, doc.aclManage ?? []) || next.owner !== doc.owner) changes.push(next);
   }
 
   if (renamed.length === 0 && changes.length === 0) {
-    deps.settings.set(DONE_KEY, new Date().toISOString());
+    await deps.metadata.settings.set(DONE_KEY, new Date().toISOString());
     return { renamed, documents: 0, conflicts };
   }
   // The documents' access changes in both stores (document-writer.ts); the renames, the done
   // mark and the audit event are committed in the same transaction.
-  const writer = new DocumentWriter({ documents: deps.documentsRepo, index: deps.index });
-  // TODO(s6-jobs): the commit callback is synchronous (documents, settings): the audit row is
-  // written inside it (SQLite runs record() up to its insert at once) and awaited after it.
-  const recorded: Promise<void>[] = [];
+  const writer = new DocumentWriter({ documents: deps.metadata.documents, index: deps.index });
   await writer.updateAccess(
     changes.map((c) => ({ documentIds: [c.doc.id], access: { allow: c.allow, deny: c.deny, classification: c.doc.classification, manage: c.manage }, fields: { owner: c.owner } })),
-    () => {
+    async (tx) => {
       for (const r of renamed) {
         if (r.kind === "user") {
           sql.prepare("UPDATE users SET name = ? WHERE name = ?").run(r.to, r.from);
@@ -99,10 +99,9 @@ export async function canonicalizeStoredNames(deps: NameMigrationDeps, options: 
         sql.prepare("UPDATE OR IGNORE group_members SET member_name = ? WHERE member_kind = ? AND member_name = ?").run(r.to, r.kind, r.from);
         sql.prepare("DELETE FROM group_members WHERE member_kind = ? AND member_name = ?").run(r.kind, r.from);
       }
-      deps.settings.set(DONE_KEY, new Date().toISOString());
-      recorded.push(deps.audit.record("system", "principals.canonicalize", "principals", { renamed, documents: changes.map((c) => c.doc.id), conflicts }));
+      await tx.settings.set(DONE_KEY, new Date().toISOString());
+      await deps.audit.record("system", "principals.canonicalize", "principals", { renamed, documents: changes.map((c) => c.doc.id), conflicts });
     },
   );
-  await Promise.all(recorded);
   return { renamed, documents: changes.length, conflicts };
 }

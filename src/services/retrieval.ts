@@ -53,7 +53,7 @@ export class Retriever {
     /** The embedder whose vectors match the table, or null (lexical only). */
     private readonly embedder: () => EmbeddingProvider | null,
     /** Of these documents, those indexed by an older personal-data detector (not yet re-indexed). */
-    private readonly olderDetector: (documentIds: string[]) => Set<string> = () => new Set(),
+    private readonly olderDetector: (documentIds: string[]) => Promise<Set<string>> = async () => new Set(),
   ) {}
 
   get mode(): RetrievalMode {
@@ -94,7 +94,7 @@ export class Retriever {
     const mayView = !mustMask(actor);
     const lexicalQuery = [analyzeForQuery(personal.text), ...(mayView ? personal.keys : [])].filter(Boolean).join(" ");
     const lexicalHits = await store.searchText(lexicalQuery, filter, embedder ? candidates : options.topK);
-    const lexical = mayView ? lexicalHits : withoutHitsThroughValues(lexicalHits, lexicalQuery, this.olderDetector(lexicalHits.map((h) => h.documentId)));
+    const lexical = mayView ? lexicalHits : withoutHitsThroughValues(lexicalHits, lexicalQuery, await this.olderDetector(lexicalHits.map((h) => h.documentId)));
     if (!embedder) {
       return { mode: "lexical", chunks: lexical.map((h) => ({ ...h, lexicalScore: h.score })) };
     }

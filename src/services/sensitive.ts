@@ -8,8 +8,7 @@
 import { authorize, can, canRead, mustMask, SensitiveData, type Actor } from "../../policies/index.ts";
 import { countByKind, detectSensitive, maskSensitive, SENSITIVE_DETECTOR_VERSION, type SensitiveKind } from "../domain/sensitive/index.ts";
 import type { ChunkStore } from "../stores/lance/chunk-store.ts";
-import { accessOfRow, type DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
-import type { SensitiveStore } from "../stores/metadata.ts";
+import { accessOfRow, type DocumentStore, type SensitiveStore } from "../stores/metadata.ts";
 
 const identity = (text: string) => text;
 
@@ -46,7 +45,7 @@ export class SensitiveIndex {
   constructor(
     private readonly repo: SensitiveStore,
     /** The document rows the report names (their access decides who sees them), and the detector status. */
-    private readonly documents: DocumentsRepo,
+    private readonly documents: DocumentStore,
     /** The active chunk table (a scan reads every chunk of it). */
     private readonly chunks: ChunkStore,
     private readonly audit: AuditSink,
@@ -68,7 +67,7 @@ export class SensitiveIndex {
     }
     let found = 0;
     for (const [id, chunks] of byDoc) {
-      if (!this.documents.byId(id)) continue;
+      if (!(await this.documents.byId(id))) continue;
       const counts = await this.record(id, chunks);
       if (Object.keys(counts).length) found++;
     }
@@ -77,8 +76,8 @@ export class SensitiveIndex {
   }
 
   /** The detector version, and how many documents an older one indexed (for /readyz). */
-  indexStatus(): { detectorVersion: number; staleDocuments: number } {
-    return { detectorVersion: SENSITIVE_DETECTOR_VERSION, staleDocuments: this.documents.countIndexedBeforeSensitiveVersion(SENSITIVE_DETECTOR_VERSION) };
+  async indexStatus(): Promise<{ detectorVersion: number; staleDocuments: number }> {
+    return { detectorVersion: SENSITIVE_DETECTOR_VERSION, staleDocuments: await this.documents.countIndexedBeforeSensitiveVersion(SENSITIVE_DETECTOR_VERSION) };
   }
 
   /** Detects and records the spans of a document's chunks (replacing earlier versions'); returns counts. */
@@ -111,7 +110,7 @@ export class SensitiveIndex {
     const redact = redactorFor(actor);
     const items: SensitiveReportItem[] = [];
     for (const [documentId, counts] of byDoc) {
-      const d = this.documents.byId(documentId);
+      const d = await this.documents.byId(documentId);
       if (!d || !canRead(actor, accessOfRow(d))) continue;
       items.push({ documentId, source: redact(d.source), title: redact(d.title), counts });
     }

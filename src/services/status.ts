@@ -23,9 +23,9 @@ export interface StatusDeps {
   retrievalMode: () => "lexical" | "hybrid";
   answerMode: () => "extractive" | "llm";
   llmInfo: () => Record<string, unknown> | null;
-  sensitiveIndex: () => { detectorVersion: number; staleDocuments: number };
+  sensitiveIndex: () => Promise<{ detectorVersion: number; staleDocuments: number }>;
   /** Every document row, readable by the caller or not. */
-  documentCount: () => number;
+  documentCount: () => Promise<number>;
   /** Rows of the active chunk table. */
   chunkCount: () => Promise<number>;
 }
@@ -34,7 +34,7 @@ export class StatusService {
   constructor(private readonly deps: StatusDeps) {}
 
   /** How many documents the knowledge base holds (first start: is it empty?). */
-  documentCount(): number {
+  documentCount(): Promise<number> {
     return this.deps.documentCount();
   }
 
@@ -47,7 +47,7 @@ export class StatusService {
     const llm = this.deps.llmInfo();
     if (!llm) notes.push("no LLM configured: answers are extractive (quoted source sentences)");
     else if (typeof llm.gpuFallback === "string") notes.push(`LLM: ${llm.gpuFallback}`);
-    const pii = this.deps.sensitiveIndex();
+    const pii = await this.deps.sensitiveIndex();
     if (pii.staleDocuments > 0)
       notes.push(`${pii.staleDocuments} documents were indexed by an older personal-data detector; a worker re-indexes them when it starts (or run \`kb reindex --sensitive-stale\`)`);
     return {
@@ -57,7 +57,7 @@ export class StatusService {
       embedding: models.embedding,
       llm,
       notes,
-      documents: this.deps.documentCount(),
+      documents: await this.deps.documentCount(),
       chunks: await this.deps.chunkCount(),
       sensitiveDetector: { version: pii.detectorVersion, staleDocuments: pii.staleDocuments },
     };

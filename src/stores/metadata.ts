@@ -6,6 +6,8 @@
  * SQLite implements them first (sqlite/metadata-store.ts). Repositories not listed here are
  * still the synchronous SQLite classes (docs/architecture.md, "Metadata store interfaces").
  */
+import type { Access } from "./access.ts";
+
 export interface ConversationRow {
   id: string;
   title: string;
@@ -230,6 +232,226 @@ export interface SessionStore {
   purgeEnded(now: string, idleBefore: string): Promise<number>;
 }
 
+/**
+ * Small shared state (JSON values by key). Every process reads it fresh, so a change made by
+ * one process (`kb worker` switching the active chunk table) is seen by the others (`kb serve`).
+ */
+export interface SettingsStore {
+  get<T>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown): Promise<void>;
+  /** Sets the key only when it is absent; returns the value now stored. */
+  setIfAbsent<T>(key: string, value: T): Promise<T>;
+  delete(key: string): Promise<void>;
+  /** Adds `by` to a numeric value (absent = 0) and returns the new value. */
+  increment(key: string, by?: number): Promise<number>;
+  /** Keys with a prefix and their values. */
+  withPrefix<T>(prefix: string): Promise<Map<string, T>>;
+}
+
+/**
+ * What erasing a document asks of the metadata store besides its own rows: quotes of it in
+ * conversations, names of it in audit details and job records, whether another document still
+ * needs its original, and pushing freed pages out of the store's log.
+ */
+export interface ErasureStore {
+  /** True when some document's live version still names this original, or an unfinished job file will read it. */
+  blobInUse(blobPath: string): Promise<boolean>;
+  /** Replaces what conversations, audit details and job file records said of the document (in the caller's transaction). */
+  scrubReferences(documentId: string): Promise<void>;
+  /** Makes freed pages leave the store's files (SQLite: the WAL is checkpointed and truncated). */
+  checkpoint(): Promise<void>;
+}
+
+export type DocumentStatus = "processing" | "ready" | "failed";
+
+/** A document's metadata row (one per document; its live version's facts). */
+export interface DocumentRow {
+  id: string;
+  /** Where the document came from: an absolute path, or an upload name. Shown to users; not unique. */
+  source: string;
+  /** What names it for future ingestion without its id (`DocumentIdentity`); null: nothing does any more. */
+  identityScope: string | null;
+  identityKey: string | null;
+  title: string;
+  mime: string | null;
+  contentHash: string | null;
+  /** The live version; 0: none yet. */
+  version: number;
+  status: DocumentStatus;
+  owner: string | null;
+  aclAllow: string[];
+  aclDeny: string[];
+  /** Principals granted management besides the owner. */
+  aclManage: string[];
+  classification: number;
+  tags: string[];
+  pageCount: number;
+  chunkCount: number;
+  sizeBytes: number;
+  /** The stored original (for reindexing and previews). */
+  blobPath: string | null;
+  /** The source file's mtime when last ingested or checked (a sync skips hashing when it and the size are unchanged). */
+  sourceMtimeMs: number | null;
+  /** The personal-data detector version that wrote the live version's index terms and spans. */
+  sensitiveVersion: number;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+type RequiredDocumentFields = "id" | "source" | "title" | "status" | "aclAllow" | "aclDeny";
+/** A new document row: the required fields, the rest take the store's defaults. */
+export type NewDocumentRow = Pick<DocumentRow, RequiredDocumentFields> & Partial<Omit<DocumentRow, RequiredDocumentFields>>;
+
+/** What names a document for future ingestion without its id (see the schema's identityScope). */
+export interface DocumentIdentity {
+  scope: string;
+  key: string;
+}
+
+/** Uploads and `kb ingest` name documents inside their owner's scope (the operator: `system`). */
+export const ownerScope = (owner: string | null) => `owner:${owner ?? "system"}`;
+/** A folder sync names its documents by their path relative to its root. */
+export const syncScope = (root: string) => `sync:${root}`;
+
+/** A document's access triple: what the read rule decides on and what its chunk rows carry. */
+export const accessOfRow = (d: DocumentRow): Access => ({ allow: d.aclAllow, deny: d.aclDeny, classification: d.classification });
+
+/** The access triple plus who manages the document: what the document policy decides on. */
+export const subjectOfRow = (d: DocumentRow) => ({ ...accessOfRow(d), owner: d.owner, managers: d.aclManage });
+
+/** Document metadata and the extracted text of each live document's pages. */
+export interface DocumentStore {
+  byId(id: string): Promise<DocumentRow | undefined>;
+  /** One document with this source (sources are not unique: prefer `withSource` outside tests). */
+  bySource(source: string): Promise<DocumentRow | undefined>;
+  /** Every document with this source, oldest first. */
+  withSource(source: string): Promise<DocumentRow[]>;
+  byIdentity(identity: DocumentIdentity): Promise<DocumentRow | undefined>;
+  /** Every document named in a scope (a sync root's documents). */
+  inScope(scope: string): Promise<DocumentRow[]>;
+  /** No name leads to the document any more; it stays as it is otherwise. */
+  detachIdentity(id: string): Promise<void>;
+  /** Every document (ordered by source); callers filter by access with the document policy. */
+  all(): Promise<DocumentRow[]>;
+  /** Ready documents whose index was written by a personal-data detector older than `version`. */
+  countIndexedBeforeSensitiveVersion(version: number): Promise<number>;
+  /** Those of `ids` whose index was written by a personal-data detector older than `version`. */
+  indexedBeforeSensitiveVersion(ids: readonly string[], version: number): Promise<Set<string>>;
+  count(): Promise<number>;
+  insert(row: NewDocumentRow): Promise<void>;
+  update(id: string, values: Partial<NewDocumentRow>): Promise<void>;
+  /** Marks a new version live and stores its page texts, atomically. False when the document no longer exists. */
+  commitVersion(id: string, values: Partial<NewDocumentRow>, pages: { page: number; text: string }[]): Promise<boolean>;
+  /** Documents created for a job but never given a version (status processing, version 0). */
+  unversioned(): Promise<DocumentRow[]>;
+  delete(id: string): Promise<void>;
+  pages(id: string): Promise<{ page: number; text: string }[]>;
+}
+
+export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "partial" | "cancelled";
+export type JobFileStatus = "queued" | "running" | "succeeded" | "unchanged" | "failed" | "cancelled";
+/** ingest (read, hash, write a version) | delete (the file disappeared: a sync) | reindex | reembed (copy into a shadow table). */
+export type JobFileAction = "ingest" | "delete" | "reindex" | "reembed";
+
+/** A job. Its kind is free text (services/jobs/kinds.ts lists them): a new kind needs no schema change. */
+export interface JobRow {
+  id: string;
+  kind: string;
+  status: JobStatus;
+  createdBy: string | null;
+  params: Record<string, unknown>;
+  total: number;
+  done: number;
+  /** The worker holding the job and its last sign of life, so a dead worker's job can be resumed. */
+  workerId: string | null;
+  heartbeatAt: string | null;
+  /** What a multi-phase job is doing now (planning, copying, catching up, switching…). */
+  phase: string | null;
+  error: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** One file (or document) of a job, with its outcome. */
+export interface JobFileRow {
+  jobId: string;
+  ordinal: number;
+  source: string;
+  /** Where the bytes are: a blob path for uploads, the file path for local ingestion. */
+  path: string;
+  documentId: string | null;
+  status: JobFileStatus;
+  action: JobFileAction;
+  errorCode: string | null;
+  error: string | null;
+  options: Record<string, unknown>;
+  finishedAt: string | null;
+}
+
+/** A file row as callers describe it; status defaults to queued. */
+export type NewJobFile = Pick<JobFileRow, "ordinal" | "source" | "path"> &
+  Partial<Pick<JobFileRow, "options" | "action" | "documentId" | "status" | "errorCode" | "error">>;
+export type JobFileUpdate = Partial<Pick<JobFileRow, "status" | "documentId" | "errorCode" | "error">>;
+
+/**
+ * The persisted job queue. Workers claim jobs atomically (`claim`, `claimJob`: the check and the
+ * take are one write transaction, so two processes never take the same job); a job whose worker
+ * stopped sending heartbeats (or whose worker process is known dead) can be claimed again and
+ * resumes from its per-file records.
+ */
+export interface JobStore {
+  create(job: { id: string; kind: string; createdBy: string | null; params?: Record<string, unknown> }, files?: NewJobFile[]): Promise<void>;
+  /** Adds file rows (a planning step) and updates the totals; rows already terminal count as done. */
+  addFiles(jobId: string, files: NewJobFile[]): Promise<void>;
+  byId(id: string): Promise<JobRow | undefined>;
+  files(jobId: string): Promise<JobFileRow[]>;
+  /** Newest first, optionally filtered. */
+  list(filter?: { limit?: number; offset?: number; status?: JobStatus[]; kind?: string[]; createdBy?: string }): Promise<JobRow[]>;
+  /** Claims the oldest queued job (of `kinds`), or a running one whose worker has been silent for `staleMs`; its id. */
+  claim(workerId: string, staleMs: number, kinds?: string[]): Promise<string | undefined>;
+  /** Claims one specific job if it is queued or abandoned. */
+  claimJob(jobId: string, workerId: string, staleMs: number): Promise<boolean>;
+  /** False when the job is no longer this worker's (cancelled, finished, or taken over). */
+  heartbeat(jobId: string, workerId: string): Promise<boolean>;
+  /** True while `workerId` holds the job. */
+  holds(jobId: string, workerId: string): Promise<boolean>;
+  /** Files still to do: queued, or running when the previous worker died. */
+  pendingFiles(jobId: string): Promise<JobFileRow[]>;
+  setFile(jobId: string, ordinal: number, values: JobFileUpdate): Promise<void>;
+  /** Updates several files atomically, keeping the job's done count. */
+  setFiles(jobId: string, updates: (JobFileUpdate & { ordinal: number })[]): Promise<void>;
+  setPhase(jobId: string, phase: string | null): Promise<void>;
+  /** Merges values into the job's params (planning results a resumed run must reuse). */
+  mergeParams(jobId: string, values: Record<string, unknown>): Promise<void>;
+  /** Sets the final status, unless the job was cancelled meanwhile. */
+  finish(jobId: string, status: JobStatus, error?: string): Promise<void>;
+  /** Cancels a queued or running job (its queued files too); false when it was not active. */
+  cancel(jobId: string): Promise<boolean>;
+  cancelQueuedFiles(jobId: string): Promise<void>;
+  /** Queued and running files → cancelled (by the worker that was running them, once it stopped). */
+  cancelUnfinishedFiles(jobId: string): Promise<void>;
+  /** Gives a running job back to the queue (a worker shutting down cleanly). */
+  release(jobId: string, workerId: string): Promise<void>;
+  /** Files of finished (cancelled/failed) jobs still marked running: their worker died mid-file. */
+  interruptedFiles(): Promise<JobFileRow[]>;
+  /** Documents named by unfinished files of queued or running jobs (they will be written). */
+  documentsInActiveJobs(): Promise<Set<string>>;
+  /** An active job of `kind` whose params `match` (a schedule does not pile up syncs). */
+  activeJobWith(kind: string, match: (params: Record<string, unknown>) => boolean): Promise<JobRow | undefined>;
+  /** Files finished since `sinceIso` (for throughput). */
+  finishedSince(jobId: string, sinceIso: string): Promise<number>;
+  /** File counts per status. */
+  counts(jobId: string): Promise<Record<string, number>>;
+  /** True when some worker (not a `kb` command running its own job) has shown life within `withinMs`. */
+  anyLiveWorker(withinMs: number): Promise<boolean>;
+  workerAlive(id: string, pid: number, host: string): Promise<void>;
+  workerGone(id: string): Promise<void>;
+  /** Removes this host's workers whose process `isDead`, making their running jobs claimable at once; their ids. */
+  reapDeadWorkers(host: string, isDead: (pid: number, id: string) => boolean): Promise<string[]>;
+}
+
 /** The repositories one transaction sees (all on the transaction's connection). */
 export interface MetadataRepositories {
   readonly conversations: ConversationStore;
@@ -238,6 +460,10 @@ export interface MetadataRepositories {
   readonly audit: AuditStore;
   readonly credentials: CredentialStore;
   readonly sessions: SessionStore;
+  readonly settings: SettingsStore;
+  readonly erasure: ErasureStore;
+  readonly documents: DocumentStore;
+  readonly jobs: JobStore;
 }
 
 export interface MetadataStore extends MetadataRepositories {

@@ -40,7 +40,7 @@ export interface TestServer extends TestKb {
 
 export async function startTestServer(overrides: Partial<Config> = {}, options: Omit<OpenKbOptions, "logger"> = {}): Promise<TestServer> {
   const t = await openTestKb(overrides, options);
-  t.kb.startWorker();
+  await t.kb.startWorker();
   const server = await startServer(t.kb, { port: 0, host: "127.0.0.1" });
   return {
     ...t,
@@ -68,12 +68,12 @@ export async function ingestNow(
   files: { source: string; path: string; allow?: string[]; deny?: string[]; title?: string; classification?: number }[],
   actor: Actor = SYSTEM_ACTOR,
 ) {
-  const { jobId, documents } = kb.ingest.submit(actor, files);
+  const { jobId, documents } = await kb.ingest.submit(actor, files);
   const workerId = `test-${process.pid}`;
   if (!kb.jobsRepo.claimJob(jobId, workerId, STALE_MS)) {
     // An in-process worker took it: wait for it.
     for (;;) {
-      const v = kb.jobs.view(jobId)!;
+      const v = (await kb.jobs.view(jobId))!;
       if (!["queued", "running"].includes(v.status)) return { job: v, documents };
       await new Promise((r) => setTimeout(r, 50));
     }

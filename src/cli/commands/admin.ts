@@ -16,9 +16,9 @@ import type { SensitiveKind } from "../../domain/sensitive/index.ts";
 import { withKb } from "../context.ts";
 
 /** A document by id or source; a source several documents share answers with their list (give an id then). */
-function documentId(kb: Kb, ref: string): string {
+async function documentId(kb: Kb, ref: string): Promise<string> {
   try {
-    return kb.access.documentIdByRef(SYSTEM_ACTOR, ref, [ref, path.resolve(ref)]);
+    return await kb.access.documentIdByRef(SYSTEM_ACTOR, ref, [ref, path.resolve(ref)]);
   } catch (err) {
     if (err instanceof ServiceError && err.code === "ambiguous_document") {
       const candidates = (err.details?.candidates ?? []) as DocumentCandidate[];
@@ -110,7 +110,7 @@ export function registerAdminCommands(program: Command): void {
     .option("--json", "print JSON (with the full rule trace)")
     .action(async (document: string, o: { as: string; json?: boolean }) =>
       withKb(async (kb) => {
-        const e = await kb.access.explain(SYSTEM_ACTOR, o.as, documentId(kb, document));
+        const e = await kb.access.explain(SYSTEM_ACTOR, o.as, await documentId(kb, document));
         if (o.json) return void console.log(JSON.stringify(e, null, 2));
         console.log(`${e.allowed ? "ALLOWED" : "DENIED"}: user:${e.user} ${e.allowed ? "may" : "may not"} read ${e.document.id} (${e.document.source})`);
         console.log(`  document: ${fmtAccess(e.document)} owner=${e.document.owner ?? "-"}`);
@@ -125,7 +125,7 @@ export function registerAdminCommands(program: Command): void {
   const acl = program.command("acl").description("document access lists and classification (applied to the next query, no re-embedding)");
   withChangeOptions(acl.command("set <document>").description("change one document's access (by id or source)")).action(async (document: string, o: ChangeOptions) =>
     withKb(async (kb) => {
-      const r = await kb.access.setAcl(SYSTEM_ACTOR, documentId(kb, document), changeFrom(o));
+      const r = await kb.access.setAcl(SYSTEM_ACTOR, await documentId(kb, document), changeFrom(o));
       console.log(r.changed ? `${r.id}: ${fmtAccess(r.before)}\n  → ${fmtAccess(r.after)}` : `${r.id}: unchanged (${fmtAccess(r.after)})`);
     }),
   );

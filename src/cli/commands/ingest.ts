@@ -59,9 +59,9 @@ export async function followJob(kb: Kb, jobId: string, options: { quiet?: boolea
   const bar = jobProgressBar(options.quiet);
   try {
     for (;;) {
-      const v = kb.jobs.view(jobId, { files: false })!;
+      const v = (await kb.jobs.view(jobId, { files: false }))!;
       bar.update(v);
-      if (!["queued", "running"].includes(v.status)) return kb.jobs.view(jobId)!;
+      if (!["queued", "running"].includes(v.status)) return (await kb.jobs.view(jobId))!;
       await new Promise((r) => setTimeout(r, 500));
     }
   } finally {
@@ -71,7 +71,7 @@ export async function followJob(kb: Kb, jobId: string, options: { quiet?: boolea
 
 /** Runs a job in this process with a progress bar, or follows it when another worker has it. */
 export async function runOrFollow(kb: Kb, jobId: string, options: { wait: boolean; quiet?: boolean }): Promise<JobView | undefined> {
-  if (kb.jobs.anyLiveWorker()) {
+  if (await kb.jobs.anyLiveWorker()) {
     kb.wakeWorker();
     return options.wait ? followJob(kb, jobId, options) : undefined;
   }
@@ -82,7 +82,10 @@ export async function runOrFollow(kb: Kb, jobId: string, options: { wait: boolea
     ran = await kb.jobs.runHere(jobId, (_done, _total, file) => {
       if (Date.now() - last < 200) return;
       last = Date.now();
-      bar.update(kb.jobs.view(jobId, { files: false })!, file);
+      kb.jobs.view(jobId, { files: false }).then(
+        (v) => bar.update(v!, file),
+        () => {}, // progress display only
+      );
     });
   } finally {
     bar.stop();
@@ -118,7 +121,7 @@ export function registerIngestCommands(program: Command): void {
         await kb.accounts.refuseLookAlikePrincipals([...allow, ...deny]);
         const classification = o.classification ? classificationLevel(o.classification) : undefined;
         const actor = await actorFor(kb, o.as);
-        const { jobId } = kb.ingest.submit(
+        const { jobId } = await kb.ingest.submit(
           actor,
           files.map((f) => ({
             source: f,

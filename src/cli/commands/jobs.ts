@@ -9,7 +9,7 @@ import { loadConfig } from "../../config.ts";
 import { openKb, type Kb } from "../../services/container.ts";
 import { JOB_KINDS } from "../../services/jobs/kinds.ts";
 import type { JobView } from "../../services/jobs/views.ts";
-import type { JobStatus } from "../../stores/sqlite/jobs-repo.ts";
+import type { JobStatus } from "../../stores/metadata.ts";
 import { splitList, withKb } from "../context.ts";
 import { followJob, printJob, runOrFollow } from "./ingest.ts";
 
@@ -42,7 +42,7 @@ export function registerJobCommands(program: Command): void {
       withKb(async (kb) => {
         if (!action) throw new Error("usage: kb jobs list | kb jobs watch <id> | kb jobs cancel <id> | kb jobs <id>");
         if (action === "list") {
-          const items = kb.jobs.list(SYSTEM_ACTOR, { status: splitList(o.status) as JobStatus[], kind: splitList(o.kind), limit: o.limit ? Number(o.limit) : 20 });
+          const items = await kb.jobs.list(SYSTEM_ACTOR, { status: splitList(o.status) as JobStatus[], kind: splitList(o.kind), limit: o.limit ? Number(o.limit) : 20 });
           if (o.json) console.log(JSON.stringify(items.map(({ files: _f, ...v }) => v), null, 2));
           else for (const v of items) console.log(listLine(v));
           return;
@@ -54,7 +54,7 @@ export function registerJobCommands(program: Command): void {
           else printJob(v);
           return;
         }
-        const v = kb.jobs.view(action);
+        const v = await kb.jobs.view(action);
         if (!v) throw new Error(`no job ${action}`);
         if (o.json) console.log(JSON.stringify(v, null, 2));
         else printJob(v);
@@ -69,7 +69,7 @@ export function registerJobCommands(program: Command): void {
     .option("--kinds <list>", `only these job kinds (${JOB_KINDS.join(",")})`)
     .action(async (o: { once: boolean; schedules: boolean; kinds?: string }) => {
       const kb = await openKb(loadConfig(process.env));
-      const worker = kb.startWorker({ once: o.once, schedules: o.schedules, kinds: splitList(o.kinds).length ? splitList(o.kinds) : undefined });
+      const worker = await kb.startWorker({ once: o.once, schedules: o.schedules, kinds: splitList(o.kinds).length ? splitList(o.kinds) : undefined });
       kb.log.info({ worker: worker.id, pid: process.pid }, "worker started");
       let stopping = false;
       const stop = async (code: number) => {
@@ -96,7 +96,7 @@ export function registerJobCommands(program: Command): void {
     .action(async (folder: string, o: { allow?: string; deny?: string; classification?: string; wait: boolean }) =>
       withKb(async (kb) => {
         const { resolve } = await import("node:path");
-        const { jobId } = kb.jobs.submitSync(SYSTEM_ACTOR, {
+        const { jobId } = await kb.jobs.submitSync(SYSTEM_ACTOR, {
           folder: resolve(folder),
           allow: parsePrincipalList(o.allow),
           deny: parsePrincipalList(o.deny),
@@ -116,7 +116,7 @@ export function registerJobCommands(program: Command): void {
     .action(async (o: { documents?: string; sourcePrefix?: string; sensitiveStale: boolean; wait: boolean }) =>
       withKb(async (kb) => {
         const ids = splitList(o.documents);
-        const { jobId } = kb.jobs.submitReindex(SYSTEM_ACTOR, { documentIds: ids.length ? ids : undefined, sourcePrefix: o.sourcePrefix, sensitiveStale: o.sensitiveStale });
+        const { jobId } = await kb.jobs.submitReindex(SYSTEM_ACTOR, { documentIds: ids.length ? ids : undefined, sourcePrefix: o.sourcePrefix, sensitiveStale: o.sensitiveStale });
         await runSubmitted(kb, jobId, o.wait);
       }),
     );
@@ -131,9 +131,9 @@ export function registerJobCommands(program: Command): void {
     .option("--wait", "when a running worker takes the job, wait for it to finish", false)
     .action(async (o: { model?: string; vectors: boolean; rollback: boolean; force: boolean; wait: boolean }) =>
       withKb(async (kb) => {
-        const { jobId } = kb.jobs.submitReembed(SYSTEM_ACTOR, { model: o.vectors === false ? null : o.model, rollback: o.rollback, force: o.force });
+        const { jobId } = await kb.jobs.submitReembed(SYSTEM_ACTOR, { model: o.vectors === false ? null : o.model, rollback: o.rollback, force: o.force });
         await runSubmitted(kb, jobId, o.wait);
-        const now = kb.index.pointer();
+        const now = await kb.index.pointer();
         console.log(`active table: ${now.table} (${now.model ? `${now.model}, ${now.dimension}d` : "no vectors"})`);
       }),
     );
@@ -144,7 +144,7 @@ export function registerJobCommands(program: Command): void {
     .option("--wait", "when a running worker takes the job, wait for it to finish", false)
     .action(async (o: { wait: boolean }) =>
       withKb(async (kb) => {
-        const { jobId } = kb.jobs.submitOptimize(SYSTEM_ACTOR);
+        const { jobId } = await kb.jobs.submitOptimize(SYSTEM_ACTOR);
         await runSubmitted(kb, jobId, o.wait);
       }),
     );
@@ -156,8 +156,8 @@ export function registerJobCommands(program: Command): void {
     .action(async (o: { json?: boolean }) =>
       withKb(async (kb) => {
         const info = {
-          active: kb.index.pointer(),
-          previous: kb.index.previous() ?? null,
+          active: await kb.index.pointer(),
+          previous: (await kb.index.previous()) ?? null,
           tables: await kb.chunks.tableNames(),
           chunks: await kb.chunks.count(),
           embedding: kb.models.embedding,

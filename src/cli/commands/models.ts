@@ -27,7 +27,7 @@ export function registerModelCommands(program: Command): void {
     .command("list")
     .description("models in the models folder (embedding folders, GGUF files), which are active, and the recommended ones")
     .option("--json", "print JSON")
-    .action((o: { json?: boolean }) => {
+    .action(async (o: { json?: boolean }) => {
       const config = loadConfig(process.env);
       let llmPath: string | null = null;
       let llmNote = "";
@@ -40,7 +40,7 @@ export function registerModelCommands(program: Command): void {
       }
       const found = findEmbeddingModels(config.modelsDir);
       const configuredEmbedding = config.embedModel?.toLowerCase() === "none" ? null : (config.embedModel ?? found[0] ?? null);
-      const indexModel = activeIndexModel(config.dataDir);
+      const indexModel = await activeIndexModel(config.dataDir);
       const installed = listModels(config.modelsDir, MANIFEST, { embedding: indexModel ?? configuredEmbedding, llmPath });
       const available = MANIFEST.models.map((m) => ({
         name: m.name,

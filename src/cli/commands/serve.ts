@@ -12,13 +12,13 @@ async function serve(options: { port?: string; demo: boolean }): Promise<void> {
   // Audit retention (KB_AUDIT_RETENTION_DAYS): purge now and daily.
   const stopRetention = kb.audit.startRetention(config.auditRetentionDays, (msg) => kb.log.info(msg));
   if (options.demo) {
-    const jobId = ensureDemoCorpus(kb);
+    const jobId = await ensureDemoCorpus(kb);
     if (jobId) {
       const v = await runOrFollow(kb, jobId, { wait: true, quiet: true });
       console.log(`ingested the demo corpus: ${v?.progress.done ?? 0} documents (${v?.status})`);
     }
   }
-  kb.startWorker();
+  await kb.startWorker();
   const server = await startServer(kb);
   console.log(`private-kb listening on ${server.url}`);
   console.log(`  retrieval: ${kb.retriever.mode}${kb.models.embedding ? ` (${kb.models.embedding.model})` : " (no embedding model in " + config.modelsDir + ")"}`);

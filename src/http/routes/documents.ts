@@ -43,7 +43,7 @@ function expectedVersion(header: string | undefined): number | undefined {
 async function upload(c: Context<AppEnv>, target?: UpdateTarget) {
   const kb = c.get("kb");
   const actor = c.get("actor");
-  kb.documents.authorizeUpload(actor, target);
+  await kb.documents.authorizeUpload(actor, target);
   const type = c.req.header("content-type") ?? "";
   if (!type.toLowerCase().startsWith("multipart/form-data")) {
     throw new ServiceError(415, "unsupported_media_type", "send files as multipart/form-data with a `file` field");
@@ -54,7 +54,7 @@ async function upload(c: Context<AppEnv>, target?: UpdateTarget) {
   if (list.length === 0) throw new ServiceError(400, "no_file", "no `file` field in the upload");
   const files = await Promise.all(list.map(async (f) => ({ name: f.name || "upload", bytes: new Uint8Array(await f.arrayBuffer()) })));
   const field = (k: string) => (typeof body[k] === "string" ? (body[k] as string) : undefined);
-  const result = kb.documents.upload(actor, files, { allow: field("allow"), deny: field("deny"), title: field("title"), tags: field("tags") }, target);
+  const result = await kb.documents.upload(actor, files, { allow: field("allow"), deny: field("deny"), title: field("title"), tags: field("tags") }, target);
   kb.wakeWorker();
   return c.json(result, 202);
 }
@@ -122,9 +122,9 @@ documentRoutes.openapi(
       ...errorResponses,
     },
   }),
-  (c) => {
+  async (c) => {
     const { limit, offset } = c.req.valid("query");
-    const page = c.get("kb").documents.list(c.get("actor"), { limit, offset });
+    const page = await c.get("kb").documents.list(c.get("actor"), { limit, offset });
     return c.json({ ...page, limit, offset }, 200);
   },
 );

@@ -62,16 +62,15 @@ jobRoutes.openapi(
       ...errorResponses,
     },
   }),
-  (c) => {
+  async (c) => {
     const q = c.req.valid("query");
     const split = (v: string | undefined) => (v ? v.split(",").map((s) => s.trim()).filter(Boolean) : undefined);
     const status = split(q.status);
     const bad = status?.find((s) => !(STATUSES as readonly string[]).includes(s));
     if (bad) throw new ServiceError(400, "bad_request", `unknown status ${bad}`);
-    const items = c
-      .get("kb")
-      .jobs.list(c.get("actor"), { status: status as (typeof STATUSES)[number][] | undefined, kind: split(q.kind), limit: q.limit, offset: q.offset })
-      .map(({ files: _files, ...rest }) => rest);
+    const items = (
+      await c.get("kb").jobs.list(c.get("actor"), { status: status as (typeof STATUSES)[number][] | undefined, kind: split(q.kind), limit: q.limit, offset: q.offset })
+    ).map(({ files: _files, ...rest }) => rest);
     return c.json({ items, limit: q.limit, offset: q.offset }, 200);
   },
 );
@@ -87,7 +86,7 @@ jobRoutes.openapi(
     request: { params: IdParam },
     responses: { 200: { description: "The job", content: { "application/json": { schema: JobSchema } } }, ...errorResponses },
   }),
-  (c) => c.json(c.get("kb").jobs.get(c.get("actor"), c.req.valid("param").id), 200),
+  async (c) => c.json(await c.get("kb").jobs.get(c.get("actor"), c.req.valid("param").id), 200),
 );
 
 jobRoutes.openapi(
@@ -130,9 +129,9 @@ jobRoutes.openapi(
     ),
     responses: { ...accepted, ...errorResponses },
   }),
-  (c) => {
+  async (c) => {
     const b = c.req.valid("json");
-    const r = c.get("kb").jobs.submitSync(c.get("actor"), { folder: b.folder, allow: principals(b.allow), deny: principals(b.deny), classification: classification(b.classification) });
+    const r = await c.get("kb").jobs.submitSync(c.get("actor"), { folder: b.folder, allow: principals(b.allow), deny: principals(b.deny), classification: classification(b.classification) });
     return c.json(r, 202);
   },
 );
@@ -152,7 +151,7 @@ jobRoutes.openapi(
     ),
     responses: { ...accepted, ...errorResponses },
   }),
-  (c) => c.json(c.get("kb").jobs.submitReindex(c.get("actor"), c.req.valid("json")), 202),
+  async (c) => c.json(await c.get("kb").jobs.submitReindex(c.get("actor"), c.req.valid("json")), 202),
 );
 
 jobRoutes.openapi(
@@ -173,7 +172,7 @@ jobRoutes.openapi(
     ),
     responses: { ...accepted, 409: { description: "Nothing to roll back to", content: { "application/json": { schema: ErrorSchema } } }, ...errorResponses },
   }),
-  (c) => c.json(c.get("kb").jobs.submitReembed(c.get("actor"), c.req.valid("json")), 202),
+  async (c) => c.json(await c.get("kb").jobs.submitReembed(c.get("actor"), c.req.valid("json")), 202),
 );
 
 jobRoutes.openapi(
@@ -184,5 +183,5 @@ jobRoutes.openapi(
     request: json(z.object({ cleanupOlderThanMinutes: z.number().int().min(0).max(525_600).optional() })),
     responses: { ...accepted, ...errorResponses },
   }),
-  (c) => c.json(c.get("kb").jobs.submitOptimize(c.get("actor"), c.req.valid("json")), 202),
+  async (c) => c.json(await c.get("kb").jobs.submitOptimize(c.get("actor"), c.req.valid("json")), 202),
 );

@@ -50,7 +50,7 @@ export interface ConversationDetail {
  * (access may have narrowed since), and masks personal data the actor may not see.
  */
 export interface HistoryGuard {
-  canReadDocument(actor: Actor, documentId: string): boolean;
+  canReadDocument(actor: Actor, documentId: string): Promise<boolean>;
   redactorFor(actor: Actor): (text: string) => string;
 }
 
@@ -73,9 +73,16 @@ export class ConversationService {
    */
   private async visibleMessages(actor: Actor, id: string, limit?: number) {
     const redact = this.guard.redactorFor(actor);
-    return (await this.repo.conversations.messages(actor.id, id, limit)).map((m) => {
+    const messages = await this.repo.conversations.messages(actor.id, id, limit);
+    const readable = new Map<string, boolean>();
+    for (const m of messages) {
+      for (const c of (m.citations ?? []) as Citation[]) {
+        if (!readable.has(c.documentId)) readable.set(c.documentId, await this.guard.canReadDocument(actor, c.documentId));
+      }
+    }
+    return messages.map((m) => {
       const citations = (m.citations ?? []) as Citation[];
-      const withheld = citations.some((c) => !this.guard.canReadDocument(actor, c.documentId));
+      const withheld = citations.some((c) => !readable.get(c.documentId));
       return {
         ...m,
         content: withheld ? WITHHELD_ANSWER : redact(m.content),

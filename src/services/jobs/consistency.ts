@@ -15,7 +15,7 @@
  */
 import { accessSignature } from "../../stores/access.ts";
 import type { DocumentSignature } from "../../stores/lance/chunk-store.ts";
-import { accessOfRow, type DocumentRow } from "../../stores/sqlite/documents-repo.ts";
+import { accessOfRow, type DocumentRow } from "../../stores/metadata.ts";
 import type { DocumentWriter } from "../document-writer.ts";
 import type { JobDeps } from "./context.ts";
 
@@ -69,8 +69,8 @@ export function indexDifferences(docs: DocumentRow[], sigs: Map<string, Document
  * A document row created for a job that will never fill it: no version, still processing, in
  * no active job (read inside the commit that deletes it).
  */
-export function unfilled(d: DocumentRow | undefined, jobs: JobDeps["jobs"]): boolean {
-  return d !== undefined && d.version === 0 && d.status === "processing" && !jobs.documentsInActiveJobs().has(d.id);
+export async function unfilled(d: DocumentRow | undefined, jobs: JobDeps["jobs"]): Promise<boolean> {
+  return d !== undefined && d.version === 0 && d.status === "processing" && !(await jobs.documentsInActiveJobs()).has(d.id);
 }
 
 export async function reconcile(deps: JobDeps, writer: DocumentWriter, opts: { full: boolean; settleMs?: number; log?: Log }): Promise<ReconcileReport> {
@@ -79,23 +79,23 @@ export async function reconcile(deps: JobDeps, writer: DocumentWriter, opts: { f
   const report: ReconcileReport = { interruptedFiles: 0, orphanDocuments: 0, accessFixed: 0, restored: 0, orphanChunkDocuments: 0 };
 
   // Interrupted files of jobs that will not resume.
-  const interrupted = jobs.interruptedFiles();
+  const interrupted = await jobs.interruptedFiles();
   const check = new Set<string>();
   for (const f of interrupted) {
-    jobs.setFile(f.jobId, f.ordinal, { status: "cancelled", errorCode: "interrupted", error: "the worker stopped while processing this file and the job did not resume" });
+    await jobs.setFile(f.jobId, f.ordinal, { status: "cancelled", errorCode: "interrupted", error: "the worker stopped while processing this file and the job did not resume" });
     if (f.documentId) check.add(f.documentId);
   }
   report.interruptedFiles = interrupted.length;
 
   // Document rows nobody will fill.
-  let busy = jobs.documentsInActiveJobs();
-  for (const d of documents.unversioned()) {
+  let busy = await jobs.documentsInActiveJobs();
+  for (const d of await documents.unversioned()) {
     if (busy.has(d.id)) continue;
     // Re-checked inside the commit: a job submitted meanwhile may have picked the row up.
-    if (await writer.delete(d.id, { onlyIf: (now) => unfilled(now, jobs) })) report.orphanDocuments++;
+    if (await writer.delete(d.id, { onlyIf: (now, tx) => unfilled(now, tx.jobs) })) report.orphanDocuments++;
   }
   for (const id of check) {
-    const d = documents.byId(id);
+    const d = await documents.byId(id);
     if (d && !busy.has(id) && (await writer.restoreIfDiverged(d).catch(() => false))) report.restored++;
   }
 
@@ -105,7 +105,7 @@ export async function reconcile(deps: JobDeps, writer: DocumentWriter, opts: { f
       return { name: target.name, sigs: await target.store.documentSignatures() };
     };
     const first = await scan();
-    const firstDocs = new Map(documents.all().map((d) => [d.id, d]));
+    const firstDocs = new Map((await documents.all()).map((d) => [d.id, d]));
     const suspects = new Set<string>();
     for (const id of new Set([...first.sigs.keys(), ...firstDocs.keys()])) {
       const d = firstDocs.get(id);
@@ -114,10 +114,10 @@ export async function reconcile(deps: JobDeps, writer: DocumentWriter, opts: { f
     if (suspects.size > 0) {
       await new Promise((r) => setTimeout(r, opts.settleMs ?? 3000));
       const second = await scan();
-      busy = jobs.documentsInActiveJobs();
+      busy = await jobs.documentsInActiveJobs();
       for (const id of suspects) {
         if (busy.has(id)) continue;
-        const d = documents.byId(id);
+        const d = await documents.byId(id);
         const before = firstDocs.get(id);
         // Changed in SQLite between the scans: a writer is at work; leave it.
         if ((d?.updatedAt ?? null) !== (before?.updatedAt ?? null)) continue;
@@ -153,10 +153,10 @@ export async function reconcile(deps: JobDeps, writer: DocumentWriter, opts: { f
  */
 export async function retireTables(deps: Pick<JobDeps, "index" | "jobs">, log?: Log): Promise<string[]> {
   const { index, jobs } = deps;
-  const keep = new Set<string>([index.pointer().table, index.info().table]);
-  const prev = index.previous();
+  const keep = new Set<string>([(await index.pointer()).table, index.info().table]);
+  const prev = await index.previous();
   if (prev) keep.add(prev.table);
-  for (const j of jobs.list({ status: ["queued", "running"], kind: ["reembed"], limit: 1000 })) {
+  for (const j of await jobs.list({ status: ["queued", "running"], kind: ["reembed"], limit: 1000 })) {
     const t = (j.params as { targetTable?: string; table?: string }).targetTable ?? (j.params as { table?: string }).table;
     if (t) keep.add(t);
     // A re-embed not yet planned will name its table after its id.

@@ -8,11 +8,9 @@
 import type { ContainerLimits } from "../../../ingest/types.ts";
 import type { Access, DocumentFacts, ExplicitAccess } from "../../../policies/index.ts";
 import type { EmbeddingProvider } from "../../models/embeddings.ts";
-import type { ErasureRepo } from "../../stores/sqlite/erasure-repo.ts";
 import type { BlobStore } from "../../stores/blob-store.ts";
 import type { ChunkStore } from "../../stores/lance/chunk-store.ts";
-import type { DocumentsRepo } from "../../stores/sqlite/documents-repo.ts";
-import type { JobRow, JobsRepo } from "../../stores/sqlite/jobs-repo.ts";
+import type { DocumentStore, ErasureStore, JobRow, JobStore, MetadataStore } from "../../stores/metadata.ts";
 import type { ActiveIndex } from "../active-index.ts";
 import type { AuditLog } from "../audit.ts";
 import type { DocumentWriter } from "../document-writer.ts";
@@ -49,15 +47,17 @@ export interface UpdateTarget {
 }
 
 export interface JobDeps {
-  documents: DocumentsRepo;
-  jobs: JobsRepo;
+  /** The metadata store: `withTransaction` for work that commits as one (its repositories are the ones below). */
+  metadata: MetadataStore;
+  documents: DocumentStore;
+  jobs: JobStore;
   /** The chunk store readers use (follows the active table). */
   chunks: ChunkStore;
   /** The active table pointer: where writes go, with which model, and the switch protocol. */
   index: ActiveIndex;
   blobs: BlobStore;
   /** Scrubs deleted documents' quotes and audit names, counts blob references (absent: not done). */
-  erasure?: ErasureRepo;
+  erasure?: ErasureStore;
   audit: AuditLog;
   /** The embedder whose vectors match the chunk table readers use, or null (lexical only). */
   embedder: () => EmbeddingProvider | null;
@@ -85,8 +85,8 @@ export interface JobRunContext {
   job: JobRow;
   workerId: string;
   /** False once the job was cancelled or taken over, or the worker is stopping. */
-  shouldContinue(): boolean;
-  progress(file: string): void;
+  shouldContinue(): Promise<boolean>;
+  progress(file: string): Promise<void>;
   log(msg: string, fields?: Record<string, unknown>): void;
 }
 

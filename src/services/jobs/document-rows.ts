@@ -6,7 +6,7 @@ import path from "node:path";
 import { authorize, can, Document, resolveAcl, type Actor, type Access } from "../../../policies/index.ts";
 import { clampTitle } from "../../domain/limits.ts";
 import { newId } from "../../stores/ids.ts";
-import { subjectOfRow, type DocumentIdentity, type DocumentRow } from "../../stores/sqlite/documents-repo.ts";
+import { subjectOfRow, type DocumentIdentity, type DocumentRow } from "../../stores/metadata.ts";
 import type { FileOptions, JobDeps } from "./context.ts";
 
 export const subjectOf = subjectOfRow;
@@ -17,18 +17,24 @@ export const subjectOf = subjectOfRow;
  * took it away) stops being named by it and a new document takes the name; one they can read
  * but not update is a 403, since they see it anyway.
  */
-export function documentFor(deps: Pick<JobDeps, "documents" | "resolveAccess">, actor: Actor, identity: DocumentIdentity, source: string, options: FileOptions): DocumentRow {
-  const existing = deps.documents.byIdentity(identity);
+export async function documentFor(
+  deps: Pick<JobDeps, "documents" | "resolveAccess">,
+  actor: Actor,
+  identity: DocumentIdentity,
+  source: string,
+  options: FileOptions,
+): Promise<DocumentRow> {
+  const existing = await deps.documents.byIdentity(identity);
   if (existing) {
     const subject = subjectOf(existing);
     if (can(actor, "update", Document, subject)) return existing;
     if (can(actor, "read", Document, subject)) authorize(actor, "update", Document, subject);
-    deps.documents.detachIdentity(existing.id);
+    await deps.documents.detachIdentity(existing.id);
   }
   const acl: Access & { tags?: string[] } = (deps.resolveAccess ?? resolveAcl)({ source, owner: options.owner, tags: options.tags, synced: options.synced }, options);
   const id = newId("doc");
   try {
-    deps.documents.insert({
+    await deps.documents.insert({
       id,
       source,
       identityScope: identity.scope,
@@ -43,10 +49,10 @@ export function documentFor(deps: Pick<JobDeps, "documents" | "resolveAccess">, 
     });
   } catch (err) {
     // Another process of the same owner (or sync) inserted the same name concurrently.
-    const again = deps.documents.byIdentity(identity);
+    const again = await deps.documents.byIdentity(identity);
     if (again) return again;
     throw err;
   }
-  return deps.documents.byId(id)!;
+  return (await deps.documents.byId(id))!;
 }
 

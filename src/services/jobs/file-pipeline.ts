@@ -19,8 +19,7 @@ import { resolveAcl } from "../../../policies/index.ts";
 import { SENSITIVE_DETECTOR_VERSION } from "../../domain/sensitive/index.ts";
 import { sha256Hex } from "../../stores/ids.ts";
 import type { ChunkRow } from "../../stores/lance/chunk-store.ts";
-import type { DocumentRow } from "../../stores/sqlite/documents-repo.ts";
-import type { JobFileRow, JobFileUpdate } from "../../stores/sqlite/jobs-repo.ts";
+import type { DocumentRow, JobFileRow, JobFileUpdate } from "../../stores/metadata.ts";
 import { chunkRowsFor, EmbeddingFailed, type DocumentWriter, type VersionWrite } from "../document-writer.ts";
 import type { FileOptions, JobDeps, JobRunContext } from "./context.ts";
 import type { Extractor } from "./extractor.ts";
@@ -79,7 +78,7 @@ export class FilePipeline {
   async runFiles(ctx: JobRunContext): Promise<boolean> {
     const { jobs } = this.deps;
     const jobId = ctx.job.id;
-    const pending = jobs.pendingFiles(jobId);
+    const pending = await jobs.pendingFiles(jobId);
     const ahead = Math.max(1, this.deps.concurrency ?? 4, this.extractor.processes ? this.extractor.processes + 1 : 0);
     const staged: { promise: Promise<Staged>; settled: boolean }[] = [];
     let next = 0;
@@ -103,15 +102,15 @@ export class FilePipeline {
       if (batch.length === 0) return;
       const items = batch.splice(0);
       changed = (await this.writeBatch(ctx, items)) || changed;
-      for (const w of items) ctx.progress(w.file.source);
+      for (const w of items) await ctx.progress(w.file.source);
     };
-    const record = (file: JobFileRow, outcome: Outcome) => {
-      jobs.setFile(jobId, file.ordinal, outcome);
-      ctx.progress(file.source);
+    const record = async (file: JobFileRow, outcome: Outcome) => {
+      await jobs.setFile(jobId, file.ordinal, outcome);
+      await ctx.progress(file.source);
     };
     startMore();
     while (cursor < staged.length) {
-      if (!ctx.shouldContinue()) break;
+      if (!(await ctx.shouldContinue())) break;
       const slot = staged[cursor]!;
       if (!slot.settled && batch.length) {
         // Prepared documents wait a little for company, not for a long extraction.
@@ -123,14 +122,14 @@ export class FilePipeline {
       cursor++;
       startMore();
       if (item.kind === "failed") {
-        record(item.file, await this.settleFailure(item.file, item.code, item.message));
+        await record(item.file, await this.settleFailure(item.file, item.code, item.message));
         continue;
       }
       if (item.kind === "delete") {
         await flush();
         const outcome = await this.deleteMissing(ctx, item.file);
         changed ||= outcome.status === "succeeded";
-        if (outcome.status !== "running") record(item.file, outcome);
+        if (outcome.status !== "running") await record(item.file, outcome);
         continue;
       }
       let result: Outcome | PendingWrite;
@@ -139,12 +138,12 @@ export class FilePipeline {
       } catch (err) {
         const f = failure(err);
         this.deps.log?.("ingest failed", { source: item.file.source, code: f.code, message: f.message });
-        record(item.file, await this.settleFailure(item.file, f.code, f.message));
+        await record(item.file, await this.settleFailure(item.file, f.code, f.message));
         continue;
       }
       if ("status" in result) {
         if (result.status === "succeeded") changed = true;
-        if (result.status !== "running") record(item.file, result);
+        if (result.status !== "running") await record(item.file, result);
         continue;
       }
       if (batch.some((w) => w.doc.id === result.doc.id)) await flush();
@@ -152,7 +151,7 @@ export class FilePipeline {
       batch.push(result);
       if (batch.length >= BATCH_DOCS || batch.reduce((n, w) => n + w.rows.length, 0) >= BATCH_CHUNKS) await flush();
     }
-    if (ctx.shouldContinue() || jobs.byId(jobId)?.status === "cancelled") await flush();
+    if ((await ctx.shouldContinue()) || (await jobs.byId(jobId))?.status === "cancelled") await flush();
     // Let extraction still in flight finish before returning (nothing is written for it).
     await Promise.allSettled(staged.slice(cursor).map((s) => s.promise));
     return changed;
@@ -161,10 +160,10 @@ export class FilePipeline {
   /** The parallel part: read, hash and (unless the content is the live version's) extract. */
   private async stage(file: JobFileRow): Promise<Staged> {
     const opts = file.options as unknown as FileOptions & { documentId?: string };
-    const doc = this.documentOf(file);
+    const doc = await this.documentOf(file);
     if (!doc) return { kind: "failed", file, code: "document_deleted", message: "the document was deleted before it was ingested" };
     if (file.action === "delete") return { kind: "delete", file };
-    this.deps.jobs.setFile(file.jobId, file.ordinal, { status: "running" });
+    await this.deps.jobs.setFile(file.jobId, file.ordinal, { status: "running" });
     const reindex = file.action === "reindex";
     const filePath = reindex ? (doc.blobPath ?? "") : file.path;
     let bytes: Buffer;
@@ -197,10 +196,10 @@ export class FilePipeline {
   }
 
   /** The document a file was recorded for (never looked up by source: sources are not unique). */
-  private documentOf(file: JobFileRow): DocumentRow | undefined {
+  private async documentOf(file: JobFileRow): Promise<DocumentRow | undefined> {
     const opts = file.options as { documentId?: string };
     const id = file.documentId ?? opts.documentId;
-    return (id && this.deps.documents.byId(id)) || undefined;
+    return id ? await this.deps.documents.byId(id) : undefined;
   }
 
   /**
@@ -211,7 +210,7 @@ export class FilePipeline {
     const { documents, blobs } = this.deps;
     const { file, hash } = item;
     const opts = file.options as unknown as FileOptions;
-    const doc = this.documentOf(file);
+    const doc = await this.documentOf(file);
     if (!doc) return { status: "failed", documentId: null, errorCode: "document_deleted", error: "the document was deleted before it was ingested" };
     if (opts.expectedVersion !== undefined && doc.version !== opts.expectedVersion) {
       // Another update went live after this one was accepted (If-Match holds at write time too).
@@ -230,7 +229,7 @@ export class FilePipeline {
     if (reindex && doc.contentHash !== hash) return { status: "failed", ...ok, errorCode: "blob_mismatch", error: "the stored original does not match the live version" };
     if (!reindex && doc.status === "ready" && doc.contentHash === hash && !titleChanged) {
       if (!aclChanged) {
-        if (item.mtimeMs !== null && doc.sourceMtimeMs !== item.mtimeMs) documents.update(doc.id, { sourceMtimeMs: item.mtimeMs });
+        if (item.mtimeMs !== null && doc.sourceMtimeMs !== item.mtimeMs) await documents.update(doc.id, { sourceMtimeMs: item.mtimeMs });
         return { status: "unchanged", ...ok };
       }
       await this.writer.updateAccess([{ documentIds: [doc.id], access: acl, fields: item.mtimeMs !== null ? { sourceMtimeMs: item.mtimeMs } : undefined }]);
@@ -245,7 +244,7 @@ export class FilePipeline {
     const rows = chunkRowsFor(doc, version, prepared, acl);
     if (reindex && (await this.sameAsStored(doc, rows, prepared))) {
       // The current detector finds nothing the stored index lacks: it is current as it is.
-      if (doc.sensitiveVersion !== SENSITIVE_DETECTOR_VERSION) documents.update(doc.id, { sensitiveVersion: SENSITIVE_DETECTOR_VERSION });
+      if (doc.sensitiveVersion !== SENSITIVE_DETECTOR_VERSION) await documents.update(doc.id, { sensitiveVersion: SENSITIVE_DETECTOR_VERSION });
       return { status: "unchanged", ...ok };
     }
     return {
@@ -295,8 +294,8 @@ export class FilePipeline {
   private async writeBatch(ctx: JobRunContext, items: PendingWrite[]): Promise<boolean> {
     const { jobs } = this.deps;
     try {
-      const { gone } = await this.writer.writeVersions(items, (gone) =>
-        jobs.setFiles(
+      const { gone } = await this.writer.writeVersions(items, (gone, tx) =>
+        tx.jobs.setFiles(
           ctx.job.id,
           items.map((w) => ({
             ordinal: w.file.ordinal,
@@ -313,7 +312,7 @@ export class FilePipeline {
     } catch (err) {
       if (!(err instanceof EmbeddingFailed)) throw err;
       this.deps.log?.("embedding failed", { message: err.message });
-      for (const w of items) jobs.setFile(ctx.job.id, w.file.ordinal, await this.settleFailure(w.file, "embedding_failed", err.message));
+      for (const w of items) await jobs.setFile(ctx.job.id, w.file.ordinal, await this.settleFailure(w.file, "embedding_failed", err.message));
       return false;
     }
   }
@@ -321,12 +320,12 @@ export class FilePipeline {
   /** A file that disappeared from a synced folder: its document goes (chunks first, then the row). */
   private async deleteMissing(ctx: JobRunContext, file: JobFileRow): Promise<Outcome> {
     const { jobs } = this.deps;
-    const doc = this.documentOf(file);
+    const doc = await this.documentOf(file);
     if (!doc) return { status: "succeeded", documentId: null, errorCode: null, error: null };
     if (fs.existsSync(file.path)) return { status: "unchanged", documentId: doc.id, errorCode: "reappeared", error: "the file exists again; left as it is" };
-    jobs.setFile(ctx.job.id, file.ordinal, { status: "running" });
-    await this.writer.delete(doc.id, { alsoCommit: () => jobs.setFile(ctx.job.id, file.ordinal, { status: "succeeded", documentId: doc.id, errorCode: null, error: null }) });
-    ctx.progress(file.source);
+    await jobs.setFile(ctx.job.id, file.ordinal, { status: "running" });
+    await this.writer.delete(doc.id, { alsoCommit: (tx) => tx.jobs.setFile(ctx.job.id, file.ordinal, { status: "succeeded", documentId: doc.id, errorCode: null, error: null }) });
+    await ctx.progress(file.source);
     return { status: "running" }; // already recorded in the commit
   }
 
@@ -336,9 +335,9 @@ export class FilePipeline {
    * SQLite commit, the table is put back to that version.
    */
   private async settleFailure(file: JobFileRow, code: string, message: string): Promise<Outcome> {
-    const doc = this.documentOf(file);
+    const doc = await this.documentOf(file);
     if (!doc) return { status: "failed", documentId: null, errorCode: code, error: message };
-    if (doc.version === 0) this.deps.documents.update(doc.id, { status: "failed", error: `${code}: ${message}` });
+    if (doc.version === 0) await this.deps.documents.update(doc.id, { status: "failed", error: `${code}: ${message}` });
     await this.writer.restoreIfDiverged(doc).catch((err) => this.deps.log?.("could not restore the live version", { documentId: doc.id, err: String(err) }));
     return { status: "failed", documentId: doc.id, errorCode: code, error: message };
   }

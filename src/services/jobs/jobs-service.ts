@@ -9,8 +9,7 @@ import path from "node:path";
 import { authorize, can, canRead, Job, SYSTEM_ACTOR, type Actor } from "../../../policies/index.ts";
 import { SENSITIVE_DETECTOR_VERSION } from "../../domain/sensitive/index.ts";
 import { newId } from "../../stores/ids.ts";
-import { accessOfRow, type DocumentsRepo } from "../../stores/sqlite/documents-repo.ts";
-import type { JobRow, JobStatus, JobsRepo } from "../../stores/sqlite/jobs-repo.ts";
+import { accessOfRow, type JobRow, type JobStatus, type MetadataRepositories, type MetadataStore } from "../../stores/metadata.ts";
 import { ServiceError, notFound } from "../errors.ts";
 import { requireMaxLength, TEXT_LIMITS } from "../limits.ts";
 import { redactorFor } from "../sensitive.ts";
@@ -62,7 +61,7 @@ export interface JobsServiceOptions {
    */
   syncRoots?: readonly string[];
   /** Refuses principals that look like an existing user or group without being one (Accounts). */
-  checkPrincipals?: (principals: string[]) => void;
+  checkPrincipals?: (principals: string[]) => Promise<void>;
 }
 
 export class JobsService {
@@ -94,7 +93,7 @@ export class JobsService {
   }
 
   /** A job's view without an authorization check: for the operator's `kb` command and workers. */
-  view(jobId: string, options: { files?: boolean } = {}): JobView | undefined {
+  view(jobId: string, options: { files?: boolean } = {}): Promise<JobView | undefined> {
     return jobView(this.deps.jobs, jobId, options);
   }
 
@@ -114,7 +113,7 @@ export class JobsService {
   }
 
   /** True when some worker process is alive and will run queued jobs. */
-  anyLiveWorker(): boolean {
+  anyLiveWorker(): Promise<boolean> {
     return this.deps.jobs.anyLiveWorker(STALE_MS);
   }
 
@@ -126,28 +125,28 @@ export class JobsService {
   async runHere(jobId: string, onProgress?: (done: number, total: number, file: string) => void): Promise<JobView | undefined> {
     const { jobs } = this.deps;
     const workerId = `cli-${process.pid}-${Date.now().toString(36)}`;
-    if (!jobs.claimJob(jobId, workerId, STALE_MS)) return undefined;
+    if (!(await jobs.claimJob(jobId, workerId, STALE_MS))) return undefined;
     const alive = () => jobs.workerAlive(workerId, process.pid, os.hostname());
-    alive();
-    const beat = setInterval(alive, HEARTBEAT_MS);
+    await alive();
+    const beat = setInterval(() => alive().catch((err: unknown) => this.deps.log?.("worker heartbeat failed", { jobId, err: String(err) })), HEARTBEAT_MS);
     beat.unref();
     try {
       return await this.runner.run(jobId, workerId, onProgress ? { onProgress } : {});
     } finally {
       clearInterval(beat);
-      jobs.workerGone(workerId);
+      await jobs.workerGone(workerId);
     }
   }
 
-  private readable(actor: Actor, id: string): JobRow {
-    const job = this.deps.jobs.byId(id);
+  private async readable(actor: Actor, id: string): Promise<JobRow> {
+    const job = await this.deps.jobs.byId(id);
     if (!job || !can(actor, "read", Job, { createdBy: job.createdBy })) throw notFound("job");
     return job;
   }
 
-  get(actor: Actor, id: string, options: { files?: boolean } = {}): JobView {
-    const job = this.readable(actor, id);
-    return this.shownTo(actor, job, this.view(id, options)!);
+  async get(actor: Actor, id: string, options: { files?: boolean } = {}): Promise<JobView> {
+    const job = await this.readable(actor, id);
+    return this.shownTo(actor, job, (await this.view(id, options))!);
   }
 
   /**
@@ -157,26 +156,31 @@ export class JobsService {
    * or error text (status and error code stay), like any document they may not read. The job's
    * creator sees the files they submitted. Personal data in names is masked as everywhere.
    */
-  private shownTo(actor: Actor, job: JobRow, view: JobView): JobView {
+  private async shownTo(actor: Actor, job: JobRow, view: JobView): Promise<JobView> {
     const creator = ownerOf(actor) === job.createdBy || (actor.id === "system" && job.createdBy === "system");
     const redact = redactorFor(actor);
-    const files = view.files.map((f) => {
-      const doc = f.documentId ? this.deps.documents.byId(f.documentId) : undefined;
+    const files: JobView["files"] = [];
+    for (const f of view.files) {
+      const doc = f.documentId ? await this.deps.documents.byId(f.documentId) : undefined;
       const readable = doc ? canRead(actor, accessOfRow(doc)) : creator;
-      if (readable || creator) return { ...f, source: redact(f.source), ...(f.error ? { error: redact(f.error) } : {}) };
+      if (readable || creator) {
+        files.push({ ...f, source: redact(f.source), ...(f.error ? { error: redact(f.error) } : {}) });
+        continue;
+      }
       const { documentId: _id, error: _error, ...rest } = f;
-      return { ...rest, source: HIDDEN_SOURCE };
-    });
+      files.push({ ...rest, source: HIDDEN_SOURCE });
+    }
     return { ...view, files };
   }
 
   /** Newest first; managers see every job, others their own. Without per-file lists. */
-  list(actor: Actor, filter: { status?: JobStatus[]; kind?: string[]; limit?: number; offset?: number } = {}): JobView[] {
+  async list(actor: Actor, filter: { status?: JobStatus[]; kind?: string[]; limit?: number; offset?: number } = {}): Promise<JobView[]> {
     const mine = can(actor, "manage", Job, { createdBy: null }) ? undefined : (ownerOf(actor) ?? "system");
-    return this.deps.jobs
-      .list({ ...filter, createdBy: mine })
-      .filter((j) => can(actor, "read", Job, { createdBy: j.createdBy }))
-      .map((j) => this.view(j.id, { files: false })!);
+    const views: JobView[] = [];
+    for (const j of await this.deps.jobs.list({ ...filter, createdBy: mine })) {
+      if (can(actor, "read", Job, { createdBy: j.createdBy })) views.push((await this.view(j.id, { files: false }))!);
+    }
+    return views;
   }
 
   /**
@@ -185,45 +189,47 @@ export class JobsService {
    * that will now never get a version are removed.
    */
   async cancel(actor: Actor, id: string): Promise<JobView> {
-    const job = this.readable(actor, id);
+    const job = await this.readable(actor, id);
     authorize(actor, "cancel", Job, { createdBy: job.createdBy });
-    if (!this.deps.jobs.cancel(id)) throw new ServiceError(409, "job_finished", `job ${id} is already ${this.deps.jobs.byId(id)?.status}`);
+    if (!(await this.deps.jobs.cancel(id))) throw new ServiceError(409, "job_finished", `job ${id} is already ${(await this.deps.jobs.byId(id))?.status}`);
     await this.deps.audit.record(actor, "job.cancel", id, { kind: job.kind });
     await this.removeUnfilledDocuments(id);
-    return this.shownTo(actor, job, this.view(id)!);
+    return this.shownTo(actor, job, (await this.view(id))!);
   }
 
   private async removeUnfilledDocuments(jobId: string): Promise<void> {
     const { jobs, documents } = this.deps;
-    const busy = jobs.documentsInActiveJobs();
-    for (const f of jobs.files(jobId)) {
+    const busy = await jobs.documentsInActiveJobs();
+    for (const f of await jobs.files(jobId)) {
       if (f.status !== "cancelled" || !f.documentId || busy.has(f.documentId)) continue;
-      const d = documents.byId(f.documentId);
+      const d = await documents.byId(f.documentId);
       if (!d || d.version !== 0 || d.status !== "processing") continue;
-      await this.runner.writer.delete(d.id, { onlyIf: (now) => unfilled(now, jobs) });
+      await this.runner.writer.delete(d.id, { onlyIf: (now, tx) => unfilled(now, tx.jobs) });
     }
   }
 
-  /** Submits a job of any kind (admins only), audited as `job.<kind>`; a worker is woken. */
-  submit(actor: Actor, kind: JobKind, params: Record<string, unknown>, createdBy?: string): { jobId: string } {
+  /**
+   * Submits a job of any kind (admins only), audited as `job.<kind>`; a worker is woken. `tx`:
+   * the job is created in the caller's transaction (a schedule's check-and-submit).
+   */
+  async submit(actor: Actor, kind: JobKind, params: Record<string, unknown>, createdBy?: string, tx?: MetadataRepositories): Promise<{ jobId: string }> {
     authorize(actor, "manage", Job, { createdBy: null });
     const jobId = newId("job");
-    this.deps.jobs.create({ id: jobId, kind, createdBy: createdBy ?? ownerOf(actor) ?? "system", params });
-    // TODO(s6-jobs): await when submit is async; SQLite writes the row before record() returns.
-    this.deps.audit.record(actor, `job.${kind}`, jobId, params).catch((err: unknown) => this.deps.log?.("audit write failed", { err: String(err) }));
+    await (tx ?? this.deps).jobs.create({ id: jobId, kind, createdBy: createdBy ?? ownerOf(actor) ?? "system", params });
+    await this.deps.audit.record(actor, `job.${kind}`, jobId, params); // inside the caller's tx when there is one (same async context)
     this.wake();
     return { jobId };
   }
 
   /** Sync a folder: add new files, update changed ones, delete documents whose file is gone. */
-  submitSync(
+  async submitSync(
     actor: Actor,
     request: { folder: string; allow?: string[]; deny?: string[]; classification?: number },
-    options: { schedule?: string } = {},
-  ): { jobId: string } {
+    options: { schedule?: string; tx?: MetadataRepositories } = {},
+  ): Promise<{ jobId: string }> {
     requireMaxLength("folder", request.folder, TEXT_LIMITS.path);
     authorize(actor, "manage", Job, { createdBy: null });
-    this.options.checkPrincipals?.([...(request.allow ?? []), ...(request.deny ?? [])]);
+    await this.options.checkPrincipals?.([...(request.allow ?? []), ...(request.deny ?? [])]);
     const params: SyncParams = {
       // The real path: what was checked against the sync roots is what the job reads.
       folder: this.syncFolder(actor, request.folder),
@@ -233,31 +239,35 @@ export class JobsService {
       owner: ownerOf(actor),
       ...(options.schedule ? { schedule: options.schedule } : {}),
     };
-    return this.submit(actor, "sync", params as unknown as Record<string, unknown>, options.schedule ? `schedule:${options.schedule}` : undefined);
+    return this.submit(actor, "sync", params as unknown as Record<string, unknown>, options.schedule ? `schedule:${options.schedule}` : undefined, options.tx);
   }
 
   /**
    * Re-extract from the stored originals and rewrite chunks (all documents, or a filter).
    * `sensitiveStale`: only documents indexed by an older personal-data detector.
    */
-  submitReindex(actor: Actor, filter: { documentIds?: string[]; sourcePrefix?: string; sensitiveStale?: boolean } = {}): { jobId: string } {
+  async submitReindex(
+    actor: Actor,
+    filter: { documentIds?: string[]; sourcePrefix?: string; sensitiveStale?: boolean } = {},
+    tx?: MetadataRepositories,
+  ): Promise<{ jobId: string }> {
     requireMaxLength("sourcePrefix", filter.sourcePrefix, TEXT_LIMITS.path);
     const params: ReindexParams = {
       ...(filter.documentIds?.length ? { documentIds: filter.documentIds } : {}),
       ...(filter.sourcePrefix ? { sourcePrefix: filter.sourcePrefix } : {}),
       ...(filter.sensitiveStale ? { sensitiveVersionBelow: SENSITIVE_DETECTOR_VERSION } : {}),
     };
-    return this.submit(actor, "reindex", params as Record<string, unknown>);
+    return this.submit(actor, "reindex", params as Record<string, unknown>, undefined, tx);
   }
 
   /**
    * Re-embed every chunk into a new table with `model` (default: the configured model; null:
    * no vectors), switching when complete; `rollback`: back to the previous table.
    */
-  submitReembed(actor: Actor, request: { model?: string | null; rollback?: boolean; force?: boolean } = {}): { jobId: string } {
+  async submitReembed(actor: Actor, request: { model?: string | null; rollback?: boolean; force?: boolean } = {}): Promise<{ jobId: string }> {
     let params: ReembedParams;
     if (request.rollback) {
-      const prev = this.deps.index.previous();
+      const prev = await this.deps.index.previous();
       if (!prev) throw new ServiceError(409, "no_previous_index", "there is no previous chunk table to roll back to");
       params = { table: prev.table };
     } else {
@@ -268,7 +278,7 @@ export class JobsService {
     return this.submit(actor, "reembed", params as Record<string, unknown>);
   }
 
-  submitOptimize(actor: Actor, options: { cleanupOlderThanMinutes?: number } = {}): { jobId: string } {
+  async submitOptimize(actor: Actor, options: { cleanupOlderThanMinutes?: number } = {}): Promise<{ jobId: string }> {
     return this.submit(actor, "optimize", options.cleanupOlderThanMinutes !== undefined ? { cleanupOlderThanMinutes: options.cleanupOlderThanMinutes } : {});
   }
 }
@@ -284,18 +294,18 @@ export class JobsService {
  * at the next start. Until its job is done, retrieval keeps such documents from confirming a
  * value (Retriever drops a lexical hit found through a value the reader sees masked).
  */
-export function reindexDocumentsOfOlderDetector(deps: { documents: DocumentsRepo; jobs: JobsRepo; jobsService: JobsService }): {
+export function reindexDocumentsOfOlderDetector(deps: { metadata: MetadataStore; jobsService: JobsService }): Promise<{
   /** Documents indexed by an older detector. */
   stale: number;
   /** The job re-indexing them (new, or already queued or running); null when none is needed. */
   jobId: string | null;
   submitted: boolean;
-} {
-  return deps.jobs.transaction(() => {
-    const stale = deps.documents.countIndexedBeforeSensitiveVersion(SENSITIVE_DETECTOR_VERSION);
+}> {
+  return deps.metadata.withTransaction(async (tx) => {
+    const stale = await tx.documents.countIndexedBeforeSensitiveVersion(SENSITIVE_DETECTOR_VERSION);
     if (stale === 0) return { stale, jobId: null, submitted: false };
-    const running = deps.jobs.activeJobWith("reindex", (p) => p.sensitiveVersionBelow === SENSITIVE_DETECTOR_VERSION);
+    const running = await tx.jobs.activeJobWith("reindex", (p) => p.sensitiveVersionBelow === SENSITIVE_DETECTOR_VERSION);
     if (running) return { stale, jobId: running.id, submitted: false };
-    return { stale, jobId: deps.jobsService.submitReindex(SYSTEM_ACTOR, { sensitiveStale: true }).jobId, submitted: true };
+    return { stale, jobId: (await deps.jobsService.submitReindex(SYSTEM_ACTOR, { sensitiveStale: true }, tx)).jobId, submitted: true };
   });
 }

@@ -22,19 +22,19 @@ export class OptimizePolicy {
     private readonly log: (msg: string, fields?: Record<string, unknown>) => void,
   ) {}
 
-  private due(): boolean {
-    const last = this.index.settings.get<string>(LAST_KEY);
+  private async due(): Promise<boolean> {
+    const last = await this.index.metadata.settings.get<string>(LAST_KEY);
     return !last || Date.now() - Date.parse(last) >= this.intervalS * 1000;
   }
 
   /** After a job changed the table: indexes exist at once; the full optimize waits for the interval. */
   async afterChange(): Promise<void> {
-    const { settings } = this.index;
-    settings.set(DIRTY_KEY, new Date().toISOString()); // the latest change
+    const { settings } = this.index.metadata;
+    await settings.set(DIRTY_KEY, new Date().toISOString()); // the latest change
     try {
       const target = await this.index.writeTarget();
       await target.store.ensureIndexes();
-      if (this.due()) await this.run();
+      if (await this.due()) await this.run();
     } catch (err) {
       this.log("optimize failed", { err: String(err) });
     }
@@ -42,22 +42,22 @@ export class OptimizePolicy {
 
   /** Optimizes when changes are waiting and the interval has passed (idle workers call this). */
   async ifDue(): Promise<boolean> {
-    if (!this.index.settings.get(DIRTY_KEY) || !this.due()) return false;
+    if (!(await this.index.metadata.settings.get(DIRTY_KEY)) || !(await this.due())) return false;
     await this.run().catch((err) => this.log("optimize failed", { err: String(err) }));
     return true;
   }
 
   run(cleanupOlderThanMinutes = 60): Promise<void> {
     this.running ??= (async () => {
-      const { settings } = this.index;
+      const { metadata } = this.index;
       const startedAt = new Date().toISOString();
       const target = await this.index.writeTarget();
       await target.store.optimize(new Date(Date.now() - cleanupOlderThanMinutes * 60_000));
-      settings.transaction(() => {
-        settings.set(LAST_KEY, startedAt);
+      await metadata.withTransaction(async ({ settings }) => {
+        await settings.set(LAST_KEY, startedAt);
         // Changes committed while this ran stay marked.
-        const dirty = settings.get<string>(DIRTY_KEY);
-        if (dirty && dirty <= startedAt) settings.delete(DIRTY_KEY);
+        const dirty = await settings.get<string>(DIRTY_KEY);
+        if (dirty && dirty <= startedAt) await settings.delete(DIRTY_KEY);
       });
     })().finally(() => (this.running = null));
     return this.running;

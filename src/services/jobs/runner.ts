@@ -49,19 +49,24 @@ export class JobRunner {
   async run(jobId: string, workerId: string, options: RunJobOptions | ((done: number, total: number, file: string) => void) = {}): Promise<JobView> {
     const opts: RunJobOptions = typeof options === "function" ? { onProgress: options } : options;
     const { jobs } = this.deps;
-    const job = jobs.byId(jobId);
+    const job = await jobs.byId(jobId);
     if (!job) throw new Error(`no job ${jobId}`);
     let lost = false;
     const heartbeat = setInterval(() => {
-      if (!jobs.heartbeat(jobId, workerId)) lost = true;
+      jobs.heartbeat(jobId, workerId).then(
+        (held) => {
+          if (!held) lost = true;
+        },
+        (err: unknown) => this.deps.log?.("job heartbeat failed", { jobId, err: String(err) }),
+      );
     }, 2000);
     heartbeat.unref();
     const ctx: JobRunContext = {
       job,
       workerId,
-      shouldContinue: () => !lost && !opts.stopping?.() && jobs.holds(jobId, workerId),
-      progress: (file) => {
-        const after = jobs.byId(jobId);
+      shouldContinue: async () => !lost && !opts.stopping?.() && (await jobs.holds(jobId, workerId)),
+      progress: async (file) => {
+        const after = await jobs.byId(jobId);
         if (after) opts.onProgress?.(after.done, after.total, file);
       },
       log: (msg, fields) => this.deps.log?.(msg, { jobId, ...fields }),
@@ -73,10 +78,10 @@ export class JobRunner {
       if (!kind) throw new ServiceError(400, "bad_job", `unknown job kind ${job.kind}`);
       ({ changed, completed } = await kind.run(ctx, this.env));
     } catch (err) {
-      if (err instanceof IngestError && ctx.shouldContinue()) {
+      if (err instanceof IngestError && (await ctx.shouldContinue())) {
         // A job-level failure (e.g. the sync folder is missing): recorded, not retried.
-        jobs.finish(jobId, "failed", `${err.code}: ${err.message}`);
-        return jobView(jobs, jobId)!;
+        await jobs.finish(jobId, "failed", `${err.code}: ${err.message}`);
+        return (await jobView(jobs, jobId))!;
       }
       throw err;
     } finally {
@@ -86,22 +91,22 @@ export class JobRunner {
     // done (document-writer.ts `erase`; nothing to do when nothing was deleted).
     await this.writer.erase();
     if (changed) await this.env.optimizer.afterChange();
-    if (!jobs.holds(jobId, workerId)) {
+    if (!(await jobs.holds(jobId, workerId))) {
       // Cancelled: nothing of this run is half-written (the last batch was completed), so
       // the files it did not finish are marked cancelled. Taken over: left to the new worker.
-      if (jobs.byId(jobId)?.status === "cancelled" && !lost) jobs.cancelUnfinishedFiles(jobId);
-      return jobView(jobs, jobId)!;
+      if ((await jobs.byId(jobId))?.status === "cancelled" && !lost) await jobs.cancelUnfinishedFiles(jobId);
+      return (await jobView(jobs, jobId))!;
     }
     if (!completed) {
       // The worker is stopping: the job goes back to the queue and resumes later.
-      jobs.release(jobId, workerId);
-      return jobView(jobs, jobId)!;
+      await jobs.release(jobId, workerId);
+      return (await jobView(jobs, jobId))!;
     }
-    const counts = jobs.counts(jobId);
+    const counts = await jobs.counts(jobId);
     const files = Object.values(counts).reduce((a, b) => a + b, 0);
     const failed = counts.failed ?? 0;
-    jobs.finish(jobId, failed === 0 ? "succeeded" : failed === files ? "failed" : "partial");
-    return jobView(jobs, jobId)!;
+    await jobs.finish(jobId, failed === 0 ? "succeeded" : failed === files ? "failed" : "partial");
+    return (await jobView(jobs, jobId))!;
   }
 
 

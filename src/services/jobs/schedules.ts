@@ -16,8 +16,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { classificationLevel, parsePrincipalList, SYSTEM_ACTOR } from "../../../policies/index.ts";
-import type { JobsRepo } from "../../stores/sqlite/jobs-repo.ts";
-import type { SettingsRepo } from "../../stores/sqlite/settings-repo.ts";
+import type { MetadataStore } from "../../stores/metadata.ts";
 import type { JobsService } from "./jobs-service.ts";
 
 const SourceSchema = z.object({
@@ -176,8 +175,8 @@ export class Scheduler {
   constructor(
     private readonly sources: SyncSource[],
     private readonly deps: {
-      jobs: JobsRepo;
-      settings: SettingsRepo;
+      /** The last submit time per source (settings); the check-and-submit is one transaction. */
+      metadata: MetadataStore;
       jobsService: JobsService;
       log?: (msg: string, fields?: Record<string, unknown>) => void;
       now?: () => Date;
@@ -209,28 +208,29 @@ export class Scheduler {
   }
 
   /** Submits the sources that are due; returns the new job ids. */
-  tick(): string[] {
-    const { settings, jobs, jobsService } = this.deps;
+  async tick(): Promise<string[]> {
+    const { metadata, jobsService } = this.deps;
     const now = this.deps.now?.() ?? new Date();
     const submitted: string[] = [];
     for (const s of this.sources) {
       const key = `schedule.${s.name}.last`;
       // Read first: the write transaction only when something is (probably) due.
-      const seen = settings.get<string>(key);
+      const seen = await metadata.settings.get<string>(key);
       if (seen && !this.due(s, new Date(seen), now)) continue;
       let jobId: string | null;
       // One source refused (its folder left the sync roots since start) does not stop the others.
       try {
-        jobId = settings.transaction(() => {
-          const lastIso = settings.get<string>(key);
+        jobId = await metadata.withTransaction(async (tx) => {
+          const { settings } = tx;
+          const lastIso = await settings.get<string>(key);
           if (!lastIso && s.cron && s.everyMs === null && !this.changedAt.has(s.name)) {
-            settings.set(key, now.toISOString()); // a new cron schedule waits for its next match
+            await settings.set(key, now.toISOString()); // a new cron schedule waits for its next match
             return null;
           }
           if (!this.due(s, lastIso ? new Date(lastIso) : null, now)) return null;
-          if (jobs.activeJobWith("sync", (p) => p.folder === s.folder)) return null;
-          settings.set(key, now.toISOString());
-          return jobsService.submitSync(SYSTEM_ACTOR, { folder: s.folder, allow: s.allow, deny: s.deny, classification: s.classification }, { schedule: s.name }).jobId;
+          if (await tx.jobs.activeJobWith("sync", (p) => p.folder === s.folder)) return null;
+          await settings.set(key, now.toISOString());
+          return (await jobsService.submitSync(SYSTEM_ACTOR, { folder: s.folder, allow: s.allow, deny: s.deny, classification: s.classification }, { schedule: s.name, tx })).jobId;
         });
       } catch (err) {
         this.deps.log?.("scheduled sync refused", { source: s.name, folder: s.folder, err: (err as Error).message });

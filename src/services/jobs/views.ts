@@ -1,5 +1,5 @@
 /** A job as users and the CLI see it: progress, rate, ETA, phase, counts and its files. */
-import type { JobFileRow, JobRow, JobsRepo } from "../../stores/sqlite/jobs-repo.ts";
+import type { JobFileRow, JobRow, JobStore } from "../../stores/metadata.ts";
 
 export interface JobView {
   id: string;
@@ -24,10 +24,10 @@ export interface JobView {
   files: { source: string; documentId?: string; action?: JobFileRow["action"]; status: JobFileRow["status"]; error?: string; errorCode?: string }[];
 }
 
-export function jobView(jobs: JobsRepo, jobId: string, options: { files?: boolean } = {}): JobView | undefined {
-  const job = jobs.byId(jobId);
+export async function jobView(jobs: JobStore, jobId: string, options: { files?: boolean } = {}): Promise<JobView | undefined> {
+  const job = await jobs.byId(jobId);
   if (!job) return undefined;
-  const { throughput, etaSeconds } = rate(jobs, job);
+  const { throughput, etaSeconds } = await rate(jobs, job);
   const { password: _password, ...params } = job.params as Record<string, unknown>;
   return {
     id: job.id,
@@ -37,7 +37,7 @@ export function jobView(jobs: JobsRepo, jobId: string, options: { files?: boolea
     throughput,
     etaSeconds,
     ...(job.phase ? { phase: job.phase } : {}),
-    counts: jobs.counts(jobId),
+    counts: await jobs.counts(jobId),
     params,
     createdBy: job.createdBy,
     createdAt: job.createdAt,
@@ -47,7 +47,7 @@ export function jobView(jobs: JobsRepo, jobId: string, options: { files?: boolea
     files:
       options.files === false
         ? []
-        : jobs.files(jobId).map((f) => ({
+        : (await jobs.files(jobId)).map((f) => ({
             source: f.source,
             ...(f.documentId ? { documentId: f.documentId } : {}),
             ...(f.action !== "ingest" ? { action: f.action } : {}),
@@ -59,7 +59,7 @@ export function jobView(jobs: JobsRepo, jobId: string, options: { files?: boolea
 }
 
 /** Files per second over the last minute (running), or over the whole run (finished); ETA from it. */
-function rate(jobs: JobsRepo, job: JobRow): { throughput: number | null; etaSeconds: number | null } {
+async function rate(jobs: JobStore, job: JobRow): Promise<{ throughput: number | null; etaSeconds: number | null }> {
   if (!job.startedAt) return { throughput: null, etaSeconds: null };
   const started = Date.parse(job.startedAt);
   if (job.status !== "running") {
@@ -70,7 +70,7 @@ function rate(jobs: JobsRepo, job: JobRow): { throughput: number | null; etaSeco
   const now = Date.now();
   const windowStart = Math.max(started, now - 60_000);
   const secs = Math.max((now - windowStart) / 1000, 0.001);
-  const recent = jobs.finishedSince(job.id, new Date(windowStart).toISOString());
+  const recent = await jobs.finishedSince(job.id, new Date(windowStart).toISOString());
   if (recent === 0) return { throughput: null, etaSeconds: null };
   const throughput = recent / secs;
   return { throughput: round2(throughput), etaSeconds: Math.round(Math.max(job.total - job.done, 0) / throughput) };

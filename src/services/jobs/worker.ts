@@ -9,7 +9,7 @@
  */
 import os from "node:os";
 import { newId } from "../../stores/ids.ts";
-import type { JobsRepo } from "../../stores/sqlite/jobs-repo.ts";
+import type { JobStore } from "../../stores/metadata.ts";
 import { retireTables } from "./consistency.ts";
 import { HEARTBEAT_MS, STALE_MS, type JobDeps } from "./context.ts";
 import type { JobRunner } from "./runner.ts";
@@ -58,7 +58,7 @@ export class JobWorker {
   private resolveDone!: () => void;
 
   constructor(
-    private readonly jobs: JobsRepo,
+    private readonly jobs: JobStore,
     private readonly runner: JobRunner,
     private readonly deps: JobDeps,
     private readonly options: JobWorkerOptions = {},
@@ -70,15 +70,15 @@ export class JobWorker {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.beat();
-    this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
+    void this.beat();
+    this.heartbeat = setInterval(() => void this.beat(), HEARTBEAT_MS);
     this.heartbeat.unref();
     this.loop = this.run().finally(() => this.resolveDone());
   }
 
-  private beat(): void {
+  private async beat(): Promise<void> {
     try {
-      this.jobs.workerAlive(this.id, process.pid, os.hostname());
+      await this.jobs.workerAlive(this.id, process.pid, os.hostname());
     } catch (err) {
       this.log("worker heartbeat failed", { err: String(err) });
     }
@@ -90,17 +90,17 @@ export class JobWorker {
   }
 
   /** Jobs of dead workers on this host become claimable at once. */
-  private reap(): void {
-    const dead = this.jobs.reapDeadWorkers(os.hostname(), (pid, id) => processGone(pid, id, new Set([this.id])));
+  private async reap(): Promise<void> {
+    const dead = await this.jobs.reapDeadWorkers(os.hostname(), (pid, id) => processGone(pid, id, new Set([this.id])));
     if (dead.length) this.log("found dead workers; their jobs resume", { workers: dead });
   }
 
   private async run(): Promise<void> {
-    this.reap();
+    await this.reap();
     await this.runner.reconcile({ full: false, log: this.log }).catch((err) => this.log("reconcile failed", { err: String(err) }));
     if (this.options.reconcileAtStart !== false && !this.options.once) this.backgroundReconcile();
     while (this.running) {
-      const jobId = this.jobs.claim(this.id, STALE_MS, this.options.kinds);
+      const jobId = await this.jobs.claim(this.id, STALE_MS, this.options.kinds);
       if (!jobId) {
         if (this.options.once) break;
         await this.idle();
@@ -111,7 +111,7 @@ export class JobWorker {
         this.log("job finished", { jobId, kind: view.kind, status: view.status, done: view.progress.done, total: view.progress.total });
       } catch (err) {
         this.log("job crashed", { jobId, err: String(err), stack: (err as Error).stack });
-        if (this.jobs.holds(jobId, this.id)) this.jobs.finish(jobId, "failed", String(err));
+        if (await this.jobs.holds(jobId, this.id)) await this.jobs.finish(jobId, "failed", String(err));
       }
     }
     await this.background?.catch(() => {});
@@ -129,8 +129,8 @@ export class JobWorker {
 
   private async idle(): Promise<void> {
     try {
-      this.reap();
-      const submitted = this.options.scheduler?.tick() ?? [];
+      await this.reap();
+      const submitted = (await this.options.scheduler?.tick()) ?? [];
       if (submitted.length) return; // claim it at once
       await this.runner.optimizeIfDue();
       if (Date.now() - this.lastReconcile > RECONCILE_EVERY_MS) this.backgroundReconcile();
@@ -156,6 +156,6 @@ export class JobWorker {
     if (this.heartbeat) clearInterval(this.heartbeat);
     await this.loop;
     this.options.scheduler?.close();
-    this.jobs.workerGone(this.id);
+    await this.jobs.workerGone(this.id);
   }
 }

@@ -1,28 +1,14 @@
-/** Document metadata and the extracted text of each live document's pages. */
+/**
+ * Document metadata and the extracted text of each live document's pages. Synchronous
+ * underneath; services use it as metadata.ts's DocumentStore (metadata-store.ts).
+ */
 import { and, asc, count, eq, gt, inArray, lt, sql } from "drizzle-orm";
-import type { Access } from "../access.ts";
+import type { DocumentIdentity } from "../metadata.ts";
 import type { Db } from "./db.ts";
 import { documentPages, documents } from "./schema.ts";
 
 export type DocumentRow = typeof documents.$inferSelect;
-
-/** A document's access triple: what the read rule decides on and what its chunk rows carry. */
-export const accessOfRow = (d: DocumentRow): Access => ({ allow: d.aclAllow, deny: d.aclDeny, classification: d.classification });
-
-/** The access triple plus who manages the document: what the document policy decides on. */
-export const subjectOfRow = (d: DocumentRow) => ({ ...accessOfRow(d), owner: d.owner, managers: d.aclManage });
 export type NewDocumentRow = typeof documents.$inferInsert;
-
-/** What names a document for future ingestion without its id (see the schema's identityScope). */
-export interface DocumentIdentity {
-  scope: string;
-  key: string;
-}
-
-/** Uploads and `kb ingest` name documents inside their owner's scope (the operator: `system`). */
-export const ownerScope = (owner: string | null) => `owner:${owner ?? "system"}`;
-/** A folder sync names its documents by their path relative to its root. */
-export const syncScope = (root: string) => `sync:${root}`;
 
 export class DocumentsRepo {
   constructor(private readonly db: Db) {}

@@ -2,7 +2,8 @@
  * What erasing a document asks of SQLite besides its own rows (which cascade: page texts,
  * personal-data spans): quotes of it in conversations, names of it in audit details and job
  * records, whether another document still needs its original, and pushing freed pages out of
- * the WAL.
+ * the WAL. Synchronous underneath; services use it as metadata.ts's ErasureStore
+ * (metadata-store.ts).
  */
 import { sql } from "drizzle-orm";
 import type { Db } from "./db.ts";

@@ -1,7 +1,9 @@
 /**
  * The persisted job queue. Workers claim jobs atomically; a job whose worker stopped sending
  * heartbeats (or whose worker process is known dead) can be claimed again and resumes from its
- * per-file records.
+ * per-file records. Synchronous underneath; services use it as metadata.ts's JobStore
+ * (metadata-store.ts). Its own multi-statement methods (claim, cancel, setFiles, ...) are one
+ * write transaction each (BEGIN IMMEDIATE; a savepoint inside the store's withTransaction).
  */
 import { and, asc, desc, eq, gt, inArray, isNotNull, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./db.ts";
@@ -26,7 +28,7 @@ export class JobsRepo {
   constructor(private readonly db: Db) {}
 
   /** Runs `fn` in one write transaction (nested calls become savepoints). */
-  transaction<T>(fn: () => T): T {
+  private transaction<T>(fn: () => T): T {
     return this.db.transaction(() => fn(), { behavior: "immediate" });
   }
 

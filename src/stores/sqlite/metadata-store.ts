@@ -13,13 +13,17 @@
  * The statements underneath are the synchronous repositories (conversations-repo.ts, ...).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { AuditStore, ConversationStore, CredentialStore, MetadataRepositories, MetadataStore, SensitiveStore, SessionStore, UsersStore } from "../metadata.ts";
 import { AuditRepo } from "./audit-repo.ts";
+import type { AuditStore, ConversationStore, CredentialStore, DocumentStore, ErasureStore, JobStore, MetadataRepositories, MetadataStore, SensitiveStore, SessionStore, SettingsStore, UsersStore } from "../metadata.ts";
 import { ConversationsRepo } from "./conversations-repo.ts";
 import type { Db } from "./db.ts";
+import { DocumentsRepo } from "./documents-repo.ts";
+import { ErasureRepo } from "./erasure-repo.ts";
+import { JobsRepo } from "./jobs-repo.ts";
 import { SensitiveRepo } from "./sensitive-repo.ts";
 import { CredentialsRepo, SessionsRepo } from "./sign-in-repo.ts";
 import { UsersRepo } from "./users-repo.ts";
+import { SettingsRepo } from "./settings-repo.ts";
 
 /** A synchronous repository's methods, returning Promises. */
 type Async<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never };
@@ -31,6 +35,10 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly audit: AuditStore;
   readonly credentials: CredentialStore;
   readonly sessions: SessionStore;
+  readonly settings: SettingsStore;
+  readonly erasure: ErasureStore;
+  readonly documents: DocumentStore;
+  readonly jobs: JobStore;
   /** Settles when the open transaction ends; null when none is open. */
   private open: Promise<void> | null = null;
   private readonly inTransaction = new AsyncLocalStorage<true>();
@@ -42,6 +50,11 @@ export class SqliteMetadataStore implements MetadataStore {
     this.audit = this.wrap(new AuditRepo(db));
     this.credentials = this.wrap(new CredentialsRepo(db));
     this.sessions = this.wrap(new SessionsRepo(db));
+    // The mapped type loses a method's own type parameters (get<T>): the methods are the same.
+    this.settings = this.wrap(new SettingsRepo(db)) as unknown as SettingsStore;
+    this.erasure = this.wrap(new ErasureRepo(db));
+    this.documents = this.wrap(new DocumentsRepo(db));
+    this.jobs = this.wrap(new JobsRepo(db));
   }
 
   async withTransaction<T>(fn: (tx: MetadataRepositories) => Promise<T>): Promise<T> {

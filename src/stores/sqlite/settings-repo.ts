@@ -1,6 +1,8 @@
 /**
  * Small shared state (JSON values by key). Every process reads it fresh, so a change made by
  * one process (`kb worker` switching the active chunk table) is seen by the others (`kb serve`).
+ * Synchronous underneath; services use it as metadata.ts's SettingsStore (metadata-store.ts),
+ * whose `withTransaction` makes a unit of work atomic.
  */
 import { eq, sql } from "drizzle-orm";
 import type { Db } from "./db.ts";
@@ -49,10 +51,5 @@ export class SettingsRepo {
       .where(sql`substr(${settings.key}, 1, ${prefix.length}) = ${prefix}`)
       .all();
     return new Map(rows.map((r) => [r.key, r.value as T]));
-  }
-
-  /** Runs `fn` in one write transaction (taken at once, so two processes cannot interleave). */
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(() => fn(), { behavior: "immediate" });
   }
 }

@@ -5,8 +5,8 @@
  */
 import { authorize, can, Document, DocumentCollection, type Actor } from "../../../../policies/index.ts";
 import { newId } from "../../../stores/ids.ts";
-import { ownerScope, type DocumentRow } from "../../../stores/sqlite/documents-repo.ts";
-import type { NewJobFile } from "../../../stores/sqlite/jobs-repo.ts";
+import { ownerScope, type DocumentRow, type DocumentStore } from "../../../stores/metadata.ts";
+import type { NewJobFile } from "../../../stores/metadata.ts";
 import { notFound, ServiceError } from "../../errors.ts";
 import { requireMaxLength, TEXT_LIMITS } from "../../limits.ts";
 import type { FileOptions, IngestFileRequest, JobDeps, JobKindRunner, UpdateTarget } from "../context.ts";
@@ -15,7 +15,7 @@ import { documentFor, subjectOf } from "../document-rows.ts";
 export const ingestKind: JobKindRunner = {
   async run(ctx, env) {
     const changed = await env.files.runFiles(ctx);
-    return { changed, completed: env.deps.jobs.pendingFiles(ctx.job.id).length === 0 };
+    return { changed, completed: (await env.deps.jobs.pendingFiles(ctx.job.id)).length === 0 };
   },
 };
 
@@ -28,14 +28,12 @@ export class IngestService {
    * that does not exist; 403 when they may read but not update it; 409 when `expectedVersion`
    * is not the live version). Returns the named document.
    */
-  authorizeUpload(actor: Actor, target?: UpdateTarget): DocumentRow | undefined {
+  async authorizeUpload(actor: Actor, target?: UpdateTarget, documents: DocumentStore = this.deps.documents): Promise<DocumentRow | undefined> {
     authorize(actor, "create", DocumentCollection, null);
     if (!target) return undefined;
-    const doc = this.deps.documents.byId(target.documentId);
+    const doc = await documents.byId(target.documentId);
     if (!doc || !can(actor, "read", Document, subjectOf(doc))) {
-      // TODO(s6-jobs): await when this is async (it also runs inside the synchronous jobs
-      // transaction); SQLite writes the row before record() returns.
-      if (doc) this.deps.audit.record(actor, "document.update", doc.id, { reason: "not readable by this user" }, "denied").catch((err: unknown) => this.deps.log?.("audit write failed", { err: String(err) }));
+      if (doc) await this.deps.audit.record(actor, "document.update", doc.id, { reason: "not readable by this user" }, "denied");
       throw notFound("document");
     }
     authorize(actor, "update", Document, subjectOf(doc));
@@ -53,7 +51,7 @@ export class IngestService {
    * reveal them. The documents and the job are written in one transaction: a crash cannot
    * leave a document row without the job that will fill it.
    */
-  submit(actor: Actor, files: IngestFileRequest[], target?: UpdateTarget): { jobId: string; documents: { id: string; source: string }[] } {
+  async submit(actor: Actor, files: IngestFileRequest[], target?: UpdateTarget): Promise<{ jobId: string; documents: { id: string; source: string }[] }> {
     authorize(actor, "create", DocumentCollection, null);
     if (files.length === 0) throw new ServiceError(400, "bad_request", "no files to ingest");
     for (const f of files) {
@@ -65,23 +63,20 @@ export class IngestService {
     const owner = actor.id === "system" ? null : `user:${actor.name}`;
     const jobId = newId("job");
     const docs: { id: string; source: string }[] = [];
-    this.deps.jobs.transaction(() => {
+    await this.deps.metadata.withTransaction(async (tx) => {
       // Checked again inside the transaction, so the decision and the job are one step.
-      const named = this.authorizeUpload(actor, target);
+      const named = await this.authorizeUpload(actor, target, tx.documents);
       const rows: NewJobFile[] = [];
       for (const [ordinal, f] of files.entries()) {
         const options: FileOptions = { title: f.title, allow: f.allow, deny: f.deny, classification: f.classification, password: f.password, tags: f.tags, owner };
         if (target?.expectedVersion !== undefined) options.expectedVersion = target.expectedVersion;
-        const doc = named ?? documentFor(this.deps, actor, { scope: ownerScope(owner), key: f.source }, f.source, options);
+        const doc = named ?? (await documentFor({ ...this.deps, documents: tx.documents }, actor, { scope: ownerScope(owner), key: f.source }, f.source, options));
         docs.push({ id: doc.id, source: doc.source });
         rows.push({ ordinal, source: f.source, path: f.path, documentId: doc.id, options: { ...options, documentId: doc.id } });
       }
-      this.deps.jobs.create({ id: jobId, kind: "ingest", createdBy: owner ?? "system" }, rows);
+      await tx.jobs.create({ id: jobId, kind: "ingest", createdBy: owner ?? "system" }, rows);
     });
-    // TODO(s6-jobs): await when submit is async; SQLite writes the row before record() returns.
-    this.deps.audit
-      .record(actor, "ingest.submit", jobId, { files: files.map((f) => f.source), ...(target ? { documentId: target.documentId } : {}) })
-      .catch((err: unknown) => this.deps.log?.("audit write failed", { err: String(err) }));
+    await this.deps.audit.record(actor, "ingest.submit", jobId, { files: files.map((f) => f.source), ...(target ? { documentId: target.documentId } : {}) });
     return { jobId, documents: docs };
   }
 

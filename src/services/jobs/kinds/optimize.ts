@@ -11,7 +11,7 @@ export interface OptimizeParams {
 
 export const optimizeKind: JobKindRunner = {
   async run(ctx, env) {
-    env.deps.jobs.setPhase(ctx.job.id, "optimizing");
+    await env.deps.jobs.setPhase(ctx.job.id, "optimizing");
     await env.optimizer.run((ctx.job.params as OptimizeParams).cleanupOlderThanMinutes);
     return { changed: false, completed: true };
   },

@@ -19,7 +19,7 @@
  */
 import { IngestError } from "../../../../ingest/types.ts";
 import type { ChunkRow, ChunkStore, DocumentSignature, VectorLayout } from "../../../stores/lance/chunk-store.ts";
-import type { NewJobFile } from "../../../stores/sqlite/jobs-repo.ts";
+import type { NewJobFile } from "../../../stores/metadata.ts";
 import type { EmbeddingProvider } from "../../../models/embeddings.ts";
 import { layoutOf, type IndexInfo } from "../../active-index.ts";
 import type { DocumentWriter } from "../../document-writer.ts";
@@ -72,9 +72,9 @@ async function copyDocuments(live: ChunkStore, target: ChunkStore, embedder: Emb
 
 /** Plans the job: decides the target table and records one row per document. */
 async function plan(deps: JobDeps, ctx: JobRunContext): Promise<ReembedParams> {
-  const { index, jobs, documents } = deps;
+  const { index, jobs } = deps;
   const p = ctx.job.params as ReembedParams;
-  const active = index.pointer();
+  const active = await index.pointer();
   let info: IndexInfo;
   if (p.table) {
     if (p.table === active.table) throw new IngestError("already_active", `${p.table} is already the active table`);
@@ -94,21 +94,20 @@ async function plan(deps: JobDeps, ctx: JobRunContext): Promise<ReembedParams> {
     const name = shadowTableName(layout?.model ?? null, layout?.dimension ?? null, ctx.job.id);
     info = { table: name, model: layout?.model ?? null, dimension: layout?.dimension ?? null };
     if (!p.force && active.model === info.model && active.dimension === info.dimension) {
-      jobs.mergeParams(ctx.job.id, { planned: true, noop: true, targetTable: active.table, model: info.model, dimension: info.dimension });
-      return jobs.byId(ctx.job.id)!.params as ReembedParams;
+      await jobs.mergeParams(ctx.job.id, { planned: true, noop: true, targetTable: active.table, model: info.model, dimension: info.dimension });
+      return (await jobs.byId(ctx.job.id))!.params as ReembedParams;
     }
     await index.table(name, layout);
   }
-  jobs.transaction(() => {
-    if ((jobs.byId(ctx.job.id)?.params as ReembedParams).planned) return;
-    const rows: NewJobFile[] = documents
-      .all()
+  await deps.metadata.withTransaction(async (tx) => {
+    if (((await tx.jobs.byId(ctx.job.id))?.params as ReembedParams).planned) return;
+    const rows: NewJobFile[] = (await tx.documents.all())
       .filter((d) => d.status === "ready")
       .map((d, ordinal) => ({ ordinal, source: d.source, path: "", documentId: d.id, action: "reembed" as const }));
-    jobs.addFiles(ctx.job.id, rows);
-    jobs.mergeParams(ctx.job.id, { planned: true, targetTable: info.table, model: info.model, dimension: info.dimension });
+    await tx.jobs.addFiles(ctx.job.id, rows);
+    await tx.jobs.mergeParams(ctx.job.id, { planned: true, targetTable: info.table, model: info.model, dimension: info.dimension });
   });
-  return jobs.byId(ctx.job.id)!.params as ReembedParams;
+  return (await jobs.byId(ctx.job.id))!.params as ReembedParams;
 }
 
 /** Runs a re-embed job; false when it stopped early (cancelled, or the worker is stopping). */
@@ -117,7 +116,7 @@ export async function runReembed(deps: JobDeps, writer: DocumentWriter, ctx: Job
   const jobId = ctx.job.id;
   let p = ctx.job.params as ReembedParams;
   if (!p.planned) {
-    jobs.setPhase(jobId, "planning");
+    await jobs.setPhase(jobId, "planning");
     p = await plan(deps, ctx);
   }
   if (p.noop) {
@@ -132,34 +131,34 @@ export async function runReembed(deps: JobDeps, writer: DocumentWriter, ctx: Job
     throw new IngestError("model_changed", `model ${targetInfo.model} now produces ${embedder.dimension}d vectors, the target table holds ${targetInfo.dimension}d`);
   }
 
-  if (index.pointer().table !== targetName) {
+  if ((await index.pointer()).table !== targetName) {
     // 2. Copy, skipping documents the target already holds as the live table does (rollback, resume).
-    jobs.setPhase(jobId, "copying");
+    await jobs.setPhase(jobId, "copying");
     let live = await index.writeTarget();
     const liveSigs = await live.store.documentSignatures();
     const targetSigs = await target.documentSignatures();
-    const pending = jobs.pendingFiles(jobId);
+    const pending = await jobs.pendingFiles(jobId);
     for (let i = 0; i < pending.length; i += COPY_BATCH) {
-      if (!ctx.shouldContinue()) return false;
+      if (!(await ctx.shouldContinue())) return false;
       const files = pending.slice(i, i + COPY_BATCH);
       const ids = files.map((f) => f.documentId!).filter((id) => !sameSignature(liveSigs.get(id), targetSigs.get(id)));
-      jobs.setFiles(jobId, files.map((f) => ({ ordinal: f.ordinal, status: "running" as const })));
+      await jobs.setFiles(jobId, files.map((f) => ({ ordinal: f.ordinal, status: "running" as const })));
       live = await index.writeTarget();
       if (live.name === targetName) break;
       if (ids.length) await copyDocuments(live.store, target, embedder, ids);
       const copied = new Set(ids);
-      jobs.setFiles(jobId, files.map((f) => ({ ordinal: f.ordinal, status: copied.has(f.documentId!) ? ("succeeded" as const) : ("unchanged" as const) })));
-      ctx.progress(files.at(-1)!.source);
+      await jobs.setFiles(jobId, files.map((f) => ({ ordinal: f.ordinal, status: copied.has(f.documentId!) ? ("succeeded" as const) : ("unchanged" as const) })));
+      await ctx.progress(files.at(-1)!.source);
     }
 
     // 3. Catch up and switch.
-    jobs.setPhase(jobId, "indexing");
+    await jobs.setPhase(jobId, "indexing");
     await target.ensureIndexes();
-    jobs.setPhase(jobId, "catching up");
+    await jobs.setPhase(jobId, "catching up");
     let switched = false;
     for (let round = 0; round < MAX_CATCHUP_ROUNDS && !switched; round++) {
-      if (!ctx.shouldContinue()) return false;
-      const gen = index.generation();
+      if (!(await ctx.shouldContinue())) return false;
+      const gen = await index.generation();
       live = await index.writeTarget();
       if (live.name === targetName) {
         switched = true;
@@ -168,9 +167,9 @@ export async function runReembed(deps: JobDeps, writer: DocumentWriter, ctx: Job
       const [a, b] = await Promise.all([live.store.documentSignatures(), target.documentSignatures()]);
       const differ = [...new Set([...a.keys(), ...b.keys()])].filter((id) => !sameSignature(a.get(id), b.get(id)));
       if (differ.length === 0) {
-        jobs.setPhase(jobId, "switching");
-        switched = index.trySwitch(targetInfo, gen);
-        if (!switched) jobs.setPhase(jobId, "catching up");
+        await jobs.setPhase(jobId, "switching");
+        switched = await index.trySwitch(targetInfo, gen);
+        if (!switched) await jobs.setPhase(jobId, "catching up");
         continue;
       }
       ctx.log("re-embed: catching up", { documents: differ.length, round });
@@ -184,7 +183,7 @@ export async function runReembed(deps: JobDeps, writer: DocumentWriter, ctx: Job
   await index.refresh();
 
   // 4. Settle: writes that were in flight at the switch have landed; check against SQLite.
-  jobs.setPhase(jobId, "verifying");
+  await jobs.setPhase(jobId, "verifying");
   await reconcile(deps, writer, { full: true, settleMs: (deps.switchGraceS ?? 5) * 1000, log: ctx.log });
   await retireTables(deps, ctx.log);
   return true;

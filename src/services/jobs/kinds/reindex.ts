@@ -5,7 +5,7 @@
  * mark), then the batched file pipeline, which leaves a document whose rows would not change
  * as it is.
  */
-import type { NewJobFile } from "../../../stores/sqlite/jobs-repo.ts";
+import type { NewJobFile } from "../../../stores/metadata.ts";
 import type { JobDeps, JobKindRunner, JobRunContext } from "../context.ts";
 
 export interface ReindexParams {
@@ -18,13 +18,12 @@ export interface ReindexParams {
 }
 
 /** One reindex row per live document matching the filter, reading its stored original. */
-export function planReindex(deps: JobDeps, ctx: JobRunContext): void {
+export async function planReindex(deps: JobDeps, ctx: JobRunContext): Promise<void> {
   const p = ctx.job.params as unknown as ReindexParams;
-  deps.jobs.transaction(() => {
-    if (deps.jobs.byId(ctx.job.id)?.params.planned) return;
+  await deps.metadata.withTransaction(async (tx) => {
+    if ((await tx.jobs.byId(ctx.job.id))?.params.planned) return;
     const ids = p.documentIds ? new Set(p.documentIds) : null;
-    const docs = deps.documents
-      .all()
+    const docs = (await tx.documents.all())
       .filter(
         (d) =>
           d.status === "ready" &&
@@ -42,8 +41,8 @@ export function planReindex(deps: JobDeps, ctx: JobRunContext): void {
       // The title is kept (it may have been given explicitly at ingestion).
       options: { documentId: d.id, owner: d.owner, title: d.title },
     }));
-    deps.jobs.addFiles(ctx.job.id, rows);
-    deps.jobs.mergeParams(ctx.job.id, { planned: true });
+    await tx.jobs.addFiles(ctx.job.id, rows);
+    await tx.jobs.mergeParams(ctx.job.id, { planned: true });
   });
 }
 
@@ -51,11 +50,11 @@ export const reindexKind: JobKindRunner = {
   async run(ctx, env) {
     const { jobs } = env.deps;
     if (!ctx.job.params.planned) {
-      jobs.setPhase(ctx.job.id, "planning");
-      planReindex(env.deps, ctx);
+      await jobs.setPhase(ctx.job.id, "planning");
+      await planReindex(env.deps, ctx);
     }
-    jobs.setPhase(ctx.job.id, null);
+    await jobs.setPhase(ctx.job.id, null);
     const changed = await env.files.runFiles(ctx);
-    return { changed, completed: jobs.pendingFiles(ctx.job.id).length === 0 };
+    return { changed, completed: (await jobs.pendingFiles(ctx.job.id)).length === 0 };
   },
 };

@@ -9,8 +9,8 @@ import path from "node:path";
 import { IngestError } from "../../../../ingest/types.ts";
 import { ownerKeepsRead, SYSTEM_ACTOR } from "../../../../policies/index.ts";
 import { TEXT_LIMITS } from "../../../domain/limits.ts";
-import { syncScope, type DocumentRow } from "../../../stores/sqlite/documents-repo.ts";
-import type { NewJobFile } from "../../../stores/sqlite/jobs-repo.ts";
+import { syncScope, type DocumentRow } from "../../../stores/metadata.ts";
+import type { NewJobFile } from "../../../stores/metadata.ts";
 import type { FileOptions, JobDeps, JobKindRunner, JobRunContext } from "../context.ts";
 import { documentFor } from "../document-rows.ts";
 
@@ -65,16 +65,16 @@ const sameList = (a: string[] | undefined, b: string[]) => a === undefined || [.
  * recorded are settled as unchanged without reading them, and documents whose file is gone
  * become delete rows.
  */
-export function planSync(deps: JobDeps, ctx: JobRunContext): void {
+export async function planSync(deps: JobDeps, ctx: JobRunContext): Promise<void> {
   const p = ctx.job.params as unknown as SyncParams;
   const folder = path.resolve(p.folder);
   const files = scanFolder(folder);
-  deps.jobs.transaction(() => {
-    if (deps.jobs.byId(ctx.job.id)?.params.planned) return;
+  await deps.metadata.withTransaction(async (tx) => {
+    if ((await tx.jobs.byId(ctx.job.id))?.params.planned) return;
     // A sync's documents are those it named: its root + each file's relative path. Documents that
     // merely share a source (an upload, `kb ingest`, another sync root) are not its to change.
     const scope = syncScope(folder);
-    const existing = new Map<string, DocumentRow>(deps.documents.inScope(scope).map((d) => [d.identityKey!, d]));
+    const existing = new Map<string, DocumentRow>((await tx.documents.inScope(scope)).map((d) => [d.identityKey!, d]));
     const options: FileOptions = { allow: p.allow, deny: p.deny, classification: p.classification, owner: p.owner, synced: true };
     const rows: NewJobFile[] = [];
     for (const f of files) {
@@ -97,14 +97,14 @@ export function planSync(deps: JobDeps, ctx: JobRunContext): void {
         rows.push({ ordinal: rows.length, source: f.path, path: f.path, documentId: doc.id, status: "unchanged", options: { documentId: doc.id } });
         continue;
       }
-      const d = doc ?? documentFor(deps, SYSTEM_ACTOR, { scope, key }, f.path, options);
+      const d = doc ?? (await documentFor({ ...deps, documents: tx.documents }, SYSTEM_ACTOR, { scope, key }, f.path, options));
       rows.push({ ordinal: rows.length, source: f.path, path: f.path, documentId: d.id, options: { ...options, documentId: d.id } });
     }
     for (const doc of existing.values()) {
       rows.push({ ordinal: rows.length, source: doc.source, path: doc.source, documentId: doc.id, action: "delete", options: { documentId: doc.id } });
     }
-    deps.jobs.addFiles(ctx.job.id, rows);
-    deps.jobs.mergeParams(ctx.job.id, { planned: true, scanned: files.length });
+    await tx.jobs.addFiles(ctx.job.id, rows);
+    await tx.jobs.mergeParams(ctx.job.id, { planned: true, scanned: files.length });
   });
 }
 
@@ -113,11 +113,11 @@ export const syncKind: JobKindRunner = {
   async run(ctx, env) {
     const { jobs } = env.deps;
     if (!ctx.job.params.planned) {
-      jobs.setPhase(ctx.job.id, "planning");
-      planSync(env.deps, ctx);
+      await jobs.setPhase(ctx.job.id, "planning");
+      await planSync(env.deps, ctx);
     }
-    jobs.setPhase(ctx.job.id, null);
+    await jobs.setPhase(ctx.job.id, null);
     const changed = await env.files.runFiles(ctx);
-    return { changed, completed: jobs.pendingFiles(ctx.job.id).length === 0 };
+    return { changed, completed: (await jobs.pendingFiles(ctx.job.id)).length === 0 };
   },
 };
