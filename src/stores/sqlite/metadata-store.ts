@@ -10,11 +10,12 @@
  * The callback may await only this store: a transaction still open when the event loop moves
  * on (it waited for a file, LanceDB or the network) is rolled back and rejected, because it
  * would hold the database's write lock that `kb serve`, `kb worker` and the CLI wait on.
- * The statements underneath are the synchronous repositories (conversations-repo.ts, ...).
+ * The statements underneath are the synchronous repositories (conversations-repo.ts, feedback-repo.ts, ...).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { ConversationStore, MetadataRepositories, MetadataStore, SensitiveStore } from "../metadata.ts";
+import type { ConversationStore, FeedbackStore, MetadataRepositories, MetadataStore, SensitiveStore } from "../metadata.ts";
 import { ConversationsRepo } from "./conversations-repo.ts";
+import { FeedbackRepo } from "./feedback-repo.ts";
 import type { Db } from "./db.ts";
 import { SensitiveRepo } from "./sensitive-repo.ts";
 
@@ -24,6 +25,7 @@ type Async<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (
 export class SqliteMetadataStore implements MetadataStore {
   readonly conversations: ConversationStore;
   readonly sensitive: SensitiveStore;
+  readonly feedback: FeedbackStore;
   /** Settles when the open transaction ends; null when none is open. */
   private open: Promise<void> | null = null;
   private readonly inTransaction = new AsyncLocalStorage<true>();
@@ -31,6 +33,7 @@ export class SqliteMetadataStore implements MetadataStore {
   constructor(private readonly db: Db) {
     this.conversations = this.wrap(new ConversationsRepo(db));
     this.sensitive = this.wrap(new SensitiveRepo(db));
+    this.feedback = this.wrap(new FeedbackRepo(db));
   }
 
   async withTransaction<T>(fn: (tx: MetadataRepositories) => Promise<T>): Promise<T> {
