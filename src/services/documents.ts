@@ -93,6 +93,36 @@ export interface DocumentFilter {
   q?: string;
 }
 
+/** The test of a DocumentFilter on what an actor is shown of a document. */
+export function documentMatcher(filter: DocumentFilter): (v: DocumentView) => boolean {
+  const types = filter.types?.length ? new Set(filter.types.map((x) => x.toLowerCase().replace(/^\./, ""))) : null;
+  const q = filter.q?.trim().toLowerCase();
+  return (v) =>
+    (!types || types.has(v.type)) &&
+    (!filter.folder || v.source.startsWith(filter.folder)) &&
+    (!filter.tag || (v.tags ?? []).includes(filter.tag)) &&
+    (!filter.updatedSince || v.updatedAt >= filter.updatedSince) &&
+    (!filter.updatedUntil || v.updatedAt <= filter.updatedUntil) &&
+    (!q || v.title.toLowerCase().includes(q));
+}
+
+/**
+ * A search scope as document ids, among the documents `actor` may read: the matching ones
+ * (`include`), or the non-matching ones (`exclude`) when that list is shorter. Combined with the
+ * access filter inside the search, either selects exactly the readable documents in scope.
+ * Matched like `DocumentService.list` (on what the actor is shown).
+ */
+export function scopeDocumentIds(rows: readonly DocumentRow[], actor: Actor, filter: DocumentFilter): { include: string[] } | { exclude: string[] } {
+  const matches = documentMatcher(filter);
+  const include: string[] = [];
+  const exclude: string[] = [];
+  for (const d of rows) {
+    if (!canRead(actor, accessOf(d))) continue;
+    (matches(viewFor(actor, d)) ? include : exclude).push(d.id);
+  }
+  return include.length <= exclude.length ? { include } : { exclude };
+}
+
 export interface DocumentPageView {
   id: string;
   page: number;
@@ -142,21 +172,12 @@ export class DocumentService {
    * cannot probe masked personal data in a path or title.
    */
   list(actor: Actor, page: { limit: number; offset: number }, filter: DocumentFilter = {}): { items: DocumentView[]; total: number } {
-    const types = filter.types?.length ? new Set(filter.types.map((x) => x.toLowerCase().replace(/^\./, ""))) : null;
-    const q = filter.q?.trim().toLowerCase();
+    const matches = documentMatcher(filter);
     const visible = this.repo
       .all()
       .filter((d) => canRead(actor, accessOf(d)))
       .map((d) => viewFor(actor, d))
-      .filter(
-        (v) =>
-          (!types || types.has(v.type)) &&
-          (!filter.folder || v.source.startsWith(filter.folder)) &&
-          (!filter.tag || (v.tags ?? []).includes(filter.tag)) &&
-          (!filter.updatedSince || v.updatedAt >= filter.updatedSince) &&
-          (!filter.updatedUntil || v.updatedAt <= filter.updatedUntil) &&
-          (!q || v.title.toLowerCase().includes(q)),
-      );
+      .filter(matches);
     return { items: visible.slice(page.offset, page.offset + page.limit), total: visible.length };
   }
 

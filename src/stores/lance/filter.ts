@@ -60,3 +60,21 @@ function compile(rule: AccessRule): string {
 export function documentIdsWhere(documentIds: readonly string[]): string {
   return documentIds.length === 1 ? `document_id = ${sqlString(documentIds[0]!)}` : `document_id IN (${documentIds.map(sqlString).join(", ")})`;
 }
+
+/**
+ * A search scope as a filter on document ids: `document_id IN (…)` for the documents in scope,
+ * `NOT IN (…)` for those out of it (whichever list is shorter); FALSE for an empty `include`,
+ * null (no restriction) for an empty `exclude`. AND-ed with the access filter by `andFilters`.
+ */
+export function documentScopeWhere(scope: { include: readonly string[] } | { exclude: readonly string[] }): string | null {
+  if ("include" in scope) return scope.include.length === 0 ? "FALSE" : documentIdsWhere(scope.include);
+  if (scope.exclude.length === 0) return null;
+  return `document_id NOT IN (${scope.exclude.map(sqlString).join(", ")})`;
+}
+
+/** Both filters (null: no restriction). */
+export function andFilters(a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return `(${a}) AND (${b})`;
+}
