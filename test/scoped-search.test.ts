@@ -13,6 +13,7 @@ let dir: string;
 let ruleId: string;
 let hiddenId: string;
 let otherIds: string[];
+let phoneId: string;
 
 const post = (body: unknown) => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 async function search(token: string, body: Record<string, unknown>) {
@@ -42,6 +43,9 @@ beforeAll(async () => {
   ruleId = documents[0]!.id;
   hiddenId = documents[1]!.id;
   otherIds = documents.slice(2).map((d) => d.id);
+  // Personal data in a path: shown masked to kim, so a folder prefix must not probe it.
+  const [phone] = writeFiles(dir, { "연락처/010-1234-5678.txt": "비상 연락망 휴가 중 연락처.\n" });
+  phoneId = (await ingestNow(t.kb, [{ source: phone!, path: phone! }])).documents[0]!.id;
 });
 afterAll(async () => t?.close());
 
@@ -65,9 +69,30 @@ describe("scoped search", () => {
     expect((await search(kim, { query: "휴가", topK: 5, scope: { tag: "hr" } })).body.results.map((r: any) => r.documentId)).toEqual([ruleId]);
     expect((await search(kim, { query: "휴가", topK: 5, scope: { updatedSince: "2999-01-01T00:00:00Z" } })).body.results).toEqual([]);
     const since = await search(kim, { query: "휴가", topK: 20, scope: { updatedSince: "2000-01-01T00:00:00Z", types: ["txt"] } });
-    expect(since.body.results).toHaveLength(12);
+    expect(since.body.results).toHaveLength(13); // the 12 notices and the contact list
     // A scope that only a hidden document matches gives nothing (and no hint of it).
     expect((await search(kim, { query: "임원", topK: 5, scope: { q: "임원" } })).body.results).toEqual([]);
+  });
+
+  it("a folder prefix is matched on the source as the asker is shown it (masked personal data cannot be probed)", async () => {
+    const ids = async (token: string, folder: string) => (await search(token, { query: "연락처", topK: 5, scope: { folder } })).body.results.map((r: any) => r.documentId);
+    expect(await ids(admin, `${dir}/연락처/010-12`)).toEqual([phoneId]);
+    expect(await ids(kim, `${dir}/연락처/010-12`)).toEqual([]);
+    expect(await ids(kim, `${dir}/연락처/010`)).toEqual([]);
+    expect(await ids(kim, `${dir}/연락처/`)).toEqual([phoneId]);
+    const shown = (await (await t.fetchAs(kim, `/api/v1/documents/${phoneId}`)).json()) as any;
+    expect(shown.source).not.toContain("1234");
+    expect(await ids(kim, shown.source)).toEqual([phoneId]);
+    // The documents list filters the same way.
+    const listed = async (folder: string) => ((await (await t.fetchAs(kim, `/api/v1/documents?folder=${encodeURIComponent(folder)}`)).json()) as any).items.map((d: any) => d.id);
+    expect(await listed(`${dir}/연락처/010`)).toEqual([]);
+    expect(await listed(shown.source)).toEqual([phoneId]);
+  });
+
+  it("refuses a type that is not an extension", async () => {
+    const { status, body } = await search(kim, { query: "휴가", scope: { types: ["pdf') OR TRUE --"] } });
+    expect(status).toBe(400);
+    expect(body.error.code).toBe("bad_type");
   });
 
   it("asks within a scope: the answer cites only documents in it, and the scope is audited", async () => {

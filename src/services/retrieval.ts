@@ -8,7 +8,7 @@ import { analyzeForIndex, analyzeForQuery } from "../domain/analysis/index.ts";
 import { detectSensitive, splitSensitiveForQuery } from "../domain/sensitive/index.ts";
 import type { EmbeddingProvider } from "../models/embeddings.ts";
 import type { ChunkHit, ChunkStore } from "../stores/lance/chunk-store.ts";
-import { andFilters, compileAccessRule, documentScopeWhere } from "../stores/lance/filter.ts";
+import { andFilters, compileAccessRule, compileScope, type ScopeClause } from "../stores/lance/filter.ts";
 import { requireMaxLength, TEXT_LIMITS } from "./limits.ts";
 import { redactChunk, redactorFor } from "./sensitive.ts";
 
@@ -27,8 +27,8 @@ export interface SearchScope {
   q?: string;
 }
 
-/** A scope as the document ids (of those the actor may read) it keeps or leaves out. */
-export type ScopeResolver = (actor: Actor, scope: SearchScope) => { include: string[] } | { exclude: string[] };
+/** A scope as a clause the chunk table can test (services/documents.ts: scopeClause). */
+export type ScopeResolver = (actor: Actor, scope: SearchScope) => ScopeClause;
 
 /** A ranked chunk with the scores that ranked it (inside the retriever only). */
 export interface ScoredChunk extends ChunkHit {
@@ -104,7 +104,7 @@ export class Retriever {
     let filter = compileAccessRule(documentReadRule(actor));
     if (options.scope && hasScope(options.scope)) {
       if (!this.resolveScope) throw new Error("this retriever cannot resolve search scopes");
-      filter = andFilters(filter, documentScopeWhere(this.resolveScope(actor, options.scope)));
+      filter = andFilters(filter, compileScope(this.resolveScope(actor, options.scope)));
     }
     // Table and model are taken together: a switch of the active table (after a re-embed)
     // during this query cannot pair the new table with the old model.

@@ -62,14 +62,44 @@ export function documentIdsWhere(documentIds: readonly string[]): string {
 }
 
 /**
- * A search scope as a filter on document ids: `document_id IN (…)` for the documents in scope,
- * `NOT IN (…)` for those out of it (whichever list is shorter); FALSE for an empty `include`,
- * null (no restriction) for an empty `exclude`. AND-ed with the access filter by `andFilters`.
+ * A search scope as the chunk table can test it: on the `source` column (folder prefix, type
+ * suffix) or on document ids (facts only SQLite holds: tags, dates, titles as shown).
  */
-export function documentScopeWhere(scope: { include: readonly string[] } | { exclude: readonly string[] }): string | null {
-  if ("include" in scope) return scope.include.length === 0 ? "FALSE" : documentIdsWhere(scope.include);
-  if (scope.exclude.length === 0) return null;
-  return `document_id NOT IN (${scope.exclude.map(sqlString).join(", ")})`;
+export type ScopeClause =
+  | { op: "ids"; ids: readonly string[] }
+  | { op: "notIds"; ids: readonly string[] }
+  | { op: "sourcePrefix"; prefix: string }
+  /** The source, lower-cased, ends with one of these (".pdf"). */
+  | { op: "sourceSuffix"; suffixes: readonly string[] }
+  | { op: "all" | "any"; clauses: readonly ScopeClause[] };
+
+/** Compiles a scope clause to a LanceDB filter; null means "no restriction". */
+export function compileScope(clause: ScopeClause): string | null {
+  const sql = compileClause(clause);
+  return sql === "TRUE" ? null : sql;
+}
+
+function compileClause(c: ScopeClause): string {
+  switch (c.op) {
+    case "ids":
+      return c.ids.length === 0 ? "FALSE" : documentIdsWhere(c.ids);
+    case "notIds":
+      return c.ids.length === 0 ? "TRUE" : `document_id NOT IN (${c.ids.map(sqlString).join(", ")})`;
+    case "sourcePrefix":
+      return c.prefix === "" ? "TRUE" : `starts_with(source, ${sqlString(c.prefix)})`;
+    case "sourceSuffix":
+      return c.suffixes.length === 0 ? "FALSE" : c.suffixes.map((x) => `ends_with(lower(source), ${sqlString(x.toLowerCase())})`).join(" OR ");
+    case "all": {
+      const parts = c.clauses.map(compileClause).filter((x) => x !== "TRUE");
+      if (parts.includes("FALSE")) return "FALSE";
+      return parts.length === 0 ? "TRUE" : parts.map((x) => `(${x})`).join(" AND ");
+    }
+    case "any": {
+      const parts = c.clauses.map(compileClause).filter((x) => x !== "FALSE");
+      if (parts.includes("TRUE")) return "TRUE";
+      return parts.length === 0 ? "FALSE" : parts.map((x) => `(${x})`).join(" OR ");
+    }
+  }
 }
 
 /** Both filters (null: no restriction). */
