@@ -22,3 +22,9 @@ allow(Groups, ["list", "create", "delete", "add_member", "remove_member"], manag
 allow(Tokens, ["list", "create", "revoke", "expire"], manages);
 /** A user may list and revoke their own tokens (but not create more: that stays with admins). */
 allow(Tokens, ["list", "revoke"], isSelf);
+
+/**
+ * The directory (user and group names, for choosing who may read an upload): those who may
+ * upload or manage documents or accounts. Names only; memberships and roles stay with `list`.
+ */
+allow(Users, "directory", (actor) => ["ingest", "manage_own_documents", "manage_all_documents", "manage_users"].some((c) => hasCapability(actor, c as never)));
