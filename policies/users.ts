@@ -16,7 +16,7 @@ export const Tokens = resource<AccountSubject | null>("tokens");
 const manages = (actor: Actor) => hasCapability(actor, "manage_users");
 const isSelf = (actor: Actor, subject: AccountSubject | null) => subject !== null && subject.name === actor.name;
 
-allow(Users, ["list", "create", "update", "delete", "manage_tokens"], manages);
+allow(Users, ["list", "create", "update", "delete", "manage_tokens", "purge_history"], manages);
 allow(Users, "read", (actor, subject) => manages(actor) || isSelf(actor, subject));
 allow(Groups, ["list", "create", "delete", "add_member", "remove_member"], manages);
 allow(Tokens, ["list", "create", "revoke", "expire"], manages);
@@ -29,3 +29,9 @@ allow(Tokens, ["list", "revoke"], isSelf);
  */
 allow(Users, ["set_password", "list_sessions", "revoke_sessions"], manages);
 allow(Users, ["change_password", "list_sessions", "revoke_sessions"], isSelf);
+
+/**
+ * The directory (user and group names, for choosing who may read an upload): those who may
+ * upload or manage documents or accounts. Names only; memberships and roles stay with `list`.
+ */
+allow(Users, "directory", (actor) => ["ingest", "manage_own_documents", "manage_all_documents", "manage_users"].some((c) => hasCapability(actor, c as never)));

@@ -37,6 +37,8 @@ export const DocumentSchema = z
     chunkCount: z.number().int(),
     sizeBytes: z.number().int(),
     acl: AclSchema,
+    type: z.string().openapi({ description: 'The file type: the source\'s extension in lower case ("pdf", "docx", "hwp"); "" when it has none' }),
+    classification: z.string().openapi({ description: "The classification's label (public, internal, confidential, secret); `acl.classification` is its level" }),
     tags: z.array(z.string()).optional(),
     owner: z.string().nullable(),
     sensitive: z
@@ -109,5 +111,28 @@ export const SearchResultSchema = z
   .openapi("SearchResult");
 
 export const CitationSchema = z
-  .object({ n: z.number().int(), documentId: z.string(), title: z.string(), source: z.string(), page: z.number().int(), quote: z.string() })
+  .object({
+    n: z.number().int().openapi({ description: "The [n] marker in the answer" }),
+    documentId: z.string(),
+    title: z.string(),
+    source: z.string(),
+    page: z.number().int().openapi({ description: "The page the quote stands on (GET /api/v1/documents/{documentId}/pages/{page})" }),
+    quote: z.string().openapi({ description: "The quoted passage, verbatim from the source's text as the asker is shown it (masked alike), to highlight on the page" }),
+    chunkId: z.string().optional().openapi({ description: "The passage quoted (absent in conversations stored by older versions)" }),
+  })
   .openapi("Citation");
+
+/** A search or ask scope ("only in 인사규정"): combined with your access inside the search. */
+export const ScopeSchema = z
+  .object({
+    types: z.array(z.string().min(1).max(20)).max(20).optional().openapi({ description: 'File types (extensions): ["pdf", "docx"]' }),
+    folder: textMax(TEXT_LIMITS.path).optional().openapi({ description: "Source prefix (a synced or ingested folder)" }),
+    tag: z.string().max(64).optional(),
+    updatedSince: z.string().max(40).optional().openapi({ description: "ISO time, inclusive: documents last updated since" }),
+    updatedUntil: z.string().max(40).optional().openapi({ description: "ISO time, inclusive" }),
+    q: textMax(TEXT_LIMITS.title).optional().openapi({ description: "Title contains (case-insensitive for Latin letters)" }),
+  })
+  .openapi("SearchScope", {
+    description:
+      "Only documents matching every given field, matched as GET /api/v1/documents filters (on what you are shown). Applied with your access inside each search, so `topK` results come from the documents in scope that you may read.",
+  });

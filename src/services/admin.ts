@@ -3,8 +3,8 @@
  * Every call is authorized by policies/users.ts and every change is audited with before/after.
  * The CLI runs these as the operator (SYSTEM_ACTOR), so both paths share the checks and the log.
  */
-import { authorize, Groups, Tokens, Users, type Actor } from "../../policies/index.ts";
-import type { UserRow } from "../stores/metadata.ts";
+import { authorize, CLASSIFICATIONS, classificationLabel, Groups, Tokens, Users, type Actor } from "../../policies/index.ts";
+import type { MetadataStore, UserRow } from "../stores/metadata.ts";
 import type { Accounts, NameConflicts, TokenInfo } from "./accounts.ts";
 import type { AuditLog } from "./audit.ts";
 import { badRequest, notFound } from "./errors.ts";
@@ -38,7 +38,66 @@ export class AdminService {
     private readonly audit: AuditLog,
     /** Web sessions: a user who is disabled is signed out everywhere (sign-in.ts). */
     private readonly sessions?: { revokeAllForUser(userId: string): Promise<number> },
+    /** Conversations and feedback, for purging a user's history. */
+    private readonly metadata?: MetadataStore,
   ) {}
+
+  /**
+   * Erases a (departed) user's conversations and their feedback on answers, in one transaction
+   * (personal-data erasure) while keeping the account (e.g. disabled, for the audit trail);
+   * `deleteUser` removes both with the account (triggers of migrations 0003 and 0007). Audited
+   * with the counts (never the content).
+   */
+  async purgeHistory(actor: Actor, name: string): Promise<{ user: string; conversations: number; feedback: number }> {
+    name = await this.accounts.userName(name);
+    authorize(actor, "purge_history", Users, { name });
+    const user = await this.accounts.getUser(name);
+    if (!this.metadata) throw new Error("purgeHistory needs the metadata store");
+    const counts = await this.metadata.withTransaction(async (tx) => ({
+      conversations: await tx.conversations.deleteAllOf(user.id),
+      feedback: await tx.feedback.deleteAllOf(user.id),
+    }));
+    await this.audit.record(actor, "user.purge_history", `user:${name}`, counts);
+    return { user: name, ...counts };
+  }
+
+  /**
+   * Who the caller is, for a client deciding what to show (an admin menu, an upload button): name,
+   * role, groups after nesting, clearance and capabilities. Anyone signed in; not audited (a read
+   * of one's own account, as with tokens' `self` actions).
+   */
+  me(actor: Actor): { name: string; role: string; groups: string[]; clearance: number; classification: string; capabilities: string[] } {
+    const capabilities = actor.capabilities ? [...actor.capabilities] : [...this.accounts.roles().capabilitiesOf(actor.role)];
+    return {
+      name: actor.name,
+      role: actor.role,
+      groups: [...actor.groups].sort(),
+      clearance: actor.clearance,
+      classification: classificationLabel(Math.min(actor.clearance, CLASSIFICATIONS.length - 1)),
+      capabilities: capabilities.sort(),
+    };
+  }
+
+  /**
+   * Names to choose access from when uploading: enabled users, groups, and the classifications
+   * (level and label). `q` keeps names containing it. For uploaders and managers (policies/users.ts).
+   */
+  async directory(actor: Actor, q?: string): Promise<{ users: string[]; groups: { name: string; description: string | null }[]; classifications: { level: number; label: string }[] }> {
+    authorize(actor, "directory", Users, null);
+    const needle = q?.trim().toLowerCase();
+    const keep = (name: string) => !needle || name.toLowerCase().includes(needle);
+    return {
+      users: (await this.accounts.listUsers())
+        .filter((u) => !u.disabled && keep(u.name))
+        .map((u) => u.name)
+        .sort(),
+      groups: (await this.accounts.listGroups())
+        .filter((g) => keep(g.name))
+        .map((g) => ({ name: g.name, description: g.description ?? null }))
+        .sort((a, b) => a.name.localeCompare(b.name)),
+      classifications: CLASSIFICATIONS.map((label, level) => ({ level, label })),
+    };
+  }
 
   private async view(u: UserRow): Promise<UserView> {
     return { name: u.name, role: u.role, clearance: u.clearance, disabled: u.disabled, groups: await this.accounts.directGroups(u.name), createdAt: u.createdAt };

@@ -15,7 +15,7 @@ import { JobsRepo } from "../stores/sqlite/jobs-repo.ts";
 import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
 import { ACTIVE_KEY, ActiveIndex, ModelRegistry, type IndexInfo, type ModelStatus } from "./active-index.ts";
 import { isLanceError, sqliteDamagedError, tableDamagedError } from "./data-damage.ts";
-import { canRead, resolveDocumentAccess, SYSTEM_ACTOR } from "../../policies/index.ts";
+import { canRead, resolveDocumentAccess, SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
 import { AccessService } from "./access.ts";
 import { Accounts } from "./accounts.ts";
 import { AdminService } from "./admin.ts";
@@ -34,7 +34,8 @@ import type { Answerer } from "./answer/types.ts";
 import { AskService } from "./ask.ts";
 import { AuditLog } from "./audit.ts";
 import { AuthFailureLog } from "./auth-failures.ts";
-import { DocumentService } from "./documents.ts";
+import { DocumentService, scopeClause } from "./documents.ts";
+import { FeedbackService } from "./feedback.ts";
 import type { JobDeps } from "./jobs/context.ts";
 import { JobsService, reindexDocumentsOfOlderDetector } from "./jobs/jobs-service.ts";
 import { IngestService } from "./jobs/kinds/ingest.ts";
@@ -103,6 +104,8 @@ export interface Kb {
   loadLlm(): Promise<LlmProvider | null>;
   /** Ask conversations per user, follow-up rewriting. */
   conversations: ConversationService;
+  /** Feedback on answers and its review (eval-set export). */
+  feedback: FeedbackService;
   close(): Promise<void>;
 }
 
@@ -286,17 +289,24 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   };
   const runner = new JobRunner(jobDeps);
   const ingest = new IngestService(jobDeps);
-  const retriever = new Retriever(chunks, activeEmbedder, (ids) => metadata.documents.indexedBeforeSensitiveVersion(ids, SENSITIVE_DETECTOR_VERSION));
+  const retriever = new Retriever(
+    chunks,
+    activeEmbedder,
+    (ids) => metadata.documents.indexedBeforeSensitiveVersion(ids, SENSITIVE_DETECTOR_VERSION),
+    (actor, scope) => scopeClause(() => metadata.documents.all(), actor, scope),
+  );
   const answerer: Answerer = llmConfigured
     ? new DeferredLlmAnswerer(async () => (await ensureLlm())!, { maxTokens: config.llmMaxTokens, ...options.llmAnswer })
     : new ExtractiveAnswerer();
-  const conversations = new ConversationService(metadata, ensureLlm, {
-    canReadDocument: async (actor, id) => {
+  const historyGuard = {
+    canReadDocument: async (actor: Actor, id: string) => {
       const d = await metadata.documents.byId(id);
       return d !== undefined && canRead(actor, accessOfRow(d));
     },
     redactorFor,
-  });
+  };
+  const conversations = new ConversationService(metadata, ensureLlm, historyGuard, audit);
+  const feedback = new FeedbackService({ store: metadata, guard: historyGuard, titleOf: async (id) => (await metadata.documents.byId(id))?.title, audit });
   const ask = new AskService({ retriever, answerer: () => answerer, pageTexts: (id) => metadata.documents.pages(id), conversations, audit });
   const workers: JobWorker[] = [];
   const jobs = new JobsService(
@@ -333,7 +343,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     jobs,
     accounts,
     signIn,
-    admin: new AdminService(accounts, audit, signIn),
+    admin: new AdminService(accounts, audit, signIn, metadata),
     access: new AccessService({ documents: metadata.documents, writer: runner.writer, audit, retriever, accounts, policy }),
     policy,
     sensitive,
@@ -387,6 +397,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     },
     loadLlm: ensureLlm,
     conversations,
+    feedback,
     async close() {
       await authFailures.close(); // pending counts are written while the database is open
       for (const w of workers) await w.stop();

@@ -4,8 +4,11 @@
  * not revealed either).
  */
 import path from "node:path";
-import { authorize, can, canRead, Document, isValidName, parsePrincipalList, type Access, type Actor } from "../../policies/index.ts";
+import { authorize, can, canRead, CLASSIFICATIONS, classificationLabel, Document, isValidName, mustMask, parsePrincipalList, type Access, type Actor } from "../../policies/index.ts";
+import type { Readable } from "node:stream";
+import { SENSITIVE_DETECTOR_VERSION } from "../domain/sensitive/index.ts";
 import type { BlobStore } from "../stores/blob-store.ts";
+import type { ScopeClause } from "../stores/lance/filter.ts";
 import type { AuditLog } from "./audit.ts";
 import { redactorFor, type SensitiveIndex } from "./sensitive.ts";
 import { accessOfRow, subjectOfRow, type DocumentRow, type DocumentStore } from "../stores/metadata.ts";
@@ -25,6 +28,10 @@ export interface DocumentView {
   chunkCount: number;
   sizeBytes: number;
   acl: Access & { manage?: string[] };
+  /** The file type: the source's extension in lower case ("pdf", "docx", "hwp"), or "" when it has none. */
+  type: string;
+  /** The classification's label ("public", "internal", "confidential", "secret"). */
+  classification: string;
   tags?: string[];
   owner: string | null;
   /** Personal data found, per kind (only for those who may see sensitive-data reports). */
@@ -46,6 +53,8 @@ export function documentView(d: DocumentRow): DocumentView {
     chunkCount: d.chunkCount,
     sizeBytes: d.sizeBytes,
     acl: { allow: d.aclAllow, deny: d.aclDeny, classification: d.classification, ...(d.aclManage?.length ? { manage: d.aclManage } : {}) },
+    type: typeOf(d.source),
+    classification: classificationLabel(d.classification),
     ...(d.tags?.length ? { tags: d.tags } : {}),
     owner: d.owner,
     error: d.error,
@@ -55,6 +64,131 @@ export function documentView(d: DocumentRow): DocumentView {
 }
 
 const accessOf = accessOfRow;
+
+/** A document's type: its source's extension, lower case, without the dot ("" when none). */
+export function typeOf(source: string): string {
+  const ext = path.posix.extname(path.posix.basename(source.replaceAll("\\", "/")));
+  return ext.length > 1 ? ext.slice(1).toLowerCase() : "";
+}
+
+/** An upload's classification: a label ("confidential") or a level ("2"); absent or empty: the default rules decide. */
+function parseClassification(value: string | undefined): number | undefined {
+  const v = value?.trim().toLowerCase();
+  if (!v) return undefined;
+  if (/^\d$/.test(v) && Number(v) < CLASSIFICATIONS.length) return Number(v);
+  const level = (CLASSIFICATIONS as readonly string[]).indexOf(v);
+  if (level < 0) throw new ServiceError(400, "bad_classification", `unknown classification "${value}" (one of ${CLASSIFICATIONS.join(", ")}, or 0-${CLASSIFICATIONS.length - 1})`);
+  return level;
+}
+
+/**
+ * A file name safe in a Content-Disposition header: the source's last segment without control
+ * characters, quotes, backslashes or path separators (never empty).
+ */
+export function safeDownloadName(source: string): string {
+  const base = path.posix.basename(source.replaceAll("\\", "/"));
+  const clean = base.replace(/[\u0000-\u001f\u007f"\\/]/g, "_").trim().slice(0, 200);
+  return clean && clean !== "." && clean !== ".." ? clean : "document";
+}
+
+export interface DocumentFilter {
+  /** Types (extensions) to keep, lower case. */
+  types?: string[];
+  /** Keep sources starting with this (a folder of a sync or ingest path). */
+  folder?: string;
+  tag?: string;
+  /** ISO times, inclusive, on the last update. */
+  updatedSince?: string;
+  updatedUntil?: string;
+  /** Title contains (case-insensitive for Latin letters). */
+  q?: string;
+}
+
+/** The test of a DocumentFilter on what an actor is shown of a document. */
+export function documentMatcher(filter: DocumentFilter): (v: DocumentView) => boolean {
+  const types = filter.types?.length ? new Set(filter.types.map((x) => x.trim().toLowerCase().replace(/^\./, ""))) : null;
+  const q = filter.q?.trim().toLowerCase();
+  return (v) =>
+    (!types || types.has(v.type)) &&
+    (!filter.folder || v.source.startsWith(filter.folder)) &&
+    (!filter.tag || (v.tags ?? []).includes(filter.tag)) &&
+    (!filter.updatedSince || v.updatedAt >= filter.updatedSince) &&
+    (!filter.updatedUntil || v.updatedAt <= filter.updatedUntil) &&
+    (!q || v.title.toLowerCase().includes(q));
+}
+
+/** File types as given (pdf, .PDF): lower case, without the dot; anything but letters and digits refused. */
+function normalTypes(types: readonly string[]): string[] {
+  return [...new Set(types.map((x) => x.trim().toLowerCase().replace(/^\./, "")))].map((x) => {
+    if (!/^[\p{L}\p{N}]{1,20}$/u.test(x)) throw new ServiceError(400, "bad_type", `invalid document type "${x}" (an extension such as pdf, docx)`);
+    return x;
+  });
+}
+
+/**
+ * A search scope as a clause the chunk table tests inside the search, selecting the same
+ * documents as `DocumentService.list` with the same filter (among those the actor may read;
+ * access is the other half of the filter):
+ * - type: the source's suffix (".pdf"), on the chunk table's `source` column;
+ * - folder: a prefix of the source, on `source` too. For an actor shown sources masked, the few
+ *   readable documents whose source holds personal data are decided on the masked source by id
+ *   (so a prefix cannot probe a masked value), the rest by the column;
+ * - tag, updated range, title: facts only SQLite holds, as ids of the readable documents that
+ *   match (or of those that do not, when that list is shorter).
+ */
+export async function scopeClause(allRows: () => Promise<readonly DocumentRow[]>, actor: Actor, filter: DocumentFilter): Promise<ScopeClause> {
+  const clauses: ScopeClause[] = [];
+  if (filter.types?.length) clauses.push({ op: "sourceSuffix", suffixes: normalTypes(filter.types).map((x) => `.${x}`) });
+  // The document rows are read only for the parts that need them (not for type, nor for a folder
+  // asked by a reader shown sources unmasked).
+  let readableRows: DocumentRow[] | null = null;
+  const readableDocs = async () => (readableRows ??= (await allRows()).filter((d) => canRead(actor, accessOf(d))));
+  if (filter.folder) {
+    const folder = filter.folder;
+    if (!mustMask(actor)) clauses.push({ op: "sourcePrefix", prefix: folder });
+    else {
+      const redact = redactorFor(actor);
+      const masked = (await readableDocs()).filter((d) => redact(d.source) !== d.source);
+      clauses.push({
+        op: "any",
+        clauses: [
+          { op: "all", clauses: [{ op: "sourcePrefix", prefix: folder }, { op: "notIds", ids: masked.map((d) => d.id) }] },
+          { op: "ids", ids: masked.filter((d) => redact(d.source).startsWith(folder)).map((d) => d.id) },
+        ],
+      });
+    }
+  }
+  const rest: DocumentFilter = { tag: filter.tag, updatedSince: filter.updatedSince, updatedUntil: filter.updatedUntil, q: filter.q };
+  if (rest.tag || rest.updatedSince || rest.updatedUntil || rest.q?.trim()) {
+    const matches = documentMatcher(rest);
+    const include: string[] = [];
+    const exclude: string[] = [];
+    for (const d of await readableDocs()) (matches(viewFor(actor, d)) ? include : exclude).push(d.id);
+    clauses.push(include.length <= exclude.length ? { op: "ids", ids: include } : { op: "notIds", ids: exclude });
+  }
+  return { op: "all", clauses };
+}
+
+export interface DocumentPageView {
+  id: string;
+  page: number;
+  pageCount: number;
+  title: string;
+  source: string;
+  type: string;
+  mime: string | null;
+  classification: string;
+  text: string;
+  /** True when the original may be downloaded by this user (GET /documents/{id}/original). */
+  originalAvailable: boolean;
+}
+
+export interface OriginalFile {
+  fileName: string;
+  mime: string;
+  size: number;
+  stream: () => Readable;
+}
 
 /** Upload names are display names only: keep the last path segment, never a path. */
 export function safeUploadName(name: string): string {
@@ -78,9 +212,18 @@ export class DocumentService {
     private readonly extras: { writer: DocumentWriter; sensitive?: SensitiveIndex; audit?: AuditLog; checkPrincipals?: (principals: string[]) => void },
   ) {}
 
-  async list(actor: Actor, page: { limit: number; offset: number }): Promise<{ items: DocumentView[]; total: number }> {
-    const visible = (await this.repo.all()).filter((d) => canRead(actor, accessOf(d)));
-    return { items: visible.slice(page.offset, page.offset + page.limit).map((d) => viewFor(actor, d)), total: visible.length };
+  /**
+   * The documents `actor` may read, filtered. Filters on text (folder, title) are matched
+   * against what the actor is shown (masked for actors without view_sensitive), so a filter
+   * cannot probe masked personal data in a path or title.
+   */
+  async list(actor: Actor, page: { limit: number; offset: number }, filter: DocumentFilter = {}): Promise<{ items: DocumentView[]; total: number }> {
+    const matches = documentMatcher(filter);
+    const visible = (await this.repo.all())
+      .filter((d) => canRead(actor, accessOf(d)))
+      .map((d) => viewFor(actor, d))
+      .filter(matches);
+    return { items: visible.slice(page.offset, page.offset + page.limit), total: visible.length };
   }
 
   /** The document if `actor` may read it; otherwise "not found" (existence is not revealed), audited as denied when it exists. */
@@ -106,6 +249,62 @@ export class DocumentService {
   }
 
   /**
+   * May `actor` download the original? Only with view_sensitive, or when the document's
+   * personal-data record is current (the live version, indexed by the current detector) and
+   * empty. Masking works on extracted text; an original cannot be masked, so it is withheld.
+   */
+  private async originalRefusal(actor: Actor, d: DocumentRow): Promise<ServiceError | null> {
+    if (!d.blobPath) return new ServiceError(404, "original_not_stored", "the original of this document is not stored");
+    if (!mustMask(actor)) return null;
+    if (d.status !== "ready" || d.sensitiveVersion < SENSITIVE_DETECTOR_VERSION || !this.extras.sensitive) {
+      return new ServiceError(403, "personal_data_unchecked", "the original is withheld until the document's personal data has been checked (its text is readable at /text)");
+    }
+    const counts = await this.extras.sensitive.recordedCounts(d.id);
+    if (Object.values(counts).some((n) => n > 0)) {
+      return new ServiceError(403, "original_has_personal_data", "the original contains personal data you may not see (view_sensitive); read its masked text instead");
+    }
+    return null;
+  }
+
+  /** One page's extracted text, masked as by `text`, with what a viewer shows beside it. */
+  async page(actor: Actor, id: string, n: number): Promise<DocumentPageView> {
+    const d = await this.readable(actor, id, "document.text");
+    const pages = await this.repo.pages(id);
+    const p = pages.find((x) => x.page === n);
+    if (!p) throw new ServiceError(404, "page_not_found", `page ${n} not found (the document has ${pages.length} pages)`);
+    const redact = redactorFor(actor);
+    const view = viewFor(actor, d);
+    return {
+      id,
+      page: n,
+      pageCount: Math.max(d.pageCount, pages.length),
+      title: view.title,
+      source: view.source,
+      type: view.type,
+      mime: d.mime,
+      classification: view.classification,
+      text: redact(p.text),
+      originalAvailable: (await this.originalRefusal(actor, d)) === null,
+    };
+  }
+
+  /**
+   * The original file, when `actor` may read the document and see its personal data (or it has
+   * none): 404 when it is not readable (audited as denied), 403 with a code saying why
+   * otherwise. A download is audited.
+   */
+  async original(actor: Actor, id: string): Promise<OriginalFile> {
+    const d = await this.readable(actor, id, "document.original");
+    const refusal = await this.originalRefusal(actor, d);
+    // A 403 is audited by the HTTP layer as access.denied with its code (as every refusal).
+    if (refusal) throw refusal;
+    const blob = this.blobs.open(d.blobPath!);
+    if (!blob) throw new ServiceError(404, "original_not_stored", "the original of this document is not stored");
+    await this.extras.audit?.record(actor, "document.original", id, { bytes: blob.size });
+    return { fileName: safeDownloadName(redactorFor(actor)(d.source)), mime: d.mime ?? "application/octet-stream", size: blob.size, stream: blob.stream };
+  }
+
+  /**
    * May `actor` upload (and, with a target, update that document)? Routes call it before
    * reading the request body, so a refused upload's bytes are never read nor stored.
    */
@@ -121,7 +320,7 @@ export class DocumentService {
   async upload(
     actor: Actor,
     files: { name: string; bytes: Uint8Array }[],
-    fields: { allow?: string; deny?: string; title?: string; tags?: string },
+    fields: { allow?: string; deny?: string; title?: string; tags?: string; classification?: string },
     target?: UpdateTarget,
   ): Promise<{ jobId: string; documents: { id: string; source: string }[] }> {
     await this.ingest.authorizeUpload(actor, target);
@@ -135,6 +334,7 @@ export class DocumentService {
       throw new ServiceError(400, "bad_principal", (err as Error).message);
     }
     this.extras.checkPrincipals?.([...allow, ...deny]);
+    const classification = parseClassification(fields.classification);
     const tags = [...new Set((fields.tags ?? "").split(",").map((x) => x.trim()).filter(Boolean))];
     const badTag = tags.find((x) => !isValidName(x));
     if (badTag !== undefined) throw new ServiceError(400, "bad_tag", `invalid tag "${badTag}" (letters, digits, . _ @ -; at most 64)`);
@@ -148,6 +348,7 @@ export class DocumentService {
         allow: allow.length ? allow : undefined,
         deny: deny.length ? deny : undefined,
         tags: tags.length ? tags : undefined,
+        ...(classification !== undefined ? { classification } : {}),
       };
     });
     return this.ingest.submit(actor, requests, target);

@@ -92,6 +92,68 @@ adminRoutes.openapi(
   },
 );
 
+adminRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/admin/users/{name}/purge-history",
+    summary: "Erase a user's conversations and feedback (a departed employee's personal data)",
+    description:
+      "Deletes every conversation of the user and every feedback they gave on answers, in one transaction; audited as `user.purge_history` with the counts. " +
+      "The account stays (e.g. disabled); deleting the account deletes its conversations and feedback too. Needs `manage_users`.",
+    request: { params: NameParam },
+    responses: { 200: json(z.object({ user: z.string(), conversations: z.number().int(), feedback: z.number().int() }).openapi("HistoryPurged")), ...errorResponses },
+  }),
+  async (c) => c.json(await c.get("kb").admin.purgeHistory(c.get("actor"), c.req.valid("param").name), 200),
+);
+
+adminRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/me",
+    summary: "Who you are: name, role, groups (after nesting), clearance and capabilities",
+    description: "For a client deciding what to offer (admin pages need `manage_users`, `view_audit`, `review_feedback`…); the server checks every request regardless.",
+    responses: {
+      200: json(
+        z
+          .object({
+            name: z.string(),
+            role: z.string(),
+            groups: z.array(z.string()),
+            clearance: z.number().int(),
+            classification: z.string().openapi({ description: "The clearance as a classification label" }),
+            capabilities: z.array(z.string()),
+          })
+          .openapi("Me"),
+      ),
+      ...errorResponses,
+    },
+  }),
+  (c) => c.json(c.get("kb").admin.me(c.get("actor")), 200),
+);
+
+adminRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/directory",
+    summary: "User and group names and classifications, to choose who may read an upload",
+    description: "For those who may upload or manage documents (ingest, manage_own_documents, manage_all_documents or manage_users); names only (enabled users). `q`: names containing it.",
+    request: { query: z.object({ q: z.string().max(64).optional() }) },
+    responses: {
+      200: json(
+        z
+          .object({
+            users: z.array(z.string()),
+            groups: z.array(z.object({ name: z.string(), description: z.string().nullable() })),
+            classifications: z.array(z.object({ level: z.number().int(), label: z.string() })),
+          })
+          .openapi("Directory"),
+      ),
+      ...errorResponses,
+    },
+  }),
+  async (c) => c.json(await c.get("kb").admin.directory(c.get("actor"), c.req.valid("query").q), 200),
+);
+
 // ---- groups ---------------------------------------------------------------------------------
 
 adminRoutes.openapi(

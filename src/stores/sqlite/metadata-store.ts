@@ -10,12 +10,13 @@
  * The callback may await only this store: a transaction still open when the event loop moves
  * on (it waited for a file, LanceDB or the network) is rolled back and rejected, because it
  * would hold the database's write lock that `kb serve`, `kb worker` and the CLI wait on.
- * The statements underneath are the synchronous repositories (conversations-repo.ts, ...).
+ * The statements underneath are the synchronous repositories (conversations-repo.ts, feedback-repo.ts, ...).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { AuditRepo } from "./audit-repo.ts";
-import type { AuditStore, ConversationStore, CredentialStore, DocumentStore, ErasureStore, JobStore, MetadataRepositories, MetadataStore, SensitiveStore, SessionStore, SettingsStore, UsersStore } from "../metadata.ts";
+import type { AuditStore, ConversationStore, CredentialStore, DocumentStore, FeedbackStore, ErasureStore, JobStore, MetadataRepositories, MetadataStore, SensitiveStore, SessionStore, SettingsStore, UsersStore } from "../metadata.ts";
 import { ConversationsRepo } from "./conversations-repo.ts";
+import { FeedbackRepo } from "./feedback-repo.ts";
 import type { Db } from "./db.ts";
 import { DocumentsRepo } from "./documents-repo.ts";
 import { ErasureRepo } from "./erasure-repo.ts";
@@ -39,6 +40,7 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly erasure: ErasureStore;
   readonly documents: DocumentStore;
   readonly jobs: JobStore;
+  readonly feedback: FeedbackStore;
   /** Settles when the open transaction ends; null when none is open. */
   private open: Promise<void> | null = null;
   private readonly inTransaction = new AsyncLocalStorage<true>();
@@ -55,6 +57,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.erasure = this.wrap(new ErasureRepo(db));
     this.documents = this.wrap(new DocumentsRepo(db));
     this.jobs = this.wrap(new JobsRepo(db));
+    this.feedback = this.wrap(new FeedbackRepo(db));
   }
 
   async withTransaction<T>(fn: (tx: MetadataRepositories) => Promise<T>): Promise<T> {
