@@ -14,7 +14,7 @@ export default tseslint.config(
     plugins: { "@typescript-eslint": tseslint.plugin },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
-      "@typescript-eslint/no-misused-promises": ["error", { checksVoidReturn: false }],
+      "@typescript-eslint/no-misused-promises": "error",
       "@typescript-eslint/await-thenable": "error",
     },
   },

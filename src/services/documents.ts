@@ -209,7 +209,7 @@ export class DocumentService {
     private readonly repo: DocumentStore,
     private readonly blobs: BlobStore,
     private readonly ingest: IngestService,
-    private readonly extras: { writer: DocumentWriter; sensitive?: SensitiveIndex; audit?: AuditLog; checkPrincipals?: (principals: string[]) => void },
+    private readonly extras: { writer: DocumentWriter; sensitive?: SensitiveIndex; audit?: AuditLog; checkPrincipals?: (principals: string[]) => Promise<void> },
   ) {}
 
   /**
@@ -333,7 +333,7 @@ export class DocumentService {
     } catch (err) {
       throw new ServiceError(400, "bad_principal", (err as Error).message);
     }
-    this.extras.checkPrincipals?.([...allow, ...deny]);
+    await this.extras.checkPrincipals?.([...allow, ...deny]);
     const classification = parseClassification(fields.classification);
     const tags = [...new Set((fields.tags ?? "").split(",").map((x) => x.trim()).filter(Boolean))];
     const badTag = tags.find((x) => !isValidName(x));

@@ -39,8 +39,8 @@ async function serve(options: { port?: string; demo: boolean }): Promise<void> {
     await kb.close();
     process.exit(0);
   };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  process.on("SIGINT", () => void stop());
+  process.on("SIGTERM", () => void stop());
 }
 
 export function registerServeCommands(program: Command): void {

@@ -128,7 +128,7 @@ export class JobsService {
     if (!(await jobs.claimJob(jobId, workerId, STALE_MS))) return undefined;
     const alive = () => jobs.workerAlive(workerId, process.pid, os.hostname());
     await alive();
-    const beat = setInterval(() => alive().catch((err: unknown) => this.deps.log?.("worker heartbeat failed", { jobId, err: String(err) })), HEARTBEAT_MS);
+    const beat = setInterval(() => void alive().catch((err: unknown) => this.deps.log?.("worker heartbeat failed", { jobId, err: String(err) })), HEARTBEAT_MS);
     beat.unref();
     try {
       return await this.runner.run(jobId, workerId, onProgress ? { onProgress } : {});
