@@ -19,6 +19,7 @@ import { askRoutes } from "./routes/ask.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { openaiRoutes } from "./routes/openai.ts";
 import { documentRoutes } from "./routes/documents.ts";
+import { feedbackRoutes } from "./routes/feedback.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { searchRoutes } from "./routes/search.ts";
@@ -103,6 +104,7 @@ export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv>
   app.route("/api/v1", searchRoutes);
   app.route("/api/v1", askRoutes);
   app.route("/api/v1", conversationRoutes);
+  app.route("/api/v1", feedbackRoutes);
   app.route("/api/v1", accessRoutes);
   app.route("/api/v1", adminRoutes);
   app.route("/api/v1", authRoutes);
