@@ -73,7 +73,7 @@ export function Layout() {
     { to: "/admin/access", label: t("nav.access"), icon: <IconLock size={18} aria-hidden />, show: can("manage_all_documents") },
     { to: "/admin/jobs", label: t("nav.jobs"), icon: <IconListCheck size={18} aria-hidden />, show: can("ingest") || can("manage_all_documents") },
     { to: "/admin/audit", label: t("nav.audit"), icon: <IconFileCertificate size={18} aria-hidden />, show: can("view_audit") },
-    { to: "/admin/feedback", label: t("nav.feedback"), icon: <IconThumbUp size={18} aria-hidden />, show: can("manage_all_documents") },
+    { to: "/admin/feedback", label: t("nav.feedback"), icon: <IconThumbUp size={18} aria-hidden />, show: can("review_feedback") },
   ].filter((i) => i.show);
 
   const isActive = (to: string) => (to === "/" ? location.pathname === "/" || location.pathname.startsWith("/c/") : location.pathname === to || location.pathname.startsWith(to + "/"));
