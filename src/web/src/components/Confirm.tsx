@@ -5,7 +5,7 @@ import { useTranslation } from "react-i18next";
 export function Confirm({ opened, title, message, onConfirm, onClose, busy }: { opened: boolean; title: string; message: string; onConfirm: () => void; onClose: () => void; busy?: boolean }) {
   const { t } = useTranslation();
   return (
-    <Modal opened={opened} onClose={onClose} title={title} centered>
+    <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened={opened} onClose={onClose} title={title} centered>
       <Text size="sm">{message}</Text>
       <Group justify="flex-end" mt="md">
         <Button variant="default" onClick={onClose}>

@@ -35,7 +35,7 @@ export function LanguageMenu() {
   return (
     <Menu position="bottom-end">
       <Menu.Target>
-        <UnstyledButton aria-label={t("nav.language")} p={6}>
+        <UnstyledButton aria-label={`${t("nav.language")}: ${LANGUAGES.find((l) => i18n.resolvedLanguage === l.code)?.label ?? ""}`} p={6}>
           <Group gap={4} wrap="nowrap">
             <IconLanguage size={18} aria-hidden />
             <Text size="sm">{LANGUAGES.find((l) => i18n.resolvedLanguage === l.code)?.label}</Text>
@@ -126,7 +126,7 @@ export function Layout() {
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label={t("nav.main")}>
         <AppShell.Section grow component={ScrollArea}>
-          <nav aria-label={t("nav.main")}>{main.map(renderItem)}</nav>
+          <div>{main.map(renderItem)}</div>
           {admin.length > 0 ? (
             <nav aria-label={t("nav.admin")}>
               <Group gap={6} px="sm" pt="md" pb={4}>

@@ -137,7 +137,7 @@ export default function History() {
         </Table.ScrollContainer>
       ) : null}
       {total > PAGE ? <Pagination total={Math.ceil(total / PAGE)} value={page} onChange={setPage} aria-label={t("common.pages")} /> : null}
-      <Modal opened={!!renaming} onClose={() => setRenaming(null)} title={t("history.rename")} centered>
+      <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened={!!renaming} onClose={() => setRenaming(null)} title={t("history.rename")} centered>
         <form
           onSubmit={(e) => {
             e.preventDefault();

@@ -108,7 +108,7 @@ export function GroupsScreen() {
           </Card>
         ))}
       </SimpleGrid>
-      <Modal opened={creating} onClose={() => setCreating(false)} title={t("groups.create")} centered>
+      <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened={creating} onClose={() => setCreating(false)} title={t("groups.create")} centered>
         <form
           onSubmit={(e) => {
             e.preventDefault();

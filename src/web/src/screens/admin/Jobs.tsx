@@ -45,7 +45,7 @@ export function JobsScreen() {
           const pct = j.progress.total ? Math.round((j.progress.done / j.progress.total) * 100) : LIVE.includes(j.status) ? 0 : 100;
           return (
             <Accordion.Item key={j.id} value={j.id} data-testid="job" data-status={j.status}>
-              <Accordion.Control aria-label={`${j.kind} ${t(`jobs.status.${j.status}`)} ${j.progress.done}/${j.progress.total}`}>
+              <Accordion.Control>
                 <Group justify="space-between" wrap="nowrap">
                   <Group gap="xs" wrap="nowrap">
                     <Badge variant="outline" color="gray">
@@ -72,7 +72,7 @@ export function JobsScreen() {
                   <Text size="xs">{t("jobs.throughput", { n: j.throughput === null ? "–" : j.throughput.toFixed(2) })}</Text>
                   {LIVE.includes(j.status) ? <Text size="xs">{t("jobs.eta", { eta: eta(j.etaSeconds, t) })}</Text> : null}
                   {Object.entries(j.counts).map(([k, v]) => (
-                    <Text key={k} size="xs" c={k === "failed" ? "red.8" : "dimmed"}>
+                    <Text key={k} size="xs" c={k === "failed" ? "red.9" : "dimmed"}>
                       {t(`jobs.status.${k}`)}: {v}
                     </Text>
                   ))}
@@ -172,7 +172,7 @@ function StartJobs() {
           {t("jobs.reembed")}
         </Button>
       </Group>
-      <Modal opened={!!which} onClose={() => setWhich(null)} title={which ? t(`jobs.${which}`) : ""} centered>
+      <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened={!!which} onClose={() => setWhich(null)} title={which ? t(`jobs.${which}`) : ""} centered>
         <form
           onSubmit={(e) => {
             e.preventDefault();

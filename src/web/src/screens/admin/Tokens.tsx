@@ -100,7 +100,7 @@ export function TokensScreen() {
           </Table.Tbody>
         </Table>
       </Table.ScrollContainer>
-      <Modal opened={creating} onClose={close} title={t("tokens.create")} centered>
+      <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened={creating} onClose={close} title={t("tokens.create")} centered>
         {secret ? (
           <Stack>
             <Text size="sm">{t("tokens.once")}</Text>

@@ -75,7 +75,7 @@ export function UsersScreen() {
         </Table>
       </Table.ScrollContainer>
       <CreateUser opened={creating} onClose={() => setCreating(false)} />
-      <Drawer opened={!!selected} onClose={() => void navigate("/admin/users")} position="right" size="lg" title={selected ? t("users.detail", { name: selected }) : ""}>
+      <Drawer closeButtonProps={{ "aria-label": t("common.close") }} opened={!!selected} onClose={() => void navigate("/admin/users")} position="right" size="lg" title={selected ? t("users.detail", { name: selected }) : ""}>
         {selected ? <UserDetail name={selected} /> : null}
       </Drawer>
     </Stack>
@@ -112,7 +112,7 @@ function CreateUser({ opened, onClose }: { opened: boolean; onClose: () => void 
     onClose();
   };
   return (
-    <Modal opened={opened} onClose={close} title={t("users.create")} centered>
+    <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened={opened} onClose={close} title={t("users.create")} centered>
       {password ? (
         <Stack>
           <Text size="sm">{t("users.passwordOnce", { name })}</Text>
