@@ -43,9 +43,14 @@ export function AuditScreen() {
     <Stack maw={1200} mx="auto">
       <Group justify="space-between">
         <Title order={2}>{t("nav.audit")}</Title>
-        <Button component="a" href={`/api/v1/audit?${params({ format: "jsonl", limit: "1000" })}`} download="audit.jsonl" variant="default" leftSection={<IconDownload size={16} aria-hidden />}>
-          {t("audit.export")}
-        </Button>
+        <Group gap="xs">
+          <Button component="a" href={`/api/v1/audit/export?${params({ format: "jsonl" })}`} download variant="default" leftSection={<IconDownload size={16} aria-hidden />}>
+            {t("audit.exportJsonl")}
+          </Button>
+          <Button component="a" href={`/api/v1/audit/export?${params({ format: "csv" })}`} download variant="default" leftSection={<IconDownload size={16} aria-hidden />}>
+            {t("audit.exportCsv")}
+          </Button>
+        </Group>
       </Group>
       <form
         onSubmit={(e) => {
