@@ -194,7 +194,13 @@ function Upload() {
       }
       const id = accepted.documents[0]?.id;
       if (classification !== null && id) {
-        await apiJson(`/api/v1/documents/${encodeURIComponent(id)}/acl`, { method: "PUT", body: JSON.stringify({ allow, deny, classification: Number(classification) }) }).catch((e: unknown) =>
+        // The upload has no classification field: set it on the new document, keeping the
+        // lists it got (the chosen ones, or the default rules' when none were chosen).
+        const setClassification = async () => {
+          const current = unwrap(await api.GET("/api/v1/documents/{id}", { params: { path: { id } } }));
+          await apiJson(`/api/v1/documents/${encodeURIComponent(id)}/acl`, { method: "PUT", body: JSON.stringify({ allow: current.acl.allow, deny: current.acl.deny, classification: Number(classification) }) });
+        };
+        await setClassification().catch((e: unknown) =>
           set(key, { message: `${t("documents.classificationFailed")} (${e instanceof Error ? e.message : ""})` }),
         );
       }
