@@ -72,9 +72,10 @@ export function AskScreen() {
       const m = msgs[i]!;
       if (m.role !== "user") continue;
       const a = msgs[i + 1]?.role === "assistant" ? msgs[i + 1] : undefined;
-      // Newer servers send each message's id and the feedback given on it.
+      // Each message's id and the feedback given on it; a stored answer without citations is
+      // one the documents did not answer ("I don't know": `found` itself is not stored).
       const extra = a as { id?: number | string; feedback?: Turn["feedback"] } | undefined;
-      loaded.push({ key: `h${i}`, question: m.content, answer: a?.content ?? "", sources: [], citations: a?.citations ?? [], status: "done", messageId: extra?.id, feedback: extra?.feedback });
+      loaded.push({ key: `h${i}`, question: m.content, answer: a?.content ?? "", sources: [], citations: a?.citations ?? [], status: "done", messageId: extra?.id, feedback: extra?.feedback, found: a ? (a.citations ?? []).length > 0 : undefined });
     }
     setTurns(loaded);
   }, [earlier.data]);
@@ -95,6 +96,9 @@ export function AskScreen() {
       for await (const e of askStream(q, conversationId, ac.signal)) {
         if (e.type === "sources") {
           setConversationId(e.conversationId);
+          // The address names the conversation (a reload or a shared link reopens it), without
+          // a router navigation that would remount this screen mid-stream.
+          if (location.pathname === "/") window.history.replaceState(window.history.state, "", `/c/${encodeURIComponent(e.conversationId)}`);
           update(key, () => ({ sources: e.sources }));
         } else if (e.type === "delta") update(key, (x) => ({ answer: x.answer + e.text }));
         else if (e.type === "done") update(key, () => ({ answer: e.done.answer, citations: e.done.citations, found: e.done.found, status: "done", messageId: e.done.messageId }));
@@ -127,6 +131,7 @@ export function AskScreen() {
     setConversationId(undefined);
     setTurns([]);
     if (params.conversationId) void navigate("/");
+    else if (location.pathname !== "/") window.history.replaceState(window.history.state, "", "/");
     inputRef.current?.focus();
   };
 
