@@ -1,11 +1,13 @@
-import { Alert, Badge, Button, Group, Loader, Pagination, Paper, SegmentedControl, Stack, Text, Title } from "@mantine/core";
+import { Alert, Anchor, Badge, Button, Group, Loader, Pagination, Paper, SegmentedControl, Stack, Text, Title } from "@mantine/core";
 import { IconDownload } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { useParams, useSearchParams } from "react-router";
+import { Link, useParams, useSearchParams } from "react-router";
 import { ApiError, api, apiFetch, unwrap } from "../api/client";
+import { useSession } from "../api/session";
 import { ClassificationBadge } from "../components/Badges";
+import { ExplainForm } from "./admin/Explain";
 import { openPdf, renderPage } from "../components/pdf";
 
 /** Where the quote is in the text: exact, else ignoring whitespace differences, else its first words. */
@@ -34,6 +36,7 @@ export default function DocumentView() {
   const page = Math.max(1, Number(search.get("page")) || 1);
   const quote = search.get("quote") ?? "";
   const [view, setView] = useState<"text" | "pdf">("text");
+  const { can } = useSession();
 
   const doc = useQuery({ queryKey: ["document", id], queryFn: async () => unwrap(await api.GET("/api/v1/documents/{id}", { params: { path: { id } } })) });
   // The page's text (masked as the API masks it) and whether the original may be downloaded
@@ -129,6 +132,19 @@ export default function DocumentView() {
           </>
         )}
       </Paper>
+      {can("manage_all_documents") ? (
+        <Paper withBorder p="md" radius="md" component="section" aria-labelledby="doc-access-title">
+          <Group justify="space-between" mb="xs">
+            <Title order={3} size="h5" id="doc-access-title">
+              {t("explain.title")}
+            </Title>
+            <Anchor component={Link} to={`/admin/access?doc=${encodeURIComponent(id)}`} size="sm">
+              {t("doc.changeAccess")}
+            </Anchor>
+          </Group>
+          <ExplainForm document={id} />
+        </Paper>
+      ) : null}
     </Stack>
   );
 }
