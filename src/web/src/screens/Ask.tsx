@@ -1,5 +1,5 @@
-import { ActionIcon, Alert, Anchor, Badge, Box, Button, CopyButton, Group, List, Loader, Paper, Stack, Text, Textarea, Title, Tooltip } from "@mantine/core";
-import { IconCheck, IconCopy, IconPlayerStopFilled, IconPlus, IconSend } from "@tabler/icons-react";
+import { ActionIcon, Alert, Anchor, Badge, Box, Button, Collapse, CopyButton, Group, List, Loader, Paper, Stack, Text, Textarea, Title, Tooltip } from "@mantine/core";
+import { IconCheck, IconCopy, IconFilter, IconPlayerStopFilled, IconPlus, IconSend } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useRef, useState, type KeyboardEvent } from "react";
 import { useTranslation } from "react-i18next";
@@ -8,6 +8,7 @@ import { askStream, type AskCitation, type AskSource } from "../api/ask-stream";
 import { ApiError, api, unwrap } from "../api/client";
 import { Feedback } from "../components/Feedback";
 import { Markdown, type CitationTarget } from "../components/Markdown";
+import { EMPTY_SCOPE, ScopeFields, scopeCount, toScope, type ScopeForm } from "../components/Scope";
 
 interface Turn {
   key: string;
@@ -49,6 +50,8 @@ export function AskScreen() {
   const [conversationId, setConversationId] = useState<string | undefined>(params.conversationId);
   const [turns, setTurns] = useState<Turn[]>([]);
   const [question, setQuestion] = useState("");
+  const [scopeForm, setScopeForm] = useState<ScopeForm>(EMPTY_SCOPE);
+  const [scopeOpen, setScopeOpen] = useState(false);
   const abortRef = useRef<AbortController | null>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const endRef = useRef<HTMLDivElement>(null);
@@ -93,7 +96,7 @@ export function AskScreen() {
     const ac = new AbortController();
     abortRef.current = ac;
     try {
-      for await (const e of askStream(q, conversationId, ac.signal)) {
+      for await (const e of askStream(q, conversationId, ac.signal, toScope(scopeForm))) {
         if (e.type === "sources") {
           setConversationId(e.conversationId);
           // The address names the conversation (a reload or a shared link reopens it), without
@@ -169,7 +172,15 @@ export function AskScreen() {
           onKeyDown={onKeyDown}
           autoFocus
         />
-        <Group justify="flex-end" mt="xs">
+        <Collapse expanded={scopeOpen}>
+          <Box mt="xs">
+            <ScopeFields value={scopeForm} onChange={setScopeForm} />
+          </Box>
+        </Collapse>
+        <Group justify="space-between" mt="xs">
+          <Button variant="subtle" size="xs" leftSection={<IconFilter size={14} aria-hidden />} onClick={() => setScopeOpen((o) => !o)} aria-expanded={scopeOpen}>
+            {scopeCount(scopeForm) ? t("scope.limitedTo", { count: scopeCount(scopeForm) }) : t("scope.limit")}
+          </Button>
           {streaming ? (
             <Button color="red" variant="light" leftSection={<IconPlayerStopFilled size={16} aria-hidden />} onClick={() => abortRef.current?.abort()}>
               {t("ask.stop")}
