@@ -1,4 +1,4 @@
-import { AppShell, Burger, Group, Menu, NavLink, ScrollArea, Text, UnstyledButton, Title } from "@mantine/core";
+import { ActionIcon, AppShell, Burger, Group, Menu, NavLink, ScrollArea, Text, UnstyledButton, Title, useComputedColorScheme, useMantineColorScheme } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import {
   IconChevronDown,
@@ -16,6 +16,8 @@ import {
   IconFileCertificate,
   IconThumbUp,
   IconLock,
+  IconMoon,
+  IconSun,
 } from "@tabler/icons-react";
 import type { ReactNode } from "react";
 import { useTranslation } from "react-i18next";
@@ -52,6 +54,19 @@ export function LanguageMenu() {
         ))}
       </Menu.Dropdown>
     </Menu>
+  );
+}
+
+/** Light or dark (remembered by Mantine in localStorage; starts light). */
+export function ColorSchemeToggle() {
+  const { t } = useTranslation();
+  const { setColorScheme } = useMantineColorScheme();
+  const scheme = useComputedColorScheme("light");
+  const dark = scheme === "dark";
+  return (
+    <ActionIcon variant="subtle" color="gray" onClick={() => setColorScheme(dark ? "light" : "dark")} aria-label={dark ? t("nav.lightTheme") : t("nav.darkTheme")}>
+      {dark ? <IconSun size={18} aria-hidden /> : <IconMoon size={18} aria-hidden />}
+    </ActionIcon>
   );
 }
 
@@ -99,6 +114,7 @@ export function Layout() {
             </Title>
           </Group>
           <Group gap="xs" wrap="nowrap">
+            <ColorSchemeToggle />
             <LanguageMenu />
             <Menu position="bottom-end">
               <Menu.Target>

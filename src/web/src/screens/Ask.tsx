@@ -202,7 +202,7 @@ function TurnView({ turn, conversationId }: { turn: Turn; conversationId?: strin
   const unknown = turn.status === "done" && turn.found === false;
   return (
     <Stack gap="xs" data-testid="turn">
-      <Paper p="sm" radius="md" bg="blue.0" ml="auto" maw="85%">
+      <Paper p="sm" radius="md" bg="var(--mantine-color-blue-light)" ml="auto" maw="85%">
         <Text size="sm" style={{ whiteSpace: "pre-wrap" }} aria-label={t("ask.you")}>
           {turn.question}
         </Text>

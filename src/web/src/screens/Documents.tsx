@@ -251,7 +251,7 @@ function Upload() {
                 <Group gap={4} wrap="nowrap">
                   {i.state === "succeeded" || i.state === "unchanged" ? <IconCircleCheck size={16} color="var(--mantine-color-green-8)" aria-hidden /> : null}
                   {i.state === "failed" ? <IconCircleX size={16} color="var(--mantine-color-red-8)" aria-hidden /> : null}
-                  <Text size="xs" c={i.state === "failed" ? "red.9" : "dimmed"}>
+                  <Text size="xs" c={i.state === "failed" ? "var(--kb-danger-text)" : "dimmed"}>
                     {t(`documents.state.${i.state}`)}
                   </Text>
                 </Group>
@@ -260,7 +260,7 @@ function Upload() {
                 <Progress value={i.progress} animated={i.state === "processing"} size="sm" aria-label={t("documents.progress", { name: i.name })} />
               ) : null}
               {i.message ? (
-                <Text size="xs" c={i.state === "failed" ? "red.9" : "dimmed"}>
+                <Text size="xs" c={i.state === "failed" ? "var(--kb-danger-text)" : "dimmed"}>
                   {i.message}
                 </Text>
               ) : null}

@@ -101,7 +101,7 @@ export function AuditScreen() {
                 <Table.Td>{e.action}</Table.Td>
                 <Table.Td style={{ overflowWrap: "anywhere" }}>{e.target}</Table.Td>
                 <Table.Td>
-                  <Text size="xs" c={e.outcome === "ok" ? undefined : "red.9"}>
+                  <Text size="xs" c={e.outcome === "ok" ? undefined : "var(--kb-danger-text)"}>
                     {e.outcome}
                   </Text>
                 </Table.Td>
