@@ -20,6 +20,7 @@ import { documentRoutes } from "./routes/documents.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { searchRoutes } from "./routes/search.ts";
+import { isApiPath, webAppHandler } from "./web.ts";
 
 const JSON_LIMIT = 1024 * 1024;
 
@@ -29,9 +30,19 @@ const isBehindAuth = (path: string) => /^\/(api|v1)(\/|$)/.test(path);
  * Load balancers probe liveness often; /healthz is a constant answer, cheaper to give than to
  * refuse, so it is never limited. /readyz (it counts rows) is limited like other public routes.
  */
-const isUnlimited = (path: string) => path === "/healthz" || isBehindAuth(path);
+const isUnlimited = (path: string) => path === "/healthz" || isBehindAuth(path) || isWebApp(path);
+/**
+ * The web app's files (src/http/web.ts) are static and cheap, and one page load fetches dozens
+ * (scripts, font subsets); limiting them per address would break the app behind a shared NAT.
+ */
+const isWebApp = (path: string) => !isApiPath(path);
 
-export function createApp(kb: Kb): OpenAPIHono<AppEnv> {
+export interface AppOptions {
+  /** The web app's build folder (default: src/web/dist, written by `npm run build:web`). */
+  webDir?: string;
+}
+
+export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
     // Validation failures get the same error body as everything else.
     defaultHook: (result, c) => {
@@ -93,5 +104,7 @@ export function createApp(kb: Kb): OpenAPIHono<AppEnv> {
     },
     security: [{ bearer: [] }],
   });
+  // Last: the web app at / (never for API paths, which keep their JSON 404s).
+  app.get("*", webAppHandler(options.webDir));
   return app;
 }

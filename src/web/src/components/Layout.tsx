@@ -1,0 +1,148 @@
+import { AppShell, Burger, Group, Menu, NavLink, ScrollArea, Text, UnstyledButton, Title } from "@mantine/core";
+import { useDisclosure } from "@mantine/hooks";
+import {
+  IconChevronDown,
+  IconFiles,
+  IconHistory,
+  IconLanguage,
+  IconLogout,
+  IconMessageQuestion,
+  IconSearch,
+  IconShieldLock,
+  IconUsers,
+  IconUsersGroup,
+  IconKey,
+  IconListCheck,
+  IconFileCertificate,
+  IconThumbUp,
+  IconLock,
+} from "@tabler/icons-react";
+import type { ReactNode } from "react";
+import { useTranslation } from "react-i18next";
+import { Link, Outlet, useLocation, useNavigate } from "react-router";
+import { useSession } from "../api/session";
+import { LANGUAGES } from "../i18n";
+
+interface NavItem {
+  to: string;
+  label: string;
+  icon: ReactNode;
+  show: boolean;
+}
+
+export function LanguageMenu() {
+  const { t, i18n } = useTranslation();
+  return (
+    <Menu position="bottom-end">
+      <Menu.Target>
+        <UnstyledButton aria-label={t("nav.language")} p={6}>
+          <Group gap={4} wrap="nowrap">
+            <IconLanguage size={18} aria-hidden />
+            <Text size="sm">{LANGUAGES.find((l) => i18n.resolvedLanguage === l.code)?.label}</Text>
+          </Group>
+        </UnstyledButton>
+      </Menu.Target>
+      <Menu.Dropdown>
+        {LANGUAGES.map((l) => (
+          <Menu.Item key={l.code} onClick={() => void i18n.changeLanguage(l.code)} lang={l.code} aria-current={i18n.resolvedLanguage === l.code ? "true" : undefined}>
+            {l.label}
+          </Menu.Item>
+        ))}
+      </Menu.Dropdown>
+    </Menu>
+  );
+}
+
+export function Layout() {
+  const { t } = useTranslation();
+  const { session, can, signOut } = useSession();
+  const [opened, { toggle, close }] = useDisclosure();
+  const location = useLocation();
+  const navigate = useNavigate();
+
+  const main: NavItem[] = [
+    { to: "/", label: t("nav.ask"), icon: <IconMessageQuestion size={18} aria-hidden />, show: true },
+    { to: "/search", label: t("nav.search"), icon: <IconSearch size={18} aria-hidden />, show: true },
+    { to: "/history", label: t("nav.history"), icon: <IconHistory size={18} aria-hidden />, show: true },
+    { to: "/documents", label: t("nav.documents"), icon: <IconFiles size={18} aria-hidden />, show: true },
+  ];
+  const admin: NavItem[] = [
+    { to: "/admin/users", label: t("nav.users"), icon: <IconUsers size={18} aria-hidden />, show: can("manage_users") },
+    { to: "/admin/groups", label: t("nav.groups"), icon: <IconUsersGroup size={18} aria-hidden />, show: can("manage_users") },
+    { to: "/admin/tokens", label: t("nav.tokens"), icon: <IconKey size={18} aria-hidden />, show: can("manage_users") },
+    { to: "/admin/access", label: t("nav.access"), icon: <IconLock size={18} aria-hidden />, show: can("manage_all_documents") },
+    { to: "/admin/jobs", label: t("nav.jobs"), icon: <IconListCheck size={18} aria-hidden />, show: can("ingest") || can("manage_all_documents") },
+    { to: "/admin/audit", label: t("nav.audit"), icon: <IconFileCertificate size={18} aria-hidden />, show: can("view_audit") },
+    { to: "/admin/feedback", label: t("nav.feedback"), icon: <IconThumbUp size={18} aria-hidden />, show: can("manage_all_documents") },
+  ].filter((i) => i.show);
+
+  const isActive = (to: string) => (to === "/" ? location.pathname === "/" || location.pathname.startsWith("/c/") : location.pathname === to || location.pathname.startsWith(to + "/"));
+  const renderItem = (i: NavItem) => (
+    <NavLink key={i.to} component={Link} to={i.to} label={i.label} leftSection={i.icon} active={isActive(i.to)} aria-current={isActive(i.to) ? "page" : undefined} onClick={close} />
+  );
+
+  return (
+    <AppShell header={{ height: 56 }} navbar={{ width: 230, breakpoint: "sm", collapsed: { mobile: !opened } }} padding="md">
+      <a href="#main" className="kb-skip-link">
+        {t("nav.skip")}
+      </a>
+      <AppShell.Header>
+        <Group h="100%" px="md" justify="space-between" wrap="nowrap">
+          <Group gap="sm" wrap="nowrap">
+            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label={t("nav.menu")} aria-expanded={opened} />
+            <Title order={1} size="h4">
+              <Link to="/" style={{ color: "inherit", textDecoration: "none" }}>
+                private-kb
+              </Link>
+            </Title>
+          </Group>
+          <Group gap="xs" wrap="nowrap">
+            <LanguageMenu />
+            <Menu position="bottom-end">
+              <Menu.Target>
+                <UnstyledButton aria-label={t("nav.account", { name: session?.user ?? "" })} p={6}>
+                  <Group gap={4} wrap="nowrap">
+                    <Text size="sm" fw={500}>
+                      {session?.user}
+                    </Text>
+                    <IconChevronDown size={14} aria-hidden />
+                  </Group>
+                </UnstyledButton>
+              </Menu.Target>
+              <Menu.Dropdown>
+                {session?.role ? <Menu.Label>{t("nav.role", { role: session.role })}</Menu.Label> : null}
+                <Menu.Item
+                  leftSection={<IconLogout size={16} aria-hidden />}
+                  onClick={() => {
+                    void signOut().then(() => navigate("/signin", { replace: true }));
+                  }}
+                >
+                  {t("auth.signOut")}
+                </Menu.Item>
+              </Menu.Dropdown>
+            </Menu>
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="xs" aria-label={t("nav.main")}>
+        <AppShell.Section grow component={ScrollArea}>
+          <nav aria-label={t("nav.main")}>{main.map(renderItem)}</nav>
+          {admin.length > 0 ? (
+            <nav aria-label={t("nav.admin")}>
+              <Group gap={6} px="sm" pt="md" pb={4}>
+                <IconShieldLock size={16} aria-hidden />
+                <Text size="xs" fw={700} c="dimmed" tt="uppercase">
+                  {t("nav.admin")}
+                </Text>
+              </Group>
+              {admin.map(renderItem)}
+            </nav>
+          ) : null}
+        </AppShell.Section>
+      </AppShell.Navbar>
+      <AppShell.Main id="main" tabIndex={-1}>
+        <Outlet />
+      </AppShell.Main>
+    </AppShell>
+  );
+}

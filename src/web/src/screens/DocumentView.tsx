@@ -1,0 +1,179 @@
+import { Alert, Badge, Button, Group, Loader, Pagination, Paper, SegmentedControl, Stack, Text, Title } from "@mantine/core";
+import { IconDownload } from "@tabler/icons-react";
+import { useQuery } from "@tanstack/react-query";
+import { useEffect, useMemo, useRef, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { useParams, useSearchParams } from "react-router";
+import { ApiError, api, apiFetch, apiJson, unwrap } from "../api/client";
+import { ClassificationBadge } from "../components/Badges";
+import { openPdf, renderPage } from "../components/pdf";
+
+/** Where the quote is in the text: exact, else ignoring whitespace differences, else its first words. */
+export function findQuote(text: string, quote: string): [number, number] | null {
+  const q = quote.trim();
+  if (!q) return null;
+  const exact = text.indexOf(q);
+  if (exact >= 0) return [exact, exact + q.length];
+  const words = q.split(/\s+/).filter(Boolean);
+  for (const n of [words.length, Math.min(words.length, 12), Math.min(words.length, 6)]) {
+    if (n < 2 && words.length >= 2) continue;
+    const pattern = words
+      .slice(0, n)
+      .map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+      .join("\\s*");
+    const m = new RegExp(pattern, "u").exec(text);
+    if (m) return [m.index, m.index + m[0].length];
+  }
+  return null;
+}
+
+interface PageText {
+  page: number;
+  text: string;
+}
+
+async function fetchPage(id: string, page: number): Promise<{ text: string; pageCount?: number }> {
+  // GET /documents/{id}/pages/{n} where the server has it; else the whole text, one page picked.
+  const res = await apiFetch(`/api/v1/documents/${encodeURIComponent(id)}/pages/${page}`);
+  if (res.ok) {
+    const body = (await res.json()) as { text?: string; pageCount?: number };
+    return { text: body.text ?? "", pageCount: body.pageCount };
+  }
+  if (res.status !== 404 && res.status !== 405) throw new ApiError(res.status, `http_${res.status}`, `HTTP ${res.status}`);
+  const all = await apiJson<{ pages: PageText[] }>(`/api/v1/documents/${encodeURIComponent(id)}/text`);
+  return { text: all.pages.find((p) => p.page === page)?.text ?? "", pageCount: all.pages.length };
+}
+
+export default function DocumentView() {
+  const { t } = useTranslation();
+  const { id = "" } = useParams();
+  const [search, setSearch] = useSearchParams();
+  const page = Math.max(1, Number(search.get("page")) || 1);
+  const quote = search.get("quote") ?? "";
+  const [view, setView] = useState<"text" | "pdf">("text");
+
+  const doc = useQuery({ queryKey: ["document", id], queryFn: async () => unwrap(await api.GET("/api/v1/documents/{id}", { params: { path: { id } } })) });
+  const text = useQuery({ queryKey: ["document-page", id, page], queryFn: () => fetchPage(id, page), enabled: doc.isSuccess });
+  // May the original be downloaded? The server decides (view_sensitive, or no personal data); ask it.
+  const original = useQuery({
+    queryKey: ["document-original-allowed", id],
+    enabled: doc.isSuccess,
+    queryFn: async () => (await apiFetch(`/api/v1/documents/${encodeURIComponent(id)}/original`, { method: "HEAD" })).ok,
+  });
+  const isPdf = doc.data?.mime === "application/pdf" || /\.pdf$/i.test(doc.data?.source ?? "");
+  const pageCount = Math.max(doc.data?.pageCount ?? 1, text.data?.pageCount ?? 1, page);
+
+  const range = useMemo(() => (text.data ? findQuote(text.data.text, quote) : null), [text.data, quote]);
+  const markRef = useRef<HTMLElement>(null);
+  useEffect(() => {
+    if (range && view === "text") markRef.current?.scrollIntoView?.({ block: "center" });
+  }, [range, view]);
+
+  const goTo = (p: number) => {
+    const next = new URLSearchParams(search);
+    next.set("page", String(p));
+    next.delete("quote");
+    setSearch(next);
+  };
+
+  if (doc.isPending) return <Loader aria-label={t("common.loading")} />;
+  if (doc.isError) return <Alert color="red">{doc.error instanceof ApiError && doc.error.status === 404 ? t("doc.notFound") : t("common.error")}</Alert>;
+  const d = doc.data;
+
+  return (
+    <Stack maw={960} mx="auto">
+      <Group justify="space-between" align="flex-start">
+        <Stack gap={2}>
+          <Title order={2}>{d.title}</Title>
+          <Text size="sm" c="dimmed">
+            {d.source}
+          </Text>
+          <Group gap="xs">
+            <ClassificationBadge level={d.acl.classification} />
+            <Badge variant="outline" color="gray">
+              {t("doc.pages", { count: d.pageCount })}
+            </Badge>
+          </Group>
+        </Stack>
+        {original.data ? (
+          <Button component="a" href={`/api/v1/documents/${encodeURIComponent(id)}/original`} download leftSection={<IconDownload size={16} aria-hidden />} variant="default">
+            {t("doc.download")}
+          </Button>
+        ) : null}
+      </Group>
+      {isPdf && original.data ? (
+        <SegmentedControl
+          value={view}
+          onChange={(v) => setView(v as "text" | "pdf")}
+          data={[
+            { value: "text", label: t("doc.viewText") },
+            { value: "pdf", label: t("doc.viewPdf") },
+          ]}
+          aria-label={t("doc.viewAs")}
+          w="fit-content"
+        />
+      ) : null}
+      <Pagination total={pageCount} value={page} onChange={goTo} aria-label={t("doc.pageNav")} size="sm" getControlProps={(c) => ({ "aria-label": c === "previous" ? t("doc.prev") : c === "next" ? t("doc.next") : c })} />
+      <Paper withBorder p="md" radius="md" component="section" aria-label={t("doc.pageN", { n: page })}>
+        {view === "pdf" && isPdf && original.data ? (
+          <PdfPage id={id} page={page} />
+        ) : text.isPending ? (
+          <Loader size="sm" aria-label={t("common.loading")} />
+        ) : text.isError ? (
+          <Alert color="red">{t("common.error")}</Alert>
+        ) : (
+          <>
+            {quote && !range ? (
+              <Text size="xs" c="dimmed" mb="xs">
+                {t("doc.quoteNotFound")}
+              </Text>
+            ) : null}
+            {/* Plain text (React escapes it): a document's markup is never interpreted. */}
+            <div className="kb-page-text" data-testid="page-text">
+              {range ? (
+                <>
+                  {text.data.text.slice(0, range[0])}
+                  <mark ref={markRef} tabIndex={-1}>
+                    {text.data.text.slice(range[0], range[1])}
+                  </mark>
+                  {text.data.text.slice(range[1])}
+                </>
+              ) : (
+                text.data.text || <Text c="dimmed">{t("doc.emptyPage")}</Text>
+              )}
+            </div>
+          </>
+        )}
+      </Paper>
+    </Stack>
+  );
+}
+
+function PdfPage({ id, page }: { id: string; page: number }) {
+  const { t } = useTranslation();
+  const canvasRef = useRef<HTMLCanvasElement>(null);
+  const [error, setError] = useState(false);
+  const pdf = useQuery({
+    queryKey: ["document-pdf", id],
+    staleTime: Infinity,
+    queryFn: async () => {
+      const res = await apiFetch(`/api/v1/documents/${encodeURIComponent(id)}/original`);
+      if (!res.ok) throw new ApiError(res.status, `http_${res.status}`, `HTTP ${res.status}`);
+      return openPdf(await res.arrayBuffer());
+    },
+  });
+  useEffect(() => {
+    const canvas = canvasRef.current;
+    if (!pdf.data || !canvas) return;
+    setError(false);
+    const width = Math.min(canvas.parentElement?.clientWidth ?? 800, 900);
+    renderPage(pdf.data, Math.min(page, pdf.data.numPages), canvas, width).catch(() => setError(true));
+  }, [pdf.data, page]);
+  if (pdf.isError || error) return <Alert color="red">{t("doc.pdfFailed")}</Alert>;
+  return (
+    <>
+      {pdf.isPending ? <Loader size="sm" aria-label={t("common.loading")} /> : null}
+      <canvas ref={canvasRef} className="kb-pdf-canvas" role="img" aria-label={t("doc.pdfPage", { n: page })} />
+    </>
+  );
+}
