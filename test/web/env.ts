@@ -10,7 +10,7 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 /** Debian's Chromium (`apt-get install chromium`); `npx playwright install` cannot download here. */
 export const CHROMIUM = process.env.KB_TEST_CHROMIUM || "/usr/bin/chromium";
 /** Where `npm run build:web` writes the app (ignored by git), served by the Hono server at `/`. */
-export const WEB_BUILD_DIR = path.join(REPO_ROOT, "dist", "web");
+export const WEB_BUILD_DIR = path.join(REPO_ROOT, "src", "web", "dist");
 
 /** Why the browser tests cannot run here, or null when they can. */
 export function webSkipReason(): string | null {

@@ -12,7 +12,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 import { expect, inject } from "vitest";
 import type { Config } from "../../src/config.ts";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
-import { openKb, type Kb, type KbStores } from "../../src/services/container.ts";
+import { openKb, type Kb, type KbStores, type OpenKbOptions } from "../../src/services/container.ts";
 import { CHROMIUM, webSkipReason } from "./env.ts";
 import { copyTemplate, webTestConfig } from "./template.ts";
 
@@ -48,9 +48,9 @@ export interface WebServer {
 }
 
 /** The real server (createApp via startServer, as `kb serve` runs it) over a fresh template copy. */
-export async function startWebServer(overrides: Partial<Config> = {}): Promise<WebServer> {
+export async function startWebServer(overrides: Partial<Config> = {}, options: Pick<OpenKbOptions, "llmProvider"> = {}): Promise<WebServer> {
   const dir = copyTemplate(inject("KB_WEB_TEMPLATE"));
-  const kb = await openKb(webTestConfig(dir, overrides), { logger: pino({ level: "silent" }) });
+  const kb = await openKb(webTestConfig(dir, overrides), { ...options, logger: pino({ level: "silent" }) });
   kb.startWorker();
   let server: RunningServer;
   try {
@@ -134,6 +134,7 @@ export async function newSession(browser: Browser, server: WebServer, options: S
     w.__kbCsp = [];
     w.addEventListener("securitypolicyviolation", (e) => w.__kbCsp.push(`${e.violatedDirective} ${e.blockedURI}`));
   });
+  context.setDefaultTimeout(15_000);
   const page = await context.newPage();
   const pageErrors: string[] = [];
   page.on("pageerror", (err) => pageErrors.push(String(err.stack ?? err)));
