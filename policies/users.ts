@@ -22,3 +22,10 @@ allow(Groups, ["list", "create", "delete", "add_member", "remove_member"], manag
 allow(Tokens, ["list", "create", "revoke", "expire"], manages);
 /** A user may list and revoke their own tokens (but not create more: that stays with admins). */
 allow(Tokens, ["list", "revoke"], isSelf);
+/**
+ * Passwords and web sessions: admins set or reset anyone's password and see and end anyone's
+ * sessions; a signed-in user changes their own password (giving the old one) and ends their own
+ * sessions.
+ */
+allow(Users, ["set_password", "list_sessions", "revoke_sessions"], manages);
+allow(Users, ["change_password", "list_sessions", "revoke_sessions"], isSelf);

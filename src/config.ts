@@ -81,6 +81,32 @@ const EnvSchema = z.object({
    * Unset: the client address is the connection's peer address, whatever the header says.
    */
   KB_TRUSTED_PROXIES: addressList,
+  /**
+   * The URL people open (`https://kb.example.com`), when the server is behind a proxy or a name:
+   * printed at start, the origin cookie-authenticated writes must come from, and, when https,
+   * session cookies are marked Secure.
+   */
+  KB_PUBLIC_URL: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return undefined;
+      try {
+        const u = new URL(v);
+        if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error("not http(s)");
+        return u.origin;
+      } catch {
+        ctx.addIssue({ code: "custom", message: `expected an http(s) URL, got "${v}"` });
+        return z.NEVER;
+      }
+    }),
+  /** A web session ends after this many minutes without a request. */
+  KB_SESSION_IDLE_MINUTES: intFrom(60),
+  /** A web session ends this many hours after sign-in, whatever its activity. */
+  KB_SESSION_MAX_HOURS: intFrom(12),
+  /** Consecutive failed passwords that lock an account, and for how long. */
+  KB_LOGIN_LOCK_AFTER: intFrom(5),
+  KB_LOGIN_LOCK_MINUTES: intFrom(15),
   /** Audit events older than this are purged at start and daily; 0 keeps them forever. */
   KB_AUDIT_RETENTION_DAYS: intFrom(365),
   /** Folder of roles.json and document-rules.json; default <data>/policies. */
@@ -135,6 +161,13 @@ export interface Config {
   anonRateLimitPerMinute: number;
   /** IPs and CIDR subnets of reverse proxies whose X-Forwarded-For is believed. */
   trustedProxies: string[];
+  /** KB_PUBLIC_URL's origin (`https://kb.example.com`), or undefined. */
+  publicUrl: string | undefined;
+  sessionIdleMs: number;
+  sessionMaxMs: number;
+  /** Failed passwords in a row that lock an account (0: never), and the lock's length. */
+  loginLockAfter: number;
+  loginLockMs: number;
   auditRetentionDays: number;
   policyDir: string;
   logLevel: string;
@@ -200,6 +233,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     rateLimitPerMinute: e.KB_RATE_LIMIT_PER_MIN,
     anonRateLimitPerMinute: e.KB_ANON_RATE_LIMIT_PER_MIN,
     trustedProxies: e.KB_TRUSTED_PROXIES,
+    publicUrl: e.KB_PUBLIC_URL,
+    sessionIdleMs: Math.max(1, e.KB_SESSION_IDLE_MINUTES) * 60_000,
+    sessionMaxMs: Math.max(1, e.KB_SESSION_MAX_HOURS) * 3_600_000,
+    loginLockAfter: e.KB_LOGIN_LOCK_AFTER,
+    loginLockMs: Math.max(1, e.KB_LOGIN_LOCK_MINUTES) * 60_000,
     auditRetentionDays: e.KB_AUDIT_RETENTION_DAYS,
     policyDir: path.resolve(e.KB_POLICY_DIR ?? path.join(dataDir, "policies")),
     logLevel: e.KB_LOG_LEVEL,

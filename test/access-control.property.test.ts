@@ -316,7 +316,7 @@ async function applyInProcess(c: Change): Promise<void> {
       kb.admin.removeMember(SYSTEM_ACTOR, c.parent, `group:${c.group}`);
       break;
     case "user":
-      kb.admin.updateUser(SYSTEM_ACTOR, c.user, { role: c.role, clearance: c.clearance });
+      await kb.admin.updateUser(SYSTEM_ACTOR, c.user, { role: c.role, clearance: c.clearance });
       break;
   }
   applyToModel(c);

@@ -57,7 +57,7 @@ afterAll(() => {
 });
 
 describe("the data folder", () => {
-  it("is private from the first start: database (with -wal/-shm), chunk index, originals, admin token", async () => {
+  it("is private from the first start: database (with -wal/-shm), chunk index, originals, admin token and credentials", async () => {
     const port = 20000 + Math.floor(Math.random() * 20000);
     server = spawn(process.execPath, [KB, "serve", "--port", String(port)], { env, stdio: ["ignore", "pipe", "pipe"] });
     const exited = new Promise<void>((resolve) => server!.on("exit", () => resolve()));
@@ -89,7 +89,7 @@ describe("the data folder", () => {
 
     // While the server runs (the -wal and -shm files exist), and after it stopped.
     const names = allPaths(data);
-    for (const expected of ["app.sqlite", "app.sqlite-wal", "app.sqlite-shm", "admin-token", "lancedb", "blobs"]) expect(names).toContain(expected);
+    for (const expected of ["app.sqlite", "app.sqlite-wal", "app.sqlite-shm", "admin-token", "admin-credentials", "lancedb", "blobs"]) expect(names).toContain(expected);
     expect(names.some((n) => n.startsWith("lancedb/") && n.endsWith(".lance"))).toBe(true);
     expect(names.filter((n) => n.startsWith("blobs/")).length).toBeGreaterThan(1);
     expect(tooOpen(data)).toEqual([]);
@@ -122,10 +122,10 @@ describe("the data folder", () => {
     const previous = process.umask(0o022);
     const t = await openTestKb();
     try {
-      ensureAdmin(t.kb);
+      await ensureAdmin(t.kb);
       t.kb.documents.upload(SYSTEM_ACTOR, [{ name: "note.txt", bytes: new TextEncoder().encode("a private note") }], {});
-      const stored = allPaths(t.dir).filter((p) => p === "admin-token" || p.startsWith("app.sqlite") || p.startsWith("blobs"));
-      expect(stored).toEqual(expect.arrayContaining(["admin-token", "app.sqlite", "app.sqlite-wal", "app.sqlite-shm", "blobs"]));
+      const stored = allPaths(t.dir).filter((p) => p.startsWith("admin-") || p.startsWith("app.sqlite") || p.startsWith("blobs"));
+      expect(stored).toEqual(expect.arrayContaining(["admin-token", "admin-credentials", "app.sqlite", "app.sqlite-wal", "app.sqlite-shm", "blobs"]));
       expect(stored.filter((p) => p.startsWith("blobs/")).length).toBe(2); // a prefix folder and the original
       const open = stored.map((p) => path.join(t.dir, p)).filter((p) => fs.statSync(p).mode & 0o077);
       expect(open).toEqual([]);

@@ -10,6 +10,7 @@ import { registerMaintenanceCommands } from "./commands/maintenance.ts";
 import { registerModelCommands } from "./commands/models.ts";
 import { registerQueryCommands } from "./commands/query.ts";
 import { registerServeCommands } from "./commands/serve.ts";
+import { registerSignInCommands } from "./commands/sign-in.ts";
 
 // Everything kb creates (SQLite, LanceDB, originals, the admin token) is for this account only,
 // including files that native code (LanceDB, SQLite's -wal/-shm) creates on its own.
@@ -22,6 +23,7 @@ registerIngestCommands(program);
 registerJobCommands(program);
 registerQueryCommands(program);
 registerAccountCommands(program);
+registerSignInCommands(program);
 registerAdminCommands(program);
 registerEvalCommand(program);
 registerModelCommands(program);

@@ -11,6 +11,8 @@ import { ClientAddressResolver, clientAddress } from "./client-address.ts";
 import { requireAuth } from "./middleware/auth.ts";
 import { RateLimiter, rateLimit, rateLimitUnauthenticated } from "./middleware/rate-limit.ts";
 import { rejectMalformedUrl } from "./middleware/url.ts";
+import { requireCsrf, SESSION_COOKIE, sessionAuth } from "./middleware/session.ts";
+import { authRoutes, PUBLIC_AUTH_PATHS } from "./routes/auth.ts";
 import { accessRoutes } from "./routes/access.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { askRoutes } from "./routes/ask.ts";
@@ -26,11 +28,14 @@ const JSON_LIMIT = 1024 * 1024;
 
 /** Where requireAuth runs (the prefixes of the app.use calls below); everything else is public. */
 const isBehindAuth = (path: string) => /^\/(api|v1)(\/|$)/.test(path);
+/** /api routes answered without authentication: sign-in and its providers (routes/auth.ts). */
+const isPublicApi = (path: string) => PUBLIC_AUTH_PATHS.includes(path);
 /**
  * Load balancers probe liveness often; /healthz is a constant answer, cheaper to give than to
- * refuse, so it is never limited. /readyz (it counts rows) is limited like other public routes.
+ * refuse, so it is never limited. /readyz (it counts rows) is limited like other public routes,
+ * and so is every sign-in attempt (per client address).
  */
-const isUnlimited = (path: string) => path === "/healthz" || isBehindAuth(path) || isWebApp(path);
+const isUnlimited = (path: string) => path === "/healthz" || (isBehindAuth(path) && !isPublicApi(path)) || isWebApp(path);
 /**
  * The web app's files (src/http/web.ts) are static and cheap, and one page load fetches dozens
  * (scripts, font subsets); limiting them per address would break the app behind a shared NAT.
@@ -75,7 +80,14 @@ export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv>
     return c.json(errorBody("payload_too_large", `request body exceeds ${Math.round(limit / 1024 / 1024)} MB`), 413);
   };
   const limiter = rateLimit(kb.config.rateLimitPerMinute); // one bucket per token across /api and /v1
-  app.use("/api/*", requireAuth(unauthenticated), limiter);
+  // /api accepts the web app's session cookie (when there is no Authorization header) as well as
+  // bearer tokens; cookie-authenticated writes need the CSRF token and the server's own origin.
+  // /v1 never looks at cookies.
+  const authenticated = requireAuth(unauthenticated);
+  app.use("/api/*", sessionAuth());
+  app.use("/api/*", async (c, next) => (isPublicApi(c.req.path) ? next() : authenticated(c, next)));
+  app.use("/api/*", async (c, next) => (isPublicApi(c.req.path) ? next() : limiter(c, next)));
+  app.use("/api/*", requireCsrf());
   app.use("/api/*", async (c, next) => {
     const isUpload = (c.req.method === "POST" && c.req.path === "/api/v1/documents") || (c.req.method === "PUT" && /^\/api\/v1\/documents\/[^/]+\/content$/.test(c.req.path));
     const limit = isUpload ? kb.config.maxUploadBytes : JSON_LIMIT;
@@ -93,16 +105,18 @@ export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv>
   app.route("/api/v1", conversationRoutes);
   app.route("/api/v1", accessRoutes);
   app.route("/api/v1", adminRoutes);
+  app.route("/api/v1", authRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+  app.openAPIRegistry.registerComponent("securitySchemes", "session", { type: "apiKey", in: "cookie", name: SESSION_COOKIE });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {
       title: "private-kb",
       version: "1",
-      description: "Private, on-premises knowledge base: ACL-filtered Korean/English retrieval and cited answers. Every /api route needs `Authorization: Bearer <token>`. Requests without a valid token (failed authentication, /readyz, /openapi.json) are limited per client address: 429 + Retry-After. A URL with malformed percent-encoding is answered 400 `malformed_url` on every route.",
+      description: "Private, on-premises knowledge base: ACL-filtered Korean/English retrieval and cited answers. Every /api route needs `Authorization: Bearer <token>` or the web app's session cookie (`POST /api/v1/auth/login`; cookie-authenticated writes also need `X-CSRF-Token` and a same-origin request, else 403 `csrf`); /v1 takes bearer tokens only. Requests without a valid token (failed authentication, /readyz, /openapi.json) are limited per client address: 429 + Retry-After. A URL with malformed percent-encoding is answered 400 `malformed_url` on every route.",
     },
-    security: [{ bearer: [] }],
+    security: [{ bearer: [] }, { session: [] }],
   });
   // Last: the web app at / (never for API paths, which keep their JSON 404s).
   app.get("*", webAppHandler(options.webDir));

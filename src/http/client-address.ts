@@ -67,12 +67,19 @@ export class ClientAddressResolver {
   }
 }
 
-/** Sets `clientAddress` for every request. */
+/**
+ * Sets `clientAddress` for every request, and `forwardedHttps`: the peer is a trusted proxy and
+ * its X-Forwarded-Proto's first entry (the client-facing hop) is https. From anyone else the
+ * header is ignored.
+ */
 export function clientAddress(resolver: ClientAddressResolver): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     // @hono/node-server passes the Node request as the env binding; absent under app.request().
     const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
-    c.set("clientAddress", resolver.resolve(incoming?.socket?.remoteAddress, c.req.header("x-forwarded-for")));
+    const peer = incoming?.socket?.remoteAddress;
+    c.set("clientAddress", resolver.resolve(peer, c.req.header("x-forwarded-for")));
+    const proto = c.req.header("x-forwarded-proto")?.split(",")[0]?.trim().toLowerCase();
+    c.set("forwardedHttps", proto === "https" && peer !== undefined && resolver.isTrusted(normalize(peer)));
     await next();
   };
 }

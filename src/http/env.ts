@@ -1,5 +1,6 @@
 import type { Actor } from "../../policies/index.ts";
 import type { Kb } from "../services/container.ts";
+import type { SessionAuth } from "../services/sign-in.ts";
 
 /** Per-request context: the authenticated actor, the client address and the wired services. */
 export interface AppEnv {
@@ -9,5 +10,9 @@ export interface AppEnv {
     kb: Kb;
     /** The client's address (src/http/client-address.ts): the peer, or X-Forwarded-For from a trusted proxy. */
     clientAddress: string;
+    /** True when a trusted proxy says the client connected over https (X-Forwarded-Proto). */
+    forwardedHttps: boolean;
+    /** Set when the request was authenticated by its session cookie (src/http/middleware/session.ts). */
+    session: SessionAuth | undefined;
   };
 }

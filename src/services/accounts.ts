@@ -129,6 +129,11 @@ export class Accounts {
     return kind === "user" ? this.userName(name) : this.groupName(name);
   }
 
+  /** A user by id (sessions name their user by id), or undefined. */
+  userById(id: string): UserRow | undefined {
+    return this.users.byId(id);
+  }
+
   getUser(name: string): UserRow {
     const u = this.users.byName(this.userName(name));
     if (!u) throw notFound(`user "${name}"`);

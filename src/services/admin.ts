@@ -36,6 +36,8 @@ export class AdminService {
   constructor(
     private readonly accounts: Accounts,
     private readonly audit: AuditLog,
+    /** Web sessions: a user who is disabled is signed out everywhere (sign-in.ts). */
+    private readonly sessions?: { revokeAllForUser(userId: string): Promise<number> },
   ) {}
 
   private view(u: UserRow): UserView {
@@ -68,12 +70,15 @@ export class AdminService {
     return after;
   }
 
-  updateUser(actor: Actor, name: string, patch: { role?: string; clearance?: number; disabled?: boolean }): UserView {
+  async updateUser(actor: Actor, name: string, patch: { role?: string; clearance?: number; disabled?: boolean }): Promise<UserView> {
     name = this.accounts.userName(name);
     authorize(actor, "update", Users, { name });
     const before = this.view(this.accounts.getUser(name));
-    const after = this.view(this.accounts.updateUser(name, patch));
-    this.audit.record(actor, "user.update", `user:${name}`, { before, after });
+    const updated = this.accounts.updateUser(name, patch);
+    const after = this.view(updated);
+    // Re-enabling must not bring old sessions back, so disabling ends them (not only refuses them).
+    const sessionsRevoked = patch.disabled === true && this.sessions ? await this.sessions.revokeAllForUser(updated.id) : undefined;
+    this.audit.record(actor, "user.update", `user:${name}`, { before, after, ...(sessionsRevoked !== undefined ? { sessionsRevoked } : {}) });
     return after;
   }
 

@@ -47,6 +47,7 @@ import { canonicalizeStoredNames } from "./principal-migration.ts";
 import { Retriever } from "./retrieval.ts";
 import { configureExtraction } from "../../ingest/extraction-settings.ts";
 import { SearchService } from "./search.ts";
+import { SignInService } from "./sign-in.ts";
 import { StatusService } from "./status.ts";
 import { closeExtractors } from "../../ingest/pipeline.ts";
 
@@ -69,6 +70,8 @@ export interface Kb {
   /** List, follow, cancel jobs; submit sync, reindex, re-embed, optimize jobs. */
   jobs: JobsService;
   accounts: Accounts;
+  /** Web sign-in: passwords, cookie sessions, lock-out (sign-in.ts). */
+  signIn: SignInService;
   /** Users, groups, tokens: authorized and audited (admin API and CLI). */
   admin: AdminService;
   /** Document ACL changes (single and bulk) and `policy explain`. */
@@ -133,6 +136,8 @@ export interface OpenKbOptions {
    * share one model between knowledge bases). The caller owns it: close() leaves it open.
    */
   llmProvider?: LlmProvider;
+  /** The clock of sign-in sessions and lock-outs (tests move it instead of sleeping). */
+  clock?: () => number;
 }
 
 /**
@@ -221,6 +226,13 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const authFailures = new AuthFailureLog(audit);
   const policy = PolicyFiles.load(config.policyDir, { log: (level, msg) => (level === "error" ? log.error(msg) : log.info(msg)) });
   const accounts = new Accounts(users, { roles: () => policy.roles(), audit });
+  const signIn = new SignInService(metadata, accounts, audit, authFailures, {
+    idleMs: config.sessionIdleMs,
+    maxMs: config.sessionMaxMs,
+    lockAfter: config.loginLockAfter,
+    lockMs: config.loginLockMs,
+    now: options.clock,
+  });
   const blobs = new BlobStore(path.join(config.dataDir, "blobs"));
   const movedBlobs = rebaseBlobPaths(db, path.join(config.dataDir, "blobs"));
   if (movedBlobs.documents || movedBlobs.jobFiles) log.info(movedBlobs, "data folder moved: stored originals' paths now point into it");
@@ -319,7 +331,8 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     index,
     jobs,
     accounts,
-    admin: new AdminService(accounts, audit),
+    signIn,
+    admin: new AdminService(accounts, audit, signIn),
     access: new AccessService({ documents: documentsRepo, writer: runner.writer, audit, retriever, accounts, policy }),
     policy,
     sensitive,

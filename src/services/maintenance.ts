@@ -69,7 +69,7 @@ function loosePermissions(dataDir: string): string[] {
     if (st.mode & 0o077) out.push(p);
     if (st.isDirectory()) for (const e of fs.readdirSync(p)) visit(path.join(p, e));
   };
-  for (const name of ["app.sqlite", "app.sqlite-wal", "app.sqlite-shm", "admin-token", "lancedb", "blobs"]) visit(path.join(dataDir, name));
+  for (const name of ["app.sqlite", "app.sqlite-wal", "app.sqlite-shm", "admin-token", "admin-credentials", "lancedb", "blobs"]) visit(path.join(dataDir, name));
   return out;
 }
 
@@ -301,9 +301,9 @@ export async function backup(dataDir: string, dest: string, log: (msg: string) =
   }
   log(`originals: ${originals.count} (${originals.bytes} bytes)${originals.missing.length ? `; missing: ${originals.missing.length}` : ""}`);
 
-  // 4. The admin token and policy folder, when they live in the data folder.
+  // 4. The admin token, the first admin's credentials and the policy folder, when they live in the data folder.
   const extras: string[] = [];
-  for (const name of ["admin-token", "policies"]) {
+  for (const name of ["admin-token", "admin-credentials", "policies"]) {
     const p = path.join(dataDir, name);
     if (!fs.existsSync(p)) continue;
     if (fs.statSync(p).isDirectory()) copyTree(p, path.join(dest, name));

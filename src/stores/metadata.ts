@@ -65,10 +65,59 @@ export interface SensitiveStore {
   report(kind?: SensitiveKindName): Promise<{ documentId: string; kind: SensitiveKindName; n: number }[]>;
 }
 
+/** A user's local password (argon2id, encoded) and the account's lock-out state. */
+export interface CredentialRow {
+  userId: string;
+  passwordHash: string;
+  updatedAt: string;
+  failedCount: number;
+  lockedUntil: string | null;
+}
+
+/** Local passwords, one per user at most. */
+export interface CredentialStore {
+  get(userId: string): Promise<CredentialRow | undefined>;
+  /** Sets the hash and clears failures and lock. */
+  set(userId: string, passwordHash: string, at: string): Promise<void>;
+  /** Counts a failed sign-in; the `lockAfter`-th in a row sets `lockedUntil` (and restarts the count). */
+  recordFailure(userId: string, lockAfter: number, lockedUntil: string): Promise<CredentialRow | undefined>;
+  clearFailures(userId: string): Promise<void>;
+}
+
+export interface SessionRow {
+  id: string;
+  userId: string;
+  /** SHA-256 of the session token (the token itself is only in the browser's cookie). */
+  tokenHash: string;
+  createdAt: string;
+  lastSeenAt: string;
+  /** Absolute expiry. */
+  expiresAt: string;
+  revokedAt: string | null;
+  client: string | null;
+  userAgent: string | null;
+}
+
+/** Web sessions (cookie sign-in). */
+export interface SessionStore {
+  insert(row: SessionRow): Promise<void>;
+  byTokenHash(tokenHash: string): Promise<SessionRow | undefined>;
+  byId(id: string): Promise<SessionRow | undefined>;
+  touch(id: string, at: string): Promise<void>;
+  revoke(id: string, at: string): Promise<boolean>;
+  revokeAllOf(userId: string, at: string): Promise<number>;
+  /** Not revoked and before their absolute expiry (idle ones included), oldest first. */
+  liveOf(userId: string, now: string): Promise<SessionRow[]>;
+  /** Removes ended sessions (expired, revoked, idle since before `idleBefore`). */
+  purgeEnded(now: string, idleBefore: string): Promise<number>;
+}
+
 /** The repositories one transaction sees (all on the transaction's connection). */
 export interface MetadataRepositories {
   readonly conversations: ConversationStore;
   readonly sensitive: SensitiveStore;
+  readonly credentials: CredentialStore;
+  readonly sessions: SessionStore;
 }
 
 export interface MetadataStore extends MetadataRepositories {

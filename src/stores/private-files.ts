@@ -43,11 +43,11 @@ export interface TightenReport {
 }
 
 /** What kb itself writes in the data folder; anything else there is the operator's. */
-const DATA_ENTRIES = ["app.sqlite", "app.sqlite-wal", "app.sqlite-shm", "app.sqlite-journal", "admin-token", "lancedb", "blobs"];
+const DATA_ENTRIES = ["app.sqlite", "app.sqlite-wal", "app.sqlite-shm", "app.sqlite-journal", "admin-token", "admin-credentials", "lancedb", "blobs"];
 
 /**
  * Removes group and other permission bits from the data folder itself and from everything kb
- * writes in it (database, chunk index, originals, admin token), at any depth. Other entries
+ * writes in it (database, chunk index, originals, admin token and credentials), at any depth. Other entries
  * (the models folder, policy files, whatever an operator keeps beside them) are left as they
  * are: a data folder pointed at a shared place must not have its neighbours changed.
  */

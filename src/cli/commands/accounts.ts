@@ -113,7 +113,7 @@ export function registerAccountCommands(program: Command): void {
     .option("--enable", "enable the user")
     .action(async (name: string, o: { role?: string; clearance?: string; disable?: boolean; enable?: boolean }) =>
       withKb(async (kb) => {
-        const u = kb.admin.updateUser(SYSTEM_ACTOR, name, {
+        const u = await kb.admin.updateUser(SYSTEM_ACTOR, name, {
           role: o.role,
           clearance: o.clearance ? classificationLevel(o.clearance) : undefined,
           disabled: o.disable ? true : o.enable ? false : undefined,

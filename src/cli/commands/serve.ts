@@ -8,7 +8,7 @@ import { runOrFollow } from "./ingest.ts";
 async function serve(options: { port?: string; demo: boolean }): Promise<void> {
   const config = loadConfig(process.env, options.port ? { port: Number(options.port) } : {});
   const kb = await openKb(config);
-  const admin = ensureAdmin(kb);
+  const admin = await ensureAdmin(kb);
   // Audit retention (KB_AUDIT_RETENTION_DAYS): purge now and daily.
   const stopRetention = kb.audit.startRetention(config.auditRetentionDays, (msg) => kb.log.info(msg));
   if (options.demo) {
@@ -26,6 +26,9 @@ async function serve(options: { port?: string; demo: boolean }): Promise<void> {
   console.log(`  answers:   ${kb.ask.answerMode}${llm ? ` (${llm.model}, ${llm.backend}${llm.backend !== "cpu" ? `, ${llm.gpuLayers}/${llm.totalLayers ?? "?"} layers on the GPU` : ""}, ${llm.threads} threads${llm.gpuFallback ? `; ${llm.gpuFallback}` : ""})` : ""}`);
   console.log(`  data:      ${config.dataDir}`);
   console.log(`  admin token ${admin.created ? "written to" : "was written on first start to"} ${admin.tokenFile} (mode 0600)`);
+  if (admin.credentialsFile) {
+    console.log(`  sign in:   ${config.publicUrl ?? server.url}/ with the name and password in ${admin.credentialsFile} (mode 0600${admin.passwordCreated ? ", written now" : ""})`);
+  }
   console.log(`  try: curl -s ${server.url}/api/v1/ask -H "Authorization: Bearer $(cat ${admin.tokenFile})" -H 'content-type: application/json' -d '{"question":"연차 휴가는 며칠인가요?"}'`);
   let stopping = false;
   const stop = async () => {

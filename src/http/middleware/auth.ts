@@ -30,6 +30,7 @@ function recordFailure(c: Context<AppEnv>, reason: string, rateLimited: boolean)
  */
 export function requireAuth(unauthenticated?: RateLimiter): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
+    if (c.get("session")) return next(); // signed in by its cookie (middleware/session.ts)
     const auth = authenticate(c);
     if (!auth.ok) {
       const retry = unauthenticated?.take(c.get("clientAddress")) ?? 0;

@@ -81,7 +81,7 @@ adminRoutes.openapi(
     request: { params: NameParam, ...body(z.object({ role: z.string().optional(), clearance: ClassificationInput.optional(), disabled: z.boolean().optional() }).openapi("UserPatch")) },
     responses: { 200: json(UserSchema), ...errorResponses },
   }),
-  (c) => c.json(c.get("kb").admin.updateUser(c.get("actor"), c.req.valid("param").name, c.req.valid("json")), 200),
+  async (c) => c.json(await c.get("kb").admin.updateUser(c.get("actor"), c.req.valid("param").name, c.req.valid("json")), 200),
 );
 
 adminRoutes.openapi(

@@ -13,10 +13,11 @@
  * The statements underneath are the synchronous repositories (conversations-repo.ts, ...).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { ConversationStore, MetadataRepositories, MetadataStore, SensitiveStore } from "../metadata.ts";
+import type { ConversationStore, CredentialStore, MetadataRepositories, MetadataStore, SensitiveStore, SessionStore } from "../metadata.ts";
 import { ConversationsRepo } from "./conversations-repo.ts";
 import type { Db } from "./db.ts";
 import { SensitiveRepo } from "./sensitive-repo.ts";
+import { CredentialsRepo, SessionsRepo } from "./sign-in-repo.ts";
 
 /** A synchronous repository's methods, returning Promises. */
 type Async<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never };
@@ -24,6 +25,8 @@ type Async<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (
 export class SqliteMetadataStore implements MetadataStore {
   readonly conversations: ConversationStore;
   readonly sensitive: SensitiveStore;
+  readonly credentials: CredentialStore;
+  readonly sessions: SessionStore;
   /** Settles when the open transaction ends; null when none is open. */
   private open: Promise<void> | null = null;
   private readonly inTransaction = new AsyncLocalStorage<true>();
@@ -31,6 +34,8 @@ export class SqliteMetadataStore implements MetadataStore {
   constructor(private readonly db: Db) {
     this.conversations = this.wrap(new ConversationsRepo(db));
     this.sensitive = this.wrap(new SensitiveRepo(db));
+    this.credentials = this.wrap(new CredentialsRepo(db));
+    this.sessions = this.wrap(new SessionsRepo(db));
   }
 
   async withTransaction<T>(fn: (tx: MetadataRepositories) => Promise<T>): Promise<T> {

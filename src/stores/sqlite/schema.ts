@@ -252,3 +252,43 @@ export const conversationMessages = sqliteTable(
   },
   (t) => [index("conversation_messages_conversation").on(t.conversationId, t.id)],
 );
+
+/**
+ * Local passwords (sign-in to the web app), one row per user who has one: the argon2id hash in
+ * its encoded form (algorithm, parameters and salt inside), and the per-account lock-out state.
+ */
+export const userCredentials = sqliteTable("user_credentials", {
+  userId: text("user_id")
+    .primaryKey()
+    .references(() => users.id, { onDelete: "cascade" }),
+  passwordHash: text("password_hash").notNull(),
+  updatedAt: text("updated_at").notNull().default(now),
+  /** Consecutive failed sign-ins since the last success or password change. */
+  failedCount: integer("failed_count").notNull().default(0),
+  /** Sign-in refused until this time (ISO) after too many failures; null when not locked. */
+  lockedUntil: text("locked_until"),
+});
+
+/**
+ * Web sessions (cookie sign-in). Only the SHA-256 of the session token is stored; the token
+ * lives in the browser's HttpOnly cookie. A session ends at `expiresAt` (absolute), after the
+ * idle timeout past `lastSeenAt`, or when revoked; rows are removed with their user.
+ */
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    tokenHash: text("token_hash").notNull(),
+    createdAt: text("created_at").notNull(),
+    lastSeenAt: text("last_seen_at").notNull(),
+    expiresAt: text("expires_at").notNull(),
+    revokedAt: text("revoked_at"),
+    /** The client address and user agent at sign-in, for the admin's session list. */
+    client: text("client"),
+    userAgent: text("user_agent"),
+  },
+  (t) => [uniqueIndex("sessions_token_hash").on(t.tokenHash), index("sessions_user").on(t.userId)],
+);

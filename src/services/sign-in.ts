@@ -1,0 +1,362 @@
+/**
+ * Sign-in for the web app: local passwords (argon2id) and cookie sessions.
+ *
+ * - Passwords are hashed with argon2id at OWASP's parameters (19 MiB, 2 passes, 1 lane) and
+ *   stored encoded (algorithm, parameters and salt inside), in their own table.
+ * - A session token is 256 random bits; only its SHA-256 is stored. A session ends at its
+ *   absolute expiry (sign-in + KB_SESSION_MAX_HOURS), after KB_SESSION_IDLE_MINUTES without a
+ *   request, or when revoked (sign-out, password change or reset, a disabled or deleted user,
+ *   an admin). Activity is recorded at most once a minute, so idle expiry is minute-precise.
+ * - The CSRF token of a session is derived from its token (SHA-256 with another prefix): only
+ *   a holder of the cookie can compute it, and nothing more is stored.
+ * - Failed passwords: every attempt goes to the per-address failure log (auth-failures.ts); an
+ *   account with a password is locked for KB_LOGIN_LOCK_MINUTES after KB_LOGIN_LOCK_AFTER
+ *   failures in a row. Unknown names, accounts without a password, disabled and locked accounts
+ *   and wrong passwords all get the same 401 `invalid_credentials` after one argon2 verification
+ *   (a dummy hash when there is nothing to verify against), so neither the answer nor its time
+ *   says which it was. A locked account does not even accept its right password until the lock
+ *   ends; an admin's password reset ends it at once.
+ */
+import crypto from "node:crypto";
+import { hash, verify, type Options as Argon2Options } from "@node-rs/argon2";
+import { authorize, Users, type Actor } from "../../policies/index.ts";
+import type { MetadataRepositories, SessionRow } from "../stores/metadata.ts";
+import { newId, sha256Hex } from "../stores/ids.ts";
+import type { Accounts } from "./accounts.ts";
+import type { AuditLog } from "./audit.ts";
+import type { AuthFailureLog } from "./auth-failures.ts";
+import { badRequest, notFound, ServiceError } from "./errors.ts";
+
+/** OWASP Password Storage Cheat Sheet, argon2id: m=19456 KiB, t=2, p=1. */
+// `algorithm: 2` is Algorithm.Argon2id (a const enum, which this build's module settings cannot import).
+export const ARGON2_OPTIONS: Argon2Options = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
+export const PASSWORD_MIN_LENGTH = 12;
+export const PASSWORD_MAX_LENGTH = 256;
+export const SESSION_TOKEN_PREFIX = "kbs_";
+/** A session's last activity is written at most this often. */
+export const SESSION_TOUCH_MS = 60_000;
+
+export interface SignInOptions {
+  idleMs: number;
+  maxMs: number;
+  /** Failures in a row that lock an account (0: never). */
+  lockAfter: number;
+  lockMs: number;
+  /** The clock (tests move it). */
+  now?: () => number;
+}
+
+export interface SessionView {
+  id: string;
+  createdAt: string;
+  lastSeenAt: string;
+  /** When it ends unless used again: the idle deadline or the absolute expiry, whichever is first. */
+  expiresAt: string;
+  absoluteExpiresAt: string;
+  client: string | null;
+  userAgent: string | null;
+}
+
+/** A request authenticated by its session cookie. */
+export interface SessionAuth {
+  actor: Actor;
+  session: SessionView;
+  csrfToken: string;
+}
+
+export interface SignedIn extends SessionAuth {
+  /** The cookie value: shown once, never stored. */
+  token: string;
+}
+
+/** What the web app needs to know about whoever is signed in (GET /auth/session). */
+export interface WhoAmI {
+  user: { name: string; displayName?: string };
+  role: string;
+  capabilities: string[];
+  /** How the request was authenticated. */
+  via: "session" | "token";
+  /** Send it as X-CSRF-Token with every cookie-authenticated write; absent for bearer tokens. */
+  csrfToken?: string;
+  expiresAt?: string;
+}
+
+export const INVALID_CREDENTIALS_MESSAGE = "wrong name or password (an account is also locked for a while after repeated failures)";
+
+const invalidCredentials = () => new ServiceError(401, "invalid_credentials", INVALID_CREDENTIALS_MESSAGE);
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Passwords are compared in one Unicode form, so the same typed characters always match. */
+const normalize = (password: string) => password.normalize("NFKC");
+
+/** Throws a 400 naming the rule a new password breaks. */
+export function checkNewPassword(password: string): string {
+  const p = normalize(password);
+  const length = [...p].length;
+  if (length < PASSWORD_MIN_LENGTH) throw badRequest(`the password must be at least ${PASSWORD_MIN_LENGTH} characters long (it has ${length})`, "password_too_short");
+  if (length > PASSWORD_MAX_LENGTH) throw badRequest(`the password must be at most ${PASSWORD_MAX_LENGTH} characters long`, "password_too_long");
+  return p;
+}
+
+/** A random password of 20 characters (120 bits): letters, digits, `-` and `_`. */
+export function generatePassword(): string {
+  return crypto.randomBytes(15).toString("base64url");
+}
+
+export function hashPassword(password: string): Promise<string> {
+  return hash(normalize(password), ARGON2_OPTIONS);
+}
+
+export function csrfTokenOf(sessionToken: string): string {
+  return crypto.createHash("sha256").update(`csrf:${sessionToken}`).digest("base64url");
+}
+
+/** Constant-time equality of two strings (false for different lengths). */
+export function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && crypto.timingSafeEqual(x, y);
+}
+
+export class SignInService {
+  private readonly now: () => number;
+  private dummy: Promise<string> | null = null;
+  private lastPurge = 0;
+
+  constructor(
+    private readonly store: Pick<MetadataRepositories, "credentials" | "sessions">,
+    private readonly accounts: Accounts,
+    private readonly audit: AuditLog,
+    private readonly failures: AuthFailureLog | null,
+    private readonly options: SignInOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** A hash to verify against when there is no account or password, so the time is the same. */
+  private dummyHash(): Promise<string> {
+    this.dummy ??= hash(generatePassword(), ARGON2_OPTIONS);
+    return this.dummy;
+  }
+
+  private async verifyAgainst(encoded: string | undefined, password: string): Promise<boolean> {
+    try {
+      return await verify(encoded ?? (await this.dummyHash()), normalize(password));
+    } catch {
+      return false; // a malformed stored hash never signs anyone in
+    }
+  }
+
+  private userOf(name: string) {
+    try {
+      return this.accounts.getUser(name);
+    } catch {
+      return undefined; // unknown (or not a valid name at all)
+    }
+  }
+
+  /**
+   * Checks a name and password and opens a session. Every failure is the same 401; `client`
+   * (the client address) is where the per-address failure log charges it.
+   */
+  async login(input: { name: string; password: string; client: string; userAgent?: string; target?: string }): Promise<SignedIn> {
+    const now = this.now();
+    await this.purgeEndedSessions(now);
+    const user = this.userOf(input.name);
+    const credential = user ? await this.store.credentials.get(user.id) : undefined;
+    const locked = credential?.lockedUntil != null && Date.parse(credential.lockedUntil) > now;
+    // Always one verification, whatever the account's state: the time does not tell them apart.
+    const passwordOk = await this.verifyAgainst(credential?.passwordHash, input.password);
+    const fail = (reason: string): never => {
+      this.failures?.record(input.client, input.target ?? "POST /api/v1/auth/login", reason);
+      throw invalidCredentials();
+    };
+    if (!user || !credential) return fail(user ? "no password set" : "unknown user");
+    if (user.disabled) return fail("disabled user");
+    if (locked) return fail("account locked");
+    if (!passwordOk) {
+      const lockAfter = this.options.lockAfter > 0 ? this.options.lockAfter : Number.POSITIVE_INFINITY;
+      const after = await this.store.credentials.recordFailure(user.id, lockAfter, iso(now + this.options.lockMs));
+      const nowLocked = after?.lockedUntil != null && Date.parse(after.lockedUntil) > now;
+      this.audit.record(null, "auth.login.failed", `user:${user.name}`, { client: input.client, failures: nowLocked ? this.options.lockAfter : after?.failedCount }, "denied");
+      if (nowLocked) this.audit.record(null, "auth.lockout", `user:${user.name}`, { client: input.client, until: after!.lockedUntil, failures: this.options.lockAfter }, "denied");
+      return fail("wrong password");
+    }
+    if (credential.failedCount > 0 || credential.lockedUntil) await this.store.credentials.clearFailures(user.id);
+    const token = SESSION_TOKEN_PREFIX + crypto.randomBytes(32).toString("base64url");
+    const row: SessionRow = {
+      id: newId("ses"),
+      userId: user.id,
+      tokenHash: sha256Hex(token),
+      createdAt: iso(now),
+      lastSeenAt: iso(now),
+      expiresAt: iso(now + this.options.maxMs),
+      revokedAt: null,
+      client: input.client,
+      userAgent: input.userAgent ? input.userAgent.slice(0, 256) : null,
+    };
+    await this.store.sessions.insert(row);
+    this.audit.record(`user:${user.name}`, "auth.login", `session:${row.id}`, { client: input.client, method: "password" });
+    return { token, actor: this.accounts.actorFor(user), session: this.view(row), csrfToken: csrfTokenOf(token) };
+  }
+
+  /** The session a cookie names, if it is live (and its user enabled); records activity. */
+  async authenticate(token: string): Promise<SessionAuth | null> {
+    if (!token.startsWith(SESSION_TOKEN_PREFIX) || token.length > 200) return null;
+    const tokenHash = sha256Hex(token);
+    const row = await this.store.sessions.byTokenHash(tokenHash);
+    if (!row || !safeEqual(row.tokenHash, tokenHash) || row.revokedAt) return null;
+    const now = this.now();
+    if (!this.isLive(row, now)) return null;
+    const user = this.accounts.userById(row.userId);
+    if (!user || user.disabled) return null;
+    if (now - Date.parse(row.lastSeenAt) >= SESSION_TOUCH_MS) {
+      row.lastSeenAt = iso(now);
+      await this.store.sessions.touch(row.id, row.lastSeenAt);
+    }
+    return { actor: this.accounts.actorFor(user), session: this.view(row), csrfToken: csrfTokenOf(token) };
+  }
+
+  private isLive(row: SessionRow, now: number): boolean {
+    return !row.revokedAt && now < Date.parse(row.expiresAt) && now < Date.parse(row.lastSeenAt) + this.options.idleMs;
+  }
+
+  private view(row: SessionRow): SessionView {
+    const idleEnd = Date.parse(row.lastSeenAt) + this.options.idleMs;
+    return {
+      id: row.id,
+      createdAt: row.createdAt,
+      lastSeenAt: row.lastSeenAt,
+      expiresAt: iso(Math.min(idleEnd, Date.parse(row.expiresAt))),
+      absoluteExpiresAt: row.expiresAt,
+      client: row.client,
+      userAgent: row.userAgent,
+    };
+  }
+
+  /** Ends the session a signed-in user is using (sign-out). */
+  async logout(actor: Actor, sessionId: string): Promise<void> {
+    if (await this.store.sessions.revoke(sessionId, iso(this.now()))) this.audit.record(actor, "auth.logout", `session:${sessionId}`);
+  }
+
+  /** Who is signed in, with what the web app shows or hides by. */
+  whoAmI(actor: Actor, session?: SessionAuth): WhoAmI {
+    const base = { user: { name: actor.name }, role: actor.role, capabilities: [...(actor.capabilities ?? this.accounts.roles().capabilitiesOf(actor.role))].sort() };
+    return session ? { ...base, via: "session", csrfToken: session.csrfToken, expiresAt: session.session.expiresAt } : { ...base, via: "token" };
+  }
+
+  /** Sign-in methods besides passwords (single sign-on, its own issue): none yet. */
+  providers(): { id: string; name: string; url: string }[] {
+    return [];
+  }
+
+  private async setHash(userId: string, password: string): Promise<number> {
+    const at = iso(this.now());
+    await this.store.credentials.set(userId, await hashPassword(password), at);
+    return this.store.sessions.revokeAllOf(userId, at);
+  }
+
+  /**
+   * An admin (or the operator through `kb users passwd`) sets or resets a user's password:
+   * the given one, or a generated one that is returned once. Ends the user's sessions and any
+   * lock-out.
+   */
+  async setPassword(actor: Actor, name: string, input: { password?: string; generate?: boolean }): Promise<{ generated?: string; sessionsRevoked: number }> {
+    name = this.accounts.userName(name);
+    authorize(actor, "set_password", Users, { name });
+    const user = this.accounts.getUser(name);
+    if ((input.password === undefined) === !input.generate) throw badRequest("give either a password or generate: true", "invalid_request");
+    const password = input.generate ? generatePassword() : checkNewPassword(input.password!);
+    const sessionsRevoked = await this.setHash(user.id, password);
+    this.audit.record(actor, "user.password.set", `user:${user.name}`, { generated: input.generate === true, sessionsRevoked });
+    return { ...(input.generate ? { generated: password } : {}), sessionsRevoked };
+  }
+
+  /**
+   * A signed-in user changes their own password, giving the current one. A wrong current
+   * password counts as a failed sign-in (lock-out included). Ends the user's other sessions.
+   */
+  async changeOwnPassword(actor: Actor, input: { currentPassword: string; newPassword: string; keepSession?: string }): Promise<{ sessionsRevoked: number }> {
+    authorize(actor, "change_password", Users, { name: actor.name });
+    const user = this.accounts.getUser(actor.name);
+    const credential = await this.store.credentials.get(user.id);
+    const now = this.now();
+    const locked = credential?.lockedUntil != null && Date.parse(credential.lockedUntil) > now;
+    const ok = await this.verifyAgainst(credential?.passwordHash, input.currentPassword);
+    if (!credential || locked || !ok) {
+      if (credential && !locked) {
+        const lockAfter = this.options.lockAfter > 0 ? this.options.lockAfter : Number.POSITIVE_INFINITY;
+        const after = await this.store.credentials.recordFailure(user.id, lockAfter, iso(now + this.options.lockMs));
+        if (after?.lockedUntil && Date.parse(after.lockedUntil) > now) this.audit.record(actor, "auth.lockout", `user:${user.name}`, { until: after.lockedUntil, failures: this.options.lockAfter }, "denied");
+      }
+      this.audit.record(actor, "user.password.change", `user:${user.name}`, { reason: "wrong current password" }, "denied");
+      throw new ServiceError(403, "wrong_password", "the current password is wrong (or the account is locked for a while after repeated failures)");
+    }
+    const password = checkNewPassword(input.newPassword);
+    const at = iso(now);
+    await this.store.credentials.set(user.id, await hashPassword(password), at);
+    let sessionsRevoked = 0;
+    for (const s of await this.store.sessions.liveOf(user.id, at)) {
+      if (s.id !== input.keepSession && (await this.store.sessions.revoke(s.id, at))) sessionsRevoked++;
+    }
+    this.audit.record(actor, "user.password.change", `user:${user.name}`, { sessionsRevoked });
+    return { sessionsRevoked };
+  }
+
+  /** Whether a user has a password (admin user view, first start). */
+  async hasPassword(name: string): Promise<boolean> {
+    const user = this.userOf(name);
+    return user !== undefined && (await this.store.credentials.get(user.id)) !== undefined;
+  }
+
+  /** A user's live sessions (an admin's, or one's own). */
+  async listSessions(actor: Actor, name: string): Promise<SessionView[]> {
+    name = this.accounts.userName(name);
+    authorize(actor, "list_sessions", Users, { name });
+    const user = this.accounts.getUser(name);
+    const now = this.now();
+    return (await this.store.sessions.liveOf(user.id, iso(now))).filter((s) => this.isLive(s, now)).map((s) => this.view(s));
+  }
+
+  /** Ends one session (an admin's, or one's own). */
+  async revokeSession(actor: Actor, id: string): Promise<void> {
+    const row = await this.store.sessions.byId(id);
+    const user = row ? this.accounts.userById(row.userId) : undefined;
+    if (!row || !user) throw notFound(`session "${id}"`);
+    authorize(actor, "revoke_sessions", Users, { name: user.name });
+    if (!(await this.store.sessions.revoke(id, iso(this.now())))) throw notFound(`live session "${id}"`);
+    this.audit.record(actor, "session.revoke", `session:${id}`, { user: user.name });
+  }
+
+  /** Ends every session of a user. */
+  async revokeSessionsOf(actor: Actor, name: string): Promise<number> {
+    name = this.accounts.userName(name);
+    authorize(actor, "revoke_sessions", Users, { name });
+    const user = this.accounts.getUser(name);
+    const n = await this.store.sessions.revokeAllOf(user.id, iso(this.now()));
+    this.audit.record(actor, "session.revoke_all", `user:${user.name}`, { sessionsRevoked: n });
+    return n;
+  }
+
+  /** Ends every session of a user without an actor's check (a user disabled by an authorized change). */
+  revokeAllForUser(userId: string): Promise<number> {
+    return this.store.sessions.revokeAllOf(userId, iso(this.now()));
+  }
+
+  /**
+   * First start: gives a user without a password a generated one (returned once); null when the
+   * user already has one.
+   */
+  async ensureInitialPassword(actor: Actor, name: string): Promise<string | null> {
+    if (await this.hasPassword(name)) return null;
+    return (await this.setPassword(actor, name, { generate: true })).generated!;
+  }
+
+  /** Removes ended sessions now and then (at most hourly, on sign-in). */
+  private async purgeEndedSessions(now: number): Promise<void> {
+    if (now - this.lastPurge < 3_600_000) return;
+    this.lastPurge = now;
+    await this.store.sessions.purgeEnded(iso(now), iso(now - this.options.idleMs));
+  }
+}
