@@ -32,13 +32,15 @@ interface NavItem {
 
 export function LanguageMenu() {
   const { t, i18n } = useTranslation();
+  const current = LANGUAGES.find((l) => i18n.resolvedLanguage === l.code)?.label;
   return (
     <Menu position="bottom-end">
       <Menu.Target>
-        <UnstyledButton aria-label={t("nav.language")} p={6}>
+        {/* The visible text is part of the name (WCAG 2.5.3 Label in Name). */}
+        <UnstyledButton aria-label={`${t("nav.language")}: ${current ?? ""}`} p={6}>
           <Group gap={4} wrap="nowrap">
             <IconLanguage size={18} aria-hidden />
-            <Text size="sm">{LANGUAGES.find((l) => i18n.resolvedLanguage === l.code)?.label}</Text>
+            <Text size="sm">{current}</Text>
           </Group>
         </UnstyledButton>
       </Menu.Target>
