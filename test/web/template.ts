@@ -25,16 +25,6 @@ async function runJob(kb: Kb & KbStores, jobId: string): Promise<void> {
   if (v.status !== "succeeded") throw new Error(`template: job ${jobId} ended ${v.status}: ${JSON.stringify(v)}`);
 }
 
-/** Sets a local password the way `kb users passwd` does. */
-async function setPassword(kb: Kb & KbStores, name: string, password: string): Promise<void> {
-  const svc = (kb as unknown as { signIn?: { setPassword?(actor: unknown, name: string, password: string): Promise<unknown> } }).signIn;
-  if (!svc?.setPassword) {
-    console.warn("template: no password service (kb.signIn.setPassword) yet; accounts have no password");
-    return;
-  }
-  await svc.setPassword(SYSTEM_ACTOR, name, password);
-}
-
 export async function buildTemplate(dir: string): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   const kb = await openKb(webTestConfig(dir), { logger: pino({ level: "silent" }) });
@@ -42,7 +32,8 @@ export async function buildTemplate(dir: string): Promise<void> {
     kb.accounts.createUser({ name: USERS.admin.name, role: "admin", clearance: 3 });
     kb.accounts.createUser({ name: USERS.minji.name, role: "viewer", groups: ["staff"] });
     kb.accounts.createUser({ name: USERS.hana.name, role: "viewer", groups: ["hr"] });
-    for (const u of Object.values(USERS)) await setPassword(kb, u.name, u.password);
+    // As `kb users passwd` sets them.
+    for (const u of Object.values(USERS)) await kb.signIn.setPassword(SYSTEM_ACTOR, u.name, { password: u.password });
 
     const demoJob = ensureDemoCorpus(kb);
     if (!demoJob) throw new Error("template: the demo corpus (data/demo) was not submitted");
