@@ -52,6 +52,21 @@ export const DOCS = {
       "",
     ].join("\n"),
   },
+  /** The same markup in a plain-text file: the extracted text keeps every character of it. */
+  rawMarkup: {
+    source: "notes/raw-markup.txt",
+    title: "Raw markup sample",
+    allow: ["group:everyone"],
+    phrase: "visitor badge policy",
+    outsideHost: "outside.example",
+    text: [
+      "The visitor badge policy applies to every floor.",
+      "<script>window.__kbPwned = 'raw-script';</script>",
+      '<img src="http://outside.example/raw.png" onerror="window.__kbPwned = \'raw-onerror\'">',
+      "![tracking pixel](http://outside.example/raw-pixel.png)",
+      "",
+    ].join("\n"),
+  },
 } as const;
 
 export const KOREAN_QUESTION = "연차 휴가는 며칠인가요?";

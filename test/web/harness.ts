@@ -4,6 +4,7 @@
  * file and a fresh context per test. A context can reach 127.0.0.1 only: every other request is
  * aborted and recorded, and `close()` fails the test when one was attempted.
  */
+import Database from "better-sqlite3";
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -71,6 +72,24 @@ export async function startWebServer(overrides: Partial<Config> = {}, options: P
   };
 }
 
+/** Runs `fn` on the server's SQLite (setup and inspection a user cannot do from the browser). */
+export function withSqlite<T>(server: WebServer, fn: (db: Database.Database) => T): T {
+  const db = new Database(path.join(server.dir, "app.sqlite"));
+  try {
+    db.pragma("busy_timeout = 5000");
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** The id of the template's document with this source (fixtures.ts DOCS, or `demo/<file>`). */
+export function documentId(server: WebServer, source: string): string {
+  const row = withSqlite(server, (db) => db.prepare("SELECT id FROM documents WHERE source = ?").get(source) as { id: string } | undefined);
+  if (!row) throw new Error(`no document ${source} in the template`);
+  return row.id;
+}
+
 /** Only the test server's own origin host is reachable. */
 function isAllowed(url: string): boolean {
   if (url.startsWith("data:") || url.startsWith("blob:") || url.startsWith("about:")) return true;
@@ -84,8 +103,13 @@ function isAllowed(url: string): boolean {
 export interface Session {
   context: BrowserContext;
   page: Page;
-  /** Every request to a host other than 127.0.0.1 that the page attempted (all were aborted). */
+  /**
+   * Every request to a host other than 127.0.0.1 that the page attempted, whether the page's CSP
+   * blocked it or it got as far as the network (where the route aborted it).
+   */
   outside: string[];
+  /** Those of `outside` that the CSP did not stop: they reached the network layer (and were aborted there). */
+  reachedNetwork: string[];
   /** Uncaught exceptions in the page. */
   pageErrors: string[];
   /** Content-Security-Policy violations the page reported (what the CSP blocked). */
@@ -108,6 +132,7 @@ export async function newSession(browser: Browser, server: WebServer, options: S
     serviceWorkers: "block",
   });
   const outside: string[] = [];
+  const reachedNetwork: string[] = [];
   const record = (url: string) => {
     if (!outside.includes(url)) outside.push(url);
   };
@@ -115,6 +140,7 @@ export async function newSession(browser: Browser, server: WebServer, options: S
     (url) => !isAllowed(url.href),
     async (route) => {
       record(route.request().url());
+      reachedNetwork.push(route.request().url());
       await route.abort("blockedbyclient");
     },
   );
@@ -142,6 +168,7 @@ export async function newSession(browser: Browser, server: WebServer, options: S
     context,
     page,
     outside,
+    reachedNetwork,
     pageErrors,
     async cspViolations() {
       const all: string[] = [];
