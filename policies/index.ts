@@ -9,6 +9,7 @@ export * from "./roles.ts";
 export * from "./rule.ts";
 export * from "./users.ts";
 export * from "./audit.ts";
+export * from "./feedback.ts";
 export * from "./jobs.ts";
 export * from "./sensitive.ts";
 export * from "./server-status.ts";

@@ -6,7 +6,7 @@ import { BUILTIN_ROLE_CATALOG, capabilitiesOf } from "./roles.ts";
 
 describe("roles", () => {
   it("built-in: admin everything, editor ingest and own documents, viewer search", () => {
-    expect(capabilitiesOf("admin").size).toBe(8);
+    expect(capabilitiesOf("admin").size).toBe(9);
     expect([...capabilitiesOf("editor")].sort()).toEqual(["ingest", "manage_own_documents", "search"]);
     expect([...capabilitiesOf("viewer")]).toEqual(["search"]);
     expect(capabilitiesOf("nobody").size).toBe(0);

@@ -11,6 +11,7 @@ export const CAPABILITIES = [
   "manage_users", // users, groups, tokens
   "view_audit",
   "view_sensitive", // see unmasked personal data
+  "review_feedback", // read and review everyone's feedback on answers, export it as an eval set
 ] as const;
 
 export type Capability = (typeof CAPABILITIES)[number];

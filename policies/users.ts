@@ -16,7 +16,7 @@ export const Tokens = resource<AccountSubject | null>("tokens");
 const manages = (actor: Actor) => hasCapability(actor, "manage_users");
 const isSelf = (actor: Actor, subject: AccountSubject | null) => subject !== null && subject.name === actor.name;
 
-allow(Users, ["list", "create", "update", "delete", "manage_tokens"], manages);
+allow(Users, ["list", "create", "update", "delete", "manage_tokens", "purge_history"], manages);
 allow(Users, "read", (actor, subject) => manages(actor) || isSelf(actor, subject));
 allow(Groups, ["list", "create", "delete", "add_member", "remove_member"], manages);
 allow(Tokens, ["list", "create", "revoke", "expire"], manages);

@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { ADMIN_CREDENTIALS_FILE, ensureAdmin } from "../src/services/bootstrap.ts";
+import { backup } from "../src/services/maintenance.ts";
 import { startTestServer, openTestKb, type TestServer } from "./helpers/kb.ts";
 
 const PASSWORD = "correct horse battery staple";
@@ -85,6 +86,7 @@ describe("sign-in with a password", () => {
     expect(body).toMatchObject({ user: { name: "kim" }, role: "viewer", capabilities: ["search"], via: "session" });
     expect(body.csrfToken.length).toBeGreaterThan(20);
     expect(Date.parse(body.expiresAt)).toBe(clock.now + 60 * MINUTE);
+    expect(res.headers.get("cache-control")).toBe("no-store");
     const { pair, attributes } = sessionCookie(res);
     expect(pair).toMatch(/^kb_session=kbs_[A-Za-z0-9_-]{43}$/);
     expect(attributes).toEqual(expect.arrayContaining(["HttpOnly", "SameSite=Strict", "Path=/api"]));
@@ -159,9 +161,13 @@ describe("sign-in with a password", () => {
     for (let i = 0; i < 5; i++) await login(t, "park", "not the password");
     expect((await login(t, "park", PASSWORD)).status).toBe(401);
     const admin = await signIn(t, "boss");
+    const status = (await (await withCookie(t, admin.cookie, "/api/v1/admin/users/park/password")).json()) as { set: boolean; lockedUntil: string | null };
+    expect(status.set).toBe(true);
+    expect(Date.parse(status.lockedUntil!)).toBe(clock.now + 15 * MINUTE);
     const reset = await write(t, admin, "/api/v1/admin/users/park/password", "PUT", { password: "a brand new passphrase" });
     expect(reset.status).toBe(200);
     expect((await login(t, "park", "a brand new passphrase")).status).toBe(200);
+    expect(await (await withCookie(t, admin.cookie, "/api/v1/admin/users/park/password")).json()).toMatchObject({ set: true, lockedUntil: null });
   });
 
   it("ends a session after 60 idle minutes, and any session 12 hours after sign-in", async () => {
@@ -291,6 +297,17 @@ describe("sign-in with a password", () => {
     expect((await login(t, "kim", PASSWORD, { origin: t.url })).status).toBe(200);
   });
 
+  it("signs in again over a live or a stale cookie (another tab), with one new cookie", async () => {
+    const s = await signIn(t, "kim");
+    for (const cookie of [s.cookie, "kb_session=kbs_stale"]) {
+      const again = await withCookie(t, cookie, "/api/v1/auth/login", { method: "POST", headers: { "content-type": "application/json", origin: t.url }, body: JSON.stringify({ name: "kim", password: PASSWORD }) });
+      expect(again.status).toBe(200);
+      const set = again.headers.getSetCookie().filter((c) => c.startsWith("kb_session="));
+      expect(set).toHaveLength(1);
+      expect(set[0]).not.toContain(s.cookie);
+    }
+  });
+
   it("never accepts the cookie on /v1 (bearer only), and a bearer header wins over a cookie on /api", async () => {
     const s = await signIn(t, "kim");
     expect((await withCookie(t, s.cookie, "/v1/models")).status).toBe(401);
@@ -302,6 +319,38 @@ describe("sign-in with a password", () => {
     expect(chat.status).toBe(401);
     const badBearer = await withCookie(t, s.cookie, "/api/v1/auth/session", { headers: { authorization: "Bearer kb_not-a-token" } });
     expect(badBearer.status).toBe(401);
+  });
+});
+
+describe("the per-address limit", () => {
+  it("counts every sign-in attempt against the address's budget for unauthenticated requests (429 + Retry-After)", async () => {
+    const t = await startTestServer({ anonRateLimitPerMinute: 3 });
+    try {
+      t.kb.accounts.createUser({ name: "kim", role: "viewer" });
+      await t.kb.signIn.setPassword(SYSTEM_ACTOR, "kim", { password: PASSWORD });
+      for (let i = 0; i < 3; i++) expect((await login(t, `guess${i}`, PASSWORD)).status).toBe(401);
+      const limited = await login(t, "kim", PASSWORD);
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+      // A signed-in or token-bearing client is not charged: the limit is for the anonymous.
+      const token = t.tokenFor("reader");
+      expect((await t.fetchAs(token, "/api/v1/auth/session")).status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("is stated in /openapi.json, where sign-in and providers need no authentication", async () => {
+    const t = await startTestServer();
+    try {
+      const doc = (await (await fetch(`${t.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { security?: unknown[] }>>; components: { securitySchemes: Record<string, unknown> } };
+      expect(doc.paths["/api/v1/auth/login"]!.post!.security).toEqual([]);
+      expect(doc.paths["/api/v1/auth/providers"]!.get!.security).toEqual([]);
+      expect(doc.paths["/api/v1/auth/session"]!.get).toBeDefined();
+      expect(doc.components.securitySchemes.session).toMatchObject({ type: "apiKey", in: "cookie", name: "kb_session" });
+    } finally {
+      await t.close();
+    }
   });
 });
 
@@ -361,6 +410,44 @@ describe("first start", () => {
     } finally {
       await t.close();
       process.umask(previous);
+    }
+  });
+});
+
+describe("backups", () => {
+  it("keep admin-credentials with the admin token, as private as the data folder", async () => {
+    const t = await openTestKb();
+    const dest = fs.mkdtempSync(path.join(os.tmpdir(), "kb-backup-"));
+    try {
+      await ensureAdmin(t.kb);
+      const manifest = await backup(t.dir, path.join(dest, "b"));
+      expect(manifest.extras).toEqual(expect.arrayContaining(["admin-token", ADMIN_CREDENTIALS_FILE]));
+      const copy = path.join(dest, "b", ADMIN_CREDENTIALS_FILE);
+      expect(fs.readFileSync(copy, "utf8")).toBe(fs.readFileSync(path.join(t.dir, ADMIN_CREDENTIALS_FILE), "utf8"));
+      expect(fs.statSync(copy).mode & 0o777).toBe(0o600);
+    } finally {
+      await t.close();
+      fs.rmSync(dest, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("first start of this version on an older data folder", () => {
+  it("gives an existing admin without a password a generated one, and leaves a user who has one alone", async () => {
+    const t = await openTestKb();
+    try {
+      t.kb.accounts.createUser({ name: "admin", role: "admin" }); // made by an earlier version: a token, no password
+      const r = await ensureAdmin(t.kb);
+      expect(r).toMatchObject({ created: false, passwordCreated: true });
+      const password = /^password: (.+)$/m.exec(fs.readFileSync(r.credentialsFile!, "utf8"))![1]!;
+      await expect(t.kb.signIn.login({ name: "admin", password, client: "test" })).resolves.toBeDefined();
+      // The operator removed the file after reading it: no new password behind their back.
+      fs.rmSync(r.credentialsFile!);
+      const again = await ensureAdmin(t.kb);
+      expect(again).toMatchObject({ passwordCreated: false, credentialsFile: null });
+      await expect(t.kb.signIn.login({ name: "admin", password, client: "test" })).resolves.toBeDefined();
+    } finally {
+      await t.close();
     }
   });
 });

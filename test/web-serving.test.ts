@@ -81,6 +81,19 @@ describe("web app serving", () => {
     }
   });
 
+  it("sends text files gzip-compressed to clients that accept it", async () => {
+    const big = "console.log('" + "x".repeat(5000) + "');";
+    fs.writeFileSync(path.join(webDir, "assets", "big-abc123.js"), big);
+    // Node's fetch asks for gzip and decompresses; the headers say what was sent.
+    const res = await fetch(built.url + "/assets/big-abc123.js");
+    expect(res.headers.get("content-encoding")).toBe("gzip");
+    expect(res.headers.get("vary")).toBe("Accept-Encoding");
+    expect(await res.text()).toBe(big);
+    const plain = await fetch(built.url + "/assets/big-abc123.js", { headers: { "accept-encoding": "identity" } });
+    expect(plain.headers.get("content-encoding")).toBeNull();
+    expect(await plain.text()).toBe(big);
+  });
+
   it("never shadows API paths: they keep their JSON answers", async () => {
     for (const p of ["/api/v1/nope", "/api", "/v1/nope", "/scim/v2/Users", "/metrics", "/healthz/x", "/readyz/x", "/openapi.json/x"]) {
       const res = await fetch(built.url + p);

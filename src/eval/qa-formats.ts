@@ -11,6 +11,11 @@
  *   `generation_gt: string[]`) with a `corpus.jsonl` beside it (`doc_id`, `contents`, `path`,
  *   `metadata.path`). The title of a corpus document is its file name without extension.
  *
+ * - "feedback": reviewed answer feedback exported by GET /api/v1/admin/feedback/export, JSONL
+ *   `{ question, expected_document_ids: string[], expected_answer?: string }` whose ids are
+ *   documents of an existing knowledge base. It has no documents of its own: `kb eval`
+ *   measures it against the configured data folder.
+ *
  * `readQaDataset(path)` detects the format from the extension and the content. `path` may be
  * the QA file itself or, for AutoRAG, the folder that holds `qa.jsonl` and `corpus.jsonl`.
  */
@@ -36,7 +41,7 @@ export interface QaDataset {
   questions: QaQuestion[];
 }
 
-export type QaFormat = "squad" | "autorag";
+export type QaFormat = "squad" | "autorag" | "feedback";
 
 export class QaFormatError extends Error {
   override name = "QaFormatError";
@@ -179,6 +184,27 @@ export function parseAutoRag(qaJsonl: string, corpusJsonl: string, source = "Aut
 }
 
 // ---------------------------------------------------------------------------------------------
+// Reviewed feedback (GET /api/v1/admin/feedback/export)
+
+export function looksLikeFeedbackEval(row: unknown): boolean {
+  return isObject(row) && typeof row.question === "string" && Array.isArray(row.expected_document_ids);
+}
+
+/** Parses the feedback export: questions whose relevant documents are ids of an existing knowledge base. */
+export function parseFeedbackEval(jsonl: string, source = "feedback JSONL"): QaDataset {
+  const questions: QaQuestion[] = [];
+  parseJsonLines(jsonl, source).forEach((row, i) => {
+    if (!looksLikeFeedbackEval(row)) throw new QaFormatError(`${source}: line ${i + 1} lacks question/expected_document_ids`);
+    const r = row as { question: string; expected_document_ids: unknown[]; expected_answer?: unknown };
+    const ids = [...new Set(r.expected_document_ids.filter((x): x is string => typeof x === "string" && x !== ""))];
+    if (ids.length === 0) throw new QaFormatError(`${source}: line ${i + 1} has no expected document id`);
+    const answers = typeof r.expected_answer === "string" && r.expected_answer ? [r.expected_answer] : [];
+    questions.push({ id: `feedback-${i + 1}`, question: r.question, relevantDocumentIds: ids, ...(answers.length ? { answers } : {}) });
+  });
+  return { documents: [], questions };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Detection + reading from disk
 
 async function isDirectory(path: string): Promise<boolean> {
@@ -247,6 +273,7 @@ export async function readQaDataset(path: string): Promise<QaDataset & { format:
     const corpus = await readFile(corpusPath, "utf8");
     return { format: "autorag", ...parseAutoRag(trimmed, corpus.replace(/^\uFEFF/, ""), path) };
   }
+  if (looksLikeFeedbackEval(first)) return { format: "feedback", ...parseFeedbackEval(trimmed, path) };
   if (looksLikeAutoRagCorpus(first)) {
     throw new QaFormatError(`${path}: this is an AutoRAG corpus file; pass the qa.jsonl beside it`);
   }
@@ -256,6 +283,7 @@ export async function readQaDataset(path: string): Promise<QaDataset & { format:
 function unknownFormat(path: string): QaFormatError {
   return new QaFormatError(
     `${path}: unknown QA format. Supported: SQuAD/KorQuAD JSON ({ data: [{ title, paragraphs: [{ context, qas }] }] }) ` +
-      `and AutoRAG JSONL (qa.jsonl with qid/query/retrieval_gt, plus corpus.jsonl with doc_id/contents beside it).`,
+      `AutoRAG JSONL (qa.jsonl with qid/query/retrieval_gt, plus corpus.jsonl with doc_id/contents beside it) ` +
+      `and reviewed feedback JSONL (question/expected_document_ids[/expected_answer], from GET /api/v1/admin/feedback/export).`,
   );
 }

@@ -84,3 +84,34 @@ export async function runRetrievalEval(
     msPerQuery: (querySeconds * 1000) / Math.max(1, questions.length),
   };
 }
+
+/**
+ * Retrieval measured on an existing knowledge base (a reviewed-feedback set, whose expected ids
+ * are its documents): nothing is ingested; questions are asked as `asker`, through the same
+ * ACL-filtered retrieval as the API.
+ */
+export async function runRetrievalEvalInPlace(
+  kb: Kb,
+  dataset: QaDataset,
+  asker: Actor,
+  options: { limit?: number; onProgress?: (stage: string, done: number, total: number) => void } = {},
+): Promise<EvalReport> {
+  const questions = options.limit ? dataset.questions.slice(0, options.limit) : dataset.questions;
+  const results: RankedResult[] = [];
+  const t1 = performance.now();
+  for (const [i, q] of questions.entries()) {
+    const { chunks } = await kb.retriever.retrieve(asker, q.question, { topK: 30 });
+    results.push({ ranked: chunks.map((c) => c.documentId), relevant: q.relevantDocumentIds });
+    if (i % 200 === 0) options.onProgress?.("query", i, questions.length);
+  }
+  const querySeconds = (performance.now() - t1) / 1000;
+  return {
+    ...aggregateMetrics(results),
+    documents: kb.documents.list(asker, { limit: 1, offset: 0 }).total,
+    chunks: await kb.chunks.count(),
+    mode: kb.retriever.mode,
+    ingestSeconds: 0,
+    querySeconds,
+    msPerQuery: (querySeconds * 1000) / Math.max(1, questions.length),
+  };
+}

@@ -19,6 +19,7 @@ import { askRoutes } from "./routes/ask.ts";
 import { conversationRoutes } from "./routes/conversations.ts";
 import { openaiRoutes } from "./routes/openai.ts";
 import { documentRoutes } from "./routes/documents.ts";
+import { feedbackRoutes } from "./routes/feedback.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { searchRoutes } from "./routes/search.ts";
@@ -84,10 +85,16 @@ export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv>
   // bearer tokens; cookie-authenticated writes need the CSRF token and the server's own origin.
   // /v1 never looks at cookies.
   const authenticated = requireAuth(unauthenticated);
-  app.use("/api/*", sessionAuth());
+  const cookies = sessionAuth();
+  app.use("/api/*", async (c, next) => (isPublicApi(c.req.path) ? next() : cookies(c, next)));
   app.use("/api/*", async (c, next) => (isPublicApi(c.req.path) ? next() : authenticated(c, next)));
   app.use("/api/*", async (c, next) => (isPublicApi(c.req.path) ? next() : limiter(c, next)));
   app.use("/api/*", requireCsrf());
+  // Sign-in answers carry CSRF tokens and session facts: never kept by a cache.
+  app.use("/api/v1/auth/*", async (c, next) => {
+    await next();
+    c.header("Cache-Control", "no-store");
+  });
   app.use("/api/*", async (c, next) => {
     const isUpload = (c.req.method === "POST" && c.req.path === "/api/v1/documents") || (c.req.method === "PUT" && /^\/api\/v1\/documents\/[^/]+\/content$/.test(c.req.path));
     const limit = isUpload ? kb.config.maxUploadBytes : JSON_LIMIT;
@@ -103,6 +110,7 @@ export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv>
   app.route("/api/v1", searchRoutes);
   app.route("/api/v1", askRoutes);
   app.route("/api/v1", conversationRoutes);
+  app.route("/api/v1", feedbackRoutes);
   app.route("/api/v1", accessRoutes);
   app.route("/api/v1", adminRoutes);
   app.route("/api/v1", authRoutes);

@@ -109,5 +109,13 @@ export const SearchResultSchema = z
   .openapi("SearchResult");
 
 export const CitationSchema = z
-  .object({ n: z.number().int(), documentId: z.string(), title: z.string(), source: z.string(), page: z.number().int(), quote: z.string() })
+  .object({
+    n: z.number().int().openapi({ description: "The [n] marker in the answer" }),
+    documentId: z.string(),
+    title: z.string(),
+    source: z.string(),
+    page: z.number().int().openapi({ description: "The page the quote stands on (GET /api/v1/documents/{documentId}/pages/{page})" }),
+    quote: z.string().openapi({ description: "The quoted passage, verbatim from the source's text as the asker is shown it (masked alike), to highlight on the page" }),
+    chunkId: z.string().optional().openapi({ description: "The passage quoted (absent in conversations stored by older versions)" }),
+  })
   .openapi("Citation");

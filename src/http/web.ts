@@ -12,10 +12,13 @@
  * - The app's HTML carries a strict Content-Security-Policy (scripts only from this origin, no
  *   inline script; `style-src 'unsafe-inline'` because Mantine sets style attributes and one
  *   style element of CSS variables; workers from this origin and blob: for pdf.js).
+ * - Text files (scripts, styles, HTML, JSON, SVG) are sent gzip-compressed to clients that
+ *   accept it, compressed once per file version and kept in memory.
  * - Without a build, app routes answer a short HTML page saying to run `npm run build:web`.
  */
 import fs from "node:fs";
 import path from "node:path";
+import zlib from "node:zlib";
 import type { Context, Handler } from "hono";
 import type { AppEnv } from "./env.ts";
 
@@ -66,6 +69,25 @@ const NOT_BUILT = `<!doctype html>
 <p>The API is at <a href="/openapi.json">/openapi.json</a>.</p></main></body></html>
 `;
 
+const COMPRESSIBLE = new Set([".html", ".js", ".mjs", ".css", ".json", ".svg", ".txt"]);
+const gzipCache = new Map<string, { mtimeMs: number; size: number; gz: Buffer }>();
+
+/** The file's bytes, gzip-compressed when the client accepts it and the type is text. */
+function body(c: Context<AppEnv>, file: string, ext: string): Buffer {
+  const raw = fs.readFileSync(file);
+  if (!COMPRESSIBLE.has(ext) || raw.length < 1024) return raw;
+  c.header("Vary", "Accept-Encoding");
+  if (!/\bgzip\b/.test(c.req.header("accept-encoding") ?? "")) return raw;
+  const st = fs.statSync(file);
+  let hit = gzipCache.get(file);
+  if (!hit || hit.mtimeMs !== st.mtimeMs || hit.size !== st.size) {
+    hit = { mtimeMs: st.mtimeMs, size: st.size, gz: zlib.gzipSync(raw, { level: 9 }) };
+    gzipCache.set(file, hit);
+  }
+  c.header("Content-Encoding", "gzip");
+  return hit.gz;
+}
+
 function setSecurityHeaders(c: Context<AppEnv>, html: boolean): void {
   c.header("X-Content-Type-Options", "nosniff");
   c.header("Referrer-Policy", "no-referrer");
@@ -110,13 +132,14 @@ export function webAppHandler(dir: string = DEFAULT_WEB_DIR): Handler<AppEnv> {
       setSecurityHeaders(c, ext === ".html");
       c.header("Content-Type", TYPES[ext] ?? "application/octet-stream");
       c.header("Cache-Control", p.startsWith("/assets/") ? "public, max-age=31536000, immutable" : "no-cache");
-      return c.body(fs.readFileSync(file));
+      return c.body(new Uint8Array(body(c, file, ext)));
     }
     // A missing hashed asset or any path that looks like a file is not an app route.
     if (p.startsWith("/assets/") || /\.[A-Za-z0-9]{1,8}$/.test(p)) return c.notFound();
     setSecurityHeaders(c, true);
     c.header("Cache-Control", "no-cache");
     if (!built) return c.html(NOT_BUILT, 503);
-    return c.html(fs.readFileSync(index, "utf8"), 200);
+    c.header("Content-Type", "text/html; charset=utf-8");
+    return c.body(new Uint8Array(body(c, index, ".html")), 200);
   };
 }

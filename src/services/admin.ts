@@ -4,6 +4,7 @@
  * The CLI runs these as the operator (SYSTEM_ACTOR), so both paths share the checks and the log.
  */
 import { authorize, Groups, Tokens, Users, type Actor } from "../../policies/index.ts";
+import type { MetadataStore } from "../stores/metadata.ts";
 import type { UserRow } from "../stores/sqlite/users-repo.ts";
 import type { Accounts, NameConflicts, TokenInfo } from "./accounts.ts";
 import type { AuditLog } from "./audit.ts";
@@ -38,7 +39,28 @@ export class AdminService {
     private readonly audit: AuditLog,
     /** Web sessions: a user who is disabled is signed out everywhere (sign-in.ts). */
     private readonly sessions?: { revokeAllForUser(userId: string): Promise<number> },
+    /** Conversations and feedback, for purging a user's history. */
+    private readonly metadata?: MetadataStore,
   ) {}
+
+  /**
+   * Erases a (departed) user's conversations and their feedback on answers, in one transaction
+   * (personal-data erasure). The user account itself is left to `deleteUser`; purge first, since
+   * histories are kept by user id and a deleted user's name no longer leads to it. Audited with
+   * the counts (never the content).
+   */
+  async purgeHistory(actor: Actor, name: string): Promise<{ user: string; conversations: number; feedback: number }> {
+    name = this.accounts.userName(name);
+    authorize(actor, "purge_history", Users, { name });
+    const user = this.accounts.getUser(name);
+    if (!this.metadata) throw new Error("purgeHistory needs the metadata store");
+    const counts = await this.metadata.withTransaction(async (tx) => ({
+      conversations: await tx.conversations.deleteAllOf(user.id),
+      feedback: await tx.feedback.deleteAllOf(user.id),
+    }));
+    this.audit.record(actor, "user.purge_history", `user:${name}`, counts);
+    return { user: name, ...counts };
+  }
 
   private view(u: UserRow): UserView {
     return { name: u.name, role: u.role, clearance: u.clearance, disabled: u.disabled, groups: this.accounts.directGroups(u.name), createdAt: u.createdAt };

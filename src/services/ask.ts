@@ -160,7 +160,14 @@ export class AskService {
         for await (const e of primed) {
           if (e.type === "done") {
             done = e;
-            if (turn && !signal?.aborted) await conversations.finish(actor, turn, question, e);
+            if (turn && !signal?.aborted) {
+              // The stored answer's id goes out with `done`: the id feedback on it names.
+              const messageId = await conversations.finish(actor, turn, question, e);
+              if (messageId !== null) {
+                yield { ...e, messageId };
+                continue;
+              }
+            }
           }
           yield e;
         }
@@ -206,7 +213,10 @@ export class AskService {
         }
         const citations = e.citations.map((c) => {
           const [first, last] = pageRange.get(c.n) ?? [c.page, c.page];
-          return first === last ? c : { ...c, page: pageOfQuote(this.pageTexts(c.documentId), c.quote, first, last) };
+          // The chunk quoted, so a client can tell citations of one document apart.
+          const chunkId = chunks[c.n - 1]?.chunkId;
+          const cited = chunkId !== undefined && c.chunkId === undefined ? { ...c, chunkId } : c;
+          return first === last ? cited : { ...cited, page: pageOfQuote(this.pageTexts(c.documentId), c.quote, first, last) };
         });
         yield { ...e, citations };
       }

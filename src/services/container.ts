@@ -18,7 +18,7 @@ import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
 import { ACTIVE_KEY, ActiveIndex, ModelRegistry, type IndexInfo, type ModelStatus } from "./active-index.ts";
 import { isLanceError, sqliteDamagedError, tableDamagedError } from "./data-damage.ts";
 import { UsersRepo } from "../stores/sqlite/users-repo.ts";
-import { canRead, resolveDocumentAccess, SYSTEM_ACTOR } from "../../policies/index.ts";
+import { canRead, resolveDocumentAccess, SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
 import { AccessService } from "./access.ts";
 import { Accounts } from "./accounts.ts";
 import { AdminService } from "./admin.ts";
@@ -37,6 +37,7 @@ import { AskService } from "./ask.ts";
 import { AuditLog } from "./audit.ts";
 import { AuthFailureLog } from "./auth-failures.ts";
 import { DocumentService } from "./documents.ts";
+import { FeedbackService } from "./feedback.ts";
 import type { JobDeps } from "./jobs/context.ts";
 import { JobsService, reindexDocumentsOfOlderDetector } from "./jobs/jobs-service.ts";
 import { IngestService } from "./jobs/kinds/ingest.ts";
@@ -105,6 +106,8 @@ export interface Kb {
   loadLlm(): Promise<LlmProvider | null>;
   /** Ask conversations per user, follow-up rewriting. */
   conversations: ConversationService;
+  /** Feedback on answers and its review (eval-set export). */
+  feedback: FeedbackService;
   close(): Promise<void>;
 }
 
@@ -290,13 +293,15 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const answerer: Answerer = llmConfigured
     ? new DeferredLlmAnswerer(async () => (await ensureLlm())!, { maxTokens: config.llmMaxTokens, ...options.llmAnswer })
     : new ExtractiveAnswerer();
-  const conversations = new ConversationService(metadata, ensureLlm, {
-    canReadDocument: (actor, id) => {
+  const historyGuard = {
+    canReadDocument: (actor: Actor, id: string) => {
       const d = documentsRepo.byId(id);
       return d !== undefined && canRead(actor, accessOfRow(d));
     },
     redactorFor,
-  });
+  };
+  const conversations = new ConversationService(metadata, ensureLlm, historyGuard, audit);
+  const feedback = new FeedbackService({ store: metadata, guard: historyGuard, titleOf: (id) => documentsRepo.byId(id)?.title, audit });
   const ask = new AskService({ retriever, answerer: () => answerer, pageTexts: (id) => documentsRepo.pages(id), conversations, audit });
   const workers: JobWorker[] = [];
   const jobs = new JobsService(
@@ -332,7 +337,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     jobs,
     accounts,
     signIn,
-    admin: new AdminService(accounts, audit, signIn),
+    admin: new AdminService(accounts, audit, signIn, metadata),
     access: new AccessService({ documents: documentsRepo, writer: runner.writer, audit, retriever, accounts, policy }),
     policy,
     sensitive,
@@ -386,6 +391,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     },
     loadLlm: ensureLlm,
     conversations,
+    feedback,
     async close() {
       authFailures.close(); // pending counts are written while the database is open
       for (const w of workers) await w.stop();

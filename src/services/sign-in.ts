@@ -304,7 +304,17 @@ export class SignInService {
     return { sessionsRevoked };
   }
 
-  /** Whether a user has a password (admin user view, first start). */
+  /** Whether a user has a password, since when, and whether it is locked now (admins, or oneself). */
+  async passwordStatus(actor: Actor, name: string): Promise<{ set: boolean; updatedAt: string | null; lockedUntil: string | null }> {
+    name = this.accounts.userName(name);
+    authorize(actor, "read", Users, { name });
+    const user = this.accounts.getUser(name);
+    const c = await this.store.credentials.get(user.id);
+    const locked = c?.lockedUntil != null && Date.parse(c.lockedUntil) > this.now() ? c.lockedUntil : null;
+    return { set: c !== undefined, updatedAt: c?.updatedAt ?? null, lockedUntil: locked };
+  }
+
+  /** Whether a user has a password (first start). */
   async hasPassword(name: string): Promise<boolean> {
     const user = this.userOf(name);
     return user !== undefined && (await this.store.credentials.get(user.id)) !== undefined;

@@ -33,12 +33,17 @@ export interface NewConversationMessage {
 export interface ConversationStore {
   create(ownerId: string, title: string, id?: string): Promise<ConversationRow>;
   get(ownerId: string, id: string): Promise<ConversationRow | undefined>;
-  /** Newest activity first. */
-  list(ownerId: string, limit: number, offset: number): Promise<{ items: (ConversationRow & { messages: number })[]; total: number }>;
+  /** Newest activity first; `q` keeps those whose title or any message contains it (case-insensitive for ASCII). */
+  list(ownerId: string, limit: number, offset: number, q?: string): Promise<{ items: (ConversationRow & { messages: number })[]; total: number }>;
   /** Messages oldest first; the last `limit` when given. */
   messages(ownerId: string, id: string, limit?: number): Promise<ConversationMessageRow[]>;
-  /** Appends messages atomically and touches the conversation; false when it is not the owner's. */
-  append(ownerId: string, id: string, messages: NewConversationMessage[]): Promise<boolean>;
+  /** Appends messages atomically and touches the conversation; their ids in order, or null when it is not the owner's. */
+  append(ownerId: string, id: string, messages: NewConversationMessage[]): Promise<number[] | null>;
+  /** One message of an owner's conversation, with the conversation id; undefined when it is not the owner's. */
+  message(ownerId: string, messageId: number): Promise<(ConversationMessageRow & { conversationId: string }) | undefined>;
+  /** The message before `messageId` in its conversation (the question of an answer). */
+  previousMessage(ownerId: string, messageId: number): Promise<ConversationMessageRow | undefined>;
+  rename(ownerId: string, id: string, title: string): Promise<ConversationRow | undefined>;
   delete(ownerId: string, id: string): Promise<boolean>;
   /** Removes every conversation of an owner; returns how many. */
   deleteAllOf(ownerId: string): Promise<number>;
@@ -112,12 +117,74 @@ export interface SessionStore {
   purgeEnded(now: string, idleBefore: string): Promise<number>;
 }
 
+export type FeedbackRating = "up" | "down";
+
+export interface FeedbackSourceRef {
+  n: number;
+  documentId: string;
+  page: number;
+}
+
+export interface FeedbackRow {
+  id: string;
+  userId: string;
+  userName: string;
+  conversationId: string;
+  messageId: number;
+  rating: FeedbackRating;
+  comment: string | null;
+  question: string;
+  answer: string;
+  sources: FeedbackSourceRef[];
+  reviewedAt: string | null;
+  reviewedBy: string | null;
+  expectedDocumentIds: string[] | null;
+  expectedAnswer: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewFeedback {
+  userId: string;
+  userName: string;
+  conversationId: string;
+  messageId: number;
+  rating: FeedbackRating;
+  comment: string | null;
+  question: string;
+  answer: string;
+  sources: FeedbackSourceRef[];
+}
+
+export interface FeedbackQuery {
+  rating?: FeedbackRating;
+  reviewed?: boolean;
+  limit: number;
+  offset: number;
+}
+
+/** Feedback on answers, one row per user and answer. */
+export interface FeedbackStore {
+  /** Inserts, or replaces the user's earlier feedback on the same answer (every field; the review is reset). */
+  upsert(row: NewFeedback): Promise<{ row: FeedbackRow; created: boolean }>;
+  byId(id: string): Promise<FeedbackRow | undefined>;
+  /** The user's own feedback on these messages. */
+  ofMessages(userId: string, messageIds: number[]): Promise<FeedbackRow[]>;
+  /** Negative first, then most recently updated. */
+  list(q: FeedbackQuery): Promise<{ items: FeedbackRow[]; total: number }>;
+  review(id: string, review: { reviewedBy: string; expectedDocumentIds: string[]; expectedAnswer: string | null }): Promise<FeedbackRow | undefined>;
+  /** Reviewed rows in id order, a page after `afterId`. */
+  reviewed(afterId: string | null, limit: number): Promise<FeedbackRow[]>;
+  deleteAllOf(userId: string): Promise<number>;
+}
+
 /** The repositories one transaction sees (all on the transaction's connection). */
 export interface MetadataRepositories {
   readonly conversations: ConversationStore;
   readonly sensitive: SensitiveStore;
   readonly credentials: CredentialStore;
   readonly sessions: SessionStore;
+  readonly feedback: FeedbackStore;
 }
 
 export interface MetadataStore extends MetadataRepositories {

@@ -131,6 +131,15 @@ export function registerAccountCommands(program: Command): void {
       }),
     );
   users
+    .command("purge-history <name>")
+    .description("erase a (departed) user's conversations and feedback on answers (personal data); audited. Run before `users remove`")
+    .action(async (name: string) =>
+      withKb(async (kb) => {
+        const r = await kb.admin.purgeHistory(SYSTEM_ACTOR, name);
+        console.log(`purged ${r.user}: ${r.conversations} conversations, ${r.feedback} feedback`);
+      }),
+    );
+  users
     .command("show <name>")
     .description("a user's role, capabilities and (nested) group memberships")
     .action(async (name: string) =>

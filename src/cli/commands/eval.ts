@@ -4,8 +4,8 @@ import path from "node:path";
 import type { Command } from "commander";
 import { readQaDataset } from "../../eval/qa-formats.ts";
 import { runAnswerEval, type AnswerEvalReport } from "../../eval/run-answer-eval.ts";
-import { runRetrievalEval, type EvalReport } from "../../eval/run-eval.ts";
-import { withKb } from "../context.ts";
+import { runRetrievalEval, runRetrievalEvalInPlace, type EvalReport } from "../../eval/run-eval.ts";
+import { actorFor, withKb } from "../context.ts";
 
 export function formatReport(name: string, r: EvalReport): string {
   const f = (x: number) => x.toFixed(4);
@@ -29,14 +29,25 @@ export function registerEvalCommand(program: Command): void {
   program
     .command("eval <qaFile>")
     .description(
-      "measure retrieval (Recall@1/5/10, MRR@10, nDCG@10) or, with --answers, answers and \"I don't know\" on a QA set (SQuAD/KorQuAD JSON or AutoRAG JSONL) through the real ingest and ask path, in a temporary knowledge base",
+      "measure retrieval (Recall@1/5/10, MRR@10, nDCG@10) or, with --answers, answers and \"I don't know\" on a QA set (SQuAD/KorQuAD JSON or AutoRAG JSONL) through the real ingest and ask path, in a temporary knowledge base; a reviewed-feedback export (JSONL question/expected_document_ids) is measured in place, on the configured knowledge base",
     )
     .option("--limit <n>", "retrieval: only the first n questions; --answers: at most n answerable questions (default 1000)")
     .option("--answers", "ask through the answerer; every fifth article is held out of the index and its questions should get \"I don't know\"")
     .option("--held-out <n>", "--answers: at most n held-out questions (default 300)")
     .option("--json", "print JSON")
-    .action(async (qaFile: string, o: { limit?: string; answers?: boolean; heldOut?: string; json?: boolean }) => {
+    .option("--as <user>", "feedback sets: ask as this user (default: the operator, who reads everything)")
+    .action(async (qaFile: string, o: { limit?: string; answers?: boolean; heldOut?: string; json?: boolean; as?: string }) => {
       const dataset = await readQaDataset(qaFile);
+      const onProgressInPlace = (s: string, d: number, t: number) => process.stderr.write(`\r${s} ${d}/${t}   `);
+      if (dataset.format === "feedback") {
+        // Its expected ids are documents of this knowledge base: nothing to ingest.
+        if (o.answers) throw new Error("--answers needs a QA set with its own documents (SQuAD/KorQuAD, AutoRAG); a feedback set is measured for retrieval only");
+        const report = await withKb((kb) => runRetrievalEvalInPlace(kb, dataset, actorFor(kb, o.as), { limit: o.limit ? Number(o.limit) : undefined, onProgress: onProgressInPlace }));
+        process.stderr.write("\n");
+        if (o.json) console.log(JSON.stringify(report, null, 2));
+        else console.log(formatReport(path.basename(qaFile), report));
+        return;
+      }
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-eval-data-"));
       const onProgress = (s: string, d: number, t: number) => process.stderr.write(`\r${s} ${d}/${t}   `);
       const limit = o.limit ? Number(o.limit) : undefined;

@@ -27,4 +27,6 @@ export interface Citation {
   page: number;
   /** The quoted span of the source that supports the answer. */
   quote: string;
+  /** The chunk the quote comes from (set by the ask use case). */
+  chunkId?: string;
 }

@@ -11,7 +11,13 @@ const AskRequest = z
   .object({
     question: QueryText,
     topK: TopK,
-    stream: z.boolean().optional().openapi({ description: "Stream Server-Sent Events: `sources`, then `delta`s, then `done` (or `error`)." }),
+    stream: z
+      .boolean()
+      .optional()
+      .openapi({
+        description:
+          "Stream Server-Sent Events: `sources` (the retrieved passages with `n`, `documentId`, `chunkId`, `page`, `text`, and the `conversationId`), then `delta`s, then `done` (the AskResponse, with the `messageId` to give feedback on) or `error`.",
+      }),
     conversationId: z
       .string()
       .min(1)
@@ -30,9 +36,22 @@ const AskResponse = z
     citations: z.array(CitationSchema),
     flagged: z.array(z.object({ n: z.number().int(), reason: z.string() })).optional(),
     conversationId: z.string().openapi({ description: "The conversation this turn belongs to; send it back to ask a follow-up" }),
+    messageId: z.number().int().optional().openapi({ description: "The stored answer's id: send it to POST /api/v1/feedback. Absent when the turn could not be stored (the conversation was deleted meanwhile)" }),
     retrievalQuery: z.string().openapi({ description: "What retrieval searched for: the question, or a follow-up rewritten to stand alone" }),
   })
   .openapi("AskResponse");
+
+/** The answer as the JSON response and the SSE `done` event carry it. */
+const doneBody = (e: Extract<AnswerEvent, { type: "done" }>, retrieval: "lexical" | "hybrid", conversation: { conversationId: string; retrievalQuery: string }) => ({
+  mode: e.mode,
+  retrieval,
+  answer: e.answer,
+  found: e.found,
+  citations: e.citations,
+  ...(e.flagged ? { flagged: e.flagged } : {}),
+  ...conversation,
+  ...(e.messageId !== undefined ? { messageId: e.messageId } : {}),
+});
 
 const publicSource = (s: AnswerSource) => ({ n: s.n, documentId: s.documentId, chunkId: s.chunkId, title: s.title, source: s.source, page: s.page, text: s.text });
 
@@ -68,7 +87,7 @@ askRoutes.openapi(
       let done: Extract<AnswerEvent, { type: "done" }> | null = null;
       for await (const e of events) if (e.type === "done") done = e;
       if (!done) throw new Error("answerer ended without a result");
-      return c.json({ mode: done.mode, retrieval, answer: done.answer, found: done.found, citations: done.citations, ...(done.flagged ? { flagged: done.flagged } : {}), ...conversation }, 200);
+      return c.json(doneBody(done, retrieval, conversation), 200);
     }
 
     return streamSSE(c, async (sse) => {
@@ -78,7 +97,7 @@ askRoutes.openapi(
           if (sse.aborted) break;
           if (e.type === "sources") await sse.writeSSE({ event: "sources", data: JSON.stringify({ retrieval, sources: e.sources.map(publicSource), ...conversation }) });
           else if (e.type === "delta") await sse.writeSSE({ event: "delta", data: JSON.stringify({ text: e.text }) });
-          else await sse.writeSSE({ event: "done", data: JSON.stringify({ mode: e.mode, retrieval, answer: e.answer, found: e.found, citations: e.citations, ...(e.flagged ? { flagged: e.flagged } : {}), ...conversation }) });
+          else await sse.writeSSE({ event: "done", data: JSON.stringify(doneBody(e, retrieval, conversation)) });
         }
       } catch (err) {
         // Mid-stream failure (LLM timeout, model error): the status line is long gone; say it in-band.

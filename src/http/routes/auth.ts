@@ -139,6 +139,17 @@ authRoutes.openapi(
 authRoutes.openapi(
   createRoute({
     method: "get",
+    path: "/admin/users/{name}/password",
+    summary: "Whether a user has a sign-in password, since when, and until when it is locked (never the hash)",
+    request: { params: NameParam },
+    responses: { 200: json(z.object({ set: z.boolean(), updatedAt: z.string().nullable(), lockedUntil: z.string().nullable() }).openapi("PasswordStatus")), ...errorResponses },
+  }),
+  async (c) => c.json(await c.get("kb").signIn.passwordStatus(c.get("actor"), c.req.valid("param").name), 200),
+);
+
+authRoutes.openapi(
+  createRoute({
+    method: "get",
     path: "/admin/users/{name}/sessions",
     summary: "A user's live web sessions (admins; or your own)",
     request: { params: NameParam },

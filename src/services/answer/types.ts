@@ -13,7 +13,16 @@ export type AnswerMode = "extractive" | "llm";
 export type AnswerEvent =
   | { type: "sources"; sources: AnswerSource[] }
   | { type: "delta"; text: string }
-  | { type: "done"; answer: string; citations: Citation[]; mode: AnswerMode; found: boolean; flagged?: { n: number; reason: string }[] };
+  | {
+      type: "done";
+      answer: string;
+      citations: Citation[];
+      mode: AnswerMode;
+      found: boolean;
+      flagged?: { n: number; reason: string }[];
+      /** The stored answer's id (set by the ask use case when the turn is stored in a conversation). */
+      messageId?: number;
+    };
 
 export interface AnswerRequest {
   question: string;

@@ -12,8 +12,9 @@ import type { Actor } from "../../../policies/index.ts";
 import type { MetadataStore } from "../../stores/metadata.ts";
 import { newId } from "../../stores/ids.ts";
 import type { Citation } from "../answer/types.ts";
-import { notFound } from "../errors.ts";
-import { requireAskText, TEXT_LIMITS } from "../limits.ts";
+import type { AuditLog } from "../audit.ts";
+import { badRequest, notFound } from "../errors.ts";
+import { requireAskText, requireMaxLength, TEXT_LIMITS } from "../limits.ts";
 import { rewriteFollowUp, type ConversationTurn, type RewriteLlm } from "./rewrite.ts";
 
 /** Earlier messages handed to the answerer and the rewriter (the prompt budget trims further). */
@@ -42,7 +43,16 @@ export interface ConversationDetail {
   title: string;
   createdAt: string;
   updatedAt: string;
-  messages: { role: "user" | "assistant"; content: string; retrievalQuery?: string; citations?: Citation[]; createdAt: string }[];
+  messages: {
+    id: number;
+    role: "user" | "assistant";
+    content: string;
+    retrievalQuery?: string;
+    citations?: Citation[];
+    /** Assistant turns: the owner's feedback on the answer, when given. */
+    feedback?: { rating: "up" | "down"; comment: string | null };
+    createdAt: string;
+  }[];
 }
 
 /**
@@ -64,6 +74,7 @@ export class ConversationService {
     /** The LLM used to rewrite follow-ups, when there is one (loaded on demand). */
     private readonly rewriter: () => Promise<RewriteLlm | null>,
     private readonly guard: HistoryGuard,
+    private readonly audit?: AuditLog,
   ) {}
 
   /**
@@ -84,26 +95,62 @@ export class ConversationService {
     });
   }
 
-  async list(actor: Actor, page: { limit?: number; offset?: number } = {}): Promise<{ conversations: ConversationSummary[]; total: number }> {
-    const { items, total } = await this.repo.conversations.list(actor.id, Math.min(Math.max(page.limit ?? 50, 1), 200), Math.max(page.offset ?? 0, 0));
+  /**
+   * The actor's conversations, newest activity first; `q` keeps those whose title or any message
+   * contains it. The search runs over the stored text; a match inside an answer that is now
+   * withheld from the actor (its sources are no longer readable) still lists the conversation,
+   * whose title is the actor's own question, never the answer's text.
+   */
+  async list(actor: Actor, page: { limit?: number; offset?: number; q?: string } = {}): Promise<{ conversations: ConversationSummary[]; total: number }> {
+    requireMaxLength("q", page.q, TEXT_LIMITS.query);
+    const q = page.q?.trim() || undefined;
+    const { items, total } = await this.repo.conversations.list(actor.id, Math.min(Math.max(page.limit ?? 50, 1), 200), Math.max(page.offset ?? 0, 0), q);
     return { conversations: items.map((c) => ({ id: c.id, title: c.title, messages: Number(c.messages), createdAt: c.createdAt, updatedAt: c.updatedAt })), total: Number(total) };
   }
 
   async get(actor: Actor, id: string): Promise<ConversationDetail> {
     const c = await this.repo.conversations.get(actor.id, id);
     if (!c) throw notFound("conversation");
-    const messages = (await this.visibleMessages(actor, id)).map((m) => ({
-      role: m.role,
-      content: m.content,
-      ...(m.retrievalQuery ? { retrievalQuery: m.retrievalQuery } : {}),
-      ...(m.role === "assistant" ? { citations: m.citations } : {}),
-      createdAt: m.createdAt,
-    }));
+    const visible = await this.visibleMessages(actor, id);
+    const feedback = new Map((await this.repo.feedback.ofMessages(actor.id, visible.filter((m) => m.role === "assistant").map((m) => m.id))).map((f) => [f.messageId, f]));
+    const messages = visible.map((m) => {
+      const f = feedback.get(m.id);
+      return {
+        id: m.id,
+        role: m.role,
+        content: m.content,
+        ...(m.retrievalQuery ? { retrievalQuery: m.retrievalQuery } : {}),
+        ...(m.role === "assistant" ? { citations: m.citations } : {}),
+        ...(f ? { feedback: { rating: f.rating, comment: f.comment } } : {}),
+        createdAt: m.createdAt,
+      };
+    });
+    return { ...c, messages };
+  }
+
+  /** Renames one of the actor's conversations. */
+  async rename(actor: Actor, id: string, title: string): Promise<ConversationSummary> {
+    const t = title.replace(/\s+/g, " ").trim();
+    if (!t) throw badRequest("title must not be empty", "invalid_request");
+    requireMaxLength("title", t, TEXT_LIMITS.title);
+    const c = await this.repo.conversations.rename(actor.id, id, t);
+    if (!c) throw notFound("conversation");
+    const messages = (await this.repo.conversations.messages(actor.id, id)).length;
     return { ...c, messages };
   }
 
   async delete(actor: Actor, id: string): Promise<void> {
     if (!(await this.repo.conversations.delete(actor.id, id))) throw notFound("conversation");
+  }
+
+  /**
+   * Deletes every conversation of the actor (their feedback on answers stays: it is a copy kept
+   * for review, removed with the user's history by an admin's purge). Audited with the count.
+   */
+  async deleteAll(actor: Actor): Promise<number> {
+    const n = await this.repo.conversations.deleteAllOf(actor.id);
+    this.audit?.record(actor, "conversation.delete_all", null, { deleted: n });
+    return n;
   }
 
   /** The standalone retrieval query for a question after `history` (LLM when present, heuristic otherwise). */
@@ -132,16 +179,20 @@ export class ConversationService {
     return { conversationId: c.id, isNew: false, history, retrievalQuery };
   }
 
-  /** Stores the turn: the question and the answer as shown. False when the conversation vanished meanwhile. */
-  async finish(actor: Actor, turn: Turn, question: string, answer: { answer: string; citations: Citation[] }): Promise<boolean> {
+  /**
+   * Stores the turn: the question and the answer as shown. Returns the answer's message id (the
+   * id feedback names), or null when the conversation vanished meanwhile.
+   */
+  async finish(actor: Actor, turn: Turn, question: string, answer: { answer: string; citations: Citation[] }): Promise<number | null> {
     const q = question.trim();
     // One transaction: a new conversation is never left without its first turn.
     return this.repo.withTransaction(async (tx) => {
       if (turn.isNew) await tx.conversations.create(actor.id, titleOf(question), turn.conversationId);
-      return tx.conversations.append(actor.id, turn.conversationId, [
+      const ids = await tx.conversations.append(actor.id, turn.conversationId, [
         { role: "user", content: q, retrievalQuery: turn.retrievalQuery !== q ? turn.retrievalQuery : null },
         { role: "assistant", content: answer.answer, citations: answer.citations },
       ]);
+      return ids?.[1] ?? null;
     });
   }
 }

@@ -10,11 +10,12 @@
  * The callback may await only this store: a transaction still open when the event loop moves
  * on (it waited for a file, LanceDB or the network) is rolled back and rejected, because it
  * would hold the database's write lock that `kb serve`, `kb worker` and the CLI wait on.
- * The statements underneath are the synchronous repositories (conversations-repo.ts, ...).
+ * The statements underneath are the synchronous repositories (conversations-repo.ts, feedback-repo.ts, ...).
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { ConversationStore, CredentialStore, MetadataRepositories, MetadataStore, SensitiveStore, SessionStore } from "../metadata.ts";
+import type { ConversationStore, CredentialStore, FeedbackStore, MetadataRepositories, MetadataStore, SensitiveStore, SessionStore } from "../metadata.ts";
 import { ConversationsRepo } from "./conversations-repo.ts";
+import { FeedbackRepo } from "./feedback-repo.ts";
 import type { Db } from "./db.ts";
 import { SensitiveRepo } from "./sensitive-repo.ts";
 import { CredentialsRepo, SessionsRepo } from "./sign-in-repo.ts";
@@ -27,6 +28,7 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly sensitive: SensitiveStore;
   readonly credentials: CredentialStore;
   readonly sessions: SessionStore;
+  readonly feedback: FeedbackStore;
   /** Settles when the open transaction ends; null when none is open. */
   private open: Promise<void> | null = null;
   private readonly inTransaction = new AsyncLocalStorage<true>();
@@ -36,6 +38,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.sensitive = this.wrap(new SensitiveRepo(db));
     this.credentials = this.wrap(new CredentialsRepo(db));
     this.sessions = this.wrap(new SessionsRepo(db));
+    this.feedback = this.wrap(new FeedbackRepo(db));
   }
 
   async withTransaction<T>(fn: (tx: MetadataRepositories) => Promise<T>): Promise<T> {

@@ -292,3 +292,40 @@ export const sessions = sqliteTable(
   },
   (t) => [uniqueIndex("sessions_token_hash").on(t.tokenHash), index("sessions_user").on(t.userId)],
 );
+
+/**
+ * Feedback on an answer (👍/👎 + comment), one per user and answer (a repeat updates it). A copy
+ * of what was judged is kept (question, answer, the cited documents and pages), so the review
+ * does not depend on the conversation, which its owner may delete. Reviewers record what the
+ * answer should have cited and said; reviewed items export as an evaluation set (`kb eval`).
+ * No foreign keys: the message and the user may go; `kb users purge-history` removes a user's rows.
+ */
+export const answerFeedback = sqliteTable(
+  "answer_feedback",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull(),
+    /** The user's name when the feedback was given (shown to reviewers). */
+    userName: text("user_name").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    /** The assistant message judged (conversation_messages.id). */
+    messageId: integer("message_id").notNull(),
+    rating: text("rating", { enum: ["up", "down"] }).notNull(),
+    comment: text("comment"),
+    question: text("question").notNull(),
+    answer: text("answer").notNull(),
+    /** The cited sources: `{ n, documentId, page }[]`. */
+    sources: text("sources", { mode: "json" }).$type<{ n: number; documentId: string; page: number }[]>().notNull(),
+    reviewedAt: text("reviewed_at"),
+    reviewedBy: text("reviewed_by"),
+    expectedDocumentIds: text("expected_document_ids", { mode: "json" }).$type<string[]>(),
+    expectedAnswer: text("expected_answer"),
+    createdAt: text("created_at").notNull().default(now),
+    updatedAt: text("updated_at").notNull().default(now),
+  },
+  (t) => [
+    uniqueIndex("answer_feedback_user_message").on(t.userId, t.messageId),
+    index("answer_feedback_review").on(t.rating, t.updatedAt),
+    index("answer_feedback_conversation").on(t.conversationId),
+  ],
+);

@@ -22,6 +22,7 @@ const INERT: { pattern: RegExp; why: string }[] = [
   { pattern: /^https:\/\/mantine\.dev\/[\w/#-]+$/, why: "Mantine warning text" },
   { pattern: /^https:\/\/reactrouter\.com\/[\w/-]+$/, why: "React Router warning text" },
   { pattern: /^https:\/\/github\.com\/(ungap\/url-search-params|syntax-tree\/hast-util-to-jsx-runtime)[\w/#-]*$/, why: "library warning text" },
+  { pattern: /^https:\/\/developer\.mozilla\.org\/en-US\/docs\/[\w/.-]+$/, why: "react-dropzone warning text (MDN links)" },
   { pattern: /^http:\/\/www\.apache\.org\/licenses\/LICENSE-2\.0$/, why: "pdf.js licence comment" },
   { pattern: /^(http:\/\/localhost|http:\/\/example\.com|https:\/\/foo\.bar|http:\/\/\$\{e\})$/, why: "base URLs for parsing relative URLs (new URL(x, base)), never requested" },
 ];

@@ -63,14 +63,22 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => onUnauthorized(() => drop(true)), [drop]);
 
-  // The absolute expiry: drop the session when it passes (an idle expiry shows up as a 401).
+  // Past `expiresAt` (idle timeout, or the absolute end) the session may have ended: ask the
+  // server (activity in between extends it) and drop it when it answers 401.
   useEffect(() => {
     if (!session?.expiresAt) return;
     const ms = Date.parse(session.expiresAt) - Date.now();
     if (!Number.isFinite(ms)) return;
-    const timer = setTimeout(() => drop(true), Math.max(0, Math.min(ms, 2 ** 31 - 1)));
+    const timer = setTimeout(
+      () => {
+        fetchSession()
+          .then((s) => (s ? qc.setQueryData(["session"], s) : drop(true)))
+          .catch(() => undefined);
+      },
+      Math.max(1000, Math.min(ms + 1000, 2 ** 31 - 1)),
+    );
     return () => clearTimeout(timer);
-  }, [session, drop]);
+  }, [session, drop, qc]);
 
   const value = useMemo<SessionState>(
     () => ({

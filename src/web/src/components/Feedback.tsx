@@ -5,10 +5,10 @@ import { useTranslation } from "react-i18next";
 import { apiJson } from "../api/client";
 
 /** 👍/👎 and an optional comment on one answer (POST /api/v1/feedback). */
-export function Feedback({ conversationId, messageId }: { conversationId: string; messageId?: number | string }) {
+export function Feedback({ conversationId, messageId, initial }: { conversationId: string; messageId?: number | string; initial?: { rating: "up" | "down"; comment: string | null } }) {
   const { t } = useTranslation();
-  const [rating, setRating] = useState<"up" | "down" | null>(null);
-  const [comment, setComment] = useState("");
+  const [rating, setRating] = useState<"up" | "down" | null>(initial?.rating ?? null);
+  const [comment, setComment] = useState(initial?.comment ?? "");
   const [state, setState] = useState<"idle" | "saving" | "saved" | "error">("idle");
   const [commenting, setCommenting] = useState(false);
   const disabled = messageId === undefined;
@@ -42,7 +42,7 @@ export function Feedback({ conversationId, messageId }: { conversationId: string
             {rating === "down" ? <IconThumbDownFilled size={18} aria-hidden /> : <IconThumbDown size={18} aria-hidden />}
           </ActionIcon>
         </Tooltip>
-        <Text size="xs" c={state === "error" ? "red.8" : "dimmed"} role="status">
+        <Text size="xs" c={state === "error" ? "red.9" : "dimmed"} role="status">
           {state === "saved" ? t("feedback.thanks") : state === "error" ? t("feedback.error") : ""}
         </Text>
       </Group>

@@ -32,15 +32,13 @@ interface NavItem {
 
 export function LanguageMenu() {
   const { t, i18n } = useTranslation();
-  const current = LANGUAGES.find((l) => i18n.resolvedLanguage === l.code)?.label;
   return (
     <Menu position="bottom-end">
       <Menu.Target>
-        {/* The visible text is part of the name (WCAG 2.5.3 Label in Name). */}
-        <UnstyledButton aria-label={`${t("nav.language")}: ${current ?? ""}`} p={6}>
+        <UnstyledButton aria-label={`${t("nav.language")}: ${LANGUAGES.find((l) => i18n.resolvedLanguage === l.code)?.label ?? ""}`} p={6}>
           <Group gap={4} wrap="nowrap">
             <IconLanguage size={18} aria-hidden />
-            <Text size="sm">{current}</Text>
+            <Text size="sm">{LANGUAGES.find((l) => i18n.resolvedLanguage === l.code)?.label}</Text>
           </Group>
         </UnstyledButton>
       </Menu.Target>
@@ -75,7 +73,7 @@ export function Layout() {
     { to: "/admin/access", label: t("nav.access"), icon: <IconLock size={18} aria-hidden />, show: can("manage_all_documents") },
     { to: "/admin/jobs", label: t("nav.jobs"), icon: <IconListCheck size={18} aria-hidden />, show: can("ingest") || can("manage_all_documents") },
     { to: "/admin/audit", label: t("nav.audit"), icon: <IconFileCertificate size={18} aria-hidden />, show: can("view_audit") },
-    { to: "/admin/feedback", label: t("nav.feedback"), icon: <IconThumbUp size={18} aria-hidden />, show: can("manage_all_documents") },
+    { to: "/admin/feedback", label: t("nav.feedback"), icon: <IconThumbUp size={18} aria-hidden />, show: can("review_feedback") },
   ].filter((i) => i.show);
 
   const isActive = (to: string) => (to === "/" ? location.pathname === "/" || location.pathname.startsWith("/c/") : location.pathname === to || location.pathname.startsWith(to + "/"));
@@ -128,7 +126,7 @@ export function Layout() {
       </AppShell.Header>
       <AppShell.Navbar p="xs" aria-label={t("nav.main")}>
         <AppShell.Section grow component={ScrollArea}>
-          <nav aria-label={t("nav.main")}>{main.map(renderItem)}</nav>
+          <div>{main.map(renderItem)}</div>
           {admin.length > 0 ? (
             <nav aria-label={t("nav.admin")}>
               <Group gap={6} px="sm" pt="md" pb={4}>

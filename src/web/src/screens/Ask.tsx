@@ -19,6 +19,7 @@ interface Turn {
   status: "streaming" | "done" | "stopped" | "error";
   error?: string;
   messageId?: number | string;
+  feedback?: { rating: "up" | "down"; comment: string | null };
 }
 
 export function documentHref(documentId: string, page: number, quote?: string): string {
@@ -71,8 +72,9 @@ export function AskScreen() {
       const m = msgs[i]!;
       if (m.role !== "user") continue;
       const a = msgs[i + 1]?.role === "assistant" ? msgs[i + 1] : undefined;
-      const id = (a as { id?: number | string } | undefined)?.id;
-      loaded.push({ key: `h${i}`, question: m.content, answer: a?.content ?? "", sources: [], citations: a?.citations ?? [], status: "done", found: (a?.citations ?? []).length > 0 || undefined, messageId: id });
+      // Newer servers send each message's id and the feedback given on it.
+      const extra = a as { id?: number | string; feedback?: Turn["feedback"] } | undefined;
+      loaded.push({ key: `h${i}`, question: m.content, answer: a?.content ?? "", sources: [], citations: a?.citations ?? [], status: "done", messageId: extra?.id, feedback: extra?.feedback });
     }
     setTurns(loaded);
   }, [earlier.data]);
@@ -224,7 +226,7 @@ function TurnView({ turn, conversationId }: { turn: Turn; conversationId?: strin
         ) : null}
         {turn.status === "done" || turn.status === "stopped" ? (
           <Group justify="space-between" mt="sm" align="flex-start">
-            {conversationId && turn.status === "done" ? <Feedback conversationId={conversationId} messageId={turn.messageId} /> : <span />}
+            {conversationId && turn.status === "done" ? <Feedback conversationId={conversationId} messageId={turn.messageId} initial={turn.feedback} /> : <span />}
             <CopyButton value={turn.answer}>
               {({ copied, copy }) => (
                 <Tooltip label={copied ? t("ask.copied") : t("ask.copy")}>
