@@ -19,4 +19,6 @@ CREATE TABLE `answer_feedback` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `answer_feedback_user_message` ON `answer_feedback` (`user_id`,`message_id`);--> statement-breakpoint
 CREATE INDEX `answer_feedback_review` ON `answer_feedback` (`rating`,`updated_at`);--> statement-breakpoint
-CREATE INDEX `answer_feedback_conversation` ON `answer_feedback` (`conversation_id`);
+CREATE INDEX `answer_feedback_conversation` ON `answer_feedback` (`conversation_id`);--> statement-breakpoint
+-- Hand-written (drizzle-kit does not model triggers): a deleted user's feedback goes with them, as their conversations do (0003).
+CREATE TRIGGER `answer_feedback_user_deleted` AFTER DELETE ON `users` BEGIN DELETE FROM `answer_feedback` WHERE `user_id` = OLD.`id`; END;

@@ -132,6 +132,29 @@ describe("kb admin commands", () => {
     }
   });
 
+  it("purges a user's conversations and feedback (kb users purge-history), audited, keeping the account", async () => {
+    await kb("ask", "What is the pay scale?", "--as", "kim");
+    const k = await openKb(loadConfig(process.env), { logger: pino({ level: "silent" }) });
+    try {
+      const kimActor = k.accounts.actorByName("kim");
+      const [c] = (await k.conversations.list(kimActor)).conversations;
+      const answer = (await k.conversations.get(kimActor, c!.id)).messages.find((m) => m.role === "assistant")!;
+      await k.feedback.give(kimActor, { messageId: answer.id, rating: "down" });
+    } finally {
+      await k.close();
+    }
+    expect(await kb("users", "purge-history", "kim")).toBe("purged kim: 1 conversations, 1 feedback");
+    const k2 = await openKb(loadConfig(process.env), { logger: pino({ level: "silent" }) });
+    try {
+      expect((await k2.conversations.list(k2.accounts.actorByName("kim"))).total).toBe(0);
+      expect((await k2.feedback.list(SYSTEM_ACTOR, {})).total).toBe(0);
+      expect(k2.audit.query(SYSTEM_ACTOR, { action: "user.purge_history" }).items[0]).toMatchObject({ actor: "user:system", target: "user:kim", details: { conversations: 1, feedback: 1 } });
+      expect(k2.accounts.listUsers().some((u) => u.name === "kim")).toBe(true);
+    } finally {
+      await k2.close();
+    }
+  });
+
   it("validates policy files", async () => {
     const policyDir = path.join(dir, "data", "policies");
     fs.mkdirSync(policyDir, { recursive: true });

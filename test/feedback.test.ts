@@ -227,4 +227,10 @@ describe("history", () => {
     const event = t.kb.audit.repository.query({ action: "user.purge_history" })[0]!;
     expect(event).toMatchObject({ actor: "user:boss", target: "user:lee", details: { conversations: 2, feedback: 1 } });
   });
+
+  it("deleting an account deletes its feedback with its conversations", async () => {
+    expect((await json(await t.fetchAs(admin, "/api/v1/admin/feedback"))).body.total).toBe(2);
+    expect((await t.fetchAs(admin, "/api/v1/admin/users/kim", { method: "DELETE" })).status).toBe(204);
+    expect((await json(await t.fetchAs(admin, "/api/v1/admin/feedback"))).body.total).toBe(0);
+  });
 });

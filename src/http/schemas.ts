@@ -37,6 +37,8 @@ export const DocumentSchema = z
     chunkCount: z.number().int(),
     sizeBytes: z.number().int(),
     acl: AclSchema,
+    type: z.string().openapi({ description: 'The file type: the source\'s extension in lower case ("pdf", "docx", "hwp"); "" when it has none' }),
+    classification: z.string().openapi({ description: "The classification's label (public, internal, confidential, secret); `acl.classification` is its level" }),
     tags: z.array(z.string()).optional(),
     owner: z.string().nullable(),
     sensitive: z

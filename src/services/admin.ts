@@ -45,9 +45,9 @@ export class AdminService {
 
   /**
    * Erases a (departed) user's conversations and their feedback on answers, in one transaction
-   * (personal-data erasure). The user account itself is left to `deleteUser`; purge first, since
-   * histories are kept by user id and a deleted user's name no longer leads to it. Audited with
-   * the counts (never the content).
+   * (personal-data erasure) while keeping the account (e.g. disabled, for the audit trail);
+   * `deleteUser` removes both with the account (triggers of migrations 0003 and 0006). Audited
+   * with the counts (never the content).
    */
   async purgeHistory(actor: Actor, name: string): Promise<{ user: string; conversations: number; feedback: number }> {
     name = this.accounts.userName(name);

@@ -65,15 +65,20 @@ export class AuditLog {
     return { items: items.map(shown), nextBefore: items.length === limit ? items.at(-1)!.id : null };
   }
 
-  /** Every matching event, newest first, in pages (for JSONL export); the export itself is audited. */
-  *export(actor: Actor, q: Omit<AuditQuery, "limit" | "before">, pageSize = 1000): Generator<AuditRow> {
+  /**
+   * Every matching event, newest first, in pages (for JSONL/CSV export), at most `max` of them;
+   * the export itself is audited (with its format when given).
+   */
+  *export(actor: Actor, q: Omit<AuditQuery, "limit" | "before">, pageSize = 1000, options: { max?: number; format?: string } = {}): Generator<AuditRow> {
     authorize(actor, "export", Audit, null);
-    this.record(actor, "audit.export", null, { filters: q });
+    this.record(actor, "audit.export", null, { filters: q, ...(options.format ? { format: options.format } : {}), ...(options.max !== undefined ? { max: options.max } : {}) });
     const shown = auditRedactor(actor);
+    let left = options.max ?? Number.POSITIVE_INFINITY;
     let before: number | undefined;
-    for (;;) {
-      const page = this.repo.query({ ...q, before, limit: pageSize });
+    while (left > 0) {
+      const page = this.repo.query({ ...q, before, limit: Math.min(pageSize, left) });
       yield* page.map(shown);
+      left -= page.length;
       if (page.length < pageSize) return;
       before = page.at(-1)!.id;
     }
@@ -134,3 +139,25 @@ export function auditRedactor(reader: Actor): (row: AuditRow) => AuditRow {
 export function auditJsonLine(row: AuditRow): string {
   return `${JSON.stringify({ id: row.id, at: row.at, actor: row.actor, action: row.action, target: row.target, outcome: row.outcome, details: row.details })}\n`;
 }
+
+export const AUDIT_CSV_COLUMNS = ["id", "at", "actor", "action", "target", "outcome", "details"] as const;
+
+/**
+ * One CSV field (RFC 4180): quoted when it holds a comma, quote or line break. A text starting
+ * with = + - @ or a tab/CR is prefixed with ' so a spreadsheet does not run it as a formula
+ * (audit events hold user input: queries, titles, paths).
+ */
+export function csvField(value: string | number | null): string {
+  if (value === null) return "";
+  let s = String(value);
+  if (typeof value === "string" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/** One CSV row, as exported (details as JSON text); rows end in CRLF. */
+export function auditCsvLine(row: AuditRow): string {
+  return `${[row.id, row.at, row.actor, row.action, row.target, row.outcome, row.details === null ? null : JSON.stringify(row.details)].map(csvField).join(",")}\r\n`;
+}
+
+/** The CSV header row. */
+export const AUDIT_CSV_HEADER = `${AUDIT_CSV_COLUMNS.join(",")}\r\n`;

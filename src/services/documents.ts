@@ -4,7 +4,9 @@
  * not revealed either).
  */
 import path from "node:path";
-import { authorize, can, canRead, Document, isValidName, parsePrincipalList, type Access, type Actor } from "../../policies/index.ts";
+import { authorize, can, canRead, classificationLabel, Document, isValidName, mustMask, parsePrincipalList, type Access, type Actor } from "../../policies/index.ts";
+import type { Readable } from "node:stream";
+import { SENSITIVE_DETECTOR_VERSION } from "../domain/sensitive/index.ts";
 import type { BlobStore } from "../stores/blob-store.ts";
 import type { AuditLog } from "./audit.ts";
 import { redactorFor, type SensitiveIndex } from "./sensitive.ts";
@@ -25,6 +27,10 @@ export interface DocumentView {
   chunkCount: number;
   sizeBytes: number;
   acl: Access & { manage?: string[] };
+  /** The file type: the source's extension in lower case ("pdf", "docx", "hwp"), or "" when it has none. */
+  type: string;
+  /** The classification's label ("public", "internal", "confidential", "secret"). */
+  classification: string;
   tags?: string[];
   owner: string | null;
   /** Personal data found, per kind (only for those who may see sensitive-data reports). */
@@ -46,6 +52,8 @@ export function documentView(d: DocumentRow): DocumentView {
     chunkCount: d.chunkCount,
     sizeBytes: d.sizeBytes,
     acl: { allow: d.aclAllow, deny: d.aclDeny, classification: d.classification, ...(d.aclManage?.length ? { manage: d.aclManage } : {}) },
+    type: typeOf(d.source),
+    classification: classificationLabel(d.classification),
     ...(d.tags?.length ? { tags: d.tags } : {}),
     owner: d.owner,
     error: d.error,
@@ -55,6 +63,56 @@ export function documentView(d: DocumentRow): DocumentView {
 }
 
 const accessOf = accessOfRow;
+
+/** A document's type: its source's extension, lower case, without the dot ("" when none). */
+export function typeOf(source: string): string {
+  const ext = path.posix.extname(path.posix.basename(source.replaceAll("\\", "/")));
+  return ext.length > 1 ? ext.slice(1).toLowerCase() : "";
+}
+
+/**
+ * A file name safe in a Content-Disposition header: the source's last segment without control
+ * characters, quotes, backslashes or path separators (never empty).
+ */
+export function safeDownloadName(source: string): string {
+  const base = path.posix.basename(source.replaceAll("\\", "/"));
+  const clean = base.replace(/[\u0000-\u001f\u007f"\\/]/g, "_").trim().slice(0, 200);
+  return clean && clean !== "." && clean !== ".." ? clean : "document";
+}
+
+export interface DocumentFilter {
+  /** Types (extensions) to keep, lower case. */
+  types?: string[];
+  /** Keep sources starting with this (a folder of a sync or ingest path). */
+  folder?: string;
+  tag?: string;
+  /** ISO times, inclusive, on the last update. */
+  updatedSince?: string;
+  updatedUntil?: string;
+  /** Title contains (case-insensitive for Latin letters). */
+  q?: string;
+}
+
+export interface DocumentPageView {
+  id: string;
+  page: number;
+  pageCount: number;
+  title: string;
+  source: string;
+  type: string;
+  mime: string | null;
+  classification: string;
+  text: string;
+  /** True when the original may be downloaded by this user (GET /documents/{id}/original). */
+  originalAvailable: boolean;
+}
+
+export interface OriginalFile {
+  fileName: string;
+  mime: string;
+  size: number;
+  stream: () => Readable;
+}
 
 /** Upload names are display names only: keep the last path segment, never a path. */
 export function safeUploadName(name: string): string {
@@ -78,9 +136,28 @@ export class DocumentService {
     private readonly extras: { writer: DocumentWriter; sensitive?: SensitiveIndex; audit?: AuditLog; checkPrincipals?: (principals: string[]) => void },
   ) {}
 
-  list(actor: Actor, page: { limit: number; offset: number }): { items: DocumentView[]; total: number } {
-    const visible = this.repo.all().filter((d) => canRead(actor, accessOf(d)));
-    return { items: visible.slice(page.offset, page.offset + page.limit).map((d) => viewFor(actor, d)), total: visible.length };
+  /**
+   * The documents `actor` may read, filtered. Filters on text (folder, title) are matched
+   * against what the actor is shown (masked for actors without view_sensitive), so a filter
+   * cannot probe masked personal data in a path or title.
+   */
+  list(actor: Actor, page: { limit: number; offset: number }, filter: DocumentFilter = {}): { items: DocumentView[]; total: number } {
+    const types = filter.types?.length ? new Set(filter.types.map((x) => x.toLowerCase().replace(/^\./, ""))) : null;
+    const q = filter.q?.trim().toLowerCase();
+    const visible = this.repo
+      .all()
+      .filter((d) => canRead(actor, accessOf(d)))
+      .map((d) => viewFor(actor, d))
+      .filter(
+        (v) =>
+          (!types || types.has(v.type)) &&
+          (!filter.folder || v.source.startsWith(filter.folder)) &&
+          (!filter.tag || (v.tags ?? []).includes(filter.tag)) &&
+          (!filter.updatedSince || v.updatedAt >= filter.updatedSince) &&
+          (!filter.updatedUntil || v.updatedAt <= filter.updatedUntil) &&
+          (!q || v.title.toLowerCase().includes(q)),
+      );
+    return { items: visible.slice(page.offset, page.offset + page.limit), total: visible.length };
   }
 
   /** The document if `actor` may read it; otherwise "not found" (existence is not revealed), audited as denied when it exists. */
@@ -103,6 +180,62 @@ export class DocumentService {
     this.readable(actor, id, "document.text");
     const redact = redactorFor(actor);
     return { id, pages: this.repo.pages(id).map((p) => ({ page: p.page, text: redact(p.text) })) };
+  }
+
+  /**
+   * May `actor` download the original? Only with view_sensitive, or when the document's
+   * personal-data record is current (the live version, indexed by the current detector) and
+   * empty. Masking works on extracted text; an original cannot be masked, so it is withheld.
+   */
+  private async originalRefusal(actor: Actor, d: DocumentRow): Promise<ServiceError | null> {
+    if (!d.blobPath) return new ServiceError(404, "original_not_stored", "the original of this document is not stored");
+    if (!mustMask(actor)) return null;
+    if (d.status !== "ready" || d.sensitiveVersion < SENSITIVE_DETECTOR_VERSION || !this.extras.sensitive) {
+      return new ServiceError(403, "personal_data_unchecked", "the original is withheld until the document's personal data has been checked (its text is readable at /text)");
+    }
+    const counts = await this.extras.sensitive.recordedCounts(d.id);
+    if (Object.values(counts).some((n) => n > 0)) {
+      return new ServiceError(403, "original_has_personal_data", "the original contains personal data you may not see (view_sensitive); read its masked text instead");
+    }
+    return null;
+  }
+
+  /** One page's extracted text, masked as by `text`, with what a viewer shows beside it. */
+  async page(actor: Actor, id: string, n: number): Promise<DocumentPageView> {
+    const d = this.readable(actor, id, "document.text");
+    const pages = this.repo.pages(id);
+    const p = pages.find((x) => x.page === n);
+    if (!p) throw new ServiceError(404, "page_not_found", `page ${n} not found (the document has ${pages.length} pages)`);
+    const redact = redactorFor(actor);
+    const view = viewFor(actor, d);
+    return {
+      id,
+      page: n,
+      pageCount: Math.max(d.pageCount, pages.length),
+      title: view.title,
+      source: view.source,
+      type: view.type,
+      mime: d.mime,
+      classification: view.classification,
+      text: redact(p.text),
+      originalAvailable: (await this.originalRefusal(actor, d)) === null,
+    };
+  }
+
+  /**
+   * The original file, when `actor` may read the document and see its personal data (or it has
+   * none): 404 when it is not readable (audited as denied), 403 with a code saying why
+   * otherwise. A download is audited.
+   */
+  async original(actor: Actor, id: string): Promise<OriginalFile> {
+    const d = this.readable(actor, id, "document.original");
+    const refusal = await this.originalRefusal(actor, d);
+    // A 403 is audited by the HTTP layer as access.denied with its code (as every refusal).
+    if (refusal) throw refusal;
+    const blob = this.blobs.open(d.blobPath!);
+    if (!blob) throw new ServiceError(404, "original_not_stored", "the original of this document is not stored");
+    this.extras.audit?.record(actor, "document.original", id, { bytes: blob.size });
+    return { fileName: safeDownloadName(redactorFor(actor)(d.source)), mime: d.mime ?? "application/octet-stream", size: blob.size, stream: blob.stream };
   }
 
   /**

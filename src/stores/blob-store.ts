@@ -57,6 +57,22 @@ export class BlobStore {
   }
 
   /**
+   * Opens a stored original for reading (its size and a stream), or null when the path is not
+   * inside this store or the file is gone.
+   */
+  open(blobPath: string): { size: number; stream: () => fs.ReadStream } | null {
+    const rel = path.relative(this.dir, blobPath);
+    if (rel.startsWith("..") || path.isAbsolute(rel)) return null;
+    try {
+      const st = fs.statSync(blobPath);
+      if (!st.isFile()) return null;
+      return { size: st.size, stream: () => fs.createReadStream(blobPath) };
+    } catch {
+      return null;
+    }
+  }
+
+  /**
    * Removes a stored original (callers check first that no document still names it). Only
    * paths inside this store are touched; a missing file is not an error.
    */

@@ -132,7 +132,7 @@ export function registerAccountCommands(program: Command): void {
     );
   users
     .command("purge-history <name>")
-    .description("erase a (departed) user's conversations and feedback on answers (personal data); audited. Run before `users remove`")
+    .description("erase a (departed) user's conversations and feedback on answers (personal data), keeping the account; audited (`users remove` deletes both with the account)")
     .action(async (name: string) =>
       withKb(async (kb) => {
         const r = await kb.admin.purgeHistory(SYSTEM_ACTOR, name);

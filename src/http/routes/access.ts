@@ -4,7 +4,7 @@
  */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { stream } from "hono/streaming";
-import { auditJsonLine } from "../../services/audit.ts";
+import { AUDIT_CSV_HEADER, auditCsvLine, auditJsonLine } from "../../services/audit.ts";
 import type { AppEnv } from "../env.ts";
 import { TEXT_LIMITS } from "../../services/limits.ts";
 import { errorResponses, QueryText, textMax } from "../schemas.ts";
@@ -188,5 +188,53 @@ accessRoutes.openapi(
       }) as never;
     }
     return c.json(kb.audit.query(actor, { ...filters, limit, before }), 200);
+  },
+);
+
+/** The most events one export writes; narrow it with since/until for more. */
+export const AUDIT_EXPORT_MAX = 1_000_000;
+
+const { format: _format, limit: _limit, before: _before, ...auditFilters } = AuditQuery.shape;
+
+accessRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/audit/export",
+    summary: "Export the audit log as JSONL or CSV (same filters and access as GET /audit)",
+    description:
+      `Every matching event, newest first, streamed page by page; at most \`limit\` (default and most ${AUDIT_EXPORT_MAX}). Needs view_audit; strings are masked for readers without view_sensitive as in GET /audit. ` +
+      "CSV: UTF-8 with a byte-order mark, a header row, CRLF rows, `details` as JSON text; a text starting with = + - @ is prefixed with ' (no spreadsheet formulas). The export is audited (`audit.export`).",
+    request: {
+      query: z.object({
+        ...auditFilters,
+        format: z.enum(["jsonl", "csv"]).default("jsonl"),
+        limit: z.coerce.number().int().min(1).max(AUDIT_EXPORT_MAX).default(AUDIT_EXPORT_MAX),
+      }),
+    },
+    responses: {
+      200: { description: "The events", content: { "application/x-ndjson": { schema: z.string() }, "text/csv": { schema: z.string() } } },
+      ...errorResponses,
+    },
+  }),
+  (c) => {
+    const kb = c.get("kb");
+    const { format, limit, ...filters } = c.req.valid("query");
+    const rows = kb.audit.export(c.get("actor"), filters, 1000, { max: limit, format });
+    const first = rows.next(); // authorizes (throws 403) before the response starts
+    const csv = format === "csv";
+    c.header("Content-Type", csv ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8");
+    c.header("Content-Disposition", `attachment; filename="audit-${new Date().toISOString().slice(0, 10)}.${csv ? "csv" : "jsonl"}"`);
+    c.header("X-Content-Type-Options", "nosniff");
+    const line = csv ? auditCsvLine : auditJsonLine;
+    return stream(c, async (s) => {
+      if (csv) await s.write(`\uFEFF${AUDIT_CSV_HEADER}`);
+      if (!first.done) await s.write(line(first.value));
+      let n = 0;
+      for (const row of rows) {
+        if (s.aborted) break; // the client left: stop reading pages
+        await s.write(line(row));
+        if (++n % 1000 === 0) await new Promise((r) => setImmediate(r));
+      }
+    }) as never;
   },
 );

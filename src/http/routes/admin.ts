@@ -99,7 +99,7 @@ adminRoutes.openapi(
     summary: "Erase a user's conversations and feedback (a departed employee's personal data)",
     description:
       "Deletes every conversation of the user and every feedback they gave on answers, in one transaction; audited as `user.purge_history` with the counts. " +
-      "The account stays (delete it afterwards with DELETE /api/v1/admin/users/{name}: histories are found through the account). Needs `manage_users`.",
+      "The account stays (e.g. disabled); deleting the account deletes its conversations and feedback too. Needs `manage_users`.",
     request: { params: NameParam },
     responses: { 200: json(z.object({ user: z.string(), conversations: z.number().int(), feedback: z.number().int() }).openapi("HistoryPurged")), ...errorResponses },
   }),

@@ -1,4 +1,5 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import { Readable } from "node:stream";
 import type { Context } from "hono";
 import type { AppEnv } from "../env.ts";
 import type { UpdateTarget } from "../../services/jobs/context.ts";
@@ -113,7 +114,21 @@ documentRoutes.openapi(
     method: "get",
     path: "/documents",
     summary: "List the documents you may read",
-    request: { query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), offset: z.coerce.number().int().min(0).default(0) }) },
+    description:
+      "Filters: `type` (comma list of extensions: `pdf,docx`), `folder` (source prefix), `tag`, `updatedSince`/`updatedUntil` (ISO times, inclusive) and `q` (title contains). " +
+      "Text filters match what you are shown (personal data masked unless you hold view_sensitive). `total` counts the matching documents you may read.",
+    request: {
+      query: z.object({
+        limit: z.coerce.number().int().min(1).max(500).default(50),
+        offset: z.coerce.number().int().min(0).default(0),
+        type: z.string().max(200).optional(),
+        folder: textMax(TEXT_LIMITS.path).optional(),
+        tag: z.string().max(64).optional(),
+        updatedSince: z.string().max(40).optional(),
+        updatedUntil: z.string().max(40).optional(),
+        q: textMax(TEXT_LIMITS.title).optional(),
+      }),
+    },
     responses: {
       200: {
         description: "A page of documents",
@@ -123,8 +138,9 @@ documentRoutes.openapi(
     },
   }),
   (c) => {
-    const { limit, offset } = c.req.valid("query");
-    const page = c.get("kb").documents.list(c.get("actor"), { limit, offset });
+    const { limit, offset, type, ...filter } = c.req.valid("query");
+    const types = type ? type.split(",").map((x) => x.trim()).filter(Boolean) : undefined;
+    const page = c.get("kb").documents.list(c.get("actor"), { limit, offset }, { ...filter, types });
     return c.json({ ...page, limit, offset }, 200);
   },
 );
@@ -159,6 +175,85 @@ documentRoutes.openapi(
     },
   }),
   (c) => c.json(c.get("kb").documents.text(c.get("actor"), c.req.valid("param").id), 200),
+);
+
+const PageParam = IdParam.extend({ n: z.coerce.number().int().min(1).max(1_000_000).openapi({ param: { name: "n", in: "path" } }) });
+
+documentRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/documents/{id}/pages/{n}",
+    summary: "One page's extracted text (to show a citation's page)",
+    description:
+      "The text is masked for users without view_sensitive exactly as GET /documents/{id}/text masks it; a citation's `quote` is a passage of it (its whitespace may differ). " +
+      "`originalAvailable` says whether GET /documents/{id}/original would give you the file. 404 when you may not read the document, `page_not_found` past its last page.",
+    request: { params: PageParam },
+    responses: {
+      200: {
+        description: "The page",
+        content: {
+          "application/json": {
+            schema: z
+              .object({
+                id: z.string(),
+                page: z.number().int(),
+                pageCount: z.number().int(),
+                title: z.string(),
+                source: z.string(),
+                type: z.string(),
+                mime: z.string().nullable(),
+                classification: z.string(),
+                text: z.string(),
+                originalAvailable: z.boolean(),
+              })
+              .openapi("DocumentPage"),
+          },
+        },
+      },
+      ...errorResponses,
+    },
+  }),
+  async (c) => {
+    const { id, n } = c.req.valid("param");
+    return c.json(await c.get("kb").documents.page(c.get("actor"), id, n), 200);
+  },
+);
+
+/** `attachment` with an ASCII fallback name and the UTF-8 name (RFC 6266 / 5987). */
+function contentDisposition(fileName: string): string {
+  const ascii = fileName.replace(/[^\x20-\x7e]/g, "_").replace(/[%;]/g, "_");
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(fileName).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`)}`;
+}
+
+documentRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/documents/{id}/original",
+    summary: "Download the original file",
+    description:
+      "Only when you may read the document and either hold view_sensitive or the document has no recorded personal data (an original cannot be masked). " +
+      "404 when you may not read it (or no original is stored: `original_not_stored`); 403 `original_has_personal_data`, or `personal_data_unchecked` while its personal data is not yet checked by the current detector. Downloads are audited.",
+    request: { params: IdParam },
+    responses: {
+      200: { description: "The file, as an attachment", content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
+      ...errorResponses,
+    },
+  }),
+  async (c) => {
+    const file = await c.get("kb").documents.original(c.get("actor"), c.req.valid("param").id);
+    const body = Readable.toWeb(file.stream()) as ReadableStream<Uint8Array>;
+    return new Response(body, {
+      status: 200,
+      headers: {
+        "Content-Type": file.mime,
+        "Content-Length": String(file.size),
+        "Content-Disposition": contentDisposition(file.fileName),
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, no-store",
+      },
+    }) as never;
+  },
 );
 
 documentRoutes.openapi(
