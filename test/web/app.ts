@@ -67,3 +67,18 @@ export async function highlightedQuote(page: Page): Promise<string> {
   expect(await mark.count()).toBe(1);
   return (await mark.textContent()) ?? "";
 }
+
+/** Runs a search from the Search screen; returns the titles of the results (their links). */
+export async function search(page: Page, query: string): Promise<string[]> {
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Search", exact: true }).click();
+  const form = page.getByRole("search", { name: "Search the documents" });
+  await form.getByRole("searchbox", { name: "Search terms" }).fill(query);
+  await form.getByRole("button", { name: "Search", exact: true }).click();
+  const status = page.getByRole("status").filter({ hasText: /^\d+ results?$/ });
+  await status.waitFor({ timeout: TIMEOUT });
+  const results = page.getByRole("list", { name: "Results" }).getByRole("listitem");
+  const titles: string[] = [];
+  for (const item of await results.all()) titles.push(((await item.getByRole("link").first().textContent()) ?? "").trim());
+  expect(Number(/^(\d+)/.exec((await status.textContent()) ?? "")?.[1])).toBe(titles.length);
+  return titles;
+}
