@@ -73,12 +73,15 @@ export async function search(page: Page, query: string): Promise<string[]> {
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Search", exact: true }).click();
   const form = page.getByRole("search", { name: "Search the documents" });
   await form.getByRole("searchbox", { name: "Search terms" }).fill(query);
+  // The app may show a cached answer to the same query while it asks again: wait for this
+  // search's own answer, then for the screen to show as many results as it holds.
+  const answered = page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === "/api/v1/search", { timeout: TIMEOUT });
   await form.getByRole("button", { name: "Search", exact: true }).click();
-  const status = page.getByRole("status").filter({ hasText: /^\d+ results?$/ });
-  await status.waitFor({ timeout: TIMEOUT });
+  const n = ((await (await answered).json()) as { results: unknown[] }).results.length;
+  await page.getByRole("status").filter({ hasText: new RegExp(`^${n} results?$`) }).waitFor({ timeout: TIMEOUT });
   const results = page.getByRole("list", { name: "Results" }).getByRole("listitem");
+  await expect.poll(() => results.count(), { timeout: TIMEOUT }).toBe(n);
   const titles: string[] = [];
   for (const item of await results.all()) titles.push(((await item.getByRole("link").first().textContent()) ?? "").trim());
-  expect(Number(/^(\d+)/.exec((await status.textContent()) ?? "")?.[1])).toBe(titles.length);
   return titles;
 }
