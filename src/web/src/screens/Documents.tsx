@@ -229,7 +229,7 @@ function Upload() {
           miw={180}
         />
       </Group>
-      <Dropzone onDrop={(files) => files.forEach((f) => void uploadOne(f))} multiple aria-label={t("documents.dropLabel")}>
+      <Dropzone onDrop={(files) => files.forEach((f) => void uploadOne(f))} multiple aria-label={t("documents.dropLabel")} inputProps={{ "aria-label": t("documents.dropLabel") }}>
         <Group justify="center" gap="md" mih={90} style={{ pointerEvents: "none" }}>
           <IconUpload size={32} aria-hidden />
           <div>
