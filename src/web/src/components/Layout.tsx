@@ -15,6 +15,7 @@ import {
   IconListCheck,
   IconFileCertificate,
   IconThumbUp,
+  IconId,
   IconLock,
   IconMoon,
   IconSun,
@@ -89,6 +90,7 @@ export function Layout() {
     { to: "/admin/tokens", label: t("nav.tokens"), icon: <IconKey size={18} aria-hidden />, show: can("manage_users") },
     { to: "/admin/access", label: t("nav.access"), icon: <IconLock size={18} aria-hidden />, show: can("manage_all_documents") },
     { to: "/admin/jobs", label: t("nav.jobs"), icon: <IconListCheck size={18} aria-hidden />, show: can("ingest") || can("manage_all_documents") },
+    { to: "/admin/personal-data", label: t("nav.personalData"), icon: <IconId size={18} aria-hidden />, show: can("view_sensitive") || can("manage_all_documents") },
     { to: "/admin/audit", label: t("nav.audit"), icon: <IconFileCertificate size={18} aria-hidden />, show: can("view_audit") },
     { to: "/admin/feedback", label: t("nav.feedback"), icon: <IconThumbUp size={18} aria-hidden />, show: can("review_feedback") },
   ].filter((i) => i.show);
