@@ -4,7 +4,7 @@
  * not revealed either).
  */
 import path from "node:path";
-import { authorize, can, canRead, classificationLabel, Document, isValidName, mustMask, parsePrincipalList, type Access, type Actor } from "../../policies/index.ts";
+import { authorize, can, canRead, CLASSIFICATIONS, classificationLabel, Document, isValidName, mustMask, parsePrincipalList, type Access, type Actor } from "../../policies/index.ts";
 import type { Readable } from "node:stream";
 import { SENSITIVE_DETECTOR_VERSION } from "../domain/sensitive/index.ts";
 import type { BlobStore } from "../stores/blob-store.ts";
@@ -71,6 +71,16 @@ export function typeOf(source: string): string {
   return ext.length > 1 ? ext.slice(1).toLowerCase() : "";
 }
 
+/** An upload's classification: a label ("confidential") or a level ("2"); absent or empty: the default rules decide. */
+function parseClassification(value: string | undefined): number | undefined {
+  const v = value?.trim().toLowerCase();
+  if (!v) return undefined;
+  if (/^\d$/.test(v) && Number(v) < CLASSIFICATIONS.length) return Number(v);
+  const level = (CLASSIFICATIONS as readonly string[]).indexOf(v);
+  if (level < 0) throw new ServiceError(400, "bad_classification", `unknown classification "${value}" (one of ${CLASSIFICATIONS.join(", ")}, or 0-${CLASSIFICATIONS.length - 1})`);
+  return level;
+}
+
 /**
  * A file name safe in a Content-Disposition header: the source's last segment without control
  * characters, quotes, backslashes or path separators (never empty).
@@ -126,16 +136,19 @@ function normalTypes(types: readonly string[]): string[] {
  * - tag, updated range, title: facts only SQLite holds, as ids of the readable documents that
  *   match (or of those that do not, when that list is shorter).
  */
-export function scopeClause(rows: readonly DocumentRow[], actor: Actor, filter: DocumentFilter): ScopeClause {
+export function scopeClause(allRows: () => readonly DocumentRow[], actor: Actor, filter: DocumentFilter): ScopeClause {
   const clauses: ScopeClause[] = [];
   if (filter.types?.length) clauses.push({ op: "sourceSuffix", suffixes: normalTypes(filter.types).map((x) => `.${x}`) });
-  const readable = rows.filter((d) => canRead(actor, accessOf(d)));
+  // The document rows are read only for the parts that need them (not for type, nor for a folder
+  // asked by a reader shown sources unmasked).
+  let readableRows: DocumentRow[] | null = null;
+  const readableDocs = () => (readableRows ??= allRows().filter((d) => canRead(actor, accessOf(d))));
   if (filter.folder) {
     const folder = filter.folder;
     if (!mustMask(actor)) clauses.push({ op: "sourcePrefix", prefix: folder });
     else {
       const redact = redactorFor(actor);
-      const masked = readable.filter((d) => redact(d.source) !== d.source);
+      const masked = readableDocs().filter((d) => redact(d.source) !== d.source);
       clauses.push({
         op: "any",
         clauses: [
@@ -150,7 +163,7 @@ export function scopeClause(rows: readonly DocumentRow[], actor: Actor, filter: 
     const matches = documentMatcher(rest);
     const include: string[] = [];
     const exclude: string[] = [];
-    for (const d of readable) (matches(viewFor(actor, d)) ? include : exclude).push(d.id);
+    for (const d of readableDocs()) (matches(viewFor(actor, d)) ? include : exclude).push(d.id);
     clauses.push(include.length <= exclude.length ? { op: "ids", ids: include } : { op: "notIds", ids: exclude });
   }
   return { op: "all", clauses };
@@ -308,7 +321,7 @@ export class DocumentService {
   upload(
     actor: Actor,
     files: { name: string; bytes: Uint8Array }[],
-    fields: { allow?: string; deny?: string; title?: string; tags?: string },
+    fields: { allow?: string; deny?: string; title?: string; tags?: string; classification?: string },
     target?: UpdateTarget,
   ): { jobId: string; documents: { id: string; source: string }[] } {
     this.ingest.authorizeUpload(actor, target);
@@ -322,6 +335,7 @@ export class DocumentService {
       throw new ServiceError(400, "bad_principal", (err as Error).message);
     }
     this.extras.checkPrincipals?.([...allow, ...deny]);
+    const classification = parseClassification(fields.classification);
     const tags = [...new Set((fields.tags ?? "").split(",").map((x) => x.trim()).filter(Boolean))];
     const badTag = tags.find((x) => !isValidName(x));
     if (badTag !== undefined) throw new ServiceError(400, "bad_tag", `invalid tag "${badTag}" (letters, digits, . _ @ -; at most 64)`);
@@ -335,6 +349,7 @@ export class DocumentService {
         allow: allow.length ? allow : undefined,
         deny: deny.length ? deny : undefined,
         tags: tags.length ? tags : undefined,
+        ...(classification !== undefined ? { classification } : {}),
       };
     });
     return this.ingest.submit(actor, requests, target);
