@@ -80,7 +80,8 @@ export async function search(page: Page, query: string): Promise<string[]> {
   const n = ((await (await answered).json()) as { results: unknown[] }).results.length;
   await page.getByRole("status").filter({ hasText: new RegExp(`^${n} results?$`) }).waitFor({ timeout: TIMEOUT });
   const results = page.getByRole("list", { name: "Results" }).getByRole("listitem");
-  await expect.poll(() => results.count(), { timeout: TIMEOUT }).toBe(n);
+  if (n > 0) await results.nth(n - 1).waitFor({ timeout: TIMEOUT });
+  await results.nth(n).waitFor({ state: "detached", timeout: TIMEOUT }); // exactly n
   const titles: string[] = [];
   for (const item of await results.all()) titles.push(((await item.getByRole("link").first().textContent()) ?? "").trim());
   return titles;

@@ -49,9 +49,9 @@ export interface WebServer {
 }
 
 /** The real server (createApp via startServer, as `kb serve` runs it) over a fresh template copy. */
-export async function startWebServer(overrides: Partial<Config> = {}, options: Pick<OpenKbOptions, "llmProvider"> = {}): Promise<WebServer> {
-  const dir = copyTemplate(inject("KB_WEB_TEMPLATE"));
-  const kb = await openKb(webTestConfig(dir, overrides), { ...options, logger: pino({ level: "silent" }) });
+export async function startWebServer(overrides: Partial<Config> = {}, options: Pick<OpenKbOptions, "llmProvider"> & { template?: string } = {}): Promise<WebServer> {
+  const dir = copyTemplate(options.template ?? inject("KB_WEB_TEMPLATE"));
+  const kb = await openKb(webTestConfig(dir, overrides), { llmProvider: options.llmProvider, logger: pino({ level: "silent" }) });
   kb.startWorker();
   let server: RunningServer;
   try {
