@@ -42,4 +42,20 @@ describe("hybrid retrieval", () => {
     expect(all.chunks[0]!.vectorScore).toBeTypeOf("number");
     expect(all.chunks[0]!.lexicalScore).toBeTypeOf("number");
   });
+
+  it("applies a search scope to the vector search too (inside it, with access)", async () => {
+    // A query with no lexical match in the scoped document: only the vector search can find it.
+    const scoped = await t.kb.retriever.retrieve(SYSTEM_ACTOR, "lunch menu", { topK: 10, scope: { folder: path.join(t.dir, "docs", "nothing-here/") } });
+    expect(scoped.chunks).toEqual([]);
+    const open = await t.kb.retriever.retrieve(SYSTEM_ACTOR, "lunch menu", { topK: 10, scope: { folder: path.join(t.dir, "docs", "open") } });
+    expect(open.chunks.length).toBeGreaterThan(0);
+    expect(open.chunks.every((c) => c.source.endsWith("open.txt"))).toBe(true);
+    expect(open.chunks.some((c) => c.vectorScore !== undefined && c.lexicalScore === undefined)).toBe(true);
+    const board = await t.kb.retriever.retrieve(SYSTEM_ACTOR, "lunch menu", { topK: 10, scope: { folder: path.join(t.dir, "docs", "board") } });
+    expect(board.chunks.length).toBeGreaterThan(0);
+    expect(board.chunks.every((c) => c.source.endsWith("board.txt"))).toBe(true);
+    // The viewer's access and the scope together: the board's document is not theirs.
+    const viewer = t.kb.accounts.actorByName("viewer1");
+    expect((await t.kb.retriever.retrieve(viewer, "lunch menu", { topK: 10, scope: { folder: path.join(t.dir, "docs", "board") } })).chunks).toEqual([]);
+  });
 });

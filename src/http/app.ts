@@ -23,7 +23,7 @@ import { feedbackRoutes } from "./routes/feedback.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { searchRoutes } from "./routes/search.ts";
-import { isApiPath, webAppHandler } from "./web.ts";
+import { isStaticFile, webAppHandler } from "./web.ts";
 
 const JSON_LIMIT = 1024 * 1024;
 
@@ -36,12 +36,7 @@ const isPublicApi = (path: string) => PUBLIC_AUTH_PATHS.includes(path);
  * refuse, so it is never limited. /readyz (it counts rows) is limited like other public routes,
  * and so is every sign-in attempt (per client address).
  */
-const isUnlimited = (path: string) => path === "/healthz" || (isBehindAuth(path) && !isPublicApi(path)) || isWebApp(path);
-/**
- * The web app's files (src/http/web.ts) are static and cheap, and one page load fetches dozens
- * (scripts, font subsets); limiting them per address would break the app behind a shared NAT.
- */
-const isWebApp = (path: string) => !isApiPath(path);
+const isUnlimited = (path: string) => path === "/healthz" || (isBehindAuth(path) && !isPublicApi(path)) || isStaticFile(path);
 
 export interface AppOptions {
   /** The web app's build folder (default: src/web/dist, written by `npm run build:web`). */

@@ -121,3 +121,18 @@ export const CitationSchema = z
     chunkId: z.string().optional().openapi({ description: "The passage quoted (absent in conversations stored by older versions)" }),
   })
   .openapi("Citation");
+
+/** A search or ask scope ("only in 인사규정"): combined with your access inside the search. */
+export const ScopeSchema = z
+  .object({
+    types: z.array(z.string().min(1).max(20)).max(20).optional().openapi({ description: 'File types (extensions): ["pdf", "docx"]' }),
+    folder: textMax(TEXT_LIMITS.path).optional().openapi({ description: "Source prefix (a synced or ingested folder)" }),
+    tag: z.string().max(64).optional(),
+    updatedSince: z.string().max(40).optional().openapi({ description: "ISO time, inclusive: documents last updated since" }),
+    updatedUntil: z.string().max(40).optional().openapi({ description: "ISO time, inclusive" }),
+    q: textMax(TEXT_LIMITS.title).optional().openapi({ description: "Title contains (case-insensitive for Latin letters)" }),
+  })
+  .openapi("SearchScope", {
+    description:
+      "Only documents matching every given field, matched as GET /api/v1/documents filters (on what you are shown). Applied with your access inside each search, so `topK` results come from the documents in scope that you may read.",
+  });

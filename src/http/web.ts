@@ -30,6 +30,15 @@ export function isApiPath(p: string): boolean {
   return /^\/(api|v1|scim|metrics|healthz|readyz|openapi\.json)(\/|$)/.test(p);
 }
 
+/**
+ * A request for one of the build's files (a path with a file extension outside the API):
+ * static and cheap, and a page load fetches dozens (scripts, font subsets), so they are not
+ * charged to the per-address limit for unauthenticated requests. App routes (HTML) are.
+ */
+export function isStaticFile(p: string): boolean {
+  return !isApiPath(p) && /\.[A-Za-z0-9]{1,8}$/.test(p);
+}
+
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "script-src 'self'",

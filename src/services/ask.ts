@@ -11,12 +11,14 @@ import type { AuditLog } from "./audit.ts";
 import type { ConversationService, Turn } from "./conversation/conversations.ts";
 import type { ConversationTurn } from "./conversation/rewrite.ts";
 import { requireAskText } from "./limits.ts";
-import type { RetrievalMode, Retriever } from "./retrieval.ts";
+import type { RetrievalMode, Retriever, SearchScope } from "./retrieval.ts";
 
 type Done = Extract<AnswerEvent, { type: "done" }>;
 
 export interface AskRequest {
   topK?: number;
+  /** Answer only from documents of this type, folder, tag, date range (combined with access inside retrieval). */
+  scope?: SearchScope;
   /** Continue one of the actor's stored conversations (404 when it is not theirs); omitted: a new one starts. */
   conversationId?: string;
   /**
@@ -43,6 +45,7 @@ export interface Asked {
 
 export interface AskOptions {
   topK?: number;
+  scope?: SearchScope;
   history?: { role: "user" | "assistant"; content: string }[];
   /** Query actually sent to retrieval (e.g. a follow-up rewritten into a standalone question). */
   retrievalQuery?: string;
@@ -138,7 +141,7 @@ export class AskService {
       history = turn.history;
       retrievalQuery = turn.retrievalQuery;
     }
-    const answered = await this.answer(actor, question, { topK: request.topK, history, retrievalQuery, signal });
+    const answered = await this.answer(actor, question, { topK: request.topK, scope: request.scope, history, retrievalQuery, signal });
     const { retrieval, chunkIds } = answered;
     const primed = await primeEvents(answered.events);
     const audit = (done: Done | null) =>
@@ -151,6 +154,7 @@ export class AskService {
         citations: done?.citations.map((x) => x.documentId) ?? [],
         ...(turn ? { conversationId: turn.conversationId } : {}),
         ...(request.via ? { via: request.via } : {}),
+        ...(request.scope ? { scope: request.scope } : {}),
         ...(retrievalQuery !== question.trim() ? { retrievalQuery } : {}),
       });
     const conversations = this.conversations;
@@ -186,7 +190,7 @@ export class AskService {
   async answer(actor: Actor, question: string, options: AskOptions = {}): Promise<{ retrieval: RetrievalMode; chunkIds: string[]; events: AsyncIterable<AnswerEvent> }> {
     requireAskText(question, options.history);
     const topK = options.topK ?? 5;
-    const { mode, chunks } = await this.retriever.retrieve(actor, options.retrievalQuery ?? question, { topK });
+    const { mode, chunks } = await this.retriever.retrieve(actor, options.retrievalQuery ?? question, { topK, scope: options.scope });
     const sources: AnswerSource[] = chunks.map((c, i) => ({
       n: i + 1,
       documentId: c.documentId,

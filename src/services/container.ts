@@ -36,7 +36,7 @@ import type { Answerer } from "./answer/types.ts";
 import { AskService } from "./ask.ts";
 import { AuditLog } from "./audit.ts";
 import { AuthFailureLog } from "./auth-failures.ts";
-import { DocumentService } from "./documents.ts";
+import { DocumentService, scopeClause } from "./documents.ts";
 import { FeedbackService } from "./feedback.ts";
 import type { JobDeps } from "./jobs/context.ts";
 import { JobsService, reindexDocumentsOfOlderDetector } from "./jobs/jobs-service.ts";
@@ -289,7 +289,12 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   };
   const runner = new JobRunner(jobDeps);
   const ingest = new IngestService(jobDeps);
-  const retriever = new Retriever(chunks, activeEmbedder, (ids) => documentsRepo.indexedBeforeSensitiveVersion(ids, SENSITIVE_DETECTOR_VERSION));
+  const retriever = new Retriever(
+    chunks,
+    activeEmbedder,
+    (ids) => documentsRepo.indexedBeforeSensitiveVersion(ids, SENSITIVE_DETECTOR_VERSION),
+    (actor, scope) => scopeClause(documentsRepo.all(), actor, scope),
+  );
   const answerer: Answerer = llmConfigured
     ? new DeferredLlmAnswerer(async () => (await ensureLlm())!, { maxTokens: config.llmMaxTokens, ...options.llmAnswer })
     : new ExtractiveAnswerer();

@@ -8,6 +8,7 @@ import { authorize, can, canRead, classificationLabel, Document, isValidName, mu
 import type { Readable } from "node:stream";
 import { SENSITIVE_DETECTOR_VERSION } from "../domain/sensitive/index.ts";
 import type { BlobStore } from "../stores/blob-store.ts";
+import type { ScopeClause } from "../stores/lance/filter.ts";
 import type { AuditLog } from "./audit.ts";
 import { redactorFor, type SensitiveIndex } from "./sensitive.ts";
 import { accessOfRow, subjectOfRow, type DocumentRow, type DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
@@ -93,6 +94,68 @@ export interface DocumentFilter {
   q?: string;
 }
 
+/** The test of a DocumentFilter on what an actor is shown of a document. */
+export function documentMatcher(filter: DocumentFilter): (v: DocumentView) => boolean {
+  const types = filter.types?.length ? new Set(filter.types.map((x) => x.trim().toLowerCase().replace(/^\./, ""))) : null;
+  const q = filter.q?.trim().toLowerCase();
+  return (v) =>
+    (!types || types.has(v.type)) &&
+    (!filter.folder || v.source.startsWith(filter.folder)) &&
+    (!filter.tag || (v.tags ?? []).includes(filter.tag)) &&
+    (!filter.updatedSince || v.updatedAt >= filter.updatedSince) &&
+    (!filter.updatedUntil || v.updatedAt <= filter.updatedUntil) &&
+    (!q || v.title.toLowerCase().includes(q));
+}
+
+/** File types as given (pdf, .PDF): lower case, without the dot; anything but letters and digits refused. */
+function normalTypes(types: readonly string[]): string[] {
+  return [...new Set(types.map((x) => x.trim().toLowerCase().replace(/^\./, "")))].map((x) => {
+    if (!/^[\p{L}\p{N}]{1,20}$/u.test(x)) throw new ServiceError(400, "bad_type", `invalid document type "${x}" (an extension such as pdf, docx)`);
+    return x;
+  });
+}
+
+/**
+ * A search scope as a clause the chunk table tests inside the search, selecting the same
+ * documents as `DocumentService.list` with the same filter (among those the actor may read;
+ * access is the other half of the filter):
+ * - type: the source's suffix (".pdf"), on the chunk table's `source` column;
+ * - folder: a prefix of the source, on `source` too. For an actor shown sources masked, the few
+ *   readable documents whose source holds personal data are decided on the masked source by id
+ *   (so a prefix cannot probe a masked value), the rest by the column;
+ * - tag, updated range, title: facts only SQLite holds, as ids of the readable documents that
+ *   match (or of those that do not, when that list is shorter).
+ */
+export function scopeClause(rows: readonly DocumentRow[], actor: Actor, filter: DocumentFilter): ScopeClause {
+  const clauses: ScopeClause[] = [];
+  if (filter.types?.length) clauses.push({ op: "sourceSuffix", suffixes: normalTypes(filter.types).map((x) => `.${x}`) });
+  const readable = rows.filter((d) => canRead(actor, accessOf(d)));
+  if (filter.folder) {
+    const folder = filter.folder;
+    if (!mustMask(actor)) clauses.push({ op: "sourcePrefix", prefix: folder });
+    else {
+      const redact = redactorFor(actor);
+      const masked = readable.filter((d) => redact(d.source) !== d.source);
+      clauses.push({
+        op: "any",
+        clauses: [
+          { op: "all", clauses: [{ op: "sourcePrefix", prefix: folder }, { op: "notIds", ids: masked.map((d) => d.id) }] },
+          { op: "ids", ids: masked.filter((d) => redact(d.source).startsWith(folder)).map((d) => d.id) },
+        ],
+      });
+    }
+  }
+  const rest: DocumentFilter = { tag: filter.tag, updatedSince: filter.updatedSince, updatedUntil: filter.updatedUntil, q: filter.q };
+  if (rest.tag || rest.updatedSince || rest.updatedUntil || rest.q?.trim()) {
+    const matches = documentMatcher(rest);
+    const include: string[] = [];
+    const exclude: string[] = [];
+    for (const d of readable) (matches(viewFor(actor, d)) ? include : exclude).push(d.id);
+    clauses.push(include.length <= exclude.length ? { op: "ids", ids: include } : { op: "notIds", ids: exclude });
+  }
+  return { op: "all", clauses };
+}
+
 export interface DocumentPageView {
   id: string;
   page: number;
@@ -142,21 +205,12 @@ export class DocumentService {
    * cannot probe masked personal data in a path or title.
    */
   list(actor: Actor, page: { limit: number; offset: number }, filter: DocumentFilter = {}): { items: DocumentView[]; total: number } {
-    const types = filter.types?.length ? new Set(filter.types.map((x) => x.toLowerCase().replace(/^\./, ""))) : null;
-    const q = filter.q?.trim().toLowerCase();
+    const matches = documentMatcher(filter);
     const visible = this.repo
       .all()
       .filter((d) => canRead(actor, accessOf(d)))
       .map((d) => viewFor(actor, d))
-      .filter(
-        (v) =>
-          (!types || types.has(v.type)) &&
-          (!filter.folder || v.source.startsWith(filter.folder)) &&
-          (!filter.tag || (v.tags ?? []).includes(filter.tag)) &&
-          (!filter.updatedSince || v.updatedAt >= filter.updatedSince) &&
-          (!filter.updatedUntil || v.updatedAt <= filter.updatedUntil) &&
-          (!q || v.title.toLowerCase().includes(q)),
-      );
+      .filter(matches);
     return { items: visible.slice(page.offset, page.offset + page.limit), total: visible.length };
   }
 

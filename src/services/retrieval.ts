@@ -8,11 +8,27 @@ import { analyzeForIndex, analyzeForQuery } from "../domain/analysis/index.ts";
 import { detectSensitive, splitSensitiveForQuery } from "../domain/sensitive/index.ts";
 import type { EmbeddingProvider } from "../models/embeddings.ts";
 import type { ChunkHit, ChunkStore } from "../stores/lance/chunk-store.ts";
-import { compileAccessRule } from "../stores/lance/filter.ts";
+import { andFilters, compileAccessRule, compileScope, type ScopeClause } from "../stores/lance/filter.ts";
 import { requireMaxLength, TEXT_LIMITS } from "./limits.ts";
 import { redactChunk, redactorFor } from "./sensitive.ts";
 
 export type RetrievalMode = "lexical" | "hybrid";
+
+/**
+ * What a search may be restricted to ("only in 인사규정"): document type (extension), source
+ * folder prefix, tag, last-update range, title. Matched like the documents list.
+ */
+export interface SearchScope {
+  types?: string[];
+  folder?: string;
+  tag?: string;
+  updatedSince?: string;
+  updatedUntil?: string;
+  q?: string;
+}
+
+/** A scope as a clause the chunk table can test (services/documents.ts: scopeClause). */
+export type ScopeResolver = (actor: Actor, scope: SearchScope) => ScopeClause;
 
 /** A ranked chunk with the scores that ranked it (inside the retriever only). */
 export interface ScoredChunk extends ChunkHit {
@@ -54,6 +70,8 @@ export class Retriever {
     private readonly embedder: () => EmbeddingProvider | null,
     /** Of these documents, those indexed by an older personal-data detector (not yet re-indexed). */
     private readonly olderDetector: (documentIds: string[]) => Set<string> = () => new Set(),
+    /** Resolves a search scope to document ids (SQLite holds the facts a scope names). */
+    private readonly resolveScope: ScopeResolver | null = null,
   ) {}
 
   get mode(): RetrievalMode {
@@ -66,7 +84,7 @@ export class Retriever {
    * left out for actors who may not see them (`maySeeScores`), so no caller (search, ask and its
    * answerers, the CLI, exports) can show either by mistake.
    */
-  async retrieve(actor: Actor, query: string, options: { topK: number }): Promise<RetrievalResult> {
+  async retrieve(actor: Actor, query: string, options: { topK: number; scope?: SearchScope }): Promise<RetrievalResult> {
     requireMaxLength("query", query, TEXT_LIMITS.query);
     const result = await this.retrieveScored(actor, query, options);
     const redact = redactorFor(actor);
@@ -80,9 +98,14 @@ export class Retriever {
     return { mode: result.mode, chunks };
   }
 
-  private async retrieveScored(actor: Actor, query: string, options: { topK: number }): Promise<ScoredResult> {
+  private async retrieveScored(actor: Actor, query: string, options: { topK: number; scope?: SearchScope }): Promise<ScoredResult> {
     // Policies decide what the actor may read; the store compiles that rule into its own filter.
-    const filter = compileAccessRule(documentReadRule(actor));
+    // A scope joins it in the same filter, applied inside each search (never to its results).
+    let filter = compileAccessRule(documentReadRule(actor));
+    if (options.scope && hasScope(options.scope)) {
+      if (!this.resolveScope) throw new Error("this retriever cannot resolve search scopes");
+      filter = andFilters(filter, compileScope(this.resolveScope(actor, options.scope)));
+    }
     // Table and model are taken together: a switch of the active table (after a re-embed)
     // during this query cannot pair the new table with the old model.
     const store = this.store.snapshot();
@@ -102,6 +125,10 @@ export class Retriever {
     const semantic = vector ? await store.searchVector(vector, filter, candidates) : [];
     return { mode: "hybrid", chunks: fuse(lexical, semantic).slice(0, options.topK) };
   }
+}
+
+function hasScope(s: SearchScope): boolean {
+  return !!(s.types?.length || s.folder || s.tag || s.updatedSince || s.updatedUntil || s.q?.trim());
 }
 
 /**

@@ -4,10 +4,12 @@
  */
 import { authorize, DocumentCollection, type Actor } from "../../policies/index.ts";
 import type { AuditLog } from "./audit.ts";
-import type { RetrievalMode, RetrievalResult, Retriever } from "./retrieval.ts";
+import type { RetrievalMode, RetrievalResult, Retriever, SearchScope } from "./retrieval.ts";
 
 export interface SearchRequest {
   topK: number;
+  /** Only documents of this type, folder, tag, date range (combined with access inside the search). */
+  scope?: SearchScope;
   /** The channel, recorded in the audit event ("cli"); omitted for /api/v1/search. */
   via?: string;
 }
@@ -25,8 +27,14 @@ export class SearchService {
 
   async search(actor: Actor, query: string, request: SearchRequest): Promise<RetrievalResult> {
     authorize(actor, "list", DocumentCollection, null);
-    const r = await this.retriever.retrieve(actor, query, { topK: request.topK });
-    this.audit.record(actor, "search", null, { query, mode: r.mode, chunkIds: r.chunks.map((c) => c.chunkId), ...(request.via ? { via: request.via } : {}) });
+    const r = await this.retriever.retrieve(actor, query, { topK: request.topK, scope: request.scope });
+    this.audit.record(actor, "search", null, {
+      query,
+      mode: r.mode,
+      chunkIds: r.chunks.map((c) => c.chunkId),
+      ...(request.scope ? { scope: request.scope } : {}),
+      ...(request.via ? { via: request.via } : {}),
+    });
     return r;
   }
 }

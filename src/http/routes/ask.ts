@@ -3,7 +3,7 @@ import { streamSSE } from "hono/streaming";
 import type { AnswerEvent, AnswerSource } from "../../services/answer/types.ts";
 import { clientAbort, streamError } from "../answer-stream.ts";
 import type { AppEnv } from "../env.ts";
-import { CitationSchema, ErrorSchema, ModeSchema, QueryText, TopK, errorResponses } from "../schemas.ts";
+import { CitationSchema, ErrorSchema, ModeSchema, QueryText, ScopeSchema, TopK, errorResponses } from "../schemas.ts";
 
 export const askRoutes = new OpenAPIHono<AppEnv>();
 
@@ -11,6 +11,7 @@ const AskRequest = z
   .object({
     question: QueryText,
     topK: TopK,
+    scope: ScopeSchema.optional(),
     stream: z
       .boolean()
       .optional()
@@ -74,12 +75,12 @@ askRoutes.openapi(
   async (c) => {
     const kb = c.get("kb");
     const actor = c.get("actor");
-    const { question, topK, stream, conversationId } = c.req.valid("json");
+    const { question, topK, stream, conversationId, scope } = c.req.valid("json");
     const wantsStream = stream ?? (c.req.header("accept") ?? "").includes("text/event-stream");
     // Aborted when the client disconnects: generation stops between tokens.
     const abort = clientAbort(c);
     // Busy (429), a failing model or an unknown conversation fail here, before any byte is sent.
-    const asked = await kb.ask.ask(actor, question, { topK, conversationId, signal: abort.signal });
+    const asked = await kb.ask.ask(actor, question, { topK, scope, conversationId, signal: abort.signal });
     const { retrieval, events } = asked;
     const conversation = { conversationId: asked.conversationId!, retrievalQuery: asked.retrievalQuery };
 

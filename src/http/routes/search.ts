@@ -1,6 +1,6 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
-import { ModeSchema, QueryText, SearchResultSchema, TopK, errorResponses } from "../schemas.ts";
+import { ModeSchema, QueryText, ScopeSchema, SearchResultSchema, TopK, errorResponses } from "../schemas.ts";
 
 export const searchRoutes = new OpenAPIHono<AppEnv>();
 
@@ -11,7 +11,7 @@ searchRoutes.openapi(
     summary: "Search the chunks you may read",
     description:
       "Results are ranked; each has its `rank` (from 1). Only users with the `read_all_documents` capability also get each result's `score`: BM25 term statistics are computed over the whole index, documents you may not read included, so a score would tell how common a query term is among them. The order itself still depends on those statistics (a residual measured in docs/benchmarks.md).",
-    request: { body: { required: true, content: { "application/json": { schema: z.object({ query: QueryText, topK: TopK }).openapi("SearchRequest") } } } },
+    request: { body: { required: true, content: { "application/json": { schema: z.object({ query: QueryText, topK: TopK, scope: ScopeSchema.optional() }).openapi("SearchRequest") } } } },
     responses: {
       200: { description: "Ranked chunks", content: { "application/json": { schema: z.object({ mode: ModeSchema, results: z.array(SearchResultSchema) }).openapi("SearchResponse") } } },
       ...errorResponses,
@@ -20,8 +20,8 @@ searchRoutes.openapi(
   async (c) => {
     const kb = c.get("kb");
     const actor = c.get("actor");
-    const { query, topK } = c.req.valid("json");
-    const { mode, chunks } = await kb.search.search(actor, query, { topK: topK ?? 10 });
+    const { query, topK, scope } = c.req.valid("json");
+    const { mode, chunks } = await kb.search.search(actor, query, { topK: topK ?? 10, scope });
     return c.json(
       {
         mode,

@@ -60,3 +60,51 @@ function compile(rule: AccessRule): string {
 export function documentIdsWhere(documentIds: readonly string[]): string {
   return documentIds.length === 1 ? `document_id = ${sqlString(documentIds[0]!)}` : `document_id IN (${documentIds.map(sqlString).join(", ")})`;
 }
+
+/**
+ * A search scope as the chunk table can test it: on the `source` column (folder prefix, type
+ * suffix) or on document ids (facts only SQLite holds: tags, dates, titles as shown).
+ */
+export type ScopeClause =
+  | { op: "ids"; ids: readonly string[] }
+  | { op: "notIds"; ids: readonly string[] }
+  | { op: "sourcePrefix"; prefix: string }
+  /** The source, lower-cased, ends with one of these (".pdf"). */
+  | { op: "sourceSuffix"; suffixes: readonly string[] }
+  | { op: "all" | "any"; clauses: readonly ScopeClause[] };
+
+/** Compiles a scope clause to a LanceDB filter; null means "no restriction". */
+export function compileScope(clause: ScopeClause): string | null {
+  const sql = compileClause(clause);
+  return sql === "TRUE" ? null : sql;
+}
+
+function compileClause(c: ScopeClause): string {
+  switch (c.op) {
+    case "ids":
+      return c.ids.length === 0 ? "FALSE" : documentIdsWhere(c.ids);
+    case "notIds":
+      return c.ids.length === 0 ? "TRUE" : `document_id NOT IN (${c.ids.map(sqlString).join(", ")})`;
+    case "sourcePrefix":
+      return c.prefix === "" ? "TRUE" : `starts_with(source, ${sqlString(c.prefix)})`;
+    case "sourceSuffix":
+      return c.suffixes.length === 0 ? "FALSE" : c.suffixes.map((x) => `ends_with(lower(source), ${sqlString(x.toLowerCase())})`).join(" OR ");
+    case "all": {
+      const parts = c.clauses.map(compileClause).filter((x) => x !== "TRUE");
+      if (parts.includes("FALSE")) return "FALSE";
+      return parts.length === 0 ? "TRUE" : parts.map((x) => `(${x})`).join(" AND ");
+    }
+    case "any": {
+      const parts = c.clauses.map(compileClause).filter((x) => x !== "FALSE");
+      if (parts.includes("TRUE")) return "TRUE";
+      return parts.length === 0 ? "FALSE" : parts.map((x) => `(${x})`).join(" OR ");
+    }
+  }
+}
+
+/** Both filters (null: no restriction). */
+export function andFilters(a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return `(${a}) AND (${b})`;
+}

@@ -5,7 +5,7 @@ import "@fontsource/noto-sans-kr/400.css";
 import "@fontsource/noto-sans-kr/700.css";
 import "./styles.css";
 import "./i18n";
-import { MantineProvider, createTheme, darken, defaultVariantColorsResolver, parseThemeColor, type CSSVariablesResolver, type VariantColorsResolver } from "@mantine/core";
+import { MantineProvider, createTheme, darken, type CSSVariablesResolver } from "@mantine/core";
 import { Notifications } from "@mantine/notifications";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { StrictMode } from "react";
@@ -16,31 +16,25 @@ import { SessionProvider } from "./api/session";
 import { App } from "./App";
 
 /**
- * WCAG AA contrast: light variants (badges, alerts) get a darker text colour than Mantine's
- * default, and "dimmed" text is gray 7 instead of gray 6.
+ * WCAG AA contrast in the light scheme: the light variants' text (badges, alerts) darker than
+ * Mantine's default, and "dimmed" text gray 7 instead of gray 6. The dark scheme keeps Mantine's.
  */
-const variantColorResolver: VariantColorsResolver = (input) => {
-  const resolved = defaultVariantColorsResolver(input);
-  if (input.variant === "light") {
-    const parsed = parseThemeColor({ color: input.color ?? input.theme.primaryColor, theme: input.theme });
-    if (parsed.isThemeColor && parsed.color) return { ...resolved, color: darken(input.theme.colors[parsed.color]![9], 0.3) };
-  }
-  return resolved;
-};
-
 const cssVariablesResolver: CSSVariablesResolver = (theme) => ({
   variables: {},
-  light: { "--mantine-color-dimmed": theme.colors.gray[7] },
-  dark: {},
+  light: {
+    "--mantine-color-dimmed": theme.colors.gray[7],
+    "--kb-danger-text": theme.colors.red[9],
+    ...Object.fromEntries(Object.keys(theme.colors).map((c) => [`--mantine-color-${c}-light-color`, darken(theme.colors[c]![9], 0.3)])),
+  },
+  dark: { "--kb-danger-text": theme.colors.red[4], "--mantine-color-dimmed": theme.colors.dark[1] },
 });
 
 const theme = createTheme({
-  variantColorResolver,
   fontFamily: '"Noto Sans KR", system-ui, sans-serif',
   headings: { fontFamily: '"Noto Sans KR", system-ui, sans-serif' },
   primaryColor: "blue",
   // Darker shade of the primary colour so white text on it meets WCAG AA contrast.
-  primaryShade: { light: 8, dark: 6 },
+  primaryShade: { light: 8, dark: 8 },
   focusRing: "auto",
 });
 

@@ -72,11 +72,11 @@ export async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerat
   }
 }
 
-export async function* askStream(question: string, conversationId: string | undefined, signal: AbortSignal): AsyncGenerator<AskEvent> {
+export async function* askStream(question: string, conversationId: string | undefined, signal: AbortSignal, scope?: Record<string, unknown>): AsyncGenerator<AskEvent> {
   const res = await apiFetch("/api/v1/ask", {
     method: "POST",
     headers: { accept: "text/event-stream", "content-type": "application/json" },
-    body: JSON.stringify({ question, stream: true, ...(conversationId ? { conversationId } : {}) }),
+    body: JSON.stringify({ question, stream: true, ...(conversationId ? { conversationId } : {}), ...(scope ? { scope } : {}) }),
     signal,
   });
   if (!res.ok || !res.body) {

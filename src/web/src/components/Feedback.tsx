@@ -42,7 +42,7 @@ export function Feedback({ conversationId, messageId, initial }: { conversationI
             {rating === "down" ? <IconThumbDownFilled size={18} aria-hidden /> : <IconThumbDown size={18} aria-hidden />}
           </ActionIcon>
         </Tooltip>
-        <Text size="xs" c={state === "error" ? "red.9" : "dimmed"} role="status">
+        <Text size="xs" c={state === "error" ? "var(--kb-danger-text)" : "dimmed"} role="status">
           {state === "saved" ? t("feedback.thanks") : state === "error" ? t("feedback.error") : ""}
         </Text>
       </Group>

@@ -1,4 +1,4 @@
-import { AppShell, Burger, Group, Menu, NavLink, ScrollArea, Text, UnstyledButton, Title } from "@mantine/core";
+import { ActionIcon, AppShell, Burger, Group, Menu, NavLink, ScrollArea, Text, UnstyledButton, Title, useComputedColorScheme, useMantineColorScheme } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import {
   IconChevronDown,
@@ -15,7 +15,10 @@ import {
   IconListCheck,
   IconFileCertificate,
   IconThumbUp,
+  IconId,
   IconLock,
+  IconMoon,
+  IconSun,
 } from "@tabler/icons-react";
 import type { ReactNode } from "react";
 import { useTranslation } from "react-i18next";
@@ -32,13 +35,15 @@ interface NavItem {
 
 export function LanguageMenu() {
   const { t, i18n } = useTranslation();
+  const current = LANGUAGES.find((l) => i18n.resolvedLanguage === l.code)?.label;
   return (
     <Menu position="bottom-end">
       <Menu.Target>
-        <UnstyledButton aria-label={`${t("nav.language")}: ${LANGUAGES.find((l) => i18n.resolvedLanguage === l.code)?.label ?? ""}`} p={6}>
+        {/* The visible text is part of the name (WCAG 2.5.3 Label in Name). */}
+        <UnstyledButton aria-label={`${t("nav.language")}: ${current ?? ""}`} p={6}>
           <Group gap={4} wrap="nowrap">
             <IconLanguage size={18} aria-hidden />
-            <Text size="sm">{LANGUAGES.find((l) => i18n.resolvedLanguage === l.code)?.label}</Text>
+            <Text size="sm">{current}</Text>
           </Group>
         </UnstyledButton>
       </Menu.Target>
@@ -50,6 +55,19 @@ export function LanguageMenu() {
         ))}
       </Menu.Dropdown>
     </Menu>
+  );
+}
+
+/** Light or dark (remembered by Mantine in localStorage; starts light). */
+export function ColorSchemeToggle() {
+  const { t } = useTranslation();
+  const { setColorScheme } = useMantineColorScheme();
+  const scheme = useComputedColorScheme("light");
+  const dark = scheme === "dark";
+  return (
+    <ActionIcon variant="subtle" color="gray" onClick={() => setColorScheme(dark ? "light" : "dark")} aria-label={dark ? t("nav.lightTheme") : t("nav.darkTheme")}>
+      {dark ? <IconSun size={18} aria-hidden /> : <IconMoon size={18} aria-hidden />}
+    </ActionIcon>
   );
 }
 
@@ -72,6 +90,7 @@ export function Layout() {
     { to: "/admin/tokens", label: t("nav.tokens"), icon: <IconKey size={18} aria-hidden />, show: can("manage_users") },
     { to: "/admin/access", label: t("nav.access"), icon: <IconLock size={18} aria-hidden />, show: can("manage_all_documents") },
     { to: "/admin/jobs", label: t("nav.jobs"), icon: <IconListCheck size={18} aria-hidden />, show: can("ingest") || can("manage_all_documents") },
+    { to: "/admin/personal-data", label: t("nav.personalData"), icon: <IconId size={18} aria-hidden />, show: can("view_sensitive") || can("manage_all_documents") },
     { to: "/admin/audit", label: t("nav.audit"), icon: <IconFileCertificate size={18} aria-hidden />, show: can("view_audit") },
     { to: "/admin/feedback", label: t("nav.feedback"), icon: <IconThumbUp size={18} aria-hidden />, show: can("review_feedback") },
   ].filter((i) => i.show);
@@ -97,6 +116,7 @@ export function Layout() {
             </Title>
           </Group>
           <Group gap="xs" wrap="nowrap">
+            <ColorSchemeToggle />
             <LanguageMenu />
             <Menu position="bottom-end">
               <Menu.Target>

@@ -1,5 +1,5 @@
-import { ActionIcon, Alert, Anchor, Badge, Box, Button, CopyButton, Group, List, Loader, Paper, Stack, Text, Textarea, Title, Tooltip } from "@mantine/core";
-import { IconCheck, IconCopy, IconPlayerStopFilled, IconPlus, IconSend } from "@tabler/icons-react";
+import { ActionIcon, Alert, Anchor, Badge, Box, Button, Collapse, CopyButton, Group, List, Loader, Paper, Stack, Text, Textarea, Title, Tooltip } from "@mantine/core";
+import { IconCheck, IconCopy, IconFilter, IconPlayerStopFilled, IconPlus, IconSend } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useRef, useState, type KeyboardEvent } from "react";
 import { useTranslation } from "react-i18next";
@@ -8,6 +8,7 @@ import { askStream, type AskCitation, type AskSource } from "../api/ask-stream";
 import { ApiError, api, unwrap } from "../api/client";
 import { Feedback } from "../components/Feedback";
 import { Markdown, type CitationTarget } from "../components/Markdown";
+import { EMPTY_SCOPE, ScopeFields, scopeCount, toScope, type ScopeForm } from "../components/Scope";
 
 interface Turn {
   key: string;
@@ -49,6 +50,8 @@ export function AskScreen() {
   const [conversationId, setConversationId] = useState<string | undefined>(params.conversationId);
   const [turns, setTurns] = useState<Turn[]>([]);
   const [question, setQuestion] = useState("");
+  const [scopeForm, setScopeForm] = useState<ScopeForm>(EMPTY_SCOPE);
+  const [scopeOpen, setScopeOpen] = useState(false);
   const abortRef = useRef<AbortController | null>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const endRef = useRef<HTMLDivElement>(null);
@@ -72,9 +75,10 @@ export function AskScreen() {
       const m = msgs[i]!;
       if (m.role !== "user") continue;
       const a = msgs[i + 1]?.role === "assistant" ? msgs[i + 1] : undefined;
-      // Newer servers send each message's id and the feedback given on it.
+      // Each message's id and the feedback given on it; a stored answer without citations is
+      // one the documents did not answer ("I don't know": `found` itself is not stored).
       const extra = a as { id?: number | string; feedback?: Turn["feedback"] } | undefined;
-      loaded.push({ key: `h${i}`, question: m.content, answer: a?.content ?? "", sources: [], citations: a?.citations ?? [], status: "done", messageId: extra?.id, feedback: extra?.feedback });
+      loaded.push({ key: `h${i}`, question: m.content, answer: a?.content ?? "", sources: [], citations: a?.citations ?? [], status: "done", messageId: extra?.id, feedback: extra?.feedback, found: a ? (a.citations ?? []).length > 0 : undefined });
     }
     setTurns(loaded);
   }, [earlier.data]);
@@ -92,9 +96,12 @@ export function AskScreen() {
     const ac = new AbortController();
     abortRef.current = ac;
     try {
-      for await (const e of askStream(q, conversationId, ac.signal)) {
+      for await (const e of askStream(q, conversationId, ac.signal, toScope(scopeForm))) {
         if (e.type === "sources") {
           setConversationId(e.conversationId);
+          // The address names the conversation (a reload or a shared link reopens it), without
+          // a router navigation that would remount this screen mid-stream.
+          if (location.pathname === "/") window.history.replaceState(window.history.state, "", `/c/${encodeURIComponent(e.conversationId)}`);
           update(key, () => ({ sources: e.sources }));
         } else if (e.type === "delta") update(key, (x) => ({ answer: x.answer + e.text }));
         else if (e.type === "done") update(key, () => ({ answer: e.done.answer, citations: e.done.citations, found: e.done.found, status: "done", messageId: e.done.messageId }));
@@ -127,6 +134,7 @@ export function AskScreen() {
     setConversationId(undefined);
     setTurns([]);
     if (params.conversationId) void navigate("/");
+    else if (location.pathname !== "/") window.history.replaceState(window.history.state, "", "/");
     inputRef.current?.focus();
   };
 
@@ -164,7 +172,15 @@ export function AskScreen() {
           onKeyDown={onKeyDown}
           autoFocus
         />
-        <Group justify="flex-end" mt="xs">
+        <Collapse expanded={scopeOpen}>
+          <Box mt="xs">
+            <ScopeFields value={scopeForm} onChange={setScopeForm} />
+          </Box>
+        </Collapse>
+        <Group justify="space-between" mt="xs">
+          <Button variant="subtle" size="xs" leftSection={<IconFilter size={14} aria-hidden />} onClick={() => setScopeOpen((o) => !o)} aria-expanded={scopeOpen}>
+            {scopeCount(scopeForm) ? t("scope.limitedTo", { count: scopeCount(scopeForm) }) : t("scope.limit")}
+          </Button>
           {streaming ? (
             <Button color="red" variant="light" leftSection={<IconPlayerStopFilled size={16} aria-hidden />} onClick={() => abortRef.current?.abort()}>
               {t("ask.stop")}
@@ -186,7 +202,7 @@ function TurnView({ turn, conversationId }: { turn: Turn; conversationId?: strin
   const unknown = turn.status === "done" && turn.found === false;
   return (
     <Stack gap="xs" data-testid="turn">
-      <Paper p="sm" radius="md" bg="blue.0" ml="auto" maw="85%">
+      <Paper p="sm" radius="md" bg="var(--mantine-color-blue-light)" ml="auto" maw="85%">
         <Text size="sm" style={{ whiteSpace: "pre-wrap" }} aria-label={t("ask.you")}>
           {turn.question}
         </Text>

@@ -1,11 +1,13 @@
-import { Alert, Badge, Button, Group, Loader, Pagination, Paper, SegmentedControl, Stack, Text, Title } from "@mantine/core";
+import { Alert, Anchor, Badge, Button, Group, Loader, Pagination, Paper, SegmentedControl, Stack, Text, Title } from "@mantine/core";
 import { IconDownload } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
-import { useParams, useSearchParams } from "react-router";
-import { ApiError, api, apiFetch, apiJson, unwrap } from "../api/client";
+import { Link, useParams, useSearchParams } from "react-router";
+import { ApiError, api, apiFetch, unwrap } from "../api/client";
+import { useSession } from "../api/session";
 import { ClassificationBadge } from "../components/Badges";
+import { ExplainForm } from "./admin/Explain";
 import { openPdf, renderPage } from "../components/pdf";
 
 /** Where the quote is in the text: exact, else ignoring whitespace differences, else its first words. */
@@ -27,23 +29,6 @@ export function findQuote(text: string, quote: string): [number, number] | null 
   return null;
 }
 
-interface PageText {
-  page: number;
-  text: string;
-}
-
-async function fetchPage(id: string, page: number): Promise<{ text: string; pageCount?: number }> {
-  // GET /documents/{id}/pages/{n} where the server has it; else the whole text, one page picked.
-  const res = await apiFetch(`/api/v1/documents/${encodeURIComponent(id)}/pages/${page}`);
-  if (res.ok) {
-    const body = (await res.json()) as { text?: string; pageCount?: number };
-    return { text: body.text ?? "", pageCount: body.pageCount };
-  }
-  if (res.status !== 404 && res.status !== 405) throw new ApiError(res.status, `http_${res.status}`, `HTTP ${res.status}`);
-  const all = await apiJson<{ pages: PageText[] }>(`/api/v1/documents/${encodeURIComponent(id)}/text`);
-  return { text: all.pages.find((p) => p.page === page)?.text ?? "", pageCount: all.pages.length };
-}
-
 export default function DocumentView() {
   const { t } = useTranslation();
   const { id = "" } = useParams();
@@ -51,17 +36,19 @@ export default function DocumentView() {
   const page = Math.max(1, Number(search.get("page")) || 1);
   const quote = search.get("quote") ?? "";
   const [view, setView] = useState<"text" | "pdf">("text");
+  const { can } = useSession();
 
   const doc = useQuery({ queryKey: ["document", id], queryFn: async () => unwrap(await api.GET("/api/v1/documents/{id}", { params: { path: { id } } })) });
-  const text = useQuery({ queryKey: ["document-page", id, page], queryFn: () => fetchPage(id, page), enabled: doc.isSuccess });
-  // May the original be downloaded? The server decides (view_sensitive, or no personal data); ask it.
-  const original = useQuery({
-    queryKey: ["document-original-allowed", id],
+  // The page's text (masked as the API masks it) and whether the original may be downloaded
+  // (the server decides: view_sensitive, or no personal data recorded).
+  const text = useQuery({
+    queryKey: ["document-page", id, page],
     enabled: doc.isSuccess,
-    queryFn: async () => (await apiFetch(`/api/v1/documents/${encodeURIComponent(id)}/original`, { method: "HEAD" })).ok,
+    queryFn: async () => unwrap(await api.GET("/api/v1/documents/{id}/pages/{n}", { params: { path: { id, n: page } } })),
   });
+  const original = { data: text.data?.originalAvailable ?? false };
   const isPdf = doc.data?.mime === "application/pdf" || /\.pdf$/i.test(doc.data?.source ?? "");
-  const pageCount = Math.max(doc.data?.pageCount ?? 1, text.data?.pageCount ?? 1, page);
+  const pageCount = Math.max(doc.data?.pageCount ?? 1, text.data?.pageCount ?? 1);
 
   const range = useMemo(() => (text.data ? findQuote(text.data.text, quote) : null), [text.data, quote]);
   const markRef = useRef<HTMLElement>(null);
@@ -120,7 +107,7 @@ export default function DocumentView() {
         ) : text.isPending ? (
           <Loader size="sm" aria-label={t("common.loading")} />
         ) : text.isError ? (
-          <Alert color="red">{t("common.error")}</Alert>
+          <Alert color="red">{text.error instanceof ApiError && text.error.status === 404 ? t("doc.pageNotFound") : t("common.error")}</Alert>
         ) : (
           <>
             {quote && !range ? (
@@ -145,6 +132,19 @@ export default function DocumentView() {
           </>
         )}
       </Paper>
+      {can("manage_all_documents") ? (
+        <Paper withBorder p="md" radius="md" component="section" aria-labelledby="doc-access-title">
+          <Group justify="space-between" mb="xs">
+            <Title order={3} size="h5" id="doc-access-title">
+              {t("explain.title")}
+            </Title>
+            <Anchor component={Link} to={`/admin/access?doc=${encodeURIComponent(id)}`} size="sm">
+              {t("doc.changeAccess")}
+            </Anchor>
+          </Group>
+          <ExplainForm document={id} />
+        </Paper>
+      ) : null}
     </Stack>
   );
 }

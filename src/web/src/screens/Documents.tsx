@@ -1,4 +1,4 @@
-import { Alert, Anchor, Badge, Button, Group, Loader, Pagination, Paper, Progress, Select, Stack, Table, TagsInput, Text, Title } from "@mantine/core";
+import { Alert, Anchor, Badge, Button, Group, Loader, Pagination, Paper, Progress, Select, Stack, Table, TagsInput, Text, TextInput, Title } from "@mantine/core";
 import { Dropzone } from "@mantine/dropzone";
 import { IconCircleCheck, IconCircleX, IconUpload } from "@tabler/icons-react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
@@ -19,23 +19,78 @@ export function typeLabel(mime: string | null, source: string): string {
   return mime?.split("/").pop()?.toUpperCase() ?? "?";
 }
 
+const TYPES = ["pdf", "docx", "hwp", "hwpx", "xlsx", "pptx", "md", "txt", "html", "eml", "csv"];
+
+interface Filters {
+  q: string;
+  type: string;
+  folder: string;
+  tag: string;
+  updatedSince: string;
+  updatedUntil: string;
+}
+const NO_FILTERS: Filters = { q: "", type: "", folder: "", tag: "", updatedSince: "", updatedUntil: "" };
+
 export default function Documents() {
   const { t, i18n } = useTranslation();
   const { can } = useSession();
   const [page, setPage] = useState(1);
+  const [form, setForm] = useState<Filters>(NO_FILTERS);
+  const [filters, setFilters] = useState<Filters>(NO_FILTERS);
   const list = useQuery({
-    queryKey: ["documents", page],
-    queryFn: async () => unwrap(await api.GET("/api/v1/documents", { params: { query: { limit: PAGE, offset: (page - 1) * PAGE } } })),
+    queryKey: ["documents", page, filters],
+    queryFn: async () => {
+      const query: Record<string, string | number> = { limit: PAGE, offset: (page - 1) * PAGE };
+      for (const [k, v] of Object.entries(filters) as [keyof Filters, string][]) {
+        if (!v.trim()) continue;
+        // Dates: the whole day, in the browser's time zone.
+        if (k === "updatedSince") query[k] = new Date(`${v}T00:00:00`).toISOString();
+        else if (k === "updatedUntil") query[k] = new Date(`${v}T23:59:59.999`).toISOString();
+        else query[k] = v.trim();
+      }
+      return unwrap(await api.GET("/api/v1/documents", { params: { query: query as { limit: number; offset: number } } }));
+    },
   });
+  const set = (k: keyof Filters) => (v: string) => setForm((f) => ({ ...f, [k]: v }));
   const total = list.data?.total ?? 0;
   return (
     <Stack maw={1100} mx="auto">
       <Title order={2}>{t("nav.documents")}</Title>
       {can("ingest") ? <Upload /> : null}
+      <form
+        aria-label={t("documents.filters")}
+        onSubmit={(e) => {
+          e.preventDefault();
+          setPage(1);
+          setFilters(form);
+        }}
+      >
+        <Group align="flex-end" wrap="wrap" gap="sm">
+          <TextInput label={t("documents.titleFilter")} value={form.q} onChange={(e) => set("q")(e.currentTarget.value)} w={200} type="search" />
+          <Select label={t("documents.type")} data={TYPES.map((x) => ({ value: x, label: x.toUpperCase() }))} value={form.type || null} onChange={(v) => set("type")(v ?? "")} clearable w={120} />
+          <TextInput label={t("documents.folder")} placeholder="hr/" value={form.folder} onChange={(e) => set("folder")(e.currentTarget.value)} w={160} />
+          <TextInput label={t("access.tag")} value={form.tag} onChange={(e) => set("tag")(e.currentTarget.value)} w={120} />
+          <TextInput type="date" label={t("documents.updatedSince")} value={form.updatedSince} onChange={(e) => set("updatedSince")(e.currentTarget.value)} w={160} />
+          <TextInput type="date" label={t("documents.updatedUntil")} value={form.updatedUntil} onChange={(e) => set("updatedUntil")(e.currentTarget.value)} w={160} />
+          <Button type="submit" variant="light">
+            {t("audit.apply")}
+          </Button>
+          <Button
+            variant="subtle"
+            onClick={() => {
+              setForm(NO_FILTERS);
+              setFilters(NO_FILTERS);
+              setPage(1);
+            }}
+          >
+            {t("documents.clearFilters")}
+          </Button>
+        </Group>
+      </form>
       {list.isPending ? <Loader aria-label={t("common.loading")} /> : null}
       {list.isError ? <Alert color="red">{t("common.error")}</Alert> : null}
       {list.data ? (
-        <Text size="sm" c="dimmed">
+        <Text size="sm" c="dimmed" role="status">
           {t("documents.count", { count: total })}
         </Text>
       ) : null}
@@ -64,7 +119,7 @@ export default function Documents() {
                   </Table.Td>
                   <Table.Td>
                     <Badge variant="outline" color="gray">
-                      {typeLabel(d.mime, d.source)}
+                      {(d as { type?: string }).type?.toUpperCase() || typeLabel(d.mime, d.source)}
                     </Badge>
                     {d.status !== "ready" ? (
                       <Badge ml={4} color={d.status === "failed" ? "red" : "yellow"} variant="light">
@@ -139,7 +194,13 @@ function Upload() {
       }
       const id = accepted.documents[0]?.id;
       if (classification !== null && id) {
-        await apiJson(`/api/v1/documents/${encodeURIComponent(id)}/acl`, { method: "PUT", body: JSON.stringify({ allow, deny, classification: Number(classification) }) }).catch((e: unknown) =>
+        // The upload has no classification field: set it on the new document, keeping the
+        // lists it got (the chosen ones, or the default rules' when none were chosen).
+        const setClassification = async () => {
+          const current = unwrap(await api.GET("/api/v1/documents/{id}", { params: { path: { id } } }));
+          await apiJson(`/api/v1/documents/${encodeURIComponent(id)}/acl`, { method: "PUT", body: JSON.stringify({ allow: current.acl.allow, deny: current.acl.deny, classification: Number(classification) }) });
+        };
+        await setClassification().catch((e: unknown) =>
           set(key, { message: `${t("documents.classificationFailed")} (${e instanceof Error ? e.message : ""})` }),
         );
       }
@@ -190,7 +251,7 @@ function Upload() {
                 <Group gap={4} wrap="nowrap">
                   {i.state === "succeeded" || i.state === "unchanged" ? <IconCircleCheck size={16} color="var(--mantine-color-green-8)" aria-hidden /> : null}
                   {i.state === "failed" ? <IconCircleX size={16} color="var(--mantine-color-red-8)" aria-hidden /> : null}
-                  <Text size="xs" c={i.state === "failed" ? "red.9" : "dimmed"}>
+                  <Text size="xs" c={i.state === "failed" ? "var(--kb-danger-text)" : "dimmed"}>
                     {t(`documents.state.${i.state}`)}
                   </Text>
                 </Group>
@@ -199,7 +260,7 @@ function Upload() {
                 <Progress value={i.progress} animated={i.state === "processing"} size="sm" aria-label={t("documents.progress", { name: i.name })} />
               ) : null}
               {i.message ? (
-                <Text size="xs" c={i.state === "failed" ? "red.9" : "dimmed"}>
+                <Text size="xs" c={i.state === "failed" ? "var(--kb-danger-text)" : "dimmed"}>
                   {i.message}
                 </Text>
               ) : null}

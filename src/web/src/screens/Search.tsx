@@ -1,10 +1,11 @@
-import { Alert, Anchor, Badge, Button, Group, Loader, Paper, Stack, Text, TextInput, Title } from "@mantine/core";
+import { Accordion, Alert, Anchor, Badge, Button, Group, Loader, Paper, Stack, Text, TextInput, Title } from "@mantine/core";
 import { IconSearch } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, useSearchParams } from "react-router";
 import { ApiError, api, unwrap } from "../api/client";
+import { EMPTY_SCOPE, ScopeFields, scopeCount, toScope, type ScopeForm, type SearchScope } from "../components/Scope";
 import { documentHref } from "./Ask";
 
 /** A result's text shortened around the first query term, as plain text. */
@@ -23,15 +24,18 @@ export default function Search() {
   const [params, setParams] = useSearchParams();
   const q = params.get("q") ?? "";
   const [input, setInput] = useState(q);
+  const [scopeForm, setScopeForm] = useState<ScopeForm>(EMPTY_SCOPE);
+  const [scope, setScope] = useState<SearchScope | undefined>(undefined);
 
   const results = useQuery({
-    queryKey: ["search", q],
+    queryKey: ["search", q, scope],
     enabled: q.trim().length > 0,
-    queryFn: async () => unwrap(await api.POST("/api/v1/search", { body: { query: q, topK: 20 } })),
+    queryFn: async () => unwrap(await api.POST("/api/v1/search", { body: { query: q, topK: 20, ...(scope ? { scope } : {}) } })),
   });
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
+    setScope(toScope(scopeForm));
     const next = new URLSearchParams(params);
     if (input.trim()) next.set("q", input.trim());
     else next.delete("q");
@@ -46,6 +50,20 @@ export default function Search() {
           <TextInput label={t("search.query")} value={input} onChange={(e) => setInput(e.currentTarget.value)} leftSection={<IconSearch size={16} aria-hidden />} style={{ flex: 1, minWidth: 200 }} maxLength={2000} type="search" />
           <Button type="submit">{t("nav.search")}</Button>
         </Group>
+        <Accordion variant="contained" mt="sm">
+          <Accordion.Item value="scope">
+            <Accordion.Control>
+              {t("scope.filters")}
+              {scopeCount(scopeForm) ? ` (${scopeCount(scopeForm)})` : ""}
+            </Accordion.Control>
+            <Accordion.Panel>
+              <ScopeFields value={scopeForm} onChange={setScopeForm} />
+              <Button variant="subtle" size="xs" mt="xs" onClick={() => setScopeForm(EMPTY_SCOPE)}>
+                {t("documents.clearFilters")}
+              </Button>
+            </Accordion.Panel>
+          </Accordion.Item>
+        </Accordion>
       </form>
       {results.isFetching ? <Loader size="sm" aria-label={t("common.loading")} /> : null}
       {results.isError ? <Alert color="red">{results.error instanceof ApiError && results.error.status === 429 ? t("ask.busy") : t("common.error")}</Alert> : null}

@@ -5,7 +5,7 @@ import { useTranslation } from "react-i18next";
 import { Navigate, useLocation, useNavigate } from "react-router";
 import { ApiError, apiFetch } from "../api/client";
 import { useSession } from "../api/session";
-import { LanguageMenu } from "../components/Layout";
+import { ColorSchemeToggle, LanguageMenu } from "../components/Layout";
 
 /** A single-sign-on provider (GET /api/v1/auth/providers); none today, buttons appear when there are. */
 interface Provider {
@@ -52,8 +52,9 @@ export function SignInScreen() {
   };
 
   return (
-    <Box component="main" id="main" mih="100vh" bg="gray.0">
-      <Group justify="flex-end" p="sm">
+    <Box component="main" id="main" mih="100vh" className="kb-signin-bg">
+      <Group justify="flex-end" p="sm" gap="xs">
+        <ColorSchemeToggle />
         <LanguageMenu />
       </Group>
       <Center px="md" pb="xl">

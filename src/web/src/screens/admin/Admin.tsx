@@ -8,6 +8,7 @@ import { AuditScreen } from "./Audit";
 import { FeedbackReviewScreen } from "./FeedbackReview";
 import { GroupsScreen } from "./Groups";
 import { JobsScreen } from "./Jobs";
+import { PersonalDataScreen } from "./PersonalData";
 import { TokensScreen } from "./Tokens";
 import { UsersScreen } from "./Users";
 
@@ -28,6 +29,7 @@ export default function Admin() {
       <Route path="tokens" element={<Guard any={["manage_users"]}><TokensScreen /></Guard>} />
       <Route path="access" element={<Guard any={["manage_all_documents"]}><AccessScreen /></Guard>} />
       <Route path="jobs" element={<Guard any={["ingest", "manage_all_documents"]}><JobsScreen /></Guard>} />
+      <Route path="personal-data" element={<Guard any={["view_sensitive", "manage_all_documents"]}><PersonalDataScreen /></Guard>} />
       <Route path="audit" element={<Guard any={["view_audit"]}><AuditScreen /></Guard>} />
       <Route path="feedback" element={<Guard any={["review_feedback"]}><FeedbackReviewScreen /></Guard>} />
       <Route path="*" element={<Navigate to="/" replace />} />

@@ -43,9 +43,14 @@ export function AuditScreen() {
     <Stack maw={1200} mx="auto">
       <Group justify="space-between">
         <Title order={2}>{t("nav.audit")}</Title>
-        <Button component="a" href={`/api/v1/audit?${params({ format: "jsonl", limit: "1000" })}`} download="audit.jsonl" variant="default" leftSection={<IconDownload size={16} aria-hidden />}>
-          {t("audit.export")}
-        </Button>
+        <Group gap="xs">
+          <Button component="a" href={`/api/v1/audit/export?${params({ format: "jsonl" })}`} download variant="default" leftSection={<IconDownload size={16} aria-hidden />}>
+            {t("audit.exportJsonl")}
+          </Button>
+          <Button component="a" href={`/api/v1/audit/export?${params({ format: "csv" })}`} download variant="default" leftSection={<IconDownload size={16} aria-hidden />}>
+            {t("audit.exportCsv")}
+          </Button>
+        </Group>
       </Group>
       <form
         onSubmit={(e) => {
@@ -96,7 +101,7 @@ export function AuditScreen() {
                 <Table.Td>{e.action}</Table.Td>
                 <Table.Td style={{ overflowWrap: "anywhere" }}>{e.target}</Table.Td>
                 <Table.Td>
-                  <Text size="xs" c={e.outcome === "ok" ? undefined : "red.9"}>
+                  <Text size="xs" c={e.outcome === "ok" ? undefined : "var(--kb-danger-text)"}>
                     {e.outcome}
                   </Text>
                 </Table.Td>

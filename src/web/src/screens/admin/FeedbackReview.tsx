@@ -1,4 +1,4 @@
-import { Alert, Badge, Button, Checkbox, Group, Loader, Paper, SegmentedControl, Stack, Text, Textarea, Title } from "@mantine/core";
+import { Alert, Anchor, Badge, Button, Checkbox, Group, Loader, Paper, SegmentedControl, Stack, Text, Textarea, Title } from "@mantine/core";
 import { IconDownload, IconThumbDown, IconThumbUp } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
@@ -137,9 +137,9 @@ function FeedbackCard({ item }: { item: FeedbackItem }) {
               checked={expected.includes(s.documentId)}
               onChange={(e) => setExpected((x) => (e.currentTarget.checked ? [...x, s.documentId] : x.filter((d) => d !== s.documentId)))}
             />
-            <Text size="sm" component={Link} to={documentHref(s.documentId, s.page)} c="blue.8">
+            <Anchor size="sm" component={Link} to={documentHref(s.documentId, s.page)}>
               [{s.n}] {s.title} · {t("doc.pageN", { n: s.page })}
-            </Text>
+            </Anchor>
           </Group>
         ))}
         {item.hiddenSources > 0 ? (

@@ -72,7 +72,7 @@ export function JobsScreen() {
                   <Text size="xs">{t("jobs.throughput", { n: j.throughput === null ? "–" : j.throughput.toFixed(2) })}</Text>
                   {LIVE.includes(j.status) ? <Text size="xs">{t("jobs.eta", { eta: eta(j.etaSeconds, t) })}</Text> : null}
                   {Object.entries(j.counts).map(([k, v]) => (
-                    <Text key={k} size="xs" c={k === "failed" ? "red.9" : "dimmed"}>
+                    <Text key={k} size="xs" c={k === "failed" ? "var(--kb-danger-text)" : "dimmed"}>
                       {t(`jobs.status.${k}`)}: {v}
                     </Text>
                   ))}

@@ -9,6 +9,7 @@ import { ClassificationBadge } from "../../components/Badges";
 import { Confirm } from "../../components/Confirm";
 import { CLASSIFICATION_LEVELS } from "../../components/principals";
 import { ExplainForm } from "./Explain";
+import { SignInPanel } from "./SignInPanel";
 import { notifyDone, notifyError, type Group as GroupT, type User } from "./common";
 
 const BUILTIN_ROLES = ["viewer", "editor", "admin"];
@@ -160,7 +161,6 @@ function UserDetail({ name }: { name: string }) {
   const user = useQuery({ queryKey: ["admin-user", name], queryFn: () => apiJson<UserDetailT>(path) });
   const groups = useQuery({ queryKey: ["admin-groups"], queryFn: () => apiJson<{ items: GroupT[] }>("/api/v1/admin/groups") });
   const [addGroup, setAddGroup] = useState<string | null>(null);
-  const [generated, setGenerated] = useState<string | null>(null);
   const [confirm, setConfirm] = useState<"delete" | "purge" | null>(null);
   const refresh = () => {
     void qc.invalidateQueries({ queryKey: ["admin-user", name] });
@@ -183,11 +183,6 @@ function UserDetail({ name }: { name: string }) {
       if (!res.ok) throw new Error(`${res.status} ${await res.text()}`);
     },
     onSuccess: refresh,
-    onError: (e) => notifyError(t, e),
-  });
-  const reset = useMutation({
-    mutationFn: () => apiJson<{ generated?: string; sessionsRevoked: number }>(`${path}/password`, { method: "PUT", body: JSON.stringify({ generate: true }) }),
-    onSuccess: (r) => setGenerated(r.generated ?? null),
     onError: (e) => notifyError(t, e),
   });
   const destroy = useMutation({
@@ -265,22 +260,7 @@ function UserDetail({ name }: { name: string }) {
           </Button>
         </Group>
       </div>
-      <div>
-        <Title order={3} size="h5">
-          {t("users.password")}
-        </Title>
-        <Button variant="light" mt={4} onClick={() => reset.mutate()} loading={reset.isPending}>
-          {t("users.resetPassword")}
-        </Button>
-        {generated ? (
-          <>
-            <Text size="sm" mt="xs">
-              {t("users.passwordOnce", { name })}
-            </Text>
-            <Code block>{generated}</Code>
-          </>
-        ) : null}
-      </div>
+      <SignInPanel name={name} />
       <div>
         <Title order={3} size="h5">
           {t("explain.title")}
