@@ -29,3 +29,9 @@ allow(Tokens, ["list", "revoke"], isSelf);
  */
 allow(Users, ["set_password", "list_sessions", "revoke_sessions"], manages);
 allow(Users, ["change_password", "list_sessions", "revoke_sessions"], isSelf);
+
+/**
+ * The directory (user and group names, for choosing who may read an upload): those who may
+ * upload or manage documents or accounts. Names only; memberships and roles stay with `list`.
+ */
+allow(Users, "directory", (actor) => ["ingest", "manage_own_documents", "manage_all_documents", "manage_users"].some((c) => hasCapability(actor, c as never)));

@@ -99,4 +99,15 @@ describe("kb CLI", () => {
     const again = await kb("ingest", docs, "--wait");
     expect(again.stdout).toMatch(/1 unchanged/);
   });
+
+  it("eval measures a reviewed-feedback export in place, on this data folder, as a user", async () => {
+    const parking = JSON.parse((await kb("search", "지하 주차장", "--json")).stdout).chunks[0].documentId as string;
+    const file = path.join(dir, "feedback.jsonl");
+    fs.writeFileSync(file, `${JSON.stringify({ question: "지하 주차장은 무료인가요?", expected_document_ids: [parking], expected_answer: "1인당 1대 무료" })}\n`);
+    const asKim = JSON.parse((await kb("eval", file, "--as", "kim", "--json")).stdout);
+    expect(asKim).toMatchObject({ questions: 1, recall1: 1, ingestSeconds: 0 });
+    // park may not read the document: the same set measures 0 for him.
+    expect(JSON.parse((await kb("eval", file, "--as", "park", "--json")).stdout)).toMatchObject({ questions: 1, recall10: 0 });
+    await expect(kb("eval", file, "--answers")).rejects.toMatchObject({ stderr: expect.stringMatching(/retrieval only/) });
+  });
 });

@@ -6,6 +6,7 @@
  */
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { ingestNow, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
 import { buildPdf } from "./ingest/fixtures.ts";
 
@@ -159,5 +160,51 @@ describe("the documents list", () => {
     expect((await list(kim, "?updatedSince=2999-01-01T00:00:00Z")).total).toBe(0);
     expect((await list(kim, "?updatedUntil=2000-01-01T00:00:00Z")).total).toBe(0);
     expect((await list(kim, "?updatedSince=2000-01-01T00:00:00Z&type=txt&limit=1")).items).toHaveLength(1);
+  });
+});
+
+describe("choosing access for an upload", () => {
+  it("the directory lists enabled user names, groups and classifications to uploaders, not to viewers", async () => {
+    const editor = t.tokenFor("writer", "editor");
+    t.kb.admin.createGroup(SYSTEM_ACTOR, "finance");
+    t.tokenFor("gone", "viewer");
+    t.kb.accounts.updateUser("gone", { disabled: true });
+    expect((await t.fetchAs(kim, "/api/v1/directory")).status).toBe(403);
+    const { status, body } = await json(await t.fetchAs(editor, "/api/v1/directory"));
+    expect(status).toBe(200);
+    expect(body.users).toEqual(expect.arrayContaining(["kim", "boss", "writer"]));
+    expect(body.users).not.toContain("gone");
+    expect(body.groups).toEqual([{ name: "finance", description: null }]);
+    expect(body.classifications).toEqual([
+      { level: 0, label: "public" },
+      { level: 1, label: "internal" },
+      { level: 2, label: "confidential" },
+      { level: 3, label: "secret" },
+    ]);
+    expect((await json(await t.fetchAs(editor, "/api/v1/directory?q=KI"))).body.users).toEqual(["kim"]);
+  });
+
+  it("an upload takes a classification; a reader without the clearance never sees the document", async () => {
+    const editor = t.tokenFor("writer", "editor");
+    const form = new FormData();
+    form.append("file", new Blob(["Merger plans for next year."], { type: "text/plain" }), "merger.txt");
+    form.append("classification", "confidential");
+    const res = await t.fetchAs(editor, "/api/v1/documents", { method: "POST", body: form });
+    expect(res.status).toBe(202);
+    const { jobId, documents } = (await res.json()) as any;
+    for (;;) {
+      const job = (await json(await t.fetchAs(editor, `/api/v1/jobs/${jobId}`))).body;
+      if (!["queued", "running"].includes(job.status)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const doc = (await json(await t.fetchAs(admin, `/api/v1/documents/${documents[0].id}`))).body;
+    expect(doc).toMatchObject({ classification: "confidential", acl: { classification: 2 } });
+    expect((await t.fetchAs(kim, `/api/v1/documents/${documents[0].id}/pages/1`)).status).toBe(404);
+    const bad = new FormData();
+    bad.append("file", new Blob(["x"], { type: "text/plain" }), "x.txt");
+    bad.append("classification", "top-secret");
+    const refused = await json(await t.fetchAs(editor, "/api/v1/documents", { method: "POST", body: bad }));
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.code).toBe("bad_classification");
   });
 });

@@ -120,6 +120,10 @@ describe("erasure", () => {
     const asked = await t.fetchAs(admin, "/api/v1/ask", post({ question: "Which breach does the incident code name?" }));
     const answer = (await asked.json()) as any;
     expect(answer.citations.some((c: any) => c.documentId === secret!.id)).toBe(true);
+    // Feedback keeps a copy of that answer, and a review names the document as expected.
+    const fb = (await (await t.fetchAs(admin, "/api/v1/feedback", post({ messageId: answer.messageId, rating: "down" }))).json()) as any;
+    expect((await t.fetchAs(admin, `/api/v1/admin/feedback/${fb.id}/review`, { ...post({ expectedDocumentIds: [secret!.id, after!.id] }), method: "PUT" })).status).toBe(200);
+    expect(sqliteRowsContaining(marker).some((r) => r.startsWith("answer_feedback"))).toBe(true);
 
     // Before: the marker is on disk and in both tables.
     expect(filesContaining(marker).length).toBeGreaterThan(0);
@@ -144,6 +148,12 @@ describe("erasure", () => {
     const quoted = (JSON.parse(stored[1].citations) as any[]).filter((c) => c.documentId === secret!.id);
     expect(quoted.length).toBeGreaterThan(0);
     for (const c of quoted) expect(c).toMatchObject({ quote: "[deleted]", title: "[deleted]", source: "[deleted]" });
+
+    // The feedback's copy of the answer likewise; its sources keep ids and pages, the review loses the id.
+    const kept = t.kb.db.$client.prepare("SELECT answer, sources, expected_document_ids AS expected FROM answer_feedback WHERE id = ?").get(fb.id) as any;
+    expect(kept.answer).toBe("[deleted]");
+    expect(JSON.parse(kept.sources).some((x: any) => x.documentId === secret!.id)).toBe(true);
+    expect(JSON.parse(kept.expected)).toEqual([after!.id]);
 
     // The audit keeps the event, by id.
     const events = t.kb.audit.query(SYSTEM_ACTOR, { action: "document.delete" }).items;

@@ -188,6 +188,18 @@ describe("history", () => {
     void sickId;
   });
 
+  it("does not find a conversation by the text of an answer now withheld from its owner", async () => {
+    const q = `/api/v1/conversations?q=${encodeURIComponent("인사위원회")}`; // only in the 성과급 answer
+    expect((await json(await t.fetchAs(kim, q))).body.total).toBe(1);
+    await t.kb.access.setAcl(SYSTEM_ACTOR, secretId, { allow: ["group:finance"] });
+    try {
+      expect((await json(await t.fetchAs(kim, q))).body).toMatchObject({ total: 0, conversations: [] });
+    } finally {
+      await t.kb.access.setAcl(SYSTEM_ACTOR, secretId, { allow: ["group:hr"] });
+    }
+    expect((await json(await t.fetchAs(kim, q))).body.total).toBe(1);
+  });
+
   it("renames one's own conversation; another user's is not found", async () => {
     const list = (await json(await t.fetchAs(kim, "/api/v1/conversations"))).body;
     const id = list.conversations[0].id;

@@ -3,7 +3,7 @@
  * Every call is authorized by policies/users.ts and every change is audited with before/after.
  * The CLI runs these as the operator (SYSTEM_ACTOR), so both paths share the checks and the log.
  */
-import { authorize, Groups, Tokens, Users, type Actor } from "../../policies/index.ts";
+import { authorize, CLASSIFICATIONS, Groups, Tokens, Users, type Actor } from "../../policies/index.ts";
 import type { MetadataStore } from "../stores/metadata.ts";
 import type { UserRow } from "../stores/sqlite/users-repo.ts";
 import type { Accounts, NameConflicts, TokenInfo } from "./accounts.ts";
@@ -60,6 +60,29 @@ export class AdminService {
     }));
     this.audit.record(actor, "user.purge_history", `user:${name}`, counts);
     return { user: name, ...counts };
+  }
+
+  /**
+   * Names to choose access from when uploading: enabled users, groups, and the classifications
+   * (level and label). `q` keeps names containing it. For uploaders and managers (policies/users.ts).
+   */
+  directory(actor: Actor, q?: string): { users: string[]; groups: { name: string; description: string | null }[]; classifications: { level: number; label: string }[] } {
+    authorize(actor, "directory", Users, null);
+    const needle = q?.trim().toLowerCase();
+    const keep = (name: string) => !needle || name.toLowerCase().includes(needle);
+    return {
+      users: this.accounts
+        .listUsers()
+        .filter((u) => !u.disabled && keep(u.name))
+        .map((u) => u.name)
+        .sort(),
+      groups: this.accounts
+        .listGroups()
+        .filter((g) => keep(g.name))
+        .map((g) => ({ name: g.name, description: g.description ?? null }))
+        .sort((a, b) => a.name.localeCompare(b.name)),
+      classifications: CLASSIFICATIONS.map((label, level) => ({ level, label })),
+    };
   }
 
   private view(u: UserRow): UserView {

@@ -4,7 +4,7 @@
  * not revealed either).
  */
 import path from "node:path";
-import { authorize, can, canRead, classificationLabel, Document, isValidName, mustMask, parsePrincipalList, type Access, type Actor } from "../../policies/index.ts";
+import { authorize, can, canRead, CLASSIFICATIONS, classificationLabel, Document, isValidName, mustMask, parsePrincipalList, type Access, type Actor } from "../../policies/index.ts";
 import type { Readable } from "node:stream";
 import { SENSITIVE_DETECTOR_VERSION } from "../domain/sensitive/index.ts";
 import type { BlobStore } from "../stores/blob-store.ts";
@@ -69,6 +69,16 @@ const accessOf = accessOfRow;
 export function typeOf(source: string): string {
   const ext = path.posix.extname(path.posix.basename(source.replaceAll("\\", "/")));
   return ext.length > 1 ? ext.slice(1).toLowerCase() : "";
+}
+
+/** An upload's classification: a label ("confidential") or a level ("2"); absent or empty: the default rules decide. */
+function parseClassification(value: string | undefined): number | undefined {
+  const v = value?.trim().toLowerCase();
+  if (!v) return undefined;
+  if (/^\d$/.test(v) && Number(v) < CLASSIFICATIONS.length) return Number(v);
+  const level = (CLASSIFICATIONS as readonly string[]).indexOf(v);
+  if (level < 0) throw new ServiceError(400, "bad_classification", `unknown classification "${value}" (one of ${CLASSIFICATIONS.join(", ")}, or 0-${CLASSIFICATIONS.length - 1})`);
+  return level;
 }
 
 /**
@@ -308,7 +318,7 @@ export class DocumentService {
   upload(
     actor: Actor,
     files: { name: string; bytes: Uint8Array }[],
-    fields: { allow?: string; deny?: string; title?: string; tags?: string },
+    fields: { allow?: string; deny?: string; title?: string; tags?: string; classification?: string },
     target?: UpdateTarget,
   ): { jobId: string; documents: { id: string; source: string }[] } {
     this.ingest.authorizeUpload(actor, target);
@@ -322,6 +332,7 @@ export class DocumentService {
       throw new ServiceError(400, "bad_principal", (err as Error).message);
     }
     this.extras.checkPrincipals?.([...allow, ...deny]);
+    const classification = parseClassification(fields.classification);
     const tags = [...new Set((fields.tags ?? "").split(",").map((x) => x.trim()).filter(Boolean))];
     const badTag = tags.find((x) => !isValidName(x));
     if (badTag !== undefined) throw new ServiceError(400, "bad_tag", `invalid tag "${badTag}" (letters, digits, . _ @ -; at most 64)`);
@@ -335,6 +346,7 @@ export class DocumentService {
         allow: allow.length ? allow : undefined,
         deny: deny.length ? deny : undefined,
         tags: tags.length ? tags : undefined,
+        ...(classification !== undefined ? { classification } : {}),
       };
     });
     return this.ingest.submit(actor, requests, target);

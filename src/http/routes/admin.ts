@@ -106,6 +106,29 @@ adminRoutes.openapi(
   async (c) => c.json(await c.get("kb").admin.purgeHistory(c.get("actor"), c.req.valid("param").name), 200),
 );
 
+adminRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/directory",
+    summary: "User and group names and classifications, to choose who may read an upload",
+    description: "For those who may upload or manage documents (ingest, manage_own_documents, manage_all_documents or manage_users); names only (enabled users). `q`: names containing it.",
+    request: { query: z.object({ q: z.string().max(64).optional() }) },
+    responses: {
+      200: json(
+        z
+          .object({
+            users: z.array(z.string()),
+            groups: z.array(z.object({ name: z.string(), description: z.string().nullable() })),
+            classifications: z.array(z.object({ level: z.number().int(), label: z.string() })),
+          })
+          .openapi("Directory"),
+      ),
+      ...errorResponses,
+    },
+  }),
+  (c) => c.json(c.get("kb").admin.directory(c.get("actor"), c.req.valid("query").q), 200),
+);
+
 // ---- groups ---------------------------------------------------------------------------------
 
 adminRoutes.openapi(

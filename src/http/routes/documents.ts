@@ -20,6 +20,7 @@ const uploadFields = {
   deny: z.string().optional(),
   title: textMax(TEXT_LIMITS.title).optional(),
   tags: textMax(TEXT_LIMITS.comment).optional().openapi({ description: `Comma-separated tags for new documents (document default rules can match them), at most ${TEXT_LIMITS.tags}` }),
+  classification: z.string().max(20).optional().openapi({ description: "public, internal, confidential or secret (or its level 0-3); absent: the document default rules decide (internal unless a rule says otherwise)" }),
 };
 const uploadResponses = {
   202: { description: "Accepted", content: { "application/json": { schema: UploadResponse } } },
@@ -55,7 +56,7 @@ async function upload(c: Context<AppEnv>, target?: UpdateTarget) {
   if (list.length === 0) throw new ServiceError(400, "no_file", "no `file` field in the upload");
   const files = await Promise.all(list.map(async (f) => ({ name: f.name || "upload", bytes: new Uint8Array(await f.arrayBuffer()) })));
   const field = (k: string) => (typeof body[k] === "string" ? (body[k] as string) : undefined);
-  const result = kb.documents.upload(actor, files, { allow: field("allow"), deny: field("deny"), title: field("title"), tags: field("tags") }, target);
+  const result = kb.documents.upload(actor, files, { allow: field("allow"), deny: field("deny"), title: field("title"), tags: field("tags"), classification: field("classification") }, target);
   kb.wakeWorker();
   return c.json(result, 202);
 }
@@ -66,7 +67,7 @@ documentRoutes.openapi(
     path: "/documents",
     summary: "Upload files for ingestion",
     description:
-      "Multipart form: `file` (repeatable), optional `allow` and `deny` (comma lists of `group:x`/`user:y`), `title` and `tags`. " +
+      "Multipart form: `file` (repeatable), optional `allow` and `deny` (comma lists of `group:x`/`user:y`; GET /api/v1/directory lists them), `classification`, `title` and `tags`. " +
       "Returns at once with a job to follow at GET /api/v1/jobs/{id}. Each file updates *your own* document of the same file name " +
       "(unchanged content is a no-op) or creates a new document: a name never refers to anyone else's document, whether or not you can see it. " +
       "To update a document someone else owns, use PUT /api/v1/documents/{id}/content.",
@@ -101,7 +102,11 @@ documentRoutes.openapi(
       headers: z.object({ "if-match": z.string().optional().openapi({ description: 'The version you last saw, e.g. "3"' }) }),
       body: {
         required: true,
-        content: { "multipart/form-data": { schema: z.object({ file: z.any().openapi({ type: "string", format: "binary" }), allow: uploadFields.allow, deny: uploadFields.deny, title: uploadFields.title }) } },
+        content: {
+          "multipart/form-data": {
+            schema: z.object({ file: z.any().openapi({ type: "string", format: "binary" }), allow: uploadFields.allow, deny: uploadFields.deny, title: uploadFields.title, classification: uploadFields.classification }),
+          },
+        },
       },
     },
     responses: { ...uploadResponses, 409: { description: "If-Match names another version", content: { "application/json": { schema: ErrorSchema } } } },

@@ -9,7 +9,7 @@
  * created when its first turn finishes.
  */
 import type { Actor } from "../../../policies/index.ts";
-import type { MetadataStore } from "../../stores/metadata.ts";
+import type { ConversationRow, MetadataStore } from "../../stores/metadata.ts";
 import { newId } from "../../stores/ids.ts";
 import type { Citation } from "../answer/types.ts";
 import type { AuditLog } from "../audit.ts";
@@ -20,6 +20,8 @@ import { rewriteFollowUp, type ConversationTurn, type RewriteLlm } from "./rewri
 /** Earlier messages handed to the answerer and the rewriter (the prompt budget trims further). */
 export const HISTORY_MESSAGES = 20;
 const TITLE_CHARS = 80;
+/** Conversations a search looks at (the newest that SQLite finds the text in). */
+const SEARCH_CANDIDATES = 1000;
 
 export interface Turn {
   conversationId: string;
@@ -97,15 +99,28 @@ export class ConversationService {
 
   /**
    * The actor's conversations, newest activity first; `q` keeps those whose title or any message
-   * contains it. The search runs over the stored text; a match inside an answer that is now
-   * withheld from the actor (its sources are no longer readable) still lists the conversation,
-   * whose title is the actor's own question, never the answer's text.
+   * contains it, as the actor is shown them now: an answer withheld since (its sources are no
+   * longer readable) or masked does not match on its hidden text. SQLite narrows the candidates
+   * (at most SEARCH_CANDIDATES, newest first); each is then checked on its visible messages.
    */
   async list(actor: Actor, page: { limit?: number; offset?: number; q?: string } = {}): Promise<{ conversations: ConversationSummary[]; total: number }> {
     requireMaxLength("q", page.q, TEXT_LIMITS.query);
+    const limit = Math.min(Math.max(page.limit ?? 50, 1), 200);
+    const offset = Math.max(page.offset ?? 0, 0);
     const q = page.q?.trim() || undefined;
-    const { items, total } = await this.repo.conversations.list(actor.id, Math.min(Math.max(page.limit ?? 50, 1), 200), Math.max(page.offset ?? 0, 0), q);
-    return { conversations: items.map((c) => ({ id: c.id, title: c.title, messages: Number(c.messages), createdAt: c.createdAt, updatedAt: c.updatedAt })), total: Number(total) };
+    const summary = (c: ConversationRow & { messages: number }): ConversationSummary => ({ id: c.id, title: c.title, messages: Number(c.messages), createdAt: c.createdAt, updatedAt: c.updatedAt });
+    if (!q) {
+      const { items, total } = await this.repo.conversations.list(actor.id, limit, offset);
+      return { conversations: items.map(summary), total: Number(total) };
+    }
+    const needle = q.toLowerCase();
+    const has = (text: string) => text.toLowerCase().includes(needle);
+    const { items } = await this.repo.conversations.list(actor.id, SEARCH_CANDIDATES, 0, q);
+    const matched: ConversationSummary[] = [];
+    for (const c of items) {
+      if (has(c.title) || (await this.visibleMessages(actor, c.id)).some((m) => has(m.content))) matched.push(summary(c));
+    }
+    return { conversations: matched.slice(offset, offset + limit), total: matched.length };
   }
 
   async get(actor: Actor, id: string): Promise<ConversationDetail> {

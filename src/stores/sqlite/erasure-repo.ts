@@ -26,8 +26,9 @@ export class ErasureRepo {
 
   /**
    * Replaces what conversations quoted of a document (citation quote, title, source, and the
-   * text of an answer that cites it) with "[deleted]"; the citation keeps the document id and
-   * page, other citations of the answer stay as they were. Audit events about it keep actor,
+   * text of an answer that cites it) with "[deleted]", and so the copy of such an answer kept
+   * with feedback on it; the citation keeps the document id and page, other citations of the
+   * answer stay as they were. Audit events about it keep actor,
    * action, target id and outcome; names and sources in their details are removed. Job file
    * records lose the title given with the file and (finished ones) the file's name.
    * Runs inside the caller's transaction.
@@ -47,6 +48,20 @@ export class ErasureRepo {
         return { ...c, quote: DELETED, title: DELETED, source: DELETED };
       });
       if (changed) update.run(JSON.stringify(next), DELETED, m.id);
+    }
+    // Feedback keeps a copy of the answer it judged: the same goes for it. Its sources are ids and
+    // pages only; an expected document of a review is dropped from the list.
+    const feedback = client
+      .prepare("SELECT id, sources, expected_document_ids AS expected FROM answer_feedback WHERE instr(sources, ?) > 0 OR instr(coalesce(expected_document_ids, ''), ?) > 0")
+      .all(documentId, documentId) as { id: string; sources: string; expected: string | null }[];
+    const scrubAnswer = client.prepare("UPDATE answer_feedback SET answer = ? WHERE id = ?");
+    const scrubExpected = client.prepare("UPDATE answer_feedback SET expected_document_ids = ? WHERE id = ?");
+    for (const f of feedback) {
+      if ((JSON.parse(f.sources) as { documentId?: string }[]).some((x) => x?.documentId === documentId)) scrubAnswer.run(DELETED, f.id);
+      if (f.expected !== null) {
+        const expected = JSON.parse(f.expected) as string[];
+        if (expected.includes(documentId)) scrubExpected.run(JSON.stringify(expected.filter((x) => x !== documentId)), f.id);
+      }
     }
     // Job records: the title given with the file, and a finished file's name (a running job
     // still reads it).
