@@ -55,6 +55,14 @@ export function liveTexts(page: Page): Promise<string[]> {
   return page.evaluate(() => (globalThis as unknown as { __kbLive?: string[] }).__kbLive ?? []);
 }
 
+/**
+ * Waits until the `n`th answer (1-based) is complete: its copy button is shown once the answer is
+ * done or stopped (while it streams, the sources list may already hold links).
+ */
+export async function answered(page: Page, n = 1): Promise<void> {
+  await page.getByRole("button", { name: /^(Copy the answer|답변 복사)$/ }).nth(n - 1).waitFor({ timeout: TIMEOUT });
+}
+
 /** The `[n]` citation links in the answers (named "[n] <title>"). */
 export function citationLinks(page: Page) {
   return page.getByRole("link", { name: /^\[\d+\] / });

@@ -8,7 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Page } from "playwright-core";
-import { askQuestion, citationLinks, highlightedQuote, search, signInToAsk, TIMEOUT } from "./app.ts";
+import { answered, askQuestion, citationLinks, highlightedQuote, search, signInToAsk, TIMEOUT } from "./app.ts";
 import { REPO_ROOT, webSkipReason } from "./env.ts";
 import { ENGLISH_QUESTION, KOREAN_QUESTION, USERS } from "./fixtures.ts";
 import { launchBrowser, newSession, startWebServer } from "./harness.ts";
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     await shoot(en.page, "sign-in");
     await signInToAsk(en.page, USERS.admin.name, USERS.admin.password);
     await askQuestion(en.page, ENGLISH_QUESTION);
-    await citationLinks(en.page).first().waitFor({ timeout: TIMEOUT });
+    await answered(en.page);
     await shoot(en.page, "ask-en");
     await search(en.page, "VPN certificate expired");
     await shoot(en.page, "search");
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
     await ko.page.getByRole("button", { name: "로그인", exact: true }).click();
     await ko.page.getByRole("heading", { name: "질문하기", level: 2 }).waitFor({ timeout: TIMEOUT });
     await askQuestion(ko.page, KOREAN_QUESTION);
-    await citationLinks(ko.page).first().waitFor({ timeout: TIMEOUT });
+    await answered(ko.page);
     await shoot(ko.page, "ask-ko");
     await citationLinks(ko.page).first().click();
     await highlightedQuote(ko.page);
