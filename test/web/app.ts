@@ -55,6 +55,14 @@ export function liveTexts(page: Page): Promise<string[]> {
   return page.evaluate(() => (globalThis as unknown as { __kbLive?: string[] }).__kbLive ?? []);
 }
 
+/**
+ * Waits until the `n`th answer (1-based) is complete: its copy button is shown once the answer is
+ * done or stopped (while it streams, the sources list may already hold links).
+ */
+export async function answered(page: Page, n = 1): Promise<void> {
+  await page.getByRole("button", { name: /^(Copy the answer|답변 복사)$/ }).nth(n - 1).waitFor({ timeout: TIMEOUT });
+}
+
 /** The `[n]` citation links in the answers (named "[n] <title>"). */
 export function citationLinks(page: Page) {
   return page.getByRole("link", { name: /^\[\d+\] / });
@@ -80,7 +88,8 @@ export async function search(page: Page, query: string): Promise<string[]> {
   const n = ((await (await answered).json()) as { results: unknown[] }).results.length;
   await page.getByRole("status").filter({ hasText: new RegExp(`^${n} results?$`) }).waitFor({ timeout: TIMEOUT });
   const results = page.getByRole("list", { name: "Results" }).getByRole("listitem");
-  await expect.poll(() => results.count(), { timeout: TIMEOUT }).toBe(n);
+  if (n > 0) await results.nth(n - 1).waitFor({ timeout: TIMEOUT });
+  await results.nth(n).waitFor({ state: "detached", timeout: TIMEOUT }); // exactly n
   const titles: string[] = [];
   for (const item of await results.all()) titles.push(((await item.getByRole("link").first().textContent()) ?? "").trim());
   return titles;

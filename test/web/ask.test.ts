@@ -8,7 +8,7 @@
  */
 import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { askQuestion, citationLinks, highlightedQuote, liveTexts, recordLiveRegion, signInToAsk, TIMEOUT } from "./app.ts";
+import { answered, askQuestion, citationLinks, highlightedQuote, liveTexts, recordLiveRegion, signInToAsk, TIMEOUT } from "./app.ts";
 import { ENGLISH_QUESTION, KOREAN_QUESTION, USERS } from "./fixtures.ts";
 import { expectAccessible, launchBrowser, newSession, skipReason, startWebServer, type Session, type WebServer } from "./harness.ts";
 import { ScriptedLlm } from "./scripted-llm.ts";
@@ -58,7 +58,7 @@ describe.skipIf(skipReason())("asking", () => {
     const { page } = session;
     await signInToAsk(page, USERS.minji.name, USERS.minji.password);
     await askQuestion(page, KOREAN_QUESTION);
-    await citationLinks(page).first().waitFor({ timeout: TIMEOUT });
+    await answered(page);
     const answer = await liveText(page);
     expect(answer).toContain("15일");
     await expectAccessible(page, "ask (answered)");
@@ -94,7 +94,7 @@ describe.skipIf(skipReason())("asking", () => {
       await live.getByText(three).waitFor({ timeout: TIMEOUT });
       expect(await liveText(page)).not.toContain(later);
       llm.resume();
-      await citationLinks(page).first().waitFor({ timeout: TIMEOUT });
+      await answered(page);
       expect(await liveText(page)).toMatch(lang === "en" ? /approve the MFA prompt/ : /2년마다 1일씩 가산/);
       // The live region went through at least two partial states before the complete answer.
       const states = await liveTexts(page);

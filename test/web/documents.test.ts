@@ -7,7 +7,7 @@
  */
 import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { askQuestion, citationLinks, search, signInToAsk, TIMEOUT } from "./app.ts";
+import { answered, askQuestion, search, signInToAsk, TIMEOUT } from "./app.ts";
 import { KOREAN_QUESTION, USERS } from "./fixtures.ts";
 import { expectAccessible, launchBrowser, newSession, skipReason, startWebServer, type Session, type WebServer } from "./harness.ts";
 
@@ -92,7 +92,7 @@ describe.skipIf(skipReason())("documents and feedback", () => {
     const viewer = (await open()).page;
     await signInToAsk(viewer, USERS.minji.name, USERS.minji.password);
     await askQuestion(viewer, KOREAN_QUESTION);
-    await citationLinks(viewer).first().waitFor({ timeout: TIMEOUT });
+    await answered(viewer);
     await viewer.getByRole("button", { name: "Bad answer" }).click();
     await viewer.getByRole("textbox", { name: "Comment (optional)" }).fill("신입 사원의 연차도 알려 주세요");
     await viewer.getByRole("button", { name: "Send" }).click();

@@ -49,9 +49,9 @@ export interface WebServer {
 }
 
 /** The real server (createApp via startServer, as `kb serve` runs it) over a fresh template copy. */
-export async function startWebServer(overrides: Partial<Config> = {}, options: Pick<OpenKbOptions, "llmProvider"> = {}): Promise<WebServer> {
-  const dir = copyTemplate(inject("KB_WEB_TEMPLATE"));
-  const kb = await openKb(webTestConfig(dir, overrides), { ...options, logger: pino({ level: "silent" }) });
+export async function startWebServer(overrides: Partial<Config> = {}, options: Pick<OpenKbOptions, "llmProvider"> & { template?: string } = {}): Promise<WebServer> {
+  const dir = copyTemplate(options.template ?? inject("KB_WEB_TEMPLATE"));
+  const kb = await openKb(webTestConfig(dir, overrides), { llmProvider: options.llmProvider, logger: pino({ level: "silent" }) });
   kb.startWorker();
   let server: RunningServer;
   try {
@@ -123,14 +123,12 @@ export interface SessionOptions {
   viewport?: { width: number; height: number };
 }
 
-/** A fresh browser context (own cookies and storage) with one page, confined to 127.0.0.1. */
-export async function newSession(browser: Browser, server: WebServer, options: SessionOptions = {}): Promise<Session> {
-  const context = await browser.newContext({
-    baseURL: server.url,
-    locale: options.locale ?? "en-US",
-    viewport: options.viewport ?? { width: 1280, height: 800 },
-    serviceWorkers: "block",
-  });
+/**
+ * Confines a browser context to 127.0.0.1: every request to another host is aborted and recorded
+ * (`outside`: attempted, CSP-blocked ones included; `reachedNetwork`: got past the page's CSP).
+ * `check()` fails when there was any.
+ */
+export async function confineContext(context: BrowserContext): Promise<{ outside: string[]; reachedNetwork: string[]; check(): void }> {
   const outside: string[] = [];
   const reachedNetwork: string[] = [];
   const record = (url: string) => {
@@ -154,6 +152,22 @@ export async function newSession(browser: Browser, server: WebServer, options: S
   context.on("request", (req) => {
     if (!isAllowed(req.url())) record(req.url());
   });
+  return {
+    outside,
+    reachedNetwork,
+    check: () => expect(outside, "requests to hosts other than 127.0.0.1").toEqual([]),
+  };
+}
+
+/** A fresh browser context (own cookies and storage) with one page, confined to 127.0.0.1. */
+export async function newSession(browser: Browser, server: WebServer, options: SessionOptions = {}): Promise<Session> {
+  const context = await browser.newContext({
+    baseURL: server.url,
+    locale: options.locale ?? "en-US",
+    viewport: options.viewport ?? { width: 1280, height: 800 },
+    serviceWorkers: "block",
+  });
+  const { outside, reachedNetwork } = await confineContext(context);
   // Records what the CSP blocked; init scripts run before the page's own and are not subject to its CSP.
   await context.addInitScript(() => {
     const w = globalThis as unknown as { __kbCsp: string[]; addEventListener(t: string, f: (e: { violatedDirective: string; blockedURI: string }) => void): void };

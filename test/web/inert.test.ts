@@ -8,7 +8,7 @@
  */
 import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { askQuestion, citationLinks, signInToAsk, TIMEOUT } from "./app.ts";
+import { answered, askQuestion, citationLinks, signInToAsk, TIMEOUT } from "./app.ts";
 import { DOCS, USERS } from "./fixtures.ts";
 import { documentId, expectAccessible, launchBrowser, newSession, skipReason, startWebServer, type Session, type WebServer } from "./harness.ts";
 import { ScriptedLlm } from "./scripted-llm.ts";
@@ -79,7 +79,7 @@ describe.skipIf(skipReason())("hostile markup is inert", () => {
     const { page } = session;
     await signInToAsk(page, USERS.minji.name, USERS.minji.password);
     await askQuestion(page, "What does the quarantine checklist cover?");
-    await citationLinks(page).first().waitFor({ timeout: TIMEOUT });
+    await answered(page);
     await page.getByText("[see]").waitFor(); // the image as its alt text
     expect(await outsideImages(page)).toEqual([]);
     // The javascript: link is not a link.

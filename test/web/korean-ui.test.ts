@@ -6,7 +6,7 @@
  */
 import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { askQuestion, highlightedQuote, TIMEOUT } from "./app.ts";
+import { answered, askQuestion, highlightedQuote, TIMEOUT } from "./app.ts";
 import { KOREAN_QUESTION, USERS } from "./fixtures.ts";
 import { expectAccessible, launchBrowser, newSession, skipReason, startWebServer, type Session, type WebServer } from "./harness.ts";
 
@@ -51,7 +51,8 @@ describe.skipIf(skipReason())("Korean UI", () => {
     const nav = page.getByRole("navigation", { name: "주 메뉴" });
     for (const label of ["질문하기", "검색", "대화 기록", "문서"]) await nav.getByRole("link", { name: label, exact: true }).waitFor();
     await askQuestion(page, KOREAN_QUESTION);
-    await page.getByText("출처", { exact: true }).waitFor({ timeout: TIMEOUT });
+    await answered(page);
+    await page.getByText("출처", { exact: true }).waitFor();
     const source = page.getByRole("link", { name: /^\[\d+\] .*휴가.*·\s*1쪽$/ });
     await source.first().waitFor();
     await expectAccessible(page, "질문하기 (ask, Korean)");

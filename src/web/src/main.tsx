@@ -5,7 +5,7 @@ import "@fontsource/noto-sans-kr/400.css";
 import "@fontsource/noto-sans-kr/700.css";
 import "./styles.css";
 import "./i18n";
-import { MantineProvider, createTheme, darken, type CSSVariablesResolver } from "@mantine/core";
+import { MantineProvider, TableScrollContainer, createTheme, darken, type CSSVariablesResolver } from "@mantine/core";
 import { Notifications } from "@mantine/notifications";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { StrictMode } from "react";
@@ -36,6 +36,11 @@ const theme = createTheme({
   // Darker shade of the primary colour so white text on it meets WCAG AA contrast.
   primaryShade: { light: 8, dark: 8 },
   focusRing: "auto",
+  components: {
+    // A table that scrolls sideways (phone width) can be scrolled from the keyboard (WCAG 2.1.1;
+    // axe scrollable-region-focusable when its cells hold no link or button).
+    TableScrollContainer: TableScrollContainer.extend({ defaultProps: { scrollAreaProps: { viewportProps: { tabIndex: 0 } } } }),
+  },
 });
 
 const queryClient = new QueryClient({
