@@ -23,6 +23,7 @@ import { feedbackRoutes } from "./routes/feedback.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { searchRoutes } from "./routes/search.ts";
+import { isStaticFile, webAppHandler } from "./web.ts";
 
 const JSON_LIMIT = 1024 * 1024;
 
@@ -35,9 +36,14 @@ const isPublicApi = (path: string) => PUBLIC_AUTH_PATHS.includes(path);
  * refuse, so it is never limited. /readyz (it counts rows) is limited like other public routes,
  * and so is every sign-in attempt (per client address).
  */
-const isUnlimited = (path: string) => path === "/healthz" || (isBehindAuth(path) && !isPublicApi(path));
+const isUnlimited = (path: string) => path === "/healthz" || (isBehindAuth(path) && !isPublicApi(path)) || isStaticFile(path);
 
-export function createApp(kb: Kb): OpenAPIHono<AppEnv> {
+export interface AppOptions {
+  /** The web app's build folder (default: src/web/dist, written by `npm run build:web`). */
+  webDir?: string;
+}
+
+export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
     // Validation failures get the same error body as everything else.
     defaultHook: (result, c) => {
@@ -115,5 +121,7 @@ export function createApp(kb: Kb): OpenAPIHono<AppEnv> {
     },
     security: [{ bearer: [] }, { session: [] }],
   });
+  // Last: the web app at / (never for API paths, which keep their JSON 404s).
+  app.get("*", webAppHandler(options.webDir));
   return app;
 }

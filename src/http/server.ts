@@ -9,8 +9,8 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export function startServer(kb: Kb, options: { port?: number; host?: string } = {}): Promise<RunningServer> {
-  const app = createApp(kb);
+export function startServer(kb: Kb, options: { port?: number; host?: string; webDir?: string } = {}): Promise<RunningServer> {
+  const app = createApp(kb, { webDir: options.webDir });
   const host = options.host ?? kb.config.host;
   return new Promise((resolve, reject) => {
     let server: ServerType;

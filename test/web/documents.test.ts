@@ -1,0 +1,112 @@
+/**
+ * Documents and feedback in the browser. Upload: two files chosen at once through the upload
+ * area's file input, each with its own progress bar and outcome;
+ * the good one is searchable afterwards, the broken one says why it failed. Feedback: a viewer's
+ * 👎 with a comment on an answer is recorded and shows up, with its question, in the admin's
+ * feedback review in another browser context.
+ */
+import type { Browser, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { answered, askQuestion, search, signInToAsk, TIMEOUT } from "./app.ts";
+import { KOREAN_QUESTION, USERS } from "./fixtures.ts";
+import { expectAccessible, launchBrowser, newSession, skipReason, startWebServer, type Session, type WebServer } from "./harness.ts";
+
+/** Records the accessible names of every progress bar that appears in the page from now on. */
+async function recordProgressBars(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const g = globalThis as unknown as {
+      document: { body: unknown; querySelectorAll(s: string): ArrayLike<{ getAttribute(n: string): string | null }> };
+      MutationObserver: new (cb: () => void) => { observe(n: unknown, o: unknown): void };
+      __kbBars: string[];
+    };
+    g.__kbBars = [];
+    new g.MutationObserver(() => {
+      for (const bar of Array.from(g.document.querySelectorAll('[role="progressbar"]'))) {
+        const entry = `${bar.getAttribute("aria-label")}=${bar.getAttribute("aria-valuenow")}`;
+        if (!g.__kbBars.includes(entry)) g.__kbBars.push(entry);
+      }
+    }).observe(g.document.body, { subtree: true, childList: true, attributes: true });
+  });
+}
+
+describe.skipIf(skipReason())("documents and feedback", () => {
+  let browser: Browser;
+  let server: WebServer | undefined;
+  let sessions: Session[] = [];
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  beforeEach(() => {
+    server = undefined;
+    sessions = [];
+  });
+  afterEach(async () => {
+    for (const s of sessions) await s.close();
+    await server?.close();
+  });
+  const open = async () => {
+    const s = await newSession(browser, server!);
+    sessions.push(s);
+    return s;
+  };
+
+  it("uploads two files with per-file progress and outcome: one done, one failed with its reason", async () => {
+    server = await startWebServer();
+    const page = (await open()).page;
+    await signInToAsk(page, USERS.admin.name, USERS.admin.password);
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Documents" }).click();
+    const upload = page.getByRole("region", { name: "Upload documents" });
+    await upload.waitFor({ timeout: TIMEOUT });
+    await expectAccessible(page, "documents (admin, upload)");
+    await recordProgressBars(page);
+
+    // The upload area's file input (what a screen reader offers as the "Upload files" button).
+    await upload.getByRole("button", { name: "Upload files" }).setInputFiles([
+      { name: "canteen-hours.md", mimeType: "text/markdown", buffer: Buffer.from("# Canteen hours\n\nThe canteen serves lunch from 11:30 to 13:30 on the third floor.\n") },
+      { name: "broken.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.7\nthis is not really a PDF at all\n%%EOF\n") },
+    ]);
+
+    const uploads = page.getByRole("list", { name: "Uploads" });
+    const good = uploads.getByRole("listitem").filter({ hasText: "canteen-hours.md" });
+    const bad = uploads.getByRole("listitem").filter({ hasText: "broken.pdf" });
+    await good.getByText("Done", { exact: true }).waitFor({ timeout: 30_000 });
+    await bad.getByText("Failed", { exact: true }).waitFor({ timeout: 30_000 });
+    expect(await good.getByText("Failed", { exact: true }).count()).toBe(0);
+    // The failed file says why (an error code and message), the good one does not.
+    const badText = (await bad.innerText()).replace(/\s+/g, " ");
+    expect(badText).toMatch(/broken\.pdf.*Failed.*\w+: \S/);
+    // Each file had its own progress bar while it was on its way.
+    const bars = await page.evaluate(() => (globalThis as unknown as { __kbBars: string[] }).__kbBars);
+    expect(bars.some((b) => b.startsWith("Progress of canteen-hours.md=")), JSON.stringify(bars)).toBe(true);
+    expect(bars.some((b) => b.startsWith("Progress of broken.pdf=")), JSON.stringify(bars)).toBe(true);
+    await expectAccessible(page, "documents (upload outcomes)");
+
+    expect(await search(page, "canteen lunch third floor")).toContain("Canteen hours");
+  });
+
+  it("records a viewer's feedback on an answer and shows it to the admin for review", async () => {
+    server = await startWebServer();
+    const viewer = (await open()).page;
+    await signInToAsk(viewer, USERS.minji.name, USERS.minji.password);
+    await askQuestion(viewer, KOREAN_QUESTION);
+    await answered(viewer);
+    await viewer.getByRole("button", { name: "Bad answer" }).click();
+    await viewer.getByRole("textbox", { name: "Comment (optional)" }).fill("신입 사원의 연차도 알려 주세요");
+    await viewer.getByRole("button", { name: "Send" }).click();
+    await viewer.getByRole("status").filter({ hasText: "Thank you for the feedback." }).waitFor({ timeout: TIMEOUT });
+    expect(await viewer.getByRole("button", { name: "Bad answer" }).getAttribute("aria-pressed")).toBe("true");
+    await expectAccessible(viewer, "ask (feedback given)");
+
+    const admin = (await open()).page;
+    await signInToAsk(admin, USERS.admin.name, USERS.admin.password);
+    await admin.getByRole("navigation", { name: "Administration" }).getByRole("link", { name: "Feedback" }).click();
+    const item = admin.getByRole("article", { name: KOREAN_QUESTION });
+    await item.waitFor({ timeout: TIMEOUT });
+    await item.getByText("신입 사원의 연차도 알려 주세요").waitFor();
+    await item.getByText("Bad answer").waitFor();
+    await expectAccessible(admin, "admin: feedback review");
+  });
+});
