@@ -80,6 +80,17 @@ export const DOCS = {
       "Mentors\n\nEvery new employee is paired with a mentor from another team for the first three months.",
     ].join("\f"),
   },
+  /** A two-page text PDF (make-pdf.ts): its pages are drawn by pdf.js in the browser. */
+  printerPdf: {
+    source: "manuals/printer-guide.pdf",
+    title: "Printer guide",
+    allow: ["group:everyone"],
+    phrase: "toner cartridges",
+    pages: [
+      ["Printer guide", "The office printers are on every floor next to the lifts.", "Print jobs are kept for one hour, then deleted automatically."],
+      ["Supplies", "Spare toner cartridges are kept in the supply room on the third floor.", "Report a paper jam to the help desk at extension 2000."],
+    ],
+  },
 } as const;
 
 export const KOREAN_QUESTION = "연차 휴가는 며칠인가요?";
