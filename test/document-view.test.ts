@@ -163,6 +163,17 @@ describe("the documents list", () => {
   });
 });
 
+describe("who am I", () => {
+  it("tells a viewer and an admin their role, groups, clearance and capabilities", async () => {
+    const viewer = (await json(await t.fetchAs(kim, "/api/v1/me"))).body;
+    expect(viewer).toEqual({ name: "kim", role: "viewer", groups: [], clearance: 1, classification: "internal", capabilities: ["search"] });
+    const boss = (await json(await t.fetchAs(admin, "/api/v1/me"))).body;
+    expect(boss).toMatchObject({ name: "boss", role: "admin" });
+    expect(boss.capabilities).toEqual(expect.arrayContaining(["manage_users", "review_feedback", "view_audit", "view_sensitive"]));
+    expect((await t.fetchAs(null, "/api/v1/me")).status).toBe(401);
+  });
+});
+
 describe("choosing access for an upload", () => {
   it("the directory lists enabled user names, groups and classifications to uploaders, not to viewers", async () => {
     const editor = t.tokenFor("writer", "editor");

@@ -3,7 +3,7 @@
  * Every call is authorized by policies/users.ts and every change is audited with before/after.
  * The CLI runs these as the operator (SYSTEM_ACTOR), so both paths share the checks and the log.
  */
-import { authorize, CLASSIFICATIONS, Groups, Tokens, Users, type Actor } from "../../policies/index.ts";
+import { authorize, CLASSIFICATIONS, classificationLabel, Groups, Tokens, Users, type Actor } from "../../policies/index.ts";
 import type { MetadataStore } from "../stores/metadata.ts";
 import type { UserRow } from "../stores/sqlite/users-repo.ts";
 import type { Accounts, NameConflicts, TokenInfo } from "./accounts.ts";
@@ -60,6 +60,23 @@ export class AdminService {
     }));
     this.audit.record(actor, "user.purge_history", `user:${name}`, counts);
     return { user: name, ...counts };
+  }
+
+  /**
+   * Who the caller is, for a client deciding what to show (an admin menu, an upload button): name,
+   * role, groups after nesting, clearance and capabilities. Anyone signed in; not audited (a read
+   * of one's own account, as with tokens' `self` actions).
+   */
+  me(actor: Actor): { name: string; role: string; groups: string[]; clearance: number; classification: string; capabilities: string[] } {
+    const capabilities = actor.capabilities ? [...actor.capabilities] : [...this.accounts.roles().capabilitiesOf(actor.role)];
+    return {
+      name: actor.name,
+      role: actor.role,
+      groups: [...actor.groups].sort(),
+      clearance: actor.clearance,
+      classification: classificationLabel(Math.min(actor.clearance, CLASSIFICATIONS.length - 1)),
+      capabilities: capabilities.sort(),
+    };
   }
 
   /**

@@ -293,7 +293,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     chunks,
     activeEmbedder,
     (ids) => documentsRepo.indexedBeforeSensitiveVersion(ids, SENSITIVE_DETECTOR_VERSION),
-    (actor, scope) => scopeClause(documentsRepo.all(), actor, scope),
+    (actor, scope) => scopeClause(() => documentsRepo.all(), actor, scope),
   );
   const answerer: Answerer = llmConfigured
     ? new DeferredLlmAnswerer(async () => (await ensureLlm())!, { maxTokens: config.llmMaxTokens, ...options.llmAnswer })

@@ -136,16 +136,19 @@ function normalTypes(types: readonly string[]): string[] {
  * - tag, updated range, title: facts only SQLite holds, as ids of the readable documents that
  *   match (or of those that do not, when that list is shorter).
  */
-export function scopeClause(rows: readonly DocumentRow[], actor: Actor, filter: DocumentFilter): ScopeClause {
+export function scopeClause(allRows: () => readonly DocumentRow[], actor: Actor, filter: DocumentFilter): ScopeClause {
   const clauses: ScopeClause[] = [];
   if (filter.types?.length) clauses.push({ op: "sourceSuffix", suffixes: normalTypes(filter.types).map((x) => `.${x}`) });
-  const readable = rows.filter((d) => canRead(actor, accessOf(d)));
+  // The document rows are read only for the parts that need them (not for type, nor for a folder
+  // asked by a reader shown sources unmasked).
+  let readableRows: DocumentRow[] | null = null;
+  const readableDocs = () => (readableRows ??= allRows().filter((d) => canRead(actor, accessOf(d))));
   if (filter.folder) {
     const folder = filter.folder;
     if (!mustMask(actor)) clauses.push({ op: "sourcePrefix", prefix: folder });
     else {
       const redact = redactorFor(actor);
-      const masked = readable.filter((d) => redact(d.source) !== d.source);
+      const masked = readableDocs().filter((d) => redact(d.source) !== d.source);
       clauses.push({
         op: "any",
         clauses: [
@@ -160,7 +163,7 @@ export function scopeClause(rows: readonly DocumentRow[], actor: Actor, filter: 
     const matches = documentMatcher(rest);
     const include: string[] = [];
     const exclude: string[] = [];
-    for (const d of readable) (matches(viewFor(actor, d)) ? include : exclude).push(d.id);
+    for (const d of readableDocs()) (matches(viewFor(actor, d)) ? include : exclude).push(d.id);
     clauses.push(include.length <= exclude.length ? { op: "ids", ids: include } : { op: "notIds", ids: exclude });
   }
   return { op: "all", clauses };

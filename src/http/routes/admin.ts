@@ -109,6 +109,31 @@ adminRoutes.openapi(
 adminRoutes.openapi(
   createRoute({
     method: "get",
+    path: "/me",
+    summary: "Who you are: name, role, groups (after nesting), clearance and capabilities",
+    description: "For a client deciding what to offer (admin pages need `manage_users`, `view_audit`, `review_feedback`…); the server checks every request regardless.",
+    responses: {
+      200: json(
+        z
+          .object({
+            name: z.string(),
+            role: z.string(),
+            groups: z.array(z.string()),
+            clearance: z.number().int(),
+            classification: z.string().openapi({ description: "The clearance as a classification label" }),
+            capabilities: z.array(z.string()),
+          })
+          .openapi("Me"),
+      ),
+      ...errorResponses,
+    },
+  }),
+  (c) => c.json(c.get("kb").admin.me(c.get("actor")), 200),
+);
+
+adminRoutes.openapi(
+  createRoute({
+    method: "get",
     path: "/directory",
     summary: "User and group names and classifications, to choose who may read an upload",
     description: "For those who may upload or manage documents (ingest, manage_own_documents, manage_all_documents or manage_users); names only (enabled users). `q`: names containing it.",

@@ -2,6 +2,7 @@
  * POST /api/v1/ask with `stream: true`, read as Server-Sent Events from fetch's body stream
  * (src/http/routes/ask.ts): `sources`, then `delta`s, then `done`, or `error`.
  */
+import { SseParser, type SseEvent } from "../lib/sse";
 import { apiError, apiFetch } from "./client";
 
 export interface AskSource {
@@ -41,32 +42,19 @@ export type AskEvent =
   | { type: "done"; done: AskDone }
   | { type: "error"; code: string; message: string };
 
-/** Splits an SSE byte stream into events (event name + joined data lines). */
-export async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<{ event: string; data: string }> {
-  const reader = body.pipeThrough(new TextDecoderStream() as unknown as ReadableWritablePair<string, Uint8Array>).getReader();
-  let buffer = "";
+/** Splits an SSE byte stream into events (lib/sse.ts does the parsing). */
+export async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  const parser = new SseParser();
   try {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      buffer += value.replace(/\r\n?/g, "\n");
-      let end: number;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        let event = "message";
-        const data: string[] = [];
-        for (const line of block.split("\n")) {
-          if (line.startsWith(":")) continue;
-          const colon = line.indexOf(":");
-          const field = colon < 0 ? line : line.slice(0, colon);
-          const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-          if (field === "event") event = value;
-          else if (field === "data") data.push(value);
-        }
-        if (data.length) yield { event, data: data.join("\n") };
-      }
+      yield* parser.push(decoder.decode(value, { stream: true }));
     }
+    yield* parser.push(decoder.decode());
+    yield* parser.end();
   } finally {
     reader.releaseLock();
   }

@@ -20,7 +20,7 @@ import {
   IconMoon,
   IconSun,
 } from "@tabler/icons-react";
-import type { ReactNode } from "react";
+import { useEffect, useRef, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, Outlet, useLocation, useNavigate } from "react-router";
 import { useSession } from "../api/session";
@@ -96,6 +96,22 @@ export function Layout() {
   ].filter((i) => i.show);
 
   const isActive = (to: string) => (to === "/" ? location.pathname === "/" || location.pathname.startsWith("/c/") : location.pathname === to || location.pathname.startsWith(to + "/"));
+  // Each screen has its own document title (WCAG 2.4.2), and after moving to another screen
+  // focus goes to its main region unless the screen put it there itself (an autofocused box).
+  const current = [...main, ...admin].find((i) => isActive(i.to));
+  const title = current?.label;
+  useEffect(() => {
+    document.title = title ? `${title} · private-kb` : "private-kb";
+  }, [title]);
+  const mainRef = useRef<HTMLElement>(null);
+  const firstPath = useRef(location.pathname);
+  useEffect(() => {
+    if (location.pathname === firstPath.current) return;
+    firstPath.current = "";
+    const el = mainRef.current;
+    if (el && !el.contains(document.activeElement)) el.focus({ preventScroll: true });
+  }, [location.pathname]);
+
   const renderItem = (i: NavItem) => (
     <NavLink key={i.to} component={Link} to={i.to} label={i.label} leftSection={i.icon} active={isActive(i.to)} aria-current={isActive(i.to) ? "page" : undefined} onClick={close} />
   );
@@ -160,7 +176,7 @@ export function Layout() {
           ) : null}
         </AppShell.Section>
       </AppShell.Navbar>
-      <AppShell.Main id="main" tabIndex={-1}>
+      <AppShell.Main id="main" tabIndex={-1} ref={mainRef} style={{ outline: "none" }}>
         <Outlet />
       </AppShell.Main>
     </AppShell>

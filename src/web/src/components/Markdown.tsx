@@ -9,22 +9,12 @@ import type { ReactNode } from "react";
 import ReactMarkdown, { type Components } from "react-markdown";
 import rehypeSanitize from "rehype-sanitize";
 import { Link } from "react-router";
+import { linkCitations } from "../lib/text";
 
 export interface CitationTarget {
   n: number;
   title: string;
   href: string;
-}
-
-const CITE = /\[(\d{1,3})\]/g;
-
-/** `[n]` → a Markdown link to `#cite-n` when citation n exists (anything else stays text). */
-export function linkCitations(text: string, known: ReadonlySet<number>): string {
-  return text.replace(CITE, (m, n: string, offset: number, all: string) => {
-    if (!known.has(Number(n))) return m;
-    if (all[offset + m.length] === "(") return m; // already a link's label
-    return `[\\[${n}\\]](#cite-${n})`;
-  });
 }
 
 export function Markdown({ text, citations = [] }: { text: string; citations?: CitationTarget[] }) {

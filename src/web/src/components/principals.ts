@@ -1,20 +1,16 @@
-/** Suggestions for access lists: groups and users where the signed-in user may list them. */
+/** Suggestions for access lists: GET /api/v1/directory (user and group names, for uploaders and managers). */
 import { useQuery } from "@tanstack/react-query";
-import { apiFetch } from "../api/client";
+import { api, unwrap } from "../api/client";
 
 export function usePrincipalSuggestions(): string[] {
   const q = useQuery({
-    queryKey: ["principal-suggestions"],
+    queryKey: ["directory"],
     staleTime: 60_000,
-    queryFn: async () => {
-      const out: string[] = [];
-      const [groups, users] = await Promise.all([apiFetch("/api/v1/admin/groups"), apiFetch("/api/v1/admin/users")]);
-      if (groups.ok) for (const g of ((await groups.json()) as { items: { name: string }[] }).items) out.push(`group:${g.name}`);
-      if (users.ok) for (const u of ((await users.json()) as { items: { name: string }[] }).items) out.push(`user:${u.name}`);
-      return out;
-    },
+    retry: false,
+    queryFn: async () => unwrap(await api.GET("/api/v1/directory")),
   });
-  return q.data ?? [];
+  if (!q.data) return [];
+  return [...q.data.groups.map((g) => `group:${g.name}`), ...q.data.users.map((u) => `user:${u}`)];
 }
 
 export const CLASSIFICATION_LEVELS = ["public", "internal", "confidential", "secret"] as const;

@@ -9,25 +9,7 @@ import { useSession } from "../api/session";
 import { ClassificationBadge } from "../components/Badges";
 import { ExplainForm } from "./admin/Explain";
 import { openPdf, renderPage } from "../components/pdf";
-
-/** Where the quote is in the text: exact, else ignoring whitespace differences, else its first words. */
-export function findQuote(text: string, quote: string): [number, number] | null {
-  const q = quote.trim();
-  if (!q) return null;
-  const exact = text.indexOf(q);
-  if (exact >= 0) return [exact, exact + q.length];
-  const words = q.split(/\s+/).filter(Boolean);
-  for (const n of [words.length, Math.min(words.length, 12), Math.min(words.length, 6)]) {
-    if (n < 2 && words.length >= 2) continue;
-    const pattern = words
-      .slice(0, n)
-      .map((w) => w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
-      .join("\\s*");
-    const m = new RegExp(pattern, "u").exec(text);
-    if (m) return [m.index, m.index + m[0].length];
-  }
-  return null;
-}
+import { findQuote } from "../lib/text";
 
 export default function DocumentView() {
   const { t } = useTranslation();

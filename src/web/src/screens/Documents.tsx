@@ -5,7 +5,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
-import { api, apiError, apiJson, unwrap, uploadWithProgress } from "../api/client";
+import { api, apiError, unwrap, uploadWithProgress } from "../api/client";
 import { useSession } from "../api/session";
 import { ClassificationBadge } from "../components/Badges";
 import { formatBytes, formatDate } from "../components/format";
@@ -172,6 +172,7 @@ function Upload() {
       form.append("file", file, file.name);
       if (allow.length) form.append("allow", allow.join(","));
       if (deny.length) form.append("deny", deny.join(","));
+      if (classification !== null) form.append("classification", classification);
       const res = await uploadWithProgress("/api/v1/documents", form, (p) => set(key, { progress: Math.round(p * 100) }));
       if (res.status !== 202) {
         const err = apiError(res.status, res.body);
@@ -191,18 +192,6 @@ function Upload() {
           break;
         }
         await sleep(700);
-      }
-      const id = accepted.documents[0]?.id;
-      if (classification !== null && id) {
-        // The upload has no classification field: set it on the new document, keeping the
-        // lists it got (the chosen ones, or the default rules' when none were chosen).
-        const setClassification = async () => {
-          const current = unwrap(await api.GET("/api/v1/documents/{id}", { params: { path: { id } } }));
-          await apiJson(`/api/v1/documents/${encodeURIComponent(id)}/acl`, { method: "PUT", body: JSON.stringify({ allow: current.acl.allow, deny: current.acl.deny, classification: Number(classification) }) });
-        };
-        await setClassification().catch((e: unknown) =>
-          set(key, { message: `${t("documents.classificationFailed")} (${e instanceof Error ? e.message : ""})` }),
-        );
       }
       void qc.invalidateQueries({ queryKey: ["documents"] });
     } catch (e) {

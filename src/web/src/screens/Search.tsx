@@ -6,18 +6,8 @@ import { useTranslation } from "react-i18next";
 import { Link, useSearchParams } from "react-router";
 import { ApiError, api, unwrap } from "../api/client";
 import { EMPTY_SCOPE, ScopeFields, scopeCount, toScope, type ScopeForm, type SearchScope } from "../components/Scope";
+import { snippet } from "../lib/text";
 import { documentHref } from "./Ask";
-
-/** A result's text shortened around the first query term, as plain text. */
-export function snippet(text: string, query: string, max = 280): string {
-  const flat = text.replace(/\s+/g, " ").trim();
-  if (flat.length <= max) return flat;
-  const terms = query.toLowerCase().split(/\s+/).filter((w) => w.length > 1);
-  const lower = flat.toLowerCase();
-  const at = terms.map((w) => lower.indexOf(w)).filter((i) => i >= 0).sort((a, b) => a - b)[0] ?? 0;
-  const start = Math.max(0, at - Math.floor(max / 3));
-  return (start > 0 ? "…" : "") + flat.slice(start, start + max) + (start + max < flat.length ? "…" : "");
-}
 
 export default function Search() {
   const { t } = useTranslation();

@@ -1,6 +1,6 @@
 import { Alert, Box, Button, Center, Divider, Group, Paper, PasswordInput, Stack, TextInput, Title } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Navigate, useLocation, useNavigate } from "react-router";
 import { ApiError, apiFetch } from "../api/client";
@@ -31,6 +31,9 @@ export function SignInScreen() {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    document.title = `${t("auth.title")} · private-kb`;
+  }, [t]);
   const providers = useQuery({ queryKey: ["auth-providers"], queryFn: fetchProviders, staleTime: Infinity });
 
   if (session) return <Navigate to={from} replace />;
