@@ -9,7 +9,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { answered, askQuestion, citationLinks, highlightedQuote, liveTexts, recordLiveRegion, signInToAsk, TIMEOUT } from "./app.ts";
-import { ENGLISH_QUESTION, KOREAN_QUESTION, USERS } from "./fixtures.ts";
+import { DOCS, ENGLISH_QUESTION, KOREAN_QUESTION, USERS } from "./fixtures.ts";
 import { expectAccessible, launchBrowser, newSession, skipReason, startWebServer, type Session, type WebServer } from "./harness.ts";
 import { ScriptedLlm } from "./scripted-llm.ts";
 
@@ -67,6 +67,24 @@ describe.skipIf(skipReason())("asking", () => {
     expect(quote).toContain("15일");
     expect(answer.replace(/\s+/g, " ")).toContain(quote.replace(/\s+/g, " ").trim()); // the answer's own sentence
     await expectAccessible(page, "document view (highlighted quote)");
+  });
+
+  it("lands on the cited page of a multi-page document (page 2 of 3), the quote highlighted there", async () => {
+    server = await startWebServer();
+    session = await newSession(browser, server);
+    const { page } = session;
+    await signInToAsk(page, USERS.minji.name, USERS.minji.password);
+    await askQuestion(page, "How much is the equipment deposit for the laptop?");
+    await answered(page);
+    const link = citationLinks(page).first();
+    expect(await link.getAttribute("aria-label")).toContain(DOCS.handbook.title);
+    await link.click();
+    await page.getByRole("heading", { name: DOCS.handbook.title, level: 2 }).waitFor({ timeout: TIMEOUT });
+    expect(new URL(page.url()).searchParams.get("page")).toBe("2");
+    await page.getByRole("region", { name: "Page 2" }).waitFor({ timeout: TIMEOUT });
+    expect(await highlightedQuote(page)).toBe(DOCS.handbook.quote);
+    expect(await page.getByRole("region", { name: "Page 2" }).getByText("Mentors").count()).toBe(0); // page 3's text is not on page 2
+    await expectAccessible(page, "document view (page 2 of 3)");
   });
 
   for (const lang of ["en", "ko"] as const) {

@@ -8,7 +8,7 @@
 import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { answered, askQuestion, search, signInToAsk, TIMEOUT } from "./app.ts";
-import { KOREAN_QUESTION, USERS } from "./fixtures.ts";
+import { DOCS, KOREAN_QUESTION, USERS } from "./fixtures.ts";
 import { expectAccessible, launchBrowser, newSession, skipReason, startWebServer, type Session, type WebServer } from "./harness.ts";
 
 /** Records the accessible names of every progress bar that appears in the page from now on. */
@@ -85,6 +85,44 @@ describe.skipIf(skipReason())("documents and feedback", () => {
     await expectAccessible(page, "documents (upload outcomes)");
 
     expect(await search(page, "canteen lunch third floor")).toContain("Canteen hours");
+  });
+
+  it("draws a PDF's pages with pdf.js in the page (under the app's CSP) and offers the original", async () => {
+    server = await startWebServer();
+    const page = (await open()).page;
+    await signInToAsk(page, USERS.minji.name, USERS.minji.password);
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Documents" }).click();
+    await page.getByRole("link", { name: DOCS.printerPdf.title }).click();
+    await page.getByRole("heading", { name: DOCS.printerPdf.title, level: 2 }).waitFor({ timeout: TIMEOUT });
+    await page.getByRole("region", { name: "Page 1" }).getByText("Print jobs are kept for one hour", { exact: false }).waitFor({ timeout: TIMEOUT });
+    // "Show as" is a radio group (its inputs are visually hidden): choose as from the keyboard.
+    await page.getByRole("radio", { name: "PDF page" }).focus();
+    await page.keyboard.press("Space");
+    const inkOf = async (n: number) => {
+      const canvas = page.getByRole("img", { name: `PDF page ${n}` });
+      await canvas.waitFor({ timeout: TIMEOUT });
+      // Drawn: some of its pixels are dark (text), not a blank canvas.
+      return canvas.evaluate(async (el) => {
+        const c = el as unknown as { width: number; height: number; getContext(t: string): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
+        for (let i = 0; i < 100; i++) {
+          if (c.width > 0) {
+            const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+            let dark = 0;
+            for (let p = 0; p < d.length; p += 4) if (d[p + 3]! > 0 && d[p]! < 100) dark++;
+            if (dark > 0) return dark;
+          }
+          await new Promise((r) => setTimeout(r, 20)); // rendering is asynchronous: look again
+        }
+        return 0;
+      });
+    };
+    expect(await inkOf(1)).toBeGreaterThan(100);
+    await expectAccessible(page, "document view (PDF page)");
+    await page.getByRole("button", { name: "Next page" }).click();
+    expect(await inkOf(2)).toBeGreaterThan(100);
+    const download = page.waitForEvent("download");
+    await page.getByRole("link", { name: "Download original" }).click();
+    expect((await download).suggestedFilename()).toMatch(/\.pdf$/);
   });
 
   it("records a viewer's feedback on an answer and shows it to the admin for review", async () => {

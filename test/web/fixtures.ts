@@ -67,6 +67,30 @@ export const DOCS = {
       "",
     ].join("\n"),
   },
+  /** Three pages (form feeds); the fact a question asks for is on page 2 only. */
+  handbook: {
+    source: "handbook/onboarding-guide.txt",
+    title: "Onboarding guide",
+    allow: ["group:everyone"],
+    phrase: "equipment deposit",
+    quote: "The equipment deposit is 50,000 won and is refunded on your last working day.",
+    text: [
+      "Onboarding guide\n\nWelcome to Hanbit Tech. Your first week starts with an orientation session on Monday morning.",
+      "Laptops and badges\n\nYou receive a laptop and a building badge on your first day. The equipment deposit is 50,000 won and is refunded on your last working day.",
+      "Mentors\n\nEvery new employee is paired with a mentor from another team for the first three months.",
+    ].join("\f"),
+  },
+  /** A two-page text PDF (make-pdf.ts): its pages are drawn by pdf.js in the browser. */
+  printerPdf: {
+    source: "manuals/printer-guide.pdf",
+    title: "Printer guide",
+    allow: ["group:everyone"],
+    phrase: "toner cartridges",
+    pages: [
+      ["Printer guide", "The office printers are on every floor next to the lifts.", "Print jobs are kept for one hour, then deleted automatically."],
+      ["Supplies", "Spare toner cartridges are kept in the supply room on the third floor.", "Report a paper jam to the help desk at extension 2000."],
+    ],
+  },
 } as const;
 
 export const KOREAN_QUESTION = "연차 휴가는 며칠인가요?";

@@ -13,6 +13,7 @@ import { ensureDemoCorpus } from "../../src/services/bootstrap.ts";
 import { openKb, type Kb, type KbStores } from "../../src/services/container.ts";
 import { STALE_MS } from "../../src/services/jobs/worker.ts";
 import { DOCS, USERS } from "./fixtures.ts";
+import { makeTextPdf } from "./make-pdf.ts";
 
 /** The configuration every browser test's server runs with (lexical retrieval, extractive answers). */
 export function webTestConfig(dataDir: string, overrides: Partial<Config> = {}): Config {
@@ -43,7 +44,7 @@ export async function buildTemplate(dir: string): Promise<void> {
     try {
       const files = Object.values(DOCS).map((d) => {
         const p = path.join(srcDir, path.basename(d.source));
-        fs.writeFileSync(p, d.text);
+        fs.writeFileSync(p, "pages" in d ? makeTextPdf(d.pages.map((l) => [...l])) : d.text);
         return { source: d.source, path: p, title: d.title, allow: [...d.allow] };
       });
       await runJob(kb, (await kb.ingest.submit(SYSTEM_ACTOR, files)).jobId);
