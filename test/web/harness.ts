@@ -52,7 +52,7 @@ export interface WebServer {
 export async function startWebServer(overrides: Partial<Config> = {}, options: Pick<OpenKbOptions, "llmProvider"> & { template?: string } = {}): Promise<WebServer> {
   const dir = copyTemplate(options.template ?? inject("KB_WEB_TEMPLATE"));
   const kb = await openKb(webTestConfig(dir, overrides), { llmProvider: options.llmProvider, logger: pino({ level: "silent" }) });
-  kb.startWorker();
+  await kb.startWorker();
   let server: RunningServer;
   try {
     server = await startServer(kb, { port: 0, host: "127.0.0.1" });

@@ -30,9 +30,9 @@ export async function buildTemplate(dir: string): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   const kb = await openKb(webTestConfig(dir), { logger: pino({ level: "silent" }) });
   try {
-    kb.accounts.createUser({ name: USERS.admin.name, role: "admin", clearance: 3 });
-    kb.accounts.createUser({ name: USERS.minji.name, role: "viewer", groups: ["staff"] });
-    kb.accounts.createUser({ name: USERS.hana.name, role: "viewer", groups: ["hr"] });
+    await kb.accounts.createUser({ name: USERS.admin.name, role: "admin", clearance: 3 });
+    await kb.accounts.createUser({ name: USERS.minji.name, role: "viewer", groups: ["staff"] });
+    await kb.accounts.createUser({ name: USERS.hana.name, role: "viewer", groups: ["hr"] });
     // As `kb users passwd` sets them.
     for (const u of Object.values(USERS)) await kb.signIn.setPassword(SYSTEM_ACTOR, u.name, { password: u.password });
 
