@@ -3,7 +3,7 @@
  * extractive answers on the template), the models (none), the active index with the counts of
  * all documents and chunks as the server holds them, and the job queue: the worker, the counts
  * per status and a running job with its progress. A viewer gets neither the menu entry nor the
- * page, and the API answers 403. axe checks the page.
+ * page, and the API answers 403. The page in Korean. axe checks it in both languages.
  */
 import type { Browser } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -81,6 +81,20 @@ describe.skipIf(skipReason())("system page", () => {
     // A reduced mode is explained (no embedding model: lexical only; no LLM: extractive).
     await page.getByText("no embedding model loaded: lexical (BM25) retrieval only").waitFor({ timeout: TIMEOUT });
     await expectAccessible(page, "admin system page");
+
+    // In Korean (a Korean browser).
+    const korean = await newSession(browser, server, { locale: "ko-KR" });
+    sessions.push(korean);
+    await korean.page.goto("/signin");
+    await korean.page.getByRole("textbox", { name: "사용자 이름" }).fill(USERS.admin.name);
+    await korean.page.getByRole("textbox", { name: "비밀번호", exact: true }).fill(USERS.admin.password);
+    await korean.page.getByRole("button", { name: "로그인", exact: true }).click();
+    await korean.page.getByRole("heading", { name: "질문하기", level: 2 }).waitFor({ timeout: TIMEOUT });
+    await korean.page.getByRole("navigation", { name: "관리" }).getByRole("link", { name: "시스템" }).click();
+    await korean.page.getByRole("heading", { name: "시스템", level: 2 }).waitFor({ timeout: TIMEOUT });
+    await korean.page.getByRole("region", { name: "동작 방식" }).getByRole("row", { name: /^검색/ }).getByText("어휘 검색 (BM25 키워드)").waitFor({ timeout: TIMEOUT });
+    await korean.page.getByRole("region", { name: "작업 대기열" }).getByText("실행 중", { exact: true }).first().waitFor({ timeout: TIMEOUT });
+    await expectAccessible(korean.page, "admin system page (Korean)");
 
     // A viewer: no menu entry, the address shows the refusal, the API answers 403.
     const viewer = await newSession(browser, server);
