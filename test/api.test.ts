@@ -60,6 +60,28 @@ describe("health", () => {
     expect(ready.chunks).toBeGreaterThanOrEqual(3);
   });
 
+  it("gives admins the system status at /api/v1/admin/status (modes, models, index, job queue); 403 for others", async () => {
+    for (const token of [viewer, editor]) {
+      const res = await t.fetchAs(token, "/api/v1/admin/status");
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as any).error.code).toBe("forbidden");
+    }
+    expect((await t.fetchAs(null, "/api/v1/admin/status")).status).toBe(401);
+    const res = await t.fetchAs(admin, "/api/v1/admin/status");
+    expect(res.status).toBe(200);
+    const s = (await res.json()) as any;
+    expect(s).toMatchObject({ retrieval: "lexical", answer: "extractive", embedding: null, llm: null });
+    expect(s.notes.join(" ")).toMatch(/lexical/);
+    expect(s.index).toMatchObject({ documents: 3, model: null, dimension: null });
+    expect(s.index.chunks).toBeGreaterThanOrEqual(3);
+    expect(typeof s.index.table).toBe("string");
+    const jobs = (await t.fetchAs(admin, "/api/v1/jobs?limit=200").then((r) => r.json())) as any;
+    const total = Object.values(s.jobs.counts as Record<string, number>).reduce((a, b) => a + b, 0);
+    expect(total).toBe(jobs.items.length);
+    expect(typeof s.jobs.workerAlive).toBe("boolean");
+    expect(Array.isArray(s.jobs.active)).toBe(true);
+  });
+
   it("publishes an OpenAPI document with the stable routes", async () => {
     const doc = (await (await fetch(`${t.url}/openapi.json`)).json()) as any;
     for (const p of ["/api/v1/documents", "/api/v1/documents/{id}", "/api/v1/documents/{id}/text", "/api/v1/jobs/{id}", "/api/v1/search", "/api/v1/ask", "/healthz", "/readyz"]) {

@@ -50,6 +50,9 @@ import { SignInService } from "./sign-in.ts";
 import { StatusService } from "./status.ts";
 import { closeExtractors } from "../../ingest/pipeline.ts";
 
+/** Active jobs the system page lists (GET /api/v1/admin/status); the counts cover all. */
+const ACTIVE_JOBS_SHOWN = 20;
+
 export type { ModelStatus } from "./active-index.ts";
 
 /**
@@ -362,6 +365,19 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       sensitiveIndex: () => sensitive.indexStatus(),
       documentCount: () => metadata.documents.count(),
       chunkCount: () => chunks.count(),
+      indexInfo: () => index.info(),
+      jobQueue: async () => {
+        const counts = await metadata.jobs.countByStatus();
+        // Running first, then queued; the oldest first within each (the order a worker takes them).
+        const active = [...(await metadata.jobs.list({ status: ["running"], limit: ACTIVE_JOBS_SHOWN })), ...(await metadata.jobs.list({ status: ["queued"], limit: ACTIVE_JOBS_SHOWN }))]
+          .sort((a, b) => (a.status === b.status ? a.createdAt.localeCompare(b.createdAt) : a.status === "running" ? -1 : 1))
+          .slice(0, ACTIVE_JOBS_SHOWN);
+        return {
+          workerAlive: await jobs.anyLiveWorker(),
+          counts: { queued: 0, running: 0, succeeded: 0, failed: 0, partial: 0, cancelled: 0, ...counts },
+          active: active.map((j) => ({ id: j.id, kind: j.kind, status: j.status as "queued" | "running", done: j.done, total: j.total, phase: j.phase, createdAt: j.createdAt, startedAt: j.startedAt })),
+        };
+      },
     }),
     models,
     async startWorker(options = {}) {

@@ -1,10 +1,12 @@
 /**
  * What the server runs with, for /readyz: `{ status }` for anyone (load balancers), and the
  * modes, models and counts for those who may read server details. The counts include documents
- * the caller may not read, hence the capability.
+ * the caller may not read, hence the capability. `system` adds the active index and the job
+ * queue, for the web app's system page (GET /api/v1/admin/status: the session cookie does not
+ * reach /readyz).
  */
-import { can, ServerStatus, type Actor } from "../../policies/index.ts";
-import type { ModelStatus } from "./active-index.ts";
+import { authorize, can, ServerStatus, type Actor } from "../../policies/index.ts";
+import type { IndexInfo, ModelStatus } from "./active-index.ts";
 
 export interface Readiness {
   status: "ready";
@@ -18,6 +20,35 @@ export interface Readiness {
   sensitiveDetector?: { version: number; staleDocuments: number };
 }
 
+export interface JobQueueState {
+  /** Some worker process has shown life recently and will run queued jobs. */
+  workerAlive: boolean;
+  /** Jobs per status, all of them. */
+  counts: Record<"queued" | "running" | "succeeded" | "failed" | "partial" | "cancelled", number>;
+  /** Running, then queued jobs (up to 20 of each, the newest; shown oldest first), at most 20 in all. */
+  active: { id: string; kind: string; status: "queued" | "running"; done: number; total: number; phase: string | null; createdAt: string; startedAt: string | null }[];
+}
+
+export interface SystemStatus {
+  retrieval: "lexical" | "hybrid";
+  answer: "extractive" | "llm";
+  embedding: ModelStatus["embedding"];
+  llm: Record<string, unknown> | null;
+  notes: string[];
+  index: {
+    /** The chunk table serving queries, its model, and since when (and by which job) it is active. */
+    table: string;
+    model: string | null;
+    dimension: number | null;
+    since: string | null;
+    jobId: string | null;
+    documents: number;
+    chunks: number;
+    sensitiveDetector: { version: number; staleDocuments: number };
+  };
+  jobs: JobQueueState;
+}
+
 export interface StatusDeps {
   models: ModelStatus;
   retrievalMode: () => "lexical" | "hybrid";
@@ -28,6 +59,9 @@ export interface StatusDeps {
   documentCount: () => Promise<number>;
   /** Rows of the active chunk table. */
   chunkCount: () => Promise<number>;
+  /** The chunk table serving queries in this process. */
+  indexInfo: () => IndexInfo;
+  jobQueue: () => Promise<JobQueueState>;
 }
 
 export class StatusService {
@@ -60,6 +94,31 @@ export class StatusService {
       documents: await this.deps.documentCount(),
       chunks: await this.deps.chunkCount(),
       sensitiveDetector: { version: pii.detectorVersion, staleDocuments: pii.staleDocuments },
+    };
+  }
+
+  /** Modes, models, the active index and the job queue; for those who may read server details (403 otherwise). */
+  async system(actor: Actor): Promise<SystemStatus> {
+    authorize(actor, "read_details", ServerStatus, null);
+    const ready = await this.readiness(actor);
+    const info = this.deps.indexInfo();
+    return {
+      retrieval: ready.retrieval!,
+      answer: ready.answer!,
+      embedding: ready.embedding ?? null,
+      llm: ready.llm ?? null,
+      notes: ready.notes ?? [],
+      index: {
+        table: info.table,
+        model: info.model,
+        dimension: info.dimension,
+        since: info.since ?? null,
+        jobId: info.jobId ?? null,
+        documents: ready.documents ?? 0,
+        chunks: ready.chunks ?? 0,
+        sensitiveDetector: ready.sensitiveDetector ?? { version: 0, staleDocuments: 0 },
+      },
+      jobs: await this.deps.jobQueue(),
     };
   }
 }

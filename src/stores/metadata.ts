@@ -476,6 +476,8 @@ export interface JobStore {
   finishedSince(jobId: string, sinceIso: string): Promise<number>;
   /** File counts per status. */
   counts(jobId: string): Promise<Record<string, number>>;
+  /** Job counts per status, all jobs. */
+  countByStatus(): Promise<Partial<Record<JobStatus, number>>>;
   /** True when some worker (not a `kb` command running its own job) has shown life within `withinMs`. */
   anyLiveWorker(withinMs: number): Promise<boolean>;
   workerAlive(id: string, pid: number, host: string): Promise<void>;

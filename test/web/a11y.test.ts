@@ -25,6 +25,7 @@ const SCREENS: [path: string, heading: string | RegExp][] = [
   ["/admin/personal-data", "Personal data"],
   ["/admin/audit", "Audit"],
   ["/admin/feedback", "Feedback"],
+  ["/admin/system", "System"],
 ];
 
 async function visitAll(page: Page, server: WebServer, label: string): Promise<void> {

@@ -74,8 +74,8 @@ describe.skipIf(skipReason())("access in the browser", () => {
 
     // No admin navigation; admin addresses typed in show nothing of the admin screens.
     expect(await viewer.getByRole("navigation", { name: "Administration" }).count()).toBe(0);
-    expect(await viewer.getByRole("link", { name: /Users|Groups|Tokens|Document access|Jobs|Audit|Feedback/ }).count()).toBe(0);
-    for (const screen of ["users", "groups", "tokens", "access", "jobs", "audit", "feedback"]) {
+    expect(await viewer.getByRole("link", { name: /Users|Groups|Tokens|Document access|Jobs|Audit|Feedback|System/ }).count()).toBe(0);
+    for (const screen of ["users", "groups", "tokens", "access", "jobs", "audit", "feedback", "system"]) {
       await viewer.goto(`/admin/${screen}`);
       await viewer.getByText("You are not allowed to see this.").waitFor({ timeout: TIMEOUT });
       expect(await viewer.getByRole("heading", { level: 2 }).count(), `/admin/${screen}`).toBe(0);

@@ -12,6 +12,9 @@ import { askQuestion, signIn, signInToAsk, signOut, TIMEOUT } from "./app.ts";
 import { USERS } from "./fixtures.ts";
 import { expectAccessible, launchBrowser, newSession, skipReason, startWebServer, type Session, type WebServer } from "./harness.ts";
 
+/** What the sign-in page says to every refused sign-in (the server's one 401 for all of them). */
+const INVALID = "Wrong user name or password, or the account is locked for a while after too many failed attempts. Try again later or ask an admin.";
+
 describe.skipIf(skipReason())("sign-in", () => {
   let browser: Browser;
   let server: WebServer | undefined;
@@ -40,7 +43,7 @@ describe.skipIf(skipReason())("sign-in", () => {
     await page.getByRole("heading", { name: "Sign in" }).waitFor({ timeout: TIMEOUT }); // not signed in: the sign-in page
     await expectAccessible(page, "sign-in");
     await signIn(page, USERS.minji.name, "not-the-password");
-    await expect(page.getByRole("alert").filter({ hasText: "Wrong user name or password." }).waitFor({ timeout: TIMEOUT })).resolves.toBeUndefined();
+    await expect(page.getByRole("alert").filter({ hasText: INVALID }).waitFor({ timeout: TIMEOUT })).resolves.toBeUndefined();
     expect(page.url()).toMatch(/\/signin$/);
 
     await signInToAsk(page, USERS.minji.name, USERS.minji.password);
@@ -86,8 +89,9 @@ describe.skipIf(skipReason())("sign-in", () => {
     const { page } = session;
     const refused = async (password: string) => {
       await signIn(page, USERS.hana.name, password);
-      // The server gives one answer for every failure (no telling a locked account from a wrong password).
-      await page.getByRole("alert").filter({ hasText: "Wrong user name or password." }).waitFor({ timeout: TIMEOUT });
+      // The server gives one answer for every failure (no telling a locked account from a wrong
+      // password); the message says what that answer means, lock-out and what to do included.
+      await page.getByRole("alert").filter({ hasText: INVALID }).waitFor({ timeout: TIMEOUT });
       expect(new URL(page.url()).pathname).toBe("/signin");
     };
     for (let i = 0; i < 3; i++) await refused(`wrong-${i}`);

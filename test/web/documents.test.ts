@@ -1,6 +1,6 @@
 /**
- * Documents and feedback in the browser. Upload: two files chosen at once through the upload
- * area's file input, each with its own progress bar and outcome;
+ * Documents and feedback in the browser. Upload: two files chosen at once from the keyboard (Tab
+ * to the named "Upload files" button, Enter, the file dialog), each with its own progress bar and outcome;
  * the good one is searchable afterwards, the broken one says why it failed. Feedback: a viewer's
  * 👎 with a comment on an answer is recorded and shows up, with its question, in the admin's
  * feedback review in another browser context.
@@ -63,8 +63,17 @@ describe.skipIf(skipReason())("documents and feedback", () => {
     await expectAccessible(page, "documents (admin, upload)");
     await recordProgressBars(page);
 
-    // The upload area's file input (what a screen reader offers as the "Upload files" button).
-    await upload.getByRole("button", { name: "Upload files" }).setInputFiles([
+    // The keyboard path: Tab from the last access field reaches a named "Upload files" button (not
+    // the drop area, which is no tab stop: react-dropzone would make it one with role
+    // "presentation" and no name); Enter opens the file dialog.
+    expect(await upload.locator('[tabindex]:not([tabindex^="-"]):is([role="presentation"], [role="none"])').count(), "an unnamed presentational tab stop").toBe(0);
+    await upload.getByRole("combobox", { name: "Classification" }).focus();
+    await page.keyboard.press("Tab");
+    const choose = upload.getByRole("button", { name: "Upload files" });
+    expect(await choose.evaluate((e) => e === (e.ownerDocument.activeElement as unknown))).toBe(true);
+    const chooser = page.waitForEvent("filechooser", { timeout: TIMEOUT });
+    await page.keyboard.press("Enter");
+    await (await chooser).setFiles([
       { name: "canteen-hours.md", mimeType: "text/markdown", buffer: Buffer.from("# Canteen hours\n\nThe canteen serves lunch from 11:30 to 13:30 on the third floor.\n") },
       { name: "broken.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.7\nthis is not really a PDF at all\n%%EOF\n") },
     ]);

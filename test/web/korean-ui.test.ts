@@ -43,7 +43,7 @@ describe.skipIf(skipReason())("Korean UI", () => {
     await page.getByRole("textbox", { name: "사용자 이름" }).fill(USERS.minji.name);
     await page.getByRole("textbox", { name: "비밀번호", exact: true }).fill("틀린-비밀번호");
     await page.getByRole("button", { name: "로그인", exact: true }).click();
-    await page.getByRole("alert").filter({ hasText: "사용자 이름 또는 비밀번호가 올바르지 않습니다." }).waitFor({ timeout: TIMEOUT });
+    await page.getByRole("alert").filter({ hasText: "사용자 이름 또는 비밀번호가 올바르지 않거나, 로그인 실패가 거듭되어 계정이 잠시 잠겼습니다. 잠시 후 다시 시도하거나 관리자에게 문의하세요." }).waitFor({ timeout: TIMEOUT });
     await page.getByRole("textbox", { name: "비밀번호", exact: true }).fill(USERS.minji.password);
     await page.getByRole("button", { name: "로그인", exact: true }).click();
 

@@ -106,6 +106,58 @@ adminRoutes.openapi(
   async (c) => c.json(await c.get("kb").admin.purgeHistory(c.get("actor"), c.req.valid("param").name), 200),
 );
 
+// ---- system status --------------------------------------------------------------------------
+
+const JobStatusCounts = z.object({ queued: z.number().int(), running: z.number().int(), succeeded: z.number().int(), failed: z.number().int(), partial: z.number().int(), cancelled: z.number().int() });
+const SystemStatusSchema = z
+  .object({
+    retrieval: z.enum(["lexical", "hybrid"]).openapi({ description: "Active retrieval mode: BM25 only, or BM25 + vectors" }),
+    answer: z.enum(["extractive", "llm"]).openapi({ description: "Active answerer: quoted source sentences, or a local LLM" }),
+    embedding: z.object({ model: z.string(), dimension: z.number() }).nullable().openapi({ description: "The embedding model, or null" }),
+    llm: z.record(z.string(), z.unknown()).nullable().openapi({ description: "The LLM's setup (model, GPU backend, layers, threads, queue), or null" }),
+    notes: z.array(z.string()).openapi({ description: "What runs in a degraded mode, and why" }),
+    index: z.object({
+      table: z.string().openapi({ description: "The chunk table serving queries" }),
+      model: z.string().nullable(),
+      dimension: z.number().nullable(),
+      since: z.string().nullable().openapi({ description: "When it became active (null: since the data folder was created)" }),
+      jobId: z.string().nullable().openapi({ description: "The job that made it active (a re-embed), if any" }),
+      documents: z.number().int().openapi({ description: "Documents in the knowledge base, all of them" }),
+      chunks: z.number().int().openapi({ description: "Chunks in the active index" }),
+      sensitiveDetector: z.object({ version: z.number().int(), staleDocuments: z.number().int() }),
+    }),
+    jobs: z.object({
+      workerAlive: z.boolean().openapi({ description: "Some worker process has shown life recently and will run queued jobs" }),
+      counts: JobStatusCounts.openapi({ description: "Jobs per status, all of them" }),
+      active: z.array(
+        z.object({
+          id: z.string(),
+          kind: z.string(),
+          status: z.enum(["queued", "running"]),
+          done: z.number().int(),
+          total: z.number().int(),
+          phase: z.string().nullable(),
+          createdAt: z.string(),
+          startedAt: z.string().nullable(),
+        }),
+      ).openapi({ description: "Running, then queued jobs (at most 20)" }),
+    }),
+  })
+  .openapi("SystemStatus");
+
+adminRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/admin/status",
+    summary: "The system: modes, models, the active index and the job queue",
+    description:
+      "What /readyz tells an admin's token, plus the active chunk table and the job queue, for the web app's system page (the session cookie is sent to /api only). " +
+      "Counts include documents other users may not read, hence admins only (capability `manage_all_documents`; 403 otherwise).",
+    responses: { 200: json(SystemStatusSchema), ...errorResponses },
+  }),
+  async (c) => c.json(await c.get("kb").status.system(c.get("actor")), 200),
+);
+
 adminRoutes.openapi(
   createRoute({
     method: "get",

@@ -317,6 +317,11 @@ export class JobsRepo {
     return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
+  countByStatus(): Partial<Record<JobStatus, number>> {
+    const rows = this.db.select({ status: jobs.status, n: sql<number>`count(*)` }).from(jobs).groupBy(jobs.status).all();
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  }
+
   /**
    * True when some worker has shown life recently (used by `kb ingest` to decide who runs a
    * job). CLI processes running their own job (ids `cli-…`) are not workers for others.

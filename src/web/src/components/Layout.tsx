@@ -17,6 +17,7 @@ import {
   IconThumbUp,
   IconId,
   IconLock,
+  IconServer,
   IconMoon,
   IconSun,
 } from "@tabler/icons-react";
@@ -93,6 +94,7 @@ export function Layout() {
     { to: "/admin/personal-data", label: t("nav.personalData"), icon: <IconId size={18} aria-hidden />, show: can("view_sensitive") || can("manage_all_documents") },
     { to: "/admin/audit", label: t("nav.audit"), icon: <IconFileCertificate size={18} aria-hidden />, show: can("view_audit") },
     { to: "/admin/feedback", label: t("nav.feedback"), icon: <IconThumbUp size={18} aria-hidden />, show: can("review_feedback") },
+    { to: "/admin/system", label: t("nav.system"), icon: <IconServer size={18} aria-hidden />, show: can("manage_all_documents") },
   ].filter((i) => i.show);
 
   const isActive = (to: string) => (to === "/" ? location.pathname === "/" || location.pathname.startsWith("/c/") : location.pathname === to || location.pathname.startsWith(to + "/"));

@@ -2,7 +2,7 @@ import { Alert, Anchor, Badge, Button, Group, Loader, Pagination, Paper, Progres
 import { Dropzone } from "@mantine/dropzone";
 import { IconCircleCheck, IconCircleX, IconUpload } from "@tabler/icons-react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { Link } from "react-router";
 import { api, apiError, unwrap, uploadWithProgress } from "../api/client";
@@ -162,6 +162,7 @@ function Upload() {
   const [deny, setDeny] = useState<string[]>([]);
   const [classification, setClassification] = useState<string | null>(null);
   const [items, setItems] = useState<UploadItem[]>([]);
+  const openRef = useRef<() => void>(null);
   const set = (key: string, patch: Partial<UploadItem>) => setItems((all) => all.map((i) => (i.key === key ? { ...i, ...patch } : i)));
 
   const uploadOne = async (file: File) => {
@@ -218,7 +219,12 @@ function Upload() {
           miw={180}
         />
       </Group>
-      <Dropzone onDrop={(files) => files.forEach((f) => void uploadOne(f))} multiple aria-label={t("documents.dropLabel")} inputProps={{ "aria-label": t("documents.dropLabel") }}>
+      {/*
+        The drop area is for the mouse (drop, or click to choose); it is not a tab stop (react-dropzone
+        would make it one with role "presentation" and no name). The keyboard and screen-reader path
+        is the "Choose files" button below, which opens the same file dialog.
+      */}
+      <Dropzone onDrop={(files) => files.forEach((f) => void uploadOne(f))} multiple activateOnKeyboard={false} openRef={openRef} inputProps={{ "aria-hidden": true }}>
         <Group justify="center" gap="md" mih={90} style={{ pointerEvents: "none" }}>
           <IconUpload size={32} aria-hidden />
           <div>
@@ -229,6 +235,11 @@ function Upload() {
           </div>
         </Group>
       </Dropzone>
+      <Group mt="xs">
+        <Button variant="default" leftSection={<IconUpload size={16} aria-hidden />} onClick={() => openRef.current?.()}>
+          {t("documents.dropLabel")}
+        </Button>
+      </Group>
       {items.length > 0 ? (
         <Stack component="ul" gap="xs" mt="sm" p={0} style={{ listStyle: "none" }} aria-label={t("documents.uploads")} aria-live="polite">
           {items.map((i) => (

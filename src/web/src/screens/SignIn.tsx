@@ -47,7 +47,9 @@ export function SignInScreen() {
       void navigate(from, { replace: true });
     } catch (err) {
       if (err instanceof ApiError && err.status === 429) setError(t("auth.locked"));
-      else if (err instanceof ApiError && (err.status === 401 || err.status === 400 || err.status === 403)) setError(t("auth.invalid"));
+      // The server gives one answer (401) for a wrong name or password and for a locked account (it
+      // does not tell which); the message says both, as the server's does.
+      else if (err instanceof ApiError && (err.status === 401 || err.status === 400)) setError(t("auth.invalid"));
       else setError(t("auth.failed"));
     } finally {
       setBusy(false);

@@ -9,6 +9,7 @@ import { FeedbackReviewScreen } from "./FeedbackReview";
 import { GroupsScreen } from "./Groups";
 import { JobsScreen } from "./Jobs";
 import { PersonalDataScreen } from "./PersonalData";
+import { SystemScreen } from "./System";
 import { TokensScreen } from "./Tokens";
 import { UsersScreen } from "./Users";
 
@@ -32,6 +33,7 @@ export default function Admin() {
       <Route path="personal-data" element={<Guard any={["view_sensitive", "manage_all_documents"]}><PersonalDataScreen /></Guard>} />
       <Route path="audit" element={<Guard any={["view_audit"]}><AuditScreen /></Guard>} />
       <Route path="feedback" element={<Guard any={["review_feedback"]}><FeedbackReviewScreen /></Guard>} />
+      <Route path="system" element={<Guard any={["manage_all_documents"]}><SystemScreen /></Guard>} />
       <Route path="*" element={<Navigate to="/" replace />} />
     </Routes>
   );

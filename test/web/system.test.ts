@@ -1,0 +1,111 @@
+/**
+ * The system page (Admin → System) in the browser: an admin sees the modes (lexical retrieval,
+ * extractive answers on the template), the models (none), the active index with the counts of
+ * all documents and chunks as the server holds them, and the job queue: the worker, the counts
+ * per status and a running job with its progress. A viewer gets neither the menu entry nor the
+ * page, and the API answers 403. The page in Korean. axe checks it in both languages.
+ */
+import type { Browser } from "playwright-core";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { signInToAsk, TIMEOUT } from "./app.ts";
+import { USERS } from "./fixtures.ts";
+import { expectAccessible, launchBrowser, newSession, skipReason, startWebServer, withSqlite, type Session, type WebServer } from "./harness.ts";
+
+describe.skipIf(skipReason())("system page", () => {
+  let browser: Browser;
+  let server: WebServer | undefined;
+  const sessions: Session[] = [];
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  beforeEach(() => {
+    server = undefined;
+    sessions.length = 0;
+  });
+  afterEach(async () => {
+    for (const s of sessions) await s.close();
+    await server?.close();
+  });
+
+  it("shows an admin the modes, models, index and job queue; a viewer neither sees nor opens it", async () => {
+    server = await startWebServer();
+    // A reindex job held by another (live) worker, 4 of 10 done: what the queue shows while one runs.
+    withSqlite(server, (db) =>
+      db
+        .prepare("INSERT INTO jobs (id, kind, status, created_by, params, total, done, worker_id, heartbeat_at, phase, created_at, started_at) VALUES (?, 'reindex', 'running', 'admin', '{}', 10, 4, 'another-worker', ?, 'copying', ?, ?)")
+        .run("job_system_page", "2999-01-01T00:00:00.000Z", new Date().toISOString(), new Date().toISOString()),
+    );
+    const { documents, queued, running } = withSqlite(server, (db) => ({
+      documents: (db.prepare("SELECT count(*) AS n FROM documents").get() as { n: number }).n,
+      queued: (db.prepare("SELECT count(*) AS n FROM jobs WHERE status = 'queued'").get() as { n: number }).n,
+      running: (db.prepare("SELECT count(*) AS n FROM jobs WHERE status = 'running'").get() as { n: number }).n,
+    }));
+    expect(documents).toBeGreaterThan(5);
+    const chunks = await server.kb.chunks.count();
+
+    const admin = await newSession(browser, server);
+    sessions.push(admin);
+    const { page } = admin;
+    await signInToAsk(page, USERS.admin.name, USERS.admin.password);
+    await page.getByRole("navigation", { name: "Administration" }).getByRole("link", { name: "System" }).click();
+    await page.getByRole("heading", { name: "System", level: 2 }).waitFor({ timeout: TIMEOUT });
+    expect(new URL(page.url()).pathname).toBe("/admin/system");
+
+    /** The value in a panel's row (the row header names it). */
+    const value = async (panel: string, row: string) => {
+      const r = page.getByRole("region", { name: panel }).getByRole("row", { name: new RegExp(`^${row}`) });
+      await r.waitFor({ timeout: TIMEOUT });
+      return ((await r.getByRole("cell").textContent()) ?? "").trim();
+    };
+    expect(await value("Modes", "Retrieval")).toBe("Lexical (BM25 keywords)");
+    expect(await value("Modes", "Answers")).toBe("Extractive (quoted source sentences)");
+    expect(await value("Models", "Embedding model")).toBe("None");
+    expect(await value("Models", "Language model")).toBe("None");
+    expect(await value("Index", "Documents \\(all\\)")).toBe(documents.toLocaleString("en"));
+    expect(await value("Index", "Chunks")).toBe(chunks.toLocaleString("en"));
+    expect(chunks).toBeGreaterThan(documents); // several chunks per document: not the document count twice
+    expect(await value("Index", "Active chunk table")).toMatch(/\S/);
+    expect(await value("Job queue", "Worker")).toBe("Running"); // the test server runs a worker
+    expect(await value("Job queue", "Queued")).toBe(String(queued));
+    expect(await value("Job queue", "Running")).toBe(String(running));
+    expect(running).toBeGreaterThanOrEqual(1);
+    // The running job, with its phase and progress.
+    const jobs = page.getByRole("table", { name: "Running and queued jobs" });
+    const row = jobs.getByRole("row").filter({ hasText: "reindex" });
+    await row.waitFor({ timeout: TIMEOUT });
+    expect((await row.innerText()).replace(/\s+/g, " ")).toMatch(/reindex Running \(copying\) 4 \/ 10/);
+    expect(await row.getByRole("progressbar", { name: "Progress of the reindex job: 4 of 10" }).getAttribute("aria-valuenow")).toBe("40");
+    // A reduced mode is explained (no embedding model: lexical only; no LLM: extractive).
+    await page.getByText("no embedding model loaded: lexical (BM25) retrieval only").waitFor({ timeout: TIMEOUT });
+    await expectAccessible(page, "admin system page");
+
+    // In Korean (a Korean browser).
+    const korean = await newSession(browser, server, { locale: "ko-KR" });
+    sessions.push(korean);
+    await korean.page.goto("/signin");
+    await korean.page.getByRole("textbox", { name: "사용자 이름" }).fill(USERS.admin.name);
+    await korean.page.getByRole("textbox", { name: "비밀번호", exact: true }).fill(USERS.admin.password);
+    await korean.page.getByRole("button", { name: "로그인", exact: true }).click();
+    await korean.page.getByRole("heading", { name: "질문하기", level: 2 }).waitFor({ timeout: TIMEOUT });
+    await korean.page.getByRole("navigation", { name: "관리" }).getByRole("link", { name: "시스템" }).click();
+    await korean.page.getByRole("heading", { name: "시스템", level: 2 }).waitFor({ timeout: TIMEOUT });
+    await korean.page.getByRole("region", { name: "동작 방식" }).getByRole("row", { name: /^검색/ }).getByText("어휘 검색 (BM25 키워드)").waitFor({ timeout: TIMEOUT });
+    await korean.page.getByRole("region", { name: "작업 대기열" }).getByText("실행 중", { exact: true }).first().waitFor({ timeout: TIMEOUT });
+    await expectAccessible(korean.page, "admin system page (Korean)");
+
+    // A viewer: no menu entry, the address shows the refusal, the API answers 403.
+    const viewer = await newSession(browser, server);
+    sessions.push(viewer);
+    await signInToAsk(viewer.page, USERS.minji.name, USERS.minji.password);
+    expect(await viewer.page.getByRole("link", { name: "System" }).count()).toBe(0);
+    await viewer.page.goto("/admin/system");
+    await viewer.page.getByText("You are not allowed to see this.").waitFor({ timeout: TIMEOUT });
+    expect(await viewer.page.getByRole("heading", { name: "System", level: 2 }).count()).toBe(0);
+    expect(await viewer.page.getByText("Active chunk table").count()).toBe(0);
+    const status = await viewer.page.evaluate(async () => (await fetch("/api/v1/admin/status", { credentials: "same-origin" })).status);
+    expect(status).toBe(403);
+  });
+});
