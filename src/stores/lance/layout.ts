@@ -98,7 +98,15 @@ async function addScopeColumns(table: lancedb.Table, context: LayoutContext): Pr
     ...(names.has("tags") ? [] : [{ name: "tags", valueSql: "arrow_cast(make_array(), 'List(Utf8)')" }]),
     ...(names.has("version_at") ? [] : [{ name: "version_at", valueSql: "arrow_cast(NULL, 'Utf8')" }]),
   ];
-  if (add.length) await table.addColumns(add);
+  if (add.length) {
+    try {
+      await table.addColumns(add);
+    } catch (err) {
+      // Another process opening the same folder may have added them first.
+      const now = new Set((await table.schema()).fields.map((f) => f.name));
+      if (!(now.has("tags") && now.has("version_at"))) throw err;
+    }
+  }
   if ((await table.countRows()) === 0) return;
   const facts = await context.documentFacts();
   const rows = (await table.query().select(["chunk_id", "document_id"]).toArray()) as { chunk_id: string; document_id: string }[];
