@@ -1,8 +1,11 @@
 /**
  * What a search scope costs inside the LanceDB filter (`npm run bench:scope`): a lexical search
  * over N one-chunk documents with the access filter alone, with the scope clauses on the
- * `source` column (folder prefix, type suffix), and with scopes as lists of document ids (tags,
- * dates, titles resolve to ids in SQLite: services/documents.ts, scopeClause).
+ * `source` column (folder prefix, type suffix), on the `tags` and `version_at` columns (chunk
+ * layout 3: how tag and date scopes are compiled now), and as lists of document ids (how tag and
+ * date scopes were compiled before layout 3, and how a title scope still is: services/documents.ts,
+ * scopeClause). Every other document has the tag and a date in the range, so the tag and date
+ * lines select the same 10,000 documents (of 20,000) as the 10,000-id lines.
  *
  *   npx tsx bench/scope-filter.ts [--docs 20000] [--runs 15]
  */
@@ -30,7 +33,13 @@ try {
     const source = `/share/${i % 10 === 0 ? "인사규정" : "공지"}/${i}.${i % 3 === 0 ? "pdf" : "txt"}`;
     docs.push({
       documentId: id,
-      rows: [{ chunkId: `${id}:1:0`, documentId: id, documentVersion: 1, ordinal: 0, title: `t${i}`, source, pageStart: 1, pageEnd: 1, headings: "", text, analyzed: text, allow: ["group:all"], deny: [], classification: 1 }],
+      rows: [
+        {
+          ...{ chunkId: `${id}:1:0`, documentId: id, documentVersion: 1, ordinal: 0, title: `t${i}`, source, pageStart: 1, pageEnd: 1, headings: "", text, analyzed: text },
+          ...{ allow: ["group:all"], deny: [], classification: 1, tags: i % 2 === 0 ? ["hr", "규정"] : ["notice"] },
+          versionAt: new Date(Date.UTC(i % 2 === 0 ? 2026 : 2025, 0, 1) + (i % 300) * 86_400_000).toISOString(),
+        },
+      ],
     });
   }
   for (let i = 0; i < docs.length; i += 5000) await store.replaceDocuments(docs.slice(i, i + 5000));
@@ -52,6 +61,9 @@ try {
   await time("access only", access);
   await time("access + folder (starts_with)", andFilters(access, compileScope({ op: "sourcePrefix", prefix: "/share/인사규정/" })));
   await time("access + type (ends_with)", andFilters(access, compileScope({ op: "sourceSuffix", suffixes: [".pdf"] })));
+  await time("access + tag (array_has)", andFilters(access, compileScope({ op: "tag", tag: "hr" })));
+  await time("access + date range (version_at)", andFilters(access, compileScope({ op: "versionAt", since: "2026-01-01T00:00:00Z", until: "2026-12-31T23:59:59Z" })));
+  await time("access + tag + date range", andFilters(access, compileScope({ op: "all", clauses: [{ op: "tag", tag: "hr" }, { op: "versionAt", since: "2026-01-01T00:00:00Z" }] })));
   for (const n of [100, 1000, 10_000].filter((x) => x <= N)) await time(`access + ${n} ids (IN)`, andFilters(access, compileScope({ op: "ids", ids: ids.slice(0, n) })));
   if (N >= 10_000) await time("access + 10000 ids (NOT IN)", andFilters(access, compileScope({ op: "notIds", ids: ids.slice(0, 10_000) })));
 } finally {

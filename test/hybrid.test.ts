@@ -58,4 +58,19 @@ describe("hybrid retrieval", () => {
     const viewer = await t.kb.accounts.actorByName("viewer1");
     expect((await t.kb.retriever.retrieve(viewer, "lunch menu", { topK: 10, scope: { folder: path.join(t.dir, "docs", "board") } })).chunks).toEqual([]);
   });
+  it("applies tag and date scopes (the chunk rows' tags and version_at) to the vector search too", async () => {
+    const [menu] = writeFiles(path.join(t.dir, "docs", "tagged"), { "menu.txt": "Weekly lunch menu: noodles, rice, soup. 이번 주 점심 메뉴." });
+    const { job, documents } = await ingestNow(t.kb, [{ source: menu!, path: menu!, tags: ["cafeteria"] } as never]);
+    expect(job.status).toBe("succeeded");
+    const menuId = documents[0]!.id;
+    // "food" matches no word of the document: only the vector search can find it.
+    const tagged = await t.kb.retriever.retrieve(SYSTEM_ACTOR, "food", { topK: 10, scope: { tag: "cafeteria" } });
+    expect(tagged.chunks.map((c) => c.documentId)).toEqual([menuId]);
+    expect(tagged.chunks[0]!.vectorScore).toBeTypeOf("number");
+    expect((await t.kb.retriever.retrieve(SYSTEM_ACTOR, "food", { topK: 10, scope: { tag: "nothing-tagged-so" } })).chunks).toEqual([]);
+    const versionAt = (await t.kb.metadata.documents.byId(menuId))!.versionAt!;
+    const since = await t.kb.retriever.retrieve(SYSTEM_ACTOR, "food", { topK: 10, scope: { updatedSince: versionAt } });
+    expect(since.chunks.map((c) => c.documentId)).toEqual([menuId]);
+    expect((await t.kb.retriever.retrieve(SYSTEM_ACTOR, "food", { topK: 10, scope: { updatedSince: "2999-01-01T00:00:00Z" } })).chunks).toEqual([]);
+  });
 });

@@ -81,7 +81,8 @@ afterAll(async () => {
 describe("re-embedding with a new model", () => {
   it("adds vectors to an index built without them, queries answering throughout", async () => {
     expect(kb.retriever.mode).toBe("lexical");
-    const before = await kb.chunks.list(null, ["chunk_id", "text", "allow"]);
+    const before = await kb.chunks.list(null, ["chunk_id", "text", "allow", "version_at"]);
+    expect(before.every((r) => typeof r.version_at === "string")).toBe(true);
     const { jobId } = await kb.jobs.submitReembed(SYSTEM_ACTOR, { model: models.base });
     // A document written while the copy runs must reach the new table too.
     const extra = writeFiles(path.join(dir, "docs"), { "late.md": "# late arrival\n\nThe cafeteria menu changes on Mondays." })[0]!;
@@ -95,8 +96,9 @@ describe("re-embedding with a new model", () => {
     expect(kb.models.embedding).toEqual({ model: models.base, dimension: 32 });
     expect(reader.retriever.mode).toBe("hybrid"); // the other process followed the pointer
     expect(kb.chunks.name).toMatch(/^chunks_tiny-embed_32_/);
-    const after = await kb.chunks.list(null, ["chunk_id", "text", "allow"]);
-    const plain = (rows: Record<string, unknown>[]) => rows.map((r) => `${r.chunk_id}|${r.text}|${[...(r.allow as string[])].join()}`).sort();
+    const after = await kb.chunks.list(null, ["chunk_id", "text", "allow", "version_at"]);
+    // The scope columns are copied with the rest (version_at: the date scope).
+    const plain = (rows: Record<string, unknown>[]) => rows.map((r) => `${r.chunk_id}|${r.text}|${[...(r.allow as string[])].join()}|${String(r.version_at)}`).sort();
     expect(plain(after.filter((r) => !String(r.chunk_id).startsWith(kb.documentsRepo.bySource(extra)!.id)))).toEqual(plain(before));
     expect(after.length).toBe(before.length + kb.documentsRepo.bySource(extra)!.chunkCount);
     const vectors = await kb.chunks.list(null, ["chunk_id", "vector"]);

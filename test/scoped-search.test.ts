@@ -4,6 +4,9 @@
  * documents in scope even when many better matches lie outside it or are hidden from the asker.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { SYSTEM_ACTOR } from "../policies/index.ts";
+import { scopeClause } from "../src/services/documents.ts";
+import { compileScope } from "../src/stores/lance/filter.ts";
 import { ingestNow, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
 
 let t: TestServer;
@@ -72,6 +75,33 @@ describe("scoped search", () => {
     expect(since.body.results).toHaveLength(13); // the 12 notices and the contact list
     // A scope that only a hidden document matches gives nothing (and no hint of it).
     expect((await search(kim, { query: "임원", topK: 5, scope: { q: "임원" } })).body.results).toEqual([]);
+  });
+
+  it("tag and date are tested on the chunk rows' own columns (tags, version_at), with the live version's date", async () => {
+    const rule = (await t.kb.metadata.documents.byId(ruleId))!;
+    expect(rule.versionAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    const rows = await t.kb.chunks.list(`document_id = '${ruleId}'`, ["document_id", "ordinal", "tags", "version_at"]);
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) expect({ tags: Array.from(r.tags as Iterable<string>), versionAt: r.version_at }).toEqual({ tags: ["hr"], versionAt: rule.versionAt });
+    // The scope compiles to those columns, not to a list of document ids.
+    const clause = await scopeClause(() => t.kb.metadata.documents.all(), SYSTEM_ACTOR, { tag: "hr", updatedSince: "2000-01-01T00:00:00Z", updatedUntil: "2999-01-01T00:00:00Z" });
+    expect(compileScope(clause)).toBe("(array_has(tags, 'hr')) AND (version_at >= '2000-01-01T00:00:00Z' AND version_at <= '2999-01-01T00:00:00Z')");
+    expect(compileScope(await scopeClause(() => t.kb.metadata.documents.all(), SYSTEM_ACTOR, { tag: "it's" }))).toBe("(array_has(tags, 'it''s'))");
+
+    // An access change moves the row's updatedAt, not the date of its content: the date scope
+    // (search and the documents list alike) keeps answering by the version's date.
+    await t.kb.access.setAcl(SYSTEM_ACTOR, ruleId, { addDeny: ["user:nobody"] });
+    const changed = (await t.kb.metadata.documents.byId(ruleId))!;
+    expect(changed.updatedAt > rule.versionAt!).toBe(true);
+    expect(changed.versionAt).toBe(rule.versionAt);
+    const since = { tag: "hr", updatedSince: changed.updatedAt };
+    expect((await search(kim, { query: "휴가", topK: 5, scope: since })).body.results).toEqual([]);
+    const until = { tag: "hr", updatedUntil: rule.versionAt };
+    expect((await search(kim, { query: "휴가", topK: 5, scope: until })).body.results.map((r: any) => r.documentId)).toEqual([ruleId]);
+    const listed = async (q: string) => ((await (await t.fetchAs(kim, `/api/v1/documents?${q}`)).json()) as any).items.map((d: any) => d.id);
+    expect(await listed(`tag=hr&updatedSince=${encodeURIComponent(changed.updatedAt)}`)).toEqual([]);
+    expect(await listed(`tag=hr&updatedUntil=${encodeURIComponent(rule.versionAt!)}`)).toEqual([ruleId]);
+    await t.kb.access.setAcl(SYSTEM_ACTOR, ruleId, { removeDeny: ["user:nobody"] });
   });
 
   it("a folder prefix is matched on the source as the asker is shown it (masked personal data cannot be probed)", async () => {

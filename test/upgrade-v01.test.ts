@@ -80,6 +80,18 @@ async function searchAll(kb: Kb, url: string): Promise<{ user: string; query: st
   return out;
 }
 
+/** Chunk rows whose tags/version_at differ from their document's row in SQLite. */
+async function scopeColumnsBySqlite(kb: Kb & KbStores): Promise<{ rows: number; mismatches: unknown[] }> {
+  const docs = new Map((await kb.metadata.documents.all()).map((d) => [d.id, d]));
+  const rows = await kb.chunks.list(null, ["chunk_id", "document_id", "ordinal", "tags", "version_at"]);
+  const mismatches = rows.flatMap((r) => {
+    const d = docs.get(String(r.document_id));
+    const tags = Array.from(r.tags as Iterable<string>);
+    return d && d.versionAt !== null && r.version_at === d.versionAt && tags.join(",") === d.tags.join(",") ? [] : [{ chunk: r.chunk_id, tags, versionAt: r.version_at, want: d && { tags: d.tags, versionAt: d.versionAt } }];
+  });
+  return { rows: rows.length, mismatches };
+}
+
 function expectSameAnswers(got: { user: string; query: string; documentIds: string[] }[]): void {
   const want = EXPECTED.searches.map((s) => (CHANGED_ON_PURPOSE.has(s.query) ? { ...s, documentIds: [] } : s));
   expect(got).toEqual(want);
@@ -150,6 +162,13 @@ describe("a v0.1 data folder", () => {
       // The chunk table: upgraded in place to the current layout, nothing to re-index for it.
       expect(await kb.chunks.layoutVersion()).toBe(CHUNK_LAYOUT_VERSION);
       expect(await kb.jobs.list(SYSTEM_ACTOR, { kind: ["reindex"] })).toEqual([]);
+      // Layout 3's scope columns, filled from SQLite: the version's date (migration 0008 takes
+      // the row's last update as the best date known) and the tags (none in v0.1's folder).
+      expect(await scopeColumnsBySqlite(kb)).toEqual({ rows: (await kb.chunks.count()), mismatches: [] });
+      const dates = sql.prepare("SELECT version_at AS v, updated_at AS u FROM documents").all() as { v: string; u: string }[];
+      // (The principal-name migration changed some rows after it: their updated_at moved, the date of their content did not.)
+      expect(dates.length).toBe(EXPECTED.documents.length);
+      expect(dates.filter((d) => !(d.v <= d.u))).toEqual([]);
 
       expectSameAnswers(await searchAll(kb, t.server.url));
     } finally {
@@ -159,6 +178,7 @@ describe("a v0.1 data folder", () => {
 
   it("is re-indexed by the worker (older personal-data detector), then by `kb reindex`, answering the same", async () => {
     let t = await open();
+    const datesBefore = t.kb.db.$client.prepare("SELECT id, version_at FROM documents ORDER BY id").all();
     try {
       await t.kb.startWorker({ schedules: false });
       const [job] = await t.kb.jobs.list(SYSTEM_ACTOR, { kind: ["reindex"] });
@@ -170,6 +190,9 @@ describe("a v0.1 data folder", () => {
       const versions = t.kb.db.$client.prepare("SELECT DISTINCT sensitive_version AS v FROM documents").all();
       expect(versions).toEqual([{ v: SENSITIVE_DETECTOR_VERSION }]);
       expect(await t.kb.chunks.layoutVersion()).toBe(CHUNK_LAYOUT_VERSION);
+      // A re-index rewrites the live version: its date (the date scope) stays.
+      expect(t.kb.db.$client.prepare("SELECT id, version_at FROM documents ORDER BY id").all()).toEqual(datesBefore);
+      expect((await scopeColumnsBySqlite(t.kb)).mismatches).toEqual([]);
       expectSameAnswers(await searchAll(t.kb, t.server.url));
     } finally {
       await t.close();
@@ -257,13 +280,65 @@ describe("chunk layout steps", () => {
       const db = await lancedb.connect(tmp);
       const table = await db.openTable(CHUNKS_TABLE);
       const submitted: { why: string; versionThen: number }[] = [];
-      const steps = [...LAYOUT_STEPS, { from: 2, to: 3, what: "a test step", kind: "reindex" as const }];
-      const up = await upgradeLayout(table, { steps, submitReindex: async (why) => void submitted.push({ why, versionThen: await layoutVersionOf(table) }) });
-      expect(up).toMatchObject({ from: 1, to: 3, steps: [{ from: 1, kind: "in-place" }, { from: 2, kind: "reindex" }] });
-      expect(submitted).toEqual([{ why: "chunk layout 2 → 3: a test step", versionThen: 2 }]);
-      expect(await layoutVersionOf(table)).toBe(3);
-      // Today's code meets a table of layout 3: refused, not written to.
-      await expect(upgradeLayout(table, { submitReindex: () => {} })).rejects.toThrow(/layout version 3, newer than this version of kb knows \(2\)/);
+      const steps = [...LAYOUT_STEPS, { from: 3, to: 4, what: "a test step", kind: "reindex" as const }];
+      const documentFacts = async () => new Map<string, { tags: string[]; versionAt: string | null }>();
+      const up = await upgradeLayout(table, { steps, documentFacts, submitReindex: async (why) => void submitted.push({ why, versionThen: await layoutVersionOf(table) }) });
+      expect(up).toMatchObject({ from: 1, to: 4, steps: [{ from: 1, kind: "in-place" }, { from: 2, kind: "in-place" }, { from: 3, kind: "reindex" }] });
+      expect(submitted).toEqual([{ why: "chunk layout 3 → 4: a test step", versionThen: 3 }]);
+      expect(await layoutVersionOf(table)).toBe(4);
+      // Today's code meets a table of layout 4: refused, not written to.
+      await expect(upgradeLayout(table, { documentFacts, submitReindex: () => {} })).rejects.toThrow(/layout version 4, newer than this version of kb knows \(3\)/);
+      table.close();
+      db.close();
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("a data folder of chunk layout 2 (the version before the scope columns)", () => {
+  it("gets tags and version_at from SQLite in place (no re-index), and tag/date scopes answer from them", async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kb-layout2-"));
+    const config = loadConfig({}, { dataDir: tmp, modelsDir: path.join(tmp, "models"), embedModel: "none", logLevel: "silent" });
+    try {
+      const docs = path.join(tmp, "docs");
+      fs.mkdirSync(docs);
+      fs.writeFileSync(path.join(docs, "leave.md"), "# 연차\n\n휴가는 매년 15일입니다.\n");
+      fs.writeFileSync(path.join(docs, "notice.md"), "# 공지\n\n휴가 신청 안내.\n");
+      let kb = await openKb(config, { logger: pino({ level: "silent" }) });
+      const { jobId, documents } = await kb.ingest.submit(SYSTEM_ACTOR, [
+        { source: path.join(docs, "leave.md"), path: path.join(docs, "leave.md"), tags: ["hr", "규정"] },
+        { source: path.join(docs, "notice.md"), path: path.join(docs, "notice.md") },
+      ] as never);
+      await kb.jobs.runHere(jobId);
+      const [leave, notice] = documents.map((d: { id: string }) => d.id) as [string, string];
+      await kb.close();
+
+      // What layout 2 was: the same table without the two columns, version 2 recorded.
+      const db = await lancedb.connect(path.join(tmp, "lancedb"));
+      let table = await db.openTable(CHUNKS_TABLE);
+      await table.dropColumns(["tags", "version_at"]);
+      await table.updateFieldMetadata([{ path: "chunk_id", metadata: { "private_kb.layout": "2" } }]);
+      expect(await layoutVersionOf(table)).toBe(2);
+      table.close();
+
+      kb = await openKb(config, { logger: pino({ level: "silent" }) });
+      try {
+        expect(await kb.chunks.layoutVersion()).toBe(CHUNK_LAYOUT_VERSION);
+        expect(await kb.jobs.list(SYSTEM_ACTOR, { kind: ["reindex"] })).toEqual([]);
+        const check = await scopeColumnsBySqlite(kb);
+        expect(check.mismatches).toEqual([]);
+        expect(check.rows).toBeGreaterThanOrEqual(2);
+        const ids = async (scope: Record<string, string>) => (await kb.retriever.retrieve(SYSTEM_ACTOR, "휴가", { topK: 10, scope })).chunks.map((c) => c.documentId);
+        expect(await ids({ tag: "규정" })).toEqual([leave]);
+        expect((await ids({ updatedSince: "2000-01-01T00:00:00Z" })).sort()).toEqual([leave, notice].sort());
+        expect(await ids({ updatedSince: "2999-01-01T00:00:00Z" })).toEqual([]);
+      } finally {
+        await kb.close();
+      }
+      // Opened again: nothing left to do.
+      table = await db.openTable(CHUNKS_TABLE);
+      expect(await layoutVersionOf(table)).toBe(CHUNK_LAYOUT_VERSION);
       table.close();
       db.close();
     } finally {

@@ -46,8 +46,9 @@ export const DocumentSchema = z
       .optional()
       .openapi({ description: "Personal data found, per kind (rrn, phone, email, card, account); shown to holders of view_sensitive or manage_all_documents" }),
     error: z.string().nullable(),
+    versionAt: z.string().nullable().openapi({ description: "When the live version's content was written (null before the first version): what `updatedSince`/`updatedUntil` filter on" }),
     createdAt: z.string(),
-    updatedAt: z.string(),
+    updatedAt: z.string().openapi({ description: "The row's last change of any kind (access, a sync's check, status)" }),
   })
   .openapi("Document");
 
@@ -128,7 +129,7 @@ export const ScopeSchema = z
     types: z.array(z.string().min(1).max(20)).max(20).optional().openapi({ description: 'File types (extensions): ["pdf", "docx"]' }),
     folder: textMax(TEXT_LIMITS.path).optional().openapi({ description: "Source prefix (a synced or ingested folder)" }),
     tag: z.string().max(64).optional(),
-    updatedSince: z.string().max(40).optional().openapi({ description: "ISO time, inclusive: documents last updated since" }),
+    updatedSince: z.string().max(40).optional().openapi({ description: "ISO time, inclusive: documents whose live version was written since (`versionAt`)" }),
     updatedUntil: z.string().max(40).optional().openapi({ description: "ISO time, inclusive" }),
     q: textMax(TEXT_LIMITS.title).optional().openapi({ description: "Title contains (case-insensitive for Latin letters)" }),
   })

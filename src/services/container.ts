@@ -323,11 +323,21 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
 
   // A chunk table of an older layout (a data folder of an earlier version) is brought up to date
   // before anything reads it (stores/lance/layout.ts); a step that changes what the rows hold
-  // has every document re-indexed by a job.
+  // has every document re-indexed by a job. The other chunk tables (the previous one kept for a
+  // rollback, a re-embed's shadow) are upgraded too, since either may become the active one.
+  let facts: Map<string, { tags: string[]; versionAt: string | null }> | null = null;
+  const documentFacts = async () => (facts ??= new Map((await metadata.documents.all()).map((d) => [d.id, { tags: d.tags, versionAt: d.versionAt }])));
   const layout = await chunks.upgradeLayout({
     submitReindex: async (why) => log.warn({ jobId: (await jobs.submitReindex(SYSTEM_ACTOR)).jobId, why }, "chunk table layout upgrade: reindex job submitted"),
+    documentFacts,
   });
   if (layout.steps.length) log.info({ ...layout }, "chunk table layout upgraded");
+  for (const name of await chunks.tableNames()) {
+    if (name === chunks.name) continue;
+    const other = await index.table(name);
+    const upgraded = await other.upgradeLayout({ submitReindex: () => {}, documentFacts });
+    if (upgraded.steps.length) log.info({ ...upgraded }, "chunk table layout upgraded");
+  }
 
   const llmInfo = (): Record<string, unknown> | null => {
     if (llm) return { ...llm.info() };

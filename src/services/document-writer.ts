@@ -62,7 +62,7 @@ export interface AccessChange {
 export class EmbeddingFailed extends Error {}
 
 /** The rows of a document's version, with deterministic ids (a resumed job rewrites the same ones). */
-export function chunkRowsFor(doc: Pick<DocumentRow, "id" | "source">, version: number, prepared: PreparedDocument, acl: Access): ChunkRow[] {
+export function chunkRowsFor(doc: Pick<DocumentRow, "id" | "source" | "tags">, version: number, versionAt: string, prepared: PreparedDocument, acl: Access): ChunkRow[] {
   return prepared.chunks.map((c) => ({
     chunkId: `${doc.id}:${version}:${c.ordinal}`,
     documentId: doc.id,
@@ -78,6 +78,8 @@ export function chunkRowsFor(doc: Pick<DocumentRow, "id" | "source">, version: n
     allow: acl.allow,
     deny: acl.deny,
     classification: acl.classification,
+    tags: doc.tags,
+    versionAt,
   }));
 }
 
@@ -297,7 +299,7 @@ export class DocumentWriter {
       if (!this.deps.extract) throw new IngestError("no_extractor", "this process cannot extract documents");
       const bytes = fs.readFileSync(doc.blobPath);
       const prepared = await this.deps.extract(doc.source, bytes, { title: doc.title });
-      rows = chunkRowsFor(doc, doc.version, prepared, accessOfRow(doc));
+      rows = chunkRowsFor(doc, doc.version, doc.versionAt ?? doc.updatedAt, prepared, accessOfRow(doc));
       texts = prepared.chunks.map((c) => c.embeddingText);
       await this.deps.recordSensitive?.(doc.id, rows);
     }

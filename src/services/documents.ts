@@ -37,6 +37,8 @@ export interface DocumentView {
   /** Personal data found, per kind (only for those who may see sensitive-data reports). */
   sensitive?: Record<string, number>;
   error: string | null;
+  /** When the live version's content was written (null before the first): what the date filter tests. */
+  versionAt: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -58,6 +60,7 @@ export function documentView(d: DocumentRow): DocumentView {
     ...(d.tags?.length ? { tags: d.tags } : {}),
     owner: d.owner,
     error: d.error,
+    versionAt: d.versionAt,
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
   };
@@ -97,7 +100,10 @@ export interface DocumentFilter {
   /** Keep sources starting with this (a folder of a sync or ingest path). */
   folder?: string;
   tag?: string;
-  /** ISO times, inclusive, on the last update. */
+  /**
+   * ISO times, inclusive, on the date the live version's content was written (`versionAt`), not
+   * `updatedAt`, which access changes and sync checks move too.
+   */
   updatedSince?: string;
   updatedUntil?: string;
   /** Title contains (case-insensitive for Latin letters). */
@@ -112,8 +118,8 @@ export function documentMatcher(filter: DocumentFilter): (v: DocumentView) => bo
     (!types || types.has(v.type)) &&
     (!filter.folder || v.source.startsWith(filter.folder)) &&
     (!filter.tag || (v.tags ?? []).includes(filter.tag)) &&
-    (!filter.updatedSince || v.updatedAt >= filter.updatedSince) &&
-    (!filter.updatedUntil || v.updatedAt <= filter.updatedUntil) &&
+    (!filter.updatedSince || (v.versionAt !== null && v.versionAt >= filter.updatedSince)) &&
+    (!filter.updatedUntil || (v.versionAt !== null && v.versionAt <= filter.updatedUntil)) &&
     (!q || v.title.toLowerCase().includes(q));
 }
 
@@ -133,8 +139,10 @@ function normalTypes(types: readonly string[]): string[] {
  * - folder: a prefix of the source, on `source` too. For an actor shown sources masked, the few
  *   readable documents whose source holds personal data are decided on the masked source by id
  *   (so a prefix cannot probe a masked value), the rest by the column;
- * - tag, updated range, title: facts only SQLite holds, as ids of the readable documents that
- *   match (or of those that do not, when that list is shorter).
+ * - tag, date range: on the chunk table's `tags` and `version_at` columns (chunk layout 3), which
+ *   the writer fills from the document row with every version;
+ * - title: as shown to the actor (masked), so as ids of the readable documents that match (or of
+ *   those that do not, when that list is shorter).
  */
 export async function scopeClause(allRows: () => Promise<readonly DocumentRow[]>, actor: Actor, filter: DocumentFilter): Promise<ScopeClause> {
   const clauses: ScopeClause[] = [];
@@ -158,9 +166,10 @@ export async function scopeClause(allRows: () => Promise<readonly DocumentRow[]>
       });
     }
   }
-  const rest: DocumentFilter = { tag: filter.tag, updatedSince: filter.updatedSince, updatedUntil: filter.updatedUntil, q: filter.q };
-  if (rest.tag || rest.updatedSince || rest.updatedUntil || rest.q?.trim()) {
-    const matches = documentMatcher(rest);
+  if (filter.tag) clauses.push({ op: "tag", tag: filter.tag });
+  if (filter.updatedSince || filter.updatedUntil) clauses.push({ op: "versionAt", since: filter.updatedSince || undefined, until: filter.updatedUntil || undefined });
+  if (filter.q?.trim()) {
+    const matches = documentMatcher({ q: filter.q });
     const include: string[] = [];
     const exclude: string[] = [];
     for (const d of await readableDocs()) (matches(viewFor(actor, d)) ? include : exclude).push(d.id);

@@ -16,7 +16,8 @@ export type RetrievalMode = "lexical" | "hybrid";
 
 /**
  * What a search may be restricted to ("only in 인사규정"): document type (extension), source
- * folder prefix, tag, last-update range, title. Matched like the documents list.
+ * folder prefix, tag, date range of the live version (`versionAt`), title. Matched like the
+ * documents list.
  */
 export interface SearchScope {
   types?: string[];
@@ -70,7 +71,7 @@ export class Retriever {
     private readonly embedder: () => EmbeddingProvider | null,
     /** Of these documents, those indexed by an older personal-data detector (not yet re-indexed). */
     private readonly olderDetector: (documentIds: string[]) => Promise<Set<string>> = async () => new Set(),
-    /** Resolves a search scope to document ids (SQLite holds the facts a scope names). */
+    /** Resolves a search scope to a clause on the chunk table's columns (and ids, for a title). */
     private readonly resolveScope: ScopeResolver | null = null,
   ) {}
 

@@ -300,6 +300,8 @@ export interface DocumentRow {
   /** The personal-data detector version that wrote the live version's index terms and spans. */
   sensitiveVersion: number;
   error: string | null;
+  /** When the live version's content was written (ISO); null before the first version. */
+  versionAt: string | null;
   createdAt: string;
   updatedAt: string;
 }

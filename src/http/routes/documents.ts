@@ -120,7 +120,7 @@ documentRoutes.openapi(
     path: "/documents",
     summary: "List the documents you may read",
     description:
-      "Filters: `type` (comma list of extensions: `pdf,docx`), `folder` (source prefix), `tag`, `updatedSince`/`updatedUntil` (ISO times, inclusive) and `q` (title contains). " +
+      "Filters: `type` (comma list of extensions: `pdf,docx`), `folder` (source prefix), `tag`, `updatedSince`/`updatedUntil` (ISO times, inclusive, on `versionAt`: when the live version was written) and `q` (title contains). " +
       "Text filters match what you are shown (personal data masked unless you hold view_sensitive). `total` counts the matching documents you may read.",
     request: {
       query: z.object({

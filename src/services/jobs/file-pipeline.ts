@@ -241,7 +241,10 @@ export class FilePipeline {
     // The version is derived from the content, not a counter, so a resumed job writes the same ids.
     const sameContentAsLive = doc.contentHash === hash && doc.version > 0;
     const version = sameContentAsLive ? doc.version : doc.version + 1;
-    const rows = chunkRowsFor(doc, version, prepared, acl);
+    // The date a scope tests (chunk column version_at, documents.version_at): a new version's is
+    // now; a rewrite of the live version (reindex, restore) keeps its date.
+    const versionAt = sameContentAsLive && doc.versionAt ? doc.versionAt : new Date().toISOString();
+    const rows = chunkRowsFor(doc, version, versionAt, prepared, acl);
     if (reindex && (await this.sameAsStored(doc, rows, prepared))) {
       // The current detector finds nothing the stored index lacks: it is current as it is.
       if (doc.sensitiveVersion !== SENSITIVE_DETECTOR_VERSION) await documents.update(doc.id, { sensitiveVersion: SENSITIVE_DETECTOR_VERSION });
@@ -268,6 +271,7 @@ export class FilePipeline {
         sizeBytes: item.size,
         blobPath: blob.path,
         sensitiveVersion: SENSITIVE_DETECTOR_VERSION,
+        versionAt,
         ...(item.mtimeMs !== null ? { sourceMtimeMs: item.mtimeMs } : {}),
         error: prepared.warnings.length ? prepared.warnings.join("; ") : null,
       },
@@ -282,7 +286,7 @@ export class FilePipeline {
     const stored = await target.store.rowsOf([doc.id], true);
     if (stored.length !== rows.length) return false;
     const key = (r: ChunkRow) =>
-      [r.chunkId, r.title, r.source, r.pageStart, r.pageEnd, r.headings, r.text, r.analyzed, r.allow.join(","), r.deny.join(","), r.classification].join("\u0001");
+      [r.chunkId, r.title, r.source, r.pageStart, r.pageEnd, r.headings, r.text, r.analyzed, r.allow.join(","), r.deny.join(","), r.classification, (r.tags ?? []).join(","), r.versionAt ?? ""].join("\u0001");
     const vectorsOk = !target.store.vectors || !target.embedder || stored.every((r) => r.vector);
     return vectorsOk && stored.every((r, i) => key(r) === key(rows[i]!));
   }

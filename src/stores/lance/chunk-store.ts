@@ -11,7 +11,7 @@ import { makePrivateDir } from "../private-files.ts";
 import { documentIdsWhere, sqlString } from "./filter.ts";
 import * as lancedb from "@lancedb/lancedb";
 import * as arrow from "apache-arrow";
-import { currentLayoutMetadata, layoutVersionOf, upgradeLayout, type LayoutStep, type LayoutUpgrade } from "./layout.ts";
+import { currentLayoutMetadata, layoutVersionOf, upgradeLayout, type LayoutUpgrade, type UpgradeOptions } from "./layout.ts";
 
 export const CHUNKS_TABLE = "chunks";
 const META_EMBED_MODEL = "private_kb.embed_model";
@@ -31,6 +31,10 @@ export interface ChunkRow extends Access {
   text: string;
   /** Space-separated lexical terms (our own Korean/English analysis) for BM25. */
   analyzed: string;
+  /** The document's tags (a search scope tests them here: `array_has(tags, …)`). */
+  tags?: string[];
+  /** When the document's live version was written (ISO, UTC; SQLite `documents.version_at`): the date scope. */
+  versionAt?: string | null;
   vector?: Float32Array | number[];
 }
 
@@ -86,6 +90,8 @@ function chunkSchema(vectors: VectorLayout | null): arrow.Schema {
     new arrow.Field("allow", utf8List(), false),
     new arrow.Field("deny", utf8List(), false),
     new arrow.Field("classification", new arrow.Int32(), false),
+    new arrow.Field("tags", utf8List(), false),
+    new arrow.Field("version_at", new arrow.Utf8(), true),
   ];
   const metadata = new Map<string, string>();
   if (vectors) {
@@ -114,6 +120,8 @@ function toRecord(row: ChunkRow, withVector: boolean): Record<string, unknown> {
     allow: row.allow,
     deny: row.deny,
     classification: row.classification,
+    tags: row.tags ?? [],
+    version_at: row.versionAt ?? null,
   };
   if (withVector) {
     // Null when this table's model is not available to the writer: vector search skips the
@@ -123,7 +131,7 @@ function toRecord(row: ChunkRow, withVector: boolean): Record<string, unknown> {
   return record;
 }
 
-const ROW_COLUMNS = [...HIT_COLUMNS, "analyzed", "allow", "deny", "classification"];
+const ROW_COLUMNS = [...HIT_COLUMNS, "analyzed", "allow", "deny", "classification", "tags", "version_at"];
 
 function listOf(v: unknown): string[] {
   if (v === null || v === undefined) return [];
@@ -153,6 +161,8 @@ function fromRecord(r: Record<string, unknown>): ChunkRow {
     allow: listOf(r.allow),
     deny: listOf(r.deny),
     classification: Number(r.classification),
+    tags: listOf(r.tags),
+    versionAt: r.version_at === null || r.version_at === undefined ? null : String(r.version_at),
   };
   if (r.vector !== null && r.vector !== undefined) row.vector = Float32Array.from(r.vector as Iterable<number>);
   return row;
@@ -489,7 +499,7 @@ export class ChunkStore {
   }
 
   /** Brings the table to the current layout (layout.ts); a step that needs a reindex calls `submitReindex` first. */
-  upgradeLayout(options: { steps?: readonly LayoutStep[]; submitReindex: (why: string) => void | Promise<void> }): Promise<LayoutUpgrade> {
+  upgradeLayout(options: UpgradeOptions): Promise<LayoutUpgrade> {
     return upgradeLayout(this.table, options);
   }
 

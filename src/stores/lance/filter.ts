@@ -63,7 +63,8 @@ export function documentIdsWhere(documentIds: readonly string[]): string {
 
 /**
  * A search scope as the chunk table can test it: on the `source` column (folder prefix, type
- * suffix) or on document ids (facts only SQLite holds: tags, dates, titles as shown).
+ * suffix), on `tags` and `version_at` (chunk layout 3), or on document ids (what only SQLite
+ * can decide: titles as shown, sources masked for the asker).
  */
 export type ScopeClause =
   | { op: "ids"; ids: readonly string[] }
@@ -71,6 +72,10 @@ export type ScopeClause =
   | { op: "sourcePrefix"; prefix: string }
   /** The source, lower-cased, ends with one of these (".pdf"). */
   | { op: "sourceSuffix"; suffixes: readonly string[] }
+  /** The document has this tag. */
+  | { op: "tag"; tag: string }
+  /** The live version was written in this range (ISO strings, inclusive, compared as strings). */
+  | { op: "versionAt"; since?: string; until?: string }
   | { op: "all" | "any"; clauses: readonly ScopeClause[] };
 
 /** Compiles a scope clause to a LanceDB filter; null means "no restriction". */
@@ -89,6 +94,12 @@ function compileClause(c: ScopeClause): string {
       return c.prefix === "" ? "TRUE" : `starts_with(source, ${sqlString(c.prefix)})`;
     case "sourceSuffix":
       return c.suffixes.length === 0 ? "FALSE" : c.suffixes.map((x) => `ends_with(lower(source), ${sqlString(x.toLowerCase())})`).join(" OR ");
+    case "tag":
+      return `array_has(tags, ${sqlString(c.tag)})`;
+    case "versionAt": {
+      const parts = [c.since !== undefined ? `version_at >= ${sqlString(c.since)}` : null, c.until !== undefined ? `version_at <= ${sqlString(c.until)}` : null].filter((x) => x !== null);
+      return parts.length === 0 ? "TRUE" : parts.join(" AND ");
+    }
     case "all": {
       const parts = c.clauses.map(compileClause).filter((x) => x !== "TRUE");
       if (parts.includes("FALSE")) return "FALSE";

@@ -10,6 +10,10 @@
  *     text holding personal data in forms v0.1's detector missed; that is tracked per document
  *     (documents.sensitive_version, SQLite) and re-indexed by its own job at worker start
  *     (services/ingest/jobs-service.ts, reindexDocumentsOfOlderDetector), not by the layout.
+ *  3. Adds `tags` (list of strings) and `version_at` (ISO string, nullable): the document's tags
+ *     and the date its live version was written, so a search scoped by tag or date is tested on
+ *     the rows (stores/lance/filter.ts) instead of a list of document ids. Added in place, with
+ *     the values SQLite holds (`documents.tags`, `documents.version_at`).
  *
  * Opening a table brings it to the current version through LAYOUT_STEPS: an "in-place" step
  * rewrites the table itself (cheap: metadata, a new column with a default); a "reindex" step
@@ -17,9 +21,10 @@
  * does as a reindex job (submitted before the new version is stamped, so a crash in between
  * submits it again rather than never).
  */
-import type * as lancedb from "@lancedb/lancedb";
+import * as lancedb from "@lancedb/lancedb";
+import * as arrow from "apache-arrow";
 
-export const CHUNK_LAYOUT_VERSION = 2;
+export const CHUNK_LAYOUT_VERSION = 3;
 const LAYOUT_KEY = "private_kb.layout";
 /** The column whose metadata holds the version. */
 export const LAYOUT_COLUMN = "chunk_id";
@@ -42,6 +47,12 @@ const LAYOUT_2_COLUMNS = [
   "classification",
 ];
 
+/** What a step may ask of the rest of the data folder. */
+export interface LayoutContext {
+  /** Per document id, the facts SQLite holds that layout 3's columns copy. */
+  documentFacts?: () => Promise<Map<string, { tags: string[]; versionAt: string | null }>>;
+}
+
 export interface LayoutStep {
   from: number;
   to: number;
@@ -49,7 +60,7 @@ export interface LayoutStep {
   what: string;
   /** in-place: `apply` rewrites the table; reindex: every document's chunks are rebuilt by a reindex job. */
   kind: "in-place" | "reindex";
-  apply?: (table: lancedb.Table) => Promise<void>;
+  apply?: (table: lancedb.Table, context: LayoutContext) => Promise<void>;
 }
 
 export const LAYOUT_STEPS: readonly LayoutStep[] = [
@@ -65,7 +76,49 @@ export const LAYOUT_STEPS: readonly LayoutStep[] = [
       }
     },
   },
+  {
+    from: 2,
+    to: 3,
+    what: "add the columns tags and version_at (search scopes), filled from SQLite",
+    kind: "in-place",
+    apply: addScopeColumns,
+  },
 ];
+
+/**
+ * 2 → 3: adds `tags` and `version_at` with empty values, then writes each row's values from
+ * SQLite in one merge-insert of those two columns (keyed by chunk_id; no other column is read or
+ * rewritten). Repeatable: a crash before the version is stamped runs it again, and the columns
+ * already added are kept.
+ */
+async function addScopeColumns(table: lancedb.Table, context: LayoutContext): Promise<void> {
+  if (!context.documentFacts) throw new Error("chunk layout 2 → 3 needs the documents' tags and dates (documentFacts)");
+  const names = new Set((await table.schema()).fields.map((f) => f.name));
+  const add = [
+    ...(names.has("tags") ? [] : [{ name: "tags", valueSql: "arrow_cast(make_array(), 'List(Utf8)')" }]),
+    ...(names.has("version_at") ? [] : [{ name: "version_at", valueSql: "arrow_cast(NULL, 'Utf8')" }]),
+  ];
+  if (add.length) {
+    try {
+      await table.addColumns(add);
+    } catch (err) {
+      // Another process opening the same folder may have added them first.
+      const now = new Set((await table.schema()).fields.map((f) => f.name));
+      if (!(now.has("tags") && now.has("version_at"))) throw err;
+    }
+  }
+  if ((await table.countRows()) === 0) return;
+  const facts = await context.documentFacts();
+  const rows = (await table.query().select(["chunk_id", "document_id"]).toArray()) as { chunk_id: string; document_id: string }[];
+  const data = rows.flatMap((r) => {
+    const f = facts.get(String(r.document_id));
+    return f && (f.tags.length > 0 || f.versionAt !== null) ? [{ chunk_id: String(r.chunk_id), tags: f.tags, version_at: f.versionAt }] : [];
+  });
+  if (data.length === 0) return;
+  const schema = await table.schema();
+  const part = new arrow.Schema(schema.fields.filter((f) => f.name === "chunk_id" || f.name === "tags" || f.name === "version_at"));
+  await table.mergeInsert("chunk_id").whenMatchedUpdateAll().execute(lancedb.makeArrowTable(data, { schema: part }));
+}
 
 /** The field metadata a new table's `chunk_id` column gets (the current version). */
 export function currentLayoutMetadata(): Map<string, string> {
@@ -92,10 +145,12 @@ export interface LayoutUpgrade {
  * calls `submitReindex` and stamps its version once that returned. A table of a newer layout
  * than this code knows is refused: this version would write rows it cannot describe.
  */
-export async function upgradeLayout(
-  table: lancedb.Table,
-  options: { steps?: readonly LayoutStep[]; submitReindex: (why: string) => void | Promise<void> },
-): Promise<LayoutUpgrade> {
+export interface UpgradeOptions extends LayoutContext {
+  steps?: readonly LayoutStep[];
+  submitReindex: (why: string) => void | Promise<void>;
+}
+
+export async function upgradeLayout(table: lancedb.Table, options: UpgradeOptions): Promise<LayoutUpgrade> {
   const steps = options.steps ?? LAYOUT_STEPS;
   const target = steps.reduce((v, s) => Math.max(v, s.to), 1);
   const from = await layoutVersionOf(table);
@@ -107,7 +162,7 @@ export async function upgradeLayout(
   while (version < target) {
     const step = steps.find((s) => s.from === version);
     if (!step) throw new Error(`chunk table ${table.name}: no upgrade step from layout version ${version}`);
-    if (step.kind === "in-place") await step.apply?.(table);
+    if (step.kind === "in-place") await step.apply?.(table, options);
     else await options.submitReindex(`chunk layout ${step.from} → ${step.to}: ${step.what}`);
     await table.updateFieldMetadata([{ path: LAYOUT_COLUMN, metadata: { [LAYOUT_KEY]: String(step.to) } }]);
     done.push({ from: step.from, to: step.to, what: step.what, kind: step.kind });

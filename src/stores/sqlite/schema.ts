@@ -96,6 +96,12 @@ export const documents = sqliteTable(
      */
     sensitiveVersion: integer("sensitive_version").notNull().default(0),
     error: text("error"),
+    /**
+     * When the live version's content was written (ISO, UTC); null before the first version.
+     * The chunk rows carry the same value (`version_at`): a search's date scope is on it, not on
+     * `updated_at`, which every change (access, mtime, status) moves.
+     */
+    versionAt: text("version_at"),
     createdAt: text("created_at").notNull().default(now),
     updatedAt: text("updated_at").notNull().default(now),
   },

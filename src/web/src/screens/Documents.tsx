@@ -128,7 +128,7 @@ export default function Documents() {
                     ) : null}
                   </Table.Td>
                   <Table.Td>{d.pageCount}</Table.Td>
-                  <Table.Td>{formatDate(d.updatedAt, i18n.language)}</Table.Td>
+                  <Table.Td>{formatDate(d.versionAt ?? d.updatedAt, i18n.language)}</Table.Td>
                   <Table.Td>
                     <ClassificationBadge level={d.acl.classification} />
                   </Table.Td>
