@@ -9,6 +9,7 @@ import type { Readable } from "node:stream";
 import { SENSITIVE_DETECTOR_VERSION } from "../domain/sensitive/index.ts";
 import type { BlobStore } from "../stores/blob-store.ts";
 import type { ScopeClause } from "../stores/lance/filter.ts";
+import type { SearchScope } from "./retrieval.ts";
 import type { AuditLog } from "./audit.ts";
 import { redactorFor, type SensitiveIndex } from "./sensitive.ts";
 import { accessOfRow, subjectOfRow, type DocumentRow, type DocumentStore } from "../stores/metadata.ts";
@@ -94,21 +95,8 @@ export function safeDownloadName(source: string): string {
   return clean && clean !== "." && clean !== ".." ? clean : "document";
 }
 
-export interface DocumentFilter {
-  /** Types (extensions) to keep, lower case. */
-  types?: string[];
-  /** Keep sources starting with this (a folder of a sync or ingest path). */
-  folder?: string;
-  tag?: string;
-  /**
-   * ISO times, inclusive, on the date the live version's content was written (`versionAt`), not
-   * `updatedAt`, which access changes and sync checks move too.
-   */
-  updatedSince?: string;
-  updatedUntil?: string;
-  /** Title contains (case-insensitive for Latin letters). */
-  q?: string;
-}
+/** The documents list filters exactly as a search is scoped (one definition, retrieval.ts). */
+export type DocumentFilter = SearchScope;
 
 /** The test of a DocumentFilter on what an actor is shown of a document. */
 export function documentMatcher(filter: DocumentFilter): (v: DocumentView) => boolean {

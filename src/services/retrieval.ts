@@ -20,11 +20,18 @@ export type RetrievalMode = "lexical" | "hybrid";
  * documents list.
  */
 export interface SearchScope {
+  /** Types (extensions) to keep, lower case. */
   types?: string[];
+  /** Keep sources starting with this (a folder of a sync or ingest path). */
   folder?: string;
   tag?: string;
+  /**
+   * ISO times, inclusive, on the date the live version's content was written (`versionAt`), not
+   * `updatedAt`, which access changes and sync checks move too.
+   */
   updatedSince?: string;
   updatedUntil?: string;
+  /** Title contains (case-insensitive for Latin letters). */
   q?: string;
 }
 
