@@ -3,7 +3,7 @@
  * (src/http/routes/ask.ts): `sources`, then `delta`s, then `done`, or `error`.
  */
 import { SseParser, type SseEvent } from "../lib/sse";
-import { apiError, apiFetch } from "./client";
+import { apiError, apiFetch, type components } from "./client";
 
 export interface AskSource {
   n: number;
@@ -15,26 +15,9 @@ export interface AskSource {
   text: string;
 }
 
-export interface AskCitation {
-  n: number;
-  documentId: string;
-  title: string;
-  source: string;
-  page: number;
-  quote: string;
-}
-
-export interface AskDone {
-  mode: "extractive" | "llm";
-  retrieval: string;
-  answer: string;
-  found: boolean;
-  citations: AskCitation[];
-  conversationId: string;
-  retrievalQuery: string;
-  /** The stored answer's id, where the server reports it (for feedback). */
-  messageId?: number | string;
-}
+// The `done` event is the API's AskResponse, its citations the API's Citation (generated types).
+export type AskCitation = components["schemas"]["Citation"];
+export type AskDone = components["schemas"]["AskResponse"];
 
 export type AskEvent =
   | { type: "sources"; sources: AskSource[]; conversationId: string; retrievalQuery: string }

@@ -1,36 +1,13 @@
 import { notifications } from "@mantine/notifications";
 import type { TFunction } from "i18next";
-import { ApiError } from "../../api/client";
+import { ApiError, type components } from "../../api/client";
 
-export interface User {
-  name: string;
-  role: string;
-  clearance: number;
-  disabled: boolean;
-  groups: string[];
-  createdAt: string;
-}
-
-export interface Member {
-  kind: "user" | "group";
-  name: string;
-}
-
-export interface Group {
-  name: string;
-  description: string | null;
-  members: Member[];
-}
-
-export interface Token {
-  id: string;
-  user: string;
-  name: string | null;
-  createdAt: string;
-  expiresAt: string | null;
-  revokedAt: string | null;
-  lastUsedAt: string | null;
-}
+// The API's own shapes, from the generated client (never written again by hand).
+type Schemas = components["schemas"];
+export type User = Schemas["User"];
+export type Group = Schemas["Group"];
+export type Member = Group["members"][number];
+export type Token = Schemas["Token"];
 
 /** An error notification with the server's code and message. */
 export function notifyError(t: TFunction, err: unknown): void {
