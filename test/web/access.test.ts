@@ -8,41 +8,19 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { Browser } from "playwright-core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { askQuestion, search, signInToAsk, TIMEOUT } from "./app.ts";
 import { REPO_ROOT } from "./env.ts";
 import { DOCS, USERS } from "./fixtures.ts";
-import { documentId, expectAccessible, launchBrowser, newSession, skipReason, startWebServer, type Session, type WebServer } from "./harness.ts";
+import { documentId, expectAccessible, skipReason, webTestLifecycle } from "./harness.ts";
 
 describe.skipIf(skipReason())("access in the browser", () => {
-  let browser: Browser;
-  let server: WebServer | undefined;
-  let sessions: Session[] = [];
-  beforeAll(async () => {
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
-  beforeEach(() => {
-    server = undefined;
-    sessions = [];
-  });
-  afterEach(async () => {
-    for (const s of sessions) await s.close();
-    await server?.close();
-  });
-  const open = async () => {
-    const s = await newSession(browser, server!);
-    sessions.push(s);
-    return s;
-  };
+  const web = webTestLifecycle();
 
   it("an admin's access change reaches a viewer's next search (two browser contexts)", async () => {
-    server = await startWebServer();
-    const viewer = (await open()).page;
-    const admin = (await open()).page;
+    const server = await web.server();
+    const viewer = (await web.session(server)).page;
+    const admin = (await web.session(server)).page;
     await signInToAsk(viewer, USERS.minji.name, USERS.minji.password);
     await signInToAsk(admin, USERS.admin.name, USERS.admin.password);
 
@@ -68,8 +46,8 @@ describe.skipIf(skipReason())("access in the browser", () => {
   });
 
   it("a viewer sees no admin screen and no document they may not read, wherever they look", async () => {
-    server = await startWebServer();
-    const viewer = (await open()).page;
+    const server = await web.server();
+    const viewer = (await web.session(server)).page;
     await signInToAsk(viewer, USERS.minji.name, USERS.minji.password);
 
     // No admin navigation; admin addresses typed in show nothing of the admin screens.
@@ -102,7 +80,7 @@ describe.skipIf(skipReason())("access in the browser", () => {
     expect(await viewer.getByText(DOCS.payroll.phrase).count()).toBe(0);
 
     // The control: a member of hr finds it in the same places.
-    const hr = (await open()).page;
+    const hr = (await web.session(server)).page;
     await signInToAsk(hr, USERS.hana.name, USERS.hana.password);
     expect(await search(hr, DOCS.payroll.phrase)).toContain(DOCS.payroll.title);
     await hr.goto(`/documents/${documentId(server, DOCS.payroll.source)}?page=1`);

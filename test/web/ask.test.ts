@@ -6,11 +6,11 @@
  * region before completion), then lets it finish and follows the citation; Stop ends a
  * generation. axe checks the answer and the document screens.
  */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { answered, askQuestion, citationLinks, highlightedQuote, liveTexts, recordLiveRegion, signInToAsk, TIMEOUT } from "./app.ts";
 import { DOCS, ENGLISH_QUESTION, KOREAN_QUESTION, USERS } from "./fixtures.ts";
-import { expectAccessible, launchBrowser, newSession, skipReason, startWebServer, type Session, type WebServer } from "./harness.ts";
+import { expectAccessible, skipReason, webTestLifecycle } from "./harness.ts";
 import { ScriptedLlm } from "./scripted-llm.ts";
 
 const LIVE = '[aria-live="polite"]';
@@ -34,27 +34,11 @@ async function followFirstCitation(page: Page, expectedTitle: RegExp): Promise<s
 }
 
 describe.skipIf(skipReason())("asking", () => {
-  let browser: Browser;
-  let server: WebServer | undefined;
-  let session: Session | undefined;
-  beforeAll(async () => {
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
-  beforeEach(() => {
-    server = undefined;
-    session = undefined;
-  });
-  afterEach(async () => {
-    await session?.close();
-    await server?.close();
-  });
+  const web = webTestLifecycle();
 
   it("answers the Korean question with a citation that opens the cited page with the quote highlighted (extractive)", async () => {
-    server = await startWebServer();
-    session = await newSession(browser, server);
+    const server = await web.server();
+    const session = await web.session(server);
     const { page } = session;
     await signInToAsk(page, USERS.minji.name, USERS.minji.password);
     await askQuestion(page, KOREAN_QUESTION);
@@ -70,8 +54,8 @@ describe.skipIf(skipReason())("asking", () => {
   });
 
   it("lands on the cited page of a multi-page document (page 2 of 3), the quote highlighted there", async () => {
-    server = await startWebServer();
-    session = await newSession(browser, server);
+    const server = await web.server();
+    const session = await web.session(server);
     const { page } = session;
     await signInToAsk(page, USERS.minji.name, USERS.minji.password);
     await askQuestion(page, "How much is the equipment deposit for the laptop?");
@@ -94,8 +78,8 @@ describe.skipIf(skipReason())("asking", () => {
           ? { cite: "Install the VPN client", text: "Install the VPN client from the software center on your company laptop [{n}]. Then sign in with your company account and approve the MFA prompt [{n}]." }
           : { cite: "매년 15일의 연차", text: "1년 이상 근무한 직원에게는 매년 15일의 연차 휴가가 부여됩니다 [{n}]. 3년 이상 근속하면 2년마다 1일씩 가산됩니다 [{n}]." },
       );
-      server = await startWebServer({}, { llmProvider: llm });
-      session = await newSession(browser, server);
+      const server = await web.server({}, { llmProvider: llm });
+      const session = await web.session(server);
       const { page } = session;
       await signInToAsk(page, USERS.minji.name, USERS.minji.password);
       await recordLiveRegion(page);
@@ -126,8 +110,8 @@ describe.skipIf(skipReason())("asking", () => {
 
   it("stops a generation: the partial answer stays, marked as stopped, and the model is told to stop", async () => {
     const llm = new ScriptedLlm(() => ({ cite: "VPN", text: "Install the VPN client from the software center [{n}]. More words that never come." }));
-    server = await startWebServer({}, { llmProvider: llm });
-    session = await newSession(browser, server);
+    const server = await web.server({}, { llmProvider: llm });
+    const session = await web.session(server);
     const { page } = session;
     await signInToAsk(page, USERS.minji.name, USERS.minji.password);
     await askQuestion(page, ENGLISH_QUESTION);

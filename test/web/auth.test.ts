@@ -6,37 +6,20 @@
  */
 import Database from "better-sqlite3";
 import path from "node:path";
-import type { Browser } from "playwright-core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { askQuestion, signIn, signInToAsk, signOut, TIMEOUT } from "./app.ts";
 import { USERS } from "./fixtures.ts";
-import { expectAccessible, launchBrowser, newSession, skipReason, startWebServer, type Session, type WebServer } from "./harness.ts";
+import { expectAccessible, skipReason, webTestLifecycle } from "./harness.ts";
 
 /** What the sign-in page says to every refused sign-in (the server's one 401 for all of them). */
 const INVALID = "Wrong user name or password, or the account is locked for a while after too many failed attempts. Try again later or ask an admin.";
 
 describe.skipIf(skipReason())("sign-in", () => {
-  let browser: Browser;
-  let server: WebServer | undefined;
-  let session: Session | undefined;
-  beforeAll(async () => {
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
-  beforeEach(() => {
-    server = undefined;
-    session = undefined;
-  });
-  afterEach(async () => {
-    await session?.close();
-    await server?.close();
-  });
+  const web = webTestLifecycle();
 
   it("refuses a wrong password, signs in with the right one, and signs out", async () => {
-    server = await startWebServer();
-    session = await newSession(browser, server);
+    const server = await web.server();
+    const session = await web.session(server);
     const { page } = session;
 
     await page.goto("/");
@@ -63,8 +46,8 @@ describe.skipIf(skipReason())("sign-in", () => {
   });
 
   it("sends the user back to sign in, saying so, when the session expired on the server", async () => {
-    server = await startWebServer();
-    session = await newSession(browser, server);
+    const server = await web.server();
+    const session = await web.session(server);
     const { page } = session;
     await signInToAsk(page, USERS.minji.name, USERS.minji.password);
 
@@ -84,8 +67,8 @@ describe.skipIf(skipReason())("sign-in", () => {
   });
 
   it("locks the account after repeated wrong passwords, even against the right one", async () => {
-    server = await startWebServer({ loginLockAfter: 3 });
-    session = await newSession(browser, server);
+    const server = await web.server({ loginLockAfter: 3 });
+    const session = await web.session(server);
     const { page } = session;
     const refused = async (password: string) => {
       await signIn(page, USERS.hana.name, password);

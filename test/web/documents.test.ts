@@ -5,11 +5,11 @@
  * 👎 with a comment on an answer is recorded and shows up, with its question, in the admin's
  * feedback review in another browser context.
  */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { answered, askQuestion, search, signInToAsk, TIMEOUT } from "./app.ts";
 import { DOCS, KOREAN_QUESTION, USERS } from "./fixtures.ts";
-import { expectAccessible, launchBrowser, newSession, skipReason, startWebServer, type Session, type WebServer } from "./harness.ts";
+import { expectAccessible, skipReason, webTestLifecycle } from "./harness.ts";
 
 /** Records the accessible names of every progress bar that appears in the page from now on. */
 async function recordProgressBars(page: Page): Promise<void> {
@@ -30,32 +30,11 @@ async function recordProgressBars(page: Page): Promise<void> {
 }
 
 describe.skipIf(skipReason())("documents and feedback", () => {
-  let browser: Browser;
-  let server: WebServer | undefined;
-  let sessions: Session[] = [];
-  beforeAll(async () => {
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
-  beforeEach(() => {
-    server = undefined;
-    sessions = [];
-  });
-  afterEach(async () => {
-    for (const s of sessions) await s.close();
-    await server?.close();
-  });
-  const open = async () => {
-    const s = await newSession(browser, server!);
-    sessions.push(s);
-    return s;
-  };
+  const web = webTestLifecycle();
 
   it("uploads two files with per-file progress and outcome: one done, one failed with its reason", async () => {
-    server = await startWebServer();
-    const page = (await open()).page;
+    const server = await web.server();
+    const page = (await web.session(server)).page;
     await signInToAsk(page, USERS.admin.name, USERS.admin.password);
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Documents" }).click();
     const upload = page.getByRole("region", { name: "Upload documents" });
@@ -97,8 +76,8 @@ describe.skipIf(skipReason())("documents and feedback", () => {
   });
 
   it("draws a PDF's pages with pdf.js in the page (under the app's CSP) and offers the original", async () => {
-    server = await startWebServer();
-    const page = (await open()).page;
+    const server = await web.server();
+    const page = (await web.session(server)).page;
     await signInToAsk(page, USERS.minji.name, USERS.minji.password);
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Documents" }).click();
     await page.getByRole("link", { name: DOCS.printerPdf.title }).click();
@@ -135,8 +114,8 @@ describe.skipIf(skipReason())("documents and feedback", () => {
   });
 
   it("records a viewer's feedback on an answer and shows it to the admin for review", async () => {
-    server = await startWebServer();
-    const viewer = (await open()).page;
+    const server = await web.server();
+    const viewer = (await web.session(server)).page;
     await signInToAsk(viewer, USERS.minji.name, USERS.minji.password);
     await askQuestion(viewer, KOREAN_QUESTION);
     await answered(viewer);
@@ -147,7 +126,7 @@ describe.skipIf(skipReason())("documents and feedback", () => {
     expect(await viewer.getByRole("button", { name: "Bad answer" }).getAttribute("aria-pressed")).toBe("true");
     await expectAccessible(viewer, "ask (feedback given)");
 
-    const admin = (await open()).page;
+    const admin = (await web.session(server)).page;
     await signInToAsk(admin, USERS.admin.name, USERS.admin.password);
     await admin.getByRole("navigation", { name: "Administration" }).getByRole("link", { name: "Feedback" }).click();
     const item = admin.getByRole("article", { name: KOREAN_QUESTION });

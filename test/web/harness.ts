@@ -10,7 +10,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import pino from "pino";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { expect, inject } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, inject } from "vitest";
 import type { Config } from "../../src/config.ts";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
 import { openKb, type Kb, type KbStores, type OpenKbOptions } from "../../src/services/container.ts";
@@ -219,4 +219,45 @@ export async function expectAccessible(page: Page, screen: string): Promise<void
   const text = bad.map((v) => `  [${v.impact}] ${v.id}: ${v.help}\n${v.nodes.map((n) => `      ${n.target}  ${n.html}\n        ${n.summary.replace(/\n/g, "\n        ")}`).join("\n")}`).join("\n");
   if (bad.length > 0) console.error(`axe on ${screen}: ${bad.length} serious/critical violation(s)\n${text}`);
   expect(bad.map((v) => `${v.impact} ${v.id} (${v.nodes.length} nodes)`), `axe serious/critical violations on ${screen}:\n${text}`).toEqual([]);
+}
+
+/**
+ * The browser tests' lifecycle, registered in the calling `describe`: one Chromium for the file;
+ * the servers and sessions a test opens through `server()` and `session()` are closed after it,
+ * sessions first (closing one fails the test when a page reached for a host other than
+ * 127.0.0.1), servers even when that fails.
+ */
+export function webTestLifecycle(): {
+  server(...args: Parameters<typeof startWebServer>): Promise<WebServer>;
+  session(server: WebServer, options?: SessionOptions): Promise<Session>;
+} {
+  let browser: Browser | undefined;
+  const servers: WebServer[] = [];
+  const sessions: Session[] = [];
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  afterEach(async () => {
+    try {
+      for (const s of sessions.splice(0)) await s.close();
+    } finally {
+      for (const s of servers.splice(0)) await s.close();
+    }
+  });
+  return {
+    async server(...args) {
+      const s = await startWebServer(...args);
+      servers.push(s);
+      return s;
+    },
+    async session(server, options) {
+      if (!browser) throw new Error("webTestLifecycle: session() before the browser started");
+      const s = await newSession(browser, server, options);
+      sessions.push(s);
+      return s;
+    },
+  };
 }

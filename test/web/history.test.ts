@@ -5,11 +5,11 @@
  * sees them, neither in their History nor by opening the conversation's address. axe checks the
  * History screen with content, searched, and empty.
  */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { answered, askQuestion, signInToAsk, TIMEOUT } from "./app.ts";
 import { ENGLISH_QUESTION, KOREAN_QUESTION, USERS } from "./fixtures.ts";
-import { expectAccessible, launchBrowser, newSession, skipReason, startWebServer, type Session, type WebServer } from "./harness.ts";
+import { expectAccessible, skipReason, webTestLifecycle } from "./harness.ts";
 
 /** Opens History from the main navigation and waits until its list (or its empty message) is shown. */
 async function openHistory(page: Page): Promise<void> {
@@ -44,28 +44,11 @@ async function expectTitles(page: Page, expected: string[], empty = "No conversa
 }
 
 describe.skipIf(skipReason())("history", () => {
-  let browser: Browser;
-  let server: WebServer | undefined;
-  const sessions: Session[] = [];
-  beforeAll(async () => {
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
-  beforeEach(() => {
-    server = undefined;
-    sessions.length = 0;
-  });
-  afterEach(async () => {
-    for (const s of sessions) await s.close();
-    await server?.close();
-  });
+  const web = webTestLifecycle();
 
   it("lists, searches, renames and deletes one's own conversations; another user never sees them", async () => {
-    server = await startWebServer();
-    const minji = await newSession(browser, server);
-    sessions.push(minji);
+    const server = await web.server();
+    const minji = await web.session(server);
     const { page } = minji;
     await signInToAsk(page, USERS.minji.name, USERS.minji.password);
 
@@ -113,8 +96,7 @@ describe.skipIf(skipReason())("history", () => {
     await page.getByText(ENGLISH_QUESTION).first().waitFor({ timeout: TIMEOUT });
 
     // Another user, in another browser context: none of minji's conversations, not even by address.
-    const hana = await newSession(browser, server);
-    sessions.push(hana);
+    const hana = await web.session(server);
     await signInToAsk(hana.page, USERS.hana.name, USERS.hana.password);
     await openHistory(hana.page);
     await expectTitles(hana.page, []);

@@ -6,11 +6,11 @@
  * host for anything (the harness records and fails any request off 127.0.0.1). The CSP itself is
  * checked in the page: markup that did reach the DOM still could not run or load.
  */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { answered, askQuestion, citationLinks, signInToAsk, TIMEOUT } from "./app.ts";
 import { DOCS, USERS } from "./fixtures.ts";
-import { documentId, expectAccessible, launchBrowser, newSession, skipReason, startWebServer, type Session, type WebServer } from "./harness.ts";
+import { documentId, expectAccessible, skipReason, webTestLifecycle } from "./harness.ts";
 import { ScriptedLlm } from "./scripted-llm.ts";
 
 const pwned = (page: Page) => page.evaluate(() => (globalThis as unknown as { __kbPwned?: string }).__kbPwned ?? null);
@@ -25,27 +25,11 @@ const outsideImages = (page: Page) =>
   });
 
 describe.skipIf(skipReason())("hostile markup is inert", () => {
-  let browser: Browser;
-  let server: WebServer | undefined;
-  let session: Session | undefined;
-  beforeAll(async () => {
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
-  beforeEach(() => {
-    server = undefined;
-    session = undefined;
-  });
-  afterEach(async () => {
-    await session?.close(); // fails the test if anything reached for outside.example
-    await server?.close();
-  });
+  const web = webTestLifecycle();
 
   it("shows a document's <script>, onerror and outside image as text on its page", async () => {
-    server = await startWebServer();
-    session = await newSession(browser, server);
+    const server = await web.server();
+    const session = await web.session(server);
     const { page } = session;
     await signInToAsk(page, USERS.minji.name, USERS.minji.password);
 
@@ -74,8 +58,8 @@ describe.skipIf(skipReason())("hostile markup is inert", () => {
       }),
       { pauses: [] },
     );
-    server = await startWebServer({}, { llmProvider: llm });
-    session = await newSession(browser, server);
+    const server = await web.server({}, { llmProvider: llm });
+    const session = await web.session(server);
     const { page } = session;
     await signInToAsk(page, USERS.minji.name, USERS.minji.password);
     await askQuestion(page, "What does the quarantine checklist cover?");
@@ -90,8 +74,8 @@ describe.skipIf(skipReason())("hostile markup is inert", () => {
   });
 
   it("serves the app under a CSP that stops inline script and outside loads even when markup reaches the DOM", async () => {
-    server = await startWebServer();
-    session = await newSession(browser, server);
+    const server = await web.server();
+    const session = await web.session(server);
     const { page } = session;
     const res = await page.goto("/signin");
     const csp = res?.headers()["content-security-policy"] ?? "";
@@ -109,7 +93,7 @@ describe.skipIf(skipReason())("hostile markup is inert", () => {
       img.setAttribute("src", "http://outside.example/csp.png");
       doc.body.append(img);
     });
-    await expect.poll(async () => (await session!.cspViolations()).length, { timeout: TIMEOUT }).toBeGreaterThanOrEqual(2);
+    await expect.poll(async () => (await session.cspViolations()).length, { timeout: TIMEOUT }).toBeGreaterThanOrEqual(2);
     expect(await pwned(page)).toBeNull();
     expect(await session.cspViolations()).toEqual(expect.arrayContaining([expect.stringMatching(/^script-src/), "img-src http://outside.example/csp.png"]));
     expect(session.reachedNetwork).toEqual([]); // the CSP stopped the image before any request left the page

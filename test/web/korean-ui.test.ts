@@ -4,36 +4,20 @@
  * `<html lang="ko">` for screen readers; the language menu switches to English and back, and the
  * choice is kept across a reload. axe checks the Korean screens.
  */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { answered, askQuestion, highlightedQuote, TIMEOUT } from "./app.ts";
 import { KOREAN_QUESTION, USERS } from "./fixtures.ts";
-import { expectAccessible, launchBrowser, newSession, skipReason, startWebServer, type Session, type WebServer } from "./harness.ts";
+import { expectAccessible, skipReason, webTestLifecycle } from "./harness.ts";
 
 const htmlLang = (page: Page) => page.evaluate(() => (globalThis as unknown as { document: { documentElement: { lang: string } } }).document.documentElement.lang);
 
 describe.skipIf(skipReason())("Korean UI", () => {
-  let browser: Browser;
-  let server: WebServer | undefined;
-  let session: Session | undefined;
-  beforeAll(async () => {
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
-  beforeEach(() => {
-    server = undefined;
-    session = undefined;
-  });
-  afterEach(async () => {
-    await session?.close();
-    await server?.close();
-  });
+  const web = webTestLifecycle();
 
   it("follows a Korean browser, answers and cites in Korean, and switches language on request", async () => {
-    server = await startWebServer();
-    session = await newSession(browser, server, { locale: "ko-KR" });
+    const server = await web.server();
+    const session = await web.session(server, { locale: "ko-KR" });
     const { page } = session;
 
     await page.goto("/");

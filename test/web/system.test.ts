@@ -5,33 +5,16 @@
  * per status and a running job with its progress. A viewer gets neither the menu entry nor the
  * page, and the API answers 403. The page in Korean. axe checks it in both languages.
  */
-import type { Browser } from "playwright-core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { signInToAsk, TIMEOUT } from "./app.ts";
 import { USERS } from "./fixtures.ts";
-import { expectAccessible, launchBrowser, newSession, skipReason, startWebServer, withSqlite, type Session, type WebServer } from "./harness.ts";
+import { expectAccessible, skipReason, webTestLifecycle, withSqlite } from "./harness.ts";
 
 describe.skipIf(skipReason())("system page", () => {
-  let browser: Browser;
-  let server: WebServer | undefined;
-  const sessions: Session[] = [];
-  beforeAll(async () => {
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
-  beforeEach(() => {
-    server = undefined;
-    sessions.length = 0;
-  });
-  afterEach(async () => {
-    for (const s of sessions) await s.close();
-    await server?.close();
-  });
+  const web = webTestLifecycle();
 
   it("shows an admin the modes, models, index and job queue; a viewer neither sees nor opens it", async () => {
-    server = await startWebServer();
+    const server = await web.server();
     // A reindex job held by another (live) worker, 4 of 10 done: what the queue shows while one runs.
     withSqlite(server, (db) =>
       db
@@ -46,8 +29,7 @@ describe.skipIf(skipReason())("system page", () => {
     expect(documents).toBeGreaterThan(5);
     const chunks = await server.kb.chunks.count();
 
-    const admin = await newSession(browser, server);
-    sessions.push(admin);
+    const admin = await web.session(server);
     const { page } = admin;
     await signInToAsk(page, USERS.admin.name, USERS.admin.password);
     await page.getByRole("navigation", { name: "Administration" }).getByRole("link", { name: "System" }).click();
@@ -83,8 +65,7 @@ describe.skipIf(skipReason())("system page", () => {
     await expectAccessible(page, "admin system page");
 
     // In Korean (a Korean browser).
-    const korean = await newSession(browser, server, { locale: "ko-KR" });
-    sessions.push(korean);
+    const korean = await web.session(server, { locale: "ko-KR" });
     await korean.page.goto("/signin");
     await korean.page.getByRole("textbox", { name: "사용자 이름" }).fill(USERS.admin.name);
     await korean.page.getByRole("textbox", { name: "비밀번호", exact: true }).fill(USERS.admin.password);
@@ -97,8 +78,7 @@ describe.skipIf(skipReason())("system page", () => {
     await expectAccessible(korean.page, "admin system page (Korean)");
 
     // A viewer: no menu entry, the address shows the refusal, the API answers 403.
-    const viewer = await newSession(browser, server);
-    sessions.push(viewer);
+    const viewer = await web.session(server);
     await signInToAsk(viewer.page, USERS.minji.name, USERS.minji.password);
     expect(await viewer.page.getByRole("link", { name: "System" }).count()).toBe(0);
     await viewer.page.goto("/admin/system");
