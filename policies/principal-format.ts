@@ -7,6 +7,7 @@
  * and `kim`, or fullwidth `ｋｉｍ` and `kim` are one principal everywhere, including in the
  * LanceDB allow/deny columns the retrieval filter compares literally.
  */
+import crypto from "node:crypto";
 import { skeleton } from "./confusables.ts";
 
 const NAME = /^[\p{L}\p{N}._@-]{1,64}$/u;
@@ -74,9 +75,42 @@ export class PrincipalNameError extends Error {
   }
 }
 
+/**
+ * Directory principals. A user or group from a directory (OIDC, LDAP, SCIM) is named
+ * `<source id>~<key>`: `~` cannot occur in a local name, so a directory entry never shares a
+ * name with one an admin typed, and two sources never share one either. The key is the entry's
+ * stable id (objectGUID, entryUUID, `sub`), never its display name, which changes ("인사 팀"
+ * becoming "인사팀" must not change who may read what). UUIDs and GUIDs are case-insensitive and
+ * kept readable (lower case, braces removed); any other id (an OIDC `sub` is case-sensitive and
+ * arbitrary) is hashed instead of folded, so two ids that differ only in case stay two people.
+ */
+export const SOURCE_ID = /^[a-z][a-z0-9-]{0,15}$/;
+const DIRECTORY_NAME = /^([a-z][a-z0-9-]{0,15})~([a-z0-9-]{1,40})$/;
+const UUID_LIKE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/;
+
+export function directoryPrincipalName(sourceId: string, stableId: string): string {
+  if (!SOURCE_ID.test(sourceId)) throw new PrincipalNameError("invalid_name", `invalid directory source id "${sourceId}": a-z, 0-9, -; 1-16, starting with a letter`);
+  if (!stableId) throw new PrincipalNameError("invalid_name", `directory source "${sourceId}" gave an empty id`);
+  const bare = stableId.trim().replace(/^\{(.*)\}$/, "$1").toLowerCase();
+  const key = UUID_LIKE.test(bare) ? bare : `h${crypto.createHash("sha256").update(stableId, "utf8").digest("hex").slice(0, 32)}`;
+  return `${sourceId}~${key}`;
+}
+
+export function isDirectoryName(name: string): boolean {
+  return DIRECTORY_NAME.test(name);
+}
+
+/** The source id part of a directory name (`corp` of `corp~6b3c…`), or null for a local name. */
+export function directorySourceOf(name: string): string | null {
+  return DIRECTORY_NAME.exec(name)?.[1] ?? null;
+}
+
 /** The canonical form of a principal name, or a PrincipalNameError saying what is wrong with it. */
 export function checkName(name: string): string {
-  const canonical = canonicalName(name.trim());
+  const trimmed = name.trim();
+  // Directory names are written by us, already canonical; only their exact form is accepted.
+  if (DIRECTORY_NAME.test(trimmed)) return trimmed;
+  const canonical = canonicalName(trimmed);
   if (!NAME.test(canonical)) throw new PrincipalNameError("invalid_name", `invalid name "${name}": 1-64 letters, digits, . _ @ -`);
   const problem = scriptProblem(canonical);
   if (problem) throw new PrincipalNameError("mixed_script", `invalid name "${name}": ${problem}`);
@@ -89,6 +123,7 @@ export function checkName(name: string): string {
  * ever a look-alike of its NFKC form, so the creator is told to write that form.
  */
 export function checkNewName(name: string): string {
+  if (DIRECTORY_NAME.test(name.trim())) throw new PrincipalNameError("invalid_name", `invalid name "${name}": names with "~" are reserved for directory users and groups`);
   const canonical = checkName(name);
   const nfc = name.trim().normalize("NFC");
   if (nfc !== nfc.normalize("NFKC")) {
@@ -105,6 +140,7 @@ export function nameSkeleton(name: string): string {
 export function parsePrincipal(text: string): { kind: PrincipalKind; name: string } {
   const m = /^(user|group|role):(.+)$/.exec(text.trim());
   if (!m) throw new Error(`invalid principal "${text}": expected user:<name>, group:<name> or role:<name> (letters, digits, . _ @ -)`);
+  if (m[1] === "role" && DIRECTORY_NAME.test(m[2]!.trim())) throw new Error(`invalid principal "${text}": roles are not directory entries`);
   try {
     return { kind: m[1] as PrincipalKind, name: checkName(m[2]!) };
   } catch (err) {

@@ -7,6 +7,7 @@
  * processes get the parent's settings in their fork arguments). No other module reads
  * `process.env` for configuration.
  */
+import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -255,4 +256,46 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     syncRoots: syncRootsFrom(e.KB_SYNC_ROOTS),
     ...overrides,
   };
+}
+
+/** A secret named in configuration: read from a file (preferred) or an environment variable. */
+export interface SecretSpec {
+  file?: string;
+  env?: string;
+}
+
+export class SecretError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SecretError";
+  }
+}
+
+/**
+ * Reads a secret (an OIDC client secret, an LDAP bind password) from a file or the environment.
+ * A file must not be readable by group or others (as ssh refuses a private key that is): a
+ * secret anyone on the machine can read is a secret already leaked. Errors name `what` and the
+ * file or variable, never the value. Trailing newlines (from `echo`) are removed.
+ */
+export function readSecret(spec: SecretSpec, what: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (spec.file) {
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(spec.file);
+    } catch (err) {
+      throw new SecretError(`${what}: cannot read secret file ${spec.file} (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+    }
+    if (process.platform !== "win32" && (st.mode & 0o077) !== 0) {
+      throw new SecretError(`${what}: secret file ${spec.file} is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+    }
+    const value = fs.readFileSync(spec.file, "utf8").replace(/[\r\n]+$/, "");
+    if (!value) throw new SecretError(`${what}: secret file ${spec.file} is empty`);
+    return value;
+  }
+  if (spec.env) {
+    const value = env[spec.env];
+    if (!value) throw new SecretError(`${what}: environment variable ${spec.env} is not set`);
+    return value;
+  }
+  throw new SecretError(`${what}: no secret configured (give "file" or "env")`);
 }

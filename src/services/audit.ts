@@ -31,7 +31,7 @@ export function truncateUtf8(s: string, maxBytes: number): string {
 export class AuditLog {
   constructor(private readonly repo: AuditStore) {}
 
-  async record(actor: Actor | string | null, action: string, target: string | null, details?: Record<string, unknown>, outcome: "ok" | "denied" | "error" = "ok"): Promise<void> {
+  async record(actor: Actor | string | null, action: string, target: string | null, details?: Record<string, unknown>, outcome: "ok" | "denied" | "error" | "warning" = "ok"): Promise<void> {
     const who = actor === null ? null : typeof actor === "string" ? actor : `user:${actor.name}`;
     if (target !== null && Buffer.byteLength(target) > MAX_TARGET_BYTES) {
       details = { ...details, targetBytes: Buffer.byteLength(target) };

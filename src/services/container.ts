@@ -18,6 +18,7 @@ import { isLanceError, sqliteDamagedError, tableDamagedError } from "./data-dama
 import { canRead, resolveDocumentAccess, SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
 import { AccessService } from "./access.ts";
 import { Accounts } from "./accounts.ts";
+import { DirectoryService } from "./directory.ts";
 import { AdminService } from "./admin.ts";
 import { PolicyFiles } from "./policy-files.ts";
 import { makePrivateDir, tightenDataDir } from "../stores/private-files.ts";
@@ -74,6 +75,8 @@ export interface Kb {
   accounts: Accounts;
   /** Web sign-in: passwords, cookie sessions, lock-out (sign-in.ts). */
   signIn: SignInService;
+  /** Directory-managed users, groups and memberships (OIDC, LDAP, SCIM write through it). */
+  directory: DirectoryService;
   /** Users, groups, tokens: authorized and audited (admin API and CLI). */
   admin: AdminService;
   /** Document ACL changes (single and bulk) and `policy explain`. */
@@ -356,6 +359,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     jobs,
     accounts,
     signIn,
+    directory: new DirectoryService(metadata, audit, { roleExists: (role) => policy.roles().has(role) }),
     admin: new AdminService(accounts, audit, signIn, metadata),
     access: new AccessService({ documents: metadata.documents, writer: runner.writer, audit, retriever, accounts, policy }),
     policy,

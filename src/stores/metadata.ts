@@ -78,6 +78,12 @@ export interface UserRow {
   role: string;
   clearance: number;
   disabled: boolean;
+  /** `local`, or the directory source (`oidc:<id>`, `ldap:<id>`, `scim:<id>`) that manages the account. */
+  source: string;
+  /** The account's stable id in its source (null for local accounts). */
+  externalId: string | null;
+  displayName: string | null;
+  email: string | null;
   createdAt: string;
 }
 
@@ -87,7 +93,24 @@ export interface NewUser {
   role?: string;
   clearance?: number;
   disabled?: boolean;
+  source?: string;
+  externalId?: string | null;
+  displayName?: string | null;
+  email?: string | null;
 }
+
+export interface GroupRow {
+  name: string;
+  description: string | null;
+  /** `local`, or the directory source that manages the group. */
+  source: string;
+  externalId: string | null;
+  displayName: string | null;
+}
+
+/** Who wrote a membership row: `manual` (an admin) or a directory source id. */
+export type MembershipOrigin = string;
+export const MANUAL_ORIGIN = "manual";
 
 /** An API token's row: its SHA-256, never the token itself. */
 export interface TokenRow {
@@ -116,21 +139,37 @@ export interface UsersStore {
   /** By name. */
   list(): Promise<UserRow[]>;
   insert(row: NewUser): Promise<void>;
-  update(id: string, values: Partial<Pick<UserRow, "role" | "clearance" | "disabled">>): Promise<void>;
+  update(id: string, values: Partial<Pick<UserRow, "role" | "clearance" | "disabled" | "displayName" | "email">>): Promise<void>;
   delete(id: string): Promise<void>;
+  /** A directory account by its source and stable id there. */
+  byExternal(source: string, externalId: string): Promise<UserRow | undefined>;
+  /** The accounts a source manages, by name. */
+  bySource(source: string): Promise<UserRow[]>;
   groupExists(name: string): Promise<boolean>;
-  listGroups(): Promise<{ name: string; description: string | null }[]>;
+  group(name: string): Promise<GroupRow | undefined>;
+  listGroups(): Promise<GroupRow[]>;
+  groupByExternal(source: string, externalId: string): Promise<GroupRow | undefined>;
+  groupsBySource(source: string): Promise<GroupRow[]>;
   /** Does nothing when the group exists. */
-  insertGroup(name: string, description?: string): Promise<void>;
+  insertGroup(name: string, description?: string, directory?: { source: string; externalId: string; displayName?: string | null }): Promise<void>;
+  setGroupDisplayName(name: string, displayName: string | null): Promise<void>;
   /** Removes the group, its memberships in other groups and its members (atomically). */
   deleteGroup(name: string): Promise<void>;
-  addMember(group: string, kind: "user" | "group", name: string): Promise<void>;
-  removeMember(group: string, kind: "user" | "group", name: string): Promise<void>;
+  /** Adds a membership row written by `origin` (default: manual); nothing when it exists. */
+  addMember(group: string, kind: "user" | "group", name: string, origin?: MembershipOrigin): Promise<void>;
+  /** Removes the membership row written by `origin`, or every row of that membership when no origin is given. */
+  removeMember(group: string, kind: "user" | "group", name: string, origin?: MembershipOrigin): Promise<void>;
   /** Groups a user belongs to, directly or through nested groups (cycles tolerated), by name. */
   expandedGroups(userName: string): Promise<string[]>;
   directGroups(userName: string): Promise<string[]>;
-  /** Direct members of a group. */
+  /** Direct members of a group (each once, whoever wrote it). */
   members(group: string): Promise<{ kind: "user" | "group"; name: string }[]>;
+  /** Direct membership rows of a group with who wrote each (a membership may have several origins). */
+  memberRows(group: string): Promise<{ kind: "user" | "group"; name: string; origin: MembershipOrigin }[]>;
+  /** The groups whose rows written by `origin` name this member. */
+  groupsOfMemberFrom(origin: MembershipOrigin, kind: "user" | "group", name: string): Promise<string[]>;
+  /** Revokes every live token of a user; how many. */
+  revokeTokensOf(userId: string, at: string): Promise<number>;
   /** Groups that `group` belongs to, directly or through nesting (not itself unless in a cycle). */
   groupAncestors(group: string): Promise<string[]>;
   /** Each group of the user → the shortest chain of groups through which the user is in it. */
@@ -156,7 +195,7 @@ export interface AuditRow {
   actor: string | null;
   action: string;
   target: string | null;
-  outcome: "ok" | "denied" | "error";
+  outcome: "ok" | "denied" | "error" | "warning";
   details: Record<string, unknown> | null;
 }
 
@@ -164,7 +203,7 @@ export interface NewAuditEvent {
   actor?: string | null;
   action: string;
   target?: string | null;
-  outcome?: "ok" | "denied" | "error";
+  outcome?: "ok" | "denied" | "error" | "warning";
   details?: Record<string, unknown> | null;
 }
 
@@ -173,7 +212,7 @@ export interface AuditQuery {
   /** An exact action, or a prefix ending in "." or "*" ("document." / "admin.*"). */
   action?: string;
   target?: string;
-  outcome?: "ok" | "denied" | "error";
+  outcome?: "ok" | "denied" | "error" | "warning";
   since?: string;
   until?: string;
   limit?: number;

@@ -165,7 +165,7 @@ export function registerAdminCommands(program: Command): void {
     .option("--until <time>", "ISO time")
     .option("-n, --limit <n>", "events (ignored with --jsonl, which exports all)", "50")
     .option("--jsonl", "export every matching event as JSON lines")
-    .action(async (o: { actor?: string; action?: string; target?: string; outcome?: "ok" | "denied" | "error"; since?: string; until?: string; limit: string; jsonl?: boolean }) =>
+    .action(async (o: { actor?: string; action?: string; target?: string; outcome?: "ok" | "denied" | "error" | "warning"; since?: string; until?: string; limit: string; jsonl?: boolean }) =>
       withKb(async (kb) => {
         const filters = { actor: o.actor, action: o.action, target: o.target, outcome: o.outcome, since: o.since, until: o.until };
         if (o.jsonl) {

@@ -143,7 +143,7 @@ const AuditQuery = z.object({
   actor: z.string().max(100).optional().openapi({ description: "e.g. user:kim" }),
   action: z.string().max(100).optional().openapi({ description: 'An action ("search"), or a prefix ending in "." or "*" ("document.", "token.*")' }),
   target: textMax(TEXT_LIMITS.path).optional(),
-  outcome: z.enum(["ok", "denied", "error"]).optional(),
+  outcome: z.enum(["ok", "denied", "error", "warning"]).optional(),
   since: z.string().max(40).optional().openapi({ description: "ISO time (inclusive)" }),
   until: z.string().max(40).optional().openapi({ description: "ISO time (inclusive)" }),
   before: z.coerce.number().int().positive().optional().openapi({ description: "Paging: events with id < before (use nextBefore)" }),
@@ -152,7 +152,7 @@ const AuditQuery = z.object({
 });
 
 const AuditEvent = z
-  .object({ id: z.number().int(), at: z.string(), actor: z.string().nullable(), action: z.string(), target: z.string().nullable(), outcome: z.enum(["ok", "denied", "error"]), details: z.record(z.string(), z.unknown()).nullable() })
+  .object({ id: z.number().int(), at: z.string(), actor: z.string().nullable(), action: z.string(), target: z.string().nullable(), outcome: z.enum(["ok", "denied", "error", "warning"]), details: z.record(z.string(), z.unknown()).nullable() })
   .openapi("AuditEvent");
 
 accessRoutes.openapi(

@@ -13,7 +13,8 @@ export function sqlString(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
-const PRINCIPAL = /^[\p{L}\p{N}:._@-]+$/u;
+// `~` only occurs in directory names (`corp~6b3c…`, policies/principal-format.ts).
+const PRINCIPAL = /^[\p{L}\p{N}:._@~-]+$/u;
 
 function principalLiteral(value: string): string {
   // Principals are validated at creation; this is defence in depth for the SQL string.

@@ -7,23 +7,50 @@ import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "driz
 
 const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`;
 
-export const users = sqliteTable("users", {
-  id: text("id").primaryKey(),
-  name: text("name").notNull().unique(),
-  role: text("role").notNull().default("viewer"),
-  /** Highest classification level the user may read (see policies/classification.ts). */
-  clearance: integer("clearance").notNull().default(1),
-  disabled: integer("disabled", { mode: "boolean" }).notNull().default(false),
-  createdAt: text("created_at").notNull().default(now),
-});
+export const users = sqliteTable(
+  "users",
+  {
+    id: text("id").primaryKey(),
+    name: text("name").notNull().unique(),
+    role: text("role").notNull().default("viewer"),
+    /** Highest classification level the user may read (see policies/classification.ts). */
+    clearance: integer("clearance").notNull().default(1),
+    disabled: integer("disabled", { mode: "boolean" }).notNull().default(false),
+    /**
+     * Where the account comes from: `local` (an admin created it) or a directory source
+     * (`oidc:<id>`, `ldap:<id>`, `scim:<id>`), which keys it by `external_id`, its stable id
+     * there. A directory account's name is `<id>~<key>` (policies/principal-format.ts).
+     */
+    source: text("source").notNull().default("local"),
+    externalId: text("external_id"),
+    /** For screens and `explain` only; never part of an access decision. */
+    displayName: text("display_name"),
+    email: text("email"),
+    createdAt: text("created_at").notNull().default(now),
+  },
+  (t) => [uniqueIndex("users_external").on(t.source, t.externalId)],
+);
 
-export const groups = sqliteTable("groups", {
-  name: text("name").primaryKey(),
-  description: text("description"),
-  createdAt: text("created_at").notNull().default(now),
-});
+export const groups = sqliteTable(
+  "groups",
+  {
+    name: text("name").primaryKey(),
+    description: text("description"),
+    /** As for users: `local` or the directory source that manages the group. */
+    source: text("source").notNull().default("local"),
+    externalId: text("external_id"),
+    displayName: text("display_name"),
+    createdAt: text("created_at").notNull().default(now),
+  },
+  (t) => [uniqueIndex("groups_external").on(t.source, t.externalId)],
+);
 
-/** A member of a group is a user or another group (nested groups). */
+/**
+ * A member of a group is a user or another group (nested groups). `origin` says who wrote the
+ * row: `manual` (an admin; a manual override when the group is directory-managed, never touched
+ * by a sync) or the directory source whose sync, sign-in or provisioning replaces it. The same
+ * membership may exist under both origins; expansion reads every row.
+ */
 export const groupMembers = sqliteTable(
   "group_members",
   {
@@ -32,8 +59,12 @@ export const groupMembers = sqliteTable(
       .references(() => groups.name, { onDelete: "cascade" }),
     memberKind: text("member_kind", { enum: ["user", "group"] }).notNull(),
     memberName: text("member_name").notNull(),
+    origin: text("origin").notNull().default("manual"),
   },
-  (t) => [primaryKey({ columns: [t.groupName, t.memberKind, t.memberName] }), index("group_members_member").on(t.memberKind, t.memberName)],
+  (t) => [
+    primaryKey({ columns: [t.groupName, t.memberKind, t.memberName, t.origin] }),
+    index("group_members_member").on(t.memberKind, t.memberName),
+  ],
 );
 
 export const apiTokens = sqliteTable(
@@ -209,7 +240,7 @@ export const auditEvents = sqliteTable(
     actor: text("actor"),
     action: text("action").notNull(),
     target: text("target"),
-    outcome: text("outcome", { enum: ["ok", "denied", "error"] }).notNull().default("ok"),
+    outcome: text("outcome", { enum: ["ok", "denied", "error", "warning"] }).notNull().default("ok"),
     details: text("details", { mode: "json" }).$type<Record<string, unknown>>(),
   },
   (t) => [index("audit_at").on(t.at), index("audit_actor").on(t.actor, t.at), index("audit_action").on(t.action, t.at)],

@@ -3,7 +3,7 @@
  * metadata.ts's UsersStore (metadata-store.ts).
  */
 import { and, eq, isNull, lt, or } from "drizzle-orm";
-import type { NewToken, NewUser, TokenRow, UserRow } from "../metadata.ts";
+import { MANUAL_ORIGIN, type GroupRow, type MembershipOrigin, type NewToken, type NewUser, type TokenRow, type UserRow } from "../metadata.ts";
 import type { Db } from "./db.ts";
 import { apiTokens, groupMembers, groups, users } from "./schema.ts";
 
@@ -28,7 +28,7 @@ export class UsersRepo {
     this.db.insert(users).values(row).run();
   }
 
-  update(id: string, values: Partial<Pick<UserRow, "role" | "clearance" | "disabled">>): void {
+  update(id: string, values: Partial<Pick<UserRow, "role" | "clearance" | "disabled" | "displayName" | "email">>): void {
     this.db.update(users).set(values).where(eq(users.id, id)).run();
   }
 
@@ -36,16 +36,46 @@ export class UsersRepo {
     this.db.delete(users).where(eq(users.id, id)).run();
   }
 
+  byExternal(source: string, externalId: string): UserRow | undefined {
+    return this.db.select().from(users).where(and(eq(users.source, source), eq(users.externalId, externalId))).get();
+  }
+
+  bySource(source: string): UserRow[] {
+    return this.db.select().from(users).where(eq(users.source, source)).orderBy(users.name).all();
+  }
+
   groupExists(name: string): boolean {
     return this.db.select({ n: groups.name }).from(groups).where(eq(groups.name, name)).get() !== undefined;
   }
 
-  listGroups(): { name: string; description: string | null }[] {
-    return this.db.select({ name: groups.name, description: groups.description }).from(groups).orderBy(groups.name).all();
+  private readonly groupColumns = { name: groups.name, description: groups.description, source: groups.source, externalId: groups.externalId, displayName: groups.displayName };
+
+  group(name: string): GroupRow | undefined {
+    return this.db.select(this.groupColumns).from(groups).where(eq(groups.name, name)).get();
   }
 
-  insertGroup(name: string, description?: string): void {
-    this.db.insert(groups).values({ name, description }).onConflictDoNothing().run();
+  listGroups(): GroupRow[] {
+    return this.db.select(this.groupColumns).from(groups).orderBy(groups.name).all();
+  }
+
+  groupByExternal(source: string, externalId: string): GroupRow | undefined {
+    return this.db.select(this.groupColumns).from(groups).where(and(eq(groups.source, source), eq(groups.externalId, externalId))).get();
+  }
+
+  groupsBySource(source: string): GroupRow[] {
+    return this.db.select(this.groupColumns).from(groups).where(eq(groups.source, source)).orderBy(groups.name).all();
+  }
+
+  insertGroup(name: string, description?: string, directory?: { source: string; externalId: string; displayName?: string | null }): void {
+    this.db
+      .insert(groups)
+      .values({ name, description, ...(directory ? { source: directory.source, externalId: directory.externalId, displayName: directory.displayName ?? null } : {}) })
+      .onConflictDoNothing()
+      .run();
+  }
+
+  setGroupDisplayName(name: string, displayName: string | null): void {
+    this.db.update(groups).set({ displayName }).where(eq(groups.name, name)).run();
   }
 
   deleteGroup(name: string): void {
@@ -55,15 +85,43 @@ export class UsersRepo {
     });
   }
 
-  addMember(group: string, kind: "user" | "group", name: string): void {
-    this.db.insert(groupMembers).values({ groupName: group, memberKind: kind, memberName: name }).onConflictDoNothing().run();
+  addMember(group: string, kind: "user" | "group", name: string, origin: MembershipOrigin = MANUAL_ORIGIN): void {
+    this.db.insert(groupMembers).values({ groupName: group, memberKind: kind, memberName: name, origin }).onConflictDoNothing().run();
   }
 
-  removeMember(group: string, kind: "user" | "group", name: string): void {
+  removeMember(group: string, kind: "user" | "group", name: string, origin?: MembershipOrigin): void {
+    const row = and(eq(groupMembers.groupName, group), eq(groupMembers.memberKind, kind), eq(groupMembers.memberName, name));
     this.db
       .delete(groupMembers)
-      .where(and(eq(groupMembers.groupName, group), eq(groupMembers.memberKind, kind), eq(groupMembers.memberName, name)))
+      .where(origin === undefined ? row : and(row, eq(groupMembers.origin, origin)))
       .run();
+  }
+
+  memberRows(group: string): { kind: "user" | "group"; name: string; origin: MembershipOrigin }[] {
+    return this.db
+      .select({ kind: groupMembers.memberKind, name: groupMembers.memberName, origin: groupMembers.origin })
+      .from(groupMembers)
+      .where(eq(groupMembers.groupName, group))
+      .orderBy(groupMembers.memberKind, groupMembers.memberName, groupMembers.origin)
+      .all();
+  }
+
+  groupsOfMemberFrom(origin: MembershipOrigin, kind: "user" | "group", name: string): string[] {
+    return this.db
+      .select({ g: groupMembers.groupName })
+      .from(groupMembers)
+      .where(and(eq(groupMembers.origin, origin), eq(groupMembers.memberKind, kind), eq(groupMembers.memberName, name)))
+      .orderBy(groupMembers.groupName)
+      .all()
+      .map((r) => r.g);
+  }
+
+  revokeTokensOf(userId: string, at: string): number {
+    return this.db
+      .update(apiTokens)
+      .set({ revokedAt: at })
+      .where(and(eq(apiTokens.userId, userId), isNull(apiTokens.revokedAt)))
+      .run().changes;
   }
 
   /** Groups a user belongs to, directly or through nested groups (cycles tolerated). */
@@ -87,7 +145,7 @@ export class UsersRepo {
 
   directGroups(userName: string): string[] {
     return this.db
-      .select({ g: groupMembers.groupName })
+      .selectDistinct({ g: groupMembers.groupName })
       .from(groupMembers)
       .where(and(eq(groupMembers.memberKind, "user"), eq(groupMembers.memberName, userName)))
       .all()
@@ -144,7 +202,7 @@ export class UsersRepo {
   /** Direct members of a group. */
   members(group: string): { kind: "user" | "group"; name: string }[] {
     return this.db
-      .select({ kind: groupMembers.memberKind, name: groupMembers.memberName })
+      .selectDistinct({ kind: groupMembers.memberKind, name: groupMembers.memberName })
       .from(groupMembers)
       .where(eq(groupMembers.groupName, group))
       .orderBy(groupMembers.memberKind, groupMembers.memberName)

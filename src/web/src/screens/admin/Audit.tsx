@@ -12,7 +12,7 @@ interface AuditEvent {
   actor: string | null;
   action: string;
   target: string | null;
-  outcome: "ok" | "denied" | "error";
+  outcome: "ok" | "denied" | "error" | "warning";
   details: Record<string, unknown> | null;
 }
 
