@@ -1,10 +1,13 @@
 /** Shared CLI plumbing: opening the knowledge base from the environment and printing errors. */
 import { loadConfig, type Config } from "../config.ts";
-import { openKb, type Kb } from "../services/container.ts";
+import type { Kb } from "../services/container.ts";
 import { SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
 
 export async function withKb<T>(fn: (kb: Kb) => Promise<T>, overrides: Partial<Config> = {}): Promise<T> {
   // The LLM (if configured) loads at the first question only: most commands never ask.
+  // The container (stores, extractors, models) is imported here, not at the top: `kb --help`
+  // and commands that never open the knowledge base start without loading any of it.
+  const { openKb } = await import("../services/container.ts");
   const kb = await openKb(loadConfig(process.env, overrides), { llmLoad: "lazy" });
   try {
     return await fn(kb);

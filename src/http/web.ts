@@ -21,9 +21,10 @@ import path from "node:path";
 import zlib from "node:zlib";
 import type { Context, Handler } from "hono";
 import type { AppEnv } from "./env.ts";
+import { packagePath } from "../paths.ts";
 
 /** Where `npm run build:web` writes the app. */
-export const DEFAULT_WEB_DIR = path.resolve(import.meta.dirname, "../web/dist");
+export const DEFAULT_WEB_DIR = packagePath("src", "web", "dist");
 
 /** Paths owned by the API (and those reserved for it): the web app never answers them. */
 export function isApiPath(p: string): boolean {

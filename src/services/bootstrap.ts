@@ -4,12 +4,12 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { SYSTEM_ACTOR } from "../../policies/index.ts";
 import { writePrivateFile } from "../stores/private-files.ts";
 import type { Kb } from "./container.ts";
+import { packagePath } from "../paths.ts";
 
-export const DEMO_DIR = fileURLToPath(new URL("../../data/demo", import.meta.url));
+export const DEMO_DIR = packagePath("data", "demo");
 
 export const ADMIN_TOKEN_FILE = "admin-token";
 export const ADMIN_CREDENTIALS_FILE = "admin-credentials";

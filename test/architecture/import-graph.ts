@@ -20,7 +20,7 @@ export const LAYERS: { name: string; dirs: string[] }[] = [
   { name: "services", dirs: ["src/services", "src/eval"] },
   { name: "domain", dirs: ["src/domain", "ingest", "policies"] },
   { name: "stores/models", dirs: ["src/stores", "src/models"] },
-  { name: "config", dirs: ["src/config.ts"] },
+  { name: "config", dirs: ["src/config.ts", "src/paths.ts"] },
 ];
 
 export function layerOf(file: string): number {

@@ -2,9 +2,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
-import { readQaDataset } from "../../eval/qa-formats.ts";
-import { runAnswerEval, type AnswerEvalReport } from "../../eval/run-answer-eval.ts";
-import { runRetrievalEval, runRetrievalEvalInPlace, type EvalReport } from "../../eval/run-eval.ts";
+import type { AnswerEvalReport } from "../../eval/run-answer-eval.ts";
+import type { EvalReport } from "../../eval/run-eval.ts";
 import { actorFor, withKb } from "../context.ts";
 
 export function formatReport(name: string, r: EvalReport): string {
@@ -37,6 +36,12 @@ export function registerEvalCommand(program: Command): void {
     .option("--json", "print JSON")
     .option("--as <user>", "feedback sets: ask as this user (default: the operator, who reads everything)")
     .action(async (qaFile: string, o: { limit?: string; answers?: boolean; heldOut?: string; json?: boolean; as?: string }) => {
+      // Evaluation code is loaded on use: `kb --help` and other commands start without it.
+      const [{ readQaDataset }, { runAnswerEval }, { runRetrievalEval, runRetrievalEvalInPlace }] = await Promise.all([
+        import("../../eval/qa-formats.ts"),
+        import("../../eval/run-answer-eval.ts"),
+        import("../../eval/run-eval.ts"),
+      ]);
       const dataset = await readQaDataset(qaFile);
       const onProgressInPlace = (s: string, d: number, t: number) => process.stderr.write(`\r${s} ${d}/${t}   `);
       if (dataset.format === "feedback") {

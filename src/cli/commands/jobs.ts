@@ -6,8 +6,7 @@
 import type { Command } from "commander";
 import { classificationLevel, parsePrincipalList, SYSTEM_ACTOR } from "../../../policies/index.ts";
 import { loadConfig } from "../../config.ts";
-import { openKb, type Kb } from "../../services/container.ts";
-import { JOB_KINDS } from "../../services/jobs/kinds.ts";
+import type { Kb } from "../../services/container.ts";
 import type { JobView } from "../../services/jobs/views.ts";
 import type { JobStatus } from "../../stores/metadata.ts";
 import { splitList, withKb } from "../context.ts";
@@ -36,7 +35,7 @@ export function registerJobCommands(program: Command): void {
     .description("jobs: `kb jobs list`, `kb jobs watch <id>`, `kb jobs cancel <id>`, `kb jobs <id>` (status and per-file outcomes)")
     .option("--json", "print JSON")
     .option("--status <list>", "list: only these statuses (queued,running,succeeded,failed,partial,cancelled)")
-    .option("--kind <list>", `list: only these kinds (${JOB_KINDS.join(",")})`)
+    .option("--kind <list>", "list: only these kinds (comma list, e.g. ingest,sync,reindex)")
     .option("--limit <n>", "list: how many (default 20)")
     .action(async (action: string | undefined, id: string | undefined, o: { json?: boolean; status?: string; kind?: string; limit?: string }) =>
       withKb(async (kb) => {
@@ -66,8 +65,9 @@ export function registerJobCommands(program: Command): void {
     .description("run queued jobs (and scheduled syncs) until stopped; a killed worker's job resumes when a worker starts again")
     .option("--once", "exit when no job is left", false)
     .option("--no-schedules", "do not submit the scheduled syncs of KB_SYNC_SOURCES / <data>/sources.json")
-    .option("--kinds <list>", `only these job kinds (${JOB_KINDS.join(",")})`)
+    .option("--kinds <list>", "only these job kinds (comma list, e.g. ingest,sync; an unknown kind is refused)")
     .action(async (o: { once: boolean; schedules: boolean; kinds?: string }) => {
+      const { openKb } = await import("../../services/container.ts");
       const kb = await openKb(loadConfig(process.env));
       const worker = await kb.startWorker({ once: o.once, schedules: o.schedules, kinds: splitList(o.kinds).length ? splitList(o.kinds) : undefined });
       kb.log.info({ worker: worker.id, pid: process.pid }, "worker started");

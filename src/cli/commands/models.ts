@@ -2,10 +2,11 @@
 import fs from "node:fs";
 import type { Command } from "commander";
 import { loadConfig } from "../../config.ts";
-import { findEmbeddingModels } from "../../models/embeddings.ts";
 import { MANIFEST, mergeManifest, parseManifest, type Manifest } from "../../models/manifest.ts";
-import { listModels, pullModels, resolveLlmModelPath, verifyModels } from "../../models/model-files.ts";
-import { activeIndexModel } from "../../services/container.ts";
+
+// Model code (ONNX, llama.cpp bindings) and the container are imported in the actions, so
+// `kb --help` and every other command start without them.
+const modelFiles = () => import("../../models/model-files.ts");
 
 function manifestFrom(file: string | undefined): Manifest {
   if (!file) return MANIFEST;
@@ -29,6 +30,11 @@ export function registerModelCommands(program: Command): void {
     .option("--json", "print JSON")
     .action(async (o: { json?: boolean }) => {
       const config = loadConfig(process.env);
+      const [{ listModels, resolveLlmModelPath }, { findEmbeddingModels }, { activeIndexModel }] = await Promise.all([
+        modelFiles(),
+        import("../../models/embeddings.ts"),
+        import("../../services/container.ts"),
+      ]);
       let llmPath: string | null = null;
       let llmNote = "";
       if (config.llmModel) {
@@ -80,6 +86,7 @@ export function registerModelCommands(program: Command): void {
     .action(async (names: string[], o: { tier: string; verify: boolean; manifest?: string }) => {
       const config = loadConfig(process.env);
       if (!["cpu", "consumer-gpu", "datacenter-gpu"].includes(o.tier)) throw new Error(`--tier must be cpu, consumer-gpu or datacenter-gpu`);
+      const { pullModels } = await modelFiles();
       const results = await pullModels(config.modelsDir, manifestFrom(o.manifest), {
         names,
         tier: o.tier as "cpu",
@@ -104,6 +111,7 @@ export function registerModelCommands(program: Command): void {
     .option("--json", "print JSON")
     .action(async (names: string[], o: { load?: boolean; hash?: boolean; manifest?: string; json?: boolean }) => {
       const config = loadConfig(process.env);
+      const { verifyModels } = await modelFiles();
       const results = await verifyModels(config.modelsDir, manifestFrom(o.manifest), { names, loadLlm: o.load ?? false, hashAll: o.hash ?? false });
       if (o.json) console.log(JSON.stringify(results, null, 2));
       else {

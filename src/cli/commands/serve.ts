@@ -1,12 +1,15 @@
 import type { Command } from "commander";
 import { loadConfig } from "../../config.ts";
-import { startServer } from "../../http/server.ts";
-import { ensureAdmin, ensureDemoCorpus } from "../../services/bootstrap.ts";
-import { openKb } from "../../services/container.ts";
 import { runOrFollow } from "./ingest.ts";
 
 async function serve(options: { port?: string; demo: boolean }): Promise<void> {
   const config = loadConfig(process.env, options.port ? { port: Number(options.port) } : {});
+  // Loaded on use, not at the top: every other command (and `kb --help`) starts without them.
+  const [{ startServer }, { ensureAdmin, ensureDemoCorpus }, { openKb }] = await Promise.all([
+    import("../../http/server.ts"),
+    import("../../services/bootstrap.ts"),
+    import("../../services/container.ts"),
+  ]);
   const kb = await openKb(config);
   const admin = await ensureAdmin(kb);
   // Audit retention (KB_AUDIT_RETENTION_DAYS): purge now and daily.

@@ -21,13 +21,18 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { packagePath, RUNS_BUNDLED } from "../../paths.ts";
 import type { PreparedDocument } from "../../../ingest/pipeline.ts";
 import { IngestError, type ContainerLimits } from "../../../ingest/types.ts";
 import { extractionSettings } from "../../../ingest/extraction-settings.ts";
 import type { OcrEngine, RecognizeOptions } from "../../../ingest/ocr/engine.ts";
 
-const BOOT = new URL("./extract-child-boot.mjs", import.meta.url);
-const ENTRY = new URL("./extract-child.ts", import.meta.url).href;
+// From the sources, the child registers tsx and loads the TypeScript entry; from the bundle, it
+// runs the bundled entry beside this chunk (build/cli/extract-child.js) with plain node.
+const BOOT = RUNS_BUNDLED ? fileURLToPath(new URL("./extract-child.js", import.meta.url)) : packagePath("src", "services", "jobs", "extract-child-boot.mjs");
+// The argument layout is the same either way (extract-child.ts reads its settings from argv[3]).
+const ENTRY = RUNS_BUNDLED ? "bundled" : pathToFileURL(packagePath("src", "services", "jobs", "extract-child.ts")).href;
 const IDLE_MS = 60_000;
 const WATCH_MS = 100;
 /** A child that is still this far into its RSS cap after a file is replaced (its heap stays grown). */

@@ -4,16 +4,16 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { drizzle, type BetterSQLite3Database } from "drizzle-orm/better-sqlite3";
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 import { ensurePrivateFile, makePrivateDir } from "../private-files.ts";
 import * as schema from "./schema.ts";
+import { packagePath } from "../../paths.ts";
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
-const migrationsFolder = fileURLToPath(new URL("../../../drizzle", import.meta.url));
+const migrationsFolder = packagePath("drizzle");
 
 export function openDb(file: string): Db {
   makePrivateDir(path.dirname(file));
