@@ -418,8 +418,11 @@ export class ChunkStore {
     return rows.map((r) => toHit(r, Number(r._score)));
   }
 
-  /** Cosine nearest neighbours, restricted by `filter` inside the search (prefilter). */
-  async searchVector(vector: Float32Array, filter: string | null, limit: number): Promise<ChunkHit[]> {
+  /**
+   * Cosine nearest neighbours, restricted by `filter` inside the search (prefilter). `exact`
+   * scans every readable vector even where a vector index exists (the reference for recall).
+   */
+  async searchVector(vector: Float32Array, filter: string | null, limit: number, options: { exact?: boolean } = {}): Promise<ChunkHit[]> {
     if (!this.vectors) return [];
     let q = this.table
       .query()
@@ -428,9 +431,17 @@ export class ChunkStore {
       .distanceType("cosine")
       .select([...HIT_COLUMNS, "_distance"])
       .limit(limit);
+    if (options.exact) q = q.bypassVectorIndex();
     if (filter) q = q.where(filter);
     const rows = (await q.toArray()) as Record<string, unknown>[];
     return rows.map((r) => toHit(r, 1 - Number(r._distance)));
+  }
+
+  /** Each indexed column and the kind of its index (diagnostics, benchmarks, the system page). */
+  async describeIndexes(): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const i of await this.table.listIndices()) out[i.columns.join(",")] = i.indexType;
+    return out;
   }
 
   async count(filter?: string): Promise<number> {
