@@ -391,6 +391,10 @@ describe("SCIM 2.0 provisioning", () => {
     it("creates Okta's group and replaces a group with PUT; refuses unknown members; deletes", async () => {
       const okta = await createGroup(fixture("okta/create-group.json"));
       expect(okta.members).toEqual([]);
+      const aiw = await scim(`/Groups/${okta.id}`, { method: "PUT", body: fixture("okta/update-group-put.json", { "23a35c27-23d3-4c03-b4c5-6443c09e7173": b }) });
+      expect(aiw.status).toBe(200);
+      expect(aiw.body).toMatchObject({ id: okta.id, displayName: "Test SCIMv2", members: [{ value: b, display: "member.b@example.com", type: "User" }] });
+      expect(await t.kb.accounts.members(`scim~${okta.id}`)).toEqual([{ kind: "user", name: `scim~${b}` }]);
       const put = await scim(`/Groups/${okta.id}`, { method: "PUT", body: { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: "Okta team", members: [{ value: a }, { value: group, type: "Group" }] } });
       expect(put.status).toBe(200);
       expect(put.body.members.map((m: any) => [m.value, m.type]).sort()).toEqual([[a, "User"], [group, "Group"]].sort());
