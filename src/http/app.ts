@@ -28,7 +28,7 @@ import { isStaticFile, webAppHandler } from "./web.ts";
 
 const JSON_LIMIT = 1024 * 1024;
 
-/** Where requireAuth runs (the prefixes of the app.use calls below); everything else is public. */
+/** Where authentication runs (requireAuth for /api and /v1, SCIM tokens for /scim/v2); everything else is public. */
 const isBehindAuth = (path: string) => /^\/(api|v1|scim\/v2)(\/|$)/.test(path);
 /** /api routes answered without authentication: sign-in and its providers (routes/auth.ts). */
 const isPublicApi = (path: string) => PUBLIC_AUTH_PATHS.includes(path);
