@@ -19,3 +19,4 @@ export * from "./document-access.ts";
 export * from "./config-files.ts";
 export * from "./explain.ts";
 export * from "./glob.ts";
+export * from "./scim.ts";

@@ -112,6 +112,8 @@ const EnvSchema = z.object({
   KB_AUDIT_RETENTION_DAYS: intFrom(365),
   /** Folder of roles.json and document-rules.json; default <data>/policies. */
   KB_POLICY_DIR: z.string().optional(),
+  /** The SCIM source's id: provisioned users and groups belong to directory source `scim:<id>`. */
+  KB_SCIM_SOURCE: z.string().regex(/^[a-z][a-z0-9-]{0,15}$/, "a lower-case letter, then up to 15 of a-z, 0-9, -").default("scim"),
   /** Files read and extracted ahead of the ingestion writer (default: CPU count, at most 8). */
   KB_INGEST_CONCURRENCY: intFrom(0),
   /**
@@ -171,6 +173,8 @@ export interface Config {
   loginLockMs: number;
   auditRetentionDays: number;
   policyDir: string;
+  /** KB_SCIM_SOURCE: the id of the SCIM source (`scim:<id>`). */
+  scimSource: string;
   logLevel: string;
   cpus: number;
   ingestConcurrency: number;
@@ -241,6 +245,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     loginLockMs: Math.max(1, e.KB_LOGIN_LOCK_MINUTES) * 60_000,
     auditRetentionDays: e.KB_AUDIT_RETENTION_DAYS,
     policyDir: path.resolve(e.KB_POLICY_DIR ?? path.join(dataDir, "policies")),
+    scimSource: e.KB_SCIM_SOURCE,
     logLevel: e.KB_LOG_LEVEL,
     cpus: os.availableParallelism(),
     ingestConcurrency: e.KB_INGEST_CONCURRENCY || Math.min(Math.max(os.availableParallelism(), 2), 8),

@@ -95,14 +95,16 @@ describe("web app serving", () => {
   });
 
   it("never shadows API paths: they keep their JSON answers", async () => {
-    for (const p of ["/api/v1/nope", "/api", "/v1/nope", "/scim/v2/Users", "/metrics", "/healthz/x", "/readyz/x", "/openapi.json/x"]) {
+    for (const p of ["/api/v1/nope", "/api", "/v1/nope", "/scim/v2/Users", "/scim/nope", "/metrics", "/healthz/x", "/readyz/x", "/openapi.json/x"]) {
       const res = await fetch(built.url + p);
-      expect(res.headers.get("content-type"), p).toMatch(/^application\/json/);
+      expect(res.headers.get("content-type"), p).toMatch(p.startsWith("/scim/v2") ? /^application\/scim\+json/ : /^application\/json/);
       expect([401, 404], p).toContain(res.status);
       expect(res.headers.get("content-security-policy"), p).toBeNull();
     }
-    const notFound = await fetch(built.url + "/scim/v2/Users");
+    const notFound = await fetch(built.url + "/scim/nope");
     expect(await notFound.json()).toMatchObject({ error: { code: "not_found" } });
+    // SCIM answers its own errors (routes/scim/), as SCIM Error objects.
+    expect(await (await fetch(built.url + "/scim/v2/Users")).json()).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "401" });
     expect((await fetch(built.url + "/healthz")).status).toBe(200);
     expect((await fetch(built.url + "/openapi.json")).headers.get("content-type")).toMatch(/^application\/json/);
   });

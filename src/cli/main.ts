@@ -9,6 +9,7 @@ import { registerJobCommands } from "./commands/jobs.ts";
 import { registerMaintenanceCommands } from "./commands/maintenance.ts";
 import { registerModelCommands } from "./commands/models.ts";
 import { registerQueryCommands } from "./commands/query.ts";
+import { registerScimCommands } from "./commands/scim.ts";
 import { registerServeCommands } from "./commands/serve.ts";
 import { registerSignInCommands } from "./commands/sign-in.ts";
 
@@ -25,6 +26,7 @@ registerQueryCommands(program);
 registerAccountCommands(program);
 registerSignInCommands(program);
 registerAdminCommands(program);
+registerScimCommands(program);
 registerEvalCommand(program);
 registerModelCommands(program);
 registerMaintenanceCommands(program);

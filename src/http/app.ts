@@ -23,12 +23,13 @@ import { feedbackRoutes } from "./routes/feedback.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { searchRoutes } from "./routes/search.ts";
+import { createScimRoutes } from "./routes/scim/index.ts";
 import { isStaticFile, webAppHandler } from "./web.ts";
 
 const JSON_LIMIT = 1024 * 1024;
 
-/** Where requireAuth runs (the prefixes of the app.use calls below); everything else is public. */
-const isBehindAuth = (path: string) => /^\/(api|v1)(\/|$)/.test(path);
+/** Where authentication runs (requireAuth for /api and /v1, SCIM tokens for /scim/v2); everything else is public. */
+const isBehindAuth = (path: string) => /^\/(api|v1|scim\/v2)(\/|$)/.test(path);
 /** /api routes answered without authentication: sign-in and its providers (routes/auth.ts). */
 const isPublicApi = (path: string) => PUBLIC_AUTH_PATHS.includes(path);
 /**
@@ -109,6 +110,8 @@ export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv>
   app.route("/api/v1", accessRoutes);
   app.route("/api/v1", adminRoutes);
   app.route("/api/v1", authRoutes);
+  // SCIM 2.0 provisioning: its own tokens, limits and error format, outside the OpenAPI document (routes/scim/).
+  app.route("/scim/v2", createScimRoutes(unauthenticated));
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "session", { type: "apiKey", in: "cookie", name: SESSION_COOKIE });

@@ -47,6 +47,7 @@ import { canonicalizeStoredNames } from "./principal-migration.ts";
 import { Retriever } from "./retrieval.ts";
 import { configureExtraction } from "../../ingest/extraction-settings.ts";
 import { SearchService } from "./search.ts";
+import { ScimService } from "./scim.ts";
 import { SignInService } from "./sign-in.ts";
 import { StatusService } from "./status.ts";
 import { closeExtractors } from "../../ingest/pipeline.ts";
@@ -112,6 +113,8 @@ export interface Kb {
   conversations: ConversationService;
   /** Feedback on answers and its review (eval-set export). */
   feedback: FeedbackService;
+  /** SCIM 2.0 provisioning (/scim/v2) and its tokens (`kb scim token`). */
+  scim: ScimService;
   close(): Promise<void>;
 }
 
@@ -346,6 +349,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     if (llm) return { ...llm.info() };
     return llmConfigured ? { model: llmPath ? path.basename(llmPath) : config.llmModel, loaded: false } : null;
   };
+  const directory = new DirectoryService(metadata, audit, { roleExists: (role) => policy.roles().has(role) });
   const kb: Kb & KbStores = {
     config,
     log,
@@ -359,7 +363,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     jobs,
     accounts,
     signIn,
-    directory: new DirectoryService(metadata, audit, { roleExists: (role) => policy.roles().has(role) }),
+    directory,
     admin: new AdminService(accounts, audit, signIn, metadata),
     access: new AccessService({ documents: metadata.documents, writer: runner.writer, audit, retriever, accounts, policy }),
     policy,
@@ -428,6 +432,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     loadLlm: ensureLlm,
     conversations,
     feedback,
+    scim: new ScimService({ store: metadata, directory, audit, sourceId: config.scimSource }),
     async close() {
       await authFailures.close(); // pending counts are written while the database is open
       for (const w of workers) await w.stop();

@@ -561,6 +561,65 @@ export interface FeedbackStore {
   deleteAllOf(userId: string): Promise<number>;
 }
 
+/** A SCIM client's bearer token (its SHA-256, never the token), for one directory source. */
+export interface ScimTokenRow {
+  id: string;
+  /** The directory source it provisions into (`scim:<id>`). */
+  source: string;
+  tokenHash: string;
+  name: string | null;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+/** SCIM clients' tokens (their own kind: never user API tokens). */
+export interface ScimTokenStore {
+  insert(row: { id: string; source: string; tokenHash: string; name?: string | null; expiresAt?: string | null }): Promise<void>;
+  byHash(hash: string): Promise<ScimTokenRow | undefined>;
+  byId(id: string): Promise<ScimTokenRow | undefined>;
+  /** Oldest first. */
+  list(): Promise<ScimTokenRow[]>;
+  /** False when the token does not exist or is revoked already. */
+  revoke(id: string, at: string): Promise<boolean>;
+  /** Sets lastUsedAt when it is unset or older than `staleBefore`; true when it did. */
+  touchIfStale(id: string, at: string, staleBefore: string): Promise<boolean>;
+}
+
+export type ScimResourceType = "User" | "Group";
+
+/** A provisioned user or group as the SCIM client sent it (schema.ts `scim_resources`). */
+export interface ScimResourceRow {
+  source: string;
+  /** The SCIM id (a UUID assigned here; also the directory's stable id). */
+  id: string;
+  resourceType: ScimResourceType;
+  /** The directory principal's name. */
+  principal: string;
+  /** userName / displayName lower-cased (unique per source and type). */
+  nameKey: string;
+  /** The client's externalId. */
+  externalId: string | null;
+  attributes: Record<string, unknown>;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What SCIM clients sent about the users and groups they provision. */
+export interface ScimResourceStore {
+  get(source: string, type: ScimResourceType, id: string): Promise<ScimResourceRow | undefined>;
+  byNameKey(source: string, type: ScimResourceType, nameKey: string): Promise<ScimResourceRow | undefined>;
+  byExternalId(source: string, type: ScimResourceType, externalId: string): Promise<ScimResourceRow[]>;
+  /** Every resource of a type, oldest first (a stable order for paging). */
+  list(source: string, type: ScimResourceType): Promise<ScimResourceRow[]>;
+  insert(row: Pick<ScimResourceRow, "source" | "id" | "resourceType" | "principal" | "nameKey" | "externalId" | "attributes">): Promise<void>;
+  /** Replaces the attributes and bumps the version; false when the resource does not exist. */
+  update(source: string, id: string, values: Pick<ScimResourceRow, "nameKey" | "externalId" | "attributes">): Promise<boolean>;
+  delete(source: string, id: string): Promise<boolean>;
+}
+
 /** The repositories one transaction sees (all on the transaction's connection). */
 export interface MetadataRepositories {
   readonly conversations: ConversationStore;
@@ -574,6 +633,8 @@ export interface MetadataRepositories {
   readonly documents: DocumentStore;
   readonly jobs: JobStore;
   readonly feedback: FeedbackStore;
+  readonly scimTokens: ScimTokenStore;
+  readonly scimResources: ScimResourceStore;
 }
 
 export interface MetadataStore extends MetadataRepositories {

@@ -14,13 +14,14 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { AuditRepo } from "./audit-repo.ts";
-import type { AuditStore, ConversationStore, CredentialStore, DocumentStore, FeedbackStore, ErasureStore, JobStore, MetadataRepositories, MetadataStore, SensitiveStore, SessionStore, SettingsStore, UsersStore } from "../metadata.ts";
+import type { AuditStore, ConversationStore, CredentialStore, DocumentStore, FeedbackStore, ErasureStore, JobStore, MetadataRepositories, MetadataStore, ScimResourceStore, ScimTokenStore, SensitiveStore, SessionStore, SettingsStore, UsersStore } from "../metadata.ts";
 import { ConversationsRepo } from "./conversations-repo.ts";
 import { FeedbackRepo } from "./feedback-repo.ts";
 import type { Db } from "./db.ts";
 import { DocumentsRepo } from "./documents-repo.ts";
 import { ErasureRepo } from "./erasure-repo.ts";
 import { JobsRepo } from "./jobs-repo.ts";
+import { ScimResourcesRepo, ScimTokensRepo } from "./scim-repo.ts";
 import { SensitiveRepo } from "./sensitive-repo.ts";
 import { CredentialsRepo, SessionsRepo } from "./sign-in-repo.ts";
 import { UsersRepo } from "./users-repo.ts";
@@ -41,6 +42,8 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly documents: DocumentStore;
   readonly jobs: JobStore;
   readonly feedback: FeedbackStore;
+  readonly scimTokens: ScimTokenStore;
+  readonly scimResources: ScimResourceStore;
   /** Settles when the open transaction ends; null when none is open. */
   private open: Promise<void> | null = null;
   private readonly inTransaction = new AsyncLocalStorage<true>();
@@ -58,6 +61,8 @@ export class SqliteMetadataStore implements MetadataStore {
     this.documents = this.wrap(new DocumentsRepo(db));
     this.jobs = this.wrap(new JobsRepo(db));
     this.feedback = this.wrap(new FeedbackRepo(db));
+    this.scimTokens = this.wrap(new ScimTokensRepo(db));
+    this.scimResources = this.wrap(new ScimResourcesRepo(db));
   }
 
   async withTransaction<T>(fn: (tx: MetadataRepositories) => Promise<T>): Promise<T> {

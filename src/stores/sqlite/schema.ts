@@ -366,3 +366,51 @@ export const answerFeedback = sqliteTable(
     index("answer_feedback_conversation").on(t.conversationId),
   ],
 );
+
+/**
+ * Bearer tokens of SCIM clients (an identity provider pushing users and groups to /scim/v2):
+ * their own kind, never user API tokens. Only the SHA-256 of the token (`kbscim_…`) is stored.
+ * A token provisions into one directory source (`scim:<id>`).
+ */
+export const scimTokens = sqliteTable(
+  "scim_tokens",
+  {
+    id: text("id").primaryKey(),
+    /** The directory source it provisions into (`scim:<id>`). */
+    source: text("source").notNull(),
+    tokenHash: text("token_hash").notNull(),
+    name: text("name"),
+    createdAt: text("created_at").notNull().default(now),
+    expiresAt: text("expires_at"),
+    revokedAt: text("revoked_at"),
+    lastUsedAt: text("last_used_at"),
+  },
+  (t) => [uniqueIndex("scim_tokens_hash").on(t.tokenHash)],
+);
+
+/**
+ * What a SCIM client sent about each provisioned user and group, as SCIM shows it back (RFC 7643):
+ * the directory (users/groups with source `scim:<id>`) holds what access decisions use; this
+ * holds the SCIM view (userName, name, emails, the IdP's externalId, group members as SCIM ids).
+ * `id` is the SCIM id: a UUID this server assigns, stored as the directory's stable id, so the
+ * principal is `<id>~<uuid>` and never changes when the IdP renames the user.
+ */
+export const scimResources = sqliteTable(
+  "scim_resources",
+  {
+    source: text("source").notNull(),
+    id: text("id").notNull(),
+    resourceType: text("resource_type", { enum: ["User", "Group"] }).notNull(),
+    /** The directory principal's name (`<id>~<uuid>`). */
+    principal: text("principal").notNull(),
+    /** userName (Users) or displayName (Groups), lower-cased: unique per source and type (caseExact false). */
+    nameKey: text("name_key").notNull(),
+    externalId: text("external_id"),
+    /** The resource's attributes (no id, meta or schemas); a Group's `members` as `[{ value }]`. */
+    attributes: text("attributes", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
+    version: integer("version").notNull().default(1),
+    createdAt: text("created_at").notNull().default(now),
+    updatedAt: text("updated_at").notNull().default(now),
+  },
+  (t) => [primaryKey({ columns: [t.source, t.id] }), uniqueIndex("scim_resources_name").on(t.source, t.resourceType, t.nameKey), index("scim_resources_external").on(t.source, t.resourceType, t.externalId)],
+);
