@@ -135,6 +135,12 @@ const EnvSchema = z.object({
   KB_MAX_DOCUMENT_UNCOMPRESSED_MB: intFrom(100),
   /** Seconds between optimize runs of the chunk table (folding new rows into indexes, compaction); 0: after every job. */
   KB_OPTIMIZE_INTERVAL_S: intFrom(300),
+  /** Chunks (with vectors) from which the optimize builds a vector index; 0: never (always exact). */
+  KB_VECTOR_INDEX_MIN_ROWS: intFrom(50_000),
+  /** HNSW candidate-list size of a vector search through the index (recall against latency). */
+  KB_VECTOR_INDEX_EF: intFrom(200),
+  /** Per mille of the table a viewer must be able to read for the index to be used; below, exact search. */
+  KB_VECTOR_EXACT_BELOW_PERMILLE: intFrom(10),
   /** Recurring folder syncs as JSON (see src/services/jobs/schedules.ts); default: <data>/sources.json if present. */
   KB_SYNC_SOURCES: z.string().optional(),
   /** Folders under which folder syncs may read, separated by the platform's path delimiter (":" on Linux). */
@@ -188,6 +194,7 @@ export interface Config {
   ocrWorkers: number;
   ocrPictures: boolean;
   optimizeIntervalS: number;
+  vectorIndex: { minRows: number; ef: number; exactBelowShare: number };
   /** KB_SYNC_SOURCES, raw JSON. */
   syncSources: string | undefined;
   /** KB_SYNC_ROOTS: absolute folders syncs may read under; empty: only the operator may sync (see JobsService.syncFolder). */
@@ -257,6 +264,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     ocrWorkers: Number(e.KB_OCR_WORKERS) > 0 ? Math.floor(Number(e.KB_OCR_WORKERS)) : 0,
     ocrPictures: !/^(off|0|false|no)$/i.test(e.KB_OCR_PICTURES ?? ""),
     optimizeIntervalS: e.KB_OPTIMIZE_INTERVAL_S,
+    vectorIndex: { minRows: e.KB_VECTOR_INDEX_MIN_ROWS, ef: Math.max(10, e.KB_VECTOR_INDEX_EF), exactBelowShare: e.KB_VECTOR_EXACT_BELOW_PERMILLE / 1000 },
     syncSources: e.KB_SYNC_SOURCES || undefined,
     syncRoots: syncRootsFrom(e.KB_SYNC_ROOTS),
     ...overrides,

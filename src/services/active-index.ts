@@ -14,7 +14,7 @@
  *    across a switch.
  */
 import { findEmbeddingModels, loadEmbeddingProvider, type EmbeddingDevice, type EmbeddingProvider } from "../models/embeddings.ts";
-import { CHUNKS_TABLE, ChunkStore, type VectorLayout } from "../stores/lance/chunk-store.ts";
+import { CHUNKS_TABLE, ChunkStore, type VectorIndexSettings, type VectorLayout } from "../stores/lance/chunk-store.ts";
 import type { MetadataRepositories, MetadataStore } from "../stores/metadata.ts";
 
 export const ACTIVE_KEY = "index.active";
@@ -134,6 +134,8 @@ export class ActiveIndex {
    */
   static async open(opts: {
     lanceDir: string;
+    /** When the chunk table's vectors get an index (chunk-store.ts). */
+    vectorIndex?: VectorIndexSettings;
     metadata: MetadataStore;
     models: ModelRegistry;
     /** KB_EMBED_MODEL: a folder name, "none", or undefined (auto-detect). */
@@ -163,7 +165,7 @@ export class ActiveIndex {
           wanted = null;
         }
       }
-      store = await ChunkStore.open(opts.lanceDir, layout, { table: CHUNKS_TABLE });
+      store = await ChunkStore.open(opts.lanceDir, layout, { table: CHUNKS_TABLE, vectorIndex: opts.vectorIndex });
       pointer = await settings.setIfAbsent<IndexInfo>(ACTIVE_KEY, {
         table: store.name,
         model: store.vectors?.model ?? null,
@@ -172,10 +174,10 @@ export class ActiveIndex {
       });
       if (pointer.table !== store.name) {
         store.close();
-        store = await ChunkStore.open(opts.lanceDir, null, { table: pointer.table });
+        store = await ChunkStore.open(opts.lanceDir, null, { table: pointer.table, vectorIndex: opts.vectorIndex });
       }
     } else {
-      store = await ChunkStore.open(opts.lanceDir, layoutOf(pointer), { table: pointer.table });
+      store = await ChunkStore.open(opts.lanceDir, layoutOf(pointer), { table: pointer.table, vectorIndex: opts.vectorIndex });
     }
     const index = new ActiveIndex(metadata, store, models, wanted, status, opts.log);
     index.loadNote = status.embeddingNote;

@@ -257,6 +257,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   try {
     index = await ActiveIndex.open({
       lanceDir,
+      vectorIndex: config.vectorIndex,
       metadata,
       models: modelRegistry,
       configuredModel: config.embedModel,

@@ -200,6 +200,32 @@ const FTS_CONFIG = () =>
   });
 
 /**
+ * When and how a chunk table's vectors are indexed. Below `minRows` a vector search compares the
+ * query with every readable vector (exact); from `minRows` on, the full optimize builds an
+ * IVF_HNSW_SQ index (HNSW graphs over scalar-quantized vectors: in bench:scale it built 2.8×
+ * faster than IVF_PQ and kept recall@10 ≥ 0.95 for narrow filters, where IVF_PQ fell to 0.73),
+ * searched with the access filter as a prefilter. A viewer who may read less than
+ * `exactBelowShare` of the table gets an exact search over the readable rows instead (few
+ * vectors to compare, and a graph search through mostly unreadable nodes finds too few).
+ */
+export interface VectorIndexSettings {
+  /** Rows from which a vector index is built; 0 never builds one. */
+  minRows: number;
+  /** HNSW candidate-list size at query time: recall against latency. */
+  ef: number;
+  /** Readable share of the table under which a filtered vector search is exact. */
+  exactBelowShare: number;
+}
+
+export const DEFAULT_VECTOR_INDEX: VectorIndexSettings = { minRows: 50_000, ef: 200, exactBelowShare: 0.01 };
+
+/** A viewer's readable share is re-counted at most this often (it changes with ACLs and ingestion, slowly). */
+const SHARE_TTL_MS = 60_000;
+const SHARE_CACHE_MAX = 1000;
+/** Every partition is probed (one HNSW graph per million rows; LanceDB caps this at the partition count). */
+const VECTOR_PROBES = 64;
+
+/**
  * One LanceDB chunk table. The store the container hands out (`kb.chunks`) follows the active
  * table: `adopt` switches it to another table in one step (after a re-embed), and `snapshot`
  * pins the current table for a multi-step read (a hybrid search), so a switch in the middle of
@@ -212,7 +238,12 @@ export class ChunkStore {
     private tableName: string,
     private layout: VectorLayout | null,
     private readonly ownsConnection: boolean,
+    private readonly vectorIndex: VectorIndexSettings = DEFAULT_VECTOR_INDEX,
   ) {}
+
+  /** Whether the current table has a vector index (read at open and after an optimize). */
+  private vectorIndexed = false;
+  private readonly readableShare = new Map<string, { share: number; at: number }>();
 
   /** The vector layout of the table as created; null for a lexical-only table. */
   get vectors(): VectorLayout | null {
@@ -230,16 +261,22 @@ export class ChunkStore {
    * An existing table keeps its layout: compare `store.vectors` with the model to know whether
    * vectors are usable.
    */
-  static async open(dir: string, wantVectors: VectorLayout | null, options: { table?: string } = {}): Promise<ChunkStore> {
+  static async open(dir: string, wantVectors: VectorLayout | null, options: { table?: string; vectorIndex?: VectorIndexSettings } = {}): Promise<ChunkStore> {
     makePrivateDir(dir);
     // readConsistencyInterval 0: see writes of other processes (kb ingest beside kb serve) at once.
     const db = await lancedb.connect(dir, { readConsistencyInterval: 0 });
-    const store = await ChunkStore.openOn(db, options.table ?? CHUNKS_TABLE, wantVectors, true);
+    const store = await ChunkStore.openOn(db, options.table ?? CHUNKS_TABLE, wantVectors, true, options.vectorIndex);
     await store.ensureIndexes();
     return store;
   }
 
-  private static async openOn(db: lancedb.Connection, name: string, wantVectors: VectorLayout | null, ownsConnection: boolean): Promise<ChunkStore> {
+  private static async openOn(
+    db: lancedb.Connection,
+    name: string,
+    wantVectors: VectorLayout | null,
+    ownsConnection: boolean,
+    vectorIndex: VectorIndexSettings = DEFAULT_VECTOR_INDEX,
+  ): Promise<ChunkStore> {
     const names = await db.tableNames();
     let table: lancedb.Table;
     if (names.includes(name)) {
@@ -253,12 +290,19 @@ export class ChunkStore {
         table = await db.openTable(name);
       }
     }
-    return new ChunkStore(db, table, name, await layoutOf(table), ownsConnection);
+    const store = new ChunkStore(db, table, name, await layoutOf(table), ownsConnection, vectorIndex);
+    await store.readIndexState();
+    return store;
   }
 
   /** Another chunk table on the same connection (created with `wantVectors` if missing). */
   async openTable(name: string, wantVectors: VectorLayout | null): Promise<ChunkStore> {
-    return ChunkStore.openOn(this.db, name, wantVectors, false);
+    return ChunkStore.openOn(this.db, name, wantVectors, false, this.vectorIndex);
+  }
+
+  private async readIndexState(): Promise<void> {
+    // minRows 0 turns vector indexing off: an index an earlier setting built is not used either.
+    this.vectorIndexed = this.layout !== null && this.vectorIndex.minRows > 0 && (await this.table.listIndices()).some((i) => i.columns.includes("vector"));
   }
 
   /** Names of the chunk tables in the folder. */
@@ -276,12 +320,52 @@ export class ChunkStore {
     this.table = other.table;
     this.tableName = other.tableName;
     this.layout = other.layout;
+    this.vectorIndexed = other.vectorIndexed;
+    this.readableShare.clear();
   }
 
   /** A store pinned to the current table, unaffected by later `adopt` calls. */
   snapshot(): ChunkStore {
-    return new ChunkStore(this.db, this.table, this.tableName, this.layout, false);
+    const pinned = new ChunkStore(this.db, this.table, this.tableName, this.layout, false, this.vectorIndex);
+    pinned.vectorIndexed = this.vectorIndexed;
+    pinned.shareOf = (filter) => this.shareOf(filter); // one cache for all snapshots of this store
+    return pinned;
   }
+
+  /**
+   * Builds the vector index once the table has `minRows` rows with vectors (the full optimize
+   * calls this; building takes a while, so not after every job). Later rows are folded in by
+   * LanceDB's optimize, and searched exactly until then.
+   */
+  async ensureVectorIndex(): Promise<boolean> {
+    if (!this.layout || this.vectorIndex.minRows <= 0) return false;
+    if (this.vectorIndexed) return true;
+    const table = this.table;
+    const rows = await table.countRows("vector IS NOT NULL");
+    if (rows < this.vectorIndex.minRows) return false;
+    try {
+      // One HNSW graph per million rows: each stays fast to search; a query probes them all.
+      await table.createIndex("vector", {
+        config: lancedb.Index.hnswSq({ distanceType: "cosine", numPartitions: Math.max(1, Math.ceil(rows / 1_000_000)) }),
+      });
+    } catch (err) {
+      if (!/already exists/i.test(String(err))) throw err;
+    }
+    await this.readIndexState();
+    return this.vectorIndexed;
+  }
+
+  /** The share of the table's rows `filter` lets through (cached per filter for a minute). */
+  private shareOf = async (filter: string): Promise<number> => {
+    const now = Date.now();
+    const hit = this.readableShare.get(filter);
+    if (hit && now - hit.at < SHARE_TTL_MS) return hit.share;
+    const [readable, total] = await Promise.all([this.table.countRows(filter), this.table.countRows()]);
+    const share = total === 0 ? 0 : readable / total;
+    if (this.readableShare.size >= SHARE_CACHE_MAX) this.readableShare.clear();
+    this.readableShare.set(filter, { share, at: now });
+    return share;
+  };
 
   /** Creates the FTS, label-list and scalar indexes once the table has rows. */
   async ensureIndexes(): Promise<void> {
@@ -424,6 +508,16 @@ export class ChunkStore {
    */
   async searchVector(vector: Float32Array, filter: string | null, limit: number, options: { exact?: boolean } = {}): Promise<ChunkHit[]> {
     if (!this.vectors) return [];
+    const rows = (await (await this.vectorQuery(vector, filter, limit, options)).toArray()) as Record<string, unknown>[];
+    return rows.map((r) => toHit(r, 1 - Number(r._distance)));
+  }
+
+  /** LanceDB's plan for `searchVector` with these arguments: whether it goes through the index (tests, diagnostics). */
+  async vectorSearchPlan(vector: Float32Array, filter: string | null, limit: number): Promise<string> {
+    return (await this.vectorQuery(vector, filter, limit, {})).explainPlan(true);
+  }
+
+  private async vectorQuery(vector: Float32Array, filter: string | null, limit: number, options: { exact?: boolean }) {
     let q = this.table
       .query()
       .nearestTo(Array.from(vector))
@@ -431,10 +525,10 @@ export class ChunkStore {
       .distanceType("cosine")
       .select([...HIT_COLUMNS, "_distance"])
       .limit(limit);
-    if (options.exact) q = q.bypassVectorIndex();
-    if (filter) q = q.where(filter);
-    const rows = (await q.toArray()) as Record<string, unknown>[];
-    return rows.map((r) => toHit(r, 1 - Number(r._distance)));
+    if (options.exact || !this.vectorIndexed) q = q.bypassVectorIndex();
+    else if (filter && (await this.shareOf(filter)) < this.vectorIndex.exactBelowShare) q = q.bypassVectorIndex();
+    else q = q.ef(Math.max(this.vectorIndex.ef, limit)).nprobes(VECTOR_PROBES);
+    return filter ? q.where(filter) : q;
   }
 
   /** Each indexed column and the kind of its index (diagnostics, benchmarks, the system page). */
@@ -494,9 +588,13 @@ export class ChunkStore {
     return out;
   }
 
-  /** Folds new rows into the indexes, compacts small fragments and drops table versions older than `olderThan`. */
+  /**
+   * Folds new rows into the indexes, compacts small fragments and drops table versions older
+   * than `olderThan`; builds the vector index when the table has grown past its threshold.
+   */
   async optimize(olderThan: Date = new Date(Date.now() - 60 * 60 * 1000)): Promise<void> {
     await this.ensureIndexes();
+    await this.ensureVectorIndex();
     await this.table.optimize({ cleanupOlderThan: olderThan });
   }
 
