@@ -21,10 +21,9 @@
  */
 import { z } from "zod";
 import { issuesOf, parseJson, PolicyConfigError } from "./config-files.ts";
-import { isValidName } from "./principal-format.ts";
+import { isValidName, SOURCE_ID } from "./principal-format.ts";
 
 export const OIDC_PROVIDERS_FILE = "oidc-providers.json";
-export const SOURCE_ID = /^[a-z][a-z0-9-]{0,15}$/;
 
 export interface SecretSpec {
   file?: string;

@@ -176,7 +176,13 @@ export class OidcSignInService implements SingleSignOn {
     if (cached && cached.key === key) return cached.config;
     const config = (async () => {
       const customFetch = this.fetchFor(p);
-      const secret = p.clientSecret ? this.deps.readSecret(p.clientSecret, `the client secret of OpenID provider "${p.id}"`) : undefined;
+      let secret: string | undefined;
+      try {
+        secret = p.clientSecret ? this.deps.readSecret(p.clientSecret, `the client secret of OpenID provider "${p.id}"`) : undefined;
+      } catch (err) {
+        // The message names where the secret should be, never a value.
+        throw new ServiceError(500, "oidc_misconfigured", errorText(err));
+      }
       const auth = secret !== undefined ? client.ClientSecretPost(secret) : client.None();
       let config: client.Configuration;
       try {
