@@ -118,7 +118,7 @@ export function fetchTrusting(ca: string): FetchLike {
         res.on("error", reject);
         res.on("end", () => {
           const h = new Headers();
-          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && k !== "set-cookie") h.set(k, Array.isArray(v) ? v.join(", ") : v);
+          for (const [k, v] of Object.entries(res.headers)) for (const one of Array.isArray(v) ? v : v === undefined ? [] : [v]) h.append(k, one);
           const status = res.statusCode ?? 500;
           const nullBody = [101, 204, 205, 304].includes(status);
           resolve(new Response(nullBody ? null : Buffer.concat(chunks), { status, statusText: res.statusMessage, headers: h }));
@@ -146,7 +146,18 @@ export function hasGroupOverage(claims: Record<string, unknown>, groupsClaim: st
   return (typeof names === "object" && names !== null && groupsClaim in names) || claims._claim_sources !== undefined || claims.hasgroups === true || claims.hasgroups === "true";
 }
 
-const errorText = (err: unknown) => (err instanceof Error ? `${err.name === "Error" ? "" : `${err.name}: `}${err.message}` : String(err)).slice(0, 300);
+/**
+ * An error as one line for the audit log and the answer: the libraries' message, their code, and
+ * which claim failed (never the token or the response body).
+ */
+function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err).slice(0, 300);
+  const code = (err as { code?: unknown }).code;
+  const cause = (err as { cause?: unknown }).cause;
+  const claim = typeof cause === "object" && cause !== null && typeof (cause as { claim?: unknown }).claim === "string" ? (cause as { claim: string }).claim : null;
+  const inner = cause instanceof Error && cause.message !== err.message ? cause.message : null;
+  return [err.message, typeof code === "string" ? `(${code})` : null, claim ? `claim "${claim}"` : null, inner ? `: ${inner}` : null].filter(Boolean).join(" ").slice(0, 300);
+}
 
 export class OidcSignInService implements SingleSignOn {
   private readonly configs = new Map<string, { key: string; config: Promise<client.Configuration> }>();
