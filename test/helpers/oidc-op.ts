@@ -47,6 +47,14 @@ const LOGIN_PAGE = (uid: string) => `<!doctype html><html lang="en"><head><meta 
 <button type="submit">Sign in to test OP</button>
 </form></body></html>`;
 
+/** The OP's sign-out confirmation page (its default one loads web fonts from the internet). */
+async function logoutSource(ctx: { body: unknown }, form: string): Promise<void> {
+  ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign out</title></head><body>${form}
+<h1>Sign out of the test identity provider?</h1>
+<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button type="submit" form="op.logoutForm">No, stay signed in</button></body></html>`;
+}
+
 async function newSigningKey() {
   const { privateKey } = await jose.generateKeyPair("RS256", { extractable: true });
   const jwk = await jose.exportJWK(privateKey);
@@ -146,7 +154,7 @@ export async function startTestOp(options: { clientId?: string; clientSecret?: s
       conformIdTokenClaims: false,
       claims: { openid: ["sub"], profile: ["name"], email: ["email"], groups: ["groups", "hasgroups"], roles: ["roles"] },
       scopes: ["openid", "profile", "email", "groups", "roles"],
-      features: { devInteractions: { enabled: false }, backchannelLogout: { enabled: true }, rpInitiatedLogout: { enabled: true } },
+      features: { devInteractions: { enabled: false }, backchannelLogout: { enabled: true }, rpInitiatedLogout: { enabled: true, logoutSource } },
       // The OP refuses to call special-use addresses (SSRF protection); its back-channel logout
       // calls go to the knowledge base on loopback here, so this test OP drops that dispatcher.
       fetch: (url: URL | string, init: RequestInit & { dispatcher?: unknown }) => {

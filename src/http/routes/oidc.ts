@@ -6,6 +6,7 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Context } from "hono";
+import { ServiceError } from "../../services/errors.ts";
 import { OIDC_STATE_COOKIE } from "../../services/oidc-sign-in.ts";
 import type { AppEnv } from "../env.ts";
 import { appOrigin, isHttps, setSessionCookie } from "../middleware/session.ts";
@@ -29,14 +30,20 @@ oidcRoutes.openapi(
     summary: "Start signing in through an OpenID Connect provider: 302 to its authorization endpoint",
     description:
       `Authorization code flow with PKCE (S256), state and nonce. The login state is kept in the \`${OIDC_STATE_COOKIE}\` cookie (encrypted, HttpOnly, SameSite=Lax, Path=${STATE_COOKIE_PATH}, 10 minutes), which binds the sign-in to this browser. ` +
-      "502 `oidc_provider_unreachable` when the provider's discovery document cannot be fetched.",
+      "502 `oidc_provider_unreachable` when the provider's discovery document cannot be fetched (a browser is sent to `/signin?sso_error=oidc_provider_unreachable`).",
     security: [],
     request: { params: ProviderParam },
     responses: { ...errorResponses, 302: { description: "To the provider's authorization endpoint" }, 502: error("The provider could not be reached") },
   }),
   async (c) => {
     const { provider } = c.req.valid("param");
-    const started = await c.get("kb").oidc.start(provider, appOrigin(c));
+    let started;
+    try {
+      started = await c.get("kb").oidc.start(provider, appOrigin(c));
+    } catch (err) {
+      if (err instanceof ServiceError && err.status !== 404 && c.req.header("accept")?.includes("text/html")) return c.redirect(`/signin?sso_error=${encodeURIComponent(err.code)}`, 302);
+      throw err;
+    }
     setCookie(c, OIDC_STATE_COOKIE, started.stateCookie, { ...stateCookieOptions(c), maxAge: started.maxAgeSeconds });
     return c.redirect(started.url, 302);
   },
@@ -50,7 +57,7 @@ oidcRoutes.openapi(
     description:
       "Validates state (against this browser's login state cookie), the authorization code (with the PKCE verifier) and the ID token (issuer, audience, nonce, expiry with the provider's clock tolerance, signature against the provider's keys). " +
       "Creates or updates the user (`oidc:<provider>`, keyed by `sub`), sets its groups and role from the claims through the provider's mapping, opens a session (sets the session cookie) and redirects to the web app. " +
-      "Every refusal (bad state, rejected token, disabled user) is 401 `oidc_failed` and audited as `auth.login.failed`.",
+      "Every refusal (bad state, rejected token, disabled user) is 401 `oidc_failed` and audited as `auth.login.failed`; a browser (Accept: text/html) is sent to `/signin?sso_error=<code>` instead.",
     security: [],
     request: { params: ProviderParam },
     responses: { ...errorResponses, 302: { description: "Signed in: to the web app" }, 401: error("The sign-in was refused"), 502: error("The provider could not be reached") },
@@ -61,15 +68,22 @@ oidcRoutes.openapi(
     const stateCookie = getCookie(c, OIDC_STATE_COOKIE);
     // The login state is single-use: cleared whatever the outcome.
     deleteCookie(c, OIDC_STATE_COOKIE, stateCookieOptions(c));
-    const signedIn = await c.get("kb").oidc.callback(provider, {
-      query: url.search,
-      stateCookie,
-      appOrigin: appOrigin(c),
-      client: c.get("clientAddress"),
-      userAgent: c.req.header("user-agent"),
-    });
-    setSessionCookie(c, signedIn.token);
-    return c.redirect("/", 302);
+    try {
+      const signedIn = await c.get("kb").oidc.callback(provider, {
+        query: url.search,
+        stateCookie,
+        appOrigin: appOrigin(c),
+        client: c.get("clientAddress"),
+        userAgent: c.req.header("user-agent"),
+      });
+      setSessionCookie(c, signedIn.token);
+      return c.redirect("/", 302);
+    } catch (err) {
+      // A browser navigating back from the provider gets the sign-in page with the reason's
+      // code (the details are in the audit log); programs get the JSON error.
+      if (err instanceof ServiceError && c.req.header("accept")?.includes("text/html")) return c.redirect(`/signin?sso_error=${encodeURIComponent(err.code)}`, 302);
+      throw err;
+    }
   },
 );
 
