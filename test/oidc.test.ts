@@ -12,8 +12,9 @@ import path from "node:path";
 import * as jose from "jose";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parseOidcProvidersFile, PolicyConfigError, directoryPrincipalName } from "../policies/index.ts";
-import { fetchTrusting } from "../src/services/oidc-sign-in.ts";
-import { ingestNow, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
+import { fetchTrusting, hasGroupOverage } from "../src/services/oidc-sign-in.ts";
+import { PolicyFiles } from "../src/services/policy-files.ts";
+import { ingestNow, openTestKb, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
 import { CookieJar, startTestOp, type TestOp } from "./helpers/oidc-op.ts";
 
 const PROVIDER = "kc";
@@ -157,6 +158,48 @@ describe("OIDC configuration (oidc-providers.json)", () => {
     expect(() => parse({ ...base, scopes: ["profile"] })).toThrow(/openid/);
     expect(() => parseOidcProvidersFile(JSON.stringify({ providers: [base, base] }))).toThrow(/duplicate/);
     expect(() => parseOidcProvidersFile(JSON.stringify({ providers: [{ ...base, roles: { x: "nosuchrole" } }] }), "f", (r) => r === "viewer")).toThrow(/unknown role/);
+  });
+
+  it("is loaded with the other policy files: invalid at start stops the start, invalid on reload keeps the last good version", () => {
+    const dir = fs.mkdtempSync(path.join(t.dir, "policies-"));
+    const file = path.join(dir, "oidc-providers.json");
+    fs.writeFileSync(file, JSON.stringify({ providers: [{ ...base, issuer: "http://insecure.example.com" }] }));
+    expect(() => PolicyFiles.load(dir)).toThrow(/oidc-providers\.json is invalid[\s\S]*https/);
+    fs.writeFileSync(file, JSON.stringify({ providers: [base] }));
+    const logs: string[] = [];
+    const files = PolicyFiles.load(dir, { checkIntervalMs: 0, log: (_level, msg) => logs.push(msg) });
+    expect(files.oidcProviders().providers.map((p) => p.id)).toEqual(["kc"]);
+    fs.writeFileSync(file, JSON.stringify({ providers: [{ ...base, id: "BAD id" }] }));
+    files.refresh();
+    expect(files.oidcProviders().providers.map((p) => p.id)).toEqual(["kc"]); // the last good version
+    expect(files.status().find((s) => s.file === file)?.error).toMatch(/providers\.0\.id/);
+    expect(logs.join("\n")).toMatch(/keeping the last valid version of .*oidc-providers\.json/);
+    fs.writeFileSync(file, JSON.stringify({ providers: [base, { ...base, id: "second" }] }));
+    files.refresh();
+    expect(files.oidcProviders().providers.map((p) => p.id)).toEqual(["kc", "second"]);
+  });
+
+  it("refuses to start when a client secret cannot be read, naming where it should be and never a value", async () => {
+    const dir = fs.mkdtempSync(path.join(t.dir, "policies-"));
+    const secret = path.join(dir, "secret");
+    fs.writeFileSync(secret, "the-secret-value", { mode: 0o644 }); // readable by others
+    fs.writeFileSync(path.join(dir, "oidc-providers.json"), JSON.stringify({ providers: [{ ...base, clientSecret: { file: secret } }] }));
+    const err = await openTestKb({ policyDir: dir }).then(
+      async (k) => {
+        await k.close();
+        return null;
+      },
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/client secret of OpenID provider "kc".*readable by group or others/);
+    expect(err?.message).not.toContain("the-secret-value");
+  });
+
+  it("recognizes Entra ID's group overage (a Graph link, or hasgroups) and nothing else", () => {
+    expect(hasGroupOverage({ _claim_names: { groups: "src1" }, _claim_sources: { src1: { endpoint: "https://graph.microsoft.com/..." } } }, "groups")).toBe(true);
+    expect(hasGroupOverage({ hasgroups: true }, "groups")).toBe(true);
+    expect(hasGroupOverage({ groups: ["a", "b"] }, "groups")).toBe(false);
+    expect(hasGroupOverage({}, "groups")).toBe(false);
   });
 
   it("lists the provider on the sign-in page's providers route", async () => {
