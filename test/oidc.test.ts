@@ -390,10 +390,24 @@ describe("OIDC sign-in against a real OpenID Provider", () => {
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe("invalid_logout_token");
     }
     expect((await browse(s.jar, `${t.url}/api/v1/auth/session`)).status).toBe(200);
-    const ok = await post(await token({}));
+    const tooOld = await new jose.SignJWT({ events: { [BACKCHANNEL_EVENT]: {} }, sid: row.opSid })
+      .setProtectedHeader({ alg: "RS256", kid: key.kid })
+      .setIssuer(op.issuer)
+      .setAudience(op.clientId)
+      .setIssuedAt(Math.floor(Date.now() / 1000) - 3600)
+      .setJti(crypto.randomUUID())
+      .sign(key.key);
+    expect((await post(tooOld)).status).toBe(400);
+    expect((await browse(s.jar, `${t.url}/api/v1/auth/session`)).status).toBe(200);
+    const good = await token({});
+    const ok = await post(good);
     expect(ok.status).toBe(200);
     expect((await browse(s.jar, `${t.url}/api/v1/auth/session`)).status).toBe(401);
-    expect((await auditOf("auth.oidc.backchannel_logout"))[0]!.details).toMatchObject({ provider: PROVIDER, sessionsRevoked: 1 });
+    // The same token again: refused (replay).
+    expect((await post(good)).status).toBe(400);
+    const events = await auditOf("auth.oidc.backchannel_logout");
+    expect(events[0]!.outcome).toBe("denied"); // the replay
+    expect(events[1]!.details).toMatchObject({ provider: PROVIDER, sessionsRevoked: 1 });
   });
 
   it("on Entra ID's group overage grants no directory groups and audits a warning", async () => {

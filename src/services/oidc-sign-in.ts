@@ -26,8 +26,9 @@
  *   opened exactly like a password sign-in (SignInService.openSession), with the OP's `sid` and
  *   the ID token (for RP-initiated logout's `id_token_hint`).
  * - Back-channel logout (OpenID Connect Back-Channel Logout 1.0): the logout token's signature
- *   (the provider's JWKS), iss, aud, iat, the back-channel event, no nonce, and sid and/or sub
- *   are checked; the matching sessions of that provider are revoked.
+ *   (the provider's JWKS), iss, aud, iat (at most 10 minutes old), jti (not seen before by
+ *   this process), the back-channel event, no nonce, and sid and/or sub are checked; the
+ *   matching sessions of that provider are revoked.
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -72,6 +73,8 @@ export const OIDC_STATE_TTL_MS = 10 * 60_000;
 const STATE_KEY_SETTING = "oidc.state_key";
 const BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout";
 const MAX_RESPONSE_BYTES = 1024 * 1024;
+/** Logout tokens older than this (by `iat`) are refused, which bounds the replay cache. */
+const LOGOUT_TOKEN_MAX_AGE_S = 600;
 
 /** Where the OIDC routes live, for redirect URIs (routes/oidc.ts mounts them here). */
 export const oidcPaths = {
@@ -163,6 +166,8 @@ export class OidcSignInService implements SingleSignOn {
   private readonly configs = new Map<string, { key: string; config: Promise<client.Configuration> }>();
   private readonly jwks = new Map<string, { key: string; set: ReturnType<typeof jose.createRemoteJWKSet> }>();
   private stateKey: Promise<Buffer> | null = null;
+  /** Logout tokens (provider + jti) already acted on, until they are too old to be accepted anyway. */
+  private readonly seenLogoutTokens = new Map<string, number>();
 
   constructor(private readonly deps: OidcSignInDeps) {}
 
@@ -386,11 +391,18 @@ export class OidcSignInService implements SingleSignOn {
         issuer: config.serverMetadata().issuer,
         audience: p.clientId,
         clockTolerance: p.clockToleranceSeconds,
-        requiredClaims: ["iat"],
+        requiredClaims: ["iat", "jti"],
+        maxTokenAge: LOGOUT_TOKEN_MAX_AGE_S,
       }));
     } catch (err) {
       return refuse(errorText(err));
     }
+    // A logout token is used once (per process: the cache is in memory; a replay to another
+    // process of the same installation within LOGOUT_TOKEN_MAX_AGE_S would revoke again).
+    const now = Date.now();
+    for (const [jti, until] of this.seenLogoutTokens) if (until < now) this.seenLogoutTokens.delete(jti);
+    const jtiKey = `${p.id}\u0000${String(payload.jti)}`;
+    if (this.seenLogoutTokens.has(jtiKey)) return refuse("this logout token was used already (jti)");
     const events = payload.events as Record<string, unknown> | undefined;
     if (typeof events !== "object" || events === null || typeof events[BACKCHANNEL_EVENT] !== "object" || events[BACKCHANNEL_EVENT] === null) return refuse(`no ${BACKCHANNEL_EVENT} event`);
     if (payload.nonce !== undefined) return refuse("a logout token must not contain a nonce");
@@ -406,6 +418,7 @@ export class OidcSignInService implements SingleSignOn {
       }
       userId = user.id;
     }
+    if (this.seenLogoutTokens.size < 100_000) this.seenLogoutTokens.set(jtiKey, now + (LOGOUT_TOKEN_MAX_AGE_S + p.clockToleranceSeconds) * 1000);
     const sessionsRevoked = await this.deps.signIn.revokeOidcSessions(p.id, { ...(sid ? { opSid: sid } : {}), ...(userId ? { userId } : {}) });
     await this.deps.audit.record(null, "auth.oidc.backchannel_logout", `oidc:${p.id}`, { provider: p.id, sid, ...(userId ? { userId } : {}), sessionsRevoked });
     return { sessionsRevoked };
