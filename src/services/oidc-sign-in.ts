@@ -7,6 +7,7 @@
  *   signature is checked even though the token came straight from the token endpoint over TLS,
  *   against the provider's JWKS, which the library re-fetches when a token names a key it has
  *   not seen, so a provider's key rotation needs nothing from us).
+ * - openid-client and jose are imported on first use (~80 ms of start-up otherwise).
  * - Discovery is fetched on first use and cached per provider (and per configuration: a changed
  *   oidc-providers.json entry is discovered again). An unreachable issuer is a 502
  *   `oidc_provider_unreachable`, retried at the next attempt.
@@ -34,8 +35,8 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import https from "node:https";
 import tls from "node:tls";
-import * as client from "openid-client";
-import * as jose from "jose";
+import type * as OpenIdClient from "openid-client";
+import type * as Jose from "jose";
 import type { OidcProviderConfig, OidcProviders, SecretSpec } from "../../policies/index.ts";
 import type { SessionRow, SettingsStore, UserRow } from "../stores/metadata.ts";
 import type { AuditLog } from "./audit.ts";
@@ -162,9 +163,19 @@ function errorText(err: unknown): string {
   return [err.message, typeof code === "string" ? `(${code})` : null, claim ? `claim "${claim}"` : null, inner ? `: ${inner}` : null].filter(Boolean).join(" ").slice(0, 300);
 }
 
+/**
+ * The protocol libraries, loaded on first use: an installation without single sign-on (and
+ * every `kb` command) does not pay their ~80 ms import.
+ */
+let libraries: Promise<{ client: typeof OpenIdClient; jose: typeof Jose }> | null = null;
+function loadLibraries() {
+  libraries ??= Promise.all([import("openid-client"), import("jose")]).then(([client, jose]) => ({ client, jose }));
+  return libraries;
+}
+
 export class OidcSignInService implements SingleSignOn {
-  private readonly configs = new Map<string, { key: string; config: Promise<client.Configuration> }>();
-  private readonly jwks = new Map<string, { key: string; set: ReturnType<typeof jose.createRemoteJWKSet> }>();
+  private readonly configs = new Map<string, { key: string; config: Promise<OpenIdClient.Configuration> }>();
+  private readonly jwks = new Map<string, { key: string; set: ReturnType<typeof Jose.createRemoteJWKSet> }>();
   private stateKey: Promise<Buffer> | null = null;
   /** Logout tokens (provider + jti) already acted on, until they are too old to be accepted anyway. */
   private readonly seenLogoutTokens = new Map<string, number>();
@@ -186,11 +197,12 @@ export class OidcSignInService implements SingleSignOn {
   }
 
   /** The provider's discovered configuration (cached; discovered again when its entry changes or after a failure). */
-  private configFor(p: OidcProviderConfig): Promise<client.Configuration> {
+  private configFor(p: OidcProviderConfig): Promise<OpenIdClient.Configuration> {
     const key = JSON.stringify(p);
     const cached = this.configs.get(p.id);
     if (cached && cached.key === key) return cached.config;
     const config = (async () => {
+      const { client } = await loadLibraries();
       const customFetch = this.fetchFor(p);
       let secret: string | undefined;
       try {
@@ -200,7 +212,7 @@ export class OidcSignInService implements SingleSignOn {
         throw new ServiceError(500, "oidc_misconfigured", errorText(err));
       }
       const auth = secret !== undefined ? client.ClientSecretPost(secret) : client.None();
-      let config: client.Configuration;
+      let config: OpenIdClient.Configuration;
       try {
         config = await client.discovery(new URL(p.issuer), p.clientId, { [client.clockTolerance]: p.clockToleranceSeconds }, auth, { ...(customFetch ? { [client.customFetch]: customFetch as never } : {}), timeout: 10 });
       } catch (err) {
@@ -256,6 +268,7 @@ export class OidcSignInService implements SingleSignOn {
   async start(providerId: string, appOrigin: string): Promise<{ url: string; stateCookie: string; maxAgeSeconds: number }> {
     const p = this.provider(providerId);
     const config = await this.configFor(p);
+    const { client } = await loadLibraries();
     const verifier = client.randomPKCECodeVerifier();
     const state: LoginState = { p: p.id, s: client.randomState(), n: client.randomNonce(), v: verifier, e: Date.now() + OIDC_STATE_TTL_MS };
     const url = client.buildAuthorizationUrl(config, {
@@ -290,7 +303,8 @@ export class OidcSignInService implements SingleSignOn {
     const config = await this.configFor(p);
     const currentUrl = new URL(input.appOrigin + oidcPaths.callback(p.id));
     currentUrl.search = input.query;
-    let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+    const { client } = await loadLibraries();
+    let tokens: Awaited<ReturnType<typeof OpenIdClient.authorizationCodeGrant>>;
     try {
       tokens = await client.authorizationCodeGrant(config, currentUrl, { pkceCodeVerifier: state.v, expectedState: state.s, expectedNonce: state.n, idTokenExpected: true });
     } catch (err) {
@@ -350,6 +364,7 @@ export class OidcSignInService implements SingleSignOn {
     if (!p) return null;
     try {
       const config = await this.configFor(p);
+      const { client } = await loadLibraries();
       if (!config.serverMetadata().end_session_endpoint) return null;
       const params: Record<string, string> = { client_id: p.clientId };
       if (row.idToken) params.id_token_hint = row.idToken;
@@ -361,7 +376,7 @@ export class OidcSignInService implements SingleSignOn {
     }
   }
 
-  private jwksFor(p: OidcProviderConfig, config: client.Configuration) {
+  private jwksFor(jose: typeof Jose, p: OidcProviderConfig, config: OpenIdClient.Configuration) {
     const uri = config.serverMetadata().jwks_uri;
     if (!uri) throw new ServiceError(502, "oidc_provider_unreachable", `OpenID provider "${p.id}" publishes no jwks_uri`);
     const key = `${uri}|${p.caFile ?? ""}`;
@@ -385,9 +400,10 @@ export class OidcSignInService implements SingleSignOn {
       await this.deps.audit.record(null, "auth.oidc.backchannel_logout", `oidc:${p.id}`, { provider: p.id, reason }, "denied");
       throw new ServiceError(400, "invalid_logout_token", `the logout token was rejected: ${reason}`);
     };
-    let payload: jose.JWTPayload;
+    const { jose } = await loadLibraries();
+    let payload: Jose.JWTPayload;
     try {
-      ({ payload } = await jose.jwtVerify(logoutToken, this.jwksFor(p, config), {
+      ({ payload } = await jose.jwtVerify(logoutToken, this.jwksFor(jose, p, config), {
         issuer: config.serverMetadata().issuer,
         audience: p.clientId,
         clockTolerance: p.clockToleranceSeconds,
