@@ -193,6 +193,8 @@ describe("OIDC configuration (oidc-providers.json)", () => {
     );
     expect(err?.message).toMatch(/client secret of OpenID provider "kc".*readable by group or others/);
     expect(err?.message).not.toContain("the-secret-value");
+    fs.writeFileSync(path.join(dir, "oidc-providers.json"), JSON.stringify({ providers: [{ ...base, caFile: path.join(dir, "no-such-ca.pem") }] }));
+    await expect(openTestKb({ policyDir: dir }).then((k) => k.close())).rejects.toThrow(/OpenID provider "kc": cannot read caFile .*no-such-ca\.pem \(ENOENT\)/);
   });
 
   it("recognizes Entra ID's group overage (a Graph link, or hasgroups) and nothing else", () => {

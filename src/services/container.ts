@@ -248,8 +248,6 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     now: options.clock,
   });
   const directory = new DirectoryService(metadata, audit, { roleExists: (role) => policy.roles().has(role) });
-  // Client secrets are read once here, so a missing one stops the start (as an invalid policy file does).
-  for (const p of policy.oidcProviders().providers) if (p.clientSecret) readSecret(p.clientSecret, `the client secret of OpenID provider "${p.id}"`);
   const oidc = new OidcSignInService({
     providers: () => policy.oidcProviders(),
     signIn,
@@ -261,6 +259,8 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     roleExists: (role) => policy.roles().has(role),
     log: (level, msg) => (level === "error" ? log.error(msg) : log.info(msg)),
   });
+  // Client secrets and CA files are read once here: a missing one stops the start (as an invalid policy file does).
+  oidc.checkConfiguration();
   signIn.useSingleSignOn(oidc);
   const blobs = new BlobStore(path.join(config.dataDir, "blobs"));
   const movedBlobs = rebaseBlobPaths(db, path.join(config.dataDir, "blobs"));

@@ -193,7 +193,30 @@ export class OidcSignInService implements SingleSignOn {
   }
 
   private fetchFor(p: OidcProviderConfig): FetchLike | undefined {
-    return p.caFile ? fetchTrusting(fs.readFileSync(p.caFile, "utf8")) : undefined;
+    if (!p.caFile) return undefined;
+    let pem: string;
+    try {
+      pem = fs.readFileSync(p.caFile, "utf8");
+    } catch (err) {
+      throw new ServiceError(500, "oidc_misconfigured", `OpenID provider "${p.id}": cannot read caFile ${p.caFile} (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+    }
+    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new ServiceError(500, "oidc_misconfigured", `OpenID provider "${p.id}": caFile ${p.caFile} holds no PEM certificate`);
+    return fetchTrusting(pem);
+  }
+
+  /**
+   * Reads every provider's client secret and CA file once (at start: a missing or unreadable one
+   * stops the start, as an invalid policy file does). Throws with where it looked, never a value.
+   */
+  checkConfiguration(): void {
+    for (const p of this.deps.providers().providers) {
+      if (p.clientSecret) this.deps.readSecret(p.clientSecret, `the client secret of OpenID provider "${p.id}"`);
+      try {
+        this.fetchFor(p);
+      } catch (err) {
+        throw new Error((err as Error).message);
+      }
+    }
   }
 
   /** The provider's discovered configuration (cached; discovered again when its entry changes or after a failure). */
