@@ -12,7 +12,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { answered, askQuestion, TIMEOUT } from "./app.ts";
 import { DOCS } from "./fixtures.ts";
-import { confineContext, launchBrowser, skipReason, startWebServer, type WebServer } from "./harness.ts";
+import { confineContext, expectAccessible, launchBrowser, skipReason, startWebServer, type WebServer } from "./harness.ts";
 import { startTestOp } from "../helpers/oidc-op.ts";
 
 const PROVIDER = "corp";
@@ -111,5 +111,24 @@ describe.skipIf(skipReason())("single sign-on (OpenID Connect)", () => {
     }
     confined.check();
     expect(pageErrors).toEqual([]);
+  });
+
+  it("labels the button in Korean, and brings a failed sign-in back to the sign-in page with a message", async () => {
+    const context = await browser.newContext({ baseURL: server.url, locale: "ko-KR", serviceWorkers: "block" });
+    const confined = await confineContext(context);
+    context.setDefaultTimeout(TIMEOUT);
+    const page = await context.newPage();
+    try {
+      await page.goto("/signin");
+      await page.getByRole("link", { name: "회사 계정(으)로 로그인" }).waitFor();
+      await expectAccessible(page, "sign-in with a single sign-on button");
+      // A callback this browser never started (no login state): refused, back on the sign-in page.
+      await page.goto("/api/v1/auth/oidc/corp/callback?code=forged&state=forged");
+      await page.getByRole("alert").filter({ hasText: "통합 로그인(SSO)에 실패했습니다" }).waitFor();
+      expect(new URL(page.url()).pathname).toBe("/signin");
+    } finally {
+      await context.close();
+    }
+    confined.check();
   });
 });
