@@ -91,15 +91,18 @@ const FileSchema = z.object({ $schema: z.string().optional(), providers: z.array
 
 /**
  * Parses oidc-providers.json. `roleExists` (the role catalog in force) checks `roles` and
- * `defaultRole` when given.
+ * `defaultRole` when given; `otherSources` are the other identity sources configured
+ * (`scim:<id>`, `ldap:<id>`), whose ids a provider may not take.
  */
-export function parseOidcProvidersFile(text: string, file = OIDC_PROVIDERS_FILE, roleExists?: (role: string) => boolean): OidcProviders {
+export function parseOidcProvidersFile(text: string, file = OIDC_PROVIDERS_FILE, roleExists?: (role: string) => boolean, otherSources: readonly string[] = []): OidcProviders {
   const parsed = FileSchema.safeParse(parseJson(file, text));
   if (!parsed.success) throw new PolicyConfigError(file, issuesOf(parsed.error));
   const issues: string[] = [];
   const ids = new Set<string>();
   const providers = parsed.data.providers.map((p, i): OidcProviderConfig => {
     if (ids.has(p.id)) issues.push(`providers.${i}.id: duplicate provider id "${p.id}"`);
+    const taken = otherSources.find((s) => s.slice(s.indexOf(":") + 1) === p.id);
+    if (taken) issues.push(`providers.${i}.id: "${p.id}" is already the id of the identity source ${taken} (ids must be unique across OIDC, LDAP and SCIM: they name the users)`);
     ids.add(p.id);
     if (!p.scopes.includes("openid")) issues.push(`providers.${i}.scopes: must include "openid"`);
     if (roleExists) {

@@ -158,6 +158,7 @@ describe("OIDC configuration (oidc-providers.json)", () => {
     expect(() => parse({ ...base, scopes: ["profile"] })).toThrow(/openid/);
     expect(() => parseOidcProvidersFile(JSON.stringify({ providers: [base, base] }))).toThrow(/duplicate/);
     expect(() => parseOidcProvidersFile(JSON.stringify({ providers: [{ ...base, roles: { x: "nosuchrole" } }] }), "f", (r) => r === "viewer")).toThrow(/unknown role/);
+    expect(() => parseOidcProvidersFile(JSON.stringify({ providers: [base] }), "f", undefined, ["scim:kc"])).toThrow(/already the id of the identity source scim:kc/);
   });
 
   it("is loaded with the other policy files: invalid at start stops the start, invalid on reload keeps the last good version", () => {
@@ -195,6 +196,9 @@ describe("OIDC configuration (oidc-providers.json)", () => {
     expect(err?.message).not.toContain("the-secret-value");
     fs.writeFileSync(path.join(dir, "oidc-providers.json"), JSON.stringify({ providers: [{ ...base, caFile: path.join(dir, "no-such-ca.pem") }] }));
     await expect(openTestKb({ policyDir: dir }).then((k) => k.close())).rejects.toThrow(/OpenID provider "kc": cannot read caFile .*no-such-ca\.pem \(ENOENT\)/);
+    // The SCIM source is `scim:scim` by default: a provider may not take its id.
+    fs.writeFileSync(path.join(dir, "oidc-providers.json"), JSON.stringify({ providers: [{ ...base, id: "scim" }] }));
+    await expect(openTestKb({ policyDir: dir }).then((k) => k.close())).rejects.toThrow(/already the id of the identity source scim:scim/);
   });
 
   it("recognizes Entra ID's group overage (a Graph link, or hasgroups) and nothing else", () => {

@@ -238,7 +238,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const jobsRepo = new JobsRepo(db);
   const audit = new AuditLog(metadata.audit);
   const authFailures = new AuthFailureLog(audit);
-  const policy = PolicyFiles.load(config.policyDir, { log: (level, msg) => (level === "error" ? log.error(msg) : log.info(msg)) });
+  const policy = PolicyFiles.load(config.policyDir, { log: (level, msg) => (level === "error" ? log.error(msg) : log.info(msg)), otherIdentitySources: () => [`scim:${config.scimSource}`] });
   const accounts = new Accounts(metadata, { roles: () => policy.roles(), audit });
   const signIn = new SignInService(metadata, accounts, audit, authFailures, {
     idleMs: config.sessionIdleMs,

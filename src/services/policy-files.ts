@@ -59,11 +59,16 @@ export class PolicyFiles {
 
   constructor(
     readonly dir: string,
-    private readonly options: { checkIntervalMs?: number; log?: (level: "info" | "error", msg: string) => void } = {},
+    private readonly options: {
+      checkIntervalMs?: number;
+      log?: (level: "info" | "error", msg: string) => void;
+      /** The identity sources configured elsewhere (`scim:<id>`, `ldap:<id>`): an OIDC provider may not take their ids. */
+      otherIdentitySources?: () => readonly string[];
+    } = {},
   ) {
     this.roleSlot = { file: path.join(dir, ROLES_FILE), parse: parseRolesFile, empty: BUILTIN_ROLE_CATALOG, value: BUILTIN_ROLE_CATALOG, signature: null, loadedAt: null, error: null };
     this.ruleSlot = { file: path.join(dir, DOCUMENT_RULES_FILE), parse: parseDocumentRulesFile, empty: NO_DOCUMENT_RULES, value: NO_DOCUMENT_RULES, signature: null, loadedAt: null, error: null };
-    const parseOidc = (text: string, file: string) => parseOidcProvidersFile(text, file, (role) => this.roleSlot.value.has(role));
+    const parseOidc = (text: string, file: string) => parseOidcProvidersFile(text, file, (role) => this.roleSlot.value.has(role), this.options.otherIdentitySources?.() ?? []);
     this.oidcSlot = { file: path.join(dir, OIDC_PROVIDERS_FILE), parse: parseOidc, empty: NO_OIDC_PROVIDERS, value: NO_OIDC_PROVIDERS, signature: null, loadedAt: null, error: null };
   }
 
