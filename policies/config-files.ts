@@ -81,11 +81,11 @@ const RuleSchema = z
 
 const RulesSchema = z.object({ $schema: z.string().optional(), rules: z.array(RuleSchema) }).strict();
 
-function issuesOf(error: z.ZodError): string[] {
+export function issuesOf(error: z.ZodError): string[] {
   return error.issues.map((i) => `${i.path.length ? i.path.join(".") : "(top level)"}: ${i.message}`);
 }
 
-function parseJson(file: string, text: string): unknown {
+export function parseJson(file: string, text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {

@@ -20,3 +20,4 @@ export * from "./config-files.ts";
 export * from "./explain.ts";
 export * from "./glob.ts";
 export * from "./scim.ts";
+export * from "./oidc-providers.ts";

@@ -13,6 +13,7 @@ import { RateLimiter, rateLimit, rateLimitUnauthenticated } from "./middleware/r
 import { rejectMalformedUrl } from "./middleware/url.ts";
 import { requireCsrf, SESSION_COOKIE, sessionAuth } from "./middleware/session.ts";
 import { authRoutes, PUBLIC_AUTH_PATHS } from "./routes/auth.ts";
+import { isPublicOidcPath, oidcRoutes } from "./routes/oidc.ts";
 import { accessRoutes } from "./routes/access.ts";
 import { adminRoutes } from "./routes/admin.ts";
 import { askRoutes } from "./routes/ask.ts";
@@ -30,8 +31,8 @@ const JSON_LIMIT = 1024 * 1024;
 
 /** Where authentication runs (requireAuth for /api and /v1, SCIM tokens for /scim/v2); everything else is public. */
 const isBehindAuth = (path: string) => /^\/(api|v1|scim\/v2)(\/|$)/.test(path);
-/** /api routes answered without authentication: sign-in and its providers (routes/auth.ts). */
-const isPublicApi = (path: string) => PUBLIC_AUTH_PATHS.includes(path);
+/** /api routes answered without authentication: sign-in and its providers (routes/auth.ts), single sign-on (routes/oidc.ts). */
+const isPublicApi = (path: string) => PUBLIC_AUTH_PATHS.includes(path) || isPublicOidcPath(path);
 /**
  * Load balancers probe liveness often; /healthz is a constant answer, cheaper to give than to
  * refuse, so it is never limited. /readyz (it counts rows) is limited like other public routes,
@@ -110,6 +111,7 @@ export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv>
   app.route("/api/v1", accessRoutes);
   app.route("/api/v1", adminRoutes);
   app.route("/api/v1", authRoutes);
+  app.route("/api/v1", oidcRoutes);
   // SCIM 2.0 provisioning: its own tokens, limits and error format, outside the OpenAPI document (routes/scim/).
   app.route("/scim/v2", createScimRoutes(unauthenticated));
 

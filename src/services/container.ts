@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import pino from "pino";
-import type { Config } from "../config.ts";
+import { readSecret, type Config } from "../config.ts";
 import { BlobStore } from "../stores/blob-store.ts";
 import { CHUNKS_TABLE, ChunkStore } from "../stores/lance/chunk-store.ts";
 import { openDb, type Db } from "../stores/sqlite/db.ts";
@@ -19,6 +19,7 @@ import { canRead, resolveDocumentAccess, SYSTEM_ACTOR, type Actor } from "../../
 import { AccessService } from "./access.ts";
 import { Accounts } from "./accounts.ts";
 import { DirectoryService } from "./directory.ts";
+import { OidcSignInService } from "./oidc-sign-in.ts";
 import { AdminService } from "./admin.ts";
 import { PolicyFiles } from "./policy-files.ts";
 import { makePrivateDir, tightenDataDir } from "../stores/private-files.ts";
@@ -78,6 +79,8 @@ export interface Kb {
   signIn: SignInService;
   /** Directory-managed users, groups and memberships (OIDC, LDAP, SCIM write through it). */
   directory: DirectoryService;
+  /** Sign-in through OpenID Connect providers (oidc-providers.json): start, callback, back-channel logout. */
+  oidc: OidcSignInService;
   /** Users, groups, tokens: authorized and audited (admin API and CLI). */
   admin: AdminService;
   /** Document ACL changes (single and bulk) and `policy explain`. */
@@ -235,7 +238,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const jobsRepo = new JobsRepo(db);
   const audit = new AuditLog(metadata.audit);
   const authFailures = new AuthFailureLog(audit);
-  const policy = PolicyFiles.load(config.policyDir, { log: (level, msg) => (level === "error" ? log.error(msg) : log.info(msg)) });
+  const policy = PolicyFiles.load(config.policyDir, { log: (level, msg) => (level === "error" ? log.error(msg) : log.info(msg)), otherIdentitySources: () => [`scim:${config.scimSource}`] });
   const accounts = new Accounts(metadata, { roles: () => policy.roles(), audit });
   const signIn = new SignInService(metadata, accounts, audit, authFailures, {
     idleMs: config.sessionIdleMs,
@@ -244,6 +247,21 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     lockMs: config.loginLockMs,
     now: options.clock,
   });
+  const directory = new DirectoryService(metadata, audit, { roleExists: (role) => policy.roles().has(role) });
+  const oidc = new OidcSignInService({
+    providers: () => policy.oidcProviders(),
+    signIn,
+    directory,
+    audit,
+    settings: metadata.settings,
+    readSecret: (spec, what) => readSecret(spec, what),
+    groupExists: (name) => metadata.users.groupExists(name),
+    roleExists: (role) => policy.roles().has(role),
+    log: (level, msg) => (level === "error" ? log.error(msg) : log.info(msg)),
+  });
+  // Client secrets and CA files are read once here: a missing one stops the start (as an invalid policy file does).
+  oidc.checkConfiguration();
+  signIn.useSingleSignOn(oidc);
   const blobs = new BlobStore(path.join(config.dataDir, "blobs"));
   const movedBlobs = rebaseBlobPaths(db, path.join(config.dataDir, "blobs"));
   if (movedBlobs.documents || movedBlobs.jobFiles) log.info(movedBlobs, "data folder moved: stored originals' paths now point into it");
@@ -350,7 +368,6 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     if (llm) return { ...llm.info() };
     return llmConfigured ? { model: llmPath ? path.basename(llmPath) : config.llmModel, loaded: false } : null;
   };
-  const directory = new DirectoryService(metadata, audit, { roleExists: (role) => policy.roles().has(role) });
   const kb: Kb & KbStores = {
     config,
     log,
@@ -365,6 +382,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     accounts,
     signIn,
     directory,
+    oidc,
     admin: new AdminService(accounts, audit, signIn, metadata),
     access: new AccessService({ documents: metadata.documents, writer: runner.writer, audit, retriever, accounts, policy }),
     policy,

@@ -1,7 +1,7 @@
 /** Errors services raise; the HTTP layer maps `status` and `code` to the JSON error body. */
 export class ServiceError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 | 502 | 503,
     readonly code: string,
     message: string,
     readonly headers: Record<string, string> = {},

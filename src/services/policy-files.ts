@@ -1,6 +1,6 @@
 /**
- * The policy folder (`KB_POLICY_DIR`, default `<data>/policies`): roles.json and
- * document-rules.json, both optional. Loaded and validated at start (an invalid file stops the
+ * The policy folder (`KB_POLICY_DIR`, default `<data>/policies`): roles.json,
+ * document-rules.json and oidc-providers.json, all optional. Loaded and validated at start (an invalid file stops the
  * start with a clear error); afterwards re-read when a file changes (size, mtime or inode,
  * checked at most once per `checkIntervalMs` on use), so edits apply without a restart. An edit
  * that does not validate is logged and ignored: the last good version stays in force.
@@ -11,6 +11,10 @@ import {
   BUILTIN_ROLE_CATALOG,
   DOCUMENT_RULES_FILE,
   NO_DOCUMENT_RULES,
+  NO_OIDC_PROVIDERS,
+  OIDC_PROVIDERS_FILE,
+  parseOidcProvidersFile,
+  type OidcProviders,
   parseDocumentRulesFile,
   parseRolesFile,
   PolicyConfigError,
@@ -50,20 +54,32 @@ function signature(file: string): string | null {
 export class PolicyFiles {
   private readonly roleSlot: Slot<RoleCatalog>;
   private readonly ruleSlot: Slot<DocumentRules>;
+  private readonly oidcSlot: Slot<OidcProviders>;
   private checkedAt = 0;
 
   constructor(
     readonly dir: string,
-    private readonly options: { checkIntervalMs?: number; log?: (level: "info" | "error", msg: string) => void } = {},
+    private readonly options: {
+      checkIntervalMs?: number;
+      log?: (level: "info" | "error", msg: string) => void;
+      /** The identity sources configured elsewhere (`scim:<id>`, `ldap:<id>`): an OIDC provider may not take their ids. */
+      otherIdentitySources?: () => readonly string[];
+    } = {},
   ) {
     this.roleSlot = { file: path.join(dir, ROLES_FILE), parse: parseRolesFile, empty: BUILTIN_ROLE_CATALOG, value: BUILTIN_ROLE_CATALOG, signature: null, loadedAt: null, error: null };
     this.ruleSlot = { file: path.join(dir, DOCUMENT_RULES_FILE), parse: parseDocumentRulesFile, empty: NO_DOCUMENT_RULES, value: NO_DOCUMENT_RULES, signature: null, loadedAt: null, error: null };
+    const parseOidc = (text: string, file: string) => parseOidcProvidersFile(text, file, (role) => this.roleSlot.value.has(role), this.options.otherIdentitySources?.() ?? []);
+    this.oidcSlot = { file: path.join(dir, OIDC_PROVIDERS_FILE), parse: parseOidc, empty: NO_OIDC_PROVIDERS, value: NO_OIDC_PROVIDERS, signature: null, loadedAt: null, error: null };
   }
 
-  /** Loads both files; throws PolicyConfigError when one is invalid (used at start). */
+  private slots(): Slot<unknown>[] {
+    return [this.roleSlot, this.ruleSlot, this.oidcSlot] as Slot<unknown>[];
+  }
+
+  /** Loads the files; throws PolicyConfigError when one is invalid (used at start). */
   static load(dir: string, options: ConstructorParameters<typeof PolicyFiles>[1] = {}): PolicyFiles {
     const files = new PolicyFiles(dir, options);
-    for (const slot of [files.roleSlot, files.ruleSlot] as Slot<unknown>[]) {
+    for (const slot of files.slots()) {
       files.reload(slot, true);
     }
     files.checkedAt = Date.now();
@@ -88,6 +104,7 @@ export class PolicyFiles {
         return `${custom.length} custom role(s)${custom.length ? `: ${custom.map((r) => `${r.name} [${r.capabilities.join(", ")}]`).join("; ")}` : ""}`;
       }),
       check(DOCUMENT_RULES_FILE, parseDocumentRulesFile, (r) => `${r.rules.length} rule(s)${r.rules.length ? `: ${r.rules.map((x) => x.name).join(", ")}` : ""}`),
+      check(OIDC_PROVIDERS_FILE, parseOidcProvidersFile, (o) => `${o.providers.length} OpenID Connect provider(s)${o.providers.length ? `: ${o.providers.map((p) => `${p.id} (${p.issuer})`).join(", ")}` : ""}`),
     ];
   }
 
@@ -101,15 +118,19 @@ export class PolicyFiles {
     return this.ruleSlot.value;
   }
 
+  oidcProviders(): OidcProviders {
+    this.maybeRefresh();
+    return this.oidcSlot.value;
+  }
+
   /** Re-reads changed files now. */
   refresh(): void {
     this.checkedAt = Date.now();
-    this.reload(this.roleSlot as Slot<unknown>, false);
-    this.reload(this.ruleSlot as Slot<unknown>, false);
+    for (const slot of this.slots()) this.reload(slot, false);
   }
 
   status(): PolicyFileStatus[] {
-    return [this.roleSlot, this.ruleSlot].map((s) => ({ file: s.file, present: s.signature !== null, loadedAt: s.loadedAt, error: s.error }));
+    return this.slots().map((s) => ({ file: s.file, present: s.signature !== null, loadedAt: s.loadedAt, error: s.error }));
   }
 
   private maybeRefresh(): void {

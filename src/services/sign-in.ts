@@ -20,7 +20,7 @@
 import crypto from "node:crypto";
 import { hash, verify, type Options as Argon2Options } from "@node-rs/argon2";
 import { authorize, Users, type Actor } from "../../policies/index.ts";
-import type { MetadataStore, SessionRow } from "../stores/metadata.ts";
+import type { MetadataStore, SessionRow, UserRow } from "../stores/metadata.ts";
 import { newId, sha256Hex } from "../stores/ids.ts";
 import type { Accounts } from "./accounts.ts";
 import type { AuditLog } from "./audit.ts";
@@ -55,6 +55,27 @@ export interface SessionView {
   absoluteExpiresAt: string;
   client: string | null;
   userAgent: string | null;
+  /** How the user signed in: "password" or "oidc" (then `provider` is the provider's id). */
+  method: string;
+  provider: string | null;
+}
+
+/** A sign-in method besides passwords: a button on the sign-in page. */
+export interface SignInProvider {
+  id: string;
+  /** The label in English (the fallback). */
+  name: string;
+  /** The label per language, when the configuration gives them. */
+  labels: { en: string; ko?: string };
+  /** Where the button goes (starts the sign-in). */
+  url: string;
+}
+
+/** Single sign-on as SignInService sees it (OidcSignInService, wired by the container). */
+export interface SingleSignOn {
+  providers(): SignInProvider[];
+  /** Where the browser goes after our sign-out to end the provider's session too (RP-initiated logout), or null. */
+  endSessionUrl(row: SessionRow, appOrigin: string): Promise<string | null>;
 }
 
 /** A request authenticated by its session cookie. */
@@ -79,6 +100,8 @@ export interface WhoAmI {
   /** Send it as X-CSRF-Token with every cookie-authenticated write; absent for bearer tokens. */
   csrfToken?: string;
   expiresAt?: string;
+  /** How this session was signed in (absent for bearer tokens). */
+  signedInWith?: { method: string; provider: string | null };
 }
 
 export const INVALID_CREDENTIALS_MESSAGE = "wrong name or password (an account is also locked for a while after repeated failures)";
@@ -123,6 +146,7 @@ export class SignInService {
   private readonly now: () => number;
   private dummy: Promise<string> | null = null;
   private lastPurge = 0;
+  private sso: SingleSignOn | null = null;
 
   constructor(
     private readonly store: Pick<MetadataStore, "credentials" | "sessions" | "withTransaction">,
@@ -132,6 +156,11 @@ export class SignInService {
     private readonly options: SignInOptions,
   ) {
     this.now = options.now ?? Date.now;
+  }
+
+  /** Wires single sign-on in (the container, once both services exist). */
+  useSingleSignOn(sso: SingleSignOn): void {
+    this.sso = sso;
   }
 
   /** A hash to verify against when there is no account or password, so the time is the same. */
@@ -184,6 +213,19 @@ export class SignInService {
       return fail("wrong password");
     }
     if (credential.failedCount > 0 || credential.lockedUntil) await this.store.credentials.clearFailures(user.id);
+    return this.openSession(user, { method: "password", client: input.client, userAgent: input.userAgent });
+  }
+
+  /**
+   * Opens a session for a user whose identity was just proven (a password here, an OpenID
+   * provider's ID token in oidc-sign-in.ts) and audits `auth.login` with the method.
+   */
+  async openSession(
+    user: UserRow,
+    input: { method: "password" | "oidc"; client: string; userAgent?: string; provider?: string; opSid?: string | null; idToken?: string | null; details?: Record<string, unknown> },
+  ): Promise<SignedIn> {
+    const now = this.now();
+    await this.purgeEndedSessions(now);
     const token = SESSION_TOKEN_PREFIX + crypto.randomBytes(32).toString("base64url");
     const row: SessionRow = {
       id: newId("ses"),
@@ -195,9 +237,13 @@ export class SignInService {
       revokedAt: null,
       client: input.client,
       userAgent: input.userAgent ? input.userAgent.slice(0, 256) : null,
+      method: input.method,
+      provider: input.provider ?? null,
+      opSid: input.opSid ?? null,
+      idToken: input.idToken ?? null,
     };
     await this.store.sessions.insert(row);
-    await this.audit.record(`user:${user.name}`, "auth.login", `session:${row.id}`, { client: input.client, method: "password" });
+    await this.audit.record(`user:${user.name}`, "auth.login", `session:${row.id}`, { client: input.client, method: input.method, ...(input.provider ? { provider: input.provider } : {}), ...input.details });
     return { token, actor: await this.accounts.actorFor(user), session: this.view(row), csrfToken: csrfTokenOf(token) };
   }
 
@@ -232,23 +278,34 @@ export class SignInService {
       absoluteExpiresAt: row.expiresAt,
       client: row.client,
       userAgent: row.userAgent,
+      method: row.method,
+      provider: row.provider,
     };
   }
 
-  /** Ends the session a signed-in user is using (sign-out). */
-  async logout(actor: Actor, sessionId: string): Promise<void> {
-    if (await this.store.sessions.revoke(sessionId, iso(this.now()))) await this.audit.record(actor, "auth.logout", `session:${sessionId}`);
+  /**
+   * Ends the session a signed-in user is using (sign-out). For a session opened through an
+   * OpenID provider, returns the provider's end-session URL (RP-initiated logout), which the
+   * browser follows to end the provider's session too; null otherwise.
+   */
+  async logout(actor: Actor, sessionId: string, appOrigin = ""): Promise<{ endSessionUrl: string | null }> {
+    const row = await this.store.sessions.byId(sessionId);
+    if (await this.store.sessions.revoke(sessionId, iso(this.now()))) await this.audit.record(actor, "auth.logout", `session:${sessionId}`, row?.provider ? { method: row.method, provider: row.provider } : undefined);
+    const endSessionUrl = row?.method === "oidc" && this.sso ? await this.sso.endSessionUrl(row, appOrigin) : null;
+    return { endSessionUrl };
   }
 
   /** Who is signed in, with what the web app shows or hides by. */
   whoAmI(actor: Actor, session?: SessionAuth): WhoAmI {
     const base = { user: { name: actor.name }, role: actor.role, capabilities: [...(actor.capabilities ?? this.accounts.roles().capabilitiesOf(actor.role))].sort() };
-    return session ? { ...base, via: "session", csrfToken: session.csrfToken, expiresAt: session.session.expiresAt } : { ...base, via: "token" };
+    return session
+      ? { ...base, via: "session", csrfToken: session.csrfToken, expiresAt: session.session.expiresAt, signedInWith: { method: session.session.method, provider: session.session.provider } }
+      : { ...base, via: "token" };
   }
 
-  /** Sign-in methods besides passwords (single sign-on, its own issue): none yet. */
-  providers(): { id: string; name: string; url: string }[] {
-    return [];
+  /** Sign-in methods besides passwords: the OpenID providers of oidc-providers.json. */
+  providers(): SignInProvider[] {
+    return this.sso?.providers() ?? [];
   }
 
   /**
@@ -353,6 +410,11 @@ export class SignInService {
     const n = await this.store.sessions.revokeAllOf(user.id, iso(this.now()));
     await this.audit.record(actor, "session.revoke_all", `user:${user.name}`, { sessionsRevoked: n });
     return n;
+  }
+
+  /** Ends the sessions opened through an OpenID provider that match its session id and/or a user (back-channel logout). */
+  revokeOidcSessions(provider: string, match: { opSid?: string; userId?: string }): Promise<number> {
+    return this.store.sessions.revokeOidc(provider, match, iso(this.now()));
   }
 
   /** Ends every session of a user without an actor's check (a user disabled by an authorized change). */

@@ -260,6 +260,12 @@ export interface SessionRow {
   revokedAt: string | null;
   client: string | null;
   userAgent: string | null;
+  /** How the user signed in. */
+  method: "password" | "oidc" | (string & {});
+  /** OpenID Connect: the provider's id, the OP's session id (`sid`) and the ID token (for `id_token_hint`). */
+  provider: string | null;
+  opSid: string | null;
+  idToken: string | null;
 }
 
 /** Web sessions (cookie sign-in). */
@@ -272,6 +278,8 @@ export interface SessionStore {
   revokeAllOf(userId: string, at: string): Promise<number>;
   /** Not revoked and before their absolute expiry (idle ones included), oldest first. */
   liveOf(userId: string, now: string): Promise<SessionRow[]>;
+  /** Revokes the sessions of an OpenID provider that match the OP's session id and/or a user (back-channel logout); how many. */
+  revokeOidc(provider: string, match: { opSid?: string; userId?: string }, at: string): Promise<number>;
   /** Removes ended sessions (expired, revoked, idle since before `idleBefore`). */
   purgeEnded(now: string, idleBefore: string): Promise<number>;
 }

@@ -56,6 +56,14 @@ function ownOrigins(c: Context<AppEnv>): string[] {
   return origins;
 }
 
+/** The origin the browser sees this server at: KB_PUBLIC_URL's, else the request's own (redirect URIs, post-logout redirects). */
+export function appOrigin(c: Context<AppEnv>): string {
+  const configured = c.get("kb").config.publicUrl;
+  if (configured) return configured.replace(/\/$/, "");
+  const host = c.req.header("host") ?? new URL(c.req.url).host;
+  return `${c.get("forwardedHttps") ? "https" : new URL(c.req.url).protocol.replace(":", "")}://${host.toLowerCase()}`;
+}
+
 export function isSameOrigin(c: Context<AppEnv>): boolean {
   const origin = c.req.header("origin");
   if (origin !== undefined) return origin !== "null" && ownOrigins(c).includes(origin.toLowerCase());

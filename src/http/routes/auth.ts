@@ -6,7 +6,7 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "../../services/sign-in.ts";
 import type { AppEnv } from "../env.ts";
-import { clearSessionCookie, CSRF_HEADER, refuseCrossOriginSignIn, SESSION_COOKIE, setSessionCookie } from "../middleware/session.ts";
+import { appOrigin, clearSessionCookie, CSRF_HEADER, refuseCrossOriginSignIn, SESSION_COOKIE, setSessionCookie } from "../middleware/session.ts";
 import { ErrorSchema, errorResponses } from "../schemas.ts";
 
 export const authRoutes = new OpenAPIHono<AppEnv>();
@@ -29,6 +29,10 @@ const SessionInfoSchema = z
     via: z.enum(["session", "token"]),
     csrfToken: z.string().optional().openapi({ description: `Send as ${CSRF_HEADER} with every cookie-authenticated POST/PUT/PATCH/DELETE; absent when authenticated by a bearer token` }),
     expiresAt: z.string().optional().openapi({ description: "When the session ends unless used again (idle timeout), or its absolute end if sooner" }),
+    signedInWith: z
+      .object({ method: z.string().openapi({ description: '"password" or "oidc"' }), provider: z.string().nullable().openapi({ description: "The OpenID Connect provider's id, for oidc" }) })
+      .optional()
+      .openapi({ description: "How this session was signed in (absent for bearer tokens)" }),
   })
   .openapi("SessionInfo");
 
@@ -41,6 +45,8 @@ const SessionSchema = z
     absoluteExpiresAt: z.string(),
     client: z.string().nullable(),
     userAgent: z.string().nullable(),
+    method: z.string().openapi({ description: '"password" or "oidc"' }),
+    provider: z.string().nullable(),
   })
   .openapi("Session");
 
@@ -74,13 +80,20 @@ authRoutes.openapi(
     method: "post",
     path: "/auth/logout",
     summary: "Sign out: ends this session and clears the cookie",
-    description: `Cookie-authenticated, so it needs ${CSRF_HEADER}. With a bearer token it does nothing (204).`,
-    responses: { 204: { description: "Signed out" }, ...errorResponses },
+    description:
+      `Cookie-authenticated, so it needs ${CSRF_HEADER}. With a bearer token it does nothing (204). ` +
+      "For a session opened through an OpenID Connect provider the answer is 200 with the provider's end-session URL (RP-initiated logout, with id_token_hint and post_logout_redirect_uri), which the web app follows to end the provider's session too; 204 otherwise.",
+    responses: {
+      200: json(z.object({ endSessionUrl: z.string() }).openapi("SignOutRedirect"), "Signed out here; follow endSessionUrl to sign out at the provider"),
+      204: { description: "Signed out" },
+      ...errorResponses,
+    },
   }),
   async (c) => {
     const session = c.get("session");
-    if (session) await c.get("kb").signIn.logout(c.get("actor"), session.session.id);
+    const out = session ? await c.get("kb").signIn.logout(c.get("actor"), session.session.id, appOrigin(c)) : { endSessionUrl: null };
     clearSessionCookie(c);
+    if (out.endSessionUrl) return c.json({ endSessionUrl: out.endSessionUrl }, 200);
     return c.body(null, 204);
   },
 );
@@ -100,9 +113,12 @@ authRoutes.openapi(
   createRoute({
     method: "get",
     path: "/auth/providers",
-    summary: "Sign-in methods besides passwords (single sign-on buttons); none yet",
+    summary: "Sign-in methods besides passwords: one single sign-on button per OpenID Connect provider (oidc-providers.json)",
     security: [],
-    responses: { 200: json(z.array(z.object({ id: z.string(), name: z.string(), url: z.string() })).openapi("SignInProviders")), ...errorResponses },
+    responses: {
+      200: json(z.array(z.object({ id: z.string(), name: z.string(), labels: z.object({ en: z.string(), ko: z.string().optional() }), url: z.string().openapi({ description: "Where the button goes: GET /api/v1/auth/oidc/{id}/start" }) })).openapi("SignInProviders")),
+      ...errorResponses,
+    },
   }),
   (c) => c.json(c.get("kb").signIn.providers(), 200),
 );

@@ -326,8 +326,14 @@ export const sessions = sqliteTable(
     /** The client address and user agent at sign-in, for the admin's session list. */
     client: text("client"),
     userAgent: text("user_agent"),
+    /** How the user signed in: "password" or "oidc". */
+    method: text("method").notNull().default("password"),
+    /** OpenID Connect sign-ins: the provider's id (oidc-providers.json), the OP's session id (`sid`, for back-channel logout) and the ID token (the `id_token_hint` of RP-initiated logout). */
+    provider: text("provider"),
+    opSid: text("op_sid"),
+    idToken: text("id_token"),
   },
-  (t) => [uniqueIndex("sessions_token_hash").on(t.tokenHash), index("sessions_user").on(t.userId)],
+  (t) => [uniqueIndex("sessions_token_hash").on(t.tokenHash), index("sessions_user").on(t.userId), index("sessions_op_sid").on(t.provider, t.opSid)],
 );
 
 /**

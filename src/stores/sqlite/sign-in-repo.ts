@@ -83,6 +83,18 @@ export class SessionsRepo {
     return this.db.update(sessions).set({ revokedAt: at }).where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt))).run().changes;
   }
 
+  /**
+   * Revokes the sessions opened through an OpenID provider that match an OP session id and/or
+   * a user (back-channel logout: `sid`, `sub`, or both); returns how many.
+   */
+  revokeOidc(provider: string, match: { opSid?: string; userId?: string }, at: string): number {
+    if (match.opSid === undefined && match.userId === undefined) return 0;
+    const conditions = [eq(sessions.provider, provider), eq(sessions.method, "oidc"), isNull(sessions.revokedAt)];
+    if (match.opSid !== undefined) conditions.push(eq(sessions.opSid, match.opSid));
+    if (match.userId !== undefined) conditions.push(eq(sessions.userId, match.userId));
+    return this.db.update(sessions).set({ revokedAt: at }).where(and(...conditions)).run().changes;
+  }
+
   /** A user's sessions that are neither revoked nor past their absolute expiry, oldest first. */
   liveOf(userId: string, now: string): SessionRow[] {
     return this.db

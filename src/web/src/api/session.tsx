@@ -13,6 +13,28 @@ export interface Session {
   capabilities: string[];
   csrfToken: string | null;
   expiresAt: string | null;
+  /** How this session was signed in: a password, or an OpenID Connect provider (its id). */
+  signedInWith: { method: string; provider: string | null } | null;
+}
+
+/** A single-sign-on provider (GET /api/v1/auth/providers): a button on the sign-in page. */
+export interface Provider {
+  id: string;
+  name: string;
+  labels?: { en: string; ko?: string };
+  url?: string;
+}
+
+export async function fetchProviders(): Promise<Provider[]> {
+  const res = await apiFetch("/api/v1/auth/providers");
+  if (!res.ok) return [];
+  const body = (await res.json()) as Provider[] | { providers?: Provider[] };
+  return Array.isArray(body) ? body : (body.providers ?? []);
+}
+
+/** A provider's label in the UI's language (English when the configuration gives no other). */
+export function providerLabel(p: Provider, language: string): string {
+  return (language.startsWith("ko") ? p.labels?.ko : undefined) ?? p.labels?.en ?? p.name;
 }
 
 /** The session body, tolerant of `user` as a name or an object with one. */
@@ -21,7 +43,8 @@ function toSession(body: Record<string, unknown>): Session {
   const user = typeof u === "string" ? u : (u?.name ?? "");
   const role = (typeof u === "object" ? u?.role : undefined) ?? (body.role as string | undefined) ?? (Array.isArray(body.roles) ? (body.roles as string[])[0] : undefined);
   const capabilities = (body.capabilities as string[] | undefined) ?? (typeof u === "object" ? u?.capabilities : undefined) ?? [];
-  return { user, role, capabilities, csrfToken: (body.csrfToken as string | undefined) ?? null, expiresAt: (body.expiresAt as string | undefined) ?? null };
+  const signedInWith = (body.signedInWith as Session["signedInWith"] | undefined) ?? null;
+  return { user, role, capabilities, csrfToken: (body.csrfToken as string | undefined) ?? null, expiresAt: (body.expiresAt as string | undefined) ?? null, signedInWith };
 }
 
 async function fetchSession(): Promise<Session | null> {
@@ -92,9 +115,15 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         qc.setQueryData(["session"], s);
       },
       async signOut() {
-        await apiFetch("/api/v1/auth/logout", { method: "POST" }).catch(() => undefined);
+        const res = await apiFetch("/api/v1/auth/logout", { method: "POST" }).catch(() => undefined);
         setExpired(false);
         drop(false);
+        // A single-sign-on session: the provider's sign-out page ends its session too, then
+        // comes back here (RP-initiated logout).
+        if (res?.status === 200) {
+          const body = (await res.json().catch(() => ({}))) as { endSessionUrl?: string };
+          if (body.endSessionUrl) window.location.assign(body.endSessionUrl);
+        }
       },
       can: (capability) => session?.capabilities.includes(capability) ?? false,
     }),

@@ -23,8 +23,9 @@ import {
 } from "@tabler/icons-react";
 import { useEffect, useRef, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
+import { useQuery } from "@tanstack/react-query";
 import { Link, Outlet, useLocation, useNavigate } from "react-router";
-import { useSession } from "../api/session";
+import { fetchProviders, providerLabel, useSession } from "../api/session";
 import { LANGUAGES } from "../i18n";
 
 interface NavItem {
@@ -73,8 +74,12 @@ export function ColorSchemeToggle() {
 }
 
 export function Layout() {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const { session, can, signOut } = useSession();
+  const ssoProvider = session?.signedInWith?.provider ?? null;
+  const providers = useQuery({ queryKey: ["auth-providers"], queryFn: fetchProviders, staleTime: Infinity, enabled: ssoProvider !== null });
+  const provider = (providers.data ?? []).find((p) => p.id === ssoProvider);
+  const signedInWithText = ssoProvider ? t("auth.signedInWith", { provider: provider ? providerLabel(provider, i18n.language) : ssoProvider }) : t("auth.signedInWithPassword");
   const [opened, { toggle, close }] = useDisclosure();
   const location = useLocation();
   const navigate = useNavigate();
@@ -149,6 +154,7 @@ export function Layout() {
               </Menu.Target>
               <Menu.Dropdown>
                 {session?.role ? <Menu.Label>{t("nav.role", { role: session.role })}</Menu.Label> : null}
+                {session?.signedInWith ? <Menu.Label data-testid="signed-in-with">{signedInWithText}</Menu.Label> : null}
                 <Menu.Item
                   leftSection={<IconLogout size={16} aria-hidden />}
                   onClick={() => {

@@ -3,29 +3,17 @@ import { useQuery } from "@tanstack/react-query";
 import { useEffect, useState, type FormEvent } from "react";
 import { useTranslation } from "react-i18next";
 import { Navigate, useLocation, useNavigate } from "react-router";
-import { ApiError, apiFetch } from "../api/client";
-import { useSession } from "../api/session";
+import { ApiError } from "../api/client";
+import { fetchProviders, providerLabel, useSession } from "../api/session";
 import { ColorSchemeToggle, LanguageMenu } from "../components/Layout";
 
-/** A single-sign-on provider (GET /api/v1/auth/providers); none today, buttons appear when there are. */
-interface Provider {
-  id: string;
-  name: string;
-  url?: string;
-}
-
-async function fetchProviders(): Promise<Provider[]> {
-  const res = await apiFetch("/api/v1/auth/providers");
-  if (!res.ok) return [];
-  const body = (await res.json()) as Provider[] | { providers?: Provider[] };
-  return Array.isArray(body) ? body : (body.providers ?? []);
-}
-
 export function SignInScreen() {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const { session, signIn, expired } = useSession();
   const navigate = useNavigate();
   const location = useLocation();
+  // A single sign-on that failed comes back here with ?sso_error=<code> (routes/oidc.ts).
+  const ssoError = new URLSearchParams(location.search).get("sso_error");
   const from = (location.state as { from?: string } | null)?.from ?? "/";
   const [name, setName] = useState("");
   const [password, setPassword] = useState("");
@@ -75,6 +63,11 @@ export function SignInScreen() {
               {t("auth.expired")}
             </Alert>
           ) : null}
+          {ssoError ? (
+            <Alert color="red" mb="md" role="alert">
+              {t(ssoError === "oidc_provider_unreachable" ? "auth.ssoUnreachable" : "auth.ssoFailed")}
+            </Alert>
+          ) : null}
           <form onSubmit={(e) => void submit(e)} aria-label={t("auth.title")}>
             <Stack>
               <TextInput label={t("auth.name")} name="username" autoComplete="username" required value={name} onChange={(e) => setName(e.currentTarget.value)} autoFocus />
@@ -89,15 +82,15 @@ export function SignInScreen() {
               </Button>
             </Stack>
           </form>
-          {/* Single sign-on: one button per configured provider (none yet). */}
+          {/* Single sign-on: one button per OpenID Connect provider (oidc-providers.json). */}
           <div data-testid="sso-providers">
             {(providers.data ?? []).length > 0 ? (
               <>
                 <Divider my="md" label={t("auth.or")} labelPosition="center" />
                 <Stack gap="xs">
                   {(providers.data ?? []).map((p) => (
-                    <Button key={p.id} component="a" href={p.url ?? `/api/v1/auth/providers/${encodeURIComponent(p.id)}/start`} variant="default" fullWidth>
-                      {t("auth.signInWith", { provider: p.name })}
+                    <Button key={p.id} component="a" href={p.url ?? `/api/v1/auth/oidc/${encodeURIComponent(p.id)}/start`} variant="default" fullWidth>
+                      {t("auth.signInWith", { provider: providerLabel(p, i18n.language) })}
                     </Button>
                   ))}
                 </Stack>
