@@ -124,13 +124,19 @@ export class Retriever {
     const personal = splitSensitiveForQuery(query);
     const mayView = !mustMask(actor);
     const lexicalQuery = [analyzeForQuery(personal.text), ...(mayView ? personal.keys : [])].filter(Boolean).join(" ");
-    const lexicalHits = await store.searchText(lexicalQuery, filter, embedder ? candidates : options.topK);
-    const lexical = mayView ? lexicalHits : withoutHitsThroughValues(lexicalHits, lexicalQuery, await this.olderDetector(lexicalHits.map((h) => h.documentId)));
+    const lexicalSearch = (async () => {
+      const hits = await store.searchText(lexicalQuery, filter, embedder ? candidates : options.topK);
+      return mayView ? hits : withoutHitsThroughValues(hits, lexicalQuery, await this.olderDetector(hits.map((h) => h.documentId)));
+    })();
     if (!embedder) {
-      return { mode: "lexical", chunks: lexical.map((h) => ({ ...h, lexicalScore: h.score })) };
+      return { mode: "lexical", chunks: (await lexicalSearch).map((h) => ({ ...h, lexicalScore: h.score })) };
     }
-    const [vector] = await embedder.embedQueries([mayView ? query : personal.text]);
-    const semantic = vector ? await store.searchVector(vector, filter, candidates) : [];
+    // The lexical search runs (in LanceDB's threads) while the query is embedded and searched.
+    const semanticSearch = (async () => {
+      const [vector] = await embedder.embedQueries([mayView ? query : personal.text]);
+      return vector ? store.searchVector(vector, filter, candidates) : [];
+    })();
+    const [lexical, semantic] = await Promise.all([lexicalSearch, semanticSearch]);
     return { mode: "hybrid", chunks: fuse(lexical, semantic).slice(0, options.topK) };
   }
 }
