@@ -72,6 +72,12 @@ const EnvSchema = z.object({
   KB_LLM_MAX_TOKENS: intFrom(512),
   KB_MAX_UPLOAD_MB: intFrom(100),
   KB_RATE_LIMIT_PER_MIN: intFrom(600),
+  /** Searches and questions answered at once; 0: no limit (see src/http/middleware/overload.ts). */
+  KB_MAX_IN_FLIGHT: intFrom(32),
+  /** Searches and questions waiting for a turn; beyond, 503 at once. */
+  KB_MAX_QUEUED: intFrom(256),
+  /** How long one waits for a turn before a 503, in ms. */
+  KB_QUEUE_WAIT_MS: intFrom(5000),
   /**
    * Requests without a valid token (failed authentication, /readyz, /openapi.json, unknown routes)
    * per client address per minute; /healthz is never limited. 0 turns the limit off.
@@ -166,6 +172,7 @@ export interface Config {
   llmMaxTokens: number;
   maxUploadBytes: number;
   rateLimitPerMinute: number;
+  overload: { maxInFlight: number; maxQueued: number; maxWaitMs: number };
   /** Per client address, for requests without a valid token. */
   anonRateLimitPerMinute: number;
   /** IPs and CIDR subnets of reverse proxies whose X-Forwarded-For is believed. */
@@ -243,6 +250,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     llmMaxTokens: Math.max(16, e.KB_LLM_MAX_TOKENS),
     maxUploadBytes: e.KB_MAX_UPLOAD_MB * 1024 * 1024,
     rateLimitPerMinute: e.KB_RATE_LIMIT_PER_MIN,
+    overload: { maxInFlight: e.KB_MAX_IN_FLIGHT, maxQueued: e.KB_MAX_QUEUED, maxWaitMs: e.KB_QUEUE_WAIT_MS },
     anonRateLimitPerMinute: e.KB_ANON_RATE_LIMIT_PER_MIN,
     trustedProxies: e.KB_TRUSTED_PROXIES,
     publicUrl: e.KB_PUBLIC_URL,

@@ -10,6 +10,7 @@ import { errorBody, handleError } from "./errors.ts";
 import { ClientAddressResolver, clientAddress } from "./client-address.ts";
 import { requireAuth } from "./middleware/auth.ts";
 import { RateLimiter, rateLimit, rateLimitUnauthenticated } from "./middleware/rate-limit.ts";
+import { LoadShedder, shedLoad } from "./middleware/overload.ts";
 import { rejectMalformedUrl } from "./middleware/url.ts";
 import { requireCsrf, SESSION_COOKIE, sessionAuth } from "./middleware/session.ts";
 import { authRoutes, PUBLIC_AUTH_PATHS } from "./routes/auth.ts";
@@ -98,8 +99,16 @@ export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv>
     return bodyLimit({ maxSize: limit, onError: tooLarge(limit) })(c, next);
   });
 
+  // Load shedding where each request does real work (retrieval, answers): a bounded number run
+  // and wait; beyond, 503 at once (middleware/overload.ts).
+  const shed = shedLoad(new LoadShedder(kb.config.overload));
+  const isHeavy = (c: { req: { method: string; path: string } }) =>
+    c.req.method === "POST" && (c.req.path === "/api/v1/search" || c.req.path === "/api/v1/ask" || c.req.path === "/v1/chat/completions");
+  app.use("/api/v1/*", async (c, next) => (isHeavy(c) ? shed(c, next) : next()));
+
   // The OpenAI-compatible API: same tokens, limits and ask path (src/http/routes/openai.ts).
   app.use("/v1/*", requireAuth(unauthenticated), limiter, bodyLimit({ maxSize: JSON_LIMIT, onError: tooLarge(JSON_LIMIT) }));
+  app.use("/v1/*", async (c, next) => (isHeavy(c) ? shed(c, next) : next()));
   app.route("/v1", openaiRoutes);
 
   app.route("/api/v1", documentRoutes);
@@ -122,7 +131,7 @@ export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv>
     info: {
       title: "private-kb",
       version: "1",
-      description: "Private, on-premises knowledge base: ACL-filtered Korean/English retrieval and cited answers. Every /api route needs `Authorization: Bearer <token>` or the web app's session cookie (`POST /api/v1/auth/login`; cookie-authenticated writes also need `X-CSRF-Token` and a same-origin request, else 403 `csrf`); /v1 takes bearer tokens only. Requests without a valid token (failed authentication, /readyz, /openapi.json) are limited per client address: 429 + Retry-After. A URL with malformed percent-encoding is answered 400 `malformed_url` on every route.",
+      description: "Private, on-premises knowledge base: ACL-filtered Korean/English retrieval and cited answers. Every /api route needs `Authorization: Bearer <token>` or the web app's session cookie (`POST /api/v1/auth/login`; cookie-authenticated writes also need `X-CSRF-Token` and a same-origin request, else 403 `csrf`); /v1 takes bearer tokens only. Requests without a valid token (failed authentication, /readyz, /openapi.json) are limited per client address: 429 + Retry-After. A URL with malformed percent-encoding is answered 400 `malformed_url` on every route. Searches and questions beyond the server's capacity (KB_MAX_IN_FLIGHT running, KB_MAX_QUEUED waiting) are answered at once 503 `overloaded` + Retry-After.",
     },
     security: [{ bearer: [] }, { session: [] }],
   });
