@@ -18,7 +18,7 @@
 import { FilterParser } from "ldapts";
 import { z } from "zod";
 import { PolicyConfigError } from "./config-files.ts";
-import { isValidName } from "./principal-format.ts";
+import { isValidName, SOURCE_ID } from "./principal-format.ts";
 
 export const LDAP_DIRECTORIES_FILE = "ldap-directories.json";
 
@@ -72,7 +72,6 @@ export interface LdapDirectories {
 
 export const NO_LDAP_DIRECTORIES: LdapDirectories = { directories: [] };
 
-export const SOURCE_ID = /^[a-z][a-z0-9-]{0,15}$/;
 
 const Attribute = z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, "must be an LDAP attribute name");
 const Filter = z.string().superRefine((v, ctx) => {

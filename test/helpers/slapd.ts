@@ -66,6 +66,9 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
     "moduleload memberof",
     `pidfile ${dir}/slapd.pid`,
     `argsfile ${dir}/slapd.args`,
+    // Accept a bind with a DN and an empty password as unauthenticated (RFC 4513 5.1.2), as
+    // some servers do: the trap a client must refuse to fall into (tests check that it does).
+    "allow bind_anon_dn",
   ];
   if (options.tls) {
     for (const [k, v] of Object.entries(options.tls)) fs.writeFileSync(path.join(dir, `${k}.pem`), v, { mode: 0o600 });

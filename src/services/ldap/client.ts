@@ -100,7 +100,9 @@ export class LdapConnection {
 
   /** A connected client (TLS set up), not bound. */
   private static async connect(dir: LdapDirectory, tlsOptions: tls.ConnectionOptions): Promise<Client> {
-    const client = new Client({ url: dir.url, timeout: dir.timeoutSeconds * 1000, connectTimeout: dir.timeoutSeconds * 1000, tlsOptions });
+    // ldapts speaks TLS from the start whenever tlsOptions are given: only for ldaps://.
+    const ldaps = dir.url.toLowerCase().startsWith("ldaps://");
+    const client = new Client({ url: dir.url, timeout: dir.timeoutSeconds * 1000, connectTimeout: dir.timeoutSeconds * 1000, ...(ldaps ? { tlsOptions } : {}) });
     if (dir.startTls) await client.startTLS(tlsOptions);
     return client;
   }

@@ -18,7 +18,9 @@
  */
 import { authorize, Job, SYSTEM_ACTOR, type Actor } from "../../../policies/index.ts";
 import { groupKey, type LdapDirectory } from "../../../policies/ldap-directories.ts";
+import type { MetadataRepositories } from "../../stores/metadata.ts";
 import type { AuditLog } from "../audit.ts";
+import type { IntervalSchedule } from "../jobs/schedules.ts";
 import { badRequest, notFound } from "../errors.ts";
 import { DirectoryUnavailableError, LdapConnection, normalizeDn, type DirectoryGroupEntry, type DirectoryUserEntry, type ReadSecret } from "./client.ts";
 import type { DirectoryApi } from "./directory-api.ts";
@@ -52,7 +54,7 @@ export interface LdapServiceDeps {
   readSecret: ReadSecret;
   audit: AuditLog;
   /** Submits a `directory-sync` job (JobsService.submit). */
-  submitJob: (actor: Actor, params: { directory: string }) => Promise<{ jobId: string }>;
+  submitJob: (actor: Actor, params: { directory: string; schedule?: boolean }, tx?: MetadataRepositories) => Promise<{ jobId: string }>;
   /** Local groups that exist (groupsMap targets are checked against them). */
   localGroupExists: (name: string) => Promise<boolean>;
   log?: (level: "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
@@ -93,10 +95,27 @@ export class LdapService {
   }
 
   /** Submits a sync of one directory (admins); the job id. */
-  async submitSync(actor: Actor, id: string, options: { schedule?: boolean } = {}): Promise<{ jobId: string }> {
+  async submitSync(actor: Actor, id: string, options: { schedule?: boolean; tx?: MetadataRepositories } = {}): Promise<{ jobId: string }> {
     authorize(actor, "manage", Job, { createdBy: null });
     this.byId(id);
-    return this.deps.submitJob(actor, { directory: id, ...(options.schedule ? { schedule: true } : {}) });
+    return this.deps.submitJob(actor, { directory: id, ...(options.schedule ? { schedule: true } : {}) }, options.tx);
+  }
+
+  /** The scheduled syncs (directories with syncIntervalMinutes), for the worker's scheduler. */
+  schedules(): IntervalSchedule[] {
+    return this.deps.directories().flatMap((d) =>
+      d.syncIntervalMinutes === null
+        ? []
+        : [
+            {
+              name: `directory.${d.id}`,
+              everyMs: d.syncIntervalMinutes * 60_000,
+              kind: "directory-sync",
+              matches: (p: Record<string, unknown>) => p.directory === d.id,
+              submit: (tx: MetadataRepositories) => this.submitSync(SYSTEM_ACTOR, d.id, { schedule: true, tx }),
+            },
+          ],
+    );
   }
 
   /**
