@@ -9,7 +9,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { Attribute, Change } from "ldapts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ingestNow, startTestServer, waitForJob, writeFiles, type TestServer } from "./helpers/kb.ts";
+import { generate } from "selfsigned";
+import { ingestNow, openTestKb, startTestServer, waitForJob, writeFiles, type TestKb, type TestServer } from "./helpers/kb.ts";
 import { seed, slapdMissing, startSlapd, SUFFIX, type LdifEntry, type Slapd } from "./helpers/slapd.ts";
 
 const missing = slapdMissing();
@@ -41,7 +42,7 @@ const DIRECTORY: LdifEntry[] = [
   group("B", [`cn=A,${GROUPS}`]),
 ];
 
-function directoriesFile(slapd: Slapd, secretFile: string, closedPort: number) {
+function directoriesFile(slapd: Slapd, secretFile: string, closedPort: number, uuid: Record<string, string>) {
   const base = {
     url: slapd.url,
     bindDn: READER,
@@ -51,7 +52,14 @@ function directoriesFile(slapd: Slapd, secretFile: string, closedPort: number) {
   };
   return {
     directories: [
-      { id: "corp", ...base, groups: { base: GROUPS, filter: "(objectClass=groupOfNames)", idAttribute: "entryUUID", nameAttribute: "cn", style: "member" } },
+      {
+        id: "corp",
+        ...base,
+        groups: { base: GROUPS, filter: "(objectClass=groupOfNames)", idAttribute: "entryUUID", nameAttribute: "cn", style: "member" },
+        // Members of 인사 팀 (nested too) are also in the local group "staff"; members of A are editors.
+        groupsMap: { [uuid["인사 팀"]!.toUpperCase()]: "staff" },
+        roles: { [uuid.A!]: "editor" },
+      },
       { id: "corpmo", ...base, groups: { base: GROUPS, filter: "(objectClass=groupOfNames)", idAttribute: "entryUUID", nameAttribute: "cn", style: "memberOf" } },
       { id: "down", ...base, url: `ldap://127.0.0.1:${closedPort}`, timeoutSeconds: 2, groups: { base: GROUPS, idAttribute: "entryUUID" } },
     ],
@@ -101,13 +109,18 @@ describe.skipIf(missing !== null)("LDAP directory against a real slapd", () => {
     const c = await slapd.admin();
     await c.modify(`cn=A,${GROUPS}`, new Change({ operation: "add", modification: new Attribute({ type: "member", values: [`cn=B,${GROUPS}`] }) }));
     await c.unbind();
+    const uuid: Record<string, string> = {};
+    const root = await slapd.admin();
+    for (const cn of ["인사 팀", "A"]) uuid[cn] = String((await root.search(`cn=${cn},${GROUPS}`, { scope: "base", attributes: ["entryUUID"] })).searchEntries[0]!.entryUUID);
+    await root.unbind();
     const policyDir = fs.mkdtempSync(path.join(slapd.dir, "policies-"));
     const secret = path.join(policyDir, "ldap-password");
     fs.writeFileSync(secret, `${READER_PASSWORD}\n`, { mode: 0o600 });
     const closed = slapd.port + 1 === 65536 ? 1 : slapd.port + 1; // nothing listens there (slapd took one port)
-    fs.writeFileSync(path.join(policyDir, "ldap-directories.json"), JSON.stringify(directoriesFile(slapd, secret, closed), null, 2));
+    fs.writeFileSync(path.join(policyDir, "ldap-directories.json"), JSON.stringify(directoriesFile(slapd, secret, closed, uuid), null, 2));
     t = await startTestServer({ policyDir, loginLockAfter: 3 });
     admin = await t.tokenFor("boss", "admin");
+    await t.kb.accounts.createGroup("staff");
   });
   afterAll(async () => {
     await t?.close();
@@ -169,6 +182,11 @@ describe.skipIf(missing !== null)("LDAP directory against a real slapd", () => {
     // park is in A; A ⊃ B ⊃ A: both, and the expansion ends.
     const park = (await userOf("ldap:corp", "park"))!;
     expect((await groupsOf(park.name)).sort()).toEqual([a!.name, b!.name].sort());
+    // The mappings: 인사 팀 (lee through 채용 파트) → local group staff; A → role editor, others the default.
+    expect(await groupsOf(lee.name)).toContain("staff");
+    expect(await groupsOf(park.name)).not.toContain("staff");
+    expect(park.role).toBe("editor");
+    expect(lee.role).toBe("viewer");
   });
 
   it("supports the memberOf style (the overlay's memberOf values), nested groups included", async () => {
@@ -224,5 +242,76 @@ describe.skipIf(missing !== null)("LDAP directory against a real slapd", () => {
     expect(after).toBe(before);
     expect(await t.kb.directory.usersOf("ldap:down")).toEqual([]);
     expect((await t.fetchAs(admin, "/api/v1/admin/directories/nope/sync", { method: "POST" })).status).toBe(404);
+  });
+});
+
+/** A CA made by the test, and a certificate it signs for 127.0.0.1. */
+async function testPki() {
+  const caKey = await generate([{ name: "commonName", value: "private-kb test CA" }], {
+    algorithm: "sha256",
+    keyType: "ec",
+    extensions: [{ name: "basicConstraints", cA: true, critical: true }, { name: "keyUsage", keyCertSign: true, cRLSign: true, critical: true }],
+  });
+  const server = await generate([{ name: "commonName", value: "127.0.0.1" }], {
+    algorithm: "sha256",
+    keyType: "ec",
+    ca: { key: caKey.private, cert: caKey.cert },
+    extensions: [
+      { name: "basicConstraints", cA: false },
+      { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
+      { name: "extKeyUsage", serverAuth: true },
+      { name: "subjectAltName", altNames: [{ type: 7, ip: "127.0.0.1" }] },
+    ],
+  });
+  return { ca: caKey.cert, cert: server.cert, key: server.private };
+}
+
+describe.skipIf(missing !== null)("LDAP over TLS (StartTLS and ldaps://) with a CA made by the test", () => {
+  let slapd: Slapd;
+  let t: TestKb;
+  let policyDir: string;
+  const client = "127.0.0.1";
+
+  beforeAll(async () => {
+    const pki = await testPki();
+    const other = await testPki(); // a CA that did not sign the server's certificate
+    slapd = await startSlapd({ tls: pki });
+    await seed(slapd, DIRECTORY.slice(0, 6));
+    policyDir = fs.mkdtempSync(path.join(slapd.dir, "policies-"));
+    fs.writeFileSync(path.join(policyDir, "ca.pem"), pki.ca);
+    fs.writeFileSync(path.join(policyDir, "other-ca.pem"), other.ca);
+    process.env.KB_TEST_LDAP_READER_PASSWORD = READER_PASSWORD; // the bind password from the environment this time
+    const base = {
+      bindDn: READER,
+      bindPassword: { env: "KB_TEST_LDAP_READER_PASSWORD" },
+      users: { base: PEOPLE, loginAttribute: "uid", idAttribute: "entryUUID", displayNameAttribute: "cn" },
+      groups: { base: GROUPS, idAttribute: "entryUUID" },
+    };
+    const file = {
+      directories: [
+        { id: "starttls", url: slapd.url, startTls: true, caFile: path.join(policyDir, "ca.pem"), ...base },
+        { id: "ldaps", url: slapd.ldapsUrl, caFile: path.join(policyDir, "ca.pem"), ...base },
+        { id: "wrongca", url: slapd.ldapsUrl, caFile: path.join(policyDir, "other-ca.pem"), ...base },
+      ],
+    };
+    fs.writeFileSync(path.join(policyDir, "ldap-directories.json"), JSON.stringify(file));
+    t = await openTestKb({ policyDir });
+  });
+  afterAll(async () => {
+    delete process.env.KB_TEST_LDAP_READER_PASSWORD;
+    await t?.close();
+    await slapd?.stop();
+  });
+
+  it("signs in and syncs over StartTLS and ldaps:// when the server's certificate chains to caFile", async () => {
+    const signedIn = await t.kb.signIn.login({ name: "kim", password: pw("kim"), client });
+    expect(signedIn.actor.name).toMatch(/^starttls~/); // the first directory in the file that has kim
+    expect((await t.kb.ldap.sync("starttls")).users.found).toBe(1);
+    expect((await t.kb.ldap.sync("ldaps")).users.found).toBe(1);
+  });
+
+  it("refuses a server whose certificate another CA signed: the sync fails, nothing is written", async () => {
+    await expect(t.kb.ldap.sync("wrongca")).rejects.toThrow(/directory ldap:wrongca: .*(certificate|self.signed|verify)/i);
+    expect(await t.kb.directory.usersOf("ldap:wrongca")).toEqual([]);
   });
 });

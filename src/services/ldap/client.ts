@@ -6,7 +6,7 @@
  * (EqualityFilter encodes the value as an octet string: no filter injection).
  */
 import fs from "node:fs";
-import type tls from "node:tls";
+import tls from "node:tls";
 import { AndFilter, Client, EqualityFilter, FilterParser, InvalidCredentialsError, NoSuchObjectError, type Entry, type Filter } from "ldapts";
 import type { LdapDirectory, SecretSpec } from "../../../policies/ldap-directories.ts";
 
@@ -95,7 +95,14 @@ export class LdapConnection {
 
   private static tlsOptionsOf(dir: LdapDirectory): tls.ConnectionOptions {
     const host = new URL(dir.url.replace(/^ldaps?:/i, "http:")).hostname;
-    return { ...(dir.caFile ? { ca: fs.readFileSync(dir.caFile) } : {}), servername: /^[\d.]+$|:/.test(host) ? undefined : host, rejectUnauthorized: true };
+    const ip = /^[\d.]+$|:/.test(host);
+    return {
+      ...(dir.caFile ? { ca: fs.readFileSync(dir.caFile) } : {}),
+      servername: ip ? undefined : host,
+      // The certificate must name the host of the URL (StartTLS upgrades a socket whose host Node does not know).
+      checkServerIdentity: (_name, cert) => tls.checkServerIdentity(host.replace(/^\[|\]$/g, ""), cert),
+      rejectUnauthorized: true,
+    };
   }
 
   /** A connected client (TLS set up), not bound. */
