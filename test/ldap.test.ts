@@ -7,8 +7,10 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { Command } from "commander";
 import { Attribute, Change } from "ldapts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { registerDirectoryCommands } from "../src/cli/commands/directory.ts";
 import { generate } from "selfsigned";
 import { ingestNow, openTestKb, startTestServer, waitForJob, writeFiles, type TestKb, type TestServer } from "./helpers/kb.ts";
 import { seed, slapdMissing, startSlapd, SUFFIX, type LdifEntry, type Slapd } from "./helpers/slapd.ts";
@@ -71,6 +73,7 @@ describe.skipIf(missing !== null)("LDAP directory against a real slapd", () => {
   let t: TestServer;
   let admin: string;
   let docId: string;
+  let policyDir: string;
   const login = (name: string, password: string) =>
     fetch(`${t.url}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name, password }) });
   const cookieOf = (res: Response) => res.headers.getSetCookie().find((c) => c.startsWith("kb_session="))!.split(";")[0]!;
@@ -113,7 +116,7 @@ describe.skipIf(missing !== null)("LDAP directory against a real slapd", () => {
     const root = await slapd.admin();
     for (const cn of ["인사 팀", "A"]) uuid[cn] = String((await root.search(`cn=${cn},${GROUPS}`, { scope: "base", attributes: ["entryUUID"] })).searchEntries[0]!.entryUUID);
     await root.unbind();
-    const policyDir = fs.mkdtempSync(path.join(slapd.dir, "policies-"));
+    policyDir = fs.mkdtempSync(path.join(slapd.dir, "policies-"));
     const secret = path.join(policyDir, "ldap-password");
     fs.writeFileSync(secret, `${READER_PASSWORD}\n`, { mode: 0o600 });
     const closed = slapd.port + 1 === 65536 ? 1 : slapd.port + 1; // nothing listens there (slapd took one port)
@@ -231,6 +234,31 @@ describe.skipIf(missing !== null)("LDAP directory against a real slapd", () => {
     expect(job.params.result).toMatchObject({ users: { found: 3, deactivated: 1 } });
     expect((await t.kb.accounts.getUser(choi.name)).disabled).toBe(true);
     expect((await t.fetchAs(token, "/api/v1/auth/session")).status).toBe(401);
+  });
+
+  it("kb directory list / sync <id>: the CLI lists the directories and runs a sync, printing its counts", async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, { KB_DATA_DIR: t.dir, KB_POLICY_DIR: policyDir, KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "silent" });
+    const run = async (...args: string[]) => {
+      const program = new Command().exitOverride();
+      registerDirectoryCommands(program);
+      const lines: string[] = [];
+      const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void lines.push(a.join(" ")));
+      try {
+        await program.parseAsync(["node", "kb", ...args]);
+      } finally {
+        log.mockRestore();
+      }
+      return lines.join("\n");
+    };
+    try {
+      expect(await run("directory", "list")).toMatch(/^corp\tldap:corp\tldap:\/\/127\.0\.0\.1:\d+\ton demand$/m);
+      const out = await run("directory", "sync", "corp", "--wait");
+      expect(out).toMatch(/\(directory-sync\): succeeded/);
+      expect(out).toMatch(/"users":\{"found":3,/);
+    } finally {
+      process.env = saved;
+    }
   });
 
   it("fails the sync of a directory that cannot be reached, with the reason, and changes nothing", async () => {
