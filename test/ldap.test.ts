@@ -44,7 +44,7 @@ const DIRECTORY: LdifEntry[] = [
   group("B", [`cn=A,${GROUPS}`]),
 ];
 
-function directoriesFile(slapd: Slapd, secretFile: string, closedPort: number, uuid: Record<string, string>) {
+function directoriesFile(slapd: Slapd, secretFile: string, closedPort: number, uuid: Record<string, string>, mapped = true) {
   const base = {
     url: slapd.url,
     bindDn: READER,
@@ -59,7 +59,7 @@ function directoriesFile(slapd: Slapd, secretFile: string, closedPort: number, u
         ...base,
         groups: { base: GROUPS, filter: "(objectClass=groupOfNames)", idAttribute: "entryUUID", nameAttribute: "cn", style: "member" },
         // Members of 인사 팀 (nested too) are also in the local group "staff"; members of A are editors.
-        groupsMap: { [uuid["인사 팀"]!.toUpperCase()]: "staff" },
+        groupsMap: mapped ? { [uuid["인사 팀"]!.toUpperCase()]: "staff" } : {},
         roles: { [uuid.A!]: "editor" },
       },
       { id: "corpmo", ...base, groups: { base: GROUPS, filter: "(objectClass=groupOfNames)", idAttribute: "entryUUID", nameAttribute: "cn", style: "memberOf" } },
@@ -74,6 +74,7 @@ describe.skipIf(missing !== null)("LDAP directory against a real slapd", () => {
   let admin: string;
   let docId: string;
   let policyDir: string;
+  let writeDirectories: (mapped: boolean) => void;
   const login = (name: string, password: string) =>
     fetch(`${t.url}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name, password }) });
   const cookieOf = (res: Response) => res.headers.getSetCookie().find((c) => c.startsWith("kb_session="))!.split(";")[0]!;
@@ -120,7 +121,8 @@ describe.skipIf(missing !== null)("LDAP directory against a real slapd", () => {
     const secret = path.join(policyDir, "ldap-password");
     fs.writeFileSync(secret, `${READER_PASSWORD}\n`, { mode: 0o600 });
     const closed = slapd.port + 1 === 65536 ? 1 : slapd.port + 1; // nothing listens there (slapd took one port)
-    fs.writeFileSync(path.join(policyDir, "ldap-directories.json"), JSON.stringify(directoriesFile(slapd, secret, closed, uuid), null, 2));
+    writeDirectories = (mapped) => fs.writeFileSync(path.join(policyDir, "ldap-directories.json"), JSON.stringify(directoriesFile(slapd, secret, closed, uuid, mapped), null, 2));
+    writeDirectories(true);
     t = await startTestServer({ policyDir, loginLockAfter: 3 });
     admin = await t.tokenFor("boss", "admin");
     await t.kb.accounts.createGroup("staff");
@@ -234,6 +236,17 @@ describe.skipIf(missing !== null)("LDAP directory against a real slapd", () => {
     expect(job.params.result).toMatchObject({ users: { found: 3, deactivated: 1 } });
     expect((await t.kb.accounts.getUser(choi.name)).disabled).toBe(true);
     expect((await t.fetchAs(token, "/api/v1/auth/session")).status).toBe(401);
+  });
+
+  it("takes back what a groupsMap entry gave once the entry is removed from the file", async () => {
+    const lee = (await userOf("ldap:corp", "lee"))!;
+    expect(await groupsOf(lee.name)).toContain("staff");
+    writeDirectories(false);
+    t.kb.policy.refresh();
+    expect((await sync("corp")).status).toBe("succeeded");
+    expect(await groupsOf(lee.name)).not.toContain("staff");
+    writeDirectories(true);
+    t.kb.policy.refresh();
   });
 
   it("kb directory list / sync <id>: the CLI lists the directories and runs a sync, printing its counts", async () => {

@@ -273,6 +273,11 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     // `jobs` is made below; a sync is only submitted once the knowledge base is open.
     submitJob: (actor, params, tx) => jobs.submit(actor, "directory-sync", params, undefined, tx),
     localGroupExists: (name) => metadata.users.groupExists(name),
+    groupsWrittenBy: async (source) => {
+      const out: string[] = [];
+      for (const g of await metadata.users.listGroups()) if (g.source !== source && (await metadata.users.memberRows(g.name)).some((r) => r.origin === source)) out.push(g.name);
+      return out;
+    },
     log: (level, msg, fields) => log[level](fields ?? {}, msg),
   });
   signIn.useDirectories(ldap);

@@ -57,6 +57,8 @@ export interface LdapServiceDeps {
   submitJob: (actor: Actor, params: { directory: string; schedule?: boolean }, tx?: MetadataRepositories) => Promise<{ jobId: string }>;
   /** Local groups that exist (groupsMap targets are checked against them). */
   localGroupExists: (name: string) => Promise<boolean>;
+  /** Groups of other sources holding membership rows written by `source` (groupsMap targets, now or before). */
+  groupsWrittenBy: (source: string) => Promise<string[]>;
   log?: (level: "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -281,7 +283,8 @@ export class LdapService {
       const local = dir.groupsMap[groupKey(g.id)];
       if (local) mapped.set(local, [...(mapped.get(local) ?? []), { kind: "group", name: groupName.get(normalizeDn(g.dn))! }]);
     }
-    for (const local of new Set(Object.values(dir.groupsMap))) {
+    // A local group dropped from groupsMap loses the members the mapping gave it.
+    for (const local of new Set([...Object.values(dir.groupsMap), ...(await this.deps.groupsWrittenBy(source))])) {
       if (!(await this.deps.localGroupExists(local))) {
         result.missingLocalGroups.push(local);
         this.deps.log?.("warn", "groupsMap names a local group that does not exist", { directory: id, group: local });
