@@ -283,6 +283,7 @@ describe.skipIf(missing !== null)("LDAP directory against a real slapd", () => {
     expect(after).toBe(before);
     expect(await t.kb.directory.usersOf("ldap:down")).toEqual([]);
     expect((await t.fetchAs(admin, "/api/v1/admin/directories/nope/sync", { method: "POST" })).status).toBe(404);
+    expect((await t.fetchAs(await t.tokenFor("viewer1"), "/api/v1/admin/directories/corp/sync", { method: "POST" })).status).toBe(403);
   });
 });
 
