@@ -275,7 +275,8 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     localGroupExists: (name) => metadata.users.groupExists(name),
     groupsWrittenBy: async (source) => {
       const out: string[] = [];
-      for (const g of await metadata.users.listGroups()) if (g.source !== source && (await metadata.users.memberRows(g.name)).some((r) => r.origin === source)) out.push(g.name);
+      // groupsMap targets are local groups: only those are looked at (a directory has thousands of its own).
+      for (const g of await metadata.users.listGroups()) if (g.source === "local" && (await metadata.users.memberRows(g.name)).some((r) => r.origin === source)) out.push(g.name);
       return out;
     },
     log: (level, msg, fields) => log[level](fields ?? {}, msg),

@@ -57,7 +57,7 @@ export interface LdapServiceDeps {
   submitJob: (actor: Actor, params: { directory: string; schedule?: boolean }, tx?: MetadataRepositories) => Promise<{ jobId: string }>;
   /** Local groups that exist (groupsMap targets are checked against them). */
   localGroupExists: (name: string) => Promise<boolean>;
-  /** Groups of other sources holding membership rows written by `source` (groupsMap targets, now or before). */
+  /** Local groups holding membership rows written by `source` (groupsMap targets, now or before). */
   groupsWrittenBy: (source: string) => Promise<string[]>;
   log?: (level: "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -110,7 +110,7 @@ export class LdapService {
         ? []
         : [
             {
-              name: `directory.${d.id}`,
+              name: `directory:${d.id}`, // ":" is not allowed in a folder source's name: no clash of settings keys
               everyMs: d.syncIntervalMinutes * 60_000,
               kind: "directory-sync",
               matches: (p: Record<string, unknown>) => p.directory === d.id,
