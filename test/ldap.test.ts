@@ -223,6 +223,15 @@ describe.skipIf(missing !== null)("LDAP directory against a real slapd", () => {
     const removed = await audit("directory.membership.removed");
     const why = removed.find((e) => e.target === `group:${hr.name}` && (e.details as { member?: string }).member === `user:${kimName}`);
     expect(why?.details).toMatchObject({ source: "ldap:corp", groupDisplayName: "인사 팀", reason: "ldap sync" });
+
+    // Back in 인사 팀: the next sign-in applies it, no sync needed.
+    const c2 = await slapd.admin();
+    await c2.modify(`cn=인사 팀,${GROUPS}`, new Change({ operation: "add", modification: new Attribute({ type: "member", values: [`uid=kim,${PEOPLE}`] }) }));
+    await c2.unbind();
+    expect(await found(kim)).not.toContain(docId);
+    expect(await found(await signIn("kim"))).toContain(docId);
+    const added = await audit("directory.membership.added");
+    expect(added.some((e) => e.target === `group:${hr.name}` && (e.details as { member?: string; reason?: string }).member === `user:${kimName}` && (e.details as { reason?: string }).reason === "ldap sign-in")).toBe(true);
   });
 
   it("deactivates a user gone from the directory, revoking their tokens", async () => {
