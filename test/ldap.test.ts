@@ -173,6 +173,13 @@ describe.skipIf(missing !== null)("LDAP directory against a real slapd", () => {
   });
 
   it("syncs users and groups with their display names, resolving nested groups and a cycle", async () => {
+    // The service account may read 3 entries per search; only paging reads the 4 users.
+    const { Client, SizeLimitExceededError } = await import("ldapts");
+    const reader = new Client({ url: slapd.url });
+    await reader.bind(READER, READER_PASSWORD);
+    await expect(reader.search(PEOPLE, { filter: "(objectClass=inetOrgPerson)" })).rejects.toBeInstanceOf(SizeLimitExceededError);
+    expect((await reader.search(PEOPLE, { filter: "(objectClass=inetOrgPerson)", paged: { pageSize: 2 } })).searchEntries).toHaveLength(4);
+    await reader.unbind();
     const job = await sync("corp");
     expect(job.status).toBe("succeeded");
     expect(job.params.result).toMatchObject({ directory: "corp", users: { found: 4 }, groups: { found: 4 } });

@@ -83,7 +83,9 @@ export async function startSlapd(options: SlapdOptions = {}): Promise<Slapd> {
     "maxsize 16777216",
     "index objectClass eq",
     "index uid eq",
-    "sizelimit 1000",
+    // At most 3 entries per search, but paged searches may read everything: a directory too big
+    // to read without paging (as AD's MaxPageSize of 1000 makes every real one), in small.
+    "limits users size.soft=3 size.hard=3 size.prtotal=unlimited",
     // Users may bind (auth) and the service account (here: anyone bound) may read.
     "access to attrs=userPassword by anonymous auth by self write by * none",
     "access to * by users read by anonymous auth",
