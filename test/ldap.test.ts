@@ -10,6 +10,7 @@ import path from "node:path";
 import { Command } from "commander";
 import { Attribute, Change } from "ldapts";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { registerDirectoryCommands } from "../src/cli/commands/directory.ts";
 import { generate } from "selfsigned";
 import { ingestNow, openTestKb, startTestServer, waitForJob, writeFiles, type TestKb, type TestServer } from "./helpers/kb.ts";
@@ -199,6 +200,14 @@ describe.skipIf(missing !== null)("LDAP directory against a real slapd", () => {
     expect(await groupsOf(park.name)).not.toContain("staff");
     expect(park.role).toBe("editor");
     expect(lee.role).toBe("viewer");
+  });
+
+  it("keeps a member an admin added by hand to a directory group across syncs (a manual override)", async () => {
+    const hr = await groupNamed("ldap:corp", "인사 팀");
+    await t.kb.accounts.createUser({ name: "auditor1", role: "viewer" });
+    await t.kb.admin.addMember(SYSTEM_ACTOR, hr.name, "user:auditor1");
+    expect((await sync("corp")).status).toBe("succeeded");
+    expect(await groupsOf("auditor1")).toContain(hr.name);
   });
 
   it("supports the memberOf style (the overlay's memberOf values), nested groups included", async () => {
