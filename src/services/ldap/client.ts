@@ -225,7 +225,33 @@ export class LdapConnection {
   /** Every group under the groups base that matches the filter (paged). */
   async groups(onPage?: (n: number) => void): Promise<DirectoryGroupEntry[]> {
     const entries = await this.search(this.dir.groups.base, FilterParser.parseString(this.dir.groups.filter), this.groupAttributes(), onPage);
+    if (this.dir.groups.style === "member") for (const e of entries) await this.completeRange(e, this.dir.groups.memberAttribute);
     return entries.map((e) => this.toGroup(e)).filter((g) => g !== null);
+  }
+
+  /**
+   * Active Directory sends a multi-valued attribute with more values than its MaxValRange (1500)
+   * as `member;range=0-1499`, and the rest only when asked range by range; an incomplete member
+   * list would remove members, so the rest is read here (or the sync fails). Written to AD's
+   * documented behaviour; untested (OpenLDAP never sends ranges).
+   */
+  private async completeRange(entry: Entry, attribute: string): Promise<void> {
+    const prefix = `${attribute.toLowerCase()};range=`;
+    const rangedKey = (e: Entry) => Object.keys(e).find((k) => k.toLowerCase().startsWith(prefix));
+    let key = rangedKey(entry);
+    if (!key) return;
+    const values = strings(entry, key);
+    delete entry[key];
+    for (let rounds = 0; !key.endsWith("-*"); rounds++) {
+      const end = /-(\d+)$/.exec(key);
+      if (!end || rounds > 100_000) throw new DirectoryUnavailableError(this.dir.id, `unexpected ranged attribute "${key}" on ${entry.dn}`);
+      const [next] = await this.search(entry.dn, FilterParser.parseString("(objectClass=*)"), [`${attribute};range=${Number(end[1]) + 1}-*`], undefined, "base");
+      const nextKey = next ? rangedKey(next) : undefined;
+      if (!next || !nextKey) throw new DirectoryUnavailableError(this.dir.id, `could not read all values of ${attribute} of ${entry.dn}`);
+      values.push(...strings(next, nextKey));
+      key = nextKey;
+    }
+    entry[attribute] = values;
   }
 
   /** The groups an entry (user or group) is a direct member of. */
