@@ -55,6 +55,8 @@ function directoriesFile(slapd: Slapd, secretFile: string, closedPort: number, u
   };
   return {
     directories: [
+      // First in the file and unreachable: the users of the others still sign in.
+      { id: "down", ...base, url: `ldap://127.0.0.1:${closedPort}`, timeoutSeconds: 2, groups: { base: GROUPS, idAttribute: "entryUUID" } },
       {
         id: "corp",
         ...base,
@@ -64,7 +66,6 @@ function directoriesFile(slapd: Slapd, secretFile: string, closedPort: number, u
         roles: { [uuid.A!]: "editor" },
       },
       { id: "corpmo", ...base, groups: { base: GROUPS, filter: "(objectClass=groupOfNames)", idAttribute: "entryUUID", nameAttribute: "cn", style: "memberOf" } },
-      { id: "down", ...base, url: `ldap://127.0.0.1:${closedPort}`, timeoutSeconds: 2, groups: { base: GROUPS, idAttribute: "entryUUID" } },
     ],
   };
 }

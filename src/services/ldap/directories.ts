@@ -127,24 +127,32 @@ export class LdapService {
    */
   async account(login: string): Promise<DirectoryAccount | null> {
     if (login.length === 0 || login.length > 256) return null;
+    // A directory that is down does not keep the users of the others out; if none has the
+    // name and one could not be asked, that is the answer (the caller audits it).
+    let unavailable: unknown = null;
     for (const dir of this.deps.directories()) {
-      const conn = await LdapConnection.open(dir, this.deps.readSecret);
+      let conn: LdapConnection | null = null;
       let handedOver = false;
       try {
+        conn = await LdapConnection.open(dir, this.deps.readSecret);
         const user = await conn.findUser(login);
         if (!user) continue;
         handedOver = true;
+        const c = conn;
         return {
           source: sourceOf(dir),
           key: `${sourceOf(dir)}:${user.id}`,
-          checkPassword: (password) => conn.checkPassword(user.dn, password),
-          admit: () => this.admit(dir, conn, user),
-          close: () => conn.close(),
+          checkPassword: (password) => c.checkPassword(user.dn, password),
+          admit: () => this.admit(dir, c, user),
+          close: () => c.close(),
         };
+      } catch (err) {
+        unavailable ??= err;
       } finally {
-        if (!handedOver) await conn.close();
+        if (!handedOver) await conn?.close();
       }
     }
+    if (unavailable) throw unavailable;
     return null;
   }
 
