@@ -272,6 +272,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     audit,
     // `jobs` is made below; a sync is only submitted once the knowledge base is open.
     submitJob: (actor, params, tx) => jobs.submit(actor, "directory-sync", params, undefined, tx),
+    activeSync: async (id) => (await metadata.jobs.activeJobWith("directory-sync", (p) => p.directory === id))?.id ?? null,
     localGroupExists: (name) => metadata.users.groupExists(name),
     groupsWrittenBy: async (source) => {
       const out: string[] = [];

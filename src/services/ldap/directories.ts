@@ -55,6 +55,8 @@ export interface LdapServiceDeps {
   audit: AuditLog;
   /** Submits a `directory-sync` job (JobsService.submit). */
   submitJob: (actor: Actor, params: { directory: string; schedule?: boolean }, tx?: MetadataRepositories) => Promise<{ jobId: string }>;
+  /** The queued or running directory-sync job of a directory, if any. */
+  activeSync: (directory: string) => Promise<string | null>;
   /** Local groups that exist (groupsMap targets are checked against them). */
   localGroupExists: (name: string) => Promise<boolean>;
   /** Local groups holding membership rows written by `source` (groupsMap targets, now or before). */
@@ -96,10 +98,13 @@ export class LdapService {
     return d;
   }
 
-  /** Submits a sync of one directory (admins); the job id. */
+  /** Submits a sync of one directory (admins); the job id (of the one already queued or running, if any). */
   async submitSync(actor: Actor, id: string, options: { schedule?: boolean; tx?: MetadataRepositories } = {}): Promise<{ jobId: string }> {
     authorize(actor, "manage", Job, { createdBy: null });
     this.byId(id);
+    // One sync of a directory at a time: asking again while one is queued or running gets that one.
+    const active = options.tx ? null : await this.deps.activeSync(id);
+    if (active) return { jobId: active };
     return this.deps.submitJob(actor, { directory: id, ...(options.schedule ? { schedule: true } : {}) }, options.tx);
   }
 
