@@ -77,6 +77,28 @@ describe("ldap-directories.json", () => {
   });
 });
 
+describe("source ids are unique across OIDC, LDAP and SCIM", () => {
+  it("refuses a directory whose id an OpenID provider or the SCIM source has, at start and on reload", () => {
+    const dir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? "/tmp", "kb-ldap-ids-"));
+    try {
+      const oidc = JSON.parse(fs.readFileSync(path.resolve("policies/examples/oidc-providers.json"), "utf8")) as { providers: { id: string }[] };
+      fs.writeFileSync(path.join(dir, "oidc-providers.json"), JSON.stringify({ providers: [{ ...oidc.providers[1]!, id: "corp" }] }));
+      fs.writeFileSync(path.join(dir, LDAP_DIRECTORIES_FILE), JSON.stringify({ directories: [directory()] }));
+      expect(() => PolicyFiles.load(dir)).toThrow(/"corp" is already the id of the identity source oidc:corp/);
+      fs.rmSync(path.join(dir, "oidc-providers.json"));
+      expect(() => PolicyFiles.load(dir, { otherIdentitySources: () => ["scim:corp"] })).toThrow(/already the id of the identity source scim:corp/);
+      // On reload: the clash is refused and the last good version stays.
+      const files = PolicyFiles.load(dir, { checkIntervalMs: 0 });
+      fs.writeFileSync(path.join(dir, "oidc-providers.json"), JSON.stringify({ providers: [{ ...oidc.providers[1]!, id: "corp" }] }));
+      files.refresh();
+      expect(files.oidcProviders().providers).toEqual([]);
+      expect(files.ldapDirectories().directories.map((d) => d.id)).toEqual(["corp"]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("directory values", () => {
   it("writes objectGUID's bytes as Microsoft's GUID string (first three fields little-endian)", () => {
     // The bytes of {6B3C1A2E-0F4D-4C5B-9A8E-1D2C3B4A5F60} as AD stores them.
