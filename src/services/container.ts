@@ -20,6 +20,7 @@ import { AccessService } from "./access.ts";
 import { Accounts } from "./accounts.ts";
 import { DirectoryService } from "./directory.ts";
 import { OidcSignInService } from "./oidc-sign-in.ts";
+import { LdapService } from "./ldap/directories.ts";
 import { AdminService } from "./admin.ts";
 import { PolicyFiles } from "./policy-files.ts";
 import { makePrivateDir, tightenDataDir } from "../stores/private-files.ts";
@@ -81,6 +82,8 @@ export interface Kb {
   directory: DirectoryService;
   /** Sign-in through OpenID Connect providers (oidc-providers.json): start, callback, back-channel logout. */
   oidc: OidcSignInService;
+  /** LDAP / Active Directory (ldap-directories.json): sign-in by bind, the directory-sync job. */
+  ldap: LdapService;
   /** Users, groups, tokens: authorized and audited (admin API and CLI). */
   admin: AdminService;
   /** Document ACL changes (single and bulk) and `policy explain`. */
@@ -262,6 +265,24 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   // Client secrets and CA files are read once here: a missing one stops the start (as an invalid policy file does).
   oidc.checkConfiguration();
   signIn.useSingleSignOn(oidc);
+  const ldap = new LdapService({
+    directories: () => policy.ldapDirectories().directories,
+    directory,
+    readSecret: (spec, what) => readSecret(spec, what),
+    audit,
+    // `jobs` is made below; a sync is only submitted once the knowledge base is open.
+    submitJob: (actor, params, tx) => jobs.submit(actor, "directory-sync", params, undefined, tx),
+    activeSync: async (id) => (await metadata.jobs.activeJobWith("directory-sync", (p) => p.directory === id))?.id ?? null,
+    localGroupExists: (name) => metadata.users.groupExists(name),
+    groupsWrittenBy: async (source) => {
+      const out: string[] = [];
+      // groupsMap targets are local groups: only those are looked at (a directory has thousands of its own).
+      for (const g of await metadata.users.listGroups()) if (g.source === "local" && (await metadata.users.memberRows(g.name)).some((r) => r.origin === source)) out.push(g.name);
+      return out;
+    },
+    log: (level, msg, fields) => log[level](fields ?? {}, msg),
+  });
+  signIn.useDirectories(ldap);
   const blobs = new BlobStore(path.join(config.dataDir, "blobs"));
   const movedBlobs = rebaseBlobPaths(db, path.join(config.dataDir, "blobs"));
   if (movedBlobs.documents || movedBlobs.jobFiles) log.info(movedBlobs, "data folder moved: stored originals' paths now point into it");
@@ -314,6 +335,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       limits: { maxXmlPartBytes: config.maxXmlPartBytes, maxDocumentBytes: config.maxDocumentBytes },
     },
     optimizeIntervalS: config.optimizeIntervalS,
+    directorySync: (id, progress) => ldap.sync(id, progress),
   };
   const runner = new JobRunner(jobDeps);
   const ingest = new IngestService(jobDeps);
@@ -383,6 +405,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     signIn,
     directory,
     oidc,
+    ldap,
     admin: new AdminService(accounts, audit, signIn, metadata),
     access: new AccessService({ documents: metadata.documents, writer: runner.writer, audit, retriever, accounts, policy }),
     policy,
@@ -429,7 +452,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
           return [];
         }
       });
-      const scheduler = sources.length ? new Scheduler(sources, { metadata, jobsService: jobs, log: (msg, fields) => log.info(fields ?? {}, msg) }) : null;
+      const scheduler = new Scheduler(sources, { metadata, jobsService: jobs, log: (msg, fields) => log.info(fields ?? {}, msg), intervals: () => (schedules ? ldap.schedules() : []) });
       const worker = new JobWorker(metadata.jobs, runner, jobDeps, { ...rest, scheduler, log: (msg, fields) => log.info(fields ?? {}, msg) });
       try {
         const r = await reindexDocumentsOfOlderDetector({ metadata, jobsService: jobs });

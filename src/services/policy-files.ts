@@ -1,6 +1,6 @@
 /**
  * The policy folder (`KB_POLICY_DIR`, default `<data>/policies`): roles.json,
- * document-rules.json and oidc-providers.json, all optional. Loaded and validated at start (an invalid file stops the
+ * document-rules.json, oidc-providers.json and ldap-directories.json, all optional. Loaded and validated at start (an invalid file stops the
  * start with a clear error); afterwards re-read when a file changes (size, mtime or inode,
  * checked at most once per `checkIntervalMs` on use), so edits apply without a restart. An edit
  * that does not validate is logged and ignored: the last good version stays in force.
@@ -22,6 +22,7 @@ import {
   type DocumentRules,
   type RoleCatalog,
 } from "../../policies/index.ts";
+import { LDAP_DIRECTORIES_FILE, NO_LDAP_DIRECTORIES, parseLdapDirectoriesFile, type LdapDirectories } from "../../policies/ldap-directories.ts";
 
 interface Slot<T> {
   file: string;
@@ -55,6 +56,7 @@ export class PolicyFiles {
   private readonly roleSlot: Slot<RoleCatalog>;
   private readonly ruleSlot: Slot<DocumentRules>;
   private readonly oidcSlot: Slot<OidcProviders>;
+  private readonly ldapSlot: Slot<LdapDirectories>;
   private checkedAt = 0;
 
   constructor(
@@ -68,12 +70,17 @@ export class PolicyFiles {
   ) {
     this.roleSlot = { file: path.join(dir, ROLES_FILE), parse: parseRolesFile, empty: BUILTIN_ROLE_CATALOG, value: BUILTIN_ROLE_CATALOG, signature: null, loadedAt: null, error: null };
     this.ruleSlot = { file: path.join(dir, DOCUMENT_RULES_FILE), parse: parseDocumentRulesFile, empty: NO_DOCUMENT_RULES, value: NO_DOCUMENT_RULES, signature: null, loadedAt: null, error: null };
-    const parseOidc = (text: string, file: string) => parseOidcProvidersFile(text, file, (role) => this.roleSlot.value.has(role), this.options.otherIdentitySources?.() ?? []);
+    // Source ids are unique across kinds: each file is checked against the others in force.
+    const ldapSources = () => this.ldapSlot.value.directories.map((d) => `ldap:${d.id}`);
+    const oidcSources = () => this.oidcSlot.value.providers.map((p) => `oidc:${p.id}`);
+    const parseOidc = (text: string, file: string) => parseOidcProvidersFile(text, file, (role) => this.roleSlot.value.has(role), [...(this.options.otherIdentitySources?.() ?? []), ...ldapSources()]);
     this.oidcSlot = { file: path.join(dir, OIDC_PROVIDERS_FILE), parse: parseOidc, empty: NO_OIDC_PROVIDERS, value: NO_OIDC_PROVIDERS, signature: null, loadedAt: null, error: null };
+    const parseLdap = (text: string, file: string) => parseLdapDirectoriesFile(text, file, [...(this.options.otherIdentitySources?.() ?? []), ...oidcSources()]);
+    this.ldapSlot = { file: path.join(dir, LDAP_DIRECTORIES_FILE), parse: parseLdap, empty: NO_LDAP_DIRECTORIES, value: NO_LDAP_DIRECTORIES, signature: null, loadedAt: null, error: null };
   }
 
   private slots(): Slot<unknown>[] {
-    return [this.roleSlot, this.ruleSlot, this.oidcSlot] as Slot<unknown>[];
+    return [this.roleSlot, this.ruleSlot, this.oidcSlot, this.ldapSlot] as Slot<unknown>[];
   }
 
   /** Loads the files; throws PolicyConfigError when one is invalid (used at start). */
@@ -105,6 +112,7 @@ export class PolicyFiles {
       }),
       check(DOCUMENT_RULES_FILE, parseDocumentRulesFile, (r) => `${r.rules.length} rule(s)${r.rules.length ? `: ${r.rules.map((x) => x.name).join(", ")}` : ""}`),
       check(OIDC_PROVIDERS_FILE, parseOidcProvidersFile, (o) => `${o.providers.length} OpenID Connect provider(s)${o.providers.length ? `: ${o.providers.map((p) => `${p.id} (${p.issuer})`).join(", ")}` : ""}`),
+      check(LDAP_DIRECTORIES_FILE, parseLdapDirectoriesFile, (l) => `${l.directories.length} directory(ies)${l.directories.length ? `: ${l.directories.map((d) => `ldap:${d.id} (${d.url})`).join(", ")}` : ""}`),
     ];
   }
 
@@ -121,6 +129,12 @@ export class PolicyFiles {
   oidcProviders(): OidcProviders {
     this.maybeRefresh();
     return this.oidcSlot.value;
+  }
+
+  /** The LDAP / Active Directory servers (ldap-directories.json); none when absent. */
+  ldapDirectories(): LdapDirectories {
+    this.maybeRefresh();
+    return this.ldapSlot.value;
   }
 
   /** Re-reads changed files now. */

@@ -104,6 +104,30 @@ export interface WhoAmI {
   signedInWith?: { method: string; provider: string | null };
 }
 
+/**
+ * Directories users sign in against with their directory password (services/ldap): asked when
+ * a name is not a local user with a password.
+ */
+export interface DirectorySignIn {
+  configured(): boolean;
+  /** The directory account of a login name, or null; throws when a directory cannot be searched. */
+  account(login: string): Promise<{
+    source: string;
+    /** What failures and lock-outs are counted under. */
+    key: string;
+    checkPassword(password: string): Promise<boolean>;
+    /** Creates or updates the user and their groups from the directory; the user's name. */
+    admit(): Promise<string>;
+    close(): Promise<void>;
+  } | null>;
+}
+
+/** A directory account's failures in a row and lock (the settings store; local accounts keep theirs with the password). */
+interface DirectoryLock {
+  failedCount: number;
+  lockedUntil: string | null;
+}
+
 export const INVALID_CREDENTIALS_MESSAGE = "wrong name or password (an account is also locked for a while after repeated failures)";
 
 const invalidCredentials = () => new ServiceError(401, "invalid_credentials", INVALID_CREDENTIALS_MESSAGE);
@@ -147,15 +171,21 @@ export class SignInService {
   private dummy: Promise<string> | null = null;
   private lastPurge = 0;
   private sso: SingleSignOn | null = null;
+  private directories: DirectorySignIn | null = null;
 
   constructor(
-    private readonly store: Pick<MetadataStore, "credentials" | "sessions" | "withTransaction">,
+    private readonly store: Pick<MetadataStore, "credentials" | "sessions" | "settings" | "withTransaction">,
     private readonly accounts: Accounts,
     private readonly audit: AuditLog,
     private readonly failures: AuthFailureLog | null,
     private readonly options: SignInOptions,
   ) {
     this.now = options.now ?? Date.now;
+  }
+
+  /** Wires LDAP / Active Directory sign-in in (services/ldap; the container). */
+  useDirectories(directories: DirectorySignIn): void {
+    this.directories = directories;
   }
 
   /** Wires single sign-on in (the container, once both services exist). */
@@ -201,6 +231,7 @@ export class SignInService {
       await this.failures?.record(input.client, input.target ?? "POST /api/v1/auth/login", reason);
       throw invalidCredentials();
     };
+    if ((!user || !credential) && this.directories?.configured()) return this.directoryLogin(input, fail);
     if (!user || !credential) return fail(user ? "no password set" : "unknown user");
     if (user.disabled) return fail("disabled user");
     if (locked) return fail("account locked");
@@ -217,12 +248,64 @@ export class SignInService {
   }
 
   /**
+   * Sign-in with a directory password (LDAP bind): the same single 401 for every failure, the
+   * same failure count and lock-out as local passwords (kept per directory account), audited
+   * with method "ldap". An empty password is refused before anything is sent (an LDAP bind with
+   * an empty password is an unauthenticated bind, which servers answer with success).
+   */
+  private async directoryLogin(input: { name: string; password: string; client: string; userAgent?: string }, fail: (reason: string) => Promise<never>): Promise<SignedIn> {
+    if (input.password.length === 0) return await fail("empty password");
+    let account: Awaited<ReturnType<DirectorySignIn["account"]>>;
+    try {
+      account = await this.directories!.account(input.name);
+    } catch (err) {
+      await this.audit.record(null, "auth.login.failed", null, { client: input.client, method: "ldap", error: (err as Error).message }, "error");
+      return await fail("directory unavailable");
+    }
+    if (!account) return await fail("unknown user");
+    try {
+      const now = this.now();
+      const lockKey = `signin.directory.${account.key}`;
+      const lock = (await this.store.settings.get<DirectoryLock>(lockKey)) ?? { failedCount: 0, lockedUntil: null };
+      const target = { client: input.client, method: "ldap", source: account.source };
+      if (lock.lockedUntil && Date.parse(lock.lockedUntil) > now) return await fail("account locked");
+      let ok: boolean;
+      try {
+        ok = await account.checkPassword(input.password);
+      } catch (err) {
+        await this.audit.record(null, "auth.login.failed", account.source, { ...target, error: (err as Error).message }, "error");
+        return await fail("directory unavailable");
+      }
+      if (!ok) {
+        // Read again and counted in one transaction: concurrent failures all count.
+        const { after, lockNow } = await this.store.withTransaction(async (tx) => {
+          const failed = ((await tx.settings.get<DirectoryLock>(lockKey))?.failedCount ?? 0) + 1;
+          const lockNow = this.options.lockAfter > 0 && failed >= this.options.lockAfter;
+          const after: DirectoryLock = lockNow ? { failedCount: 0, lockedUntil: iso(now + this.options.lockMs) } : { failedCount: failed, lockedUntil: null };
+          await tx.settings.set(lockKey, after);
+          return { after, lockNow };
+        });
+        await this.audit.record(null, "auth.login.failed", account.source, { ...target, login: input.name, failures: lockNow ? this.options.lockAfter : after.failedCount }, "denied");
+        if (lockNow) await this.audit.record(null, "auth.lockout", account.source, { ...target, login: input.name, until: after.lockedUntil, failures: this.options.lockAfter }, "denied");
+        return await fail("wrong password");
+      }
+      if (lock.failedCount > 0 || lock.lockedUntil) await this.store.settings.delete(lockKey);
+      const name = await account.admit();
+      const user = await this.accounts.getUser(name);
+      if (user.disabled) return await fail("disabled user");
+      return await this.openSession(user, { method: "ldap", provider: account.source, client: input.client, userAgent: input.userAgent });
+    } finally {
+      await account.close();
+    }
+  }
+
+  /**
    * Opens a session for a user whose identity was just proven (a password here, an OpenID
    * provider's ID token in oidc-sign-in.ts) and audits `auth.login` with the method.
    */
   async openSession(
     user: UserRow,
-    input: { method: "password" | "oidc"; client: string; userAgent?: string; provider?: string; opSid?: string | null; idToken?: string | null; details?: Record<string, unknown> },
+    input: { method: "password" | "oidc" | "ldap"; client: string; userAgent?: string; provider?: string; opSid?: string | null; idToken?: string | null; details?: Record<string, unknown> },
   ): Promise<SignedIn> {
     const now = this.now();
     await this.purgeEndedSessions(now);

@@ -185,3 +185,16 @@ jobRoutes.openapi(
   }),
   async (c) => c.json(await c.get("kb").jobs.submitOptimize(c.get("actor"), c.req.valid("json")), 202),
 );
+
+jobRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/admin/directories/{id}/sync",
+    summary: "Sync one LDAP / Active Directory directory now (admins): users, groups and memberships of source ldap:{id}",
+    description:
+      "Submits a `directory-sync` job. The job reads the directory's users and groups (paged), upserts them, sets group members (nested groups included), deactivates users no longer found (their tokens and sessions revoked) and removes groups no longer found; its counts are in the job's `params.result`. A directory that cannot be reached fails the job with the reason and changes nothing. 404 `not_found` for an id not in ldap-directories.json.",
+    request: { params: z.object({ id: z.string().min(1).max(16).openapi({ param: { name: "id", in: "path" }, example: "corp" }) }) },
+    responses: { ...accepted, ...errorResponses },
+  }),
+  async (c) => c.json(await c.get("kb").ldap.submitSync(c.get("actor"), c.req.valid("param").id), 202),
+);

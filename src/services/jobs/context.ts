@@ -78,6 +78,8 @@ export interface JobDeps {
   optimizeIntervalS?: number;
   /** Seconds a re-embed waits after its switch before checking the new table against SQLite (default 5). */
   switchGraceS?: number;
+  /** Syncs one LDAP directory (the directory-sync kind; services/ldap/directories.ts); its counts. */
+  directorySync?: (directory: string, progress: (phase: string) => Promise<void>) => Promise<object>;
 }
 
 /** What a job run may ask of the worker running it. */

@@ -4,6 +4,7 @@
  * Kinds are stored as text (jobs.kind has no enum or CHECK), so a new kind needs no migration.
  */
 import type { JobKindRunner } from "./context.ts";
+import { directorySyncKind } from "./kinds/directory-sync.ts";
 import { ingestKind } from "./kinds/ingest.ts";
 import { optimizeKind } from "./kinds/optimize.ts";
 import { reembedKind } from "./kinds/reembed.ts";
@@ -16,6 +17,7 @@ const KINDS = {
   reindex: reindexKind,
   reembed: reembedKind,
   optimize: optimizeKind,
+  "directory-sync": directorySyncKind,
 } satisfies Record<string, JobKindRunner>;
 
 export type JobKind = keyof typeof KINDS;

@@ -16,7 +16,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { classificationLevel, parsePrincipalList, SYSTEM_ACTOR } from "../../../policies/index.ts";
-import type { MetadataStore } from "../../stores/metadata.ts";
+import type { MetadataRepositories, MetadataStore } from "../../stores/metadata.ts";
 import type { JobsService } from "./jobs-service.ts";
 
 const SourceSchema = z.object({
@@ -167,6 +167,19 @@ export function loadSources(envJson: string | undefined, dataDir: string): SyncS
 
 const WATCH_DEBOUNCE_MS = 3000;
 
+/**
+ * A job submitted every `everyMs` besides the folder syncs (a directory sync every
+ * `syncIntervalMinutes`): not again while one it `matches` is queued or running; the first
+ * runs at once. Its last submit time is kept like a folder source's.
+ */
+export interface IntervalSchedule {
+  name: string;
+  everyMs: number;
+  kind: string;
+  matches: (params: Record<string, unknown>) => boolean;
+  submit: (tx: MetadataRepositories) => Promise<{ jobId: string }>;
+}
+
 export class Scheduler {
   private readonly watchers: fs.FSWatcher[] = [];
   /** Per source: time of the last file event not yet synced. */
@@ -180,6 +193,8 @@ export class Scheduler {
       jobsService: JobsService;
       log?: (msg: string, fields?: Record<string, unknown>) => void;
       now?: () => Date;
+      /** Asked at every tick (the directories file may change meanwhile). */
+      intervals?: () => IntervalSchedule[];
     },
   ) {
     for (const s of sources.filter((x) => x.watch)) {
@@ -196,7 +211,7 @@ export class Scheduler {
   }
 
   get names(): string[] {
-    return this.sources.map((s) => s.name);
+    return [...this.sources.map((s) => s.name), ...(this.deps.intervals?.() ?? []).map((s) => s.name)];
   }
 
   private due(s: SyncSource, last: Date | null, now: Date): boolean {
@@ -240,6 +255,25 @@ export class Scheduler {
         this.changedAt.delete(s.name);
         submitted.push(jobId);
         this.deps.log?.("scheduled sync submitted", { source: s.name, folder: s.folder, jobId });
+      }
+    }
+    for (const s of this.deps.intervals?.() ?? []) {
+      const key = `schedule.${s.name}.last`;
+      const isDue = (lastIso: string | undefined) => !lastIso || now.getTime() - Date.parse(lastIso) >= s.everyMs;
+      if (!isDue(await metadata.settings.get<string>(key))) continue;
+      try {
+        const jobId = await metadata.withTransaction(async (tx) => {
+          if (!isDue(await tx.settings.get<string>(key))) return null;
+          if (await tx.jobs.activeJobWith(s.kind, s.matches)) return null;
+          await tx.settings.set(key, now.toISOString());
+          return (await s.submit(tx)).jobId;
+        });
+        if (jobId) {
+          submitted.push(jobId);
+          this.deps.log?.("scheduled job submitted", { schedule: s.name, kind: s.kind, jobId });
+        }
+      } catch (err) {
+        this.deps.log?.("scheduled job refused", { schedule: s.name, err: (err as Error).message });
       }
     }
     return submitted;
