@@ -120,6 +120,18 @@ describe("kb admin commands", () => {
     expect(events.find((e) => e.action === "token.revoke" && e.target === id)).toMatchObject({ actor: "user:system", details: { user: "lee", before: { revokedAt: null } } });
   });
 
+  it("creates a service account and a scoped, rate-limited token for it", async () => {
+    expect(await kb("users", "create-service", "crawler", "--role", "viewer")).toMatch(/^created service account crawler \(viewer\)/);
+    expect(await kb("users", "list")).toMatch(/^crawler\tservice\tviewer\t/m);
+    const token = (await kb("tokens", "create", "crawler", "--scope", "search", "--scope", "ask", "--rate", "60")).trim();
+    expect(token).toMatch(/^kb_/);
+    expect(await kb("tokens", "list", "crawler")).toMatch(/\tscopes=ask,search\trate=60\tactive$/);
+    await expect(kb("tokens", "create", "crawler", "--scope", "everything")).rejects.toThrow(/unknown scope "everything"/);
+    const events = (await kb("audit", "--jsonl")).trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    expect(events.find((e) => e.action === "user.create" && e.target === "user:crawler")).toMatchObject({ details: { after: { kind: "service" } } });
+    expect(events.find((e) => e.action === "token.create" && e.target === "user:crawler")).toMatchObject({ details: { scopes: ["ask", "search"], rateLimitPerMinute: 60 } });
+  });
+
   it("scans for personal data through the sensitive-data service (audited; only for those who manage every document)", async () => {
     expect(await kb("sensitive", "scan")).toMatch(/^scanned \d+ chunks of 1 documents: 1 contain personal data$/);
     const events = (await kb("audit", "--jsonl")).trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));

@@ -5,12 +5,14 @@
  */
 import { authorize, CLASSIFICATIONS, classificationLabel, Groups, Tokens, Users, type Actor } from "../../policies/index.ts";
 import type { MetadataStore, UserRow } from "../stores/metadata.ts";
-import type { Accounts, NameConflicts, TokenInfo } from "./accounts.ts";
+import type { Accounts, NameConflicts, NewTokenOptions, TokenInfo } from "./accounts.ts";
 import type { AuditLog } from "./audit.ts";
 import { badRequest, notFound } from "./errors.ts";
 
 export interface UserView {
   name: string;
+  /** "service": an integration's account, API tokens only. */
+  kind: "person" | "service";
   role: string;
   clearance: number;
   disabled: boolean;
@@ -66,7 +68,7 @@ export class AdminService {
    * role, groups after nesting, clearance and capabilities. Anyone signed in; not audited (a read
    * of one's own account, as with tokens' `self` actions).
    */
-  me(actor: Actor): { name: string; role: string; groups: string[]; clearance: number; classification: string; capabilities: string[] } {
+  me(actor: Actor): { name: string; role: string; groups: string[]; clearance: number; classification: string; capabilities: string[]; scopes: string[] | null } {
     const capabilities = actor.capabilities ? [...actor.capabilities] : [...this.accounts.roles().capabilitiesOf(actor.role)];
     return {
       name: actor.name,
@@ -75,6 +77,7 @@ export class AdminService {
       clearance: actor.clearance,
       classification: classificationLabel(Math.min(actor.clearance, CLASSIFICATIONS.length - 1)),
       capabilities: capabilities.sort(),
+      scopes: actor.scopes ? [...actor.scopes] : null,
     };
   }
 
@@ -100,7 +103,7 @@ export class AdminService {
   }
 
   private async view(u: UserRow): Promise<UserView> {
-    return { name: u.name, role: u.role, clearance: u.clearance, disabled: u.disabled, groups: await this.accounts.directGroups(u.name), createdAt: u.createdAt };
+    return { name: u.name, kind: u.kind, role: u.role, clearance: u.clearance, disabled: u.disabled, groups: await this.accounts.directGroups(u.name), createdAt: u.createdAt };
   }
 
   async listUsers(actor: Actor): Promise<UserView[]> {
@@ -123,7 +126,8 @@ export class AdminService {
     return { ...(await this.view(u)), memberOf: await this.accounts.membershipPaths(name), capabilities: [...this.accounts.roles().capabilitiesOf(u.role)].sort() };
   }
 
-  async createUser(actor: Actor, input: { name: string; role?: string; groups?: string[]; clearance?: number }): Promise<UserView> {
+  /** `kind: "service"` makes a service account (API tokens only; it can never sign in). */
+  async createUser(actor: Actor, input: { name: string; role?: string; groups?: string[]; clearance?: number; kind?: "person" | "service" }): Promise<UserView> {
     authorize(actor, "create", Users, null);
     const u = await this.accounts.createUser(input);
     const after = await this.view(u);
@@ -219,12 +223,18 @@ export class AdminService {
   }
 
   /** Creates a token; the secret is returned once and never stored or logged. */
-  async createToken(actor: Actor, user: string, options: { name?: string; expiresInDays?: number; expiresAt?: string } = {}): Promise<{ token: string; info: TokenInfo }> {
+  async createToken(actor: Actor, user: string, options: NewTokenOptions = {}): Promise<{ token: string; info: TokenInfo }> {
     user = await this.accounts.userName(user);
     authorize(actor, "create", Tokens, { name: user });
     if (options.expiresAt !== undefined && Number.isNaN(Date.parse(options.expiresAt))) throw badRequest(`invalid expiresAt "${options.expiresAt}"`);
     const created = await this.accounts.createToken(user, options);
-    await this.audit.record(actor, "token.create", `user:${user}`, { tokenId: created.info.id, name: created.info.name, expiresAt: created.info.expiresAt });
+    await this.audit.record(actor, "token.create", `user:${user}`, {
+      tokenId: created.info.id,
+      name: created.info.name,
+      expiresAt: created.info.expiresAt,
+      scopes: created.info.scopes,
+      rateLimitPerMinute: created.info.rateLimitPerMinute,
+    });
     return created;
   }
 

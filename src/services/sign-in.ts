@@ -203,6 +203,8 @@ export class SignInService {
     };
     if (!user || !credential) return fail(user ? "no password set" : "unknown user");
     if (user.disabled) return fail("disabled user");
+    // A service account uses API tokens only (set_password refuses it; this covers a password stored any other way).
+    if (user.kind === "service") return fail("service account");
     if (locked) return fail("account locked");
     if (!passwordOk) {
       const lockAfter = this.options.lockAfter > 0 ? this.options.lockAfter : Number.POSITIVE_INFINITY;
@@ -256,7 +258,8 @@ export class SignInService {
     const now = this.now();
     if (!this.isLive(row, now)) return null;
     const user = await this.accounts.userById(row.userId);
-    if (!user || user.disabled) return null;
+    // A service account never holds a session, whichever sign-in path would have opened one.
+    if (!user || user.disabled || user.kind === "service") return null;
     if (now - Date.parse(row.lastSeenAt) >= SESSION_TOUCH_MS) {
       row.lastSeenAt = iso(now);
       await this.store.sessions.touch(row.id, row.lastSeenAt);
@@ -334,6 +337,7 @@ export class SignInService {
     name = await this.accounts.userName(name);
     authorize(actor, "set_password", Users, { name });
     const user = await this.accounts.getUser(name);
+    if (user.kind === "service") throw badRequest(`"${user.name}" is a service account: it signs in with API tokens only, never a password`, "service_account");
     if ((input.password === undefined) === !input.generate) throw badRequest("give either a password or generate: true", "invalid_request");
     const password = input.generate ? generatePassword() : checkNewPassword(input.password!);
     const sessionsRevoked = await this.replacePassword(user.id, password);

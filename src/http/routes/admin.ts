@@ -3,7 +3,8 @@
  * auditing live in AdminService (policies/users.ts decides), so these handlers only translate.
  */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import { CLASSIFICATIONS, classificationLevel } from "../../../policies/index.ts";
+import { CLASSIFICATIONS, classificationLevel, SCOPE_NAMES, TOKEN_SCOPES } from "../../../policies/index.ts";
+import { MAX_TOKEN_RATE_PER_MINUTE } from "../../services/accounts.ts";
 import { badRequest } from "../../services/errors.ts";
 import type { AppEnv } from "../env.ts";
 import { errorResponses } from "../schemas.ts";
@@ -27,7 +28,15 @@ const NameParam = z.object({ name: Name.openapi({ param: { name: "name", in: "pa
 const IdParam = z.object({ id: z.string().min(1).max(100).openapi({ param: { name: "id", in: "path" } }) });
 
 const UserSchema = z
-  .object({ name: z.string(), role: z.string(), clearance: z.number().int(), disabled: z.boolean(), groups: z.array(z.string()), createdAt: z.string() })
+  .object({
+    name: z.string(),
+    kind: z.enum(["person", "service"]).openapi({ description: "`service`: an integration's account, which only uses API tokens (password and single sign-on are refused)" }),
+    role: z.string(),
+    clearance: z.number().int(),
+    disabled: z.boolean(),
+    groups: z.array(z.string()),
+    createdAt: z.string(),
+  })
   .openapi("User");
 const UserDetailSchema = UserSchema.extend({
   memberOf: z.record(z.string(), z.array(z.string())).openapi({ description: "Each group (after nesting) → the chain of groups through which the user belongs to it" }),
@@ -44,8 +53,15 @@ const TokenSchema = z
     expiresAt: z.string().nullable(),
     revokedAt: z.string().nullable(),
     lastUsedAt: z.string().nullable(),
+    scopes: z.array(z.string()).nullable().openapi({ description: "What the token may be used for (null: everything its user's role allows)" }),
+    rateLimitPerMinute: z.number().int().nullable().openapi({ description: "The token's own requests per minute (null: the server's limit; 0: unlimited)" }),
   })
   .openapi("Token");
+const ScopeName = z.enum(SCOPE_NAMES as [string, ...string[]]).openapi({
+  description: `A token scope: ${Object.entries(TOKEN_SCOPES)
+    .map(([n, d]) => `\`${n}\` (${d.description})`)
+    .join("; ")}. A scoped token keeps only what both its user's role and its scopes allow; anything else is 403 \`scope_denied\`.`,
+});
 
 const json = <T extends z.ZodType>(schema: T, description = "OK") => ({ description, content: { "application/json": { schema } } });
 const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
@@ -62,7 +78,17 @@ adminRoutes.openapi(
     method: "post",
     path: "/admin/users",
     summary: "Create a user",
-    request: body(z.object({ name: Name, role: z.string().optional(), groups: z.array(Name).optional(), clearance: ClassificationInput.optional() }).openapi("NewUser")),
+    request: body(
+      z
+        .object({
+          name: Name,
+          role: z.string().optional(),
+          groups: z.array(Name).optional(),
+          clearance: ClassificationInput.optional(),
+          kind: z.enum(["person", "service"]).optional().openapi({ description: "`service` for an integration's account (API tokens only); default `person`" }),
+        })
+        .openapi("NewUser"),
+    ),
     responses: { 201: json(UserSchema, "Created"), 409: errorResponses[400], ...errorResponses },
   }),
   async (c) => c.json(await c.get("kb").admin.createUser(c.get("actor"), c.req.valid("json")), 201),
@@ -173,7 +199,8 @@ adminRoutes.openapi(
             groups: z.array(z.string()),
             clearance: z.number().int(),
             classification: z.string().openapi({ description: "The clearance as a classification label" }),
-            capabilities: z.array(z.string()),
+            capabilities: z.array(z.string()).openapi({ description: "What the role allows, narrowed to the token's scopes for a scoped token" }),
+            scopes: z.array(z.string()).nullable().openapi({ description: "The scopes of the token this request used (null: not a scoped token)" }),
           })
           .openapi("Me"),
       ),
@@ -285,7 +312,17 @@ adminRoutes.openapi(
     summary: "Create a token for a user; the secret is returned once",
     request: {
       params: NameParam,
-      ...body(z.object({ name: z.string().max(100).optional(), expiresInDays: z.number().positive().max(3650).optional(), expiresAt: z.string().datetime({ offset: true }).optional() }).openapi("NewToken")),
+      ...body(
+        z
+          .object({
+            name: z.string().max(100).optional(),
+            expiresInDays: z.number().positive().max(3650).optional(),
+            expiresAt: z.string().datetime({ offset: true }).optional(),
+            scopes: z.array(ScopeName).min(1).max(SCOPE_NAMES.length).optional().openapi({ description: "Omitted: everything the user's role allows" }),
+            rateLimitPerMinute: z.number().int().min(0).max(MAX_TOKEN_RATE_PER_MINUTE).optional().openapi({ description: "The token's own requests per minute instead of the server's (0: unlimited)" }),
+          })
+          .openapi("NewToken"),
+      ),
     },
     responses: { 201: json(z.object({ token: z.string(), info: TokenSchema }), "Created"), ...errorResponses },
   }),

@@ -63,6 +63,11 @@ export function UsersScreen() {
                   <Anchor component={Link} to={`/admin/users/${encodeURIComponent(u.name)}`}>
                     {u.name}
                   </Anchor>
+                  {u.kind === "service" ? (
+                    <Badge ml="xs" color="grape" variant="light">
+                      {t("users.service")}
+                    </Badge>
+                  ) : null}
                 </Table.Td>
                 <Table.Td>{u.role}</Table.Td>
                 <Table.Td>
@@ -92,10 +97,16 @@ function CreateUser({ opened, onClose }: { opened: boolean; onClose: () => void 
   const [role, setRole] = useState<string | null>("viewer");
   const [clearance, setClearance] = useState<string | null>("1");
   const [memberOf, setMemberOf] = useState<string[]>([]);
+  const [service, setService] = useState(false);
   const [password, setPassword] = useState<string | null>(null);
   const create = useMutation({
     mutationFn: async () => {
-      await apiJson("/api/v1/admin/users", { method: "POST", body: JSON.stringify({ name: name.trim(), role: role ?? undefined, clearance: Number(clearance ?? 0), groups: memberOf }) });
+      await apiJson("/api/v1/admin/users", {
+        method: "POST",
+        body: JSON.stringify({ name: name.trim(), role: role ?? undefined, clearance: Number(clearance ?? 0), groups: memberOf, ...(service ? { kind: "service" } : {}) }),
+      });
+      // A service account never has a password: it gets API tokens (the tokens screen).
+      if (service) return null;
       const pw = await apiJson<{ generated?: string }>(`/api/v1/admin/users/${encodeURIComponent(name.trim())}/password`, { method: "PUT", body: JSON.stringify({ generate: true }) }).catch(() => null);
       return pw?.generated ?? null;
     },
@@ -110,6 +121,7 @@ function CreateUser({ opened, onClose }: { opened: boolean; onClose: () => void 
     setName("");
     setPassword(null);
     setMemberOf([]);
+    setService(false);
     onClose();
   };
   return (
@@ -132,6 +144,7 @@ function CreateUser({ opened, onClose }: { opened: boolean; onClose: () => void 
             <Select label={t("users.role")} data={roles} value={role} onChange={setRole} allowDeselect={false} />
             <Select label={t("users.clearance")} data={CLASSIFICATION_LEVELS.map((c, i) => ({ value: String(i), label: t(`class.${c}`) }))} value={clearance} onChange={setClearance} allowDeselect={false} />
             <MultiSelect label={t("users.groups")} data={(groups.data?.items ?? []).map((g) => g.name)} value={memberOf} onChange={setMemberOf} searchable />
+            <Switch label={t("users.serviceSwitch")} checked={service} onChange={(e) => setService(e.currentTarget.checked)} />
             <Group justify="flex-end">
               <Button variant="default" onClick={close}>
                 {t("common.cancel")}
