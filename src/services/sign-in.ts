@@ -127,6 +127,9 @@ export function generatePassword(): string {
   return crypto.randomBytes(15).toString("base64url");
 }
 
+/** How a password sign-in is described in its audit events (single sign-on names its own method and provider). */
+const PASSWORD_METHOD = { method: "password", provider: "local" } as const;
+
 export function hashPassword(password: string): Promise<string> {
   return hash(normalize(password), ARGON2_OPTIONS);
 }
@@ -201,21 +204,31 @@ export class SignInService {
       await this.failures?.record(input.client, input.target ?? "POST /api/v1/auth/login", reason);
       throw invalidCredentials();
     };
-    if (!user || !credential) return fail(user ? "no password set" : "unknown user");
-    if (user.disabled) return fail("disabled user");
+    // A failure for an existing account is an `auth.login.failed` event on it, saying why (the
+    // answer does not). An unknown name is only in the per-address failure log: the typed name
+    // may be anything (a password typed into the wrong field), so it is not written down.
+    const recordFailed = (reason: string, details: Record<string, unknown> = {}) =>
+      this.audit.record(null, "auth.login.failed", `user:${user!.name}`, { client: input.client, ...PASSWORD_METHOD, reason, ...details }, "denied");
+    const failFor = async (reason: string): Promise<never> => {
+      await recordFailed(reason);
+      return fail(reason);
+    };
+    if (!user) return fail("unknown user");
     // A service account uses API tokens only (set_password refuses it; this covers a password stored any other way).
-    if (user.kind === "service") return fail("service account");
-    if (locked) return fail("account locked");
+    if (user.kind === "service") return failFor("service account");
+    if (!credential) return failFor("no password set");
+    if (user.disabled) return failFor("disabled user");
+    if (locked) return failFor("account locked");
     if (!passwordOk) {
       const lockAfter = this.options.lockAfter > 0 ? this.options.lockAfter : Number.POSITIVE_INFINITY;
       const after = await this.store.credentials.recordFailure(user.id, lockAfter, iso(now + this.options.lockMs));
       const nowLocked = after?.lockedUntil != null && Date.parse(after.lockedUntil) > now;
-      await this.audit.record(null, "auth.login.failed", `user:${user.name}`, { client: input.client, failures: nowLocked ? this.options.lockAfter : after?.failedCount }, "denied");
-      if (nowLocked) await this.audit.record(null, "auth.lockout", `user:${user.name}`, { client: input.client, until: after!.lockedUntil, failures: this.options.lockAfter }, "denied");
+      await recordFailed("wrong password", { failures: nowLocked ? this.options.lockAfter : after?.failedCount });
+      if (nowLocked) await this.audit.record(null, "auth.lockout", `user:${user.name}`, { client: input.client, ...PASSWORD_METHOD, until: after!.lockedUntil, failures: this.options.lockAfter }, "denied");
       return fail("wrong password");
     }
     if (credential.failedCount > 0 || credential.lockedUntil) await this.store.credentials.clearFailures(user.id);
-    return this.openSession(user, { method: "password", client: input.client, userAgent: input.userAgent });
+    return this.openSession(user, { method: "password", client: input.client, userAgent: input.userAgent, details: { provider: PASSWORD_METHOD.provider } });
   }
 
   /**
@@ -226,6 +239,8 @@ export class SignInService {
     user: UserRow,
     input: { method: "password" | "oidc"; client: string; userAgent?: string; provider?: string; opSid?: string | null; idToken?: string | null; details?: Record<string, unknown> },
   ): Promise<SignedIn> {
+    // A service account uses API tokens only, whichever way its identity was proven.
+    if (user.kind === "service") throw invalidCredentials();
     const now = this.now();
     await this.purgeEndedSessions(now);
     const token = SESSION_TOKEN_PREFIX + crypto.randomBytes(32).toString("base64url");
