@@ -88,7 +88,7 @@ describe("kb admin commands", () => {
 
   it("manages users, groups and tokens", async () => {
     expect(await kb("users", "set", "kim", "--clearance", "confidential")).toContain("kim\tviewer\tclearance=2\tenabled");
-    expect(await kb("groups", "members", "hr")).toBe("group:seoul");
+    expect(await kb("groups", "members", "hr")).toBe("group:seoul\tmanual");
     expect(await kb("users", "show", "kim")).toContain("group:hr\tvia seoul → hr");
     const token = (await kb("tokens", "create", "kim")).trim();
     expect(token).toMatch(/^kb_/);
@@ -101,7 +101,7 @@ describe("kb admin commands", () => {
     await expect(kb("groups", "add", "ghosts", "--members", "user:kim,user:nobody")).rejects.toThrow(/user "nobody" not found/);
     expect(await kb("groups", "list")).not.toContain("ghosts");
     expect(await kb("groups", "add", "Ghosts", "--members", "user:KIM")).toBe("group ghosts ready");
-    expect(await kb("groups", "members", "GHOSTS")).toBe("user:kim");
+    expect(await kb("groups", "members", "GHOSTS")).toBe("user:kim\tmanual");
     expect(await kb("users", "conflicts")).toBe("no conflicts");
   });
 
@@ -122,7 +122,7 @@ describe("kb admin commands", () => {
 
   it("creates a service account and a scoped, rate-limited token for it", async () => {
     expect(await kb("users", "create-service", "crawler", "--role", "viewer")).toMatch(/^created service account crawler \(viewer\)/);
-    expect(await kb("users", "list")).toMatch(/^crawler\tservice\tviewer\t/m);
+    expect(await kb("users", "list")).toMatch(/^crawler\tviewer\tclearance=1\tkind=service\tsource=local\t/m);
     const token = (await kb("tokens", "create", "crawler", "--scope", "search", "--scope", "ask", "--rate", "60")).trim();
     expect(token).toMatch(/^kb_/);
     expect(await kb("tokens", "list", "crawler")).toMatch(/\tscopes=ask,search\trate=60\tactive$/);

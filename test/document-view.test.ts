@@ -185,7 +185,7 @@ describe("choosing access for an upload", () => {
     expect(status).toBe(200);
     expect(body.users).toEqual(expect.arrayContaining(["kim", "boss", "writer"]));
     expect(body.users).not.toContain("gone");
-    expect(body.groups).toEqual([{ name: "finance", description: null }]);
+    expect(body.groups).toEqual([{ name: "finance", description: null, displayName: null, source: "local" }]);
     expect(body.classifications).toEqual([
       { level: 0, label: "public" },
       { level: 1, label: "internal" },

@@ -7,7 +7,7 @@ import { BUILTIN_ROLE_CATALOG, canonicalName, checkNewName, nameSkeleton, normal
 import { CLASSIFICATIONS, DEFAULT_CLEARANCE } from "../../policies/classification.ts";
 import { newId, sha256Hex } from "../stores/ids.ts";
 import type { AuditLog } from "./audit.ts";
-import type { MetadataStore, TokenRow, UserRow, UsersStore } from "../stores/metadata.ts";
+import { MANUAL_ORIGIN, type GroupRow, type MetadataStore, type TokenRow, type UserRow, type UsersStore } from "../stores/metadata.ts";
 import { ServiceError, badRequest, notFound } from "./errors.ts";
 
 export const TOKEN_PREFIX = "kb_";
@@ -245,8 +245,24 @@ export class Accounts {
     return this.users.groupExists(await this.groupName(name));
   }
 
-  listGroups(): Promise<{ name: string; description: string | null }[]> {
+  /** Every group with its source (`local` or the directory that manages it) and display name. */
+  listGroups(): Promise<GroupRow[]> {
     return this.users.listGroups();
+  }
+
+  /** A group with its source and display name, or undefined. */
+  async group(name: string): Promise<GroupRow | undefined> {
+    return this.users.group(await this.groupName(name));
+  }
+
+  /**
+   * A group's direct membership rows with who wrote each: `manual` (an admin) or the directory
+   * source whose sync replaces it. A membership written by both appears once per origin.
+   */
+  async memberRows(groupName: string): Promise<{ kind: "user" | "group"; name: string; origin: string }[]> {
+    const group = await this.groupName(groupName);
+    if (!(await this.users.groupExists(group))) throw notFound(`group "${group}"`);
+    return this.users.memberRows(group);
   }
 
   /** Adds a user or group to a group; `createGroup` makes a missing group on the fly (CLI convenience). */
@@ -274,12 +290,29 @@ export class Accounts {
     }
   }
 
+  /**
+   * Removes an admin's (manual) membership row. A membership a directory source wrote is that
+   * source's to change: removing it here would last only until its next sync, so it is refused
+   * (409 `directory_membership`) unless a manual row is what is removed. Returns false when the
+   * member is not in the group at all.
+   */
   async removeFromGroup(groupName: string, kind: "user" | "group", memberName: string): Promise<boolean> {
     const group = await this.groupName(groupName);
-    if (!(await this.users.groupExists(group))) throw notFound(`group "${group}"`);
-    const before = (await this.users.members(group)).length;
-    await this.users.removeMember(group, kind, await this.memberName(this.users, kind, memberName));
-    return (await this.users.members(group)).length < before;
+    const member = await this.memberName(this.users, kind, memberName);
+    return this.store.withTransaction(async (tx) => {
+      if (!(await tx.users.groupExists(group))) throw notFound(`group "${group}"`);
+      const origins = (await tx.users.memberRows(group)).filter((r) => r.kind === kind && r.name === member).map((r) => r.origin);
+      if (origins.length === 0) return false;
+      if (!origins.includes(MANUAL_ORIGIN)) {
+        throw new ServiceError(
+          409,
+          "directory_membership",
+          `${kind}:${member} is in group "${group}" through ${origins.join(", ")}: change it in the directory (it would come back at the next sync)`,
+        );
+      }
+      await tx.users.removeMember(group, kind, member, MANUAL_ORIGIN);
+      return true;
+    });
   }
 
   async members(groupName: string): Promise<{ kind: "user" | "group"; name: string }[]> {

@@ -33,7 +33,8 @@ export function registerAccountCommands(program: Command): void {
     .description("list users")
     .action(async () =>
       withKb(async (kb) => {
-        for (const u of await kb.admin.listUsers(SYSTEM_ACTOR)) console.log(`${u.name}\t${u.kind}\t${u.role}\tclearance=${u.clearance}\tgroups=${u.groups.join(",")}${u.disabled ? "\tdisabled" : ""}`);
+        for (const u of await kb.admin.listUsers(SYSTEM_ACTOR))
+          console.log(`${u.name}\t${u.role}\tclearance=${u.clearance}\tkind=${u.kind}\tsource=${u.source}\tgroups=${u.groups.join(",")}${u.disabled ? "\tdisabled" : ""}${u.displayName ? `\t${JSON.stringify(u.displayName)}` : ""}`);
       }),
     );
   users
@@ -67,10 +68,10 @@ export function registerAccountCommands(program: Command): void {
     );
   groups
     .command("list")
-    .description("list groups")
+    .description("list groups: name, source (local, oidc:…, ldap:…, scim:…) and display name")
     .action(async () =>
       withKb(async (kb) => {
-        for (const g of await kb.admin.listGroups(SYSTEM_ACTOR)) console.log(g.name);
+        for (const g of await kb.admin.listGroups(SYSTEM_ACTOR)) console.log(`${g.name}\t${g.source}${g.displayName ? `\t${JSON.stringify(g.displayName)}` : ""}`);
       }),
     );
 
@@ -183,10 +184,11 @@ export function registerAccountCommands(program: Command): void {
     );
   groups
     .command("members <name>")
-    .description("list a group's direct members")
+    .description("list a group's direct members with who wrote each membership: manual (an admin; a manual override in a directory group) or the directory source")
     .action(async (name: string) =>
       withKb(async (kb) => {
-        for (const m of (await kb.admin.getGroup(SYSTEM_ACTOR, name)).members) console.log(`${m.kind}:${m.name}`);
+        for (const m of (await kb.admin.getGroup(SYSTEM_ACTOR, name)).memberOrigins)
+          console.log(`${m.kind}:${m.name}\t${m.override ? "manual override" : m.origin}${m.displayName ? `\t${JSON.stringify(m.displayName)}` : ""}`);
       }),
     );
   groups

@@ -30,6 +30,9 @@ const IdParam = z.object({ id: z.string().min(1).max(100).openapi({ param: { nam
 const UserSchema = z
   .object({
     name: z.string(),
+    source: z.string().openapi({ description: "`local` (created here), or the directory that manages the account: `oidc:<id>`, `ldap:<id>`, `scim:<id>`" }),
+    externalId: z.string().nullable().openapi({ description: "The account's stable id in its directory (null for local accounts)" }),
+    displayName: z.string().nullable().openapi({ description: "For screens; never part of an access decision" }),
     kind: z.enum(["person", "service"]).openapi({ description: "`service`: an integration's account, which only uses API tokens (password and single sign-on are refused)" }),
     role: z.string(),
     clearance: z.number().int(),
@@ -43,7 +46,26 @@ const UserDetailSchema = UserSchema.extend({
   capabilities: z.array(z.string()),
 }).openapi("UserDetail");
 const MemberSchema = z.object({ kind: z.enum(["user", "group"]), name: z.string() });
-const GroupSchema = z.object({ name: z.string(), description: z.string().nullable(), members: z.array(MemberSchema) }).openapi("Group");
+const MemberOriginSchema = z
+  .object({
+    kind: z.enum(["user", "group"]),
+    name: z.string(),
+    displayName: z.string().nullable(),
+    origin: z.string().openapi({ description: "Who wrote the membership: `manual` (an admin) or the directory source whose sync replaces it" }),
+    override: z.boolean().openapi({ description: "A manual row in a directory-managed group: kept through every sync until an admin removes it" }),
+  })
+  .openapi("MemberOrigin");
+const GroupSchema = z
+  .object({
+    name: z.string(),
+    description: z.string().nullable(),
+    source: z.string().openapi({ description: "`local`, or the directory that manages the group" }),
+    externalId: z.string().nullable(),
+    displayName: z.string().nullable(),
+    members: z.array(MemberSchema).openapi({ description: "Direct members, each once" }),
+    memberOrigins: z.array(MemberOriginSchema).openapi({ description: "Direct membership rows with who wrote each (a membership written by a directory and by an admin appears twice)" }),
+  })
+  .openapi("Group");
 const TokenSchema = z
   .object({
     id: z.string(),
@@ -215,14 +237,16 @@ adminRoutes.openapi(
     method: "get",
     path: "/directory",
     summary: "User and group names and classifications, to choose who may read an upload",
-    description: "For those who may upload or manage documents (ingest, manage_own_documents, manage_all_documents or manage_users); names only (enabled users). `q`: names containing it.",
+    description:
+      "For those who may upload or manage documents (ingest, manage_own_documents, manage_all_documents or manage_users); enabled users and groups with their display names and sources (`local`, `oidc:<id>`, `ldap:<id>`, `scim:<id>`). `q`: names or display names containing it.",
     request: { query: z.object({ q: z.string().max(64).optional() }) },
     responses: {
       200: json(
         z
           .object({
             users: z.array(z.string()),
-            groups: z.array(z.object({ name: z.string(), description: z.string().nullable() })),
+            userDetails: z.array(z.object({ name: z.string(), displayName: z.string().nullable(), source: z.string() })).openapi({ description: "The same users with their display names and sources" }),
+            groups: z.array(z.object({ name: z.string(), description: z.string().nullable(), displayName: z.string().nullable(), source: z.string() })),
             classifications: z.array(z.object({ level: z.number().int(), label: z.string() })),
           })
           .openapi("Directory"),
@@ -272,6 +296,7 @@ adminRoutes.openapi(
     method: "post",
     path: "/admin/groups/{name}/members",
     summary: "Add a member (user:<name> or group:<name>); a group member that would make a cycle is refused (409)",
+    description: "Recorded as a manual membership. In a directory-managed group it is a manual override: kept through every sync until an admin removes it, audited with `override: true`.",
     request: { params: NameParam, ...body(z.object({ member: z.string().min(1).max(80) }).openapi("NewMember")) },
     responses: { 200: json(GroupSchema), 409: errorResponses[400], ...errorResponses },
   }),
@@ -283,8 +308,9 @@ adminRoutes.openapi(
     method: "delete",
     path: "/admin/groups/{name}/members/{member}",
     summary: "Remove a member (user:<name> or group:<name>)",
+    description: "Removes the manual (admin's) membership. A membership only a directory wrote is refused with 409 `directory_membership`: change it in the directory.",
     request: { params: NameParam.extend({ member: z.string().min(1).max(80).openapi({ param: { name: "member", in: "path" } }) }) },
-    responses: { 200: json(GroupSchema), ...errorResponses },
+    responses: { 200: json(GroupSchema), 409: errorResponses[400], ...errorResponses },
   }),
   async (c) => {
     const { name, member } = c.req.valid("param");

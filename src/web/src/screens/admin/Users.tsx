@@ -50,6 +50,7 @@ export function UsersScreen() {
           <Table.Thead>
             <Table.Tr>
               <Table.Th>{t("common.name")}</Table.Th>
+              <Table.Th>{t("users.source")}</Table.Th>
               <Table.Th>{t("users.role")}</Table.Th>
               <Table.Th>{t("users.clearance")}</Table.Th>
               <Table.Th>{t("users.groups")}</Table.Th>
@@ -61,14 +62,20 @@ export function UsersScreen() {
               <Table.Tr key={u.name}>
                 <Table.Td>
                   <Anchor component={Link} to={`/admin/users/${encodeURIComponent(u.name)}`}>
-                    {u.name}
+                    {u.displayName ?? u.name}
                   </Anchor>
+                  {u.displayName ? (
+                    <Text size="xs" c="dimmed">
+                      {u.name}
+                    </Text>
+                  ) : null}
                   {u.kind === "service" ? (
                     <Badge ml="xs" color="grape" variant="light">
                       {t("users.service")}
                     </Badge>
                   ) : null}
                 </Table.Td>
+                <Table.Td>{u.source === "local" ? t("users.local") : u.source}</Table.Td>
                 <Table.Td>{u.role}</Table.Td>
                 <Table.Td>
                   <ClassificationBadge level={u.clearance} />
