@@ -110,6 +110,13 @@ describe("scoped tokens", () => {
     const ask = (await t.kb.admin.createToken(SYSTEM_ACTOR, "root", { scopes: ["ask"] })).token;
     expect((await call(t, ask, "POST", "/api/v1/ask", { question: "What is the vacation policy?" })).status).toBe(200);
     expect((await call(t, ask, "POST", "/api/v1/search", { query: "vacation" })).status).toBe(403);
+    // The OpenAI-compatible API is asking too.
+    const chat = { messages: [{ role: "user", content: "What is the vacation policy?" }] };
+    expect((await call(t, ask, "POST", "/v1/chat/completions", chat)).status).toBe(200);
+    const searchOnly = (await t.kb.admin.createToken(SYSTEM_ACTOR, "root", { scopes: ["search"] })).token;
+    const refused = await call(t, searchOnly, "POST", "/v1/chat/completions", chat);
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.code).toBe("scope_denied");
   });
 
   it("refuses unknown scopes and an empty scope list", async () => {
