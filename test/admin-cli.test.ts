@@ -127,6 +127,12 @@ describe("kb admin commands", () => {
     expect(token).toMatch(/^kb_/);
     expect(await kb("tokens", "list", "crawler")).toMatch(/\tscopes=ask,search\trate=60\tactive$/);
     await expect(kb("tokens", "create", "crawler", "--scope", "everything")).rejects.toThrow(/unknown scope "everything"/);
+    // Disabling revokes its tokens at once (and enabling again does not revive them).
+    expect(await kb("users", "set", "crawler", "--disable")).toMatch(/\tdisabled$/);
+    expect(await kb("tokens", "list", "crawler")).toMatch(/\tREVOKED$/);
+    expect(await kb("tokens", "list", "crawler")).not.toMatch(/\tactive$/m);
+    await kb("users", "set", "crawler", "--enable");
+    expect(await kb("tokens", "list", "crawler")).not.toMatch(/\tactive$/m);
     const events = (await kb("audit", "--jsonl")).trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
     expect(events.find((e) => e.action === "user.create" && e.target === "user:crawler")).toMatchObject({ details: { after: { kind: "service" } } });
     expect(events.find((e) => e.action === "token.create" && e.target === "user:crawler")).toMatchObject({ details: { scopes: ["ask", "search"], rateLimitPerMinute: 60 } });

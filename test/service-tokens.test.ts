@@ -4,10 +4,12 @@
  * `auth.scope_denied`), per-token rate limits, service accounts (tokens only, never a password
  * sign-in), and no configuration value in /readyz or the admin status.
  */
+import crypto from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
-import { hashPassword } from "../src/services/sign-in.ts";
+import { hashPassword, SESSION_TOKEN_PREFIX } from "../src/services/sign-in.ts";
+import { sha256Hex } from "../src/stores/ids.ts";
 import { ingestNow, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
 
 const PASSWORD = "correct horse battery staple";
@@ -211,6 +213,29 @@ describe("service accounts", () => {
 
     const token = (await call(t, admin, "POST", "/api/v1/admin/users/crawler/tokens", { scopes: ["search"] })).body.token as string;
     expect((await call(t, token, "POST", "/api/v1/search", { query: "anything" })).status).toBe(200);
+  });
+
+  it("a session row of a service account (however it was written) authenticates nothing", async () => {
+    const crawler = (await t.kb.accounts.listUsers()).find((u) => u.name === "crawler")!;
+    const now = Date.now();
+    const session = `${SESSION_TOKEN_PREFIX}${crypto.randomBytes(32).toString("base64url")}`;
+    await t.kb.metadata.sessions.insert({
+      id: "ses_forged",
+      userId: crawler.id,
+      tokenHash: sha256Hex(session),
+      createdAt: new Date(now).toISOString(),
+      lastSeenAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + 3_600_000).toISOString(),
+      revokedAt: null,
+      client: "127.0.0.1",
+      userAgent: null,
+    });
+    const res = await fetch(`${t.url}/api/v1/auth/session`, { headers: { cookie: `kb_session=${session}` } });
+    expect(res.status).toBe(401);
+    // The same row for a person is a live session (the refusal is the account's kind).
+    const kim = (await t.kb.accounts.listUsers()).find((u) => u.name === "kim")!;
+    await t.kb.metadata.sessions.insert({ id: "ses_person", userId: kim.id, tokenHash: sha256Hex(`${session}x`), createdAt: new Date(now).toISOString(), lastSeenAt: new Date(now).toISOString(), expiresAt: new Date(now + 3_600_000).toISOString(), revokedAt: null, client: "127.0.0.1", userAgent: null });
+    expect((await fetch(`${t.url}/api/v1/auth/session`, { headers: { cookie: `kb_session=${session}x` } })).status).toBe(200);
   });
 });
 

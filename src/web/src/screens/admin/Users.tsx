@@ -280,7 +280,8 @@ function UserDetail({ name }: { name: string }) {
           </Button>
         </Group>
       </div>
-      <SignInPanel name={name} />
+      {/* A service account never signs in: it has no password or sessions to manage (tokens: the Tokens screen). */}
+      {u.kind === "service" ? null : <SignInPanel name={name} />}
       <div>
         <Title order={3} size="h5">
           {t("explain.title")}
