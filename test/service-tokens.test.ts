@@ -229,12 +229,16 @@ describe("service accounts", () => {
       revokedAt: null,
       client: "127.0.0.1",
       userAgent: null,
+      method: "password",
+      provider: null,
+      opSid: null,
+      idToken: null,
     });
     const res = await fetch(`${t.url}/api/v1/auth/session`, { headers: { cookie: `kb_session=${session}` } });
     expect(res.status).toBe(401);
     // The same row for a person is a live session (the refusal is the account's kind).
     const kim = (await t.kb.accounts.listUsers()).find((u) => u.name === "kim")!;
-    await t.kb.metadata.sessions.insert({ id: "ses_person", userId: kim.id, tokenHash: sha256Hex(`${session}x`), createdAt: new Date(now).toISOString(), lastSeenAt: new Date(now).toISOString(), expiresAt: new Date(now + 3_600_000).toISOString(), revokedAt: null, client: "127.0.0.1", userAgent: null });
+    await t.kb.metadata.sessions.insert({ id: "ses_person", userId: kim.id, tokenHash: sha256Hex(`${session}x`), createdAt: new Date(now).toISOString(), lastSeenAt: new Date(now).toISOString(), expiresAt: new Date(now + 3_600_000).toISOString(), revokedAt: null, client: "127.0.0.1", userAgent: null, method: "password", provider: null, opSid: null, idToken: null });
     expect((await fetch(`${t.url}/api/v1/auth/session`, { headers: { cookie: `kb_session=${session}x` } })).status).toBe(200);
   });
 });
