@@ -19,6 +19,13 @@ export interface Actor {
    * actor was made. Absent: the built-in role's capabilities.
    */
   capabilities?: readonly Capability[];
+  /**
+   * Set for a request made with a scoped API token (policies/scopes.ts): `capabilities` are
+   * already narrowed to the scopes, and every policy check must be named by one of them.
+   */
+  scopes?: readonly string[];
+  /** The API token that authenticated the request, if any (audit details of a scope refusal). */
+  tokenId?: string;
 }
 
 export const EVERYONE = "group:everyone";

@@ -68,7 +68,13 @@ allow(DocumentClassification, "set", (actor, change) => {
 });
 
 allow(DocumentCollection, "create", (actor) => hasCapability(actor, "ingest"));
-allow(DocumentCollection, "list", (actor) => hasCapability(actor, "search"));
+/** `list`: search; `ask`: questions answered from the documents (both with the search capability). */
+allow(DocumentCollection, ["list", "ask"], (actor) => hasCapability(actor, "search"));
+/**
+ * Listing and reading documents (each one then by its read rule): anyone signed in. A separate
+ * action so a token's scopes can leave it out (policies/scopes.ts: a search-only token).
+ */
+allow(DocumentCollection, "read", () => true);
 
 /**
  * Relevance scores (BM25, and anything computed from it such as fused hybrid scores). The

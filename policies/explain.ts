@@ -23,15 +23,37 @@ export interface ReadExplanation {
   defaultRules: string[];
 }
 
-/** `via` maps a group principal to how the user is a member (e.g. "group:seoul → group:hr"). */
+/** Where a user or group comes from, for words only (never for the decision). */
+export interface PrincipalInfo {
+  /** "인사 팀", "김철수": shown in quotes after the principal. */
+  displayName?: string | null;
+  /** `local`, or the directory that manages it (`ldap:corp`): shown unless local. */
+  source?: string;
+}
+
+/** `group:corp~6b3c… "인사 팀"`: a principal with its display name, when it has one. */
+export function principalLabel(principal: string, info?: PrincipalInfo): string {
+  return info?.displayName ? `${principal} ${JSON.stringify(info.displayName)}` : principal;
+}
+
+/**
+ * `via` maps a group principal to how the user is a member (e.g. "group:seoul → group:hr",
+ * with display names and any manual override said by the caller); `principals` gives display
+ * names and sources, so a directory group reads `group:corp~6b3c… "인사 팀" (ldap:corp; member
+ * via …)`.
+ */
 export function explainRead(
   actor: Actor,
   doc: DocumentSubject,
-  context: { via?: Record<string, string>; rules?: DocumentRules; facts?: DocumentFacts } = {},
+  context: { via?: Record<string, string>; principals?: Record<string, PrincipalInfo>; rules?: DocumentRules; facts?: DocumentFacts } = {},
 ): ReadExplanation {
   const trace = explain(documentReadRule(actor), doc);
   const reasons: string[] = [];
-  const via = (p: string) => (context.via?.[p] ? ` (member via ${context.via[p]})` : "");
+  const named = (p: string) => {
+    const info = context.principals?.[p];
+    const notes = [...(info?.source && info.source !== "local" ? [info.source] : []), ...(context.via?.[p] ? [`member via ${context.via[p]}`] : [])];
+    return `${principalLabel(p, info)}${notes.length ? ` (${notes.join("; ")})` : ""}`;
+  };
   walk(trace, (node, parentNegated) => {
     if (node.op === "true" && node.because) reasons.push(`allowed: ${node.because}`);
     if (node.op === "overlaps" && node.matched) {
@@ -40,13 +62,13 @@ export function explainRead(
       if (column === "allow") {
         reasons.push(
           shared.length
-            ? `allow list grants access to ${shared.map((p) => `${p}${via(p)}`).join(", ")}`
+            ? `allow list grants access to ${shared.map(named).join(", ")}`
             : `not allowed: the allow list [${doc.allow.join(", ")}] names none of your principals`,
         );
       } else if (column === "deny") {
         reasons.push(
           shared.length
-            ? `DENIED: the deny list names ${shared.map((p) => `${p}${via(p)}`).join(", ")} (deny wins over allow)`
+            ? `DENIED: the deny list names ${shared.map(named).join(", ")} (deny wins over allow)`
             : parentNegated
               ? `no deny entry applies${doc.deny.length ? ` (deny list: ${doc.deny.join(", ")})` : ""}`
               : `deny list names none of your principals`,

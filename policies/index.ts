@@ -21,3 +21,4 @@ export * from "./explain.ts";
 export * from "./glob.ts";
 export * from "./scim.ts";
 export * from "./oidc-providers.ts";
+export * from "./scopes.ts";

@@ -4,6 +4,7 @@
  * Anything not allowed by a rule is denied.
  */
 import type { Actor } from "./actor.ts";
+import { scopesPermit } from "./scopes.ts";
 
 export interface Resource<S> {
   readonly name: string;
@@ -28,7 +29,13 @@ export function allow<S>(res: Resource<S>, actions: string | string[], predicate
   }
 }
 
+/** True when the actor's token scopes (if any) do not name this check (policies/scopes.ts). */
+function outOfScope(actor: Actor, action: string, res: Resource<unknown>): boolean {
+  return actor.scopes !== undefined && !scopesPermit(actor.scopes, res.name, action);
+}
+
 export function can<S>(actor: Actor, action: string, res: Resource<S>, subject: S): boolean {
+  if (outOfScope(actor, action, res)) return false;
   const predicates = registry.get(`${res.name}:${action}`);
   if (!predicates) return false;
   return predicates.some((p) => p(actor, subject));
@@ -39,14 +46,16 @@ export class ForbiddenError extends Error {
   constructor(
     readonly action: string,
     readonly resourceName: string,
+    /** Set when the request's token scopes do not cover the action (whatever the role allows): the scopes it had. */
+    readonly scopes?: readonly string[],
   ) {
-    super(`not allowed to ${action} ${resourceName}`);
+    super(scopes ? `not allowed to ${action} ${resourceName} with this token (scopes: ${scopes.join(", ") || "none"})` : `not allowed to ${action} ${resourceName}`);
     this.name = "ForbiddenError";
   }
 }
 
 export function authorize<S>(actor: Actor, action: string, res: Resource<S>, subject: S): void {
-  if (!can(actor, action, res, subject)) throw new ForbiddenError(action, res.name);
+  if (!can(actor, action, res, subject)) throw new ForbiddenError(action, res.name, outOfScope(actor, action, res) ? actor.scopes : undefined);
 }
 
 /** The registered actions of a resource (for docs and tests). */

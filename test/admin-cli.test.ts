@@ -88,7 +88,7 @@ describe("kb admin commands", () => {
 
   it("manages users, groups and tokens", async () => {
     expect(await kb("users", "set", "kim", "--clearance", "confidential")).toContain("kim\tviewer\tclearance=2\tenabled");
-    expect(await kb("groups", "members", "hr")).toBe("group:seoul");
+    expect(await kb("groups", "members", "hr")).toBe("group:seoul\tmanual");
     expect(await kb("users", "show", "kim")).toContain("group:hr\tvia seoul → hr");
     const token = (await kb("tokens", "create", "kim")).trim();
     expect(token).toMatch(/^kb_/);
@@ -101,7 +101,7 @@ describe("kb admin commands", () => {
     await expect(kb("groups", "add", "ghosts", "--members", "user:kim,user:nobody")).rejects.toThrow(/user "nobody" not found/);
     expect(await kb("groups", "list")).not.toContain("ghosts");
     expect(await kb("groups", "add", "Ghosts", "--members", "user:KIM")).toBe("group ghosts ready");
-    expect(await kb("groups", "members", "GHOSTS")).toBe("user:kim");
+    expect(await kb("groups", "members", "GHOSTS")).toBe("user:kim\tmanual");
     expect(await kb("users", "conflicts")).toBe("no conflicts");
   });
 
@@ -118,6 +118,24 @@ describe("kb admin commands", () => {
     expect(created).toMatchObject({ actor: "user:system", details: { after: { name: "lee", role: "viewer", groups: ["hr"], disabled: false } } });
     expect(events.find((e) => e.action === "token.create" && e.target === "user:lee")).toMatchObject({ actor: "user:system", details: { tokenId: id, name: "laptop" } });
     expect(events.find((e) => e.action === "token.revoke" && e.target === id)).toMatchObject({ actor: "user:system", details: { user: "lee", before: { revokedAt: null } } });
+  });
+
+  it("creates a service account and a scoped, rate-limited token for it", async () => {
+    expect(await kb("users", "create-service", "crawler", "--role", "viewer")).toMatch(/^created service account crawler \(viewer\)/);
+    expect(await kb("users", "list")).toMatch(/^crawler\tviewer\tclearance=1\tkind=service\tsource=local\t/m);
+    const token = (await kb("tokens", "create", "crawler", "--scope", "search", "--scope", "ask", "--rate", "60")).trim();
+    expect(token).toMatch(/^kb_/);
+    expect(await kb("tokens", "list", "crawler")).toMatch(/\tscopes=ask,search\trate=60\tactive$/);
+    await expect(kb("tokens", "create", "crawler", "--scope", "everything")).rejects.toThrow(/unknown scope "everything"/);
+    // Disabling revokes its tokens at once (and enabling again does not revive them).
+    expect(await kb("users", "set", "crawler", "--disable")).toMatch(/\tdisabled$/);
+    expect(await kb("tokens", "list", "crawler")).toMatch(/\tREVOKED$/);
+    expect(await kb("tokens", "list", "crawler")).not.toMatch(/\tactive$/m);
+    await kb("users", "set", "crawler", "--enable");
+    expect(await kb("tokens", "list", "crawler")).not.toMatch(/\tactive$/m);
+    const events = (await kb("audit", "--jsonl")).trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+    expect(events.find((e) => e.action === "user.create" && e.target === "user:crawler")).toMatchObject({ details: { after: { kind: "service" } } });
+    expect(events.find((e) => e.action === "token.create" && e.target === "user:crawler")).toMatchObject({ details: { scopes: ["ask", "search"], rateLimitPerMinute: 60 } });
   });
 
   it("scans for personal data through the sensitive-data service (audited; only for those who manage every document)", async () => {

@@ -166,7 +166,7 @@ describe("the documents list", () => {
 describe("who am I", () => {
   it("tells a viewer and an admin their role, groups, clearance and capabilities", async () => {
     const viewer = (await json(await t.fetchAs(kim, "/api/v1/me"))).body;
-    expect(viewer).toEqual({ name: "kim", role: "viewer", groups: [], clearance: 1, classification: "internal", capabilities: ["search"] });
+    expect(viewer).toEqual({ name: "kim", role: "viewer", groups: [], clearance: 1, classification: "internal", capabilities: ["search"], scopes: null });
     const boss = (await json(await t.fetchAs(admin, "/api/v1/me"))).body;
     expect(boss).toMatchObject({ name: "boss", role: "admin" });
     expect(boss.capabilities).toEqual(expect.arrayContaining(["manage_users", "review_feedback", "view_audit", "view_sensitive"]));
@@ -185,7 +185,7 @@ describe("choosing access for an upload", () => {
     expect(status).toBe(200);
     expect(body.users).toEqual(expect.arrayContaining(["kim", "boss", "writer"]));
     expect(body.users).not.toContain("gone");
-    expect(body.groups).toEqual([{ name: "finance", description: null }]);
+    expect(body.groups).toEqual([{ name: "finance", description: null, displayName: null, source: "local" }]);
     expect(body.classifications).toEqual([
       { level: 0, label: "public" },
       { level: 1, label: "internal" },

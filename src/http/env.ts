@@ -7,6 +7,8 @@ export interface AppEnv {
   Variables: {
     actor: Actor;
     tokenId: string;
+    /** The API token's own requests per minute (null or unset: the server's limit). */
+    tokenRateLimit: number | null | undefined;
     kb: Kb;
     /** The client's address (src/http/client-address.ts): the peer, or X-Forwarded-For from a trusted proxy. */
     clientAddress: string;

@@ -12,22 +12,26 @@ export function errorBody(code: string, message: string) {
 }
 
 /** Denied attempts (403) are audited by the audit service; 401s by the auth middleware. */
-async function auditDenied(c: Context, details: Record<string, unknown>): Promise<void> {
+async function auditDenied(c: Context, details: Record<string, unknown>, action?: string): Promise<void> {
   // Errors can come before the kb or the actor is set (a refused token, a bad URL).
   const kb = c.get("kb" as never) as Kb | undefined;
   const actor = c.get("actor" as never) as Actor | undefined;
-  await kb?.audit?.recordDenied(actor ?? null, `${c.req.method} ${c.req.path}`, details);
+  await kb?.audit?.recordDenied(actor ?? null, `${c.req.method} ${c.req.path}`, details, action);
 }
 
 export async function handleError(err: Error, c: Context): Promise<Response> {
-  if (err instanceof ForbiddenError) await auditDenied(c, { action: err.action, resource: err.resourceName });
+  // A token used outside its scopes (policies/scopes.ts) is its own event: `auth.scope_denied`.
+  if (err instanceof ForbiddenError && err.scopes) {
+    const actor = c.get("actor" as never) as Actor | undefined;
+    await auditDenied(c, { action: err.action, resource: err.resourceName, scopes: err.scopes, tokenId: actor?.tokenId ?? null }, "auth.scope_denied");
+  } else if (err instanceof ForbiddenError) await auditDenied(c, { action: err.action, resource: err.resourceName });
   else if (err instanceof ServiceError && err.status === 403) await auditDenied(c, { code: err.code, message: err.message });
   if (err instanceof ServiceError) {
     for (const [k, v] of Object.entries(err.headers)) c.header(k, v);
     const body = errorBody(err.code, err.message);
     return c.json(err.details ? { error: { ...err.details, ...body.error } } : body, err.status as ContentfulStatusCode);
   }
-  if (err instanceof ForbiddenError) return c.json(errorBody("forbidden", err.message), 403);
+  if (err instanceof ForbiddenError) return c.json(errorBody(err.scopes ? "scope_denied" : "forbidden", err.message), 403);
   // The local LLM: a full queue is "try again later", a slow answer a gateway timeout.
   if (err instanceof LlmBusyError) {
     c.header("Retry-After", String(err.retryAfterSeconds));

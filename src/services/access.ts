@@ -20,14 +20,16 @@ import {
   explainRead,
   normalizeAclChange,
   Policies,
+  principalLabel,
   type AclChange,
   type Actor,
   type DocumentAccess,
   type DocumentSubject,
+  type PrincipalInfo,
   type ReadExplanation,
 } from "../../policies/index.ts";
 import type { DocumentWriter } from "./document-writer.ts";
-import { accessOfRow, subjectOfRow, type DocumentRow, type DocumentStore } from "../stores/metadata.ts";
+import { accessOfRow, MANUAL_ORIGIN, subjectOfRow, type DocumentRow, type DocumentStore } from "../stores/metadata.ts";
 import type { Accounts } from "./accounts.ts";
 import type { AuditLog } from "./audit.ts";
 import { badRequest, notFound, ServiceError } from "./errors.ts";
@@ -245,6 +247,40 @@ export class AccessService {
   }
 
   /**
+   * How the user belongs to each of their groups, in words for `explain`: the chain of groups
+   * with display names, and which links are manual overrides (an admin's row in a
+   * directory-managed group, kept through syncs); and each group's and the user's display name
+   * and source.
+   */
+  private async membershipWords(actor: Actor): Promise<{ via: Record<string, string>; principals: Record<string, PrincipalInfo> }> {
+    const accounts = this.deps.accounts;
+    const groups = new Map((await accounts.listGroups()).map((g) => [g.name, g]));
+    const user = await accounts.getUser(actor.name);
+    const principals: Record<string, PrincipalInfo> = { [`user:${user.name}`]: { displayName: user.displayName, source: user.source } };
+    for (const g of groups.values()) principals[`group:${g.name}`] = { displayName: g.displayName, source: g.source };
+    const rows = new Map<string, { kind: string; name: string; origin: string }[]>();
+    const rowsOf = async (group: string) => rows.get(group) ?? rows.set(group, await accounts.memberRows(group)).get(group)!;
+    /** A link is a manual override when the group is a directory's and only an admin's row makes the member part of it. */
+    const isOverride = async (group: string, kind: "user" | "group", name: string) => {
+      const source = groups.get(group)?.source ?? "local";
+      if (source === "local") return false;
+      const origins = (await rowsOf(group)).filter((r) => r.kind === kind && r.name === name).map((r) => r.origin);
+      return origins.length > 0 && origins.every((o) => o === MANUAL_ORIGIN);
+    };
+    const via: Record<string, string> = {};
+    for (const [group, chain] of Object.entries(await accounts.membershipPaths(actor.name))) {
+      const overrides: string[] = [];
+      for (const [i, g] of chain.entries()) {
+        const member = i === 0 ? { kind: "user" as const, name: user.name } : { kind: "group" as const, name: chain[i - 1]! };
+        if (await isOverride(g, member.kind, member.name)) overrides.push(`${member.kind}:${member.name} in group:${g} is a manual override`);
+      }
+      const path = chain.length > 1 ? chain.map((g) => principalLabel(`group:${g}`, principals[`group:${g}`])).join(" → ") : "direct membership";
+      via[`group:${group}`] = [path, ...overrides].join("; ");
+    }
+    return { via, principals };
+  }
+
+  /**
    * Why may (or may not) `userName` read a document (by id, or by source when only one document
    * has it: see `documentByRef`)? For admins. The answer
    * comes from the same read rule that filters retrieval, through its `explain` interpreter.
@@ -265,12 +301,10 @@ export class AccessService {
       await this.deps.audit.record(caller, "policy.explain", doc.id, { reason: "not readable by this user" }, "denied");
       throw notFound(`document "${documentRef}"`);
     }
-    const via: Record<string, string> = {};
-    for (const [group, chain] of Object.entries(await this.deps.accounts.membershipPaths(userName))) {
-      via[`group:${group}`] = chain.length > 1 ? chain.map((g) => `group:${g}`).join(" → ") : "direct membership";
-    }
+    const { via, principals } = await this.membershipWords(actor);
     const explanation = explainRead(actor, subjectOf(doc), {
       via,
+      principals,
       rules: this.deps.policy.documentRules(),
       facts: { source: doc.source, owner: doc.owner, tags: doc.tags },
     });

@@ -3,11 +3,11 @@
  * Tokens are random 256-bit secrets; only their SHA-256 is stored.
  */
 import crypto from "node:crypto";
-import { BUILTIN_ROLE_CATALOG, canonicalName, checkNewName, nameSkeleton, PrincipalNameError, type Actor, type RoleCatalog } from "../../policies/index.ts";
+import { BUILTIN_ROLE_CATALOG, canonicalName, checkNewName, nameSkeleton, normalizeScopes, PrincipalNameError, scopedCapabilities, type Actor, type RoleCatalog } from "../../policies/index.ts";
 import { CLASSIFICATIONS, DEFAULT_CLEARANCE } from "../../policies/classification.ts";
 import { newId, sha256Hex } from "../stores/ids.ts";
 import type { AuditLog } from "./audit.ts";
-import type { MetadataStore, UserRow, UsersStore } from "../stores/metadata.ts";
+import { MANUAL_ORIGIN, type GroupRow, type MetadataStore, type TokenRow, type UserRow, type UsersStore } from "../stores/metadata.ts";
 import { ServiceError, badRequest, notFound } from "./errors.ts";
 
 export const TOKEN_PREFIX = "kb_";
@@ -20,7 +20,37 @@ export interface TokenInfo {
   expiresAt: string | null;
   revokedAt: string | null;
   lastUsedAt: string | null;
+  /** Scope names (policies/scopes.ts); null: everything the user's role allows. */
+  scopes: string[] | null;
+  /** The token's own requests per minute; null: the server's limit. */
+  rateLimitPerMinute: number | null;
 }
+
+/** The most requests per minute a token's own limit may be set to. */
+export const MAX_TOKEN_RATE_PER_MINUTE = 100_000;
+
+/** What `createToken` accepts. */
+export interface NewTokenOptions {
+  name?: string;
+  expiresInDays?: number;
+  expiresAt?: string;
+  /** Scope names; omitted: everything the user's role allows. An empty list is refused (a token for nothing). */
+  scopes?: string[];
+  /** The token's own requests per minute, instead of the server's; 0: unlimited. */
+  rateLimitPerMinute?: number;
+}
+
+const infoOf = (t: TokenRow, user: string): TokenInfo => ({
+  id: t.id,
+  user,
+  name: t.name,
+  createdAt: t.createdAt,
+  expiresAt: t.expiresAt,
+  revokedAt: t.revokedAt,
+  lastUsedAt: t.lastUsedAt,
+  scopes: t.scopes,
+  rateLimitPerMinute: t.rateLimitPerMinute,
+});
 
 /** A token's use is recorded (lastUsedAt and a `token.use` audit event) at most once per this interval. */
 export const TOKEN_USE_RECORD_MS = 60_000;
@@ -88,7 +118,8 @@ export class Accounts {
     return this.options.roles?.() ?? BUILTIN_ROLE_CATALOG;
   }
 
-  async createUser(input: { name: string; role?: string; groups?: string[]; clearance?: number }): Promise<UserRow> {
+  /** `kind: "service"`: an integration's account, which only uses API tokens (it can never sign in). */
+  async createUser(input: { name: string; role?: string; groups?: string[]; clearance?: number; kind?: "person" | "service" }): Promise<UserRow> {
     const role = input.role ?? "viewer";
     const name = newName("user", input.name);
     if (!this.roles().has(role)) throw badRequest(`unknown role "${role}" (known: ${this.roles().list().map((r) => r.name).join(", ")})`);
@@ -98,7 +129,7 @@ export class Accounts {
       if (await tx.users.byName(name)) throw new ServiceError(409, "conflict", `user "${name}" already exists`);
       await this.refuseLookAlike(tx.users, "user", name);
       const id = newId("usr");
-      await tx.users.insert({ id, name, role, clearance: input.clearance ?? DEFAULT_CLEARANCE });
+      await tx.users.insert({ id, name, role, clearance: input.clearance ?? DEFAULT_CLEARANCE, kind: input.kind ?? "person" });
       for (const g of groups) await this.addToGroupIn(tx.users, g, "user", name, true);
       return (await tx.users.byId(id))!;
     });
@@ -214,8 +245,24 @@ export class Accounts {
     return this.users.groupExists(await this.groupName(name));
   }
 
-  listGroups(): Promise<{ name: string; description: string | null }[]> {
+  /** Every group with its source (`local` or the directory that manages it) and display name. */
+  listGroups(): Promise<GroupRow[]> {
     return this.users.listGroups();
+  }
+
+  /** A group with its source and display name, or undefined. */
+  async group(name: string): Promise<GroupRow | undefined> {
+    return this.users.group(await this.groupName(name));
+  }
+
+  /**
+   * A group's direct membership rows with who wrote each: `manual` (an admin) or the directory
+   * source whose sync replaces it. A membership written by both appears once per origin.
+   */
+  async memberRows(groupName: string): Promise<{ kind: "user" | "group"; name: string; origin: string }[]> {
+    const group = await this.groupName(groupName);
+    if (!(await this.users.groupExists(group))) throw notFound(`group "${group}"`);
+    return this.users.memberRows(group);
   }
 
   /** Adds a user or group to a group; `createGroup` makes a missing group on the fly (CLI convenience). */
@@ -243,12 +290,29 @@ export class Accounts {
     }
   }
 
+  /**
+   * Removes an admin's (manual) membership row. A membership a directory source wrote is that
+   * source's to change: removing it here would last only until its next sync, so it is refused
+   * (409 `directory_membership`) unless a manual row is what is removed. Returns false when the
+   * member is not in the group at all.
+   */
   async removeFromGroup(groupName: string, kind: "user" | "group", memberName: string): Promise<boolean> {
     const group = await this.groupName(groupName);
-    if (!(await this.users.groupExists(group))) throw notFound(`group "${group}"`);
-    const before = (await this.users.members(group)).length;
-    await this.users.removeMember(group, kind, await this.memberName(this.users, kind, memberName));
-    return (await this.users.members(group)).length < before;
+    const member = await this.memberName(this.users, kind, memberName);
+    return this.store.withTransaction(async (tx) => {
+      if (!(await tx.users.groupExists(group))) throw notFound(`group "${group}"`);
+      const origins = (await tx.users.memberRows(group)).filter((r) => r.kind === kind && r.name === member).map((r) => r.origin);
+      if (origins.length === 0) return false;
+      if (!origins.includes(MANUAL_ORIGIN)) {
+        throw new ServiceError(
+          409,
+          "directory_membership",
+          `${kind}:${member} is in group "${group}" through ${origins.join(", ")}: change it in the directory (it would come back at the next sync)`,
+        );
+      }
+      await tx.users.removeMember(group, kind, member, MANUAL_ORIGIN);
+      return true;
+    });
   }
 
   async members(groupName: string): Promise<{ kind: "user" | "group"; name: string }[]> {
@@ -309,8 +373,19 @@ export class Accounts {
   }
 
   /** Creates a token and returns the secret once; it cannot be shown again. */
-  async createToken(userName: string, options: { name?: string; expiresInDays?: number; expiresAt?: string } = {}): Promise<{ token: string; info: TokenInfo }> {
+  async createToken(userName: string, options: NewTokenOptions = {}): Promise<{ token: string; info: TokenInfo }> {
     const user = await this.getUser(userName);
+    let scopes: string[] | null = null;
+    if (options.scopes !== undefined) {
+      if (options.scopes.length === 0) throw badRequest("a token needs at least one scope (omit scopes for everything the user's role allows)", "invalid_scope");
+      try {
+        scopes = normalizeScopes(options.scopes);
+      } catch (err) {
+        throw badRequest((err as Error).message, "invalid_scope");
+      }
+    }
+    const rate = options.rateLimitPerMinute;
+    if (rate !== undefined && (!Number.isInteger(rate) || rate < 0 || rate > MAX_TOKEN_RATE_PER_MINUTE)) throw badRequest(`invalid rate limit ${rate} (0..${MAX_TOKEN_RATE_PER_MINUTE} requests per minute; 0: unlimited)`);
     const token = TOKEN_PREFIX + crypto.randomBytes(32).toString("base64url");
     const id = newId("tok");
     const expiresAt = options.expiresAt
@@ -318,22 +393,19 @@ export class Accounts {
       : options.expiresInDays
         ? new Date(Date.now() + options.expiresInDays * 86_400_000).toISOString()
         : null;
-    await this.users.insertToken({ id, userId: user.id, tokenHash: sha256Hex(token), name: options.name ?? null, expiresAt });
+    await this.users.insertToken({ id, userId: user.id, tokenHash: sha256Hex(token), name: options.name ?? null, expiresAt, scopes, rateLimitPerMinute: rate ?? null });
     return { token, info: (await this.tokenInfo(id, user.name))! };
   }
 
   private async tokenInfo(id: string, userName: string): Promise<TokenInfo | undefined> {
     const u = await this.users.byName(userName);
     const t = u && (await this.users.tokensOf(u.id)).find((x) => x.id === id);
-    if (!t) return undefined;
-    return { id: t.id, user: userName, name: t.name, createdAt: t.createdAt, expiresAt: t.expiresAt, revokedAt: t.revokedAt, lastUsedAt: t.lastUsedAt };
+    return t ? infoOf(t, userName) : undefined;
   }
 
   async listTokens(userName: string): Promise<TokenInfo[]> {
     const user = await this.getUser(userName);
-    const out: TokenInfo[] = [];
-    for (const t of await this.users.tokensOf(user.id)) out.push((await this.tokenInfo(t.id, user.name))!);
-    return out;
+    return (await this.users.tokensOf(user.id)).map((t) => infoOf(t, user.name));
   }
 
   async revokeToken(id: string): Promise<void> {
@@ -349,7 +421,7 @@ export class Accounts {
 
   async listAllTokens(): Promise<TokenInfo[]> {
     const names = new Map((await this.users.list()).map((u) => [u.id, u.name]));
-    return (await this.users.allTokens()).map((t) => ({ id: t.id, user: names.get(t.userId) ?? "?", name: t.name, createdAt: t.createdAt, expiresAt: t.expiresAt, revokedAt: t.revokedAt, lastUsedAt: t.lastUsedAt }));
+    return (await this.users.allTokens()).map((t) => infoOf(t, names.get(t.userId) ?? "?"));
   }
 
   /** Sets (or clears, with null) a token's expiry; a time in the past expires it at once. */
@@ -363,8 +435,11 @@ export class Accounts {
    * Resolves a presented bearer token. The lookup is by SHA-256 (an index hit reveals
    * nothing usable about other tokens), and the stored hash is compared in constant time.
    * Nothing is cached: a revoked or expired token, or a disabled user, is refused at once.
+   * A scoped token's actor has the role's capabilities narrowed to its scopes and carries the
+   * scopes, which every policy check then requires (policies/scopes.ts): the one place where a
+   * token's scopes apply, so every service sees the narrowed actor.
    */
-  async authenticate(token: string): Promise<{ actor: Actor; tokenId: string } | null> {
+  async authenticate(token: string): Promise<{ actor: Actor; tokenId: string; rateLimitPerMinute: number | null } | null> {
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return null;
     const hash = sha256Hex(token);
     const row = await this.users.tokenByHash(hash);
@@ -378,6 +453,9 @@ export class Accounts {
     if (await this.users.touchTokenIfStale(row.id, new Date(now).toISOString(), new Date(now - TOKEN_USE_RECORD_MS).toISOString())) {
       await this.options.audit?.record(`user:${user.name}`, "token.use", row.id, { name: row.name });
     }
-    return { actor: await this.actorFor(user), tokenId: row.id };
+    const actor = await this.actorFor(user);
+    if (row.scopes === null) return { actor: { ...actor, tokenId: row.id }, tokenId: row.id, rateLimitPerMinute: row.rateLimitPerMinute };
+    const scoped: Actor = { ...actor, capabilities: scopedCapabilities(actor.capabilities ?? [], row.scopes), scopes: [...row.scopes], tokenId: row.id };
+    return { actor: scoped, tokenId: row.id, rateLimitPerMinute: row.rateLimitPerMinute };
   }
 }

@@ -120,7 +120,7 @@ export class AskService {
   }
 
   /**
-   * The use case: authorizes (the `list` permission on the document collection), begins the turn
+   * The use case: authorizes (the `ask` permission on the document collection), begins the turn
    * (a stored conversation, or a client-kept history), answers, and records the turn at `done`
    * (not when the signal was aborted: a client that left gets no half answer in its history).
    * The audit event is recorded once when the events end, are left, or fail mid-way. Failures
@@ -128,7 +128,7 @@ export class AskService {
    * unaudited as asks (a 403 is audited as a denial by the caller's error handling).
    */
   async ask(actor: Actor, question: string, request: AskRequest = {}): Promise<Asked> {
-    authorize(actor, "list", DocumentCollection, null);
+    authorize(actor, "ask", DocumentCollection, null);
     const { signal } = request;
     let turn: Turn | null = null;
     let history: ConversationTurn[];

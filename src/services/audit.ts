@@ -44,9 +44,9 @@ export class AuditLog {
    * A refused request (403), from the HTTP error handler: who tried what, where. 401s are
    * recorded by AuthFailureLog. Never throws: auditing must not turn a 403 into a 500.
    */
-  async recordDenied(actor: Actor | null, request: string, details: Record<string, unknown>): Promise<void> {
+  async recordDenied(actor: Actor | null, request: string, details: Record<string, unknown>, action = "access.denied"): Promise<void> {
     try {
-      await this.record(actor, "access.denied", request, details, "denied");
+      await this.record(actor, action, request, details, "denied");
     } catch {
       // The refusal is still answered; the database error surfaces on the next write.
     }

@@ -406,7 +406,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     directory,
     oidc,
     ldap,
-    admin: new AdminService(accounts, audit, signIn, metadata),
+    admin: new AdminService(accounts, audit, signIn, metadata, directory),
     access: new AccessService({ documents: metadata.documents, writer: runner.writer, audit, retriever, accounts, policy }),
     policy,
     sensitive,

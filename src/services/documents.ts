@@ -4,7 +4,7 @@
  * not revealed either).
  */
 import path from "node:path";
-import { authorize, can, canRead, CLASSIFICATIONS, classificationLabel, Document, isValidName, mustMask, parsePrincipalList, type Access, type Actor } from "../../policies/index.ts";
+import { authorize, can, canRead, CLASSIFICATIONS, classificationLabel, Document, DocumentCollection, isValidName, mustMask, parsePrincipalList, type Access, type Actor } from "../../policies/index.ts";
 import type { Readable } from "node:stream";
 import { SENSITIVE_DETECTOR_VERSION } from "../domain/sensitive/index.ts";
 import type { BlobStore } from "../stores/blob-store.ts";
@@ -215,6 +215,7 @@ export class DocumentService {
    * cannot probe masked personal data in a path or title.
    */
   async list(actor: Actor, page: { limit: number; offset: number }, filter: DocumentFilter = {}): Promise<{ items: DocumentView[]; total: number }> {
+    authorize(actor, "read", DocumentCollection, null);
     const matches = documentMatcher(filter);
     const visible = (await this.repo.all())
       .filter((d) => canRead(actor, accessOf(d)))
@@ -225,6 +226,8 @@ export class DocumentService {
 
   /** The document if `actor` may read it; otherwise "not found" (existence is not revealed), audited as denied when it exists. */
   private async readable(actor: Actor, id: string, action: string): Promise<DocumentRow> {
+    // Before the lookup: a token whose scopes leave reading out is refused alike for every id.
+    authorize(actor, "read", DocumentCollection, null);
     const d = await this.repo.byId(id);
     if (!d || !canRead(actor, accessOf(d))) {
       if (d) await this.extras.audit?.record(actor, action, id, { reason: "not readable by this user" }, "denied");

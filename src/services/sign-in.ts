@@ -151,6 +151,9 @@ export function generatePassword(): string {
   return crypto.randomBytes(15).toString("base64url");
 }
 
+/** How a password sign-in is described in its audit events (single sign-on names its own method and provider). */
+const PASSWORD_METHOD = { method: "password", provider: "local" } as const;
+
 export function hashPassword(password: string): Promise<string> {
   return hash(normalize(password), ARGON2_OPTIONS);
 }
@@ -231,20 +234,33 @@ export class SignInService {
       await this.failures?.record(input.client, input.target ?? "POST /api/v1/auth/login", reason);
       throw invalidCredentials();
     };
-    if ((!user || !credential) && this.directories?.configured()) return this.directoryLogin(input, fail);
-    if (!user || !credential) return fail(user ? "no password set" : "unknown user");
-    if (user.disabled) return fail("disabled user");
-    if (locked) return fail("account locked");
+    // No local password: a configured directory may know the name (never for a service account).
+    if ((!user || !credential) && user?.kind !== "service" && this.directories?.configured()) return this.directoryLogin(input, fail);
+    // A failure for an existing account is an `auth.login.failed` event on it, saying why (the
+    // answer does not). An unknown name is only in the per-address failure log: the typed name
+    // may be anything (a password typed into the wrong field), so it is not written down.
+    const recordFailed = (reason: string, details: Record<string, unknown> = {}) =>
+      this.audit.record(null, "auth.login.failed", `user:${user!.name}`, { client: input.client, ...PASSWORD_METHOD, reason, ...details }, "denied");
+    const failFor = async (reason: string): Promise<never> => {
+      await recordFailed(reason);
+      return fail(reason);
+    };
+    if (!user) return fail("unknown user");
+    // A service account uses API tokens only (set_password refuses it; this covers a password stored any other way).
+    if (user.kind === "service") return failFor("service account");
+    if (!credential) return failFor("no password set");
+    if (user.disabled) return failFor("disabled user");
+    if (locked) return failFor("account locked");
     if (!passwordOk) {
       const lockAfter = this.options.lockAfter > 0 ? this.options.lockAfter : Number.POSITIVE_INFINITY;
       const after = await this.store.credentials.recordFailure(user.id, lockAfter, iso(now + this.options.lockMs));
       const nowLocked = after?.lockedUntil != null && Date.parse(after.lockedUntil) > now;
-      await this.audit.record(null, "auth.login.failed", `user:${user.name}`, { client: input.client, failures: nowLocked ? this.options.lockAfter : after?.failedCount }, "denied");
-      if (nowLocked) await this.audit.record(null, "auth.lockout", `user:${user.name}`, { client: input.client, until: after!.lockedUntil, failures: this.options.lockAfter }, "denied");
+      await recordFailed("wrong password", { failures: nowLocked ? this.options.lockAfter : after?.failedCount });
+      if (nowLocked) await this.audit.record(null, "auth.lockout", `user:${user.name}`, { client: input.client, ...PASSWORD_METHOD, until: after!.lockedUntil, failures: this.options.lockAfter }, "denied");
       return fail("wrong password");
     }
     if (credential.failedCount > 0 || credential.lockedUntil) await this.store.credentials.clearFailures(user.id);
-    return this.openSession(user, { method: "password", client: input.client, userAgent: input.userAgent });
+    return this.openSession(user, { method: "password", client: input.client, userAgent: input.userAgent, details: { provider: PASSWORD_METHOD.provider } });
   }
 
   /**
@@ -307,6 +323,8 @@ export class SignInService {
     user: UserRow,
     input: { method: "password" | "oidc" | "ldap"; client: string; userAgent?: string; provider?: string; opSid?: string | null; idToken?: string | null; details?: Record<string, unknown> },
   ): Promise<SignedIn> {
+    // A service account uses API tokens only, whichever way its identity was proven.
+    if (user.kind === "service") throw invalidCredentials();
     const now = this.now();
     await this.purgeEndedSessions(now);
     const token = SESSION_TOKEN_PREFIX + crypto.randomBytes(32).toString("base64url");
@@ -339,7 +357,8 @@ export class SignInService {
     const now = this.now();
     if (!this.isLive(row, now)) return null;
     const user = await this.accounts.userById(row.userId);
-    if (!user || user.disabled) return null;
+    // A service account never holds a session, whichever sign-in path would have opened one.
+    if (!user || user.disabled || user.kind === "service") return null;
     if (now - Date.parse(row.lastSeenAt) >= SESSION_TOUCH_MS) {
       row.lastSeenAt = iso(now);
       await this.store.sessions.touch(row.id, row.lastSeenAt);
@@ -417,6 +436,7 @@ export class SignInService {
     name = await this.accounts.userName(name);
     authorize(actor, "set_password", Users, { name });
     const user = await this.accounts.getUser(name);
+    if (user.kind === "service") throw badRequest(`"${user.name}" is a service account: it signs in with API tokens only, never a password`, "service_account");
     if ((input.password === undefined) === !input.generate) throw badRequest("give either a password or generate: true", "invalid_request");
     const password = input.generate ? generatePassword() : checkNewPassword(input.password!);
     const sessionsRevoked = await this.replacePassword(user.id, password);

@@ -85,6 +85,8 @@ export interface UserRow {
   displayName: string | null;
   email: string | null;
   createdAt: string;
+  /** "service": an integration's account (API tokens only, never a sign-in). */
+  kind: "person" | "service";
 }
 
 export interface NewUser {
@@ -97,6 +99,7 @@ export interface NewUser {
   externalId?: string | null;
   displayName?: string | null;
   email?: string | null;
+  kind?: "person" | "service";
 }
 
 export interface GroupRow {
@@ -122,6 +125,10 @@ export interface TokenRow {
   expiresAt: string | null;
   revokedAt: string | null;
   lastUsedAt: string | null;
+  /** Scope names (policies/scopes.ts); null: everything the user's role allows. */
+  scopes: string[] | null;
+  /** The token's own requests per minute; null: the server's limit. */
+  rateLimitPerMinute: number | null;
 }
 
 export interface NewToken {
@@ -130,6 +137,8 @@ export interface NewToken {
   tokenHash: string;
   name?: string | null;
   expiresAt?: string | null;
+  scopes?: string[] | null;
+  rateLimitPerMinute?: number | null;
 }
 
 /** Users, groups, nested memberships and API tokens. */

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { classificationLevel, SYSTEM_ACTOR } from "../../../policies/index.ts";
+import { classificationLevel, SCOPE_NAMES, SYSTEM_ACTOR } from "../../../policies/index.ts";
 import { splitList, withKb } from "../context.ts";
 
 export function registerAccountCommands(program: Command): void {
@@ -17,11 +17,24 @@ export function registerAccountCommands(program: Command): void {
       }),
     );
   users
+    .command("create-service <name>")
+    .description("create a service account: an integration's user that only uses API tokens (never a password or single sign-on)")
+    .option("--role <role>", "admin | editor | viewer, or a custom role from roles.json", "viewer")
+    .option("--groups <list>", "comma-separated groups (created when missing)")
+    .option("--clearance <label>", "public | internal | confidential | secret", "internal")
+    .action(async (name: string, o: { role: string; groups?: string; clearance: string }) =>
+      withKb(async (kb) => {
+        const u = await kb.admin.createUser(SYSTEM_ACTOR, { name, kind: "service", role: o.role, groups: splitList(o.groups), clearance: classificationLevel(o.clearance) });
+        console.log(`created service account ${u.name} (${u.role}); give it a token with: kb tokens create ${u.name} --scope …`);
+      }),
+    );
+  users
     .command("list")
     .description("list users")
     .action(async () =>
       withKb(async (kb) => {
-        for (const u of await kb.admin.listUsers(SYSTEM_ACTOR)) console.log(`${u.name}\t${u.role}\tclearance=${u.clearance}\tgroups=${u.groups.join(",")}`);
+        for (const u of await kb.admin.listUsers(SYSTEM_ACTOR))
+          console.log(`${u.name}\t${u.role}\tclearance=${u.clearance}\tkind=${u.kind}\tsource=${u.source}\tgroups=${u.groups.join(",")}${u.disabled ? "\tdisabled" : ""}${u.displayName ? `\t${JSON.stringify(u.displayName)}` : ""}`);
       }),
     );
   users
@@ -55,10 +68,10 @@ export function registerAccountCommands(program: Command): void {
     );
   groups
     .command("list")
-    .description("list groups")
+    .description("list groups: name, source (local, oidc:…, ldap:…, scim:…) and display name")
     .action(async () =>
       withKb(async (kb) => {
-        for (const g of await kb.admin.listGroups(SYSTEM_ACTOR)) console.log(g.name);
+        for (const g of await kb.admin.listGroups(SYSTEM_ACTOR)) console.log(`${g.name}\t${g.source}${g.displayName ? `\t${JSON.stringify(g.displayName)}` : ""}`);
       }),
     );
 
@@ -68,9 +81,16 @@ export function registerAccountCommands(program: Command): void {
     .description("create a token for a user; prints only the token")
     .option("--name <name>", "a label for the token")
     .option("--expires-days <n>", "days until it expires")
-    .action(async (user: string, o: { name?: string; expiresDays?: string }) =>
+    .option("--scope <scope>", `limit the token to a scope (repeatable): ${SCOPE_NAMES.join(" | ")}; default: everything the user's role allows`, (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option("--rate <n>", "the token's own requests per minute instead of the server's (0: unlimited)")
+    .action(async (user: string, o: { name?: string; expiresDays?: string; scope: string[]; rate?: string }) =>
       withKb(async (kb) => {
-        const { token } = await kb.admin.createToken(SYSTEM_ACTOR, user, { name: o.name, expiresInDays: o.expiresDays ? Number(o.expiresDays) : undefined });
+        const { token } = await kb.admin.createToken(SYSTEM_ACTOR, user, {
+          name: o.name,
+          expiresInDays: o.expiresDays ? Number(o.expiresDays) : undefined,
+          scopes: o.scope.length ? o.scope : undefined,
+          rateLimitPerMinute: o.rate !== undefined ? Number(o.rate) : undefined,
+        });
         process.stdout.write(`${token}\n`);
       }),
     );
@@ -80,7 +100,9 @@ export function registerAccountCommands(program: Command): void {
     .action(async (user: string) =>
       withKb(async (kb) => {
         for (const t of await kb.admin.listTokens(SYSTEM_ACTOR, user))
-          console.log(`${t.id}\t${t.name ?? ""}\tcreated=${t.createdAt}\texpires=${t.expiresAt ?? "never"}\t${t.revokedAt ? "REVOKED" : "active"}`);
+          console.log(
+            `${t.id}\t${t.name ?? ""}\tcreated=${t.createdAt}\texpires=${t.expiresAt ?? "never"}\tscopes=${t.scopes?.join(",") ?? "all"}\trate=${t.rateLimitPerMinute ?? "default"}\t${t.revokedAt ? "REVOKED" : "active"}`,
+          );
       }),
     );
   tokens
@@ -162,10 +184,11 @@ export function registerAccountCommands(program: Command): void {
     );
   groups
     .command("members <name>")
-    .description("list a group's direct members")
+    .description("list a group's direct members with who wrote each membership: manual (an admin; a manual override in a directory group) or the directory source")
     .action(async (name: string) =>
       withKb(async (kb) => {
-        for (const m of (await kb.admin.getGroup(SYSTEM_ACTOR, name)).members) console.log(`${m.kind}:${m.name}`);
+        for (const m of (await kb.admin.getGroup(SYSTEM_ACTOR, name)).memberOrigins)
+          console.log(`${m.kind}:${m.name}\t${m.override ? "manual override" : m.origin}${m.displayName ? `\t${JSON.stringify(m.displayName)}` : ""}`);
       }),
     );
   groups

@@ -5,14 +5,14 @@ import type { AppEnv } from "../env.ts";
 import { errorBody } from "../errors.ts";
 import { tooManyRequests, type RateLimiter } from "./rate-limit.ts";
 
-type Authentication = { ok: true; actor: Actor; tokenId: string } | { ok: false; reason: string };
+type Authentication = { ok: true; actor: Actor; tokenId: string; rateLimitPerMinute: number | null } | { ok: false; reason: string };
 
 /** Checks the request's bearer token (records nothing). */
 async function authenticate(c: Context<AppEnv>): Promise<Authentication> {
   const header = c.req.header("authorization") ?? "";
   const m = /^Bearer\s+(\S+)$/i.exec(header);
   const result = m ? await c.get("kb").accounts.authenticate(m[1]!) : null;
-  if (result) return { ok: true, actor: result.actor, tokenId: result.tokenId };
+  if (result) return { ok: true, actor: result.actor, tokenId: result.tokenId, rateLimitPerMinute: result.rateLimitPerMinute };
   return { ok: false, reason: m ? "invalid, revoked or expired token" : "missing bearer token" };
 }
 
@@ -41,6 +41,7 @@ export function requireAuth(unauthenticated?: RateLimiter): MiddlewareHandler<Ap
     }
     c.set("actor", auth.actor);
     c.set("tokenId", auth.tokenId);
+    c.set("tokenRateLimit", auth.rateLimitPerMinute);
     await next();
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Token buckets: `perMinute` requests per key, refilled continuously; 429 + Retry-After beyond.
  * Keyed per API token for authenticated traffic, per client address for unauthenticated traffic.
+ * A token with its own limit (`rate_limit_per_minute`) gets a bucket of that size instead.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env.ts";
@@ -10,7 +11,7 @@ import { errorBody } from "../errors.ts";
 const MAX_KEYS = 10_000;
 
 export class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly buckets = new Map<string, { tokens: number; at: number; perMinute: number }>();
 
   constructor(
     readonly perMinute: number,
@@ -21,11 +22,15 @@ export class RateLimiter {
     return this.perMinute > 0;
   }
 
-  /** Takes one request from `key`'s bucket: 0 when allowed, else the seconds until one is. */
-  take(key: string, now = Date.now()): number {
-    if (!this.enabled) return 0;
-    const perMinute = this.perMinute;
-    const b = this.buckets.get(key) ?? { tokens: perMinute, at: now };
+  /**
+   * Takes one request from `key`'s bucket: 0 when allowed, else the seconds until one is.
+   * `perMinute`: this key's own limit instead of the limiter's (0: unlimited).
+   */
+  take(key: string, now = Date.now(), perMinute = this.perMinute): number {
+    if (perMinute <= 0) return 0;
+    let b = this.buckets.get(key);
+    // A changed limit (a new token limit, a restarted server's default) starts a full bucket.
+    if (!b || b.perMinute !== perMinute) b = { tokens: perMinute, at: now, perMinute };
     b.tokens = Math.min(perMinute, b.tokens + ((now - b.at) / 60_000) * perMinute);
     b.at = now;
     // Re-inserted so that the map's order is least recently seen first.
@@ -49,11 +54,11 @@ export function tooManyRequests(c: Context, retryAfterSeconds: number): Response
   return c.json(errorBody("rate_limited", `too many requests; retry in ${retryAfterSeconds}s`), 429);
 }
 
-/** Per API token (after requireAuth). */
+/** Per API token (after requireAuth): the token's own limit when it has one, else `perMinute`. */
 export function rateLimit(perMinute: number): MiddlewareHandler<AppEnv> {
   const limiter = new RateLimiter(perMinute);
   return async (c, next) => {
-    const retry = limiter.take(c.get("tokenId"));
+    const retry = limiter.take(c.get("tokenId"), Date.now(), c.get("tokenRateLimit") ?? perMinute);
     if (retry > 0) return tooManyRequests(c, retry);
     return next();
   };

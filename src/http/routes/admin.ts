@@ -3,7 +3,8 @@
  * auditing live in AdminService (policies/users.ts decides), so these handlers only translate.
  */
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
-import { CLASSIFICATIONS, classificationLevel } from "../../../policies/index.ts";
+import { CLASSIFICATIONS, classificationLevel, SCOPE_NAMES, TOKEN_SCOPES } from "../../../policies/index.ts";
+import { MAX_TOKEN_RATE_PER_MINUTE } from "../../services/accounts.ts";
 import { badRequest } from "../../services/errors.ts";
 import type { AppEnv } from "../env.ts";
 import { errorResponses } from "../schemas.ts";
@@ -27,14 +28,44 @@ const NameParam = z.object({ name: Name.openapi({ param: { name: "name", in: "pa
 const IdParam = z.object({ id: z.string().min(1).max(100).openapi({ param: { name: "id", in: "path" } }) });
 
 const UserSchema = z
-  .object({ name: z.string(), role: z.string(), clearance: z.number().int(), disabled: z.boolean(), groups: z.array(z.string()), createdAt: z.string() })
+  .object({
+    name: z.string(),
+    source: z.string().openapi({ description: "`local` (created here), or the directory that manages the account: `oidc:<id>`, `ldap:<id>`, `scim:<id>`" }),
+    externalId: z.string().nullable().openapi({ description: "The account's stable id in its directory (null for local accounts)" }),
+    displayName: z.string().nullable().openapi({ description: "For screens; never part of an access decision" }),
+    kind: z.enum(["person", "service"]).openapi({ description: "`service`: an integration's account, which only uses API tokens (password and single sign-on are refused)" }),
+    role: z.string(),
+    clearance: z.number().int(),
+    disabled: z.boolean(),
+    groups: z.array(z.string()),
+    createdAt: z.string(),
+  })
   .openapi("User");
 const UserDetailSchema = UserSchema.extend({
   memberOf: z.record(z.string(), z.array(z.string())).openapi({ description: "Each group (after nesting) → the chain of groups through which the user belongs to it" }),
   capabilities: z.array(z.string()),
 }).openapi("UserDetail");
 const MemberSchema = z.object({ kind: z.enum(["user", "group"]), name: z.string() });
-const GroupSchema = z.object({ name: z.string(), description: z.string().nullable(), members: z.array(MemberSchema) }).openapi("Group");
+const MemberOriginSchema = z
+  .object({
+    kind: z.enum(["user", "group"]),
+    name: z.string(),
+    displayName: z.string().nullable(),
+    origin: z.string().openapi({ description: "Who wrote the membership: `manual` (an admin) or the directory source whose sync replaces it" }),
+    override: z.boolean().openapi({ description: "A manual row in a directory-managed group: kept through every sync until an admin removes it" }),
+  })
+  .openapi("MemberOrigin");
+const GroupSchema = z
+  .object({
+    name: z.string(),
+    description: z.string().nullable(),
+    source: z.string().openapi({ description: "`local`, or the directory that manages the group" }),
+    externalId: z.string().nullable(),
+    displayName: z.string().nullable(),
+    members: z.array(MemberSchema).openapi({ description: "Direct members, each once" }),
+    memberOrigins: z.array(MemberOriginSchema).openapi({ description: "Direct membership rows with who wrote each (a membership written by a directory and by an admin appears twice)" }),
+  })
+  .openapi("Group");
 const TokenSchema = z
   .object({
     id: z.string(),
@@ -44,8 +75,15 @@ const TokenSchema = z
     expiresAt: z.string().nullable(),
     revokedAt: z.string().nullable(),
     lastUsedAt: z.string().nullable(),
+    scopes: z.array(z.string()).nullable().openapi({ description: "What the token may be used for (null: everything its user's role allows)" }),
+    rateLimitPerMinute: z.number().int().nullable().openapi({ description: "The token's own requests per minute (null: the server's limit; 0: unlimited)" }),
   })
   .openapi("Token");
+const ScopeName = z.enum(SCOPE_NAMES as [string, ...string[]]).openapi({
+  description: `A token scope: ${Object.entries(TOKEN_SCOPES)
+    .map(([n, d]) => `\`${n}\` (${d.description})`)
+    .join("; ")}. A scoped token keeps only what both its user's role and its scopes allow; anything else is 403 \`scope_denied\`.`,
+});
 
 const json = <T extends z.ZodType>(schema: T, description = "OK") => ({ description, content: { "application/json": { schema } } });
 const body = <T extends z.ZodType>(schema: T) => ({ body: { required: true, content: { "application/json": { schema } } } });
@@ -62,7 +100,17 @@ adminRoutes.openapi(
     method: "post",
     path: "/admin/users",
     summary: "Create a user",
-    request: body(z.object({ name: Name, role: z.string().optional(), groups: z.array(Name).optional(), clearance: ClassificationInput.optional() }).openapi("NewUser")),
+    request: body(
+      z
+        .object({
+          name: Name,
+          role: z.string().optional(),
+          groups: z.array(Name).optional(),
+          clearance: ClassificationInput.optional(),
+          kind: z.enum(["person", "service"]).optional().openapi({ description: "`service` for an integration's account (API tokens only); default `person`" }),
+        })
+        .openapi("NewUser"),
+    ),
     responses: { 201: json(UserSchema, "Created"), 409: errorResponses[400], ...errorResponses },
   }),
   async (c) => c.json(await c.get("kb").admin.createUser(c.get("actor"), c.req.valid("json")), 201),
@@ -173,7 +221,8 @@ adminRoutes.openapi(
             groups: z.array(z.string()),
             clearance: z.number().int(),
             classification: z.string().openapi({ description: "The clearance as a classification label" }),
-            capabilities: z.array(z.string()),
+            capabilities: z.array(z.string()).openapi({ description: "What the role allows, narrowed to the token's scopes for a scoped token" }),
+            scopes: z.array(z.string()).nullable().openapi({ description: "The scopes of the token this request used (null: not a scoped token)" }),
           })
           .openapi("Me"),
       ),
@@ -188,14 +237,16 @@ adminRoutes.openapi(
     method: "get",
     path: "/directory",
     summary: "User and group names and classifications, to choose who may read an upload",
-    description: "For those who may upload or manage documents (ingest, manage_own_documents, manage_all_documents or manage_users); names only (enabled users). `q`: names containing it.",
+    description:
+      "For those who may upload or manage documents (ingest, manage_own_documents, manage_all_documents or manage_users); enabled users and groups with their display names and sources (`local`, `oidc:<id>`, `ldap:<id>`, `scim:<id>`). `q`: names or display names containing it.",
     request: { query: z.object({ q: z.string().max(64).optional() }) },
     responses: {
       200: json(
         z
           .object({
             users: z.array(z.string()),
-            groups: z.array(z.object({ name: z.string(), description: z.string().nullable() })),
+            userDetails: z.array(z.object({ name: z.string(), displayName: z.string().nullable(), source: z.string() })).openapi({ description: "The same users with their display names and sources" }),
+            groups: z.array(z.object({ name: z.string(), description: z.string().nullable(), displayName: z.string().nullable(), source: z.string() })),
             classifications: z.array(z.object({ level: z.number().int(), label: z.string() })),
           })
           .openapi("Directory"),
@@ -245,6 +296,7 @@ adminRoutes.openapi(
     method: "post",
     path: "/admin/groups/{name}/members",
     summary: "Add a member (user:<name> or group:<name>); a group member that would make a cycle is refused (409)",
+    description: "Recorded as a manual membership. In a directory-managed group it is a manual override: kept through every sync until an admin removes it, audited with `override: true`.",
     request: { params: NameParam, ...body(z.object({ member: z.string().min(1).max(80) }).openapi("NewMember")) },
     responses: { 200: json(GroupSchema), 409: errorResponses[400], ...errorResponses },
   }),
@@ -256,8 +308,9 @@ adminRoutes.openapi(
     method: "delete",
     path: "/admin/groups/{name}/members/{member}",
     summary: "Remove a member (user:<name> or group:<name>)",
+    description: "Removes the manual (admin's) membership. A membership only a directory wrote is refused with 409 `directory_membership`: change it in the directory.",
     request: { params: NameParam.extend({ member: z.string().min(1).max(80).openapi({ param: { name: "member", in: "path" } }) }) },
-    responses: { 200: json(GroupSchema), ...errorResponses },
+    responses: { 200: json(GroupSchema), 409: errorResponses[400], ...errorResponses },
   }),
   async (c) => {
     const { name, member } = c.req.valid("param");
@@ -285,7 +338,17 @@ adminRoutes.openapi(
     summary: "Create a token for a user; the secret is returned once",
     request: {
       params: NameParam,
-      ...body(z.object({ name: z.string().max(100).optional(), expiresInDays: z.number().positive().max(3650).optional(), expiresAt: z.string().datetime({ offset: true }).optional() }).openapi("NewToken")),
+      ...body(
+        z
+          .object({
+            name: z.string().max(100).optional(),
+            expiresInDays: z.number().positive().max(3650).optional(),
+            expiresAt: z.string().datetime({ offset: true }).optional(),
+            scopes: z.array(ScopeName).min(1).max(SCOPE_NAMES.length).optional().openapi({ description: "Omitted: everything the user's role allows" }),
+            rateLimitPerMinute: z.number().int().min(0).max(MAX_TOKEN_RATE_PER_MINUTE).optional().openapi({ description: "The token's own requests per minute instead of the server's (0: unlimited)" }),
+          })
+          .openapi("NewToken"),
+      ),
     },
     responses: { 201: json(z.object({ token: z.string(), info: TokenSchema }), "Created"), ...errorResponses },
   }),

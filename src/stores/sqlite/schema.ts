@@ -27,6 +27,8 @@ export const users = sqliteTable(
     displayName: text("display_name"),
     email: text("email"),
     createdAt: text("created_at").notNull().default(now),
+    /** 'person', or 'service': an integration's account, which never signs in (password or SSO), only uses API tokens. */
+    kind: text("kind", { enum: ["person", "service"] }).notNull().default("person"),
   },
   (t) => [uniqueIndex("users_external").on(t.source, t.externalId)],
 );
@@ -81,6 +83,10 @@ export const apiTokens = sqliteTable(
     expiresAt: text("expires_at"),
     revokedAt: text("revoked_at"),
     lastUsedAt: text("last_used_at"),
+    /** JSON array of scope names (policies/scopes.ts); null: everything the user's role allows. */
+    scopes: text("scopes", { mode: "json" }).$type<string[]>(),
+    /** Requests per minute for this token (its own bucket); null: the server's KB_RATE_LIMIT_PER_MINUTE. */
+    rateLimitPerMinute: integer("rate_limit_per_minute"),
   },
   (t) => [uniqueIndex("api_tokens_hash").on(t.tokenHash)],
 );

@@ -71,8 +71,18 @@ export function GroupsScreen() {
             <Group justify="space-between" wrap="nowrap">
               <div>
                 <Title order={3} size="h5">
-                  {g.name}
+                  {g.displayName ?? g.name}
                 </Title>
+                {g.displayName ? (
+                  <Text size="xs" c="dimmed">
+                    {g.name}
+                  </Text>
+                ) : null}
+                {g.source !== "local" ? (
+                  <Badge size="xs" variant="outline" color="gray">
+                    {t("groups.source", { source: g.source })}
+                  </Badge>
+                ) : null}
                 {g.description ? (
                   <Text size="xs" c="dimmed">
                     {g.description}
@@ -89,20 +99,29 @@ export function GroupsScreen() {
                   {t("groups.noMembers")}
                 </Text>
               ) : null}
-              {g.members.map((m) => (
-                <Badge
-                  key={`${m.kind}:${m.name}`}
-                  variant="light"
-                  color={m.kind === "group" ? "grape" : "blue"}
-                  rightSection={
-                    <ActionIcon size="xs" variant="transparent" color="gray" aria-label={t("groups.removeMember", { member: `${m.kind}:${m.name}`, group: g.name })} onClick={() => member.mutate({ group: g.name, member: `${m.kind}:${m.name}`, add: false })}>
-                      <IconX size={12} aria-hidden />
-                    </ActionIcon>
-                  }
-                >
-                  {m.kind === "group" ? `${t("groups.groupPrefix")} ${m.name}` : m.name}
-                </Badge>
-              ))}
+              {/* One badge per membership row: a directory's rows are changed in the directory; an admin's (a manual override in a directory group) here. */}
+              {g.memberOrigins.map((m) => {
+                const label = m.displayName ?? m.name;
+                const manual = m.origin === "manual";
+                return (
+                  <Badge
+                    key={`${m.kind}:${m.name}:${m.origin}`}
+                    variant={m.override ? "outline" : "light"}
+                    color={m.kind === "group" ? "grape" : "blue"}
+                    title={m.override ? t("groups.overrideHint") : manual ? undefined : t("groups.directoryMember", { source: m.origin })}
+                    rightSection={
+                      manual ? (
+                        <ActionIcon size="xs" variant="transparent" color="gray" aria-label={t("groups.removeMember", { member: `${m.kind}:${m.name}`, group: g.name })} onClick={() => member.mutate({ group: g.name, member: `${m.kind}:${m.name}`, add: false })}>
+                          <IconX size={12} aria-hidden />
+                        </ActionIcon>
+                      ) : undefined
+                    }
+                  >
+                    {m.kind === "group" ? `${t("groups.groupPrefix")} ${label}` : label}
+                    {m.override ? ` · ${t("groups.override")}` : manual ? "" : ` · ${m.origin}`}
+                  </Badge>
+                );
+              })}
             </Group>
             <AddMember group={g.name} candidates={candidates.filter((c) => c !== `group:${g.name}` && !g.members.some((m) => `${m.kind}:${m.name}` === c))} onAdd={(m) => member.mutate({ group: g.name, member: m, add: true })} />
           </Card>

@@ -1,4 +1,4 @@
-import { Alert, Badge, Button, Code, Group, Loader, Modal, NumberInput, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Badge, Button, Code, Group, Loader, Modal, MultiSelect, NumberInput, Select, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { IconKey } from "@tabler/icons-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
@@ -8,7 +8,10 @@ import { Confirm } from "../../components/Confirm";
 import { formatDate } from "../../components/format";
 import { notifyError, type Token, type User } from "./common";
 
-/** API tokens: list (optionally one user's), create (the secret is shown once), revoke. */
+/** The token scopes the server knows (policies/scopes.ts). */
+const SCOPES = ["search", "ask", "read_documents", "write_documents", "admin"] as const;
+
+/** API tokens: list (optionally one user's), create (the secret is shown once, with scopes and an own rate limit), revoke. */
 export function TokensScreen() {
   const { t, i18n } = useTranslation();
   const qc = useQueryClient();
@@ -22,13 +25,20 @@ export function TokensScreen() {
   const [owner, setOwner] = useState<string | null>(null);
   const [label, setLabel] = useState("");
   const [days, setDays] = useState<number | string>(90);
+  const [scopes, setScopes] = useState<string[]>([]);
+  const [rate, setRate] = useState<number | string>("");
   const [secret, setSecret] = useState<string | null>(null);
   const [revoking, setRevoking] = useState<Token | null>(null);
   const create = useMutation({
     mutationFn: () =>
       apiJson<{ token: string }>(`/api/v1/admin/users/${encodeURIComponent(owner ?? "")}/tokens`, {
         method: "POST",
-        body: JSON.stringify({ ...(label.trim() ? { name: label.trim() } : {}), ...(Number(days) > 0 ? { expiresInDays: Number(days) } : {}) }),
+        body: JSON.stringify({
+          ...(label.trim() ? { name: label.trim() } : {}),
+          ...(Number(days) > 0 ? { expiresInDays: Number(days) } : {}),
+          ...(scopes.length ? { scopes } : {}),
+          ...(rate !== "" ? { rateLimitPerMinute: Number(rate) } : {}),
+        }),
       }),
     onSuccess: (r) => {
       setSecret(r.token);
@@ -49,6 +59,8 @@ export function TokensScreen() {
     setCreating(false);
     setSecret(null);
     setLabel("");
+    setScopes([]);
+    setRate("");
   };
   return (
     <Stack maw={1100} mx="auto">
@@ -61,12 +73,14 @@ export function TokensScreen() {
       <Select label={t("tokens.ofUser")} data={userNames} value={user} onChange={setUser} searchable clearable placeholder={t("tokens.allUsers")} maw={320} />
       {tokens.isPending ? <Loader aria-label={t("common.loading")} /> : null}
       {tokens.isError ? <Alert color="red">{t("common.error")}</Alert> : null}
-      <Table.ScrollContainer minWidth={700}>
+      <Table.ScrollContainer minWidth={900}>
         <Table striped>
           <Table.Thead>
             <Table.Tr>
               <Table.Th>{t("tokens.user")}</Table.Th>
               <Table.Th>{t("tokens.label")}</Table.Th>
+              <Table.Th>{t("tokens.scopes")}</Table.Th>
+              <Table.Th>{t("tokens.rate")}</Table.Th>
               <Table.Th>{t("common.created")}</Table.Th>
               <Table.Th>{t("tokens.expires")}</Table.Th>
               <Table.Th>{t("tokens.lastUsed")}</Table.Th>
@@ -80,6 +94,22 @@ export function TokensScreen() {
                 <Table.Tr key={tk.id}>
                   <Table.Td>{tk.user}</Table.Td>
                   <Table.Td>{tk.name ?? ""}</Table.Td>
+                  <Table.Td>
+                    {tk.scopes ? (
+                      <Group gap={4}>
+                        {tk.scopes.map((s) => (
+                          <Badge key={s} variant="outline" color="gray">
+                            {t(`tokens.scope.${s}`, { defaultValue: s })}
+                          </Badge>
+                        ))}
+                      </Group>
+                    ) : (
+                      <Text size="sm" c="dimmed">
+                        {t("tokens.allScopes")}
+                      </Text>
+                    )}
+                  </Table.Td>
+                  <Table.Td>{tk.rateLimitPerMinute === null ? t("tokens.rateDefault") : tk.rateLimitPerMinute === 0 ? t("tokens.unlimited") : tk.rateLimitPerMinute}</Table.Td>
                   <Table.Td>{formatDate(tk.createdAt, i18n.language)}</Table.Td>
                   <Table.Td>{tk.expiresAt ? formatDate(tk.expiresAt, i18n.language) : t("tokens.never")}</Table.Td>
                   <Table.Td>{formatDate(tk.lastUsedAt, i18n.language)}</Table.Td>
@@ -118,6 +148,15 @@ export function TokensScreen() {
               <Select label={t("tokens.user")} data={userNames} value={owner} onChange={setOwner} searchable required />
               <TextInput label={t("tokens.label")} value={label} onChange={(e) => setLabel(e.currentTarget.value)} maxLength={100} />
               <NumberInput label={t("tokens.days")} description={t("tokens.daysHint")} value={days} onChange={setDays} min={0} max={3650} />
+              <MultiSelect
+                label={t("tokens.scopes")}
+                description={t("tokens.scopesHint")}
+                placeholder={scopes.length ? undefined : t("tokens.allScopes")}
+                data={SCOPES.map((s) => ({ value: s, label: t(`tokens.scope.${s}`) }))}
+                value={scopes}
+                onChange={setScopes}
+              />
+              <NumberInput label={t("tokens.rate")} description={t("tokens.rateHint")} value={rate} onChange={setRate} min={0} max={100000} allowDecimal={false} />
               <Group justify="flex-end">
                 <Button variant="default" onClick={close}>
                   {t("common.cancel")}

@@ -50,6 +50,7 @@ export function UsersScreen() {
           <Table.Thead>
             <Table.Tr>
               <Table.Th>{t("common.name")}</Table.Th>
+              <Table.Th>{t("users.source")}</Table.Th>
               <Table.Th>{t("users.role")}</Table.Th>
               <Table.Th>{t("users.clearance")}</Table.Th>
               <Table.Th>{t("users.groups")}</Table.Th>
@@ -61,9 +62,20 @@ export function UsersScreen() {
               <Table.Tr key={u.name}>
                 <Table.Td>
                   <Anchor component={Link} to={`/admin/users/${encodeURIComponent(u.name)}`}>
-                    {u.name}
+                    {u.displayName ?? u.name}
                   </Anchor>
+                  {u.displayName ? (
+                    <Text size="xs" c="dimmed">
+                      {u.name}
+                    </Text>
+                  ) : null}
+                  {u.kind === "service" ? (
+                    <Badge ml="xs" color="grape" variant="light">
+                      {t("users.service")}
+                    </Badge>
+                  ) : null}
                 </Table.Td>
+                <Table.Td>{u.source === "local" ? t("users.local") : u.source}</Table.Td>
                 <Table.Td>{u.role}</Table.Td>
                 <Table.Td>
                   <ClassificationBadge level={u.clearance} />
@@ -92,10 +104,16 @@ function CreateUser({ opened, onClose }: { opened: boolean; onClose: () => void 
   const [role, setRole] = useState<string | null>("viewer");
   const [clearance, setClearance] = useState<string | null>("1");
   const [memberOf, setMemberOf] = useState<string[]>([]);
+  const [service, setService] = useState(false);
   const [password, setPassword] = useState<string | null>(null);
   const create = useMutation({
     mutationFn: async () => {
-      await apiJson("/api/v1/admin/users", { method: "POST", body: JSON.stringify({ name: name.trim(), role: role ?? undefined, clearance: Number(clearance ?? 0), groups: memberOf }) });
+      await apiJson("/api/v1/admin/users", {
+        method: "POST",
+        body: JSON.stringify({ name: name.trim(), role: role ?? undefined, clearance: Number(clearance ?? 0), groups: memberOf, ...(service ? { kind: "service" } : {}) }),
+      });
+      // A service account never has a password: it gets API tokens (the tokens screen).
+      if (service) return null;
       const pw = await apiJson<{ generated?: string }>(`/api/v1/admin/users/${encodeURIComponent(name.trim())}/password`, { method: "PUT", body: JSON.stringify({ generate: true }) }).catch(() => null);
       return pw?.generated ?? null;
     },
@@ -110,6 +128,7 @@ function CreateUser({ opened, onClose }: { opened: boolean; onClose: () => void 
     setName("");
     setPassword(null);
     setMemberOf([]);
+    setService(false);
     onClose();
   };
   return (
@@ -132,6 +151,7 @@ function CreateUser({ opened, onClose }: { opened: boolean; onClose: () => void 
             <Select label={t("users.role")} data={roles} value={role} onChange={setRole} allowDeselect={false} />
             <Select label={t("users.clearance")} data={CLASSIFICATION_LEVELS.map((c, i) => ({ value: String(i), label: t(`class.${c}`) }))} value={clearance} onChange={setClearance} allowDeselect={false} />
             <MultiSelect label={t("users.groups")} data={(groups.data?.items ?? []).map((g) => g.name)} value={memberOf} onChange={setMemberOf} searchable />
+            <Switch label={t("users.serviceSwitch")} checked={service} onChange={(e) => setService(e.currentTarget.checked)} />
             <Group justify="flex-end">
               <Button variant="default" onClick={close}>
                 {t("common.cancel")}
@@ -260,7 +280,8 @@ function UserDetail({ name }: { name: string }) {
           </Button>
         </Group>
       </div>
-      <SignInPanel name={name} />
+      {/* A service account never signs in: it has no password or sessions to manage (tokens: the Tokens screen). */}
+      {u.kind === "service" ? null : <SignInPanel name={name} />}
       <div>
         <Title order={3} size="h5">
           {t("explain.title")}
