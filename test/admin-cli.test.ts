@@ -2,12 +2,12 @@
  * The admin CLI commands (kb policy, kb acl, kb audit, kb sensitive, kb users/groups/tokens
  * additions), run in-process through commander against a temporary data folder.
  */
+import { runKb } from "./helpers/cli.ts";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Command } from "commander";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { registerAccountCommands } from "../src/cli/commands/accounts.ts";
 import { registerAdminCommands } from "../src/cli/commands/admin.ts";
@@ -22,20 +22,7 @@ let docId: string;
 const saved = { ...process.env };
 
 async function kb(...args: string[]): Promise<string> {
-  const program = new Command().exitOverride();
-  registerAccountCommands(program);
-  registerAdminCommands(program);
-  registerQueryCommands(program);
-  const lines: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void lines.push(a.join(" ")));
-  const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk: unknown) => (lines.push(String(chunk)), true));
-  try {
-    await program.parseAsync(["node", "kb", ...args]);
-  } finally {
-    log.mockRestore();
-    write.mockRestore();
-  }
-  return lines.join("\n");
+  return runKb([registerAccountCommands, registerAdminCommands, registerQueryCommands], args);
 }
 
 beforeAll(async () => {

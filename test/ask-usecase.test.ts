@@ -3,11 +3,11 @@
  * POST /api/v1/ask (the CLI used to record a thinner event and skip the collection check).
  * The real server and the real CLI command (in-process, through commander) on one data folder.
  */
+import { runKb } from "./helpers/cli.ts";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Command } from "commander";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { registerQueryCommands } from "../src/cli/commands/query.ts";
 import { ingestNow, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
@@ -17,18 +17,7 @@ let policyDir: string;
 const saved = { ...process.env };
 
 async function cli(...args: string[]): Promise<string> {
-  const program = new Command().exitOverride();
-  registerQueryCommands(program);
-  const lines: string[] = [];
-  const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void lines.push(a.join(" ")));
-  const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk: unknown) => (lines.push(String(chunk)), true));
-  try {
-    await program.parseAsync(["node", "kb", ...args]);
-  } finally {
-    log.mockRestore();
-    write.mockRestore();
-  }
-  return lines.join("\n");
+  return runKb([registerQueryCommands], args);
 }
 
 const QUESTION = "How many days of annual leave after one year?";

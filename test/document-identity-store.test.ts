@@ -4,15 +4,15 @@
  * its syncs keep updating and deleting their own documents; commands that take a document by
  * source answer with the candidates when several documents share it.
  */
+import { runKb } from "./helpers/cli.ts";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { Command } from "commander";
 import { drizzle } from "drizzle-orm/better-sqlite3";
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 import pino from "pino";
-import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { registerAdminCommands } from "../src/cli/commands/admin.ts";
 import { loadConfig } from "../src/config.ts";
@@ -168,16 +168,7 @@ describe("commands that take a document by source", () => {
   });
 
   async function cli(...args: string[]): Promise<string> {
-    const program = new Command().exitOverride();
-    registerAdminCommands(program);
-    const lines: string[] = [];
-    const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void lines.push(a.join(" ")));
-    try {
-      await program.parseAsync(["node", "kb", ...args]);
-    } finally {
-      log.mockRestore();
-    }
-    return lines.join("\n");
+    return runKb([registerAdminCommands], args);
   }
 
   it("answer with the candidates when a source names several documents", async () => {

@@ -5,11 +5,11 @@
  * nested groups with a cycle, users gone from the directory deactivated), and the issue's
  * "done when": a document ACL'd to a directory group follows the directory in a real search.
  */
+import { runKb } from "./helpers/cli.ts";
 import fs from "node:fs";
 import path from "node:path";
-import { Command } from "commander";
 import { Attribute, Change } from "ldapts";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { registerDirectoryCommands } from "../src/cli/commands/directory.ts";
 import { generate } from "selfsigned";
@@ -278,18 +278,7 @@ describe.skipIf(missing !== null)("LDAP directory against a real slapd", () => {
   it("kb directory list / sync <id>: the CLI lists the directories and runs a sync, printing its counts", async () => {
     const saved = { ...process.env };
     Object.assign(process.env, { KB_DATA_DIR: t.dir, KB_POLICY_DIR: policyDir, KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "silent" });
-    const run = async (...args: string[]) => {
-      const program = new Command().exitOverride();
-      registerDirectoryCommands(program);
-      const lines: string[] = [];
-      const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void lines.push(a.join(" ")));
-      try {
-        await program.parseAsync(["node", "kb", ...args]);
-      } finally {
-        log.mockRestore();
-      }
-      return lines.join("\n");
-    };
+    const run = (...args: string[]) => runKb([registerDirectoryCommands], args);
     try {
       expect(await run("directory", "list")).toMatch(/^corp\tldap:corp\tldap:\/\/127\.0\.0\.1:\d+\ton demand$/m);
       const out = await run("directory", "sync", "corp", "--wait");

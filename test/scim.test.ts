@@ -5,11 +5,11 @@
  * (Entra's "Replace", "False" and `members[value eq "…"]`), paged and deprovisioned, and a
  * document ACL'd to a SCIM group found by a SCIM user exactly while PATCH has them in it.
  */
+import { runKb } from "./helpers/cli.ts";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Command } from "commander";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { registerScimCommands } from "../src/cli/commands/scim.ts";
 import { ingestNow, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
@@ -540,20 +540,7 @@ describe("kb scim token", () => {
 
   /** Runs `kb …` in-process; what it printed on stdout. */
   async function kb(...args: string[]): Promise<string> {
-    const program = new Command().exitOverride();
-    registerScimCommands(program);
-    const lines: string[] = [];
-    const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void lines.push(a.join(" ")));
-    const err = vi.spyOn(console, "error").mockImplementation(() => {});
-    const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk: unknown) => (lines.push(String(chunk)), true));
-    try {
-      await program.parseAsync(["node", "kb", ...args]);
-    } finally {
-      log.mockRestore();
-      err.mockRestore();
-      write.mockRestore();
-    }
-    return lines.join("\n");
+    return runKb([registerScimCommands], args, { quietErrors: true });
   }
 
   it("creates a token that /scim/v2 takes, lists it without the secret, and revokes it", async () => {
