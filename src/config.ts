@@ -144,7 +144,7 @@ const EnvSchema = z.object({
   /** Chunks (with vectors) from which the optimize builds a vector index; 0: never (always exact). */
   KB_VECTOR_INDEX_MIN_ROWS: intFrom(50_000),
   /** HNSW candidate-list size of a vector search through the index (recall against latency). */
-  KB_VECTOR_INDEX_EF: intFrom(200),
+  KB_VECTOR_INDEX_EF: intFrom(400),
   /** Per mille of the table a viewer must be able to read for the index to be used; below, exact search. */
   KB_VECTOR_EXACT_BELOW_PERMILLE: intFrom(10),
   /** Recurring folder syncs as JSON (see src/services/jobs/schedules.ts); default: <data>/sources.json if present. */
