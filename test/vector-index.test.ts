@@ -101,7 +101,13 @@ describe("vector index", () => {
   });
 
   it("after the optimize: searches go through the index with the filter inside, recall@10 ≥ 0.95; a narrow viewer searches exactly", async () => {
+    // A second process's store on the same folder (kb serve beside the kb worker that optimizes).
+    const other = await ChunkStore.open(dir, null, { vectorIndex: { minRows: 10_000, ef: 200, exactBelowShare: 0.01, recheckMs: 0 } });
+    expect(await other.vectorSearchPlan(queries[0]!, BROAD, 10)).not.toMatch(/ANN/);
     await store.optimize(new Date());
+    // It finds the index another process built, without reopening.
+    expect(await other.vectorSearchPlan(queries[0]!, BROAD, 10)).toMatch(/ANNSubIndex/);
+    other.close();
     expect((await store.describeIndexes()).vector).toBe("IvfHnswSq");
     const plan = await store.vectorSearchPlan(queries[0]!, BROAD, 10);
     expect(plan).toMatch(/ANN/);

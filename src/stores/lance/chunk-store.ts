@@ -215,6 +215,8 @@ export interface VectorIndexSettings {
   ef: number;
   /** Readable share of the table under which a filtered vector search is exact. */
   exactBelowShare: number;
+  /** How often a store without a vector index looks again whether another process built one (default 60 s). */
+  recheckMs?: number;
 }
 
 export const DEFAULT_VECTOR_INDEX: VectorIndexSettings = { minRows: 50_000, ef: 400, exactBelowShare: 0.01 };
@@ -222,6 +224,7 @@ export const DEFAULT_VECTOR_INDEX: VectorIndexSettings = { minRows: 50_000, ef: 
 /** A viewer's readable share is re-counted at most this often (it changes with ACLs and ingestion, slowly). */
 const SHARE_TTL_MS = 60_000;
 const SHARE_CACHE_MAX = 1000;
+const INDEX_RECHECK_MS = 60_000;
 /** Every partition is probed (one HNSW graph per million rows; LanceDB caps this at the partition count). */
 const VECTOR_PROBES = 64;
 
@@ -241,8 +244,11 @@ export class ChunkStore {
     private readonly vectorIndex: VectorIndexSettings = DEFAULT_VECTOR_INDEX,
   ) {}
 
-  /** Whether the current table has a vector index (read at open and after an optimize). */
-  private vectorIndexed = false;
+  /**
+   * Whether the current table has a vector index: read at open, after an optimize, and again at
+   * most once a minute while it has none, because another process (`kb worker`) may build it.
+   */
+  private indexState = { indexed: false, checkedAt: 0 };
   private readonly readableShare = new Map<string, { share: number; at: number }>();
 
   /** The vector layout of the table as created; null for a lexical-only table. */
@@ -300,9 +306,11 @@ export class ChunkStore {
     return ChunkStore.openOn(this.db, name, wantVectors, false, this.vectorIndex);
   }
 
+  /** Snapshots share their store's index state (same table), so one re-check serves them all. */
   private async readIndexState(): Promise<void> {
+    this.indexState.checkedAt = Date.now();
     // minRows 0 turns vector indexing off: an index an earlier setting built is not used either.
-    this.vectorIndexed = this.layout !== null && this.vectorIndex.minRows > 0 && (await this.table.listIndices()).some((i) => i.columns.includes("vector"));
+    this.indexState.indexed = this.layout !== null && this.vectorIndex.minRows > 0 && (await this.table.listIndices()).some((i) => i.columns.includes("vector"));
   }
 
   /** Names of the chunk tables in the folder. */
@@ -320,14 +328,14 @@ export class ChunkStore {
     this.table = other.table;
     this.tableName = other.tableName;
     this.layout = other.layout;
-    this.vectorIndexed = other.vectorIndexed;
+    this.indexState = other.indexState;
     this.readableShare.clear();
   }
 
   /** A store pinned to the current table, unaffected by later `adopt` calls. */
   snapshot(): ChunkStore {
     const pinned = new ChunkStore(this.db, this.table, this.tableName, this.layout, false, this.vectorIndex);
-    pinned.vectorIndexed = this.vectorIndexed;
+    pinned.indexState = this.indexState;
     pinned.shareOf = (filter) => this.shareOf(filter); // one cache for all snapshots of this store
     return pinned;
   }
@@ -339,7 +347,7 @@ export class ChunkStore {
    */
   async ensureVectorIndex(): Promise<boolean> {
     if (!this.layout || this.vectorIndex.minRows <= 0) return false;
-    if (this.vectorIndexed) return true;
+    if (this.indexState.indexed) return true;
     const table = this.table;
     const rows = await table.countRows("vector IS NOT NULL");
     if (rows < this.vectorIndex.minRows) return false;
@@ -352,7 +360,7 @@ export class ChunkStore {
       if (!/already exists/i.test(String(err))) throw err;
     }
     await this.readIndexState();
-    return this.vectorIndexed;
+    return this.indexState.indexed;
   }
 
   /** The share of the table's rows `filter` lets through (cached per filter for a minute). */
@@ -532,7 +540,8 @@ export class ChunkStore {
       .distanceType("cosine")
       .select([...HIT_COLUMNS, "_distance"])
       .limit(limit);
-    if (options.exact || !this.vectorIndexed) q = q.bypassVectorIndex();
+    if (!this.indexState.indexed && this.vectorIndex.minRows > 0 && Date.now() - this.indexState.checkedAt >= (this.vectorIndex.recheckMs ?? INDEX_RECHECK_MS)) await this.readIndexState();
+    if (options.exact || !this.indexState.indexed) q = q.bypassVectorIndex();
     else if (filter && (await this.shareOf(filter)) < this.vectorIndex.exactBelowShare) q = q.bypassVectorIndex();
     else q = q.ef(Math.max(this.vectorIndex.ef, limit)).nprobes(VECTOR_PROBES);
     return filter ? q.where(filter) : q;
