@@ -12,19 +12,8 @@ import { ServiceError, badRequest, notFound } from "./errors.ts";
 
 export const TOKEN_PREFIX = "kb_";
 
-export interface TokenInfo {
-  id: string;
-  user: string;
-  name: string | null;
-  createdAt: string;
-  expiresAt: string | null;
-  revokedAt: string | null;
-  lastUsedAt: string | null;
-  /** Scope names (policies/scopes.ts); null: everything the user's role allows. */
-  scopes: string[] | null;
-  /** The token's own requests per minute; null: the server's limit. */
-  rateLimitPerMinute: number | null;
-}
+/** A token as shown: its row with the user's name instead of the user's id, and never its hash. */
+export type TokenInfo = Omit<TokenRow, "userId" | "tokenHash"> & { user: string };
 
 /** The most requests per minute a token's own limit may be set to. */
 export const MAX_TOKEN_RATE_PER_MINUTE = 100_000;
@@ -40,17 +29,7 @@ export interface NewTokenOptions {
   rateLimitPerMinute?: number;
 }
 
-const infoOf = (t: TokenRow, user: string): TokenInfo => ({
-  id: t.id,
-  user,
-  name: t.name,
-  createdAt: t.createdAt,
-  expiresAt: t.expiresAt,
-  revokedAt: t.revokedAt,
-  lastUsedAt: t.lastUsedAt,
-  scopes: t.scopes,
-  rateLimitPerMinute: t.rateLimitPerMinute,
-});
+const infoOf = ({ id, userId: _userId, tokenHash: _hash, ...shown }: TokenRow, user: string): TokenInfo => ({ id, user, ...shown });
 
 /** A token's use is recorded (lastUsedAt and a `token.use` audit event) at most once per this interval. */
 export const TOKEN_USE_RECORD_MS = 60_000;
