@@ -245,11 +245,12 @@ export class ChunkStore {
   ) {}
 
   /**
-   * Whether the current table has a vector index: read at open, after an optimize, and again at
-   * most once a minute while it has none, because another process (`kb worker`) may build it.
+   * What this process knows of the current table, shared with its snapshots (same table) and
+   * replaced on `adopt`: whether it has a vector index (read at open, after an optimize, and again
+   * at most once a minute while it has none, because another process (`kb worker`) may build
+   * it), and the readable share of each filter seen in the last minute.
    */
-  private indexState = { indexed: false, checkedAt: 0 };
-  private readonly readableShare = new Map<string, { share: number; at: number }>();
+  private tableState = { indexed: false, checkedAt: 0, shares: new Map<string, { share: number; at: number }>() };
 
   /** The vector layout of the table as created; null for a lexical-only table. */
   get vectors(): VectorLayout | null {
@@ -308,9 +309,9 @@ export class ChunkStore {
 
   /** Snapshots share their store's index state (same table), so one re-check serves them all. */
   private async readIndexState(): Promise<void> {
-    this.indexState.checkedAt = Date.now();
+    this.tableState.checkedAt = Date.now();
     // minRows 0 turns vector indexing off: an index an earlier setting built is not used either.
-    this.indexState.indexed = this.layout !== null && this.vectorIndex.minRows > 0 && (await this.table.listIndices()).some((i) => i.columns.includes("vector"));
+    this.tableState.indexed = this.layout !== null && this.vectorIndex.minRows > 0 && (await this.table.listIndices()).some((i) => i.columns.includes("vector"));
   }
 
   /** Names of the chunk tables in the folder. */
@@ -328,15 +329,13 @@ export class ChunkStore {
     this.table = other.table;
     this.tableName = other.tableName;
     this.layout = other.layout;
-    this.indexState = other.indexState;
-    this.readableShare.clear();
+    this.tableState = other.tableState;
   }
 
   /** A store pinned to the current table, unaffected by later `adopt` calls. */
   snapshot(): ChunkStore {
     const pinned = new ChunkStore(this.db, this.table, this.tableName, this.layout, false, this.vectorIndex);
-    pinned.indexState = this.indexState;
-    pinned.shareOf = (filter) => this.shareOf(filter); // one cache for all snapshots of this store
+    pinned.tableState = this.tableState;
     return pinned;
   }
 
@@ -347,7 +346,7 @@ export class ChunkStore {
    */
   async ensureVectorIndex(): Promise<boolean> {
     if (!this.layout || this.vectorIndex.minRows <= 0) return false;
-    if (this.indexState.indexed) return true;
+    if (this.tableState.indexed) return true;
     const table = this.table;
     const rows = await table.countRows("vector IS NOT NULL");
     if (rows < this.vectorIndex.minRows) return false;
@@ -360,20 +359,21 @@ export class ChunkStore {
       if (!/already exists/i.test(String(err))) throw err;
     }
     await this.readIndexState();
-    return this.indexState.indexed;
+    return this.tableState.indexed;
   }
 
   /** The share of the table's rows `filter` lets through (cached per filter for a minute). */
-  private shareOf = async (filter: string): Promise<number> => {
+  private async shareOf(filter: string): Promise<number> {
+    const shares = this.tableState.shares;
     const now = Date.now();
-    const hit = this.readableShare.get(filter);
+    const hit = shares.get(filter);
     if (hit && now - hit.at < SHARE_TTL_MS) return hit.share;
     const [readable, total] = await Promise.all([this.table.countRows(filter), this.table.countRows()]);
     const share = total === 0 ? 0 : readable / total;
-    if (this.readableShare.size >= SHARE_CACHE_MAX) this.readableShare.clear();
-    this.readableShare.set(filter, { share, at: now });
+    if (shares.size >= SHARE_CACHE_MAX) shares.clear();
+    shares.set(filter, { share, at: now });
     return share;
-  };
+  }
 
   /** Creates the FTS, label-list and scalar indexes once the table has rows. */
   async ensureIndexes(): Promise<void> {
@@ -540,8 +540,8 @@ export class ChunkStore {
       .distanceType("cosine")
       .select([...HIT_COLUMNS, "_distance"])
       .limit(limit);
-    if (!this.indexState.indexed && this.vectorIndex.minRows > 0 && Date.now() - this.indexState.checkedAt >= (this.vectorIndex.recheckMs ?? INDEX_RECHECK_MS)) await this.readIndexState();
-    if (options.exact || !this.indexState.indexed) q = q.bypassVectorIndex();
+    if (!this.tableState.indexed && this.vectorIndex.minRows > 0 && Date.now() - this.tableState.checkedAt >= (this.vectorIndex.recheckMs ?? INDEX_RECHECK_MS)) await this.readIndexState();
+    if (options.exact || !this.tableState.indexed) q = q.bypassVectorIndex();
     else if (filter && (await this.shareOf(filter)) < this.vectorIndex.exactBelowShare) q = q.bypassVectorIndex();
     else q = q.ef(Math.max(this.vectorIndex.ef, limit)).nprobes(VECTOR_PROBES);
     return filter ? q.where(filter) : q;
