@@ -258,7 +258,7 @@ for (const [label, actor] of actors) {
   }
   console.log(`| ${label} | ${((100 * readable) / rows).toFixed(1)}% | ${lex} | ${vec} | ${hyb} | ${total ? (hit / total).toFixed(3) : "n/a"} |`);
 }
-console.log(`\nRSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB; disk ${(Number(fs.statSync(DIR).size) && dirSize(DIR) / 2 ** 20).toFixed(0)} MiB`);
+console.log(`\nRSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB; disk ${(dirSize(DIR) / 2 ** 20).toFixed(0)} MiB`);
 store.close();
 
 function dirSize(dir: string): number {

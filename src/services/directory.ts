@@ -18,7 +18,8 @@ import { badRequest, notFound } from "./errors.ts";
 
 /** `oidc:<id>`, `ldap:<id>` or `scim:<id>`. */
 export type DirectorySource = string;
-const SOURCE = /^(oidc|ldap|scim):([a-z][a-z0-9-]{0,15})$/;
+/** `<kind>:<id>`, the id as principal-format.ts's SOURCE_ID (one definition of a source id). */
+const SOURCE = new RegExp(`^(oidc|ldap|scim):(${SOURCE_ID.source.slice(1, -1)})$`);
 
 /** Who caused a change: an admin (SCIM token, CLI) or nobody (a scheduled sync, a sign-in), and why. */
 export interface ChangeContext {
@@ -57,7 +58,6 @@ export function assertSourceIdsUnique(sources: readonly DirectorySource[]): void
   const seen = new Map<string, string>();
   for (const s of sources) {
     const id = sourceIdOf(s);
-    if (!SOURCE_ID.test(id)) throw badRequest(`invalid source id "${id}"`);
     const other = seen.get(id);
     if (other && other !== s) throw badRequest(`directory sources ${other} and ${s} share the id "${id}": ids must be unique across OIDC, LDAP and SCIM`);
     seen.set(id, s);
