@@ -3,18 +3,10 @@ import { IconDownload } from "@tabler/icons-react";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { apiJson } from "../../api/client";
+import { apiJson, type components } from "../../api/client";
 import { formatDate } from "../../components/format";
 
-interface AuditEvent {
-  id: number;
-  at: string;
-  actor: string | null;
-  action: string;
-  target: string | null;
-  outcome: "ok" | "denied" | "error" | "warning";
-  details: Record<string, unknown> | null;
-}
+type AuditEvent = components["schemas"]["AuditEvent"];
 
 /** Audit events: filter by actor, action, outcome and time; page back; export as JSON Lines. */
 export function AuditScreen() {
