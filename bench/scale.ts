@@ -4,10 +4,12 @@
  * Retrieval at scale, through the product's own ChunkStore and Retriever (issue 14, item 1).
  *
  * The table: N chunks recombined from the KorQuAD 1.0 dev and SQuAD 1.1 dev articles
- * (../shared/data): a document is an article under a numbered title, its ten chunks windows of
- * 3–6 consecutive sentences of the article's paragraphs (so chunks of a document share
- * vocabulary, and a 1M-chunk table repeats each sentence ~60 times in different windows), with
- * the product's own analysis in the `analyzed` column. Access: 50 groups of Zipf-like sizes; each
+ * (../shared/data): a document is an article under a numbered title, its ten chunks each 1–3
+ * consecutive sentences of one paragraph followed by 2–3 sentences drawn from elsewhere in the
+ * article (so chunks of a document share vocabulary, and chunk texts rarely repeat: the first
+ * version, windows of consecutive sentences only, repeated each chunk text ~18 times at 1M
+ * chunks, 55k distinct texts, and HNSW's recall suffers on such near-duplicates — see
+ * docs/benchmarks.md), with the product's own analysis in the `analyzed` column. Access: 50 groups of Zipf-like sizes; each
  * document allows 1–3 groups (10% also `group:everyone`), 2% deny one group, classification
  * 0/1/2/3 at 10/50/30/10%. Vectors: 384-d "hashed TF-IDF projections" — each analyzed term adds a
  * fixed sparse ±1 pattern (16 of 384 dimensions, from a hash of the term) weighted by its IDF,
@@ -22,7 +24,7 @@
  * compiled filter), and recall@10 of the vector search as configured against exact search
  * (`bypassVectorIndex`) under the same filter.
  *
- * The table is cached in BENCH_SCALE_DIR (default <tmp>/kb-bench-scale-<N>) and reused unless
+ * The table is cached in BENCH_SCALE_DIR (default <tmp>/kb-bench-scale-v2-<N>) and reused unless
  * --rebuild; building 1M chunks takes minutes.
  */
 import fs from "node:fs";
@@ -50,7 +52,7 @@ const EXACT_BELOW = Number(arg("exact-below", String(DEFAULT_VECTOR_INDEX.exactB
 const DIM = 384;
 const MODEL = "hashed-tfidf-384";
 const SHARED = path.resolve(import.meta.dirname, "../../shared/data");
-const DIR = process.env.BENCH_SCALE_DIR ?? path.join(os.tmpdir(), `kb-bench-scale-${N}`);
+const DIR = process.env.BENCH_SCALE_DIR ?? path.join(os.tmpdir(), `kb-bench-scale-v2-${N}`);
 
 // A small seeded generator: the same table and queries on every run.
 function rng(seed: number) {
@@ -126,6 +128,7 @@ async function build(corpus: ReturnType<typeof loadCorpus>, embedder: HashedTfId
   const started = performance.now();
   let batch: { documentId: string; rows: ChunkRow[] }[] = [];
   let rowsInBatch = 0;
+  const distinctTexts = new Set<string>();
   const docs = Math.ceil(N / 10);
   for (let d = 0; d < docs; d++) {
     const id = `doc_${String(d).padStart(9, "0")}0123456789abcdef`;
@@ -145,7 +148,13 @@ async function build(corpus: ReturnType<typeof loadCorpus>, embedder: HashedTfId
     for (let k = 0; k < 10 && d * 10 + k < N; k++) {
       const para = article.paragraphs[Math.floor(r() * article.paragraphs.length)]!;
       const start = Math.floor(r() * para.length);
-      const text = Array.from({ length: Math.min(para.length, 3 + Math.floor(r() * 4)) }, (_, i) => para[(start + i) % para.length]!).join(" ");
+      const sentences = Array.from({ length: Math.min(para.length, 1 + Math.floor(r() * 3)) }, (_, i) => para[(start + i) % para.length]!);
+      for (let extra = 2 + Math.floor(r() * 2); extra > 0; extra--) {
+        const other = article.paragraphs[Math.floor(r() * article.paragraphs.length)]!;
+        sentences.push(other[Math.floor(r() * other.length)]!);
+      }
+      const text = sentences.join(" ");
+      distinctTexts.add(text);
       const analyzed = analyzeForIndex(`${title}\n${text}`);
       rows.push({
         chunkId: `${id}:1:${k}`,
@@ -180,7 +189,7 @@ async function build(corpus: ReturnType<typeof loadCorpus>, embedder: HashedTfId
   await store.optimize(new Date());
   const indexed = performance.now();
   process.stderr.write(`\n  load ${((loaded - started) / 1000).toFixed(0)} s, indexes + compaction ${((indexed - loaded) / 1000).toFixed(0)} s\n`);
-  fs.writeFileSync(path.join(DIR, "bench-built.json"), JSON.stringify({ chunks: N, loadS: (loaded - started) / 1000, indexS: (indexed - loaded) / 1000 }));
+  fs.writeFileSync(path.join(DIR, "bench-built.json"), JSON.stringify({ chunks: N, distinctTexts: distinctTexts.size, loadS: (loaded - started) / 1000, indexS: (indexed - loaded) / 1000 }));
   store.close();
 }
 
@@ -198,7 +207,7 @@ const idf = (t: string) => Math.log(1 + sample.length / (1 + (df.get(t) ?? 0)));
 const hashed = new HashedTfIdf(idf);
 
 if (REBUILD || !fs.existsSync(path.join(DIR, "bench-built.json"))) await build(corpus, hashed);
-const built = JSON.parse(fs.readFileSync(path.join(DIR, "bench-built.json"), "utf8")) as { loadS: number; indexS: number };
+const built = JSON.parse(fs.readFileSync(path.join(DIR, "bench-built.json"), "utf8")) as { loadS: number; indexS: number; distinctTexts?: number };
 
 const store = await ChunkStore.open(DIR, { model: MODEL, dimension: DIM }, { vectorIndex: { minRows: INDEX === "none" ? 0 : 1, ef: EF, exactBelowShare: EXACT_BELOW } });
 let indexBuild = "";
@@ -227,7 +236,7 @@ const r = rng(7);
 const questions = Array.from({ length: QUERIES }, () => corpus.questions[Math.floor(r() * corpus.questions.length)]!);
 const rows = await store.count();
 const indices = await store.describeIndexes();
-console.log(`${rows} chunks in ${DIR} (load ${built.loadS.toFixed(0)} s, indexes ${built.indexS.toFixed(0)} s); vector index: ${INDEX === "none" ? "none (exact search)" : `${indices.vector}${indexBuild}, ef ${EF}, exact below ${(EXACT_BELOW * 100).toFixed(1)}% readable`}; ${QUERIES} queries; load average ${os.loadavg()[0]!.toFixed(1)}\n`);
+console.log(`${rows} chunks (${built.distinctTexts ?? "?"} distinct texts) in ${DIR} (load ${built.loadS.toFixed(0)} s, indexes ${built.indexS.toFixed(0)} s); vector index: ${INDEX === "none" ? "none (exact search)" : `${indices.vector}${indexBuild}, ef ${EF}, exact below ${(EXACT_BELOW * 100).toFixed(1)}% readable`}; ${QUERIES} queries; load average ${os.loadavg()[0]!.toFixed(1)}\n`);
 console.log("| viewer | readable | lexical p50 / p95 / p99 | vector p50 / p95 / p99 | hybrid p50 / p95 / p99 | vector recall@10 vs exact |");
 console.log("|---|---|---|---|---|---|");
 for (const [label, actor] of actors) {

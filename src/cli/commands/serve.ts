@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { loadConfig } from "../../config.ts";
 import { runOrFollow } from "./ingest.ts";
 
-async function serve(options: { port?: string; demo: boolean }): Promise<void> {
+async function serve(options: { port?: string; demo: boolean; worker?: boolean }): Promise<void> {
   const config = loadConfig(process.env, options.port ? { port: Number(options.port) } : {});
   // Loaded on use, not at the top: every other command (and `kb --help`) starts without them.
   const [{ startServer }, { ensureAdmin, ensureDemoCorpus }, { openKb }] = await Promise.all([
@@ -21,13 +21,15 @@ async function serve(options: { port?: string; demo: boolean }): Promise<void> {
       console.log(`ingested the demo corpus: ${v?.progress.done ?? 0} documents (${v?.status})`);
     }
   }
-  await kb.startWorker();
+  // `--no-worker`: an API replica beside separate `kb worker` processes (docs/deployment.md).
+  if (options.worker !== false) await kb.startWorker();
   const server = await startServer(kb);
   console.log(`private-kb listening on ${server.url}`);
   console.log(`  retrieval: ${kb.retriever.mode}${kb.models.embedding ? ` (${kb.models.embedding.model})` : " (no embedding model in " + config.modelsDir + ")"}`);
   const llm = kb.llm?.info();
   console.log(`  answers:   ${kb.ask.answerMode}${llm ? ` (${llm.model}, ${llm.backend}${llm.backend !== "cpu" ? `, ${llm.gpuLayers}/${llm.totalLayers ?? "?"} layers on the GPU` : ""}, ${llm.threads} threads${llm.gpuFallback ? `; ${llm.gpuFallback}` : ""})` : ""}`);
   console.log(`  data:      ${config.dataDir}`);
+  if (options.worker === false) console.log("  jobs:      not run here (--no-worker): start `kb worker` processes");
   console.log(`  admin token ${admin.created ? "written to" : "was written on first start to"} ${admin.tokenFile} (mode 0600)`);
   if (admin.credentialsFile) {
     console.log(`  sign in:   ${config.publicUrl ?? server.url}/ with the name and password in ${admin.credentialsFile} (mode 0600${admin.passwordCreated ? ", written now" : ""})`);
@@ -52,7 +54,8 @@ export function registerServeCommands(program: Command): void {
     .description("start the HTTP API with an in-process ingestion worker")
     .option("--port <port>", "port (default KB_PORT or 8787)")
     .option("--demo", "ingest the bundled demo corpus on an empty knowledge base", false)
-    .action((o: { port?: string; demo: boolean }) => serve(o));
+    .option("--no-worker", "run no jobs in this process (separate `kb worker` processes run them)")
+    .action((o: { port?: string; demo: boolean; worker: boolean }) => serve(o));
   program
     .command("start")
     .description("serve with the demo corpus ingested on first start (what `npm start` runs)")
