@@ -13,6 +13,8 @@
  *    catch-up raced with a commit (generation moved) is retried. So no committed write is lost
  *    across a switch.
  */
+import fs from "node:fs";
+import path from "node:path";
 import { findEmbeddingModels, loadEmbeddingProvider, type EmbeddingDevice, type EmbeddingProvider } from "../models/embeddings.ts";
 import { CHUNKS_TABLE, ChunkStore, type VectorIndexSettings, type VectorLayout } from "../stores/lance/chunk-store.ts";
 import type { MetadataRepositories, MetadataStore } from "../stores/metadata.ts";
@@ -47,11 +49,21 @@ export function layoutOf(info: IndexInfo): VectorLayout | null {
   return info.model && info.dimension ? { model: info.model, dimension: info.dimension } : null;
 }
 
-/** Loads embedding models by folder name, once each, shared by readers, writers and re-embed jobs. */
+/** A model on an embeddings server (KB_EMBED_URL): its identity (`host/model`) and how to load it. */
+export interface RemoteEmbeddingModel {
+  id: string;
+  load: () => Promise<EmbeddingProvider>;
+}
+
+/**
+ * Loads embedding models by folder name, once each, shared by readers, writers and re-embed jobs.
+ * The remote model (KB_EMBED_URL), when configured, is loaded by its identity `host/model` (a
+ * folder name cannot hold a "/", so the two never collide); no other remote model is ever loaded.
+ */
 export class ModelRegistry {
   private readonly loaded = new Map<string, Promise<EmbeddingProvider>>();
 
-  constructor(private readonly opts: { modelsDir: string; device: EmbeddingDevice; log?: (msg: string) => void }) {}
+  constructor(private readonly opts: { modelsDir: string; device: EmbeddingDevice; log?: (msg: string) => void; remote?: RemoteEmbeddingModel }) {}
 
   get modelsDir(): string {
     return this.opts.modelsDir;
@@ -64,6 +76,17 @@ export class ModelRegistry {
 
   load(name: string): Promise<EmbeddingProvider> {
     let p = this.loaded.get(name);
+    if (!p && this.opts.remote && name === this.opts.remote.id) {
+      p = this.opts.remote.load();
+      this.loaded.set(name, p);
+      p.catch(() => this.loaded.delete(name));
+    }
+    if (!p && name.includes("/") && !path.isAbsolute(name) && !fs.existsSync(path.resolve(this.opts.modelsDir, name))) {
+      // A remote model other than the configured one (a table written with an earlier KB_EMBED_URL).
+      p = Promise.reject(new Error(`embedding model ${name} is on a model server that KB_EMBED_URL / KB_EMBED_REMOTE_MODEL do not name now`));
+      p.catch(() => {});
+      return p;
+    }
     if (!p) {
       p = loadEmbeddingProvider({ modelsDir: this.opts.modelsDir, model: name, device: this.opts.device, log: this.opts.log }).then((m) => {
         if (!m) throw new Error(`embedding model "${name}" not found in ${this.opts.modelsDir}`);
