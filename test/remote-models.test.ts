@@ -285,6 +285,7 @@ describe("the remote embedding provider (KB_EMBED_URL)", () => {
       expect(kb2.index.info()).toMatchObject({ model: `${ms.host}/${ms.embedModel}`, dimension: 32 });
       expect(kb2.retriever.mode).toBe("lexical");
       expect(kb2.models.embeddingNote).toMatch(new RegExp(`the index holds vectors of ${ms.host}/tiny-embed \\(32d\\), not of ${other.host}/tiny-embed; run \`kb reembed\``));
+      expect(kb2.models.embeddingNote).toContain(`the index holds vectors of ${ms.host}/tiny-embed (32d) but its model server is not the one configured`);
     } finally {
       await kb2.close();
     }
@@ -414,6 +415,16 @@ describe.skipIf(!HAS_GGUF)("the remote LLM provider (KB_LLM_URL) through the HTT
     await gone.close();
     const down = createRemoteLlm({ ...base, url: gone.baseUrl, allowedHosts: [gone.host], model: "m" });
     await expect(down.generate({ messages: msg, maxTokens: 4 })).rejects.toThrow(`model server ${gone.host} could not be reached (ECONNREFUSED)`);
+
+    // A server that answers a streaming request in one piece: the whole text as one token, same result.
+    const oneShot = createRemoteLlm({ ...base, model: ms.chatModel });
+    const streamed = await oneShot.generate({ messages: msg, maxTokens: 12 });
+    ms.knobs.ignoreStream = true;
+    const pieces: string[] = [];
+    const whole = await oneShot.generate({ messages: msg, maxTokens: 12, onToken: (t) => pieces.push(t) });
+    expect(whole).toMatchObject({ text: streamed.text, tokens: streamed.tokens, stopReason: streamed.stopReason });
+    expect(pieces).toEqual([streamed.text]);
+    ms.knobs.ignoreStream = false;
 
     ms.knobs.delayMs = 3000;
     const llm = createRemoteLlm({ ...base, model: ms.chatModel, maxConcurrent: 1, maxQueue: 0, timeoutMs: 500 });

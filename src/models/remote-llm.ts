@@ -11,7 +11,7 @@
  *   the HTTP request is aborted.
  * - Cancellation: the caller's signal aborts the HTTP request (the server sees the connection
  *   close and can stop generating); resolves with `stopReason: "abort"` and the text so far.
- * - Upstream 429 (and 503 with Retry-After, which vLLM and TGI send when full) → LlmBusyError with
+ * - Upstream 429 (and a 503 that carries Retry-After: "overloaded, come back") → LlmBusyError with
  *   the server's Retry-After; any other error status, a connection failure or a malformed answer
  *   → LlmUpstreamError naming the host and status (the API key is never in a message).
  * - Tokens are not counted by the server before the request: `countTokens` estimates on the high
@@ -202,25 +202,40 @@ export function createRemoteLlm(opts: RemoteLlmOptions): LlmProvider {
         signal,
         "text/event-stream",
       );
-      for await (const data of sseData(res, signal)) {
-        let chunk: ChatChunk;
-        try {
-          chunk = JSON.parse(data) as ChatChunk;
-        } catch {
-          throw new LlmUpstreamError(`model server ${host} sent a stream event that is not JSON`);
+      if ((res.headers.get("content-type") ?? "").includes("application/json")) {
+        // A server that answers a streaming request in one piece: one "token" of the whole text.
+        const body = (await res.json().catch(() => null)) as { choices?: { message?: { content?: string | null }; finish_reason?: string | null }[]; usage?: { completion_tokens?: number } } | null;
+        const choice = body?.choices?.[0];
+        if (!choice) throw new LlmUpstreamError(`model server ${host} answered without a completion`);
+        text = choice.message?.content ?? "";
+        if (text) {
+          firstAt = performance.now() - started;
+          deltas = 1;
+          req.onToken?.(text);
         }
-        if (chunk.error) throw new LlmUpstreamError(`model server ${host} failed mid-answer: ${String(chunk.error.message ?? "error").slice(0, 300)}`);
-        if (chunk.usage?.completion_tokens !== undefined) usageTokens = chunk.usage.completion_tokens;
-        const choice = chunk.choices?.[0];
-        if (!choice) continue;
-        const piece = choice.delta?.content;
-        if (piece) {
-          firstAt ??= performance.now() - started;
-          text += piece;
-          deltas++;
-          req.onToken?.(piece);
+        finish = choice.finish_reason;
+        usageTokens = body?.usage?.completion_tokens;
+      } else {
+        for await (const data of sseData(res, signal)) {
+          let chunk: ChatChunk;
+          try {
+            chunk = JSON.parse(data) as ChatChunk;
+          } catch {
+            throw new LlmUpstreamError(`model server ${host} sent a stream event that is not JSON`);
+          }
+          if (chunk.error) throw new LlmUpstreamError(`model server ${host} failed mid-answer: ${String(chunk.error.message ?? "error").slice(0, 300)}`);
+          if (chunk.usage?.completion_tokens !== undefined) usageTokens = chunk.usage.completion_tokens;
+          const choice = chunk.choices?.[0];
+          if (!choice) continue;
+          const piece = choice.delta?.content;
+          if (piece) {
+            firstAt ??= performance.now() - started;
+            text += piece;
+            deltas++;
+            req.onToken?.(piece);
+          }
+          if (choice.finish_reason) finish = choice.finish_reason;
         }
-        if (choice.finish_reason) finish = choice.finish_reason;
       }
       if (signal.aborted) throw signal.reason;
       const durationMs = performance.now() - started;

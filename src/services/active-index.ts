@@ -69,6 +69,11 @@ export class ModelRegistry {
     return this.opts.modelsDir;
   }
 
+  /** Whether a model name is a remote model's identity (`host/model`) rather than a folder. */
+  isRemoteId(name: string): boolean {
+    return name === this.opts.remote?.id || (name.includes("/") && !path.isAbsolute(name) && !fs.existsSync(path.resolve(this.opts.modelsDir, name)));
+  }
+
   /** Model folders present in the models dir. */
   available(): string[] {
     return findEmbeddingModels(this.opts.modelsDir);
@@ -81,7 +86,7 @@ export class ModelRegistry {
       this.loaded.set(name, p);
       p.catch(() => this.loaded.delete(name));
     }
-    if (!p && name.includes("/") && !path.isAbsolute(name) && !fs.existsSync(path.resolve(this.opts.modelsDir, name))) {
+    if (!p && this.isRemoteId(name)) {
       // A remote model other than the configured one (a table written with an earlier KB_EMBED_URL).
       p = Promise.reject(new Error(`embedding model ${name} is on a model server that KB_EMBED_URL / KB_EMBED_REMOTE_MODEL do not name now`));
       p.catch(() => {});
@@ -360,7 +365,12 @@ export class ActiveIndex {
     this.status.embedding = e ? { model: e.modelId, dimension: e.dimension } : null;
     const notes: string[] = this.loadNote ? [this.loadNote] : [];
     const how = "run `kb reembed` (or POST /api/v1/jobs/reembed) to re-embed into a new table without downtime";
-    if (s.model && !e) notes.push(`the index holds vectors of ${s.model} (${s.dimension}d) but that model is not available in ${this.models.modelsDir}: lexical-only`);
+    if (s.model && !e) {
+      const where = this.models.isRemoteId(s.model)
+        ? "its model server is not the one configured (KB_EMBED_URL, KB_EMBED_REMOTE_MODEL) or did not answer when the index was opened"
+        : `that model is not available in ${this.models.modelsDir}`;
+      notes.push(`the index holds vectors of ${s.model} (${s.dimension}d) but ${where}: lexical-only`);
+    }
     if (this.wantedModel && this.wantedModel !== s.model) {
       notes.push(
         s.model

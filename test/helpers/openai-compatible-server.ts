@@ -28,6 +28,8 @@ export interface ModelServerOptions {
   apiKey?: string;
   /** Generations at once (default 2). */
   sequences?: number;
+  /** llama.cpp threads (default 1). */
+  threads?: number;
 }
 
 export interface Knobs {
@@ -43,6 +45,8 @@ export interface Knobs {
   forceIgnoreEos: boolean;
   /** Every chat completion gets this max_tokens instead of the request's (with forceIgnoreEos: an endless one). */
   forceMaxTokens: number | null;
+  /** Answer streaming requests with one JSON completion (a server without streaming). */
+  ignoreStream: boolean;
 }
 
 export interface ModelServerStats {
@@ -73,7 +77,7 @@ export interface ModelServer {
   close(): Promise<void>;
 }
 
-const defaultKnobs = (): Knobs => ({ delayMs: 0, fail: null, redirectTo: null, embedDimension: null, forceIgnoreEos: false, forceMaxTokens: null });
+const defaultKnobs = (): Knobs => ({ delayMs: 0, fail: null, redirectTo: null, embedDimension: null, forceIgnoreEos: false, forceMaxTokens: null, ignoreStream: false });
 
 function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -100,7 +104,7 @@ function contentText(content: unknown): string {
 export async function startModelServer(opts: ModelServerOptions): Promise<ModelServer> {
   const chatModel = opts.chatModel ?? "stories260K";
   const llm = opts.gguf
-    ? await loadLlm({ modelPath: opts.gguf, gpu: false, gpuLayers: 0, threads: 1, contextSize: 2048, sequences: opts.sequences ?? 2, maxQueue: 16, logger: { info() {}, warn() {} } })
+    ? await loadLlm({ modelPath: opts.gguf, gpu: false, gpuLayers: 0, threads: opts.threads ?? 1, contextSize: 2048, sequences: opts.sequences ?? 2, maxQueue: 16, logger: { info() {}, warn() {} } })
     : null;
   const embedder = opts.embed ? await loadEmbeddingProvider({ modelsDir: opts.embed.modelsDir, model: opts.embed.model, log: () => {} }) : null;
   const embedModel = opts.embedModel ?? opts.embed?.model ?? "none";
@@ -124,7 +128,7 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
     });
     const maxTokens = knobs.forceMaxTokens ?? Number(body.max_tokens ?? body.max_completion_tokens ?? 256);
     const ignoreEos = body.ignore_eos === true || knobs.forceIgnoreEos;
-    const stream = body.stream === true;
+    const stream = body.stream === true && !knobs.ignoreStream;
     if (stream) res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
     const send = (obj: unknown) => res.write(`data: ${JSON.stringify(obj)}\n\n`);
     const chunk = (delta: Record<string, unknown>, finish: string | null) => ({ id, object: "chat.completion.chunk", created, model: chatModel, choices: [{ index: 0, delta, finish_reason: finish }] });
