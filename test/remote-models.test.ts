@@ -274,6 +274,43 @@ describe("the remote embedding provider (KB_EMBED_URL)", () => {
     expect(other.stats.embeddings).toBe(0);
   });
 
+  it("when the server is down at start: queries run lexically, ingestion fails the file (no rows without vectors), both resume when it answers", async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-remote-down-"));
+    const { openKb } = await import("../src/services/container.ts");
+    const pino = (await import("pino")).default;
+    const open = () => openKb(loadConfig({}, { dataDir, modelsDir: path.join(dataDir, "models"), embedModel: "none", logLevel: "silent", extractProcesses: 0, ...remoteConfig(ms) }), { logger: pino({ level: "silent" }) });
+    const files = writeFiles(path.join(dataDir, "docs"), DOCS);
+    try {
+      await (await open()).close(); // first start: the table is made with the server's model
+      ms.knobs.fail = { status: 503, times: 1_000_000 };
+      const kb = await open();
+      try {
+        expect(kb.index.info()).toMatchObject({ model: `${ms.host}/tiny-embed`, dimension: 32 });
+        expect(kb.retriever.mode).toBe("lexical");
+        expect(kb.models.embeddingNote).toContain("did not answer when the index was opened");
+        const down = await ingestNow(kb, [{ source: "vpn.txt", path: files[0]! }]);
+        expect(down.job.status).toBe("failed");
+        expect(down.job.files).toEqual([expect.objectContaining({ source: "vpn.txt", status: "failed", errorCode: "embedding_failed" })]);
+        expect(await kb.chunks.count()).toBe(0);
+
+        ms.resetKnobs();
+        const up = await ingestNow(kb, [{ source: "leave.md", path: files[1]! }]);
+        expect(up.job.status).toBe("succeeded");
+        const rows = await kb.chunks.rowsOf([up.documents[0]!.id], true);
+        expect(rows.length).toBeGreaterThan(0);
+        expect(rows.every((r) => r.vector?.length === 32)).toBe(true);
+        await kb.index.retryRemoteEmbedder(true); // the watcher does this every 30 s
+        expect(kb.retriever.mode).toBe("hybrid");
+        expect(kb.models.embeddingNote).toBeUndefined();
+      } finally {
+        await kb.close();
+      }
+    } finally {
+      ms.resetKnobs();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   it("keeps a table written by a remote model tied to it: another host serves it lexically until a re-embed", async () => {
     const dataDir = t.dir;
     // A second knowledge base on the same data folder, configured with the other server (another host:port).

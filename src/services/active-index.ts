@@ -22,6 +22,8 @@ import type { MetadataRepositories, MetadataStore } from "../stores/metadata.ts"
 export const ACTIVE_KEY = "index.active";
 export const PREVIOUS_KEY = "index.previous";
 export const GEN_KEY = "index.gen";
+/** How often a remote embedding model that did not answer is tried again for queries. */
+const REMOTE_RETRY_MS = 30_000;
 
 export interface IndexInfo {
   table: string;
@@ -43,6 +45,12 @@ export interface WriteTarget {
   store: ChunkStore;
   /** The table's model, or null (lexical table, or its model is not available here: rows get null vectors). */
   embedder: EmbeddingProvider | null;
+  /**
+   * Set when the table's model is the configured remote one (KB_EMBED_URL) and its server cannot
+   * be used now: writers must not write rows without vectors for an outage (they fail the file,
+   * to be retried), as they would for a model that is simply not installed here.
+   */
+  unavailable?: string;
 }
 
 export function layoutOf(info: IndexInfo): VectorLayout | null {
@@ -67,6 +75,11 @@ export class ModelRegistry {
 
   get modelsDir(): string {
     return this.opts.modelsDir;
+  }
+
+  /** The configured remote model's identity (`host/model`), if any. */
+  get remoteId(): string | undefined {
+    return this.opts.remote?.id;
   }
 
   /** Whether a model name is a remote model's identity (`host/model`) rather than a folder. */
@@ -266,7 +279,11 @@ export class ActiveIndex {
   async writeTarget(): Promise<WriteTarget> {
     const p = await this.pointer();
     const store = await this.table(p.table, layoutOf(p));
-    return { name: p.table, store, embedder: await this.embedderFor(p) };
+    const embedder = await this.embedderFor(p);
+    if (!embedder && p.model && p.model === this.models.remoteId) {
+      return { name: p.table, store, embedder, unavailable: `the embedding server for ${p.model} cannot be used now (see the log); nothing was written` };
+    }
+    return { name: p.table, store, embedder };
   }
 
   /**
@@ -330,7 +347,7 @@ export class ActiveIndex {
 
   private async doRefresh(): Promise<void> {
     const p = await this.pointer();
-    if (p.table === this.serving.table) return;
+    if (p.table === this.serving.table) return this.retryRemoteEmbedder();
     const next = await this.store.openTable(p.table, layoutOf(p));
     const embedder = await this.embedderFor(p);
     if (this.closed) return next.close();
@@ -347,6 +364,24 @@ export class ActiveIndex {
       const t = setTimeout(() => void this.models.release(oldEmbedder.modelId), 60_000);
       t.unref();
     }
+  }
+
+  private lastRemoteRetry = 0;
+
+  /**
+   * The table's model is the configured remote one but its server did not answer when the table
+   * was opened (queries run lexically meanwhile): try again, at most every 30 s (`now`: at once).
+   */
+  async retryRemoteEmbedder(now = false): Promise<void> {
+    const s = this.serving;
+    if (this.servingEmbedder || !s.model || s.model !== this.models.remoteId) return;
+    if (!now && Date.now() - this.lastRemoteRetry < REMOTE_RETRY_MS) return;
+    this.lastRemoteRetry = Date.now();
+    const e = await this.embedderFor(s);
+    if (!e || this.closed || this.serving !== s) return;
+    this.servingEmbedder = e;
+    this.describe();
+    this.log("the embedding server answers again: hybrid retrieval resumed", { model: s.model });
   }
 
   /** Polls the pointer (cheap SQLite read) so a switch made by another process is followed. */
