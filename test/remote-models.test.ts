@@ -19,7 +19,7 @@ import { loadEmbeddingProvider, type EmbeddingProvider } from "../src/models/emb
 import { LlmBusyError, LlmTimeoutError, LlmUpstreamError } from "../src/models/llm.ts";
 import { loadRemoteEmbeddingProvider } from "../src/models/remote-embeddings.ts";
 import { createRemoteLlm } from "../src/models/remote-llm.ts";
-import { ingestNow, openTestKb, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
+import { ingestNow, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
 import { startModelServer, type ModelServer } from "./helpers/openai-compatible-server.ts";
 import { GGUF, HAS_GGUF, NO_GGUF_REASON } from "./llm/fixtures.ts";
 
@@ -72,6 +72,24 @@ async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Pr
   }
 }
 
+/** openKb's answer to a configuration made in code (its temporary folder removed afterwards). */
+async function openRefused(overrides: Partial<Config>): Promise<unknown> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-remote-refused-"));
+  try {
+    const { openKb } = await import("../src/services/container.ts");
+    const pino = (await import("pino")).default;
+    // Built past loadConfig (which would refuse it first), as a program embedding the server might.
+    const config = { ...loadConfig({}, { dataDir: dir, modelsDir: path.join(dir, "models"), embedModel: "none", logLevel: "silent" }), ...overrides };
+    const kb = await openKb(config, { logger: pino({ level: "silent" }) });
+    await kb.close();
+    return null;
+  } catch (err) {
+    return err;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function keyFile(dir: string): string {
   const file = path.join(dir, "llm-key");
   fs.writeFileSync(file, `${KEY}\n`, { mode: 0o600 });
@@ -118,14 +136,31 @@ describe("the allow-list (KB_MODEL_HOSTS)", () => {
     expect(() => loadConfig({ KB_MODEL_HOSTS: "http://gpu1.corp/v1" })).toThrow(/KB_MODEL_HOSTS: "http:\/\/gpu1.corp\/v1" is not a host/);
   });
 
+  it("names the API key's file or variable, never its value; a key file others can read stops the start", async () => {
+    const config = loadConfig({ ...env, KB_MODEL_HOSTS: "gpu1.corp", KB_LLM_API_KEY: KEY, KB_EMBED_URL: "http://gpu1.corp:8081/v1", KB_EMBED_REMOTE_MODEL: "e5", KB_EMBED_API_KEY_FILE: "/etc/kb/embed-key" });
+    expect(config.llmRemote!.apiKey).toEqual({ env: "KB_LLM_API_KEY" });
+    expect(config.embedRemote!.apiKey).toEqual({ file: "/etc/kb/embed-key" });
+    expect(JSON.stringify(config)).not.toContain(KEY);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-remote-key-"));
+    try {
+      const loose = path.join(dir, "key");
+      fs.writeFileSync(loose, KEY, { mode: 0o644 });
+      fs.chmodSync(loose, 0o644);
+      const llmRemote = { url: "http://gpu1.corp:8000/v1", model: "qwen", apiKey: { file: loose } };
+      expect(String(await openRefused({ llmRemote, modelHosts: ["gpu1.corp"] }))).toContain(`KB_LLM_API_KEY: secret file ${loose} is readable by group or others (mode 644); chmod 600 it`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("refuses a configuration made in code too (openKb checks again) and contacts nothing", async () => {
     const ms = await startModelServer({});
     try {
       const remote = { url: ms.baseUrl, model: "m", apiKey: undefined };
       expect(() => checkModelHosts({ llmRemote: remote, embedRemote: undefined, modelHosts: ["127.0.0.2"] })).toThrow(/KB_LLM_URL: host 127\.0\.0\.1:\d+ is not on KB_MODEL_HOSTS/);
-      await expect(openTestKb({ llmRemote: remote, modelHosts: [] })).rejects.toThrow(/KB_MODEL_HOSTS/);
+      expect(String(await openRefused({ llmRemote: remote, modelHosts: [] }))).toMatch(/KB_LLM_URL: host 127\.0\.0\.1:\d+ is not on KB_MODEL_HOSTS \(empty\)/);
       const embedRemote: Config["embedRemote"] = { ...remote, queryPrefix: undefined, passagePrefix: undefined, batchSize: 8, timeoutMs: 5000 };
-      await expect(openTestKb({ embedRemote, modelHosts: ["localhost"] })).rejects.toThrow(/KB_EMBED_URL: host 127\.0\.0\.1:\d+ is not on KB_MODEL_HOSTS \(localhost\)/);
+      expect(String(await openRefused({ embedRemote, modelHosts: ["localhost"] }))).toMatch(/KB_EMBED_URL: host 127\.0\.0\.1:\d+ is not on KB_MODEL_HOSTS \(localhost\)/);
       // The provider checks each request as well (a second lock behind the start-up check).
       const llm = createRemoteLlm({ url: ms.baseUrl, model: "m", apiKey: undefined, allowedHosts: ["127.0.0.2"], contextSize: 2048 });
       await expect(llm.generate({ messages: [{ role: "user", content: "hi" }], maxTokens: 4 })).rejects.toThrow(/not on KB_MODEL_HOSTS; nothing was sent/);
