@@ -469,6 +469,15 @@ describe.skipIf(!HAS_GGUF)("the remote LLM provider (KB_LLM_URL) through the HTT
     expect(JSON.stringify(body)).not.toContain(KEY);
   });
 
+  it("treats a stream the server cut mid-answer as an upstream failure, not a short answer", async () => {
+    ms.knobs.dropAfterTokens = 3;
+    const res = await t.fetchAs(kim, "/api/v1/ask", post({ question: "What should I do if the VPN connection drops?", stream: true }));
+    const events = await readSse(res);
+    expect(events.map((e) => e.event).join(" ")).toMatch(/^sources( delta){1,3} error$/); // the pieces that came, then the failure
+    expect(events.at(-1)!.data.error.code).toBe("llm_upstream");
+    expect(events.some((e) => e.event === "done")).toBe(false);
+  });
+
   it("never follows a redirect: the other host gets nothing", async () => {
     ms.knobs.redirectTo = other.url;
     const res = await t.fetchAs(kim, "/api/v1/ask", post({ question: "How many days of annual leave?" }));

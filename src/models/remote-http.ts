@@ -111,16 +111,20 @@ export async function postModelServer(endpoint: RemoteEndpoint, pathname: string
   return res;
 }
 
-/** The `data:` payloads of a server-sent-event stream, as they arrive (`[DONE]` ends it). */
+/** The `data:` payloads of a server-sent-event stream, as they arrive; `[DONE]` is the last one given. */
 export async function* sseData(res: Response, signal: AbortSignal): AsyncGenerator<string> {
   if (!res.body) return;
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   let buf = "";
+  let ended = false;
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      if (done) break;
+      if (done) {
+        ended = true;
+        break;
+      }
       buf += decoder.decode(value, { stream: true });
       let i: number;
       while ((i = buf.search(/\r?\n\r?\n/)) >= 0) {
@@ -132,12 +136,13 @@ export async function* sseData(res: Response, signal: AbortSignal): AsyncGenerat
           .map((l) => l.slice(5).replace(/^ /, ""))
           .join("\n");
         if (!data) continue;
-        if (data === "[DONE]") return;
         yield data;
+        if (data === "[DONE]") return;
       }
     }
   } finally {
-    if (signal.aborted || buf) await reader.cancel().catch(() => {});
+    // Stopped before the body's end ([DONE], an abort, an error): let the connection go.
+    if (!ended) await reader.cancel().catch(() => {});
     reader.releaseLock();
   }
 }

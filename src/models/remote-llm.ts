@@ -213,10 +213,14 @@ export function createRemoteLlm(opts: RemoteLlmOptions): LlmProvider {
           deltas = 1;
           req.onToken?.(text);
         }
-        finish = choice.finish_reason;
+        finish = choice.finish_reason ?? "stop";
         usageTokens = body?.usage?.completion_tokens;
       } else {
         for await (const data of sseData(res, signal)) {
+          if (data === "[DONE]") {
+            finish ??= "stop"; // the server's end of the stream, with or without a finish_reason before it
+            break;
+          }
           let chunk: ChatChunk;
           try {
             chunk = JSON.parse(data) as ChatChunk;
@@ -238,6 +242,8 @@ export function createRemoteLlm(opts: RemoteLlmOptions): LlmProvider {
         }
       }
       if (signal.aborted) throw signal.reason;
+      // Every server ends a completion with a finish_reason; a stream that stops without one was cut.
+      if (finish == null) throw new LlmUpstreamError(`model server ${host} ended the answer stream before finishing it (after ${deltas} pieces)`);
       const durationMs = performance.now() - started;
       avgDurationMs = avgDurationMs * 0.8 + durationMs * 0.2;
       return {

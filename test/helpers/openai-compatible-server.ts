@@ -47,6 +47,8 @@ export interface Knobs {
   forceMaxTokens: number | null;
   /** Answer streaming requests with one JSON completion (a server without streaming). */
   ignoreStream: boolean;
+  /** End the response (cleanly, without finish_reason or [DONE]) after this many streamed tokens: a server or proxy that gives up mid-answer. */
+  dropAfterTokens: number | null;
 }
 
 export interface ModelServerStats {
@@ -77,7 +79,7 @@ export interface ModelServer {
   close(): Promise<void>;
 }
 
-const defaultKnobs = (): Knobs => ({ delayMs: 0, fail: null, redirectTo: null, embedDimension: null, forceIgnoreEos: false, forceMaxTokens: null, ignoreStream: false });
+const defaultKnobs = (): Knobs => ({ delayMs: 0, fail: null, redirectTo: null, embedDimension: null, forceIgnoreEos: false, forceMaxTokens: null, ignoreStream: false, dropAfterTokens: null });
 
 function readBody(req: http.IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -130,9 +132,12 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
     const ignoreEos = body.ignore_eos === true || knobs.forceIgnoreEos;
     const stream = body.stream === true && !knobs.ignoreStream;
     if (stream) res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-    const send = (obj: unknown) => res.write(`data: ${JSON.stringify(obj)}\n\n`);
+    const send = (obj: unknown) => {
+      if (!res.writableEnded) res.write(`data: ${JSON.stringify(obj)}\n\n`);
+    };
     const chunk = (delta: Record<string, unknown>, finish: string | null) => ({ id, object: "chat.completion.chunk", created, model: chatModel, choices: [{ index: 0, delta, finish_reason: finish }] });
     if (stream) send(chunk({ role: "assistant", content: "" }, null));
+    let sent = 0;
     stats.active++;
     try {
       const result = await llm.generate({
@@ -142,7 +147,15 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
         ignoreEos,
         signal: ac.signal,
         timeoutMs: 600_000,
-        onToken: stream ? (t) => send(chunk({ content: t }, null)) : undefined,
+        onToken: stream
+          ? (t) => {
+              if (knobs.dropAfterTokens !== null && sent++ >= knobs.dropAfterTokens) {
+                if (!res.writableEnded) res.end();
+                return;
+              }
+              send(chunk({ content: t }, null));
+            }
+          : undefined,
       });
       if (result.stopReason === "abort") {
         stats.cancelled++;
@@ -153,7 +166,7 @@ export async function startModelServer(opts: ModelServerOptions): Promise<ModelS
       if (stream) {
         send(chunk({}, finish));
         if (body.stream_options?.include_usage) send({ id, object: "chat.completion.chunk", created, model: chatModel, choices: [], usage });
-        res.end("data: [DONE]\n\n");
+        if (!res.writableEnded) res.end("data: [DONE]\n\n");
       } else {
         json(res, 200, { id, object: "chat.completion", created, model: chatModel, choices: [{ index: 0, message: { role: "assistant", content: result.text }, finish_reason: finish, logprobs: null }], usage });
       }
