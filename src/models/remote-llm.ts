@@ -19,6 +19,7 @@
  *   configured KB_LLM_CONTEXT (set it to the server's max model length).
  * - `ignoreEos` is sent as `ignore_eos: true` (vLLM and llama.cpp server accept it; benchmarks only).
  */
+import { estimateTokens } from "./token-estimate.ts";
 import { endpointHost, postModelServer, RemoteModelError, sseData, type RemoteEndpoint } from "./remote-http.ts";
 import {
   LlmBusyError,
@@ -56,18 +57,6 @@ interface ChatChunk {
   choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
   usage?: { completion_tokens?: number } | null;
   error?: { message?: string };
-}
-
-/** Tokens estimated on the high side (a Hangul/CJK character ≈ 1 token, other text ≈ 3.3 characters per token). */
-export function estimateTokens(text: string): number {
-  let wide = 0;
-  let other = 0;
-  for (const ch of text) {
-    const c = ch.codePointAt(0)!;
-    if ((c >= 0xac00 && c <= 0xd7a3) || (c >= 0x1100 && c <= 0x11ff) || (c >= 0x3040 && c <= 0x30ff) || (c >= 0x4e00 && c <= 0x9fff)) wide++;
-    else other++;
-  }
-  return Math.ceil(wide * 1.1 + other * 0.3);
 }
 
 function mapFinish(reason: string | null | undefined): StopReason {
