@@ -19,9 +19,16 @@
  *   Runs are interleaved (cold, warm, provider, ask, openai, cold, …) so load from other processes
  *   on a shared machine hits all alike; ratios are medians of per-round ratios.
  *
+ * - Remote path (KB_LLM_URL): the same model served by an OpenAI-compatible server in its own
+ *   process (bench/model-server.ts: node-llama-cpp, 1 thread, one sequence) on loopback, reached
+ *   through the remote provider (`createRemoteLlm`, streaming SSE) alone and through a second
+ *   knowledge base's `POST /api/v1/ask`. Compared with the in-process provider and ask of the
+ *   same round: what the network path adds (HTTP + SSE both ways, JSON per token).
+ *
  * Default model: $KB_TEST_GGUF or ../shared/models/stories260K/stories260K.gguf.
  * Writes its figures into docs/benchmarks.md (section "llm").
  */
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -163,6 +170,56 @@ async function openaiOnce(): Promise<Sample> {
   );
 }
 
+/* ---------------- remote: the same model behind an OpenAI-compatible server ---------------- */
+
+const child = spawn(process.execPath, ["--import", "tsx", "bench/model-server.ts", modelPath, String(THREADS)], { stdio: ["pipe", "pipe", "inherit"] });
+const remote = await new Promise<{ baseUrl: string; host: string; chatModel: string }>((resolve, reject) => {
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    out += d.toString();
+    const line = out.split("\n").find((l) => l.startsWith("{"));
+    if (line) resolve(JSON.parse(line) as { baseUrl: string; host: string; chatModel: string });
+  });
+  child.on("exit", (code) => reject(new Error(`model server exited (${code})`)));
+});
+const remoteDir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-bench-llm-remote-"));
+const kbRemote = await openKb(
+  loadConfig(
+    {},
+    {
+      dataDir: remoteDir,
+      modelsDir: path.join(remoteDir, "models"),
+      embedModel: "none",
+      logLevel: "silent",
+      rateLimitPerMinute: 0,
+      llmRemote: { url: remote.baseUrl, model: remote.chatModel, apiKey: undefined },
+      modelHosts: [remote.host],
+      llmContextSize: CONTEXT,
+      llmMaxConcurrent: 1,
+      llmQueue: 1,
+    },
+  ),
+  { logger: pino({ level: "silent" }), llmAnswer: { maxTokens: TOKENS, ignoreEos: true } },
+);
+{
+  const { jobId: rj } = await kbRemote.ingest.submit(SYSTEM_ACTOR, [{ source: "vpn.txt", path: doc }]);
+  kbRemote.jobsRepo.claimJob(rj, "bench", 60_000);
+  await kbRemote.jobs.run(rj, "bench");
+  await kbRemote.accounts.createUser({ name: "bench", role: "viewer", groups: [] });
+}
+const remoteToken = (await kbRemote.accounts.createToken("bench")).token;
+const remoteServer = await startServer(kbRemote, { port: 0, host: "127.0.0.1" });
+
+async function remoteAskOnce(): Promise<Sample> {
+  const t0 = performance.now();
+  const res = await fetch(`${remoteServer.url}/api/v1/ask`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${remoteToken}`, "content-type": "application/json" },
+    body: JSON.stringify({ question: QUESTION, stream: true }),
+  });
+  return timeStream(res, (event) => event === "delta", t0);
+}
+
 /* ---------------- raw node-llama-cpp ---------------- */
 
 const nlc = await import("node-llama-cpp");
@@ -211,13 +268,13 @@ async function rawOnce(warm: boolean): Promise<Sample> {
 }
 
 /** The provider alone (LlamaChat session, queue, callbacks; no HTTP, no retrieval), same prompt. */
-async function providerOnce(): Promise<Sample> {
+async function providerOnce(llm = kb.llm!): Promise<Sample> {
   const t0 = performance.now();
   let first = 0;
   let last = 0;
   let cpuFirst = 0;
   let cpuLast = 0;
-  const res = await kb.llm!.generate({
+  const res = await llm.generate({
     messages: captured!,
     maxTokens: TOKENS,
     ignoreEos: true,
@@ -237,27 +294,36 @@ async function providerOnce(): Promise<Sample> {
 /* ---------------- run ---------------- */
 
 const load0 = os.loadavg()[0]!;
-const samples = { cold: [] as Sample[], raw: [] as Sample[], provider: [] as Sample[], ask: [] as Sample[], openai: [] as Sample[] };
+const samples = { cold: [] as Sample[], raw: [] as Sample[], provider: [] as Sample[], ask: [] as Sample[], openai: [] as Sample[], remoteProvider: [] as Sample[], remoteAsk: [] as Sample[] };
 for (let r = 0; r <= RUNS; r++) {
   const cold = await rawOnce(false);
   const raw = await rawOnce(true);
   const provider = await providerOnce();
   const ask = await askOnce();
   const oa = await openaiOnce();
+  const remoteProvider = await providerOnce(kbRemote.llm!);
+  const remoteAsk = await remoteAskOnce();
   if (r === 0) continue; // warm-up
   samples.cold.push(cold);
   samples.raw.push(raw);
   samples.provider.push(provider);
   samples.ask.push(ask);
   samples.openai.push(oa);
+  samples.remoteProvider.push(remoteProvider);
+  samples.remoteAsk.push(remoteAsk);
 }
 const load1 = os.loadavg()[0]!;
 const info = kb.llm!.info();
 
 await server.close();
 await kb.close();
+await remoteServer.close();
+await kbRemote.close();
+child.stdin!.end();
+await new Promise((r) => child.once("exit", r));
 await llama.dispose();
 fs.rmSync(dir, { recursive: true, force: true });
+fs.rmSync(remoteDir, { recursive: true, force: true });
 
 /** Median of per-round ratios against the raw warm run of the same round (paired: load drift cancels out). */
 const paired = (xs: Sample[], f: (s: Sample) => number) => median(xs.map((x, i) => f(x) / f(samples.raw[i]!)));
@@ -278,6 +344,16 @@ const raw = summary(samples.raw);
 const provider = summary(samples.provider);
 const ask = summary(samples.ask);
 const oa = summary(samples.openai);
+const remoteProvider = summary(samples.remoteProvider);
+const remoteAsk = summary(samples.remoteAsk);
+/** Remote against in-process, paired per round: TTFT difference (ms) and decode tokens/s ratio. */
+const overhead = (remoteSamples: Sample[], local: Sample[]) => ({
+  ttftMs: median(remoteSamples.map((x, i) => x.ttftMs - local[i]!.ttftMs)),
+  tps: median(remoteSamples.map((x, i) => x.tokensPerSecond / local[i]!.tokensPerSecond)),
+  total: median(remoteSamples.map((x, i) => x.totalMs / local[i]!.totalMs)),
+});
+const overProvider = overhead(samples.remoteProvider, samples.provider);
+const overAsk = overhead(samples.remoteAsk, samples.ask);
 const pct = (r: number) => `${(r * 100).toFixed(1)}%`;
 const row = (name: string, s: ReturnType<typeof summary>) =>
   `| ${name} | ${s.ttftMs.toFixed(1)} | ${s.ttftDelta >= 0 ? "+" : ""}${s.ttftDelta.toFixed(1)} | ${s.tokensPerSecond.toFixed(0)} (${s.minTps.toFixed(0)}–${s.maxTps.toFixed(0)}) | ${pct(s.tpsRatio)} | ${s.totalMs.toFixed(0)} | ${pct(s.totalRatio)} | ${s.cpuMsPerToken.toFixed(3)} | ${pct(s.cpuRatio)} |`;
@@ -300,6 +376,16 @@ const body = [
   row("provider alone (`LlmProvider.generate`: chat session, queue; no HTTP)", provider),
   row("`POST /api/v1/ask` SSE", ask),
   row("`POST /v1/chat/completions` stream", oa),
+  row("remote: provider alone (`createRemoteLlm`: HTTP + SSE to the model server in another process)", remoteProvider),
+  row("remote: `POST /api/v1/ask` SSE with `KB_LLM_URL` (model server in another process)", remoteAsk),
+  "",
+  `**Remote path against in-process, same model, same round** (median of paired differences/ratios): provider alone ${overProvider.ttftMs >= 0 ? "+" : ""}${overProvider.ttftMs.toFixed(1)} ms TTFT, ` +
+    `decode tok/s ×${overProvider.tps.toFixed(2)}, total ×${overProvider.total.toFixed(2)}; \`POST /api/v1/ask\` ${overAsk.ttftMs >= 0 ? "+" : ""}${overAsk.ttftMs.toFixed(1)} ms TTFT, ` +
+    `decode tok/s ×${overAsk.tps.toFixed(2)}, total ×${overAsk.total.toFixed(2)}. The model server is the loopback test server ` +
+    "(`test/helpers/openai-compatible-server.ts`: node-llama-cpp with the same thread count, one SSE chunk of JSON per token, `ignore_eos`) in its own process, not vLLM or llama.cpp's server. " +
+    "Being another process, it decodes on its own thread while the knowledge base handles the previous tokens, and it competes for the same two cores with everything else on this machine, " +
+    "so the remote rows move with the machine's load more than the others (see their min–max); their CPU ms/token counts this process only, leaving the model's own work out. " +
+    "Over a real network, add the round trip to the TTFT.",
   "",
   "TTFT through HTTP adds the request, authentication, ACL-filtered retrieval, prompt building and the chat session's prompt handling to the model's own " +
     "first token; the server, like the raw warm run, reuses the evaluated prompt prefix, which is why both are far below the cold run. " +

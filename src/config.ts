@@ -70,6 +70,28 @@ const EnvSchema = z.object({
   KB_LLM_THREADS: intFrom(0),
   /** Longest LLM answer, in tokens (capped at half the context). */
   KB_LLM_MAX_TOKENS: intFrom(512),
+  /** Base URL of an OpenAI-compatible chat-completions server (`http://gpu1.corp:8000/v1`); replaces KB_LLM_MODEL. */
+  KB_LLM_URL: z.string().optional(),
+  /** The model name sent to KB_LLM_URL. */
+  KB_LLM_REMOTE_MODEL: z.string().optional(),
+  /** The model server's API key, from a file (mode 0600) or the environment; never logged. */
+  KB_LLM_API_KEY: z.string().optional(),
+  KB_LLM_API_KEY_FILE: z.string().optional(),
+  /** Requests sent to KB_LLM_URL at once; more wait (KB_LLM_QUEUE), beyond that 429. */
+  KB_LLM_MAX_CONCURRENT: intFrom(4),
+  /** Base URL of an OpenAI-compatible embeddings server (`http://gpu1.corp:8080/v1`); replaces KB_EMBED_MODEL. */
+  KB_EMBED_URL: z.string().optional(),
+  KB_EMBED_REMOTE_MODEL: z.string().optional(),
+  KB_EMBED_API_KEY: z.string().optional(),
+  KB_EMBED_API_KEY_FILE: z.string().optional(),
+  /** Prefixes the remote embedder's texts get; unset: the model family's (e5: `query: `/`passage: `), else none. */
+  KB_EMBED_QUERY_PREFIX: z.string().optional(),
+  KB_EMBED_PASSAGE_PREFIX: z.string().optional(),
+  /** Texts per /embeddings request. */
+  KB_EMBED_BATCH: intFrom(32),
+  KB_EMBED_TIMEOUT_S: intFrom(60),
+  /** host[:port] entries (comma-separated) that remote model URLs may name; nothing else is ever contacted. */
+  KB_MODEL_HOSTS: z.string().optional(),
   KB_MAX_UPLOAD_MB: intFrom(100),
   KB_RATE_LIMIT_PER_MIN: intFrom(600),
   /** Searches and questions answered at once; 0: no limit (see src/http/middleware/overload.ts). */
@@ -170,6 +192,14 @@ export interface Config {
   llmTimeoutMs: number;
   llmThreads: number;
   llmMaxTokens: number;
+  /** KB_LLM_URL …: an OpenAI-compatible chat-completions server instead of a local GGUF. */
+  llmRemote: RemoteModelConfig | undefined;
+  /** Remote LLM requests at once (KB_LLM_MAX_CONCURRENT). */
+  llmMaxConcurrent: number;
+  /** KB_EMBED_URL …: an OpenAI-compatible embeddings server instead of a local model folder. */
+  embedRemote: RemoteEmbedConfig | undefined;
+  /** KB_MODEL_HOSTS, lower-cased `host` or `host:port` entries. */
+  modelHosts: string[];
   maxUploadBytes: number;
   rateLimitPerMinute: number;
   overload: { maxInFlight: number; maxQueued: number; maxWaitMs: number };
@@ -208,6 +238,125 @@ export interface Config {
   syncRoots: string[];
 }
 
+export interface RemoteModelConfig {
+  /** Base URL, without a trailing slash (`http://gpu1.corp:8000/v1`). */
+  url: string;
+  model: string;
+  /** Where the API key is (read when the provider is made; never kept in the configuration). */
+  apiKey: SecretSpec | undefined;
+}
+
+export interface RemoteEmbedConfig extends RemoteModelConfig {
+  queryPrefix: string | undefined;
+  passagePrefix: string | undefined;
+  batchSize: number;
+  timeoutMs: number;
+}
+
+/** `host` or `host:port` of a URL as KB_MODEL_HOSTS names it (lower case; IPv6 in brackets; the default port left out). */
+export function urlHost(url: URL): string {
+  return url.host.toLowerCase();
+}
+
+/** KB_MODEL_HOSTS entries, normalized through URL parsing (so `GPU1.corp:80` and `gpu1.corp:80` are one entry). */
+function modelHostsFrom(value: string | undefined): string[] {
+  const entries = (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return entries.map((entry) => {
+    let u: URL;
+    try {
+      u = new URL(`http://${entry}`);
+    } catch {
+      throw new Error(`Invalid configuration:\n  KB_MODEL_HOSTS: "${entry}" is not a host or host:port`);
+    }
+    if (u.pathname !== "/" || u.search || u.hash || u.username || u.password) {
+      throw new Error(`Invalid configuration:\n  KB_MODEL_HOSTS: "${entry}" is not a host or host:port (no scheme, path or user)`);
+    }
+    // new URL drops :80 for http; keep the port the admin wrote.
+    const port = /:(\d+)$/.exec(entry)?.[1];
+    return port && !u.port ? `${u.hostname}:${port}` : u.host;
+  });
+}
+
+/**
+ * Whether `url` may be contacted: an http(s) URL whose host is on KB_MODEL_HOSTS. An entry with a
+ * port allows that port only; an entry without one allows the host on any port.
+ */
+export function hostAllowed(url: URL, allowed: readonly string[]): boolean {
+  if (url.protocol !== "http:" && url.protocol !== "https:") return false;
+  const hostname = url.hostname.toLowerCase();
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  return allowed.some((entry) => {
+    const m = /^(.*?)(?::(\d+))?$/.exec(entry)!;
+    const h = m[1]!;
+    if (h !== hostname) return false;
+    return m[2] === undefined || m[2] === port;
+  });
+}
+
+/**
+ * Refuses remote model URLs that are not http(s) or whose host is not on KB_MODEL_HOSTS, naming
+ * the variables; the product never sends a document to a host nobody configured. Called by
+ * loadConfig and again by openKb (configurations made in code skip loadConfig's parsing).
+ */
+export function checkModelHosts(config: Pick<Config, "llmRemote" | "embedRemote" | "modelHosts">): void {
+  const problems: string[] = [];
+  for (const [variable, remote] of [
+    ["KB_LLM_URL", config.llmRemote],
+    ["KB_EMBED_URL", config.embedRemote],
+  ] as const) {
+    if (!remote) continue;
+    let u: URL;
+    try {
+      u = new URL(remote.url);
+    } catch {
+      problems.push(`${variable}: "${remote.url}" is not a URL`);
+      continue;
+    }
+    if (u.protocol !== "http:" && u.protocol !== "https:") problems.push(`${variable}: only http and https URLs are allowed, got ${u.protocol}`);
+    else if (u.username || u.password) problems.push(`${variable}: put credentials in the API key variables, not in the URL`);
+    else if (!hostAllowed(u, config.modelHosts)) {
+      problems.push(
+        `${variable}: host ${urlHost(u)} is not on KB_MODEL_HOSTS (${config.modelHosts.length ? config.modelHosts.join(", ") : "empty"}); ` +
+          `add it to KB_MODEL_HOSTS to allow sending documents and questions to it`,
+      );
+    }
+  }
+  if (problems.length) throw new Error(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+}
+
+function apiKeyFrom(file: string | undefined, value: string | undefined, variable: string): SecretSpec | undefined {
+  if (file) return { file };
+  if (value) return { env: variable };
+  return undefined;
+}
+
+function remoteFrom(e: z.infer<typeof EnvSchema>) {
+  const problems: string[] = [];
+  if (e.KB_LLM_URL && e.KB_LLM_MODEL) problems.push("KB_LLM_URL and KB_LLM_MODEL are both set: a remote model server or a local GGUF, not both");
+  if (e.KB_LLM_URL && !e.KB_LLM_REMOTE_MODEL) problems.push("KB_LLM_URL is set: KB_LLM_REMOTE_MODEL must name the model on that server");
+  if (!e.KB_LLM_URL && e.KB_LLM_REMOTE_MODEL) problems.push("KB_LLM_REMOTE_MODEL is set without KB_LLM_URL");
+  if (e.KB_EMBED_URL && e.KB_EMBED_MODEL) problems.push("KB_EMBED_URL and KB_EMBED_MODEL are both set: a remote embedding server or a local model folder, not both");
+  if (e.KB_EMBED_URL && !e.KB_EMBED_REMOTE_MODEL) problems.push("KB_EMBED_URL is set: KB_EMBED_REMOTE_MODEL must name the model on that server");
+  if (!e.KB_EMBED_URL && e.KB_EMBED_REMOTE_MODEL) problems.push("KB_EMBED_REMOTE_MODEL is set without KB_EMBED_URL");
+  if (problems.length) throw new Error(`Invalid configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+  const base = (url: string) => url.replace(/\/+$/, "");
+  const llmRemote: RemoteModelConfig | undefined = e.KB_LLM_URL
+    ? { url: base(e.KB_LLM_URL), model: e.KB_LLM_REMOTE_MODEL!, apiKey: apiKeyFrom(e.KB_LLM_API_KEY_FILE, e.KB_LLM_API_KEY, "KB_LLM_API_KEY") }
+    : undefined;
+  const embedRemote: RemoteEmbedConfig | undefined = e.KB_EMBED_URL
+    ? {
+        url: base(e.KB_EMBED_URL),
+        model: e.KB_EMBED_REMOTE_MODEL!,
+        apiKey: apiKeyFrom(e.KB_EMBED_API_KEY_FILE, e.KB_EMBED_API_KEY, "KB_EMBED_API_KEY"),
+        queryPrefix: e.KB_EMBED_QUERY_PREFIX,
+        passagePrefix: e.KB_EMBED_PASSAGE_PREFIX,
+        batchSize: Math.max(1, e.KB_EMBED_BATCH),
+        timeoutMs: Math.max(1, e.KB_EMBED_TIMEOUT_S) * 1000,
+      }
+    : undefined;
+  return { llmRemote, embedRemote };
+}
+
 function syncRootsFrom(value: string | undefined): string[] {
   const roots = (value ?? "").split(path.delimiter).map((r) => r.trim()).filter(Boolean);
   const relative = roots.find((r) => !path.isAbsolute(r));
@@ -224,12 +373,19 @@ function extractProcessesFrom(n: number): number {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const config = buildConfig(env, overrides);
+  checkModelHosts(config);
+  return config;
+}
+
+function buildConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config>): Config {
   const parsed = EnvSchema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new Error(`Invalid configuration:\n${lines.join("\n")}`);
   }
   const e = parsed.data;
+  const remote = remoteFrom(e);
   const dataDir = path.resolve(overrides.dataDir ?? e.KB_DATA_DIR);
   const gpuLayers = e.KB_LLM_GPU_LAYERS;
   return {
@@ -248,6 +404,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     llmTimeoutMs: e.KB_LLM_TIMEOUT_S * 1000,
     llmThreads: e.KB_LLM_THREADS || Math.max(1, os.availableParallelism() - 1),
     llmMaxTokens: Math.max(16, e.KB_LLM_MAX_TOKENS),
+    llmRemote: remote.llmRemote,
+    llmMaxConcurrent: Math.max(1, e.KB_LLM_MAX_CONCURRENT),
+    embedRemote: remote.embedRemote,
+    modelHosts: modelHostsFrom(e.KB_MODEL_HOSTS),
     maxUploadBytes: e.KB_MAX_UPLOAD_MB * 1024 * 1024,
     rateLimitPerMinute: e.KB_RATE_LIMIT_PER_MIN,
     overload: { maxInFlight: e.KB_MAX_IN_FLIGHT, maxQueued: e.KB_MAX_QUEUED, maxWaitMs: e.KB_QUEUE_WAIT_MS },

@@ -1,6 +1,6 @@
 /** Helpers shared by the answer routes (/api/v1/ask and the OpenAI-compatible /v1/chat/completions). */
 import type { Context } from "hono";
-import { LlmBusyError, LlmClosedError, LlmTimeoutError } from "../models/llm.ts";
+import { LlmBusyError, LlmClosedError, LlmTimeoutError, LlmUpstreamError } from "../models/llm.ts";
 
 /**
  * An AbortController that fires when the client goes away (the request's signal, which
@@ -19,5 +19,6 @@ export function streamError(err: unknown): { code: string; message: string } {
   if (err instanceof LlmTimeoutError) return { code: "llm_timeout", message: err.message };
   if (err instanceof LlmBusyError) return { code: "llm_busy", message: err.message };
   if (err instanceof LlmClosedError) return { code: "llm_unavailable", message: err.message };
+  if (err instanceof LlmUpstreamError) return { code: "llm_upstream", message: err.message };
   return { code: "internal_error", message: "the answer failed" };
 }

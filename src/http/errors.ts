@@ -5,7 +5,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ForbiddenError, type Actor } from "../../policies/index.ts";
 import type { Kb } from "../services/container.ts";
 import { ServiceError } from "../services/errors.ts";
-import { LlmBusyError, LlmClosedError, LlmTimeoutError } from "../models/llm.ts";
+import { LlmBusyError, LlmClosedError, LlmTimeoutError, LlmUpstreamError } from "../models/llm.ts";
 
 export function errorBody(code: string, message: string) {
   return { error: { code, message } };
@@ -39,6 +39,8 @@ export async function handleError(err: Error, c: Context): Promise<Response> {
   }
   if (err instanceof LlmTimeoutError) return c.json(errorBody("llm_timeout", err.message), 504);
   if (err instanceof LlmClosedError) return c.json(errorBody("llm_unavailable", err.message), 503);
+  // A model server on the network failed: its host and status, never its key.
+  if (err instanceof LlmUpstreamError) return c.json(errorBody("llm_upstream", err.message), 502);
   if (err instanceof HTTPException) {
     const status = err.status;
     const code = status === 413 ? "payload_too_large" : status === 401 ? "unauthorized" : status === 400 ? "bad_request" : "http_error";

@@ -162,7 +162,7 @@ export function findEmbeddingModels(modelsDir: string): string[] {
 /* Model settings (pooling, prefixes)                                                          */
 /* ------------------------------------------------------------------------------------------ */
 
-interface FamilyDefaults {
+export interface FamilyDefaults {
   name: string;
   test: RegExp;
   pooling: EmbeddingPooling;
@@ -194,6 +194,12 @@ const FAMILIES: FamilyDefaults[] = [
     passagePrefix: "search_document: ",
   },
 ];
+
+/** Pooling and prefixes of the model family a name belongs to (e5, bge, nomic …), if any; `name` is matched lower-cased. */
+export function familyDefaults(name: string): FamilyDefaults | undefined {
+  const hay = name.toLowerCase();
+  return FAMILIES.find((f) => f.test.test(hay));
+}
 
 function sentenceTransformersSettings(dir: string): {
   pooling?: EmbeddingPooling;

@@ -34,7 +34,8 @@ import path from "node:path";
 import type { ChatHistoryItem, ChatWrapper, Llama, LlamaChat, LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
 
 export type LlmGpu = "auto" | "cuda" | "vulkan" | "metal" | false;
-export type LlmBackend = "cuda" | "vulkan" | "metal" | "cpu";
+/** "remote": an OpenAI-compatible server on the network (src/models/remote-llm.ts). */
+export type LlmBackend = "cuda" | "vulkan" | "metal" | "cpu" | "remote";
 
 export interface LoadLlmOptions {
   /** Absolute path of the GGUF file. */
@@ -65,17 +66,22 @@ export interface LoadLlmOptions {
 }
 
 export interface LlmInfo {
-  /** GGUF file name. */
+  /** GGUF file name (local), or the model name on the server (remote). */
   model: string;
   backend: LlmBackend;
-  gpuLayers: number;
+  /** The model server's host[:port] (remote only). */
+  host?: string;
+  /** Local only. */
+  gpuLayers?: number;
   totalLayers?: number;
   contextSize: number;
-  threads: number;
+  /** Local only. */
+  threads?: number;
+  /** Generations at once (local: context sequences; remote: KB_LLM_MAX_CONCURRENT). */
   sequences: number;
   maxQueue: number;
-  /** The chat template in use (e.g. "JinjaTemplate", "Llama3_1", "General" when the model has none). */
-  chatWrapper: string;
+  /** The chat template in use (e.g. "JinjaTemplate", "Llama3_1", "General" when the model has none); local only (a server applies its own). */
+  chatWrapper?: string;
   /** Set when gpu "auto" found a GPU backend that failed and we run on the CPU instead. */
   gpuFallback?: string;
 }
@@ -145,6 +151,18 @@ export class LlmTimeoutError extends Error {
     readonly partialText = "",
   ) {
     super(`the language model did not finish within ${timeoutMs} ms`);
+  }
+}
+
+/** A remote model server failed (error status, unreachable, a malformed answer); HTTP 502. */
+export class LlmUpstreamError extends Error {
+  override readonly name = "LlmUpstreamError";
+  constructor(
+    message: string,
+    /** The status the server answered, if it answered. */
+    readonly upstreamStatus?: number,
+  ) {
+    super(message);
   }
 }
 

@@ -13,6 +13,8 @@
  *    catch-up raced with a commit (generation moved) is retried. So no committed write is lost
  *    across a switch.
  */
+import fs from "node:fs";
+import path from "node:path";
 import { findEmbeddingModels, loadEmbeddingProvider, type EmbeddingDevice, type EmbeddingProvider } from "../models/embeddings.ts";
 import { CHUNKS_TABLE, ChunkStore, type VectorIndexSettings, type VectorLayout } from "../stores/lance/chunk-store.ts";
 import type { MetadataRepositories, MetadataStore } from "../stores/metadata.ts";
@@ -20,6 +22,8 @@ import type { MetadataRepositories, MetadataStore } from "../stores/metadata.ts"
 export const ACTIVE_KEY = "index.active";
 export const PREVIOUS_KEY = "index.previous";
 export const GEN_KEY = "index.gen";
+/** How often a remote embedding model that did not answer is tried again for queries. */
+const REMOTE_RETRY_MS = 30_000;
 
 export interface IndexInfo {
   table: string;
@@ -41,20 +45,46 @@ export interface WriteTarget {
   store: ChunkStore;
   /** The table's model, or null (lexical table, or its model is not available here: rows get null vectors). */
   embedder: EmbeddingProvider | null;
+  /**
+   * Set when the table's model is the configured remote one (KB_EMBED_URL) and its server cannot
+   * be used now: writers must not write rows without vectors for an outage (they fail the file,
+   * to be retried), as they would for a model that is simply not installed here.
+   */
+  unavailable?: string;
 }
 
 export function layoutOf(info: IndexInfo): VectorLayout | null {
   return info.model && info.dimension ? { model: info.model, dimension: info.dimension } : null;
 }
 
-/** Loads embedding models by folder name, once each, shared by readers, writers and re-embed jobs. */
+/** A model on an embeddings server (KB_EMBED_URL): its identity (`host/model`) and how to load it. */
+export interface RemoteEmbeddingModel {
+  id: string;
+  load: () => Promise<EmbeddingProvider>;
+}
+
+/**
+ * Loads embedding models by folder name, once each, shared by readers, writers and re-embed jobs.
+ * The remote model (KB_EMBED_URL), when configured, is loaded by its identity `host/model` (a
+ * folder name cannot hold a "/", so the two never collide); no other remote model is ever loaded.
+ */
 export class ModelRegistry {
   private readonly loaded = new Map<string, Promise<EmbeddingProvider>>();
 
-  constructor(private readonly opts: { modelsDir: string; device: EmbeddingDevice; log?: (msg: string) => void }) {}
+  constructor(private readonly opts: { modelsDir: string; device: EmbeddingDevice; log?: (msg: string) => void; remote?: RemoteEmbeddingModel }) {}
 
   get modelsDir(): string {
     return this.opts.modelsDir;
+  }
+
+  /** The configured remote model's identity (`host/model`), if any. */
+  get remoteId(): string | undefined {
+    return this.opts.remote?.id;
+  }
+
+  /** Whether a model name is a remote model's identity (`host/model`) rather than a folder. */
+  isRemoteId(name: string): boolean {
+    return name === this.opts.remote?.id || (name.includes("/") && !path.isAbsolute(name) && !fs.existsSync(path.resolve(this.opts.modelsDir, name)));
   }
 
   /** Model folders present in the models dir. */
@@ -64,6 +94,17 @@ export class ModelRegistry {
 
   load(name: string): Promise<EmbeddingProvider> {
     let p = this.loaded.get(name);
+    if (!p && this.opts.remote && name === this.opts.remote.id) {
+      p = this.opts.remote.load();
+      this.loaded.set(name, p);
+      p.catch(() => this.loaded.delete(name));
+    }
+    if (!p && this.isRemoteId(name)) {
+      // A remote model other than the configured one (a table written with an earlier KB_EMBED_URL).
+      p = Promise.reject(new Error(`embedding model ${name} is on a model server that KB_EMBED_URL / KB_EMBED_REMOTE_MODEL do not name now`));
+      p.catch(() => {});
+      return p;
+    }
     if (!p) {
       p = loadEmbeddingProvider({ modelsDir: this.opts.modelsDir, model: name, device: this.opts.device, log: this.opts.log }).then((m) => {
         if (!m) throw new Error(`embedding model "${name}" not found in ${this.opts.modelsDir}`);
@@ -238,7 +279,11 @@ export class ActiveIndex {
   async writeTarget(): Promise<WriteTarget> {
     const p = await this.pointer();
     const store = await this.table(p.table, layoutOf(p));
-    return { name: p.table, store, embedder: await this.embedderFor(p) };
+    const embedder = await this.embedderFor(p);
+    if (!embedder && p.model && p.model === this.models.remoteId) {
+      return { name: p.table, store, embedder, unavailable: `the embedding server for ${p.model} cannot be used now (see the log); nothing was written` };
+    }
+    return { name: p.table, store, embedder };
   }
 
   /**
@@ -302,7 +347,7 @@ export class ActiveIndex {
 
   private async doRefresh(): Promise<void> {
     const p = await this.pointer();
-    if (p.table === this.serving.table) return;
+    if (p.table === this.serving.table) return this.retryRemoteEmbedder();
     const next = await this.store.openTable(p.table, layoutOf(p));
     const embedder = await this.embedderFor(p);
     if (this.closed) return next.close();
@@ -321,6 +366,24 @@ export class ActiveIndex {
     }
   }
 
+  private lastRemoteRetry = 0;
+
+  /**
+   * The table's model is the configured remote one but its server did not answer when the table
+   * was opened (queries run lexically meanwhile): try again, at most every 30 s (`now`: at once).
+   */
+  async retryRemoteEmbedder(now = false): Promise<void> {
+    const s = this.serving;
+    if (this.servingEmbedder || !s.model || s.model !== this.models.remoteId) return;
+    if (!now && Date.now() - this.lastRemoteRetry < REMOTE_RETRY_MS) return;
+    this.lastRemoteRetry = Date.now();
+    const e = await this.embedderFor(s);
+    if (!e || this.closed || this.serving !== s) return;
+    this.servingEmbedder = e;
+    this.describe();
+    this.log("the embedding server answers again: hybrid retrieval resumed", { model: s.model });
+  }
+
   /** Polls the pointer (cheap SQLite read) so a switch made by another process is followed. */
   watch(intervalMs = 1000): void {
     if (this.timer) return;
@@ -337,7 +400,12 @@ export class ActiveIndex {
     this.status.embedding = e ? { model: e.modelId, dimension: e.dimension } : null;
     const notes: string[] = this.loadNote ? [this.loadNote] : [];
     const how = "run `kb reembed` (or POST /api/v1/jobs/reembed) to re-embed into a new table without downtime";
-    if (s.model && !e) notes.push(`the index holds vectors of ${s.model} (${s.dimension}d) but that model is not available in ${this.models.modelsDir}: lexical-only`);
+    if (s.model && !e) {
+      const where = this.models.isRemoteId(s.model)
+        ? "its model server is not the one configured (KB_EMBED_URL, KB_EMBED_REMOTE_MODEL) or did not answer when the index was opened"
+        : `that model is not available in ${this.models.modelsDir}`;
+      notes.push(`the index holds vectors of ${s.model} (${s.dimension}d) but ${where}: lexical-only`);
+    }
     if (this.wantedModel && this.wantedModel !== s.model) {
       notes.push(
         s.model

@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import pino from "pino";
-import { readSecret, type Config } from "../config.ts";
+import { checkModelHosts, readSecret, type Config } from "../config.ts";
 import { BlobStore } from "../stores/blob-store.ts";
 import { CHUNKS_TABLE, ChunkStore } from "../stores/lance/chunk-store.ts";
 import { openDb, type Db } from "../stores/sqlite/db.ts";
@@ -13,7 +13,7 @@ import { rebaseBlobPaths } from "../stores/sqlite/blob-paths.ts";
 import { DocumentsRepo } from "../stores/sqlite/documents-repo.ts";
 import { JobsRepo } from "../stores/sqlite/jobs-repo.ts";
 import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
-import { ACTIVE_KEY, ActiveIndex, ModelRegistry, type IndexInfo, type ModelStatus } from "./active-index.ts";
+import { ACTIVE_KEY, ActiveIndex, ModelRegistry, type IndexInfo, type ModelStatus, type RemoteEmbeddingModel } from "./active-index.ts";
 import { isLanceError, sqliteDamagedError, tableDamagedError } from "./data-damage.ts";
 import { canRead, resolveDocumentAccess, SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
 import { AccessService } from "./access.ts";
@@ -30,6 +30,9 @@ import { ExtractiveAnswerer } from "./answer/extractive.ts";
 import { DeferredLlmAnswerer, type LlmAnswererOptions } from "./answer/llm-answerer.ts";
 import { loadLlm, type LlmProvider, type LoadLlmOptions } from "../models/llm.ts";
 import { resolveLlmModelPath } from "../models/model-files.ts";
+import { endpointHost } from "../models/remote-http.ts";
+import { loadRemoteEmbeddingProvider, remoteModelId } from "../models/remote-embeddings.ts";
+import { createRemoteLlm } from "../models/remote-llm.ts";
 import { accessOfRow, type MetadataStore } from "../stores/metadata.ts";
 import { SqliteMetadataStore } from "../stores/sqlite/metadata-store.ts";
 import { ConversationService } from "./conversation/conversations.ts";
@@ -179,7 +182,26 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   configureExtraction({ ocrWorkers: config.ocrWorkers, ocrPictures: config.ocrPictures });
   // The local LLM (answer mode "llm") when KB_LLM_MODEL names a GGUF. Loaded before anything is
   // opened, so a missing or unloadable model fails the start cleanly. Never builds or downloads.
-  const injected = options.llmProvider ?? null;
+  // Remote model servers (KB_LLM_URL, KB_EMBED_URL) only on KB_MODEL_HOSTS; their keys read now
+  // (a missing key file stops the start), kept in the providers only, never logged.
+  checkModelHosts(config);
+  const llmKey = config.llmRemote?.apiKey ? readSecret(config.llmRemote.apiKey, "KB_LLM_API_KEY") : undefined;
+  const embedKey = config.embedRemote?.apiKey ? readSecret(config.embedRemote.apiKey, "KB_EMBED_API_KEY") : undefined;
+  const remoteLlm =
+    !options.llmProvider && config.llmRemote
+      ? createRemoteLlm({
+          url: config.llmRemote.url,
+          model: config.llmRemote.model,
+          apiKey: llmKey,
+          allowedHosts: config.modelHosts,
+          contextSize: config.llmContextSize,
+          maxConcurrent: config.llmMaxConcurrent,
+          maxQueue: config.llmQueue,
+          timeoutMs: config.llmTimeoutMs,
+          ...(options.llm?.onGenerate ? { onGenerate: options.llm.onGenerate } : {}),
+        })
+      : null;
+  const injected = options.llmProvider ?? remoteLlm;
   const llmConfigured = injected !== null || config.llmModel !== undefined;
   let llmPath: string | null = null;
   let llmPathError: unknown = null;
@@ -290,7 +312,24 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   // The active chunk table (a pointer in SQLite) and the model serving it; followed when
   // another process switches it (a re-embed run by `kb worker`).
   const settings = new SettingsRepo(db);
-  const modelRegistry = new ModelRegistry({ modelsDir: config.modelsDir, device: config.embedDevice, log: (m) => log.warn(m) });
+  const embedRemote = config.embedRemote;
+  const remoteEmbedding: RemoteEmbeddingModel | undefined = embedRemote
+    ? {
+        id: remoteModelId(embedRemote.url, embedRemote.model),
+        load: () =>
+          loadRemoteEmbeddingProvider({
+            url: embedRemote.url,
+            model: embedRemote.model,
+            apiKey: embedKey,
+            allowedHosts: config.modelHosts,
+            queryPrefix: embedRemote.queryPrefix,
+            passagePrefix: embedRemote.passagePrefix,
+            batchSize: embedRemote.batchSize,
+            timeoutMs: embedRemote.timeoutMs,
+          }),
+      }
+    : undefined;
+  const modelRegistry = new ModelRegistry({ modelsDir: config.modelsDir, device: config.embedDevice, log: (m) => log.warn(m), remote: remoteEmbedding });
   const lanceDir = path.join(config.dataDir, "lancedb");
   let index: ActiveIndex;
   try {
@@ -299,7 +338,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       vectorIndex: config.vectorIndex,
       metadata,
       models: modelRegistry,
-      configuredModel: config.embedModel,
+      configuredModel: remoteEmbedding?.id ?? config.embedModel,
       log: (msg, fields) => log.info(fields ?? {}, msg),
     });
   } catch (err) {
@@ -422,6 +461,13 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       retrievalMode: () => retriever.mode,
       answerMode: () => ask.answerMode,
       llmInfo: () => llmInfo(),
+      modelServers: () => ({
+        allowedHosts: config.modelHosts,
+        inUse: [
+          ...(config.llmRemote ? [{ role: "llm" as const, host: endpointHost(config.llmRemote.url), model: config.llmRemote.model }] : []),
+          ...(embedRemote ? [{ role: "embedding" as const, host: endpointHost(embedRemote.url), model: embedRemote.model }] : []),
+        ],
+      }),
       sensitiveIndex: () => sensitive.indexStatus(),
       documentCount: () => metadata.documents.count(),
       chunkCount: () => chunks.count(),
@@ -482,6 +528,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       await index.close();
       await modelRegistry.closeAll();
       if (llmLoading) await (llmLoading as Promise<LlmProvider>).then((p) => p.close()).catch(() => {});
+      await remoteLlm?.close();
       await closeExtractors();
       db.$client.close();
     },

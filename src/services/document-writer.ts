@@ -102,6 +102,7 @@ export class DocumentWriter {
     const { result: gone, target } = await index.write(
       async (target) => {
         let vectors: Float32Array[] | null = null;
+        if (target.unavailable) throw new EmbeddingFailed(target.unavailable);
         if (target.embedder) {
           try {
             vectors = await target.embedder.embedPassages(items.flatMap((w) => w.embeddingTexts));
@@ -305,6 +306,7 @@ export class DocumentWriter {
     }
     await index.write(
       async (target) => {
+        if (target.unavailable && texts.length) throw new IngestError("embedding_failed", target.unavailable);
         const vectors = target.embedder && texts.length ? await target.embedder.embedPassages(texts) : null;
         rows.forEach((r, i) => (r.vector = vectors?.[i]));
         await target.store.replaceDocuments([{ documentId: doc.id, rows }]);

@@ -18,6 +18,13 @@ export interface Readiness {
   documents?: number;
   chunks?: number;
   sensitiveDetector?: { version: number; staleDocuments: number };
+  modelServers?: ModelServers;
+}
+
+/** Remote model servers: the allow-list (KB_MODEL_HOSTS) and the ones configured for use. */
+export interface ModelServers {
+  allowedHosts: string[];
+  inUse: { role: "llm" | "embedding"; host: string; model: string }[];
 }
 
 export interface JobQueueState {
@@ -54,6 +61,7 @@ export interface StatusDeps {
   retrievalMode: () => "lexical" | "hybrid";
   answerMode: () => "extractive" | "llm";
   llmInfo: () => Record<string, unknown> | null;
+  modelServers: () => ModelServers;
   sensitiveIndex: () => Promise<{ detectorVersion: number; staleDocuments: number }>;
   /** Every document row, readable by the caller or not. */
   documentCount: () => Promise<number>;
@@ -81,6 +89,11 @@ export class StatusService {
     const llm = this.deps.llmInfo();
     if (!llm) notes.push("no LLM configured: answers are extractive (quoted source sentences)");
     else if (typeof llm.gpuFallback === "string") notes.push(`LLM: ${llm.gpuFallback}`);
+    const servers = this.deps.modelServers();
+    if (servers.inUse.length)
+      notes.push(
+        `model servers in use: ${servers.inUse.map((s) => `${s.role} ${s.model} at ${s.host}`).join(", ")}; only hosts on KB_MODEL_HOSTS (${servers.allowedHosts.join(", ")}) are contacted, and redirects are never followed`,
+      );
     const pii = await this.deps.sensitiveIndex();
     if (pii.staleDocuments > 0)
       notes.push(`${pii.staleDocuments} documents were indexed by an older personal-data detector; a worker re-indexes them when it starts (or run \`kb reindex --sensitive-stale\`)`);
@@ -94,6 +107,7 @@ export class StatusService {
       documents: await this.deps.documentCount(),
       chunks: await this.deps.chunkCount(),
       sensitiveDetector: { version: pii.detectorVersion, staleDocuments: pii.staleDocuments },
+      modelServers: servers,
     };
   }
 

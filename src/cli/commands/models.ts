@@ -45,7 +45,12 @@ export function registerModelCommands(program: Command): void {
         }
       }
       const found = findEmbeddingModels(config.modelsDir);
-      const configuredEmbedding = config.embedModel?.toLowerCase() === "none" ? null : (config.embedModel ?? found[0] ?? null);
+      // A model server on the network (KB_EMBED_URL / KB_LLM_URL) instead of a folder or a GGUF: named as the chunk table records it.
+      const remote = {
+        embedding: config.embedRemote ? `${new URL(config.embedRemote.url).host}/${config.embedRemote.model}` : null,
+        llm: config.llmRemote ? `${new URL(config.llmRemote.url).host}/${config.llmRemote.model}` : null,
+      };
+      const configuredEmbedding = remote.embedding ?? (config.embedModel?.toLowerCase() === "none" ? null : (config.embedModel ?? found[0] ?? null));
       const indexModel = await activeIndexModel(config.dataDir);
       const installed = listModels(config.modelsDir, MANIFEST, { embedding: indexModel ?? configuredEmbedding, llmPath });
       const available = MANIFEST.models.map((m) => ({
@@ -58,18 +63,20 @@ export function registerModelCommands(program: Command): void {
         installed: installed.some((i) => i.name === m.name),
       }));
       if (o.json) {
-        console.log(JSON.stringify({ modelsDir: config.modelsDir, installed, available, configured: { embedding: configuredEmbedding, indexEmbedding: indexModel, llm: llmPath } }, null, 2));
+        console.log(JSON.stringify({ modelsDir: config.modelsDir, installed, available, configured: { embedding: configuredEmbedding, indexEmbedding: indexModel, llm: llmPath ?? remote.llm, remote } }, null, 2));
         return;
       }
       console.log(`models folder: ${config.modelsDir}`);
-      if (installed.length === 0) console.log("  (no models installed: lexical retrieval and extractive answers)");
+      if (installed.length === 0) console.log(remote.embedding || remote.llm ? "  (no models installed here)" : "  (no models installed: lexical retrieval and extractive answers)");
       for (const m of installed) {
         const flags = [m.active ? "ACTIVE" : "", m.kind === "embedding" && m.name === configuredEmbedding && !m.active ? "configured" : "", m.inManifest ? "" : "not in manifest"].filter(Boolean);
         console.log(`  ${m.kind.padEnd(9)} ${m.name}  ${mb(m.sizeBytes)}${flags.length ? `  [${flags.join(", ")}]` : ""}`);
       }
       if (indexModel && indexModel !== configuredEmbedding) console.log(`  note: the index was built with "${indexModel}"; the configured/found model is "${configuredEmbedding ?? "none"}" (re-embed to switch)`);
       if (llmNote) console.log(`  note: ${llmNote}`);
-      if (!config.llmModel) console.log("  answers: extractive (set KB_LLM_MODEL to a GGUF file name to answer with the LLM)");
+      if (remote.embedding) console.log(`  embeddings: ${remote.embedding} on a model server (KB_EMBED_URL)`);
+      if (remote.llm) console.log(`  answers: ${remote.llm} on a model server (KB_LLM_URL)`);
+      else if (!config.llmModel) console.log("  answers: extractive (set KB_LLM_MODEL to a GGUF file name to answer with the LLM)");
       console.log("\nrecommended (kb models pull <name>; sizes approximate, memory figures are estimates):");
       for (const a of available) {
         console.log(`  ${a.kind.padEnd(9)} ${a.name}  ~${mb(a.approxBytes)}  ${a.license}  for: ${a.tiers.join(", ")}${a.installed ? "  [installed]" : ""}`);

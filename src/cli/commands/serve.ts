@@ -27,7 +27,12 @@ async function serve(options: { port?: string; demo: boolean; worker?: boolean }
   console.log(`private-kb listening on ${server.url}`);
   console.log(`  retrieval: ${kb.retriever.mode}${kb.models.embedding ? ` (${kb.models.embedding.model})` : " (no embedding model in " + config.modelsDir + ")"}`);
   const llm = kb.llm?.info();
-  console.log(`  answers:   ${kb.ask.answerMode}${llm ? ` (${llm.model}, ${llm.backend}${llm.backend !== "cpu" ? `, ${llm.gpuLayers}/${llm.totalLayers ?? "?"} layers on the GPU` : ""}, ${llm.threads} threads${llm.gpuFallback ? `; ${llm.gpuFallback}` : ""})` : ""}`);
+  const llmLine = !llm
+    ? ""
+    : llm.backend === "remote"
+      ? ` (${llm.model} on the model server ${llm.host}, ${llm.sequences} requests at once)`
+      : ` (${llm.model}, ${llm.backend}${llm.backend !== "cpu" ? `, ${llm.gpuLayers}/${llm.totalLayers ?? "?"} layers on the GPU` : ""}, ${llm.threads} threads${llm.gpuFallback ? `; ${llm.gpuFallback}` : ""})`;
+  console.log(`  answers:   ${kb.ask.answerMode}${llmLine}`);
   console.log(`  data:      ${config.dataDir}`);
   if (options.worker === false) console.log("  jobs:      not run here (--no-worker): start `kb worker` processes");
   console.log(`  admin token ${admin.created ? "written to" : "was written on first start to"} ${admin.tokenFile} (mode 0600)`);

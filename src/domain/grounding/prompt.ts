@@ -18,6 +18,7 @@
  */
 import type { Lang } from "../analysis/index.ts";
 import type { AnswerSource } from "./sources.ts";
+import { estimateTokens } from "../../models/token-estimate.ts";
 
 export interface ChatMessage {
   role: "system" | "user" | "assistant";
@@ -102,20 +103,8 @@ export function systemPrompt(language: Lang): string {
   return SYSTEM_PROMPT[lang(language)];
 }
 
-/**
- * Tokens of a text, estimated on the high side: a Hangul/CJK character is about one token in
- * common multilingual vocabularies (often less), other text about 3.3 characters per token.
- */
-export function estimateTokens(text: string): number {
-  let wide = 0;
-  let other = 0;
-  for (const ch of text) {
-    const c = ch.codePointAt(0)!;
-    if ((c >= 0xac00 && c <= 0xd7a3) || (c >= 0x1100 && c <= 0x11ff) || (c >= 0x3040 && c <= 0x30ff) || (c >= 0x4e00 && c <= 0x9fff)) wide++;
-    else other++;
-  }
-  return Math.ceil(wide * 1.1 + other * 0.3);
-}
+/** Tokens of a text, estimated on the high side (shared with the remote LLM provider). */
+export { estimateTokens };
 
 /** Makes text unable to open or close a <source> block. */
 export function defang(text: string): string {

@@ -69,6 +69,7 @@ askRoutes.openapi(
         content: { "application/json": { schema: AskResponse }, "text/event-stream": { schema: z.string() } },
       },
       ...errorResponses,
+      502: { description: "The model server on the network (KB_LLM_URL) failed: `llm_upstream`, naming its host and status", content: { "application/json": { schema: ErrorSchema } } },
       504: { description: "The language model did not finish within KB_LLM_TIMEOUT_S", content: { "application/json": { schema: ErrorSchema } } },
     },
   }),

@@ -19,6 +19,13 @@ const ReadySchema = z
       .object({ version: z.number().int(), staleDocuments: z.number().int() })
       .optional()
       .openapi({ description: adminOnly("Personal-data detector version; documents indexed by an older one are re-indexed by the next worker start (or `kb reindex --sensitive-stale`)") }),
+    modelServers: z
+      .object({
+        allowedHosts: z.array(z.string()).openapi({ description: "KB_MODEL_HOSTS: the only hosts (host or host:port) a model request is ever sent to" }),
+        inUse: z.array(z.object({ role: z.enum(["llm", "embedding"]), host: z.string(), model: z.string() })).openapi({ description: "The remote model servers configured (KB_LLM_URL, KB_EMBED_URL)" }),
+      })
+      .optional()
+      .openapi({ description: adminOnly("Model servers on the network: the allow-list and the hosts in use (only allow-listed hosts are contacted; redirects are never followed)") }),
   })
   .openapi("Ready");
 

@@ -118,6 +118,7 @@ openaiRoutes.openapi(
     responses: {
       200: { description: "A chat completion (JSON) or a stream of chunks (SSE)", content: { "application/json": { schema: ChatResponse }, "text/event-stream": { schema: z.string() } } },
       ...errorResponses,
+      502: { description: "The model server on the network (KB_LLM_URL) failed: `llm_upstream`, naming its host and status", content: { "application/json": { schema: ErrorSchema } } },
       504: { description: "The language model did not finish within KB_LLM_TIMEOUT_S", content: { "application/json": { schema: ErrorSchema } } },
     },
   }),
