@@ -37,25 +37,40 @@ export class AuditRepo {
     this.settings = new SettingsRepo(db);
   }
 
-  /** Appends one event and chains it; the stored row with its hash. */
+  /**
+   * Appends one event and chains it; the stored row with its hash. The id (AUTOINCREMENT: one
+   * past the largest ever used, which sqlite_sequence keeps), the time and the hash are known
+   * before the insert, so the row is written once, whole.
+   */
   append(event: NewAuditEvent): AuditChainRow & { hash: string } {
     return this.db.$client
       .transaction(() => {
-        this.sealTail();
-        const prev = this.lastHash();
-        const row = this.db.insert(auditEvents).values(event).returning().get() as AuditChainRow;
+        let last = this.lastRow();
+        if (last && last.hash === null) {
+          this.sealTail();
+          last = this.lastRow();
+        }
+        const prev = last ? last.hash! : (this.chainAnchor()?.hash ?? GENESIS);
+        const used = (this.db.$client.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'").get() as { seq: number } | undefined)?.seq ?? 0;
+        const row: Omit<AuditChainRow, "hash"> = {
+          id: Math.max(used, last?.id ?? 0) + 1,
+          at: new Date().toISOString(),
+          actor: event.actor ?? null,
+          action: event.action,
+          target: event.target ?? null,
+          outcome: event.outcome ?? "ok",
+          // As it will read back: what JSON keeps of it (no undefined, dates as strings).
+          details: event.details == null ? null : (JSON.parse(JSON.stringify(event.details)) as Record<string, unknown>),
+        };
         const hash = auditRowHash(prev, row);
-        this.db.update(auditEvents).set({ hash }).where(eq(auditEvents.id, row.id)).run();
+        this.db.insert(auditEvents).values({ ...row, hash }).run();
         return { ...row, hash };
       })
       .immediate();
   }
 
-  /** The hash the next row chains to: the last row's, else the anchor's, else GENESIS. */
-  private lastHash(): string {
-    const last = this.db.select({ hash: auditEvents.hash }).from(auditEvents).orderBy(desc(auditEvents.id)).limit(1).get();
-    if (last) return last.hash ?? GENESIS; // null only while unsealed rows remain (sealTail runs first)
-    return this.chainAnchor()?.hash ?? GENESIS;
+  private lastRow(): { id: number; hash: string | null } | undefined {
+    return this.db.select({ id: auditEvents.id, hash: auditEvents.hash }).from(auditEvents).orderBy(desc(auditEvents.id)).limit(1).get();
   }
 
   /**
