@@ -13,15 +13,7 @@ import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { loadConfig } from "../src/config.ts";
 import { ADMIN_CREDENTIALS_FILE, ensureAdmin } from "../src/services/bootstrap.ts";
 import { backup } from "../src/services/maintenance.ts";
-import { startTestServer, openTestKb, type TestServer } from "./helpers/kb.ts";
-
-/** An error body without its request id (random per request), for comparing two answers. */
-function withoutRequestId(body: unknown): unknown {
-  const b = body as { error?: { requestId?: string } };
-  if (!b?.error) return body;
-  const { requestId: _id, ...error } = b.error;
-  return { ...b, error };
-}
+import { startTestServer, openTestKb, withoutRequestId, type TestServer } from "./helpers/kb.ts";
 
 const PASSWORD = "correct horse battery staple";
 const MINUTE = 60_000;
