@@ -11,3 +11,6 @@ import { allow, resource } from "./policy.ts";
 export const ServerStatus = resource<null>("server_status");
 
 allow(ServerStatus, "read_details", (actor) => hasCapability(actor, "manage_all_documents"));
+
+/** Prometheus metrics (GET /metrics): request rates, queue depths and process facts, for operators. */
+allow(ServerStatus, "read_metrics", (actor) => hasCapability(actor, "manage_all_documents"));

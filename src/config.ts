@@ -138,6 +138,27 @@ const EnvSchema = z.object({
   KB_LOGIN_LOCK_MINUTES: intFrom(15),
   /** Audit events older than this are purged at start and daily; 0 keeps them forever. */
   KB_AUDIT_RETENTION_DAYS: intFrom(365),
+  /**
+   * Where audit events are also sent, as they are written: `syslog+udp://host:514`,
+   * `syslog+tcp://host:601` (RFC 5424, the event as JSON) or `file:/path/audit.jsonl` (JSON lines).
+   */
+  KB_AUDIT_FORWARD: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === "") return undefined;
+      if (/^file:/.test(v) && path.isAbsolute(v.slice("file:".length))) return v;
+      const m = /^syslog\+(udp|tcp):\/\/(\[[0-9a-fA-F:.]+\]|[^/:\s]+):(\d{1,5})\/?$/.exec(v);
+      if (m && Number(m[3]) > 0 && Number(m[3]) < 65536) return v;
+      ctx.addIssue({ code: "custom", message: `expected syslog+udp://host:port, syslog+tcp://host:port or file:/absolute/path, got "${v}"` });
+      return z.NEVER;
+    }),
+  /** A port on 127.0.0.1 that serves GET /metrics without a token; 0 (default): none. */
+  KB_METRICS_PORT: intFrom(0),
+  /** The scraper's bearer token for GET /metrics (besides admins' tokens); KB_METRICS_TOKEN_FILE is preferred. */
+  KB_METRICS_TOKEN: z.string().optional(),
+  /** A file (mode 0600) holding the scraper's bearer token for GET /metrics. */
+  KB_METRICS_TOKEN_FILE: z.string().optional(),
   /** Folder of roles.json and document-rules.json; default <data>/policies. */
   KB_POLICY_DIR: z.string().optional(),
   /** The SCIM source's id: provisioned users and groups belong to directory source `scim:<id>`. */
@@ -215,6 +236,12 @@ export interface Config {
   loginLockAfter: number;
   loginLockMs: number;
   auditRetentionDays: number;
+  /** KB_AUDIT_FORWARD: `syslog+udp://…`, `syslog+tcp://…` or `file:/…`; undefined: not forwarded. */
+  auditForward: string | undefined;
+  /** KB_METRICS_PORT: the loopback metrics port; 0: none. */
+  metricsPort: number;
+  /** The scraper's token for GET /metrics (KB_METRICS_TOKEN_FILE or KB_METRICS_TOKEN), or undefined. */
+  metricsToken: string | undefined;
   policyDir: string;
   /** KB_SCIM_SOURCE: the id of the SCIM source (`scim:<id>`). */
   scimSource: string;
@@ -419,6 +446,13 @@ function buildConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config>): Config
     loginLockAfter: e.KB_LOGIN_LOCK_AFTER,
     loginLockMs: Math.max(1, e.KB_LOGIN_LOCK_MINUTES) * 60_000,
     auditRetentionDays: e.KB_AUDIT_RETENTION_DAYS,
+    auditForward: e.KB_AUDIT_FORWARD,
+    metricsPort: e.KB_METRICS_PORT,
+    metricsToken: e.KB_METRICS_TOKEN_FILE
+      ? readSecret({ file: e.KB_METRICS_TOKEN_FILE }, "KB_METRICS_TOKEN_FILE", env)
+      : e.KB_METRICS_TOKEN
+        ? readSecret({ env: "KB_METRICS_TOKEN" }, "KB_METRICS_TOKEN", env)
+        : undefined,
     policyDir: path.resolve(e.KB_POLICY_DIR ?? path.join(dataDir, "policies")),
     scimSource: e.KB_SCIM_SOURCE,
     logLevel: e.KB_LOG_LEVEL,

@@ -293,6 +293,10 @@ describe("crash safety", () => {
         expect(got.documents, `after job ${i} (${kind})`).toEqual(expected[i]!.documents);
         expect(got.chunks, `after job ${i} (${kind})`).toEqual(expected[i]!.chunks);
       }
+      // Workers killed while appending audit events never leave a forked or half-written chain.
+      const chain = await kb.audit.verify(SYSTEM_ACTOR);
+      expect(chain.broken).toBeUndefined();
+      expect(chain.checked).toBeGreaterThan(0);
     } finally {
       if (child && (child as ChildProcess).exitCode === null && (child as ChildProcess).signalCode === null) await kill();
       await kb.close();

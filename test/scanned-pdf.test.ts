@@ -30,6 +30,13 @@ describe.skipIf(!have)("scanned PDF", () => {
     expect(r.chunks[0]!.pageEnd).toBe(2);
   });
 
+  it("counts its two OCR'd pages in the metrics", async () => {
+    const text = (await t.kb.metrics.render()).body;
+    expect(text).toMatch(/^kb_ocr_pages_total 2$/m);
+    expect(text).toMatch(/^kb_ingest_pages_total 2$/m);
+    expect(text).toMatch(/^kb_ingest_files_total 1$/m);
+  });
+
   it("answers with a citation of page 2 for a page-2 fact", async () => {
     await t.kb.accounts.createUser({ name: "reader", role: "viewer" });
     const { events } = await t.kb.ask.ask(await t.kb.accounts.actorByName("reader"), "실종선고를 받은 경우 언제 사망한 것으로 보나요?");

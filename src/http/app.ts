@@ -12,6 +12,7 @@ import { requireAuth } from "./middleware/auth.ts";
 import { RateLimiter, rateLimit, rateLimitUnauthenticated } from "./middleware/rate-limit.ts";
 import { LoadShedder, shedLoad } from "./middleware/overload.ts";
 import { rejectMalformedUrl } from "./middleware/url.ts";
+import { observeRequests } from "./middleware/observe.ts";
 import { requireCsrf, SESSION_COOKIE, sessionAuth } from "./middleware/session.ts";
 import { authRoutes, PUBLIC_AUTH_PATHS } from "./routes/auth.ts";
 import { isPublicOidcPath, oidcRoutes } from "./routes/oidc.ts";
@@ -23,6 +24,7 @@ import { openaiRoutes } from "./routes/openai.ts";
 import { documentRoutes } from "./routes/documents.ts";
 import { feedbackRoutes } from "./routes/feedback.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { searchRoutes } from "./routes/search.ts";
 import { createScimRoutes } from "./routes/scim/index.ts";
@@ -36,10 +38,11 @@ const isBehindAuth = (path: string) => /^\/(api|v1|scim\/v2)(\/|$)/.test(path);
 const isPublicApi = (path: string) => PUBLIC_AUTH_PATHS.includes(path) || isPublicOidcPath(path);
 /**
  * Load balancers probe liveness often; /healthz is a constant answer, cheaper to give than to
- * refuse, so it is never limited. /readyz (it counts rows) is limited like other public routes,
+ * refuse, so it is never limited. /metrics authenticates (a refused token is charged like any
+ * other). /readyz (it counts rows) is limited like other public routes,
  * and so is every sign-in attempt (per client address).
  */
-const isUnlimited = (path: string) => path === "/healthz" || (isBehindAuth(path) && !isPublicApi(path)) || isStaticFile(path);
+const isUnlimited = (path: string) => path === "/healthz" || path === "/metrics" || (isBehindAuth(path) && !isPublicApi(path)) || isStaticFile(path);
 
 export interface AppOptions {
   /** The web app's build folder (default: src/web/dist, written by `npm run build:web`). */
@@ -64,14 +67,19 @@ export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv>
     c.set("kb", kb);
     await next();
   });
+  const proxies = new ClientAddressResolver(kb.config.trustedProxies);
+  // First: every answer, refusals included, gets its request id and is measured.
+  app.use("*", observeRequests(proxies));
   app.use("*", rejectMalformedUrl());
-  app.use("*", clientAddress(new ClientAddressResolver(kb.config.trustedProxies)));
+  app.use("*", clientAddress(proxies));
   // Unauthenticated traffic is limited per client address: public routes here, failed
   // authentication in requireAuth (one bucket per address for both).
   const unauthenticated = new RateLimiter(kb.config.anonRateLimitPerMinute);
   app.use("*", rateLimitUnauthenticated(unauthenticated, isUnlimited));
 
   app.route("/", healthRoutes);
+  // Before the web app's catch-all, which would otherwise answer GET /metrics.
+  app.route("/", metricsRoutes(unauthenticated));
 
   const tooLarge = (limit: number) => (c: Parameters<Parameters<typeof bodyLimit>[0]["onError"] & {}>[0]) => {
     // The rest of the body is not read, so the connection cannot be reused.

@@ -1,3 +1,4 @@
+import type pino from "pino";
 import type { Actor } from "../../policies/index.ts";
 import type { Kb } from "../services/container.ts";
 import type { SessionAuth } from "../services/sign-in.ts";
@@ -16,5 +17,11 @@ export interface AppEnv {
     forwardedHttps: boolean;
     /** Set when the request was authenticated by its session cookie (src/http/middleware/session.ts). */
     session: SessionAuth | undefined;
+    /** This request's id (X-Request-Id; src/http/middleware/observe.ts). */
+    requestId: string;
+    /** The knowledge base's logger bound to this request's id. */
+    log: pino.Logger;
+    /** Set when /metrics was called with KB_METRICS_TOKEN (src/http/routes/metrics.ts). */
+    metricsToken: boolean | undefined;
   };
 }

@@ -7,7 +7,13 @@ import { JOB_KINDS } from "../services/jobs/kinds.ts";
 export const textMax = (max: number) => z.string().max(max, tooLongMessage(max));
 
 export const ErrorSchema = z
-  .object({ error: z.object({ code: z.string(), message: z.string() }) })
+  .object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      requestId: z.string().optional().openapi({ description: "The request's id, also in the X-Request-Id header and on the server's log lines for it" }),
+    }),
+  })
   .openapi("Error");
 
 export const errorResponses = {

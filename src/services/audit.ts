@@ -6,7 +6,9 @@
  */
 import { authorize, Audit, mustMask, type Actor } from "../../policies/index.ts";
 import { isGeneratedId } from "../stores/ids.ts";
-import type { AuditQuery, AuditRow, AuditStore } from "../stores/metadata.ts";
+import { auditRowHash, ERASED_DIGEST, GENESIS } from "../stores/audit-chain.ts";
+import type { AuditChainAnchor, AuditQuery, AuditRow, AuditStore } from "../stores/metadata.ts";
+import type { AuditForwarder } from "./audit-forward.ts";
 import { redactorFor } from "./sensitive.ts";
 
 const DAY_MS = 86_400_000;
@@ -28,8 +30,26 @@ export function truncateUtf8(s: string, maxBytes: number): string {
   return `${s.slice(0, end)}…`;
 }
 
+/** What `kb audit verify` found. */
+export interface AuditVerification {
+  ok: boolean;
+  /** Rows checked (up to the first broken one). */
+  checked: number;
+  /** The last purge's anchor the chain started from, or null (the chain starts at GENESIS). */
+  anchor: AuditChainAnchor | null;
+  /** The last row checked and its hash (compare with the SIEM's copy: a truncated tail is only visible there). */
+  last: { id: number; hash: string } | null;
+  /** Rows whose details an erasure scrubbed (their original details' digest is kept): ids. */
+  erased: number[];
+  /** The first row that does not chain, and why. */
+  broken?: { id: number; reason: string };
+}
+
 export class AuditLog {
-  constructor(private readonly repo: AuditStore) {}
+  constructor(
+    private readonly repo: AuditStore,
+    private readonly forwarder: AuditForwarder | null = null,
+  ) {}
 
   async record(actor: Actor | string | null, action: string, target: string | null, details?: Record<string, unknown>, outcome: "ok" | "denied" | "error" | "warning" = "ok"): Promise<void> {
     const who = actor === null ? null : typeof actor === "string" ? actor : `user:${actor.name}`;
@@ -37,7 +57,8 @@ export class AuditLog {
       details = { ...details, targetBytes: Buffer.byteLength(target) };
       target = truncateUtf8(target, MAX_TARGET_BYTES);
     }
-    await this.repo.append({ actor: who, action, target, details: details ?? null, outcome });
+    const row = await this.repo.append({ actor: who, action, target, details: details ?? null, outcome });
+    this.forwarder?.enqueue(row);
   }
 
   /**
@@ -89,8 +110,61 @@ export class AuditLog {
     if (days <= 0) return 0;
     const cutoff = new Date(now - days * DAY_MS).toISOString();
     const n = await this.repo.purgeBefore(cutoff);
-    if (n > 0) await this.record("system", "audit.purge", null, { before: cutoff, deleted: n, retentionDays: days });
+    // The anchor is recorded in the chain too, so the purge itself is tamper-evident.
+    if (n > 0) await this.record("system", "audit.purge", null, { before: cutoff, deleted: n, retentionDays: days, anchor: await this.repo.chainAnchor() });
     return n;
+  }
+
+  /**
+   * Checks the whole hash chain (stores/audit-chain.ts) from the anchor of the last purge (or the
+   * genesis) to the newest row; names the first row that does not chain. A changed row breaks at
+   * itself; a deleted row breaks at the row after it. Rows cut off the end are not visible here:
+   * compare `last` with the forwarded copy (KB_AUDIT_FORWARD).
+   */
+  async verify(actor: Actor, pageSize = 5000): Promise<AuditVerification> {
+    authorize(actor, "verify", Audit, null);
+    const result = await this.walkChain(pageSize);
+    await this.record(actor, "audit.verify", null, { ok: result.ok, checked: result.checked, lastId: result.last?.id ?? null, ...(result.broken ? { broken: result.broken } : {}) }, result.ok ? "ok" : "warning");
+    return result;
+  }
+
+  private async walkChain(pageSize: number): Promise<AuditVerification> {
+    const anchor = await this.repo.chainAnchor();
+    let prev = anchor?.hash ?? GENESIS;
+    let prevId = anchor?.id ?? 0;
+    let last: AuditVerification["last"] = null;
+    const erased: number[] = [];
+    let checked = 0;
+    let after = 0;
+    for (;;) {
+      const page = await this.repo.chain(after, pageSize);
+      for (const row of page) {
+        const missing = row.id > prevId + 1 ? ` (rows ${prevId + 1}${row.id - 1 > prevId + 1 ? `–${row.id - 1}` : ""} are missing)` : "";
+        if (row.hash === null) return { ok: false, checked, anchor, last, erased, broken: { id: row.id, reason: `the row has no hash${missing}` } };
+        if (auditRowHash(prev, row) !== row.hash) {
+          const reason = missing ? `it does not chain to the row before it${missing}` : "its content or hash was changed";
+          return { ok: false, checked, anchor, last, erased, broken: { id: row.id, reason } };
+        }
+        if (row.details && typeof row.details[ERASED_DIGEST] === "string") erased.push(row.id);
+        prev = row.hash;
+        prevId = row.id;
+        last = { id: row.id, hash: row.hash };
+        checked++;
+      }
+      if (page.length < pageSize) break;
+      after = page.at(-1)!.id;
+    }
+    return { ok: true, checked, anchor, last, erased };
+  }
+
+  /** Chains rows written before the chain existed (the first start after the upgrade); how many. */
+  sealUnhashed(): Promise<number> {
+    return this.repo.sealUnhashed();
+  }
+
+  /** Sends what is queued for KB_AUDIT_FORWARD and closes its connection. */
+  async close(): Promise<void> {
+    await this.forwarder?.close();
   }
 
   /** Purges now and then daily (the timer does not keep the process alive). Returns a stop function. */

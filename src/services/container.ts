@@ -39,6 +39,7 @@ import { ConversationService } from "./conversation/conversations.ts";
 import type { Answerer } from "./answer/types.ts";
 import { AskService } from "./ask.ts";
 import { AuditLog } from "./audit.ts";
+import { AuditForwarder } from "./audit-forward.ts";
 import { AuthFailureLog } from "./auth-failures.ts";
 import { DocumentService, scopeClause } from "./documents.ts";
 import { FeedbackService } from "./feedback.ts";
@@ -56,6 +57,8 @@ import { ScimService } from "./scim.ts";
 import { SignInService } from "./sign-in.ts";
 import { StatusService } from "./status.ts";
 import { closeExtractors } from "../../ingest/pipeline.ts";
+import { Metrics } from "./metrics.ts";
+import { kbLogger } from "./request-context.ts";
 
 /** Active jobs the system page lists (GET /api/v1/admin/status); the counts cover all. */
 const ACTIVE_JOBS_SHOWN = 20;
@@ -124,6 +127,8 @@ export interface Kb {
   feedback: FeedbackService;
   /** SCIM 2.0 provisioning (/scim/v2) and its tokens (`kb scim token`). */
   scim: ScimService;
+  /** Prometheus metrics of this knowledge base (GET /metrics, KB_METRICS_PORT); services record into it. */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -177,7 +182,9 @@ export async function activeIndexModel(dataDir: string): Promise<string | null> 
 }
 
 export async function openKb(config: Config, options: OpenKbOptions = {}): Promise<Kb & KbStores> {
-  const log = options.logger ?? pino({ level: config.logLevel }, pino.destination(2));
+  // Lines written while a request is served carry its id (request-context.ts).
+  const log = options.logger ?? kbLogger(config.logLevel);
+  const metrics = new Metrics({ token: config.metricsToken });
   // Extractors and the OCR pool are process-wide: they take their settings from here.
   configureExtraction({ ocrWorkers: config.ocrWorkers, ocrPictures: config.ocrPictures });
   // The local LLM (answer mode "llm") when KB_LLM_MODEL names a GGUF. Loaded before anything is
@@ -261,7 +268,12 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const metadata = new SqliteMetadataStore(db);
   const documentsRepo = new DocumentsRepo(db);
   const jobsRepo = new JobsRepo(db);
-  const audit = new AuditLog(metadata.audit);
+  // KB_AUDIT_FORWARD: a copy of each event to the SIEM, never in the request's way (audit-forward.ts).
+  const forwarder = config.auditForward ? new AuditForwarder(config.auditForward, { metrics, log: (level, msg, fields) => log[level](fields ?? {}, msg) }) : null;
+  const audit = new AuditLog(metadata.audit, forwarder);
+  // Rows written before the hash chain existed (the first start after the upgrade) are chained now.
+  const sealed = await audit.sealUnhashed();
+  if (sealed > 0) log.info({ rows: sealed }, "audit log: chained the events written before the hash chain existed");
   const authFailures = new AuthFailureLog(audit);
   const policy = PolicyFiles.load(config.policyDir, { log: (level, msg) => (level === "error" ? log.error(msg) : log.info(msg)), otherIdentitySources: () => [`scim:${config.scimSource}`] });
   const accounts = new Accounts(metadata, { roles: () => policy.roles(), audit });
@@ -375,6 +387,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     },
     optimizeIntervalS: config.optimizeIntervalS,
     directorySync: (id, progress) => ldap.sync(id, progress),
+    metrics,
   };
   const runner = new JobRunner(jobDeps);
   const ingest = new IngestService(jobDeps);
@@ -383,9 +396,10 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     activeEmbedder,
     (ids) => metadata.documents.indexedBeforeSensitiveVersion(ids, SENSITIVE_DETECTOR_VERSION),
     (actor, scope) => scopeClause(() => metadata.documents.all(), actor, scope),
+    (mode, seconds) => metrics.retrieval(mode, seconds),
   );
   const answerer: Answerer = llmConfigured
-    ? new DeferredLlmAnswerer(async () => (await ensureLlm())!, { maxTokens: config.llmMaxTokens, ...options.llmAnswer })
+    ? new DeferredLlmAnswerer(async () => (await ensureLlm())!, { maxTokens: config.llmMaxTokens, metrics, ...options.llmAnswer })
     : new ExtractiveAnswerer();
   const historyGuard = {
     canReadDocument: async (actor: Actor, id: string) => {
@@ -429,6 +443,14 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     if (llm) return { ...llm.info() };
     return llmConfigured ? { model: llmPath ? path.basename(llmPath) : config.llmModel, loaded: false } : null;
   };
+  metrics.useSources({
+    jobQueue: () => metadata.jobs.queueStats(),
+    llmQueue: () => {
+      if (!llm) return null;
+      const stats = llm.stats();
+      return { queued: stats.queued, active: stats.active };
+    },
+  });
   const kb: Kb & KbStores = {
     config,
     log,
@@ -521,6 +543,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     conversations,
     feedback,
     scim: new ScimService({ store: metadata, directory, audit, sourceId: config.scimSource }),
+    metrics,
     async close() {
       await authFailures.close(); // pending counts are written while the database is open
       for (const w of workers) await w.stop();
@@ -530,6 +553,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       if (llmLoading) await (llmLoading as Promise<LlmProvider>).then((p) => p.close()).catch(() => {});
       await remoteLlm?.close();
       await closeExtractors();
+      await audit.close(); // what waits for KB_AUDIT_FORWARD is sent (briefly)
       db.$client.close();
     },
   };

@@ -80,6 +80,8 @@ export class Retriever {
     private readonly olderDetector: (documentIds: string[]) => Promise<Set<string>> = async () => new Set(),
     /** Resolves a search scope to a clause on the chunk table's columns (and ids, for a title). */
     private readonly resolveScope: ScopeResolver | null = null,
+    /** Told each retrieval's mode and duration (metrics). */
+    private readonly observe: (mode: RetrievalMode, seconds: number) => void = () => {},
   ) {}
 
   get mode(): RetrievalMode {
@@ -94,7 +96,9 @@ export class Retriever {
    */
   async retrieve(actor: Actor, query: string, options: { topK: number; scope?: SearchScope }): Promise<RetrievalResult> {
     requireMaxLength("query", query, TEXT_LIMITS.query);
+    const started = performance.now();
     const result = await this.retrieveScored(actor, query, options);
+    this.observe(result.mode, (performance.now() - started) / 1000);
     const redact = redactorFor(actor);
     const withScores = maySeeScores(actor);
     const chunks = result.chunks.map((c, i): RetrievedChunk => {

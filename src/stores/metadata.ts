@@ -229,13 +229,37 @@ export interface AuditQuery {
   before?: number;
 }
 
-/** The append-only audit log. */
+/** A stored audit row with its chain hash (null: written before the chain existed, not yet sealed). */
+export interface AuditChainRow extends AuditRow {
+  hash: string | null;
+}
+
+/** The last row a retention purge removed: the first remaining row chains to its hash. */
+export interface AuditChainAnchor {
+  id: number;
+  hash: string;
+}
+
+/**
+ * The append-only audit log, hash-chained (stores/audit-chain.ts: the canonical form every store
+ * must use). Appends are serialised by the store (one write transaction each), so the chain never
+ * forks, whatever the number of processes appending.
+ */
 export interface AuditStore {
-  append(event: NewAuditEvent): Promise<void>;
+  /** Appends and chains one event; the stored row with its hash. */
+  append(event: NewAuditEvent): Promise<AuditChainRow & { hash: string }>;
   /** Newest first (at most 10,000 rows, default 100). */
   query(q: AuditQuery): Promise<AuditRow[]>;
-  /** Retention: drops events older than `before` (ISO time); returns how many. */
+  /**
+   * Retention: drops the oldest rows up to the last one older than `before` (ISO time), and
+   * records the last dropped row as the chain's anchor; returns how many.
+   */
   purgeBefore(before: string): Promise<number>;
+  /** Rows after `afterId`, oldest first, with their hashes (verification). */
+  chain(afterId: number, limit: number): Promise<AuditChainRow[]>;
+  chainAnchor(): Promise<AuditChainAnchor | null>;
+  /** Chains rows written before the chain existed (hash null, after the last hashed row); how many. */
+  sealUnhashed(): Promise<number>;
 }
 
 /** A user's local password (argon2id, encoded) and the account's lock-out state. */
@@ -485,6 +509,15 @@ export type NewJobFile = Pick<JobFileRow, "ordinal" | "source" | "path"> &
   Partial<Pick<JobFileRow, "options" | "action" | "documentId" | "status" | "errorCode" | "error">>;
 export type JobFileUpdate = Partial<Pick<JobFileRow, "status" | "documentId" | "errorCode" | "error">>;
 
+/** Queued or running jobs of one kind (metrics: queue depth and age). */
+export interface JobQueueStat {
+  kind: string;
+  status: "queued" | "running";
+  count: number;
+  /** The oldest such job's creation time (ISO). */
+  oldestCreatedAt: string;
+}
+
 /**
  * The persisted job queue. Workers claim jobs atomically (`claim`, `claimJob`: the check and the
  * take are one write transaction, so two processes never take the same job); a job whose worker
@@ -532,6 +565,8 @@ export interface JobStore {
   activeJobWith(kind: string, match: (params: Record<string, unknown>) => boolean): Promise<JobRow | undefined>;
   /** Files finished since `sinceIso` (for throughput). */
   finishedSince(jobId: string, sinceIso: string): Promise<number>;
+  /** Queued and running jobs per kind and status, with the oldest one's creation time (metrics). */
+  queueStats(): Promise<JobQueueStat[]>;
   /** File counts per status. */
   counts(jobId: string): Promise<Record<string, number>>;
   /** Job counts per status, all jobs. */

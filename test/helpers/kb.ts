@@ -102,3 +102,14 @@ export async function waitForJob(t: TestServer, token: string, jobId: string, ti
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * An error body without its request id (random per request, src/http/middleware/observe.ts), for
+ * tests that show two answers are alike (a hidden document and a missing one, failed sign-ins).
+ */
+export function withoutRequestId<T>(body: T): T {
+  const b = body as { error?: { requestId?: string } } | null;
+  if (!b?.error || typeof b.error !== "object") return body;
+  const { requestId: _id, ...error } = b.error;
+  return { ...b, error } as T;
+}

@@ -154,9 +154,9 @@ export function registerAdminCommands(program: Command): void {
     }),
   );
 
-  program
+  const audit = program
     .command("audit")
-    .description("the audit log, newest first")
+    .description("the audit log, newest first (`kb audit verify`: check its hash chain)")
     .option("--actor <principal>", "e.g. user:kim")
     .option("--action <action>", 'an action, or a prefix ending in "." or "*"')
     .option("--target <target>")
@@ -175,6 +175,23 @@ export function registerAdminCommands(program: Command): void {
         for (const e of (await kb.audit.query(SYSTEM_ACTOR, { ...filters, limit: Number(o.limit) })).items) {
           console.log(`${e.at}\t${e.outcome}\t${e.actor ?? "-"}\t${e.action}\t${e.target ?? "-"}\t${e.details ? JSON.stringify(e.details) : ""}`);
         }
+      }),
+    );
+  audit
+    .command("verify")
+    .description("check the audit log's hash chain from the oldest kept event to the newest; exit 1 naming the first broken event")
+    .option("--json", "print the result as JSON")
+    .action(async (o: { json?: boolean }) =>
+      withKb(async (kb) => {
+        const r = await kb.audit.verify(SYSTEM_ACTOR);
+        if (o.json) console.log(JSON.stringify(r));
+        else {
+          const from = r.anchor ? `the anchor of the last purge (event ${r.anchor.id})` : "the first event";
+          if (r.ok) console.log(`audit chain intact: ${r.checked} events from ${from} to ${r.last ? `event ${r.last.id} (hash ${r.last.hash})` : "the end"}`);
+          else console.log(`audit chain BROKEN at event ${r.broken!.id}: ${r.broken!.reason} (${r.checked} events before it chain from ${from})`);
+          if (r.erased.length) console.log(`${r.erased.length} events had a deleted document's names scrubbed (their original details' digest is kept): ${r.erased.slice(0, 20).join(", ")}${r.erased.length > 20 ? ", …" : ""}`);
+        }
+        if (!r.ok) process.exitCode = 1;
       }),
     );
 

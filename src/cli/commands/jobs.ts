@@ -66,15 +66,20 @@ export function registerJobCommands(program: Command): void {
     .option("--once", "exit when no job is left", false)
     .option("--no-schedules", "do not submit the scheduled syncs of KB_SYNC_SOURCES / <data>/sources.json")
     .option("--kinds <list>", "only these job kinds (comma list, e.g. ingest,sync; an unknown kind is refused)")
-    .action(async (o: { once: boolean; schedules: boolean; kinds?: string }) => {
+    .option("--metrics-port <port>", "serve this worker's Prometheus metrics (ingestion, OCR, queue) on 127.0.0.1:<port>/metrics, without a token")
+    .action(async (o: { once: boolean; schedules: boolean; kinds?: string; metricsPort?: string }) => {
       const { openKb } = await import("../../services/container.ts");
       const kb = await openKb(loadConfig(process.env));
+      // A worker's counters live in its own process: `kb serve`'s /metrics does not see them.
+      const metricsServer = o.metricsPort ? await (await import("../../http/server.ts")).startMetricsServer(kb, Number(o.metricsPort)) : null;
+      if (metricsServer) kb.log.info({ url: `${metricsServer.url}/metrics` }, "worker metrics served (loopback only)");
       const worker = await kb.startWorker({ once: o.once, schedules: o.schedules, kinds: splitList(o.kinds).length ? splitList(o.kinds) : undefined });
       kb.log.info({ worker: worker.id, pid: process.pid }, "worker started");
       let stopping = false;
       const stop = async (code: number) => {
         if (stopping) return;
         stopping = true;
+        await metricsServer?.close();
         await kb.close(); // stops the worker: an unfinished job goes back to the queue
         process.exit(code);
       };

@@ -5,7 +5,7 @@ import { runOrFollow } from "./ingest.ts";
 async function serve(options: { port?: string; demo: boolean; worker?: boolean }): Promise<void> {
   const config = loadConfig(process.env, options.port ? { port: Number(options.port) } : {});
   // Loaded on use, not at the top: every other command (and `kb --help`) starts without them.
-  const [{ startServer }, { ensureAdmin, ensureDemoCorpus }, { openKb }] = await Promise.all([
+  const [{ startServer, startMetricsServer }, { ensureAdmin, ensureDemoCorpus }, { openKb }] = await Promise.all([
     import("../../http/server.ts"),
     import("../../services/bootstrap.ts"),
     import("../../services/container.ts"),
@@ -24,7 +24,10 @@ async function serve(options: { port?: string; demo: boolean; worker?: boolean }
   // `--no-worker`: an API replica beside separate `kb worker` processes (docs/deployment.md).
   if (options.worker !== false) await kb.startWorker();
   const server = await startServer(kb);
+  // KB_METRICS_PORT: /metrics without a token, on 127.0.0.1 only.
+  const metricsServer = config.metricsPort > 0 ? await startMetricsServer(kb, config.metricsPort) : null;
   console.log(`private-kb listening on ${server.url}`);
+  if (metricsServer) console.log(`  metrics:   ${metricsServer.url}/metrics (loopback only, no token)`);
   console.log(`  retrieval: ${kb.retriever.mode}${kb.models.embedding ? ` (${kb.models.embedding.model})` : " (no embedding model in " + config.modelsDir + ")"}`);
   const llm = kb.llm?.info();
   const llmLine = !llm
@@ -46,6 +49,7 @@ async function serve(options: { port?: string; demo: boolean; worker?: boolean }
     stopping = true;
     stopRetention();
     await server.close();
+    await metricsServer?.close();
     await kb.close();
     process.exit(0);
   };

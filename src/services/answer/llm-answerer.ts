@@ -40,6 +40,8 @@ export interface LlmAnswererOptions {
    * token. 0: one event per token callback.
    */
   streamIntervalMs?: number;
+  /** Told the time to each generation's first token, and its tokens and generating seconds (metrics). */
+  metrics?: { llmFirstTokenAfter(seconds: number): void; llmGenerated(tokens: number, seconds: number): void };
 }
 
 export const DEFAULT_STREAM_INTERVAL_MS = 25;
@@ -71,6 +73,7 @@ export class LlmAnswerer implements Answerer {
   private readonly timeoutMs: number | undefined;
   private readonly ignoreEos: boolean;
   private readonly streamIntervalMs: number;
+  private readonly metrics: LlmAnswererOptions["metrics"];
 
   constructor(
     private readonly llm: AnswerLlm,
@@ -81,6 +84,7 @@ export class LlmAnswerer implements Answerer {
     this.timeoutMs = options.timeoutMs;
     this.ignoreEos = options.ignoreEos ?? false;
     this.streamIntervalMs = Math.max(0, options.streamIntervalMs ?? DEFAULT_STREAM_INTERVAL_MS);
+    this.metrics = options.metrics;
   }
 
   private *noAnswer(language: "ko" | "en"): Iterable<AnswerEvent> {
@@ -126,6 +130,9 @@ export class LlmAnswerer implements Answerer {
     let finished = false;
     let failure: unknown = null;
     let text = "";
+    const generationStarted = performance.now();
+    let firstTokenAt: number | null = null;
+    const metrics = this.metrics;
     const generation = this.llm
       .generate({
         messages: prompt.messages,
@@ -134,11 +141,18 @@ export class LlmAnswerer implements Answerer {
         signal,
         ...(this.timeoutMs !== undefined ? { timeoutMs: this.timeoutMs } : {}),
         ...(this.ignoreEos ? { ignoreEos: true } : {}),
-        onToken: (t) => chunks.push(t),
+        onToken: (t) => {
+          if (firstTokenAt === null) {
+            firstTokenAt = performance.now();
+            metrics?.llmFirstTokenAfter((firstTokenAt - generationStarted) / 1000);
+          }
+          chunks.push(t);
+        },
       })
       .then(
         (res) => {
           text = res.text;
+          if (firstTokenAt !== null) metrics?.llmGenerated(res.tokens, (performance.now() - firstTokenAt) / 1000);
         },
         (err: unknown) => {
           failure = err;

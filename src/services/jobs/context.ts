@@ -80,6 +80,8 @@ export interface JobDeps {
   switchGraceS?: number;
   /** Syncs one LDAP directory (the directory-sync kind; services/ldap/directories.ts); its counts. */
   directorySync?: (directory: string, progress: (phase: string) => Promise<void>) => Promise<object>;
+  /** Told each file version written to the index (metrics: files, pages, chunks, OCR'd pages). */
+  metrics?: { ingested(file: { pages: number; chunks: number; ocrPages: number }): void };
 }
 
 /** What a job run may ask of the worker running it. */

@@ -312,6 +312,12 @@ export class FilePipeline {
       // Deleting another document with the same bytes between `put` and this commit removed the
       // original it no longer saw named (DocumentWriter.delete): store it again.
       for (const w of items) if (!gone.includes(w.documentId)) this.deps.blobs.put(w.original);
+      for (const w of items) {
+        if (gone.includes(w.documentId)) continue;
+        // OCR'd pages as the extractors report them ("page N read by OCR", image and PDF pages).
+        const ocrPages = (w.values.error ?? "").split("; ").filter((note) => /^page \d+ read by OCR/.test(note)).length;
+        this.deps.metrics?.ingested({ pages: w.pages.length, chunks: w.rows.length, ocrPages });
+      }
       return true;
     } catch (err) {
       if (!(err instanceof EmbeddingFailed)) throw err;

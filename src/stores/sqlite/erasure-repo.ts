@@ -6,6 +6,7 @@
  * (metadata-store.ts).
  */
 import { sql } from "drizzle-orm";
+import { detailsDigest, ERASED_DIGEST } from "../audit-chain.ts";
 import type { Db } from "./db.ts";
 
 export const DELETED = "[deleted]";
@@ -68,7 +69,20 @@ export class ErasureRepo {
     // still reads it).
     this.db.run(sql`UPDATE job_files SET options = json_remove(options, '$.title') WHERE document_id = ${documentId} AND json_valid(options)`);
     this.db.run(sql`UPDATE job_files SET source = ${DELETED} WHERE document_id = ${documentId} AND status NOT IN ('queued', 'running')`);
-    this.db.run(sql`UPDATE audit_events SET details = json_remove(details, '$.source', '$.title', '$.files') WHERE target = ${documentId} AND details IS NOT NULL AND json_valid(details)`);
+    // Audit events keep their place in the hash chain: the scrubbed details carry the digest of
+    // the original ones (stores/audit-chain.ts), and verification reports them as erased.
+    const named = client
+      .prepare(
+        "SELECT id, details FROM audit_events WHERE target = ? AND details IS NOT NULL AND json_valid(details) AND (json_type(details, '$.source') IS NOT NULL OR json_type(details, '$.title') IS NOT NULL OR json_type(details, '$.files') IS NOT NULL)",
+      )
+      .all(documentId) as { id: number; details: string }[];
+    const scrubAudit = client.prepare("UPDATE audit_events SET details = ? WHERE id = ?");
+    for (const e of named) {
+      const details = JSON.parse(e.details) as Record<string, unknown>;
+      const digest = detailsDigest(details);
+      const { source: _s, title: _t, files: _f, ...rest } = details;
+      scrubAudit.run(JSON.stringify({ ...rest, [ERASED_DIGEST]: digest }), e.id);
+    }
   }
 
   /** Moves the WAL's pages into the database and truncates it, so freed text is not kept in the WAL file. */

@@ -8,6 +8,7 @@
 import { and, asc, desc, eq, gt, inArray, isNotNull, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./db.ts";
 import { jobFiles, jobs, workers } from "./schema.ts";
+import type { JobQueueStat } from "../metadata.ts";
 
 export type JobRow = typeof jobs.$inferSelect;
 export type JobFileRow = typeof jobFiles.$inferSelect;
@@ -305,6 +306,16 @@ export class JobsRepo {
         .where(and(eq(jobFiles.jobId, jobId), gt(jobFiles.finishedAt, sinceIso)))
         .get()?.n ?? 0
     );
+  }
+
+  /** Queued and running jobs per kind and status, with the oldest one's creation time (metrics). */
+  queueStats(): JobQueueStat[] {
+    return this.db
+      .select({ kind: jobs.kind, status: jobs.status, count: sql<number>`count(*)`, oldestCreatedAt: sql<string>`min(${jobs.createdAt})` })
+      .from(jobs)
+      .where(inArray(jobs.status, ["queued", "running"]))
+      .groupBy(jobs.kind, jobs.status)
+      .all() as JobQueueStat[];
   }
 
   counts(jobId: string): Record<string, number> {

@@ -237,7 +237,12 @@ export const sensitiveSpans = sqliteTable(
   (t) => [primaryKey({ columns: [t.chunkId, t.start] }), index("sensitive_spans_document").on(t.documentId, t.kind)],
 );
 
-/** Append-only: rows are inserted, never updated; retention deletes whole old rows. */
+/**
+ * Append-only: rows are inserted, never updated (but for an erasure's scrub of a deleted
+ * document's names, which keeps the chain: stores/audit-chain.ts); retention deletes the
+ * oldest rows. `hash` chains each row to the one before (stores/audit-chain.ts); null only for
+ * rows written before the chain existed, until the next start seals them.
+ */
 export const auditEvents = sqliteTable(
   "audit_events",
   {
@@ -248,6 +253,7 @@ export const auditEvents = sqliteTable(
     target: text("target"),
     outcome: text("outcome", { enum: ["ok", "denied", "error", "warning"] }).notNull().default("ok"),
     details: text("details", { mode: "json" }).$type<Record<string, unknown>>(),
+    hash: text("hash"),
   },
   (t) => [index("audit_at").on(t.at), index("audit_actor").on(t.actor, t.at), index("audit_action").on(t.action, t.at)],
 );

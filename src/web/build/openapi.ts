@@ -12,15 +12,25 @@ import openapiTS, { astToString } from "openapi-typescript";
 import { loadConfig } from "../../config.ts";
 import { createApp } from "../../http/app.ts";
 import type { Kb } from "../../services/container.ts";
+import { Metrics } from "../../services/metrics.ts";
+import { kbLogger } from "../../services/request-context.ts";
 
 const OUT = path.resolve(import.meta.dirname, "../src/api/schema.d.ts");
 
-/** Only the configuration is read while the routes are mounted; anything else would be a request-time use. */
+/**
+ * Only the configuration is read while the routes are mounted; anything else would be a
+ * request-time use. The first middleware logs and measures every request, /openapi.json too: it
+ * gets a silent logger and metrics nobody reads.
+ */
 function configOnlyKb(): Kb {
   const config = loadConfig({}, { dataDir: path.join(import.meta.dirname, ".no-data") });
+  const log = kbLogger("silent");
+  const metrics = new Metrics();
   return new Proxy({ config } as unknown as Kb, {
     get(target, prop) {
       if (prop === "config") return config;
+      if (prop === "log") return log;
+      if (prop === "metrics") return metrics;
       if (prop === "then") return undefined;
       return new Proxy(() => undefined, { get: () => undefined });
     },
