@@ -26,11 +26,11 @@
  * its worker (a fresh one is started for the next page) and fails with IngestError("ocr_timeout").
  */
 import { availableParallelism } from "node:os";
-import sharp from "sharp";
 import Tesseract from "tesseract.js";
 import { extractionSettings } from "../extraction-settings.ts";
 import { IngestError } from "../types.ts";
 import {
+  cropPrepared,
   inspectImage,
   prepareForOcr,
   type ImageInfo,
@@ -90,6 +90,25 @@ export interface OcrPage {
   width: number;
   height: number;
   /** Milliseconds spent on this page (all passes). */
+  ms: number;
+  /**
+   * Diagnostics: the whole-page tesseract passes run for this page, in order. "read" passes read the
+   * page (a `kor` pass, a `kor+eng` pass when the page is not clearly Korean, the turned page after
+   * an orientation search); "orientation-probe" passes are the downscaled 0/90/180/270° probes,
+   * run only when the upright reading is not confident.
+   */
+  passes: OcrPassInfo[];
+  /** Diagnostics: Latin/digit words of a Korean page re-read alone (`tried`) and replaced (`replaced`). */
+  wordRetries: { tried: number; replaced: number };
+}
+
+export interface OcrPassInfo {
+  kind: "read" | "orientation-probe";
+  languages: string;
+  /** Clockwise rotation of the image read. */
+  rotation: Rotation;
+  /** Mean word confidence 0..100 of this pass. */
+  confidence: number;
   ms: number;
 }
 
@@ -198,6 +217,14 @@ function toPass(data: Tesseract.Page, languages: string): PassResult {
   return { text: paragraphs.join("\n\n"), paragraphs, confidence: words ? data.confidence : 0, languages, words, layout };
 }
 
+interface Trace {
+  passes: OcrPassInfo[];
+  wordRetries: { tried: number; replaced: number };
+}
+
+/** Last parameters set on each worker (see pass()). */
+const workerParams = new WeakMap<TWorker, string>();
+
 function abortError(): IngestError {
   return new IngestError("aborted", "OCR aborted");
 }
@@ -255,9 +282,10 @@ export class OcrEngine {
         });
       const dpiOf = (p: PreparedImage) => Math.round((options.density ?? info.density ?? 300) * p.scale);
       const langs = options.languages ?? this.opts.languages;
+      const trace: Trace = { passes: [], wordRetries: { tried: 0, replaced: 0 } };
 
       let prepared = await prep(0);
-      let best = await this.readPage(slot, prepared, langs, dpiOf(prepared), deadline, options.signal);
+      let best = await this.readPage(slot, prepared, langs, dpiOf(prepared), deadline, options.signal, trace, 0);
       let rotation: Rotation = 0;
 
       const orient = options.detectOrientation ?? this.opts.detectOrientation;
@@ -265,7 +293,9 @@ export class OcrEngine {
         const probes: Array<{ rot: Rotation; conf: number }> = [];
         for (const rot of [0, 90, 180, 270] as Rotation[]) {
           const small = await prep(rot, 1800);
-          const r = await this.pass(slot, small.png, "kor+eng", dpiOf(small), deadline, options.signal);
+          const t = Date.now();
+          const r = await this.pass(slot, small.image, "kor+eng", dpiOf(small), deadline, options.signal);
+          trace.passes.push({ kind: "orientation-probe", languages: "kor+eng", rotation: rot, confidence: r.confidence, ms: Date.now() - t });
           probes.push({ rot, conf: r.words >= 3 ? r.confidence : r.confidence / 2 });
         }
         probes.sort((a, b) => b.conf - a.conf);
@@ -273,7 +303,7 @@ export class OcrEngine {
         const top = probes[0]!;
         if (top.rot !== 0 && top.conf >= upright.conf + 8) {
           const turned = await prep(top.rot);
-          const r = await this.readPage(slot, turned, langs, dpiOf(turned), deadline, options.signal);
+          const r = await this.readPage(slot, turned, langs, dpiOf(turned), deadline, options.signal, trace, top.rot);
           if (r.confidence > best.confidence) {
             best = r;
             rotation = top.rot;
@@ -291,6 +321,8 @@ export class OcrEngine {
         width: prepared.width,
         height: prepared.height,
         ms: Date.now() - started,
+        passes: trace.passes,
+        wordRetries: trace.wordRetries,
       };
     } finally {
       this.release(slot);
@@ -312,13 +344,28 @@ export class OcrEngine {
 
   // ---------------------------------------------------------------------------------------------
 
-  private async readPage(slot: Slot, img: PreparedImage, langs: string, dpi: number, deadline: number, signal?: AbortSignal): Promise<PassResult> {
-    if (langs !== "auto") return this.pass(slot, img.png, langs, dpi, deadline, signal);
-    const kor = await this.pass(slot, img.png, "kor", dpi, deadline, signal);
+  private async readPage(
+    slot: Slot,
+    img: PreparedImage,
+    langs: string,
+    dpi: number,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    trace: Trace,
+    rotation: Rotation,
+  ): Promise<PassResult> {
+    const read = async (l: string) => {
+      const t = Date.now();
+      const r = await this.pass(slot, img.image, l, dpi, deadline, signal);
+      trace.passes.push({ kind: "read", languages: l, rotation, confidence: r.confidence, ms: Date.now() - t });
+      return r;
+    };
+    if (langs !== "auto") return read(langs);
+    const kor = await read("kor");
     if (hangulShare(kor.text) >= 0.5 && kor.confidence >= this.opts.koreanAcceptConfidence) {
-      return this.opts.latinRetry ? this.retryLatinWords(slot, img, kor, dpi, deadline, signal) : kor;
+      return this.opts.latinRetry ? this.retryLatinWords(slot, img, kor, dpi, deadline, signal, trace) : kor;
     }
-    const mixed = await this.pass(slot, img.png, "kor+eng", dpi, deadline, signal);
+    const mixed = await read("kor+eng");
     return mixed.confidence >= kor.confidence ? mixed : kor;
   }
 
@@ -330,7 +377,15 @@ export class OcrEngine {
    * confident (≥ 80 and ≥ old + 15) and does not add or drop Hangul (the crop can catch a
    * neighbouring syllable), unless the old reading was garbage (< 30) and the new one is ≥ 90.
    */
-  private async retryLatinWords(slot: Slot, img: PreparedImage, page: PassResult, dpi: number, deadline: number, signal?: AbortSignal): Promise<PassResult> {
+  private async retryLatinWords(
+    slot: Slot,
+    img: PreparedImage,
+    page: PassResult,
+    dpi: number,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    trace: Trace,
+  ): Promise<PassResult> {
     const candidates: Array<{ line: OcrLine; word: OcrWord }> = [];
     for (const para of page.layout) {
       for (const line of para) {
@@ -352,12 +407,8 @@ export class OcrEngine {
       const width = Math.min(img.width - left, word.bbox.x1 - word.bbox.x0 + 2 * pad);
       const height = Math.min(img.height - top, word.bbox.y1 - word.bbox.y0 + 2 * pad);
       if (width < 4 || height < 4) continue;
-      let crop: Buffer;
-      try {
-        crop = await sharp(img.png).extract({ left, top, width, height }).png({ compressionLevel: 1 }).toBuffer();
-      } catch {
-        continue;
-      }
+      const crop = await cropPrepared(img, left, top, width, height);
+      trace.wordRetries.tried++;
       const r = await this.pass(slot, crop, "kor+eng", dpi, deadline, signal, 8);
       const text = r.text.replace(/\s+/g, " ").trim();
       if (!text || text.includes(" ")) continue;
@@ -374,12 +425,13 @@ export class OcrEngine {
       word.confidence = r.confidence;
       changed++;
     }
+    trace.wordRetries.replaced += changed;
     if (changed === 0) return page;
     const paragraphs = paragraphsOf(page.layout);
     return { ...page, paragraphs, text: paragraphs.join("\n\n") };
   }
 
-  private async pass(slot: Slot, png: Buffer, langs: string, dpi: number, deadline: number, signal?: AbortSignal, psm = this.opts.psm): Promise<PassResult> {
+  private async pass(slot: Slot, image: Buffer, langs: string, dpi: number, deadline: number, signal?: AbortSignal, psm = this.opts.psm): Promise<PassResult> {
     if (signal?.aborted) throw abortError();
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw new IngestError("ocr_timeout", `OCR of one page took longer than ${this.opts.pageTimeoutMs} ms`);
@@ -390,12 +442,19 @@ export class OcrEngine {
     let onAbort: (() => void) | undefined;
     try {
       const job = (async () => {
-        await worker.setParameters({
+        const params = {
           tessedit_pageseg_mode: String(psm) as Tesseract.PSM,
           preserve_interword_spaces: "1",
           user_defined_dpi: String(Math.min(1200, Math.max(70, dpi))),
-        });
-        return worker.recognize(png, {}, { text: true, blocks: true });
+        };
+        // One message round trip less per pass when nothing changed (word re-reads come in runs).
+        const key = `${params.tessedit_pageseg_mode}/${params.user_defined_dpi}`;
+        if (workerParams.get(worker) !== key) {
+          workerParams.delete(worker);
+          await worker.setParameters(params);
+          workerParams.set(worker, key);
+        }
+        return worker.recognize(image, {}, { text: true, blocks: true });
       })();
       const stop = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new IngestError("ocr_timeout", `OCR of one page took longer than ${this.opts.pageTimeoutMs} ms`)), remaining);

@@ -7,7 +7,15 @@
  *   - grayscale + `normalize()` (contrast stretch) helps a little (0.88 → 0.91 with kor+eng);
  *   - a fixed threshold, sharpening and blurring all hurt (tesseract binarises better itself).
  * So: flatten alpha onto white, auto-orient by EXIF, grayscale, optional 90° turns, resize to the
- * chosen scale, normalize, PNG (fast compression; tesseract decodes it again).
+ * chosen scale, normalize; handed to tesseract as an uncompressed 8-bit PGM (leptonica reads it
+ * without a decoder: a PNG cost tesseract's single-threaded wasm decoder ~0.27 CPU s per 200 dpi A4
+ * page at 2x), and the same pixels are kept for the word re-reads' crops.
+ *
+ * Tried for speed and rejected (pooled word recall on the 5 Korean pages, 0.941 = 1065/1132 words
+ * as here; bench/ocr.ts): scale 1.75 (0.933) and 1.5 (0.938); normalizing the 1x page before the
+ * resize, which would save libvips's second evaluation of the resize for normalize's histogram
+ * (~0.3 CPU s per page; 0.924); the same stretch as a lookup table from the histogram (0.938, not
+ * byte-identical on every page); tesseract's `tessedit_do_invert=0` (0.933, no CPU saved).
  *
  * Decompression bombs: the declared pixel count is checked from the header before any decode, and
  * sharp's `limitInputPixels` is set on every pipeline as a second guard.
@@ -120,7 +128,10 @@ export interface PrepareOptions {
 }
 
 export interface PreparedImage {
-  png: Buffer;
+  /** The encoded image tesseract reads: binary PGM (P5), or PNG in the rare case noted in `tesseractInput`. */
+  image: Buffer;
+  /** Raw 8-bit grey pixels, row-major (`width` × `height`); a view into `image` when it is a PGM. */
+  pixels: Buffer;
   width: number;
   height: number;
   /** Scale actually applied relative to the source page. */
@@ -139,7 +150,28 @@ export function chooseScale(width: number, height: number, density?: number): nu
   return Math.min(2.5, Math.max(1, Math.round(s * 100) / 100));
 }
 
-/** Decode one page and produce the PNG tesseract reads. */
+/**
+ * tesseract.js looks for an EXIF orientation tag by matching this pattern against the first 500
+ * bytes of ANY input image (worker-script/utils/setImage.js) and then rotates the page. Raw pixels
+ * that happen to match would turn the page; such an image goes as PNG instead (never seen in practice).
+ */
+const TESSJS_EXIF = /1 18 0 3 0 0 0 1 0 (\d)/;
+
+/** Binary PGM of grey pixels (what leptonica reads without a decoder), or PNG when the bytes would trip tesseract.js's EXIF sniffing. */
+export async function tesseractInput(pixels: Buffer, width: number, height: number): Promise<Buffer> {
+  const pgm = Buffer.concat([Buffer.from(`P5\n${width} ${height}\n255\n`, "latin1"), pixels]);
+  if (!TESSJS_EXIF.test(Array.from(pgm.subarray(0, 500)).join(" "))) return pgm;
+  return sharp(pixels, { raw: { width, height, channels: 1 } }).png({ compressionLevel: 1 }).toBuffer();
+}
+
+/** Cut a rectangle out of a prepared page (for word re-reads), encoded for tesseract. */
+export async function cropPrepared(img: PreparedImage, left: number, top: number, width: number, height: number): Promise<Buffer> {
+  const out = Buffer.allocUnsafe(width * height);
+  for (let y = 0; y < height; y++) img.pixels.copy(out, y * width, (top + y) * img.width + left, (top + y) * img.width + left + width);
+  return tesseractInput(out, width, height);
+}
+
+/** Decode one page and produce the image tesseract reads. */
 export async function prepareForOcr(bytes: Uint8Array, info: ImageInfo, options: PrepareOptions = {}): Promise<PreparedImage> {
   const l = limitsOf(options.limits);
   const rotate = options.rotate ?? 0;
@@ -166,8 +198,10 @@ export async function prepareForOcr(bytes: Uint8Array, info: ImageInfo, options:
     const height = Math.max(1, Math.round(h0 * scale));
     if (width !== w0 || height !== h0) pipeline = pipeline.resize({ width, height, kernel: "lanczos3", fit: "fill" });
     if (options.normalize !== false) pipeline = pipeline.normalize();
-    const png = await pipeline.png({ compressionLevel: 1 }).toBuffer();
-    return { png, width, height, scale };
+    const pixels = await pipeline.extractChannel(0).raw().toBuffer();
+    if (pixels.length !== width * height) throw new Error(`unexpected pixel buffer (${pixels.length} bytes for ${width}x${height})`);
+    const image = await tesseractInput(pixels, width, height);
+    return { image, pixels: image[0] === 0x50 ? image.subarray(image.length - pixels.length) : pixels, width, height, scale };
   } catch (err) {
     if (err instanceof IngestError) throw err;
     throw sharpError(err, "image");

@@ -13,7 +13,7 @@ import { decodeBmp } from "../../ingest/ocr/bmp.ts";
 import { OcrEngine } from "../../ingest/ocr/engine.ts";
 import { cer, wordRecall } from "../../ingest/ocr/metrics.ts";
 import { ocrPdfPages, pdfOcrFallback } from "../../ingest/ocr/pdf-ocr.ts";
-import { chooseScale, inspectImage } from "../../ingest/ocr/preprocess.ts";
+import { chooseScale, inspectImage, tesseractInput } from "../../ingest/ocr/preprocess.ts";
 import { IngestError } from "../../ingest/types.ts";
 import { haveShared, sharedPath } from "../ingest/fixtures.ts";
 
@@ -125,6 +125,20 @@ describe("preprocess and hostile images", () => {
     expect(raw.width).toBe(3);
     expect([...raw.data.subarray((1 * w + 0) * 3, (1 * w + 0) * 3 + 3)]).toEqual([255, 0, 0]);
   });
+  it("hands tesseract an uncompressed PGM, or a PNG when the bytes would trip tesseract.js's EXIF sniffing", async () => {
+    const pixels = Buffer.alloc(40 * 10, 255);
+    const pgm = await tesseractInput(pixels, 40, 10);
+    expect(pgm.subarray(0, 9).toString("latin1")).toBe("P5\n40 10\n");
+    expect(pgm.subarray(pgm.length - pixels.length).equals(pixels)).toBe(true);
+    // tesseract.js rotates any input whose first 500 bytes read "1 18 0 3 0 0 0 1 0 <d>" (an EXIF
+    // orientation tag); raw pixels with that run go as PNG, with the same pixels.
+    const tricky = Buffer.from(pixels);
+    tricky.set([1, 18, 0, 3, 0, 0, 0, 1, 0, 6], 0);
+    const png = await tesseractInput(tricky, 40, 10);
+    expect([...png.subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
+    const back = await sharp(png).extractChannel(0).raw().toBuffer();
+    expect(back.equals(tricky)).toBe(true);
+  });
   it("upscales low-resolution pages towards ~400 dpi, never shrinks", () => {
     expect(chooseScale(1654, 2339, 200)).toBe(2);
     expect(chooseScale(3300, 4600, 400)).toBe(1);
@@ -144,6 +158,8 @@ describe("OCR engine (English, rendered in the test)", () => {
     expect(r.rotation).toBe(0);
     expect(r.paragraphs.length).toBeGreaterThan(0);
     expect(engine.startedWorkers).toBeGreaterThan(0);
+    // Confident upright page: no orientation search (kor, then kor+eng since it is not Korean).
+    expect(r.passes.map((p) => `${p.kind}:${p.languages}:${p.rotation}`)).toEqual(["read:kor:0", "read:kor+eng:0"]);
   });
 
   it("corrects an upside-down page", async (ctx) => {
@@ -151,6 +167,9 @@ describe("OCR engine (English, rendered in the test)", () => {
     const r = await engine.recognizeImage(await textPng(LINES, { rotate: 180 }));
     expect(r.rotation).toBe(180);
     expect(cer(LINES.join("\n"), r.text)).toBeLessThan(0.05);
+    // The upside-down reading is not confident: the four probes ran, then the page was read turned.
+    expect(r.passes.filter((p) => p.kind === "orientation-probe").map((p) => p.rotation)).toEqual([0, 90, 180, 270]);
+    expect(r.passes.filter((p) => p.kind === "read" && p.rotation === 180).length).toBeGreaterThan(0);
   });
 
   it("times out a page, kills the worker and keeps working", async () => {
@@ -189,6 +208,10 @@ describe("Korean OCR on public sample pages", () => {
     const rec = wordRecall(readFileSync(gt, "utf8"), r.text);
     expect(rec.recall).toBeGreaterThanOrEqual(0.8);
     expect(r.text).toContain("피치클락");
+    // A confident Korean page costs one whole-page pass: no kor+eng pass, no orientation search;
+    // only its low-confidence Latin/digit words are re-read (cropped from the prepared pixels).
+    expect(r.passes.map((p) => `${p.kind}:${p.languages}`)).toEqual(["read:kor"]);
+    expect(r.wordRetries.tried).toBeGreaterThan(0);
   });
 
   it.skipIf(!have)("PDF extractor with the OCR fallback reads a scanned (image-only) PDF", async () => {
