@@ -8,6 +8,7 @@ import { startServer, type RunningServer } from "../../src/http/server.ts";
 import { openKb, type Kb, type KbStores, type OpenKbOptions } from "../../src/services/container.ts";
 import { STALE_MS } from "../../src/services/jobs/worker.ts";
 import { SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
+import { createTestDatabase, type TestDatabase } from "./pg.ts";
 
 export interface TestKb {
   /** Services, and the stores under them (tests set up and inspect state directly). */
@@ -16,19 +17,36 @@ export interface TestKb {
   close(): Promise<void>;
 }
 
+/**
+ * A knowledge base in a new temporary folder. With KB_TEST_DATABASE_URL set (a PostgreSQL
+ * server's URL), its metadata store is a new database on that server, dropped at close
+ * (helpers/pg.ts); without it, SQLite in the folder as in production's default.
+ */
 export async function openTestKb(overrides: Partial<Config> = {}, options: Omit<OpenKbOptions, "logger"> = {}): Promise<TestKb> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-test-"));
-  const config = loadConfig({}, { dataDir: dir, modelsDir: path.join(dir, "models"), embedModel: "none", logLevel: "silent", ...overrides });
-  const kb = await openKb(config, { ...options, logger: pino({ level: "silent" }) });
+  let database: TestDatabase | null = null;
+  if (process.env.KB_TEST_DATABASE_URL && overrides.databaseUrl === undefined) database = await createTestDatabase(process.env.KB_TEST_DATABASE_URL);
+  const config = loadConfig({}, { dataDir: dir, modelsDir: path.join(dir, "models"), embedModel: "none", logLevel: "silent", databaseUrl: database?.url, ...overrides });
+  let kb: Kb & KbStores;
+  try {
+    kb = await openKb(config, { ...options, logger: pino({ level: "silent" }) });
+  } catch (err) {
+    await database?.drop();
+    throw err;
+  }
   return {
     kb,
     dir,
     async close() {
       await kb.close();
+      await database?.drop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }
+
+/** True when this run's knowledge bases use PostgreSQL (KB_TEST_DATABASE_URL); tests of SQLite internals skip then. */
+export const onPostgres = () => Boolean(process.env.KB_TEST_DATABASE_URL);
 
 export interface TestServer extends TestKb {
   server: RunningServer;
@@ -70,7 +88,7 @@ export async function ingestNow(
 ) {
   const { jobId, documents } = await kb.ingest.submit(actor, files);
   const workerId = `test-${process.pid}`;
-  if (!kb.jobsRepo.claimJob(jobId, workerId, STALE_MS)) {
+  if (!(await kb.metadata.jobs.claimJob(jobId, workerId, STALE_MS))) {
     // An in-process worker took it: wait for it.
     for (;;) {
       const v = (await kb.jobs.view(jobId))!;
