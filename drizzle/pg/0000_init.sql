@@ -259,4 +259,13 @@ CREATE INDEX "sensitive_spans_document" ON "sensitive_spans" USING btree ("docum
 CREATE UNIQUE INDEX "sessions_token_hash" ON "sessions" USING btree ("token_hash");--> statement-breakpoint
 CREATE INDEX "sessions_user" ON "sessions" USING btree ("user_id");--> statement-breakpoint
 CREATE INDEX "sessions_op_sid" ON "sessions" USING btree ("provider","op_sid");--> statement-breakpoint
-CREATE UNIQUE INDEX "users_external" ON "users" USING btree ("source","external_id");
+CREATE UNIQUE INDEX "users_external" ON "users" USING btree ("source","external_id");--> statement-breakpoint
+-- Hand-written (drizzle-kit does not model triggers), as SQLite's 0003 and 0007: a deleted user's conversations and feedback go with them.
+CREATE FUNCTION "kb_user_deleted"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM "conversations" WHERE "owner_id" = OLD."id";
+  DELETE FROM "answer_feedback" WHERE "user_id" = OLD."id";
+  RETURN OLD;
+END;
+$$;--> statement-breakpoint
+CREATE TRIGGER "users_deleted" AFTER DELETE ON "users" FOR EACH ROW EXECUTE FUNCTION "kb_user_deleted"();

@@ -9,6 +9,7 @@ import { openKb, type Kb, type KbStores, type OpenKbOptions } from "../../src/se
 import { STALE_MS } from "../../src/services/jobs/worker.ts";
 import { SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
 import { createTestDatabase, type TestDatabase } from "./pg.ts";
+import type { PgMetadataStore } from "../../src/stores/pg/metadata-store.ts";
 
 export interface TestKb {
   /** Services, and the stores under them (tests set up and inspect state directly). */
@@ -119,4 +120,36 @@ export async function waitForJob(t: TestServer, token: string, jobId: string, ti
     if (Date.now() - start > timeoutMs) throw new Error(`job ${jobId} did not finish: ${JSON.stringify(body)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Raw rows of a SQL query on the knowledge base's metadata store, SQLite or PostgreSQL (tests
+ * that check what is stored, e.g. a hash and never the token). `?` placeholders; PostgreSQL's
+ * jsonb columns come back parsed, SQLite's JSON columns as text.
+ */
+export async function sqlRows(kb: Kb & KbStores, text: string, ...params: unknown[]): Promise<Record<string, unknown>[]> {
+  if (kb.metadataKind === "sqlite") return kb.db.$client.prepare(text).all(...params) as Record<string, unknown>[];
+  let n = 0;
+  const pool = (kb.metadata as PgMetadataStore).handle.pool;
+  return (await pool.query(text.replace(/\?/g, () => `$${++n}`), params)).rows as Record<string, unknown>[];
+}
+
+/** The metadata store's own tables (not the migrations' bookkeeping). */
+export async function tableNames(kb: Kb & KbStores): Promise<string[]> {
+  const rows =
+    kb.metadataKind === "sqlite"
+      ? await sqlRows(kb, "SELECT name FROM sqlite_master WHERE type = 'table'")
+      : await sqlRows(kb, "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'");
+  return rows.map((r) => String(r.name));
+}
+
+/**
+ * For tests that run `kb` processes on a data folder of their own: on PostgreSQL
+ * (KB_TEST_DATABASE_URL), a fresh database for it, with the environment those processes need
+ * and the override for openTestKb on the same folder; on SQLite, nothing to add.
+ */
+export async function storeForFolder(): Promise<{ env: Record<string, string>; overrides: Partial<Config>; drop(): Promise<void> }> {
+  if (!process.env.KB_TEST_DATABASE_URL) return { env: {}, overrides: {}, drop: async () => {} };
+  const database = await createTestDatabase(process.env.KB_TEST_DATABASE_URL);
+  return { env: { KB_DATABASE_URL: database.url }, overrides: { databaseUrl: database.url }, drop: () => database.drop() };
 }
