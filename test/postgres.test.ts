@@ -19,7 +19,7 @@ import { PgMetadataStore } from "../src/stores/pg/metadata-store.ts";
 import * as pgSchema from "../src/stores/pg/schema.ts";
 import { createTestDatabase, pgUnavailable, type TestDatabase } from "./helpers/pg.ts";
 import { ingestNow, startTestServer } from "./helpers/kb.ts";
-import { backup, restore } from "../src/services/maintenance.ts";
+import { backup, doctor, restore } from "../src/services/maintenance.ts";
 import { DUMP_ORDER } from "../src/stores/pg/dump.ts";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import type { Kb, KbStores } from "../src/services/container.ts";
@@ -159,9 +159,17 @@ describe.skipIf(unavailable !== null)("PostgreSQL metadata store", () => {
         await expect(restore(dest, config(s.kb.config.databaseUrl!))).rejects.toThrow(/not empty/);
         fs.rmSync(target, { recursive: true, force: true });
         const r = await restore(dest, config(into.url));
-        expect(r.doctor.ok).toBe(true);
+        // A document whose job was writing it at snapshot time is left to that job (the repair does
+        // not touch documents of active jobs): then that is the only finding, and the job ends it.
+        const failing = r.doctor.findings.filter((f) => !f.ok);
+        if (failing.length) expect(failing.map((f) => f.check)).toEqual(["index consistency"]);
         const kb = await openKb(config(into.url), { logger: pino({ level: "silent" }) });
         try {
+          if (failing.length) {
+            expect((await kb.metadata.jobs.documentsInActiveJobs()).size).toBeGreaterThan(0);
+            await kb.startWorker({ schedules: false });
+            while ((await kb.metadata.jobs.list({ status: ["queued", "running"] })).length) await new Promise((res) => setTimeout(res, 100));
+          }
           const after = await state(kb);
           expect(after.docs.filter((d) => d.source !== "parking.md")).toEqual(before.docs);
           expect(after.docs).toHaveLength(manifest.documents);
@@ -178,6 +186,8 @@ describe.skipIf(unavailable !== null)("PostgreSQL metadata store", () => {
         } finally {
           await kb.close();
         }
+        // (Not "permissions": files LanceDB wrote while the worker ran are tightened at the next start, as in SQLite mode.)
+        expect((await doctor(config(into.url))).findings.filter((f) => !f.ok && f.check !== "permissions")).toEqual([]);
       } finally {
         await s.close();
         fs.rmSync(root, { recursive: true, force: true });

@@ -3,10 +3,15 @@
  * node-postgres pool. `withTransaction` opens one transaction on one pooled connection and keeps
  * it in AsyncLocalStorage: every repository call made in the callback's async context runs on
  * it, so a service passing `tx` (or calling the store directly) inside the callback joins it.
- * Calls from other contexts use other connections and are never blocked by it, except on the
- * rows it locks (unlike SQLite, where one write transaction holds the whole database).
+ * Calls from other contexts use other connections and are not blocked by it, except on the rows
+ * it locks. Units of work (`withTransaction`) are serialized across every process on the
+ * database by a transaction-level advisory lock, as SQLite's BEGIN IMMEDIATE serializes them:
+ * the services' read-then-write steps (the active index switch, a schedule's check-and-submit)
+ * were written for that and must not interleave. A repository's own small transactions (a job
+ * claim, a file update) do not take it; they lock the rows they change.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import { sql } from "drizzle-orm";
 import type { MetadataRepositories, MetadataStore } from "../metadata.ts";
 import type { PgContext, Q } from "./context.ts";
 import type { PgHandle } from "./db.ts";
@@ -16,6 +21,9 @@ import { PgErasureRepo } from "./erasure-repo.ts";
 import { PgJobsRepo } from "./jobs-repo.ts";
 import { PgUsersRepo } from "./users-repo.ts";
 import { PgAuditRepo, PgCredentialsRepo, PgFeedbackRepo, PgScimResourcesRepo, PgScimTokensRepo, PgSensitiveRepo, PgSessionsRepo, PgSettingsRepo } from "./small-repos.ts";
+
+/** pg_advisory_xact_lock key of a unit of work (any constant; "kbtx" as hex digits). */
+const UNIT_OF_WORK_LOCK = 0x6b627478;
 
 export class PgMetadataStore implements MetadataStore {
   readonly conversations: PgConversationsRepo;
@@ -62,7 +70,10 @@ export class PgMetadataStore implements MetadataStore {
   }
 
   private run<T>(fn: () => Promise<T>, outer: boolean): Promise<T> {
-    return this.handle.db.transaction((tx) => this.current.run({ tx: tx as unknown as Q, outer }, fn));
+    return this.handle.db.transaction(async (tx) => {
+      if (outer) await tx.execute(sql`SELECT pg_advisory_xact_lock(${UNIT_OF_WORK_LOCK})`);
+      return this.current.run({ tx: tx as unknown as Q, outer }, fn);
+    });
   }
 
   close(): Promise<void> {
