@@ -162,6 +162,10 @@ const EnvSchema = z.object({
   /** Folder of roles.json and document-rules.json; default <data>/policies. */
   KB_POLICY_DIR: z.string().optional(),
   /** The SCIM source's id: provisioned users and groups belong to directory source `scim:<id>`. */
+  /** PostgreSQL as the metadata store (postgres://user:password@host/db); unset: SQLite in the data folder. */
+  KB_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "a postgres:// URL").optional(),
+  /** A file holding the URL (mode 600), instead of the environment; wins over KB_DATABASE_URL. */
+  KB_DATABASE_URL_FILE: z.string().optional(),
   KB_SCIM_SOURCE: z.string().regex(/^[a-z][a-z0-9-]{0,15}$/, "a lower-case letter, then up to 15 of a-z, 0-9, -").default("scim"),
   /** Files read and extracted ahead of the ingestion writer (default: CPU count, at most 8). */
   KB_INGEST_CONCURRENCY: intFrom(0),
@@ -243,6 +247,11 @@ export interface Config {
   /** The scraper's token for GET /metrics (KB_METRICS_TOKEN_FILE or KB_METRICS_TOKEN), or undefined. */
   metricsToken: string | undefined;
   policyDir: string;
+  /**
+   * KB_DATABASE_URL / KB_DATABASE_URL_FILE: the PostgreSQL metadata store; undefined: SQLite
+   * (`<data>/app.sqlite`). Holds a password: never log it (stores/pg/db.ts `redactUrl`).
+   */
+  databaseUrl: string | undefined;
   /** KB_SCIM_SOURCE: the id of the SCIM source (`scim:<id>`). */
   scimSource: string;
   logLevel: string;
@@ -454,6 +463,7 @@ function buildConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config>): Config
         ? readSecret({ env: "KB_METRICS_TOKEN" }, "KB_METRICS_TOKEN", env)
         : undefined,
     policyDir: path.resolve(e.KB_POLICY_DIR ?? path.join(dataDir, "policies")),
+    databaseUrl: databaseUrlFrom(e.KB_DATABASE_URL_FILE, e.KB_DATABASE_URL),
     scimSource: e.KB_SCIM_SOURCE,
     logLevel: e.KB_LOG_LEVEL,
     cpus: os.availableParallelism(),
@@ -471,6 +481,14 @@ function buildConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config>): Config
     syncRoots: syncRootsFrom(e.KB_SYNC_ROOTS),
     ...overrides,
   };
+}
+
+function databaseUrlFrom(file: string | undefined, url: string | undefined): string | undefined {
+  if (!file) return url || undefined;
+  const value = readSecret({ file }, "KB_DATABASE_URL_FILE");
+  // The message names the file only: the value may be a URL with a password in it.
+  if (!/^postgres(ql)?:\/\//.test(value)) throw new Error(`Invalid configuration:\n  KB_DATABASE_URL_FILE: ${file} does not hold a postgres:// URL`);
+  return value;
 }
 
 /** A secret named in configuration: read from a file (preferred) or an environment variable. */

@@ -177,7 +177,7 @@ describe("backup and restore", () => {
       expect(manifest.documents).toBeGreaterThanOrEqual(3);
       expect(manifest.originals.count).toBeGreaterThanOrEqual(3);
       expect(manifest).toMatchObject({ originals: { missing: [] }, tables: [{ name: s.kb.index.info().table, role: "active" }] });
-      expect(manifest.sqlite.sha256).toBe(sha256(path.join(dest, "app.sqlite")));
+      expect(manifest.sqlite!.sha256).toBe(sha256(path.join(dest, "app.sqlite")));
 
       fs.mkdirSync(target, { recursive: true });
       fs.writeFileSync(path.join(target, "something"), "x");

@@ -1,6 +1,6 @@
 /** Ask conversations over HTTP (extractive mode: no model needed): history per user, follow-up rewriting, isolation. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ingestNow, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
+import { ingestNow, sqlRows, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
 
 let t: TestServer;
 let kim: string;
@@ -93,10 +93,10 @@ describe("conversations", () => {
     const token = await t.tokenFor("temp", "viewer");
     expect((await ask(token, { question: "연차 휴가는 며칠인가요?" })).status).toBe(200);
     const id = (await t.kb.accounts.listUsers()).find((u) => u.name === "temp")!.id;
-    const count = () => (t.kb.db.$client.prepare("select count(*) as n from conversations where owner_id = ?").get(id) as { n: number }).n;
-    expect(count()).toBe(1);
+    const count = async () => Number((await sqlRows(t.kb, "select count(*) as n from conversations where owner_id = ?", id))[0]!.n);
+    expect(await count()).toBe(1);
     await t.kb.accounts.deleteUser("temp");
-    expect(count()).toBe(0);
+    expect(await count()).toBe(0);
   });
 
   it("needs a token", async () => {
@@ -110,7 +110,7 @@ describe("stored answers after access narrows", () => {
     const first = await ask(park, { question: "병가는 며칠까지 쓸 수 있나요?" });
     expect(first.body.found).toBe(true);
     expect(first.body.answer).toContain("10일");
-    const sick = t.kb.documentsRepo.bySource("sick.md")!;
+    const sick = (await t.kb.metadata.documents.bySource("sick.md"))!;
     // Narrow the document to a group park is not in.
     const res = await t.fetchAs(await t.tokenFor("boss", "admin"), `/api/v1/documents/${sick.id}/acl`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ allow: ["group:hr"], deny: [] }) });
     expect(res.status).toBe(200);

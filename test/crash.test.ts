@@ -25,6 +25,7 @@ import { loadConfig } from "../src/config.ts";
 import { openKb, type Kb, type KbStores } from "../src/services/container.ts";
 import { STALE_MS } from "../src/services/jobs/worker.ts";
 import { modelsWithVariant } from "./helpers/embed-variant.ts";
+import { storeForFolder } from "./helpers/kb.ts";
 
 const KB_BIN = path.resolve("bin/kb.js");
 const SEED = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000);
@@ -134,7 +135,7 @@ interface Snapshot {
 async function snapshot(kb: Kb & KbStores, corpus: string): Promise<Snapshot> {
   await kb.index.refresh();
   const problems: string[] = [];
-  const docs = kb.documentsRepo.all();
+  const docs = (await kb.metadata.documents.all());
   const rel = new Map(docs.map((d) => [d.id, path.relative(corpus, d.source)]));
   const documents = docs
     .map((d) =>
@@ -175,14 +176,23 @@ async function snapshot(kb: Kb & KbStores, corpus: string): Promise<Snapshot> {
 
 let root: string;
 let models: ReturnType<typeof modelsWithVariant>;
-const open = (dataDir: string) =>
-  openKb(loadConfig({}, { dataDir, modelsDir: models.modelsDir, embedModel: "none", logLevel: "silent" }), { logger: pino({ level: "silent" }) });
+/** Each data folder's metadata store: nothing to add on SQLite, a fresh database on PostgreSQL (KB_TEST_DATABASE_URL). */
+const stores = new Map<string, Awaited<ReturnType<typeof storeForFolder>>>();
+const storeOf = async (dataDir: string) => {
+  if (!stores.has(dataDir)) stores.set(dataDir, await storeForFolder());
+  return stores.get(dataDir)!;
+};
+const open = async (dataDir: string) =>
+  openKb(loadConfig({}, { dataDir, modelsDir: models.modelsDir, embedModel: "none", logLevel: "silent", ...(await storeOf(dataDir)).overrides }), { logger: pino({ level: "silent" }) });
 
 beforeAll(() => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), "kb-crash-"));
   models = modelsWithVariant(root, 48);
 });
-afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+afterAll(async () => {
+  for (const s of stores.values()) await s.drop();
+  fs.rmSync(root, { recursive: true, force: true });
+});
 
 describe("crash safety", () => {
   it(`kill -9 of a kb worker at random points of ${TRIALS} jobs, then restart, ends as a clean run does`, { timeout: 900_000 }, async () => {
@@ -200,7 +210,7 @@ describe("crash safety", () => {
       for (const [i, kind] of steps.entries()) {
         const t0 = Date.now();
         const jobId = await runStep(ref, refCorpus, kind, i, models);
-        expect(ref.jobsRepo.claimJob(jobId, "clean", STALE_MS)).toBe(true);
+        expect((await ref.metadata.jobs.claimJob(jobId, "clean", STALE_MS))).toBe(true);
         const v = await ref.jobs.run(jobId, "clean");
         expect(v.status, `${kind} ${JSON.stringify(v.files.filter((f) => f.status === "failed"))}`).toBe("succeeded");
         durations.push(Date.now() - t0);
@@ -217,7 +227,7 @@ describe("crash safety", () => {
     fs.mkdirSync(corpus);
     const dataDir = path.join(root, "data");
     const kb = await open(dataDir);
-    const env = { ...process.env, KB_DATA_DIR: dataDir, KB_MODELS_DIR: models.modelsDir, KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "warn", KB_SYNC_SOURCES: "" };
+    const env = { ...process.env, KB_DATA_DIR: dataDir, KB_MODELS_DIR: models.modelsDir, KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "warn", KB_SYNC_SOURCES: "", ...(await storeOf(dataDir)).env };
     let child: ChildProcess | null = null;
     let stderr = "";
     let died: string | null = null;
@@ -242,7 +252,7 @@ describe("crash safety", () => {
       if (died) throw new Error(died);
       return new Promise((r) => setTimeout(r, ms));
     };
-    const job = (id: string) => kb.jobsRepo.byId(id)!;
+    const job = async (id: string) => (await kb.metadata.jobs.byId(id))!;
     let kills = 0;
     const restartMs: number[] = [];
     let midJob = 0;
@@ -255,32 +265,32 @@ describe("crash safety", () => {
         for (let k = 0; k < nKills; k++) {
           // Wait until the (possibly just restarted) worker has claimed the job.
           const claimDeadline = Date.now() + 60_000;
-          while (job(jobId).status === "queued" && Date.now() < claimDeadline) await sleep(10);
+          while ((await job(jobId)).status === "queued" && Date.now() < claimDeadline) await sleep(10);
           if (rng() < 0.5) {
             // At a random number of finished files, plus a little.
-            const j = job(jobId);
+            const j = (await job(jobId));
             const target = Math.floor(rng() * Math.max(j.total, 1));
-            while (job(jobId).status === "running" && job(jobId).done < target) await sleep(5);
+            while ((await job(jobId)).status === "running" && (await job(jobId)).done < target) await sleep(5);
             await sleep(rng() * 40);
           } else {
             await sleep(rng() * durations[i]! * 1.2);
           }
-          const running = job(jobId).status === "running";
+          const running = (await job(jobId)).status === "running";
           if (running) midJob++;
           kills++;
-          const holder = job(jobId).workerId;
+          const holder = (await job(jobId)).workerId;
           await kill();
           const t = Date.now();
           startWorker();
           if (running) {
             // Until the new worker has taken the job over (it finds the dead worker at start).
             const deadline = Date.now() + 60_000;
-            while (job(jobId).status === "running" && job(jobId).workerId === holder && Date.now() < deadline) await sleep(10);
+            while ((await job(jobId)).status === "running" && (await job(jobId)).workerId === holder && Date.now() < deadline) await sleep(10);
             restartMs.push(Date.now() - t);
           }
         }
         const deadline = Date.now() + 120_000;
-        while (["queued", "running"].includes(job(jobId).status)) {
+        while (["queued", "running"].includes((await job(jobId)).status)) {
           if (Date.now() > deadline) throw new Error(`job ${i} (${kind}) did not finish: ${JSON.stringify(await kb.jobs.view(jobId))}\n${stderr}`);
           await sleep(20);
         }

@@ -99,7 +99,7 @@ describe("a v0.1 data folder", () => {
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
     // The migrations of v0.1 (everything before document identity).
     const oldMigrations = path.join(dir, "drizzle-v0.1");
-    fs.cpSync(path.resolve("drizzle"), oldMigrations, { recursive: true });
+    fs.cpSync(path.resolve("drizzle/sqlite"), oldMigrations, { recursive: true });
     const journalFile = path.join(oldMigrations, "meta", "_journal.json");
     const journal = JSON.parse(fs.readFileSync(journalFile, "utf8"));
     const identityIdx = journal.entries.findIndex((e: { tag: string }) => e.tag.endsWith("_document_identity"));

@@ -14,7 +14,7 @@ import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { DocumentWriter, ERASURE_KEY } from "../src/services/document-writer.ts";
 import { STALE_MS } from "../src/services/jobs/worker.ts";
 import { BlobStore } from "../src/stores/blob-store.ts";
-import { openTestKb, startTestServer, waitForJob, type TestServer } from "./helpers/kb.ts";
+import { openTestKb, sqlRows, startTestServer, tableNames, waitForJob, type TestServer } from "./helpers/kb.ts";
 
 let t: TestServer;
 let admin: string;
@@ -56,14 +56,15 @@ function filesContaining(needle: string): string[] {
   return hits;
 }
 
-/** "table.column" for every SQLite value that mentions `needle` (names the place when the raw scan finds it). */
-function sqliteRowsContaining(needle: string): string[] {
-  const client = t.kb.db.$client;
+/** A JSON column's value: SQLite returns the text, PostgreSQL the parsed jsonb. */
+const json = (v: unknown): any => (typeof v === "string" ? JSON.parse(v) : v);
+
+/** "table.column" for every metadata value (SQLite or PostgreSQL) that mentions `needle` (names the place when the raw scan finds it). */
+async function metadataRowsContaining(needle: string): Promise<string[]> {
   const hits: string[] = [];
-  const tables = client.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
-  for (const { name } of tables) {
-    for (const row of client.prepare(`SELECT * FROM "${name}"`).all() as Record<string, unknown>[]) {
-      for (const [column, value] of Object.entries(row)) if (String(value).includes(needle)) hits.push(`${name}.${column}`);
+  for (const name of await tableNames(t.kb)) {
+    for (const row of await sqlRows(t.kb, `SELECT * FROM "${name}"`)) {
+      for (const [column, value] of Object.entries(row)) if ((typeof value === "string" ? value : JSON.stringify(value) ?? "").includes(needle)) hits.push(`${name}.${column}`);
     }
   }
   return hits;
@@ -122,17 +123,17 @@ describe("erasure", () => {
     // Feedback keeps a copy of that answer, and a review names the document as expected.
     const fb = (await (await t.fetchAs(admin, "/api/v1/feedback", post({ messageId: answer.messageId, rating: "down" }))).json()) as any;
     expect((await t.fetchAs(admin, `/api/v1/admin/feedback/${fb.id}/review`, { ...post({ expectedDocumentIds: [secret!.id, after!.id] }), method: "PUT" })).status).toBe(200);
-    expect(sqliteRowsContaining(marker).some((r) => r.startsWith("answer_feedback"))).toBe(true);
+    expect((await metadataRowsContaining(marker)).some((r) => r.startsWith("answer_feedback"))).toBe(true);
 
     // Before: the marker is on disk and in both tables.
     expect(filesContaining(marker).length).toBeGreaterThan(0);
     const before = await versionsContaining(marker);
     expect(before.some((v) => v.startsWith(`${previous}@`))).toBe(true);
-    const blob = t.kb.documentsRepo.byId(secret!.id)!.blobPath!;
+    const blob = (await t.kb.metadata.documents.byId(secret!.id))!.blobPath!;
     expect(fs.existsSync(blob)).toBe(true);
 
     await del(secret!.id);
-    expect(sqliteRowsContaining(marker)).toEqual([]);
+    expect((await metadataRowsContaining(marker))).toEqual([]);
 
     expect(filesContaining(marker)).toEqual([]);
     expect(await versionsContaining(marker)).toEqual([]);
@@ -140,19 +141,19 @@ describe("erasure", () => {
 
     // Stored turns: the answer that cited it and its quotes of it are "[deleted]"; the question stays.
     // (Reading the conversation back already withholds an answer citing a document the reader cannot read.)
-    const stored = t.kb.db.$client.prepare("SELECT role, content, citations FROM conversation_messages WHERE conversation_id = ? ORDER BY id").all(answer.conversationId) as any[];
+    const stored = (await sqlRows(t.kb, "SELECT role, content, citations FROM conversation_messages WHERE conversation_id = ? ORDER BY id", answer.conversationId)) as any[];
     expect(stored.map((m) => m.role)).toEqual(["user", "assistant"]);
     expect(stored[0].content).toBe("Which breach does the incident code name?");
     expect(stored[1].content).toBe("[deleted]");
-    const quoted = (JSON.parse(stored[1].citations) as any[]).filter((c) => c.documentId === secret!.id);
+    const quoted = (json(stored[1].citations) as any[]).filter((c) => c.documentId === secret!.id);
     expect(quoted.length).toBeGreaterThan(0);
     for (const c of quoted) expect(c).toMatchObject({ quote: "[deleted]", title: "[deleted]", source: "[deleted]" });
 
     // The feedback's copy of the answer likewise; its sources keep ids and pages, the review loses the id.
-    const kept = t.kb.db.$client.prepare("SELECT answer, sources, expected_document_ids AS expected FROM answer_feedback WHERE id = ?").get(fb.id) as any;
+    const kept = (await sqlRows(t.kb, "SELECT answer, sources, expected_document_ids AS expected FROM answer_feedback WHERE id = ?", fb.id))[0] as any;
     expect(kept.answer).toBe("[deleted]");
-    expect(JSON.parse(kept.sources).some((x: any) => x.documentId === secret!.id)).toBe(true);
-    expect(JSON.parse(kept.expected)).toEqual([after!.id]);
+    expect(json(kept.sources).some((x: any) => x.documentId === secret!.id)).toBe(true);
+    expect(json(kept.expected)).toEqual([after!.id]);
 
     // The audit keeps the event, by id.
     const events = (await t.kb.audit.query(SYSTEM_ACTOR, { action: "document.delete" })).items;
@@ -162,11 +163,11 @@ describe("erasure", () => {
     const hits = await t.fetchAs(admin, "/api/v1/search", post({ query: "parking garage badges" }));
     expect(((await hits.json()) as any).results.length).toBeGreaterThan(0);
     // Every other document keeps all its rows in both tables (the rewrite moved them, lost none).
-    const expected = t.kb.documentsRepo.all().reduce((n, d) => n + d.chunkCount, 0);
+    const expected = (await t.kb.metadata.documents.all()).reduce((n, d) => n + d.chunkCount, 0);
     expect(expected).toBeGreaterThan(20);
     expect(await t.kb.chunks.count()).toBe(expected);
     expect(await (await t.kb.index.table(previous!)).count()).toBe(expected);
-    expect(t.kb.documentsRepo.byId(after!.id)?.status).toBe("ready");
+    expect((await t.kb.metadata.documents.byId(after!.id))?.status).toBe("ready");
   });
 
   it("keeps an original another document still uses, and removes a superseded one", async () => {
@@ -175,8 +176,8 @@ describe("erasure", () => {
       { name: "shared-a.md", content },
       { name: "shared-b.md", content },
     ]);
-    const blob = t.kb.documentsRepo.byId(a!.id)!.blobPath!;
-    expect(t.kb.documentsRepo.byId(b!.id)!.blobPath).toBe(blob);
+    const blob = (await t.kb.metadata.documents.byId(a!.id))!.blobPath!;
+    expect((await t.kb.metadata.documents.byId(b!.id))!.blobPath).toBe(blob);
 
     await del(a!.id);
     expect(fs.existsSync(blob)).toBe(true);
@@ -184,7 +185,7 @@ describe("erasure", () => {
 
     // A new version of b: its old original is named by nothing any more.
     await upload([{ name: "shared-b.md", content: "# Shared\n\nA new version.\n" }], `/api/v1/documents/${b!.id}/content`);
-    const newBlob = t.kb.documentsRepo.byId(b!.id)!.blobPath!;
+    const newBlob = (await t.kb.metadata.documents.byId(b!.id))!.blobPath!;
     expect(newBlob).not.toBe(blob);
     expect(fs.existsSync(blob)).toBe(false);
     expect(fs.existsSync(newBlob)).toBe(true);
@@ -202,11 +203,11 @@ describe("erasure", () => {
     // The delete commits, then the process "dies" before erasing: a writer of our own that never erases.
     const writer = new DocumentWriter({ documents: t.kb.metadata.documents, index: t.kb.index, blobs: new BlobStore(path.join(t.dir, "blobs")), erasure: t.kb.metadata.erasure });
     expect(await writer.delete(doc!.id)).toBe(true);
-    expect(t.kb.documentsRepo.byId(doc!.id)).toBeUndefined();
+    expect((await t.kb.metadata.documents.byId(doc!.id))).toBeUndefined();
     // The window: gone from search, still in the table's files and older versions.
     expect(await t.kb.chunks.count(`document_id = '${doc!.id}'`)).toBe(0);
     expect(filesContaining(marker).length).toBeGreaterThan(0);
-    expect(t.kb.settings.get(ERASURE_KEY)).toBeDefined();
+    expect((await t.kb.metadata.settings.get(ERASURE_KEY))).toBeDefined();
 
     // Any job run afterwards finishes it before it reports done.
     const job = await t.fetchAs(admin, "/api/v1/jobs/optimize", post({}));
@@ -214,26 +215,26 @@ describe("erasure", () => {
     expect((await waitForJob(t, admin, ((await job.json()) as any).jobId)).status).toBe("succeeded");
     expect(filesContaining(marker)).toEqual([]);
     expect(await versionsContaining(marker)).toEqual([]);
-    expect(t.kb.settings.get(ERASURE_KEY)).toBeUndefined();
+    expect((await t.kb.metadata.settings.get(ERASURE_KEY))).toBeUndefined();
   });
 
   it("keeps an original that a queued upload of the same bytes will read", async () => {
     const k = await openTestKb(); // no worker: the second upload's job stays queued
-    const run = (jobId: string) => {
-      expect(k.kb.jobsRepo.claimJob(jobId, "test", STALE_MS)).toBe(true);
+    const run = async (jobId: string) => {
+      expect((await k.kb.metadata.jobs.claimJob(jobId, "test", STALE_MS))).toBe(true);
       return k.kb.jobs.run(jobId, "test");
     };
     try {
       const bytes = new TextEncoder().encode(`# Twice\n\nUploaded twice ${crypto.randomBytes(8).toString("hex")}.\n`);
       const first = await k.kb.documents.upload(SYSTEM_ACTOR, [{ name: "first.md", bytes }], {});
       expect((await run(first.jobId)).status).toBe("succeeded");
-      const blob = k.kb.documentsRepo.byId(first.documents[0]!.id)!.blobPath!;
+      const blob = (await k.kb.metadata.documents.byId(first.documents[0]!.id))!.blobPath!;
       const second = await k.kb.documents.upload(SYSTEM_ACTOR, [{ name: "second.md", bytes }], {});
 
       await k.kb.documents.delete(SYSTEM_ACTOR, first.documents[0]!.id);
       expect(fs.existsSync(blob)).toBe(true);
       expect((await run(second.jobId)).status).toBe("succeeded");
-      expect(k.kb.documentsRepo.byId(second.documents[0]!.id)).toMatchObject({ status: "ready", blobPath: blob });
+      expect((await k.kb.metadata.documents.byId(second.documents[0]!.id))).toMatchObject({ status: "ready", blobPath: blob });
     } finally {
       await k.close();
     }

@@ -15,7 +15,7 @@ async function runNow(kb: Kb, jobId: string) {
   return job!;
 }
 
-const docsBySource = (kb: Kb & KbStores) => new Map(kb.documentsRepo.all().map((d) => [d.source, d]));
+const docsBySource = async (kb: Kb & KbStores) => new Map((await kb.metadata.documents.all()).map((d) => [d.source, d]));
 
 describe("folder sync", () => {
   let t: TestKb;
@@ -37,7 +37,7 @@ describe("folder sync", () => {
     const v = await runNow(t.kb, (await t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder })).jobId);
     expect(v.status).toBe("succeeded");
     expect(v.counts).toEqual({ succeeded: 4 });
-    expect([...docsBySource(t.kb).keys()].map((s) => path.relative(folder, s)).sort()).toEqual(["a.md", "b.txt", "d.txt", "sub/c.html"]);
+    expect([...(await docsBySource(t.kb)).keys()].map((s) => path.relative(folder, s)).sort()).toEqual(["a.md", "b.txt", "d.txt", "sub/c.html"]);
   });
 
   it("skips unchanged files by size and mtime without reading them, and changes nothing", async () => {
@@ -48,7 +48,7 @@ describe("folder sync", () => {
   });
 
   it("adds, updates and deletes exactly what changed", async () => {
-    const before = docsBySource(t.kb);
+    const before = await docsBySource(t.kb);
     const chunksBefore = await t.kb.chunks.list(null, ["chunk_id", "document_id", "text"]);
     fs.writeFileSync(path.join(folder, "b.txt"), "Bravo now talks about blueberries. 블루베리는 파랗다.");
     fs.rmSync(path.join(folder, "d.txt"));
@@ -61,7 +61,7 @@ describe("folder sync", () => {
     expect(v.status).toBe("succeeded");
     const byFile = Object.fromEntries(v.files.map((f) => [path.relative(folder, f.source), `${f.action ?? "ingest"}:${f.status}`]));
     expect(byFile).toEqual({ "a.md": "ingest:unchanged", "b.txt": "ingest:succeeded", "e.txt": "ingest:succeeded", "d.txt": "delete:succeeded", "sub/c.html": "delete:succeeded" });
-    const after = docsBySource(t.kb);
+    const after = await docsBySource(t.kb);
     expect([...after.keys()].map((s) => path.relative(folder, s)).sort()).toEqual(["a.md", "b.txt", "e.txt"]);
     expect(after.get(path.join(folder, "b.txt"))).toMatchObject({ id: before.get(path.join(folder, "b.txt"))!.id, version: 2, status: "ready" });
     expect(after.get(a)!.sourceMtimeMs).toBe(Math.trunc(fs.statSync(a).mtimeMs));
@@ -80,11 +80,11 @@ describe("folder sync", () => {
   });
 
   it("fails (and deletes nothing) when the folder is missing", async () => {
-    const n = t.kb.documentsRepo.count();
+    const n = (await t.kb.metadata.documents.count());
     const v = await runNow(t.kb, (await t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder: path.join(t.dir, "not-mounted") })).jobId);
     expect(v.status).toBe("failed");
     expect(v.error).toMatch(/folder_unreadable/);
-    expect(t.kb.documentsRepo.count()).toBe(n);
+    expect((await t.kb.metadata.documents.count())).toBe(n);
   });
 
   it("reindexes from stored originals, and a second reindex changes nothing", async () => {
@@ -102,11 +102,11 @@ describe("folder sync", () => {
   it("cancels a queued job and removes the documents it created", async () => {
     const files = writeFiles(path.join(t.dir, "other"), { "x.txt": "x content", "y.txt": "y content" });
     const { jobId, documents } = await t.kb.ingest.submit(SYSTEM_ACTOR, files.map((f) => ({ source: f, path: f })));
-    expect(t.kb.documentsRepo.byId(documents[0]!.id)).toMatchObject({ status: "processing" });
+    expect((await t.kb.metadata.documents.byId(documents[0]!.id))).toMatchObject({ status: "processing" });
     const v = await t.kb.jobs.cancel(SYSTEM_ACTOR, jobId);
     expect(v.status).toBe("cancelled");
     expect(v.files.map((f) => f.status)).toEqual(["cancelled", "cancelled"]);
-    expect(t.kb.documentsRepo.byId(documents[0]!.id)).toBeUndefined();
+    expect((await t.kb.metadata.documents.byId(documents[0]!.id))).toBeUndefined();
     await expect(t.kb.jobs.cancel(SYSTEM_ACTOR, jobId)).rejects.toMatchObject({ status: 409 });
   });
 });
@@ -140,7 +140,7 @@ describe("schedules", () => {
       expect(jobId).toBeDefined();
       expect(await scheduler.tick()).toEqual([]);
       expect((await runNow(t.kb, jobId!)).status).toBe("succeeded");
-      expect(t.kb.jobsRepo.byId(jobId!)!.createdBy).toBe("schedule:w");
+      expect((await t.kb.metadata.jobs.byId(jobId!))!.createdBy).toBe("schedule:w");
       expect(await scheduler.tick()).toEqual([]); // not due yet
       now = new Date(now.getTime() + 3_600_000);
       expect(await scheduler.tick()).toHaveLength(1);
@@ -166,7 +166,7 @@ describe("schedules", () => {
         const [first] = await scheduler.tick();
         expect(first).toBeDefined();
         expect((await runNow(t.kb, first!)).status).toBe("succeeded");
-        expect(t.kb.documentsRepo.all().map((d) => path.basename(d.source))).toEqual(["a.txt"]);
+        expect((await t.kb.metadata.documents.all()).map((d) => path.basename(d.source))).toEqual(["a.txt"]);
         expect(await scheduler.tick()).toEqual([]); // nothing changed since
         writeFiles(path.join(folder, "sub"), { "b.txt": "added while watched" });
         await new Promise((r) => setTimeout(r, 500)); // the file event arrives
@@ -174,9 +174,9 @@ describe("schedules", () => {
         now = () => new Date(Date.now() + 3_500);
         const [jobId] = await scheduler.tick();
         expect(jobId).toBeDefined();
-        expect(t.kb.jobsRepo.byId(jobId!)!.createdBy).toBe("schedule:w");
+        expect((await t.kb.metadata.jobs.byId(jobId!))!.createdBy).toBe("schedule:w");
         expect((await runNow(t.kb, jobId!)).status).toBe("succeeded");
-        expect(t.kb.documentsRepo.all().map((d) => path.basename(d.source)).sort()).toEqual(["a.txt", "b.txt"]);
+        expect((await t.kb.metadata.documents.all()).map((d) => path.basename(d.source)).sort()).toEqual(["a.txt", "b.txt"]);
         now = () => new Date(Date.now() + 60_000);
         expect(await scheduler.tick()).toEqual([]); // no change since that sync
       } finally {
@@ -211,7 +211,7 @@ describe("jobs API", () => {
     expect(job).toMatchObject({ id: jobId, kind: "sync", status: "succeeded", progress: { done: 2, total: 2 }, etaSeconds: 0, params: { folder } });
     expect(job.throughput).toBeGreaterThan(0);
     expect(job.files.map((f: any) => f.status)).toEqual(["succeeded", "succeeded"]);
-    expect(s.kb.documentsRepo.bySource(path.join(folder, "one.txt"))!.aclAllow).toEqual(["group:hr", "user:root"]); // + the owner
+    expect((await s.kb.metadata.documents.bySource(path.join(folder, "one.txt")))!.aclAllow).toEqual(["group:hr", "user:root"]); // + the owner
   });
 
   it("keeps whole-index jobs to admins", async () => {
@@ -254,7 +254,7 @@ describe("crash leftovers", () => {
     try {
       const files = writeFiles(path.join(t.dir, "f"), { "a.txt": "alpha text about apples", "b.txt": "bravo text about bananas" });
       await ingestNow(t.kb, files.map((f) => ({ source: f, path: f })));
-      const [a, b] = files.map((f) => t.kb.documentsRepo.bySource(f)!);
+      const [a, b] = await Promise.all(files.map(async (f) => (await t.kb.metadata.documents.bySource(f))!));
       const table = async () => (await t.kb.chunks.list(null, ["chunk_id", "text", "allow"])).map((r) => `${r.chunk_id}|${r.text}|${[...(r.allow as string[])].join()}`);
       const clean = await table();
       const rowsOf = async (id: string) => (await t.kb.chunks.snapshot().rowsOf([id])).map((r) => ({ ...r }));
@@ -281,12 +281,12 @@ describe("crash leftovers", () => {
       await ingestNow(t.kb, [{ source: files[0]!, path: files[0]! }]);
       const { jobId, documents } = await t.kb.ingest.submit(SYSTEM_ACTOR, [{ source: files[1]!, path: files[1]! }]);
       // A worker claimed it, marked the file running and died; then the job was cancelled.
-      t.kb.jobsRepo.claimJob(jobId, "dead-worker", STALE_MS);
-      t.kb.jobsRepo.setFile(jobId, 0, { status: "running" });
-      t.kb.jobsRepo.cancel(jobId);
+      (await t.kb.metadata.jobs.claimJob(jobId, "dead-worker", STALE_MS));
+      (await t.kb.metadata.jobs.setFile(jobId, 0, { status: "running" }));
+      (await t.kb.metadata.jobs.cancel(jobId));
       const w = await t.kb.startWorker({ once: true, schedules: false });
       await w.done;
-      expect(t.kb.documentsRepo.byId(documents[0]!.id)).toBeUndefined();
+      expect((await t.kb.metadata.documents.byId(documents[0]!.id))).toBeUndefined();
       expect((await t.kb.jobs.view(jobId))!.files[0]).toMatchObject({ status: "cancelled", errorCode: "interrupted" });
     } finally {
       await t.close();

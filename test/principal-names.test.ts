@@ -9,7 +9,6 @@ import { canonicalName, checkName, nameSkeleton, parsePrincipalList } from "../p
 import path from "node:path";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { canonicalizeStoredNames } from "../src/services/principal-migration.ts";
-import { groupMembers, groups as groupsTable, users as usersTable } from "../src/stores/sqlite/schema.ts";
 import { ingestNow, openTestKb, startTestServer, waitForJob, writeFiles, type TestServer } from "./helpers/kb.ts";
 
 const NFC = "김철수".normalize("NFC");
@@ -150,10 +149,11 @@ describe("existing names", () => {
     const t = await openTestKb();
     try {
       // Rows written before names were canonicalized.
-      t.kb.db.insert(usersTable).values({ id: "usr_a", name: "Kim", role: "viewer" }).run();
-      t.kb.db.insert(usersTable).values({ id: "usr_b", name: "kim", role: "admin" }).run();
-      t.kb.db.insert(usersTable).values({ id: "usr_c", name: "сосо", role: "viewer" }).run();
-      t.kb.db.insert(usersTable).values({ id: "usr_d", name: "coco", role: "viewer" }).run();
+      // The store writes what it is given (services canonicalize), so these go in as they are.
+      await t.kb.metadata.users.insert({ id: "usr_a", name: "Kim", role: "viewer" });
+      await t.kb.metadata.users.insert({ id: "usr_b", name: "kim", role: "admin" });
+      await t.kb.metadata.users.insert({ id: "usr_c", name: "сосо", role: "viewer" });
+      await t.kb.metadata.users.insert({ id: "usr_d", name: "coco", role: "viewer" });
       const c = await t.kb.accounts.nameConflicts();
       expect(c.collisions).toEqual([{ kind: "user", canonical: "kim", names: ["Kim", "kim"] }]);
       expect(c.confusables.map((x) => x.principals)).toContainEqual(["user:coco", "user:сосо"]);
@@ -174,16 +174,17 @@ describe("existing names", () => {
   it("at migration, canonicalizes names and ACL entries that are unambiguous, and leaves colliding ones as they were", async () => {
     const t = await openTestKb();
     try {
-      const db = t.kb.db;
+      const store = t.kb.metadata.users;
       // Written before names were canonicalized: "Lee" in group "HR"; "park" canonical; "Kim" and "kim" collide.
-      db.insert(usersTable).values([
+      for (const u of [
         { id: "usr_lee", name: "Lee", role: "viewer" },
         { id: "usr_park", name: "park", role: "viewer" },
         { id: "usr_kim1", name: "Kim", role: "viewer" },
         { id: "usr_kim2", name: "kim", role: "viewer" },
-      ]).run();
-      db.insert(groupsTable).values({ name: "HR" }).run();
-      db.insert(groupMembers).values({ groupName: "HR", memberKind: "user", memberName: "Lee" }).run();
+      ])
+        await store.insert(u);
+      await store.insertGroup("HR");
+      await store.addMember("HR", "user", "Lee");
       const dir = path.join(t.dir, "docs");
       const [a, b] = writeFiles(dir, {
         "a.txt": "Quarterly bonus table for the personnel department.",
@@ -206,8 +207,8 @@ describe("existing names", () => {
       ]);
       expect(m.conflicts.collisions).toEqual([{ kind: "user", canonical: "kim", names: ["Kim", "kim"] }]);
       expect(await t.kb.accounts.members("hr")).toEqual([{ kind: "user", name: "lee" }]);
-      expect(t.kb.documentsRepo.byId(docA!)!.aclAllow).toEqual(["group:hr", "user:Kim", "user:park"]);
-      expect(t.kb.documentsRepo.byId(docB!)!.aclDeny).toEqual(["user:Kim", "user:park"]);
+      expect((await t.kb.metadata.documents.byId(docA!))!.aclAllow).toEqual(["group:hr", "user:Kim", "user:park"]);
+      expect((await t.kb.metadata.documents.byId(docB!))!.aclDeny).toEqual(["user:Kim", "user:park"]);
       // Through the real search path (LanceDB columns rewritten too).
       expect(await found("park", "warehouse inventory northern depot")).not.toContain(docB);
       expect(await found("lee", "quarterly bonus personnel")).toContain(docA);

@@ -12,7 +12,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { registerScimCommands } from "../src/cli/commands/scim.ts";
-import { ingestNow, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
+import { ingestNow, sqlRows, startTestServer, storeForFolder, writeFiles, type TestServer } from "./helpers/kb.ts";
 
 const FIXTURES = path.join(import.meta.dirname, "fixtures", "scim");
 const SCIM_TYPE = "application/scim+json; charset=utf-8";
@@ -103,7 +103,7 @@ describe("SCIM 2.0 provisioning", () => {
 
     it("stores only the token's SHA-256, and a revoked token stops at once", async () => {
       const { token, info } = await t.kb.scim.createToken(SYSTEM_ACTOR, { name: "okta" });
-      const stored = t.kb.db.$client.prepare("SELECT token_hash FROM scim_tokens").all() as { token_hash: string }[];
+      const stored = (await sqlRows(t.kb, "SELECT token_hash FROM scim_tokens")) as { token_hash: string }[];
       expect(stored.some((r) => r.token_hash.includes(token.slice(7)))).toBe(false);
       expect((await scim("/Users", { token })).status).toBe(200);
       await t.kb.scim.revokeToken(SYSTEM_ACTOR, info.id);
@@ -244,7 +244,7 @@ describe("SCIM 2.0 provisioning", () => {
       id = created.id;
       expect(created).toMatchObject({ userName: "test.user@okta.local", displayName: "Test User", locale: "en-US", externalId: "00ujl29u0le5T6Aj10h7", active: true });
       expect(created.password).toBeUndefined();
-      const raw = JSON.stringify(t.kb.db.$client.prepare("SELECT * FROM scim_resources").all());
+      const raw = JSON.stringify(await sqlRows(t.kb, "SELECT * FROM scim_resources"));
       expect(raw).not.toContain("1mz050nq");
       const found = await scim(lookup);
       expect(found.body.totalResults).toBe(1);
@@ -528,12 +528,15 @@ describe("kb scim token", () => {
   const saved = { ...process.env };
   let dir: string;
   let t: TestServer | undefined;
-  beforeAll(() => {
+  let store: Awaited<ReturnType<typeof storeForFolder>>;
+  beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-scim-cli-"));
-    Object.assign(process.env, { KB_DATA_DIR: dir, KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "silent" });
+    store = await storeForFolder();
+    Object.assign(process.env, { KB_DATA_DIR: dir, KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "silent", ...store.env });
   });
   afterAll(async () => {
     await t?.close();
+    await store.drop();
     process.env = saved;
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -550,14 +553,14 @@ describe("kb scim token", () => {
     expect(listed).toMatch(/\tentra-prod\tscim:scim\t.*\tactive$/);
     expect(listed).not.toContain(token.slice(7));
     const id = listed.split("\t")[0]!;
-    t = await startTestServer({ dataDir: dir });
+    t = await startTestServer({ dataDir: dir, ...store.overrides });
     const scim = scimClient(t, token);
     expect((await scim("/Users")).status).toBe(200);
     await t.close();
     t = undefined;
     expect(await kb("scim", "token", "revoke", id)).toBe(`revoked ${id}`);
     expect(await kb("scim", "token", "list")).toMatch(/\tREVOKED$/);
-    t = await startTestServer({ dataDir: dir });
+    t = await startTestServer({ dataDir: dir, ...store.overrides });
     expect((await scimClient(t, token)("/Users")).status).toBe(401);
   });
 });

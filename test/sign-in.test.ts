@@ -13,7 +13,7 @@ import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { loadConfig } from "../src/config.ts";
 import { ADMIN_CREDENTIALS_FILE, ensureAdmin } from "../src/services/bootstrap.ts";
 import { backup } from "../src/services/maintenance.ts";
-import { startTestServer, openTestKb, withoutRequestId, type TestServer } from "./helpers/kb.ts";
+import { startTestServer, openTestKb, sqlRows, storeForFolder, withoutRequestId, type TestServer } from "./helpers/kb.ts";
 
 const PASSWORD = "correct horse battery staple";
 const MINUTE = 60_000;
@@ -74,8 +74,8 @@ describe("sign-in with a password", () => {
   });
   afterAll(() => t.close());
 
-  it("stores an argon2id hash with OWASP's parameters, never the password", () => {
-    const row = t.kb.db.$client.prepare("SELECT password_hash FROM user_credentials c JOIN users u ON u.id = c.user_id WHERE u.name = 'kim'").get() as { password_hash: string };
+  it("stores an argon2id hash with OWASP's parameters, never the password", async () => {
+    const row = (await sqlRows(t.kb, "SELECT password_hash FROM user_credentials c JOIN users u ON u.id = c.user_id WHERE u.name = 'kim'"))[0] as { password_hash: string };
     expect(row.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     expect(row.password_hash).not.toContain(PASSWORD);
   });
@@ -94,7 +94,7 @@ describe("sign-in with a password", () => {
     expect(attributes).not.toContain("Secure");
     // Only the token's SHA-256 is stored.
     const token = pair.slice("kb_session=".length);
-    const stored = t.kb.db.$client.prepare("SELECT token_hash FROM sessions").all() as { token_hash: string }[];
+    const stored = (await sqlRows(t.kb, "SELECT token_hash FROM sessions")) as { token_hash: string }[];
     expect(stored.some((r) => r.token_hash.includes(token))).toBe(false);
 
     const who = await withCookie(t, pair, "/api/v1/auth/session");
@@ -432,7 +432,7 @@ describe("backups", () => {
     const dest = fs.mkdtempSync(path.join(os.tmpdir(), "kb-backup-"));
     try {
       await ensureAdmin(t.kb);
-      const manifest = await backup(t.dir, path.join(dest, "b"));
+      const manifest = await backup(t.dir, path.join(dest, "b"), () => {}, { databaseUrl: t.kb.config.databaseUrl });
       expect(manifest.extras).toEqual(expect.arrayContaining(["admin-token", ADMIN_CREDENTIALS_FILE]));
       const copy = path.join(dest, "b", ADMIN_CREDENTIALS_FILE);
       expect(fs.readFileSync(copy, "utf8")).toBe(fs.readFileSync(path.join(t.dir, ADMIN_CREDENTIALS_FILE), "utf8"));
@@ -469,12 +469,17 @@ describe("kb users passwd", () => {
   const KB = path.resolve("bin/kb.js");
   let dir: string;
   let env: NodeJS.ProcessEnv;
+  let store: Awaited<ReturnType<typeof storeForFolder>>;
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-passwd-"));
-    env = { ...process.env, KB_DATA_DIR: dir, KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "warn" };
+    store = await storeForFolder();
+    env = { ...process.env, KB_DATA_DIR: dir, KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "warn", ...store.env };
     await run(process.execPath, [KB, "users", "add", "kim"], { env, timeout: 60_000 });
   });
-  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterAll(async () => {
+    await store.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
   /** Runs `kb` with `input` on standard input; resolves with its exit code and output. */
   function kb(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -490,7 +495,7 @@ describe("kb users passwd", () => {
   }
 
   async function canSignIn(name: string, password: string): Promise<boolean> {
-    const t = await openTestKb({ dataDir: dir });
+    const t = await openTestKb({ dataDir: dir, ...store.overrides });
     try {
       await t.kb.signIn.login({ name, password, client: "test" });
       return true;

@@ -129,7 +129,7 @@ describe("a v0.1 data folder", () => {
       const { kb } = t;
       const sql = kb.db.$client;
       // SQLite: every migration applied, the identity backfill (0005) done.
-      const journal = JSON.parse(fs.readFileSync(path.resolve("drizzle/meta/_journal.json"), "utf8")) as { entries: unknown[] };
+      const journal = JSON.parse(fs.readFileSync(path.resolve("drizzle/sqlite/meta/_journal.json"), "utf8")) as { entries: unknown[] };
       expect((sql.prepare("SELECT count(*) AS n FROM __drizzle_migrations").get() as { n: number }).n).toBe(journal.entries.length);
       const identities = sql.prepare("SELECT source, identity_scope AS scope, identity_key AS key, sensitive_version AS sv FROM documents ORDER BY source").all();
       expect(identities).toEqual(

@@ -35,6 +35,8 @@ import { loadRemoteEmbeddingProvider, remoteModelId } from "../models/remote-emb
 import { createRemoteLlm } from "../models/remote-llm.ts";
 import { accessOfRow, type MetadataStore } from "../stores/metadata.ts";
 import { SqliteMetadataStore } from "../stores/sqlite/metadata-store.ts";
+import { openPg } from "../stores/pg/db.ts";
+import { PgMetadataStore } from "../stores/pg/metadata-store.ts";
 import { ConversationService } from "./conversation/conversations.ts";
 import type { Answerer } from "./answer/types.ts";
 import { AskService } from "./ask.ts";
@@ -137,13 +139,45 @@ export interface Kb {
  * and inspect state directly). Entry points are typed with `Kb` and never see these.
  */
 export interface KbStores {
-  db: Db;
-  /** The metadata store the services use (stores/metadata.ts). */
+  /** The metadata store the services use (stores/metadata.ts): SQLite, or PostgreSQL when KB_DATABASE_URL is set. */
   metadata: MetadataStore;
+  /** Which store `metadata` is. */
+  metadataKind: "sqlite" | "postgres";
+  /**
+   * SQLite only, for tests that inspect the file's rows directly: the drizzle handle and the
+   * synchronous repositories. Reading one in PostgreSQL mode throws (nothing in the product
+   * reads them; tests that need them skip on PostgreSQL).
+   */
+  db: Db;
   documentsRepo: DocumentsRepo;
   /** Job rows (tests claim and inspect them; the product runs jobs through `jobs`). */
   jobsRepo: JobsRepo;
   settings: SettingsRepo;
+}
+
+/** The SQLite-only parts of KbStores, as getters that throw in PostgreSQL mode. */
+function sqliteOnly(db: Db | null): Pick<KbStores, "db" | "documentsRepo" | "jobsRepo" | "settings"> {
+  const need = (what: string): Db => {
+    if (!db) throw new Error(`kb.${what} is SQLite-only; this knowledge base uses PostgreSQL (KB_DATABASE_URL): use kb.metadata`);
+    return db;
+  };
+  let documentsRepo: DocumentsRepo | undefined;
+  let jobsRepo: JobsRepo | undefined;
+  let settings: SettingsRepo | undefined;
+  return {
+    get db() {
+      return need("db");
+    },
+    get documentsRepo() {
+      return (documentsRepo ??= new DocumentsRepo(need("documentsRepo")));
+    },
+    get jobsRepo() {
+      return (jobsRepo ??= new JobsRepo(need("jobsRepo")));
+    },
+    get settings() {
+      return (settings ??= new SettingsRepo(need("settings")));
+    },
+  };
 }
 
 export interface OpenKbOptions {
@@ -170,7 +204,15 @@ export interface OpenKbOptions {
  * The embedding model of a data folder's active index, read without opening the knowledge base
  * (`kb models list` runs without loading LanceDB or any model); null without a data folder.
  */
-export async function activeIndexModel(dataDir: string): Promise<string | null> {
+export async function activeIndexModel(dataDir: string, databaseUrl?: string): Promise<string | null> {
+  if (databaseUrl) {
+    const store = new PgMetadataStore(await openPg(databaseUrl, { max: 1 }));
+    try {
+      return (await store.settings.get<IndexInfo>(ACTIVE_KEY))?.model ?? null;
+    } finally {
+      await store.close();
+    }
+  }
   const file = path.join(dataDir, "app.sqlite");
   if (!fs.existsSync(file)) return null;
   const db = openDb(file);
@@ -257,17 +299,28 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const tightened = tightenDataDir(config.dataDir);
   if (tightened.changed.length) log.warn({ paths: tightened.changed.length, examples: tightened.changed.slice(0, 5) }, "data folder: removed group/other permissions");
   if (tightened.failed.length) log.error({ failed: tightened.failed.slice(0, 5), count: tightened.failed.length }, "data folder: could not make these private");
-  const dbFile = path.join(config.dataDir, "app.sqlite");
-  let db: Db;
-  try {
-    db = openDb(dbFile);
-  } catch (err) {
-    throw sqliteDamagedError(dbFile, config.dataDir, err) ?? err;
+  // The metadata store: PostgreSQL when KB_DATABASE_URL names one, else SQLite in the data folder.
+  let db: Db | null = null;
+  let metadata: MetadataStore;
+  let closeMetadata: () => Promise<void>;
+  if (config.databaseUrl) {
+    const pgStore = new PgMetadataStore(await openPg(config.databaseUrl));
+    log.info({ database: pgStore.handle.display }, "metadata store: PostgreSQL");
+    metadata = pgStore;
+    closeMetadata = () => pgStore.close();
+  } else {
+    const dbFile = path.join(config.dataDir, "app.sqlite");
+    try {
+      db = openDb(dbFile);
+    } catch (err) {
+      throw sqliteDamagedError(dbFile, config.dataDir, err) ?? err;
+    }
+    const sqlite = db;
+    metadata = new SqliteMetadataStore(sqlite);
+    closeMetadata = async () => {
+      sqlite.$client.close();
+    };
   }
-  // The repositories converted to the async interfaces (stores/metadata.ts); the rest are still synchronous.
-  const metadata = new SqliteMetadataStore(db);
-  const documentsRepo = new DocumentsRepo(db);
-  const jobsRepo = new JobsRepo(db);
   // KB_AUDIT_FORWARD: a copy of each event to the SIEM, never in the request's way (audit-forward.ts).
   const forwarder = config.auditForward ? new AuditForwarder(config.auditForward, { metrics, log: (level, msg, fields) => log[level](fields ?? {}, msg) }) : null;
   const audit = new AuditLog(metadata.audit, forwarder);
@@ -318,12 +371,15 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   });
   signIn.useDirectories(ldap);
   const blobs = new BlobStore(path.join(config.dataDir, "blobs"));
-  const movedBlobs = rebaseBlobPaths(db, path.join(config.dataDir, "blobs"));
-  if (movedBlobs.documents || movedBlobs.jobFiles) log.info(movedBlobs, "data folder moved: stored originals' paths now point into it");
+  // A moved data folder's SQLite rows are pointed at its blobs. In PostgreSQL mode several
+  // replicas share the database, each with its own data folder path: nothing is rewritten.
+  if (db) {
+    const movedBlobs = rebaseBlobPaths(db, path.join(config.dataDir, "blobs"));
+    if (movedBlobs.documents || movedBlobs.jobFiles) log.info(movedBlobs, "data folder moved: stored originals' paths now point into it");
+  }
 
-  // The active chunk table (a pointer in SQLite) and the model serving it; followed when
-  // another process switches it (a re-embed run by `kb worker`).
-  const settings = new SettingsRepo(db);
+  // The active chunk table (a pointer in the metadata store) and the model serving it; followed
+  // when another process switches it (a re-embed run by `kb worker`).
   const embedRemote = config.embedRemote;
   const remoteEmbedding: RemoteEmbeddingModel | undefined = embedRemote
     ? {
@@ -355,7 +411,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     });
   } catch (err) {
     const table = (await metadata.settings.get<{ table: string }>(ACTIVE_KEY))?.table ?? CHUNKS_TABLE;
-    db.$client.close();
+    await closeMetadata();
     throw isLanceError(err) ? tableDamagedError(config.dataDir, lanceDir, table, err) : err;
   }
   index.watch();
@@ -451,14 +507,11 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       return { queued: stats.queued, active: stats.active };
     },
   });
-  const kb: Kb & KbStores = {
+  const services: Omit<Kb & KbStores, keyof ReturnType<typeof sqliteOnly>> = {
     config,
     log,
-    db,
     metadata,
-    documentsRepo,
-    jobsRepo,
-    settings,
+    metadataKind: db ? "sqlite" : "postgres",
     chunks,
     index,
     jobs,
@@ -554,10 +607,12 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       await remoteLlm?.close();
       await closeExtractors();
       await audit.close(); // what waits for KB_AUDIT_FORWARD is sent (briefly)
-      db.$client.close();
+      await closeMetadata();
     },
   };
-  const names = await canonicalizeStoredNames(kb);
+  // The SQLite-only getters are copied as getters (a spread would call them).
+  const kb = Object.defineProperties(services, Object.getOwnPropertyDescriptors(sqliteOnly(db))) as Kb & KbStores;
+  const names = await canonicalizeStoredNames({ accounts, metadata, index, audit });
   if (names?.renamed.length || names?.documents) log.info({ renamed: names.renamed, documents: names.documents }, "principal names canonicalized (NFKC + case folding)");
   const conflicts = names?.conflicts ?? (await accounts.nameConflicts());
   if (conflicts.collisions.length || conflicts.confusables.length) {

@@ -11,6 +11,10 @@
  * holds beyond it (a write whose SQLite commit came later) is repaired from SQLite, the truth,
  * by the consistency repair that `kb restore` runs. Originals are content-addressed and never
  * rewritten: those the snapshot's documents refer to are copied and their hashes checked.
+ *
+ * In PostgreSQL mode (KB_DATABASE_URL) the database's part is a logical copy instead: every
+ * table read in one REPEATABLE READ snapshot (stores/pg/dump.ts), taken first as SQLite's is,
+ * and restored into a new, empty database; the rest is the same.
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -24,6 +28,9 @@ import { ACTIVE_KEY, PREVIOUS_KEY, type IndexInfo } from "./active-index.ts";
 import { openKb } from "./container.ts";
 import { sqliteDamage } from "./data-damage.ts";
 import { indexDifferences } from "./jobs/consistency.ts";
+import { dumpPg, loadPg, readDumped, verifyDump, type DumpManifest } from "../stores/pg/dump.ts";
+import { openPg } from "../stores/pg/db.ts";
+import { PgMetadataStore } from "../stores/pg/metadata-store.ts";
 
 export const BACKUP_FORMAT = "private-kb-backup";
 const MANIFEST = "backup.json";
@@ -46,10 +53,13 @@ export interface DoctorReport {
 const sha256File = (file: string) => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 
 function readPointers(sqlite: Database.Database): { table: string; role: "active" | "previous" }[] {
-  const get = (key: string) => {
+  return pointersFrom((key) => {
     const row = sqlite.prepare("SELECT value FROM settings WHERE key = ?").get(key) as { value: string } | undefined;
     return row ? (JSON.parse(row.value) as IndexInfo) : undefined;
-  };
+  });
+}
+
+function pointersFrom(get: (key: string) => IndexInfo | undefined): { table: string; role: "active" | "previous" }[] {
   const active = get(ACTIVE_KEY)?.table ?? CHUNKS_TABLE;
   const prev = get(PREVIOUS_KEY)?.table;
   return [{ table: active, role: "active" as const }, ...(prev && prev !== active ? [{ table: prev, role: "previous" as const }] : [])];
@@ -104,27 +114,44 @@ export async function doctor(config: Config, options: { repair?: boolean; log?: 
   }
 
   const dbFile = path.join(dataDir, "app.sqlite");
-  if (!fs.existsSync(dbFile)) {
+  let tables: { table: string; role: "active" | "previous" }[] = [];
+  if (config.databaseUrl) {
+    // PostgreSQL checks its own pages; here: it answers, its migrations apply, the pointers read.
+    try {
+      const store = new PgMetadataStore(await openPg(config.databaseUrl, { max: 1 }));
+      try {
+        const settings = await store.settings.withPrefix<IndexInfo>("index.");
+        tables = pointersFrom((key) => settings.get(key));
+        add({ check: "postgresql", ok: true, detail: `${store.handle.display}: connected, migrations applied` });
+      } finally {
+        await store.close();
+      }
+    } catch (err) {
+      add({ check: "postgresql", ok: false, detail: (err as Error).message });
+      return done();
+    }
+  } else if (!fs.existsSync(dbFile)) {
     add({ check: "sqlite", ok: false, detail: `${dbFile} does not exist (not a kb data folder, or never started)` });
     return done();
   }
-  let tables: { table: string; role: "active" | "previous" }[];
-  let sqlite: Database.Database | null = null;
-  try {
-    sqlite = new Database(dbFile, { fileMustExist: true });
-    sqlite.pragma("busy_timeout = 10000");
-    const integrity = (sqlite.pragma("integrity_check") as { integrity_check: string }[]).map((r) => r.integrity_check);
-    if (integrity.length === 1 && integrity[0] === "ok") add({ check: "sqlite", ok: true, detail: "integrity_check ok" });
-    else add({ check: "sqlite", ok: false, detail: `integrity_check: ${integrity.slice(0, 5).join("; ")}. Restore a backup (kb restore)` });
-    const fk = sqlite.pragma("foreign_key_check") as unknown[];
-    add(fk.length ? { check: "sqlite foreign keys", ok: false, detail: `${fk.length} row(s) refer to missing rows` } : { check: "sqlite foreign keys", ok: true, detail: "ok" });
-    tables = readPointers(sqlite);
-  } catch (err) {
-    const what = sqliteDamage(err);
-    add({ check: "sqlite", ok: false, detail: `${dbFile} ${what ?? `cannot be read: ${(err as Error).message}`}. Restore the last backup into an empty folder (kb restore <backup> --data-dir <folder>)` });
-    return done();
-  } finally {
-    sqlite?.close();
+  if (!config.databaseUrl) {
+    let sqlite: Database.Database | null = null;
+    try {
+      sqlite = new Database(dbFile, { fileMustExist: true });
+      sqlite.pragma("busy_timeout = 10000");
+      const integrity = (sqlite.pragma("integrity_check") as { integrity_check: string }[]).map((r) => r.integrity_check);
+      if (integrity.length === 1 && integrity[0] === "ok") add({ check: "sqlite", ok: true, detail: "integrity_check ok" });
+      else add({ check: "sqlite", ok: false, detail: `integrity_check: ${integrity.slice(0, 5).join("; ")}. Restore a backup (kb restore)` });
+      const fk = sqlite.pragma("foreign_key_check") as unknown[];
+      add(fk.length ? { check: "sqlite foreign keys", ok: false, detail: `${fk.length} row(s) refer to missing rows` } : { check: "sqlite foreign keys", ok: true, detail: "ok" });
+      tables = readPointers(sqlite);
+    } catch (err) {
+      const what = sqliteDamage(err);
+      add({ check: "sqlite", ok: false, detail: `${dbFile} ${what ?? `cannot be read: ${(err as Error).message}`}. Restore the last backup into an empty folder (kb restore <backup> --data-dir <folder>)` });
+      return done();
+    } finally {
+      sqlite?.close();
+    }
   }
   if (findings.some((f) => f.check === "sqlite" && !f.ok)) return done();
 
@@ -197,11 +224,15 @@ export async function doctor(config: Config, options: { repair?: boolean; log?: 
 
 export interface BackupManifest {
   format: typeof BACKUP_FORMAT;
-  formatVersion: 1;
+  /** 1: SQLite; 2: PostgreSQL (an older kb refuses it rather than misreading it). */
+  formatVersion: 1 | 2;
   createdAt: string;
   /** The data folder it was taken from (originals' paths in SQLite start with its blobs folder). */
   sourceDataDir: string;
-  sqlite: { file: string; bytes: number; sha256: string };
+  /** SQLite mode (format 1): the database file. */
+  sqlite?: { file: string; bytes: number; sha256: string };
+  /** PostgreSQL mode (format 2): the logical copy, one JSON-lines file per table under `dir`. */
+  postgres?: DumpManifest & { dir: string };
   tables: { name: string; role: "active" | "previous"; version: number; rows: number }[];
   documents: number;
   originals: { count: number; bytes: number; missing: string[] };
@@ -231,9 +262,10 @@ function copyTree(from: string, to: string): void {
  * Backs the data folder up into `dest` (new or empty), online: `kb serve` and workers may keep
  * running. See the file comment for why the result is consistent.
  */
-export async function backup(dataDir: string, dest: string, log: (msg: string) => void = () => {}): Promise<BackupManifest> {
+export async function backup(dataDir: string, dest: string, log: (msg: string) => void = () => {}, options: { databaseUrl?: string } = {}): Promise<BackupManifest> {
   dataDir = path.resolve(dataDir);
   dest = path.resolve(dest);
+  if (options.databaseUrl) return backupPg(dataDir, dest, options.databaseUrl, log);
   const dbFile = path.join(dataDir, "app.sqlite");
   if (!fs.existsSync(dbFile)) throw new Error(`${dataDir} is not a kb data folder (no app.sqlite)`);
   requireEmpty(dest, "the backup folder");
@@ -262,7 +294,50 @@ export async function backup(dataDir: string, dest: string, log: (msg: string) =
     snap.close();
   }
   log(`database: ${docs.length} document(s)`);
+  const rest = await copyRest(dataDir, dest, tables, docs, log);
+  const manifest: BackupManifest = {
+    format: BACKUP_FORMAT,
+    formatVersion: 1,
+    createdAt: new Date().toISOString(),
+    sourceDataDir: dataDir,
+    sqlite: { file: "app.sqlite", bytes: fs.statSync(destDb).size, sha256: sha256File(destDb) },
+    ...rest,
+  };
+  writePrivateFile(path.join(dest, MANIFEST), JSON.stringify(manifest, null, 2) + "\n");
+  return manifest;
+}
 
+/** PostgreSQL mode: the tables from one snapshot, then the same files as in SQLite mode. */
+async function backupPg(dataDir: string, dest: string, url: string, log: (msg: string) => void): Promise<BackupManifest> {
+  requireEmpty(dest, "the backup folder");
+  const dir = "metadata";
+  makePrivateDir(path.join(dest, dir));
+  const dump = await dumpPg(url, path.join(dest, dir));
+  const settings = new Map(readDumped<{ key: string; value: IndexInfo }>(path.join(dest, dir), dump, "settings").map((r) => [r.key, r.value]));
+  const tables = pointersFrom((key) => settings.get(key));
+  const docs = readDumped<{ source: string; blobPath: string | null; status: string }>(path.join(dest, dir), dump, "documents").map((d) => ({ source: d.source, blob_path: d.blobPath, status: d.status }));
+  log(`database: ${docs.length} document(s), ${dump.tables.reduce((n, t) => n + t.rows, 0)} row(s) in ${dump.tables.length} tables`);
+  const rest = await copyRest(dataDir, dest, tables, docs, log);
+  const manifest: BackupManifest = {
+    format: BACKUP_FORMAT,
+    formatVersion: 2,
+    createdAt: new Date().toISOString(),
+    sourceDataDir: dataDir,
+    postgres: { dir, ...dump },
+    ...rest,
+  };
+  writePrivateFile(path.join(dest, MANIFEST), JSON.stringify(manifest, null, 2) + "\n");
+  return manifest;
+}
+
+/** Steps 2-4 of a backup: the chunk tables the snapshot names, the originals, the extras. */
+async function copyRest(
+  dataDir: string,
+  dest: string,
+  tables: { table: string; role: "active" | "previous" }[],
+  docs: { source: string; blob_path: string | null; status: string }[],
+  log: (msg: string) => void,
+): Promise<Pick<BackupManifest, "tables" | "documents" | "originals" | "extras">> {
   // 2. The chunk tables the snapshot names, at the version they have now (after the snapshot).
   const lanceDir = path.join(dataDir, "lancedb");
   const destLance = path.join(dest, "lancedb");
@@ -310,20 +385,7 @@ export async function backup(dataDir: string, dest: string, log: (msg: string) =
     else copyPrivate(p, path.join(dest, name));
     extras.push(name);
   }
-
-  const manifest: BackupManifest = {
-    format: BACKUP_FORMAT,
-    formatVersion: 1,
-    createdAt: new Date().toISOString(),
-    sourceDataDir: dataDir,
-    sqlite: { file: "app.sqlite", bytes: fs.statSync(destDb).size, sha256: sha256File(destDb) },
-    tables: manifestTables,
-    documents: docs.length,
-    originals,
-    extras,
-  };
-  writePrivateFile(path.join(dest, MANIFEST), JSON.stringify(manifest, null, 2) + "\n");
-  return manifest;
+  return { tables: manifestTables, documents: docs.length, originals, extras };
 }
 
 export interface RestoreReport {
@@ -342,12 +404,20 @@ export async function restore(src: string, config: Config, log: (msg: string) =>
   const manifestFile = path.join(src, MANIFEST);
   if (!fs.existsSync(manifestFile)) throw new Error(`${src} is not a kb backup (no ${MANIFEST})`);
   const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8")) as BackupManifest;
-  if (manifest.format !== BACKUP_FORMAT || manifest.formatVersion !== 1) throw new Error(`${manifestFile}: unknown backup format`);
-  if (sha256File(path.join(src, manifest.sqlite.file)) !== manifest.sqlite.sha256) throw new Error(`${path.join(src, manifest.sqlite.file)} does not match the checksum in ${MANIFEST}: the backup is damaged`);
+  if (manifest.format !== BACKUP_FORMAT || (manifest.formatVersion !== 1 && manifest.formatVersion !== 2)) throw new Error(`${manifestFile}: unknown backup format`);
+  const pgDump = manifest.postgres;
+  if (pgDump) {
+    if (!config.databaseUrl) throw new Error(`${src} is a backup of a PostgreSQL metadata store: set KB_DATABASE_URL (or KB_DATABASE_URL_FILE) to a new, empty database to restore it into`);
+    verifyDump(path.join(src, pgDump.dir), pgDump);
+  } else {
+    if (config.databaseUrl) throw new Error(`${src} is a backup of a SQLite metadata store: restore it without KB_DATABASE_URL (moving SQLite's rows into PostgreSQL is not supported)`);
+    const file = manifest.sqlite!.file;
+    if (sha256File(path.join(src, file)) !== manifest.sqlite!.sha256) throw new Error(`${path.join(src, file)} does not match the checksum in ${MANIFEST}: the backup is damaged`);
+  }
   requireEmpty(dataDir, "the data folder to restore into");
 
   const dbFile = path.join(dataDir, "app.sqlite");
-  copyPrivate(path.join(src, manifest.sqlite.file), dbFile);
+  if (!pgDump) copyPrivate(path.join(src, manifest.sqlite!.file), dbFile);
   if (fs.existsSync(path.join(src, "lancedb"))) copyTree(path.join(src, "lancedb"), path.join(dataDir, "lancedb"));
   if (fs.existsSync(path.join(src, "blobs"))) {
     copyTree(path.join(src, "blobs"), path.join(dataDir, "blobs"));
@@ -366,16 +436,23 @@ export async function restore(src: string, config: Config, log: (msg: string) =>
   // Originals are recorded by absolute path: those of the old folder now live in this one.
   const oldBlobs = path.join(manifest.sourceDataDir, "blobs") + path.sep;
   const newBlobs = path.join(dataDir, "blobs") + path.sep;
-  const db = new Database(dbFile, { fileMustExist: true });
-  try {
-    const rebase = (table: string, column: string) =>
-      db.prepare(`UPDATE ${table} SET ${column} = ? || substr(${column}, ?) WHERE substr(${column}, 1, ?) = ?`).run(newBlobs, oldBlobs.length + 1, oldBlobs.length, oldBlobs).changes;
-    db.transaction(() => {
-      rebase("documents", "blob_path");
-      rebase("job_files", "path");
-    })();
-  } finally {
-    db.close();
+  if (pgDump) {
+    const moved = (p: unknown) => (typeof p === "string" && p.startsWith(oldBlobs) ? newBlobs + p.slice(oldBlobs.length) : p);
+    await loadPg(config.databaseUrl!, path.join(src, pgDump.dir), pgDump, (table, row) =>
+      table === "documents" ? { ...row, blobPath: moved(row.blobPath) } : table === "job_files" ? { ...row, path: moved(row.path) } : row,
+    );
+  } else {
+    const db = new Database(dbFile, { fileMustExist: true });
+    try {
+      const rebase = (table: string, column: string) =>
+        db.prepare(`UPDATE ${table} SET ${column} = ? || substr(${column}, ?) WHERE substr(${column}, 1, ?) = ?`).run(newBlobs, oldBlobs.length + 1, oldBlobs.length, oldBlobs).changes;
+      db.transaction(() => {
+        rebase("documents", "blob_path");
+        rebase("job_files", "path");
+      })();
+    } finally {
+      db.close();
+    }
   }
   for (const t of manifest.tables) {
     const v = await currentVersion(path.join(dataDir, "lancedb"), t.name);

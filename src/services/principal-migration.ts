@@ -12,12 +12,11 @@
  *   (delete or re-create one of them).
  * Any other ACL entry (`group:HR` with no such group, `role:Editor`) is canonicalized.
  *
- * A one-time data migration, SQLite-specific like the schema migrations: the renames are
- * statements on the SQLite connection, run inside the store's transaction that commits the
- * documents' access change (DocumentWriter) and the done mark.
+ * A one-time data migration: the renames are the store's `users.renamePrincipal` (SQL of each
+ * dialect), run inside the store's transaction that commits the documents' access change
+ * (DocumentWriter) and the done mark.
  */
 import { canonicalName, parsePrincipal } from "../../policies/index.ts";
-import type { Db } from "../stores/sqlite/db.ts";
 import type { DocumentRow, MetadataStore } from "../stores/metadata.ts";
 import type { Accounts, NameConflicts } from "./accounts.ts";
 import type { ActiveIndex } from "./active-index.ts";
@@ -34,9 +33,8 @@ export interface NameMigration {
 }
 
 export interface NameMigrationDeps {
-  db: Db;
   accounts: Accounts;
-  /** The documents' access changes go through the store (DocumentWriter); the renames are SQLite statements. */
+  /** The documents' access changes go through the store (DocumentWriter), and so do the renames. */
   metadata: MetadataStore;
   index: ActiveIndex;
   audit: AuditLog;
@@ -47,10 +45,9 @@ export async function canonicalizeStoredNames(deps: NameMigrationDeps, options: 
   if (!options.force && (await deps.metadata.settings.get(DONE_KEY))) return null;
   const conflicts = await deps.accounts.nameConflicts();
   const colliding = new Set(conflicts.collisions.map((c) => `${c.kind}:${c.canonical}`));
-  const sql = deps.db.$client;
   const stored = [
-    ...(sql.prepare("SELECT name FROM users").all() as { name: string }[]).map((r) => ({ kind: "user" as const, name: r.name })),
-    ...(sql.prepare("SELECT name FROM groups").all() as { name: string }[]).map((r) => ({ kind: "group" as const, name: r.name })),
+    ...(await deps.metadata.users.list()).map((r) => ({ kind: "user" as const, name: r.name })),
+    ...(await deps.metadata.users.listGroups()).map((r) => ({ kind: "group" as const, name: r.name })),
   ];
   const renamed = stored
     .map((p) => ({ kind: p.kind, from: p.name, to: canonicalName(p.name) }))
@@ -86,19 +83,7 @@ export async function canonicalizeStoredNames(deps: NameMigrationDeps, options: 
   await writer.updateAccess(
     changes.map((c) => ({ documentIds: [c.doc.id], access: { allow: c.allow, deny: c.deny, classification: c.doc.classification, manage: c.manage }, fields: { owner: c.owner } })),
     async (tx) => {
-      for (const r of renamed) {
-        if (r.kind === "user") {
-          sql.prepare("UPDATE users SET name = ? WHERE name = ?").run(r.to, r.from);
-          sql.prepare("UPDATE jobs SET created_by = ? WHERE created_by = ?").run(`user:${r.to}`, `user:${r.from}`);
-        } else {
-          // groups.name is referenced by group_members.group_name (no ON UPDATE): copy, move, drop.
-          sql.prepare("INSERT INTO groups (name, description, created_at) SELECT ?, description, created_at FROM groups WHERE name = ?").run(r.to, r.from);
-          sql.prepare("UPDATE group_members SET group_name = ? WHERE group_name = ?").run(r.to, r.from);
-          sql.prepare("DELETE FROM groups WHERE name = ?").run(r.from);
-        }
-        sql.prepare("UPDATE OR IGNORE group_members SET member_name = ? WHERE member_kind = ? AND member_name = ?").run(r.to, r.kind, r.from);
-        sql.prepare("DELETE FROM group_members WHERE member_kind = ? AND member_name = ?").run(r.kind, r.from);
-      }
+      for (const r of renamed) await tx.users.renamePrincipal(r.kind, r.from, r.to);
       await tx.settings.set(DONE_KEY, new Date().toISOString());
       await deps.audit.record("system", "principals.canonicalize", "principals", { renamed, documents: changes.map((c) => c.doc.id), conflicts });
     },

@@ -14,6 +14,9 @@
  */
 import { createHash } from "node:crypto";
 
+/** Settings key of the chain's anchor: the last row a retention purge removed. */
+export const AUDIT_ANCHOR_KEY = "audit.chain_anchor";
+
 /** The `prev` of the very first row. */
 export const GENESIS = "0".repeat(64);
 /** The details key under which an erasure keeps the digest of the details it scrubbed. */

@@ -196,6 +196,12 @@ export interface UsersStore {
   /** Sets lastUsedAt when it is unset or older than `staleBefore`; true when it did (at most one write per interval). */
   touchTokenIfStale(id: string, at: string, staleBefore: string): Promise<boolean>;
   setTokenExpiry(id: string, expiresAt: string | null): Promise<boolean>;
+  /**
+   * Renames a user or group in the directory tables: the row, memberships naming it (a row that
+   * would duplicate one under the new name is dropped) and, for a user, jobs it created. The
+   * one-time name canonicalization (services/principal-migration.ts) calls it in its transaction.
+   */
+  renamePrincipal(kind: "user" | "group", from: string, to: string): Promise<void>;
 }
 
 export interface AuditRow {

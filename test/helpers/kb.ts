@@ -8,6 +8,8 @@ import { startServer, type RunningServer } from "../../src/http/server.ts";
 import { openKb, type Kb, type KbStores, type OpenKbOptions } from "../../src/services/container.ts";
 import { STALE_MS } from "../../src/services/jobs/worker.ts";
 import { SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
+import { createTestDatabase, type TestDatabase } from "./pg.ts";
+import type { PgMetadataStore } from "../../src/stores/pg/metadata-store.ts";
 
 export interface TestKb {
   /** Services, and the stores under them (tests set up and inspect state directly). */
@@ -16,19 +18,36 @@ export interface TestKb {
   close(): Promise<void>;
 }
 
+/**
+ * A knowledge base in a new temporary folder. With KB_TEST_DATABASE_URL set (a PostgreSQL
+ * server's URL), its metadata store is a new database on that server, dropped at close
+ * (helpers/pg.ts); without it, SQLite in the folder as in production's default.
+ */
 export async function openTestKb(overrides: Partial<Config> = {}, options: Omit<OpenKbOptions, "logger"> = {}): Promise<TestKb> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-test-"));
-  const config = loadConfig({}, { dataDir: dir, modelsDir: path.join(dir, "models"), embedModel: "none", logLevel: "silent", ...overrides });
-  const kb = await openKb(config, { ...options, logger: pino({ level: "silent" }) });
+  let database: TestDatabase | null = null;
+  if (process.env.KB_TEST_DATABASE_URL && overrides.databaseUrl === undefined) database = await createTestDatabase(process.env.KB_TEST_DATABASE_URL);
+  const config = loadConfig({}, { dataDir: dir, modelsDir: path.join(dir, "models"), embedModel: "none", logLevel: "silent", databaseUrl: database?.url, ...overrides });
+  let kb: Kb & KbStores;
+  try {
+    kb = await openKb(config, { ...options, logger: pino({ level: "silent" }) });
+  } catch (err) {
+    await database?.drop();
+    throw err;
+  }
   return {
     kb,
     dir,
     async close() {
       await kb.close();
+      await database?.drop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }
+
+/** True when this run's knowledge bases use PostgreSQL (KB_TEST_DATABASE_URL); tests of SQLite internals skip then. */
+export const onPostgres = () => Boolean(process.env.KB_TEST_DATABASE_URL);
 
 export interface TestServer extends TestKb {
   server: RunningServer;
@@ -70,7 +89,7 @@ export async function ingestNow(
 ) {
   const { jobId, documents } = await kb.ingest.submit(actor, files);
   const workerId = `test-${process.pid}`;
-  if (!kb.jobsRepo.claimJob(jobId, workerId, STALE_MS)) {
+  if (!(await kb.metadata.jobs.claimJob(jobId, workerId, STALE_MS))) {
     // An in-process worker took it: wait for it.
     for (;;) {
       const v = (await kb.jobs.view(jobId))!;
@@ -112,4 +131,36 @@ export function withoutRequestId<T>(body: T): T {
   if (!b?.error || typeof b.error !== "object") return body;
   const { requestId: _id, ...error } = b.error;
   return { ...b, error } as T;
+}
+
+/**
+ * Raw rows of a SQL query on the knowledge base's metadata store, SQLite or PostgreSQL (tests
+ * that check what is stored, e.g. a hash and never the token). `?` placeholders; PostgreSQL's
+ * jsonb columns come back parsed, SQLite's JSON columns as text.
+ */
+export async function sqlRows(kb: Kb & KbStores, text: string, ...params: unknown[]): Promise<Record<string, unknown>[]> {
+  if (kb.metadataKind === "sqlite") return kb.db.$client.prepare(text).all(...params) as Record<string, unknown>[];
+  let n = 0;
+  const pool = (kb.metadata as unknown as PgMetadataStore).handle.pool;
+  return (await pool.query(text.replace(/\?/g, () => `$${++n}`), params)).rows as Record<string, unknown>[];
+}
+
+/** The metadata store's own tables (not the migrations' bookkeeping). */
+export async function tableNames(kb: Kb & KbStores): Promise<string[]> {
+  const rows =
+    kb.metadataKind === "sqlite"
+      ? await sqlRows(kb, "SELECT name FROM sqlite_master WHERE type = 'table'")
+      : await sqlRows(kb, "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'");
+  return rows.map((r) => String(r.name));
+}
+
+/**
+ * For tests that run `kb` processes on a data folder of their own: on PostgreSQL
+ * (KB_TEST_DATABASE_URL), a fresh database for it, with the environment those processes need
+ * and the override for openTestKb on the same folder; on SQLite, nothing to add.
+ */
+export async function storeForFolder(): Promise<{ env: Record<string, string>; overrides: Partial<Config>; drop(): Promise<void> }> {
+  if (!process.env.KB_TEST_DATABASE_URL) return { env: {}, overrides: {}, drop: async () => {} };
+  const database = await createTestDatabase(process.env.KB_TEST_DATABASE_URL);
+  return { env: { KB_DATABASE_URL: database.url }, overrides: { databaseUrl: database.url }, drop: () => database.drop() };
 }

@@ -21,15 +21,16 @@ export function registerMaintenanceCommands(program: Command): void {
     });
   program
     .command("backup <dest>")
-    .description("back up the data folder (KB_DATA_DIR) into a new or empty folder, while kb serve keeps running")
+    .description("back up the data folder (KB_DATA_DIR) and the metadata store (SQLite, or PostgreSQL with KB_DATABASE_URL) into a new or empty folder, while kb serve keeps running")
     .action(async (dest: string) => {
       const { backup } = await maintenance();
-      const m = await backup(loadConfig(process.env).dataDir, dest, say);
+      const config = loadConfig(process.env);
+      const m = await backup(config.dataDir, dest, say, { databaseUrl: config.databaseUrl });
       say(`backup written to ${dest} (${m.documents} documents; see backup.json)`);
     });
   program
     .command("restore <backup>")
-    .description("restore a backup into a new or empty data folder (refuses a non-empty one), then check and repair it")
+    .description("restore a backup into a new or empty data folder (refuses a non-empty one) and, for a PostgreSQL backup, into the empty database KB_DATABASE_URL names; then check and repair it")
     .option("--data-dir <dir>", "the folder to restore into (default KB_DATA_DIR)")
     .action(async (src: string, o: { dataDir?: string }) => {
       const config = loadConfig(process.env, o.dataDir ? { dataDir: o.dataDir } : {});

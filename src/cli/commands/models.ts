@@ -51,7 +51,7 @@ export function registerModelCommands(program: Command): void {
         llm: config.llmRemote ? `${new URL(config.llmRemote.url).host}/${config.llmRemote.model}` : null,
       };
       const configuredEmbedding = remote.embedding ?? (config.embedModel?.toLowerCase() === "none" ? null : (config.embedModel ?? found[0] ?? null));
-      const indexModel = await activeIndexModel(config.dataDir);
+      const indexModel = await activeIndexModel(config.dataDir, config.databaseUrl);
       const installed = listModels(config.modelsDir, MANIFEST, { embedding: indexModel ?? configuredEmbedding, llmPath });
       const available = MANIFEST.models.map((m) => ({
         name: m.name,

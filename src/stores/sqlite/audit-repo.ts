@@ -8,7 +8,7 @@
  * the chain never forks.
  */
 import { and, asc, desc, eq, gt, gte, isNotNull, lt, lte, sql, type SQL } from "drizzle-orm";
-import { auditRowHash, GENESIS } from "../audit-chain.ts";
+import { AUDIT_ANCHOR_KEY, auditRowHash, GENESIS } from "../audit-chain.ts";
 import type { AuditChainAnchor, AuditChainRow, AuditQuery, AuditRow, NewAuditEvent } from "../metadata.ts";
 import type { Db } from "./db.ts";
 import { auditEvents } from "./schema.ts";
@@ -16,8 +16,7 @@ import { SettingsRepo } from "./settings-repo.ts";
 
 export type { AuditQuery, AuditRow, NewAuditEvent } from "../metadata.ts";
 
-/** Settings key of the chain's anchor: the last row a retention purge removed. */
-export const AUDIT_ANCHOR_KEY = "audit.chain_anchor";
+export { AUDIT_ANCHOR_KEY };
 
 /** What readers get (the hash is for verification). */
 const ROW_COLUMNS = {

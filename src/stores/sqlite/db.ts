@@ -13,7 +13,7 @@ import { packagePath } from "../../paths.ts";
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
-const migrationsFolder = packagePath("drizzle");
+const migrationsFolder = packagePath("drizzle", "sqlite");
 
 export function openDb(file: string): Db {
   makePrivateDir(path.dirname(file));
@@ -35,7 +35,7 @@ export function openDb(file: string): Db {
 }
 
 /**
- * The migrations are versioned by drizzle's journal (drizzle/meta/_journal.json); each applied one
+ * The migrations are versioned by drizzle's journal (drizzle/sqlite/meta/_journal.json); each applied one
  * is recorded in __drizzle_migrations with its journal time. A database that holds a migration
  * later than the last one this code ships was written by a newer kb: migrating it "forward" would
  * skip nothing and then write rows that version does not expect, so it is refused.

@@ -1,6 +1,7 @@
 /**
- * The metadata schema, in one place. SQL migrations in /drizzle are generated from this
- * file with `npm run db:generate` and applied at start.
+ * The metadata schema for SQLite (the default store). SQL migrations in /drizzle/sqlite are
+ * generated from this file with `npm run db:generate:sqlite` and applied at start. PostgreSQL's
+ * module (../pg/schema.ts) defines the same tables; test/store-schemas.test.ts keeps them equal.
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";

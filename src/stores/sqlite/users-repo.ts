@@ -199,6 +199,21 @@ export class UsersRepo {
     return this.db.update(apiTokens).set({ expiresAt }).where(eq(apiTokens.id, id)).run().changes > 0;
   }
 
+  renamePrincipal(kind: "user" | "group", from: string, to: string): void {
+    const sql = this.db.$client;
+    if (kind === "user") {
+      sql.prepare("UPDATE users SET name = ? WHERE name = ?").run(to, from);
+      sql.prepare("UPDATE jobs SET created_by = ? WHERE created_by = ?").run(`user:${to}`, `user:${from}`);
+    } else {
+      // groups.name is referenced by group_members.group_name (no ON UPDATE): copy, move, drop.
+      sql.prepare("INSERT INTO groups (name, description, created_at) SELECT ?, description, created_at FROM groups WHERE name = ?").run(to, from);
+      sql.prepare("UPDATE group_members SET group_name = ? WHERE group_name = ?").run(to, from);
+      sql.prepare("DELETE FROM groups WHERE name = ?").run(from);
+    }
+    sql.prepare("UPDATE OR IGNORE group_members SET member_name = ? WHERE member_kind = ? AND member_name = ?").run(to, kind, from);
+    sql.prepare("DELETE FROM group_members WHERE member_kind = ? AND member_name = ?").run(kind, from);
+  }
+
   /** Direct members of a group. */
   members(group: string): { kind: "user" | "group"; name: string }[] {
     return this.db
