@@ -135,6 +135,8 @@ const EnvSchema = z.object({
   KB_OCR_WORKERS: z.string().optional(),
   /** `off` (or 0, false, no): pictures inside DOCX/PPTX files are not OCR'd. */
   KB_OCR_PICTURES: z.string().optional(),
+  /** `off` (or 0, false, no): PDF pages without a usable text layer are not OCR'd (text layer only). */
+  KB_OCR_PDF: z.string().optional(),
   /** Largest XML part of a DOCX/PPTX/XLSX/HWPX once inflated. */
   KB_MAX_XML_PART_MB: intFrom(64),
   /** Largest total a document's container inflates to (zip entries; each HWP stream). */
@@ -200,6 +202,8 @@ export interface Config {
   /** Tesseract workers; 0: one per core. */
   ocrWorkers: number;
   ocrPictures: boolean;
+  /** KB_OCR_PDF: OCR the PDF pages whose text layer is missing or garbled. */
+  ocrPdf: boolean;
   optimizeIntervalS: number;
   vectorIndex: { minRows: number; ef: number; exactBelowShare: number };
   /** KB_SYNC_SOURCES, raw JSON. */
@@ -271,6 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     maxDocumentBytes: Math.max(1, e.KB_MAX_DOCUMENT_UNCOMPRESSED_MB) * 1024 * 1024,
     ocrWorkers: Number(e.KB_OCR_WORKERS) > 0 ? Math.floor(Number(e.KB_OCR_WORKERS)) : 0,
     ocrPictures: !/^(off|0|false|no)$/i.test(e.KB_OCR_PICTURES ?? ""),
+    ocrPdf: !/^(off|0|false|no)$/i.test(e.KB_OCR_PDF ?? ""),
     optimizeIntervalS: e.KB_OPTIMIZE_INTERVAL_S,
     vectorIndex: { minRows: e.KB_VECTOR_INDEX_MIN_ROWS, ef: Math.max(10, e.KB_VECTOR_INDEX_EF), exactBelowShare: e.KB_VECTOR_EXACT_BELOW_PERMILLE / 1000 },
     syncSources: e.KB_SYNC_SOURCES || undefined,

@@ -176,7 +176,7 @@ export async function activeIndexModel(dataDir: string): Promise<string | null> 
 export async function openKb(config: Config, options: OpenKbOptions = {}): Promise<Kb & KbStores> {
   const log = options.logger ?? pino({ level: config.logLevel }, pino.destination(2));
   // Extractors and the OCR pool are process-wide: they take their settings from here.
-  configureExtraction({ ocrWorkers: config.ocrWorkers, ocrPictures: config.ocrPictures });
+  configureExtraction({ ocrWorkers: config.ocrWorkers, ocrPictures: config.ocrPictures, ocrPdf: config.ocrPdf });
   // The local LLM (answer mode "llm") when KB_LLM_MODEL names a GGUF. Loaded before anything is
   // opened, so a missing or unloadable model fails the start cleanly. Never builds or downloads.
   const injected = options.llmProvider ?? null;
