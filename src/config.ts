@@ -123,7 +123,7 @@ const EnvSchema = z.object({
   /** Files read and extracted ahead of the ingestion writer (default: CPU count, at most 8). */
   KB_INGEST_CONCURRENCY: intFrom(0),
   /**
-   * Child processes extracting files (default: cores - 1, at least 2, at most 4). 0: extraction in
+   * Child processes extracting files (default: one per core, at least 2, at most 8). 0: extraction in
    * the ingesting process itself, without the time and memory limits below (tests, debugging).
    */
   KB_EXTRACT_PROCESSES: intFrom(-1),
@@ -220,11 +220,13 @@ function syncRootsFrom(value: string | undefined): string[] {
 }
 
 /**
- * Unset (-1): one process per core but one (the writer and embedder need a core), 2 to 4. At least
- * two: a file whose pages wait for OCR in this process holds its extraction process meanwhile.
+ * Unset (-1): one process per core, 2 to 8. The ingesting process's own work (embedding, writes)
+ * overlaps with extraction and mostly waits on LanceDB's and ONNX's threads, so every core
+ * extracts. At least two: a file whose pages wait for OCR in this process holds its extraction
+ * process meanwhile. At most eight: each process holds its own pdf.js and parsers (~150 MB).
  */
 function extractProcessesFrom(n: number): number {
-  return n >= 0 ? n : Math.max(2, Math.min(4, os.availableParallelism() - 1));
+  return n >= 0 ? n : Math.max(2, Math.min(8, os.availableParallelism()));
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {

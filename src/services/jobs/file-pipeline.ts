@@ -144,8 +144,11 @@ export class FilePipeline {
         const item = await slot.promise;
         cursor++;
         startMore();
-        // Its document's previous version is still being written: decide on it once committed.
+        // Its document's previous version waits in the batch or is being written: decide on it
+        // once that is committed (its version number follows the committed one's, as it would
+        // after a crash between the two).
         const docId = item.file.documentId ?? (item.file.options as { documentId?: string }).documentId;
+        if (docId && batch.some((w) => w.doc.id === docId)) await flush();
         if (docId && writingDocs.has(docId)) await settle();
         if (item.kind === "failed") {
           await record(item.file, await this.settleFailure(item.file, item.code, item.message));
@@ -173,7 +176,6 @@ export class FilePipeline {
           if (result.status !== "running") await record(item.file, result);
           continue;
         }
-        if (batch.some((w) => w.doc.id === result.doc.id)) await flush();
         if (batch.length === 0) batchSince = Date.now();
         batch.push(result);
         if (batch.length >= BATCH_DOCS || batch.reduce((n, w) => n + w.rows.length, 0) >= BATCH_CHUNKS) await flush();
