@@ -79,26 +79,44 @@ export class FilePipeline {
     const { jobs } = this.deps;
     const jobId = ctx.job.id;
     const pending = await jobs.pendingFiles(jobId);
-    // Files staged ahead of the writer: with extraction processes, two per process (one
-    // extracting, one waiting in its queue) and one more, so the processes never wait for the
-    // writer's batch to fill or commit; in this process, KB_INGEST_CONCURRENCY.
+    // Files staged ahead of the writer (read, extracting or extracted, not yet taken): with
+    // extraction processes, two per process (one extracting, one waiting in its queue) and one
+    // more, so the processes never wait for the writer's batch to fill or commit; in this
+    // process, KB_INGEST_CONCURRENCY.
     const processes = this.extractor.processes;
     const ahead = Math.max(1, this.deps.concurrency ?? 4, processes ? 2 * processes + 1 : 0);
-    const staged: { promise: Promise<Staged>; settled: boolean }[] = [];
+    // Staged files are taken as they finish, not in job order: one long file must not hold the
+    // window while the other processes idle. Only files of the same document keep their order.
+    type Slot = { promise: Promise<Staged>; settled: boolean; taken: boolean; docId: string | undefined };
+    const staged: Slot[] = [];
     let next = 0;
+    let waiting = 0; // staged, not yet taken
+    const docOf = (file: JobFileRow) => file.documentId ?? (file.options as { documentId?: string }).documentId;
     const startMore = () => {
-      while (next < pending.length && next - cursor < ahead) {
+      while (next < pending.length && waiting < ahead) {
         const file = pending[next++]!;
-        const slot = { promise: this.stage(file), settled: false };
+        const slot: Slot = { promise: this.stage(file), settled: false, taken: false, docId: docOf(file) };
         // settled either way; a rejection is handled where the slot is awaited
         slot.promise.then(
           () => (slot.settled = true),
           () => (slot.settled = true),
         );
         staged.push(slot);
+        waiting++;
       }
     };
-    let cursor = 0;
+    /** The first finished slot with no earlier untaken slot of its document (null: none yet). */
+    const ready = (): Slot | null => {
+      const before = new Set<string>();
+      for (const slot of staged) {
+        if (slot.taken) continue;
+        if (slot.settled && !(slot.docId && before.has(slot.docId))) return slot;
+        if (slot.docId) before.add(slot.docId);
+      }
+      return null;
+    };
+    /** Resolves when one more staged file finishes (one that is still running). */
+    const anySettles = () => Promise.race(staged.filter((x) => !x.taken && !x.settled).map((x) => x.promise.then(() => undefined, () => undefined)));
     let changed = false;
     const batch: PendingWrite[] = [];
     let batchSince = 0;
@@ -131,23 +149,29 @@ export class FilePipeline {
     };
     startMore();
     try {
-      while (cursor < staged.length) {
+      while (waiting > 0) {
         if (writeError) break;
         if (!(await ctx.shouldContinue())) break;
-        const slot = staged[cursor]!;
-        if (!slot.settled && batch.length) {
+        let slot = ready();
+        if (!slot && batch.length) {
           // Prepared documents wait a little for company, not for a long extraction.
           const wait = BATCH_WAIT_MS - (Date.now() - batchSince);
-          if (wait > 0) await Promise.race([slot.promise, new Promise((r) => setTimeout(r, wait).unref())]);
-          if (!slot.settled) await flush();
+          if (wait > 0) await Promise.race([anySettles(), new Promise((r) => setTimeout(r, wait).unref())]);
+          slot = ready();
+          if (!slot) await flush();
         }
+        if (!slot) {
+          await anySettles();
+          continue;
+        }
+        slot.taken = true;
+        waiting--;
         const item = await slot.promise;
-        cursor++;
         startMore();
         // Its document's previous version waits in the batch or is being written: decide on it
         // once that is committed (its version number follows the committed one's, as it would
         // after a crash between the two).
-        const docId = item.file.documentId ?? (item.file.options as { documentId?: string }).documentId;
+        const docId = slot.docId;
         if (docId && batch.some((w) => w.doc.id === docId)) await flush();
         if (docId && writingDocs.has(docId)) await settle();
         if (item.kind === "failed") {
@@ -186,7 +210,7 @@ export class FilePipeline {
       // Nothing is left writing when this returns (or throws), and extraction still in flight
       // finishes (nothing is written for it).
       await writing;
-      await Promise.allSettled(staged.slice(cursor).map((s) => s.promise));
+      await Promise.allSettled(staged.filter((x) => !x.taken).map((x) => x.promise));
     }
     return changed;
   }
