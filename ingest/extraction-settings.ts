@@ -10,9 +10,14 @@ export interface ExtractionSettings {
   ocrPictures: boolean;
   /** Tesseract workers of the process's OCR engine (KB_OCR_WORKERS; 0: one per core). */
   ocrWorkers: number;
+  /**
+   * OCR the PDF pages whose text layer is missing or garbled (KB_OCR_PDF; off: text layer only,
+   * such pages are skipped with a warning and a PDF without any text fails with `no_text_layer`).
+   */
+  ocrPdf: boolean;
 }
 
-export const DEFAULT_EXTRACTION_SETTINGS: Readonly<ExtractionSettings> = Object.freeze({ ocrPictures: true, ocrWorkers: 0 });
+export const DEFAULT_EXTRACTION_SETTINGS: Readonly<ExtractionSettings> = Object.freeze({ ocrPictures: true, ocrWorkers: 0, ocrPdf: true });
 
 let current: Readonly<ExtractionSettings> = DEFAULT_EXTRACTION_SETTINGS;
 

@@ -45,8 +45,9 @@ export const FORMATS: readonly Format[] = [
   {
     kind: "pdf",
     detect: { mimes: ["application/pdf"] },
-    // Pages whose text layer is missing or garbled go to OCR.
-    load: async () => {
+    // Pages whose text layer is missing or garbled go to OCR (unless KB_OCR_PDF is off).
+    load: async (s) => {
+      if (!s.ocrPdf) return (await import("./extractors/pdf.ts")).pdfExtractor;
       const [{ createPdfExtractor }, { pdfOcrFallback }] = await Promise.all([import("./extractors/pdf.ts"), import("./ocr/pdf-ocr.ts")]);
       return createPdfExtractor({ ocrFallback: pdfOcrFallback });
     },

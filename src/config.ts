@@ -170,7 +170,7 @@ const EnvSchema = z.object({
   /** Files read and extracted ahead of the ingestion writer (default: CPU count, at most 8). */
   KB_INGEST_CONCURRENCY: intFrom(0),
   /**
-   * Child processes extracting files (default: cores - 1, at least 2, at most 4). 0: extraction in
+   * Child processes extracting files (default: one per core, at least 2, at most 8). 0: extraction in
    * the ingesting process itself, without the time and memory limits below (tests, debugging).
    */
   KB_EXTRACT_PROCESSES: intFrom(-1),
@@ -182,6 +182,8 @@ const EnvSchema = z.object({
   KB_OCR_WORKERS: z.string().optional(),
   /** `off` (or 0, false, no): pictures inside DOCX/PPTX files are not OCR'd. */
   KB_OCR_PICTURES: z.string().optional(),
+  /** `off` (or 0, false, no): PDF pages without a usable text layer are not OCR'd (text layer only). */
+  KB_OCR_PDF: z.string().optional(),
   /** Largest XML part of a DOCX/PPTX/XLSX/HWPX once inflated. */
   KB_MAX_XML_PART_MB: intFrom(64),
   /** Largest total a document's container inflates to (zip entries; each HWP stream). */
@@ -266,6 +268,8 @@ export interface Config {
   /** Tesseract workers; 0: one per core. */
   ocrWorkers: number;
   ocrPictures: boolean;
+  /** KB_OCR_PDF: OCR the PDF pages whose text layer is missing or garbled. */
+  ocrPdf: boolean;
   optimizeIntervalS: number;
   vectorIndex: { minRows: number; ef: number; exactBelowShare: number };
   /** KB_SYNC_SOURCES, raw JSON. */
@@ -401,11 +405,13 @@ function syncRootsFrom(value: string | undefined): string[] {
 }
 
 /**
- * Unset (-1): one process per core but one (the writer and embedder need a core), 2 to 4. At least
- * two: a file whose pages wait for OCR in this process holds its extraction process meanwhile.
+ * Unset (-1): one process per core, 2 to 8. The ingesting process's own work (embedding, writes)
+ * overlaps with extraction and mostly waits on LanceDB's and ONNX's threads, so every core
+ * extracts. At least two: a file whose pages wait for OCR in this process holds its extraction
+ * process meanwhile. At most eight: each process holds its own pdf.js and parsers (~150 MB).
  */
 function extractProcessesFrom(n: number): number {
-  return n >= 0 ? n : Math.max(2, Math.min(4, os.availableParallelism() - 1));
+  return n >= 0 ? n : Math.max(2, Math.min(8, os.availableParallelism()));
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -475,6 +481,7 @@ function buildConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config>): Config
     maxDocumentBytes: Math.max(1, e.KB_MAX_DOCUMENT_UNCOMPRESSED_MB) * 1024 * 1024,
     ocrWorkers: Number(e.KB_OCR_WORKERS) > 0 ? Math.floor(Number(e.KB_OCR_WORKERS)) : 0,
     ocrPictures: !/^(off|0|false|no)$/i.test(e.KB_OCR_PICTURES ?? ""),
+    ocrPdf: !/^(off|0|false|no)$/i.test(e.KB_OCR_PDF ?? ""),
     optimizeIntervalS: e.KB_OPTIMIZE_INTERVAL_S,
     vectorIndex: { minRows: e.KB_VECTOR_INDEX_MIN_ROWS, ef: Math.max(10, e.KB_VECTOR_INDEX_EF), exactBelowShare: e.KB_VECTOR_EXACT_BELOW_PERMILLE / 1000 },
     syncSources: e.KB_SYNC_SOURCES || undefined,

@@ -23,16 +23,19 @@ function tmp(): string {
 }
 
 describe("BlobStore.put", () => {
-  it("stores bytes by hash, private, and keeps no temp file", () => {
+  it.each(["put", "putAsync"] as const)("%s stores bytes by hash, private, and keeps no temp file", async (method) => {
     const dir = tmp();
     const store = new BlobStore(path.join(dir, "blobs"));
-    const { hash, path: p } = store.put(Buffer.from("hello"));
+    const { hash, path: p } = await store[method](Buffer.from("hello"));
     expect(fs.readFileSync(p, "utf8")).toBe("hello");
     expect(fs.statSync(p).mode & 0o777).toBe(0o600);
     expect(fs.readdirSync(path.dirname(p))).toEqual([hash]);
+    // Stored once: the same bytes again name the same file.
+    expect((await store[method](Buffer.from("hello"))).path).toBe(p);
+    expect(fs.readdirSync(path.dirname(p))).toEqual([hash]);
   });
 
-  it("a write the file system refuses mid-file throws a clear error and removes its temp file", () => {
+  it.each(["put", "putAsync"] as const)("%s: a write the file system refuses mid-file throws a clear error and removes its temp file", (method) => {
     const dir = tmp();
     const blobs = path.join(dir, "blobs");
     const script = path.join(dir, "put.mts");
@@ -40,7 +43,7 @@ describe("BlobStore.put", () => {
       script,
       `import { BlobStore } from ${JSON.stringify(path.resolve("src/stores/blob-store.ts"))};
 const store = new BlobStore(${JSON.stringify(blobs)});
-try { store.put(new Uint8Array(256 * 1024).fill(7)); console.log("stored"); }
+try { await store.${method}(new Uint8Array(256 * 1024).fill(7)); console.log("stored"); }
 catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, message: e.message })); }`,
     );
     // SIGXFSZ ignored (inherited across exec), so the write returns EFBIG instead of killing node.

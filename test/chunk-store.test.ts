@@ -44,6 +44,27 @@ describe("ChunkStore", () => {
     expect(ids).toEqual(["a:2:0", "b:1:0"]);
   });
 
+  it("appends new documents in one commit, and rewriting ids a table already holds (a resumed job) never doubles them", async () => {
+    await store.replaceDocument("a", [row("a", 1, 0, "alpha one")]);
+    await store.ensureIndexes(); // the id indexes the existence check reads, as on a grown table
+    const before = await store.version();
+    // A batch of new documents: appended, one commit.
+    await store.replaceDocuments([
+      { documentId: "b", rows: [row("b", 1, 0, "beta one"), row("b", 1, 1, "beta two")] },
+      { documentId: "c", rows: [row("c", 1, 0, "gamma")] },
+    ]);
+    expect(await store.version()).toBe(before + 1);
+    // The same rows again, with one more (a job resumed after a crash between its LanceDB write and
+    // its SQLite commit), beside a new document: replaced, not appended twice.
+    await store.replaceDocuments([
+      { documentId: "b", rows: [row("b", 1, 0, "beta one"), row("b", 1, 1, "beta two")] },
+      { documentId: "d", rows: [row("d", 1, 0, "delta")] },
+    ]);
+    // A stale row of an uncommitted version is dropped when its document is written again.
+    await store.replaceDocuments([{ documentId: "c", rows: [row("c", 2, 0, "gamma new")] }]);
+    expect((await store.list(null)).map((r) => r.chunk_id)).toEqual(["a:1:0", "b:1:0", "b:1:1", "c:2:0", "d:1:0"]);
+  });
+
   it("applies the access filter inside the search, before the limit", async () => {
     // Many strong matches the asker may not read, one weak match they may.
     const hidden = Array.from({ length: 30 }, (_, i) => row(`h${i}`, 1, 0, "secret secret secret plan", ["group:board"]));

@@ -255,7 +255,8 @@ describe("crash leftovers", () => {
       const files = writeFiles(path.join(t.dir, "f"), { "a.txt": "alpha text about apples", "b.txt": "bravo text about bananas" });
       await ingestNow(t.kb, files.map((f) => ({ source: f, path: f })));
       const [a, b] = await Promise.all(files.map(async (f) => (await t.kb.metadata.documents.bySource(f))!));
-      const table = async () => (await t.kb.chunks.list(null, ["chunk_id", "text", "allow"])).map((r) => `${r.chunk_id}|${r.text}|${[...(r.allow as string[])].join()}`);
+      // Sorted: the rows' physical order depends on which file finished extracting first.
+      const table = async () => (await t.kb.chunks.list(null, ["chunk_id", "text", "allow"])).map((r) => `${r.chunk_id}|${r.text}|${[...(r.allow as string[])].join()}`).sort();
       const clean = await table();
       const rowsOf = async (id: string) => (await t.kb.chunks.snapshot().rowsOf([id])).map((r) => ({ ...r }));
       // A crashed writer left version 2 of a in the table; SQLite still says version 1.

@@ -57,6 +57,42 @@ export class BlobStore {
   }
 
   /**
+   * `put` without blocking the event loop: the same atomic, durable write (temp file, fsync,
+   * rename, fsync of the folder), with the file system work on libuv's thread pool, so an
+   * ingesting process keeps serving its extraction processes and requests meanwhile.
+   */
+  async putAsync(bytes: Uint8Array): Promise<{ hash: string; path: string }> {
+    const hash = sha256Hex(bytes);
+    const target = this.pathOf(hash);
+    if (fs.existsSync(target)) return { hash, path: target };
+    makePrivateDir(path.dirname(target));
+    const tmp = `${target}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+    try {
+      const fh = await fs.promises.open(tmp, "wx", PRIVATE_FILE_MODE);
+      try {
+        await fh.writeFile(bytes);
+        // On disk before the name points at it: a crash after the rename must not leave a short original.
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await fs.promises.rename(tmp, target);
+      const dir = await fs.promises.open(path.dirname(target), "r");
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    } catch (err) {
+      await fs.promises.rm(tmp, { force: true });
+      const e = err as NodeJS.ErrnoException;
+      const why = e.code === "ENOSPC" ? "the disk is full" : e.code === "EDQUOT" ? "the disk quota is exhausted" : e.code === "EFBIG" ? "the file is larger than this process may write" : e.message;
+      throw new BlobWriteError(`could not store the original (${bytes.length} bytes) under ${this.dir}: ${why} (${e.code ?? "error"}); nothing was kept`, e.code);
+    }
+    return { hash, path: target };
+  }
+
+  /**
    * Opens a stored original for reading (its size and a stream), or null when the path is not
    * inside this store or the file is gone.
    */

@@ -5,6 +5,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { chunkDocument } from "../../ingest/chunk.ts";
 import { extractFile } from "../../ingest/extract.ts";
 import { extractorFor, overrideExtractor, supportedKinds } from "../../ingest/formats.ts";
+import { configureExtraction } from "../../ingest/extraction-settings.ts";
+import { pdfExtractor } from "../../ingest/extractors/pdf.ts";
+import { loadConfig } from "../../src/config.ts";
 import { IngestError, type Extractor, type SourceFile } from "../../ingest/types.ts";
 import { buildPdf, bytesOf, haveShared, pseudoRandomBytes, sharedPath } from "./fixtures.ts";
 
@@ -163,5 +166,22 @@ describe.skipIf(!haveShared(K, "Korean samples") || !haveShared(O, "Korean PDFs"
     expect(chunks[0]!.headings).toEqual(["【보통약관】", "제1관 목적 및 용어의 정의"]);
     expect(chunks.at(-1)!.headings).toEqual(["【보통약관】", "제2관 보험금의 지급"]);
     expect(chunks.at(-1)!.pageEnd).toBe(2);
+  });
+});
+
+describe("KB_OCR_PDF", () => {
+  it("off: the PDF extractor is the text-layer-only one (no OCR fallback); on by default", async () => {
+    expect(loadConfig({}).ocrPdf).toBe(true);
+    expect(loadConfig({ KB_OCR_PDF: "off" }).ocrPdf).toBe(false);
+    expect(await extractorFor("pdf")).not.toBe(pdfExtractor);
+    try {
+      configureExtraction({ ocrPdf: loadConfig({ KB_OCR_PDF: "off" }).ocrPdf });
+      expect(await extractorFor("pdf")).toBe(pdfExtractor);
+      const image = buildPdf({ pages: [[]] });
+      await expect(extractFile({ source: "scan.pdf", bytes: image })).rejects.toMatchObject({ code: "no_text_layer" });
+    } finally {
+      configureExtraction({ ocrPdf: true });
+    }
+    expect(await extractorFor("pdf")).not.toBe(pdfExtractor);
   });
 });

@@ -37,6 +37,8 @@ const IDLE_MS = 60_000;
 const WATCH_MS = 100;
 /** A child that is still this far into its RSS cap after a file is replaced (its heap stays grown). */
 const RECYCLE_SHARE = 0.5;
+/** V8 young-generation semi-space of a child, in MiB (Node 20's default is 16). */
+const SEMI_SPACE_MB = 32;
 /** Starting a child (tsx, extractor modules) may take long on a busy machine, but not forever. */
 const START_TIMEOUT_MS = 120_000;
 
@@ -170,7 +172,9 @@ export class ExtractProcessPool {
     const heap = Math.max(16, Math.floor(this.options.heapMb));
     // The child's configuration is this process's, handed over explicitly (it reads no environment).
     const proc = fork(BOOT, [ENTRY, JSON.stringify(extractionSettings())], {
-      execArgv: [`--max-old-space-size=${heap}`],
+      // A larger young generation: parsers allocate many short-lived objects, and fewer
+      // scavenges cut extraction CPU (measured 10–20% on the text PDFs of bench:ingest).
+      execArgv: [`--max-old-space-size=${heap}`, `--max-semi-space-size=${SEMI_SPACE_MB}`],
       serialization: "advanced",
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });

@@ -79,81 +79,139 @@ export class FilePipeline {
     const { jobs } = this.deps;
     const jobId = ctx.job.id;
     const pending = await jobs.pendingFiles(jobId);
-    const ahead = Math.max(1, this.deps.concurrency ?? 4, this.extractor.processes ? this.extractor.processes + 1 : 0);
-    const staged: { promise: Promise<Staged>; settled: boolean }[] = [];
+    // Files staged ahead of the writer (read, extracting or extracted, not yet taken): with
+    // extraction processes, two per process (one extracting, one waiting in its queue) and one
+    // more, so the processes never wait for the writer's batch to fill or commit; in this
+    // process, KB_INGEST_CONCURRENCY.
+    const processes = this.extractor.processes;
+    const ahead = Math.max(1, this.deps.concurrency ?? 4, processes ? 2 * processes + 1 : 0);
+    // Staged files are taken as they finish, not in job order: one long file must not hold the
+    // window while the other processes idle. Only files of the same document keep their order.
+    type Slot = { promise: Promise<Staged>; settled: boolean; taken: boolean; docId: string | undefined };
+    const staged: Slot[] = [];
     let next = 0;
+    let waiting = 0; // staged, not yet taken
+    const docOf = (file: JobFileRow) => file.documentId ?? (file.options as { documentId?: string }).documentId;
     const startMore = () => {
-      while (next < pending.length && next - cursor < ahead) {
+      while (next < pending.length && waiting < ahead) {
         const file = pending[next++]!;
-        const slot = { promise: this.stage(file), settled: false };
+        const slot: Slot = { promise: this.stage(file), settled: false, taken: false, docId: docOf(file) };
         // settled either way; a rejection is handled where the slot is awaited
         slot.promise.then(
           () => (slot.settled = true),
           () => (slot.settled = true),
         );
         staged.push(slot);
+        waiting++;
       }
     };
-    let cursor = 0;
+    /** The first finished slot with no earlier untaken slot of its document (null: none yet). */
+    const ready = (): Slot | null => {
+      const before = new Set<string>();
+      for (const slot of staged) {
+        if (slot.taken) continue;
+        if (slot.settled && !(slot.docId && before.has(slot.docId))) return slot;
+        if (slot.docId) before.add(slot.docId);
+      }
+      return null;
+    };
+    /** Resolves when one more staged file finishes (one that is still running). */
+    const anySettles = () => Promise.race(staged.filter((x) => !x.taken && !x.settled).map((x) => x.promise.then(() => undefined, () => undefined)));
     let changed = false;
     const batch: PendingWrite[] = [];
     let batchSince = 0;
+    // The write in flight (embed → LanceDB → SQLite, one batch at a time, in order): it runs
+    // while this loop takes the next files, so extraction, embedding and writing overlap. A file
+    // of a document that is being written waits for that write (`settle`).
+    let writing: Promise<void> = Promise.resolve();
+    let writingDocs = new Set<string>();
+    let writeError: { err: unknown } | null = null;
+    const settle = async () => {
+      await writing;
+      writingDocs = new Set();
+      if (writeError) throw writeError.err;
+    };
     const flush = async () => {
       if (batch.length === 0) return;
       const items = batch.splice(0);
-      changed = (await this.writeBatch(ctx, items)) || changed;
-      for (const w of items) await ctx.progress(w.file.source);
+      await settle();
+      writingDocs = new Set(items.map((w) => w.doc.id));
+      writing = (async () => {
+        changed = (await this.writeBatch(ctx, items)) || changed;
+        for (const w of items) await ctx.progress(w.file.source);
+      })().catch((err: unknown) => {
+        writeError = { err };
+      });
     };
     const record = async (file: JobFileRow, outcome: Outcome) => {
       await jobs.setFile(jobId, file.ordinal, outcome);
       await ctx.progress(file.source);
     };
     startMore();
-    while (cursor < staged.length) {
-      if (!(await ctx.shouldContinue())) break;
-      const slot = staged[cursor]!;
-      if (!slot.settled && batch.length) {
-        // Prepared documents wait a little for company, not for a long extraction.
-        const wait = BATCH_WAIT_MS - (Date.now() - batchSince);
-        if (wait > 0) await Promise.race([slot.promise, new Promise((r) => setTimeout(r, wait).unref())]);
-        if (!slot.settled) await flush();
+    try {
+      while (waiting > 0) {
+        if (writeError) break;
+        if (!(await ctx.shouldContinue())) break;
+        let slot = ready();
+        if (!slot && batch.length) {
+          // Prepared documents wait a little for company, not for a long extraction.
+          const wait = BATCH_WAIT_MS - (Date.now() - batchSince);
+          if (wait > 0) await Promise.race([anySettles(), new Promise((r) => setTimeout(r, wait).unref())]);
+          slot = ready();
+          if (!slot) await flush();
+        }
+        if (!slot) {
+          await anySettles();
+          continue;
+        }
+        slot.taken = true;
+        waiting--;
+        const item = await slot.promise;
+        startMore();
+        // Its document's previous version waits in the batch or is being written: decide on it
+        // once that is committed (its version number follows the committed one's, as it would
+        // after a crash between the two).
+        const docId = slot.docId;
+        if (docId && batch.some((w) => w.doc.id === docId)) await flush();
+        if (docId && writingDocs.has(docId)) await settle();
+        if (item.kind === "failed") {
+          await record(item.file, await this.settleFailure(item.file, item.code, item.message));
+          continue;
+        }
+        if (item.kind === "delete") {
+          await flush();
+          await settle();
+          const outcome = await this.deleteMissing(ctx, item.file);
+          changed ||= outcome.status === "succeeded";
+          if (outcome.status !== "running") await record(item.file, outcome);
+          continue;
+        }
+        let result: Outcome | PendingWrite;
+        try {
+          result = await this.decide(item);
+        } catch (err) {
+          const f = failure(err);
+          this.deps.log?.("ingest failed", { source: item.file.source, code: f.code, message: f.message });
+          await record(item.file, await this.settleFailure(item.file, f.code, f.message));
+          continue;
+        }
+        if ("status" in result) {
+          if (result.status === "succeeded") changed = true;
+          if (result.status !== "running") await record(item.file, result);
+          continue;
+        }
+        if (batch.length === 0) batchSince = Date.now();
+        batch.push(result);
+        if (batch.length >= BATCH_DOCS || batch.reduce((n, w) => n + w.rows.length, 0) >= BATCH_CHUNKS) await flush();
       }
-      const item = await slot.promise;
-      cursor++;
-      startMore();
-      if (item.kind === "failed") {
-        await record(item.file, await this.settleFailure(item.file, item.code, item.message));
-        continue;
-      }
-      if (item.kind === "delete") {
-        await flush();
-        const outcome = await this.deleteMissing(ctx, item.file);
-        changed ||= outcome.status === "succeeded";
-        if (outcome.status !== "running") await record(item.file, outcome);
-        continue;
-      }
-      let result: Outcome | PendingWrite;
-      try {
-        result = await this.decide(item);
-      } catch (err) {
-        const f = failure(err);
-        this.deps.log?.("ingest failed", { source: item.file.source, code: f.code, message: f.message });
-        await record(item.file, await this.settleFailure(item.file, f.code, f.message));
-        continue;
-      }
-      if ("status" in result) {
-        if (result.status === "succeeded") changed = true;
-        if (result.status !== "running") await record(item.file, result);
-        continue;
-      }
-      if (batch.some((w) => w.doc.id === result.doc.id)) await flush();
-      if (batch.length === 0) batchSince = Date.now();
-      batch.push(result);
-      if (batch.length >= BATCH_DOCS || batch.reduce((n, w) => n + w.rows.length, 0) >= BATCH_CHUNKS) await flush();
+      if (!writeError && ((await ctx.shouldContinue()) || (await jobs.byId(jobId))?.status === "cancelled")) await flush();
+      await settle();
+    } finally {
+      // Nothing is left writing when this returns (or throws), and extraction still in flight
+      // finishes (nothing is written for it).
+      await writing;
+      await Promise.allSettled(staged.filter((x) => !x.taken).map((x) => x.promise));
     }
-    if ((await ctx.shouldContinue()) || (await jobs.byId(jobId))?.status === "cancelled") await flush();
-    // Let extraction still in flight finish before returning (nothing is written for it).
-    await Promise.allSettled(staged.slice(cursor).map((s) => s.promise));
     return changed;
   }
 
@@ -237,7 +295,7 @@ export class FilePipeline {
     }
 
     const prepared = item.prepared ?? (await this.extract(doc.source, item.bytes, opts));
-    const blob = blobs.put(item.bytes);
+    const blob = await blobs.putAsync(item.bytes);
     // The version is derived from the content, not a counter, so a resumed job writes the same ids.
     const sameContentAsLive = doc.contentHash === hash && doc.version > 0;
     const version = sameContentAsLive ? doc.version : doc.version + 1;
@@ -311,7 +369,7 @@ export class FilePipeline {
       );
       // Deleting another document with the same bytes between `put` and this commit removed the
       // original it no longer saw named (DocumentWriter.delete): store it again.
-      for (const w of items) if (!gone.includes(w.documentId)) this.deps.blobs.put(w.original);
+      for (const w of items) if (!gone.includes(w.documentId)) await this.deps.blobs.putAsync(w.original);
       for (const w of items) {
         if (gone.includes(w.documentId)) continue;
         // OCR'd pages as the extractors report them ("page N read by OCR", image and PDF pages).
