@@ -48,6 +48,7 @@ const REBUILD = process.argv.includes("--rebuild");
 /** `none`: exact vector search (no index; an index the table has is bypassed); `hnsw`: the product's index, built here if missing. */
 const INDEX = arg("index", "hnsw");
 const EF = Number(arg("ef", String(DEFAULT_VECTOR_INDEX.ef)));
+const REFINE = Number(arg("refine", String(DEFAULT_VECTOR_INDEX.refine ?? 0)));
 const EXACT_BELOW = Number(arg("exact-below", String(DEFAULT_VECTOR_INDEX.exactBelowShare)));
 const DIM = 384;
 const MODEL = "hashed-tfidf-384";
@@ -209,7 +210,7 @@ const hashed = new HashedTfIdf(idf);
 if (REBUILD || !fs.existsSync(path.join(DIR, "bench-built.json"))) await build(corpus, hashed);
 const built = JSON.parse(fs.readFileSync(path.join(DIR, "bench-built.json"), "utf8")) as { loadS: number; indexS: number; distinctTexts?: number };
 
-const store = await ChunkStore.open(DIR, { model: MODEL, dimension: DIM }, { vectorIndex: { minRows: INDEX === "none" ? 0 : 1, ef: EF, exactBelowShare: EXACT_BELOW } });
+const store = await ChunkStore.open(DIR, { model: MODEL, dimension: DIM }, { vectorIndex: { minRows: INDEX === "none" ? 0 : 1, ef: EF, exactBelowShare: EXACT_BELOW, refine: REFINE } });
 let indexBuild = "";
 if (INDEX !== "none" && !(await store.describeIndexes()).vector) {
   const t0 = performance.now();
@@ -236,7 +237,7 @@ const r = rng(7);
 const questions = Array.from({ length: QUERIES }, () => corpus.questions[Math.floor(r() * corpus.questions.length)]!);
 const rows = await store.count();
 const indices = await store.describeIndexes();
-console.log(`${rows} chunks (${built.distinctTexts ?? "?"} distinct texts) in ${DIR} (load ${built.loadS.toFixed(0)} s, indexes ${built.indexS.toFixed(0)} s); vector index: ${INDEX === "none" ? "none (exact search)" : `${indices.vector}${indexBuild}, ef ${EF}, exact below ${(EXACT_BELOW * 100).toFixed(1)}% readable`}; ${QUERIES} queries; load average ${os.loadavg()[0]!.toFixed(1)}\n`);
+console.log(`${rows} chunks (${built.distinctTexts ?? "?"} distinct texts) in ${DIR} (load ${built.loadS.toFixed(0)} s, indexes ${built.indexS.toFixed(0)} s); vector index: ${INDEX === "none" ? "none (exact search)" : `${indices.vector}${indexBuild}, ef ${EF}, refine ${REFINE || "off"}, exact below ${(EXACT_BELOW * 100).toFixed(1)}% readable`}; ${QUERIES} queries; load average ${os.loadavg()[0]!.toFixed(1)}\n`);
 console.log("| viewer | readable | lexical p50 / p95 / p99 | vector p50 / p95 / p99 | hybrid p50 / p95 / p99 | vector recall@10 vs exact |");
 console.log("|---|---|---|---|---|---|");
 for (const [label, actor] of actors) {

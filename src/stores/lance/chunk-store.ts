@@ -215,6 +215,11 @@ export interface VectorIndexSettings {
   ef: number;
   /** Readable share of the table under which a filtered vector search is exact. */
   exactBelowShare: number;
+  /**
+   * Re-rank `refine × limit` index candidates by their full vectors (LanceDB's refine factor; 0:
+   * off): the scalar-quantized distances alone misorder close neighbours.
+   */
+  refine?: number;
   /** How often a store without a vector index looks again whether another process built one (default 60 s). */
   recheckMs?: number;
 }
@@ -553,7 +558,10 @@ export class ChunkStore {
     if (!this.tableState.indexed && this.vectorIndex.minRows > 0 && Date.now() - this.tableState.checkedAt >= (this.vectorIndex.recheckMs ?? INDEX_RECHECK_MS)) await this.readIndexState();
     if (options.exact || !this.tableState.indexed) q = q.bypassVectorIndex();
     else if (filter && (await this.shareOf(filter)) < this.vectorIndex.exactBelowShare) q = q.bypassVectorIndex();
-    else q = q.ef(Math.max(this.vectorIndex.ef, limit)).nprobes(VECTOR_PROBES);
+    else {
+      q = q.ef(Math.max(this.vectorIndex.ef, limit)).nprobes(VECTOR_PROBES);
+      if (this.vectorIndex.refine) q = q.refineFactor(this.vectorIndex.refine);
+    }
     return filter ? q.where(filter) : q;
   }
 
