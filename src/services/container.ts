@@ -454,6 +454,9 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     (ids) => metadata.documents.indexedBeforeSensitiveVersion(ids, SENSITIVE_DETECTOR_VERSION),
     (actor, scope) => scopeClause(() => metadata.documents.all(), actor, scope),
     (mode, seconds) => metrics.retrieval(mode, seconds),
+    // One read of the pointer per query (besides the poll every second): the first query after
+    // another process switched the table already uses the new one. A failure keeps the old pair.
+    () => index.refresh().catch((err: unknown) => log.warn({ err: String(err) }, "could not follow the active chunk table")),
   );
   const answerer: Answerer = llmConfigured
     ? new DeferredLlmAnswerer(async () => (await ensureLlm())!, { maxTokens: config.llmMaxTokens, metrics, ...options.llmAnswer })
