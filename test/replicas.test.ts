@@ -202,6 +202,43 @@ describe.skipIf(unavailable !== null)("two API replicas and two workers on one P
     expect((await api(portA, kim, "GET", "/api/v1/me")).status).toBe(401);
   });
 
+  it("a web session and a conversation started on A continue on B; signing out on A ends the session on B", { timeout: 120_000 }, async () => {
+    const password = "replica session password 7";
+    expect((await api(portA, admin, "POST", "/api/v1/admin/users", { name: "lee", role: "viewer" })).status).toBe(201);
+    expect((await api(portA, admin, "PUT", "/api/v1/admin/users/lee/password", { password })).status).toBe(200);
+    const login = await fetch(`http://127.0.0.1:${portA}/api/v1/auth/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "lee", password }) });
+    expect(login.status).toBe(200);
+    const cookie = login.headers.getSetCookie().find((c) => c.startsWith("kb_session="))!.split(";")[0]!;
+    const { csrfToken } = (await login.json()) as { csrfToken: string };
+    // A browser on the replica it talks to: the cookie, the CSRF token and that replica's origin.
+    const asLee = async (port: number, method: string, url: string, body?: unknown) => {
+      const res = await fetch(`http://127.0.0.1:${port}${url}`, {
+        method,
+        headers: { cookie, "x-csrf-token": csrfToken, origin: `http://127.0.0.1:${port}`, ...(body ? { "content-type": "application/json" } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const text = await res.text();
+      return { status: res.status, body: (text ? JSON.parse(text) : null) as any };
+    };
+    const session = await asLee(portB, "GET", "/api/v1/auth/session");
+    expect(session.status).toBe(200);
+    expect(session.body.user.name).toBe("lee");
+    const first = await asLee(portA, "POST", "/api/v1/ask", { question: "Where is the parking garage?" });
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    const second = await asLee(portB, "POST", "/api/v1/ask", { question: "Is it free for employees?", conversationId: first.body.conversationId });
+    expect(second.status, JSON.stringify(second.body)).toBe(200);
+    expect(second.body.conversationId).toBe(first.body.conversationId);
+    const conversation = await asLee(portB, "GET", `/api/v1/conversations/${first.body.conversationId}`);
+    expect(conversation.status).toBe(200);
+    expect(conversation.body.messages.filter((m: { role: string }) => m.role === "user").map((m: { content: string }) => m.content)).toEqual([
+      "Where is the parking garage?",
+      "Is it free for employees?",
+    ]);
+    const logout = await asLee(portA, "POST", "/api/v1/auth/logout");
+    expect(logout.status, JSON.stringify(logout.body)).toBeLessThan(300);
+    expect((await asLee(portB, "GET", "/api/v1/auth/session")).status).toBe(401);
+  });
+
   it("a worker killed with SIGKILL mid-job is resumed by the other, and the end state equals a clean run's", { timeout: 300_000 }, async () => {
     const FILES = 64;
     const words = ["budget", "invoice", "printer", "network", "contract", "meeting", "report", "security", "badge", "vacation"];
