@@ -74,7 +74,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | null | f
 
 async function startServer(name: string, port: number): Promise<Proc> {
   const p = start(name, ["serve", "--no-worker", "--port", String(port)], path.join(root, name));
-  await until(`${name} to listen`, async () => p.out.includes("listening") || (p.child.exitCode !== null ? Promise.reject(new Error(p.out)) : false));
+  await until(`${name} to listen`, async () => p.out.includes("listening") || (p.child.exitCode !== null ? Promise.reject(new Error(p.out)) : false), 180_000);
   return p;
 }
 
@@ -139,7 +139,7 @@ beforeAll(async () => {
   portA = 20000 + Math.floor(Math.random() * 20000);
   portB = portA + 1;
   await startServer("replica-a", portA);
-  await Promise.all([startServer("replica-b", portB)]);
+  await startServer("replica-b", portB);
   start("worker-1", ["worker", "--no-schedules"], path.join(root, "worker-1"));
   start("worker-2", ["worker", "--no-schedules"], path.join(root, "worker-2"));
 }, 300_000);
