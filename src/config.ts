@@ -48,6 +48,12 @@ const addressList = z
 
 const EnvSchema = z.object({
   KB_DATA_DIR: z.string().default("./data"),
+  /** The LanceDB folder (chunk tables); default <data>/lancedb. A shared folder lets several machines use one. */
+  KB_LANCEDB_DIR: z.string().optional(),
+  /** The originals' folder; default <data>/blobs. */
+  KB_BLOB_DIR: z.string().optional(),
+  /** How often LanceDB checks for other processes' commits, in ms; 0 (default): on every read. */
+  KB_LANCEDB_READ_INTERVAL_MS: intFrom(0),
   KB_PORT: intFrom(8787),
   KB_HOST: z.string().default("127.0.0.1"),
   KB_MODELS_DIR: z.string().optional(),
@@ -205,6 +211,12 @@ const EnvSchema = z.object({
 
 export interface Config {
   dataDir: string;
+  /** KB_LANCEDB_DIR: the chunk tables' folder (default `<data>/lancedb`); may be shared by several machines. */
+  lanceDir: string;
+  /** KB_BLOB_DIR: the stored originals' folder (default `<data>/blobs`). */
+  blobDir: string;
+  /** KB_LANCEDB_READ_INTERVAL_MS: LanceDB's read-consistency interval; 0: every read sees other processes' commits. */
+  lanceReadIntervalMs: number;
   port: number;
   host: string;
   modelsDir: string;
@@ -432,6 +444,9 @@ function buildConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config>): Config
   const gpuLayers = e.KB_LLM_GPU_LAYERS;
   return {
     dataDir,
+    lanceDir: storageFolder("KB_LANCEDB_DIR", e.KB_LANCEDB_DIR, path.join(dataDir, "lancedb")),
+    blobDir: storageFolder("KB_BLOB_DIR", e.KB_BLOB_DIR, path.join(dataDir, "blobs")),
+    lanceReadIntervalMs: e.KB_LANCEDB_READ_INTERVAL_MS,
     port: e.KB_PORT,
     host: e.KB_HOST,
     modelsDir: path.resolve(e.KB_MODELS_DIR ?? path.join(dataDir, "models")),
@@ -488,6 +503,21 @@ function buildConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config>): Config
     syncRoots: syncRootsFrom(e.KB_SYNC_ROOTS),
     ...overrides,
   };
+}
+
+/**
+ * A storage location: a folder (local, or a shared mount several machines use). A URL
+ * (`s3://bucket/…`, `gs://…`, `file://…`) is refused: object storage is not supported yet.
+ */
+function storageFolder(name: string, value: string | undefined, fallback: string): string {
+  if (!value) return fallback;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value);
+  if (scheme) {
+    throw new Error(
+      `Invalid configuration:\n  ${name}: "${scheme[1]}://" locations are not supported: object storage (S3 and compatible) is not supported yet; give a folder path (a shared mount for several machines)`,
+    );
+  }
+  return path.resolve(value);
 }
 
 function databaseUrlFrom(file: string | undefined, url: string | undefined): string | undefined {

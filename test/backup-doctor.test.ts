@@ -211,6 +211,55 @@ describe("backup and restore", () => {
   });
 });
 
+describe("storage folders outside the data folder (KB_LANCEDB_DIR, KB_BLOB_DIR)", () => {
+  it("are where chunk tables and originals go; backup takes them from there and restore puts them into the new ones; an object-storage URL is refused", async () => {
+    const root = tmpDir("kb-storage-");
+    const configIn = (tag: string) =>
+      loadConfig(
+        { KB_LANCEDB_DIR: path.join(root, tag, "shared", "lance"), KB_BLOB_DIR: path.join(root, tag, "shared", "originals") },
+        { dataDir: path.join(root, tag, "data"), modelsDir: path.join(root, "models"), embedModel: "none", logLevel: "silent" },
+      );
+    const a = configIn("a");
+    const kbA = await openKb(a, { logger: pino({ level: "silent" }) });
+    let before: Awaited<ReturnType<typeof snapshot>>;
+    try {
+      await ingestEach(kbA, path.join(root, "a"));
+      before = await snapshot(kbA);
+      for (const d of kbA.documentsRepo.all()) expect(d.blobPath!.startsWith(a.blobDir + path.sep)).toBe(true);
+    } finally {
+      await kbA.close();
+    }
+    expect(fs.readdirSync(a.lanceDir).some((n) => n.endsWith(".lance"))).toBe(true);
+    expect(fs.existsSync(path.join(a.dataDir, "lancedb"))).toBe(false);
+    expect(fs.existsSync(path.join(a.dataDir, "blobs"))).toBe(false);
+
+    const dest = path.join(root, "backup");
+    const manifest = await backup(a.dataDir, dest, () => {}, { lanceDir: a.lanceDir, blobDir: a.blobDir });
+    expect(manifest).toMatchObject({ documents: 3, originals: { count: 3, missing: [] }, sourceBlobDir: a.blobDir });
+    const b = configIn("b");
+    fs.mkdirSync(b.lanceDir, { recursive: true });
+    fs.writeFileSync(path.join(b.lanceDir, "something"), "x");
+    await expect(restore(dest, b)).rejects.toThrow(/KB_LANCEDB_DIR.*is not empty/);
+    fs.rmSync(path.join(b.lanceDir, "something"));
+    const r = await restore(dest, b);
+    expect(r.doctor.ok, JSON.stringify(r.doctor.findings)).toBe(true);
+    const kbB = await openKb(b, { logger: pino({ level: "silent" }) });
+    try {
+      expect(await snapshot(kbB)).toEqual(before);
+      for (const d of kbB.documentsRepo.all()) {
+        expect(d.blobPath!.startsWith(b.blobDir + path.sep)).toBe(true);
+        expect(sha256(d.blobPath!)).toBe(path.basename(d.blobPath!));
+      }
+    } finally {
+      await kbB.close();
+    }
+
+    expect(() => loadConfig({ KB_LANCEDB_DIR: "s3://bucket/kb" })).toThrow(/KB_LANCEDB_DIR: "s3:\/\/" locations are not supported: object storage \(S3 and compatible\) is not supported yet/);
+    expect(() => loadConfig({ KB_BLOB_DIR: "gs://bucket/originals" })).toThrow(/KB_BLOB_DIR: "gs:\/\/" locations are not supported/);
+    expect(loadConfig({ KB_LANCEDB_READ_INTERVAL_MS: "250" }).lanceReadIntervalMs).toBe(250);
+  });
+});
+
 describe("kb CLI on a damaged folder", () => {
   it("kb serve prints the diagnosis without a stack; kb doctor exits 2", async () => {
     const dir = tmpDir("kb-cli-dmg-");

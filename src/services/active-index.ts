@@ -175,6 +175,8 @@ export class ActiveIndex {
    */
   static async open(opts: {
     lanceDir: string;
+    /** LanceDB's read-consistency interval (KB_LANCEDB_READ_INTERVAL_MS); 0: every read. */
+    readIntervalMs?: number;
     /** When the chunk table's vectors get an index (chunk-store.ts). */
     vectorIndex?: VectorIndexSettings;
     metadata: MetadataStore;
@@ -206,7 +208,7 @@ export class ActiveIndex {
           wanted = null;
         }
       }
-      store = await ChunkStore.open(opts.lanceDir, layout, { table: CHUNKS_TABLE, vectorIndex: opts.vectorIndex });
+      store = await ChunkStore.open(opts.lanceDir, layout, { table: CHUNKS_TABLE, vectorIndex: opts.vectorIndex, readIntervalMs: opts.readIntervalMs });
       pointer = await settings.setIfAbsent<IndexInfo>(ACTIVE_KEY, {
         table: store.name,
         model: store.vectors?.model ?? null,
@@ -215,10 +217,10 @@ export class ActiveIndex {
       });
       if (pointer.table !== store.name) {
         store.close();
-        store = await ChunkStore.open(opts.lanceDir, null, { table: pointer.table, vectorIndex: opts.vectorIndex });
+        store = await ChunkStore.open(opts.lanceDir, null, { table: pointer.table, vectorIndex: opts.vectorIndex, readIntervalMs: opts.readIntervalMs });
       }
     } else {
-      store = await ChunkStore.open(opts.lanceDir, layoutOf(pointer), { table: pointer.table, vectorIndex: opts.vectorIndex });
+      store = await ChunkStore.open(opts.lanceDir, layoutOf(pointer), { table: pointer.table, vectorIndex: opts.vectorIndex, readIntervalMs: opts.readIntervalMs });
     }
     const index = new ActiveIndex(metadata, store, models, wanted, status, opts.log);
     index.loadNote = status.embeddingNote;

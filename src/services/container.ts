@@ -370,11 +370,11 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     log: (level, msg, fields) => log[level](fields ?? {}, msg),
   });
   signIn.useDirectories(ldap);
-  const blobs = new BlobStore(path.join(config.dataDir, "blobs"));
+  const blobs = new BlobStore(config.blobDir);
   // A moved data folder's SQLite rows are pointed at its blobs. In PostgreSQL mode several
   // replicas share the database, each with its own data folder path: nothing is rewritten.
   if (db) {
-    const movedBlobs = rebaseBlobPaths(db, path.join(config.dataDir, "blobs"));
+    const movedBlobs = rebaseBlobPaths(db, config.blobDir);
     if (movedBlobs.documents || movedBlobs.jobFiles) log.info(movedBlobs, "data folder moved: stored originals' paths now point into it");
   }
 
@@ -398,11 +398,12 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       }
     : undefined;
   const modelRegistry = new ModelRegistry({ modelsDir: config.modelsDir, device: config.embedDevice, log: (m) => log.warn(m), remote: remoteEmbedding });
-  const lanceDir = path.join(config.dataDir, "lancedb");
+  const lanceDir = config.lanceDir;
   let index: ActiveIndex;
   try {
     index = await ActiveIndex.open({
       lanceDir,
+      readIntervalMs: config.lanceReadIntervalMs,
       vectorIndex: config.vectorIndex,
       metadata,
       models: modelRegistry,
@@ -453,6 +454,9 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     (ids) => metadata.documents.indexedBeforeSensitiveVersion(ids, SENSITIVE_DETECTOR_VERSION),
     (actor, scope) => scopeClause(() => metadata.documents.all(), actor, scope),
     (mode, seconds) => metrics.retrieval(mode, seconds),
+    // One read of the pointer per query (besides the poll every second): the first query after
+    // another process switched the table already uses the new one. A failure keeps the old pair.
+    () => index.refresh().catch((err: unknown) => log.warn({ err: String(err) }, "could not follow the active chunk table")),
   );
   const answerer: Answerer = llmConfigured
     ? new DeferredLlmAnswerer(async () => (await ensureLlm())!, { maxTokens: config.llmMaxTokens, metrics, ...options.llmAnswer })

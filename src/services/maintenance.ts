@@ -155,7 +155,7 @@ export async function doctor(config: Config, options: { repair?: boolean; log?: 
   }
   if (findings.some((f) => f.check === "sqlite" && !f.ok)) return done();
 
-  const lanceDir = path.join(dataDir, "lancedb");
+  const lanceDir = config.lanceDir;
   let activeReadable = false;
   for (const { table, role } of tables) {
     if (!fs.existsSync(tableDir(lanceDir, table))) {
@@ -227,8 +227,10 @@ export interface BackupManifest {
   /** 1: SQLite; 2: PostgreSQL (an older kb refuses it rather than misreading it). */
   formatVersion: 1 | 2;
   createdAt: string;
-  /** The data folder it was taken from (originals' paths in SQLite start with its blobs folder). */
+  /** The data folder it was taken from. */
   sourceDataDir: string;
+  /** The originals' folder it was taken from (KB_BLOB_DIR; stored paths start with it); absent: `<sourceDataDir>/blobs`. */
+  sourceBlobDir?: string;
   /** SQLite mode (format 1): the database file. */
   sqlite?: { file: string; bytes: number; sha256: string };
   /** PostgreSQL mode (format 2): the logical copy, one JSON-lines file per table under `dir`. */
@@ -262,10 +264,17 @@ function copyTree(from: string, to: string): void {
  * Backs the data folder up into `dest` (new or empty), online: `kb serve` and workers may keep
  * running. See the file comment for why the result is consistent.
  */
-export async function backup(dataDir: string, dest: string, log: (msg: string) => void = () => {}, options: { databaseUrl?: string } = {}): Promise<BackupManifest> {
+export async function backup(
+  dataDir: string,
+  dest: string,
+  log: (msg: string) => void = () => {},
+  options: { databaseUrl?: string; lanceDir?: string; blobDir?: string } = {},
+): Promise<BackupManifest> {
   dataDir = path.resolve(dataDir);
   dest = path.resolve(dest);
-  if (options.databaseUrl) return backupPg(dataDir, dest, options.databaseUrl, log);
+  // KB_LANCEDB_DIR and KB_BLOB_DIR may lie outside the data folder (a shared mount).
+  const dirs: StorageDirs = { lanceDir: path.resolve(options.lanceDir ?? path.join(dataDir, "lancedb")), blobDir: path.resolve(options.blobDir ?? path.join(dataDir, "blobs")) };
+  if (options.databaseUrl) return backupPg(dataDir, dirs, dest, options.databaseUrl, log);
   const dbFile = path.join(dataDir, "app.sqlite");
   if (!fs.existsSync(dbFile)) throw new Error(`${dataDir} is not a kb data folder (no app.sqlite)`);
   requireEmpty(dest, "the backup folder");
@@ -294,12 +303,13 @@ export async function backup(dataDir: string, dest: string, log: (msg: string) =
     snap.close();
   }
   log(`database: ${docs.length} document(s)`);
-  const rest = await copyRest(dataDir, dest, tables, docs, log);
+  const rest = await copyRest(dataDir, dirs, dest, tables, docs, log);
   const manifest: BackupManifest = {
     format: BACKUP_FORMAT,
     formatVersion: 1,
     createdAt: new Date().toISOString(),
     sourceDataDir: dataDir,
+    sourceBlobDir: dirs.blobDir,
     sqlite: { file: "app.sqlite", bytes: fs.statSync(destDb).size, sha256: sha256File(destDb) },
     ...rest,
   };
@@ -308,7 +318,12 @@ export async function backup(dataDir: string, dest: string, log: (msg: string) =
 }
 
 /** PostgreSQL mode: the tables from one snapshot, then the same files as in SQLite mode. */
-async function backupPg(dataDir: string, dest: string, url: string, log: (msg: string) => void): Promise<BackupManifest> {
+interface StorageDirs {
+  lanceDir: string;
+  blobDir: string;
+}
+
+async function backupPg(dataDir: string, dirs: StorageDirs, dest: string, url: string, log: (msg: string) => void): Promise<BackupManifest> {
   requireEmpty(dest, "the backup folder");
   const dir = "metadata";
   makePrivateDir(path.join(dest, dir));
@@ -317,12 +332,13 @@ async function backupPg(dataDir: string, dest: string, url: string, log: (msg: s
   const tables = pointersFrom((key) => settings.get(key));
   const docs = readDumped<{ source: string; blobPath: string | null; status: string }>(path.join(dest, dir), dump, "documents").map((d) => ({ source: d.source, blob_path: d.blobPath, status: d.status }));
   log(`database: ${docs.length} document(s), ${dump.tables.reduce((n, t) => n + t.rows, 0)} row(s) in ${dump.tables.length} tables`);
-  const rest = await copyRest(dataDir, dest, tables, docs, log);
+  const rest = await copyRest(dataDir, dirs, dest, tables, docs, log);
   const manifest: BackupManifest = {
     format: BACKUP_FORMAT,
     formatVersion: 2,
     createdAt: new Date().toISOString(),
     sourceDataDir: dataDir,
+    sourceBlobDir: dirs.blobDir,
     postgres: { dir, ...dump },
     ...rest,
   };
@@ -333,13 +349,13 @@ async function backupPg(dataDir: string, dest: string, url: string, log: (msg: s
 /** Steps 2-4 of a backup: the chunk tables the snapshot names, the originals, the extras. */
 async function copyRest(
   dataDir: string,
+  { lanceDir, blobDir }: StorageDirs,
   dest: string,
   tables: { table: string; role: "active" | "previous" }[],
   docs: { source: string; blob_path: string | null; status: string }[],
   log: (msg: string) => void,
 ): Promise<Pick<BackupManifest, "tables" | "documents" | "originals" | "extras">> {
   // 2. The chunk tables the snapshot names, at the version they have now (after the snapshot).
-  const lanceDir = path.join(dataDir, "lancedb");
   const destLance = path.join(dest, "lancedb");
   const manifestTables: BackupManifest["tables"] = [];
   for (const { table, role } of tables) {
@@ -363,7 +379,7 @@ async function copyRest(
     const hash = path.basename(d.blob_path);
     if (seen.has(hash)) continue;
     seen.add(hash);
-    const from = fs.existsSync(d.blob_path) ? d.blob_path : path.join(dataDir, "blobs", hash.slice(0, 2), hash);
+    const from = fs.existsSync(d.blob_path) ? d.blob_path : path.join(blobDir, hash.slice(0, 2), hash);
     const to = path.join(dest, "blobs", hash.slice(0, 2), hash);
     if (!fs.existsSync(from)) {
       if (d.status === "ready") originals.missing.push(d.source);
@@ -415,15 +431,20 @@ export async function restore(src: string, config: Config, log: (msg: string) =>
     if (sha256File(path.join(src, file)) !== manifest.sqlite!.sha256) throw new Error(`${path.join(src, file)} does not match the checksum in ${MANIFEST}: the backup is damaged`);
   }
   requireEmpty(dataDir, "the data folder to restore into");
+  // KB_LANCEDB_DIR / KB_BLOB_DIR outside the data folder (a shared mount) must be empty too.
+  const lanceDir = path.resolve(config.lanceDir);
+  const blobDir = path.resolve(config.blobDir);
+  if (!lanceDir.startsWith(dataDir + path.sep)) requireEmpty(lanceDir, "the chunk table folder (KB_LANCEDB_DIR) to restore into");
+  if (!blobDir.startsWith(dataDir + path.sep)) requireEmpty(blobDir, "the originals' folder (KB_BLOB_DIR) to restore into");
 
   const dbFile = path.join(dataDir, "app.sqlite");
   if (!pgDump) copyPrivate(path.join(src, manifest.sqlite!.file), dbFile);
-  if (fs.existsSync(path.join(src, "lancedb"))) copyTree(path.join(src, "lancedb"), path.join(dataDir, "lancedb"));
+  if (fs.existsSync(path.join(src, "lancedb"))) copyTree(path.join(src, "lancedb"), lanceDir);
   if (fs.existsSync(path.join(src, "blobs"))) {
-    copyTree(path.join(src, "blobs"), path.join(dataDir, "blobs"));
-    for (const sub of fs.readdirSync(path.join(dataDir, "blobs"))) {
-      for (const hash of fs.readdirSync(path.join(dataDir, "blobs", sub))) {
-        if (sha256File(path.join(dataDir, "blobs", sub, hash)) !== hash) throw new Error(`the original ${hash} in ${src} does not match its hash: the backup is damaged`);
+    copyTree(path.join(src, "blobs"), blobDir);
+    for (const sub of fs.readdirSync(blobDir)) {
+      for (const hash of fs.readdirSync(path.join(blobDir, sub))) {
+        if (sha256File(path.join(blobDir, sub, hash)) !== hash) throw new Error(`the original ${hash} in ${src} does not match its hash: the backup is damaged`);
       }
     }
   }
@@ -434,8 +455,8 @@ export async function restore(src: string, config: Config, log: (msg: string) =>
   }
 
   // Originals are recorded by absolute path: those of the old folder now live in this one.
-  const oldBlobs = path.join(manifest.sourceDataDir, "blobs") + path.sep;
-  const newBlobs = path.join(dataDir, "blobs") + path.sep;
+  const oldBlobs = (manifest.sourceBlobDir ?? path.join(manifest.sourceDataDir, "blobs")) + path.sep;
+  const newBlobs = blobDir + path.sep;
   if (pgDump) {
     const moved = (p: unknown) => (typeof p === "string" && p.startsWith(oldBlobs) ? newBlobs + p.slice(oldBlobs.length) : p);
     await loadPg(config.databaseUrl!, path.join(src, pgDump.dir), pgDump, (table, row) =>
@@ -455,7 +476,7 @@ export async function restore(src: string, config: Config, log: (msg: string) =>
     }
   }
   for (const t of manifest.tables) {
-    const v = await currentVersion(path.join(dataDir, "lancedb"), t.name);
+    const v = await currentVersion(lanceDir, t.name);
     if (v !== t.version) throw new Error(`chunk table ${t.name} restored at version ${v}, the backup recorded ${t.version}`);
   }
   log(`restored ${manifest.documents} document(s), ${manifest.originals.count} original(s), tables ${manifest.tables.map((t) => `${t.name}@${t.version}`).join(", ")} into ${dataDir}`);

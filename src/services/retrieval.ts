@@ -82,6 +82,11 @@ export class Retriever {
     private readonly resolveScope: ScopeResolver | null = null,
     /** Told each retrieval's mode and duration (metrics). */
     private readonly observe: (mode: RetrievalMode, seconds: number) => void = () => {},
+    /**
+     * Called before each query: follows the active table if another process switched it (a
+     * re-embed run by a worker), so a replica's next query after the switch uses the new table.
+     */
+    private readonly followActive: () => Promise<void> = async () => {},
   ) {}
 
   get mode(): RetrievalMode {
@@ -118,6 +123,7 @@ export class Retriever {
       if (!this.resolveScope) throw new Error("this retriever cannot resolve search scopes");
       filter = andFilters(filter, compileScope(await this.resolveScope(actor, options.scope)));
     }
+    await this.followActive();
     // Table and model are taken together: a switch of the active table (after a re-embed)
     // during this query cannot pair the new table with the old model.
     const store = this.store.snapshot();

@@ -25,7 +25,7 @@ export function registerMaintenanceCommands(program: Command): void {
     .action(async (dest: string) => {
       const { backup } = await maintenance();
       const config = loadConfig(process.env);
-      const m = await backup(config.dataDir, dest, say, { databaseUrl: config.databaseUrl });
+      const m = await backup(config.dataDir, dest, say, { databaseUrl: config.databaseUrl, lanceDir: config.lanceDir, blobDir: config.blobDir });
       say(`backup written to ${dest} (${m.documents} documents; see backup.json)`);
     });
   program

@@ -273,10 +273,15 @@ export class ChunkStore {
    * An existing table keeps its layout: compare `store.vectors` with the model to know whether
    * vectors are usable.
    */
-  static async open(dir: string, wantVectors: VectorLayout | null, options: { table?: string; vectorIndex?: VectorIndexSettings } = {}): Promise<ChunkStore> {
+  static async open(
+    dir: string,
+    wantVectors: VectorLayout | null,
+    options: { table?: string; vectorIndex?: VectorIndexSettings; readIntervalMs?: number } = {},
+  ): Promise<ChunkStore> {
     makePrivateDir(dir);
-    // readConsistencyInterval 0: see writes of other processes (kb ingest beside kb serve) at once.
-    const db = await lancedb.connect(dir, { readConsistencyInterval: 0 });
+    // readConsistencyInterval 0 (the default, KB_LANCEDB_READ_INTERVAL_MS): every read checks for
+    // other processes' commits (kb ingest beside kb serve, replicas on a shared folder); in seconds.
+    const db = await lancedb.connect(dir, { readConsistencyInterval: (options.readIntervalMs ?? 0) / 1000 });
     const store = await ChunkStore.openOn(db, options.table ?? CHUNKS_TABLE, wantVectors, true, options.vectorIndex);
     await store.ensureIndexes();
     return store;
