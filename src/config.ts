@@ -202,6 +202,8 @@ const EnvSchema = z.object({
   KB_VECTOR_INDEX_EF: intFrom(400),
   /** Per mille of the table a viewer must be able to read for the index to be used; below, exact search. */
   KB_VECTOR_EXACT_BELOW_PERMILLE: intFrom(10),
+  /** Index candidates re-ranked by their full vectors, as a multiple of the results asked for (0: off). */
+  KB_VECTOR_REFINE: intFrom(2),
   /** Recurring folder syncs as JSON (see src/services/jobs/schedules.ts); default: <data>/sources.json if present. */
   KB_SYNC_SOURCES: z.string().optional(),
   /** Folders under which folder syncs may read, separated by the platform's path delimiter (":" on Linux). */
@@ -283,7 +285,7 @@ export interface Config {
   /** KB_OCR_PDF: OCR the PDF pages whose text layer is missing or garbled. */
   ocrPdf: boolean;
   optimizeIntervalS: number;
-  vectorIndex: { minRows: number; ef: number; exactBelowShare: number };
+  vectorIndex: { minRows: number; ef: number; exactBelowShare: number; refine: number };
   /** KB_SYNC_SOURCES, raw JSON. */
   syncSources: string | undefined;
   /** KB_SYNC_ROOTS: absolute folders syncs may read under; empty: only the operator may sync (see JobsService.syncFolder). */
@@ -498,7 +500,7 @@ function buildConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config>): Config
     ocrPictures: !/^(off|0|false|no)$/i.test(e.KB_OCR_PICTURES ?? ""),
     ocrPdf: !/^(off|0|false|no)$/i.test(e.KB_OCR_PDF ?? ""),
     optimizeIntervalS: e.KB_OPTIMIZE_INTERVAL_S,
-    vectorIndex: { minRows: e.KB_VECTOR_INDEX_MIN_ROWS, ef: Math.max(10, e.KB_VECTOR_INDEX_EF), exactBelowShare: e.KB_VECTOR_EXACT_BELOW_PERMILLE / 1000 },
+    vectorIndex: { minRows: e.KB_VECTOR_INDEX_MIN_ROWS, ef: Math.max(10, e.KB_VECTOR_INDEX_EF), exactBelowShare: e.KB_VECTOR_EXACT_BELOW_PERMILLE / 1000, refine: Math.max(0, e.KB_VECTOR_REFINE) },
     syncSources: e.KB_SYNC_SOURCES || undefined,
     syncRoots: syncRootsFrom(e.KB_SYNC_ROOTS),
     ...overrides,

@@ -224,7 +224,7 @@ export interface VectorIndexSettings {
   recheckMs?: number;
 }
 
-export const DEFAULT_VECTOR_INDEX: VectorIndexSettings = { minRows: 50_000, ef: 400, exactBelowShare: 0.01 };
+export const DEFAULT_VECTOR_INDEX: VectorIndexSettings = { minRows: 50_000, ef: 400, exactBelowShare: 0.01, refine: 2 };
 
 /** A viewer's readable share is re-counted at most this often (it changes with ACLs and ingestion, slowly). */
 const SHARE_TTL_MS = 60_000;
