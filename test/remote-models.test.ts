@@ -465,7 +465,7 @@ describe.skipIf(!HAS_GGUF)("the remote LLM provider (KB_LLM_URL) through the HTT
     const res = await t.fetchAs(kim, "/api/v1/ask", post({ question: "How many days of annual leave?" }));
     expect(res.status).toBe(502);
     const body = (await res.json()) as any;
-    expect(body.error).toEqual({ code: "llm_upstream", message: `model server ${ms.host} answered 500: CUDA out of memory` });
+    expect(body.error).toEqual({ code: "llm_upstream", message: `model server ${ms.host} answered 500: CUDA out of memory`, requestId: expect.any(String) });
     expect(JSON.stringify(body)).not.toContain(KEY);
   });
 

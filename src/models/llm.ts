@@ -32,6 +32,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { ChatHistoryItem, ChatWrapper, Llama, LlamaChat, LlamaContext, LlamaContextSequence, LlamaModel } from "node-llama-cpp";
+export { LlmBusyError, LlmClosedError, LlmTimeoutError, LlmUpstreamError } from "./llm-errors.ts";
+import { LlmBusyError, LlmClosedError, LlmTimeoutError } from "./llm-errors.ts";
+import { requestControl, waitInLine, type Waiter } from "./request-control.ts";
 
 export type LlmGpu = "auto" | "cuda" | "vulkan" | "metal" | false;
 /** "remote": an OpenAI-compatible server on the network (src/models/remote-llm.ts). */
@@ -136,43 +139,6 @@ export interface LlmProvider {
   close(): Promise<void>;
 }
 
-export class LlmBusyError extends Error {
-  override readonly name = "LlmBusyError";
-  constructor(readonly retryAfterSeconds: number, message = `the language model is busy; retry in ${retryAfterSeconds}s`) {
-    super(message);
-  }
-}
-
-export class LlmTimeoutError extends Error {
-  override readonly name = "LlmTimeoutError";
-  constructor(
-    readonly timeoutMs: number,
-    /** What was generated before the limit (already streamed through onToken). */
-    readonly partialText = "",
-  ) {
-    super(`the language model did not finish within ${timeoutMs} ms`);
-  }
-}
-
-/** A remote model server failed (error status, unreachable, a malformed answer); HTTP 502. */
-export class LlmUpstreamError extends Error {
-  override readonly name = "LlmUpstreamError";
-  constructor(
-    message: string,
-    /** The status the server answered, if it answered. */
-    readonly upstreamStatus?: number,
-  ) {
-    super(message);
-  }
-}
-
-export class LlmClosedError extends Error {
-  override readonly name = "LlmClosedError";
-  constructor() {
-    super("the language model was closed");
-  }
-}
-
 const DEFAULT_CONTEXT = 4096;
 const DEFAULT_QUEUE = 8;
 const DEFAULT_TIMEOUT_MS = 120_000;
@@ -193,11 +159,6 @@ interface Slot {
   busy: boolean;
 }
 
-interface Waiter {
-  grant(slot: Slot): void;
-  /** Taken out of the queue without a slot (timeout, abort, close). */
-  cancel(err: Error | null): void;
-}
 
 /**
  * Loads the GGUF model and returns a provider. Throws when the file is missing, no usable binary
@@ -293,7 +254,7 @@ export async function loadLlm(opts: LoadLlmOptions): Promise<LlmProvider> {
     ...(gpuFallback ? { gpuFallback } : {}),
   };
 
-  const queue: Waiter[] = [];
+  const queue: Waiter<Slot>[] = [];
   let closed = false;
   /** Per-request abort controllers, aborted on close(). */
   const controllers = new Set<AbortController>();
@@ -328,26 +289,13 @@ export async function loadLlm(opts: LoadLlmOptions): Promise<LlmProvider> {
     assertCapacity();
     opts.onGenerate?.(req.messages);
     const started = performance.now();
-    const limitMs = req.timeoutMs ?? timeoutMs;
-    // One controller per request, aborted by the timeout, the caller's signal or close().
-    // (Linked by hand rather than AbortSignal.any, which keeps listeners on long-lived signals.)
-    const ctl = new AbortController();
-    controllers.add(ctl);
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ctl.abort(new LlmTimeoutError(limitMs));
-    }, limitMs);
-    timer.unref?.();
-    const onCallerAbort = () => ctl.abort(req.signal?.reason);
-    if (req.signal?.aborted) onCallerAbort();
-    else req.signal?.addEventListener("abort", onCallerAbort, { once: true });
-    const signal = ctl.signal;
+    const control = requestControl(req, timeoutMs, controllers);
+    const { signal, limitMs } = control;
     const aborted = (): GenerateResult => ({ text: "", tokens: 0, stopReason: "abort", durationMs: performance.now() - started });
 
     try {
       if (signal.aborted) {
-        if (timedOut) throw new LlmTimeoutError(limitMs);
+        if (control.timedOut()) throw new LlmTimeoutError(limitMs);
         if (closed) throw new LlmClosedError();
         return aborted();
       }
@@ -355,31 +303,11 @@ export async function loadLlm(opts: LoadLlmOptions): Promise<LlmProvider> {
       let slot = freeSlot();
       if (slot) slot.busy = true;
       else {
-        slot = await new Promise<Slot | null>((resolve, reject) => {
-          const onAbort = () => {
-            const i = queue.indexOf(waiter);
-            if (i >= 0) queue.splice(i, 1);
-            if (timedOut) reject(new LlmTimeoutError(limitMs));
-            else resolve(null);
-          };
-          const waiter: Waiter = {
-            grant: (s) => {
-              signal.removeEventListener("abort", onAbort);
-              resolve(s);
-            },
-            cancel: (err) => {
-              signal.removeEventListener("abort", onAbort);
-              if (err) reject(err);
-              else resolve(null);
-            },
-          };
-          queue.push(waiter);
-          signal.addEventListener("abort", onAbort, { once: true });
-        }) ?? undefined;
+        slot = (await waitInLine(queue, control)) ?? undefined;
         if (!slot) return aborted();
       }
 
-      const p = run(slot, req, signal, started, () => timedOut, limitMs);
+      const p = run(slot, req, signal, started, control.timedOut, limitMs);
       running.add(p);
       try {
         return await p;
@@ -388,9 +316,7 @@ export async function loadLlm(opts: LoadLlmOptions): Promise<LlmProvider> {
         release(slot);
       }
     } finally {
-      clearTimeout(timer);
-      req.signal?.removeEventListener("abort", onCallerAbort);
-      controllers.delete(ctl);
+      control.dispose();
     }
   }
 

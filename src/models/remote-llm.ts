@@ -21,11 +21,9 @@
  */
 import { estimateTokens } from "./token-estimate.ts";
 import { endpointHost, postModelServer, RemoteModelError, sseData, type RemoteEndpoint } from "./remote-http.ts";
+import { LlmBusyError, LlmClosedError, LlmTimeoutError, LlmUpstreamError } from "./llm-errors.ts";
+import { requestControl, waitInLine, type Waiter } from "./request-control.ts";
 import {
-  LlmBusyError,
-  LlmClosedError,
-  LlmTimeoutError,
-  LlmUpstreamError,
   type GenerateRequest,
   type GenerateResult,
   type LlmInfo,
@@ -48,10 +46,6 @@ export interface RemoteLlmOptions extends RemoteEndpoint {
   onGenerate?: (messages: readonly LlmMessage[]) => void;
 }
 
-interface Waiter {
-  grant(): void;
-  cancel(err: Error | null): void;
-}
 
 interface ChatChunk {
   choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
@@ -83,7 +77,7 @@ export function createRemoteLlm(opts: RemoteLlmOptions): LlmProvider {
   };
 
   let active = 0;
-  const queue: Waiter[] = [];
+  const queue: Waiter<true>[] = [];
   let closed = false;
   const controllers = new Set<AbortController>();
   let avgDurationMs = 5_000;
@@ -103,7 +97,7 @@ export function createRemoteLlm(opts: RemoteLlmOptions): LlmProvider {
     const next = queue.shift();
     if (next) {
       active++;
-      next.grant();
+      next.grant(true);
     }
   }
 
@@ -111,61 +105,25 @@ export function createRemoteLlm(opts: RemoteLlmOptions): LlmProvider {
     assertCapacity();
     opts.onGenerate?.(req.messages);
     const started = performance.now();
-    const limitMs = req.timeoutMs ?? timeoutMs;
-    const ctl = new AbortController();
-    controllers.add(ctl);
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ctl.abort(new LlmTimeoutError(limitMs));
-    }, limitMs);
-    timer.unref?.();
-    const onCallerAbort = () => ctl.abort(req.signal?.reason);
-    if (req.signal?.aborted) onCallerAbort();
-    else req.signal?.addEventListener("abort", onCallerAbort, { once: true });
-    const signal = ctl.signal;
+    const control = requestControl(req, timeoutMs, controllers);
+    const { signal, limitMs } = control;
     const aborted = (text = "", tokens = 0): GenerateResult => ({ text, tokens, stopReason: "abort", durationMs: performance.now() - started });
 
     try {
       if (signal.aborted) {
-        if (timedOut) throw new LlmTimeoutError(limitMs);
+        if (control.timedOut()) throw new LlmTimeoutError(limitMs);
         if (closed) throw new LlmClosedError();
         return aborted();
       }
       if (active < maxConcurrent) active++;
-      else {
-        const granted = await new Promise<boolean>((resolve, reject) => {
-          const onAbort = () => {
-            const i = queue.indexOf(waiter);
-            if (i >= 0) queue.splice(i, 1);
-            if (timedOut) reject(new LlmTimeoutError(limitMs));
-            else resolve(false);
-          };
-          const waiter: Waiter = {
-            grant: () => {
-              signal.removeEventListener("abort", onAbort);
-              resolve(true);
-            },
-            cancel: (err) => {
-              signal.removeEventListener("abort", onAbort);
-              if (err) reject(err);
-              else resolve(false);
-            },
-          };
-          queue.push(waiter);
-          signal.addEventListener("abort", onAbort, { once: true });
-        });
-        if (!granted) return aborted();
-      }
+      else if (!(await waitInLine(queue, control))) return aborted();
       try {
-        return await run(req, signal, started, () => timedOut, limitMs);
+        return await run(req, signal, started, control.timedOut, limitMs);
       } finally {
         release();
       }
     } finally {
-      clearTimeout(timer);
-      req.signal?.removeEventListener("abort", onCallerAbort);
-      controllers.delete(ctl);
+      control.dispose();
     }
   }
 
