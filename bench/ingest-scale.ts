@@ -11,7 +11,7 @@
  * vectors computed once, before either clock starts.
  *
  * The large table is a COPY of the one `npm run bench:scale -- --chunks 1000000` builds
- * (<tmp>/kb-bench-scale-1000000: 384-d hashed TF-IDF vectors, FTS, access, id and vector
+ * (<tmp>/kb-bench-scale-v2-1000000: 384-d hashed TF-IDF vectors, FTS, access, id and vector
  * indexes); `--into` names the copy (default <tmp>/kb-bench-ingest-scale-1m), made with `cp -r`
  * when missing. The original is never written. Each round writes the documents under new ids
  * (inserts, as new documents are), so the copy grows by a few thousand chunks per run.
@@ -32,7 +32,7 @@ const arg = (name: string, fallback: string) => {
   return i >= 0 ? process.argv[i + 1]! : fallback;
 };
 const SHARED = path.resolve(import.meta.dirname, "../../shared/data");
-const ORIGINAL = path.join(os.tmpdir(), "kb-bench-scale-1000000");
+const ORIGINAL = path.join(os.tmpdir(), "kb-bench-scale-v2-1000000");
 const INTO = path.resolve(arg("into", path.join(os.tmpdir(), "kb-bench-ingest-scale-1m")));
 const DOCS = Number(arg("docs", "1000"));
 const REPEAT = Number(arg("repeat", "3"));
