@@ -55,3 +55,19 @@ export interface ChainedRow {
 export function auditRowHash(prev: string, row: ChainedRow): string {
   return sha256(canonicalJson([prev, row.id, row.at, row.actor, row.action, row.target, row.outcome, detailsDigest(row.details)]));
 }
+
+/**
+ * The row an append stores for `event` as row `id` (the time is now): what it will read back, so
+ * its hash is computed before the insert (details as JSON keeps them: no undefined, dates as strings).
+ */
+export function newChainedRow(id: number, event: { actor?: string | null; action: string; target?: string | null; outcome?: string; details?: Record<string, unknown> | null }): ChainedRow {
+  return {
+    id,
+    at: new Date().toISOString(),
+    actor: event.actor ?? null,
+    action: event.action,
+    target: event.target ?? null,
+    outcome: event.outcome ?? "ok",
+    details: event.details == null ? null : (JSON.parse(JSON.stringify(event.details)) as Record<string, unknown>),
+  };
+}

@@ -4,7 +4,7 @@
  */
 import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import { newId } from "../ids.ts";
-import { AUDIT_ANCHOR_KEY, auditRowHash, GENESIS } from "../audit-chain.ts";
+import { AUDIT_ANCHOR_KEY, auditRowHash, GENESIS, newChainedRow } from "../audit-chain.ts";
 import type {
   AuditChainAnchor,
   AuditChainRow,
@@ -59,16 +59,7 @@ export class PgAuditRepo implements AuditStore {
       }
       const prev = last ? last.hash! : ((await this.chainAnchor())?.hash ?? GENESIS);
       const next = await q.execute<{ id: string }>(sql`SELECT nextval(pg_get_serial_sequence('audit_events', 'id')) AS id`);
-      const row: Omit<AuditChainRow, "hash"> = {
-        id: Number(next.rows[0]!.id),
-        at: new Date().toISOString(),
-        actor: event.actor ?? null,
-        action: event.action,
-        target: event.target ?? null,
-        outcome: event.outcome ?? "ok",
-        // As it will read back: what JSON keeps of it (no undefined, dates as strings).
-        details: event.details == null ? null : (JSON.parse(JSON.stringify(event.details)) as Record<string, unknown>),
-      };
+      const row = newChainedRow(Number(next.rows[0]!.id), event) as Omit<AuditChainRow, "hash">;
       const hash = auditRowHash(prev, row);
       await q.insert(auditEvents).values({ ...row, outcome: row.outcome as AuditRow["outcome"], hash });
       return { ...row, hash };

@@ -8,7 +8,7 @@
  * the chain never forks.
  */
 import { and, asc, desc, eq, gt, gte, isNotNull, lt, lte, sql, type SQL } from "drizzle-orm";
-import { AUDIT_ANCHOR_KEY, auditRowHash, GENESIS } from "../audit-chain.ts";
+import { AUDIT_ANCHOR_KEY, auditRowHash, GENESIS, newChainedRow } from "../audit-chain.ts";
 import type { AuditChainAnchor, AuditChainRow, AuditQuery, AuditRow, NewAuditEvent } from "../metadata.ts";
 import type { Db } from "./db.ts";
 import { auditEvents } from "./schema.ts";
@@ -51,16 +51,7 @@ export class AuditRepo {
         }
         const prev = last ? last.hash! : (this.chainAnchor()?.hash ?? GENESIS);
         const used = (this.db.$client.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'audit_events'").get() as { seq: number } | undefined)?.seq ?? 0;
-        const row: Omit<AuditChainRow, "hash"> = {
-          id: Math.max(used, last?.id ?? 0) + 1,
-          at: new Date().toISOString(),
-          actor: event.actor ?? null,
-          action: event.action,
-          target: event.target ?? null,
-          outcome: event.outcome ?? "ok",
-          // As it will read back: what JSON keeps of it (no undefined, dates as strings).
-          details: event.details == null ? null : (JSON.parse(JSON.stringify(event.details)) as Record<string, unknown>),
-        };
+        const row = newChainedRow(Math.max(used, last?.id ?? 0) + 1, event) as Omit<AuditChainRow, "hash">;
         const hash = auditRowHash(prev, row);
         this.db.insert(auditEvents).values({ ...row, hash }).run();
         return { ...row, hash };
