@@ -22,47 +22,13 @@ import { createRemoteLlm } from "../src/models/remote-llm.ts";
 import { ingestNow, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
 import { startModelServer, type ModelServer } from "./helpers/openai-compatible-server.ts";
 import { GGUF, HAS_GGUF, NO_GGUF_REASON } from "./llm/fixtures.ts";
+import { readSse } from "./helpers/sse.ts";
 
 if (!HAS_GGUF) console.warn(`${NO_GGUF_REASON} (remote chat-completion tests; the embedding tests still run)`);
 
 const EMBED = { modelsDir: process.env.KB_TEST_EMBED_MODELS_DIR!, model: process.env.KB_TEST_EMBED_MODEL! };
 const KEY = "sk-test-remote-key-3f9a";
 const post = (body: unknown) => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-
-interface SseEvent {
-  event: string;
-  data: any;
-}
-
-/** SSE events of a fetch response; `until` returning true stops reading (the body stays open). */
-async function readSse(res: Response, until: (e: SseEvent) => boolean = () => false): Promise<SseEvent[]> {
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  const events: SseEvent[] = [];
-  let buf = "";
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return events;
-    buf += decoder.decode(value, { stream: true });
-    let i: number;
-    while ((i = buf.indexOf("\n\n")) >= 0) {
-      const block = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1] ?? "message";
-      const data = block
-        .split("\n")
-        .filter((l) => l.startsWith("data: "))
-        .map((l) => l.slice(6))
-        .join("\n");
-      const e = { event, data: data === "[DONE]" ? data : JSON.parse(data) };
-      events.push(e);
-      if (until(e)) {
-        reader.releaseLock();
-        return events;
-      }
-    }
-  }
-}
 
 async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const t0 = performance.now();

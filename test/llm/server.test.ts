@@ -20,6 +20,7 @@ import { loadLlm, type LlmMessage, type LlmProvider } from "../../src/models/llm
 import { openKb } from "../../src/services/container.ts";
 import { ingestNow, startTestServer, writeFiles, type TestServer } from "../helpers/kb.ts";
 import { GGUF, HAS_GGUF, NO_GGUF_REASON } from "./fixtures.ts";
+import { readSse } from "../helpers/sse.ts";
 
 if (!HAS_GGUF) console.warn(NO_GGUF_REASON);
 
@@ -39,41 +40,6 @@ async function seed(t: TestServer): Promise<string> {
     { source: "salaries.txt", path: files[2]!, allow: ["group:hr"] },
   ]);
   return documents.find((d: { source: string }) => d.source === "salaries.txt")!.id;
-}
-
-interface SseEvent {
-  event: string;
-  data: any;
-}
-
-/** Reads SSE events from a fetch response as they arrive; `until` returning true stops reading (the body stays open). */
-async function readSse(res: Response, until: (e: SseEvent, all: SseEvent[]) => boolean = () => false): Promise<SseEvent[]> {
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  const events: SseEvent[] = [];
-  let buf = "";
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return events;
-    buf += decoder.decode(value, { stream: true });
-    let i: number;
-    while ((i = buf.indexOf("\n\n")) >= 0) {
-      const block = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1] ?? "message";
-      const data = block
-        .split("\n")
-        .filter((l) => l.startsWith("data: "))
-        .map((l) => l.slice(6))
-        .join("\n");
-      const e = { event, data: data === "[DONE]" ? data : JSON.parse(data) };
-      events.push(e);
-      if (until(e, events)) {
-        reader.releaseLock();
-        return events;
-      }
-    }
-  }
 }
 
 async function waitFor(cond: () => boolean, timeoutMs: number): Promise<number> {
