@@ -26,7 +26,21 @@ export interface AnswerEvalOptions {
   heldOut?: number;
   /** Every n-th article title is held out of the index. Default 5. */
   holdOutEvery?: number;
+  /**
+   * Only questions on the articles of one half ("tune": the half the extractive answerer's
+   * weights were fitted on, "report": the other), split by a hash of the article title.
+   */
+  split?: DevSplit;
   onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+export type DevSplit = "tune" | "report";
+
+/** The half of the dev data an article title belongs to (FNV-1a of the title, even → tune). */
+export function devSplitOf(title: string): DevSplit {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < title.length; i++) h = Math.imul(h ^ title.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % 2 === 0 ? "tune" : "report";
 }
 
 export interface AnswerEvalReport {
@@ -64,8 +78,10 @@ export async function runAnswerEval(kb: Kb, dataset: QaDataset, options: AnswerE
   const { toQaId } = await ingestQaDocuments(kb, kept, options.onProgress);
   const asker = await evalAsker(kb);
   const withAnswers = (q: QaQuestion) => (q.answers?.length ?? 0) > 0;
-  const answerable = spread(dataset.questions.filter((q) => withAnswers(q) && q.relevantDocumentIds.every((id) => keptIds.has(id))), options.answerable ?? 1000);
-  const heldOut = spread(dataset.questions.filter((q) => q.relevantDocumentIds.every((id) => heldIds.has(id))), options.heldOut ?? 300);
+  const titleOf = new Map(dataset.documents.map((d) => [d.id, d.title]));
+  const inSplit = (q: QaQuestion) => !options.split || q.relevantDocumentIds.every((id) => devSplitOf(titleOf.get(id) ?? "") === options.split);
+  const answerable = spread(dataset.questions.filter((q) => withAnswers(q) && inSplit(q) && q.relevantDocumentIds.every((id) => keptIds.has(id))), options.answerable ?? 1000);
+  const heldOut = spread(dataset.questions.filter((q) => inSplit(q) && q.relevantDocumentIds.every((id) => heldIds.has(id))), options.heldOut ?? 300);
 
   const report: AnswerEvalReport = {
     mode: `${kb.retriever.mode} retrieval, ${kb.ask.answerMode} answers`,

@@ -1,6 +1,7 @@
 /**
- * The extractive answerer: with no language model, the answer is the source sentences that
- * best cover the question's terms, each cited. It never writes a sentence of its own beyond
+ * The extractive answerer: with no language model, the answer is the source sentences most
+ * likely to answer the question (its terms, the kind of value it asks for: SENTENCE_FEATURES),
+ * each cited. It never writes a sentence of its own beyond
  * a short lead-in, so it cannot invent facts; when no sentence covers enough of the question
  * it says it found no answer.
  *
@@ -13,8 +14,9 @@
  * (KorQuAD) and 56% to 84% (SQuAD), while the first quoted sentence held the reference answer for
  * 76% instead of 80% (KorQuAD) and 64% instead of 71% (SQuAD) of the supported ones.
  */
-import { passageTerms, queryTerms, type Lang } from "../../domain/analysis/index.ts";
+import { detectLanguage, passageTerms, queryTerms, type Lang } from "../../domain/analysis/index.ts";
 import { splitSentences } from "../../domain/analysis/sentences.ts";
+import { expectedAnswerType, holdsAnswerOfType } from "../../domain/grounding/answer-type.ts";
 import type { AnswerEvent, AnswerRequest, AnswerSource, Answerer, Citation } from "./types.ts";
 
 /** Share of the question's (IDF-weighted) terms a sentence must contain to count as an answer. */
@@ -43,6 +45,7 @@ interface Candidate {
   passageCoverage: number;
   /** Distinct terms of the question. */
   questionTerms: number;
+  features: SentenceFeatures;
   score: number;
 }
 
@@ -59,17 +62,73 @@ function looksLikeHeading(sentence: string): boolean {
   return sentence.length < 25 && !/[.!?。다요음함죠까]["')\]]*$/.test(sentence);
 }
 
-export function selectSentences(question: string, sources: AnswerSource[]): Candidate[] {
+/**
+ * What the score of a candidate sentence is made of (each 0..1 except where said):
+ * - `coverage`: the question's terms it contains, weighted by their rarity among the candidates;
+ * - `answerType`: it holds a value of the kind the question asks for (a date for "언제", a
+ *   number for "how many") that the question does not (1/0); `typeMissing`: the question asks
+ *   for a kind and the sentence holds none (1/0);
+ * - `novelty`: the share of its terms the question does not have (a sentence that only restates
+ *   the question answers nothing);
+ * - `order`: the share of the question's adjacent term pairs that stand in the same order in the
+ *   sentence (questions paraphrase the answering sentence around its answer);
+ * - `proximity`: matched question terms divided by the span of sentence terms they spread over;
+ * - `rank`: 1 / (the passage's retrieval rank + 1); `first`: it opens its passage (1/0);
+ * - `length`: log of its length in characters, divided by 6;
+ * - `characters`: the share of the question's character trigrams (spaces removed) it contains:
+ *   catches paraphrases the analyzed terms miss (Korean endings, numbers written together);
+ * - `previous`: the coverage of the sentence before it in its passage (an answer that names
+ *   the subject of the sentence before: "그는 …").
+ */
+export const SENTENCE_FEATURES = ["coverage", "answerType", "typeMissing", "novelty", "order", "proximity", "rank", "first", "length", "characters", "previous"] as const;
+export type SentenceFeatures = Record<(typeof SENTENCE_FEATURES)[number], number>;
+
+/**
+ * Weights of the features above: a listwise logistic model (softmax over a question's candidate
+ * sentences) of "this sentence contains the reference answer", fitted by `npm run bench:fit-answers` on one half of KorQuAD 1.0 dev and SQuAD 1.1 dev (articles split by a hash of
+ * their title; sources as retrieved for each question), reported on the other half
+ * (docs/benchmarks.md, "Answer quality"). Only the order matters: the gate that decides between
+ * an answer and "I don't know" stays on `coverage` (MIN_COVERAGE / MIN_PASSAGE_COVERAGE).
+ */
+export const SCORE_WEIGHTS: SentenceFeatures = {
+  coverage: 4.79,
+  answerType: 0.751,
+  typeMissing: -0.751,
+  novelty: -1.069,
+  order: 0.409,
+  proximity: 0.124,
+  rank: 2.051,
+  first: -0.082,
+  length: -0.965,
+  characters: 3.887,
+  previous: 0.794,
+};
+
+/** Further sentences are quoted when their score is within this of the best one's (log-odds). */
+export const NEXT_SENTENCE_MARGIN = 1.5;
+
+/** The sentence's score: the log-odds, up to a constant shared by all candidates, that it holds the answer. */
+export function scoreOf(f: SentenceFeatures, weights: SentenceFeatures = SCORE_WEIGHTS): number {
+  let z = 0;
+  for (const k of SENTENCE_FEATURES) z += weights[k] * f[k];
+  return z;
+}
+
+export function selectSentences(question: string, sources: AnswerSource[], lang: Lang = detectLanguage(question)): Candidate[] {
   const qTerms = [...new Set(queryTerms(question))];
+  const answerType = expectedAnswerType(question, lang);
   if (qTerms.length === 0) return [];
-  const sentences: { source: AnswerSource; sentence: string; terms: Set<string>; rank: number }[] = [];
+  const sentences: { source: AnswerSource; sentence: string; terms: Set<string>; sequence: string[]; rank: number; first: boolean }[] = [];
   const passageTermSets = new Map<AnswerSource, Set<string>>();
   sources.slice(0, MAX_SOURCES).forEach((source, rank) => {
     passageTermSets.set(source, new Set([...passageTerms(source.text), ...passageTerms(source.title)]));
+    let first = true;
     for (const s of splitSentences(source.text)) {
       const sentence = s.trim();
       if (sentence.length > MAX_SENTENCE_CHARS || looksLikeHeading(sentence)) continue;
-      sentences.push({ source, sentence, terms: new Set(passageTerms(sentence)), rank });
+      const sequence = passageTerms(sentence);
+      sentences.push({ source, sentence, terms: new Set(sequence), sequence, rank, first });
+      first = false;
     }
   });
   if (sentences.length === 0) return [];
@@ -83,12 +142,52 @@ export function selectSentences(question: string, sources: AnswerSource[]): Cand
   if (total === 0) return [];
   const coverageOf = (terms: Set<string>) => qTerms.reduce((sum, t) => sum + (terms.has(t) ? weight.get(t)! : 0), 0) / total;
   const passageCoverage = new Map([...passageTermSets].map(([source, terms]) => [source, coverageOf(terms)]));
+  const asked = new Set(qTerms);
+  const pairs = qTerms.slice(1).map((t, i) => [qTerms[i]!, t] as const);
+  const trigrams = characterTrigrams(question);
   return sentences
-    .map((s) => {
-      const coverage = coverageOf(s.terms);
-      return { source: s.source, sentence: s.sentence, coverage, passageCoverage: passageCoverage.get(s.source)!, questionTerms: qTerms.length, score: coverage + 0.05 / (s.rank + 1) };
+    .map((s, i) => {
+      const previous = i > 0 && !s.first ? coverageOf(sentences[i - 1]!.terms) : 0;
+      const features = sentenceFeatures(s, { question, lang, answerType, asked, pairs, trigrams, coverage: coverageOf(s.terms), previous });
+      return { source: s.source, sentence: s.sentence, coverage: features.coverage, passageCoverage: passageCoverage.get(s.source)!, questionTerms: qTerms.length, features, score: scoreOf(features) };
     })
     .sort((a, b) => b.score - a.score);
+}
+
+function sentenceFeatures(
+  s: { sentence: string; terms: Set<string>; sequence: string[]; rank: number; first: boolean },
+  q: { question: string; lang: Lang; answerType: ReturnType<typeof expectedAnswerType>; asked: Set<string>; pairs: (readonly [string, string])[]; trigrams: Set<string>; coverage: number; previous: number },
+): SentenceFeatures {
+  const own = characterTrigrams(s.sentence);
+  const typed = holdsAnswerOfType(s.sentence, q.question, q.answerType, q.lang);
+  const novel = s.terms.size === 0 ? 0 : [...s.terms].filter((t) => !q.asked.has(t)).length / s.terms.size;
+  const position = new Map<string, number>();
+  s.sequence.forEach((t, i) => position.has(t) || position.set(t, i));
+  const inOrder = q.pairs.filter(([a, b]) => position.has(a) && position.has(b) && position.get(a)! < position.get(b)!).length;
+  const matched = s.sequence.map((t, i) => (q.asked.has(t) ? i : -1)).filter((i) => i >= 0);
+  const distinctMatched = new Set(matched.map((i) => s.sequence[i])).size;
+  const span = matched.length ? matched[matched.length - 1]! - matched[0]! + 1 : 0;
+  return {
+    coverage: q.coverage,
+    answerType: typed ? 1 : 0,
+    typeMissing: q.answerType !== "other" && !typed ? 1 : 0,
+    novelty: novel,
+    order: q.pairs.length ? inOrder / q.pairs.length : 0,
+    proximity: span ? distinctMatched / span : 0,
+    rank: 1 / (s.rank + 1),
+    first: s.first ? 1 : 0,
+    length: Math.log(1 + s.sentence.length) / 6,
+    characters: q.trigrams.size ? [...q.trigrams].filter((t) => own.has(t)).length / q.trigrams.size : 0,
+    previous: q.previous,
+  };
+}
+
+/** Character trigrams of the text's letters and digits, lower-cased (question words and all). */
+function characterTrigrams(text: string): Set<string> {
+  const chars = [...text.normalize("NFKC").toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "")];
+  const out = new Set<string>();
+  for (let i = 0; i + 3 <= chars.length; i++) out.add(chars.slice(i, i + 3).join(""));
+  return out;
 }
 
 export class ExtractiveAnswerer implements Answerer {
@@ -98,7 +197,7 @@ export class ExtractiveAnswerer implements Answerer {
     yield { type: "sources", sources: request.sources };
     // The best-scoring sentence whose passage supports the question (a loosely related passage
     // may hold a higher-scoring sentence).
-    const ranked = selectSentences(request.retrievalQuery ?? request.question, request.sources).filter(supported);
+    const ranked = selectSentences(request.retrievalQuery ?? request.question, request.sources, request.language).filter(supported);
     const best = ranked[0];
     if (!best) {
       const text = NO_ANSWER[request.language];
@@ -108,7 +207,7 @@ export class ExtractiveAnswerer implements Answerer {
     }
     const chosen: Candidate[] = [];
     for (const c of ranked) {
-      if (chosen.length >= MAX_SENTENCES || c.score < best.score * 0.7) break;
+      if (chosen.length >= MAX_SENTENCES || c.score < best.score - NEXT_SENTENCE_MARGIN) break;
       if (chosen.some((x) => x.sentence === c.sentence)) continue;
       chosen.push(c);
     }
