@@ -27,13 +27,14 @@ import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { searchRoutes } from "./routes/search.ts";
+import { mcpRoutes } from "./routes/mcp.ts";
 import { createScimRoutes } from "./routes/scim/index.ts";
 import { isStaticFile, webAppHandler } from "./web.ts";
 
 const JSON_LIMIT = 1024 * 1024;
 
-/** Where authentication runs (requireAuth for /api and /v1, SCIM tokens for /scim/v2); everything else is public. */
-const isBehindAuth = (path: string) => /^\/(api|v1|scim\/v2)(\/|$)/.test(path);
+/** Where authentication runs (requireAuth for /api, /v1 and /mcp, SCIM tokens for /scim/v2); everything else is public. */
+const isBehindAuth = (path: string) => /^\/(api|v1|mcp|scim\/v2)(\/|$)/.test(path);
 /** /api routes answered without authentication: sign-in and its providers (routes/auth.ts), single sign-on (routes/oidc.ts). */
 const isPublicApi = (path: string) => PUBLIC_AUTH_PATHS.includes(path) || isPublicOidcPath(path);
 /**
@@ -118,6 +119,11 @@ export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv>
   app.use("/v1/*", requireAuth(unauthenticated), limiter, bodyLimit({ maxSize: JSON_LIMIT, onError: tooLarge(JSON_LIMIT) }));
   app.use("/v1/*", async (c, next) => (isHeavy(c) ? shed(c, next) : next()));
   app.route("/v1", openaiRoutes);
+
+  // The MCP server (routes/mcp.ts): bearer tokens only, the same limits; every POST may be a tool call.
+  app.use("/mcp", requireAuth(unauthenticated), limiter, bodyLimit({ maxSize: JSON_LIMIT, onError: tooLarge(JSON_LIMIT) }));
+  app.use("/mcp", async (c, next) => (c.req.method === "POST" ? shed(c, next) : next()));
+  app.route("/mcp", mcpRoutes());
 
   app.route("/api/v1", documentRoutes);
   app.route("/api/v1", jobRoutes);
