@@ -17,6 +17,10 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ingestNow, startTestServer, withoutRequestId, writeFiles, type TestServer } from "./helpers/kb.ts";
+import { startModelServer, type ModelServer } from "./helpers/openai-compatible-server.ts";
+import { GGUF, HAS_GGUF, NO_GGUF_REASON } from "./llm/fixtures.ts";
+
+if (!HAS_GGUF) console.warn(`${NO_GGUF_REASON} (MCP cancellation tests; the rest still run)`);
 
 const KB = path.resolve("bin/kb.js");
 const run = promisify(execFile);
@@ -188,6 +192,20 @@ describe("MCP over Streamable HTTP (/mcp)", () => {
     expect((await t.fetchAs(kim, "/mcp", { method: "GET", headers: { accept: "text/event-stream" } })).status).toBe(405);
   });
 
+  it("applies the token's rate limit as the API does: 429 + Retry-After", async () => {
+    const { token } = await t.kb.accounts.createToken("lee", { rateLimitPerMinute: 3 });
+    const list = () =>
+      t.fetchAs(token, "/mcp", {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" }),
+      });
+    for (let i = 0; i < 3; i++) expect((await list()).status).toBe(200);
+    const res = await list();
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+
   it("audits every call, with the MCP channel", async () => {
     const client = await connect(kim);
     const before = (await t.kb.audit.repository.query({ actor: "user:kim", limit: 1 }))[0]?.id ?? 0;
@@ -354,5 +372,68 @@ describe("MCP over stdio (kb mcp)", () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const t0 = performance.now();
+  while (!cond()) {
+    if (performance.now() - t0 > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe.skipIf(!HAS_GGUF)("ask's cancellation, with a model that would write forever (stories260K behind an OpenAI-compatible server)", () => {
+  let ms: ModelServer;
+  let s: TestServer;
+  let token: string;
+
+  beforeAll(async () => {
+    ms = await startModelServer({ gguf: GGUF });
+    s = await startTestServer({ llmRemote: { url: ms.baseUrl, model: ms.chatModel, apiKey: undefined }, modelHosts: [ms.host], llmContextSize: 2048, llmMaxTokens: 24 }, { llmAnswer: { streamIntervalMs: 0 } });
+    token = await s.tokenFor("kim", "viewer");
+    const files = writeFiles(path.join(s.dir, "docs"), { "vpn.txt": DOCS["public/vpn-guide.txt"] });
+    expect((await ingestNow(s.kb, [{ source: "vpn.txt", path: files[0]! }])).job.status).toBe("succeeded");
+    ms.knobs.forceIgnoreEos = true;
+    ms.knobs.forceMaxTokens = 1_000_000;
+  });
+  afterAll(async () => {
+    await s?.close();
+    await ms?.close();
+  });
+
+  const streamingAsk = async (onDelta: (client: Client, ac: AbortController) => void) => {
+    const client = new Client({ name: "mcp-cancel-test", version: "1" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${s.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    const ac = new AbortController();
+    let deltas = 0;
+    const call = client.callTool({ name: "ask", arguments: { question: "What should I do if the VPN connection drops?" } }, undefined, {
+      signal: ac.signal,
+      timeout: 60_000,
+      onprogress: (p) => {
+        if (!/passages found/.test(p.message ?? "") && ++deltas === 2) onDelta(client, ac);
+      },
+    });
+    return { client, call, deltas: () => deltas };
+  };
+
+  it("stops the answer when the client cancels the call (notifications/cancelled)", async () => {
+    const cancelled = ms.stats.cancelled;
+    const before = (await s.kb.audit.repository.query({ action: "ask", limit: 1 }))[0]?.id ?? 0;
+    const { client, call } = await streamingAsk((_c, ac) => ac.abort("enough"));
+    await expect(call).rejects.toThrow(/enough|abort/i);
+    await waitFor(() => ms.stats.cancelled === cancelled + 1 && ms.stats.active === 0, "the model server saw the generation go away");
+    await waitFor(() => s.kb.llm!.stats().active === 0, "the provider freed its slot");
+    // The ask is audited once.
+    const rows = (await s.kb.audit.repository.query({ action: "ask", limit: 5 })).filter((r) => r.id > before);
+    expect(rows.map((r) => r.details?.via)).toEqual(["mcp"]);
+    await client.close();
+  });
+
+  it("stops the answer when the client goes away", async () => {
+    const cancelled = ms.stats.cancelled;
+    const { call } = await streamingAsk((client) => void client.close());
+    await call.catch(() => {});
+    await waitFor(() => ms.stats.cancelled === cancelled + 1 && ms.stats.active === 0, "the model server saw the generation go away");
   });
 });
