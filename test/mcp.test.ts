@@ -14,7 +14,9 @@ import fc from "fast-check";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { createMcpServer } from "../src/mcp/server.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ingestNow, startTestServer, withoutRequestId, writeFiles, type TestServer } from "./helpers/kb.ts";
 import { startModelServer, type ModelServer } from "./helpers/openai-compatible-server.ts";
@@ -225,17 +227,47 @@ describe("MCP over Streamable HTTP (/mcp)", () => {
     expect(rows[1]!.details?.conversationId).toBeUndefined();
   });
 
-  it("keeps a token to its scopes: a search-only token is refused ask, audited as auth.scope_denied", async () => {
+  it("keeps a token to its scopes: a search-only token is offered search alone, and refused the rest", async () => {
     const { token } = await t.kb.accounts.createToken("lee", { scopes: ["search"] });
     const client = await connect(token);
+    expect((await client.listTools()).tools.map((x) => x.name)).toEqual(["search"]);
     expect(structured(await call(client, "search", { query: "VPN" })).results.length).toBeGreaterThan(0);
+    for (const [name, args] of [
+      ["ask", { question: "VPN connection drops" }],
+      ["get_document_page", { documentId: ids["public/vpn-guide.txt"], page: 1 }],
+      ["list_sources", {}],
+    ] as const) {
+      const refused = await call(client, name, args);
+      expect(refused.isError).toBe(true);
+      expect(JSON.stringify(refused.content)).toMatch(new RegExp(`Tool ${name} disabled`));
+    }
+    const { token: reader } = await t.kb.accounts.createToken("lee", { scopes: ["read_documents"] });
+    expect((await (await connect(reader)).listTools()).tools.map((x) => x.name).sort()).toEqual(["get_document_page", "list_sources"]);
+    // Nothing answered, nothing audited as done.
+    const rows = await t.kb.audit.repository.query({ actor: "user:lee", action: "ask", limit: 50 });
+    expect(rows.filter((r) => r.details?.via === "mcp" && r.details?.question === "VPN connection drops")).toEqual([]);
+  });
+});
+
+describe("a call refused by the service", () => {
+  it("is the API's scope_denied, audited as auth.scope_denied (a tool listed before the caller's rights shrank)", async () => {
+    // As in a long-running `kb mcp` whose actor is authenticated again at each call: listed for
+    // the whole role, called with a search-only token's actor.
+    const { token } = await t.kb.accounts.createToken("lee", { scopes: ["search"] });
+    const narrowed = (await t.kb.accounts.authenticate(token))!.actor;
+    const whole = (await t.kb.accounts.authenticate(lee))!.actor;
+    const server = createMcpServer(t.kb, { actor: async () => narrowed, listedFor: whole, via: "mcp-test", request: "test" });
+    const [a, b] = InMemoryTransport.createLinkedPair();
+    await server.connect(a);
+    const client = new Client({ name: "in-memory", version: "1" });
+    await client.connect(b);
+    clients.push(client);
     const refused = await call(client, "ask", { question: "VPN connection drops" });
     expect(refused.isError).toBe(true);
     expect((refused.structuredContent as any).error.code).toBe("scope_denied");
-    const page = await call(client, "get_document_page", { documentId: ids["public/vpn-guide.txt"], page: 1 });
-    expect((page.structuredContent as any).error.code).toBe("scope_denied");
     const denied = await t.kb.audit.repository.query({ action: "auth.scope_denied", actor: "user:lee", limit: 5 });
-    expect(denied.map((r) => r.details?.via)).toEqual(["mcp", "mcp"]);
+    expect(denied[0]!.details).toMatchObject({ via: "mcp-test", scopes: ["search"] });
+    expect(denied[0]!.target).toBe("test");
   });
 });
 

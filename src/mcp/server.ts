@@ -14,7 +14,7 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "@hono/zod-openapi";
-import { ForbiddenError, type Actor } from "../../policies/index.ts";
+import { can, DocumentCollection, ForbiddenError, type Actor } from "../../policies/index.ts";
 import type { Kb } from "../services/container.ts";
 import { ServiceError } from "../services/errors.ts";
 import type { AnswerEvent } from "../services/answer/types.ts";
@@ -32,6 +32,12 @@ export interface McpCaller {
    * Throws `McpAuthError` when it no longer authenticates.
    */
   actor(): Promise<Actor>;
+  /**
+   * The actor the tool list is made for: a tool is offered only when this actor may use it
+   * (its role and its token's scopes: a search-only token is offered `search`). Each call is
+   * still authorized by the service with the actor of the call.
+   */
+  listedFor: Actor;
   /** The channel recorded in audit events ("mcp" over HTTP, "mcp-stdio"). */
   via: string;
   /** What a refusal (403) is recorded against in the audit log, as the HTTP handler records `METHOD /path`. */
@@ -119,15 +125,17 @@ export function createMcpServer(kb: Kb, caller: McpCaller): McpServer {
     }
   };
 
+  /** The collection action each tool's service method authorizes first. */
+  const offers = (action: "list" | "ask" | "read") => can(caller.listedFor, action, DocumentCollection, null);
   const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
 
-  server.registerTool(
+  const search = server.registerTool(
     "search",
     { title: "Search documents / 문서 검색", description: DESCRIPTIONS.search, inputSchema: SearchRequestFields, outputSchema: SearchResponse, annotations: readOnly },
     ({ query, topK, scope }) => run(async (actor) => searchResponse(await kb.search.search(actor, query, { topK: topK ?? 10, scope, via: caller.via }))),
   );
 
-  server.registerTool(
+  const ask = server.registerTool(
     "ask",
     {
       title: "Ask with citations / 인용과 함께 질문",
@@ -166,7 +174,7 @@ export function createMcpServer(kb: Kb, caller: McpCaller): McpServer {
       }),
   );
 
-  server.registerTool(
+  const page = server.registerTool(
     "get_document_page",
     {
       title: "Read a document page / 문서 페이지 읽기",
@@ -181,11 +189,21 @@ export function createMcpServer(kb: Kb, caller: McpCaller): McpServer {
     ({ documentId, page }) => run(async (actor) => ({ ...(await kb.documents.page(actor, documentId, page, { via: caller.via })) })),
   );
 
-  server.registerTool(
+  const sources = server.registerTool(
     "list_sources",
     { title: "List folders and tags / 폴더와 태그 목록", description: DESCRIPTIONS.list_sources, inputSchema: {}, outputSchema: ListSourcesResponse, annotations: readOnly },
     () => run(async (actor) => ({ ...(await kb.documents.sources(actor, { via: caller.via })) })),
   );
 
+  // Registered, then disabled where not offered: a disabled tool is left out of tools/list and a
+  // call to it is refused, and the list handler exists even when nothing is offered.
+  for (const [tool, action] of [
+    [search, "list"],
+    [ask, "ask"],
+    [page, "read"],
+    [sources, "read"],
+  ] as const) {
+    if (!offers(action)) tool.disable();
+  }
   return server;
 }

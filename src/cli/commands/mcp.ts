@@ -35,8 +35,8 @@ export function registerMcpCommand(program: Command): void {
           }
           return auth.actor;
         };
-        await authenticate();
-        const server = createMcpServer(kb, { actor: authenticate, via: "mcp-stdio", request: "kb mcp" });
+        const listedFor = await authenticate();
+        const server = createMcpServer(kb, { actor: authenticate, listedFor, via: "mcp-stdio", request: "kb mcp" });
         const transport = new StdioServerTransport();
         const closed = new Promise<void>((resolve) => {
           transport.onclose = resolve;

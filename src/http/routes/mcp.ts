@@ -42,6 +42,7 @@ export function mcpRoutes(cancellations = new McpCancellations()): Hono<AppEnv> 
     }
     const server = createMcpServer(kb, {
       actor: async () => actor,
+      listedFor: actor,
       via: "mcp",
       request: `${c.req.method} ${c.req.path}`,
       // @hono/node-server aborts the request's signal when the client goes away before the answer is done.
