@@ -85,11 +85,12 @@ describe("MCP over Streamable HTTP (/mcp)", () => {
     for (const tool of tools) {
       expect(tool.inputSchema.type).toBe("object");
       expect(tool.outputSchema?.type).toBe("object");
-      // Each schema compiles (a draft-07 validator: the $schema line names 2020-12, whose keywords used here it shares).
+      // Each schema is draft-07 JSON Schema and compiles in a draft-07 validator.
       for (const schema of [tool.inputSchema, tool.outputSchema!]) {
-        const { $schema: _s, ...rest } = schema as Record<string, unknown>;
-        expect(() => ajv.compile(rest)).not.toThrow();
+        expect(schema.$schema).toBe("http://json-schema.org/draft-07/schema#");
+        expect(() => ajv.compile(schema)).not.toThrow();
       }
+      for (const [field, property] of Object.entries(tool.inputSchema.properties ?? {})) expect((property as { description?: string }).description, `${tool.name}.${field}`).toMatch(/[가-힣].*\/ [A-Za-z]/);
       expect(tool.description).toMatch(/[가-힣]/);
       expect(tool.description).toMatch(/[A-Za-z]{4,}/);
       expect(tool.annotations?.readOnlyHint).toBe(true);
@@ -97,7 +98,7 @@ describe("MCP over Streamable HTTP (/mcp)", () => {
     const search = tools.find((x) => x.name === "search")!;
     expect(Object.keys(search.inputSchema.properties ?? {}).sort()).toEqual(["query", "scope", "topK"]);
     expect(search.inputSchema.required).toEqual(["query"]);
-    const valid = new Ajv({ strict: false } as never).compile(Object.fromEntries(Object.entries(search.inputSchema).filter(([k]) => k !== "$schema")));
+    const valid = new Ajv({ strict: false } as never).compile(search.inputSchema);
     expect(valid({ query: "vpn", topK: 3 })).toBe(true);
     expect(valid({ topK: 3 })).toBe(false);
   });

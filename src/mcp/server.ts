@@ -20,7 +20,7 @@ import { ServiceError } from "../services/errors.ts";
 import type { AnswerEvent } from "../services/answer/types.ts";
 import { LlmBusyError, LlmClosedError, LlmTimeoutError, LlmUpstreamError } from "../models/llm.ts";
 import { QueryText, ScopeSchema, TopK } from "../http/schemas.ts";
-import { SearchRequestFields, SearchResponse, searchResponse } from "../http/routes/search.ts";
+import { SearchResponse, searchResponse } from "../http/routes/search.ts";
 import { AskResponse, answerBody } from "../http/routes/ask.ts";
 import { DocumentPageSchema } from "../http/routes/documents.ts";
 
@@ -60,6 +60,14 @@ const ListSourcesResponse = z.object({
   tags: z.array(z.object({ tag: z.string(), documents: z.number().int() })),
   types: z.array(z.object({ type: z.string(), documents: z.number().int() })),
 });
+
+/** The API's request fields, described for an agent (the JSON schema carries the descriptions). */
+const TOPK = TopK.describe("결과 수 (1-50) / how many passages: search 10, ask 5 when omitted");
+const SCOPE = ScopeSchema.optional().describe(
+  "검색 범위: 주어진 조건을 모두 만족하는 문서만 / only documents matching every given field: types (extensions, e.g. [\"pdf\", \"hwp\"]), folder (a source prefix, as list_sources gives), tag, updatedSince/updatedUntil (ISO times, inclusive), q (title contains)",
+);
+const SEARCH_INPUT = { query: QueryText.describe("검색어 (한국어 또는 영어) / what to search for, in Korean or English"), topK: TOPK, scope: SCOPE };
+const ASK_INPUT = { question: QueryText.describe("질문 (한국어 또는 영어) / the question, in Korean or English; the answer is in the question's language"), topK: TOPK, scope: SCOPE };
 
 /** The ask tool's result: the API's answer without a conversation (MCP asks store none). */
 const McpAskResponse = AskResponse.omit({ conversationId: true, messageId: true });
@@ -131,7 +139,7 @@ export function createMcpServer(kb: Kb, caller: McpCaller): McpServer {
 
   const search = server.registerTool(
     "search",
-    { title: "Search documents / 문서 검색", description: DESCRIPTIONS.search, inputSchema: SearchRequestFields, outputSchema: SearchResponse, annotations: readOnly },
+    { title: "Search documents / 문서 검색", description: DESCRIPTIONS.search, inputSchema: SEARCH_INPUT, outputSchema: SearchResponse, annotations: readOnly },
     ({ query, topK, scope }) => run(async (actor) => searchResponse(await kb.search.search(actor, query, { topK: topK ?? 10, scope, via: caller.via }))),
   );
 
@@ -140,7 +148,7 @@ export function createMcpServer(kb: Kb, caller: McpCaller): McpServer {
     {
       title: "Ask with citations / 인용과 함께 질문",
       description: DESCRIPTIONS.ask,
-      inputSchema: { question: QueryText, topK: TopK, scope: ScopeSchema.optional() },
+      inputSchema: ASK_INPUT,
       outputSchema: McpAskResponse,
       annotations: { ...readOnly, idempotentHint: false },
     },
@@ -180,8 +188,8 @@ export function createMcpServer(kb: Kb, caller: McpCaller): McpServer {
       title: "Read a document page / 문서 페이지 읽기",
       description: DESCRIPTIONS.get_document_page,
       inputSchema: {
-        documentId: z.string().min(1).max(100).describe("A documentId from search, ask or a citation"),
-        page: z.number().int().min(1).max(1_000_000).describe("The page, from 1"),
+        documentId: z.string().min(1).max(100).describe("문서 ID (search 결과나 인용의 documentId) / a documentId from a search result or a citation"),
+        page: z.number().int().min(1).max(1_000_000).describe("페이지 (1부터) / the page, from 1 (a result's or citation's page)"),
       },
       outputSchema: DocumentPageSchema,
       annotations: readOnly,
