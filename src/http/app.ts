@@ -27,13 +27,14 @@ import { healthRoutes } from "./routes/health.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { searchRoutes } from "./routes/search.ts";
+import { mcpRoutes } from "./routes/mcp.ts";
 import { createScimRoutes } from "./routes/scim/index.ts";
 import { isStaticFile, webAppHandler } from "./web.ts";
 
 const JSON_LIMIT = 1024 * 1024;
 
-/** Where authentication runs (requireAuth for /api and /v1, SCIM tokens for /scim/v2); everything else is public. */
-const isBehindAuth = (path: string) => /^\/(api|v1|scim\/v2)(\/|$)/.test(path);
+/** Where authentication runs (requireAuth for /api, /v1 and /mcp, SCIM tokens for /scim/v2); everything else is public. */
+const isBehindAuth = (path: string) => /^\/(api|v1|mcp|scim\/v2)(\/|$)/.test(path);
 /** /api routes answered without authentication: sign-in and its providers (routes/auth.ts), single sign-on (routes/oidc.ts). */
 const isPublicApi = (path: string) => PUBLIC_AUTH_PATHS.includes(path) || isPublicOidcPath(path);
 /**
@@ -119,6 +120,11 @@ export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv>
   app.use("/v1/*", async (c, next) => (isHeavy(c) ? shed(c, next) : next()));
   app.route("/v1", openaiRoutes);
 
+  // The MCP server (routes/mcp.ts): bearer tokens only, the same limits; every POST may be a tool call.
+  app.use("/mcp", requireAuth(unauthenticated), limiter, bodyLimit({ maxSize: JSON_LIMIT, onError: tooLarge(JSON_LIMIT) }));
+  app.use("/mcp", async (c, next) => (c.req.method === "POST" ? shed(c, next) : next()));
+  app.route("/mcp", mcpRoutes());
+
   app.route("/api/v1", documentRoutes);
   app.route("/api/v1", jobRoutes);
   app.route("/api/v1", searchRoutes);
@@ -139,7 +145,7 @@ export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv>
     info: {
       title: "private-kb",
       version: "1",
-      description: "Private, on-premises knowledge base: ACL-filtered Korean/English retrieval and cited answers. Every /api route needs `Authorization: Bearer <token>` or the web app's session cookie (`POST /api/v1/auth/login`; cookie-authenticated writes also need `X-CSRF-Token` and a same-origin request, else 403 `csrf`); /v1 takes bearer tokens only. Requests without a valid token (failed authentication, /readyz, /openapi.json) are limited per client address: 429 + Retry-After. A URL with malformed percent-encoding is answered 400 `malformed_url` on every route. Searches and questions beyond the server's capacity (KB_MAX_IN_FLIGHT running, KB_MAX_QUEUED waiting) are answered at once 503 `overloaded` + Retry-After.",
+      description: "Private, on-premises knowledge base: ACL-filtered Korean/English retrieval and cited answers. Every /api route needs `Authorization: Bearer <token>` or the web app's session cookie (`POST /api/v1/auth/login`; cookie-authenticated writes also need `X-CSRF-Token` and a same-origin request, else 403 `csrf`); /v1 takes bearer tokens only. Requests without a valid token (failed authentication, /readyz, /openapi.json) are limited per client address: 429 + Retry-After. A URL with malformed percent-encoding is answered 400 `malformed_url` on every route. Searches and questions beyond the server's capacity (KB_MAX_IN_FLIGHT running, KB_MAX_QUEUED waiting) are answered at once 503 `overloaded` + Retry-After. The same bearer tokens, limits and audit serve `POST /mcp`, a Model Context Protocol server (Streamable HTTP; tools search, ask, get_document_page, list_sources), which is not described in this document: see the README.",
     },
     security: [{ bearer: [] }, { session: [] }],
   });

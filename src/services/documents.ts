@@ -180,6 +180,15 @@ export interface DocumentPageView {
   originalAvailable: boolean;
 }
 
+/** What a reader may scope a search to (`DocumentService.sources`). */
+export interface DocumentSources {
+  /** Documents the reader may read. */
+  documents: number;
+  folders: { folder: string; documents: number }[];
+  tags: { tag: string; documents: number }[];
+  types: { type: string; documents: number }[];
+}
+
 export interface OriginalFile {
   fileName: string;
   mime: string;
@@ -249,6 +258,33 @@ export class DocumentService {
   }
 
   /**
+   * What `actor` may scope a search to (the MCP server's `list_sources`): the folders, tags and
+   * file types of the documents the actor may read, each with how many documents it holds,
+   * computed on what the actor is shown (sources masked as in `list`), so nothing names a
+   * document the actor may not read. A folder is a source's parent path, as `scope.folder`
+   * matches it (a prefix of the source); documents without one (uploads) are counted in none.
+   * `via`: the channel, recorded in the audit event `document.sources`.
+   */
+  async sources(actor: Actor, options: { via?: string } = {}): Promise<DocumentSources> {
+    authorize(actor, "read", DocumentCollection, null);
+    const visible = (await this.repo.all()).filter((d) => canRead(actor, accessOf(d))).map((d) => viewFor(actor, d));
+    const folders = new Map<string, number>();
+    const tags = new Map<string, number>();
+    const types = new Map<string, number>();
+    const count = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+    for (const v of visible) {
+      const slash = Math.max(v.source.lastIndexOf("/"), v.source.lastIndexOf("\\"));
+      if (slash > 0) count(folders, v.source.slice(0, slash + 1));
+      for (const t of v.tags ?? []) count(tags, t);
+      if (v.type) count(types, v.type);
+    }
+    const sorted = <K extends string>(m: Map<string, number>, key: K) =>
+      [...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, documents]) => ({ [key]: k, documents }) as { [P in K]: string } & { documents: number });
+    if (options.via) await this.extras.audit?.record(actor, "document.sources", null, { documents: visible.length, via: options.via });
+    return { documents: visible.length, folders: sorted(folders, "folder"), tags: sorted(tags, "tag"), types: sorted(types, "type") };
+  }
+
+  /**
    * May `actor` download the original? Only with view_sensitive, or when the document's
    * personal-data record is current (the live version, indexed by the current detector) and
    * empty. Masking works on extracted text; an original cannot be masked, so it is withheld.
@@ -266,14 +302,20 @@ export class DocumentService {
     return null;
   }
 
-  /** One page's extracted text, masked as by `text`, with what a viewer shows beside it. */
-  async page(actor: Actor, id: string, n: number): Promise<DocumentPageView> {
+  /**
+   * One page's extracted text, masked as by `text`, with what a viewer shows beside it.
+   * `via`: a channel other than the API (the MCP server's `get_document_page`), whose reads are
+   * audited as `document.page` (an agent's reading is what a reviewer wants to see; the web
+   * app's page views, one per citation shown, are not).
+   */
+  async page(actor: Actor, id: string, n: number, options: { via?: string } = {}): Promise<DocumentPageView> {
     const d = await this.readable(actor, id, "document.text");
     const pages = await this.repo.pages(id);
     const p = pages.find((x) => x.page === n);
     if (!p) throw new ServiceError(404, "page_not_found", `page ${n} not found (the document has ${pages.length} pages)`);
     const redact = redactorFor(actor);
     const view = viewFor(actor, d);
+    if (options.via) await this.extras.audit?.record(actor, "document.page", id, { page: n, via: options.via });
     return {
       id,
       page: n,

@@ -16,7 +16,7 @@ const PRODUCT_DIRS = ["src", "ingest", "policies"];
 export const LAYERS: { name: string; dirs: string[] }[] = [
   // src/web: the web app's build tooling (OpenAPI generation, Vite config). The browser app
   // itself (src/web/src) is not part of this graph: web-app.test.ts keeps it inside its folder.
-  { name: "entry points", dirs: ["src/http", "src/cli", "src/web"] },
+  { name: "entry points", dirs: ["src/http", "src/cli", "src/mcp", "src/web"] },
   { name: "services", dirs: ["src/services", "src/eval"] },
   { name: "domain", dirs: ["src/domain", "ingest", "policies"] },
   { name: "stores/models", dirs: ["src/stores", "src/models"] },

@@ -28,7 +28,7 @@ const AskRequest = z
   })
   .openapi("AskRequest");
 
-const AskResponse = z
+export const AskResponse = z
   .object({
     mode: z.enum(["extractive", "llm"]).openapi({ description: "Which answerer wrote the answer" }),
     retrieval: ModeSchema,
@@ -42,14 +42,19 @@ const AskResponse = z
   })
   .openapi("AskResponse");
 
-/** The answer as the JSON response and the SSE `done` event carry it. */
-const doneBody = (e: Extract<AnswerEvent, { type: "done" }>, retrieval: "lexical" | "hybrid", conversation: { conversationId: string; retrievalQuery: string }) => ({
+/** The answer itself, without the conversation it belongs to (also the MCP server's `ask` result, with `retrievalQuery`). */
+export const answerBody = (e: Extract<AnswerEvent, { type: "done" }>, retrieval: "lexical" | "hybrid") => ({
   mode: e.mode,
   retrieval,
   answer: e.answer,
   found: e.found,
   citations: e.citations,
   ...(e.flagged ? { flagged: e.flagged } : {}),
+});
+
+/** The answer as the JSON response and the SSE `done` event carry it. */
+const doneBody = (e: Extract<AnswerEvent, { type: "done" }>, retrieval: "lexical" | "hybrid", conversation: { conversationId: string; retrievalQuery: string }) => ({
+  ...answerBody(e, retrieval),
   ...conversation,
   ...(e.messageId !== undefined ? { messageId: e.messageId } : {}),
 });

@@ -182,6 +182,21 @@ documentRoutes.openapi(
   async (c) => c.json(await c.get("kb").documents.text(c.get("actor"), c.req.valid("param").id), 200),
 );
 
+export const DocumentPageSchema = z
+  .object({
+    id: z.string(),
+    page: z.number().int(),
+    pageCount: z.number().int(),
+    title: z.string(),
+    source: z.string(),
+    type: z.string(),
+    mime: z.string().nullable(),
+    classification: z.string(),
+    text: z.string(),
+    originalAvailable: z.boolean(),
+  })
+  .openapi("DocumentPage");
+
 const PageParam = IdParam.extend({ n: z.coerce.number().int().min(1).max(1_000_000).openapi({ param: { name: "n", in: "path" } }) });
 
 documentRoutes.openapi(
@@ -198,20 +213,7 @@ documentRoutes.openapi(
         description: "The page",
         content: {
           "application/json": {
-            schema: z
-              .object({
-                id: z.string(),
-                page: z.number().int(),
-                pageCount: z.number().int(),
-                title: z.string(),
-                source: z.string(),
-                type: z.string(),
-                mime: z.string().nullable(),
-                classification: z.string(),
-                text: z.string(),
-                originalAvailable: z.boolean(),
-              })
-              .openapi("DocumentPage"),
+            schema: DocumentPageSchema,
           },
         },
       },

@@ -1,8 +1,32 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
+import type { RetrievalResult } from "../../services/retrieval.ts";
 import type { AppEnv } from "../env.ts";
 import { ModeSchema, QueryText, ScopeSchema, SearchResultSchema, TopK, errorResponses } from "../schemas.ts";
 
 export const searchRoutes = new OpenAPIHono<AppEnv>();
+
+export const SearchRequestFields = { query: QueryText, topK: TopK, scope: ScopeSchema.optional() };
+export const SearchResponse = z.object({ mode: ModeSchema, results: z.array(SearchResultSchema) }).openapi("SearchResponse");
+
+/** The response body of a search (also the MCP server's `search` result). */
+export function searchResponse({ mode, chunks }: RetrievalResult): z.infer<typeof SearchResponse> {
+  return {
+    mode,
+    results: chunks.map((h) => ({
+      documentId: h.documentId,
+      chunkId: h.chunkId,
+      title: h.title,
+      source: h.source,
+      page: h.pageStart,
+      pageEnd: h.pageEnd,
+      headings: h.headings,
+      text: h.text,
+      rank: h.rank,
+      // Present only when the retriever returned it (actors who may see scores).
+      ...(h.score !== undefined ? { score: h.score } : {}),
+    })),
+  };
+}
 
 searchRoutes.openapi(
   createRoute({
@@ -11,9 +35,9 @@ searchRoutes.openapi(
     summary: "Search the chunks you may read",
     description:
       "Results are ranked; each has its `rank` (from 1). Only users with the `read_all_documents` capability also get each result's `score`: BM25 term statistics are computed over the whole index, documents you may not read included, so a score would tell how common a query term is among them. The order itself still depends on those statistics (a residual measured in docs/benchmarks.md).",
-    request: { body: { required: true, content: { "application/json": { schema: z.object({ query: QueryText, topK: TopK, scope: ScopeSchema.optional() }).openapi("SearchRequest") } } } },
+    request: { body: { required: true, content: { "application/json": { schema: z.object(SearchRequestFields).openapi("SearchRequest") } } } },
     responses: {
-      200: { description: "Ranked chunks", content: { "application/json": { schema: z.object({ mode: ModeSchema, results: z.array(SearchResultSchema) }).openapi("SearchResponse") } } },
+      200: { description: "Ranked chunks", content: { "application/json": { schema: SearchResponse } } },
       ...errorResponses,
     },
   }),
@@ -21,25 +45,6 @@ searchRoutes.openapi(
     const kb = c.get("kb");
     const actor = c.get("actor");
     const { query, topK, scope } = c.req.valid("json");
-    const { mode, chunks } = await kb.search.search(actor, query, { topK: topK ?? 10, scope });
-    return c.json(
-      {
-        mode,
-        results: chunks.map((h) => ({
-          documentId: h.documentId,
-          chunkId: h.chunkId,
-          title: h.title,
-          source: h.source,
-          page: h.pageStart,
-          pageEnd: h.pageEnd,
-          headings: h.headings,
-          text: h.text,
-          rank: h.rank,
-          // Present only when the retriever returned it (actors who may see scores).
-          ...(h.score !== undefined ? { score: h.score } : {}),
-        })),
-      },
-      200,
-    );
+    return c.json(searchResponse(await kb.search.search(actor, query, { topK: topK ?? 10, scope })), 200);
   },
 );
