@@ -42,7 +42,7 @@ async function askedQuestions(name: string, file: string): Promise<Asked[]> {
     await ingestQaDocuments(kb, kept);
     const asker = await evalAsker(kb);
     const questions = dataset.questions.filter((q) => (q.answers?.length ?? 0) > 0 && q.relevantDocumentIds.length > 0 && q.relevantDocumentIds.every((id) => titleOf.has(id)));
-    // Every second answerable question: enough to fit eleven weights, half the time.
+    // Every second answerable question: enough to fit ten weights, half the time.
     for (const [i, q] of questions.entries()) {
       if (i % 2 === 1) continue;
       const { events } = await kb.ask.answer(asker, q.question);

@@ -11,6 +11,7 @@ describe("expected answer type", () => {
     ["북미에서 금은의 예약 판매된 수량은 몇 장인가?", "ko", "number"],
     ["생활이 어려워 무예를 중단한 임세영은 누구의 밑에서 다시 시작했는가?", "ko", "person"],
     ["정도전이 유배당한 곳은 어디인가?", "ko", "place"],
+    ["연차 휴가는 며칠인가요?", "ko", "number"],
     ["금강산의 가을 이름은?", "ko", "other"],
     ["When did the Broncos last win the Super Bowl?", "en", "date"],
     ["How many touchdowns did Newton throw?", "en", "number"],

@@ -59,6 +59,30 @@ describe("kb CLI", () => {
     expect(text.stdout).toMatch(/held out: "I don't know" 100\.0%/);
   });
 
+  it("eval reports file-level hits beside passage recall", async () => {
+    // One article, two passages; the question is labelled with the second passage but its words
+    // are the first's: a miss for the passage, a hit for the file (the article).
+    const file = path.join(dir, "files.json");
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        data: [
+          {
+            title: "연차 규정",
+            paragraphs: [
+              { context: "연차 휴가는 입사 1년 후 15일이 주어진다.", qas: [] },
+              { context: "휴가 신청서는 인사 시스템에 올린다.", qas: [{ id: "q1", question: "입사 1년 후 연차 휴가는 며칠 주어지나?", answers: [{ text: "휴가", answer_start: 0 }] }] },
+            ],
+          },
+          { title: "주차", paragraphs: [{ context: "방문객 주차장은 오후 9시에 닫는다.", qas: [] }] },
+        ],
+      }),
+    );
+    const report = JSON.parse((await kb("eval", file, "--json")).stdout);
+    expect(report).toMatchObject({ questions: 1, recall1: 0, files: { questions: 1, recall1: 1 } });
+    expect((await kb("eval", file)).stdout).toMatch(/files: +hit@1 1\.0000/);
+  });
+
   it("fails clearly for bad input", async () => {
     await expect(kb("users", "add", "bad name!")).rejects.toMatchObject({ stderr: expect.stringMatching(/invalid user name/) });
     await expect(kb("ingest", path.join(dir, "missing"))).rejects.toMatchObject({ stderr: expect.stringMatching(/no such file/) });
@@ -103,11 +127,16 @@ describe("kb CLI", () => {
   it("eval measures a reviewed-feedback export in place, on this data folder, as a user", async () => {
     const parking = JSON.parse((await kb("search", "지하 주차장", "--json")).stdout).chunks[0].documentId as string;
     const file = path.join(dir, "feedback.jsonl");
-    fs.writeFileSync(file, `${JSON.stringify({ question: "지하 주차장은 무료인가요?", expected_document_ids: [parking], expected_answer: "1인당 1대 무료" })}\n`);
+    fs.writeFileSync(file, `${JSON.stringify({ question: "지하 주차장은 무료인가요?", expected_document_ids: [parking], expected_answer: "1인당 1대까지 무료" })}\n`);
     const asKim = JSON.parse((await kb("eval", file, "--as", "kim", "--json")).stdout);
     expect(asKim).toMatchObject({ questions: 1, recall1: 1, ingestSeconds: 0 });
     // park may not read the document: the same set measures 0 for him.
     expect(JSON.parse((await kb("eval", file, "--as", "park", "--json")).stdout)).toMatchObject({ questions: 1, recall10: 0 });
-    await expect(kb("eval", file, "--answers")).rejects.toMatchObject({ stderr: expect.stringMatching(/retrieval only/) });
+    // Answers in place: the rows' expected answers, asked as each user through the real ask path.
+    const answersKim = JSON.parse((await kb("eval", file, "--answers", "--as", "kim", "--json")).stdout);
+    expect(answersKim).toMatchObject({ answerable: 1, answered: 1, containsAnswer: 1, firstSentenceContainsAnswer: 1, citesReference: 1, heldOut: 0 });
+    const answersPark = JSON.parse((await kb("eval", file, "--answers", "--as", "park", "--json")).stdout);
+    expect(answersPark).toMatchObject({ answerable: 1, answered: 0, citesReference: 0 });
+    expect((await kb("eval", file, "--answers", "--as", "kim")).stdout).toMatch(/contains the reference 100\.0%/);
   });
 });

@@ -14,6 +14,7 @@
  *   - cites the reference document;
  * and for held-out questions: abstained (said it found no answer).
  */
+import type { Actor } from "../../policies/index.ts";
 import type { AnswerEvent } from "../services/answer/types.ts";
 import type { Kb } from "../services/container.ts";
 import type { QaDataset, QaQuestion } from "./qa-formats.ts";
@@ -95,29 +96,70 @@ export async function runAnswerEval(kb: Kb, dataset: QaDataset, options: AnswerE
     abstained: 0,
     msPerQuestion: 0,
   };
-  const extractive = kb.ask.answerMode === "extractive";
   const t0 = performance.now();
   const all = [...answerable.map((q) => ({ q, held: false })), ...heldOut.map((q) => ({ q, held: true }))];
   for (const [i, { q, held }] of all.entries()) {
-    const { events } = await kb.ask.answer(asker, q.question);
-    let done: Extract<AnswerEvent, { type: "done" }> | undefined;
-    for await (const e of events) if (e.type === "done") done = e;
-    if (!done) throw new Error(`no answer for question ${q.id}`);
-    if (held) {
-      if (!done.found) report.abstained++;
-    } else if (done.found) {
-      report.answered++;
-      // Extractive answers: a lead-in line, then one quoted sentence per line with its citation
-      // marker. A language model's answer is compared whole.
-      const sentences = extractive ? done.answer.split("\n").slice(1).map((s) => s.replace(/\s*\[\d+\]\s*$/, "")) : [done.answer];
-      const gold = q.answers!.map(normalizeForMatch).filter(Boolean);
-      const has = (text: string) => gold.some((g) => normalizeForMatch(text).includes(g));
-      if (has(sentences.join(" "))) report.containsAnswer++;
-      if (sentences[0] && has(sentences[0])) report.firstSentenceContainsAnswer++;
-      if (done.citations.some((c) => q.relevantDocumentIds.includes(toQaId.get(c.documentId) ?? ""))) report.citesReference++;
-    }
+    await askAndScore(kb, asker, q, held, report, (id) => toQaId.get(id));
     if (i % 100 === 0) options.onProgress?.("ask", i, all.length);
   }
   report.msPerQuestion = (performance.now() - t0) / Math.max(1, all.length);
+  return report;
+}
+
+/** Asks one question as `asker` and adds the outcome to `report`; `toExpectedId` maps a cited document id to the set's id. */
+async function askAndScore(kb: Kb, asker: Actor, q: QaQuestion, held: boolean, report: AnswerEvalReport, toExpectedId: (documentId: string) => string | undefined): Promise<void> {
+  const { events } = await kb.ask.answer(asker, q.question);
+  let done: Extract<AnswerEvent, { type: "done" }> | undefined;
+  for await (const e of events) if (e.type === "done") done = e;
+  if (!done) throw new Error(`no answer for question ${q.id}`);
+  if (held) {
+    if (!done.found) report.abstained++;
+    return;
+  }
+  if (!done.found) return;
+  report.answered++;
+  // Extractive answers: a lead-in line, then one quoted sentence per line with its citation
+  // marker. A language model's answer is compared whole.
+  const sentences = done.mode === "extractive" ? done.answer.split("\n").slice(1).map((s) => s.replace(/\s*\[\d+\]\s*$/, "")) : [done.answer];
+  const gold = (q.answers ?? []).map(normalizeForMatch).filter(Boolean);
+  const has = (text: string) => gold.some((g) => normalizeForMatch(text).includes(g));
+  if (has(sentences.join(" "))) report.containsAnswer++;
+  if (sentences[0] && has(sentences[0])) report.firstSentenceContainsAnswer++;
+  if (done.citations.some((c) => q.relevantDocumentIds.includes(toExpectedId(c.documentId) ?? ""))) report.citesReference++;
+}
+
+/**
+ * Answer quality on an existing knowledge base (a reviewed-feedback export whose rows carry an
+ * expected answer): each question is asked as `asker` through the real ask path; an answer counts
+ * when it contains the expected answer and when it cites an expected document. Nothing is held
+ * out here (the set's documents are the knowledge base's own), so "I don't know" is not measured.
+ */
+export async function runAnswerEvalInPlace(
+  kb: Kb,
+  dataset: QaDataset,
+  asker: Actor,
+  options: { limit?: number; onProgress?: (stage: string, done: number, total: number) => void } = {},
+): Promise<AnswerEvalReport> {
+  const withAnswers = dataset.questions.filter((q) => (q.answers?.length ?? 0) > 0);
+  if (withAnswers.length === 0) throw new Error("no question of this set has an expected answer (expected_answer): measure retrieval without --answers");
+  const questions = options.limit ? withAnswers.slice(0, options.limit) : withAnswers;
+  const report: AnswerEvalReport = {
+    mode: `${kb.retriever.mode} retrieval, ${kb.ask.answerMode} answers`,
+    documents: (await kb.documents.list(asker, { limit: 1, offset: 0 })).total,
+    answerable: questions.length,
+    answered: 0,
+    containsAnswer: 0,
+    firstSentenceContainsAnswer: 0,
+    citesReference: 0,
+    heldOut: 0,
+    abstained: 0,
+    msPerQuestion: 0,
+  };
+  const t0 = performance.now();
+  for (const [i, q] of questions.entries()) {
+    await askAndScore(kb, asker, q, false, report, (id) => id);
+    if (i % 100 === 0) options.onProgress?.("ask", i, questions.length);
+  }
+  report.msPerQuestion = (performance.now() - t0) / Math.max(1, questions.length);
   return report;
 }

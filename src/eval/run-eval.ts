@@ -13,6 +13,12 @@ import { aggregateMetrics, type RankedResult, type RankingMetrics } from "./metr
 import type { QaDataset, QaDocument } from "./qa-formats.ts";
 
 export interface EvalReport extends RankingMetrics {
+  /**
+   * The same measures at the level of files: a hit when any passage of the expected file is
+   * ranked (QA sets: the file is the article title or the corpus file; a knowledge base's own
+   * documents are files already, so in place both levels are the same).
+   */
+  files: RankingMetrics;
   documents: number;
   chunks: number;
   mode: string;
@@ -65,17 +71,21 @@ export async function runRetrievalEval(
   const asker = await evalAsker(kb);
   const questions = options.limit ? dataset.questions.slice(0, options.limit) : dataset.questions;
   const results: RankedResult[] = [];
+  const fileResults: RankedResult[] = [];
+  const fileOf = new Map(dataset.documents.map((d) => [d.id, d.title]));
   const t1 = performance.now();
   for (const [i, q] of questions.entries()) {
     // Chunks, not documents, are retrieved: ask for enough to rank 10 distinct documents.
     const { chunks } = await kb.retriever.retrieve(asker, q.question, { topK: 30 });
     const ranked = chunks.map((c) => toQaId.get(c.documentId) ?? c.documentId);
     results.push({ ranked, relevant: q.relevantDocumentIds });
+    fileResults.push({ ranked: ranked.map((id) => fileOf.get(id) ?? id), relevant: q.relevantDocumentIds.map((id) => fileOf.get(id) ?? id) });
     if (i % 200 === 0) options.onProgress?.("query", i, questions.length);
   }
   const querySeconds = (performance.now() - t1) / 1000;
   return {
     ...aggregateMetrics(results),
+    files: aggregateMetrics(fileResults),
     documents: dataset.documents.length,
     chunks: await kb.chunks.count(),
     mode: kb.retriever.mode,
@@ -105,8 +115,10 @@ export async function runRetrievalEvalInPlace(
     if (i % 200 === 0) options.onProgress?.("query", i, questions.length);
   }
   const querySeconds = (performance.now() - t1) / 1000;
+  const metrics = aggregateMetrics(results);
   return {
-    ...aggregateMetrics(results),
+    ...metrics,
+    files: metrics,
     documents: (await kb.documents.list(asker, { limit: 1, offset: 0 })).total,
     chunks: await kb.chunks.count(),
     mode: kb.retriever.mode,

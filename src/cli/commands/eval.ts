@@ -10,7 +10,8 @@ export function formatReport(name: string, r: EvalReport): string {
   const f = (x: number) => x.toFixed(4);
   return [
     `${name}: ${r.questions} questions over ${r.documents} documents (${r.chunks} chunks), ${r.mode} retrieval`,
-    `  Recall@1 ${f(r.recall1)}  Recall@5 ${f(r.recall5)}  Recall@10 ${f(r.recall10)}  MRR@10 ${f(r.mrr10)}  nDCG@10 ${f(r.ndcg10)}`,
+    `  passages: Recall@1 ${f(r.recall1)}  Recall@5 ${f(r.recall5)}  Recall@10 ${f(r.recall10)}  MRR@10 ${f(r.mrr10)}  nDCG@10 ${f(r.ndcg10)}`,
+    `  files:    hit@1 ${f(r.files.recall1)}  hit@5 ${f(r.files.recall5)}  hit@10 ${f(r.files.recall10)}  MRR@10 ${f(r.files.mrr10)}`,
     `  ingest ${r.ingestSeconds.toFixed(1)} s, queries ${r.querySeconds.toFixed(1)} s (${r.msPerQuery.toFixed(1)} ms/query)`,
   ].join("\n");
 }
@@ -20,7 +21,7 @@ export function formatAnswerReport(name: string, r: AnswerEvalReport): string {
   return [
     `${name}: ${r.answerable} answerable and ${r.heldOut} held-out questions over ${r.documents} documents, ${r.mode}`,
     `  answered ${pct(r.answered, r.answerable)}  contains the reference ${pct(r.containsAnswer, r.answerable)}  first sentence ${pct(r.firstSentenceContainsAnswer, r.answerable)}  cites the reference ${pct(r.citesReference, r.answerable)}`,
-    `  held out: "I don't know" ${pct(r.abstained, r.heldOut)}; ${r.msPerQuestion.toFixed(1)} ms/question`,
+    r.heldOut ? `  held out: "I don't know" ${pct(r.abstained, r.heldOut)}; ${r.msPerQuestion.toFixed(1)} ms/question` : `  ${r.msPerQuestion.toFixed(1)} ms/question`,
   ].join("\n");
 }
 
@@ -28,16 +29,16 @@ export function registerEvalCommand(program: Command): void {
   program
     .command("eval <qaFile>")
     .description(
-      "measure retrieval (Recall@1/5/10, MRR@10, nDCG@10) or, with --answers, answers and \"I don't know\" on a QA set (SQuAD/KorQuAD JSON or AutoRAG JSONL) through the real ingest and ask path, in a temporary knowledge base; a reviewed-feedback export (JSONL question/expected_document_ids) is measured in place, on the configured knowledge base",
+      "measure retrieval (passages: Recall@1/5/10, MRR@10, nDCG@10; files: hit@1/5/10) or, with --answers, answers and \"I don't know\" on a QA set (SQuAD/KorQuAD JSON or AutoRAG JSONL) through the real ingest and ask path, in a temporary knowledge base; a reviewed-feedback export (JSONL question/expected_document_ids/expected_answer) is measured in place, on the configured knowledge base",
     )
     .option("--limit <n>", "retrieval: only the first n questions; --answers: at most n answerable questions (default 1000)")
-    .option("--answers", "ask through the answerer; every fifth article is held out of the index and its questions should get \"I don't know\"")
+    .option("--answers", "ask through the answerer; QA sets: every fifth article is held out of the index and its questions should get \"I don't know\"; feedback sets: rows with an expected_answer")
     .option("--held-out <n>", "--answers: at most n held-out questions (default 300)")
     .option("--json", "print JSON")
     .option("--as <user>", "feedback sets: ask as this user (default: the operator, who reads everything)")
     .action(async (qaFile: string, o: { limit?: string; answers?: boolean; heldOut?: string; json?: boolean; as?: string }) => {
       // Evaluation code is loaded on use: `kb --help` and other commands start without it.
-      const [{ readQaDataset }, { runAnswerEval }, { runRetrievalEval, runRetrievalEvalInPlace }] = await Promise.all([
+      const [{ readQaDataset }, { runAnswerEval, runAnswerEvalInPlace }, { runRetrievalEval, runRetrievalEvalInPlace }] = await Promise.all([
         import("../../eval/qa-formats.ts"),
         import("../../eval/run-answer-eval.ts"),
         import("../../eval/run-eval.ts"),
@@ -46,11 +47,13 @@ export function registerEvalCommand(program: Command): void {
       const onProgressInPlace = (s: string, d: number, t: number) => process.stderr.write(`\r${s} ${d}/${t}   `);
       if (dataset.format === "feedback") {
         // Its expected ids are documents of this knowledge base: nothing to ingest.
-        if (o.answers) throw new Error("--answers needs a QA set with its own documents (SQuAD/KorQuAD, AutoRAG); a feedback set is measured for retrieval only");
-        const report = await withKb(async (kb) => runRetrievalEvalInPlace(kb, dataset, await actorFor(kb, o.as), { limit: o.limit ? Number(o.limit) : undefined, onProgress: onProgressInPlace }));
+        const options = { limit: o.limit ? Number(o.limit) : undefined, onProgress: onProgressInPlace };
+        const report = await withKb<EvalReport | AnswerEvalReport>(async (kb) =>
+          o.answers ? runAnswerEvalInPlace(kb, dataset, await actorFor(kb, o.as), options) : runRetrievalEvalInPlace(kb, dataset, await actorFor(kb, o.as), options),
+        );
         process.stderr.write("\n");
         if (o.json) console.log(JSON.stringify(report, null, 2));
-        else console.log(formatReport(path.basename(qaFile), report));
+        else console.log("answerable" in report ? formatAnswerReport(path.basename(qaFile), report) : formatReport(path.basename(qaFile), report));
         return;
       }
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-eval-data-"));

@@ -76,11 +76,9 @@ function looksLikeHeading(sentence: string): boolean {
  * - `rank`: 1 / (the passage's retrieval rank + 1); `first`: it opens its passage (1/0);
  * - `length`: log of its length in characters, divided by 6;
  * - `characters`: the share of the question's character trigrams (spaces removed) it contains:
- *   catches paraphrases the analyzed terms miss (Korean endings, numbers written together);
- * - `previous`: the coverage of the sentence before it in its passage (an answer that names
- *   the subject of the sentence before: "그는 …").
+ *   catches paraphrases the analyzed terms miss (Korean endings, numbers written together).
  */
-export const SENTENCE_FEATURES = ["coverage", "answerType", "typeMissing", "novelty", "order", "proximity", "rank", "first", "length", "characters", "previous"] as const;
+export const SENTENCE_FEATURES = ["coverage", "answerType", "typeMissing", "novelty", "order", "proximity", "rank", "first", "length", "characters"] as const;
 export type SentenceFeatures = Record<(typeof SENTENCE_FEATURES)[number], number>;
 
 /**
@@ -91,17 +89,16 @@ export type SentenceFeatures = Record<(typeof SENTENCE_FEATURES)[number], number
  * an answer and "I don't know" stays on `coverage` (MIN_COVERAGE / MIN_PASSAGE_COVERAGE).
  */
 export const SCORE_WEIGHTS: SentenceFeatures = {
-  coverage: 4.79,
-  answerType: 0.751,
-  typeMissing: -0.751,
-  novelty: -1.069,
-  order: 0.409,
-  proximity: 0.124,
-  rank: 2.051,
-  first: -0.082,
-  length: -0.965,
-  characters: 3.887,
-  previous: 0.794,
+  coverage: 4.713,
+  answerType: 0.767,
+  typeMissing: -0.767,
+  novelty: -1.143,
+  order: 0.361,
+  proximity: 0.096,
+  rank: 2.129,
+  first: -0.301,
+  length: -0.982,
+  characters: 3.825,
 };
 
 /** Further sentences are quoted when their score is within this of the best one's (log-odds). */
@@ -146,9 +143,8 @@ export function selectSentences(question: string, sources: AnswerSource[], lang:
   const pairs = qTerms.slice(1).map((t, i) => [qTerms[i]!, t] as const);
   const trigrams = characterTrigrams(question);
   return sentences
-    .map((s, i) => {
-      const previous = i > 0 && !s.first ? coverageOf(sentences[i - 1]!.terms) : 0;
-      const features = sentenceFeatures(s, { question, lang, answerType, asked, pairs, trigrams, coverage: coverageOf(s.terms), previous });
+    .map((s) => {
+      const features = sentenceFeatures(s, { question, lang, answerType, asked, pairs, trigrams, coverage: coverageOf(s.terms) });
       return { source: s.source, sentence: s.sentence, coverage: features.coverage, passageCoverage: passageCoverage.get(s.source)!, questionTerms: qTerms.length, features, score: scoreOf(features) };
     })
     .sort((a, b) => b.score - a.score);
@@ -156,7 +152,7 @@ export function selectSentences(question: string, sources: AnswerSource[], lang:
 
 function sentenceFeatures(
   s: { sentence: string; terms: Set<string>; sequence: string[]; rank: number; first: boolean },
-  q: { question: string; lang: Lang; answerType: ReturnType<typeof expectedAnswerType>; asked: Set<string>; pairs: (readonly [string, string])[]; trigrams: Set<string>; coverage: number; previous: number },
+  q: { question: string; lang: Lang; answerType: ReturnType<typeof expectedAnswerType>; asked: Set<string>; pairs: (readonly [string, string])[]; trigrams: Set<string>; coverage: number },
 ): SentenceFeatures {
   const own = characterTrigrams(s.sentence);
   const typed = holdsAnswerOfType(s.sentence, q.question, q.answerType, q.lang);
@@ -178,7 +174,6 @@ function sentenceFeatures(
     first: s.first ? 1 : 0,
     length: Math.log(1 + s.sentence.length) / 6,
     characters: q.trigrams.size ? [...q.trigrams].filter((t) => own.has(t)).length / q.trigrams.size : 0,
-    previous: q.previous,
   };
 }
 
