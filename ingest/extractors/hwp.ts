@@ -429,7 +429,9 @@ export function createHwpExtractor(config: HwpExtractorConfig = {}): Extractor {
         const items = binDataItems(docInfo, compressed);
         for (const id of pictureItems) {
           const item = items.get(id);
-          const raw = item ? (stream(`BinData/${item.stream}`) ?? stream(item.stream)) : undefined;
+          const at = item ? container.FullPaths.findIndex((p) => p.toLowerCase().endsWith(`/bindata/${item.stream.toLowerCase()}`)) : -1;
+          const content = at >= 0 ? (container.FileIndex[at]?.content as unknown as Uint8Array | undefined) : undefined;
+          const raw = content?.length ? content : undefined;
           try {
             pictures.push(raw ? inflateStream(raw, item!.compressed, maxStream, `picture ${item!.stream}`, file.source) : new Uint8Array());
           } catch (err) {

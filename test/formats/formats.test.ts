@@ -181,6 +181,8 @@ describe("pictures in Office documents (OCR)", () => {
     if (!haveShared(file, "markitdown OCR sample")) return;
     const d = await run(docxExtractor, "docx_image_middle.docx", readFileSync(file), "docx");
     expect(allText(d)).toMatch(/We will see an image below\.\s+FIGURE 1: System Architecture\s+Analysis/);
+    const x = await run(xlsxExtractor, "xlsx_image_middle.xlsx", readFileSync(file.replace("docx_image_middle.docx", "xlsx_image_middle.xlsx")), "xlsx");
+    expect(allText(x)).toMatch(/Revenue \$50,000\s+Growth Trend: \+15%\s+Profit Margin 40%/);
   });
 });
 
@@ -333,6 +335,8 @@ describe("HWP 5.x", () => {
     expect(text).toContain("공공부문 마이데이터 활성화");
     expect(text.length).toBeGreaterThan(10_000);
     expect(blocks(document).filter((b) => b.kind === "table").length).toBeGreaterThan(3);
+    // Its eight pictures (BinData JPG/BMP) are found and OCR'd; some hold text.
+    expect(document.warnings.join("\n")).toMatch(/text of \d+ picture\(s\) read by OCR/);
   });
 });
 
