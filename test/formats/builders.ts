@@ -1,5 +1,5 @@
 /**
- * Tiny real Office / HWP / HWPX / EML files built in code for the format tests (no binaries in git).
+ * Tiny real Office / OpenDocument / HWP / HWPX / EML / .msg / EPUB files built in code for the format tests (no binaries in git).
  */
 import CFB from "cfb";
 import ExcelJS from "exceljs";

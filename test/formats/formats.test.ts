@@ -1,5 +1,5 @@
 /**
- * Office / HWP / HWPX / CSV / EML extractors on files built in the test, plus the public samples
+ * Office / HWP / HWPX / CSV / EML / Outlook .msg / EPUB extractors on files built in the test, plus the public samples
  * (skipped with a message when /work/shared/data is absent).
  */
 import iconv from "iconv-lite";
