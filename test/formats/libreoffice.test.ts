@@ -117,6 +117,16 @@ describe.runIf(soffice)("LibreOffice conversions", () => {
     expect(requests).toEqual([]);
   });
 
+  it("conversions at the same time each get their own profile and all finish", async () => {
+    const out = await Promise.all([
+      convertWithLibreOffice(files.get("odt")!, "odt", "pdf", "a.odt"),
+      convertWithLibreOffice(files.get("ods")!, "ods", "xlsx", "b.ods"),
+      convertWithLibreOffice(files.get("odp")!, "odp", "pptx", "c.odp"),
+    ]);
+    expect(out.map((b) => Buffer.from(b).subarray(0, 4).toString("latin1"))).toEqual(["%PDF", "PK\u0003\u0004", "PK\u0003\u0004"]);
+    expect(requests).toEqual([]);
+  }, 120_000);
+
   it("a damaged file fails with convert_failed, and the next one still converts", async () => {
     const broken = Buffer.concat([files.get("doc")!.subarray(0, 2048), Buffer.alloc(4096, 0x41)]);
     await expect(convertWithLibreOffice(broken, "doc", "pdf", "broken.doc")).rejects.toMatchObject({ code: "convert_failed" });
