@@ -6,7 +6,7 @@
  * ingest/ reads the environment.
  */
 export interface ExtractionSettings {
-  /** OCR the pictures inside DOCX/PPTX files (KB_OCR_PICTURES; off: faster bulk ingestion). */
+  /** OCR the pictures inside DOCX/PPTX/XLSX/HWP/HWPX files (KB_OCR_PICTURES; off: faster bulk ingestion). */
   ocrPictures: boolean;
   /** Tesseract workers of the process's OCR engine (KB_OCR_WORKERS; 0: one per core). */
   ocrWorkers: number;
@@ -15,9 +15,22 @@ export interface ExtractionSettings {
    * such pages are skipped with a warning and a PDF without any text fails with `no_text_layer`).
    */
   ocrPdf: boolean;
+  /** LibreOffice's soffice for .doc/.xls/.ppt/.rtf/.odt/.ods/.odp (KB_SOFFICE_PATH); empty: found on PATH. */
+  sofficePath: string;
+  /** Time one LibreOffice conversion may take, ms (KB_SOFFICE_TIMEOUT_S). */
+  sofficeTimeoutMs: number;
+  /** Address-space limit of one LibreOffice conversion, MiB (KB_SOFFICE_MEMORY_MB). */
+  sofficeMemoryMb: number;
 }
 
-export const DEFAULT_EXTRACTION_SETTINGS: Readonly<ExtractionSettings> = Object.freeze({ ocrPictures: true, ocrWorkers: 0, ocrPdf: true });
+export const DEFAULT_EXTRACTION_SETTINGS: Readonly<ExtractionSettings> = Object.freeze({
+  ocrPictures: true,
+  ocrWorkers: 0,
+  ocrPdf: true,
+  sofficePath: "",
+  sofficeTimeoutMs: 120_000,
+  sofficeMemoryMb: 2048,
+});
 
 let current: Readonly<ExtractionSettings> = DEFAULT_EXTRACTION_SETTINGS;
 

@@ -34,6 +34,28 @@ async function asPlainText(kind: string): Promise<Extractor> {
   };
 }
 
+/**
+ * A format LibreOffice converts (ingest/convert/libreoffice.ts) to `target`, whose extractor in this
+ * table reads the result; ingest/extractors/converted.ts says why each format gets its target.
+ */
+async function convertedBy(kind: string, target: "pdf" | "xlsx" | "pptx", s: Readonly<ExtractionSettings>): Promise<Extractor> {
+  const [{ createConvertedExtractor }, extractor] = await Promise.all([import("./extractors/converted.ts"), extractorFor(target)]);
+  if (!extractor) throw new Error(`${kind}: no extractor for its conversion target ${target}`);
+  return createConvertedExtractor({
+    kind,
+    target,
+    targetType: { kind: target, mime: TARGET_MIME[target] },
+    extractor,
+    libreOffice: { sofficePath: s.sofficePath, timeoutMs: s.sofficeTimeoutMs, memoryMb: s.sofficeMemoryMb },
+  });
+}
+
+const TARGET_MIME = {
+  pdf: "application/pdf",
+  xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+  pptx: "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+} as const;
+
 const OOXML = "zip parts (detect.ts: detectZip)";
 const OLE = "OLE streams (detect.ts: detectCfb)";
 const TEXT = "text sniffing (detect.ts: detectText)";
@@ -63,28 +85,30 @@ export const FORMATS: readonly Format[] = [
   {
     kind: "xlsx",
     detect: { mimes: ["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/vnd.ms-excel.sheet.macroenabled.12"], rule: OOXML },
-    load: async () => (await import("./extractors/xlsx.ts")).xlsxExtractor,
+    load: async (s) => (await import("./extractors/xlsx.ts")).createXlsxExtractor(s.ocrPictures ? {} : { pictures: false }),
   },
   {
     kind: "pptx",
     detect: { mimes: ["application/vnd.openxmlformats-officedocument.presentationml.presentation", "application/vnd.ms-powerpoint.presentation.macroenabled.12"], rule: OOXML },
     load: async (s) => (await import("./extractors/pptx.ts")).createPptxExtractor(s.ocrPictures ? {} : { pictures: false }),
   },
-  { kind: "doc", detect: { mimes: ["application/msword"], rule: OLE } },
-  { kind: "xls", detect: { mimes: ["application/vnd.ms-excel"], rule: OLE } },
-  { kind: "ppt", detect: { mimes: ["application/vnd.ms-powerpoint"], rule: OLE } },
-  { kind: "msg", detect: { mimes: ["application/vnd.ms-outlook"], rule: OLE } },
-  { kind: "odt", detect: { mimes: ["application/vnd.oasis.opendocument.text"] } },
-  { kind: "ods", detect: { mimes: ["application/vnd.oasis.opendocument.spreadsheet"] } },
-  { kind: "odp", detect: { mimes: ["application/vnd.oasis.opendocument.presentation"] } },
-  { kind: "rtf", detect: { mimes: ["application/rtf"] } },
-  { kind: "epub", detect: { mimes: ["application/epub+zip"] } },
+  // Converted by LibreOffice: word-processor files to PDF (page numbers for citations), workbooks
+  // to XLSX (sheets and tables), presentations to PPTX (slides with titles, tables, notes, pictures).
+  { kind: "doc", detect: { mimes: ["application/msword"], rule: OLE }, load: (s) => convertedBy("doc", "pdf", s) },
+  { kind: "xls", detect: { mimes: ["application/vnd.ms-excel"], rule: OLE }, load: (s) => convertedBy("xls", "xlsx", s) },
+  { kind: "ppt", detect: { mimes: ["application/vnd.ms-powerpoint"], rule: OLE }, load: (s) => convertedBy("ppt", "pptx", s) },
+  { kind: "msg", detect: { mimes: ["application/vnd.ms-outlook"], rule: OLE }, load: async () => (await import("./extractors/msg.ts")).msgExtractor },
+  { kind: "odt", detect: { mimes: ["application/vnd.oasis.opendocument.text"] }, load: (s) => convertedBy("odt", "pdf", s) },
+  { kind: "ods", detect: { mimes: ["application/vnd.oasis.opendocument.spreadsheet"] }, load: (s) => convertedBy("ods", "xlsx", s) },
+  { kind: "odp", detect: { mimes: ["application/vnd.oasis.opendocument.presentation"] }, load: (s) => convertedBy("odp", "pptx", s) },
+  { kind: "rtf", detect: { mimes: ["application/rtf"] }, load: (s) => convertedBy("rtf", "pdf", s) },
+  { kind: "epub", detect: { mimes: ["application/epub+zip"] }, load: async () => (await import("./extractors/epub.ts")).epubExtractor },
   {
     kind: "hwp",
     detect: { rule: `HWP 5 ${OLE}, or the HWP 3 signature` },
-    load: async () => (await import("./extractors/hwp.ts")).hwpExtractor,
+    load: async (s) => (await import("./extractors/hwp.ts")).createHwpExtractor(s.ocrPictures ? {} : { pictures: false }),
   },
-  { kind: "hwpx", detect: { rule: `mimetype entry or Contents/ parts, ${OOXML}` }, load: async () => (await import("./extractors/hwpx.ts")).hwpxExtractor },
+  { kind: "hwpx", detect: { rule: `mimetype entry or Contents/ parts, ${OOXML}` }, load: async (s) => (await import("./extractors/hwpx.ts")).createHwpxExtractor(s.ocrPictures ? {} : { pictures: false }) },
   {
     kind: "image",
     detect: {

@@ -190,6 +190,12 @@ const EnvSchema = z.object({
   KB_OCR_PICTURES: z.string().optional(),
   /** `off` (or 0, false, no): PDF pages without a usable text layer are not OCR'd (text layer only). */
   KB_OCR_PDF: z.string().optional(),
+  /** LibreOffice's soffice, for .doc .xls .ppt .rtf .odt .ods .odp; unset: `soffice` on PATH. */
+  KB_SOFFICE_PATH: z.string().optional(),
+  /** Seconds one LibreOffice conversion may take before its processes are killed. */
+  KB_SOFFICE_TIMEOUT_S: intFrom(120),
+  /** Address space of one LibreOffice conversion (ulimit -v), in MiB. */
+  KB_SOFFICE_MEMORY_MB: intFrom(2048),
   /** Largest XML part of a DOCX/PPTX/XLSX/HWPX once inflated. */
   KB_MAX_XML_PART_MB: intFrom(64),
   /** Largest total a document's container inflates to (zip entries; each HWP stream). */
@@ -284,6 +290,10 @@ export interface Config {
   ocrPictures: boolean;
   /** KB_OCR_PDF: OCR the PDF pages whose text layer is missing or garbled. */
   ocrPdf: boolean;
+  /** KB_SOFFICE_PATH ("" : found on PATH), KB_SOFFICE_TIMEOUT_S (as ms), KB_SOFFICE_MEMORY_MB. */
+  sofficePath: string;
+  sofficeTimeoutMs: number;
+  sofficeMemoryMb: number;
   optimizeIntervalS: number;
   vectorIndex: { minRows: number; ef: number; exactBelowShare: number; refine: number };
   /** KB_SYNC_SOURCES, raw JSON. */
@@ -499,6 +509,9 @@ function buildConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config>): Config
     ocrWorkers: Number(e.KB_OCR_WORKERS) > 0 ? Math.floor(Number(e.KB_OCR_WORKERS)) : 0,
     ocrPictures: !/^(off|0|false|no)$/i.test(e.KB_OCR_PICTURES ?? ""),
     ocrPdf: !/^(off|0|false|no)$/i.test(e.KB_OCR_PDF ?? ""),
+    sofficePath: e.KB_SOFFICE_PATH ?? "",
+    sofficeTimeoutMs: Math.max(1, e.KB_SOFFICE_TIMEOUT_S) * 1000,
+    sofficeMemoryMb: Math.max(256, e.KB_SOFFICE_MEMORY_MB),
     optimizeIntervalS: e.KB_OPTIMIZE_INTERVAL_S,
     vectorIndex: { minRows: e.KB_VECTOR_INDEX_MIN_ROWS, ef: Math.max(10, e.KB_VECTOR_INDEX_EF), exactBelowShare: e.KB_VECTOR_EXACT_BELOW_PERMILLE / 1000, refine: Math.max(0, e.KB_VECTOR_REFINE) },
     syncSources: e.KB_SYNC_SOURCES || undefined,

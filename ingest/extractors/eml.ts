@@ -6,32 +6,22 @@
  * part through the HTML extractor's block walk when there is one (tables stay tables), else the
  * text part through the plain-text block splitter.
  * Attachments (including attached messages) are extracted recursively through the normal pipeline
- * (detect → extractor → normalize: `ExtractOptions.extractEmbedded`, which ingest/extract.ts hands
- * down): each readable attachment adds its pages after the body, its first page headed
- * "Attachment: <name>". Unsupported or failing attachments are listed in the warnings with their
- * reason. Limits: `maxAttachments`, `maxAttachmentBytes`, nesting `maxDepth`. Inline images referenced
- * by the HTML (cid:) are skipped.
+ * (attachments.ts: each readable attachment adds its pages after the body, its first page headed
+ * "Attachment: <name>"; failing ones are listed in the warnings). Inline images referenced by the
+ * HTML (cid:) are skipped.
  */
 import PostalMime, { type Address, type Email } from "postal-mime";
 import { decodeText, detectBom, sniffUtf16WithoutBom } from "../decode-text.ts";
 import { collapseWhitespace, titleFromFileName } from "../text-utils.ts";
 import { IngestError, type Block, type DetectedType, type ExtractedDocument, type ExtractedPage, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
+import { appendAttachments, type AttachmentLimits } from "./attachments.ts";
 import { extractHtmlText } from "./html.ts";
 import { textToBlocks } from "./text.ts";
 
-export interface EmlExtractorConfig {
-  /** Most attachments extracted per message. Default 50. */
-  maxAttachments?: number;
-  /** Larger attachments are skipped. Default 50 MiB. */
-  maxAttachmentBytes?: number;
-  /** Message-in-message nesting limit. Default 3. */
-  maxDepth?: number;
+export interface EmlExtractorConfig extends AttachmentLimits {
   /** Extract attachments at all. Default true. */
   attachments?: boolean;
 }
-
-/** Nesting depth of SourceFiles this extractor created for attachments. */
-const depthOf = new WeakMap<SourceFile, number>();
 
 function addressText(a: Address | Address[] | undefined): string {
   if (!a) return "";
@@ -52,9 +42,6 @@ function contentBytes(content: ArrayBuffer | Uint8Array | string): Uint8Array {
 }
 
 export function createEmlExtractor(config: EmlExtractorConfig = {}): Extractor {
-  const maxAttachments = config.maxAttachments ?? 50;
-  const maxBytes = config.maxAttachmentBytes ?? 50 * 1024 * 1024;
-  const maxDepth = config.maxDepth ?? 3;
   return {
     kinds: ["eml"],
     async extract(file: SourceFile, type: DetectedType, options: ExtractOptions): Promise<ExtractedDocument> {
@@ -97,44 +84,13 @@ export function createEmlExtractor(config: EmlExtractorConfig = {}): Extractor {
       const pages: ExtractedPage[] = [];
       if (blocks.length) pages.push({ page: 1, blocks });
 
-      const depth = depthOf.get(file) ?? 0;
       const atts = email.attachments.filter((a) => !(a.related && /^image\//.test(a.mimeType)));
-      const extractFile = options.extractEmbedded;
-      if (config.attachments !== false && atts.length) {
-        if (!extractFile) {
-          warnings.push(`${atts.length} attachment(s) not read: extracted without the pipeline (ExtractOptions.extractEmbedded)`);
-        } else if (depth >= maxDepth) {
-          warnings.push(`${atts.length} attachment(s) not read: nesting deeper than ${maxDepth} messages`);
-        } else {
-          if (atts.length > maxAttachments) warnings.push(`only the first ${maxAttachments} of ${atts.length} attachments were read`);
-          let next = pages.length + 1;
-          for (const [i, a] of atts.slice(0, maxAttachments).entries()) {
-            if (options.signal?.aborted) throw new IngestError("aborted", `${file.source}: extraction aborted`);
-            const name = a.filename ?? (a.mimeType === "message/rfc822" ? `message-${i + 1}.eml` : `attachment-${i + 1}`);
-            const bytes = contentBytes(a.content);
-            if (bytes.length === 0) continue;
-            if (bytes.length > maxBytes) {
-              warnings.push(`attachment ${name} skipped: ${bytes.length} bytes is over the limit of ${maxBytes}`);
-              continue;
-            }
-            const child: SourceFile = { source: `${file.source}/${name}`, bytes };
-            depthOf.set(child, depth + 1);
-            try {
-              const res = await extractFile(child, { ...(options.signal ? { signal: options.signal } : {}) });
-              let first = true;
-              for (const p of res.document.pages) {
-                const pb = first ? [{ kind: "heading" as const, level: 2, text: `Attachment: ${name}` }, ...p.blocks] : p.blocks;
-                first = false;
-                pages.push({ page: next++, blocks: pb, ...(p.ocrConfidence !== undefined ? { ocrConfidence: p.ocrConfidence } : {}) });
-              }
-              for (const w of res.document.warnings) warnings.push(`attachment ${name}: ${w}`);
-            } catch (err) {
-              if (err instanceof IngestError && err.code === "aborted") throw err;
-              const code = err instanceof IngestError ? err.code : "extract_failed";
-              warnings.push(`attachment ${name} skipped (${code}): ${(err as Error)?.message ?? String(err)}`);
-            }
-          }
-        }
+      if (config.attachments !== false) {
+        const files = atts.map((a, i) => ({
+          name: a.filename ?? (a.mimeType === "message/rfc822" ? `message-${i + 1}.eml` : `attachment-${i + 1}`),
+          bytes: contentBytes(a.content),
+        }));
+        await appendAttachments(file, files, pages, warnings, options, config);
       }
       const title = subject || titleFromFileName(file.source);
       return { mime: type.mime || "message/rfc822", ...(title ? { title } : {}), pages, warnings };

@@ -22,18 +22,26 @@
  *                        headers/footers/page-number controls are skipped; every other control
  *                        with paragraph lists (footnotes, endnotes, text boxes in drawing objects,
  *                        comments) contributes its paragraphs after the anchoring paragraph.
- * 4. Title: HwpSummaryInformation (OLE property set, PIDSI_TITLE), when sensible.
+ * 4. Pictures: a drawing control ("gso ") whose shape is a picture (SHAPE_COMPONENT_PICTURE, 85)
+ *    names a BinData item (its BinItem id at byte 71); DocInfo's BIN_DATA records (18) give the
+ *    item's stream, BinData/BIN%04X.<ext> (deflated when the record says so or, by default, when
+ *    the document is compressed). The pictures are OCR'd and their text stands where the control is
+ *    anchored (pictures.ts).
+ * 5. Title: HwpSummaryInformation (OLE property set, PIDSI_TITLE), when sensible.
  *
  * Not handled: equations (script text only appears if the author typed it as text), charts,
- * text inside images (OLE objects/pictures are not OCR'd), distribution-document decryption.
+ * OLE objects, linked (not embedded) pictures, distribution-document decryption.
  */
 import CFB from "cfb";
 import { inflateRawSync, inflateSync } from "node:zlib";
 import { sensibleTitle, titleFromFileName } from "../text-utils.ts";
 import { IngestError, type Block, type DetectedType, type ExtractedDocument, type ExtractedPage, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
+import { pictureMark, placePictures, type PictureOptions } from "./pictures.ts";
 import { markdownCell, markdownTable } from "./tables.ts";
 
 export interface HwpExtractorConfig {
+  /** OCR the pictures and put their text where they stand. Default on. */
+  pictures?: PictureOptions;
   /** Largest inflated stream (section / DocInfo), bytes. Default: the document cap (ExtractOptions.limits, else 100 MiB). */
   maxStreamBytes?: number;
   /** Most sections read. Default 1,000. */
@@ -42,6 +50,7 @@ export interface HwpExtractorConfig {
 
 const TAG_BEGIN = 0x10;
 export const HWPTAG = {
+  BIN_DATA: TAG_BEGIN + 2,
   STYLE: TAG_BEGIN + 26,
   PARA_HEADER: TAG_BEGIN + 50,
   PARA_TEXT: TAG_BEGIN + 51,
@@ -49,6 +58,7 @@ export const HWPTAG = {
   LIST_HEADER: TAG_BEGIN + 56,
   SHAPE_COMPONENT: TAG_BEGIN + 60,
   TABLE: TAG_BEGIN + 61,
+  SHAPE_COMPONENT_PICTURE: TAG_BEGIN + 69,
 } as const;
 
 export interface HwpRecord {
@@ -192,9 +202,25 @@ function summaryTitle(buf: Buffer | undefined): string | undefined {
   return undefined;
 }
 
+/** BinItem ids of the pictures met, in document order (shared by the sections: the marks' indexes). */
+type PictureList = number[];
+
+/** The BinItem id of the first picture shape under a drawing control, if any. */
+function pictureItem(ctrl: HwpRecord): number | undefined {
+  for (const c of ctrl.children) {
+    if (c.tag === HWPTAG.SHAPE_COMPONENT_PICTURE && c.data.length >= 73) return c.data.readUInt16LE(71);
+    const inner = pictureItem(c);
+    if (inner !== undefined) return inner;
+  }
+  return undefined;
+}
+
 class SectionWalker {
   readonly blocks: Block[] = [];
-  constructor(private readonly headings: Map<number, number>) {}
+  constructor(
+    private readonly headings: Map<number, number>,
+    private readonly pictures?: PictureList,
+  ) {}
 
   paragraphs(nodes: HwpRecord[], out: Block[] = this.blocks): void {
     for (const n of nodes) {
@@ -217,7 +243,14 @@ class SectionWalker {
       const id = ctrlId(c.data);
       if (SKIP_CONTROLS.has(id)) continue;
       if (id === "tbl ") this.table(c, out);
-      else this.paragraphs(c.children, out);
+      else {
+        const item = id === "gso " && this.pictures ? pictureItem(c) : undefined;
+        if (item !== undefined) {
+          out.push({ kind: "paragraph", text: pictureMark(this.pictures!.length) });
+          this.pictures!.push(item);
+        }
+        this.paragraphs(c.children, out); // text boxes, captions
+      }
     }
   }
 
@@ -275,6 +308,31 @@ class SectionWalker {
     const md = markdownTable(grid);
     if (md) out.push({ kind: "table", text: md });
   }
+}
+
+/** DocInfo's BIN_DATA records: BinItem id → { stream name, whether deflated }. */
+function binDataItems(docInfo: Buffer | undefined, documentCompressed: boolean): Map<number, { stream: string; compressed: boolean }> {
+  const items = new Map<number, { stream: string; compressed: boolean }>();
+  if (!docInfo) return items;
+  let index = 0;
+  for (const r of parseRecords(docInfo).records) {
+    if (r.tag !== HWPTAG.BIN_DATA) continue;
+    index++;
+    try {
+      const props = r.data.readUInt16LE(0);
+      if ((props & 0xf) !== 1) continue; // 0 link, 2 storage (OLE): no picture bytes here
+      const id = r.data.readUInt16LE(2);
+      const len = r.data.readUInt16LE(4);
+      const ext = r.data.subarray(6, 6 + len * 2).toString("utf16le");
+      const compression = (props >> 4) & 0x3; // 0 as the document, 1 compressed, 2 not
+      const entry = { stream: `BIN${id.toString(16).toUpperCase().padStart(4, "0")}.${ext}`, compressed: compression === 0 ? documentCompressed : compression === 1 };
+      items.set(id, entry);
+      if (!items.has(index)) items.set(index, entry);
+    } catch {
+      /* malformed record: that picture is skipped */
+    }
+  }
+  return items;
 }
 
 function cleanText(s: string): string {
@@ -341,6 +399,7 @@ export function createHwpExtractor(config: HwpExtractorConfig = {}): Extractor {
       const headings = headingStyles(docInfo);
       const pages: ExtractedPage[] = [];
       const blocks: Block[] = [];
+      const pictureItems: PictureList | undefined = config.pictures === false ? undefined : [];
       let readable = 0;
       for (const [k, s] of sections.slice(0, maxSections).entries()) {
         if (options.signal?.aborted) throw new IngestError("aborted", `${file.source}: extraction aborted`);
@@ -358,15 +417,32 @@ export function createHwpExtractor(config: HwpExtractorConfig = {}): Extractor {
         const { records, truncated } = parseRecords(data);
         if (truncated) warnings.push(`section ${k} is truncated; its text may be incomplete`);
         readable++;
-        const walker = new SectionWalker(headings);
+        const walker = new SectionWalker(headings, pictureItems);
         walker.paragraphs(recordTree(records));
         blocks.push(...walker.blocks);
       }
       if (sections.length > maxSections) warnings.push(`only the first ${maxSections} sections were read`);
       if (readable === 0) throw new IngestError("corrupt_document", `${file.source}: no section of this HWP document could be read`);
       if (blocks.length) pages.push({ page: 1, blocks });
+      const pictures: Uint8Array[] = [];
+      if (pictureItems?.length) {
+        const items = binDataItems(docInfo, compressed);
+        for (const id of pictureItems) {
+          const item = items.get(id);
+          const at = item ? container.FullPaths.findIndex((p) => p.toLowerCase().endsWith(`/bindata/${item.stream.toLowerCase()}`)) : -1;
+          const content = at >= 0 ? (container.FileIndex[at]?.content as unknown as Uint8Array | undefined) : undefined;
+          const raw = content?.length ? content : undefined;
+          try {
+            pictures.push(raw ? inflateStream(raw, item!.compressed, maxStream, `picture ${item!.stream}`, file.source) : new Uint8Array());
+          } catch (err) {
+            if (err instanceof IngestError && err.code === "zip_bomb") throw err;
+            pictures.push(new Uint8Array());
+          }
+        }
+      }
+      const placed = await placePictures(pages, pictures, config.pictures, options.signal, warnings);
       const title = sensibleTitle(summaryTitle(stream("\u0005HwpSummaryInformation") ?? stream("HwpSummaryInformation"))) ?? titleFromFileName(file.source);
-      return { mime: type.mime || "application/x-hwp", ...(title ? { title } : {}), pages, warnings };
+      return { mime: type.mime || "application/x-hwp", ...(title ? { title } : {}), pages: placed, warnings };
     },
   };
 }

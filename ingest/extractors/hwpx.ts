@@ -6,17 +6,22 @@
  * <hp:lineBreak/> → newline, non-breaking / fixed-width spaces → space); styles named "개요 N" /
  * "Outline N" in Contents/header.xml make short paragraphs headings. Objects inside runs follow the
  * paragraph: <hp:tbl> → a Markdown table (cells placed by <hp:cellAddr>), sub-lists of footnotes,
- * endnotes and text boxes → paragraphs; page headers/footers are skipped.
+ * endnotes and text boxes → paragraphs; page headers/footers are skipped. Pictures (<hp:pic>, whose
+ * <hc:img binaryItemIDRef> names a BinData item of content.hpf's manifest) are OCR'd and their text
+ * stands where they stand (pictures.ts).
  */
 import { attr, isEl, kids, local, parseXml } from "./xml-dom.ts";
 import type { Element } from "domhandler";
 import { sensibleTitle, titleFromFileName } from "../text-utils.ts";
 import { IngestError, type Block, type DetectedType, type ExtractedDocument, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
 import { openZip, zipLimitsFor, type SafeZip, type ZipLimits } from "./ooxml-package.ts";
+import { pictureMark, placePictures, type PictureOptions } from "./pictures.ts";
 import { markdownTable } from "./tables.ts";
 
 export interface HwpxExtractorConfig {
   zipLimits?: ZipLimits;
+  /** OCR the pictures and put their text where they stand. Default on. */
+  pictures?: PictureOptions;
 }
 
 
@@ -48,7 +53,12 @@ function clean(s: string): string {
 const SKIP = new Set(["header", "footer", "masterPage", "secPr", "colPr", "linesegarray", "pageNum", "pageHiding", "fieldBegin", "fieldEnd", "bookmark"]);
 
 class Walker {
-  constructor(private readonly headingStyles: Map<string, number>) {}
+  /** binaryItemIDRef of each picture met, in document order (the marks' indexes). */
+  readonly pictures: string[] = [];
+  constructor(
+    private readonly headingStyles: Map<string, number>,
+    private readonly readPictures: boolean,
+  ) {}
 
   paragraphs(container: Element, out: Block[]): void {
     for (const p of kids(container, "p")) this.paragraph(p, out);
@@ -71,7 +81,14 @@ class Walker {
       const n = local(c.name);
       if (n === "t" || SKIP.has(n)) continue;
       if (n === "tbl") this.table(c, out);
-      else if (n === "subList") this.paragraphs(c, out);
+      else if (n === "pic") {
+        const ref = this.readPictures ? attr(findDescendant(c, "img"), "binaryItemIDRef") : undefined;
+        if (ref) {
+          out.push({ kind: "paragraph", text: pictureMark(this.pictures.length) });
+          this.pictures.push(ref);
+        }
+        this.objects(c, out); // a caption
+      } else if (n === "subList") this.paragraphs(c, out);
       else if (n === "p") this.paragraph(c, out);
       else this.objects(c, out);
     }
@@ -108,6 +125,35 @@ class Walker {
     const md = markdownTable(grid);
     if (md) out.push({ kind: "table", text: md });
   }
+}
+
+function findDescendant(el: Element, name: string): Element | undefined {
+  for (const c of kids(el)) {
+    if (local(c.name) === name) return c;
+    const d = findDescendant(c, name);
+    if (d) return d;
+  }
+  return undefined;
+}
+
+/** content.hpf's manifest: item id → archive path (BinData/image1.png). */
+async function manifestItems(zip: SafeZip): Promise<Map<string, string>> {
+  const items = new Map<string, string>();
+  const hpf = zip.names.find((n) => /^Contents\/content\.hpf$/i.test(n));
+  if (!hpf) return items;
+  try {
+    const root = parseXml(await zip.text(hpf));
+    const walk = (el: Element) => {
+      for (const c of kids(el)) {
+        if (local(c.name) === "item" && attr(c, "id") && attr(c, "href")) items.set(attr(c, "id")!, attr(c, "href")!);
+        walk(c);
+      }
+    };
+    if (root) walk(root);
+  } catch (err) {
+    if (err instanceof IngestError) throw err;
+  }
+  return items;
 }
 
 async function sectionOrder(zip: SafeZip): Promise<string[]> {
@@ -181,7 +227,7 @@ export function createHwpxExtractor(config: HwpxExtractorConfig = {}): Extractor
       const zip = await openZip(file.bytes, file.source, "HWPX", zipLimitsFor(options, config.zipLimits));
       const sections = await sectionOrder(zip);
       if (sections.length === 0) throw new IngestError("corrupt_document", `${file.source}: not an HWPX document (no Contents/section*.xml)`);
-      const walker = new Walker(await headingStyles(zip));
+      const walker = new Walker(await headingStyles(zip), config.pictures !== false);
       const blocks: Block[] = [];
       const warnings: string[] = [];
       let readable = 0;
@@ -198,8 +244,18 @@ export function createHwpxExtractor(config: HwpxExtractorConfig = {}): Extractor
         }
       }
       if (readable === 0) throw new IngestError("corrupt_document", `${file.source}: no section of this HWPX document could be read`);
+      const pictures: Uint8Array[] = [];
+      if (walker.pictures.length) {
+        const items = await manifestItems(zip);
+        for (const ref of walker.pictures) {
+          const href = items.get(ref);
+          const part = [href, href && `Contents/${href}`].find((h): h is string => !!h && zip.has(h)) ?? zip.names.find((n) => n.startsWith(`BinData/${ref}.`));
+          pictures.push(part ? await zip.bytes(part) : new Uint8Array());
+        }
+      }
+      const pages = await placePictures(blocks.length ? [{ page: 1, blocks }] : [], pictures, config.pictures, options.signal, warnings);
       const title = (await hwpxTitle(zip)) ?? titleFromFileName(file.source);
-      return { mime: type.mime || "application/hwp+zip", ...(title ? { title } : {}), pages: blocks.length ? [{ page: 1, blocks }] : [], warnings };
+      return { mime: type.mime || "application/hwp+zip", ...(title ? { title } : {}), pages, warnings };
     },
   };
 }

@@ -4,7 +4,9 @@
  * header, repeated every `rowsPerBlock` rows). Cell text: formula results, rich text, hyperlink
  * text, dates as ISO dates, percentages formatted; merged cells keep their value in the top-left
  * cell only. Rows per sheet and cells per workbook are capped (warnings say what was cut). Charts
- * drawn on a sheet follow its tables (title as caption, cached data as a Markdown table).
+ * drawn on a sheet follow its tables (title as caption, cached data as a Markdown table). Pictures
+ * drawn on a sheet are OCR'd (pictures.ts) and their text stands among the sheet's tables by the
+ * row the picture is anchored at: before the first table that starts below it.
  *
  * The container is checked for zip bombs (openZip) and every part is inflated once with a byte
  * count before exceljs loads it; password-protected workbooks (OLE + EncryptionInfo) →
@@ -14,8 +16,10 @@ import ExcelJS from "exceljs";
 import JSZip from "jszip";
 import { titleFromFileName } from "../text-utils.ts";
 import { IngestError, type Block, type DetectedType, type ExtractedDocument, type ExtractedPage, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
-import { chartBlocks } from "./drawingml.ts";
+import { chartBlocks, descendants, kid } from "./drawingml.ts";
 import { coreTitle, openZip, rels, zipLimitsFor, type SafeZip, type ZipLimits } from "./ooxml-package.ts";
+import { pictureMark, placePictures, type PictureOptions } from "./pictures.ts";
+import { attr, kids, local, parseXml } from "./xml-dom.ts";
 import { gridToBlocks } from "./tables.ts";
 
 export interface XlsxExtractorConfig {
@@ -28,6 +32,8 @@ export interface XlsxExtractorConfig {
   /** Data rows per table block (default 100). */
   rowsPerBlock?: number;
   zipLimits?: ZipLimits;
+  /** OCR the pictures drawn on the sheets and put their text among the sheet's tables. Default on. */
+  pictures?: PictureOptions;
 }
 
 function formatNumber(n: number, numFmt?: string): string {
@@ -122,17 +128,68 @@ async function sheetCharts(zip: SafeZip, sheetPart: string | undefined): Promise
   return out;
 }
 
+/** A picture drawn on a sheet: its anchor's top-left cell (0-based) and its part in the archive. */
+interface SheetPicture {
+  row: number;
+  col: number;
+  part: string;
+}
+
+/** Pictures drawn on a worksheet (sheet → drawing → anchors with pictures → image parts), top to bottom. */
+async function sheetPictures(zip: SafeZip, sheetPart: string | undefined): Promise<SheetPicture[]> {
+  if (!sheetPart) return [];
+  const out: SheetPicture[] = [];
+  try {
+    for (const d of (await rels(zip, sheetPart)).values()) {
+      if (!d.type.endsWith("/drawing") || !zip.has(d.target)) continue;
+      const drawingRels = await rels(zip, d.target);
+      const root = parseXml(await zip.text(d.target));
+      for (const anchor of root ? kids(root) : []) {
+        if (!/Anchor$/.test(local(anchor.name))) continue;
+        const from = kid(anchor, "from");
+        const row = Number(kid(from, "row")?.children.map((t) => (t.type === "text" ? t.data : "")).join("") ?? 0) || 0;
+        const col = Number(kid(from, "col")?.children.map((t) => (t.type === "text" ? t.data : "")).join("") ?? 0) || 0;
+        for (const pic of descendants(anchor, "pic")) {
+          const blip = descendants(pic, "blip")[0];
+          const id = attr(blip, "r:embed") ?? attr(blip, "embed");
+          const target = id ? drawingRels.get(id)?.target : undefined;
+          if (target && zip.has(target)) out.push({ row, col, part: target });
+        }
+      }
+    }
+  } catch (err) {
+    if (err instanceof IngestError && err.code === "zip_bomb") throw err;
+  }
+  return out.sort((a, b) => a.row - b.row || a.col - b.col);
+}
+
+interface RegionBox {
+  top: number;
+  left: number;
+  bottom: number;
+  right: number;
+}
+
 /**
  * Split a sheet into tables: connected regions of non-empty cells (4-neighbourhood), so tables
  * separated by an empty row or an empty column become separate tables. Regions whose bounding boxes
  * overlap are merged; output is ordered top-to-bottom, left-to-right.
  */
 export function splitRegions(grid: string[][]): string[][][] {
+  return regionBoxes(grid).map((b) => regionOf(grid, b));
+}
+
+function regionOf(grid: string[][], b: RegionBox): string[][] {
+  return grid.slice(b.top, b.bottom + 1).map((row) => Array.from({ length: b.right - b.left + 1 }, (_, k) => row[b.left + k] ?? ""));
+}
+
+/** The tables' bounding boxes in the grid, top to bottom (see splitRegions). */
+function regionBoxes(grid: string[][]): RegionBox[] {
   const h = grid.length;
   const w = Math.max(0, ...grid.map((r) => r.length));
   const seen = new Uint8Array(h * w);
   const filled = (r: number, c: number) => (grid[r]?.[c] ?? "") !== "";
-  type Box = { top: number; left: number; bottom: number; right: number };
+  type Box = RegionBox;
   const boxes: Box[] = [];
   for (let r0 = 0; r0 < h; r0++) {
     for (let c0 = 0; c0 < w; c0++) {
@@ -162,7 +219,7 @@ export function splitRegions(grid: string[][]): string[][][] {
     }
   }
   // Scattered sheets (many tiny regions) read better as one grid; also bounds the merge below.
-  if (boxes.length > 200) return [grid];
+  if (boxes.length > 200) return [{ top: 0, left: 0, bottom: h - 1, right: w - 1 }];
   // Merge overlapping bounding boxes until stable.
   let merged = true;
   while (merged) {
@@ -181,7 +238,7 @@ export function splitRegions(grid: string[][]): string[][][] {
     }
   }
   boxes.sort((a, b) => a.top - b.top || a.left - b.left);
-  return boxes.map((b) => grid.slice(b.top, b.bottom + 1).map((row) => Array.from({ length: b.right - b.left + 1 }, (_, k) => row[b.left + k] ?? "")));
+  return boxes;
 }
 
 export function createXlsxExtractor(config: XlsxExtractorConfig = {}): Extractor {
@@ -214,12 +271,16 @@ export function createXlsxExtractor(config: XlsxExtractorConfig = {}): Extractor
       const sheetParts = await sheetPartsByName(zip);
       let cells = 0;
       let cellCapHit = false;
+      const pictureParts: string[] = [];
+      const pictureOf = new Map<string, number>();
       let pageNo = 0;
       for (const ws of wb.worksheets) {
         pageNo++;
         if (cellCapHit) break;
         // Dense grid of the used range (rows compacted: fully empty rows are kept as separators).
         const grid: string[][] = [];
+        /** The sheet row (1-based) of each grid row. */
+        const gridRows: number[] = [];
         let prevRow = 0;
         let rowsRead = 0;
         let rowCapHit = false;
@@ -244,21 +305,44 @@ export function createXlsxExtractor(config: XlsxExtractorConfig = {}): Extractor
           }
           if (!values.some((v) => v)) return;
           rowsRead++;
-          if (prevRow && rowNumber > prevRow + 1) grid.push([]);
+          if (prevRow && rowNumber > prevRow + 1) {
+            grid.push([]);
+            gridRows.push(prevRow + 1);
+          }
           grid.push(values);
+          gridRows.push(rowNumber);
           prevRow = rowNumber;
         });
-        const tables = splitRegions(grid);
+        const boxes = grid.length ? regionBoxes(grid) : [];
         if (rowCapHit) warnings.push(`sheet "${ws.name}": only the first ${maxRows} rows were read`);
         if (cellCapHit) warnings.push(`workbook has more than ${maxCells} cells; the rest was not read`);
         const blocks: Block[] = [];
-        for (const t of tables) blocks.push(...gridToBlocks(t, rowsPerBlock));
+        const drawn = config.pictures === false ? [] : await sheetPictures(zip, sheetParts.get(ws.name));
+        const placeUpTo = (sheetRow: number) => {
+          while (drawn.length && drawn[0]!.row + 1 < sheetRow) {
+            const { part } = drawn.shift()!;
+            if (!pictureOf.has(part)) {
+              pictureOf.set(part, pictureParts.length);
+              pictureParts.push(part);
+            }
+            blocks.push({ kind: "paragraph", text: pictureMark(pictureOf.get(part)!) });
+          }
+        };
+        for (const b of boxes) {
+          placeUpTo(gridRows[b.top] ?? Infinity);
+          blocks.push(...gridToBlocks(regionOf(grid, b), rowsPerBlock));
+        }
+        placeUpTo(Infinity);
         blocks.push(...(await sheetCharts(zip, sheetParts.get(ws.name))));
         if (blocks.length === 0) continue;
         pages.push({ page: pageNo, blocks: [{ kind: "heading", level: 2, text: ws.name }, ...blocks] });
       }
+      const pictures: Uint8Array[] = [];
+      for (const part of pictureParts) pictures.push(await zip.bytes(part));
+      // A sheet whose only content was a picture without readable text keeps only its name: dropped.
+      const placed = (await placePictures(pages, pictures, config.pictures, options.signal, warnings)).filter((p) => p.blocks.length > 1);
       const title = (await coreTitle(zip)) ?? titleFromFileName(file.source);
-      return { mime: type.mime, ...(title ? { title } : {}), pages, warnings };
+      return { mime: type.mime, ...(title ? { title } : {}), pages: placed, warnings };
     },
   };
 }

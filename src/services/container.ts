@@ -228,7 +228,14 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   const log = options.logger ?? kbLogger(config.logLevel);
   const metrics = new Metrics({ token: config.metricsToken });
   // Extractors and the OCR pool are process-wide: they take their settings from here.
-  configureExtraction({ ocrWorkers: config.ocrWorkers, ocrPictures: config.ocrPictures, ocrPdf: config.ocrPdf });
+  configureExtraction({
+    ocrWorkers: config.ocrWorkers,
+    ocrPictures: config.ocrPictures,
+    ocrPdf: config.ocrPdf,
+    sofficePath: config.sofficePath,
+    sofficeTimeoutMs: config.sofficeTimeoutMs,
+    sofficeMemoryMb: config.sofficeMemoryMb,
+  });
   // The local LLM (answer mode "llm") when KB_LLM_MODEL names a GGUF. Loaded before anything is
   // opened, so a missing or unloadable model fails the start cleanly. Never builds or downloads.
   // Remote model servers (KB_LLM_URL, KB_EMBED_URL) only on KB_MODEL_HOSTS; their keys read now

@@ -1,5 +1,5 @@
 /**
- * Office / HWP / HWPX / CSV / EML extractors on files built in the test, plus the public samples
+ * Office / HWP / HWPX / CSV / EML / Outlook .msg / EPUB extractors on files built in the test, plus the public samples
  * (skipped with a message when /work/shared/data is absent).
  */
 import iconv from "iconv-lite";
@@ -23,7 +23,11 @@ import { extractorFor, FORMATS, supportedKinds } from "../../ingest/formats.ts";
 import { KNOWN_KINDS } from "../../ingest/detect.ts";
 import { loadConfig } from "../../src/config.ts";
 import { haveShared, sharedPath } from "../ingest/fixtures.ts";
-import { buildDocx, buildEml, buildHwp, buildHwpx, buildPptx, buildXlsx } from "./builders.ts";
+import { createEpubExtractor } from "../../ingest/extractors/epub.ts";
+import { createHwpExtractor } from "../../ingest/extractors/hwp.ts";
+import { createHwpxExtractor } from "../../ingest/extractors/hwpx.ts";
+import { msgExtractor } from "../../ingest/extractors/msg.ts";
+import { buildDocx, buildEml, buildEpub, buildHwp, buildHwpx, buildMsg, buildPptx, buildXlsx } from "./builders.ts";
 
 const T = (kind: string, mime = ""): DetectedType => ({ kind, mime });
 const run = (ex: Extractor, source: string, bytes: Uint8Array, kind: string, mime = "") => ex.extract({ source, bytes }, T(kind, mime), {});
@@ -33,9 +37,9 @@ const allText = (d: ExtractedDocument) => blocks(d).map((b) => b.text).join("\n"
 describe("format table", () => {
   it("has a row for every detected kind, and each row loads an extractor for its own kind", async () => {
     expect(FORMATS.map((f) => f.kind)).toEqual([...KNOWN_KINDS]);
-    expect(supportedKinds()).toEqual(["csv", "docx", "eml", "html", "hwp", "hwpx", "image", "markdown", "pdf", "pptx", "text", "xlsx", "xml"]);
+    expect(supportedKinds()).toEqual(["csv", "doc", "docx", "eml", "epub", "html", "hwp", "hwpx", "image", "markdown", "msg", "odp", "ods", "odt", "pdf", "ppt", "pptx", "rtf", "text", "xls", "xlsx", "xml"]);
     for (const kind of supportedKinds()) expect((await extractorFor(kind))?.kinds).toContain(kind);
-    expect(await extractorFor("doc")).toBeUndefined();
+    expect(await extractorFor("zip")).toBeUndefined();
   });
 });
 
@@ -111,11 +115,74 @@ describe("pictures in Office documents (OCR)", () => {
     expect(allText(await run((await extractorFor("docx"))!, "report.docx", await buildDocx({ picture }), "docx"))).toMatch(/12 percent/);
   });
 
+  it("XLSX: a picture's text stands among the sheet's tables by its anchor row; pictures can be turned off", async () => {
+    const picture = await textPicture("Revenue grew 12 percent");
+    if (!picture) return;
+    const bytes = await buildXlsx(0, picture);
+    const d = await run(xlsxExtractor, "sales.xlsx", bytes, "xlsx");
+    const texts = d.pages[0]!.blocks.map((b) => b.text);
+    const at = texts.findIndex((t) => /Revenue grew 12 percent/.test(t));
+    expect(at).toBeGreaterThan(texts.findIndex((t) => t.includes("서울")));
+    expect(at).toBeLessThan(texts.findIndex((t) => t.includes("성장률")));
+    expect(d.warnings).toContain("text of 1 picture(s) read by OCR");
+    const off = await run(createXlsxExtractor({ pictures: false }), "sales.xlsx", bytes, "xlsx");
+    expect(allText(off)).not.toMatch(/12 percent/);
+    expect(allText(off)).toContain("성장률");
+  });
+
+  it("HWP: a picture's text stands where its drawing control is anchored; pictures can be turned off", async () => {
+    const picture = await textPicture("Revenue grew 12 percent");
+    if (!picture) return;
+    const bytes = buildHwp({ picture });
+    const d = await run(hwpExtractor, "plan.hwp", bytes, "hwp");
+    const texts = blocks(d).map((b) => b.text);
+    const at = texts.findIndex((t) => /Revenue grew 12 percent/.test(t));
+    expect(at).toBeGreaterThan(texts.findIndex((t) => t.startsWith("| 이름")));
+    expect(at).toBeLessThan(texts.findIndex((t) => t.startsWith("Mixed English")));
+    expect(d.warnings).toContain("text of 1 picture(s) read by OCR");
+    const off = await run(createHwpExtractor({ pictures: false }), "plan.hwp", bytes, "hwp");
+    expect(allText(off)).not.toMatch(/12 percent/);
+    expect(allText(off)).not.toContain("\u0000");
+  });
+
+  it("HWPX: a picture's text stands where the picture stands; pictures can be turned off", async () => {
+    const picture = await textPicture("Revenue grew 12 percent");
+    if (!picture) return;
+    const bytes = await buildHwpx({ picture });
+    const d = await run(hwpxExtractor, "plan.hwpx", bytes, "hwpx");
+    const texts = blocks(d).map((b) => b.text);
+    const at = texts.findIndex((t) => /Revenue grew 12 percent/.test(t));
+    expect(at).toBeGreaterThan(texts.findIndex((t) => t.startsWith("첫 번째 문단")));
+    expect(at).toBeLessThan(texts.findIndex((t) => t.startsWith("| 구분")));
+    const off = await run(createHwpxExtractor({ pictures: false }), "plan.hwpx", bytes, "hwpx");
+    expect(allText(off)).not.toMatch(/12 percent/);
+    expect(allText(off)).not.toContain("\u0000");
+  });
+
+  it("KB_OCR_PICTURES=off also turns picture OCR off for XLSX, HWP and HWPX", async () => {
+    const picture = await textPicture("Revenue grew 12 percent");
+    if (!picture) return;
+    const files = { xlsx: await buildXlsx(0, picture), hwp: buildHwp({ picture }), hwpx: await buildHwpx({ picture }) };
+    try {
+      configureExtraction({ ocrPictures: loadConfig({ KB_OCR_PICTURES: "off" }).ocrPictures });
+      for (const [kind, bytes] of Object.entries(files)) {
+        const d = await run((await extractorFor(kind))!, `f.${kind}`, bytes, kind);
+        expect(allText(d), kind).not.toMatch(/12 percent/);
+        expect(allText(d).length, kind).toBeGreaterThan(20);
+      }
+    } finally {
+      configureExtraction({ ocrPictures: true });
+    }
+    for (const [kind, bytes] of Object.entries(files)) expect(allText(await run((await extractorFor(kind))!, `f.${kind}`, bytes, kind)), kind).toMatch(/12 percent/);
+  });
+
   it("markitdown's OCR samples: the picture's text between the paragraphs around it", async () => {
     const file = sharedPath("multiformat_markitdown", "markitdown-ocr", "tests", "ocr_test_data", "docx_image_middle.docx");
     if (!haveShared(file, "markitdown OCR sample")) return;
     const d = await run(docxExtractor, "docx_image_middle.docx", readFileSync(file), "docx");
     expect(allText(d)).toMatch(/We will see an image below\.\s+FIGURE 1: System Architecture\s+Analysis/);
+    const x = await run(xlsxExtractor, "xlsx_image_middle.xlsx", readFileSync(file.replace("docx_image_middle.docx", "xlsx_image_middle.xlsx")), "xlsx");
+    expect(allText(x)).toMatch(/Revenue \$50,000\s+Growth Trend: \+15%\s+Profit Margin 40%/);
   });
 });
 
@@ -268,6 +335,8 @@ describe("HWP 5.x", () => {
     expect(text).toContain("공공부문 마이데이터 활성화");
     expect(text.length).toBeGreaterThan(10_000);
     expect(blocks(document).filter((b) => b.kind === "table").length).toBeGreaterThan(3);
+    // Its eight pictures (BinData JPG/BMP) are found and OCR'd; some hold text.
+    expect(document.warnings.join("\n")).toMatch(/text of \d+ picture\(s\) read by OCR/);
   });
 });
 
@@ -330,5 +399,80 @@ describe("Korean Office samples", () => {
     expect(allText(ppt.document)).toContain("의미론적 검색");
     const doc = await extractFile({ source: "sample-word-document.docx", bytes: readFileSync(k("sample-word-document.docx")) });
     expect(allText(doc.document)).toContain("임베딩");
+  });
+});
+
+describe("Outlook .msg", () => {
+  const msg = () =>
+    buildMsg({
+      subject: "회의록 공유",
+      senderName: "김철수",
+      senderEmail: "kim@example.com",
+      to: [
+        { name: "Team", email: "team@example.com" },
+        { name: "Lee", email: "lee@example.com", type: "cc" },
+      ],
+      date: new Date(Date.UTC(2024, 2, 4, 0, 0)),
+      body: "Plain body, not used when there is HTML.",
+      html: "<html><body><p>다음 주 <b>월요일</b> 회의.</p><table><tr><th>이름</th><th>역할</th></tr><tr><td>김철수</td><td>발표</td></tr></table></body></html>",
+      attachments: [{ name: "notes.csv", mime: "text/csv", bytes: Buffer.from("item,amount\nbudget,300\n") }],
+    });
+
+  it("subject, sender, recipients, date and the HTML body (tables kept) on page 1; attachments through the pipeline after it", async () => {
+    const { type, document } = await extractFile({ source: "minutes.msg", bytes: msg() });
+    expect(type.kind).toBe("msg");
+    expect(document.title).toBe("회의록 공유");
+    const [p1, p2] = document.pages;
+    expect(p1!.blocks[0]).toEqual({ kind: "heading", level: 1, text: "회의록 공유" });
+    expect(p1!.blocks[1]!.text).toBe("From: 김철수 <kim@example.com>\nTo: Team <team@example.com>\nCc: Lee <lee@example.com>\nDate: Mon, 04 Mar 2024 00:00:00 GMT");
+    expect(p1!.blocks.find((b) => b.kind === "table")?.text).toBe("| 이름 | 역할 |\n| --- | --- |\n| 김철수 | 발표 |");
+    expect(allText(document)).not.toContain("Plain body");
+    expect(p2!.blocks[0]).toEqual({ kind: "heading", level: 2, text: "Attachment: notes.csv" });
+    expect(p2!.blocks[1]!.text).toBe("| item | amount |\n| --- | --- |\n| budget | 300 |");
+  });
+
+  it("the plain-text body when there is no HTML; without the pipeline, attachments are named in a warning", async () => {
+    const bytes = buildMsg({ subject: "Hi", senderName: "A", senderEmail: "a@example.com", to: [], date: new Date(0), body: "Just text.\r\n\r\nSecond paragraph.", attachments: [{ name: "a.txt", mime: "text/plain", bytes: Buffer.from("x") }] });
+    const d = await run(msgExtractor, "hi.msg", bytes, "msg");
+    expect(blocks(d).slice(2).map((b) => b.text)).toEqual(["Just text.", "Second paragraph."]);
+    expect(d.warnings).toEqual(["1 attachment(s) not read: extracted without the pipeline (ExtractOptions.extractEmbedded)"]);
+  });
+
+  it("a damaged message fails with corrupt_document", async () => {
+    const bytes = msg();
+    await expect(extractFile({ source: "cut.msg", bytes: bytes.subarray(0, 1536) })).rejects.toMatchObject({ code: expect.stringMatching(/corrupt_document|unsupported_type/) });
+  });
+
+  it("the public samples (skipped without ../shared)", async () => {
+    const file = sharedPath("multiformat_unstructured", "fake-email-attachment.msg");
+    if (!haveShared(file, ".msg samples")) return;
+    const { document } = await extractFile({ source: "fake-email-attachment.msg", bytes: readFileSync(file) });
+    expect(allText(document)).toContain("Fake email with attachment");
+    expect(allText(document)).toContain("Attachment: fake-attachment.txt");
+  });
+});
+
+describe("EPUB", () => {
+  it("reads the chapters in spine order, each chapter a page, title from the package", async () => {
+    const { type, document } = await extractFile({ source: "guide.epub", bytes: await buildEpub() });
+    expect(type.kind).toBe("epub");
+    expect(document.title).toBe("근로자 안내서");
+    expect(document.pages.map((p) => [p.page, p.blocks[0]?.text])).toEqual([
+      [1, "제1장 근무 시간"],
+      [2, "Chapter 2 Leave"],
+    ]);
+    expect(document.pages[0]!.blocks.find((b) => b.kind === "table")?.text).toBe("| 구분 | 시간 |\n| --- | --- |\n| 점심 | 12시 |");
+    expect(allText(document)).not.toContain("Contents"); // the navigation document is not in the spine
+  });
+
+  it("a DRM-encrypted chapter fails the book with encrypted_document", async () => {
+    await expect(run(createEpubExtractor(), "drm.epub", await buildEpub({ encrypted: true }), "epub")).rejects.toMatchObject({ code: "encrypted_document" });
+  });
+
+  it("the public samples (skipped without ../shared)", async () => {
+    const file = sharedPath("multiformat_unstructured", "winter-sports.epub");
+    if (!haveShared(file, "EPUB samples")) return;
+    const { document } = await extractFile({ source: "winter-sports.epub", bytes: readFileSync(file) });
+    expect(document.pages.length).toBeGreaterThan(1);
   });
 });
