@@ -5,7 +5,7 @@
  * viewer (as the API does) and answered through the ask path.
  *
  *   npm run bench:lookalike -- --build            (re)build the set into .tmp/lookalike and stop
- *   npm run bench:lookalike [-- --hybrid] [--no-answers] [--label TEXT] [--write]
+ *   npm run bench:lookalike [-- --hybrid] [--no-answers] [--two-stage M] [--label TEXT] [--write]
  *
  * Measured per language and half (tune / report):
  * - document hit@1, hit@5: the named document is the first / among the first five distinct
@@ -15,6 +15,8 @@
  * - answers (extractive without an LLM): the answer contains a reference answer; its first quoted
  *   sentence does; it cites the named document.
  * `--hybrid` adds the tiny fixture embedding model (random weights: plumbing only, not quality).
+ * `--two-stage M` ranks the chunks of the M documents whose first chunk (the cover) best matches
+ * the question first (an experiment in this file, not a product path; retrieval figures only).
  * `--write` puts the table into docs/benchmarks.md (section lookalike) with `--label` as its row label.
  */
 import fs from "node:fs";
@@ -26,7 +28,10 @@ import { loadConfig } from "../../src/config.ts";
 import { normalizeForMatch } from "../../src/eval/run-answer-eval.ts";
 import { evalAsker } from "../../src/eval/run-eval.ts";
 import type { AnswerEvent } from "../../src/services/answer/types.ts";
-import { openKb, type Kb } from "../../src/services/container.ts";
+import { openKb, type Kb, type KbStores } from "../../src/services/container.ts";
+import type { RetrievedChunk } from "../../src/services/retrieval.ts";
+import { sqlString } from "../../src/stores/lance/filter.ts";
+import { analyzeForQuery } from "../../src/domain/analysis/index.ts";
 import { ensureFixtureEmbeddingModel, FIXTURE_EMBED_MODEL, FIXTURE_MODELS_DIR } from "../../test/global-setup.ts";
 import { replaceSection } from "../report.ts";
 import { DEFAULT_OUT, readLookalikeSet, writeLookalikeSet, type LookalikeQuestion, type LookalikeSet } from "./build.ts";
@@ -71,10 +76,10 @@ async function ingestSet(kb: Kb, set: LookalikeSet): Promise<{ toSetId: Map<stri
 
 /** Scores every question of the set on `kb` (already holding the set); keyed "ko tune", "en report", … */
 export async function scoreSet(
-  kb: Kb,
+  kb: Kb & KbStores,
   set: LookalikeSet,
   toSetId: Map<string, string>,
-  options: { answers: boolean; questions?: (q: LookalikeQuestion) => boolean } = { answers: true },
+  options: { answers: boolean; twoStage?: number; questions?: (q: LookalikeQuestion) => boolean } = { answers: true },
 ): Promise<Map<string, GroupScore>> {
   const asker = await evalAsker(kb);
   const groups = new Map<string, GroupScore>();
@@ -83,7 +88,8 @@ export async function scoreSet(
     const g = groups.get(`${q.lang} ${q.half}`) ?? empty();
     groups.set(`${q.lang} ${q.half}`, g);
     g.questions++;
-    const { chunks } = await kb.retriever.retrieve(asker, q.question, { topK: 30 });
+    let { chunks } = await kb.retriever.retrieve(asker, q.question, { topK: 30 });
+    if (options.twoStage) chunks = await twoStage(kb, q.question, options.twoStage, chunks);
     const docs = [...new Set(chunks.map((c) => toSetId.get(c.documentId) ?? c.documentId))];
     if (docs[0] === q.documentId) g.doc1++;
     if (docs.slice(0, 5).includes(q.documentId)) g.doc5++;
@@ -109,7 +115,23 @@ export async function scoreSet(
   return groups;
 }
 
-async function withKb<T>(hybrid: boolean, fn: (kb: Kb) => Promise<T>): Promise<T> {
+/**
+ * The two-stage alternative (an experiment, bench only): first the documents, ranked by their
+ * first chunk (which holds the cover) against the question; then the chunks of the best `m`
+ * documents, ranked by document, then by their own score; then the one-stage ranking's other
+ * chunks. No access filter (the bench reads everything as the system).
+ */
+async function twoStage(kb: Kb & KbStores, question: string, m: number, oneStage: RetrievedChunk[]): Promise<RetrievedChunk[]> {
+  const terms = analyzeForQuery(question);
+  const docs = [...new Set((await kb.chunks.searchText(terms, "ordinal = 0", 50)).map((h) => h.documentId))].slice(0, m);
+  if (docs.length === 0) return oneStage;
+  const inDocs = await kb.chunks.searchText(terms, `document_id IN (${docs.map(sqlString).join(", ")})`, 30);
+  inDocs.sort((a, b) => docs.indexOf(a.documentId) - docs.indexOf(b.documentId) || b.score - a.score);
+  const seen = new Set(inDocs.map((h) => h.chunkId));
+  return [...inDocs.map(({ score: _s, ...h }, i) => ({ ...h, rank: i + 1 })), ...oneStage.filter((c) => !seen.has(c.chunkId))];
+}
+
+async function withKb<T>(hybrid: boolean, fn: (kb: Kb & KbStores) => Promise<T>): Promise<T> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-bench-lookalike-"));
   if (hybrid) await ensureFixtureEmbeddingModel();
   const config = loadConfig(hybrid ? { ...process.env, KB_EMBED_MODEL: FIXTURE_EMBED_MODEL } : process.env, {
@@ -156,7 +178,8 @@ if (path.resolve(process.argv[1] ?? "") === import.meta.filename) {
       const { toSetId, seconds } = await ingestSet(kb, set);
       const chunks = await kb.chunks.count();
       const t0 = performance.now();
-      const groups = await scoreSet(kb, set, toSetId, { answers });
+      const twoStageDocs = opt("--two-stage");
+      const groups = await scoreSet(kb, set, toSetId, { answers, ...(twoStageDocs ? { twoStage: Number(twoStageDocs) } : {}) });
       const ms = (performance.now() - t0) / set.questions.length;
       const mode = `${kb.retriever.mode}${hybrid ? " (fixture embedder)" : ""}`;
       const rows = tableRows(label, mode, groups, answers);
@@ -171,7 +194,7 @@ if (path.resolve(process.argv[1] ?? "") === import.meta.filename) {
         const j = text.indexOf("<!-- bench:lookalike:end -->");
         const old = i >= 0 && j > i ? text.slice(i + marker.length, j).split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| pipeline") && !l.startsWith(`| ${label} | ${mode} |`)) : [];
         const body = [
-          `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, Node ${process.version}, command \`npm run bench:lookalike${hybrid ? " -- --hybrid" : ""}\` (${set.documents.length} documents, ${chunks} chunks, seed ${set.seed}).`,
+          `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, Node ${process.version}, commands \`npm run bench:lookalike -- --write --label …\` (lexical rows) and \`npm run bench:lookalike -- --hybrid --write --label …\` (hybrid rows); ${set.documents.length} documents, ${chunks} chunks, seed ${set.seed}.`,
           "",
           TABLE_HEADER,
           ...old,
