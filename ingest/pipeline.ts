@@ -50,7 +50,9 @@ function analyzedWithoutPersonalData(text: string): string {
 /**
  * How many times the document context's terms are written into each chunk's `analyzed` column,
  * against `indexRepeat` (2) for the chunk's own title, headings and text: the context counts, but
- * below the chunk's own words (chosen on the tune half of bench:lookalike, docs/benchmarks.md).
+ * below the chunk's own words. Twice did better on bench:lookalike's tune half (docs/benchmarks.md)
+ * but would weigh as much as the text, which that set, where every question names a document that
+ * exists, cannot price.
  */
 export const CONTEXT_REPEAT = 1;
 
