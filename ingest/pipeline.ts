@@ -3,16 +3,17 @@
  *   extract (detect → extractor → normalize) → chunk → analyze.
  * Embedding and writing need models and stores and live in the ingest service.
  */
-import { analyzeForIndex } from "../src/domain/analysis/index.ts";
+import { analyzeForIndex, passageTerms } from "../src/domain/analysis/index.ts";
 import { clampTitle } from "../src/domain/limits.ts";
 import { splitSensitiveForIndex } from "../src/domain/sensitive/index.ts";
 import { chunkDocument } from "./chunk.ts";
+import { contextText, documentContext } from "./context.ts";
 import { extractFile } from "./extract.ts";
 import { extractorsLoaded, loadAllExtractors } from "./formats.ts";
 import type { ChunkDraft, DetectedType, ExtractOptions, SourceFile } from "./types.ts";
 
 export interface AnalyzedChunk extends ChunkDraft {
-  /** Lexical terms of title + heading path + text, for the BM25 column. */
+  /** Lexical terms of title + heading path + text (and the document context), for the BM25 column. */
   analyzed: string;
   /** What the embedding model sees: heading context + text. */
   embeddingText: string;
@@ -23,6 +24,8 @@ export interface PreparedDocument {
   title: string;
   pages: { page: number; text: string }[];
   chunks: AnalyzedChunk[];
+  /** What identifies the document (title, cover lines, dates, folder words), indexed with every chunk (context.ts). */
+  context: string;
   warnings: string[];
 }
 
@@ -44,12 +47,33 @@ function analyzedWithoutPersonalData(text: string): string {
   return [analyzed, ...keys, ...keys].filter(Boolean).join(" ");
 }
 
-export function analyzeChunks(title: string, drafts: ChunkDraft[]): AnalyzedChunk[] {
+/**
+ * How many times the document context's terms are written into each chunk's `analyzed` column,
+ * against `indexRepeat` (2) for the chunk's own title, headings and text: the context counts, but
+ * below the chunk's own words. Twice did better on bench:lookalike's tune half (docs/benchmarks.md)
+ * but would weigh as much as the text, which that set, where every question names a document that
+ * exists, cannot price.
+ */
+export const CONTEXT_REPEAT = 1;
+
+/** The context's index terms, written `CONTEXT_REPEAT` times; personal data as keys, as in the text. */
+function analyzedContext(context: string): string {
+  if (!context.trim()) return "";
+  const { text: rest, keys } = splitSensitiveForIndex(context);
+  const terms = passageTerms(rest).join(" ");
+  return Array.from({ length: CONTEXT_REPEAT }, () => [terms, ...keys].filter(Boolean).join(" ")).join(" ");
+}
+
+export function analyzeChunks(title: string, drafts: ChunkDraft[], documentContextText = ""): AnalyzedChunk[] {
+  const contextTerms = analyzedContext(documentContextText);
   return drafts.map((c) => {
     // Title and headings are indexed with every chunk: a passage is often found by the
-    // name of the document or section it sits in, not by words in its own sentences.
+    // name of the document or section it sits in, not by words in its own sentences. The
+    // document's context (cover lines, dates, folders) is indexed too, with less weight; none of
+    // it is in the chunk's text, so it is never quoted.
     const context = [title, ...c.headings].filter(Boolean).join(" > ");
-    return { ...c, analyzed: analyzedWithoutPersonalData(`${context}\n${c.text}`), embeddingText: context ? `${context}\n${c.text}` : c.text };
+    const analyzed = analyzedWithoutPersonalData(`${context}\n${c.text}`);
+    return { ...c, analyzed: contextTerms ? `${analyzed} ${contextTerms}` : analyzed, embeddingText: context ? `${context}\n${c.text}` : c.text };
   });
 }
 
@@ -72,6 +96,7 @@ export async function prepareDocument(file: SourceFile, options: ExtractOptions 
   const { type, document } = await extractFile(file, options);
   const title = clampTitle((options.title ?? document.title ?? "").trim() || titleFromSource(file.source));
   const pages = document.pages.map((p) => ({ page: p.page, text: p.blocks.map((b) => b.text).join("\n\n") }));
-  const chunks = analyzeChunks(title, chunkDocument(document));
-  return { type, title, pages, chunks, warnings: document.warnings };
+  const context = contextText(documentContext(document, file.source, title));
+  const chunks = analyzeChunks(title, chunkDocument(document), context);
+  return { type, title, pages, chunks, context, warnings: document.warnings };
 }
