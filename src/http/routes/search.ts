@@ -1,6 +1,6 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
-import { ModeSchema, QueryText, ScopeSchema, SearchResultSchema, TopK, errorResponses } from "../schemas.ts";
+import { ModeSchema, QueryText, ScopeSchema, SearchResultSchema, StagesSchema, TopK, errorResponses } from "../schemas.ts";
 
 export const searchRoutes = new OpenAPIHono<AppEnv>();
 
@@ -13,7 +13,7 @@ searchRoutes.openapi(
       "Results are ranked; each has its `rank` (from 1). Only users with the `read_all_documents` capability also get each result's `score`: BM25 term statistics are computed over the whole index, documents you may not read included, so a score would tell how common a query term is among them. The order itself still depends on those statistics (a residual measured in docs/benchmarks.md).",
     request: { body: { required: true, content: { "application/json": { schema: z.object({ query: QueryText, topK: TopK, scope: ScopeSchema.optional() }).openapi("SearchRequest") } } } },
     responses: {
-      200: { description: "Ranked chunks", content: { "application/json": { schema: z.object({ mode: ModeSchema, results: z.array(SearchResultSchema) }).openapi("SearchResponse") } } },
+      200: { description: "Ranked chunks", content: { "application/json": { schema: z.object({ mode: ModeSchema, stages: StagesSchema, results: z.array(SearchResultSchema) }).openapi("SearchResponse") } } },
       ...errorResponses,
     },
   }),
@@ -21,10 +21,11 @@ searchRoutes.openapi(
     const kb = c.get("kb");
     const actor = c.get("actor");
     const { query, topK, scope } = c.req.valid("json");
-    const { mode, chunks } = await kb.search.search(actor, query, { topK: topK ?? 10, scope });
+    const { mode, stages, chunks } = await kb.search.search(actor, query, { topK: topK ?? 10, scope });
     return c.json(
       {
         mode,
+        stages,
         results: chunks.map((h) => ({
           documentId: h.documentId,
           chunkId: h.chunkId,
@@ -37,6 +38,7 @@ searchRoutes.openapi(
           rank: h.rank,
           // Present only when the retriever returned it (actors who may see scores).
           ...(h.score !== undefined ? { score: h.score } : {}),
+          ...(h.rerankScore !== undefined ? { rerankScore: h.rerankScore } : {}),
         })),
       },
       200,
