@@ -64,19 +64,23 @@ export function registerEvalCommand(program: Command): void {
       const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-eval-data-"));
       const onProgress = (s: string, d: number, t: number) => process.stderr.write(`\r${s} ${d}/${t}   `);
       const limit = o.limit ? Number(o.limit) : undefined;
+      let setup = "";
       try {
         const report = await withKb<EvalReport | AnswerEvalReport>(
-          (kb) =>
-            o.answers
-              ? runAnswerEval(kb, dataset, { answerable: limit, heldOut: o.heldOut ? Number(o.heldOut) : undefined, onProgress })
-              : runRetrievalEval(kb, dataset, { limit, onProgress }),
+          async (kb) => {
+            if (!o.answers) return runRetrievalEval(kb, dataset, { limit, onProgress });
+            const r = await runAnswerEval(kb, dataset, { answerable: limit, heldOut: o.heldOut ? Number(o.heldOut) : undefined, onProgress });
+            const rr = kb.reranker.status();
+            setup = describeRetrievalSettings(kb.retriever.settings, rr.status === "off" ? null : rr.status === "failed" ? `${rr.model} (failed to load: ${rr.error})` : rr.model);
+            return r;
+          },
           // loadConfig puts the models under this data folder unless KB_MODELS_DIR names one.
           { dataDir, logLevel: "warn", ...retrieval },
         );
         process.stderr.write("\n");
         const name = path.basename(qaFile);
-        if (o.json) console.log(JSON.stringify(report, null, 2));
-        else console.log("answerable" in report ? formatAnswerReport(name, report) : formatReport(name, report));
+        if (o.json) console.log(JSON.stringify("answerable" in report ? { ...report, retrievalSettings: setup } : report, null, 2));
+        else console.log("answerable" in report ? `${formatAnswerReport(name, report)}\n  ${setup}` : formatReport(name, report));
       } finally {
         fs.rmSync(dataDir, { recursive: true, force: true });
       }
