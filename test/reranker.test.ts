@@ -193,6 +193,19 @@ describe("the search API with a reranker", () => {
     expect(asAdmin.results[0]!.rerankScore).toBe(6);
   });
 
+  it("asks with the reranked sources, and the answer says which stages ran", async () => {
+    const res = await s.fetchAs(viewer, "/api/v1/ask", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ question: QUERY }) });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { retrieval: string; stages: string[]; citations: { source: string }[] };
+    expect(body).toMatchObject({ retrieval: "lexical", stages: ["lexical", "rerank"] });
+    expect(body.citations.some((c) => c.source.endsWith("board.txt"))).toBe(false);
+    const streamed = await (await s.fetchAs(viewer, "/api/v1/ask", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ question: QUERY, stream: true }) })).text();
+    const sources = JSON.parse(/event: sources\ndata: (.*)\n/.exec(streamed)![1]!) as { stages: string[]; sources: { source: string }[] };
+    expect(sources.stages).toEqual(["lexical", "rerank"]);
+    // topK 5 of the reranked list: charlie.txt (four markers) is the first source.
+    expect(sources.sources[0]!.source.endsWith("charlie.txt")).toBe(true);
+  });
+
   it("reports the reranker in /readyz and the system status, and its latency in /metrics", async () => {
     const ready = (await (await s.fetchAs(admin, "/readyz")).json()) as Record<string, unknown>;
     expect(ready.reranker).toEqual({ model: RERANKER, status: "ready", candidates: 30 });
