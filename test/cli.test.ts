@@ -110,4 +110,13 @@ describe("kb CLI", () => {
     expect(JSON.parse((await kb("eval", file, "--as", "park", "--json")).stdout)).toMatchObject({ questions: 1, recall10: 0 });
     await expect(kb("eval", file, "--answers")).rejects.toMatchObject({ stderr: expect.stringMatching(/retrieval only/) });
   });
+
+  it("eval reports the retrieval settings it ran with, and its flags change them for one run", async () => {
+    const file = path.join(dir, "feedback.jsonl");
+    const configured = JSON.parse((await kb("eval", file, "--json")).stdout);
+    expect(configured).toMatchObject({ settings: { fusion: { k: 60, lexicalWeight: 1, vectorWeight: 1 }, lexicalCandidates: 0, vectorCandidates: 0, rerankCandidates: 30 }, reranker: null });
+    const flagged = await kb("eval", file, "--fusion", "k=10,vector=0.5", "--lexical-candidates", "40", "--rerank-candidates", "5");
+    expect(flagged.stdout).toContain("fusion rrf k=10 lexical=1 vector=0.5; candidates lexical 40, vector max(3×topK,30); no reranker");
+    await expect(kb("eval", file, "--fusion", "k=0")).rejects.toMatchObject({ stderr: expect.stringMatching(/--fusion/) });
+  });
 });
