@@ -138,6 +138,23 @@ describe("reranking in the real Retriever (lexical mode)", () => {
     expect(formatReport("own.jsonl", report)).toContain(`fusion rrf k=60 lexical=1 vector=1; candidates lexical max(3×topK,30), vector max(3×topK,30); rerank ${RERANKER} on the top 30`);
   });
 
+  it("a reranker that fails on a query leaves that query's fused order, and says so", async () => {
+    const closed = await loadReranker({ modelsDir: t.kb.config.modelsDir, model: RERANKER, log: () => {} });
+    await closed.close(); // a real model in a failed state: every score() now throws
+    const outcomes: { seconds: number; error?: unknown }[] = [];
+    const failing = new Retriever(t.kb.chunks, () => null, undefined, undefined, undefined, undefined, {
+      settings: t.kb.retriever.settings,
+      reranker: async () => closed,
+      observeRerank: (o) => outcomes.push(o),
+    });
+    const r = await failing.retrieve(SYSTEM_ACTOR, QUERY, { topK: 10 });
+    const plain = await new Retriever(t.kb.chunks, () => null).retrieve(SYSTEM_ACTOR, QUERY, { topK: 10 });
+    expect(r.stages).toEqual(["lexical"]);
+    expect(r.chunks.map((c) => c.chunkId)).toEqual(plain.chunks.map((c) => c.chunkId));
+    expect(outcomes).toHaveLength(1);
+    expect(String(outcomes[0]!.error)).toMatch(/closed/);
+  });
+
   it("loads the model once and reports it", () => {
     expect(t.kb.reranker.status()).toEqual({ status: "ready", model: RERANKER });
   });
