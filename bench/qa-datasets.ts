@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig, type Config } from "../src/config.ts";
 import { readQaDataset, type QaDataset } from "../src/eval/qa-formats.ts";
 import { openKb, type Kb } from "../src/services/container.ts";
 import { replaceSection } from "./report.ts";
@@ -16,9 +16,9 @@ export const QA_DATASETS = [
 ];
 
 /** Runs `fn` on a fresh knowledge base in a temporary folder (models from KB_MODELS_DIR if set), then removes it. */
-export async function withTempKb<T>(fn: (kb: Kb) => Promise<T>): Promise<T> {
+export async function withTempKb<T>(fn: (kb: Kb) => Promise<T>, overrides: Partial<Config> = {}): Promise<T> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-bench-"));
-  const kb = await openKb(loadConfig(process.env, { dataDir, modelsDir: process.env.KB_MODELS_DIR ?? path.join(dataDir, "models"), logLevel: "warn" }), {
+  const kb = await openKb(loadConfig(process.env, { dataDir, modelsDir: process.env.KB_MODELS_DIR ?? path.join(dataDir, "models"), logLevel: "warn", ...overrides }), {
     logger: pino({ level: "warn" }),
   });
   try {

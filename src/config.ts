@@ -46,6 +46,9 @@ const addressList = z
     return entries;
   });
 
+/** Fused candidates a reranker re-scores by default (KB_RERANK_CANDIDATES). */
+export const DEFAULT_RERANK_CANDIDATES = 30;
+
 const EnvSchema = z.object({
   KB_DATA_DIR: z.string().default("./data"),
   /** The LanceDB folder (chunk tables); default <data>/lancedb. A shared folder lets several machines use one. */
@@ -60,6 +63,15 @@ const EnvSchema = z.object({
   /** Embedding model folder under the models dir; "none" forces lexical mode; unset auto-detects. */
   KB_EMBED_MODEL: z.string().optional(),
   KB_EMBED_DEVICE: z.enum(["auto", "cpu", "cuda"]).default("cpu"),
+  /** Cross-encoder reranker folder under the models dir (`bge-reranker-v2-m3`); unset or "none": no reranking. Runs on KB_EMBED_DEVICE. */
+  KB_RERANK_MODEL: z.string().optional(),
+  /** How many of the fused candidates the reranker re-scores (the rest keep their fused order behind them). */
+  KB_RERANK_CANDIDATES: intFrom(DEFAULT_RERANK_CANDIDATES),
+  /** Reciprocal rank fusion of the lexical and vector lists: `k=60,lexical=1,vector=1` (any of the three). */
+  KB_FUSION: z.string().optional(),
+  /** Chunks each search (BM25, vector) brings to the fusion; unset or 0: max(3 × topK, 30). */
+  KB_LEXICAL_CANDIDATES: intFrom(0),
+  KB_VECTOR_CANDIDATES: intFrom(0),
   /** GGUF file (path, or name under the models dir); unset means extractive answers. */
   KB_LLM_MODEL: z.string().optional(),
   KB_LLM_GPU: z.enum(["auto", "cuda", "vulkan", "metal", "off"]).default("auto"),
@@ -230,6 +242,10 @@ export interface Config {
   modelsDir: string;
   embedModel: string | undefined;
   embedDevice: "auto" | "cpu" | "cuda";
+  /** KB_RERANK_MODEL: the cross-encoder's folder under the models dir; undefined: no reranking. */
+  rerankModel: string | undefined;
+  /** How the retriever gathers and orders candidates (KB_FUSION, KB_*_CANDIDATES). */
+  retrieval: RetrievalSettings;
   llmModel: string | undefined;
   llmGpu: "auto" | "cuda" | "vulkan" | "metal" | false;
   llmGpuLayers: "auto" | "max" | number;
@@ -300,6 +316,60 @@ export interface Config {
   syncSources: string | undefined;
   /** KB_SYNC_ROOTS: absolute folders syncs may read under; empty: only the operator may sync (see JobsService.syncFolder). */
   syncRoots: string[];
+}
+
+/** Candidate counts and fusion of the hybrid retriever; `kb eval` reports them and can override them per run. */
+export interface RetrievalSettings {
+  /** Reciprocal rank fusion: score = Σ weight / (k + rank). */
+  fusion: FusionSettings;
+  /** Chunks the BM25 search brings to the fusion (or to the reranker in lexical mode); 0: max(3 × topK, 30). */
+  lexicalCandidates: number;
+  /** Chunks the vector search brings to the fusion; 0: max(3 × topK, 30). */
+  vectorCandidates: number;
+  /** Fused candidates the reranker re-scores (when one is loaded). */
+  rerankCandidates: number;
+}
+
+export interface FusionSettings {
+  k: number;
+  lexicalWeight: number;
+  vectorWeight: number;
+}
+
+/** Today's fusion: plain RRF with the usual k = 60 (flattens the head of each list a little), both lists alike. */
+export const DEFAULT_FUSION: FusionSettings = { k: 60, lexicalWeight: 1, vectorWeight: 1 };
+
+/**
+ * Parses a fusion setting: `k=60,lexical=1,vector=1`, any of the three, in any order (the others
+ * keep their defaults); an optional leading `rrf` (the only method) is accepted. Throws naming
+ * `what` (the variable or flag) on anything else.
+ */
+export function parseFusion(value: string | undefined, what = "KB_FUSION", base: FusionSettings = DEFAULT_FUSION): FusionSettings {
+  const out = { ...base };
+  const parts = (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  if (parts[0]?.toLowerCase() === "rrf") parts.shift();
+  for (const part of parts) {
+    const m = /^(k|lexical|vector)\s*=\s*([0-9]*\.?[0-9]+)$/i.exec(part);
+    const n = m ? Number(m[2]) : NaN;
+    if (!m || !Number.isFinite(n) || (m[1]!.toLowerCase() === "k" && n <= 0)) {
+      throw new Error(`Invalid configuration:\n  ${what}: expected "k=<positive number>,lexical=<weight>,vector=<weight>" (any of them), got "${part}"`);
+    }
+    const key = m[1]!.toLowerCase();
+    if (key === "k") out.k = n;
+    else if (key === "lexical") out.lexicalWeight = n;
+    else out.vectorWeight = n;
+  }
+  return out;
+}
+
+/** A one-line description of retrieval settings (kb eval, bench rows). */
+export function describeRetrievalSettings(s: RetrievalSettings, reranker: string | null): string {
+  const count = (n: number) => (n > 0 ? String(n) : "max(3×topK,30)");
+  const f = s.fusion;
+  return (
+    `fusion rrf k=${f.k} lexical=${f.lexicalWeight} vector=${f.vectorWeight}; candidates lexical ${count(s.lexicalCandidates)}, vector ${count(s.vectorCandidates)}; ` +
+    (reranker ? `rerank ${reranker} on the top ${s.rerankCandidates}` : "no reranker")
+  );
 }
 
 export interface RemoteModelConfig {
@@ -464,6 +534,13 @@ function buildConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config>): Config
     modelsDir: path.resolve(e.KB_MODELS_DIR ?? path.join(dataDir, "models")),
     embedModel: e.KB_EMBED_MODEL || undefined,
     embedDevice: e.KB_EMBED_DEVICE,
+    rerankModel: e.KB_RERANK_MODEL && e.KB_RERANK_MODEL.toLowerCase() !== "none" ? e.KB_RERANK_MODEL : undefined,
+    retrieval: {
+      fusion: parseFusion(e.KB_FUSION),
+      lexicalCandidates: e.KB_LEXICAL_CANDIDATES,
+      vectorCandidates: e.KB_VECTOR_CANDIDATES,
+      rerankCandidates: Math.max(1, e.KB_RERANK_CANDIDATES),
+    },
     llmModel: e.KB_LLM_MODEL || undefined,
     llmGpu: e.KB_LLM_GPU === "off" ? false : e.KB_LLM_GPU,
     llmGpuLayers: gpuLayers === "auto" || gpuLayers === "max" ? gpuLayers : Number.parseInt(gpuLayers, 10) || 0,

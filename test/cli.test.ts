@@ -139,4 +139,13 @@ describe("kb CLI", () => {
     expect(answersPark).toMatchObject({ answerable: 1, answered: 0, citesReference: 0 });
     expect((await kb("eval", file, "--answers", "--as", "kim")).stdout).toMatch(/contains the reference 100\.0%/);
   });
+
+  it("eval reports the retrieval settings it ran with, and its flags change them for one run", async () => {
+    const file = path.join(dir, "feedback.jsonl");
+    const configured = JSON.parse((await kb("eval", file, "--json")).stdout);
+    expect(configured).toMatchObject({ settings: { fusion: { k: 60, lexicalWeight: 1, vectorWeight: 1 }, lexicalCandidates: 0, vectorCandidates: 0, rerankCandidates: 30 }, reranker: null });
+    const flagged = await kb("eval", file, "--fusion", "k=10,vector=0.5", "--lexical-candidates", "40", "--rerank-candidates", "5");
+    expect(flagged.stdout).toContain("fusion rrf k=10 lexical=1 vector=0.5; candidates lexical 40, vector max(3×topK,30); no reranker");
+    await expect(kb("eval", file, "--fusion", "k=0")).rejects.toMatchObject({ stderr: expect.stringMatching(/--fusion/) });
+  });
 });

@@ -8,7 +8,7 @@ export async function withKb<T>(fn: (kb: Kb) => Promise<T>, overrides: Partial<C
   // The container (stores, extractors, models) is imported here, not at the top: `kb --help`
   // and commands that never open the knowledge base start without loading any of it.
   const { openKb } = await import("../services/container.ts");
-  const kb = await openKb(loadConfig(process.env, overrides), { llmLoad: "lazy" });
+  const kb = await openKb(loadConfig(process.env, overrides), { llmLoad: "lazy", rerankerLoad: "lazy" });
   try {
     return await fn(kb);
   } finally {

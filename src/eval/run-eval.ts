@@ -8,6 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
+import type { RetrievalSettings } from "../config.ts";
 import type { Kb } from "../services/container.ts";
 import { aggregateMetrics, type RankedResult, type RankingMetrics } from "./metrics.ts";
 import type { QaDataset, QaDocument } from "./qa-formats.ts";
@@ -22,6 +23,13 @@ export interface EvalReport extends RankingMetrics {
   documents: number;
   chunks: number;
   mode: string;
+  /** Fusion and candidate counts the questions ran with (KB_FUSION, KB_*_CANDIDATES or the eval's flags). */
+  settings: RetrievalSettings;
+  /** The reranker (KB_RERANK_MODEL), null without one; "<model> (failed to load: …)" when it did not load. */
+  reranker: string | null;
+  /** Questions the reranker re-scored, and its mean time on them. */
+  reranked: number;
+  rerankMsPerQuery: number | null;
   ingestSeconds: number;
   querySeconds: number;
   msPerQuery: number;
@@ -62,6 +70,29 @@ export async function evalAsker(kb: Kb): Promise<Actor> {
   return kb.accounts.actorByName("eval");
 }
 
+/** Collects what the retriever ran with while questions are asked. */
+function retrievalRecorder(kb: Kb) {
+  let reranked = 0;
+  let rerankMs = 0;
+  return {
+    add(r: { stages: string[]; rerankMs?: number }) {
+      if (!r.stages.includes("rerank")) return;
+      reranked++;
+      rerankMs += r.rerankMs ?? 0;
+    },
+    report(): Pick<EvalReport, "mode" | "settings" | "reranker" | "reranked" | "rerankMsPerQuery"> {
+      const s = kb.reranker.status();
+      return {
+        mode: kb.retriever.mode,
+        settings: kb.retriever.settings,
+        reranker: s.status === "off" ? null : s.status === "failed" ? `${s.model} (failed to load: ${s.error})` : s.model,
+        reranked,
+        rerankMsPerQuery: reranked ? rerankMs / reranked : null,
+      };
+    },
+  };
+}
+
 export async function runRetrievalEval(
   kb: Kb,
   dataset: QaDataset,
@@ -73,10 +104,13 @@ export async function runRetrievalEval(
   const results: RankedResult[] = [];
   const fileResults: RankedResult[] = [];
   const fileOf = new Map(dataset.documents.map((d) => [d.id, d.title]));
+  const recorder = retrievalRecorder(kb);
   const t1 = performance.now();
   for (const [i, q] of questions.entries()) {
     // Chunks, not documents, are retrieved: ask for enough to rank 10 distinct documents.
-    const { chunks } = await kb.retriever.retrieve(asker, q.question, { topK: 30 });
+    const r = await kb.retriever.retrieve(asker, q.question, { topK: 30 });
+    recorder.add(r);
+    const { chunks } = r;
     const ranked = chunks.map((c) => toQaId.get(c.documentId) ?? c.documentId);
     results.push({ ranked, relevant: q.relevantDocumentIds });
     fileResults.push({ ranked: ranked.map((id) => fileOf.get(id) ?? id), relevant: q.relevantDocumentIds.map((id) => fileOf.get(id) ?? id) });
@@ -88,7 +122,7 @@ export async function runRetrievalEval(
     files: aggregateMetrics(fileResults),
     documents: dataset.documents.length,
     chunks: await kb.chunks.count(),
-    mode: kb.retriever.mode,
+    ...recorder.report(),
     ingestSeconds,
     querySeconds,
     msPerQuery: (querySeconds * 1000) / Math.max(1, questions.length),
@@ -108,9 +142,12 @@ export async function runRetrievalEvalInPlace(
 ): Promise<EvalReport> {
   const questions = options.limit ? dataset.questions.slice(0, options.limit) : dataset.questions;
   const results: RankedResult[] = [];
+  const recorder = retrievalRecorder(kb);
   const t1 = performance.now();
   for (const [i, q] of questions.entries()) {
-    const { chunks } = await kb.retriever.retrieve(asker, q.question, { topK: 30 });
+    const r = await kb.retriever.retrieve(asker, q.question, { topK: 30 });
+    recorder.add(r);
+    const { chunks } = r;
     results.push({ ranked: chunks.map((c) => c.documentId), relevant: q.relevantDocumentIds });
     if (i % 200 === 0) options.onProgress?.("query", i, questions.length);
   }
@@ -121,7 +158,7 @@ export async function runRetrievalEvalInPlace(
     files: metrics,
     documents: (await kb.documents.list(asker, { limit: 1, offset: 0 })).total,
     chunks: await kb.chunks.count(),
-    mode: kb.retriever.mode,
+    ...recorder.report(),
     ingestSeconds: 0,
     querySeconds,
     msPerQuery: (querySeconds * 1000) / Math.max(1, questions.length),

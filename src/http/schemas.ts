@@ -90,6 +90,19 @@ export const JobSchema = z
   })
   .openapi("Job");
 
+export const RerankerSchema = z
+  .object({
+    model: z.string().openapi({ description: "KB_RERANK_MODEL: the cross-encoder's folder in the models folder" }),
+    status: z.enum(["ready", "loading", "failed"]).openapi({ description: "ready: reranks every search and question; loading: not loaded yet (loads at the first query in CLI commands); failed: search and ask run without reranking (see `error`)" }),
+    candidates: z.number().int().openapi({ description: "KB_RERANK_CANDIDATES: fused candidates it re-scores per query" }),
+    error: z.string().optional().openapi({ description: "Why it failed to load" }),
+  })
+  .openapi("Reranker");
+
+export const StagesSchema = z
+  .array(z.enum(["lexical", "vector", "rerank"]))
+  .openapi({ description: "The retrieval stages that ran for this query, in order: the BM25 search, the vector search (hybrid mode), the cross-encoder reranker (when one is loaded; absent when it failed on this query)" });
+
 export const ModeSchema = z.enum(["lexical", "hybrid"]).openapi({ description: "lexical: BM25 only (no embedding model); hybrid: BM25 + vectors, rank-fused" });
 
 /** Queries are bounded: long enough for a pasted paragraph, short enough to keep searches cheap. */
@@ -114,6 +127,7 @@ export const SearchResultSchema = z
         description:
           "Relevance score (BM25 in lexical mode, rank-fused in hybrid mode), only for users with the `read_all_documents` capability: BM25 statistics count documents the asker may not read, so a score would reveal how common a term is among them",
       }),
+    rerankScore: z.number().optional().openapi({ description: "The reranker's relevance score, for the results it re-scored (stages has \"rerank\"), with `score` and for the same users; the results it re-scored come first, in this score's order" }),
   })
   .openapi("SearchResult");
 

@@ -166,7 +166,7 @@ export function createMcpServer(kb: Kb, caller: McpCaller): McpServer {
         };
         try {
           // A client-kept (empty) history: nothing is stored, as for the OpenAI-compatible API.
-          const { retrieval, retrievalQuery, events } = await kb.ask.ask(actor, question, { topK, scope, history: [], signal, via: caller.via });
+          const { retrieval, stages, retrievalQuery, events } = await kb.ask.ask(actor, question, { topK, scope, history: [], signal, via: caller.via });
           let done: Extract<AnswerEvent, { type: "done" }> | null = null;
           for await (const e of events) {
             if (signal.aborted) break;
@@ -175,7 +175,7 @@ export function createMcpServer(kb: Kb, caller: McpCaller): McpServer {
             else if (e.type === "done") done = e;
           }
           if (!done) throw new McpCancelledError("the question was cancelled");
-          return { ...answerBody(done, retrieval), retrievalQuery };
+          return { ...answerBody(done, { retrieval, stages }), retrievalQuery };
         } finally {
           cancel?.done();
         }

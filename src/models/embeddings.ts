@@ -38,7 +38,7 @@ export const EMBEDDING_DTYPES = ["fp32", "fp16", "q8", "int8", "uint8", "q4", "q
 export type EmbeddingDtype = (typeof EMBEDDING_DTYPES)[number];
 
 /** ONNX file suffix per dtype (transformers.js naming convention). */
-const DTYPE_SUFFIX: Record<EmbeddingDtype, string> = {
+export const DTYPE_SUFFIX: Record<EmbeddingDtype, string> = {
   fp32: "",
   fp16: "_fp16",
   q8: "_quantized",
@@ -277,7 +277,8 @@ export function applyOfflineTransformersEnv(t: TransformersModule, localModelPat
   };
 }
 
-async function loadTransformers(localModelPath?: string): Promise<TransformersModule> {
+/** transformers.js, imported once, locked to local files (`applyOfflineTransformersEnv`). */
+export async function loadTransformers(localModelPath?: string): Promise<TransformersModule> {
   transformersPromise ??= import("@huggingface/transformers");
   const t = await transformersPromise;
   applyOfflineTransformersEnv(t, localModelPath);

@@ -11,7 +11,7 @@ import type { AuditLog } from "./audit.ts";
 import type { ConversationService, Turn } from "./conversation/conversations.ts";
 import type { ConversationTurn } from "./conversation/rewrite.ts";
 import { requireAskText } from "./limits.ts";
-import type { RetrievalMode, Retriever, SearchScope } from "./retrieval.ts";
+import type { RetrievalMode, RetrievalStage, Retriever, SearchScope } from "./retrieval.ts";
 
 type Done = Extract<AnswerEvent, { type: "done" }>;
 
@@ -34,6 +34,8 @@ export interface AskRequest {
 
 export interface Asked {
   retrieval: RetrievalMode;
+  /** The retrieval stages that ran (lexical, vector, rerank). */
+  stages: RetrievalStage[];
   chunkIds: string[];
   /** The stored conversation this turn belongs to; null for a client-kept history. */
   conversationId: string | null;
@@ -142,7 +144,7 @@ export class AskService {
       retrievalQuery = turn.retrievalQuery;
     }
     const answered = await this.answer(actor, question, { topK: request.topK, scope: request.scope, history, retrievalQuery, signal });
-    const { retrieval, chunkIds } = answered;
+    const { retrieval, stages, chunkIds } = answered;
     const primed = await primeEvents(answered.events);
     const audit = (done: Done | null) =>
       this.audit.record(actor, "ask", null, {
@@ -179,7 +181,7 @@ export class AskService {
         await audit(done);
       }
     })();
-    return { retrieval, chunkIds, conversationId: turn?.conversationId ?? null, retrievalQuery, events };
+    return { retrieval, stages, chunkIds, conversationId: turn?.conversationId ?? null, retrievalQuery, events };
   }
 
   /**
@@ -187,10 +189,10 @@ export class AskService {
    * conversation, no audit (evaluation runs; every user-facing path goes through `ask`).
    * The retrieval mode and chunk ids are returned with the events.
    */
-  async answer(actor: Actor, question: string, options: AskOptions = {}): Promise<{ retrieval: RetrievalMode; chunkIds: string[]; events: AsyncIterable<AnswerEvent> }> {
+  async answer(actor: Actor, question: string, options: AskOptions = {}): Promise<{ retrieval: RetrievalMode; stages: RetrievalStage[]; chunkIds: string[]; events: AsyncIterable<AnswerEvent> }> {
     requireAskText(question, options.history);
     const topK = options.topK ?? 5;
-    const { mode, chunks } = await this.retriever.retrieve(actor, options.retrievalQuery ?? question, { topK, scope: options.scope });
+    const { mode, stages, chunks } = await this.retriever.retrieve(actor, options.retrievalQuery ?? question, { topK, scope: options.scope });
     const sources: AnswerSource[] = chunks.map((c, i) => ({
       n: i + 1,
       documentId: c.documentId,
@@ -226,6 +228,6 @@ export class AskService {
         yield { ...e, citations };
       }
     }.call(this);
-    return { retrieval: mode, chunkIds: chunks.map((c) => c.chunkId), events: placeCitations };
+    return { retrieval: mode, stages, chunkIds: chunks.map((c) => c.chunkId), events: placeCitations };
   }
 }

@@ -53,6 +53,7 @@ import { loadSources, Scheduler } from "./jobs/schedules.ts";
 import { JobWorker, type JobWorkerOptions } from "./jobs/worker.ts";
 import { canonicalizeStoredNames } from "./principal-migration.ts";
 import { Retriever } from "./retrieval.ts";
+import { RerankerSlot } from "./reranker-slot.ts";
 import { configureExtraction } from "../../ingest/extraction-settings.ts";
 import { SearchService } from "./search.ts";
 import { ScimService } from "./scim.ts";
@@ -121,6 +122,8 @@ export interface Kb {
   llmInfo(): Record<string, unknown> | null;
   /** The loaded LLM provider (null in extractive mode, or before a lazy load). */
   readonly llm: LlmProvider | null;
+  /** The cross-encoder reranker (KB_RERANK_MODEL): its state for /readyz and `kb eval`. */
+  reranker: RerankerSlot;
   /** Loads the configured LLM if not yet loaded; null in extractive mode. */
   loadLlm(): Promise<LlmProvider | null>;
   /** Ask conversations per user, follow-up rewriting. */
@@ -196,6 +199,11 @@ export interface OpenKbOptions {
    * share one model between knowledge bases). The caller owns it: close() leaves it open.
    */
   llmProvider?: LlmProvider;
+  /**
+   * When KB_RERANK_MODEL is set: "eager" (default) loads the reranker now, so /readyz reports it
+   * (a model that fails to load is reported, not fatal); "lazy" loads it at the first query (CLI).
+   */
+  rerankerLoad?: "eager" | "lazy";
   /** The clock of sign-in sessions and lock-outs (tests move it instead of sleeping). */
   clock?: () => number;
 }
@@ -455,6 +463,13 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   };
   const runner = new JobRunner(jobDeps);
   const ingest = new IngestService(jobDeps);
+  // The reranker is optional and never fatal: one that fails to load leaves search without it.
+  const reranker = new RerankerSlot(
+    config.rerankModel,
+    async (model) => (await import("../models/reranker.ts")).loadReranker({ modelsDir: config.modelsDir, model, device: config.embedDevice, log: (m) => log.warn(m) }),
+    (level, msg, fields) => log[level](fields ?? {}, msg),
+  );
+  if (reranker.configured && options.rerankerLoad !== "lazy") await reranker.get();
   const retriever = new Retriever(
     chunks,
     activeEmbedder,
@@ -464,6 +479,15 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     // One read of the pointer per query (besides the poll every second): the first query after
     // another process switched the table already uses the new one. A failure keeps the old pair.
     () => index.refresh().catch((err: unknown) => log.warn({ err: String(err) }, "could not follow the active chunk table")),
+    {
+      settings: config.retrieval,
+      // Only when configured: without a reranker, candidate counts and results are as before.
+      ...(reranker.configured ? { reranker: () => reranker.get() } : {}),
+      observeRerank: ({ seconds, error }) => {
+        metrics.rerank(error === undefined ? "ok" : "failed", seconds);
+        if (error !== undefined) log.warn({ err: String(error) }, "reranker failed on a query: fused order kept");
+      },
+    },
   );
   const answerer: Answerer = llmConfigured
     ? new DeferredLlmAnswerer(async () => (await ensureLlm())!, { maxTokens: config.llmMaxTokens, metrics, ...options.llmAnswer })
@@ -547,6 +571,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       retrievalMode: () => retriever.mode,
       answerMode: () => ask.answerMode,
       llmInfo: () => llmInfo(),
+      reranker: () => ({ state: reranker.status(), candidates: config.retrieval.rerankCandidates }),
       modelServers: () => ({
         allowedHosts: config.modelHosts,
         inUse: [
@@ -604,6 +629,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       return llm;
     },
     loadLlm: ensureLlm,
+    reranker,
     conversations,
     feedback,
     scim: new ScimService({ store: metadata, directory, audit, sourceId: config.scimSource }),
@@ -614,6 +640,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       await runner.close();
       await index.close();
       await modelRegistry.closeAll();
+      await reranker.close();
       if (llmLoading) await (llmLoading as Promise<LlmProvider>).then((p) => p.close()).catch(() => {});
       await remoteLlm?.close();
       await closeExtractors();

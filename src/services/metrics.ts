@@ -61,6 +61,18 @@ export class Metrics {
     registers: [this.registry],
   });
   private readonly retrievals = new Counter({ name: "kb_retrievals_total", help: "Retrievals by mode", labelNames: ["mode"] as const, registers: [this.registry] });
+  private readonly rerankDuration = new Histogram({
+    name: "kb_rerank_duration_seconds",
+    help: "The cross-encoder reranker's scoring of one query's candidates (KB_RERANK_MODEL; part of kb_retrieval_duration_seconds)",
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly reranks = new Counter({
+    name: "kb_reranks_total",
+    help: "Queries given to the reranker, by outcome (ok; failed: the query kept its fused order)",
+    labelNames: ["outcome"] as const,
+    registers: [this.registry],
+  });
   private readonly ingestFiles = new Counter({ name: "kb_ingest_files_total", help: "Files written to the index (new or changed versions)", registers: [this.registry] });
   private readonly ingestPages = new Counter({ name: "kb_ingest_pages_total", help: "Pages of the files written to the index", registers: [this.registry] });
   private readonly ingestChunks = new Counter({ name: "kb_ingest_chunks_total", help: "Chunks written to the index", registers: [this.registry] });
@@ -142,6 +154,12 @@ export class Metrics {
   retrieval(mode: string, seconds: number): void {
     this.retrievalDuration.observe({ mode }, seconds);
     this.retrievals.inc({ mode });
+  }
+
+  /** One query's reranking: its duration, or its failure (the query went on without it). */
+  rerank(outcome: "ok" | "failed", seconds: number): void {
+    if (outcome === "ok") this.rerankDuration.observe(seconds);
+    this.reranks.inc({ outcome });
   }
 
   /** One file's new version written to the index. */

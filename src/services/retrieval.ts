@@ -4,15 +4,19 @@
  * lexical and vector alike, so no ranking ever sees a chunk the asker may not read.
  */
 import { documentReadRule, maySeeScores, mustMask, type Actor } from "../../policies/index.ts";
+import { DEFAULT_FUSION, DEFAULT_RERANK_CANDIDATES, type FusionSettings, type RetrievalSettings } from "../config.ts";
 import { analyzeForIndex, analyzeForQuery } from "../domain/analysis/index.ts";
 import { detectSensitive, splitSensitiveForQuery } from "../domain/sensitive/index.ts";
 import type { EmbeddingProvider } from "../models/embeddings.ts";
+import type { Reranker } from "../models/reranker.ts";
 import type { ChunkHit, ChunkStore } from "../stores/lance/chunk-store.ts";
 import { andFilters, compileAccessRule, compileScope, type ScopeClause } from "../stores/lance/filter.ts";
 import { requireMaxLength, TEXT_LIMITS } from "./limits.ts";
 import { redactChunk, redactorFor } from "./sensitive.ts";
 
 export type RetrievalMode = "lexical" | "hybrid";
+/** What ran for one retrieval: the BM25 search, the vector search, the cross-encoder reranker. */
+export type RetrievalStage = "lexical" | "vector" | "rerank";
 
 /**
  * What a search may be restricted to ("only in 인사규정"): document type (extension), source
@@ -44,6 +48,8 @@ export interface ScoredChunk extends ChunkHit {
   score: number;
   lexicalScore?: number;
   vectorScore?: number;
+  /** The reranker's relevance score (for the reranked head of the list). */
+  rerankScore?: number;
 }
 
 /**
@@ -56,20 +62,38 @@ export interface RetrievedChunk extends Omit<ChunkHit, "score"> {
   score?: number;
   lexicalScore?: number;
   vectorScore?: number;
+  rerankScore?: number;
 }
 
 export interface RetrievalResult {
   mode: RetrievalMode;
+  /** The stages that ran, in order ("rerank" only when a reranker is loaded and scored this query). */
+  stages: RetrievalStage[];
   chunks: RetrievedChunk[];
+  /** Milliseconds the reranker took for this query (when it ran). */
+  rerankMs?: number;
 }
 
 interface ScoredResult {
   mode: RetrievalMode;
+  stages: RetrievalStage[];
   chunks: ScoredChunk[];
+  rerankMs?: number;
 }
 
-/** Reciprocal rank fusion constant (the usual 60: flattens the head of each list a little). */
-const RRF_K = 60;
+/** Candidate counts and fusion (config.ts: KB_FUSION, KB_LEXICAL_CANDIDATES, …), and the reranker. */
+export interface RetrieverOptions {
+  settings?: RetrievalSettings;
+  /**
+   * The loaded reranker, or null (none configured, or it failed to load: search goes on without
+   * it). Awaited per query, so a reranker loaded on first use is waited for once.
+   */
+  reranker?: () => Promise<Reranker | null>;
+  /** Told each reranking's duration, or the error that made this query go on without it. */
+  observeRerank?: (outcome: { seconds: number; error?: unknown }) => void;
+}
+
+const DEFAULT_SETTINGS: RetrievalSettings = { fusion: DEFAULT_FUSION, lexicalCandidates: 0, vectorCandidates: 0, rerankCandidates: DEFAULT_RERANK_CANDIDATES };
 
 export class Retriever {
   constructor(
@@ -87,7 +111,13 @@ export class Retriever {
      * re-embed run by a worker), so a replica's next query after the switch uses the new table.
      */
     private readonly followActive: () => Promise<void> = async () => {},
+    private readonly options: RetrieverOptions = {},
   ) {}
+
+  /** Fusion and candidate counts this retriever runs with. */
+  get settings(): RetrievalSettings {
+    return this.options.settings ?? DEFAULT_SETTINGS;
+  }
 
   get mode(): RetrievalMode {
     return this.embedder() ? "hybrid" : "lexical";
@@ -102,17 +132,56 @@ export class Retriever {
   async retrieve(actor: Actor, query: string, options: { topK: number; scope?: SearchScope }): Promise<RetrievalResult> {
     requireMaxLength("query", query, TEXT_LIMITS.query);
     const started = performance.now();
-    const result = await this.retrieveScored(actor, query, options);
-    this.observe(result.mode, (performance.now() - started) / 1000);
     const redact = redactorFor(actor);
+    const result = await this.rerank(actor, query, await this.retrieveScored(actor, query, options), options.topK, redact);
+    this.observe(result.mode, (performance.now() - started) / 1000);
     const withScores = maySeeScores(actor);
     const chunks = result.chunks.map((c, i): RetrievedChunk => {
-      const { score, lexicalScore, vectorScore, ...rest } = redactChunk(redact, c);
+      const { score, lexicalScore, vectorScore, rerankScore, ...rest } = redactChunk(redact, c);
       const rank = i + 1;
       if (!withScores) return { ...rest, rank };
-      return { ...rest, rank, score, ...(lexicalScore !== undefined ? { lexicalScore } : {}), ...(vectorScore !== undefined ? { vectorScore } : {}) };
+      return {
+        ...rest,
+        rank,
+        score,
+        ...(lexicalScore !== undefined ? { lexicalScore } : {}),
+        ...(vectorScore !== undefined ? { vectorScore } : {}),
+        ...(rerankScore !== undefined ? { rerankScore } : {}),
+      };
     });
-    return { mode: result.mode, chunks };
+    return { mode: result.mode, stages: result.stages, chunks, ...(result.rerankMs !== undefined ? { rerankMs: result.rerankMs } : {}) };
+  }
+
+  /**
+   * The reranking step, after fusion: the reranker re-scores the head of the fused list (up to
+   * KB_RERANK_CANDIDATES chunks) and orders it by its score; the rest keep their fused order
+   * behind it. It only ever sees chunks the actor may read: it runs on the results of the
+   * searches, which applied the actor's read rule (and scope) inside LanceDB, so it cannot
+   * promote anything else; keep it after them. The texts it reads are masked as the actor sees
+   * them, and its query is the one the searches used (personal data left out for readers who
+   * see it masked), so its order cannot confirm a value the actor only sees masked. A reranker
+   * that fails on a query leaves the fused order (and is reported through `observeRerank`).
+   */
+  private async rerank(actor: Actor, query: string, fused: ScoredResult, topK: number, redact: (text: string) => string): Promise<ScoredResult> {
+    const cut = (r: ScoredResult): ScoredResult => ({ ...r, chunks: r.chunks.slice(0, topK) });
+    const reranker = (await this.options.reranker?.()) ?? null;
+    if (!reranker || fused.chunks.length === 0) return cut(fused);
+    const head = fused.chunks.slice(0, Math.max(1, this.settings.rerankCandidates));
+    const text = mustMask(actor) ? splitSensitiveForQuery(query).text : query;
+    const started = performance.now();
+    let scores: number[];
+    try {
+      scores = await reranker.score(text, head.map((c) => rerankPassage(redactChunk(redact, c))));
+      if (scores.length !== head.length) throw new Error(`the reranker returned ${scores.length} scores for ${head.length} passages`);
+    } catch (error) {
+      this.options.observeRerank?.({ seconds: (performance.now() - started) / 1000, error });
+      return cut(fused);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    this.options.observeRerank?.({ seconds });
+    // Ties keep the fused order (a stable sort of the fused list).
+    const reranked = head.map((c, i) => ({ ...c, rerankScore: scores[i]! })).sort((a, b) => b.rerankScore - a.rerankScore);
+    return cut({ mode: fused.mode, stages: [...fused.stages, "rerank"], chunks: [...reranked, ...fused.chunks.slice(head.length)], rerankMs: seconds * 1000 });
   }
 
   private async retrieveScored(actor: Actor, query: string, options: { topK: number; scope?: SearchScope }): Promise<ScoredResult> {
@@ -128,26 +197,31 @@ export class Retriever {
     // during this query cannot pair the new table with the old model.
     const store = this.store.snapshot();
     const embedder = this.embedder();
-    const candidates = Math.max(options.topK * 3, 30);
+    const { topK } = options;
+    const { lexicalCandidates, vectorCandidates, rerankCandidates, fusion } = this.settings;
+    // The fused list must hold the reranker's candidates (its rest is cut to topK after reranking).
+    const reranking = this.options.reranker ? rerankCandidates : 0;
+    const wanted = (configured: number) => Math.max(configured > 0 ? configured : Math.max(topK * 3, 30), topK, reranking);
     // Personal data in the query: searched by key for users who may see it, else left out, so
     // that a search cannot confirm a value the user only ever sees masked.
     const personal = splitSensitiveForQuery(query);
     const mayView = !mustMask(actor);
     const lexicalQuery = [analyzeForQuery(personal.text), ...(mayView ? personal.keys : [])].filter(Boolean).join(" ");
     const lexicalSearch = (async () => {
-      const hits = await store.searchText(lexicalQuery, filter, embedder ? candidates : options.topK);
+      const hits = await store.searchText(lexicalQuery, filter, embedder ? wanted(lexicalCandidates) : Math.max(topK, reranking));
       return mayView ? hits : withoutHitsThroughValues(hits, lexicalQuery, await this.olderDetector(hits.map((h) => h.documentId)));
     })();
     if (!embedder) {
-      return { mode: "lexical", chunks: (await lexicalSearch).map((h) => ({ ...h, lexicalScore: h.score })) };
+      return { mode: "lexical", stages: ["lexical"], chunks: (await lexicalSearch).map((h) => ({ ...h, lexicalScore: h.score })) };
     }
     // The lexical search runs (in LanceDB's threads) while the query is embedded and searched.
     const semanticSearch = (async () => {
       const [vector] = await embedder.embedQueries([mayView ? query : personal.text]);
-      return vector ? store.searchVector(vector, filter, candidates) : [];
+      return vector ? store.searchVector(vector, filter, wanted(vectorCandidates)) : [];
     })();
     const [lexical, semantic] = await Promise.all([lexicalSearch, semanticSearch]);
-    return { mode: "hybrid", chunks: fuse(lexical, semantic).slice(0, options.topK) };
+    // Cut to topK after the reranking step (retrieve → rerank), which needs the longer head.
+    return { mode: "hybrid", stages: ["lexical", "vector"], chunks: fuse(lexical, semantic, fusion).slice(0, Math.max(topK, reranking)) };
   }
 }
 
@@ -173,14 +247,20 @@ function withoutHitsThroughValues(hits: ChunkHit[], analyzedQuery: string, older
   });
 }
 
-/** Reciprocal rank fusion of a lexical and a vector ranking. */
-export function fuse(lexical: ChunkHit[], semantic: ChunkHit[]): ScoredChunk[] {
+/** What the reranker reads of a chunk: its title and headings, then its text. */
+export function rerankPassage(c: Pick<ChunkHit, "title" | "headings" | "text">): string {
+  return [c.title, c.headings, c.text].filter((s) => s && s.trim()).join("\n");
+}
+
+/** Reciprocal rank fusion of a lexical and a vector ranking: Σ weight / (k + rank), rank from 1. */
+export function fuse(lexical: ChunkHit[], semantic: ChunkHit[], fusion: FusionSettings = DEFAULT_FUSION): ScoredChunk[] {
+  const { k, lexicalWeight, vectorWeight } = fusion;
   const byId = new Map<string, ScoredChunk>();
   lexical.forEach((h, rank) => {
-    byId.set(h.chunkId, { ...h, score: 1 / (RRF_K + rank + 1), lexicalScore: h.score });
+    byId.set(h.chunkId, { ...h, score: lexicalWeight / (k + rank + 1), lexicalScore: h.score });
   });
   semantic.forEach((h, rank) => {
-    const add = 1 / (RRF_K + rank + 1);
+    const add = vectorWeight / (k + rank + 1);
     const seen = byId.get(h.chunkId);
     if (seen) {
       seen.score += add;

@@ -7,18 +7,30 @@
  */
 import { authorize, can, ServerStatus, type Actor } from "../../policies/index.ts";
 import type { IndexInfo, ModelStatus } from "./active-index.ts";
+import type { RerankerState } from "./reranker-slot.ts";
 
 export interface Readiness {
   status: "ready";
   retrieval?: "lexical" | "hybrid";
   answer?: "extractive" | "llm";
   embedding?: ModelStatus["embedding"];
+  reranker?: RerankerReadiness | null;
   llm?: Record<string, unknown> | null;
   notes?: string[];
   documents?: number;
   chunks?: number;
   sensitiveDetector?: { version: number; staleDocuments: number };
   modelServers?: ModelServers;
+}
+
+/** The cross-encoder reranker (KB_RERANK_MODEL): null when none is configured. */
+export interface RerankerReadiness {
+  model: string;
+  /** ready: reranks every query; loading: first query not yet run (CLI) or still loading; failed: search runs without it. */
+  status: "ready" | "loading" | "failed";
+  /** Fused candidates it re-scores per query. */
+  candidates: number;
+  error?: string;
 }
 
 /** Remote model servers: the allow-list (KB_MODEL_HOSTS) and the ones configured for use. */
@@ -40,6 +52,7 @@ export interface SystemStatus {
   retrieval: "lexical" | "hybrid";
   answer: "extractive" | "llm";
   embedding: ModelStatus["embedding"];
+  reranker: RerankerReadiness | null;
   llm: Record<string, unknown> | null;
   notes: string[];
   index: {
@@ -61,6 +74,8 @@ export interface StatusDeps {
   retrievalMode: () => "lexical" | "hybrid";
   answerMode: () => "extractive" | "llm";
   llmInfo: () => Record<string, unknown> | null;
+  /** The reranker slot's state and how many candidates it re-scores. */
+  reranker?: () => { state: RerankerState; candidates: number };
   modelServers: () => ModelServers;
   sensitiveIndex: () => Promise<{ detectorVersion: number; staleDocuments: number }>;
   /** Every document row, readable by the caller or not. */
@@ -86,6 +101,8 @@ export class StatusService {
     const { models } = this.deps;
     const notes = models.embeddingNote ? [models.embeddingNote] : [];
     if (!models.embedding) notes.push("no embedding model loaded: lexical (BM25) retrieval only");
+    const reranker = this.rerankerReadiness();
+    if (reranker?.status === "failed") notes.push(`reranker ${reranker.model} failed to load (${reranker.error}): search runs without reranking`);
     const llm = this.deps.llmInfo();
     if (!llm) notes.push("no LLM configured: answers are extractive (quoted source sentences)");
     else if (typeof llm.gpuFallback === "string") notes.push(`LLM: ${llm.gpuFallback}`);
@@ -102,6 +119,7 @@ export class StatusService {
       retrieval: this.deps.retrievalMode(),
       answer: this.deps.answerMode(),
       embedding: models.embedding,
+      reranker,
       llm,
       notes,
       documents: await this.deps.documentCount(),
@@ -109,6 +127,12 @@ export class StatusService {
       sensitiveDetector: { version: pii.detectorVersion, staleDocuments: pii.staleDocuments },
       modelServers: servers,
     };
+  }
+
+  private rerankerReadiness(): RerankerReadiness | null {
+    const r = this.deps.reranker?.();
+    if (!r || r.state.status === "off") return null;
+    return { model: r.state.model, status: r.state.status, candidates: r.candidates, ...(r.state.status === "failed" ? { error: r.state.error } : {}) };
   }
 
   /** Modes, models, the active index and the job queue; for those who may read server details (403 otherwise). */
@@ -120,6 +144,7 @@ export class StatusService {
       retrieval: ready.retrieval!,
       answer: ready.answer!,
       embedding: ready.embedding ?? null,
+      reranker: ready.reranker ?? null,
       llm: ready.llm ?? null,
       notes: ready.notes ?? [],
       index: {

@@ -69,7 +69,8 @@ export function registerJobCommands(program: Command): void {
     .option("--metrics-port <port>", "serve this worker's Prometheus metrics (ingestion, OCR, queue) on 127.0.0.1:<port>/metrics, without a token")
     .action(async (o: { once: boolean; schedules: boolean; kinds?: string; metricsPort?: string }) => {
       const { openKb } = await import("../../services/container.ts");
-      const kb = await openKb(loadConfig(process.env));
+      // A worker runs jobs, not searches: a reranker (KB_RERANK_MODEL) would load only if one searched.
+      const kb = await openKb(loadConfig(process.env), { rerankerLoad: "lazy" });
       // A worker's counters live in its own process: `kb serve`'s /metrics does not see them.
       const metricsServer = o.metricsPort ? await (await import("../../http/server.ts")).startMetricsServer(kb, Number(o.metricsPort)) : null;
       if (metricsServer) kb.log.info({ url: `${metricsServer.url}/metrics` }, "worker metrics served (loopback only)");

@@ -35,6 +35,8 @@ async function serve(options: { port?: string; demo: boolean; worker?: boolean }
     : llm.backend === "remote"
       ? ` (${llm.model} on the model server ${llm.host}, ${llm.sequences} requests at once)`
       : ` (${llm.model}, ${llm.backend}${llm.backend !== "cpu" ? `, ${llm.gpuLayers}/${llm.totalLayers ?? "?"} layers on the GPU` : ""}, ${llm.threads} threads${llm.gpuFallback ? `; ${llm.gpuFallback}` : ""})`;
+  const rr = kb.reranker.status();
+  if (rr.status !== "off") console.log(`  reranker:  ${rr.model}${rr.status === "failed" ? ` FAILED to load (${rr.error}): search runs without it` : `, top ${config.retrieval.rerankCandidates} candidates`}`);
   console.log(`  answers:   ${kb.ask.answerMode}${llmLine}`);
   console.log(`  data:      ${config.dataDir}`);
   if (options.worker === false) console.log("  jobs:      not run here (--no-worker): start `kb worker` processes");

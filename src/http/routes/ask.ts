@@ -1,9 +1,10 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import type { AnswerEvent, AnswerSource } from "../../services/answer/types.ts";
+import type { RetrievalStage } from "../../services/retrieval.ts";
 import { clientAbort, streamError } from "../answer-stream.ts";
 import type { AppEnv } from "../env.ts";
-import { CitationSchema, ErrorSchema, ModeSchema, QueryText, ScopeSchema, TopK, errorResponses } from "../schemas.ts";
+import { CitationSchema, ErrorSchema, ModeSchema, QueryText, ScopeSchema, StagesSchema, TopK, errorResponses } from "../schemas.ts";
 
 export const askRoutes = new OpenAPIHono<AppEnv>();
 
@@ -32,6 +33,7 @@ export const AskResponse = z
   .object({
     mode: z.enum(["extractive", "llm"]).openapi({ description: "Which answerer wrote the answer" }),
     retrieval: ModeSchema,
+    stages: StagesSchema,
     answer: z.string(),
     found: z.boolean().openapi({ description: "false when the documents you may read do not answer the question" }),
     citations: z.array(CitationSchema),
@@ -43,9 +45,9 @@ export const AskResponse = z
   .openapi("AskResponse");
 
 /** The answer itself, without the conversation it belongs to (also the MCP server's `ask` result, with `retrievalQuery`). */
-export const answerBody = (e: Extract<AnswerEvent, { type: "done" }>, retrieval: "lexical" | "hybrid") => ({
+export const answerBody = (e: Extract<AnswerEvent, { type: "done" }>, retrieval: { retrieval: "lexical" | "hybrid"; stages: RetrievalStage[] }) => ({
   mode: e.mode,
-  retrieval,
+  ...retrieval,
   answer: e.answer,
   found: e.found,
   citations: e.citations,
@@ -53,7 +55,7 @@ export const answerBody = (e: Extract<AnswerEvent, { type: "done" }>, retrieval:
 });
 
 /** The answer as the JSON response and the SSE `done` event carry it. */
-const doneBody = (e: Extract<AnswerEvent, { type: "done" }>, retrieval: "lexical" | "hybrid", conversation: { conversationId: string; retrievalQuery: string }) => ({
+const doneBody = (e: Extract<AnswerEvent, { type: "done" }>, retrieval: { retrieval: "lexical" | "hybrid"; stages: RetrievalStage[] }, conversation: { conversationId: string; retrievalQuery: string }) => ({
   ...answerBody(e, retrieval),
   ...conversation,
   ...(e.messageId !== undefined ? { messageId: e.messageId } : {}),
@@ -87,7 +89,8 @@ askRoutes.openapi(
     const abort = clientAbort(c);
     // Busy (429), a failing model or an unknown conversation fail here, before any byte is sent.
     const asked = await kb.ask.ask(actor, question, { topK, scope, conversationId, signal: abort.signal });
-    const { retrieval, events } = asked;
+    const { events } = asked;
+    const retrieval = { retrieval: asked.retrieval, stages: asked.stages };
     const conversation = { conversationId: asked.conversationId!, retrievalQuery: asked.retrievalQuery };
 
     if (!wantsStream) {
@@ -102,7 +105,7 @@ askRoutes.openapi(
       try {
         for await (const e of events) {
           if (sse.aborted) break;
-          if (e.type === "sources") await sse.writeSSE({ event: "sources", data: JSON.stringify({ retrieval, sources: e.sources.map(publicSource), ...conversation }) });
+          if (e.type === "sources") await sse.writeSSE({ event: "sources", data: JSON.stringify({ ...retrieval, sources: e.sources.map(publicSource), ...conversation }) });
           else if (e.type === "delta") await sse.writeSSE({ event: "delta", data: JSON.stringify({ text: e.text }) });
           else await sse.writeSSE({ event: "done", data: JSON.stringify(doneBody(e, retrieval, conversation)) });
         }

@@ -1,17 +1,18 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { RetrievalResult } from "../../services/retrieval.ts";
 import type { AppEnv } from "../env.ts";
-import { ModeSchema, QueryText, ScopeSchema, SearchResultSchema, TopK, errorResponses } from "../schemas.ts";
+import { ModeSchema, QueryText, ScopeSchema, SearchResultSchema, StagesSchema, TopK, errorResponses } from "../schemas.ts";
 
 export const searchRoutes = new OpenAPIHono<AppEnv>();
 
 export const SearchRequestFields = { query: QueryText, topK: TopK, scope: ScopeSchema.optional() };
-export const SearchResponse = z.object({ mode: ModeSchema, results: z.array(SearchResultSchema) }).openapi("SearchResponse");
+export const SearchResponse = z.object({ mode: ModeSchema, stages: StagesSchema, results: z.array(SearchResultSchema) }).openapi("SearchResponse");
 
 /** The response body of a search (also the MCP server's `search` result). */
-export function searchResponse({ mode, chunks }: RetrievalResult): z.infer<typeof SearchResponse> {
+export function searchResponse({ mode, stages, chunks }: RetrievalResult): z.infer<typeof SearchResponse> {
   return {
     mode,
+    stages,
     results: chunks.map((h) => ({
       documentId: h.documentId,
       chunkId: h.chunkId,
@@ -24,6 +25,7 @@ export function searchResponse({ mode, chunks }: RetrievalResult): z.infer<typeo
       rank: h.rank,
       // Present only when the retriever returned it (actors who may see scores).
       ...(h.score !== undefined ? { score: h.score } : {}),
+      ...(h.rerankScore !== undefined ? { rerankScore: h.rerankScore } : {}),
     })),
   };
 }
