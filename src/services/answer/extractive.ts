@@ -15,6 +15,7 @@
  * 76% instead of 80% (KorQuAD) and 64% instead of 71% (SQuAD) of the supported ones.
  */
 import { detectLanguage, passageTerms, queryTerms, type Lang } from "../../domain/analysis/index.ts";
+import { stripKoreanSuffix } from "../../domain/analysis/korean.ts";
 import { splitSentences } from "../../domain/analysis/sentences.ts";
 import { expectedAnswerType, holdsAnswerOfType } from "../../domain/grounding/answer-type.ts";
 import type { AnswerEvent, AnswerRequest, AnswerSource, Answerer, Citation } from "./types.ts";
@@ -75,8 +76,9 @@ function looksLikeHeading(sentence: string): boolean {
  * - `proximity`: matched question terms divided by the span of sentence terms they spread over;
  * - `rank`: 1 / (the passage's retrieval rank + 1); `first`: it opens its passage (1/0);
  * - `length`: log of its length in characters, divided by 6;
- * - `characters`: the share of the question's character trigrams (spaces removed) it contains:
- *   catches paraphrases the analyzed terms miss (Korean endings, numbers written together).
+ * - `characters`: the share of the question's character trigrams (spaces and Korean particles
+ *   removed) it contains: catches paraphrases the analyzed terms miss (numbers and names written
+ *   together or apart, compounds).
  */
 export const SENTENCE_FEATURES = ["coverage", "answerType", "typeMissing", "novelty", "order", "proximity", "rank", "first", "length", "characters"] as const;
 export type SentenceFeatures = Record<(typeof SENTENCE_FEATURES)[number], number>;
@@ -89,16 +91,16 @@ export type SentenceFeatures = Record<(typeof SENTENCE_FEATURES)[number], number
  * an answer and "I don't know" stays on `coverage` (MIN_COVERAGE / MIN_PASSAGE_COVERAGE).
  */
 export const SCORE_WEIGHTS: SentenceFeatures = {
-  coverage: 4.713,
-  answerType: 0.767,
-  typeMissing: -0.767,
-  novelty: -1.143,
-  order: 0.361,
-  proximity: 0.096,
-  rank: 2.129,
-  first: -0.301,
-  length: -0.982,
-  characters: 3.825,
+  coverage: 5.055,
+  answerType: 0.78,
+  typeMissing: -0.78,
+  novelty: -1.269,
+  order: 0.497,
+  proximity: 0.042,
+  rank: 2.156,
+  first: -0.314,
+  length: -0.889,
+  characters: 2.74,
 };
 
 /** Further sentences are quoted when their score is within this of the best one's (log-odds). */
@@ -177,9 +179,14 @@ function sentenceFeatures(
   };
 }
 
-/** Character trigrams of the text's letters and digits, lower-cased (question words and all). */
+/**
+ * Character trigrams of the text's words, lower-cased, each Korean word without its particle or
+ * ending ("휴가는" and "휴가가" both give 휴가), joined without spaces, so that a sentence does not
+ * score for repeating the question's particles.
+ */
 function characterTrigrams(text: string): Set<string> {
-  const chars = [...text.normalize("NFKC").toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "")];
+  const words = text.normalize("NFKC").toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  const chars = [...words.map((w) => (/[가-힣]$/.test(w) ? stripKoreanSuffix(w) : w)).join("")];
   const out = new Set<string>();
   for (let i = 0; i + 3 <= chars.length; i++) out.add(chars.slice(i, i + 3).join(""));
   return out;
