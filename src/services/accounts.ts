@@ -42,11 +42,14 @@ export interface AccountsOptions {
   audit?: AuditLog;
   /**
    * Announcements of account changes (`accounts`: a revoked token, a disabled user, a role or
-   * membership change, from any process). When they travel between processes and arrive now
-   * (`live`), authenticated tokens are kept in memory and dropped at each announcement;
-   * otherwise every request reads the rows.
+   * membership change, from any process). With `keepAuthentications`, authenticated tokens are
+   * kept in memory, each with the `accounts` version it was read at: a request reads that one
+   * version (not the token, user, groups and use stamp) and a kept entry whose version moved is
+   * read again; an announcement drops them all early.
    */
   changes?: ChangeFeed;
+  /** Keep authentications (PostgreSQL mode, where each row read is a round trip); default false. */
+  keepAuthentications?: boolean;
 }
 
 /** How long a kept authentication is used at most, announcements or not (a lost one is bounded by it). */
@@ -57,6 +60,8 @@ const AUTH_CACHE_MAX = 10_000;
 type Authenticated = { actor: Actor; tokenId: string; rateLimitPerMinute: number | null };
 interface KeptAuthentication {
   result: Authenticated;
+  /** The `accounts` version read before the rows. */
+  version: number;
   expiresAt: string | null;
   roles: RoleCatalog;
   keptAt: number;
@@ -127,10 +132,9 @@ export class Accounts {
     this.kept.clear();
   }
 
-  /** Whether authentications may be kept now: only while other processes' changes reach this one. */
+  /** Whether authentications are kept (see AccountsOptions.changes). */
   private get keeping(): boolean {
-    const feed = this.options.changes;
-    return feed !== undefined && feed.crossProcess && feed.live;
+    return this.options.keepAuthentications === true;
   }
 
   private get users(): UsersStore {
@@ -457,10 +461,12 @@ export class Accounts {
   /**
    * Resolves a presented bearer token. The lookup is by SHA-256 (an index hit reveals
    * nothing usable about other tokens), and the stored hash is compared in constant time.
-   * A revoked or expired token, or a disabled user, is refused at once: on SQLite (and whenever
-   * announcements do not reach this process) every request reads the rows; on PostgreSQL with a
-   * live change feed an authentication is kept (at most AUTH_CACHE_MAX_AGE_MS) and dropped when
-   * any process announces an account change (`accounts`, sent when the change commits).
+   * A revoked or expired token, or a disabled user, is refused at once: on SQLite every request
+   * reads the rows; on PostgreSQL an authentication is kept (at most AUTH_CACHE_MAX_AGE_MS) with
+   * the `accounts` version it was read at, and each request reads that version: every write
+   * that can end or narrow a token's authentication bumps it (announceWrites, in the write's
+   * transaction or right after it, before the writer answers), so a revocation through any
+   * replica is refused by every replica's next request; the announcement only frees memory early.
    * A scoped token's actor has the role's capabilities narrowed to its scopes and carries the
    * scopes, which every policy check then requires (policies/scopes.ts): the one place where a
    * token's scopes apply, so every service sees the narrowed actor.
@@ -470,9 +476,10 @@ export class Accounts {
     const hash = sha256Hex(token);
     const now = Date.now();
     const keeping = this.keeping;
+    const version = keeping ? await this.store.changes.version(TOPICS.accounts) : 0;
     if (keeping) {
       const k = this.kept.get(hash);
-      if (k && now - k.keptAt < AUTH_CACHE_MAX_AGE_MS && k.roles === this.roles() && !(k.expiresAt && k.expiresAt <= new Date(now).toISOString())) {
+      if (k && k.version === version && now - k.keptAt < AUTH_CACHE_MAX_AGE_MS && k.roles === this.roles() && !(k.expiresAt && k.expiresAt <= new Date(now).toISOString())) {
         if (now - k.usedRecordedAt >= TOKEN_USE_RECORD_MS) {
           k.usedRecordedAt = now;
           await this.recordUse(k.result.tokenId, k.user, k.name, now);
@@ -497,8 +504,8 @@ export class Accounts {
         ? { actor: { ...actor, tokenId: row.id }, tokenId: row.id, rateLimitPerMinute: row.rateLimitPerMinute }
         : { actor: { ...actor, capabilities: scopedCapabilities(actor.capabilities ?? [], row.scopes), scopes: [...row.scopes], tokenId: row.id }, tokenId: row.id, rateLimitPerMinute: row.rateLimitPerMinute };
     // Kept only if no announcement came while the rows were read (it may concern them).
-    if (keeping && this.keeping && generation === this.keptGeneration) {
-      this.kept.set(hash, { result, expiresAt: row.expiresAt, roles, keptAt: now, usedRecordedAt: now, user: user.name, name: row.name });
+    if (keeping && generation === this.keptGeneration) {
+      this.kept.set(hash, { result, version, expiresAt: row.expiresAt, roles, keptAt: now, usedRecordedAt: now, user: user.name, name: row.name });
       while (this.kept.size > AUTH_CACHE_MAX) this.kept.delete(this.kept.keys().next().value!);
     }
     return result;

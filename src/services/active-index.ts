@@ -412,10 +412,14 @@ export class ActiveIndex {
     return !(this.changes?.crossProcess && this.changes.live);
   }
 
-  /** Polls the pointer (cheap SQLite read) so a switch made by another process is followed. */
+  /**
+   * Polls the pointer (cheap SQLite read) so a switch made by another process is followed; not
+   * while the change feed announces switches (it refreshes on each announcement and on a resync).
+   */
   watch(intervalMs = 1000): void {
     if (this.timer) return;
     this.timer = setInterval(() => {
+      if (!this.mustReadPointer) return;
       this.refresh().catch((err) => this.log("could not follow the active chunk table", { err: String(err) }));
     }, intervalMs);
     this.timer.unref();

@@ -352,7 +352,8 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   if (sealed > 0) log.info({ rows: sealed }, "audit log: chained the events written before the hash chain existed");
   const authFailures = new AuthFailureLog(audit);
   const policy = PolicyFiles.load(config.policyDir, { log: (level, msg) => (level === "error" ? log.error(msg) : log.info(msg)), otherIdentitySources: () => [`scim:${config.scimSource}`] });
-  const accounts = new Accounts(metadata, { roles: () => policy.roles(), audit, changes });
+  // PostgreSQL: authentications are kept and checked against one version row per request (accounts.ts).
+  const accounts = new Accounts(metadata, { roles: () => policy.roles(), audit, changes, keepAuthentications: Boolean(databaseUrl) });
   const signIn = new SignInService(metadata, accounts, audit, authFailures, {
     idleMs: config.sessionIdleMs,
     maxMs: config.sessionMaxMs,

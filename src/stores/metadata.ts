@@ -689,6 +689,8 @@ export interface ChangesStore {
   bump(topic: string, payload: unknown): Promise<number>;
   /** Every topic's version and its last payload. */
   versions(): Promise<{ topic: string; version: number; payload: unknown }[]>;
+  /** One topic's version (0 when never announced). */
+  version(topic: string): Promise<number>;
 }
 
 /**

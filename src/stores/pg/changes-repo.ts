@@ -26,6 +26,11 @@ export class PgChangesRepo implements ChangesStore {
     return version;
   }
 
+  async version(topic: string): Promise<number> {
+    const r = await this.c.q().execute<{ version: number }>(sql`SELECT version FROM changes WHERE topic = ${topic}`);
+    return r.rows.length ? Number(r.rows[0]!.version) : 0;
+  }
+
   async versions(): Promise<{ topic: string; version: number; payload: unknown }[]> {
     const r = await this.c.q().execute<{ topic: string; version: number; payload: unknown }>(sql`SELECT topic, version, payload FROM changes`);
     return r.rows.map((x) => ({ topic: x.topic, version: Number(x.version), payload: x.payload }));

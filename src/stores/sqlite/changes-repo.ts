@@ -19,6 +19,11 @@ export class ChangesRepo {
     return row.version;
   }
 
+  version(topic: string): number {
+    const row = this.db.$client.prepare("SELECT version FROM changes WHERE topic = ?").get(topic) as { version: number } | undefined;
+    return row?.version ?? 0;
+  }
+
   versions(): { topic: string; version: number; payload: unknown }[] {
     const rows = this.db.$client.prepare("SELECT topic, version, payload FROM changes").all() as { topic: string; version: number; payload: string | null }[];
     return rows.map((r) => ({ topic: r.topic, version: r.version, payload: r.payload === null ? null : (JSON.parse(r.payload) as unknown) }));
