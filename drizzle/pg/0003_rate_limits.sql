@@ -1,4 +1,4 @@
-CREATE TABLE "rate_limits" (
+CREATE UNLOGGED TABLE "rate_limits" (
 	"key" text PRIMARY KEY NOT NULL,
 	"minute" integer NOT NULL,
 	"count" integer DEFAULT 0 NOT NULL,

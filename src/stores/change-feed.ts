@@ -26,8 +26,6 @@ export const TOPICS = {
   index: "index",
   /** Users, groups, memberships or API tokens changed (a revocation, a disabled user, a role change; see announceWrites). */
   accounts: "accounts",
-  /** A replica re-read a changed policy file (roles, document rules, providers). */
-  policy: "policy",
 } as const;
 
 export type ChangeEvent = { topic: string; payload: unknown; resync: false } | { topic: string; payload: null; resync: true };
