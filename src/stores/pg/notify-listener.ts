@@ -9,6 +9,7 @@
 import pg from "pg";
 import type { ChangeListener } from "../change-feed.ts";
 import { CHANGES_CHANNEL } from "./changes-repo.ts";
+import { scrubError } from "./db.ts";
 
 const FIRST_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 10_000;
@@ -39,7 +40,7 @@ export class PgNotifyListener implements ChangeListener {
         void client.end().catch(() => {});
         onConnected(false);
         if (this.closed) return;
-        this.log?.("change feed: the LISTEN connection was lost; reconnecting", { why, retryInMs: this.backoff });
+        this.log?.("change feed: the LISTEN connection was lost; reconnecting", { why: scrubError(new Error(why), this.url).message, retryInMs: this.backoff });
         this.timer = setTimeout(() => void connect(), this.backoff);
         this.timer.unref();
         this.backoff = Math.min(MAX_BACKOFF_MS, this.backoff * 2);
