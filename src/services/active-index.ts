@@ -404,6 +404,15 @@ export class ActiveIndex {
   }
 
   /**
+   * The refresh in flight (one an announcement started), or nothing: a query that arrives while
+   * the announced table and its model are being opened waits for them, as it would after reading
+   * the pointer itself, so the first query after a switch is heard uses the new table.
+   */
+  settled(): Promise<void> {
+    return this.refreshing ?? Promise.resolve();
+  }
+
+  /**
    * Whether a query must read the pointer before it runs: yes unless switches made by other
    * processes are announced to this one now (PostgreSQL's NOTIFY or poll, connected). On SQLite
    * the CLI or `kb worker` may switch without an announcement reaching this process.

@@ -484,7 +484,8 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     // another process switched the table already uses the new one. A failure keeps the old pair.
     // While other processes' switches are announced to this one (PostgreSQL: NOTIFY, or the poll
     // with KB_PG_NOTIFY=off), the announcement refreshes and the per-query read is skipped.
-    () => (index.mustReadPointer ? index.refresh().catch((err: unknown) => log.warn({ err: String(err) }, "could not follow the active chunk table")) : Promise.resolve()),
+    // A query that arrives while an announced switch is being opened waits for it.
+    () => (index.mustReadPointer ? index.refresh() : index.settled()).catch((err: unknown) => log.warn({ err: String(err) }, "could not follow the active chunk table")),
   );
   const answerer: Answerer = llmConfigured
     ? new DeferredLlmAnswerer(async () => (await ensureLlm())!, { maxTokens: config.llmMaxTokens, metrics, ...options.llmAnswer })
