@@ -57,6 +57,10 @@ const EnvSchema = z.object({
   KB_BLOB_DIR: z.string().optional(),
   /** How often LanceDB checks for other processes' commits, in ms; 0 (default): on every read. */
   KB_LANCEDB_READ_INTERVAL_MS: intFrom(0),
+  /** PostgreSQL mode: "on" (default) hears other processes' changes by LISTEN/NOTIFY; "off" polls the `changes` rows (poolers that drop NOTIFY). */
+  KB_PG_NOTIFY: z.enum(["on", "off"]).default("on"),
+  /** PostgreSQL mode with KB_PG_NOTIFY=off: how often the `changes` rows are read, ms. */
+  KB_CHANGE_POLL_MS: intFrom(2000),
   KB_PORT: intFrom(8787),
   KB_HOST: z.string().default("127.0.0.1"),
   KB_MODELS_DIR: z.string().optional(),
@@ -290,6 +294,8 @@ export interface Config {
    * (`<data>/app.sqlite`). Holds a password: never log it (stores/pg/db.ts `redactUrl`).
    */
   databaseUrl: string | undefined;
+  /** KB_PG_NOTIFY / KB_CHANGE_POLL_MS: how PostgreSQL-mode processes hear of each other's changes (src/stores/change-feed.ts). */
+  changeFeed: { notify: boolean; pollMs: number };
   /** KB_SCIM_SOURCE: the id of the SCIM source (`scim:<id>`). */
   scimSource: string;
   logLevel: string;
@@ -574,6 +580,7 @@ function buildConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config>): Config
         : undefined,
     policyDir: path.resolve(e.KB_POLICY_DIR ?? path.join(dataDir, "policies")),
     databaseUrl: databaseUrlFrom(e.KB_DATABASE_URL_FILE, e.KB_DATABASE_URL),
+    changeFeed: { notify: e.KB_PG_NOTIFY === "on", pollMs: Math.max(10, e.KB_CHANGE_POLL_MS) },
     scimSource: e.KB_SCIM_SOURCE,
     logLevel: e.KB_LOG_LEVEL,
     cpus: os.availableParallelism(),

@@ -5,8 +5,9 @@
  * the jobs. What one process changes, the others must see on their next request: a document
  * ingested through A is found by B once A reports the job done, an ACL change through A applies
  * to B's next query, a token revoked through A is refused by B, a worker killed with SIGKILL
- * mid-job is resumed by the other and ends as a clean run does, and a re-embed switch made by a
- * worker is followed by both replicas.
+ * mid-job is resumed by the other and ends as a clean run does, a re-embed switch made by a
+ * worker is followed by both replicas (announced by NOTIFY: replicas do not read the pointer per
+ * query while they hear announcements), and a token's rate limit holds for both together.
  *
  * Needs a PostgreSQL server (KB_TEST_DATABASE_URL); skipped with the reason printed otherwise.
  */
@@ -200,6 +201,19 @@ describe.skipIf(unavailable !== null)("two API replicas and two workers on one P
     expect((await api(portA, admin, "POST", `/api/v1/admin/tokens/${created.body.info.id}/revoke`)).status).toBe(200);
     expect((await api(portB, kim, "GET", "/api/v1/me")).status).toBe(401);
     expect((await api(portA, kim, "GET", "/api/v1/me")).status).toBe(401);
+  });
+
+  it("a token's rate limit holds across both replicas together, not per replica", { timeout: 60_000 }, async () => {
+    expect((await api(portA, admin, "POST", "/api/v1/admin/users", { name: "rate", role: "viewer" })).status).toBe(201);
+    const created = await api(portA, admin, "POST", "/api/v1/admin/users/rate/tokens", { rateLimitPerMinute: 6 });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const token = created.body.token as string;
+    // 20 requests alternating between A and B: 6 answered in all (per-replica buckets would answer 12).
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) statuses.push((await api(i % 2 ? portB : portA, token, "GET", "/api/v1/me")).status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(6);
+    expect(statuses.slice(0, 6)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(statuses.slice(6).every((s) => s === 429)).toBe(true);
   });
 
   it("a web session and a conversation started on A continue on B; signing out on A ends the session on B", { timeout: 120_000 }, async () => {

@@ -9,7 +9,7 @@ import type { AppEnv } from "./env.ts";
 import { errorBody, handleError } from "./errors.ts";
 import { ClientAddressResolver, clientAddress } from "./client-address.ts";
 import { requireAuth } from "./middleware/auth.ts";
-import { RateLimiter, rateLimit, rateLimitUnauthenticated } from "./middleware/rate-limit.ts";
+import { rateLimit, rateLimitUnauthenticated } from "./middleware/rate-limit.ts";
 import { LoadShedder, shedLoad } from "./middleware/overload.ts";
 import { rejectMalformedUrl } from "./middleware/url.ts";
 import { observeRequests } from "./middleware/observe.ts";
@@ -75,23 +75,22 @@ export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv>
   app.use("*", clientAddress(proxies));
   // Unauthenticated traffic is limited per client address: public routes here, failed
   // authentication in requireAuth (one bucket per address for both).
-  const unauthenticated = new RateLimiter(kb.config.anonRateLimitPerMinute);
-  app.use("*", rateLimitUnauthenticated(unauthenticated, isUnlimited));
+  app.use("*", rateLimitUnauthenticated(isUnlimited));
 
   app.route("/", healthRoutes);
   // Before the web app's catch-all, which would otherwise answer GET /metrics.
-  app.route("/", metricsRoutes(unauthenticated));
+  app.route("/", metricsRoutes());
 
   const tooLarge = (limit: number) => (c: Parameters<Parameters<typeof bodyLimit>[0]["onError"] & {}>[0]) => {
     // The rest of the body is not read, so the connection cannot be reused.
     c.header("Connection", "close");
     return c.json(errorBody("payload_too_large", `request body exceeds ${Math.round(limit / 1024 / 1024)} MB`), 413);
   };
-  const limiter = rateLimit(kb.config.rateLimitPerMinute); // one bucket per token across /api and /v1
+  const limiter = rateLimit(); // one budget per token across /api and /v1
   // /api accepts the web app's session cookie (when there is no Authorization header) as well as
   // bearer tokens; cookie-authenticated writes need the CSRF token and the server's own origin.
   // /v1 never looks at cookies.
-  const authenticated = requireAuth(unauthenticated);
+  const authenticated = requireAuth();
   const cookies = sessionAuth();
   app.use("/api/*", async (c, next) => (isPublicApi(c.req.path) ? next() : cookies(c, next)));
   app.use("/api/*", async (c, next) => (isPublicApi(c.req.path) ? next() : authenticated(c, next)));
@@ -116,7 +115,7 @@ export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv>
   app.use("/api/v1/*", async (c, next) => (isHeavy(c) ? shed(c, next) : next()));
 
   // The OpenAI-compatible API: same tokens, limits and ask path (src/http/routes/openai.ts).
-  app.use("/v1/*", requireAuth(unauthenticated), limiter, bodyLimit({ maxSize: JSON_LIMIT, onError: tooLarge(JSON_LIMIT) }));
+  app.use("/v1/*", requireAuth(), limiter, bodyLimit({ maxSize: JSON_LIMIT, onError: tooLarge(JSON_LIMIT) }));
   app.use("/v1/*", async (c, next) => (isHeavy(c) ? shed(c, next) : next()));
   app.route("/v1", openaiRoutes);
 
@@ -136,7 +135,7 @@ export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv>
   app.route("/api/v1", authRoutes);
   app.route("/api/v1", oidcRoutes);
   // SCIM 2.0 provisioning: its own tokens, limits and error format, outside the OpenAPI document (routes/scim/).
-  app.route("/scim/v2", createScimRoutes(unauthenticated));
+  app.route("/scim/v2", createScimRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.openAPIRegistry.registerComponent("securitySchemes", "session", { type: "apiKey", in: "cookie", name: SESSION_COOKIE });

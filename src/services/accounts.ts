@@ -7,6 +7,7 @@ import { BUILTIN_ROLE_CATALOG, canonicalName, checkNewName, nameSkeleton, normal
 import { CLASSIFICATIONS, DEFAULT_CLEARANCE } from "../../policies/classification.ts";
 import { newId, sha256Hex } from "../stores/ids.ts";
 import type { AuditLog } from "./audit.ts";
+import { TOPICS, type ChangeFeed } from "../stores/change-feed.ts";
 import { MANUAL_ORIGIN, type GroupRow, type MetadataStore, type TokenRow, type UserRow, type UsersStore } from "../stores/metadata.ts";
 import { ServiceError, badRequest, notFound } from "./errors.ts";
 
@@ -39,6 +40,35 @@ export interface AccountsOptions {
   roles?: () => RoleCatalog;
   /** Where `token.use` events go. */
   audit?: AuditLog;
+  /**
+   * Announcements of account changes (`accounts`: a revoked token, a disabled user, a role or
+   * membership change, from any process). With `keepAuthentications`, authenticated tokens are
+   * kept in memory, each with the `accounts` version it was read at: a request reads that one
+   * version (not the token, user, groups and use stamp) and a kept entry whose version moved is
+   * read again; an announcement drops them all early.
+   */
+  changes?: ChangeFeed;
+  /** Keep authentications (PostgreSQL mode, where each row read is a round trip); default false. */
+  keepAuthentications?: boolean;
+}
+
+/** How long a kept authentication is used at most, announcements or not (a lost one is bounded by it). */
+export const AUTH_CACHE_MAX_AGE_MS = 60_000;
+/** Tokens kept at once; beyond it the oldest is dropped. */
+const AUTH_CACHE_MAX = 10_000;
+
+type Authenticated = { actor: Actor; tokenId: string; rateLimitPerMinute: number | null };
+interface KeptAuthentication {
+  result: Authenticated;
+  /** The `accounts` version read before the rows. */
+  version: number;
+  expiresAt: string | null;
+  roles: RoleCatalog;
+  keptAt: number;
+  /** When this process last recorded the token's use (lastUsedAt, `token.use`). */
+  usedRecordedAt: number;
+  user: string;
+  name: string | null;
 }
 
 /** A name that cannot be created, as a 400 with the reason's code. */
@@ -83,11 +113,29 @@ export function refuseLookAlikePrincipalsAmong(principals: readonly string[], ex
 }
 
 export class Accounts {
+  /** Authenticated tokens by hash (see AccountsOptions.changes). */
+  private readonly kept = new Map<string, KeptAuthentication>();
+  /** Moves at every announcement: a lookup that began before one does not keep its result. */
+  private keptGeneration = 0;
+
   constructor(
     /** Users, groups and tokens (`users`); several changes commit as one through `withTransaction`. */
     private readonly store: MetadataStore,
     private readonly options: AccountsOptions = {},
-  ) {}
+  ) {
+    options.changes?.subscribe(TOPICS.accounts, () => this.forgetAuthentications());
+  }
+
+  /** Drops every kept authentication (an announcement, a resync). */
+  forgetAuthentications(): void {
+    this.keptGeneration++;
+    this.kept.clear();
+  }
+
+  /** Whether authentications are kept (see AccountsOptions.changes). */
+  private get keeping(): boolean {
+    return this.options.keepAuthentications === true;
+  }
 
   private get users(): UsersStore {
     return this.store.users;
@@ -413,14 +461,35 @@ export class Accounts {
   /**
    * Resolves a presented bearer token. The lookup is by SHA-256 (an index hit reveals
    * nothing usable about other tokens), and the stored hash is compared in constant time.
-   * Nothing is cached: a revoked or expired token, or a disabled user, is refused at once.
+   * A revoked or expired token, or a disabled user, is refused at once: on SQLite every request
+   * reads the rows; on PostgreSQL an authentication is kept (at most AUTH_CACHE_MAX_AGE_MS) with
+   * the `accounts` version it was read at, and each request reads that version: every write
+   * that can end or narrow a token's authentication bumps it (announceWrites, in the write's
+   * transaction or right after it, before the writer answers), so a revocation through any
+   * replica is refused by every replica's next request; the announcement only frees memory early.
    * A scoped token's actor has the role's capabilities narrowed to its scopes and carries the
    * scopes, which every policy check then requires (policies/scopes.ts): the one place where a
    * token's scopes apply, so every service sees the narrowed actor.
    */
-  async authenticate(token: string): Promise<{ actor: Actor; tokenId: string; rateLimitPerMinute: number | null } | null> {
+  async authenticate(token: string): Promise<Authenticated | null> {
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return null;
     const hash = sha256Hex(token);
+    const now = Date.now();
+    const keeping = this.keeping;
+    const version = keeping ? await this.store.changes.version(TOPICS.accounts) : 0;
+    if (keeping) {
+      const k = this.kept.get(hash);
+      if (k && k.version === version && now - k.keptAt < AUTH_CACHE_MAX_AGE_MS && k.roles === this.roles() && !(k.expiresAt && k.expiresAt <= new Date(now).toISOString())) {
+        if (now - k.usedRecordedAt >= TOKEN_USE_RECORD_MS) {
+          k.usedRecordedAt = now;
+          await this.recordUse(k.result.tokenId, k.user, k.name, now);
+        }
+        return k.result;
+      }
+      if (k) this.kept.delete(hash);
+    }
+    const generation = this.keptGeneration;
+    const roles = this.roles();
     const row = await this.users.tokenByHash(hash);
     if (!row) return null;
     if (!crypto.timingSafeEqual(Buffer.from(row.tokenHash, "hex"), Buffer.from(hash, "hex"))) return null;
@@ -428,13 +497,24 @@ export class Accounts {
     if (row.expiresAt && row.expiresAt <= new Date().toISOString()) return null;
     const user = await this.users.byId(row.userId);
     if (!user || user.disabled) return null;
-    const now = Date.now();
-    if (await this.users.touchTokenIfStale(row.id, new Date(now).toISOString(), new Date(now - TOKEN_USE_RECORD_MS).toISOString())) {
-      await this.options.audit?.record(`user:${user.name}`, "token.use", row.id, { name: row.name });
-    }
+    await this.recordUse(row.id, user.name, row.name, now);
     const actor = await this.actorFor(user);
-    if (row.scopes === null) return { actor: { ...actor, tokenId: row.id }, tokenId: row.id, rateLimitPerMinute: row.rateLimitPerMinute };
-    const scoped: Actor = { ...actor, capabilities: scopedCapabilities(actor.capabilities ?? [], row.scopes), scopes: [...row.scopes], tokenId: row.id };
-    return { actor: scoped, tokenId: row.id, rateLimitPerMinute: row.rateLimitPerMinute };
+    const result: Authenticated =
+      row.scopes === null
+        ? { actor: { ...actor, tokenId: row.id }, tokenId: row.id, rateLimitPerMinute: row.rateLimitPerMinute }
+        : { actor: { ...actor, capabilities: scopedCapabilities(actor.capabilities ?? [], row.scopes), scopes: [...row.scopes], tokenId: row.id }, tokenId: row.id, rateLimitPerMinute: row.rateLimitPerMinute };
+    // Kept only if no announcement came while the rows were read (it may concern them).
+    if (keeping && generation === this.keptGeneration) {
+      this.kept.set(hash, { result, version, expiresAt: row.expiresAt, roles, keptAt: now, usedRecordedAt: now, user: user.name, name: row.name });
+      while (this.kept.size > AUTH_CACHE_MAX) this.kept.delete(this.kept.keys().next().value!);
+    }
+    return result;
+  }
+
+  /** Records a token's use (lastUsedAt, a `token.use` event) when its stored stamp is older than TOKEN_USE_RECORD_MS. */
+  private async recordUse(tokenId: string, user: string, name: string | null, now: number): Promise<void> {
+    if (await this.users.touchTokenIfStale(tokenId, new Date(now).toISOString(), new Date(now - TOKEN_USE_RECORD_MS).toISOString())) {
+      await this.options.audit?.record(`user:${user}`, "token.use", tokenId, { name });
+    }
   }
 }

@@ -18,6 +18,7 @@ import path from "node:path";
 import { findEmbeddingModels, loadEmbeddingProvider, type EmbeddingDevice, type EmbeddingProvider } from "../models/embeddings.ts";
 import { CHUNKS_TABLE, ChunkStore, type VectorIndexSettings, type VectorLayout } from "../stores/lance/chunk-store.ts";
 import type { MetadataRepositories, MetadataStore } from "../stores/metadata.ts";
+import { TOPICS, type ChangeFeed } from "../stores/change-feed.ts";
 
 export const ACTIVE_KEY = "index.active";
 export const PREVIOUS_KEY = "index.previous";
@@ -154,6 +155,8 @@ export class ActiveIndex {
   private closed = false;
   /** Why the found model could not be loaded at start, if so. */
   private loadNote: string | undefined;
+  /** Announces switches and hears other processes' (useChangeFeed); null: the pointer is polled and read per query only. */
+  private changes: ChangeFeed | null = null;
 
   private constructor(
     /** The metadata store holding the pointer; `write`'s commit step is one of its transactions. */
@@ -334,6 +337,8 @@ export class ActiveIndex {
       if (current && current.table !== to.table) await settings.set(PREVIOUS_KEY, current);
       await settings.set(ACTIVE_KEY, { ...to, since: new Date().toISOString() });
       await settings.increment(GEN_KEY);
+      // Delivered to other processes when this transaction commits (change-feed.ts).
+      await this.changes?.publish(TOPICS.index, { table: to.table, model: to.model, dimension: to.dimension });
       return true;
     });
   }
@@ -386,10 +391,44 @@ export class ActiveIndex {
     this.log("the embedding server answers again: hybrid retrieval resumed", { model: s.model });
   }
 
-  /** Polls the pointer (cheap SQLite read) so a switch made by another process is followed. */
+  /**
+   * Announces this process's switches on `feed` and follows other processes' at once: a switch
+   * announcement (or a resync) refreshes. While the feed is live across processes a query need
+   * not read the pointer first (`mustReadPointer`).
+   */
+  useChangeFeed(feed: ChangeFeed): void {
+    this.changes = feed;
+    feed.subscribe(TOPICS.index, () => {
+      this.refresh().catch((err) => this.log("could not follow the active chunk table", { err: String(err) }));
+    });
+  }
+
+  /**
+   * The refresh in flight (one an announcement started), or nothing: a query that arrives while
+   * the announced table and its model are being opened waits for them, as it would after reading
+   * the pointer itself, so the first query after a switch is heard uses the new table.
+   */
+  settled(): Promise<void> {
+    return this.refreshing ?? Promise.resolve();
+  }
+
+  /**
+   * Whether a query must read the pointer before it runs: yes unless switches made by other
+   * processes are announced to this one now (PostgreSQL's NOTIFY or poll, connected). On SQLite
+   * the CLI or `kb worker` may switch without an announcement reaching this process.
+   */
+  get mustReadPointer(): boolean {
+    return !(this.changes?.crossProcess && this.changes.live);
+  }
+
+  /**
+   * Polls the pointer (cheap SQLite read) so a switch made by another process is followed; not
+   * while the change feed announces switches (it refreshes on each announcement and on a resync).
+   */
   watch(intervalMs = 1000): void {
     if (this.timer) return;
     this.timer = setInterval(() => {
+      if (!this.mustReadPointer) return;
       this.refresh().catch((err) => this.log("could not follow the active chunk table", { err: String(err) }));
     }, intervalMs);
     this.timer.unref();

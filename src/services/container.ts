@@ -37,6 +37,9 @@ import { accessOfRow, type MetadataStore } from "../stores/metadata.ts";
 import { SqliteMetadataStore } from "../stores/sqlite/metadata-store.ts";
 import { openPg } from "../stores/pg/db.ts";
 import { PgMetadataStore } from "../stores/pg/metadata-store.ts";
+import { PgNotifyListener } from "../stores/pg/notify-listener.ts";
+import { announceWrites, StoreChangeFeed, TOPICS, type ChangeFeed } from "../stores/change-feed.ts";
+import { RateLimits } from "./rate-limits.ts";
 import { ConversationService } from "./conversation/conversations.ts";
 import type { Answerer } from "./answer/types.ts";
 import { AskService } from "./ask.ts";
@@ -134,6 +137,8 @@ export interface Kb {
   scim: ScimService;
   /** Prometheus metrics of this knowledge base (GET /metrics, KB_METRICS_PORT); services record into it. */
   metrics: Metrics;
+  /** Request rate limits per token and client address (in memory on SQLite, shared by every replica on PostgreSQL). */
+  rateLimits: RateLimits;
   close(): Promise<void>;
 }
 
@@ -146,6 +151,8 @@ export interface KbStores {
   metadata: MetadataStore;
   /** Which store `metadata` is. */
   metadataKind: "sqlite" | "postgres";
+  /** Change announcements between the processes on this metadata store (src/stores/change-feed.ts). */
+  changes: ChangeFeed;
   /**
    * SQLite only, for tests that inspect the file's rows directly: the drizzle handle and the
    * synchronous repositories. Reading one in PostgreSQL mode throws (nothing in the product
@@ -336,6 +343,22 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       sqlite.$client.close();
     };
   }
+  // Announcements of changes other processes keep copies of (src/stores/change-feed.ts): on
+  // PostgreSQL by LISTEN/NOTIFY, or by polling the `changes` rows with KB_PG_NOTIFY=off; on
+  // SQLite within this process only.
+  const databaseUrl = config.databaseUrl;
+  const changes = new StoreChangeFeed(
+    metadata,
+    !databaseUrl
+      ? { mode: "in-process" }
+      : config.changeFeed.notify
+        ? { mode: "notify", listener: new PgNotifyListener(databaseUrl, (msg, fields) => log.warn(fields ?? {}, msg)), log: (level, msg, fields) => log[level](fields ?? {}, msg) }
+        : { mode: "poll", pollMs: config.changeFeed.pollMs, log: (level, msg, fields) => log[level](fields ?? {}, msg) },
+  );
+  await changes.start();
+  // Every write that can end or narrow an API token's authentication (revocation, expiry, a
+  // disabled or deleted user, role, clearance, memberships, renames) announces `accounts`.
+  announceWrites(metadata.users, ["update", "delete", "deleteGroup", "addMember", "removeMember", "revokeTokensOf", "revokeToken", "setTokenExpiry", "renamePrincipal"], changes, TOPICS.accounts);
   // KB_AUDIT_FORWARD: a copy of each event to the SIEM, never in the request's way (audit-forward.ts).
   const forwarder = config.auditForward ? new AuditForwarder(config.auditForward, { metrics, log: (level, msg, fields) => log[level](fields ?? {}, msg) }) : null;
   const audit = new AuditLog(metadata.audit, forwarder);
@@ -344,7 +367,8 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   if (sealed > 0) log.info({ rows: sealed }, "audit log: chained the events written before the hash chain existed");
   const authFailures = new AuthFailureLog(audit);
   const policy = PolicyFiles.load(config.policyDir, { log: (level, msg) => (level === "error" ? log.error(msg) : log.info(msg)), otherIdentitySources: () => [`scim:${config.scimSource}`] });
-  const accounts = new Accounts(metadata, { roles: () => policy.roles(), audit });
+  // PostgreSQL: authentications are kept and checked against one version row per request (accounts.ts).
+  const accounts = new Accounts(metadata, { roles: () => policy.roles(), audit, changes, keepAuthentications: Boolean(databaseUrl) });
   const signIn = new SignInService(metadata, accounts, audit, authFailures, {
     idleMs: config.sessionIdleMs,
     maxMs: config.sessionMaxMs,
@@ -427,10 +451,12 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     });
   } catch (err) {
     const table = (await metadata.settings.get<{ table: string }>(ACTIVE_KEY))?.table ?? CHUNKS_TABLE;
+    await changes.close();
     await closeMetadata();
     throw isLanceError(err) ? tableDamagedError(config.dataDir, lanceDir, table, err) : err;
   }
   index.watch();
+  index.useChangeFeed(changes);
   const chunks = index.store;
   const sensitive = new SensitiveIndex(metadata.sensitive, metadata.documents, chunks, audit);
   const models: ModelStatus = index.status;
@@ -478,7 +504,10 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     (mode, seconds) => metrics.retrieval(mode, seconds),
     // One read of the pointer per query (besides the poll every second): the first query after
     // another process switched the table already uses the new one. A failure keeps the old pair.
-    () => index.refresh().catch((err: unknown) => log.warn({ err: String(err) }, "could not follow the active chunk table")),
+    // While other processes' switches are announced to this one (PostgreSQL: NOTIFY, or the poll
+    // with KB_PG_NOTIFY=off), the announcement refreshes and the per-query read is skipped.
+    // A query that arrives while an announced switch is being opened waits for it.
+    () => (index.mustReadPointer ? index.refresh() : index.settled()).catch((err: unknown) => log.warn({ err: String(err) }, "could not follow the active chunk table")),
     {
       settings: config.retrieval,
       // Only when configured: without a reranker, candidate counts and results are as before.
@@ -634,6 +663,8 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     feedback,
     scim: new ScimService({ store: metadata, directory, audit, sourceId: config.scimSource }),
     metrics,
+    changes,
+    rateLimits: new RateLimits({ perMinute: config.rateLimitPerMinute, anonPerMinute: config.anonRateLimitPerMinute }, databaseUrl ? metadata.rateLimits : null),
     async close() {
       await authFailures.close(); // pending counts are written while the database is open
       for (const w of workers) await w.stop();
@@ -645,6 +676,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       await remoteLlm?.close();
       await closeExtractors();
       await audit.close(); // what waits for KB_AUDIT_FORWARD is sent (briefly)
+      await changes.close();
       await closeMetadata();
     },
   };

@@ -679,6 +679,36 @@ export interface ScimResourceStore {
 }
 
 /** The repositories one transaction sees (all on the transaction's connection). */
+/**
+ * Per-topic change versions: the polling side of the change feed (change-feed.ts). `bump` runs
+ * in the caller's transaction when there is one, so the version moves exactly when the change
+ * it announces commits.
+ */
+export interface ChangesStore {
+  /** Adds one to the topic's version (absent = 0) and stores the payload; the new version. */
+  bump(topic: string, payload: unknown): Promise<number>;
+  /** Every topic's version and its last payload. */
+  versions(): Promise<{ topic: string; version: number; payload: unknown }[]>;
+  /** One topic's version (0 when never announced). */
+  version(topic: string): Promise<number>;
+}
+
+/**
+ * Rate-limit counters shared by every process on the store (a sliding window of one minute):
+ * `hit` is one atomic upsert, so N replicas together allow the limit, not N times it.
+ */
+export interface RateLimitStore {
+  /**
+   * One request against `key`: with `minute` the current minute (minutes since the epoch) and
+   * `weight` the share of the previous minute still inside the window (1 - elapsed fraction of
+   * this minute), the request is allowed (and counted) when prevCount × weight + count + 1 ≤
+   * `limit`. Returns whether it was, and the counts after it.
+   */
+  hit(key: string, minute: number, weight: number, limit: number): Promise<{ allowed: boolean; count: number; prevCount: number }>;
+  /** Removes counters last used before `minute`; how many. */
+  purgeBefore(minute: number): Promise<number>;
+}
+
 export interface MetadataRepositories {
   readonly conversations: ConversationStore;
   readonly sensitive: SensitiveStore;
@@ -693,6 +723,8 @@ export interface MetadataRepositories {
   readonly feedback: FeedbackStore;
   readonly scimTokens: ScimTokenStore;
   readonly scimResources: ScimResourceStore;
+  readonly changes: ChangesStore;
+  readonly rateLimits: RateLimitStore;
 }
 
 export interface MetadataStore extends MetadataRepositories {
@@ -702,4 +734,9 @@ export interface MetadataStore extends MetadataRepositories {
    * transaction holds the database's write lock, which other processes wait on.
    */
   withTransaction<T>(fn: (tx: MetadataRepositories) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` once the transaction of the caller's async context commits (never when it rolls
+   * back); at once outside a transaction. The change feed's local delivery uses it.
+   */
+  afterCommit(fn: () => void): void;
 }

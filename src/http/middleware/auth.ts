@@ -3,7 +3,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { Actor } from "../../../policies/index.ts";
 import type { AppEnv } from "../env.ts";
 import { errorBody } from "../errors.ts";
-import { tooManyRequests, type RateLimiter } from "./rate-limit.ts";
+import { tooManyRequests } from "./rate-limit.ts";
 
 type Authentication = { ok: true; actor: Actor; tokenId: string; rateLimitPerMinute: number | null } | { ok: false; reason: string };
 
@@ -25,15 +25,15 @@ function recordFailure(c: Context<AppEnv>, reason: string, rateLimited: boolean)
 }
 
 /**
- * `unauthenticated`: the per-address limiter that failed attempts are charged to (429 beyond
- * it); requests with a valid token are never charged to it.
+ * Failed attempts are charged to the client address's limit for unauthenticated traffic (429
+ * beyond it; `chargeFailures` false: not charged); requests with a valid token never are.
  */
-export function requireAuth(unauthenticated?: RateLimiter): MiddlewareHandler<AppEnv> {
+export function requireAuth(chargeFailures = true): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (c.get("session")) return next(); // signed in by its cookie (middleware/session.ts)
     const auth = await authenticate(c);
     if (!auth.ok) {
-      const retry = unauthenticated?.take(c.get("clientAddress")) ?? 0;
+      const retry = chargeFailures ? await c.get("kb").rateLimits.takeAddress(c.get("clientAddress")) : 0;
       await recordFailure(c, auth.reason, retry > 0);
       if (retry > 0) return tooManyRequests(c, retry);
       c.header("WWW-Authenticate", 'Bearer realm="private-kb"');

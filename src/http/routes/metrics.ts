@@ -7,12 +7,11 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
 import { requireAuth } from "../middleware/auth.ts";
-import type { RateLimiter } from "../middleware/rate-limit.ts";
 import { errorResponses } from "../schemas.ts";
 
-export function metricsRoutes(unauthenticated: RateLimiter): OpenAPIHono<AppEnv> {
+export function metricsRoutes(): OpenAPIHono<AppEnv> {
   const routes = new OpenAPIHono<AppEnv>();
-  const authenticated = requireAuth(unauthenticated);
+  const authenticated = requireAuth();
   routes.use("/metrics", async (c, next) => {
     const m = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "");
     if (m && c.get("kb").metrics.isMetricsToken(m[1]!)) {

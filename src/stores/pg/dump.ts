@@ -34,6 +34,10 @@ export const DUMP_ORDER: PgTable[] = [
   schema.answerFeedback,
   schema.scimTokens,
   schema.scimResources,
+  // Transient, kept for completeness (a SQLite backup copies them too): announcement versions
+  // and rate-limit counters.
+  schema.changes,
+  schema.rateLimits,
 ];
 
 export interface DumpManifest {

@@ -20,6 +20,7 @@ import { PgDocumentsRepo } from "./documents-repo.ts";
 import { PgErasureRepo } from "./erasure-repo.ts";
 import { PgJobsRepo } from "./jobs-repo.ts";
 import { PgUsersRepo } from "./users-repo.ts";
+import { PgChangesRepo, PgRateLimitsRepo } from "./changes-repo.ts";
 import { PgAuditRepo, PgCredentialsRepo, PgFeedbackRepo, PgScimResourcesRepo, PgScimTokensRepo, PgSensitiveRepo, PgSessionsRepo, PgSettingsRepo } from "./small-repos.ts";
 
 /** pg_advisory_xact_lock key of a unit of work (any constant; "kbtx" as hex digits). */
@@ -39,7 +40,9 @@ export class PgMetadataStore implements MetadataStore {
   readonly feedback: PgFeedbackRepo;
   readonly scimTokens: PgScimTokensRepo;
   readonly scimResources: PgScimResourcesRepo;
-  private readonly current = new AsyncLocalStorage<{ tx: Q; outer: boolean }>();
+  readonly changes: PgChangesRepo;
+  readonly rateLimits: PgRateLimitsRepo;
+  private readonly current = new AsyncLocalStorage<{ tx: Q; outer: boolean; after: (() => void)[] }>();
 
   constructor(readonly handle: PgHandle) {
     const base = handle.db as unknown as Q;
@@ -61,6 +64,8 @@ export class PgMetadataStore implements MetadataStore {
     this.feedback = new PgFeedbackRepo(context);
     this.scimTokens = new PgScimTokensRepo(context);
     this.scimResources = new PgScimResourcesRepo(context);
+    this.changes = new PgChangesRepo(context);
+    this.rateLimits = new PgRateLimitsRepo(context);
   }
 
   async withTransaction<T>(fn: (tx: MetadataRepositories) => Promise<T>): Promise<T> {
@@ -69,11 +74,20 @@ export class PgMetadataStore implements MetadataStore {
     return this.run(() => fn(this), true);
   }
 
-  private run<T>(fn: () => Promise<T>, outer: boolean): Promise<T> {
-    return this.handle.db.transaction(async (tx) => {
+  private async run<T>(fn: () => Promise<T>, outer: boolean): Promise<T> {
+    const after: (() => void)[] = [];
+    const result = await this.handle.db.transaction(async (tx) => {
       if (outer) await tx.execute(sql`SELECT pg_advisory_xact_lock(${UNIT_OF_WORK_LOCK})`);
-      return this.current.run({ tx: tx as unknown as Q, outer }, fn);
+      return this.current.run({ tx: tx as unknown as Q, outer, after }, fn);
     });
+    for (const f of after) f();
+    return result;
+  }
+
+  afterCommit(fn: () => void): void {
+    const context = this.current.getStore();
+    if (context) context.after.push(fn);
+    else fn();
   }
 
   close(): Promise<void> {

@@ -14,7 +14,8 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { AuditRepo } from "./audit-repo.ts";
-import type { AuditStore, ConversationStore, CredentialStore, DocumentStore, FeedbackStore, ErasureStore, JobStore, MetadataRepositories, MetadataStore, ScimResourceStore, ScimTokenStore, SensitiveStore, SessionStore, SettingsStore, UsersStore } from "../metadata.ts";
+import type { AuditStore, ChangesStore, ConversationStore, CredentialStore, DocumentStore, FeedbackStore, ErasureStore, JobStore, MetadataRepositories, MetadataStore, ScimResourceStore, ScimTokenStore, SensitiveStore, SessionStore, SettingsStore, UsersStore, RateLimitStore } from "../metadata.ts";
+import { ChangesRepo, RateLimitsRepo } from "./changes-repo.ts";
 import { ConversationsRepo } from "./conversations-repo.ts";
 import { FeedbackRepo } from "./feedback-repo.ts";
 import type { Db } from "./db.ts";
@@ -44,9 +45,11 @@ export class SqliteMetadataStore implements MetadataStore {
   readonly feedback: FeedbackStore;
   readonly scimTokens: ScimTokenStore;
   readonly scimResources: ScimResourceStore;
+  readonly changes: ChangesStore;
+  readonly rateLimits: RateLimitStore;
   /** Settles when the open transaction ends; null when none is open. */
   private open: Promise<void> | null = null;
-  private readonly inTransaction = new AsyncLocalStorage<true>();
+  private readonly inTransaction = new AsyncLocalStorage<{ after: (() => void)[] }>();
 
   constructor(private readonly db: Db) {
     this.conversations = this.wrap(new ConversationsRepo(db));
@@ -63,6 +66,8 @@ export class SqliteMetadataStore implements MetadataStore {
     this.feedback = this.wrap(new FeedbackRepo(db));
     this.scimTokens = this.wrap(new ScimTokensRepo(db));
     this.scimResources = this.wrap(new ScimResourcesRepo(db));
+    this.changes = this.wrap(new ChangesRepo(db));
+    this.rateLimits = this.wrap(new RateLimitsRepo(db));
   }
 
   async withTransaction<T>(fn: (tx: MetadataRepositories) => Promise<T>): Promise<T> {
@@ -76,20 +81,28 @@ export class SqliteMetadataStore implements MetadataStore {
     try {
       sqlite.prepare("BEGIN IMMEDIATE").run();
       let result: T;
+      const context = { after: [] as (() => void)[] };
       try {
-        result = await this.inTransaction.run(true, () => fn(this));
+        result = await this.inTransaction.run(context, () => fn(this));
         if (spanned) throw new Error("a metadata transaction awaited something other than the metadata store (files, LanceDB, network); it was rolled back");
       } catch (err) {
         if (sqlite.inTransaction) sqlite.prepare("ROLLBACK").run();
         throw err;
       }
       sqlite.prepare("COMMIT").run();
+      for (const after of context.after) after();
       return result;
     } finally {
       clearImmediate(tick);
       this.open = null;
       release();
     }
+  }
+
+  afterCommit(fn: () => void): void {
+    const context = this.inTransaction.getStore();
+    if (context) context.after.push(fn);
+    else fn();
   }
 
   /** The repository's methods as Promises, each waiting for another context's open transaction. */

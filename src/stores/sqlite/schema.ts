@@ -433,3 +433,30 @@ export const scimResources = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.source, t.id] }), uniqueIndex("scim_resources_name").on(t.source, t.resourceType, t.nameKey), index("scim_resources_external").on(t.source, t.resourceType, t.externalId)],
 );
+
+/**
+ * Change announcements (src/stores/change-feed.ts): per topic, a version bumped in the same
+ * transaction as the change it announces, with that change's payload. Processes that cannot
+ * receive PostgreSQL's NOTIFY (a pooler that drops it, KB_PG_NOTIFY=off) poll these rows.
+ */
+export const changes = sqliteTable("changes", {
+  topic: text("topic").primaryKey(),
+  version: integer("version").notNull().default(0),
+  payload: text("payload", { mode: "json" }).$type<unknown>(),
+  updatedAt: text("updated_at").notNull().default(now),
+});
+
+/**
+ * Rate-limit counters shared by every API replica (src/services/rate-limits.ts): per key (a
+ * token, a client address), the requests allowed in the current minute (`minute`: minutes since
+ * the epoch) and in the one before, for a sliding-window estimate; one atomic upsert per request,
+ * which counts the request only when the estimate leaves room for it.
+ */
+export const rateLimits = sqliteTable("rate_limits", {
+  key: text("key").primaryKey(),
+  minute: integer("minute").notNull(),
+  count: integer("count").notNull().default(0),
+  prevCount: integer("prev_count").notNull().default(0),
+  /** Whether the last request counted here was allowed (the upsert's answer). */
+  allowed: integer("allowed", { mode: "boolean" }).notNull().default(true),
+});

@@ -13,7 +13,6 @@ import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ScimError, type ScimType } from "../../../domain/scim/errors.ts";
 import { ServiceError } from "../../../services/errors.ts";
-import { RateLimiter } from "../../middleware/rate-limit.ts";
 import { scimJson, type ScimEnv } from "./common.ts";
 import { scimDiscoveryRoutes } from "./discovery.ts";
 import { scimResourceRoutes } from "./resources.ts";
@@ -32,10 +31,9 @@ function asScimError(err: Error): ScimError {
   return new ScimError(500, null, "internal server error");
 }
 
-/** `unauthenticated`: the per-address limiter failed authentications are charged to (the app's, shared with /api). */
-export function createScimRoutes(unauthenticated: RateLimiter): Hono<ScimEnv> {
+/** Failed authentications are charged to the client address's limit (shared with /api); each SCIM token has its own. */
+export function createScimRoutes(): Hono<ScimEnv> {
   const scim = new Hono<ScimEnv>();
-  let perToken: RateLimiter | null = null;
 
   scim.onError(async (err, c) => {
     const e = asScimError(err);
@@ -54,13 +52,12 @@ export function createScimRoutes(unauthenticated: RateLimiter): Hono<ScimEnv> {
     const client = m ? await kb.scim.authenticate(m[1]!) : null;
     if (!client) {
       const reason = m ? "invalid, revoked or expired SCIM token" : "missing bearer token";
-      const retry = unauthenticated.take(c.get("clientAddress"));
+      const retry = await kb.rateLimits.takeAddress(c.get("clientAddress"));
       await kb.authFailures.record(c.get("clientAddress"), c.req.path, reason, retry > 0);
       if (retry > 0) return scimError(c, 429, null, `too many requests; retry in ${retry}s`, { "Retry-After": String(retry) });
       return scimError(c, 401, null, reason, { "WWW-Authenticate": 'Bearer realm="private-kb scim"' });
     }
-    perToken ??= new RateLimiter(kb.config.rateLimitPerMinute);
-    const retry = perToken.take(client.tokenId);
+    const retry = await kb.rateLimits.takeScim(client.tokenId);
     if (retry > 0) return scimError(c, 429, null, `too many requests; retry in ${retry}s`, { "Retry-After": String(retry) });
     c.set("scimClient", client);
     await next();
