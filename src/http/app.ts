@@ -120,7 +120,7 @@ export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv>
   app.route("/v1", openaiRoutes);
 
   // The MCP server (routes/mcp.ts): bearer tokens only, the same limits; every POST may be a tool call.
-  app.use("/mcp", requireAuth(unauthenticated), limiter, bodyLimit({ maxSize: JSON_LIMIT, onError: tooLarge(JSON_LIMIT) }));
+  app.use("/mcp", requireAuth(), limiter, bodyLimit({ maxSize: JSON_LIMIT, onError: tooLarge(JSON_LIMIT) }));
   app.use("/mcp", async (c, next) => (c.req.method === "POST" ? shed(c, next) : next()));
   app.route("/mcp", mcpRoutes());
 
