@@ -15,6 +15,7 @@ import { JobsRepo } from "../stores/sqlite/jobs-repo.ts";
 import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
 import { ACTIVE_KEY, ActiveIndex, ModelRegistry, type IndexInfo, type ModelStatus, type RemoteEmbeddingModel } from "./active-index.ts";
 import { isLanceError, sqliteDamagedError, tableDamagedError } from "./data-damage.ts";
+import { DocumentFingerprints } from "./duplicates.ts";
 import { canRead, resolveDocumentAccess, SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
 import { AccessService } from "./access.ts";
 import { Accounts } from "./accounts.ts";
@@ -457,6 +458,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     // One read of the pointer per query (besides the poll every second): the first query after
     // another process switched the table already uses the new one. A failure keeps the old pair.
     () => index.refresh().catch((err: unknown) => log.warn({ err: String(err) }, "could not follow the active chunk table")),
+    new DocumentFingerprints((id) => metadata.documents.pages(id)).of,
   );
   const answerer: Answerer = llmConfigured
     ? new DeferredLlmAnswerer(async () => (await ensureLlm())!, { maxTokens: config.llmMaxTokens, metrics, ...options.llmAnswer })

@@ -9,6 +9,7 @@ import { detectSensitive, splitSensitiveForQuery } from "../domain/sensitive/ind
 import type { EmbeddingProvider } from "../models/embeddings.ts";
 import type { ChunkHit, ChunkStore } from "../stores/lance/chunk-store.ts";
 import { andFilters, compileAccessRule, compileScope, type ScopeClause } from "../stores/lance/filter.ts";
+import { collapseCopies, type DocumentCopy, type FingerprintOf } from "./duplicates.ts";
 import { requireMaxLength, TEXT_LIMITS } from "./limits.ts";
 import { redactChunk, redactorFor } from "./sensitive.ts";
 
@@ -56,6 +57,21 @@ export interface RetrievedChunk extends Omit<ChunkHit, "score"> {
   score?: number;
   lexicalScore?: number;
   vectorScore?: number;
+  /**
+   * Near-duplicates of this chunk's document among the results (`collapseCopies`), each one the
+   * actor may read; absent when there are none.
+   */
+  copies?: DocumentCopy[];
+}
+
+export interface RetrievalOptions {
+  topK: number;
+  scope?: SearchScope;
+  /**
+   * Fold hits of near-duplicate documents (services/duplicates.ts) into the best-ranked one,
+   * listed as its `copies`; the `topK` results are counted after folding.
+   */
+  collapseCopies?: boolean;
 }
 
 export interface RetrievalResult {
@@ -87,6 +103,8 @@ export class Retriever {
      * re-embed run by a worker), so a replica's next query after the switch uses the new table.
      */
     private readonly followActive: () => Promise<void> = async () => {},
+    /** Fingerprints of document versions, to collapse near-duplicates; null: never collapsed. */
+    private readonly fingerprintOf: FingerprintOf | null = null,
   ) {}
 
   get mode(): RetrievalMode {
@@ -99,15 +117,21 @@ export class Retriever {
    * left out for actors who may not see them (`maySeeScores`), so no caller (search, ask and its
    * answerers, the CLI, exports) can show either by mistake.
    */
-  async retrieve(actor: Actor, query: string, options: { topK: number; scope?: SearchScope }): Promise<RetrievalResult> {
+  async retrieve(actor: Actor, query: string, options: RetrievalOptions): Promise<RetrievalResult> {
     requireMaxLength("query", query, TEXT_LIMITS.query);
     const started = performance.now();
-    const result = await this.retrieveScored(actor, query, options);
-    this.observe(result.mode, (performance.now() - started) / 1000);
+    const collapse = options.collapseCopies === true && this.fingerprintOf !== null;
+    // Copies take places in the ranking before they are folded: ask for more, keep topK after.
+    const wanted = collapse ? options.topK + Math.max(options.topK, 10) : options.topK;
+    const result = await this.retrieveScored(actor, query, { topK: wanted, scope: options.scope });
     const redact = redactorFor(actor);
     const withScores = maySeeScores(actor);
-    const chunks = result.chunks.map((c, i): RetrievedChunk => {
-      const { score, lexicalScore, vectorScore, ...rest } = redactChunk(redact, c);
+    // Redacted before folding: a copy's title and source are shown as masked as its hit's.
+    let redacted = result.chunks.map((c) => redactChunk(redact, c));
+    if (collapse) redacted = (await collapseCopies(redacted, this.fingerprintOf!)).slice(0, options.topK);
+    this.observe(result.mode, (performance.now() - started) / 1000);
+    const chunks = redacted.map((c, i): RetrievedChunk => {
+      const { score, lexicalScore, vectorScore, ...rest } = c;
       const rank = i + 1;
       if (!withScores) return { ...rest, rank };
       return { ...rest, rank, score, ...(lexicalScore !== undefined ? { lexicalScore } : {}), ...(vectorScore !== undefined ? { vectorScore } : {}) };
