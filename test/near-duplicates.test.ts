@@ -131,6 +131,17 @@ describe("near-duplicate fingerprints", () => {
     expect(areNearDuplicates(base, fingerprint(pdfText))).toBe(true);
     expect(similarity(base, fingerprint(text(REPORT)))).toBe(1);
   });
+  it("estimates the shingle Jaccard similarity of long texts, including one contained in a longer one", () => {
+    const words = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `w${from + i}`).join(" ");
+    const a = fingerprint(words(0, 3000));
+    // Jaccard 0.5: 2,998 shingles shared of 5,998 in all (a one-word overlap adds nothing).
+    expect(similarity(a, fingerprint(words(0, 6000)))).toBeGreaterThan(0.4);
+    expect(similarity(a, fingerprint(words(0, 6000)))).toBeLessThan(0.6);
+    expect(similarity(fingerprint(words(0, 100)), fingerprint(words(0, 6000)))).toBeLessThan(0.1);
+    expect(similarity(a, fingerprint(words(3000, 6000)))).toBe(0);
+    expect(similarity(a, fingerprint(words(0, 3000).replace("w1500", "changed")))).toBeGreaterThan(0.95);
+  });
+
   it("keeps documents sharing a paragraph apart", () => {
     expect(similarity(fingerprint(text(MEMO_A)), fingerprint(text(MEMO_B)))).toBeLessThan(0.4);
     expect(areNearDuplicates(fingerprint(text(MEMO_A)), fingerprint(text(REPORT)))).toBe(false);

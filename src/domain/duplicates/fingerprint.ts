@@ -10,16 +10,20 @@
  * is most of both of them.
  */
 
-/** Hash functions per fingerprint: the estimate's standard error is about √(J(1−J)/128) (±0.04 at 0.7). */
-export const MINHASH_SIZE = 128;
+/**
+ * A bottom-k MinHash: the MINHASH_SIZE smallest shingle hashes (one hash function, so a
+ * 100,000-word document takes one hash per shingle and a sort). The similarity estimate's standard
+ * error is about √(J(1−J)/k) (±0.03 at 0.7).
+ */
+export const MINHASH_SIZE = 256;
 /** Estimated shingle Jaccard at or above which two documents are copies of each other. */
 export const NEAR_DUPLICATE_JACCARD = 0.7;
 const SHINGLE = 3;
 
 export interface Fingerprint {
-  /** MinHash signature (MINHASH_SIZE minima); empty for a text without words. */
+  /** The smallest shingle hashes, ascending, at most MINHASH_SIZE; empty for a text without words. */
   minhash: Uint32Array;
-  /** Number of distinct shingles (a one-word text is one shingle). */
+  /** Number of distinct shingles (a text of one or two words is one shingle). */
   shingles: number;
 }
 
@@ -52,32 +56,50 @@ function mix(h: number): number {
   return h >>> 0;
 }
 
-const SEEDS = Uint32Array.from({ length: MINHASH_SIZE }, (_v, i) => mix(0x9e3779b9 + Math.imul(i + 1, 0x7f4a7c15)));
-
 export function fingerprint(text: string): Fingerprint {
   const words = comparisonWords(text);
-  const shingles = new Set<number>();
-  if (words.length > 0 && words.length < SHINGLE) shingles.add(fnv1a(words.join(" ")));
-  for (let i = 0; i + SHINGLE <= words.length; i++) shingles.add(fnv1a(words.slice(i, i + SHINGLE).join(" ")));
-  if (shingles.size === 0) return { minhash: new Uint32Array(0), shingles: 0 };
-  const minhash = new Uint32Array(MINHASH_SIZE).fill(0xffffffff);
-  for (const s of shingles) {
-    for (let k = 0; k < MINHASH_SIZE; k++) {
-      const v = mix(s ^ SEEDS[k]!);
-      if (v < minhash[k]!) minhash[k] = v;
-    }
+  const hashes = new Uint32Array(Math.max(words.length - SHINGLE + 1, words.length > 0 ? 1 : 0));
+  if (words.length > 0 && words.length < SHINGLE) hashes[0] = mix(fnv1a(words.join(" ")));
+  for (let i = 0; i + SHINGLE <= words.length; i++) hashes[i] = mix(fnv1a(`${words[i]} ${words[i + 1]} ${words[i + 2]}`));
+  hashes.sort();
+  const distinct: number[] = [];
+  let shingles = 0;
+  for (let i = 0; i < hashes.length; i++) {
+    if (i > 0 && hashes[i] === hashes[i - 1]) continue;
+    shingles++;
+    if (distinct.length < MINHASH_SIZE) distinct.push(hashes[i]!);
   }
-  return { minhash, shingles: shingles.size };
+  return { minhash: Uint32Array.from(distinct), shingles };
 }
 
-/** Estimated Jaccard similarity of the two documents' shingle sets (0 when either has no words). */
+/**
+ * Estimated Jaccard similarity of the two documents' shingle sets (0 when either has no words):
+ * of the k smallest hashes of the union, the share found in both (exact while both documents have
+ * at most MINHASH_SIZE shingles).
+ */
 export function similarity(a: Fingerprint, b: Fingerprint): number {
-  if (a.minhash.length === 0 || b.minhash.length === 0) return 0;
-  let same = 0;
-  for (let k = 0; k < MINHASH_SIZE; k++) if (a.minhash[k] === b.minhash[k]) same++;
-  return same / MINHASH_SIZE;
+  const x = a.minhash;
+  const y = b.minhash;
+  if (x.length === 0 || y.length === 0) return 0;
+  const k = MINHASH_SIZE;
+  let i = 0;
+  let j = 0;
+  let taken = 0;
+  let both = 0;
+  // The k smallest hashes of the union are the k smallest of the two lists merged; each of them
+  // is at most both lists' largest when both are full, so "in both lists" means "in both
+  // documents". A list that ends before k is the document's whole set.
+  while (taken < k && (i < x.length || j < y.length)) {
+    if (i < x.length && j < y.length && x[i] === y[j]) {
+      both++;
+      i++;
+      j++;
+    } else if (j >= y.length || (i < x.length && x[i]! < y[j]!)) i++;
+    else j++;
+    taken++;
+  }
+  return both / taken;
 }
-
 export function areNearDuplicates(a: Fingerprint, b: Fingerprint): boolean {
   return similarity(a, b) >= NEAR_DUPLICATE_JACCARD;
 }
