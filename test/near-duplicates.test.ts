@@ -142,6 +142,20 @@ describe("near-duplicate fingerprints", () => {
     expect(similarity(a, fingerprint(words(0, 3000).replace("w1500", "changed")))).toBeGreaterThan(0.95);
   });
 
+  it("compares Korean text by its words (NFKC, punctuation and line breaks ignored)", () => {
+    const ko = [
+      "2023년 3분기 경영 보고서",
+      "3분기 매출은 전 분기보다 11퍼센트 늘었으며, 새 포장 라인과 설비 정지 감소가 주된 원인이다.",
+      "터빈 정비 계획은 예정보다 2주 빨리 끝났고, 네 대의 터빈을 모두 점검하여 베어링 두 개를 교체하였다.",
+      "야간 요금제로 바꾼 뒤 에너지 비용이 6퍼센트 줄었고, 재무팀은 10월에 열회수 설비가 가동되면 추가 절감을 기대한다.",
+      "다음 분기에는 창고 증축, 공급업체 감사, 폐기물 처리 계약 갱신에 집중할 계획이다.",
+    ];
+    const base = fingerprint(ko.join("\n\n"));
+    expect(areNearDuplicates(base, fingerprint(ko.join("\n\n").replace("11퍼센트", "12퍼센트")))).toBe(true);
+    expect(areNearDuplicates(base, fingerprint(`회사 대외비\n${ko.flatMap((p) => wrap(p, 30)).join("\n")}\n- 1 -`))).toBe(true);
+    expect(areNearDuplicates(base, fingerprint([ko[0], ko[1], "전혀 다른 내용의 문단이 이어지며 인사 규정의 휴가 조항과 복리후생 제도를 설명한다.", "출장비 정산은 출장 후 30일 안에 신청해야 한다."].join("\n")))).toBe(false);
+  });
+
   it("keeps documents sharing a paragraph apart", () => {
     expect(similarity(fingerprint(text(MEMO_A)), fingerprint(text(MEMO_B)))).toBeLessThan(0.4);
     expect(areNearDuplicates(fingerprint(text(MEMO_A)), fingerprint(text(REPORT)))).toBe(false);

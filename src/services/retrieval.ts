@@ -123,7 +123,7 @@ export class Retriever {
     const collapse = options.collapseCopies === true && this.fingerprintOf !== null;
     // Copies take places in the ranking before they are folded: ask for more, keep topK after.
     const wanted = collapse ? options.topK + Math.max(options.topK, 10) : options.topK;
-    const result = await this.retrieveScored(actor, query, { topK: wanted, scope: options.scope });
+    const result = await this.retrieveScored(actor, query, { topK: wanted, scope: options.scope, poolFor: options.topK });
     const redact = redactorFor(actor);
     const withScores = maySeeScores(actor);
     // Redacted before folding: a copy's title and source are shown as masked as its hit's.
@@ -139,7 +139,8 @@ export class Retriever {
     return { mode: result.mode, chunks };
   }
 
-  private async retrieveScored(actor: Actor, query: string, options: { topK: number; scope?: SearchScope }): Promise<ScoredResult> {
+  /** `poolFor`: the topK whose hybrid candidate pool to use (the caller's, when it asks for more to fold copies). */
+  private async retrieveScored(actor: Actor, query: string, options: { topK: number; scope?: SearchScope; poolFor: number }): Promise<ScoredResult> {
     // Policies decide what the actor may read; the store compiles that rule into its own filter.
     // A scope joins it in the same filter, applied inside each search (never to its results).
     let filter = compileAccessRule(documentReadRule(actor));
@@ -152,7 +153,8 @@ export class Retriever {
     // during this query cannot pair the new table with the old model.
     const store = this.store.snapshot();
     const embedder = this.embedder();
-    const candidates = Math.max(options.topK * 3, 30);
+    // The pool of the caller's topK: folding copies changes neither the fused ranking nor its cost.
+    const candidates = Math.max(options.poolFor * 3, 30, options.topK);
     // Personal data in the query: searched by key for users who may see it, else left out, so
     // that a search cannot confirm a value the user only ever sees masked.
     const personal = splitSensitiveForQuery(query);
