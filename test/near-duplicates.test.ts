@@ -86,6 +86,7 @@ const MEMO_B = [
 let t: TestServer;
 let all: string; // may read every copy
 let one: string; // may read final.docx only
+let exports: string; // may read final_v2.docx and final.pdf, not final.docx
 const ids: Record<string, string> = {};
 
 const json = (body: unknown) => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
@@ -100,6 +101,7 @@ beforeAll(async () => {
   t = await startTestServer({ rateLimitPerMinute: 0 });
   all = await t.tokenFor("lee", "viewer", ["ops"]);
   one = await t.tokenFor("park", "viewer", ["plant"]);
+  exports = await t.tokenFor("choi", "viewer", ["export"]);
   const dir = path.join(t.dir, "docs");
   const [finalDocx, finalV2, finalPdf, memoA, memoB] = writeFiles(dir, {
     "final.docx": await docx(REPORT),
@@ -110,8 +112,8 @@ beforeAll(async () => {
   });
   const { job, documents } = await ingestNow(t.kb, [
     { source: finalDocx!, path: finalDocx!, allow: ["group:ops", "group:plant"] },
-    { source: finalV2!, path: finalV2!, allow: ["group:ops"] },
-    { source: finalPdf!, path: finalPdf!, allow: ["group:ops"] },
+    { source: finalV2!, path: finalV2!, allow: ["group:ops", "group:export"] },
+    { source: finalPdf!, path: finalPdf!, allow: ["group:ops", "group:export"] },
     { source: memoA!, path: memoA!, allow: ["group:ops"] },
     { source: memoB!, path: memoB!, allow: ["group:ops"] },
   ]);
@@ -186,6 +188,16 @@ describe("near-duplicate documents in results", () => {
     for (const r of results) expect(r).not.toHaveProperty("copies");
     expect(JSON.stringify(results)).not.toContain(ids["final_v2.docx"]!);
     expect(JSON.stringify(results)).not.toContain(ids["final.pdf"]!);
+  });
+
+  it("lists only the copies a user may read, never the one hidden from them", async () => {
+    const { results } = await search(exports, "zephyr turbine maintenance bearings");
+    const hits = results.filter((r) => ["final_v2.docx", "final.pdf"].includes(name(r.source)!));
+    expect(hits.length).toBe(1);
+    expect(hits[0]!.copies).toHaveLength(1);
+    expect([name(hits[0]!.source), name(hits[0]!.copies[0].source)].sort()).toEqual(["final.pdf", "final_v2.docx"]);
+    expect(JSON.stringify(results)).not.toContain(ids["final.docx"]!);
+    expect(JSON.stringify(results)).not.toContain("final.docx");
   });
 
   it("does not collapse distinct documents that share a paragraph", async () => {
