@@ -109,6 +109,10 @@ export const ModeSchema = z.enum(["lexical", "hybrid"]).openapi({ description: "
 export const QueryText = z.string().trim().min(1, "must not be empty").max(TEXT_LIMITS.query, tooLongMessage(TEXT_LIMITS.query));
 export const TopK = z.number().int().min(1).max(50).optional();
 
+export const DocumentCopySchema = z
+  .object({ documentId: z.string(), title: z.string(), source: z.string() })
+  .openapi("DocumentCopy");
+
 export const SearchResultSchema = z
   .object({
     documentId: z.string(),
@@ -120,6 +124,13 @@ export const SearchResultSchema = z
     headings: z.string(),
     text: z.string(),
     rank: z.number().int().min(1).openapi({ description: "Position in the results, from 1" }),
+    copies: z
+      .array(DocumentCopySchema)
+      .optional()
+      .openapi({
+        description:
+          "Near-duplicates of this result's document (the same text saved again, or exported to another format) found among the documents you may read; they are not listed as results of their own. Absent when there are none.",
+      }),
     score: z
       .number()
       .optional()

@@ -192,7 +192,7 @@ export class AskService {
   async answer(actor: Actor, question: string, options: AskOptions = {}): Promise<{ retrieval: RetrievalMode; stages: RetrievalStage[]; chunkIds: string[]; events: AsyncIterable<AnswerEvent> }> {
     requireAskText(question, options.history);
     const topK = options.topK ?? 5;
-    const { mode, stages, chunks } = await this.retriever.retrieve(actor, options.retrievalQuery ?? question, { topK, scope: options.scope });
+    const { mode, stages, chunks } = await this.retriever.retrieve(actor, options.retrievalQuery ?? question, { topK, scope: options.scope, collapseCopies: true });
     const sources: AnswerSource[] = chunks.map((c, i) => ({
       n: i + 1,
       documentId: c.documentId,

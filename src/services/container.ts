@@ -15,6 +15,7 @@ import { JobsRepo } from "../stores/sqlite/jobs-repo.ts";
 import { SettingsRepo } from "../stores/sqlite/settings-repo.ts";
 import { ACTIVE_KEY, ActiveIndex, ModelRegistry, type IndexInfo, type ModelStatus, type RemoteEmbeddingModel } from "./active-index.ts";
 import { isLanceError, sqliteDamagedError, tableDamagedError } from "./data-damage.ts";
+import { DocumentFingerprints } from "./duplicates.ts";
 import { canRead, resolveDocumentAccess, SYSTEM_ACTOR, type Actor } from "../../policies/index.ts";
 import { AccessService } from "./access.ts";
 import { Accounts } from "./accounts.ts";
@@ -516,6 +517,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
         metrics.rerank(error === undefined ? "ok" : "failed", seconds);
         if (error !== undefined) log.warn({ err: String(error) }, "reranker failed on a query: fused order kept");
       },
+      fingerprintOf: new DocumentFingerprints((id) => metadata.documents.pages(id)).of,
     },
   );
   const answerer: Answerer = llmConfigured

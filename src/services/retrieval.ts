@@ -11,6 +11,7 @@ import type { EmbeddingProvider } from "../models/embeddings.ts";
 import type { Reranker } from "../models/reranker.ts";
 import type { ChunkHit, ChunkStore } from "../stores/lance/chunk-store.ts";
 import { andFilters, compileAccessRule, compileScope, type ScopeClause } from "../stores/lance/filter.ts";
+import { collapseCopies, type DocumentCopy, type FingerprintOf } from "./duplicates.ts";
 import { requireMaxLength, TEXT_LIMITS } from "./limits.ts";
 import { redactChunk, redactorFor } from "./sensitive.ts";
 
@@ -63,6 +64,21 @@ export interface RetrievedChunk extends Omit<ChunkHit, "score"> {
   lexicalScore?: number;
   vectorScore?: number;
   rerankScore?: number;
+  /**
+   * Near-duplicates of this chunk's document among the results (`collapseCopies`), each one the
+   * actor may read; absent when there are none.
+   */
+  copies?: DocumentCopy[];
+}
+
+export interface RetrievalOptions {
+  topK: number;
+  scope?: SearchScope;
+  /**
+   * Fold hits of near-duplicate documents (services/duplicates.ts) into the best-ranked one,
+   * listed as its `copies`; the `topK` results are counted after folding.
+   */
+  collapseCopies?: boolean;
 }
 
 export interface RetrievalResult {
@@ -91,6 +107,8 @@ export interface RetrieverOptions {
   reranker?: () => Promise<Reranker | null>;
   /** Told each reranking's duration, or the error that made this query go on without it. */
   observeRerank?: (outcome: { seconds: number; error?: unknown }) => void;
+  /** Fingerprints of document versions, to collapse near-duplicates; absent: never collapsed. */
+  fingerprintOf?: FingerprintOf;
 }
 
 const DEFAULT_SETTINGS: RetrievalSettings = { fusion: DEFAULT_FUSION, lexicalCandidates: 0, vectorCandidates: 0, rerankCandidates: DEFAULT_RERANK_CANDIDATES };
@@ -129,15 +147,22 @@ export class Retriever {
    * left out for actors who may not see them (`maySeeScores`), so no caller (search, ask and its
    * answerers, the CLI, exports) can show either by mistake.
    */
-  async retrieve(actor: Actor, query: string, options: { topK: number; scope?: SearchScope }): Promise<RetrievalResult> {
+  async retrieve(actor: Actor, query: string, options: RetrievalOptions): Promise<RetrievalResult> {
     requireMaxLength("query", query, TEXT_LIMITS.query);
     const started = performance.now();
+    const collapse = options.collapseCopies === true && this.options.fingerprintOf !== undefined;
+    // Copies take places in the ranking before they are folded: ask for more, keep topK after.
+    const wanted = collapse ? options.topK + Math.max(options.topK, 10) : options.topK;
     const redact = redactorFor(actor);
-    const result = await this.rerank(actor, query, await this.retrieveScored(actor, query, options), options.topK, redact);
+    const scored = await this.retrieveScored(actor, query, { topK: wanted, scope: options.scope, poolFor: options.topK });
+    const result = await this.rerank(actor, query, scored, wanted, redact);
+    // Redacted before folding: a copy's title and source are shown as masked as its hit's.
+    let redacted = result.chunks.map((c) => redactChunk(redact, c));
+    if (collapse) redacted = (await collapseCopies(redacted, this.options.fingerprintOf!)).slice(0, options.topK);
     this.observe(result.mode, (performance.now() - started) / 1000);
     const withScores = maySeeScores(actor);
-    const chunks = result.chunks.map((c, i): RetrievedChunk => {
-      const { score, lexicalScore, vectorScore, rerankScore, ...rest } = redactChunk(redact, c);
+    const chunks = redacted.map((c, i): RetrievedChunk => {
+      const { score, lexicalScore, vectorScore, rerankScore, ...rest } = c;
       const rank = i + 1;
       if (!withScores) return { ...rest, rank };
       return {
@@ -184,7 +209,8 @@ export class Retriever {
     return cut({ mode: fused.mode, stages: [...fused.stages, "rerank"], chunks: [...reranked, ...fused.chunks.slice(head.length)], rerankMs: seconds * 1000 });
   }
 
-  private async retrieveScored(actor: Actor, query: string, options: { topK: number; scope?: SearchScope }): Promise<ScoredResult> {
+  /** `poolFor`: the topK whose hybrid candidate pool to use (the caller's, when it asks for more to fold copies). */
+  private async retrieveScored(actor: Actor, query: string, options: { topK: number; scope?: SearchScope; poolFor: number }): Promise<ScoredResult> {
     // Policies decide what the actor may read; the store compiles that rule into its own filter.
     // A scope joins it in the same filter, applied inside each search (never to its results).
     let filter = compileAccessRule(documentReadRule(actor));
@@ -200,8 +226,10 @@ export class Retriever {
     const { topK } = options;
     const { lexicalCandidates, vectorCandidates, rerankCandidates, fusion } = this.settings;
     // The fused list must hold the reranker's candidates (its rest is cut to topK after reranking).
+    // The default pool is the caller's topK's (`poolFor`): folding copies changes neither the
+    // fused ranking nor its cost.
     const reranking = this.options.reranker ? rerankCandidates : 0;
-    const wanted = (configured: number) => Math.max(configured > 0 ? configured : Math.max(topK * 3, 30), topK, reranking);
+    const wanted = (configured: number) => Math.max(configured > 0 ? configured : Math.max(options.poolFor * 3, 30), topK, reranking);
     // Personal data in the query: searched by key for users who may see it, else left out, so
     // that a search cannot confirm a value the user only ever sees masked.
     const personal = splitSensitiveForQuery(query);

@@ -27,7 +27,7 @@ export class SearchService {
 
   async search(actor: Actor, query: string, request: SearchRequest): Promise<RetrievalResult> {
     authorize(actor, "list", DocumentCollection, null);
-    const r = await this.retriever.retrieve(actor, query, { topK: request.topK, scope: request.scope });
+    const r = await this.retriever.retrieve(actor, query, { topK: request.topK, scope: request.scope, collapseCopies: true });
     await this.audit.record(actor, "search", null, {
       query,
       mode: r.mode,

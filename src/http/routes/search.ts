@@ -23,6 +23,7 @@ export function searchResponse({ mode, stages, chunks }: RetrievalResult): z.inf
       headings: h.headings,
       text: h.text,
       rank: h.rank,
+      ...(h.copies?.length ? { copies: h.copies.map((c) => ({ documentId: c.documentId, title: c.title, source: c.source })) } : {}),
       // Present only when the retriever returned it (actors who may see scores).
       ...(h.score !== undefined ? { score: h.score } : {}),
       ...(h.rerankScore !== undefined ? { rerankScore: h.rerankScore } : {}),
@@ -36,7 +37,7 @@ searchRoutes.openapi(
     path: "/search",
     summary: "Search the chunks you may read",
     description:
-      "Results are ranked; each has its `rank` (from 1). Only users with the `read_all_documents` capability also get each result's `score`: BM25 term statistics are computed over the whole index, documents you may not read included, so a score would tell how common a query term is among them. The order itself still depends on those statistics (a residual measured in docs/benchmarks.md).",
+      "Results are ranked; each has its `rank` (from 1). Near-duplicate documents (the same report saved twice, or as a DOCX and its PDF export) appear once, at the best-ranked copy, the others you may read listed in its `copies`. Only users with the `read_all_documents` capability also get each result's `score`: BM25 term statistics are computed over the whole index, documents you may not read included, so a score would tell how common a query term is among them. The order itself still depends on those statistics (a residual measured in docs/benchmarks.md).",
     request: { body: { required: true, content: { "application/json": { schema: z.object(SearchRequestFields).openapi("SearchRequest") } } } },
     responses: {
       200: { description: "Ranked chunks", content: { "application/json": { schema: SearchResponse } } },

@@ -74,6 +74,19 @@ export default function Search() {
                   {r.source} · {t("doc.pageN", { n: r.page })}
                   {r.headings ? ` · ${r.headings}` : ""}
                 </Text>
+                {r.copies?.length ? (
+                  <Text size="xs" c="dimmed">
+                    {t("search.copies", { count: r.copies.length })}:{" "}
+                    {r.copies.map((c, i) => (
+                      <span key={c.documentId}>
+                        {i > 0 ? ", " : ""}
+                        <Anchor component={Link} to={documentHref(c.documentId, 1)} size="xs" title={c.source}>
+                          {c.title}
+                        </Anchor>
+                      </span>
+                    ))}
+                  </Text>
+                ) : null}
               </Stack>
               <Group gap={4} wrap="nowrap">
                 <Badge variant="light" color="gray" aria-label={t("search.rank", { rank: r.rank })}>
