@@ -114,7 +114,7 @@ async function open(side: Side): Promise<{ kb: Kb; dir: string }> {
 }
 
 const dataset = await readQaDataset(KORQUAD);
-const generated = new Map<Side, { tokens: number; stop: string }[]>(SIDES.map((s) => [s, []]));
+const generated = new Map<Side, { tokens: number; stop: string; messages: string }[]>(SIDES.map((s) => [s, []]));
 const kbs = new Map<Side, { kb: Kb; url: string; token: string; toQaId: Map<string, string>; close: () => Promise<void> }>();
 for (const side of SIDES) {
   const { kb } = await open(side);
@@ -129,7 +129,7 @@ for (const side of SIDES) {
   const generate = provider.generate.bind(provider);
   provider.generate = async (request) => {
     const result = await generate(request);
-    generated.get(side)!.push({ tokens: result.tokens, stop: result.stopReason });
+    generated.get(side)!.push({ tokens: result.tokens, stop: result.stopReason, messages: JSON.stringify(request.messages) });
     return result;
   };
   if (kb.retriever.mode !== "hybrid") throw new Error(`${side}: retrieval is ${kb.retriever.mode}, expected hybrid`);
@@ -267,6 +267,7 @@ const askOf = (side: Side, key: Timing) => ask.get(side)!.map((s) => s[key]);
 const tokenCounts = (side: Side) => [...new Set(generated.get(side)!.map((g) => `${g.tokens} (${g.stop})`))].join(", ");
 const allFull = SIDES.every((side) => generated.get(side)!.length === ROUNDS + 1 && generated.get(side)!.every((g) => g.tokens === TOKENS));
 console.log(`generated: ${SIDES.map((s) => `${s}: ${tokenCounts(s)} × ${generated.get(s)!.length}`).join("; ")}`);
+const prompts = new Set(SIDES.flatMap((s) => generated.get(s)!.map((g) => g.messages)));
 const answers = new Set(SIDES.flatMap((s) => ask.get(s)!.map((x) => x.answer)));
 console.log(`answers: ${[...answers].map((a) => JSON.stringify(a.slice(0, 200))).join("\n")}`);
 const askMap = (key: Timing) => new Map<Side, number[]>(SIDES.map((s) => [s, askOf(s, key)]));
@@ -281,7 +282,7 @@ const body = [
     `Remote: a second knowledge base with KB_LLM_URL and KB_EMBED_URL pointing at \`bench/model-server.ts\` on 127.0.0.1 in another process (the test helper's OpenAI-compatible server: the same GGUF through node-llama-cpp, ${THREADS} thread, and the same embedding folder through transformers.js), host on KB_MODEL_HOSTS. ` +
     `Both hold the same 100 KorQuAD paragraphs and retrieve in hybrid mode. Over a real network add the round trips; a GPU server changes the model's own time, not the per-request costs measured here.`,
   "",
-  `**LLM, through \`POST /api/v1/ask\` (SSE, as a viewer)**: ${TOKENS} tokens per answer (end-of-generation suppressed), ${ROUNDS} rounds after a warm-up, in-process and remote alternating (which goes first alternates). TTFT includes retrieval (and so the question's embedding, remote on the remote side) and prompt building. ${allFull ? `Every generation on both sides returned exactly ${TOKENS} tokens (checked on the provider's result), so both did the same amount of work` : `**Not every generation returned ${TOKENS} tokens**: in-process ${tokenCounts("in-process")}; remote ${tokenCounts("remote")}`}; ${answers.size === 1 ? "the answers were the same text on both sides" : `the answer texts differ between the sides (${answers.size} distinct texts; the sources' order in the prompt can differ where retrieval scores tie, see below)`}.`,
+  `**LLM, through \`POST /api/v1/ask\` (SSE, as a viewer)**: ${TOKENS} tokens per answer (end-of-generation suppressed), ${ROUNDS} rounds after a warm-up, in-process and remote alternating (which goes first alternates). TTFT includes retrieval (and so the question's embedding, remote on the remote side) and prompt building. ${allFull ? `Every generation on both sides returned exactly ${TOKENS} tokens (checked on the provider's result), so both did the same amount of work` : `**Not every generation returned ${TOKENS} tokens**: in-process ${tokenCounts("in-process")}; remote ${tokenCounts("remote")}`}; ${prompts.size === 1 ? "the messages handed to the provider were the same on both sides in every round" : `**the messages handed to the provider differed** (${prompts.size} distinct prompts over both sides)`}; ${answers.size === 1 ? "the answers were the same text on both sides" : `the answer texts differ between the sides (${answers.size} distinct texts${prompts.size === 1 ? ": the same messages, rendered and evaluated by node-llama-cpp in this process and in the server's, gave different greedy continuations; not investigated further" : ""})`}.`,
   "",
   "| path | TTFT p50 | decode tok/s p50 (min–max) | whole answer p50 |",
   "|---|---|---|---|",
@@ -298,7 +299,7 @@ const body = [
         ? "the same search ranking for every question"
         : rankingsDifferInScores === 0
           ? `the same scores for every question; ${rankingsDiffer} of ${QUERIES} rankings list chunks of equal score in another order (ties, which document ids decide, and the ids differ between the two knowledge bases)`
-          : `**different scores for ${rankingsDifferInScores} of ${QUERIES} questions** (${rankingsDiffer - rankingsDifferInScores} more differ only in the order of equal scores)`
+          : `**different scores for ${rankingsDifferInScores} of ${QUERIES} questions** (${rankingsDiffer - rankingsDifferInScores} more differ only in the order of equal scores; with the same vectors the difference is in the search itself, cause not investigated)`
     }.`,
   "",
   "| path | query embedding p50 / p95 | search use case (hybrid) p50 / p95 | ingest documents/s p50 (per round) |",
