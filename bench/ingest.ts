@@ -9,6 +9,10 @@
  * pipeline as the peer. Embeddings: the test fixture model (tiny, random weights: it measures the
  * plumbing, not a real model's cost; set BENCH_EMBED_MODELS_DIR / BENCH_EMBED_MODEL for a real one).
  * Writes docs/benchmarks.md (section "ingest").
+ *
+ * `--database postgres://…` (or BENCH_DATABASE_URL): instead, the text-layer-only row (and the
+ * Office/HWP row) on the SQLite and the PostgreSQL metadata store side by side, rounds alternating
+ * (section "ingest-stores"; `storesMain`).
  */
 // First: captures the engine's Array.prototype.push before pdf-parse (imported below) replaces it.
 import "../ingest/extractors/pdfjs-builtins.ts";
@@ -28,11 +32,14 @@ import { openKb } from "../src/services/container.ts";
 import { ensureFixtureEmbeddingModel, FIXTURE_EMBED_MODEL, FIXTURE_MODELS_DIR } from "../test/global-setup.ts";
 import { replaceSection } from "./report.ts";
 import { execFileSync } from "node:child_process";
+import { benchDatabaseServer, describeServer, freshDatabase, storesToRun, type StoreName } from "./stores.ts";
 
 const SHARED = path.resolve("../shared/data");
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 /** `--text-only`: only the text-layer rows and the peer (quick iterations; docs/benchmarks.md is not written). */
 const TEXT_ONLY_RUN = process.argv.includes("--text-only");
+/** `--database postgres://…` (or BENCH_DATABASE_URL): SQLite against PostgreSQL instead (section "ingest-stores"; see storesMain). */
+const DATABASE_SERVER = benchDatabaseServer();
 
 /** Clock ticks per second of /proc's CPU times. */
 const CLK_TCK = (() => {
@@ -114,7 +121,7 @@ interface Run {
 async function ours(
   label: string,
   files: string[],
-  opts: { modelsDir: string; model: string; warmWith: string[]; extractProcesses?: number; textLayerOnly?: boolean; serialTextLayer?: boolean },
+  opts: { modelsDir: string; model: string; warmWith: string[]; extractProcesses?: number; textLayerOnly?: boolean; serialTextLayer?: boolean; store?: StoreName; ocrPictures?: string },
 ): Promise<Run & { startSeconds: number }> {
   let restore = () => {};
   if (opts.serialTextLayer) {
@@ -124,12 +131,20 @@ async function ours(
     restore = overrideExtractor(pdfExtractor);
   }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-bench-ingest-"));
+  const database = await freshDatabase(opts.store ?? "SQLite", DATABASE_SERVER);
   const kb = await openKb(
     // The OCR settings of the bench's environment (KB_OCR_PICTURES=off: Office pictures not OCR'd);
     // text layer only: KB_OCR_PDF=off (the product's setting, so the extraction processes get it).
     loadConfig(
-      { KB_OCR_PICTURES: process.env.KB_OCR_PICTURES, KB_OCR_WORKERS: process.env.KB_OCR_WORKERS, ...(opts.textLayerOnly ? { KB_OCR_PDF: "off" } : {}) },
-      { dataDir, modelsDir: opts.modelsDir, embedModel: opts.model, logLevel: "silent", ...(opts.extractProcesses !== undefined ? { extractProcesses: opts.extractProcesses } : {}) },
+      { KB_OCR_PICTURES: opts.ocrPictures ?? process.env.KB_OCR_PICTURES, KB_OCR_WORKERS: process.env.KB_OCR_WORKERS, ...(opts.textLayerOnly ? { KB_OCR_PDF: "off" } : {}) },
+      {
+        dataDir,
+        modelsDir: opts.modelsDir,
+        embedModel: opts.model,
+        logLevel: "silent",
+        databaseUrl: database.databaseUrl,
+        ...(opts.extractProcesses !== undefined ? { extractProcesses: opts.extractProcesses } : {}),
+      },
     ),
     { logger: pino({ level: "silent" }) },
   );
@@ -145,7 +160,7 @@ async function ours(
     });
     const w0 = performance.now();
     const warm = await kb.ingest.submit(SYSTEM_ACTOR, warmFiles.map((f) => ({ source: f, path: f })));
-    kb.jobsRepo.claimJob(warm.jobId, "bench", 60_000);
+    await kb.metadata.jobs.claimJob(warm.jobId, "bench", 60_000);
     await kb.jobs.run(warm.jobId, "bench");
     const startSeconds = (performance.now() - w0) / 1000;
     const warmIds = new Set(warm.documents.map((d) => d.id));
@@ -153,11 +168,11 @@ async function ours(
     const cpu0 = cpuNow();
     const t0 = performance.now();
     const { jobId } = await kb.ingest.submit(SYSTEM_ACTOR, files.map((f) => ({ source: f, path: f })));
-    kb.jobsRepo.claimJob(jobId, "bench", 60_000);
+    await kb.metadata.jobs.claimJob(jobId, "bench", 60_000);
     const view = await kb.jobs.run(jobId, "bench");
     const seconds = (performance.now() - t0) / 1000;
     const cpu = cpuSince(cpu0);
-    const docs = kb.documentsRepo.all().filter((d) => d.status === "ready" && !warmIds.has(d.id));
+    const docs = (await kb.metadata.documents.all()).filter((d) => d.status === "ready" && !warmIds.has(d.id));
     const rows = (await kb.chunks.list(null, ["chunk_id", "document_id", "text"])).filter((r) => !warmIds.has(String(r.document_id)));
     return {
       label,
@@ -174,6 +189,7 @@ async function ours(
   } finally {
     await kb.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
+    await database.drop();
     restore(); // back to the product's extractors
   }
 }
@@ -231,11 +247,83 @@ const PEER = "LangChain.js peer";
 const best = <T extends { seconds: number }>(runs: T[]) => runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
 
+/**
+ * `--database postgres://…`: the text-layer-only pipelined row (and the Office/HWP row, once per
+ * store, picture OCR off unless KB_OCR_PICTURES says otherwise; not with `--text-only`) on the
+ * SQLite and on the PostgreSQL metadata store, alternating per round (which store goes first
+ * alternates too), each on a fresh knowledge base and database. The peer, the serial row and OCR
+ * are not run. Writes section "ingest-stores".
+ */
+async function storesMain(server: string): Promise<void> {
+  const modelsDir = process.env.BENCH_EMBED_MODELS_DIR ?? FIXTURE_MODELS_DIR;
+  const model = process.env.BENCH_EMBED_MODEL ?? FIXTURE_EMBED_MODEL;
+  if (!process.env.BENCH_EMBED_MODELS_DIR) await ensureFixtureEmbeddingModel();
+  const stores = storesToRun(server);
+  const scanned = (p: string) => /scanned|ocr/i.test(p);
+  const textPdfs = walk(SHARED, (p) => p.toLowerCase().endsWith(".pdf") && !scanned(p) && !/password/i.test(path.basename(p)));
+  const kinds = new Set(supportedKinds());
+  const officeKinds = ["docx", "pptx", "xlsx", "hwp", "hwpx"].filter((k) => kinds.has(k));
+  const office = walk(SHARED, (p) => officeKinds.includes(path.extname(p).slice(1).toLowerCase()));
+  const warmWith = textPdfs.filter((_, i) => i % 3 === 0);
+  const ocrPictures = process.env.KB_OCR_PICTURES ?? "off";
+  console.log(`text PDFs: ${textPdfs.length}; Office/HWP files: ${office.length}; stores: ${stores.join(", ")}`);
+  await ours("warm-up", textPdfs.slice(0, 3), { modelsDir, model, warmWith, textLayerOnly: true });
+
+  const load0 = os.loadavg()[0]!;
+  const runs: (Run & { round: number; store: StoreName })[] = [];
+  for (let r = 0; r < REPEAT; r++) {
+    for (const store of r % 2 ? [...stores].reverse() : stores) {
+      const run = await ours(TEXT_ONLY, textPdfs, { modelsDir, model, warmWith, textLayerOnly: true, store });
+      runs.push({ ...run, round: r, store });
+      console.log(`round ${r} ${store}: ${run.seconds.toFixed(1)} s, ${run.ok}/${run.files} documents, ${run.chunks} chunks`);
+    }
+  }
+  const officeRuns: (Run & { store: StoreName })[] = [];
+  if (!TEXT_ONLY_RUN && office.length) {
+    for (const store of stores) {
+      const run = await ours("private-kb", office, { modelsDir, model, warmWith, store, ocrPictures });
+      officeRuns.push({ ...run, store });
+      console.log(`Office/HWP ${store}: ${run.seconds.toFixed(1)} s, ${run.ok}/${run.files} documents, ${run.chunks} chunks`);
+    }
+  }
+  const load1 = os.loadavg()[0]!;
+  const f = (x: number, d = 1) => x.toFixed(d);
+  const row = (corpus: string, store: StoreName, rs: Run[]) => {
+    const b = best(rs);
+    return `| ${corpus} | ${store} | ${b.ok}/${b.files} | ${b.pages} | ${b.chunks} | ${rs.map((x) => f(x.seconds)).join(", ")} s | ${f(b.seconds)} s | ${f(b.pages / b.seconds, 1)} | ${f(b.ok / b.seconds, 2)} | ${f(b.cpu.self)} + ${f(b.cpu.children)} s |`;
+  };
+  const rows = stores.map((store) => row("text PDFs, text layer only (pipelined)", store, runs.filter((x) => x.store === store)));
+  for (const o of officeRuns) rows.push(row(`Office/HWP (${officeKinds.join(", ")}; picture OCR ${ocrPictures})`, o.store, [o]));
+  const same = (xs: Run[]) => xs.every((x) => x.ok === xs[0]!.ok && x.pages === xs[0]!.pages && x.chunks === xs[0]!.chunks && x.chars === xs[0]!.chars);
+  const ratios = [...new Set(runs.map((x) => x.round))].map((r) => runs.find((x) => x.round === r && x.store === "PostgreSQL")!.seconds / runs.find((x) => x.round === r && x.store === "SQLite")!.seconds);
+  const officeRatio = officeRuns.length === 2 ? officeRuns[1]!.seconds / officeRuns[0]!.seconds : null;
+  const body = [
+    `Measured ${new Date().toISOString().slice(0, 10)} on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, Node ${process.version}, command \`${REPEAT !== 3 ? `BENCH_REPEAT=${REPEAT} ` : ""}npm run bench:ingest -- --database postgres://…${TEXT_ONLY_RUN ? " --text-only" : ""}\`; ` +
+      `${await describeServer(server)} on the same machine (loopback), a fresh database (and data folder) per run. ` +
+      `The text-layer-only pipelined job of the table above (KB_OCR_PDF=off, ${loadConfig({}).extractProcesses} extraction processes warmed first, same embedder: ${model === FIXTURE_EMBED_MODEL ? "the tiny fixture model" : model}) on each metadata store, ${REPEAT} rounds, the stores alternating (which goes first alternates per round); ` +
+      `${officeRuns.length ? `the Office/HWP files once per store after them (picture OCR ${ocrPictures}, unlike the table above, to keep the run short). ` : ""}` +
+      `1-minute load average ${f(load0)} before, ${f(load1)} after (2 cores shared with other work). CPU counts this process and its extraction processes, not the PostgreSQL server's processes. Chunks go to LanceDB on both; only the metadata (documents, versions, page texts, job rows, audit) goes to SQLite or PostgreSQL.`,
+    "",
+    "| corpus | metadata store | documents ingested | pages | chunks | time per round | best | pages/s (best) | documents/s (best) | CPU of the best (process + children) |",
+    "|---|---|---|---|---|---|---|---|---|---|",
+    ...rows,
+    "",
+    `PostgreSQL against SQLite, text PDFs: **${f(median(ratios), 2)}×** the time (median of the per-round ratios ${ratios.map((x) => f(x, 2)).join(", ")})` +
+      `${officeRatio !== null ? `; Office/HWP ${f(officeRatio, 2)}× (one run each)` : ""}. ` +
+      `Documents, pages, chunks and chunk text are ${same(runs) && same(officeRuns.length ? officeRuns : runs) ? "the same on both stores in every run" : "**not the same on both stores**: see the rows"}.`,
+  ].join("\n");
+  console.log(body);
+  if (stores.length < 2) return;
+  replaceSection("docs/benchmarks.md", "ingest-stores", body);
+  console.log("updated docs/benchmarks.md");
+}
+
 async function main(): Promise<void> {
   if (!fs.existsSync(SHARED)) {
     console.log(`skip: ${SHARED} not found`);
     return;
   }
+  if (DATABASE_SERVER) return storesMain(DATABASE_SERVER);
   const modelsDir = process.env.BENCH_EMBED_MODELS_DIR ?? FIXTURE_MODELS_DIR;
   const model = process.env.BENCH_EMBED_MODEL ?? FIXTURE_EMBED_MODEL;
   if (!process.env.BENCH_EMBED_MODELS_DIR) await ensureFixtureEmbeddingModel();

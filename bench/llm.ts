@@ -99,7 +99,7 @@ const kb = await openKb(config, {
 const doc = path.join(dir, "vpn.txt");
 fs.writeFileSync(doc, "VPN setup\n\nInstall the VPN client from the software center. If the VPN connection drops, switch to a wired connection and reconnect.\n");
 const { jobId } = await kb.ingest.submit(SYSTEM_ACTOR, [{ source: "vpn.txt", path: doc }]);
-kb.jobsRepo.claimJob(jobId, "bench", 60_000);
+await kb.metadata.jobs.claimJob(jobId, "bench", 60_000);
 await kb.jobs.run(jobId, "bench");
 await kb.accounts.createUser({ name: "bench", role: "viewer", groups: [] });
 const token = (await kb.accounts.createToken("bench")).token;
@@ -203,7 +203,7 @@ const kbRemote = await openKb(
 );
 {
   const { jobId: rj } = await kbRemote.ingest.submit(SYSTEM_ACTOR, [{ source: "vpn.txt", path: doc }]);
-  kbRemote.jobsRepo.claimJob(rj, "bench", 60_000);
+  await kbRemote.metadata.jobs.claimJob(rj, "bench", 60_000);
   await kbRemote.jobs.run(rj, "bench");
   await kbRemote.accounts.createUser({ name: "bench", role: "viewer", groups: [] });
 }
