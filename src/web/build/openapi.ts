@@ -31,6 +31,8 @@ function configOnlyKb(): Kb {
       if (prop === "config") return config;
       if (prop === "log") return log;
       if (prop === "metrics") return metrics;
+      // /openapi.json is asked without a token: the per-address limit lets this one request through.
+      if (prop === "rateLimits") return { takeAddress: async () => 0, takeToken: async () => 0 };
       if (prop === "then") return undefined;
       return new Proxy(() => undefined, { get: () => undefined });
     },
