@@ -2,6 +2,8 @@ import { defineConfig } from "vitest/config";
 
 const shared = {
   globalSetup: ["test/global-setup.ts"],
+  // With KB_TEST_DATABASE_URL: drops the PostgreSQL databases a test file left (helpers/pg.ts).
+  setupFiles: ["test/helpers/pg-cleanup.ts"],
   testTimeout: 60_000,
   hookTimeout: 120_000,
   // Native modules (LanceDB, better-sqlite3, onnxruntime) are happier in forks than threads.
