@@ -29,7 +29,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   } else {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-web-template-"));
     const started = Date.now();
-    if (process.env.KB_TEST_DATABASE_URL) database = await createTestDatabase(process.env.KB_TEST_DATABASE_URL);
+    if (process.env.KB_TEST_DATABASE_URL) {
+      console.log("[web tests] on PostgreSQL: the screen-only files (a11y, korean-ui, inert, harness) run in the SQLite pass only (vitest.config.ts)");
+      database = await createTestDatabase(process.env.KB_TEST_DATABASE_URL);
+    }
     await buildTemplate(dir, database?.url);
     console.log(`[web tests] data-folder template built in ${Date.now() - started} ms`);
   }
