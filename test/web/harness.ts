@@ -8,6 +8,7 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import pino from "pino";
+import pg from "pg";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, expect, inject } from "vitest";
 import type { Config } from "../../src/config.ts";
@@ -54,12 +55,16 @@ export interface WebServer {
  * the folder, and on PostgreSQL (KB_TEST_DATABASE_URL) a copy of the template's database.
  */
 export async function startWebServer(overrides: Partial<Config> = {}, options: Pick<OpenKbOptions, "llmProvider"> & { template?: string } = {}): Promise<WebServer> {
-  const dir = copyTemplate(options.template ?? inject("KB_WEB_TEMPLATE"));
+  const template = options.template ?? inject("KB_WEB_TEMPLATE");
+  const dir = copyTemplate(template);
   const templateDb = options.template ? "" : inject("KB_WEB_TEMPLATE_DB");
   let database: TestDatabase | null = null;
-  if (templateDb && process.env.KB_TEST_DATABASE_URL) database = await createTestDatabase(process.env.KB_TEST_DATABASE_URL, { template: templateDb });
   let kb: Kb & KbStores;
   try {
+    if (templateDb && process.env.KB_TEST_DATABASE_URL) {
+      database = await createTestDatabase(process.env.KB_TEST_DATABASE_URL, { template: templateDb });
+      await pointPathsAt(database.url, template, dir);
+    }
     kb = await openKb(webTestConfig(dir, { databaseUrl: database?.url, ...overrides }), { llmProvider: options.llmProvider, logger: pino({ level: "silent" }) });
   } catch (err) {
     await database?.drop();
@@ -88,6 +93,25 @@ export async function startWebServer(overrides: Partial<Config> = {}, options: P
       }
     },
   };
+}
+
+/**
+ * The copy's stored paths (originals, files still to read) moved from the template's folder to
+ * the copy's. SQLite mode does this itself when it opens a moved data folder
+ * (stores/sqlite/blob-paths.ts); PostgreSQL mode does not (its replicas share one database, each
+ * with its own folder path: docs/architecture.md), so the harness does it for the copy.
+ */
+async function pointPathsAt(databaseUrl: string, from: string, to: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const move = (table: string, column: string) =>
+      client.query(`UPDATE ${table} SET ${column} = $2 || substr(${column}, length($1) + 1) WHERE starts_with(${column}, $1)`, [from + path.sep, to + path.sep]);
+    await move("documents", "blob_path");
+    await move("job_files", "path");
+  } finally {
+    await client.end();
+  }
 }
 
 /**
