@@ -15,10 +15,11 @@ import { registerQueryCommands } from "../src/cli/commands/query.ts";
 import { loadConfig } from "../src/config.ts";
 import { openKb } from "../src/services/container.ts";
 import { PolicyFiles } from "../src/services/policy-files.ts";
-import { ingestNow, writeFiles } from "./helpers/kb.ts";
+import { ingestNow, storeForFolder, writeFiles } from "./helpers/kb.ts";
 
 let dir: string;
 let docId: string;
+let store: Awaited<ReturnType<typeof storeForFolder>>;
 const saved = { ...process.env };
 
 async function kb(...args: string[]): Promise<string> {
@@ -27,7 +28,8 @@ async function kb(...args: string[]): Promise<string> {
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-admin-cli-"));
-  Object.assign(process.env, { KB_DATA_DIR: path.join(dir, "data"), KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "silent" });
+  store = await storeForFolder(); // on PostgreSQL (KB_TEST_DATABASE_URL), a database of its own
+  Object.assign(process.env, { KB_DATA_DIR: path.join(dir, "data"), KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "silent", ...store.env });
   const k = await openKb(loadConfig(process.env), { logger: pino({ level: "silent" }) });
   try {
     await k.admin.createGroup(SYSTEM_ACTOR, "hr");
@@ -41,8 +43,9 @@ beforeAll(async () => {
     await k.close();
   }
 });
-afterAll(() => {
+afterAll(async () => {
   process.env = saved;
+  await store?.drop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 

@@ -7,8 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { auditEvents } from "../src/stores/sqlite/schema.ts";
-import { ingestNow, startTestServer, waitForJob, writeFiles, type TestServer } from "./helpers/kb.ts";
+import { ingestNow, sqlRows, startTestServer, waitForJob, writeFiles, type TestServer } from "./helpers/kb.ts";
 
 let t: TestServer;
 let admin: string;
@@ -234,8 +233,7 @@ describe("audit log", () => {
   });
 
   it("purges events older than the retention period", async () => {
-    const { db } = t.kb;
-    db.insert(auditEvents).values({ at: "2001-01-01T00:00:00.000Z", actor: "user:old", action: "search", outcome: "ok" }).run();
+    await sqlRows(t.kb, "INSERT INTO audit_events (at, actor, action, outcome) VALUES (?, ?, ?, ?)", "2001-01-01T00:00:00.000Z", "user:old", "search", "ok");
     expect(await t.kb.audit.repository.query({ actor: "user:old" })).toHaveLength(1);
     expect(await t.kb.audit.purgeOlderThan(365)).toBeGreaterThanOrEqual(1);
     expect(await t.kb.audit.repository.query({ actor: "user:old" })).toHaveLength(0);

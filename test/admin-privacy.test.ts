@@ -92,7 +92,7 @@ describe("a role that manages documents it may not read (finding 7)", () => {
   });
 
   it("gets 404 from explain for a document it cannot read, exactly as for one that does not exist", async () => {
-    const source = t.kb.documentsRepo.byId(docs.secret)!.source;
+    const source = (await t.kb.metadata.documents.byId(docs.secret))!.source;
     const missingSource = path.join(path.dirname(source), "nothing-here.txt");
     const cases: [string, string][] = [
       [docs.secret, "doc_0000000000000000000000000"],

@@ -34,7 +34,7 @@ beforeAll(async () => {
   await t.kb.admin.createGroup(SYSTEM_ACTOR, "hr");
   const [file] = writeFiles(path.join(t.dir, "docs"), { "leave.txt": "Annual leave. After one year of service an employee gets 15 days of annual leave." });
   await ingestNow(t.kb, [{ source: file!, path: file!, allow: ["group:hr"] }]);
-  Object.assign(process.env, { KB_DATA_DIR: t.dir, KB_MODELS_DIR: t.kb.config.modelsDir, KB_POLICY_DIR: t.kb.config.policyDir, KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "silent" });
+  Object.assign(process.env, { ...t.env, KB_MODELS_DIR: t.kb.config.modelsDir, KB_POLICY_DIR: t.kb.config.policyDir, KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "silent" });
 });
 afterAll(async () => {
   process.env = saved;

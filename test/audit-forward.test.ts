@@ -14,7 +14,7 @@ import { loadConfig } from "../src/config.ts";
 import { AuditForwarder } from "../src/services/audit-forward.ts";
 import { Metrics } from "../src/services/metrics.ts";
 import type { AuditChainRow } from "../src/stores/metadata.ts";
-import { openTestKb, startTestServer, type TestKb } from "./helpers/kb.ts";
+import { openTestKb, sqlRows, startTestServer, type TestKb } from "./helpers/kb.ts";
 
 const RFC5424 = /^<(\d+)>1 (\S+) (\S+) private-kb (\d+) (\S+) - (.*)$/s;
 
@@ -35,10 +35,11 @@ async function until<T>(check: () => T | undefined): Promise<T> {
   }
 }
 
-/** The stored row of the newest event with this action. */
-function storedRow(k: TestKb, action: string): AuditChainRow {
-  const r = k.kb.db.$client.prepare("SELECT id, at, actor, action, target, outcome, details, hash FROM audit_events WHERE action = ? ORDER BY id DESC LIMIT 1").get(action) as AuditChainRow & { details: string | null };
-  return { ...r, details: r.details === null ? null : JSON.parse(r.details) };
+/** The stored row of the newest event with this action (SQLite's JSON text parsed; PostgreSQL's jsonb comes parsed). */
+async function storedRow(k: TestKb, action: string): Promise<AuditChainRow> {
+  const [r] = await sqlRows(k.kb, "SELECT id, at, actor, action, target, outcome, details, hash FROM audit_events WHERE action = ? ORDER BY id DESC LIMIT 1", action);
+  const row = r as unknown as AuditChainRow & { details: string | Record<string, unknown> | null };
+  return { ...row, id: Number(row.id), details: typeof row.details === "string" ? JSON.parse(row.details) : row.details };
 }
 
 describe("audit forwarding", () => {
@@ -61,7 +62,7 @@ describe("audit forwarding", () => {
     expect(Number(m1[1])).toBe(13 * 8 + 6); // log audit, informational
     expect(m1[4]).toBe(String(process.pid));
     expect(m1[5]).toBe("search");
-    expect(JSON.parse(m1[6]!)).toEqual(storedRow(t, "search"));
+    expect(JSON.parse(m1[6]!)).toEqual(await storedRow(t, "search"));
     const m2 = RFC5424.exec(second!)!;
     expect(Number(m2[1])).toBe(13 * 8 + 4); // denied: warning
     expect(JSON.parse(m2[6]!)).toMatchObject({ action: "document.view", outcome: "denied", target: "doc_1" });
@@ -95,7 +96,7 @@ describe("audit forwarding", () => {
     });
     const events = mine.map((f) => JSON.parse(RFC5424.exec(f)![6]!) as AuditChainRow);
     expect(events.map((e) => e.details?.query)).toEqual(["질문 0", "질문 1", "질문 2", "질문 3", "질문 4"]);
-    expect(events.at(-1)).toEqual(storedRow(t, "search"));
+    expect(events.at(-1)).toEqual(await storedRow(t, "search"));
     await t.close();
 
     const file = path.join(fs.mkdtempSync(path.join(process.env.TMPDIR ?? "/tmp", "kb-fwd-")), "audit.jsonl");
@@ -108,8 +109,8 @@ describe("audit forwarding", () => {
       return l.some((x) => x.includes('"action":"search"')) ? l : undefined;
     });
     const parsed = lines.map((l) => JSON.parse(l) as AuditChainRow);
-    expect(parsed.find((e) => e.action === "document.delete")).toEqual(storedRow(t, "document.delete"));
-    expect(parsed.find((e) => e.action === "search")).toEqual(storedRow(t, "search"));
+    expect(parsed.find((e) => e.action === "document.delete")).toEqual(await storedRow(t, "document.delete"));
+    expect(parsed.find((e) => e.action === "search")).toEqual(await storedRow(t, "search"));
     expect(fs.statSync(file).mode & 0o077).toBe(0);
   });
 

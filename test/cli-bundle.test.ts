@@ -16,6 +16,7 @@ import JSZip from "jszip";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error plain JavaScript build script without types
 import { bundleCli } from "../src/cli/bundle.mjs";
+import { storeForFolder } from "./helpers/kb.ts";
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -23,11 +24,14 @@ const OUT = path.join(ROOT, "build", `test-cli-${process.pid}`);
 const HEAVY = ["@lancedb/lancedb", "better-sqlite3", "@huggingface/transformers", "node-llama-cpp", "sharp", "tesseract.js", "pdf-parse", "hono", "@hono/node-server", "@hono/zod-openapi", "exceljs", "mammoth", "cheerio", "drizzle-orm"];
 
 let dataDir: string;
+let store: Awaited<ReturnType<typeof storeForFolder>>;
 beforeAll(async () => {
   await bundleCli({ out: OUT, quiet: true });
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-bundle-"));
+  store = await storeForFolder(); // on PostgreSQL (KB_TEST_DATABASE_URL), a database of its own
 }, 120_000);
-afterAll(() => {
+afterAll(async () => {
+  await store?.drop();
   fs.rmSync(OUT, { recursive: true, force: true });
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
@@ -79,7 +83,7 @@ describe("the bundled CLI", () => {
     zip.file("word/document.xml", `<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>번들 실행 확인: 출장비 정산은 귀국 후 14일 안에 합니다.</w:t></w:r></w:p></w:body></w:document>`);
     const file = path.join(dataDir, "출장.docx");
     fs.writeFileSync(file, await zip.generateAsync({ type: "nodebuffer" }));
-    const env = { ...process.env, KB_DATA_DIR: path.join(dataDir, "kb"), KB_EMBED_MODEL: "none", KB_LLM_MODEL: "", KB_LOG_LEVEL: "warn", KB_EXTRACT_PROCESSES: "2" };
+    const env = { ...process.env, KB_DATA_DIR: path.join(dataDir, "kb"), KB_EMBED_MODEL: "none", KB_LLM_MODEL: "", KB_LOG_LEVEL: "warn", KB_EXTRACT_PROCESSES: "2", ...store.env };
     const ingest = await run(process.execPath, [path.join(OUT, "main.js"), "ingest", file], { env });
     expect(ingest.stdout).toMatch(/succeeded \(1 succeeded/);
     const search = await run(process.execPath, [path.join(OUT, "main.js"), "search", "출장비 정산"], { env });

@@ -5,25 +5,31 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { storeForFolder } from "./helpers/kb.ts";
 
 const run = promisify(execFile);
 const KB = path.resolve("bin/kb.js");
 let dir: string;
 let env: NodeJS.ProcessEnv;
 let server: ChildProcess | null = null;
+let store: Awaited<ReturnType<typeof storeForFolder>>;
 
 const kb = (...args: string[]) => run(process.execPath, [KB, ...args], { env, timeout: 60_000 });
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-cli-"));
-  env = { ...process.env, KB_DATA_DIR: path.join(dir, "data"), KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "warn" };
+  store = await storeForFolder(); // on PostgreSQL (KB_TEST_DATABASE_URL), a database of its own
+  env = { ...process.env, KB_DATA_DIR: path.join(dir, "data"), KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "warn", ...store.env };
 });
-afterAll(() => {
+afterAll(async () => {
   server?.kill("SIGTERM");
+  await store?.drop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-describe("kb CLI", () => {
+// Each test runs several `kb` processes, each a few seconds on a busy 2-core machine (more on
+// PostgreSQL, where each one connects and checks the migrations): a limit above the default 60 s.
+describe("kb CLI", { timeout: 180_000 }, () => {
   it("creates users and groups, and prints only the token on stdout", async () => {
     await kb("groups", "add", "hr");
     await kb("users", "add", "kim", "--role", "viewer", "--groups", "hr,sales");

@@ -13,7 +13,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { ensureAdmin } from "../src/services/bootstrap.ts";
-import { openTestKb, writeFiles } from "./helpers/kb.ts";
+import { onPostgres, openTestKb, storeForFolder, writeFiles } from "./helpers/kb.ts";
 
 const run = promisify(execFile);
 const KB = path.resolve("bin/kb.js");
@@ -21,6 +21,9 @@ let dir: string;
 let data: string;
 let env: NodeJS.ProcessEnv;
 let server: ChildProcess | null = null;
+let store: Awaited<ReturnType<typeof storeForFolder>>;
+/** The SQLite database and its -wal/-shm files: in the data folder unless the store is PostgreSQL (KB_TEST_DATABASE_URL). */
+const SQLITE_FILES = onPostgres() ? [] : ["app.sqlite", "app.sqlite-wal", "app.sqlite-shm"];
 
 /** Every path under `root` (itself included) with group or other permission bits, as "mode path". */
 function tooOpen(root: string, skip: string[] = []): string[] {
@@ -46,13 +49,15 @@ function allPaths(root: string): string[] {
   return out;
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-perms-"));
   data = path.join(dir, "data");
-  env = { ...process.env, KB_DATA_DIR: data, KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "warn" };
+  store = await storeForFolder(); // on PostgreSQL (KB_TEST_DATABASE_URL), a database of its own
+  env = { ...process.env, KB_DATA_DIR: data, KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "warn", ...store.env };
 });
-afterAll(() => {
+afterAll(async () => {
   server?.kill("SIGKILL");
+  await store?.drop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -89,7 +94,7 @@ describe("the data folder", () => {
 
     // While the server runs (the -wal and -shm files exist), and after it stopped.
     const names = allPaths(data);
-    for (const expected of ["app.sqlite", "app.sqlite-wal", "app.sqlite-shm", "admin-token", "admin-credentials", "lancedb", "blobs"]) expect(names).toContain(expected);
+    for (const expected of [...SQLITE_FILES, "admin-token", "admin-credentials", "lancedb", "blobs"]) expect(names).toContain(expected);
     expect(names.some((n) => n.startsWith("lancedb/") && n.endsWith(".lance"))).toBe(true);
     expect(names.filter((n) => n.startsWith("blobs/")).length).toBeGreaterThan(1);
     expect(tooOpen(data)).toEqual([]);
@@ -125,7 +130,7 @@ describe("the data folder", () => {
       await ensureAdmin(t.kb);
       await t.kb.documents.upload(SYSTEM_ACTOR, [{ name: "note.txt", bytes: new TextEncoder().encode("a private note") }], {});
       const stored = allPaths(t.dir).filter((p) => p.startsWith("admin-") || p.startsWith("app.sqlite") || p.startsWith("blobs"));
-      expect(stored).toEqual(expect.arrayContaining(["admin-token", "admin-credentials", "app.sqlite", "app.sqlite-wal", "app.sqlite-shm", "blobs"]));
+      expect(stored).toEqual(expect.arrayContaining(["admin-token", "admin-credentials", ...SQLITE_FILES, "blobs"]));
       expect(stored.filter((p) => p.startsWith("blobs/")).length).toBe(2); // a prefix folder and the original
       const open = stored.map((p) => path.join(t.dir, p)).filter((p) => fs.statSync(p).mode & 0o077);
       expect(open).toEqual([]);

@@ -18,7 +18,7 @@ import { registerAdminCommands } from "../src/cli/commands/admin.ts";
 import { loadConfig } from "../src/config.ts";
 import { openKb, type Kb } from "../src/services/container.ts";
 import { sha256Hex } from "../src/stores/ids.ts";
-import { ingestNow, openTestKb, writeFiles, type TestKb } from "./helpers/kb.ts";
+import { ingestNow, onPostgres, openTestKb, storeForFolder, writeFiles, type TestKb } from "./helpers/kb.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -46,9 +46,9 @@ describe("folder sync identity", () => {
     writeFiles(b, { "policy.md": "# Policy B\n\nParking is free on weekends." });
     expect((await sync(kb, a)).status).toBe("succeeded");
     expect((await sync(kb, b)).status).toBe("succeeded");
-    const inA = kb.documentsRepo.inScope(`sync:${a}`);
+    const inA = await kb.metadata.documents.inScope(`sync:${a}`);
     expect(inA.map((d) => d.identityKey)).toEqual(["policy.md", path.join("sub", "x.md")]);
-    const inB = kb.documentsRepo.inScope(`sync:${b}`);
+    const inB = await kb.metadata.documents.inScope(`sync:${b}`);
     expect(inB.map((d) => d.identityKey)).toEqual(["policy.md"]);
 
     // An operator's ingestion of a file of share a is the operator's document, not the sync's.
@@ -63,9 +63,9 @@ describe("folder sync identity", () => {
       [inA[0]!.id, "ingest", "succeeded"],
       [inA[1]!.id, "delete", "succeeded"],
     ]);
-    expect(kb.documentsRepo.byId(inA[0]!.id)!.version).toBe(2);
-    expect(kb.documentsRepo.byId(documents[0]!.id)!.version).toBe(1);
-    expect(kb.documentsRepo.byId(inB[0]!.id)!.version).toBe(1);
+    expect((await kb.metadata.documents.byId(inA[0]!.id))!.version).toBe(2);
+    expect((await kb.metadata.documents.byId(documents[0]!.id))!.version).toBe(1);
+    expect((await kb.metadata.documents.byId(inB[0]!.id))!.version).toBe(1);
   });
 });
 
@@ -86,14 +86,18 @@ describe("updates by id", () => {
     expect((await runNow(kb, a.jobId)).status).toBe("succeeded");
     const lost = await runNow(kb, b.jobId);
     expect(lost.files[0]).toMatchObject({ documentId: id, status: "failed", errorCode: "version_conflict" });
-    expect(kb.documentsRepo.byId(id)!.version).toBe(2);
+    expect((await kb.metadata.documents.byId(id))!.version).toBe(2);
     expect((await kb.documents.text(alice, id)).pages[0]!.text).toContain("Edit A");
     // Submitting against the old version now is refused at once.
     await expect(kb.documents.upload(alice, [{ name: "memo.md", bytes: bytes("late") }], {}, { documentId: id, expectedVersion: 1 })).rejects.toThrow(/version 2, not 1/);
   });
 });
 
-describe("a v0.1 data folder", () => {
+// v0.1 wrote SQLite only: its upgrade is SQLite's (the same test runs in the SQLite pass).
+const V01_SKIP = onPostgres() ? "a v0.1 data folder is a SQLite file: its migration has no PostgreSQL counterpart (covered by the SQLite pass)" : null;
+if (V01_SKIP) console.warn(`[document-identity-store] skipped on PostgreSQL: ${V01_SKIP}`);
+
+describe.skipIf(V01_SKIP)("a v0.1 data folder", () => {
   it("migrates: sync documents keep their sync, uploads their owner, and nothing is duplicated", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-identity-migration-"));
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -133,15 +137,15 @@ describe("a v0.1 data folder", () => {
 
     const kb = await openKb(loadConfig({}, { dataDir, modelsDir: path.join(dataDir, "models"), embedModel: "none", logLevel: "silent" }), { logger: pino({ level: "silent" }) });
     cleanups.push(() => kb.close());
-    const identity = (id: string) => {
-      const d = kb.documentsRepo.byId(id)!;
+    const identity = async (id: string) => {
+      const d = (await kb.metadata.documents.byId(id))!;
       return [d.identityScope, d.identityKey];
     };
-    expect(identity("doc_kept")).toEqual([`sync:${share}`, "kept.md"]);
-    expect(identity("doc_gone")).toEqual([`sync:${share}`, "gone.md"]);
-    expect(identity("doc_deep")).toEqual([`sync:${path.join(share, "team")}`, "deep.md"]); // the longest synced folder
-    expect(identity("doc_upload")).toEqual(["owner:user:alice", "report.md"]);
-    expect(identity("doc_cli")).toEqual(["owner:system", "/home/operator/notes.md"]);
+    expect(await identity("doc_kept")).toEqual([`sync:${share}`, "kept.md"]);
+    expect(await identity("doc_gone")).toEqual([`sync:${share}`, "gone.md"]);
+    expect(await identity("doc_deep")).toEqual([`sync:${path.join(share, "team")}`, "deep.md"]); // the longest synced folder
+    expect(await identity("doc_upload")).toEqual(["owner:user:alice", "report.md"]);
+    expect(await identity("doc_cli")).toEqual(["owner:system", "/home/operator/notes.md"]);
 
     // The sync of the share still owns its documents: kept is re-read in place, gone is deleted, nothing new.
     const job = await sync(kb, share);
@@ -151,7 +155,7 @@ describe("a v0.1 data folder", () => {
       [gone, "doc_gone", "delete"],
     ]);
     expect(job.files[1]!.documentId).not.toBe("doc_deep"); // share/team's own sync keeps that one
-    expect(kb.documentsRepo.byId("doc_gone")).toBeUndefined();
+    expect(await kb.metadata.documents.byId("doc_gone")).toBeUndefined();
     // A re-upload by alice under the same name updates her document; bob's is a new one.
     await kb.accounts.createUser({ name: "alice", role: "editor" });
     await kb.accounts.createUser({ name: "bob", role: "editor" });
@@ -174,7 +178,9 @@ describe("commands that take a document by source", () => {
   it("answer with the candidates when a source names several documents", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-identity-cli-"));
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-    Object.assign(process.env, { KB_DATA_DIR: path.join(dir, "data"), KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "silent" });
+    const store = await storeForFolder(); // on PostgreSQL (KB_TEST_DATABASE_URL), a database of its own
+    cleanups.push(() => store.drop());
+    Object.assign(process.env, { KB_DATA_DIR: path.join(dir, "data"), KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "silent", ...store.env });
     const kb = await openKb(loadConfig(process.env), { logger: pino({ level: "silent" }) });
     let ids: string[];
     let single: string;

@@ -14,12 +14,17 @@
  *    KB_TEST_GGUF                ../shared/models/stories260K/stories260K.gguf (absolute) or "" when absent;
  *                                a non-empty KB_TEST_GGUF already in the environment is kept
  *    KB_TEST_SHARED_MODELS_DIR   ../shared/models (absolute) or "" when absent
+ *    KB_TEST_DB_RUN              this run's id: with KB_TEST_DATABASE_URL, the test databases are
+ *                                named kb_t_<run>_… (helpers/pg.ts) and the teardown drops those
+ *                                still there (a worker that crashed before its tests' close)
  */
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
 import { makeTinyEmbeddingModel, TINY_EMBED_FIXTURE_VERSION } from "./fixtures/make-embedding-model.ts";
+import { dropDatabasesStartingWith, runPrefix } from "./helpers/pg.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -72,7 +77,9 @@ function existing(p: string): string {
   return fs.existsSync(p) ? p : "";
 }
 
-export default async function setup(project: TestProject): Promise<void> {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Once per run: both projects (unit, web) run this setup in the same process.
+  process.env.KB_TEST_DB_RUN ||= crypto.randomBytes(4).toString("hex");
   const modelDir = await ensureFixtureEmbeddingModel();
   const sharedModels = path.resolve(REPO_ROOT, "..", "shared", "models");
   const values = {
@@ -86,4 +93,13 @@ export default async function setup(project: TestProject): Promise<void> {
     process.env[k] = v;
     project.provide(k as keyof typeof values, v);
   }
+  return async () => {
+    const server = process.env.KB_TEST_DATABASE_URL;
+    if (!server) return;
+    const left = await dropDatabasesStartingWith(server, runPrefix()).catch((err: Error) => {
+      console.warn(`[pg] could not drop this run's test databases: ${err.message}`);
+      return [];
+    });
+    if (left.length > 0) console.warn(`[pg] dropped ${left.length} test database(s) left by this run`);
+  };
 }

@@ -28,12 +28,12 @@ describe("idempotent ingestion", () => {
     expect(again.job.files.map((f) => f.status)).toEqual(["unchanged", "unchanged", "unchanged"]);
     expect(await snapshot()).toEqual(before);
     expect(await t.kb.chunks.version()).toBe(tableVersion); // not even an empty commit
-    expect(t.kb.documentsRepo.all().map((d) => d.version)).toEqual([1, 1, 1]);
+    expect((await t.kb.metadata.documents.all()).map((d) => d.version)).toEqual([1, 1, 1]);
   });
 
   it("replaces exactly the changed document's chunks with a new version", async () => {
     const before = await snapshot();
-    const docB = t.kb.documentsRepo.bySource(files[1]!)!;
+    const docB = (await t.kb.metadata.documents.bySource(files[1]!))!;
     fs.writeFileSync(files[1]!, "Bravo changed: now it is about blueberries. 블루베리는 파란색입니다.");
     const run = await ingestNow(t.kb, files.map((f) => ({ source: f, path: f })));
     expect(run.job.files.map((f) => f.status)).toEqual(["unchanged", "succeeded", "unchanged"]);
@@ -42,16 +42,16 @@ describe("idempotent ingestion", () => {
     expect(after.filter((r) => !isB(r))).toEqual(before.filter((r) => !isB(r)));
     expect(after.filter(isB).every((r) => r.startsWith(`${docB.id}:2:`))).toBe(true);
     expect(after.filter(isB).join()).toContain("blueberries");
-    expect(t.kb.documentsRepo.byId(docB.id)).toMatchObject({ version: 2, status: "ready" });
+    expect((await t.kb.metadata.documents.byId(docB.id))).toMatchObject({ version: 2, status: "ready" });
   });
 
   it("keeps serving the last good version when a new version fails to extract", async () => {
-    const docA = t.kb.documentsRepo.bySource(files[0]!)!;
+    const docA = (await t.kb.metadata.documents.bySource(files[0]!))!;
     const before = await snapshot();
     fs.writeFileSync(files[0]!, new Uint8Array([0, 1, 2, 3, 255, 254, 0, 0, 9, 8, 7, 0, 1, 2, 3, 4]));
     const run = await ingestNow(t.kb, [{ source: files[0]!, path: files[0]! }]);
     expect(run.job.files[0]!.status).toBe("failed");
     expect(await snapshot()).toEqual(before);
-    expect(t.kb.documentsRepo.byId(docA.id)).toMatchObject({ version: 1, status: "ready" });
+    expect((await t.kb.metadata.documents.byId(docA.id))).toMatchObject({ version: 1, status: "ready" });
   });
 });

@@ -5,23 +5,31 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { storeForFolder } from "./helpers/kb.ts";
 
 const run = promisify(execFile);
 const KB = path.resolve("bin/kb.js");
 let dir: string;
 let env: NodeJS.ProcessEnv;
+let store: Awaited<ReturnType<typeof storeForFolder>>;
 const kb = (...args: string[]) => run(process.execPath, [KB, ...args], { env, timeout: 120_000 });
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-jobs-cli-"));
-  env = { ...process.env, KB_DATA_DIR: path.join(dir, "data"), KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "warn", KB_SYNC_SOURCES: "" };
+  store = await storeForFolder(); // on PostgreSQL (KB_TEST_DATABASE_URL), a database of its own
+  env = { ...process.env, KB_DATA_DIR: path.join(dir, "data"), KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "warn", KB_SYNC_SOURCES: "", ...store.env };
   fs.mkdirSync(path.join(dir, "share"));
   fs.writeFileSync(path.join(dir, "share", "a.txt"), "alpha document about apples");
   fs.writeFileSync(path.join(dir, "share", "b.md"), "# Bravo\n\nbananas are yellow");
 });
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+afterAll(async () => {
+  await store?.drop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
 
-describe("kb jobs commands", () => {
+// Each test runs several `kb` processes, each a few seconds on a busy 2-core machine (more on
+// PostgreSQL, where each one connects and checks the migrations): a limit above the default 60 s.
+describe("kb jobs commands", { timeout: 180_000 }, () => {
   it("syncs a folder, lists and shows jobs, and reports the index", async () => {
     const sync = await kb("sync", path.join(dir, "share"));
     expect(sync.stdout).toMatch(/\(sync\): succeeded \(2 succeeded/);

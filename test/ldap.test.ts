@@ -277,7 +277,7 @@ describe.skipIf(missing !== null)("LDAP directory against a real slapd", () => {
 
   it("kb directory list / sync <id>: the CLI lists the directories and runs a sync, printing its counts", async () => {
     const saved = { ...process.env };
-    Object.assign(process.env, { KB_DATA_DIR: t.dir, KB_POLICY_DIR: policyDir, KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "silent" });
+    Object.assign(process.env, { ...t.env, KB_POLICY_DIR: policyDir, KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "silent" });
     const run = (...args: string[]) => runKb([registerDirectoryCommands], args);
     try {
       expect(await run("directory", "list")).toMatch(/^corp\tldap:corp\tldap:\/\/127\.0\.0\.1:\d+\ton demand$/m);

@@ -12,16 +12,18 @@ import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { loadConfig } from "../src/config.ts";
 import { openKb, type Kb, type KbStores } from "../src/services/container.ts";
 import { modelsWithVariant } from "./helpers/embed-variant.ts";
-import { ingestNow, writeFiles } from "./helpers/kb.ts";
+import { ingestNow, storeForFolder, writeFiles } from "./helpers/kb.ts";
 
 let dir: string;
 let kb: Kb & KbStores;
 let reader: Kb & KbStores; // a second process's view (kb serve beside kb worker)
 let models: ReturnType<typeof modelsWithVariant>;
+/** Both processes' metadata store: SQLite in the data folder, or one PostgreSQL database (KB_TEST_DATABASE_URL). */
+let store: Awaited<ReturnType<typeof storeForFolder>>;
 const TOPICS = ["cafeteria menu", "parking garage", "vacation policy", "VPN setup", "security badge", "expense report", "printer queue", "office hours"];
 
 const open = (embedModel: string) =>
-  openKb(loadConfig({}, { dataDir: path.join(dir, "data"), modelsDir: models.modelsDir, embedModel, logLevel: "silent" }), { logger: pino({ level: "silent" }) });
+  openKb(loadConfig({}, { dataDir: path.join(dir, "data"), modelsDir: models.modelsDir, embedModel, logLevel: "silent", ...store.overrides }), { logger: pino({ level: "silent" }) });
 
 async function runJob(k: Kb, jobId: string) {
   const job = await k.jobs.runHere(jobId);
@@ -61,6 +63,7 @@ async function whileQuerying<T>(job: () => Promise<T>): Promise<{ result: T; que
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-reembed-"));
   models = modelsWithVariant(dir, 48);
+  store = await storeForFolder();
   kb = await open("none");
   const files: Record<string, string> = {};
   for (let i = 0; i < 40; i++) {
@@ -75,6 +78,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await reader?.close();
   await kb?.close();
+  await store?.drop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -99,8 +103,9 @@ describe("re-embedding with a new model", () => {
     const after = await kb.chunks.list(null, ["chunk_id", "text", "allow", "version_at"]);
     // The scope columns are copied with the rest (version_at: the date scope).
     const plain = (rows: Record<string, unknown>[]) => rows.map((r) => `${r.chunk_id}|${r.text}|${[...(r.allow as string[])].join()}|${String(r.version_at)}`).sort();
-    expect(plain(after.filter((r) => !String(r.chunk_id).startsWith(kb.documentsRepo.bySource(extra)!.id)))).toEqual(plain(before));
-    expect(after.length).toBe(before.length + kb.documentsRepo.bySource(extra)!.chunkCount);
+    const late = (await kb.metadata.documents.bySource(extra))!;
+    expect(plain(after.filter((r) => !String(r.chunk_id).startsWith(late.id)))).toEqual(plain(before));
+    expect(after.length).toBe(before.length + late.chunkCount);
     const vectors = await kb.chunks.list(null, ["chunk_id", "vector"]);
     expect(vectors.every((r) => r.vector && (r.vector as { length: number }).length === 32)).toBe(true);
     const hit = await kb.retriever.retrieve(SYSTEM_ACTOR, "late arrival cafeteria", { topK: 3 });
@@ -141,7 +146,7 @@ describe("re-embedding with a new model", () => {
     // The other process (kb serve) follows the pointer within its one-second poll; its admin
     // changes an ACL in that window.
     const behind = reader.chunks.name !== active;
-    const doc = kb.documentsRepo.bySource(path.join(dir, "docs", "doc03.md"))!;
+    const doc = (await kb.metadata.documents.bySource(path.join(dir, "docs", "doc03.md")))!;
     await reader.access.setAcl(SYSTEM_ACTOR, doc.id, { allow: ["group:finance"], deny: [] });
     const rows = await kb.chunks.rowsOf([doc.id], false);
     expect(kb.chunks.name).toBe(active);

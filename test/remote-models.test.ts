@@ -19,7 +19,7 @@ import { loadEmbeddingProvider, type EmbeddingProvider } from "../src/models/emb
 import { LlmBusyError, LlmTimeoutError, LlmUpstreamError } from "../src/models/llm.ts";
 import { loadRemoteEmbeddingProvider } from "../src/models/remote-embeddings.ts";
 import { createRemoteLlm } from "../src/models/remote-llm.ts";
-import { ingestNow, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
+import { ingestNow, startTestServer, storeForFolder, writeFiles, type TestServer } from "./helpers/kb.ts";
 import { startModelServer, type ModelServer } from "./helpers/openai-compatible-server.ts";
 import { GGUF, HAS_GGUF, NO_GGUF_REASON } from "./llm/fixtures.ts";
 import { readSse } from "./helpers/sse.ts";
@@ -41,17 +41,19 @@ async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Pr
 /** openKb's answer to a configuration made in code (its temporary folder removed afterwards). */
 async function openRefused(overrides: Partial<Config>): Promise<unknown> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-remote-refused-"));
+  const store = await storeForFolder(); // on PostgreSQL (KB_TEST_DATABASE_URL), a database of its own
   try {
     const { openKb } = await import("../src/services/container.ts");
     const pino = (await import("pino")).default;
     // Built past loadConfig (which would refuse it first), as a program embedding the server might.
-    const config = { ...loadConfig({}, { dataDir: dir, modelsDir: path.join(dir, "models"), embedModel: "none", logLevel: "silent" }), ...overrides };
+    const config = { ...loadConfig({}, { dataDir: dir, modelsDir: path.join(dir, "models"), embedModel: "none", logLevel: "silent", ...store.overrides }), ...overrides };
     const kb = await openKb(config, { logger: pino({ level: "silent" }) });
     await kb.close();
     return null;
   } catch (err) {
     return err;
   } finally {
+    await store.drop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -277,9 +279,10 @@ describe("the remote embedding provider (KB_EMBED_URL)", () => {
 
   it("when the server is down at start: queries run lexically, ingestion fails the file (no rows without vectors), both resume when it answers", async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-remote-down-"));
+    const store = await storeForFolder(); // on PostgreSQL (KB_TEST_DATABASE_URL), a database of its own
     const { openKb } = await import("../src/services/container.ts");
     const pino = (await import("pino")).default;
-    const open = () => openKb(loadConfig({}, { dataDir, modelsDir: path.join(dataDir, "models"), embedModel: "none", logLevel: "silent", extractProcesses: 0, ...remoteConfig(ms) }), { logger: pino({ level: "silent" }) });
+    const open = () => openKb(loadConfig({}, { dataDir, modelsDir: path.join(dataDir, "models"), embedModel: "none", logLevel: "silent", extractProcesses: 0, ...remoteConfig(ms), ...store.overrides }), { logger: pino({ level: "silent" }) });
     const files = writeFiles(path.join(dataDir, "docs"), DOCS);
     try {
       await (await open()).close(); // first start: the table is made with the server's model
@@ -308,6 +311,7 @@ describe("the remote embedding provider (KB_EMBED_URL)", () => {
       }
     } finally {
       ms.resetKnobs();
+      await store.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
   });
@@ -317,7 +321,7 @@ describe("the remote embedding provider (KB_EMBED_URL)", () => {
     // A second knowledge base on the same data folder, configured with the other server (another host:port).
     const { openKb } = await import("../src/services/container.ts");
     const pino = (await import("pino")).default;
-    const config = loadConfig({}, { dataDir, modelsDir: path.join(dataDir, "models"), embedModel: "none", logLevel: "silent", ...remoteConfig(other) });
+    const config = loadConfig({}, { dataDir, modelsDir: path.join(dataDir, "models"), embedModel: "none", logLevel: "silent", ...remoteConfig(other), databaseUrl: t.kb.config.databaseUrl });
     const kb2 = await openKb(config, { logger: pino({ level: "silent" }) });
     try {
       expect(kb2.index.info()).toMatchObject({ model: `${ms.host}/${ms.embedModel}`, dimension: 32 });

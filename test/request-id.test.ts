@@ -13,6 +13,7 @@ import { loadConfig } from "../src/config.ts";
 import { startServer, type RunningServer } from "../src/http/server.ts";
 import { openKb, type Kb, type KbStores } from "../src/services/container.ts";
 import { kbLogger, withRequestContext } from "../src/services/request-context.ts";
+import { storeForFolder } from "./helpers/kb.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -21,6 +22,7 @@ interface Server {
   server: RunningServer;
   lines: Record<string, unknown>[];
   dir: string;
+  drop(): Promise<void>;
 }
 
 async function start(trustedProxies: string[]): Promise<Server> {
@@ -32,16 +34,18 @@ async function start(trustedProxies: string[]): Promise<Server> {
       done();
     },
   });
-  const config = loadConfig({}, { dataDir: dir, modelsDir: path.join(dir, "models"), embedModel: "none", trustedProxies });
+  const store = await storeForFolder(); // on PostgreSQL (KB_TEST_DATABASE_URL), a database of its own
+  const config = loadConfig({}, { dataDir: dir, modelsDir: path.join(dir, "models"), embedModel: "none", trustedProxies, ...store.overrides });
   const kb = await openKb(config, { logger: kbLogger("debug", sink) });
   const server = await startServer(kb, { port: 0, host: "127.0.0.1" });
-  return { kb, server, lines, dir };
+  return { kb, server, lines, dir, drop: store.drop };
 }
 
 async function stop(s: Server | undefined): Promise<void> {
   if (!s) return;
   await s.server.close();
   await s.kb.close();
+  await s.drop();
   fs.rmSync(s.dir, { recursive: true, force: true });
 }
 

@@ -22,7 +22,7 @@ describe.skipIf(!have)("scanned PDF", () => {
   afterAll(async () => t?.close());
 
   it("is searchable by its words, with the page of the match", async () => {
-    const doc = t.kb.documentsRepo.bySource("scan.pdf")!;
+    const doc = (await t.kb.metadata.documents.bySource("scan.pdf"))!;
     expect(doc.pageCount).toBe(2);
     const r = await t.kb.retriever.retrieve(SYSTEM_ACTOR, "실종선고 실종기간 사망", { topK: 3 });
     expect(r.chunks[0]?.source).toBe("scan.pdf");

@@ -12,7 +12,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { registerScimCommands } from "../src/cli/commands/scim.ts";
-import { ingestNow, sqlRows, startTestServer, storeForFolder, writeFiles, type TestServer } from "./helpers/kb.ts";
+import { isUniqueViolation } from "../src/stores/metadata.ts";
+import { ingestNow, openTestKb, sqlRows, startTestServer, storeForFolder, writeFiles, type TestServer } from "./helpers/kb.ts";
 
 const FIXTURES = path.join(import.meta.dirname, "fixtures", "scim");
 const SCIM_TYPE = "application/scim+json; charset=utf-8";
@@ -562,5 +563,27 @@ describe("kb scim token", () => {
     expect(await kb("scim", "token", "list")).toMatch(/\tREVOKED$/);
     t = await startTestServer({ dataDir: dir, ...store.overrides });
     expect((await scimClient(t, token)("/Users")).status).toBe(401);
+  });
+});
+
+describe("a userName or group name another process took meanwhile", () => {
+  // The service checks the name first; the insert's unique key is what stops a second process
+  // that checked at the same moment. Its error must read as "taken" (409) on either store, not
+  // as an internal error: PostgreSQL's is SQLSTATE 23505 inside drizzle's error, not SQLite's code.
+  it("is a unique violation the SCIM service recognizes, on either store", async () => {
+    const k = await openTestKb();
+    try {
+      const row = { source: "scim:race", id: "r1", resourceType: "User" as const, principal: "race~one", nameKey: "alice", externalId: null, attributes: {} };
+      await k.kb.metadata.scimResources.insert(row);
+      const err = await k.kb.metadata.scimResources.insert({ ...row, id: "r2", principal: "race~two" }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).not.toBeNull();
+      expect(isUniqueViolation(err)).toBe(true);
+      expect(isUniqueViolation(new Error("connection reset"))).toBe(false);
+    } finally {
+      await k.close();
+    }
   });
 });

@@ -36,7 +36,7 @@ async function indexAsOlderDetector(documentId: string) {
   const rows = await t.kb.chunks.rowsOf([documentId], true);
   for (const r of rows) r.analyzed = analyzeForIndex(`${[r.title, r.headings].filter(Boolean).join(" > ")}\n${r.text}`);
   await t.kb.chunks.replaceDocuments([{ documentId, rows }]);
-  t.kb.documentsRepo.update(documentId, { sensitiveVersion: SENSITIVE_DETECTOR_VERSION - 1 });
+  await t.kb.metadata.documents.update(documentId, { sensitiveVersion: SENSITIVE_DETECTOR_VERSION - 1 });
 }
 
 beforeAll(async () => {
@@ -65,7 +65,7 @@ describe("personal data in every written form", () => {
     expect(await finds(viewer, "인사 기록 김철수")).toBe(true);
     for (const q of [...WRITTEN, ...FRAGMENTS, "850315-2345678", "01012345678"]) expect(await finds(viewer, q), q).toBe(false);
     for (const q of ["850315-2345678", "８５０３１５ ２３４５６７８", "910228-6123456", "010-1234-5678", "4111111111111111"]) expect(await finds(admin, q), q).toBe(true);
-    expect(t.kb.documentsRepo.byId(recordId)!.sensitiveVersion).toBe(SENSITIVE_DETECTOR_VERSION);
+    expect((await t.kb.metadata.documents.byId(recordId))!.sensitiveVersion).toBe(SENSITIVE_DETECTOR_VERSION);
   });
 });
 
@@ -73,7 +73,7 @@ describe("documents indexed by an older detector", () => {
   it("cannot confirm a value before their re-index, and are re-indexed by the next worker start", async () => {
     await indexAsOlderDetector(recordId);
     // A document without personal data, indexed by the older detector: its index stays as it is.
-    t.kb.documentsRepo.update(notesId, { sensitiveVersion: SENSITIVE_DETECTOR_VERSION - 1 });
+    await t.kb.metadata.documents.update(notesId, { sensitiveVersion: SENSITIVE_DETECTOR_VERSION - 1 });
     // The stale index really holds the digits: a reader who may see them finds the document by a fragment…
     expect(await finds(admin, "2345678")).toBe(true);
     // …one who sees them masked does not, while the document's words still find it.
@@ -85,7 +85,7 @@ describe("documents indexed by an older detector", () => {
     expect(ready.notes.join("\n")).toContain("kb reindex --sensitive-stale");
 
     // One job for all of them, however many workers start.
-    const deps = { metadata: t.kb.metadata, jobs: t.kb.jobsRepo, jobsService: t.kb.jobs };
+    const deps = { metadata: t.kb.metadata, jobsService: t.kb.jobs };
     const first = await reindexDocumentsOfOlderDetector(deps);
     const second = await reindexDocumentsOfOlderDetector(deps);
     expect(first).toMatchObject({ stale: 2, submitted: true });
@@ -94,8 +94,8 @@ describe("documents indexed by an older detector", () => {
     expect(job.status).toBe("succeeded");
     // Only the stale documents; the one whose index would not change is marked current as it is.
     expect(Object.fromEntries(job.files.map((f: any) => [f.documentId, f.status]))).toEqual({ [recordId]: "succeeded", [notesId]: "unchanged" });
-    expect(t.kb.documentsRepo.byId(recordId)!.sensitiveVersion).toBe(SENSITIVE_DETECTOR_VERSION);
-    expect(t.kb.documentsRepo.byId(notesId)!.sensitiveVersion).toBe(SENSITIVE_DETECTOR_VERSION);
+    expect((await t.kb.metadata.documents.byId(recordId))!.sensitiveVersion).toBe(SENSITIVE_DETECTOR_VERSION);
+    expect((await t.kb.metadata.documents.byId(notesId))!.sensitiveVersion).toBe(SENSITIVE_DETECTOR_VERSION);
     const analyzed = (await t.kb.chunks.rowsOf([recordId])).map((r) => r.analyzed).join(" ");
     for (const digits of ["850315", "2345678", "910228", "1234", "5678", "4111"]) expect(analyzed.split(" ")).not.toContain(digits);
     expect(await finds(admin, "2345678")).toBe(false);
@@ -106,13 +106,13 @@ describe("documents indexed by an older detector", () => {
 
   it("a worker start submits the re-index by itself", async () => {
     await indexAsOlderDetector(recordId);
-    const before = t.kb.jobsRepo.list({ kind: ["reindex"] }).length;
+    const before = (await t.kb.metadata.jobs.list({ kind: ["reindex"] })).length;
     await t.kb.startWorker({ schedules: false });
-    const jobs = t.kb.jobsRepo.list({ kind: ["reindex"] });
+    const jobs = await t.kb.metadata.jobs.list({ kind: ["reindex"] });
     expect(jobs.length).toBe(before + 1);
     const job = await waitForJob(t, admin, jobs[0]!.id);
     expect(job.status).toBe("succeeded");
-    expect(t.kb.documentsRepo.byId(recordId)!.sensitiveVersion).toBe(SENSITIVE_DETECTOR_VERSION);
+    expect((await t.kb.metadata.documents.byId(recordId))!.sensitiveVersion).toBe(SENSITIVE_DETECTOR_VERSION);
     expect(await finds(admin, "2345678")).toBe(false);
   });
 });

@@ -54,7 +54,7 @@ describe("sync roots", () => {
       const res = await s.fetchAs(admin, "/api/v1/jobs/sync", post({ folder: outside }));
       expect(res.status).toBe(403);
       expect(((await res.json()) as any).error.code).toBe("sync_roots_not_configured");
-      expect(s.kb.jobsRepo.list({}).filter((j) => j.kind === "sync")).toEqual([]);
+      expect((await s.kb.metadata.jobs.list({})).filter((j) => j.kind === "sync")).toEqual([]);
       // `kb sync` runs as the operator, who can read the folder anyway.
       expect(await refusal(() => s.kb.jobs.submitSync(SYSTEM_ACTOR, { folder: root }))).toBeNull();
     } finally {
@@ -75,7 +75,7 @@ describe("sync roots", () => {
       expect(await status(path.join(root, "link-out"))).toEqual({ status: 403, code: "folder_not_allowed" }); // symlink escape
       expect(await status(path.join(base, "share-evil"))).toEqual({ status: 403, code: "folder_not_allowed" }); // prefix, not a parent
       expect(await status(path.join(root, "team"))).toEqual({ status: 202, code: null });
-      expect(s.kb.jobsRepo.list({}).filter((j) => j.kind === "sync").map((j) => j.params.folder)).toEqual([path.join(fs.realpathSync(root), "team")]);
+      expect((await s.kb.metadata.jobs.list({})).filter((j) => j.kind === "sync").map((j) => j.params.folder)).toEqual([path.join(fs.realpathSync(root), "team")]);
 
       // The operator too, once roots are configured.
       expect(await refusal(() => s.kb.jobs.submitSync(SYSTEM_ACTOR, { folder: outside }))).toEqual({ status: 403, code: "folder_not_allowed" });
@@ -89,7 +89,7 @@ describe("sync roots", () => {
       const submitted = await scheduler.tick();
       scheduler.close();
       expect(submitted).toHaveLength(1);
-      expect(s.kb.jobsRepo.byId(submitted[0]!)!.params.folder).toBe(fs.realpathSync(root));
+      expect((await s.kb.metadata.jobs.byId(submitted[0]!))!.params.folder).toBe(fs.realpathSync(root));
       expect(logs).toContain("scheduled sync refused");
     } finally {
       await s.close();
@@ -113,9 +113,9 @@ describe("default access of synced documents", () => {
       const { jobId } = await t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder });
       expect((await runNow(t.kb, jobId)).status).toBe("succeeded");
 
-      const synced = t.kb.documentsRepo.bySource(path.join(fs.realpathSync(folder), "plan.txt"))!;
+      const synced = (await t.kb.metadata.documents.bySource(path.join(fs.realpathSync(folder), "plan.txt")))!;
       expect(synced.aclAllow).toEqual([]); // nobody but admins until access is given
-      expect(t.kb.documentsRepo.bySource(uploaded!)!.aclAllow).toEqual(["group:everyone"]); // uploads keep the default
+      expect((await t.kb.metadata.documents.bySource(uploaded!))!.aclAllow).toEqual(["group:everyone"]); // uploads keep the default
 
       await t.kb.accounts.createUser({ name: "kim", role: "viewer" });
       const kim = await t.kb.accounts.actorByName("kim");
@@ -128,7 +128,7 @@ describe("default access of synced documents", () => {
       fs.appendFileSync(path.join(folder, "plan.txt"), "\nUpdated: the move is in April.");
       const again = await t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder });
       expect((await runNow(t.kb, again.jobId)).status).toBe("succeeded");
-      expect(t.kb.documentsRepo.byId(synced.id)!.aclAllow).toEqual(["user:kim"]);
+      expect((await t.kb.metadata.documents.byId(synced.id))!.aclAllow).toEqual(["user:kim"]);
     } finally {
       await t.close();
       fs.rmSync(policyDir, { recursive: true, force: true });

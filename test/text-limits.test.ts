@@ -53,7 +53,7 @@ describe("free-text limits over HTTP", () => {
   });
 
   it("an upload with a title over 512 characters is refused and creates nothing", async () => {
-    const before = t.kb.documentsRepo.all().length;
+    const before = (await t.kb.metadata.documents.all()).length;
     const upload = (title: string) => {
       const form = new FormData();
       form.append("file", new Blob(["Quarterly numbers."]), "q.txt");
@@ -61,7 +61,7 @@ describe("free-text limits over HTTP", () => {
       return t.fetchAs(token, "/api/v1/documents", { method: "POST", body: form });
     };
     expect(await tooLong(await upload("T".repeat(513)))).toMatch(/title: must be at most 512 characters/);
-    expect(t.kb.documentsRepo.all().length).toBe(before);
+    expect((await t.kb.metadata.documents.all()).length).toBe(before);
     expect((await upload("T".repeat(512))).status).toBe(202);
   });
 
@@ -100,7 +100,7 @@ describe("free-text limits in the services (CLI and other callers)", () => {
     const [file] = writeFiles(path.join(t.dir, "big-title"), { "budget.md": `---\ntitle: ${title}\n---\n\n${body}` });
     const { job, documents } = await ingestNow(t.kb, [{ source: file!, path: file! }]);
     expect(job.status).toBe("succeeded");
-    const doc = t.kb.documentsRepo.byId(documents[0]!.id)!;
+    const doc = (await t.kb.metadata.documents.byId(documents[0]!.id))!;
     expect(doc.chunkCount).toBeGreaterThan(5);
     expect(doc.title.length).toBeLessThanOrEqual(512);
     const res = await post("/api/v1/search", { query: "annual budget review spending limits", topK: 50 });
@@ -119,13 +119,13 @@ describe("free-text limits in the services (CLI and other callers)", () => {
     fs.mkdirSync(deep, { recursive: true });
     fs.writeFileSync(path.join(deep, "deep.txt"), "A file with a very long path.");
     const { jobId } = await t.kb.jobs.submitSync(SYSTEM_ACTOR, { folder });
-    if (t.kb.jobsRepo.claimJob(jobId, `test-${process.pid}`, STALE_MS)) await t.kb.jobs.run(jobId, `test-${process.pid}`);
+    if ((await t.kb.metadata.jobs.claimJob(jobId, `test-${process.pid}`, STALE_MS))) await t.kb.jobs.run(jobId, `test-${process.pid}`);
     else while (["queued", "running"].includes((await t.kb.jobs.view(jobId))!.status)) await new Promise((r) => setTimeout(r, 50));
     const view = (await t.kb.jobs.view(jobId))!;
     const failed = view.files.filter((f) => f.status === "failed");
     expect(failed).toEqual([expect.objectContaining({ errorCode: "path_too_long" })]);
     expect(failed[0]!.source.length).toBeLessThanOrEqual(1024);
     expect(view.files.find((f) => f.source.endsWith("ok.txt"))?.status).toBe("succeeded");
-    expect(t.kb.documentsRepo.all().every((d) => d.source.length <= 1024)).toBe(true);
+    expect((await t.kb.metadata.documents.all()).every((d) => d.source.length <= 1024)).toBe(true);
   });
 });

@@ -21,7 +21,7 @@ import { invalidValue, ScimError, scimNotFound } from "../domain/scim/errors.ts"
 import { matches, parseFilter, simpleEquality, type Filter } from "../domain/scim/filter.ts";
 import { applyPatch, parsePatchRequest } from "../domain/scim/patch.ts";
 import { attributeList, groupFacts, project, schemasOf, userFacts, type GroupMember } from "../domain/scim/resources.ts";
-import type { MetadataStore, ScimResourceRow, ScimResourceType, ScimTokenRow } from "../stores/metadata.ts";
+import { isUniqueViolation, type MetadataStore, type ScimResourceRow, type ScimResourceType, type ScimTokenRow } from "../stores/metadata.ts";
 import { newId, sha256Hex } from "../stores/ids.ts";
 import type { AuditLog } from "./audit.ts";
 import { ServiceError, notFound } from "./errors.ts";
@@ -102,10 +102,6 @@ function integerParam(value: string | undefined, name: string, fallback: number)
   if (value === undefined || value.trim() === "") return fallback;
   if (!/^-?\d+$/.test(value.trim())) throw invalidValue(`${name} must be an integer`);
   return Number.parseInt(value, 10);
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  return (err as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE" || (err as { code?: string }).code === "SQLITE_CONSTRAINT_PRIMARYKEY";
 }
 
 export class ScimService {

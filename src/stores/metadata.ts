@@ -666,6 +666,19 @@ export interface ScimResourceRow {
 }
 
 /** What SCIM clients sent about the users and groups they provision. */
+/**
+ * Whether `err`, thrown by a store's insert or update, is a broken unique key (a name another
+ * process took meanwhile): SQLite's SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY, PostgreSQL's SQLSTATE
+ * 23505, on the error or the driver error drizzle wraps in it (`cause`).
+ */
+export function isUniqueViolation(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === "object" && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "23505") return true;
+  }
+  return false;
+}
+
 export interface ScimResourceStore {
   get(source: string, type: ScimResourceType, id: string): Promise<ScimResourceRow | undefined>;
   byNameKey(source: string, type: ScimResourceType, nameKey: string): Promise<ScimResourceRow | undefined>;

@@ -15,6 +15,11 @@ export interface TestKb {
   /** Services, and the stores under them (tests set up and inspect state directly). */
   kb: Kb & KbStores;
   dir: string;
+  /**
+   * The environment a `kb` command (in-process through commander or a child process) needs to
+   * open this same knowledge base: its data folder and, on PostgreSQL, its database.
+   */
+  env: { KB_DATA_DIR: string; KB_DATABASE_URL?: string };
   close(): Promise<void>;
 }
 
@@ -27,6 +32,21 @@ export async function openTestKb(overrides: Partial<Config> = {}, options: Omit<
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-test-"));
   let database: TestDatabase | null = null;
   if (process.env.KB_TEST_DATABASE_URL && overrides.databaseUrl === undefined) database = await createTestDatabase(process.env.KB_TEST_DATABASE_URL);
+  return await openOn(dir, database, overrides, options);
+}
+
+/**
+ * The knowledge base of `closed` (closed by the test, its folder and database kept) opened again
+ * on the same folder and, on PostgreSQL, the same database; this one's close removes both.
+ */
+export async function reopenTestKb(closed: TestKb, overrides: Partial<Config> = {}, options: Omit<OpenKbOptions, "logger"> = {}): Promise<TestKb> {
+  const database = databases.get(closed) ?? null;
+  return await openOn(closed.dir, database, { dataDir: closed.kb.config.dataDir, databaseUrl: closed.kb.config.databaseUrl, ...overrides }, options);
+}
+
+const databases = new WeakMap<TestKb, TestDatabase>();
+
+async function openOn(dir: string, database: TestDatabase | null, overrides: Partial<Config>, options: Omit<OpenKbOptions, "logger">): Promise<TestKb> {
   const config = loadConfig({}, { dataDir: dir, modelsDir: path.join(dir, "models"), embedModel: "none", logLevel: "silent", databaseUrl: database?.url, ...overrides });
   let kb: Kb & KbStores;
   try {
@@ -35,15 +55,22 @@ export async function openTestKb(overrides: Partial<Config> = {}, options: Omit<
     await database?.drop();
     throw err;
   }
-  return {
+  const databaseUrl = config.databaseUrl;
+  const t: TestKb = {
     kb,
     dir,
+    env: { KB_DATA_DIR: config.dataDir, ...(databaseUrl ? { KB_DATABASE_URL: databaseUrl } : {}) },
     async close() {
-      await kb.close();
-      await database?.drop();
-      fs.rmSync(dir, { recursive: true, force: true });
+      try {
+        await kb.close();
+      } finally {
+        await database?.drop();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
+  if (database) databases.set(t, database);
+  return t;
 }
 
 /** True when this run's knowledge bases use PostgreSQL (KB_TEST_DATABASE_URL); tests of SQLite internals skip then. */
@@ -61,7 +88,7 @@ export async function startTestServer(overrides: Partial<Config> = {}, options: 
   const t = await openTestKb(overrides, options);
   await t.kb.startWorker();
   const server = await startServer(t.kb, { port: 0, host: "127.0.0.1" });
-  return {
+  const s: TestServer = {
     ...t,
     server,
     url: server.url,
@@ -75,10 +102,16 @@ export async function startTestServer(overrides: Partial<Config> = {}, options: 
       return fetch(server.url + pathname, { ...init, headers });
     },
     async close() {
-      await server.close();
-      await t.close();
+      try {
+        await server.close();
+      } finally {
+        await t.close();
+      }
     },
   };
+  const database = databases.get(t);
+  if (database) databases.set(s, database);
+  return s;
 }
 
 /** Ingests files synchronously in this process (as the operator unless `actor` is given). */
@@ -135,11 +168,17 @@ export function withoutRequestId<T>(body: T): T {
 
 /**
  * Raw rows of a SQL query on the knowledge base's metadata store, SQLite or PostgreSQL (tests
- * that check what is stored, e.g. a hash and never the token). `?` placeholders; PostgreSQL's
+ * that check what is stored, e.g. a hash and never the token, or set up what no service writes,
+ * e.g. an event from years ago; a statement without rows returns []). `?` placeholders; PostgreSQL's
  * jsonb columns come back parsed, SQLite's JSON columns as text.
  */
 export async function sqlRows(kb: Kb & KbStores, text: string, ...params: unknown[]): Promise<Record<string, unknown>[]> {
-  if (kb.metadataKind === "sqlite") return kb.db.$client.prepare(text).all(...params) as Record<string, unknown>[];
+  if (kb.metadataKind === "sqlite") {
+    const statement = kb.db.$client.prepare(text);
+    if (statement.reader) return statement.all(...params) as Record<string, unknown>[];
+    statement.run(...params); // INSERT, UPDATE, DELETE without RETURNING
+    return [];
+  }
   let n = 0;
   const pool = (kb.metadata as unknown as PgMetadataStore).handle.pool;
   return (await pool.query(text.replace(/\?/g, () => `$${++n}`), params)).rows as Record<string, unknown>[];

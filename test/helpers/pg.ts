@@ -30,15 +30,61 @@ async function admin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<
   }
 }
 
-export async function createTestDatabase(serverUrl: string): Promise<TestDatabase> {
-  const name = `kb_t_${crypto.randomBytes(6).toString("hex")}`;
-  // Byte-order collation, as SQLite's BINARY: lists sort the same on both stores.
-  await admin(serverUrl, (c) => c.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'`));
-  return {
-    url: withDatabase(serverUrl, name),
-    name,
-    drop: () => admin(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+/**
+ * The prefix of every database this test run creates: `kb_t_<run>_`, the run's id set once by
+ * the global setup (KB_TEST_DB_RUN, inherited by the test workers), so the run's teardown drops
+ * what is left of its own databases and never another run's on a shared server.
+ */
+export function runPrefix(): string {
+  const run = process.env.KB_TEST_DB_RUN;
+  return run && /^[a-z0-9]{1,20}$/.test(run) ? `kb_t_${run}_` : "kb_t_";
+}
+
+/** This test file's databases not dropped yet (test/helpers/pg-cleanup.ts drops them after the file). */
+const live = new Map<string, () => Promise<void>>();
+
+export async function createTestDatabase(serverUrl: string, options: { template?: string } = {}): Promise<TestDatabase> {
+  const name = `${runPrefix()}${crypto.randomBytes(6).toString("hex")}`;
+  // Byte-order collation, as SQLite's BINARY: lists sort the same on both stores. A copy of a
+  // template database (the browser tests' prepared data) inherits the template's.
+  const create = options.template
+    ? `CREATE DATABASE ${name} TEMPLATE ${ident(options.template)}`
+    : `CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'`;
+  await admin(serverUrl, (c) => c.query(create));
+  let dropped: Promise<void> | null = null;
+  const drop = () => {
+    live.delete(name);
+    return (dropped ??= dropDatabases(serverUrl, [name]));
   };
+  live.set(name, drop);
+  return { url: withDatabase(serverUrl, name), name, drop };
+}
+
+/** Drops the databases this test file created and did not drop (a test that failed before its close). */
+export async function dropLeftDatabases(): Promise<string[]> {
+  const left = [...live.keys()];
+  await Promise.all([...live.values()].map((drop) => drop()));
+  return left;
+}
+
+/** Drops every database whose name starts with `prefix` (the run's teardown); returns their names. */
+export async function dropDatabasesStartingWith(serverUrl: string, prefix: string): Promise<string[]> {
+  const names = await admin(serverUrl, async (c) => (await c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE starts_with(datname, $1)", [prefix])).rows.map((r) => r.datname));
+  await dropDatabases(serverUrl, names);
+  return names;
+}
+
+function dropDatabases(serverUrl: string, names: string[]): Promise<void> {
+  if (names.length === 0) return Promise.resolve();
+  // WITH (FORCE): a `kb` child process or a pool a failed test left open does not keep it alive.
+  return admin(serverUrl, async (c) => {
+    for (const name of names) await c.query(`DROP DATABASE IF EXISTS ${ident(name)} WITH (FORCE)`);
+  });
+}
+
+function ident(name: string): string {
+  if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`not a test database name: ${name}`);
+  return name;
 }
 
 /** Null when a server answers at `url`, else why not (for a skip message). */

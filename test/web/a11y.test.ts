@@ -35,7 +35,7 @@ async function visitAll(page: Page, server: WebServer, label: string): Promise<v
   await askQuestion(page, KOREAN_QUESTION);
   await answered(page);
   await expectAccessible(page, `${label} ask (answered)`);
-  await page.goto(`/documents/${documentId(server, "demo/휴가-규정.md")}?page=1&quote=${encodeURIComponent("1년 이상 근무한 직원에게는 매년 15일의 연차 휴가가 부여됩니다.")}`);
+  await page.goto(`/documents/${await documentId(server, "demo/휴가-규정.md")}?page=1&quote=${encodeURIComponent("1년 이상 근무한 직원에게는 매년 15일의 연차 휴가가 부여됩니다.")}`);
   await page.locator("role=mark").waitFor({ timeout: TIMEOUT });
   await expectAccessible(page, `${label} document view`);
   for (const [path, heading] of SCREENS) {

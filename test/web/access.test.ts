@@ -75,7 +75,7 @@ describe.skipIf(skipReason())("access in the browser", () => {
     await viewer.locator('[aria-live="polite"]').getByText("I don't know").waitFor({ timeout: TIMEOUT });
     expect(await viewer.getByRole("link", { name: new RegExp(DOCS.payroll.title) }).count()).toBe(0);
 
-    await viewer.goto(`/documents/${documentId(server, DOCS.payroll.source)}?page=1`);
+    await viewer.goto(`/documents/${await documentId(server, DOCS.payroll.source)}?page=1`);
     await viewer.getByText("This document does not exist or you may not read it.").waitFor({ timeout: TIMEOUT });
     expect(await viewer.getByText(DOCS.payroll.phrase).count()).toBe(0);
 
@@ -83,7 +83,7 @@ describe.skipIf(skipReason())("access in the browser", () => {
     const hr = (await web.session(server)).page;
     await signInToAsk(hr, USERS.hana.name, USERS.hana.password);
     expect(await search(hr, DOCS.payroll.phrase)).toContain(DOCS.payroll.title);
-    await hr.goto(`/documents/${documentId(server, DOCS.payroll.source)}?page=1`);
+    await hr.goto(`/documents/${await documentId(server, DOCS.payroll.source)}?page=1`);
     await hr.getByRole("heading", { name: DOCS.payroll.title, level: 2 }).waitFor({ timeout: TIMEOUT });
   });
 });

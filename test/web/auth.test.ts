@@ -4,12 +4,10 @@
  * server sends the user back to sign in with a message, and repeated failures lock the account
  * even against the right password. axe checks the sign-in and ask screens.
  */
-import Database from "better-sqlite3";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { askQuestion, signIn, signInToAsk, signOut, TIMEOUT } from "./app.ts";
 import { USERS } from "./fixtures.ts";
-import { expectAccessible, skipReason, webTestLifecycle } from "./harness.ts";
+import { expectAccessible, skipReason, sql, webTestLifecycle } from "./harness.ts";
 
 /** What the sign-in page says to every refused sign-in (the server's one 401 for all of them). */
 const INVALID = "Wrong user name or password, or the account is locked for a while after too many failed attempts. Try again later or ask an admin.";
@@ -52,13 +50,8 @@ describe.skipIf(skipReason())("sign-in", () => {
     await signInToAsk(page, USERS.minji.name, USERS.minji.password);
 
     // The server ends the session (as its idle/absolute expiry would): no waiting for a clock.
-    const db = new Database(path.join(server.dir, "app.sqlite"));
-    try {
-      const n = db.prepare("UPDATE sessions SET expires_at = ?, last_seen_at = ? WHERE revoked_at IS NULL").run("2000-01-01T00:00:00.000Z", "2000-01-01T00:00:00.000Z").changes;
-      expect(n).toBe(1);
-    } finally {
-      db.close();
-    }
+    const ended = await sql(server, "UPDATE sessions SET expires_at = ?, last_seen_at = ? WHERE revoked_at IS NULL RETURNING id", "2000-01-01T00:00:00.000Z", "2000-01-01T00:00:00.000Z");
+    expect(ended).toHaveLength(1);
     await askQuestion(page, "연차 휴가는 며칠인가요?");
     await page.getByRole("heading", { name: "Sign in" }).waitFor({ timeout: TIMEOUT });
     await page.getByRole("status").filter({ hasText: "Your session ended. Sign in again." }).waitFor({ timeout: TIMEOUT });
@@ -84,14 +77,9 @@ describe.skipIf(skipReason())("sign-in", () => {
     await signInToAsk(page, USERS.minji.name, USERS.minji.password);
     await signOut(page, USERS.minji.name);
     // It was the lock that refused hana's right password: lifted (as its expiry would), it works.
-    const db = new Database(path.join(server.dir, "app.sqlite"));
-    try {
-      const row = db.prepare("SELECT c.locked_until AS lockedUntil FROM user_credentials c JOIN users u ON u.id = c.user_id WHERE u.name = ?").get(USERS.hana.name) as { lockedUntil: string | null };
-      expect(Date.parse(row.lockedUntil ?? "")).toBeGreaterThan(Date.now());
-      db.prepare("UPDATE user_credentials SET locked_until = NULL").run();
-    } finally {
-      db.close();
-    }
+    const [row] = await sql(server, "SELECT c.locked_until AS locked_until FROM user_credentials c JOIN users u ON u.id = c.user_id WHERE u.name = ?", USERS.hana.name);
+    expect(Date.parse(String(row?.locked_until ?? ""))).toBeGreaterThan(Date.now());
+    await sql(server, "UPDATE user_credentials SET locked_until = NULL");
     await signInToAsk(page, USERS.hana.name, USERS.hana.password);
   });
 });

@@ -14,15 +14,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { answered, askQuestion, citationLinks, highlightedQuote, TIMEOUT } from "./app.ts";
 import { REPO_ROOT } from "./env.ts";
 import { KOREAN_QUESTION } from "./fixtures.ts";
+import { storeForFolder } from "../helpers/kb.ts";
 import { confineContext, expectAccessible, launchBrowser, skipReason } from "./harness.ts";
 
 describe.skipIf(skipReason())("first start (npm start → browser)", () => {
   let browser: Browser;
   let child: ChildProcess | undefined;
   let dir: string;
+  let store: Awaited<ReturnType<typeof storeForFolder>> | undefined;
   beforeAll(async () => {
     browser = await launchBrowser();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-first-start-"));
+    store = await storeForFolder(); // on PostgreSQL (KB_TEST_DATABASE_URL), an empty database of its own
   });
   afterAll(async () => {
     if (child && child.exitCode === null) {
@@ -31,13 +34,14 @@ describe.skipIf(skipReason())("first start (npm start → browser)", () => {
       await exited;
     }
     await browser?.close();
+    await store?.drop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it("signs in with the printed credentials and gets a cited, highlighted answer to the Korean question", async () => {
     child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "src", "cli", "main.ts"), "start", "--port", "0"], {
       cwd: REPO_ROOT,
-      env: { ...process.env, KB_DATA_DIR: path.join(dir, "data"), KB_MODELS_DIR: path.join(dir, "models"), KB_LOG_LEVEL: "warn", KB_EMBED_MODEL: "", KB_LLM_MODEL: "" },
+      env: { ...process.env, KB_DATA_DIR: path.join(dir, "data"), KB_MODELS_DIR: path.join(dir, "models"), KB_LOG_LEVEL: "warn", KB_EMBED_MODEL: "", KB_LLM_MODEL: "", ...store!.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let out = "";

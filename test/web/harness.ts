@@ -4,16 +4,18 @@
  * file and a fresh context per test. A context can reach 127.0.0.1 only: every other request is
  * aborted and recorded, and `close()` fails the test when one was attempted.
  */
-import Database from "better-sqlite3";
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import pino from "pino";
+import pg from "pg";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, expect, inject } from "vitest";
 import type { Config } from "../../src/config.ts";
 import { startServer, type RunningServer } from "../../src/http/server.ts";
 import { openKb, type Kb, type KbStores, type OpenKbOptions } from "../../src/services/container.ts";
+import { sqlRows } from "../helpers/kb.ts";
+import { createTestDatabase, type TestDatabase } from "../helpers/pg.ts";
 import { CHROMIUM, webSkipReason } from "./env.ts";
 import { copyTemplate, webTestConfig } from "./template.ts";
 
@@ -48,16 +50,33 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
-/** The real server (createApp via startServer, as `kb serve` runs it) over a fresh template copy. */
+/**
+ * The real server (createApp via startServer, as `kb serve` runs it) over a fresh template copy:
+ * the folder, and on PostgreSQL (KB_TEST_DATABASE_URL) a copy of the template's database.
+ */
 export async function startWebServer(overrides: Partial<Config> = {}, options: Pick<OpenKbOptions, "llmProvider"> & { template?: string } = {}): Promise<WebServer> {
-  const dir = copyTemplate(options.template ?? inject("KB_WEB_TEMPLATE"));
-  const kb = await openKb(webTestConfig(dir, overrides), { llmProvider: options.llmProvider, logger: pino({ level: "silent" }) });
+  const template = options.template ?? inject("KB_WEB_TEMPLATE");
+  const dir = copyTemplate(template);
+  const templateDb = options.template ? "" : inject("KB_WEB_TEMPLATE_DB");
+  let database: TestDatabase | null = null;
+  let kb: Kb & KbStores;
+  try {
+    if (templateDb && process.env.KB_TEST_DATABASE_URL) {
+      database = await createTestDatabase(process.env.KB_TEST_DATABASE_URL, { template: templateDb });
+      await pointPathsAt(database.url, template, dir);
+    }
+    kb = await openKb(webTestConfig(dir, { databaseUrl: database?.url, ...overrides }), { llmProvider: options.llmProvider, logger: pino({ level: "silent" }) });
+  } catch (err) {
+    await database?.drop();
+    throw err;
+  }
   await kb.startWorker();
   let server: RunningServer;
   try {
     server = await startServer(kb, { port: 0, host: "127.0.0.1" });
   } catch (err) {
     await kb.close();
+    await database?.drop();
     throw err;
   }
   return {
@@ -65,29 +84,49 @@ export async function startWebServer(overrides: Partial<Config> = {}, options: P
     kb,
     dir,
     async close() {
-      await server.close();
-      await kb.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      try {
+        await server.close();
+        await kb.close();
+      } finally {
+        await database?.drop();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }
 
-/** Runs `fn` on the server's SQLite (setup and inspection a user cannot do from the browser). */
-export function withSqlite<T>(server: WebServer, fn: (db: Database.Database) => T): T {
-  const db = new Database(path.join(server.dir, "app.sqlite"));
+/**
+ * The copy's stored paths (originals, files still to read) moved from the template's folder to
+ * the copy's. SQLite mode does this itself when it opens a moved data folder
+ * (stores/sqlite/blob-paths.ts); PostgreSQL mode does not (its replicas share one database, each
+ * with its own folder path: docs/architecture.md), so the harness does it for the copy.
+ */
+async function pointPathsAt(databaseUrl: string, from: string, to: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
   try {
-    db.pragma("busy_timeout = 5000");
-    return fn(db);
+    const move = (table: string, column: string) =>
+      client.query(`UPDATE ${table} SET ${column} = $2 || substr(${column}, length($1) + 1) WHERE starts_with(${column}, $1)`, [from + path.sep, to + path.sep]);
+    await move("documents", "blob_path");
+    await move("job_files", "path");
   } finally {
-    db.close();
+    await client.end();
   }
 }
 
+/**
+ * Rows of a SQL statement on the server's metadata store, SQLite or PostgreSQL (setup and
+ * inspection a user cannot do from the browser); `?` placeholders, helpers/kb.ts's sqlRows.
+ */
+export function sql(server: WebServer, text: string, ...params: unknown[]): Promise<Record<string, unknown>[]> {
+  return sqlRows(server.kb, text, ...params);
+}
+
 /** The id of the template's document with this source (fixtures.ts DOCS, or `demo/<file>`). */
-export function documentId(server: WebServer, source: string): string {
-  const row = withSqlite(server, (db) => db.prepare("SELECT id FROM documents WHERE source = ?").get(source) as { id: string } | undefined);
+export async function documentId(server: WebServer, source: string): Promise<string> {
+  const [row] = await sql(server, "SELECT id FROM documents WHERE source = ?", source);
   if (!row) throw new Error(`no document ${source} in the template`);
-  return row.id;
+  return String(row.id);
 }
 
 /** Only the test server's own origin host is reachable. */

@@ -34,14 +34,14 @@ describe.skipIf(skipReason())("hostile markup is inert", () => {
     await signInToAsk(page, USERS.minji.name, USERS.minji.password);
 
     // Markdown: the extracted text keeps the script's body and the image's alt text, as text.
-    await page.goto(`/documents/${documentId(server, DOCS.inert.source)}?page=1&quote=${encodeURIComponent("The quarantine checklist covers visitors and parcels.")}`);
+    await page.goto(`/documents/${await documentId(server, DOCS.inert.source)}?page=1&quote=${encodeURIComponent("The quarantine checklist covers visitors and parcels.")}`);
     let region = page.getByRole("region", { name: "Page 1" });
     await region.getByText("window.__kbPwned = 'script';", { exact: false }).waitFor({ timeout: TIMEOUT });
     expect(await page.locator("role=mark").textContent()).toBe("The quarantine checklist covers visitors and parcels.");
     await expectAccessible(page, "document view (hostile markup)");
 
     // Plain text: every character of the markup is there, shown literally.
-    await page.goto(`/documents/${documentId(server, DOCS.rawMarkup.source)}?page=1`);
+    await page.goto(`/documents/${await documentId(server, DOCS.rawMarkup.source)}?page=1`);
     region = page.getByRole("region", { name: "Page 1" });
     await region.getByText("<script>window.__kbPwned = 'raw-script';</script>", { exact: false }).waitFor({ timeout: TIMEOUT });
     await region.getByText('<img src="http://outside.example/raw.png"', { exact: false }).waitFor();

@@ -8,7 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { signInToAsk, TIMEOUT } from "./app.ts";
 import { USERS } from "./fixtures.ts";
-import { expectAccessible, skipReason, webTestLifecycle, withSqlite } from "./harness.ts";
+import { expectAccessible, skipReason, webTestLifecycle, sql } from "./harness.ts";
 
 describe.skipIf(skipReason())("system page", () => {
   const web = webTestLifecycle();
@@ -16,16 +16,18 @@ describe.skipIf(skipReason())("system page", () => {
   it("shows an admin the modes, models, index and job queue; a viewer neither sees nor opens it", async () => {
     const server = await web.server();
     // A reindex job held by another (live) worker, 4 of 10 done: what the queue shows while one runs.
-    withSqlite(server, (db) =>
-      db
-        .prepare("INSERT INTO jobs (id, kind, status, created_by, params, total, done, worker_id, heartbeat_at, phase, created_at, started_at) VALUES (?, 'reindex', 'running', 'admin', '{}', 10, 4, 'another-worker', ?, 'copying', ?, ?)")
-        .run("job_system_page", "2999-01-01T00:00:00.000Z", new Date().toISOString(), new Date().toISOString()),
+    await sql(
+      server,
+      "INSERT INTO jobs (id, kind, status, created_by, params, total, done, worker_id, heartbeat_at, phase, created_at, started_at) VALUES (?, 'reindex', 'running', 'admin', '{}', 10, 4, 'another-worker', ?, 'copying', ?, ?)",
+      "job_system_page",
+      "2999-01-01T00:00:00.000Z",
+      new Date().toISOString(),
+      new Date().toISOString(),
     );
-    const { documents, queued, running } = withSqlite(server, (db) => ({
-      documents: (db.prepare("SELECT count(*) AS n FROM documents").get() as { n: number }).n,
-      queued: (db.prepare("SELECT count(*) AS n FROM jobs WHERE status = 'queued'").get() as { n: number }).n,
-      running: (db.prepare("SELECT count(*) AS n FROM jobs WHERE status = 'running'").get() as { n: number }).n,
-    }));
+    const count = async (text: string) => Number((await sql(server, text))[0]!.n);
+    const documents = await count("SELECT count(*) AS n FROM documents");
+    const queued = await count("SELECT count(*) AS n FROM jobs WHERE status = 'queued'");
+    const running = await count("SELECT count(*) AS n FROM jobs WHERE status = 'running'");
     expect(documents).toBeGreaterThan(5);
     const chunks = await server.kb.chunks.count();
 

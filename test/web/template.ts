@@ -21,14 +21,19 @@ export function webTestConfig(dataDir: string, overrides: Partial<Config> = {}):
 }
 
 async function runJob(kb: Kb & KbStores, jobId: string): Promise<void> {
-  if (!kb.jobsRepo.claimJob(jobId, `web-template-${process.pid}`, STALE_MS)) throw new Error(`template: job ${jobId} was claimed by someone else`);
+  if (!(await kb.metadata.jobs.claimJob(jobId, `web-template-${process.pid}`, STALE_MS))) throw new Error(`template: job ${jobId} was claimed by someone else`);
   const v = await kb.jobs.run(jobId, `web-template-${process.pid}`);
   if (v.status !== "succeeded") throw new Error(`template: job ${jobId} ended ${v.status}: ${JSON.stringify(v)}`);
 }
 
-export async function buildTemplate(dir: string): Promise<void> {
+/**
+ * Builds the template in `dir`; with `databaseUrl` (a new PostgreSQL database: KB_TEST_DATABASE_URL
+ * runs), its metadata goes there, and each test's server gets a copy of that database too
+ * (harness.ts, CREATE DATABASE … TEMPLATE).
+ */
+export async function buildTemplate(dir: string, databaseUrl?: string): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
-  const kb = await openKb(webTestConfig(dir), { logger: pino({ level: "silent" }) });
+  const kb = await openKb(webTestConfig(dir, { databaseUrl }), { logger: pino({ level: "silent" }) });
   try {
     await kb.accounts.createUser({ name: USERS.admin.name, role: "admin", clearance: 3 });
     await kb.accounts.createUser({ name: USERS.minji.name, role: "viewer", groups: ["staff"] });

@@ -10,6 +10,7 @@ import pg from "pg";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import * as schema from "./schema.ts";
+import { NulFreeClient } from "./nul.ts";
 import { packagePath } from "../../paths.ts";
 
 export type PgDb = NodePgDatabase<typeof schema>;
@@ -68,7 +69,8 @@ export interface PgHandle {
 }
 
 export async function openPg(url: string, options: OpenPgOptions = {}): Promise<PgHandle> {
-  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, types, application_name: "kb" });
+  // NulFreeClient: PostgreSQL refuses U+0000 in text and jsonb; the store drops it (nul.ts).
+  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, types, application_name: "kb", Client: NulFreeClient });
   // An idle client's error (the server restarted) must not crash the process; the next query reconnects.
   pool.on("error", () => {});
   const display = redactUrl(url);

@@ -5,6 +5,7 @@
 import { and, asc, count, desc, eq, gt, gte, inArray, isNotNull, isNull, lt, lte, or, sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import { newId } from "../ids.ts";
 import { AUDIT_ANCHOR_KEY, auditRowHash, GENESIS, newChainedRow } from "../audit-chain.ts";
+import { withoutNulDeep } from "./nul.ts";
 import type {
   AuditChainAnchor,
   AuditChainRow,
@@ -59,7 +60,8 @@ export class PgAuditRepo implements AuditStore {
       }
       const prev = last ? last.hash! : ((await this.chainAnchor())?.hash ?? GENESIS);
       const next = await q.execute<{ id: string }>(sql`SELECT nextval(pg_get_serial_sequence('audit_events', 'id')) AS id`);
-      const row = newChainedRow(Number(next.rows[0]!.id), event) as Omit<AuditChainRow, "hash">;
+      // Hashed as stored: without U+0000, which PostgreSQL cannot hold (nul.ts).
+      const row = newChainedRow(Number(next.rows[0]!.id), withoutNulDeep(event)) as Omit<AuditChainRow, "hash">;
       const hash = auditRowHash(prev, row);
       await q.insert(auditEvents).values({ ...row, outcome: row.outcome as AuditRow["outcome"], hash });
       return { ...row, hash };
