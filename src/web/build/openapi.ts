@@ -31,6 +31,8 @@ function configOnlyKb(): Kb {
       if (prop === "config") return config;
       if (prop === "log") return log;
       if (prop === "metrics") return metrics;
+      // The address rate limit in front of every route (a fresh budget: never limits).
+      if (prop === "rateLimits") return { takeAddress: async () => 0 };
       if (prop === "then") return undefined;
       return new Proxy(() => undefined, { get: () => undefined });
     },
