@@ -111,6 +111,13 @@ describe("ask with an image", () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as any;
     expect(body.citations[0].source).toBe("printer-errors.txt");
+
+    // An image with no typed text: the image's text is the question.
+    const alone = await chat([{ type: "image_url", image_url: { url: dataUrl(await textPng(["Badge printer", "What does error ZORBLAX mean?"])) } }]);
+    expect(alone.status).toBe(200);
+    const aloneBody = (await alone.json()) as any;
+    expect(aloneBody.private_kb.retrievalQuery).toMatch(/^\[image text\] .*ZORBLAX/s);
+    expect(aloneBody.citations[0].source).toBe("printer-errors.txt");
   }, 180_000);
 
   it("refuses a remote image_url without fetching it", async () => {
