@@ -31,3 +31,17 @@ export function clampTitle(title: string): string {
   if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1); // never split a surrogate pair
   return `${cut.trimEnd()}…`;
 }
+
+/**
+ * An image attached to a question (a screenshot of an error, a photo of a form): read by OCR in
+ * memory, never stored. Its text joins the question, so the question's limit still bounds what
+ * is kept; `text` bounds the image's share of it.
+ */
+export const ASK_IMAGE_LIMITS = {
+  /** Decoded bytes of the image (a phone photo as JPEG, a full-HD screenshot as PNG fit). */
+  bytes: 4 * 1024 * 1024,
+  /** Width × height (48 MP phone photos are refused: OCR cost grows with pixels). */
+  pixels: 40_000_000,
+  /** Characters of the image's OCR text kept with the question. */
+  text: 2048,
+} as const;

@@ -4,6 +4,7 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { ASK_IMAGE_LIMITS } from "../services/ask-image.ts";
 import type { Kb } from "../services/container.ts";
 import type { AppEnv } from "./env.ts";
 import { errorBody, handleError } from "./errors.ts";
@@ -32,6 +33,9 @@ import { createScimRoutes } from "./routes/scim/index.ts";
 import { isStaticFile, webAppHandler } from "./web.ts";
 
 const JSON_LIMIT = 1024 * 1024;
+/** A question may carry an image (services/ask-image.ts) as base64 in its JSON: room for it on top. */
+const ASK_LIMIT = JSON_LIMIT + Math.ceil(ASK_IMAGE_LIMITS.bytes / 3) * 4;
+const isAsk = (c: { req: { method: string; path: string } }) => c.req.method === "POST" && (c.req.path === "/api/v1/ask" || c.req.path === "/v1/chat/completions");
 
 /** Where authentication runs (requireAuth for /api, /v1 and /mcp, SCIM tokens for /scim/v2); everything else is public. */
 const isBehindAuth = (path: string) => /^\/(api|v1|mcp|scim\/v2)(\/|$)/.test(path);
@@ -103,7 +107,7 @@ export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv>
   });
   app.use("/api/*", async (c, next) => {
     const isUpload = (c.req.method === "POST" && c.req.path === "/api/v1/documents") || (c.req.method === "PUT" && /^\/api\/v1\/documents\/[^/]+\/content$/.test(c.req.path));
-    const limit = isUpload ? kb.config.maxUploadBytes : JSON_LIMIT;
+    const limit = isUpload ? kb.config.maxUploadBytes : isAsk(c) ? ASK_LIMIT : JSON_LIMIT;
     return bodyLimit({ maxSize: limit, onError: tooLarge(limit) })(c, next);
   });
 
@@ -115,7 +119,9 @@ export function createApp(kb: Kb, options: AppOptions = {}): OpenAPIHono<AppEnv>
   app.use("/api/v1/*", async (c, next) => (isHeavy(c) ? shed(c, next) : next()));
 
   // The OpenAI-compatible API: same tokens, limits and ask path (src/http/routes/openai.ts).
-  app.use("/v1/*", requireAuth(), limiter, bodyLimit({ maxSize: JSON_LIMIT, onError: tooLarge(JSON_LIMIT) }));
+  const v1Limit = bodyLimit({ maxSize: JSON_LIMIT, onError: tooLarge(JSON_LIMIT) });
+  const v1AskLimit = bodyLimit({ maxSize: ASK_LIMIT, onError: tooLarge(ASK_LIMIT) });
+  app.use("/v1/*", requireAuth(), limiter, async (c, next) => (isAsk(c) ? v1AskLimit(c, next) : v1Limit(c, next)));
   app.use("/v1/*", async (c, next) => (isHeavy(c) ? shed(c, next) : next()));
   app.route("/v1", openaiRoutes);
 

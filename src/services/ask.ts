@@ -6,11 +6,14 @@
  */
 import { authorize, DocumentCollection, type Actor } from "../../policies/index.ts";
 import { detectLanguage } from "../domain/analysis/index.ts";
+import type { OcrEngine } from "../../ingest/ocr/engine.ts";
 import type { AnswerEvent, AnswerSource, Answerer } from "./answer/types.ts";
+import { IMAGE_TEXT_LABEL, readAskImage, type AskImage } from "./ask-image.ts";
 import type { AuditLog } from "./audit.ts";
 import type { ConversationService, Turn } from "./conversation/conversations.ts";
 import type { ConversationTurn } from "./conversation/rewrite.ts";
-import { requireAskText } from "./limits.ts";
+import { badRequest } from "./errors.ts";
+import { requireAskText, TEXT_LIMITS } from "./limits.ts";
 import type { RetrievalMode, RetrievalStage, Retriever, SearchScope } from "./retrieval.ts";
 
 type Done = Extract<AnswerEvent, { type: "done" }>;
@@ -30,6 +33,12 @@ export interface AskRequest {
   signal?: AbortSignal;
   /** The channel, recorded in the audit event ("openai", "cli"); omitted for /api/v1/ask. */
   via?: string;
+  /**
+   * An attached image (ask-image.ts): read by OCR in memory, its text appended to the question
+   * as "[image text] …" (within the question's length limit) and kept with it like any other
+   * text; the bytes are never stored. The question may then be empty.
+   */
+  image?: AskImage;
 }
 
 export interface Asked {
@@ -100,6 +109,8 @@ export interface AskDeps {
   pageTexts?: PageTexts;
   conversations: ConversationService;
   audit: AuditLog;
+  /** The OCR engine that reads attached images; default the process-wide pool ingestion uses. */
+  ocr?: () => OcrEngine;
 }
 
 export class AskService {
@@ -108,8 +119,10 @@ export class AskService {
   private readonly pageTexts: PageTexts;
   private readonly conversations: ConversationService;
   private readonly audit: AuditLog;
+  private readonly ocr: (() => OcrEngine) | undefined;
 
   constructor(deps: AskDeps) {
+    this.ocr = deps.ocr;
     this.retriever = deps.retriever;
     this.answerer = deps.answerer;
     this.pageTexts = deps.pageTexts ?? (async () => []);
@@ -129,9 +142,10 @@ export class AskService {
    * before the first event (busy model, unknown conversation, forbidden) throw from here,
    * unaudited as asks (a 403 is audited as a denial by the caller's error handling).
    */
-  async ask(actor: Actor, question: string, request: AskRequest = {}): Promise<Asked> {
+  async ask(actor: Actor, typed: string, request: AskRequest = {}): Promise<Asked> {
     authorize(actor, "ask", DocumentCollection, null);
     const { signal } = request;
+    const { question, image } = await this.withImage(typed, request.image, signal);
     let turn: Turn | null = null;
     let history: ConversationTurn[];
     let retrievalQuery: string;
@@ -158,6 +172,8 @@ export class AskService {
         ...(request.via ? { via: request.via } : {}),
         ...(request.scope ? { scope: request.scope } : {}),
         ...(retrievalQuery !== question.trim() ? { retrievalQuery } : {}),
+        // That an image was read, never its bytes: its text is in the question.
+        ...(image ? { image } : {}),
       });
     const conversations = this.conversations;
     const events = (async function* (): AsyncIterable<AnswerEvent> {
@@ -182,6 +198,24 @@ export class AskService {
       }
     })();
     return { retrieval, stages, chunkIds, conversationId: turn?.conversationId ?? null, retrievalQuery, events };
+  }
+
+  /**
+   * The question with an attached image's OCR text appended (cut so that the whole stays within
+   * the question's limit), and what the audit says of the image. No image: the question as typed.
+   */
+  private async withImage(typed: string, attached: AskImage | undefined, signal?: AbortSignal): Promise<{ question: string; image?: { bytes: number; format: string; words: number } }> {
+    if (!attached) return { question: typed };
+    requireAskText(typed);
+    const q = typed.trim();
+    const room = TEXT_LIMITS.query - q.length - IMAGE_TEXT_LABEL.length - 3;
+    const read = await readAskImage(attached, { ...(this.ocr ? { engine: this.ocr } : {}), maxText: Math.max(0, room), ...(signal ? { signal } : {}) });
+    const image = { bytes: read.bytes, format: read.format, words: read.words };
+    if (!read.text || room < 16) {
+      if (!q) throw badRequest("the attached image has no text that OCR could read, and there is no question", "image_no_text");
+      return { question: q, image };
+    }
+    return { question: q ? `${q}\n\n${IMAGE_TEXT_LABEL} ${read.text}` : `${IMAGE_TEXT_LABEL} ${read.text}`, image };
   }
 
   /**

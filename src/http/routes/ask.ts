@@ -4,9 +4,20 @@ import type { AnswerEvent, AnswerSource } from "../../services/answer/types.ts";
 import type { RetrievalStage } from "../../services/retrieval.ts";
 import { clientAbort, streamError } from "../answer-stream.ts";
 import type { AppEnv } from "../env.ts";
+import { ASK_IMAGE_LIMITS, IMAGE_TEXT_LABEL } from "../../services/ask-image.ts";
 import { CitationSchema, ErrorSchema, ModeSchema, QueryText, ScopeSchema, StagesSchema, TopK, errorResponses } from "../schemas.ts";
 
 export const askRoutes = new OpenAPIHono<AppEnv>();
+
+const AskImageSchema = z
+  .object({
+    dataUrl: z
+      .string()
+      .openapi({ description: "The image as a base64 `data:` URL (`data:image/png;base64,…`); any other URL is refused (`image_url_not_allowed`) and never fetched" }),
+  })
+  .openapi("AskImage", {
+    description: `An image attached to the question (a screenshot of an error, a photo of a form): PNG, JPEG or WebP, told by its bytes (else 415 \`unsupported_image\`), at most ${ASK_IMAGE_LIMITS.bytes} bytes and ${ASK_IMAGE_LIMITS.pixels} pixels (else 413 \`image_too_large\`). It is read by OCR in memory and never stored; its text (at most ${ASK_IMAGE_LIMITS.text} characters) is appended to the question as "${IMAGE_TEXT_LABEL} …" and kept with it in the conversation.`,
+  });
 
 const AskRequest = z
   .object({
@@ -26,6 +37,7 @@ const AskRequest = z
       .max(100)
       .optional()
       .openapi({ description: "Continue one of your conversations: earlier turns are context, and a follow-up is rewritten into a standalone query for retrieval. Omitted: a new conversation starts (its id is in the response)." }),
+    image: AskImageSchema.optional(),
   })
   .openapi("AskRequest");
 
@@ -83,12 +95,12 @@ askRoutes.openapi(
   async (c) => {
     const kb = c.get("kb");
     const actor = c.get("actor");
-    const { question, topK, stream, conversationId, scope } = c.req.valid("json");
+    const { question, topK, stream, conversationId, scope, image } = c.req.valid("json");
     const wantsStream = stream ?? (c.req.header("accept") ?? "").includes("text/event-stream");
     // Aborted when the client disconnects: generation stops between tokens.
     const abort = clientAbort(c);
     // Busy (429), a failing model or an unknown conversation fail here, before any byte is sent.
-    const asked = await kb.ask.ask(actor, question, { topK, scope, conversationId, signal: abort.signal });
+    const asked = await kb.ask.ask(actor, question, { topK, scope, conversationId, signal: abort.signal, ...(image ? { image } : {}) });
     const { events } = asked;
     const retrieval = { retrieval: asked.retrieval, stages: asked.stages };
     const conversation = { conversationId: asked.conversationId!, retrievalQuery: asked.retrievalQuery };

@@ -15,6 +15,8 @@
  *   response object, and on the final stream chunk (the one with `finish_reason`). Streamed
  *   deltas are the model's raw text; the checked answer in `private_kb.answer` has unsupported
  *   citation markers removed.
+ * - An `image_url` part of the last user message (a base64 `data:` URL only; a remote URL is
+ *   refused, never fetched) is read by OCR and its text joins the question (services/ask-image.ts).
  * - Stream: `data: {chat.completion.chunk}\n\n` … `data: [DONE]\n\n`. A failure after the stream
  *   started is sent as `data: {"error": {...}}` (OpenAI SDKs raise it), then the stream ends.
  */
@@ -37,7 +39,17 @@ export function openaiModelId(kb: Kb): string {
   return kb.ask.answerMode === "llm" ? "private-kb-llm" : "private-kb-extractive";
 }
 
-const ContentPart = z.looseObject({ type: z.string(), text: textMax(TEXT_LIMITS.message).optional() });
+const ContentPart = z.looseObject({
+  type: z.string(),
+  text: textMax(TEXT_LIMITS.message).optional(),
+  image_url: z
+    .union([z.string(), z.looseObject({ url: z.string() })])
+    .optional()
+    .openapi({
+      description:
+        "With `type: \"image_url\"` in the last user message: an image attached to the question as a base64 `data:` URL (PNG, JPEG or WebP); its OCR text joins the question (see AskImage). A remote URL is refused (`image_url_not_allowed`) and never fetched. Images of earlier messages are ignored.",
+    }),
+});
 const ChatMessage = z.looseObject({
   role: z.enum(["system", "developer", "user", "assistant", "tool", "function"]),
   content: z
@@ -75,6 +87,14 @@ const ChatResponse = z
     private_kb: PrivateKbExtension,
   })
   .openapi("ChatCompletion");
+
+/** The image attached to the last user message (at most one), as its URL. */
+function imageOf(content: z.infer<typeof ChatMessage>["content"]): string | undefined {
+  if (content == null || typeof content === "string") return undefined;
+  const urls = content.filter((p) => p.type === "image_url").map((p) => (typeof p.image_url === "string" ? p.image_url : (p.image_url?.url ?? "")));
+  if (urls.length > 1) throw badRequest("attach at most one image to a question", "invalid_request");
+  return urls[0];
+}
 
 function textOf(content: z.infer<typeof ChatMessage>["content"]): string {
   if (content == null) return "";
@@ -129,7 +149,8 @@ openaiRoutes.openapi(
     const last = body.messages.at(-1)!;
     if (last.role !== "user") throw badRequest("the last message must be the user's question", "invalid_request");
     const question = textOf(last.content).trim();
-    if (!question) throw badRequest("the last user message has no text", "invalid_request");
+    const imageUrl = imageOf(last.content);
+    if (!question && imageUrl === undefined) throw badRequest("the last user message has no text", "invalid_request");
     const history = body.messages
       .slice(0, -1)
       .filter((m) => m.role === "user" || m.role === "assistant")
@@ -138,7 +159,13 @@ openaiRoutes.openapi(
 
     const abort = clientAbort(c);
     // The client keeps the conversation: nothing is stored. 429 before any byte when the model is busy.
-    const { retrieval, retrievalQuery, events } = await kb.ask.ask(actor, question, { topK: body.top_k, history, signal: abort.signal, via: "openai" });
+    const { retrieval, retrievalQuery, events } = await kb.ask.ask(actor, question, {
+      topK: body.top_k,
+      history,
+      signal: abort.signal,
+      via: "openai",
+      ...(imageUrl !== undefined ? { image: { dataUrl: imageUrl } } : {}),
+    });
     const id = `chatcmpl-${crypto.randomBytes(12).toString("hex")}`;
     const created = Math.floor(Date.now() / 1000);
     const model = openaiModelId(kb);

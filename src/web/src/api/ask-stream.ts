@@ -43,11 +43,11 @@ export async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerat
   }
 }
 
-export async function* askStream(question: string, conversationId: string | undefined, signal: AbortSignal, scope?: Record<string, unknown>): AsyncGenerator<AskEvent> {
+export async function* askStream(question: string, conversationId: string | undefined, signal: AbortSignal, scope?: Record<string, unknown>, image?: { dataUrl: string }): AsyncGenerator<AskEvent> {
   const res = await apiFetch("/api/v1/ask", {
     method: "POST",
     headers: { accept: "text/event-stream", "content-type": "application/json" },
-    body: JSON.stringify({ question, stream: true, ...(conversationId ? { conversationId } : {}), ...(scope ? { scope } : {}) }),
+    body: JSON.stringify({ question, stream: true, ...(conversationId ? { conversationId } : {}), ...(scope ? { scope } : {}), ...(image ? { image } : {}) }),
     signal,
   });
   if (!res.ok || !res.body) {

@@ -1,5 +1,5 @@
-import { ActionIcon, Alert, Anchor, Badge, Box, Button, Collapse, CopyButton, Group, List, Loader, Paper, Stack, Text, Textarea, Title, Tooltip } from "@mantine/core";
-import { IconCheck, IconCopy, IconFilter, IconPlayerStopFilled, IconPlus, IconSend } from "@tabler/icons-react";
+import { ActionIcon, Alert, Anchor, Badge, Box, Button, CloseButton, Collapse, CopyButton, FileButton, Group, List, Loader, Paper, Stack, Text, Textarea, Title, Tooltip } from "@mantine/core";
+import { IconCheck, IconCopy, IconFilter, IconPhoto, IconPlayerStopFilled, IconPlus, IconSend } from "@tabler/icons-react";
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useRef, useState, type KeyboardEvent } from "react";
 import { useTranslation } from "react-i18next";
@@ -13,6 +13,8 @@ import { EMPTY_SCOPE, ScopeFields, scopeCount, toScope, type ScopeForm } from ".
 interface Turn {
   key: string;
   question: string;
+  /** The name of the image sent with the question (its text is added by the server). */
+  imageName?: string;
   answer: string;
   sources: AskSource[];
   citations: AskCitation[];
@@ -34,9 +36,25 @@ function citationTargets(turn: Turn): CitationTarget[] {
   return turn.sources.map((s) => ({ n: s.n, title: s.title, href: documentHref(s.documentId, s.page, s.text.slice(0, 160)) }));
 }
 
+/** The largest image the server reads (ASK_IMAGE_LIMITS.bytes): refused here before sending. */
+const IMAGE_MAX_BYTES = 4 * 1024 * 1024;
+const IMAGE_TYPES = "image/png,image/jpeg,image/webp";
+
+function readDataUrl(file: File): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const r = new FileReader();
+    r.onload = () => resolve(String(r.result));
+    r.onerror = () => reject(r.error ?? new Error("read failed"));
+    r.readAsDataURL(file);
+  });
+}
+
 function errorText(t: (k: string) => string, err: unknown): string {
   if (err instanceof ApiError) {
     if (err.status === 429) return t("ask.busy");
+    if (err.code === "image_too_large") return t("ask.imageTooLarge");
+    if (err.code === "unsupported_image") return t("ask.imageUnsupported");
+    if (err.code === "image_no_text") return t("ask.imageNoText");
     if (err.code === "llm_timeout") return t("ask.timeout");
     return `${t("ask.failed")} (${err.code})`;
   }
@@ -52,6 +70,8 @@ export function AskScreen() {
   const [question, setQuestion] = useState("");
   const [scopeForm, setScopeForm] = useState<ScopeForm>(EMPTY_SCOPE);
   const [scopeOpen, setScopeOpen] = useState(false);
+  const [image, setImage] = useState<{ name: string; dataUrl: string } | null>(null);
+  const [imageError, setImageError] = useState<string | null>(null);
   const abortRef = useRef<AbortController | null>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const endRef = useRef<HTMLDivElement>(null);
@@ -91,12 +111,14 @@ export function AskScreen() {
     const q = question.trim();
     if (!q || streaming) return;
     const key = crypto.randomUUID();
+    const attached = image;
     setQuestion("");
-    setTurns((all) => [...all, { key, question: q, answer: "", sources: [], citations: [], status: "streaming" }]);
+    setImage(null);
+    setTurns((all) => [...all, { key, question: q, ...(attached ? { imageName: attached.name } : {}), answer: "", sources: [], citations: [], status: "streaming" }]);
     const ac = new AbortController();
     abortRef.current = ac;
     try {
-      for await (const e of askStream(q, conversationId, ac.signal, toScope(scopeForm))) {
+      for await (const e of askStream(q, conversationId, ac.signal, toScope(scopeForm), attached ? { dataUrl: attached.dataUrl } : undefined)) {
         if (e.type === "sources") {
           setConversationId(e.conversationId);
           // The address names the conversation (a reload or a shared link reopens it), without
@@ -114,6 +136,18 @@ export function AskScreen() {
     } finally {
       abortRef.current = null;
       inputRef.current?.focus();
+    }
+  };
+
+  const attach = async (file: File | null) => {
+    setImageError(null);
+    if (!file) return;
+    if (!IMAGE_TYPES.split(",").includes(file.type)) return setImageError(t("ask.imageUnsupported"));
+    if (file.size > IMAGE_MAX_BYTES) return setImageError(t("ask.imageTooLarge"));
+    try {
+      setImage({ name: file.name, dataUrl: await readDataUrl(file) });
+    } catch {
+      setImageError(t("ask.imageUnsupported"));
     }
   };
 
@@ -172,15 +206,39 @@ export function AskScreen() {
           onKeyDown={onKeyDown}
           autoFocus
         />
+        {image ? (
+          <Group gap={4} mt="xs">
+            <Badge variant="light" leftSection={<IconPhoto size={14} aria-hidden />}>
+              {t("ask.imageAttached", { name: image.name })}
+            </Badge>
+            <CloseButton size="sm" aria-label={t("ask.removeImage", { name: image.name })} onClick={() => setImage(null)} />
+          </Group>
+        ) : null}
+        {imageError ? (
+          <Text c="red" size="sm" mt="xs" role="alert">
+            {imageError}
+          </Text>
+        ) : null}
         <Collapse expanded={scopeOpen}>
           <Box mt="xs">
             <ScopeFields value={scopeForm} onChange={setScopeForm} />
           </Box>
         </Collapse>
         <Group justify="space-between" mt="xs">
-          <Button variant="subtle" size="xs" leftSection={<IconFilter size={14} aria-hidden />} onClick={() => setScopeOpen((o) => !o)} aria-expanded={scopeOpen}>
-            {scopeCount(scopeForm) ? t("scope.limitedTo", { count: scopeCount(scopeForm) }) : t("scope.limit")}
-          </Button>
+          <Group gap="xs">
+            <Button variant="subtle" size="xs" leftSection={<IconFilter size={14} aria-hidden />} onClick={() => setScopeOpen((o) => !o)} aria-expanded={scopeOpen}>
+              {scopeCount(scopeForm) ? t("scope.limitedTo", { count: scopeCount(scopeForm) }) : t("scope.limit")}
+            </Button>
+            <FileButton onChange={(f) => void attach(f)} accept={IMAGE_TYPES}>
+              {(props) => (
+                <Tooltip label={t("ask.attachHint")} multiline w={260}>
+                  <Button {...props} variant="subtle" size="xs" leftSection={<IconPhoto size={14} aria-hidden />} disabled={streaming}>
+                    {t("ask.attach")}
+                  </Button>
+                </Tooltip>
+              )}
+            </FileButton>
+          </Group>
           {streaming ? (
             <Button color="red" variant="light" leftSection={<IconPlayerStopFilled size={16} aria-hidden />} onClick={() => abortRef.current?.abort()}>
               {t("ask.stop")}
@@ -206,6 +264,11 @@ function TurnView({ turn, conversationId }: { turn: Turn; conversationId?: strin
         <Text size="sm" style={{ whiteSpace: "pre-wrap" }} aria-label={t("ask.you")}>
           {turn.question}
         </Text>
+        {turn.imageName ? (
+          <Badge variant="light" mt={4} leftSection={<IconPhoto size={12} aria-hidden />}>
+            {t("ask.imageAttached", { name: turn.imageName })}
+          </Badge>
+        ) : null}
       </Paper>
       <Paper withBorder p="md" radius="md" className={unknown ? "kb-unknown" : undefined} data-testid="answer" data-status={turn.status} data-found={turn.found === undefined ? undefined : String(turn.found)}>
         {unknown ? (
