@@ -37,6 +37,8 @@ import { Retriever } from "../src/services/retrieval.ts";
 import { documentReadRule } from "../policies/index.ts";
 import { ChunkStore, DEFAULT_VECTOR_INDEX, type ChunkRow } from "../src/stores/lance/chunk-store.ts";
 import { compileAccessRule } from "../src/stores/lance/filter.ts";
+// A small seeded generator: the same table and queries on every run.
+import { seededRandom as rng } from "../test/helpers/seeded-random.ts";
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -55,17 +57,6 @@ const MODEL = "hashed-tfidf-384";
 const SHARED = path.resolve(import.meta.dirname, "../../shared/data");
 const DIR = process.env.BENCH_SCALE_DIR ?? path.join(os.tmpdir(), `kb-bench-scale-v2-${N}`);
 
-// A small seeded generator: the same table and queries on every run.
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function fnv(s: string): number {
   let h = 0x811c9dc5;

@@ -29,6 +29,7 @@ import { readQaDataset, type QaDataset } from "../src/eval/qa-formats.ts";
 import { openKb, type Kb } from "../src/services/container.ts";
 import { compileAccessRule } from "../src/stores/lance/filter.ts";
 import { QA_DATASETS, writeTableSection } from "./qa-datasets.ts";
+import { seededRandom as rng } from "../test/helpers/seeded-random.ts";
 
 const { values } = parseArgs({
   options: {
@@ -66,17 +67,6 @@ interface LevelStats {
   queriesChanged: number;
 }
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Nonsense filler words (letters only, so no digit or real word can match a question). */
 function fillerWords(n: number): string[] {

@@ -17,19 +17,12 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ASK_IMAGE_LIMITS } from "../src/domain/limits.ts";
 import { ingestNow, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
+import { textPng } from "./helpers/text-image.ts";
 
 let t: TestServer;
 let token: string;
 let canRenderText = true;
 const QUESTION = "What does this error mean?";
-
-async function textPng(lines: string[]): Promise<Buffer> {
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="900" height="${lines.length * 52 + 80}">
-    <rect width="100%" height="100%" fill="white"/>
-    ${lines.map((l, i) => `<text x="40" y="${60 + i * 52}" font-family="DejaVu Sans" font-size="32" fill="black">${l}</text>`).join("\n")}
-  </svg>`;
-  return sharp(Buffer.from(svg)).flatten({ background: "#ffffff" }).png().toBuffer();
-}
 
 const dataUrl = (bytes: Uint8Array, type = "image/png") => `data:${type};base64,${Buffer.from(bytes).toString("base64")}`;
 

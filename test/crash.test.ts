@@ -28,21 +28,12 @@ import { openKb, type Kb, type KbStores } from "../src/services/container.ts";
 import { STALE_MS } from "../src/services/jobs/worker.ts";
 import { modelsWithVariant } from "./helpers/embed-variant.ts";
 import { storeForFolder } from "./helpers/kb.ts";
+import { seededRandom as prng } from "./helpers/seeded-random.ts";
 
 const KB_BIN = path.resolve("bin/kb.js");
 const SEED = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000);
 const TRIALS = Number(process.env.CRASH_TRIALS ?? 20);
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* The chain of jobs (deterministic: the same for the clean run and the crashed one)           */

@@ -28,6 +28,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { buildPdf } from "../../test/ingest/fixtures.ts";
+import { seededRandom as rng } from "../../test/helpers/seeded-random.ts";
 
 export const SHARED = path.resolve(import.meta.dirname, "../../../shared/data");
 export const KORQUAD = path.join(SHARED, "korquad1_dev/KorQuAD_v1.0_dev.json");
@@ -77,16 +78,6 @@ export interface BuildOptions {
 // ---------------------------------------------------------------------------------------------
 // seeded choices
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffle<T>(items: readonly T[], rand: () => number): T[] {
   const a = [...items];

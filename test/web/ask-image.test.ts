@@ -10,14 +10,7 @@ import { ingestNow, writeFiles } from "../helpers/kb.ts";
 import { answered, askQuestion, citationLinks, signInToAsk, TIMEOUT } from "./app.ts";
 import { USERS } from "./fixtures.ts";
 import { skipReason, webTestLifecycle } from "./harness.ts";
-
-async function textPng(lines: string[]): Promise<Buffer> {
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="900" height="${lines.length * 52 + 80}">
-    <rect width="100%" height="100%" fill="white"/>
-    ${lines.map((l, i) => `<text x="40" y="${60 + i * 52}" font-family="DejaVu Sans" font-size="32" fill="black">${l}</text>`).join("\n")}
-  </svg>`;
-  return sharp(Buffer.from(svg)).flatten({ background: "#ffffff" }).png().toBuffer();
-}
+import { textPng } from "../helpers/text-image.ts";
 
 describe.skipIf(skipReason())("asking with an image", () => {
   const web = webTestLifecycle();
