@@ -47,14 +47,22 @@ function pageLines(document: ExtractedDocument, index: number): string[] {
   return page.blocks.flatMap((b) => b.text.split(/\n+/)).map(clean).filter(Boolean);
 }
 
-function coverLines(document: ExtractedDocument): string[] {
+/**
+ * The identifying lines of a real cover (page 1 short, more pages after it), or none: unlike
+ * the context, no title line of a document without a cover (answers use this to tell the words
+ * that name a document from the words that ask about its content).
+ */
+export function coverOnlyLines(document: ExtractedDocument): string[] {
   const lines = pageLines(document, 0);
   const chars = lines.reduce((n, l) => n + l.length, 0);
-  if (document.pages.length >= 2 && lines.length <= COVER_MAX_LINES && chars <= COVER_MAX_CHARS) {
-    return lines.filter((l) => l.length <= LINE_MAX_CHARS);
-  }
+  return document.pages.length >= 2 && lines.length <= COVER_MAX_LINES && chars <= COVER_MAX_CHARS ? lines.filter((l) => l.length <= LINE_MAX_CHARS) : [];
+}
+
+function coverLines(document: ExtractedDocument): string[] {
+  const cover = coverOnlyLines(document);
+  if (cover.length) return cover;
   // No cover: the first line only, when it reads like a title (short, not a sentence).
-  const first = lines[0];
+  const first = pageLines(document, 0)[0];
   return first && first.length <= 80 && !/[.!?。]$/.test(first) ? [first] : [];
 }
 

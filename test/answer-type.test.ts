@@ -59,3 +59,27 @@ describe("sentence choice", () => {
     expect(none.found).toBe(false);
   });
 });
+
+describe("a question that names its document", () => {
+  const cover = "한빛전자 주식회사 2021년 2분기 분기보고서 문서번호: DOC-2021-187 작성일: 2021-07-28";
+  const src = (n: number, documentId: string, text: string, naming?: string): AnswerSource => ({ n, documentId, chunkId: `c${n}`, title: "scan-1012", source: "archive/scan-1012.pdf", page: n, text, ...(naming ? { naming } : {}) });
+  const question = "2021년 2분기 한빛전자 분기보고서에서, 반기문이 참여정부에서 맡은 직위는?";
+  const body = "반기문은 참여정부에서 외교안보보좌관을 맡았다.";
+
+  it("quotes the body, not the cover that repeats the document's name", () => {
+    const [best] = selectSentences(question, [src(1, "d1", cover, cover), src(2, "d1", body, cover)], "ko");
+    expect(best?.sentence).toBe(body);
+  });
+
+  it("without the cover's naming words the cover wins (what the naming fixes)", () => {
+    const [best] = selectSentences(question, [src(1, "d1", cover), src(2, "d1", body)], "ko");
+    expect(best?.sentence).toContain("문서번호");
+  });
+
+  it("of two equal sentences, quotes the one from the document the question names", () => {
+    const other = "미르에너지 주식회사 2021년 2분기 분기보고서 문서번호: DOC-2021-455";
+    // The look-alike's chunk ranks first; the named document's identical sentence second.
+    const [best] = selectSentences(question, [src(1, "d2", body, other), src(2, "d1", body, cover)], "ko");
+    expect(best?.source.documentId).toBe("d1");
+  });
+});

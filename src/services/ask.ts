@@ -8,6 +8,7 @@ import { authorize, DocumentCollection, type Actor } from "../../policies/index.
 import { detectLanguage } from "../domain/analysis/index.ts";
 import type { OcrEngine } from "../../ingest/ocr/engine.ts";
 import type { AnswerEvent, AnswerSource, Answerer } from "./answer/types.ts";
+import { CoverNaming } from "./answer/cover-naming.ts";
 import { IMAGE_TEXT_LABEL, readAskImage, type AskImage } from "./ask-image.ts";
 import type { AuditLog } from "./audit.ts";
 import type { ConversationService, Turn } from "./conversation/conversations.ts";
@@ -117,6 +118,7 @@ export class AskService {
   private readonly retriever: Retriever;
   private readonly answerer: () => Answerer;
   private readonly pageTexts: PageTexts;
+  private readonly coverNaming: CoverNaming;
   private readonly conversations: ConversationService;
   private readonly audit: AuditLog;
   private readonly ocr: (() => OcrEngine) | undefined;
@@ -126,6 +128,7 @@ export class AskService {
     this.retriever = deps.retriever;
     this.answerer = deps.answerer;
     this.pageTexts = deps.pageTexts ?? (async () => []);
+    this.coverNaming = new CoverNaming(this.pageTexts);
     this.conversations = deps.conversations;
     this.audit = deps.audit;
   }
@@ -227,6 +230,7 @@ export class AskService {
     requireAskText(question, options.history);
     const topK = options.topK ?? 5;
     const { mode, stages, chunks } = await this.retriever.retrieve(actor, options.retrievalQuery ?? question, { topK, scope: options.scope, collapseCopies: true });
+    const naming = await this.coverNaming.of(chunks);
     const sources: AnswerSource[] = chunks.map((c, i) => ({
       n: i + 1,
       documentId: c.documentId,
@@ -235,6 +239,7 @@ export class AskService {
       source: c.source,
       page: c.pageStart,
       text: c.text,
+      ...(naming.get(c.documentId) ? { naming: naming.get(c.documentId) } : {}),
     }));
     const answered = this.answerer().answer({
       question,

@@ -17,6 +17,11 @@ export interface AnswerSource {
   source: string;
   page: number;
   text: string;
+  /**
+   * The identifying lines of the source's document cover (organisation, report type, period),
+   * when it has one: question words found there name the document rather than ask about it.
+   */
+  naming?: string;
 }
 
 export interface Citation {
