@@ -46,6 +46,10 @@ describe.skipIf(skipReason())("documents and feedback", () => {
     // the drop area, which is no tab stop: react-dropzone would make it one with role
     // "presentation" and no name); Enter opens the file dialog.
     expect(await upload.locator('[tabindex]:not([tabindex^="-"]):is([role="presentation"], [role="none"])').count(), "an unnamed presentational tab stop").toBe(0);
+    // Once the screen's own requests are done: a list arriving later re-renders the form and would
+    // take the focus from the button between the Tab and the Enter (seen once on a loaded CI
+    // machine with the slower PostgreSQL store).
+    await page.waitForLoadState("networkidle");
     await upload.getByRole("combobox", { name: "Classification" }).focus();
     await page.keyboard.press("Tab");
     const choose = upload.getByRole("button", { name: "Upload files" });
