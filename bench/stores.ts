@@ -5,7 +5,7 @@
  * to CREATE DATABASE). The URL's database is only used to connect for CREATE/DROP.
  */
 import crypto from "node:crypto";
-import pg from "pg";
+import { admin, withDatabase } from "../test/helpers/pg.ts";
 
 export type StoreName = "SQLite" | "PostgreSQL";
 
@@ -29,16 +29,6 @@ export function withoutDatabaseArg(argv: string[]): string[] {
   return out;
 }
 
-async function admin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 export interface BenchDatabase {
   /** The knowledge base's `databaseUrl`: undefined for SQLite. */
   databaseUrl: string | undefined;
@@ -52,10 +42,8 @@ export async function freshDatabase(store: StoreName, serverUrl: string | undefi
   const name = `kb_bench_${crypto.randomBytes(6).toString("hex")}`;
   // Byte-order collation, as SQLite's BINARY (as test/helpers/pg.ts does): lists sort alike on both stores.
   await admin(serverUrl, (c) => c.query(`CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8'`));
-  const u = new URL(serverUrl);
-  u.pathname = `/${name}`;
   return {
-    databaseUrl: u.toString(),
+    databaseUrl: withDatabase(serverUrl, name),
     drop: () => admin(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
   };
 }

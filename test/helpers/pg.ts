@@ -20,7 +20,8 @@ export function withDatabase(url: string, name: string): string {
   return u.toString();
 }
 
-async function admin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+/** Runs `fn` on a short-lived client of the server at `url` (CREATE/DROP DATABASE and the like). */
+export async function admin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
