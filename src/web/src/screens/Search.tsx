@@ -80,8 +80,9 @@ export default function Search() {
                     {r.copies.map((c, i) => (
                       <span key={c.documentId}>
                         {i > 0 ? ", " : ""}
-                        <Anchor component={Link} to={documentHref(c.documentId, 1)} size="xs" title={c.source}>
-                          {c.title}
+                        {/* Copies share their title; the file is what tells them apart. */}
+                        <Anchor component={Link} to={documentHref(c.documentId, 1)} size="xs" title={c.title}>
+                          {c.source}
                         </Anchor>
                       </span>
                     ))}
