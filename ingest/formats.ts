@@ -116,7 +116,8 @@ export const FORMATS: readonly Format[] = [
     },
     load: async () => (await import("./extractors/image.ts")).imageExtractor,
   },
-  { kind: "zip", detect: { rule: `any other zip (${OOXML})` } },
+  // An archive is one document of its files' pages (extractors/archive.ts says why).
+  { kind: "zip", detect: { rule: `any other zip (${OOXML})` }, load: async () => (await import("./extractors/archive.ts")).archiveExtractor },
 ];
 
 const byKind = new Map(FORMATS.map((f) => [f.kind, f]));

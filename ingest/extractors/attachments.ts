@@ -1,5 +1,5 @@
 /**
- * Files attached to a message (EML, Outlook .msg), extracted through the whole pipeline
+ * Files attached to a message (EML, Outlook .msg) or held in an archive (.zip), extracted through the whole pipeline
  * (`ExtractOptions.extractEmbedded`: detect → the format table's extractor → normalize). Each
  * readable attachment adds its pages after the message's, its first page headed
  * "Attachment: <name>"; unsupported or failing attachments are listed in the warnings with their
@@ -15,6 +15,8 @@ export interface AttachmentLimits {
   maxAttachmentBytes?: number;
   /** Message-in-message nesting limit. Default 3. */
   maxDepth?: number;
+  /** What an embedded file's first page is headed with, before its name. Default "Attachment". */
+  label?: string;
 }
 
 export interface Attachment {
@@ -37,6 +39,7 @@ export async function appendAttachments(
   const maxAttachments = limits.maxAttachments ?? 50;
   const maxBytes = limits.maxAttachmentBytes ?? 50 * 1024 * 1024;
   const maxDepth = limits.maxDepth ?? 3;
+  const label = limits.label ?? "Attachment";
   if (attachments.length === 0) return;
   const depth = depthOf.get(file) ?? 0;
   const extractFile = options.extractEmbedded;
@@ -45,7 +48,7 @@ export async function appendAttachments(
     return;
   }
   if (depth >= maxDepth) {
-    warnings.push(`${attachments.length} attachment(s) not read: nesting deeper than ${maxDepth} messages`);
+    warnings.push(`${attachments.length} attachment(s) not read: nesting deeper than ${maxDepth} containers`);
     return;
   }
   if (attachments.length > maxAttachments) warnings.push(`only the first ${maxAttachments} of ${attachments.length} attachments were read`);
@@ -63,7 +66,7 @@ export async function appendAttachments(
       const res = await extractFile(child, { ...(options.signal ? { signal: options.signal } : {}) });
       let first = true;
       for (const p of res.document.pages) {
-        const pb = first ? [{ kind: "heading" as const, level: 2, text: `Attachment: ${name}` }, ...p.blocks] : p.blocks;
+        const pb = first ? [{ kind: "heading" as const, level: 2, text: `${label}: ${name}` }, ...p.blocks] : p.blocks;
         first = false;
         pages.push({ page: next++, blocks: pb, ...(p.ocrConfidence !== undefined ? { ocrConfidence: p.ocrConfidence } : {}) });
       }

@@ -106,7 +106,14 @@ interface JSZipEntryData {
 }
 
 /** Open a zip container with bomb protection. `expected` names the format for error messages. */
-export async function openZip(bytes: Uint8Array, source: string, expected: string, limits?: ZipLimits): Promise<SafeZip> {
+export async function openZip(
+  bytes: Uint8Array,
+  source: string,
+  expected: string,
+  limits?: ZipLimits,
+  /** Entry names stored without the zip's UTF-8 flag (JSZip's `decodeFileName`); default UTF-8. */
+  decodeFileName?: (raw: Uint8Array) => string,
+): Promise<SafeZip> {
   const l = zipLimitsFor({}, limits);
   if (isOleFile(bytes)) rejectOleContainer(bytes, source, expected);
   if (!(bytes[0] === 0x50 && bytes[1] === 0x4b)) {
@@ -114,7 +121,7 @@ export async function openZip(bytes: Uint8Array, source: string, expected: strin
   }
   let zip: JSZip;
   try {
-    zip = await JSZip.loadAsync(bytes, { checkCRC32: false, createFolders: false });
+    zip = await JSZip.loadAsync(bytes, { checkCRC32: false, createFolders: false, ...(decodeFileName ? { decodeFileName: (raw: string[] | Uint8Array | Buffer) => decodeFileName(Uint8Array.from(raw as ArrayLike<number>)) } : {}) });
   } catch (err) {
     throw new IngestError("corrupt_document", `${source}: ${expected} container is truncated or damaged (${(err as Error)?.message ?? err})`);
   }

@@ -456,3 +456,29 @@ export async function buildEpub(opts: { encrypted?: boolean } = {}): Promise<Buf
   }
   return z.generateAsync({ type: "nodebuffer", compression: "DEFLATE" });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Zip archives
+
+/**
+ * Sets (or clears) general-purpose flag bits in every local and central header of a zip that
+ * JSZip wrote: bit 0 says "encrypted", bit 11 says "names are UTF-8".
+ */
+export function patchZipFlags(zip: Buffer, set: number, clear = 0): Buffer {
+  const b = Buffer.from(zip);
+  for (let i = 0; i + 4 <= b.length; i++) {
+    const sig = b.readUInt32LE(i);
+    const at = sig === 0x04034b50 ? i + 6 : sig === 0x02014b50 ? i + 8 : -1;
+    if (at < 0) continue;
+    b.writeUInt16LE((b.readUInt16LE(at) | set) & ~clear, at);
+  }
+  return b;
+}
+
+/** A zip whose entry names are stored in CP949 without the UTF-8 flag (Korean Windows' built-in zip). */
+export async function zipWithCp949Names(files: Record<string, string | Uint8Array>, encode: (name: string) => Uint8Array): Promise<Buffer> {
+  const z = new JSZip();
+  for (const [name, content] of Object.entries(files)) z.file(name, content);
+  const zip = await z.generateAsync({ type: "nodebuffer", compression: "DEFLATE", encodeFileName: (name) => Buffer.from(encode(name)) as unknown as string });
+  return patchZipFlags(zip, 0, 0x0800);
+}

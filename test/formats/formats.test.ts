@@ -27,7 +27,8 @@ import { createEpubExtractor } from "../../ingest/extractors/epub.ts";
 import { createHwpExtractor } from "../../ingest/extractors/hwp.ts";
 import { createHwpxExtractor } from "../../ingest/extractors/hwpx.ts";
 import { msgExtractor } from "../../ingest/extractors/msg.ts";
-import { buildDocx, buildEml, buildEpub, buildHwp, buildHwpx, buildMsg, buildPptx, buildXlsx } from "./builders.ts";
+import { buildDocx, buildEml, buildEpub, buildHwp, buildHwpx, buildMsg, buildPptx, buildXlsx, patchZipFlags, zipOf, zipWithCp949Names } from "./builders.ts";
+import { createArchiveExtractor } from "../../ingest/extractors/archive.ts";
 
 const T = (kind: string, mime = ""): DetectedType => ({ kind, mime });
 const run = (ex: Extractor, source: string, bytes: Uint8Array, kind: string, mime = "") => ex.extract({ source, bytes }, T(kind, mime), {});
@@ -37,9 +38,9 @@ const allText = (d: ExtractedDocument) => blocks(d).map((b) => b.text).join("\n"
 describe("format table", () => {
   it("has a row for every detected kind, and each row loads an extractor for its own kind", async () => {
     expect(FORMATS.map((f) => f.kind)).toEqual([...KNOWN_KINDS]);
-    expect(supportedKinds()).toEqual(["csv", "doc", "docx", "eml", "epub", "html", "hwp", "hwpx", "image", "markdown", "msg", "odp", "ods", "odt", "pdf", "ppt", "pptx", "rtf", "text", "xls", "xlsx", "xml"]);
+    expect(supportedKinds()).toEqual(["csv", "doc", "docx", "eml", "epub", "html", "hwp", "hwpx", "image", "markdown", "msg", "odp", "ods", "odt", "pdf", "ppt", "pptx", "rtf", "text", "xls", "xlsx", "xml", "zip"]);
     for (const kind of supportedKinds()) expect((await extractorFor(kind))?.kinds).toContain(kind);
-    expect(await extractorFor("zip")).toBeUndefined();
+    expect(await extractorFor("audio")).toBeUndefined();
   });
 });
 
@@ -474,5 +475,65 @@ describe("EPUB", () => {
     if (!haveShared(file, "EPUB samples")) return;
     const { document } = await extractFile({ source: "winter-sports.epub", bytes: readFileSync(file) });
     expect(document.pages.length).toBeGreaterThan(1);
+  });
+});
+
+describe("zip archives", () => {
+  it("one document of its files' pages, each headed with its path; archives inside archives; litter skipped; unreadable files named", async () => {
+    const inner = await zipOf({ "notes/회의록.md": "# 3분기 회의\n\n예산은 300만 원으로 정했다.\n" });
+    const zip = await zipOf({
+      "보고서/주문.csv": "품목,수량\n사과,3\n",
+      "보고서/spec.docx": await buildDocx(),
+      "old.zip": inner,
+      "blob.bin": new Uint8Array([0, 1, 2, 3, 255, 254, 0, 0, 9]),
+      "__MACOSX/보고서/._주문.csv": new Uint8Array([0, 5, 22, 7]),
+      ".DS_Store": new Uint8Array([0, 0, 0, 1]),
+    });
+    const { type, document } = await extractFile({ source: "share/q3.zip", bytes: zip });
+    expect(type.kind).toBe("zip");
+    expect(document.title).toBe("q3");
+    const headings = blocks(document).filter((b) => b.kind === "heading" && /^File: /.test(b.text)).map((b) => b.text);
+    expect(headings).toEqual(["File: 보고서/주문.csv", "File: 보고서/spec.docx", "File: old.zip", "File: notes/회의록.md"]);
+    const text = allText(document);
+    expect(text).toContain("| 사과 | 3 |");
+    expect(text).toContain("휴가 규정");
+    expect(text).toContain("예산은 300만 원으로 정했다.");
+    expect(text).not.toContain("MACOSX");
+    expect(document.warnings.join("\n")).toMatch(/blob\.bin skipped \((unsupported_type|binary_content)\)/);
+    expect(document.warnings.join("\n")).not.toMatch(/DS_Store|MACOSX/);
+    expect(document.pages.map((p) => p.page)).toEqual(document.pages.map((_, i) => i + 1));
+  });
+
+  it("names stored in CP949 without the UTF-8 flag are read as Korean", async () => {
+    const zip = await zipWithCp949Names({ "인사규정.txt": "연차는 15일이다." }, (name) => iconv.encode(name, "cp949"));
+    const { document } = await extractFile({ source: "규정.zip", bytes: zip });
+    expect(blocks(document)[0]?.text).toBe("File: 인사규정.txt");
+    expect(allText(document)).toContain("연차는 15일이다.");
+  });
+
+  it("an encrypted archive, a zip bomb and an archive of nothing readable fail with their reasons", async () => {
+    const plain = await zipOf({ "a.txt": "secret text" });
+    await expect(extractFile({ source: "locked.zip", bytes: patchZipFlags(plain, 0x0001) })).rejects.toMatchObject({ code: "encrypted_document" });
+    const big = await zipOf({ "big.txt": "가".repeat(400_000) });
+    const small = createArchiveExtractor({ zipLimits: { maxTotalBytes: 100_000 } });
+    await expect(run(small, "bomb.zip", big, "zip")).rejects.toMatchObject({ code: "zip_bomb" });
+    const empty = await zipOf({ "x.bin": new Uint8Array([0, 1, 2, 0, 0, 0, 7]), "dir/.DS_Store": new Uint8Array([1]) });
+    await expect(extractFile({ source: "empty.zip", bytes: empty })).rejects.toMatchObject({ code: "no_content" });
+  });
+
+  it("reads at most maxFiles files, with a warning", async () => {
+    const zip = await zipOf({ "1.txt": "one", "2.txt": "two", "3.txt": "three" });
+    const d = await createArchiveExtractor({ maxFiles: 2 }).extract({ source: "many.zip", bytes: zip }, T("zip"), { extractEmbedded: extractFile });
+    expect(allText(d)).toContain("two");
+    expect(allText(d)).not.toContain("three");
+    expect(d.warnings).toContain("only the first 2 of 3 files in the archive were read");
+  });
+
+  it("the public sample (skipped without ../shared)", async () => {
+    const file = sharedPath("multiformat_unstructured", "simple.zip");
+    if (!haveShared(file, "zip sample")) return;
+    const { document } = await extractFile({ source: "simple.zip", bytes: readFileSync(file) });
+    expect(allText(document)).toContain("File: stanley-cups.csv");
+    expect(allText(document)).toContain("File: ideas-page.html");
   });
 });
