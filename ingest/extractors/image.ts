@@ -30,6 +30,8 @@ export interface ImageExtractorConfig {
 }
 
 const MULTIPAGE_FORMATS = new Set(["tiff"]);
+/** The confidence below which a page's OCR text does not count as text when deciding to describe it (as for embedded pictures). */
+const MIN_TEXT_CONFIDENCE = 50;
 const DECODABLE = new Set(["png", "jpeg", "jpg", "tiff", "webp", "gif", "bmp"]);
 
 export function createImageExtractor(config: ImageExtractorConfig = {}): Extractor {
@@ -60,12 +62,13 @@ export function createImageExtractor(config: ImageExtractorConfig = {}): Extract
           }
         }),
       );
-      // A description (KB_IMAGE_MODEL) when OCR found little or no text on the picture. The model
+      // A description (KB_IMAGE_MODEL) when OCR found little or no text on the picture (a reading
+      // under MIN_TEXT_CONFIDENCE counts as none: what OCR "reads" on a photo is noise). The model
       // reads the file's first frame, so a multi-page TIFF (mostly scans) is described from page 1 only.
       const describer = (config.describer ?? getImageDescriber)();
       let description: string | null = null;
       const first = results[0];
-      if (describer && first?.ok && (config.maxDescribed ?? extractionSettings().describeMaxPerFile) > 0 && wantsDescription(first.info.width, first.info.height, first.r.text)) {
+      if (describer && first?.ok && (config.maxDescribed ?? extractionSettings().describeMaxPerFile) > 0 && wantsDescription(first.info.width, first.info.height, first.r.confidence >= MIN_TEXT_CONFIDENCE ? first.r.text : "")) {
         description = await describer.describe(file.bytes, options.signal ? { signal: options.signal } : {});
         warnings.push(description ? "page 1 described by the image model" : "page 1 could not be described by the image model");
       }
