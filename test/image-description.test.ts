@@ -22,7 +22,7 @@ import { readEmbeddedImages } from "../ingest/ocr/embedded-images.ts";
 import { loadImageCaptioner } from "../src/models/image-captioner.ts";
 import { ImageDescriberSlot } from "../src/services/image-describer-slot.ts";
 import { CAPTION_WORDS, TINY_CAPTION_MAX_NEW_TOKENS } from "./fixtures/make-image-caption-model.ts";
-import { buildDocx, buildHwpx } from "./formats/builders.ts";
+import { buildDocx, buildHwpx, buildPptx, buildXlsx } from "./formats/builders.ts";
 import { ingestNow, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
 
 const MODELS_DIR = process.env.KB_TEST_EMBED_MODELS_DIR!;
@@ -107,6 +107,8 @@ describe("with KB_IMAGE_MODEL", () => {
   let caption: string;
   let docxCaption: string;
   let hwpxCaption: string;
+  let pptxCaption: string;
+  let xlsxCaption: string;
 
   beforeAll(async () => {
     t = await startTestServer({ modelsDir: MODELS_DIR, imageModel: IMAGE_MODEL });
@@ -116,15 +118,20 @@ describe("with KB_IMAGE_MODEL", () => {
     const sunset = await photo([250, 120, 20], [60, 0, 120]);
     const chart = await photo([20, 160, 40], [240, 240, 240]);
     const map = await photo([10, 40, 200], [200, 40, 10]);
+    const slidePhoto = await photo([240, 240, 20], [20, 20, 20]);
+    const sheetPhoto = await photo([120, 0, 200], [0, 220, 120]);
     try {
       [caption, docxCaption, hwpxCaption] = [await captioner.caption(sunset), await captioner.caption(chart), await captioner.caption(map)];
+      [pptxCaption, xlsxCaption] = [await captioner.caption(slidePhoto), await captioner.caption(sheetPhoto)];
     } finally {
       await captioner.close();
     }
-    const [photoPath, docxPath, hwpxPath] = writeFiles(`${t.dir}/docs`, {
+    const [photoPath, docxPath, hwpxPath, pptxPath, xlsxPath] = writeFiles(`${t.dir}/docs`, {
       "sunset.png": sunset,
       "leave.docx": await buildDocx({ picture: chart }),
       "plan.hwpx": await buildHwpx({ picture: map }),
+      "slides.pptx": await buildPptx({ picture: slidePhoto }),
+      "sheet.xlsx": await buildXlsx(0, sheetPhoto),
     });
     const ready = (await (await t.fetchAs(admin, "/readyz")).json()) as any;
     expect(ready.imageModel).toMatchObject({ model: IMAGE_MODEL, status: "idle", described: 0 });
@@ -132,6 +139,8 @@ describe("with KB_IMAGE_MODEL", () => {
       { source: "sunset.png", path: photoPath! },
       { source: "leave.docx", path: docxPath! },
       { source: "plan.hwpx", path: hwpxPath! },
+      { source: "slides.pptx", path: pptxPath! },
+      { source: "sheet.xlsx", path: xlsxPath! },
     ]);
     expect(job.status).toBe("succeeded");
   }, 120_000);
@@ -156,9 +165,16 @@ describe("with KB_IMAGE_MODEL", () => {
     expect(hit?.text).not.toContain("[image]");
   });
 
+  it("pictures in PPTX and XLSX files are described too", async () => {
+    const slide = (await search(pptxCaption)).find((r) => r.source === "slides.pptx");
+    expect(slide?.text).toMatch(new RegExp(`\\[(image|그림)\\] ${pptxCaption}`));
+    const sheet = (await search(xlsxCaption)).find((r) => r.source === "sheet.xlsx");
+    expect(sheet?.text).toMatch(new RegExp(`\\[(image|그림)\\] ${xlsxCaption}`));
+  });
+
   it("/readyz reports the model ready and the pictures it described", async () => {
     const ready = (await (await t.fetchAs(admin, "/readyz")).json()) as any;
-    expect(ready.imageModel).toMatchObject({ model: IMAGE_MODEL, status: "ready", described: 3, failed: 0, timedOut: 0 });
+    expect(ready.imageModel).toMatchObject({ model: IMAGE_MODEL, status: "ready", described: 5, failed: 0, timedOut: 0 });
     expect(((await (await t.fetchAs(viewer, "/readyz")).json()) as any).imageModel).toBeUndefined();
   });
 
