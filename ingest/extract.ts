@@ -5,6 +5,7 @@
  */
 import { detectType } from "./detect.ts";
 import { extractorFor } from "./formats.ts";
+import { labelImageDescriptions } from "./image-description.ts";
 import { normalizeDocument } from "./normalize.ts";
 import { IngestError, type DetectedType, type ExtractedDocument, type ExtractOptions, type SourceFile } from "./types.ts";
 
@@ -34,7 +35,8 @@ export async function extractFile(file: SourceFile, options: ExtractFileOptions 
     // Containers (e-mail attachments) extract their files through this function, handed down
     // rather than imported: the extractors are below this module.
     const raw = await extractor.extract(file, type, { ...options, password: file.password ?? options.password, extractEmbedded: extractFile });
-    const document = normalizeDocument(raw);
+    // Picture descriptions (KB_IMAGE_MODEL) get their label from the document's language.
+    const document = normalizeDocument(labelImageDescriptions(raw));
     if (!document.pages.some((p) => p.blocks.length > 0)) {
       throw new IngestError("no_content", `${file.source} contains no text`);
     }

@@ -15,6 +15,13 @@ export interface ExtractionSettings {
    * such pages are skipped with a warning and a PDF without any text fails with `no_text_layer`).
    */
   ocrPdf: boolean;
+  /**
+   * An image-description model is configured (KB_IMAGE_MODEL): extraction child processes ask
+   * their parent to describe pictures (ingest/image-description.ts). False: no descriptions.
+   */
+  describeImages: boolean;
+  /** Most pictures described per file (KB_IMAGE_MAX_PER_FILE). */
+  describeMaxPerFile: number;
   /** LibreOffice's soffice for .doc/.xls/.ppt/.rtf/.odt/.ods/.odp (KB_SOFFICE_PATH); empty: found on PATH. */
   sofficePath: string;
   /** Time one LibreOffice conversion may take, ms (KB_SOFFICE_TIMEOUT_S). */
@@ -27,6 +34,8 @@ export const DEFAULT_EXTRACTION_SETTINGS: Readonly<ExtractionSettings> = Object.
   ocrPictures: true,
   ocrWorkers: 0,
   ocrPdf: true,
+  describeImages: false,
+  describeMaxPerFile: 20,
   sofficePath: "",
   sofficeTimeoutMs: 120_000,
   sofficeMemoryMb: 2048,

@@ -206,6 +206,12 @@ const EnvSchema = z.object({
   KB_OCR_PICTURES: z.string().optional(),
   /** `off` (or 0, false, no): PDF pages without a usable text layer are not OCR'd (text layer only). */
   KB_OCR_PDF: z.string().optional(),
+  /** Image-to-text model folder under the models dir (VisionEncoderDecoder, transformers.js layout); unset, `off` or `none`: no picture descriptions. Runs on KB_EMBED_DEVICE. */
+  KB_IMAGE_MODEL: z.string().optional(),
+  /** Longest one picture description may take before the picture is left without one. */
+  KB_IMAGE_TIMEOUT_S: intFrom(30),
+  /** Most pictures described per file (the first ones without text, in document order). */
+  KB_IMAGE_MAX_PER_FILE: intFrom(20),
   /** LibreOffice's soffice, for .doc .xls .ppt .rtf .odt .ods .odp; unset: `soffice` on PATH. */
   KB_SOFFICE_PATH: z.string().optional(),
   /** Seconds one LibreOffice conversion may take before its processes are killed. */
@@ -312,6 +318,12 @@ export interface Config {
   ocrPictures: boolean;
   /** KB_OCR_PDF: OCR the PDF pages whose text layer is missing or garbled. */
   ocrPdf: boolean;
+  /** KB_IMAGE_MODEL: the image-to-text model's folder under the models dir; undefined: no picture descriptions. */
+  imageModel: string | undefined;
+  /** KB_IMAGE_TIMEOUT_S in ms. */
+  imageTimeoutMs: number;
+  /** KB_IMAGE_MAX_PER_FILE. */
+  imageMaxPerFile: number;
   /** KB_SOFFICE_PATH ("" : found on PATH), KB_SOFFICE_TIMEOUT_S (as ms), KB_SOFFICE_MEMORY_MB. */
   sofficePath: string;
   sofficeTimeoutMs: number;
@@ -593,6 +605,9 @@ function buildConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config>): Config
     ocrWorkers: Number(e.KB_OCR_WORKERS) > 0 ? Math.floor(Number(e.KB_OCR_WORKERS)) : 0,
     ocrPictures: !/^(off|0|false|no)$/i.test(e.KB_OCR_PICTURES ?? ""),
     ocrPdf: !/^(off|0|false|no)$/i.test(e.KB_OCR_PDF ?? ""),
+    imageModel: e.KB_IMAGE_MODEL && !/^(off|none)$/i.test(e.KB_IMAGE_MODEL.trim()) ? e.KB_IMAGE_MODEL.trim() : undefined,
+    imageTimeoutMs: Math.max(1, e.KB_IMAGE_TIMEOUT_S) * 1000,
+    imageMaxPerFile: Math.max(0, e.KB_IMAGE_MAX_PER_FILE),
     sofficePath: e.KB_SOFFICE_PATH ?? "",
     sofficeTimeoutMs: Math.max(1, e.KB_SOFFICE_TIMEOUT_S) * 1000,
     sofficeMemoryMb: Math.max(256, e.KB_SOFFICE_MEMORY_MB),

@@ -11,6 +11,8 @@
  *    KB_TEST_EMBED_MODELS_DIR    absolute models dir holding the fixture (use as modelsDir / KB_MODELS_DIR)
  *    KB_TEST_EMBED_MODEL         fixture folder name, "tiny-embed" (use as model / KB_EMBED_MODEL)
  *    KB_TEST_EMBED_MODEL_DIR     absolute path of the fixture folder
+ *    KB_TEST_IMAGE_MODEL         fixture image-to-text folder name in KB_TEST_EMBED_MODELS_DIR, "tiny-caption"
+ *                                (random weights: gibberish captions; fixtures/make-image-caption-model.ts)
  *    KB_TEST_GGUF                ../shared/models/stories260K/stories260K.gguf (absolute) or "" when absent;
  *                                a non-empty KB_TEST_GGUF already in the environment is kept
  *    KB_TEST_SHARED_MODELS_DIR   ../shared/models (absolute) or "" when absent
@@ -24,6 +26,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { TestProject } from "vitest/node";
 import { makeTinyEmbeddingModel, TINY_EMBED_FIXTURE_VERSION } from "./fixtures/make-embedding-model.ts";
+import { makeTinyCaptionModel, TINY_CAPTION_FIXTURE_VERSION } from "./fixtures/make-image-caption-model.ts";
 import { dropDatabasesStartingWith, runPrefix } from "./helpers/pg.ts";
 
 declare module "vitest" {
@@ -31,6 +34,7 @@ declare module "vitest" {
     KB_TEST_EMBED_MODELS_DIR: string;
     KB_TEST_EMBED_MODEL: string;
     KB_TEST_EMBED_MODEL_DIR: string;
+    KB_TEST_IMAGE_MODEL: string;
     KB_TEST_GGUF: string;
     KB_TEST_SHARED_MODELS_DIR: string;
   }
@@ -39,14 +43,24 @@ declare module "vitest" {
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const FIXTURE_MODELS_DIR = path.join(REPO_ROOT, "test", ".fixtures", "models");
 export const FIXTURE_EMBED_MODEL = "tiny-embed";
+export const FIXTURE_IMAGE_MODEL = "tiny-caption";
 
-function fixtureIsCurrent(dir: string): boolean {
+const FIXTURES = {
+  [FIXTURE_EMBED_MODEL]: { files: ["tokenizer.json", "tokenizer_config.json", path.join("onnx", "model.onnx")], version: TINY_EMBED_FIXTURE_VERSION, make: makeTinyEmbeddingModel },
+  [FIXTURE_IMAGE_MODEL]: {
+    files: ["tokenizer.json", "tokenizer_config.json", "preprocessor_config.json", "generation_config.json", path.join("onnx", "encoder_model.onnx"), path.join("onnx", "decoder_model_merged.onnx")],
+    version: TINY_CAPTION_FIXTURE_VERSION,
+    make: makeTinyCaptionModel,
+  },
+} as const;
+
+function fixtureIsCurrent(dir: string, name: keyof typeof FIXTURES = FIXTURE_EMBED_MODEL): boolean {
   try {
-    for (const f of ["tokenizer.json", "tokenizer_config.json", path.join("onnx", "model.onnx")]) {
+    for (const f of FIXTURES[name].files) {
       if (!fs.statSync(path.join(dir, f)).isFile()) return false;
     }
     const cfg = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as { _fixture_version?: number };
-    return cfg._fixture_version === TINY_EMBED_FIXTURE_VERSION;
+    return cfg._fixture_version === FIXTURES[name].version;
   } catch {
     return false;
   }
@@ -54,18 +68,28 @@ function fixtureIsCurrent(dir: string): boolean {
 
 /** Ensures the fixture model exists and is current; returns its folder. */
 export async function ensureFixtureEmbeddingModel(modelsDir = FIXTURE_MODELS_DIR): Promise<string> {
-  const target = path.join(modelsDir, FIXTURE_EMBED_MODEL);
-  if (fixtureIsCurrent(target)) return target;
+  return ensureFixtureModel(FIXTURE_EMBED_MODEL, modelsDir);
+}
+
+/** Ensures the fixture image-to-text model exists and is current; returns its folder. */
+export async function ensureFixtureImageModel(modelsDir = FIXTURE_MODELS_DIR): Promise<string> {
+  return ensureFixtureModel(FIXTURE_IMAGE_MODEL, modelsDir);
+}
+
+async function ensureFixtureModel(name: keyof typeof FIXTURES, modelsDir: string): Promise<string> {
+  const target = path.join(modelsDir, name);
+  const isCurrent = (dir: string) => fixtureIsCurrent(dir, name);
+  if (isCurrent(target)) return target;
   await fs.promises.mkdir(modelsDir, { recursive: true });
-  const tmp = path.join(modelsDir, `.${FIXTURE_EMBED_MODEL}.tmp-${process.pid}-${Date.now()}`);
+  const tmp = path.join(modelsDir, `.${name}.tmp-${process.pid}-${Date.now()}`);
   try {
-    await makeTinyEmbeddingModel(tmp);
-    if (fixtureIsCurrent(target)) return target; // another run finished first
+    await FIXTURES[name].make(tmp);
+    if (isCurrent(target)) return target; // another run finished first
     await fs.promises.rm(target, { recursive: true, force: true }); // stale version
     try {
       await fs.promises.rename(tmp, target);
     } catch (e) {
-      if (!fixtureIsCurrent(target)) throw e; // lost a race is fine, anything else is not
+      if (!isCurrent(target)) throw e; // lost a race is fine, anything else is not
     }
   } finally {
     await fs.promises.rm(tmp, { recursive: true, force: true });
@@ -81,11 +105,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // Once per run: both projects (unit, web) run this setup in the same process.
   process.env.KB_TEST_DB_RUN ||= crypto.randomBytes(4).toString("hex");
   const modelDir = await ensureFixtureEmbeddingModel();
+  await ensureFixtureImageModel();
   const sharedModels = path.resolve(REPO_ROOT, "..", "shared", "models");
   const values = {
     KB_TEST_EMBED_MODELS_DIR: FIXTURE_MODELS_DIR,
     KB_TEST_EMBED_MODEL: FIXTURE_EMBED_MODEL,
     KB_TEST_EMBED_MODEL_DIR: modelDir,
+    KB_TEST_IMAGE_MODEL: FIXTURE_IMAGE_MODEL,
     KB_TEST_GGUF: process.env.KB_TEST_GGUF || existing(path.join(sharedModels, "stories260K", "stories260K.gguf")),
     KB_TEST_SHARED_MODELS_DIR: existing(sharedModels),
   } satisfies Record<string, string>;

@@ -9,8 +9,10 @@
  * (warning). A page that fails (e.g. "ocr_timeout") is skipped with a warning; if every page fails,
  * the first page's error is thrown.
  */
+import { descriptionText, getImageDescriber, wantsDescription, type ImageDescriber } from "../image-description.ts";
 import { getOcrEngine, type OcrEngine } from "../ocr/engine.ts";
 import { inspectImage, type ImageInfo, type ImageLimits } from "../ocr/preprocess.ts";
+import { extractionSettings } from "../extraction-settings.ts";
 import { titleFromFileName } from "../text-utils.ts";
 import { IngestError, type DetectedType, type ExtractedDocument, type ExtractedPage, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
 
@@ -21,9 +23,15 @@ export interface ImageExtractorConfig {
   limits?: ImageLimits;
   /** Most pages read from a multi-page TIFF. Default 500. */
   maxPages?: number;
+  /** Picture describer; default the process-wide one (none unless KB_IMAGE_MODEL is set). */
+  describer?: () => ImageDescriber | null;
+  /** Most pages described per file; default the extraction settings' (KB_IMAGE_MAX_PER_FILE). */
+  maxDescribed?: number;
 }
 
 const MULTIPAGE_FORMATS = new Set(["tiff"]);
+/** The confidence below which a page's OCR text does not count as text when deciding to describe it (as for embedded pictures). */
+const MIN_TEXT_CONFIDENCE = 50;
 const DECODABLE = new Set(["png", "jpeg", "jpg", "tiff", "webp", "gif", "bmp"]);
 
 export function createImageExtractor(config: ImageExtractorConfig = {}): Extractor {
@@ -47,13 +55,23 @@ export function createImageExtractor(config: ImageExtractorConfig = {}): Extract
           try {
             const pageInfo: ImageInfo = i === 0 ? info : { ...(await inspectImage(file.bytes, limits, file.source, i)), format: info.format };
             const r = await engine.recognizeImage(file.bytes, { page: i, info: pageInfo, ...(options.signal ? { signal: options.signal } : {}) });
-            return { ok: true as const, r };
+            return { ok: true as const, r, info: pageInfo };
           } catch (err) {
             if (err instanceof IngestError && err.code === "aborted") throw err;
             return { ok: false as const, err };
           }
         }),
       );
+      // A description (KB_IMAGE_MODEL) when OCR found little or no text on the picture (a reading
+      // under MIN_TEXT_CONFIDENCE counts as none: what OCR "reads" on a photo is noise). The model
+      // reads the file's first frame, so a multi-page TIFF (mostly scans) is described from page 1 only.
+      const describer = (config.describer ?? getImageDescriber)();
+      let description: string | null = null;
+      const first = results[0];
+      if (describer && first?.ok && (config.maxDescribed ?? extractionSettings().describeMaxPerFile) > 0 && wantsDescription(first.info.width, first.info.height, first.r.confidence >= MIN_TEXT_CONFIDENCE ? first.r.text : "")) {
+        description = await describer.describe(file.bytes, options.signal ? { signal: options.signal } : {});
+        warnings.push(description ? "page 1 described by the image model" : "page 1 could not be described by the image model");
+      }
       const pages: ExtractedPage[] = [];
       let firstError: unknown;
       results.forEach((res, i) => {
@@ -65,6 +83,7 @@ export function createImageExtractor(config: ImageExtractorConfig = {}): Extract
         }
         const r = res.r;
         const blocks = r.paragraphs.map((text) => ({ kind: "paragraph" as const, text }));
+        if (i === 0 && description) blocks.unshift({ kind: "paragraph" as const, text: descriptionText(description) });
         if (r.rotation) warnings.push(`page ${i + 1} was rotated ${r.rotation}° to read it`);
         if (blocks.length) pages.push({ page: i + 1, blocks, ocrConfidence: r.confidence });
         warnings.push(`page ${i + 1} read by OCR (confidence ${Math.round(r.confidence)})`);

@@ -10,7 +10,13 @@
  * At most `maxImages` pictures per document are read (default 50; a warning says how many were
  * not). A picture that fails (corrupt, too large, timeout) is skipped with a warning; it never
  * fails the document.
+ *
+ * With an image-description model (KB_IMAGE_MODEL, ingest/image-description.ts), a picture whose
+ * OCR kept little or no text (a photo, a diagram, a chart) and that is large enough also gets a
+ * description, as its first paragraph; at most `maxDescribed` pictures per document, in order.
  */
+import { extractionSettings } from "../extraction-settings.ts";
+import { descriptionText, getImageDescriber, wantsDescription, type ImageDescriber } from "../image-description.ts";
 import { IngestError } from "../types.ts";
 import { getOcrEngine, type OcrEngine } from "./engine.ts";
 import { inspectImage } from "./preprocess.ts";
@@ -20,6 +26,10 @@ export interface EmbeddedImageOptions {
   engine?: () => OcrEngine;
   /** Most pictures read per document. Default 50. */
   maxImages?: number;
+  /** Picture describer; default the process-wide one (none unless KB_IMAGE_MODEL is set). */
+  describer?: () => ImageDescriber | null;
+  /** Most pictures described per document; default the extraction settings' (KB_IMAGE_MAX_PER_FILE). */
+  maxDescribed?: number;
   signal?: AbortSignal;
 }
 
@@ -73,5 +83,27 @@ export async function readEmbeddedImages(images: readonly Uint8Array[], options:
   if (read > maxImages) warnings.push(`only ${maxImages} of ${read} pictures were read by OCR`);
   const withText = texts.filter((t) => t.length > 0).length;
   if (withText) warnings.push(`text of ${withText} picture(s) read by OCR`);
+
+  // Descriptions, one picture at a time (the model runs one at a time anyway), in document order.
+  const describer = (options.describer ?? getImageDescriber)();
+  if (describer) {
+    const maxDescribed = options.maxDescribed ?? extractionSettings().describeMaxPerFile;
+    const wanted = images.flatMap((_, i) => {
+      const info = infos[i];
+      return info && chosen.has(i) && wantsDescription(info.width, info.height, texts[i]!.join(" ")) ? [i] : [];
+    });
+    let described = 0;
+    let failed = 0;
+    for (const i of wanted.slice(0, maxDescribed)) {
+      const text = await describer.describe(images[i]!, options.signal ? { signal: options.signal } : {});
+      if (text) {
+        texts[i] = [descriptionText(text), ...texts[i]!];
+        described++;
+      } else failed++;
+    }
+    if (described) warnings.push(`${described} picture(s) described by the image model`);
+    if (failed) warnings.push(`${failed} picture(s) could not be described by the image model`);
+    if (wanted.length > maxDescribed) warnings.push(`only ${maxDescribed} of ${wanted.length} pictures without text were described (KB_IMAGE_MAX_PER_FILE)`);
+  }
   return { texts, warnings };
 }

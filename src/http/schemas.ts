@@ -99,6 +99,17 @@ export const RerankerSchema = z
   })
   .openapi("Reranker");
 
+export const ImageModelSchema = z
+  .object({
+    model: z.string().openapi({ description: "KB_IMAGE_MODEL: the image-to-text model's folder in the models folder" }),
+    status: z.enum(["idle", "loading", "ready", "failed"]).openapi({ description: "idle: configured, loads at the first picture to describe; loading; ready: describes pictures without much text; failed: pictures keep their OCR text only (see `error`)" }),
+    described: z.number().int().openapi({ description: "Pictures described since the server started" }),
+    failed: z.number().int().openapi({ description: "Pictures the model failed on (an error or an empty description)" }),
+    timedOut: z.number().int().openapi({ description: "Pictures left without a description because the model ran over KB_IMAGE_TIMEOUT_S" }),
+    error: z.string().optional().openapi({ description: "Why it failed to load" }),
+  })
+  .openapi("ImageModel");
+
 export const StagesSchema = z
   .array(z.enum(["lexical", "vector", "rerank"]))
   .openapi({ description: "The retrieval stages that ran for this query, in order: the BM25 search, the vector search (hybrid mode), the cross-encoder reranker (when one is loaded; absent when it failed on this query)" });

@@ -5,12 +5,17 @@
  * process-wide OCR pool that ingestion uses (ingest/ocr/engine.ts). The bytes never touch the
  * disk and are dropped once read; only the text goes on, as part of the question.
  *
+ * With an image-description model (KB_IMAGE_MODEL), an image whose OCR found little or no text
+ * (a photo, a diagram: ingest/image-description.ts's rule) also gets a short description, which
+ * joins the OCR text in the question.
+ *
  * Refusals: 400 `image_url_not_allowed` (anything but a base64 `data:` URL; a remote URL is never
  * fetched), 413 `image_too_large` (bytes or pixels), 415 `unsupported_image` (not PNG/JPEG/WebP,
  * or not decodable), 422 `image_unreadable` (OCR failed on it).
  */
 import { getOcrEngine, type OcrEngine } from "../../ingest/ocr/engine.ts";
 import { inspectImage } from "../../ingest/ocr/preprocess.ts";
+import { DESCRIBE_LIMITS, wantsDescription, type ImageDescriber } from "../../ingest/image-description.ts";
 import { IngestError } from "../../ingest/types.ts";
 import { ASK_IMAGE_LIMITS } from "../domain/limits.ts";
 import { ServiceError } from "./errors.ts";
@@ -31,6 +36,8 @@ export interface ImageText {
   words: number;
   /** Sniffed type: png, jpeg or webp. */
   format: string;
+  /** The image model's description (whitespace folded, at most DESCRIBE_LIMITS.maxChars), when there is one. */
+  description?: string;
 }
 
 const DATA_URL = /^data:([^,;]*)((?:;[^,;=]+=[^,;]*)*);base64,/i;
@@ -75,14 +82,15 @@ function cut(text: string, max: number): string {
  * Reads an attached image: decode, sniff, check pixels (from the header, before decoding
  * pixels), OCR with the shared pool. `maxText` bounds the text returned.
  */
-export async function readAskImage(image: AskImage, options: { engine?: () => OcrEngine; maxText?: number; signal?: AbortSignal } = {}): Promise<ImageText> {
+export async function readAskImage(image: AskImage, options: { engine?: () => OcrEngine; describer?: ImageDescriber | null; maxText?: number; signal?: AbortSignal } = {}): Promise<ImageText> {
   const bytes = decodeImageDataUrl(image.dataUrl);
   const format = sniffImage(bytes);
   if (!format) throw new ServiceError(415, "unsupported_image", "the attached image is not a PNG, JPEG or WebP image");
   const engine = (options.engine ?? (() => getOcrEngine()))();
   let page;
+  let info;
   try {
-    const info = await inspectImage(bytes, { maxInputPixels: ASK_IMAGE_LIMITS.pixels }, "the attached image");
+    info = await inspectImage(bytes, { maxInputPixels: ASK_IMAGE_LIMITS.pixels }, "the attached image");
     if (info.format !== format) throw new IngestError("unsupported_image", `the attached image claims to be ${format.toUpperCase()} but is not`);
     page = await engine.recognizeImage(bytes, { info, ...(options.signal ? { signal: options.signal } : {}) });
   } catch (err) {
@@ -96,7 +104,12 @@ export async function readAskImage(image: AskImage, options: { engine?: () => Oc
   }
   const text = page.paragraphs.join(" ").replace(/\s+/g, " ").trim();
   const words = text ? text.split(" ").length : 0;
-  return { text: cut(text, Math.min(options.maxText ?? ASK_IMAGE_LIMITS.text, ASK_IMAGE_LIMITS.text)), bytes: bytes.length, words, format };
+  let description: string | undefined;
+  if (options.describer && wantsDescription(info.width, info.height, text)) {
+    const d = await options.describer.describe(bytes, options.signal ? { signal: options.signal } : {});
+    if (d) description = cut(d.replace(/\s+/g, " ").trim(), DESCRIBE_LIMITS.maxChars);
+  }
+  return { text: cut(text, Math.min(options.maxText ?? ASK_IMAGE_LIMITS.text, ASK_IMAGE_LIMITS.text)), bytes: bytes.length, words, format, ...(description ? { description } : {}) };
 }
 
 /** The label the image's text stands under in the question (and so in the conversation). */

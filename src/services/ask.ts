@@ -6,6 +6,7 @@
  */
 import { authorize, DocumentCollection, type Actor } from "../../policies/index.ts";
 import { detectLanguage } from "../domain/analysis/index.ts";
+import { descriptionLabel, DESCRIBE_LIMITS, type ImageDescriber } from "../../ingest/image-description.ts";
 import type { OcrEngine } from "../../ingest/ocr/engine.ts";
 import type { AnswerEvent, AnswerSource, Answerer } from "./answer/types.ts";
 import { CoverNaming } from "./answer/cover-naming.ts";
@@ -112,6 +113,8 @@ export interface AskDeps {
   audit: AuditLog;
   /** The OCR engine that reads attached images; default the process-wide pool ingestion uses. */
   ocr?: () => OcrEngine;
+  /** Describes attached images without much text (KB_IMAGE_MODEL); absent or null: OCR text only. */
+  describer?: ImageDescriber | null;
 }
 
 export class AskService {
@@ -122,9 +125,11 @@ export class AskService {
   private readonly conversations: ConversationService;
   private readonly audit: AuditLog;
   private readonly ocr: (() => OcrEngine) | undefined;
+  private readonly describer: ImageDescriber | null;
 
   constructor(deps: AskDeps) {
     this.ocr = deps.ocr;
+    this.describer = deps.describer ?? null;
     this.retriever = deps.retriever;
     this.answerer = deps.answerer;
     this.pageTexts = deps.pageTexts ?? (async () => []);
@@ -207,18 +212,24 @@ export class AskService {
    * The question with an attached image's OCR text appended (cut so that the whole stays within
    * the question's limit), and what the audit says of the image. No image: the question as typed.
    */
-  private async withImage(typed: string, attached: AskImage | undefined, signal?: AbortSignal): Promise<{ question: string; image?: { bytes: number; format: string; words: number } }> {
+  private async withImage(typed: string, attached: AskImage | undefined, signal?: AbortSignal): Promise<{ question: string; image?: { bytes: number; format: string; words: number; described?: boolean } }> {
     if (!attached) return { question: typed };
     requireAskText(typed);
     const q = typed.trim();
-    const room = TEXT_LIMITS.query - q.length - IMAGE_TEXT_LABEL.length - 3;
-    const read = await readAskImage(attached, { ...(this.ocr ? { engine: this.ocr } : {}), maxText: Math.max(0, room), ...(signal ? { signal } : {}) });
-    const image = { bytes: read.bytes, format: read.format, words: read.words };
-    if (!read.text || room < 16) {
+    // A description (when an image model is configured) takes its room first: at most its cap and a label.
+    const descriptionRoom = this.describer ? DESCRIBE_LIMITS.maxChars + 12 : 0;
+    const room = TEXT_LIMITS.query - q.length - IMAGE_TEXT_LABEL.length - 3 - descriptionRoom;
+    const read = await readAskImage(attached, { ...(this.ocr ? { engine: this.ocr } : {}), describer: this.describer, maxText: Math.max(0, room), ...(signal ? { signal } : {}) });
+    const image = { bytes: read.bytes, format: read.format, words: read.words, ...(read.description ? { described: true } : {}) };
+    const parts: string[] = [];
+    if (read.description) parts.push(`${descriptionLabel(`${q} ${read.text}`)} ${read.description}`);
+    if (read.text && room >= 16) parts.push(`${IMAGE_TEXT_LABEL} ${read.text}`);
+    if (parts.length === 0) {
       if (!q) throw badRequest("the attached image has no text that OCR could read, and there is no question", "image_no_text");
       return { question: q, image };
     }
-    return { question: q ? `${q}\n\n${IMAGE_TEXT_LABEL} ${read.text}` : `${IMAGE_TEXT_LABEL} ${read.text}`, image };
+    const fromImage = parts.join("\n");
+    return { question: q ? `${q}\n\n${fromImage}` : fromImage, image };
   }
 
   /**

@@ -58,6 +58,8 @@ import { JobWorker, type JobWorkerOptions } from "./jobs/worker.ts";
 import { canonicalizeStoredNames } from "./principal-migration.ts";
 import { Retriever } from "./retrieval.ts";
 import { RerankerSlot } from "./reranker-slot.ts";
+import { ImageDescriberSlot } from "./image-describer-slot.ts";
+import { getImageDescriber, setImageDescriber } from "../../ingest/image-description.ts";
 import { configureExtraction } from "../../ingest/extraction-settings.ts";
 import { SearchService } from "./search.ts";
 import { ScimService } from "./scim.ts";
@@ -248,6 +250,8 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     ocrWorkers: config.ocrWorkers,
     ocrPictures: config.ocrPictures,
     ocrPdf: config.ocrPdf,
+    describeImages: config.imageModel !== undefined,
+    describeMaxPerFile: config.imageMaxPerFile,
     sofficePath: config.sofficePath,
     sofficeTimeoutMs: config.sofficeTimeoutMs,
     sofficeMemoryMb: config.sofficeMemoryMb,
@@ -490,6 +494,15 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   };
   const runner = new JobRunner(jobDeps);
   const ingest = new IngestService(jobDeps);
+  // The image-description model (KB_IMAGE_MODEL) is optional, never fatal, and loaded at the first
+  // picture to describe; it is the process's describer for extraction (children ask this process).
+  const imageModel = new ImageDescriberSlot(
+    config.imageModel,
+    async (model) => (await import("../models/image-captioner.ts")).loadImageCaptioner({ modelsDir: config.modelsDir, model, device: config.embedDevice, log: (m) => log.warn(m) }),
+    config.imageTimeoutMs,
+    (level, msg, fields) => log[level](fields ?? {}, msg),
+  );
+  if (imageModel.configured) setImageDescriber(imageModel);
   // The reranker is optional and never fatal: one that fails to load leaves search without it.
   const reranker = new RerankerSlot(
     config.rerankModel,
@@ -532,7 +545,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
   };
   const conversations = new ConversationService(metadata, ensureLlm, historyGuard, audit);
   const feedback = new FeedbackService({ store: metadata, guard: historyGuard, titleOf: async (id) => (await metadata.documents.byId(id))?.title, audit });
-  const ask = new AskService({ retriever, answerer: () => answerer, pageTexts: (id) => metadata.documents.pages(id), conversations, audit });
+  const ask = new AskService({ retriever, answerer: () => answerer, pageTexts: (id) => metadata.documents.pages(id), conversations, audit, describer: imageModel.configured ? imageModel : null });
   const workers: JobWorker[] = [];
   const jobs = new JobsService(
     jobDeps,
@@ -603,6 +616,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       answerMode: () => ask.answerMode,
       llmInfo: () => llmInfo(),
       reranker: () => ({ state: reranker.status(), candidates: config.retrieval.rerankCandidates }),
+      imageModel: () => ({ state: imageModel.status(), ...imageModel.counts }),
       modelServers: () => ({
         allowedHosts: config.modelHosts,
         inUse: [
@@ -674,6 +688,8 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
       await index.close();
       await modelRegistry.closeAll();
       await reranker.close();
+      if (getImageDescriber() === imageModel) setImageDescriber(null);
+      await imageModel.close();
       if (llmLoading) await (llmLoading as Promise<LlmProvider>).then((p) => p.close()).catch(() => {});
       await remoteLlm?.close();
       await closeExtractors();

@@ -7,6 +7,7 @@
  */
 import { authorize, can, ServerStatus, type Actor } from "../../policies/index.ts";
 import type { IndexInfo, ModelStatus } from "./active-index.ts";
+import type { ImageModelState } from "./image-describer-slot.ts";
 import type { RerankerState } from "./reranker-slot.ts";
 
 export interface Readiness {
@@ -15,6 +16,7 @@ export interface Readiness {
   answer?: "extractive" | "llm";
   embedding?: ModelStatus["embedding"];
   reranker?: RerankerReadiness | null;
+  imageModel?: ImageModelReadiness | null;
   llm?: Record<string, unknown> | null;
   notes?: string[];
   documents?: number;
@@ -30,6 +32,18 @@ export interface RerankerReadiness {
   status: "ready" | "loading" | "failed";
   /** Fused candidates it re-scores per query. */
   candidates: number;
+  error?: string;
+}
+
+/** The image-description model (KB_IMAGE_MODEL): null when none is configured. */
+export interface ImageModelReadiness {
+  model: string;
+  /** idle: configured, loads at the first picture to describe; loading; ready; failed: pictures keep their OCR text only. */
+  status: "idle" | "loading" | "ready" | "failed";
+  /** Pictures described, failed and timed out since the server started. */
+  described: number;
+  failed: number;
+  timedOut: number;
   error?: string;
 }
 
@@ -53,6 +67,7 @@ export interface SystemStatus {
   answer: "extractive" | "llm";
   embedding: ModelStatus["embedding"];
   reranker: RerankerReadiness | null;
+  imageModel: ImageModelReadiness | null;
   llm: Record<string, unknown> | null;
   notes: string[];
   index: {
@@ -76,6 +91,8 @@ export interface StatusDeps {
   llmInfo: () => Record<string, unknown> | null;
   /** The reranker slot's state and how many candidates it re-scores. */
   reranker?: () => { state: RerankerState; candidates: number };
+  /** The image-description slot's state and counts. */
+  imageModel?: () => { state: ImageModelState; described: number; failed: number; timedOut: number };
   modelServers: () => ModelServers;
   sensitiveIndex: () => Promise<{ detectorVersion: number; staleDocuments: number }>;
   /** Every document row, readable by the caller or not. */
@@ -103,6 +120,8 @@ export class StatusService {
     if (!models.embedding) notes.push("no embedding model loaded: lexical (BM25) retrieval only");
     const reranker = this.rerankerReadiness();
     if (reranker?.status === "failed") notes.push(`reranker ${reranker.model} failed to load (${reranker.error}): search runs without reranking`);
+    const imageModel = this.imageModelReadiness();
+    if (imageModel?.status === "failed") notes.push(`image model ${imageModel.model} failed to load (${imageModel.error}): pictures keep their OCR text only, without descriptions`);
     const llm = this.deps.llmInfo();
     if (!llm) notes.push("no LLM configured: answers are extractive (quoted source sentences)");
     else if (typeof llm.gpuFallback === "string") notes.push(`LLM: ${llm.gpuFallback}`);
@@ -120,6 +139,7 @@ export class StatusService {
       answer: this.deps.answerMode(),
       embedding: models.embedding,
       reranker,
+      imageModel,
       llm,
       notes,
       documents: await this.deps.documentCount(),
@@ -135,6 +155,12 @@ export class StatusService {
     return { model: r.state.model, status: r.state.status, candidates: r.candidates, ...(r.state.status === "failed" ? { error: r.state.error } : {}) };
   }
 
+  private imageModelReadiness(): ImageModelReadiness | null {
+    const r = this.deps.imageModel?.();
+    if (!r || r.state.status === "off") return null;
+    return { model: r.state.model, status: r.state.status, described: r.described, failed: r.failed, timedOut: r.timedOut, ...(r.state.status === "failed" ? { error: r.state.error } : {}) };
+  }
+
   /** Modes, models, the active index and the job queue; for those who may read server details (403 otherwise). */
   async system(actor: Actor): Promise<SystemStatus> {
     authorize(actor, "read_details", ServerStatus, null);
@@ -145,6 +171,7 @@ export class StatusService {
       answer: ready.answer!,
       embedding: ready.embedding ?? null,
       reranker: ready.reranker ?? null,
+      imageModel: ready.imageModel ?? null,
       llm: ready.llm ?? null,
       notes: ready.notes ?? [],
       index: {

@@ -37,6 +37,7 @@ async function serve(options: { port?: string; demo: boolean; worker?: boolean }
       : ` (${llm.model}, ${llm.backend}${llm.backend !== "cpu" ? `, ${llm.gpuLayers}/${llm.totalLayers ?? "?"} layers on the GPU` : ""}, ${llm.threads} threads${llm.gpuFallback ? `; ${llm.gpuFallback}` : ""})`;
   const rr = kb.reranker.status();
   if (rr.status !== "off") console.log(`  reranker:  ${rr.model}${rr.status === "failed" ? ` FAILED to load (${rr.error}): search runs without it` : `, top ${config.retrieval.rerankCandidates} candidates`}`);
+  if (config.imageModel) console.log(`  pictures:  described by ${config.imageModel} (loaded at the first picture without text; state in /readyz)`);
   console.log(`  answers:   ${kb.ask.answerMode}${llmLine}`);
   console.log(`  data:      ${config.dataDir}`);
   if (options.worker === false) console.log("  jobs:      not run here (--no-worker): start `kb worker` processes");

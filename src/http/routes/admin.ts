@@ -7,7 +7,7 @@ import { CLASSIFICATIONS, classificationLevel, SCOPE_NAMES, TOKEN_SCOPES } from 
 import { MAX_TOKEN_RATE_PER_MINUTE } from "../../services/accounts.ts";
 import { badRequest } from "../../services/errors.ts";
 import type { AppEnv } from "../env.ts";
-import { errorResponses, RerankerSchema } from "../schemas.ts";
+import { errorResponses, ImageModelSchema, RerankerSchema } from "../schemas.ts";
 
 export const adminRoutes = new OpenAPIHono<AppEnv>();
 
@@ -163,6 +163,7 @@ const SystemStatusSchema = z
     answer: z.enum(["extractive", "llm"]).openapi({ description: "Active answerer: quoted source sentences, or a local LLM" }),
     embedding: z.object({ model: z.string(), dimension: z.number() }).nullable().openapi({ description: "The embedding model, or null" }),
     reranker: RerankerSchema.nullable().optional().openapi({ description: "The cross-encoder reranker (KB_RERANK_MODEL) and its state, or null when none is configured" }),
+    imageModel: ImageModelSchema.nullable().optional().openapi({ description: "The image-description model (KB_IMAGE_MODEL) and its state, or null when none is configured" }),
     llm: z.record(z.string(), z.unknown()).nullable().openapi({ description: "The LLM's setup (model, GPU backend, layers, threads, queue), or null" }),
     notes: z.array(z.string()).openapi({ description: "What runs in a degraded mode, and why" }),
     index: z.object({

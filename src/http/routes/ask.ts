@@ -16,7 +16,7 @@ const AskImageSchema = z
       .openapi({ description: "The image as a base64 `data:` URL (`data:image/png;base64,…`); any other URL is refused (`image_url_not_allowed`) and never fetched" }),
   })
   .openapi("AskImage", {
-    description: `An image attached to the question (a screenshot of an error, a photo of a form): PNG, JPEG or WebP, told by its bytes (else 415 \`unsupported_image\`), at most ${ASK_IMAGE_LIMITS.bytes} bytes and ${ASK_IMAGE_LIMITS.pixels} pixels (else 413 \`image_too_large\`). It is read by OCR in memory and never stored; its text (at most ${ASK_IMAGE_LIMITS.text} characters) is appended to the question as "${IMAGE_TEXT_LABEL} …" and kept with it in the conversation.`,
+    description: `An image attached to the question (a screenshot of an error, a photo of a form): PNG, JPEG or WebP, told by its bytes (else 415 \`unsupported_image\`), at most ${ASK_IMAGE_LIMITS.bytes} bytes and ${ASK_IMAGE_LIMITS.pixels} pixels (else 413 \`image_too_large\`). It is read by OCR in memory and never stored; its text (at most ${ASK_IMAGE_LIMITS.text} characters) is appended to the question as "${IMAGE_TEXT_LABEL} …" and kept with it in the conversation. With an image-description model (KB_IMAGE_MODEL), an image with little or no text also gets a short description, appended before it as "[image] …" ("[그림] …" for a Korean question).`,
   });
 
 const AskRequest = z

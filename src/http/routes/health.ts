@@ -1,7 +1,7 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
 import { optionalActor } from "../middleware/auth.ts";
-import { errorResponses, RerankerSchema } from "../schemas.ts";
+import { errorResponses, ImageModelSchema, RerankerSchema } from "../schemas.ts";
 
 const adminOnly = (description: string) => `${description}. Only with an admin's token (capability \`manage_all_documents\`).`;
 
@@ -12,6 +12,7 @@ const ReadySchema = z
     answer: z.enum(["extractive", "llm"]).optional().openapi({ description: adminOnly("Active answerer") }),
     embedding: z.object({ model: z.string(), dimension: z.number() }).nullable().optional().openapi({ description: adminOnly("The embedding model, or null") }),
     reranker: RerankerSchema.nullable().optional().openapi({ description: adminOnly("The cross-encoder reranker (KB_RERANK_MODEL) and its state, or null when none is configured") }),
+    imageModel: ImageModelSchema.nullable().optional().openapi({ description: adminOnly("The image-description model (KB_IMAGE_MODEL) and its state, or null when none is configured") }),
     llm: z.record(z.string(), z.unknown()).nullable().optional().openapi({ description: adminOnly("The LLM's setup (model, GPU backend, layers, threads, queue), or null") }),
     notes: z.array(z.string()).optional().openapi({ description: adminOnly("What runs in a degraded mode, and why") }),
     documents: z.number().int().optional().openapi({ description: adminOnly("Documents in the knowledge base, all of them") }),

@@ -3,7 +3,8 @@
  * one file at a time. OCR is not done here: the process-wide OCR engine is replaced by one that
  * sends each image to the parent, whose single tesseract pool serves every child.
  */
-import { configureExtraction, type ExtractionSettings } from "../../../ingest/extraction-settings.ts";
+import { configureExtraction, extractionSettings, type ExtractionSettings } from "../../../ingest/extraction-settings.ts";
+import { setImageDescriber, type ImageDescriber } from "../../../ingest/image-description.ts";
 import { OcrEngine, setOcrEngine, type OcrPage, type RecognizeOptions } from "../../../ingest/ocr/engine.ts";
 import { loadExtractors, prepareDocument } from "../../../ingest/pipeline.ts";
 import { IngestError, type ContainerLimits } from "../../../ingest/types.ts";
@@ -18,7 +19,11 @@ interface Task {
   limits: ContainerLimits;
 }
 
-type FromParent = Task | { type: "ocr-result"; rid: number; page: OcrPage } | { type: "ocr-error"; rid: number; code: string; message: string };
+type FromParent =
+  | Task
+  | { type: "ocr-result"; rid: number; page: OcrPage }
+  | { type: "ocr-error"; rid: number; code: string; message: string }
+  | { type: "describe-result"; rid: number; text: string | null };
 
 const send = (m: unknown) => {
   if (process.connected) process.send!(m);
@@ -43,7 +48,7 @@ class ParentOcrEngine extends OcrEngine {
     });
   }
 
-  settle(m: Extract<FromParent, { rid: number }>): void {
+  settle(m: Extract<FromParent, { type: "ocr-result" | "ocr-error" }>): void {
     const p = this.pending.get(m.rid);
     if (!p) return;
     this.pending.delete(m.rid);
@@ -57,12 +62,44 @@ class ParentOcrEngine extends OcrEngine {
   }
 }
 
+/** Picture descriptions (KB_IMAGE_MODEL) are made by the parent, which holds the model (once). */
+class ParentImageDescriber implements ImageDescriber {
+  private nextRid = 1;
+  readonly pending = new Map<number, (text: string | null) => void>();
+
+  describe(bytes: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<string | null> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(new IngestError("aborted", "description aborted"));
+    const rid = this.nextRid++;
+    return new Promise<string | null>((resolve, reject) => {
+      this.pending.set(rid, resolve);
+      signal?.addEventListener("abort", () => {
+        this.pending.delete(rid);
+        reject(new IngestError("aborted", "description aborted"));
+      }, { once: true });
+      send({ type: "describe", rid, bytes });
+    });
+  }
+
+  settle(m: Extract<FromParent, { type: "describe-result" }>): void {
+    const resolve = this.pending.get(m.rid);
+    this.pending.delete(m.rid);
+    resolve?.(m.text);
+  }
+}
+
 // The parent's extraction settings (fork arguments): set before anything is built with them.
 configureExtraction(JSON.parse(process.argv[3] ?? "{}") as Partial<ExtractionSettings>);
 const ocr = new ParentOcrEngine();
 setOcrEngine(ocr);
+const describer = extractionSettings().describeImages ? new ParentImageDescriber() : null;
+setImageDescriber(describer);
 
 process.on("message", (m: FromParent) => {
+  if (m.type === "describe-result") {
+    describer?.settle(m);
+    return;
+  }
   if (m.type !== "task") {
     ocr.settle(m);
     return;

@@ -26,6 +26,7 @@ import { packagePath, RUNS_BUNDLED } from "../../paths.ts";
 import type { PreparedDocument } from "../../../ingest/pipeline.ts";
 import { IngestError, type ContainerLimits } from "../../../ingest/types.ts";
 import { extractionSettings } from "../../../ingest/extraction-settings.ts";
+import { getImageDescriber } from "../../../ingest/image-description.ts";
 import type { OcrEngine, RecognizeOptions } from "../../../ingest/ocr/engine.ts";
 
 // From the sources, the child registers tsx and loads the TypeScript entry; from the bundle, it
@@ -91,7 +92,8 @@ type FromChild =
   | { type: "rss"; rss: number }
   | { type: "result"; id: number; prepared: PreparedDocument }
   | { type: "error"; id: number; code: string | null; message: string }
-  | { type: "ocr"; rid: number; bytes: Uint8Array; options: Omit<RecognizeOptions, "signal"> };
+  | { type: "ocr"; rid: number; bytes: Uint8Array; options: Omit<RecognizeOptions, "signal"> }
+  | { type: "describe"; rid: number; bytes: Uint8Array };
 
 /** Resident set size of a process from /proc (Linux); null elsewhere or when it is gone. */
 export function procRss(pid: number): number | null {
@@ -220,6 +222,9 @@ export class ExtractProcessPool {
       case "ocr":
         void this.ocr(child, m.rid, m.bytes, m.options);
         return;
+      case "describe":
+        void this.describe(child, m.rid, m.bytes);
+        return;
       case "result":
       case "error": {
         const t = child.task;
@@ -255,6 +260,30 @@ export class ExtractProcessPool {
     if (--child.ocrInFlight === 0) this.resumeClock(child);
     try {
       child.proc.send(reply);
+    } catch {
+      /* the child is gone; its exit settles the file */
+    }
+  }
+
+  /**
+   * One picture description for a child, by this process's describer (KB_IMAGE_MODEL: the model
+   * is loaded once, here). Its time does not count against the file's limit, like OCR's: each
+   * description has its own (KB_IMAGE_TIMEOUT_S).
+   */
+  private async describe(child: Child, rid: number, bytes: Uint8Array): Promise<void> {
+    const signal = child.ocrAbort.signal;
+    if (++child.ocrInFlight === 1) this.pauseClock(child);
+    let text: string | null = null;
+    try {
+      const describer = getImageDescriber();
+      text = describer ? await describer.describe(bytes, { signal }) : null;
+    } catch {
+      text = null; // aborted: the file ended
+    }
+    if (signal.aborted || !child.proc.connected) return;
+    if (--child.ocrInFlight === 0) this.resumeClock(child);
+    try {
+      child.proc.send({ type: "describe-result", rid, text });
     } catch {
       /* the child is gone; its exit settles the file */
     }
