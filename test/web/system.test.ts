@@ -1,6 +1,6 @@
 /**
  * The system page (Admin → System) in the browser: an admin sees the modes (lexical retrieval,
- * extractive answers on the template), the models (none), the active index with the counts of
+ * extractive answers on the template), the models (none: embedding, reranker, image descriptions, LLM), the active index with the counts of
  * all documents and chunks as the server holds them, and the job queue: the worker, the counts
  * per status and a running job with its progress. A viewer gets neither the menu entry nor the
  * page, and the API answers 403. The page in Korean. axe checks it in both languages.
@@ -48,6 +48,8 @@ describe.skipIf(skipReason())("system page", () => {
     expect(await value("Modes", "Answers")).toBe("Extractive (quoted source sentences)");
     expect(await value("Models", "Embedding model")).toBe("None");
     expect(await value("Models", "Language model")).toBe("None");
+    expect(await value("Models", "Reranker")).toBe("None");
+    expect(await value("Models", "Image descriptions")).toBe("None");
     expect(await value("Index", "Documents \\(all\\)")).toBe(documents.toLocaleString("en"));
     expect(await value("Index", "Chunks")).toBe(chunks.toLocaleString("en"));
     expect(chunks).toBeGreaterThan(documents); // several chunks per document: not the document count twice

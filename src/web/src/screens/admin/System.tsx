@@ -33,6 +33,19 @@ function Facts({ id, title, rows, children }: { id: string; title: string; rows:
   );
 }
 
+/** An optional model's row: its folder, its state (and why it failed) below in small print. */
+function modelState(model: string, state: string, error?: string): ReactNode {
+  return (
+    <>
+      {model}
+      <Text size="xs" c={error ? "red" : "dimmed"}>
+        {state}
+        {error ? ` · ${error}` : ""}
+      </Text>
+    </>
+  );
+}
+
 /** The system: modes, models, the active index and the job queue (GET /api/v1/admin/status). */
 export function SystemScreen() {
   const { t, i18n } = useTranslation();
@@ -83,6 +96,17 @@ export function SystemScreen() {
               title={t("system.models")}
               rows={[
                 [t("system.embedding"), s.embedding ? `${s.embedding.model} (${t("system.dimension", { n: s.embedding.dimension })})` : t("system.none")],
+                [t("system.reranker"), s.reranker ? modelState(s.reranker.model, t(`system.modelStatus.${s.reranker.status}`), s.reranker.error) : t("system.none")],
+                [
+                  t("system.imageModel"),
+                  s.imageModel
+                    ? modelState(
+                        s.imageModel.model,
+                        `${t(`system.modelStatus.${s.imageModel.status}`)} · ${t("system.described", { described: n(s.imageModel.described), failed: n(s.imageModel.failed), timedOut: n(s.imageModel.timedOut) })}`,
+                        s.imageModel.error,
+                      )
+                    : t("system.none"),
+                ],
                 [
                   t("system.llm"),
                   llmModel ? (
