@@ -10,7 +10,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ChunkStore, type ChunkRow } from "../src/stores/lance/chunk-store.ts";
+import { ChunkStore, DEFAULT_VECTOR_INDEX, vectorSearchPath, type ChunkRow } from "../src/stores/lance/chunk-store.ts";
 
 const N = 20_000;
 const DIM = 96;
@@ -96,6 +96,7 @@ describe("vector index", () => {
 
   it("is exact below the threshold and until the optimize builds the index", async () => {
     expect((await store.describeIndexes()).vector).toBeUndefined();
+    expect(await store.vectorPath(BROAD, 10)).toEqual({ kind: "exact", why: "no index" });
     expect(await store.vectorSearchPlan(queries[0]!, BROAD, 10)).not.toMatch(/ANN/);
     expect(await recall(BROAD)).toBe(1);
   });
@@ -109,6 +110,8 @@ describe("vector index", () => {
     expect(await other.vectorSearchPlan(queries[0]!, BROAD, 10)).toMatch(/ANNSubIndex/);
     other.close();
     expect((await store.describeIndexes()).vector).toBe("IvfHnswSq");
+    expect(await store.vectorPath(BROAD, 10)).toEqual({ kind: "index", ef: 200, refine: 0, probes: 64 });
+    expect(await store.vectorPath(null, 10)).toMatchObject({ kind: "index" });
     const plan = await store.vectorSearchPlan(queries[0]!, BROAD, 10);
     expect(plan).toMatch(/ANN/);
     // The access filter feeds the index search (a prefilter: the rows it allows come from the
@@ -117,6 +120,7 @@ describe("vector index", () => {
     expect(plan.slice(0, plan.indexOf("ANNSubIndex"))).not.toMatch(/FilterExec/);
     for (const filter of [null, BROAD]) expect(await recall(filter), `recall@10 ${filter ? "broad viewer" : "admin"}`).toBeGreaterThanOrEqual(0.95);
     // 0.5% readable: below the 1% share, exact over the readable rows.
+    expect(await store.vectorPath(NARROW, 10)).toEqual({ kind: "exact", why: "few readable" });
     expect(await store.vectorSearchPlan(queries[0]!, NARROW, 10)).not.toMatch(/ANN/);
     expect(await recall(NARROW)).toBe(1);
     // Every result of a filtered search is readable under the filter.
@@ -124,4 +128,24 @@ describe("vector index", () => {
     const ids = new Set((await store.list(BROAD, ["chunk_id"])).map((x) => String(x.chunk_id)));
     expect(hits.every((h) => ids.has(h.chunkId))).toBe(true);
   }, 300_000);
+});
+
+describe("which vector search path a viewer gets", () => {
+  const settings = DEFAULT_VECTOR_INDEX; // ef 400, refine 2, exact below 1% readable
+
+  it("is exact when asked (the recall reference), without an index, and below the exact-search share", () => {
+    expect(vectorSearchPath(settings, true, 30, 0.5, true)).toEqual({ kind: "exact", why: "asked" });
+    expect(vectorSearchPath(settings, false, 30, null)).toEqual({ kind: "exact", why: "no index" });
+    expect(vectorSearchPath(settings, false, 30, 0.5)).toEqual({ kind: "exact", why: "no index" });
+    expect(vectorSearchPath(settings, true, 30, 0.0099)).toEqual({ kind: "exact", why: "few readable" });
+  });
+
+  it("goes through the index for an admin (no filter) and for broad and narrow viewers from the share on", () => {
+    // bench:scale's classes: admin, broad viewer 61%, narrow viewer 7%; and exactly at the share.
+    for (const share of [null, 0.613, 0.072, 0.01]) {
+      expect(vectorSearchPath(settings, true, 30, share)).toEqual({ kind: "index", ef: 400, refine: 2, probes: 64 });
+    }
+    // The candidate list never shorter than the results asked for; refine off when unset.
+    expect(vectorSearchPath({ minRows: 1, ef: 100, exactBelowShare: 0 }, true, 500, 0.001)).toEqual({ kind: "index", ef: 500, refine: 0, probes: 64 });
+  });
 });

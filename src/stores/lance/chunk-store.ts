@@ -233,6 +233,22 @@ const INDEX_RECHECK_MS = 60_000;
 /** Every partition is probed (one HNSW graph per million rows; LanceDB caps this at the partition count). */
 const VECTOR_PROBES = 64;
 
+/** How one vector search runs: exact over the readable rows, or through the index. */
+export type VectorSearchPath = { kind: "exact"; why: "asked" | "no index" | "few readable" } | { kind: "index"; ef: number; refine: number; probes: number };
+
+/**
+ * Which path a vector search takes (`ChunkStore.searchVector`): exact when asked (the reference
+ * for recall), when the table has no index, or when the filter leaves less than
+ * `exactBelowShare` of the rows readable (`readableShare`; null: no filter); else the index,
+ * with the access filter inside it as a prefilter, every partition probed.
+ */
+export function vectorSearchPath(settings: VectorIndexSettings, indexed: boolean, limit: number, readableShare: number | null, exact = false): VectorSearchPath {
+  if (exact) return { kind: "exact", why: "asked" };
+  if (!indexed) return { kind: "exact", why: "no index" };
+  if (readableShare !== null && readableShare < settings.exactBelowShare) return { kind: "exact", why: "few readable" };
+  return { kind: "index", ef: Math.max(settings.ef, limit), refine: settings.refine ?? 0, probes: VECTOR_PROBES };
+}
+
 /**
  * One LanceDB chunk table. The store the container hands out (`kb.chunks`) follows the active
  * table: `adopt` switches it to another table in one step (after a re-embed), and `snapshot`
@@ -362,6 +378,8 @@ export class ChunkStore {
     if (rows < this.vectorIndex.minRows) return false;
     try {
       // One HNSW graph per million rows: each stays fast to search; a query probes them all.
+      // (16 partitions at 1M chunks, 4 probed, cut a narrow viewer's filtered search to a quarter
+      // but recall@10 fell to 0.66 on bench:scale's vectors: docs/benchmarks.md.)
       await table.createIndex("vector", {
         config: lancedb.Index.hnswSq({ distanceType: "cosine", numPartitions: Math.max(1, Math.ceil(rows / 1_000_000)) }),
       });
@@ -552,6 +570,14 @@ export class ChunkStore {
     return (await this.vectorQuery(vector, filter, limit, {})).explainPlan(true);
   }
 
+  /** The path `searchVector` takes for this filter now (tests, diagnostics, bench:scale). */
+  async vectorPath(filter: string | null, limit: number, exact = false): Promise<VectorSearchPath> {
+    if (!this.tableState.indexed && this.vectorIndex.minRows > 0 && Date.now() - this.tableState.checkedAt >= (this.vectorIndex.recheckMs ?? INDEX_RECHECK_MS)) await this.readIndexState();
+    const indexed = this.tableState.indexed;
+    const share = filter && indexed && !exact ? await this.shareOf(filter) : null;
+    return vectorSearchPath(this.vectorIndex, indexed, limit, share, exact);
+  }
+
   private async vectorQuery(vector: Float32Array, filter: string | null, limit: number, options: { exact?: boolean }) {
     let q = this.table
       .query()
@@ -560,12 +586,11 @@ export class ChunkStore {
       .distanceType("cosine")
       .select([...HIT_COLUMNS, "_distance"])
       .limit(limit);
-    if (!this.tableState.indexed && this.vectorIndex.minRows > 0 && Date.now() - this.tableState.checkedAt >= (this.vectorIndex.recheckMs ?? INDEX_RECHECK_MS)) await this.readIndexState();
-    if (options.exact || !this.tableState.indexed) q = q.bypassVectorIndex();
-    else if (filter && (await this.shareOf(filter)) < this.vectorIndex.exactBelowShare) q = q.bypassVectorIndex();
+    const path = await this.vectorPath(filter, limit, options.exact === true);
+    if (path.kind === "exact") q = q.bypassVectorIndex();
     else {
-      q = q.ef(Math.max(this.vectorIndex.ef, limit)).nprobes(VECTOR_PROBES);
-      if (this.vectorIndex.refine) q = q.refineFactor(this.vectorIndex.refine);
+      q = q.ef(path.ef).nprobes(path.probes);
+      if (path.refine) q = q.refineFactor(path.refine);
     }
     return filter ? q.where(filter) : q;
   }
