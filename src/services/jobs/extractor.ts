@@ -13,7 +13,7 @@ export class Extractor {
   private readonly pool: ExtractProcessPool | null;
 
   constructor(
-    private readonly config: { processes: number; timeoutMs: number; maxRssBytes: number; limits?: ContainerLimits } | undefined,
+    private readonly config: { processes: number; timeoutMs: number; wallMs?: number; maxRssBytes: number; limits?: ContainerLimits } | undefined,
     log?: (msg: string, fields?: Record<string, unknown>) => void,
   ) {
     const x = config;
@@ -22,6 +22,7 @@ export class Extractor {
         ? new ExtractProcessPool({
             size: x.processes,
             timeoutMs: x.timeoutMs,
+            wallMs: x.wallMs,
             maxRssBytes: x.maxRssBytes,
             // The V8 heap stops short of the RSS cap, so a plain heap blow-up ends as a heap-limit
             // abort; the watchdog catches what lives outside the heap (Buffers, WASM).
