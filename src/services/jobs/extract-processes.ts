@@ -139,7 +139,7 @@ export class ExtractProcessPool {
     return this.options.size;
   }
 
-  /** The children and the queue, for diagnostics ("ingest stalled"). */
+  /** The children and the queue, for diagnostics (the "no file finished" log of a job). */
   state(): { queued: number; children: { pid: number | null; ready: boolean; file: string | null; waitingForOcr: number; killed: string | null }[] } {
     return {
       queued: this.queue.length,

@@ -47,6 +47,11 @@ export class Extractor {
     return prepared;
   }
 
+  /** What extraction is doing now (diagnostics: the "no file finished" log of a job). */
+  state(): Record<string, unknown> {
+    return this.pool ? this.pool.state() : { inProcess: true };
+  }
+
   async close(): Promise<void> {
     await this.pool?.close();
   }
