@@ -126,8 +126,16 @@ export class FilePipeline {
       }
       return null;
     };
-    /** Resolves when one more staged file finishes (one that is still running). */
-    const anySettles = () => Promise.race(staged.filter((x) => !x.taken && !x.settled).map((x) => x.promise.then(() => undefined, () => undefined)));
+    /**
+     * Resolves when one more staged file finishes (one that is still running). With none running
+     * there is nothing to wait for (a race of no promises never settles): callers check `ready()`
+     * first, so that is a bug, and it throws rather than leave the job hanging.
+     */
+    const anySettles = () => {
+      const running = staged.filter((x) => !x.taken && !x.settled);
+      if (running.length === 0) return Promise.reject(new Error("ingest pipeline: waiting for a staged file, but none is still running (a finished one was not taken)"));
+      return Promise.race(running.map((x) => x.promise.then(() => undefined, () => undefined)));
+    };
     let changed = false;
     const batch: PendingWrite[] = [];
     let batchSince = 0;
@@ -197,7 +205,12 @@ export class FilePipeline {
           const wait = BATCH_WAIT_MS - (Date.now() - batchSince);
           if (wait > 0) await step("waiting for a file to fill the batch", Promise.race([anySettles(), new Promise((r) => setTimeout(r, wait).unref())]));
           slot = ready();
-          if (!slot) await step("waiting for the previous write (flush)", flush());
+          if (!slot) {
+            await step("waiting for the previous write (flush)", flush());
+            // Files may have finished while the previous write was awaited (on PostgreSQL a
+            // commit takes long enough for all of them to): look again before waiting for one.
+            continue;
+          }
         }
         if (!slot) {
           await step("waiting for a staged file to finish", anySettles());
