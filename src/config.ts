@@ -198,6 +198,11 @@ const EnvSchema = z.object({
   KB_EXTRACT_PROCESSES: intFrom(-1),
   /** Seconds one file may spend in extraction (OCR waits excluded) before its process is killed. */
   KB_EXTRACT_TIMEOUT_S: intFrom(300),
+  /**
+   * Seconds one file may take in its extraction process, OCR waits included, before the process is
+   * killed and the file fails with `extract_stalled` (0 or unset: 10 × KB_EXTRACT_TIMEOUT_S).
+   */
+  KB_EXTRACT_WALL_S: intFrom(0),
   /** Resident memory of one extraction process before it is killed (its V8 heap is capped at 3/4 of this). */
   KB_EXTRACT_MAX_RSS_MB: intFrom(2048),
   /** Tesseract workers of the OCR pool (pages OCR'd at once); unset, 0 or not a positive number: one per core. */
@@ -310,6 +315,8 @@ export interface Config {
   /** Extraction child processes; 0: in-process, unguarded. */
   extractProcesses: number;
   extractTimeoutMs: number;
+  /** Wall-clock limit of one file in its extraction process, OCR waits included. */
+  extractWallMs: number;
   extractMaxRssBytes: number;
   maxXmlPartBytes: number;
   maxDocumentBytes: number;
@@ -599,6 +606,7 @@ function buildConfig(env: NodeJS.ProcessEnv, overrides: Partial<Config>): Config
     ingestConcurrency: e.KB_INGEST_CONCURRENCY || Math.min(Math.max(os.availableParallelism(), 2), 8),
     extractProcesses: extractProcessesFrom(e.KB_EXTRACT_PROCESSES),
     extractTimeoutMs: Math.max(1, e.KB_EXTRACT_TIMEOUT_S) * 1000,
+    extractWallMs: (e.KB_EXTRACT_WALL_S > 0 ? e.KB_EXTRACT_WALL_S : 10 * Math.max(1, e.KB_EXTRACT_TIMEOUT_S)) * 1000,
     extractMaxRssBytes: Math.max(128, e.KB_EXTRACT_MAX_RSS_MB) * 1024 * 1024,
     maxXmlPartBytes: Math.max(1, e.KB_MAX_XML_PART_MB) * 1024 * 1024,
     maxDocumentBytes: Math.max(1, e.KB_MAX_DOCUMENT_UNCOMPRESSED_MB) * 1024 * 1024,

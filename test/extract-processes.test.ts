@@ -2,12 +2,15 @@
  * Extraction child processes (src/services/jobs/extract-processes.ts): the same results as
  * in-process extraction, errors with their codes, and the per-file limits — a file over its time
  * or memory limit has its process killed and fails with a named error, and the next file gets a
- * fresh process. OCR asked for by a child is done by the parent's engine.
+ * fresh process. OCR asked for by a child is done by the parent's engine. Every file's promise
+ * settles: a process that cannot even start fails its files, and a file past its wall-clock limit
+ * in its process (an OCR reply that never comes) fails with `extract_stalled`; the next file goes on.
  */
 import { spawnSync } from "node:child_process";
 import sharp from "sharp";
 import { afterAll, describe, expect, it } from "vitest";
 import { configureExtraction } from "../ingest/extraction-settings.ts";
+import { OcrEngine, type OcrPage } from "../ingest/ocr/engine.ts";
 import { closeExtractors, prepareDocument } from "../ingest/pipeline.ts";
 import { loadConfig } from "../src/config.ts";
 import { ExtractProcessPool } from "../src/services/jobs/extract-processes.ts";
@@ -80,6 +83,34 @@ describe("extraction child processes", () => {
     } finally {
       configureExtraction({ ocrPictures: true });
     }
+  });
+});
+
+describe("extraction child processes that are lost", () => {
+  it("fail the files of a process that could not be started (no exit event), with the reason", async () => {
+    // A fork that fails (here ENOENT; EAGAIN or EMFILE on a loaded machine) emits `error` and
+    // `close` but never `exit`: its file must fail, not wait for ever, and the queued ones too.
+    // The wall-clock limit is far away, so only the pool noticing the lost start settles them.
+    const pool = poolOf({ size: 2, execPath: "/nonexistent/kb-test/node" });
+    const files = ["a.txt", "b.txt", "c.txt"].map((name) => pool.prepare(name, Buffer.from(`text of ${name}`)));
+    for (const f of files) await expect(f).rejects.toMatchObject({ name: "IngestError", code: "extract_crashed", message: expect.stringMatching(/ENOENT/) });
+    await pool.close(); // nothing left waiting for an exit that never comes
+  });
+
+  it("fail a file past its wall-clock limit while it waits for OCR (a reply that never comes), and go on", async () => {
+    // An OCR engine that never answers: the child waits for it with its extraction clock paused,
+    // so only the wall-clock limit (queue, extraction and OCR waits together) ends the wait.
+    class SilentOcr extends OcrEngine {
+      override recognizeImage(): Promise<OcrPage> {
+        return new Promise<OcrPage>(() => {});
+      }
+    }
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="900" height="200"><rect width="100%" height="100%" fill="white"/><text x="20" y="120" font-family="DejaVu Sans" font-size="56">Invoice 2024</text></svg>`;
+    const png = await sharp(Buffer.from(svg)).flatten({ background: "#ffffff" }).png().toBuffer();
+    const pool = poolOf({ wallMs: 5000, ocr: async () => new SilentOcr() });
+    await expect(pool.prepare("scan.png", png)).rejects.toMatchObject({ name: "IngestError", code: "extract_stalled" });
+    expect((await pool.prepare("next.txt", Buffer.from("the next file is read by a new process"))).chunks[0]!.text).toContain("next file");
+    expect(pool.stats.started).toBe(2);
   });
 });
 

@@ -485,6 +485,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     extraction: {
       processes: config.extractProcesses,
       timeoutMs: config.extractTimeoutMs,
+      wallMs: config.extractWallMs,
       maxRssBytes: config.extractMaxRssBytes,
       limits: { maxXmlPartBytes: config.maxXmlPartBytes, maxDocumentBytes: config.maxDocumentBytes },
     },

@@ -73,7 +73,7 @@ export interface JobDeps {
    * processes with a time limit and an RSS cap per file; 0 or absent: in this process, with the
    * decompression caps only.
    */
-  extraction?: { processes: number; timeoutMs: number; maxRssBytes: number; limits?: ContainerLimits };
+  extraction?: { processes: number; timeoutMs: number; wallMs?: number; maxRssBytes: number; limits?: ContainerLimits };
   /** Seconds between optimize runs of the active table (default 300; 0: after every job that changed it). */
   optimizeIntervalS?: number;
   /** Seconds a re-embed waits after its switch before checking the new table against SQLite (default 5). */

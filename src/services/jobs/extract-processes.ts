@@ -10,7 +10,13 @@
  * - each file has a time limit; time the child spends waiting for OCR does not count (OCR pages
  *   have their own limit, and they wait in the parent's shared queue);
  * - a child over a limit is killed (SIGKILL), its file fails with a named error
- *   (`extract_timeout`, `extract_memory`, `extract_crashed`), a fresh child takes the next file.
+ *   (`extract_timeout`, `extract_memory`, `extract_crashed`), a fresh child takes the next file;
+ * - every file also has a wall-clock limit from the moment a child takes it, OCR waits included
+ *   (`extract_stalled`): whatever the child waits for (an OCR reply that never comes), the file's
+ *   promise settles, its child is killed and the job goes on;
+ * - a child that goes away by any route (exit, a failed start that emits only `error` and
+ *   `close`, a kill) fails the file it held; one that cannot be started fails the queued files
+ *   when no other child is left to take them.
  *
  * OCR stays in the parent: children send page images over IPC and the parent's one tesseract
  * pool (ingest/ocr/engine.ts, KB_OCR_WORKERS) reads them, so N children never start N pools.
@@ -48,6 +54,13 @@ export interface ExtractProcessOptions {
   size: number;
   /** Wall-clock limit for one file, OCR waits excluded, in ms. */
   timeoutMs: number;
+  /**
+   * Wall-clock limit for one file from the moment a child takes it (extraction and OCR waits
+   * together), in ms (KB_EXTRACT_WALL_S). Default: 10 × timeoutMs.
+   */
+  wallMs?: number;
+  /** The Node executable of the children (default: this process's). */
+  execPath?: string;
   /** Resident memory a child may reach before it is killed, in bytes. */
   maxRssBytes: number;
   /** `--max-old-space-size` of each child, in MiB. */
@@ -67,6 +80,9 @@ interface Task {
   password?: string;
   resolve: (p: PreparedDocument) => void;
   reject: (e: unknown) => void;
+  /** Settled already (by its child, its wall-clock limit, a lost child or close). */
+  done: boolean;
+  wall: NodeJS.Timeout | null;
 }
 
 interface Child {
@@ -85,6 +101,8 @@ interface Child {
   ocrAbort: AbortController;
   reportedRss: number;
   stderrTail: string;
+  /** Its exit (or failed start) was handled: gone from the pool. */
+  gone: boolean;
 }
 
 type FromChild =
@@ -123,6 +141,14 @@ export class ExtractProcessPool {
     return this.options.size;
   }
 
+  /** The children and the queue, for diagnostics (the "no file finished" log of a job). */
+  state(): { queued: number; children: { pid: number | null; ready: boolean; file: string | null; waitingForOcr: number; killed: string | null }[] } {
+    return {
+      queued: this.queue.length,
+      children: this.children.map((c) => ({ pid: c.proc.pid ?? null, ready: c.ready, file: c.task?.source ?? null, waitingForOcr: c.ocrInFlight, killed: c.killedFor?.code ?? null })),
+    };
+  }
+
   /** Process ids of the running children. */
   pids(): number[] {
     return this.children.flatMap((c) => (c.proc.pid ? [c.proc.pid] : []));
@@ -131,9 +157,36 @@ export class ExtractProcessPool {
   prepare(source: string, bytes: Uint8Array, opts: { title?: string; password?: string } = {}): Promise<PreparedDocument> {
     if (this.closed) return Promise.reject(new Error("extraction pool is closed"));
     return new Promise<PreparedDocument>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, source, bytes, title: opts.title, password: opts.password, resolve, reject });
+      this.queue.push({ id: this.nextId++, source, bytes, title: opts.title, password: opts.password, resolve, reject, done: false, wall: null });
       this.pump();
     });
+  }
+
+  /** Settles a task once (its child, its wall-clock limit, a lost child and close may all try). */
+  private settle(task: Task, outcome: { prepared: PreparedDocument } | { error: unknown }): void {
+    if (task.done) return;
+    task.done = true;
+    if (task.wall) clearTimeout(task.wall);
+    task.wall = null;
+    if ("prepared" in outcome) task.resolve(outcome.prepared);
+    else task.reject(outcome.error);
+  }
+
+  /** A file past its wall-clock limit: it fails, and the child holding it (if any) is killed. */
+  private stalled(task: Task, wallMs: number): void {
+    if (task.done) return;
+    const holder = this.children.find((c) => c.task === task);
+    const where = holder ? (holder.ocrInFlight > 0 ? "waiting for OCR" : "extracting") : "no longer held by an extraction process";
+    const err = new IngestError("extract_stalled", `the file was not extracted within ${Math.round(wallMs / 1000)} s (KB_EXTRACT_WALL_S; it was ${where}); the file was not ingested`);
+    this.options.log?.("extraction stalled", { source: task.source, where, children: this.children.length, queued: this.queue.length });
+    const i = this.queue.indexOf(task);
+    if (i >= 0) this.queue.splice(i, 1);
+    this.settle(task, { error: err });
+    if (holder) {
+      const dead = holder.proc.pid === undefined || holder.proc.exitCode !== null || holder.proc.signalCode !== null;
+      if (dead) this.onExit(holder, holder.proc.exitCode, holder.proc.signalCode); // no exit event will come: free its place
+      else this.kill(holder, err); // its exit finds the task settled already
+    }
   }
 
   private pump(): void {
@@ -145,7 +198,19 @@ export class ExtractProcessPool {
         continue;
       }
       // A child still starting takes its task when it is ready.
-      const starting = this.children.find((c) => !c.ready && c.task === null && !c.killedFor) ?? (this.children.length < this.options.size ? this.spawn() : null);
+      let starting = this.children.find((c) => !c.ready && c.task === null && !c.killedFor) ?? null;
+      if (!starting && this.children.length < this.options.size) {
+        try {
+          starting = this.spawn();
+        } catch (err) {
+          // fork threw (ENOMEM and the like): the children still alive take the queue; with none
+          // left, the next file fails now (each later one tries a fresh process again).
+          this.options.log?.("could not start an extraction process", { err: String(err) });
+          if (this.children.length > 0) return;
+          this.settle(this.queue.shift()!, { error: new IngestError("extract_crashed", `could not start an extraction process: ${(err as Error).message}`) });
+          continue;
+        }
+      }
       if (!starting) return;
       starting.task = this.queue.shift()!;
     }
@@ -160,6 +225,11 @@ export class ExtractProcessPool {
     child.ocrAbort = new AbortController();
     child.proc.ref();
     child.proc.channel?.ref();
+    if (!t.wall) {
+      const wallMs = this.options.wallMs ?? 10 * this.options.timeoutMs;
+      t.wall = setTimeout(() => this.stalled(t, wallMs), wallMs);
+      t.wall.unref();
+    }
     try {
       child.proc.send({ type: "task", id: t.id, source: t.source, bytes: t.bytes, title: t.title, password: t.password, limits: this.options.limits ?? {} });
     } catch (err) {
@@ -174,6 +244,7 @@ export class ExtractProcessPool {
     const heap = Math.max(16, Math.floor(this.options.heapMb));
     // The child's configuration is this process's, handed over explicitly (it reads no environment).
     const proc = fork(BOOT, [ENTRY, JSON.stringify(extractionSettings())], {
+      ...(this.options.execPath ? { execPath: this.options.execPath } : {}),
       // A larger young generation: parsers allocate many short-lived objects, and fewer
       // scavenges cut extraction CPU (measured 10–20% on the text PDFs of bench:ingest).
       execArgv: [`--max-old-space-size=${heap}`, `--max-semi-space-size=${SEMI_SPACE_MB}`],
@@ -195,14 +266,25 @@ export class ExtractProcessPool {
       ocrAbort: new AbortController(),
       reportedRss: 0,
       stderrTail: "",
+      gone: false,
     };
     proc.stdout?.resume();
     proc.stderr?.on("data", (d: Buffer) => (child.stderrTail = (child.stderrTail + d.toString("utf8")).slice(-2000)));
     child.startTimer = setTimeout(() => this.kill(child, new IngestError("extract_crashed", `the extraction process did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
     child.startTimer.unref();
     proc.on("message", (m: FromChild) => this.onMessage(child, m));
-    proc.on("error", (err) => this.kill(child, new IngestError("extract_crashed", `the extraction process failed: ${err.message}`)));
+    proc.on("error", (err) => {
+      const why = new IngestError("extract_crashed", `the extraction process failed: ${err.message}`);
+      // A process that never started (spawn ENOENT, EAGAIN, EMFILE…) emits `error` and `close`
+      // but never `exit`: it is gone now, and its file fails with the reason.
+      if (proc.pid === undefined) {
+        child.killedFor ??= why;
+        this.onExit(child, null, null);
+      } else this.kill(child, why);
+    });
     proc.on("exit", (code, signal) => this.onExit(child, code, signal));
+    // `close` follows `exit` (or a failed start); whichever comes first settles the child's file.
+    proc.on("close", (code, signal) => this.onExit(child, code, signal));
     this.children.push(child);
     return child;
   }
@@ -232,8 +314,8 @@ export class ExtractProcessPool {
         this.stopClock(child);
         child.task = null;
         child.ocrAbort.abort();
-        if (m.type === "result") t.resolve(m.prepared);
-        else t.reject(m.code ? new IngestError(m.code, m.message) : new Error(m.message));
+        if (m.type === "result") this.settle(t, { prepared: m.prepared });
+        else this.settle(t, { error: m.code ? new IngestError(m.code, m.message) : new Error(m.message) });
         const rss = this.rssOf(child);
         if (rss !== null && rss > this.options.maxRssBytes * RECYCLE_SHARE) this.retire(child);
         else this.idle(child);
@@ -341,6 +423,8 @@ export class ExtractProcessPool {
   }
 
   private onExit(child: Child, code: number | null, signal: NodeJS.Signals | null): void {
+    if (child.gone) return;
+    child.gone = true;
     const i = this.children.indexOf(child);
     if (i >= 0) this.children.splice(i, 1);
     this.clearTimers(child);
@@ -359,7 +443,7 @@ export class ExtractProcessPool {
           : new IngestError("extract_crashed", `the extraction process exited (${signal ?? `code ${code}`}) while reading this file`);
         this.options.log?.("extraction process died", { source: t.source, code, signal, stderr: child.stderrTail.slice(-500) });
       }
-      t.reject(err);
+      this.settle(t, { error: err });
     }
     this.pump();
   }
@@ -391,13 +475,14 @@ export class ExtractProcessPool {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.watchdog);
-    for (const t of this.queue.splice(0)) t.reject(new Error("extraction pool closed"));
-    const exits = this.children.map((c) => new Promise<void>((res) => (c.proc.exitCode !== null || c.proc.signalCode !== null ? res() : c.proc.once("exit", () => res()))));
+    for (const t of this.queue.splice(0)) this.settle(t, { error: new Error("extraction pool closed") });
+    // `close` also comes for a process that never started (no `exit` then).
+    const exits = this.children.map((c) => new Promise<void>((res) => (c.gone || c.proc.exitCode !== null || c.proc.signalCode !== null ? res() : (c.proc.once("exit", () => res()), c.proc.once("close", () => res())))));
     for (const c of [...this.children]) {
       if (c.task) {
         const t = c.task;
         c.task = null;
-        t.reject(new Error("extraction pool closed"));
+        this.settle(t, { error: new Error("extraction pool closed") });
       }
       c.killedFor ??= new IngestError("aborted", "extraction pool closed");
       this.clearTimers(c);

@@ -13,7 +13,7 @@ export class Extractor {
   private readonly pool: ExtractProcessPool | null;
 
   constructor(
-    private readonly config: { processes: number; timeoutMs: number; maxRssBytes: number; limits?: ContainerLimits } | undefined,
+    private readonly config: { processes: number; timeoutMs: number; wallMs?: number; maxRssBytes: number; limits?: ContainerLimits } | undefined,
     log?: (msg: string, fields?: Record<string, unknown>) => void,
   ) {
     const x = config;
@@ -22,6 +22,7 @@ export class Extractor {
         ? new ExtractProcessPool({
             size: x.processes,
             timeoutMs: x.timeoutMs,
+            wallMs: x.wallMs,
             maxRssBytes: x.maxRssBytes,
             // The V8 heap stops short of the RSS cap, so a plain heap blow-up ends as a heap-limit
             // abort; the watchdog catches what lives outside the heap (Buffers, WASM).
@@ -44,6 +45,11 @@ export class Extractor {
     if (prepared.pages.length > TEXT_MAX_PAGES) throw new IngestError("too_many_pages", `document has ${prepared.pages.length} pages (limit ${TEXT_MAX_PAGES})`);
     if (prepared.chunks.length === 0) throw new IngestError("no_text", "no text could be extracted from this file");
     return prepared;
+  }
+
+  /** What extraction is doing now (diagnostics: the "no file finished" log of a job). */
+  state(): Record<string, unknown> {
+    return this.pool ? this.pool.state() : { inProcess: true };
   }
 
   async close(): Promise<void> {

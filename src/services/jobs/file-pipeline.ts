@@ -33,6 +33,13 @@ const BATCH_CHUNKS = 1024;
  * for at most this much extra delay before a document is searchable.
  */
 const BATCH_WAIT_MS = 1000;
+/**
+ * A job whose files neither finish nor get written for this long logs "ingest: no file finished
+ * for a while": what the loop awaits, what the write in flight is doing, the step each staged
+ * file is at and the extraction processes' state (again every such period while it lasts).
+ * Diagnostics only: nothing is stopped.
+ */
+const STALL_LOG_MS = 120_000;
 
 type Outcome = Required<Pick<JobFileRow, "status">> & JobFileUpdate;
 
@@ -87,7 +94,7 @@ export class FilePipeline {
     const ahead = Math.max(1, this.deps.concurrency ?? 4, processes ? 2 * processes + 1 : 0);
     // Staged files are taken as they finish, not in job order: one long file must not hold the
     // window while the other processes idle. Only files of the same document keep their order.
-    type Slot = { promise: Promise<Staged>; settled: boolean; taken: boolean; docId: string | undefined };
+    type Slot = { file: JobFileRow; promise: Promise<Staged>; settled: boolean; taken: boolean; docId: string | undefined; step: string; stepAt: number };
     const staged: Slot[] = [];
     let next = 0;
     let waiting = 0; // staged, not yet taken
@@ -95,7 +102,11 @@ export class FilePipeline {
     const startMore = () => {
       while (next < pending.length && waiting < ahead) {
         const file = pending[next++]!;
-        const slot: Slot = { promise: this.stage(file), settled: false, taken: false, docId: docOf(file) };
+        const slot: Slot = { file, promise: Promise.resolve(null as unknown as Staged), settled: false, taken: false, docId: docOf(file), step: "queued", stepAt: Date.now() };
+        slot.promise = this.stage(file, (step) => {
+          slot.step = step;
+          slot.stepAt = Date.now();
+        });
         // settled either way; a rejection is handled where the slot is awaited
         slot.promise.then(
           () => (slot.settled = true),
@@ -115,8 +126,16 @@ export class FilePipeline {
       }
       return null;
     };
-    /** Resolves when one more staged file finishes (one that is still running). */
-    const anySettles = () => Promise.race(staged.filter((x) => !x.taken && !x.settled).map((x) => x.promise.then(() => undefined, () => undefined)));
+    /**
+     * Resolves when one more staged file finishes (one that is still running). With none running
+     * there is nothing to wait for (a race of no promises never settles): callers check `ready()`
+     * first, so that is a bug, and it throws rather than leave the job hanging.
+     */
+    const anySettles = () => {
+      const running = staged.filter((x) => !x.taken && !x.settled);
+      if (running.length === 0) return Promise.reject(new Error("ingest pipeline: waiting for a staged file, but none is still running (a finished one was not taken)"));
+      return Promise.race(running.map((x) => x.promise.then(() => undefined, () => undefined)));
+    };
     let changed = false;
     const batch: PendingWrite[] = [];
     let batchSince = 0;
@@ -126,6 +145,29 @@ export class FilePipeline {
     let writing: Promise<void> = Promise.resolve();
     let writingDocs = new Set<string>();
     let writeError: { err: unknown } | null = null;
+    // For the "no file finished" log: what the loop and the write in flight await, and since when.
+    let loopStep = "starting";
+    let writerStep = "idle";
+    let progressAt = Date.now();
+    const step = <T>(label: string, p: Promise<T>): Promise<T> => {
+      loopStep = label;
+      return p;
+    };
+    const stallWatch = setInterval(() => {
+      const now = Date.now();
+      const idle = now - progressAt;
+      if (idle < STALL_LOG_MS) return;
+      progressAt = now; // logged again after another period without progress
+      this.deps.log?.("ingest: no file finished for a while", {
+        seconds: Math.round(idle / 1000),
+        jobId,
+        loop: loopStep,
+        writer: writerStep,
+        files: staged.filter((x) => !x.taken).map((x) => ({ source: x.file.source, step: x.settled ? "staged, waiting for the writer" : x.step, seconds: Math.round((now - x.stepAt) / 1000) })),
+        extraction: this.extractor.state(),
+      });
+    }, Math.min(STALL_LOG_MS, 10_000));
+    stallWatch.unref();
     const settle = async () => {
       await writing;
       writingDocs = new Set();
@@ -137,9 +179,14 @@ export class FilePipeline {
       await settle();
       writingDocs = new Set(items.map((w) => w.doc.id));
       writing = (async () => {
+        writerStep = `writing ${items.length} documents (${items.map((w) => w.file.source).join(", ").slice(0, 300)})`;
         changed = (await this.writeBatch(ctx, items)) || changed;
+        progressAt = Date.now();
+        writerStep = "recording progress";
         for (const w of items) await ctx.progress(w.file.source);
+        writerStep = "idle";
       })().catch((err: unknown) => {
+        writerStep = "failed";
         writeError = { err };
       });
     };
@@ -151,22 +198,29 @@ export class FilePipeline {
     try {
       while (waiting > 0) {
         if (writeError) break;
-        if (!(await ctx.shouldContinue())) break;
+        if (!(await step("checking the job is still held", ctx.shouldContinue()))) break;
         let slot = ready();
         if (!slot && batch.length) {
           // Prepared documents wait a little for company, not for a long extraction.
           const wait = BATCH_WAIT_MS - (Date.now() - batchSince);
-          if (wait > 0) await Promise.race([anySettles(), new Promise((r) => setTimeout(r, wait).unref())]);
+          if (wait > 0) await step("waiting for a file to fill the batch", Promise.race([anySettles(), new Promise((r) => setTimeout(r, wait).unref())]));
           slot = ready();
-          if (!slot) await flush();
+          if (!slot) {
+            await step("waiting for the previous write (flush)", flush());
+            // Files may have finished while the previous write was awaited (on PostgreSQL a
+            // commit takes long enough for all of them to): look again before waiting for one.
+            continue;
+          }
         }
         if (!slot) {
-          await anySettles();
+          await step("waiting for a staged file to finish", anySettles());
           continue;
         }
         slot.taken = true;
         waiting--;
+        progressAt = Date.now();
         const item = await slot.promise;
+        loopStep = `deciding on ${item.file.source}`;
         startMore();
         // Its document's previous version waits in the batch or is being written: decide on it
         // once that is committed (its version number follows the committed one's, as it would
@@ -207,21 +261,26 @@ export class FilePipeline {
       if (!writeError && ((await ctx.shouldContinue()) || (await jobs.byId(jobId))?.status === "cancelled")) await flush();
       await settle();
     } finally {
+      loopStep = "finishing: waiting for the last write and the extraction in flight";
       // Nothing is left writing when this returns (or throws), and extraction still in flight
       // finishes (nothing is written for it).
       await writing;
       await Promise.allSettled(staged.filter((x) => !x.taken).map((x) => x.promise));
+      clearInterval(stallWatch);
     }
     return changed;
   }
 
   /** The parallel part: read, hash and (unless the content is the live version's) extract. */
-  private async stage(file: JobFileRow): Promise<Staged> {
+  private async stage(file: JobFileRow, at: (step: string) => void = () => {}): Promise<Staged> {
     const opts = file.options as unknown as FileOptions & { documentId?: string };
+    at("reading its document row");
     const doc = await this.documentOf(file);
     if (!doc) return { kind: "failed", file, code: "document_deleted", message: "the document was deleted before it was ingested" };
     if (file.action === "delete") return { kind: "delete", file };
+    at("marking it running");
     await this.deps.jobs.setFile(file.jobId, file.ordinal, { status: "running" });
+    at("reading the file");
     const reindex = file.action === "reindex";
     const filePath = reindex ? (doc.blobPath ?? "") : file.path;
     let bytes: Buffer;
@@ -240,6 +299,7 @@ export class FilePipeline {
       return { kind: "content", file, hash, size: bytes.length, mtimeMs, bytes };
     }
     try {
+      at("extracting");
       const prepared = await this.extract(doc.source, bytes, opts);
       return { kind: "content", file, hash, size: bytes.length, mtimeMs, bytes, prepared };
     } catch (err) {
