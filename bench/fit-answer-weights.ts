@@ -32,7 +32,7 @@ import { evalAsker, ingestQaDocuments } from "../src/eval/run-eval.ts";
 import type { AnswerSource } from "../src/services/answer/types.ts";
 import { splitSentences } from "../src/domain/analysis/sentences.ts";
 import type { Lang } from "../src/domain/analysis/index.ts";
-import { MAX_SOURCES, SCORE_WEIGHTS, SENTENCE_FEATURES, MIN_COVERAGE, selectSentences, supported, type Candidate } from "../src/services/answer/extractive.ts";
+import { MAX_SOURCES, SCORE_WEIGHTS, SENTENCE_FEATURES, MIN_COVERAGE, MIN_PASSAGE_COVERAGE, selectSentences, supported, type Candidate } from "../src/services/answer/extractive.ts";
 import { QA_DATASETS, withTempKb } from "./qa-datasets.ts";
 
 /**
@@ -233,12 +233,14 @@ interface Outcome {
  * Outcomes of a language's questions of one half, ranking by `w`, answering when `answers` says
  * so; `perSentence`: only candidates over the per-sentence gate are quoted (the product's rule).
  */
-function outcome(lang: Lang, split: "tune" | "report", w: number[], answers: (ranked: Candidate[]) => boolean, perSentence = false): Outcome {
+function outcome(lang: Lang, split: "tune" | "report", w: number[], answers: (ranked: Candidate[]) => boolean, perSentence: boolean | ((c: Candidate) => boolean) = false): Outcome {
   const o: Outcome = { answerable: 0, answered: 0, firstHit: 0, heldOut: 0, declined: 0 };
   for (const e of examples) {
     if (e.lang !== lang || e.split !== split) continue;
-    const ranked = rerank(e, w).filter((c) => !perSentence || supported(c.c));
-    const yes = ranked.length > 0 && answers(ranked.map((c) => c.c));
+    const all = rerank(e, w);
+    const quotable = perSentence === false ? () => true : perSentence === true ? supported : perSentence;
+    const ranked = all.filter((c) => quotable(c.c));
+    const yes = ranked.length > 0 && answers(all.map((c) => c.c));
     if (e.held) {
       o.heldOut++;
       if (!yes) o.declined++;
@@ -279,6 +281,9 @@ for (const lang of ["ko", "en"] as const) {
   for (const split of ["tune", "report"] as const) {
     show(`${split}, current weights and per-sentence gate`, outcome(lang, split, current, currentGate, true));
     show(`${split}, fitted weights, per-sentence gate`, outcome(lang, split, w, currentGate, true));
+    show(`${split}, per-sentence gate decides, best of all sentences quoted`, outcome(lang, split, current, currentGate, false));
+    show(`${split}, per-sentence gate decides, best with a passage over the gate quoted`, outcome(lang, split, current, currentGate, (c) => c.questionTerms < 3 || c.passageCoverage >= MIN_PASSAGE_COVERAGE));
+    show(`${split}, per-sentence gate decides, best with coverage 0.15+ quoted`, outcome(lang, split, current, currentGate, (c) => c.coverage >= 0.15));
     show(`${split}, fitted weights and fitted gate`, outcome(lang, split, w, (r) => answers(r, lang, threshold, gateWeights)));
   }
 }

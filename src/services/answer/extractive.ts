@@ -227,11 +227,13 @@ export class ExtractiveAnswerer implements Answerer {
 
   async *answer(request: AnswerRequest): AsyncIterable<AnswerEvent> {
     yield { type: "sources", sources: request.sources };
-    // The best-scoring sentence whose passage supports the question (a loosely related passage
-    // may hold a higher-scoring sentence).
-    const ranked = selectSentences(request.retrievalQuery ?? request.question, request.sources, request.language).filter(supported);
+    // The gate decides whether the documents answer: some sentence (and its passage) covers enough
+    // of the question. What is quoted is then the best-scoring sentence of all, which may fall
+    // below that gate itself (issue 16: the answering sentence often repeats few of the question's
+    // words while a weaker one that restates them passes).
+    const ranked = selectSentences(request.retrievalQuery ?? request.question, request.sources, request.language);
     const best = ranked[0];
-    if (!best) {
+    if (!best || !ranked.some(supported)) {
       const text = NO_ANSWER[request.language];
       yield { type: "delta", text };
       yield { type: "done", answer: text, citations: [], mode: this.mode, found: false };
