@@ -36,4 +36,5 @@ writeTableSection(
   ],
   ["dataset", "mode", "documents", "answerable asked", "answered", "answer contains reference", "first sentence contains it", "cites the reference paragraph", "held out asked", "abstained", "per question"],
   rows,
+  `npm run bench:answers${args.length ? ` -- ${args.join(" ")}` : ""}`,
 );

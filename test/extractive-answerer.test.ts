@@ -47,4 +47,18 @@ describe("extractive answerer", () => {
     expect(done.found).toBe(true);
     expect(done.answer).toContain("연차 휴가는 인사 시스템에서 신청합니다. [1]");
   });
+
+  it("once the gate passes, quotes the best-scoring sentence even when that sentence alone is below the gate", async () => {
+    // "Regional trucks use the northern depot" covers more of the question (and passes the gate);
+    // the sentence that answers "when" repeats only "dock" and "opened", but holds the date and
+    // stands in the best-ranked passage.
+    const dock = source(1, "Northern depot loading dock", "The dock opened in March 2019.");
+    const trucks = source(2, "Loading regional trucks", "Regional trucks use the northern depot every day.");
+    const done = await answer({ question: "When did the northern depot open its new loading dock for the regional trucks?", sources: [dock, trucks] });
+    expect(done.found).toBe(true);
+    expect(done.answer.split("\n")[1]).toBe("The dock opened in March 2019. [1]");
+    // Without a sentence over the gate it still says it found nothing.
+    const alone = await answer({ question: "When did the northern depot open its new loading dock for the regional trucks?", sources: [dock] });
+    expect(alone.found).toBe(false);
+  });
 });

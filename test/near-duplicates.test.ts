@@ -7,7 +7,7 @@
  */
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { areNearDuplicates, fingerprint, similarity } from "../src/domain/duplicates/fingerprint.ts";
+import { areNearDuplicates, fingerprint, sameNaming, similarity } from "../src/domain/duplicates/fingerprint.ts";
 import { zipOf } from "./formats/builders.ts";
 import { buildPdf } from "./ingest/fixtures.ts";
 import { ingestNow, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
@@ -83,6 +83,23 @@ const MEMO_B = [
   "The facilities office keeps the list of approved contractors and the insurance certificates, which are checked every January by the purchasing department.",
 ];
 
+/**
+ * Look-alikes (issue 16 item 6): the same report body for two organisations, each with its own
+ * cover page (what bench:lookalike's families are made of), and a true copy of one of them (same
+ * cover, one word of the body changed).
+ */
+const AUDIT_BODY = [
+  "The cobalt warehouse inventory was counted on the last working day of the quarter. Stock records matched the physical count for all but three pallets, which were traced to a delayed transfer.",
+  "Access to the bonded store is logged by badge. The audit sampled forty entries and found every one authorised, with two late sign-outs recorded by the night shift.",
+  "The fire suppression system in aisle four was tested in March and again in June. Both tests passed, and the maintenance contractor renewed the certificate for another year.",
+  "Recommendations: move the slow-moving spare parts to the mezzanine, replace the handheld scanners before the winter count, and review the transfer approvals with the regional office.",
+];
+const cover = (organisation: string, period: string, number: string) => [organisation, "Internal audit report", period, `Document no. ${number}`];
+const auditPdf = (coverLines: string[], body: string[]) => buildPdf({ pages: [coverLines, ...[body.slice(0, 2), body.slice(2)].map((ps) => ps.flatMap((p) => wrap(p, 70)))] });
+const NORTH_COVER = cover("Northwind Traders Ltd", "Second quarter 2023", "NW-2023-207");
+const SOUTH_COVER = cover("Southwind Logistics plc", "Second quarter 2023", "SW-2023-114");
+const NORTH_COPY_BODY = AUDIT_BODY.map((p) => p.replace("forty entries", "forty-one entries"));
+
 let t: TestServer;
 let all: string; // may read every copy
 let one: string; // may read final.docx only
@@ -103,12 +120,15 @@ beforeAll(async () => {
   one = await t.tokenFor("park", "viewer", ["plant"]);
   exports = await t.tokenFor("choi", "viewer", ["export"]);
   const dir = path.join(t.dir, "docs");
-  const [finalDocx, finalV2, finalPdf, memoA, memoB] = writeFiles(dir, {
+  const [finalDocx, finalV2, finalPdf, memoA, memoB, north, south, northFinal] = writeFiles(dir, {
     "final.docx": await docx(REPORT),
     "final_v2.docx": await docx(REPORT_V2),
     "final.pdf": pdfExport(REPORT),
     "restarts.docx": await docx(MEMO_A),
     "induction.docx": await docx(MEMO_B),
+    "audit-north.pdf": auditPdf(NORTH_COVER, AUDIT_BODY),
+    "audit-south.pdf": auditPdf(SOUTH_COVER, AUDIT_BODY),
+    "audit-north-final.pdf": auditPdf(NORTH_COVER, NORTH_COPY_BODY),
   });
   const { job, documents } = await ingestNow(t.kb, [
     { source: finalDocx!, path: finalDocx!, allow: ["group:ops", "group:plant"] },
@@ -116,6 +136,9 @@ beforeAll(async () => {
     { source: finalPdf!, path: finalPdf!, allow: ["group:ops", "group:export"] },
     { source: memoA!, path: memoA!, allow: ["group:ops"] },
     { source: memoB!, path: memoB!, allow: ["group:ops"] },
+    { source: north!, path: north!, allow: ["group:ops"] },
+    { source: south!, path: south!, allow: ["group:ops"] },
+    { source: northFinal!, path: northFinal!, allow: ["group:ops"] },
   ]);
   expect(job.status).toBe("succeeded");
   for (const d of documents as Array<{ documentId?: string; id?: string; source: string }>) ids[name(d.source)!] = (d.documentId ?? d.id)!;
@@ -156,6 +179,21 @@ describe("near-duplicate fingerprints", () => {
     expect(areNearDuplicates(base, fingerprint(ko.join("\n\n").replace("11퍼센트", "12퍼센트")))).toBe(true);
     expect(areNearDuplicates(base, fingerprint(`회사 대외비\n${ko.flatMap((p) => wrap(p, 30)).join("\n")}\n- 1 -`))).toBe(true);
     expect(areNearDuplicates(base, fingerprint([ko[0], ko[1], "전혀 다른 내용의 문단이 이어지며 인사 규정의 휴가 조항과 복리후생 제도를 설명한다.", "출장비 정산은 출장 후 30일 안에 신청해야 한다."].join("\n")))).toBe(false);
+  });
+
+  it("keeps look-alikes apart: the same body under another organisation's cover is not a copy", () => {
+    const body = AUDIT_BODY.join("\n\n");
+    const north = fingerprint(`${NORTH_COVER.join("\n")}\n${body}`, NORTH_COVER);
+    const south = fingerprint(`${SOUTH_COVER.join("\n")}\n${body}`, SOUTH_COVER);
+    // Their texts alone are copies (what folded 199 of bench:lookalike's 792 look-alike pairs)…
+    expect(similarity(north, south)).toBeGreaterThanOrEqual(0.7);
+    expect(sameNaming(north, south)).toBe(false);
+    expect(areNearDuplicates(north, south)).toBe(false);
+    // …while the same cover over a one-word edit is, and so is a copy saved without a cover page
+    // (a DOCX of the PDF: the cover's lines open its text).
+    expect(areNearDuplicates(north, fingerprint(`${NORTH_COVER.join("\n")}\n${NORTH_COPY_BODY.join("\n\n")}`, NORTH_COVER))).toBe(true);
+    expect(areNearDuplicates(north, fingerprint(`${NORTH_COVER.join(" ")}\n${body}`))).toBe(true);
+    expect(areNearDuplicates(south, fingerprint(`${NORTH_COVER.join(" ")}\n${body}`))).toBe(false);
   });
 
   it("keeps documents sharing a paragraph apart", () => {
@@ -207,6 +245,18 @@ describe("near-duplicate documents in results", () => {
     expect(names).toContain("induction.docx");
     // (The report matches "safety" and "supervisor" too, and rightly lists its copies.)
     for (const r of results.filter((x) => ["restarts.docx", "induction.docx"].includes(name(x.source)!))) expect(r).not.toHaveProperty("copies");
+  });
+
+  it("keeps look-alike PDFs of two organisations as two hits, and folds the true copy of one", async () => {
+    const { results } = await search(all, "cobalt warehouse inventory bonded store audit");
+    const audits = results.filter((r) => name(r.source)!.startsWith("audit-"));
+    const listed = audits.flatMap((r) => [name(r.source), ...(r.copies ?? []).map((c: any) => name(c.source))]).sort();
+    expect(listed).toEqual(["audit-north-final.pdf", "audit-north.pdf", "audit-south.pdf"]);
+    expect(audits).toHaveLength(2);
+    const south = audits.find((r) => name(r.source) === "audit-south.pdf")!;
+    expect(south).not.toHaveProperty("copies");
+    const north = audits.find((r) => name(r.source) !== "audit-south.pdf")!;
+    expect(north.copies.map((c: any) => name(c.source))).toEqual([name(north.source) === "audit-north.pdf" ? "audit-north-final.pdf" : "audit-north.pdf"]);
   });
 
   it("gives the ask path one copy of the report as its sources", async () => {

@@ -6,6 +6,7 @@
  *
  *   npm run bench:lookalike -- --build            (re)build the set into .tmp/lookalike and stop
  *   npm run bench:lookalike [-- --hybrid] [--no-answers] [--two-stage M] [--label TEXT] [--write]
+ *   npm run bench:lookalike -- --copies        look-alike pairs that near-duplicate folding takes for copies
  *
  * Measured per language and half (tune / report):
  * - document hit@1, hit@5: the named document is the first / among the first five distinct
@@ -31,6 +32,8 @@ import type { AnswerEvent } from "../../src/services/answer/types.ts";
 import { openKb, type Kb, type KbStores } from "../../src/services/container.ts";
 import type { RetrievedChunk } from "../../src/services/retrieval.ts";
 import { sqlString } from "../../src/stores/lance/filter.ts";
+import { areNearDuplicates, similarity } from "../../src/domain/duplicates/fingerprint.ts";
+import { DocumentFingerprints } from "../../src/services/duplicates.ts";
 import { analyzeForQuery } from "../../src/domain/analysis/index.ts";
 import { ensureFixtureEmbeddingModel, FIXTURE_EMBED_MODEL, FIXTURE_MODELS_DIR } from "../../test/global-setup.ts";
 import { replaceSection } from "../report.ts";
@@ -72,6 +75,39 @@ async function ingestSet(kb: Kb, set: LookalikeSet): Promise<{ toSetId: Map<stri
   const failed = job.files.filter((f) => f.status === "failed");
   if (failed.length) throw new Error(`${failed.length} documents failed to ingest, e.g. ${failed[0]!.source}: ${failed[0]!.error}`);
   return { toSetId: new Map(submitted.documents.map((d, i) => [d.id, files[i]!.setId])), seconds: (performance.now() - t0) / 1000 };
+}
+
+/**
+ * `--copies`: how many pairs of look-alike documents (same family: same body paragraphs, another
+ * organisation or period on the cover) near-duplicate folding would take for copies of each other,
+ * from the product's own fingerprints of the stored page texts. None should be.
+ */
+async function countFoldedLookalikes(kb: Kb & KbStores, set: LookalikeSet, toSetId: Map<string, string>): Promise<void> {
+  const fingerprints = new DocumentFingerprints((id) => kb.metadata.documents.pages(id));
+  const byFamily = new Map<string, { id: string; doc: LookalikeSet["documents"][number] }[]>();
+  const setDoc = new Map(set.documents.map((d) => [d.id, d]));
+  for (const [id, setId] of toSetId) {
+    const doc = setDoc.get(setId)!;
+    byFamily.set(doc.family, [...(byFamily.get(doc.family) ?? []), { id, doc }]);
+  }
+  let pairs = 0;
+  let folded = 0;
+  const similarities: number[] = [];
+  for (const docs of byFamily.values()) {
+    for (let i = 0; i < docs.length; i++) {
+      for (let j = i + 1; j < docs.length; j++) {
+        const [a, b] = [docs[i]!, docs[j]!];
+        const [fa, fb] = await Promise.all([fingerprints.of(a.id, 1), fingerprints.of(b.id, 1)]);
+        if (!fa || !fb) throw new Error(`no fingerprint for ${a.doc.file} or ${b.doc.file}`);
+        pairs++;
+        similarities.push(similarity(fa, fb));
+        if (areNearDuplicates(fa, fb)) folded++;
+      }
+    }
+  }
+  similarities.sort((x, y) => x - y);
+  const q = (p: number) => similarities[Math.min(similarities.length - 1, Math.floor(p * similarities.length))]!.toFixed(2);
+  console.log(`look-alike pairs (same family, other organisation or period): ${pairs}; folded as copies: ${folded} (${((100 * folded) / Math.max(1, pairs)).toFixed(1)}%); shingle similarity median ${q(0.5)}, p90 ${q(0.9)}, max ${q(1)}`);
 }
 
 /** Scores every question of the set on `kb` (already holding the set); keyed "ko tune", "en report", … */
@@ -177,6 +213,10 @@ if (path.resolve(process.argv[1] ?? "") === import.meta.filename) {
     await withKb(hybrid, async (kb) => {
       const { toSetId, seconds } = await ingestSet(kb, set);
       const chunks = await kb.chunks.count();
+      if (flag("--copies")) {
+        await countFoldedLookalikes(kb, set, toSetId);
+        return;
+      }
       const t0 = performance.now();
       const twoStageDocs = opt("--two-stage");
       const groups = await scoreSet(kb, set, toSetId, { answers, ...(twoStageDocs ? { twoStage: Number(twoStageDocs) } : {}) });

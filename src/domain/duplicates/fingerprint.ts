@@ -6,8 +6,13 @@
  * word costs three shingles; a page number or running header in a PDF export costs a few per page.
  *
  * Two documents are copies when the estimated Jaccard similarity of their shingle sets is at least
- * NEAR_DUPLICATE_JACCARD. Documents that merely share a paragraph stay apart unless that paragraph
- * is most of both of them.
+ * NEAR_DUPLICATE_JACCARD and they name the same document: look-alikes (the quarterly report of
+ * another company, the same audit for another year) share most of their text and differ on the
+ * cover, in the few words that identify them. So a document with a cover (its identifying lines,
+ * passed in by the caller) is a copy only of a document that holds every word of that cover
+ * among its own first words (its cover, or the opening of a copy saved without one, such as a
+ * DOCX whose PDF export has a cover page). Documents that merely share a paragraph stay apart
+ * unless that paragraph is most of both of them.
  */
 
 /**
@@ -20,11 +25,18 @@ export const MINHASH_SIZE = 256;
 export const NEAR_DUPLICATE_JACCARD = 0.7;
 const SHINGLE = 3;
 
+/** Words of a document's opening kept to compare with another's cover (a cover is at most 600 characters). */
+export const OPENING_WORDS = 160;
+
 export interface Fingerprint {
   /** The smallest shingle hashes, ascending, at most MINHASH_SIZE; empty for a text without words. */
   minhash: Uint32Array;
   /** Number of distinct shingles (a text of one or two words is one shingle). */
   shingles: number;
+  /** The words of the document's cover lines (distinct), when it has a cover. */
+  cover?: string[];
+  /** The document's first OPENING_WORDS words (distinct). */
+  opening: string[];
 }
 
 /** The words of `text` for comparison: NFKC, lower case, letters and digits only. */
@@ -56,8 +68,11 @@ function mix(h: number): number {
   return h >>> 0;
 }
 
-export function fingerprint(text: string): Fingerprint {
+/** The fingerprint of a document's whole text; `cover`: its cover's identifying lines, if it has a cover. */
+export function fingerprint(text: string, cover: readonly string[] = []): Fingerprint {
   const words = comparisonWords(text);
+  const coverWords = [...new Set(comparisonWords(cover.join("\n")))];
+  const identity = { ...(coverWords.length ? { cover: coverWords } : {}), opening: [...new Set(words.slice(0, OPENING_WORDS))] };
   const hashes = new Uint32Array(Math.max(words.length - SHINGLE + 1, words.length > 0 ? 1 : 0));
   if (words.length > 0 && words.length < SHINGLE) hashes[0] = mix(fnv1a(words.join(" ")));
   for (let i = 0; i + SHINGLE <= words.length; i++) hashes[i] = mix(fnv1a(`${words[i]} ${words[i + 1]} ${words[i + 2]}`));
@@ -69,7 +84,7 @@ export function fingerprint(text: string): Fingerprint {
     shingles++;
     if (distinct.length < MINHASH_SIZE) distinct.push(hashes[i]!);
   }
-  return { minhash: Uint32Array.from(distinct), shingles };
+  return { minhash: Uint32Array.from(distinct), shingles, ...identity };
 }
 
 /**
@@ -100,6 +115,16 @@ export function similarity(a: Fingerprint, b: Fingerprint): number {
   }
   return both / taken;
 }
+/** Whether each document's cover words (if it has a cover) all stand at the other's opening. */
+export function sameNaming(a: Fingerprint, b: Fingerprint): boolean {
+  const within = (cover: string[] | undefined, other: Fingerprint) => {
+    if (!cover) return true;
+    const opening = new Set([...other.opening, ...(other.cover ?? [])]);
+    return cover.every((w) => opening.has(w));
+  };
+  return within(a.cover, b) && within(b.cover, a);
+}
+
 export function areNearDuplicates(a: Fingerprint, b: Fingerprint): boolean {
-  return similarity(a, b) >= NEAR_DUPLICATE_JACCARD;
+  return similarity(a, b) >= NEAR_DUPLICATE_JACCARD && sameNaming(a, b);
 }

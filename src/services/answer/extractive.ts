@@ -25,7 +25,8 @@ export const MIN_COVERAGE = 0.3;
 /** Share of the question's (IDF-weighted) terms the sentence's passage, with its title, must contain. */
 export const MIN_PASSAGE_COVERAGE = 0.5;
 const MAX_SENTENCES = 3;
-const MAX_SOURCES = 5;
+/** Sources (best first) whose sentences are candidates. */
+export const MAX_SOURCES = 5;
 const MAX_SENTENCE_CHARS = 600;
 
 export const NO_ANSWER: Record<Lang, string> = {
@@ -38,7 +39,7 @@ const LEAD_IN: Record<Lang, string> = {
   en: "Here is what the documents say:",
 };
 
-interface Candidate {
+export interface Candidate {
   source: AnswerSource;
   sentence: string;
   coverage: number;
@@ -53,7 +54,8 @@ interface Candidate {
 /** Questions with fewer distinct terms are judged on the sentence alone ("병가는 며칠까지 쓸 수 있나요?" → 병가, 쓸). */
 const PASSAGE_TEST_MIN_TERMS = 3;
 
-function supported(c: Candidate): boolean {
+/** The gate between an answer and "I don't know": whether a candidate sentence (and its passage) covers enough of the question. */
+export function supported(c: Candidate): boolean {
   if (c.coverage < MIN_COVERAGE) return false;
   return c.questionTerms < PASSAGE_TEST_MIN_TERMS || c.passageCoverage >= MIN_PASSAGE_COVERAGE;
 }
@@ -225,11 +227,13 @@ export class ExtractiveAnswerer implements Answerer {
 
   async *answer(request: AnswerRequest): AsyncIterable<AnswerEvent> {
     yield { type: "sources", sources: request.sources };
-    // The best-scoring sentence whose passage supports the question (a loosely related passage
-    // may hold a higher-scoring sentence).
-    const ranked = selectSentences(request.retrievalQuery ?? request.question, request.sources, request.language).filter(supported);
+    // The gate decides whether the documents answer: some sentence (and its passage) covers enough
+    // of the question. What is quoted is then the best-scoring sentence of all, which may fall
+    // below that gate itself (issue 16: the answering sentence often repeats few of the question's
+    // words while a weaker one that restates them passes).
+    const ranked = selectSentences(request.retrievalQuery ?? request.question, request.sources, request.language);
     const best = ranked[0];
-    if (!best) {
+    if (!best || !ranked.some(supported)) {
       const text = NO_ANSWER[request.language];
       yield { type: "delta", text };
       yield { type: "done", answer: text, citations: [], mode: this.mode, found: false };
