@@ -58,6 +58,17 @@ export function coverOnlyLines(document: ExtractedDocument): string[] {
   return document.pages.length >= 2 && lines.length <= COVER_MAX_LINES && chars <= COVER_MAX_CHARS ? lines.filter((l) => l.length <= LINE_MAX_CHARS) : [];
 }
 
+/**
+ * The same cover lines from a stored version's page texts (what services hold after ingest):
+ * used by the answerer (the words that name a document) and by near-duplicate folding.
+ */
+export function coverLinesOfPageTexts(pages: readonly { page: number; text: string }[]): string[] {
+  const sorted = [...pages].sort((a, b) => a.page - b.page);
+  if (sorted.length < 2) return [];
+  // Two pages stand for "more than one": coverOnlyLines asks only whether page 1 has successors.
+  return coverOnlyLines({ mime: "", warnings: [], pages: sorted.slice(0, 2).map((p) => ({ page: p.page, blocks: [{ kind: "paragraph", text: p.text }] })) });
+}
+
 function coverLines(document: ExtractedDocument): string[] {
   const cover = coverOnlyLines(document);
   if (cover.length) return cover;

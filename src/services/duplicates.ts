@@ -7,20 +7,8 @@
  * Fingerprints (domain/duplicates) are computed from the stored page text of a document's live
  * version on first use and kept in memory per (document, version), not stored: no schema change.
  */
-import { coverOnlyLines } from "../../ingest/context.ts";
-import type { ExtractedDocument } from "../../ingest/types.ts";
+import { coverLinesOfPageTexts } from "../../ingest/context.ts";
 import { areNearDuplicates, fingerprint, type Fingerprint } from "../domain/duplicates/fingerprint.ts";
-
-/**
- * The identifying lines of a document's cover (the rule ingest uses for the indexed context and
- * the answerer for naming words), from its stored page texts; none for a document without one.
- */
-export function coverOf(pages: readonly { page: number; text: string }[]): string[] {
-  const sorted = [...pages].sort((a, b) => a.page - b.page);
-  if (sorted.length < 2) return [];
-  const document: ExtractedDocument = { mime: "", warnings: [], pages: sorted.slice(0, 2).map((p) => ({ page: p.page, blocks: [{ kind: "paragraph", text: p.text }] })) };
-  return coverOnlyLines(document);
-}
 
 /** A copy of a result's document, as listed under the result. */
 export interface DocumentCopy {
@@ -53,7 +41,7 @@ export class DocumentFingerprints {
       return hit;
     }
     const computed = this.pageTexts(documentId).then(
-      (pages) => (pages.length === 0 ? null : fingerprint(pages.map((p) => p.text).join("\n"), coverOf(pages))),
+      (pages) => (pages.length === 0 ? null : fingerprint(pages.map((p) => p.text).join("\n"), coverLinesOfPageTexts(pages))),
       () => null,
     );
     // A document without pages (deleted meanwhile) is not cached: a later version may have some.

@@ -6,8 +6,7 @@
  * from the stored page texts the same way ingest derives the indexed context
  * (ingest/context.ts), once per document version, and kept in a small cache.
  */
-import { coverOnlyLines } from "../../../ingest/context.ts";
-import type { ExtractedDocument } from "../../../ingest/types.ts";
+import { coverLinesOfPageTexts } from "../../../ingest/context.ts";
 
 type PageTexts = (documentId: string) => Promise<{ page: number; text: string }[]>;
 
@@ -36,10 +35,6 @@ export class CoverNaming {
   }
 
   private async derive(documentId: string): Promise<string> {
-    const pages = (await this.pageTexts(documentId)).sort((a, b) => a.page - b.page);
-    if (pages.length < 2) return "";
-    const document: ExtractedDocument = { mime: "", warnings: [], pages: pages.slice(0, 2).map((p) => ({ page: p.page, blocks: [{ kind: "paragraph", text: p.text }] })) };
-    // Two pages stand for "more than one": coverOnlyLines asks only whether page 1 has successors.
-    return coverOnlyLines(document).join("\n");
+    return coverLinesOfPageTexts(await this.pageTexts(documentId)).join("\n");
   }
 }
