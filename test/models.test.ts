@@ -13,6 +13,8 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MANIFEST, ManifestSchema, type Manifest } from "../src/models/manifest.ts";
+import { makeTinyCaptionModel } from "./fixtures/make-image-caption-model.ts";
+import { makeTinyRerankerModel } from "./fixtures/make-embedding-model.ts";
 import { ChecksumError, findGgufFiles, listModels, OfflineError, pullModels, readGgufHeader, resolveLlmModelPath, selectEntries, verifyModels } from "../src/models/model-files.ts";
 
 const run = promisify(execFile);
@@ -30,13 +32,16 @@ const sha = (b: Buffer | string) => crypto.createHash("sha256").update(b).digest
 let dir: string;
 let modelsDir: string;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "kb-models-"));
   modelsDir = path.join(dir, "models");
   fs.mkdirSync(modelsDir);
   fs.cpSync(EMBED_DIR, path.join(modelsDir, "tiny-embed"), { recursive: true });
   fs.writeFileSync(path.join(modelsDir, "good.gguf"), fakeGguf());
   fs.writeFileSync(path.join(modelsDir, "broken.gguf"), Buffer.from("not a model at all, sorry"));
+  // The optional slots' models (generated, random weights): told apart by their config.json.
+  await makeTinyRerankerModel(path.join(modelsDir, "tiny-rerank"));
+  await makeTinyCaptionModel(path.join(modelsDir, "tiny-caption"));
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -66,11 +71,13 @@ describe("models folder", () => {
     expect(() => resolveLlmModelPath(modelsDir, "missing.gguf")).toThrow(/KB_LLM_MODEL.*not found/);
   });
 
-  it("lists embedding folders and GGUF files with the active ones marked", () => {
+  it("lists embedding folders, reranker and image-model folders and GGUF files with the active ones marked", () => {
     expect(findGgufFiles(modelsDir)).toEqual(["broken.gguf", "good.gguf"]);
-    const list = listModels(modelsDir, MANIFEST, { embedding: "tiny-embed", llmPath: path.join(modelsDir, "good.gguf") });
+    const list = listModels(modelsDir, MANIFEST, { embedding: "tiny-embed", llmPath: path.join(modelsDir, "good.gguf"), reranker: "tiny-rerank", imageModel: null });
     expect(list.map((m) => [m.kind, m.name, m.active])).toEqual([
       ["embedding", "tiny-embed", true],
+      ["image", "tiny-caption", false],
+      ["reranker", "tiny-rerank", true],
       ["llm", "broken.gguf", false],
       ["llm", "good.gguf", true],
     ]);
@@ -99,6 +106,18 @@ describe("models folder", () => {
     // Not in the manifest: the fixture embedding model is loaded and embeds.
     expect(by["tiny-embed"]).toMatchObject({ ok: true, inManifest: false, kind: "embedding" });
     expect(by["tiny-embed"]!.checks[0]!.message).toMatch(/loads and embeds/);
+    // The slots' models are loaded and run once.
+    expect(by["tiny-rerank"]).toMatchObject({ ok: true, inManifest: false, kind: "reranker" });
+    expect(by["tiny-rerank"]!.checks[0]!.message).toMatch(/^loads and scores \(-?\d/);
+    expect(by["tiny-caption"]).toMatchObject({ ok: true, inManifest: false, kind: "image" });
+    expect(by["tiny-caption"]!.checks[0]!.message).toMatch(/^loads and describes a test picture: "\S/);
+    // A reranker folder whose ONNX file is gone fails its check, naming the reason.
+    const broken = path.join(modelsDir, "broken-rerank");
+    fs.cpSync(path.join(modelsDir, "tiny-rerank"), broken, { recursive: true });
+    fs.rmSync(path.join(broken, "onnx"), { recursive: true });
+    const [brokenResult] = await verifyModels(modelsDir, manifest, { names: ["broken-rerank"] });
+    fs.rmSync(broken, { recursive: true });
+    expect(brokenResult).toMatchObject({ name: "broken-rerank", kind: "reranker", ok: false });
     // A name that is nowhere.
     const missing = await verifyModels(modelsDir, manifest, { names: ["ghost.gguf"] });
     expect(missing).toMatchObject([{ name: "ghost.gguf", ok: false }]);

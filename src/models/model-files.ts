@@ -98,9 +98,12 @@ export async function sha256File(file: string): Promise<string> {
 /* list                                                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
+/** What a model in the models folder is for. */
+export type ModelKind = "embedding" | "llm" | "reranker" | "image";
+
 export interface ModelListing {
   name: string;
-  kind: "embedding" | "llm";
+  kind: ModelKind;
   sizeBytes: number;
   /** Serving now: the embedding model of the active index, or the configured GGUF. */
   active: boolean;
@@ -118,11 +121,47 @@ function dirSize(dir: string): number {
   return total;
 }
 
-export function listModels(modelsDir: string, manifest: Manifest, active: { embedding: string | null; llmPath: string | null }): ModelListing[] {
+/**
+ * Folders of the optional slots, told apart by their config.json: a cross-encoder reranker (one
+ * `…ForSequenceClassification` architecture: KB_RERANK_MODEL) or an image-to-text model
+ * (`model_type` "vision-encoder-decoder": KB_IMAGE_MODEL). Sorted by name.
+ */
+export function findSlotModels(modelsDir: string): { name: string; kind: "reranker" | "image" }[] {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(modelsDir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const out: { name: string; kind: "reranker" | "image" }[] = [];
+  for (const e of entries) {
+    if (!(e.isDirectory() || e.isSymbolicLink()) || e.name.startsWith(".")) continue;
+    let config: { architectures?: unknown; model_type?: unknown };
+    try {
+      config = JSON.parse(fs.readFileSync(path.join(modelsDir, e.name, "config.json"), "utf8")) as typeof config;
+    } catch {
+      continue;
+    }
+    const archs = Array.isArray(config.architectures) ? config.architectures.map(String) : [];
+    if (config.model_type === "vision-encoder-decoder") out.push({ name: e.name, kind: "image" });
+    else if (archs.length > 0 && archs.every((a) => a.endsWith("ForSequenceClassification"))) out.push({ name: e.name, kind: "reranker" });
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+export function listModels(
+  modelsDir: string,
+  manifest: Manifest,
+  active: { embedding: string | null; llmPath: string | null; reranker?: string | null; imageModel?: string | null },
+): ModelListing[] {
   const known = new Set(manifest.models.map((m) => m.name));
   const out: ModelListing[] = [];
   for (const name of findEmbeddingModels(modelsDir)) {
     out.push({ name, kind: "embedding", sizeBytes: dirSize(path.join(modelsDir, name)), active: name === active.embedding, inManifest: known.has(name) });
+  }
+  for (const { name, kind } of findSlotModels(modelsDir)) {
+    const configured = kind === "reranker" ? active.reranker : active.imageModel;
+    out.push({ name, kind, sizeBytes: dirSize(path.join(modelsDir, name)), active: name === configured, inManifest: known.has(name) });
   }
   for (const rel of findGgufFiles(modelsDir)) {
     const full = path.resolve(modelsDir, rel);
@@ -147,7 +186,7 @@ export interface VerifyCheck {
 
 export interface VerifyResult {
   name: string;
-  kind: "embedding" | "llm";
+  kind: ModelKind;
   inManifest: boolean;
   ok: boolean;
   checks: VerifyCheck[];
@@ -214,6 +253,38 @@ async function checkEmbeddingLoads(modelsDir: string, name: string): Promise<Ver
   }
 }
 
+/** Loads a slot model and runs it once: a reranker scores two passages, an image model describes a picture. */
+async function checkSlotModelLoads(modelsDir: string, name: string, kind: "reranker" | "image"): Promise<VerifyCheck> {
+  try {
+    if (kind === "reranker") {
+      const { loadReranker } = await import("./reranker.ts");
+      const reranker = await loadReranker({ modelsDir, model: name, device: "cpu", log: () => {} });
+      try {
+        const scores = await reranker.score("연차 휴가는 며칠인가? annual leave", ["연차 휴가는 15일이다. Annual leave is 15 days.", "The cafeteria opens at noon."]);
+        const ok = scores.length === 2 && scores.every(Number.isFinite);
+        return { what: "load", ok, message: ok ? `loads and scores (${scores.map((x) => x.toFixed(3)).join(", ")})` : "scores are not two finite numbers" };
+      } finally {
+        await reranker.close();
+      }
+    }
+    const [{ loadImageCaptioner }, { default: sharp }] = await Promise.all([import("./image-captioner.ts"), import("sharp")]);
+    const captioner = await loadImageCaptioner({ modelsDir, model: name, device: "cpu", log: () => {} });
+    try {
+      // A small gradient: a picture with no text in it, as the slot describes.
+      const size = 96;
+      const pixels = Buffer.alloc(size * size * 3);
+      for (let i = 0; i < size * size; i++) pixels.set([(i % size) * 2, Math.floor(i / size) * 2, 128], i * 3);
+      const png = await sharp(pixels, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
+      const caption = await captioner.caption(png);
+      return { what: "load", ok: true, message: `loads and describes a test picture: "${caption.slice(0, 80)}"` };
+    } finally {
+      await captioner.close();
+    }
+  } catch (e) {
+    return { what: "load", ok: false, message: (e as Error).message };
+  }
+}
+
 async function checkGguf(file: string, load: boolean): Promise<VerifyCheck[]> {
   const checks: VerifyCheck[] = [];
   try {
@@ -260,6 +331,12 @@ export async function verifyModels(modelsDir: string, manifest: Manifest, option
     seen.add(name);
     const check = await checkEmbeddingLoads(modelsDir, name);
     results.push({ name, kind: "embedding", inManifest: false, ok: check.ok, checks: [check] });
+  }
+  for (const { name, kind } of findSlotModels(modelsDir)) {
+    if (seen.has(name) || (wanted && !wanted.has(name))) continue;
+    seen.add(name);
+    const check = await checkSlotModelLoads(modelsDir, name, kind);
+    results.push({ name, kind, inManifest: false, ok: check.ok, checks: [check] });
   }
   for (const rel of findGgufFiles(modelsDir)) {
     if (seen.has(rel) || (wanted && !wanted.has(rel))) continue;

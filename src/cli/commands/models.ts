@@ -52,7 +52,7 @@ export function registerModelCommands(program: Command): void {
       };
       const configuredEmbedding = remote.embedding ?? (config.embedModel?.toLowerCase() === "none" ? null : (config.embedModel ?? found[0] ?? null));
       const indexModel = await activeIndexModel(config.dataDir, config.databaseUrl);
-      const installed = listModels(config.modelsDir, MANIFEST, { embedding: indexModel ?? configuredEmbedding, llmPath });
+      const installed = listModels(config.modelsDir, MANIFEST, { embedding: indexModel ?? configuredEmbedding, llmPath, reranker: config.rerankModel ?? null, imageModel: config.imageModel ?? null });
       const available = MANIFEST.models.map((m) => ({
         name: m.name,
         kind: m.kind,
@@ -63,7 +63,7 @@ export function registerModelCommands(program: Command): void {
         installed: installed.some((i) => i.name === m.name),
       }));
       if (o.json) {
-        console.log(JSON.stringify({ modelsDir: config.modelsDir, installed, available, configured: { embedding: configuredEmbedding, indexEmbedding: indexModel, llm: llmPath ?? remote.llm, reranker: config.rerankModel ?? null, remote } }, null, 2));
+        console.log(JSON.stringify({ modelsDir: config.modelsDir, installed, available, configured: { embedding: configuredEmbedding, indexEmbedding: indexModel, llm: llmPath ?? remote.llm, reranker: config.rerankModel ?? null, imageModel: config.imageModel ?? null, remote } }, null, 2));
         return;
       }
       console.log(`models folder: ${config.modelsDir}`);
@@ -75,6 +75,7 @@ export function registerModelCommands(program: Command): void {
       if (indexModel && indexModel !== configuredEmbedding) console.log(`  note: the index was built with "${indexModel}"; the configured/found model is "${configuredEmbedding ?? "none"}" (re-embed to switch)`);
       if (llmNote) console.log(`  note: ${llmNote}`);
       if (config.rerankModel) console.log(`  reranker: ${config.rerankModel} (KB_RERANK_MODEL; loaded by kb serve, state in /readyz)`);
+      if (config.imageModel) console.log(`  image descriptions: ${config.imageModel} (KB_IMAGE_MODEL; loaded at the first picture, state in /readyz)`);
       if (remote.embedding) console.log(`  embeddings: ${remote.embedding} on a model server (KB_EMBED_URL)`);
       if (remote.llm) console.log(`  answers: ${remote.llm} on a model server (KB_LLM_URL)`);
       else if (!config.llmModel) console.log("  answers: extractive (set KB_LLM_MODEL to a GGUF file name to answer with the LLM)");
