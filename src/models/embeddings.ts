@@ -16,6 +16,9 @@
  * - Embeddings are pooled (mean / CLS / last token) and L2-normalised, returned as Float32Array.
  * - One batch runs at a time per provider (bounded memory, safe for concurrent callers); query
  *   batches jump ahead of queued passage batches so searches are not stuck behind ingestion.
+ * - CPU sessions run with ONNX Runtime's thread spinning off (`NO_SPINNING`), and a text far
+ *   longer than maxLength is tokenised only up to a word boundary with enough tokens when the
+ *   tokeniser reads word by word (`tokenizesWordByWord`): the same ids, less tokeniser work.
  */
 import fs from "node:fs";
 import path from "node:path";
