@@ -6,6 +6,7 @@ import {
   cudaProviderInstalled,
   findEmbeddingModels,
   loadEmbeddingProvider,
+  tokenizesWordByWord,
   type LocalEmbeddingProvider,
 } from "../src/models/embeddings.ts";
 
@@ -151,6 +152,35 @@ describe("fixture model via loadEmbeddingProvider (onnxruntime-node)", () => {
     // Clamped to the model's max (512) when asked for more.
     const big = await load({ modelsDir: MODELS_DIR, model: MODEL, maxLength: 100_000 });
     expect(big.info.maxLength).toBe(512);
+  });
+
+  it("tokenises long texts only as far as maxLength needs, with the same vectors as whole texts", async () => {
+    // A copy whose tokenizer.json has an added token with a space: never cut (tokenizesWordByWord
+    // is false), and the same tokens for these texts: the reference.
+    const dir = copyFixture(tmpModelsDir(), "whole-texts");
+    const json = JSON.parse(fs.readFileSync(path.join(dir, "tokenizer.json"), "utf8"));
+    expect(tokenizesWordByWord(json)).toBe(true);
+    json.added_tokens.push({ ...json.added_tokens.find((t: { content: string }) => t.content === "[UNK]"), content: "never seen token" });
+    expect(tokenizesWordByWord(json)).toBe(false);
+    fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(json));
+    const whole = await load({ modelsDir: path.dirname(dir), model: "whole-texts" });
+    const cutting = await load({ modelsDir: MODELS_DIR, model: MODEL });
+    // What the tokeniser is given (its longest input per call).
+    const seen: number[] = [];
+    const inner = cutting as unknown as { tokenizer: (texts: string[], o: unknown) => unknown };
+    const tok = inner.tokenizer;
+    inner.tokenizer = new Proxy(tok, { apply: (_t, _this, args: [string[], unknown]) => (seen.push(...args[0].map((x) => x.length)), Reflect.apply(tok, undefined, args)) });
+    const ko = "보안 정책 문서는 데이터 보존 기간을 설명합니다. 연차 휴가는 입사 1년 후 15일이 주어지며, 2년마다 하루씩 늘어납니다. ";
+    const en = "The security policy describes data retention periods, access reviews and incident reporting. ";
+    const texts = Array.from({ length: 40 }, (_, i) => (i % 3 === 0 ? en.repeat(20 + i) : i % 3 === 1 ? ko.repeat(15 + i) : (ko + en).repeat(10 + i)) + ` 끝 ${i}`);
+    for (let round = 0; round < 2; round++) {
+      const a = await cutting.embedPassages(texts);
+      const b = await whole.embedPassages(texts);
+      for (let i = 0; i < texts.length; i++) expect(maxAbsDiff(a[i]!, b[i]!), `text ${i}`).toBe(0);
+    }
+    // The cut was used: some texts were tokenised from a prefix only.
+    const longest = Math.min(...texts.map((t) => t.length));
+    expect(seen.filter((n) => n < longest).length).toBeGreaterThan(10);
   });
 
   it("never touches the network and locks transformers.js to local files", async () => {

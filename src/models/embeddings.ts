@@ -16,6 +16,9 @@
  * - Embeddings are pooled (mean / CLS / last token) and L2-normalised, returned as Float32Array.
  * - One batch runs at a time per provider (bounded memory, safe for concurrent callers); query
  *   batches jump ahead of queued passage batches so searches are not stuck behind ingestion.
+ * - CPU sessions run with ONNX Runtime's thread spinning off (`NO_SPINNING`), and a text far
+ *   longer than maxLength is tokenised only up to a word boundary with enough tokens when the
+ *   tokeniser reads word by word (`tokenizesWordByWord`): the same ids, less tokeniser work.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -89,6 +92,13 @@ export const SIDECAR_FILE = "private-kb.json";
 /** Default cap on tokens per text: long-context models (bge-m3: 8192) would otherwise need GBs per batch. */
 export const DEFAULT_MAX_LENGTH_CAP = 512;
 export const DEFAULT_BATCH_SIZE = 16;
+/**
+ * ONNX Runtime's CPU thread pools busy-wait (spin) between operators by default. Here that is
+ * CPU taken from the extraction processes and the server beside the model: embedding the 2153
+ * chunks of bench:ingest's text PDFs with the fixture model took 3.3–3.7 s of process CPU with
+ * spinning, 1.8–2.0 s without, and no longer (docs/benchmarks.md, "Ingestion throughput").
+ */
+const NO_SPINNING = { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } };
 /** Texts are cut to maxLength * this many characters before tokenising (bounds tokeniser work). */
 const CHARS_PER_TOKEN_BOUND = 64;
 
@@ -462,7 +472,7 @@ export async function loadEmbeddingProvider(opts: LoadEmbeddingOptions): Promise
       local_files_only: true,
       device,
       dtype,
-      session_options: { ...sessionOptions },
+      session_options: device === "cpu" ? { ...sessionOptions, extra: NO_SPINNING } : { ...sessionOptions },
     });
 
   let model: PreTrainedModel;
@@ -526,6 +536,35 @@ export async function loadEmbeddingProvider(opts: LoadEmbeddingOptions): Promise
 /* Provider                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
+interface Encoded {
+  input_ids: number[][];
+  attention_mask: number[][];
+  token_type_ids?: number[][];
+}
+
+/** A cut is placed this far past the fewest characters per token seen (a margin for denser text). */
+const CUT_MARGIN = 1.3;
+const WORD_PRE_TOKENIZERS = new Set(["BertPreTokenizer", "Whitespace", "WhitespaceSplit", "Punctuation", "Digits"]);
+const CHAR_NORMALIZERS = new Set(["BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "StripAccents", "Strip"]);
+
+/**
+ * True when a tokenizer.json splits text into words at whitespace before its model sees it, and
+ * normalises character by character, with no added token that contains whitespace: then the
+ * tokens of a text cut at whitespace are the first tokens of the whole text (WordPiece BERT
+ * tokenisers). SentencePiece-style tokenisers (Metaspace, byte-level BPE, a precompiled
+ * normaliser) read the text as one piece and are never cut.
+ */
+export function tokenizesWordByWord(json: unknown): boolean {
+  type Part = { type?: string; pretokenizers?: Part[]; normalizers?: Part[] } | null | undefined;
+  const j = json as { pre_tokenizer?: Part; normalizer?: Part; added_tokens?: { content?: string }[] } | null;
+  if (!j || typeof j !== "object") return false;
+  const pre = (p: Part): boolean => !!p && (p.type === "Sequence" ? (p.pretokenizers ?? []).length > 0 && p.pretokenizers!.every(pre) : WORD_PRE_TOKENIZERS.has(p.type ?? ""));
+  const norm = (n: Part): boolean => !n || (n.type === "Sequence" ? (n.normalizers ?? []).every(norm) : CHAR_NORMALIZERS.has(n.type ?? ""));
+  const top = j.pre_tokenizer;
+  const splits = !!top && (top.type === "Sequence" ? (top.pretokenizers ?? []).some((p) => p?.type !== "Punctuation" && p?.type !== "Digits") : top.type !== "Punctuation" && top.type !== "Digits");
+  return splits && pre(top) && norm(j.normalizer) && (j.added_tokens ?? []).every((t) => !/\s/.test(t.content ?? ""));
+}
+
 interface Job {
   texts: string[];
   call: { failed: boolean };
@@ -542,6 +581,11 @@ class TransformersEmbeddingProvider implements LocalEmbeddingProvider {
   private pumping: Promise<void> | null = null;
   private closed = false;
   private readonly specialIds: Set<number>;
+  /**
+   * Characters per token at which a long text is cut before tokenising (times maxLength); null:
+   * never cut (a tokeniser whose tokens may span words). Starts high and follows the texts.
+   */
+  private cutChars: number | null;
 
   constructor(
     private readonly t: TransformersModule,
@@ -553,6 +597,7 @@ class TransformersEmbeddingProvider implements LocalEmbeddingProvider {
     this.modelId = modelId;
     this.info = Object.freeze({ ...rest, settingsSource: [...rest.settingsSource] });
     this.specialIds = new Set(tokenizer.all_special_ids);
+    this.cutChars = tokenizesWordByWord((tokenizer as unknown as { _tokenizerJSON?: unknown })._tokenizerJSON) ? 4 : null;
   }
 
   get dimension(): number {
@@ -639,13 +684,58 @@ class TransformersEmbeddingProvider implements LocalEmbeddingProvider {
     }
   }
 
+  private encode(texts: string[]): Encoded {
+    return this.tokenizer(texts, { padding: false, truncation: false, return_tensor: false }) as unknown as Encoded;
+  }
+
+  /**
+   * Token ids of a batch, at least the first `maxLength` of each text. A text much longer than
+   * that (most chunks of Korean text are: about 1.4 characters per token) is tokenised only up to
+   * a word boundary where it has enough tokens, when the tokeniser reads word by word
+   * (`tokenizesWordByWord`): the tokens of that prefix are then the full text's first tokens, and
+   * truncation keeps the same ids. Where a prefix falls short, the whole text is tokenised.
+   */
+  private tokenize(texts: string[]): Encoded {
+    const L = this.info.maxLength;
+    const cutAt = this.cutChars === null ? Infinity : Math.ceil(L * this.cutChars);
+    const cuts = texts.map((t) => {
+      if (t.length <= cutAt) return null;
+      const ws = /\s/.exec(t.slice(cutAt, cutAt + 256));
+      return ws ? cutAt + ws.index : null;
+    });
+    if (cuts.every((c) => c === null)) return this.learn(texts, this.encode(texts), cuts);
+    const enc = this.encode(texts.map((t, i) => (cuts[i] !== null ? t.slice(0, cuts[i]!) : t)));
+    // A prefix with no more than L ids might be the whole story or not: tokenise those texts whole.
+    const short = texts.flatMap((_, i) => (cuts[i] !== null && enc.input_ids[i]!.length <= L ? [i] : []));
+    if (short.length) {
+      const again = this.encode(short.map((i) => texts[i]!));
+      short.forEach((i, j) => {
+        enc.input_ids[i] = again.input_ids[j]!;
+        enc.attention_mask[i] = again.attention_mask[j]!;
+        if (enc.token_type_ids && again.token_type_ids) enc.token_type_ids[i] = again.token_type_ids[j]!;
+        cuts[i] = null;
+      });
+      this.cutChars = Math.min(CHARS_PER_TOKEN_BOUND, (this.cutChars ?? 1) * 1.25);
+      return enc;
+    }
+    return this.learn(texts, enc, cuts);
+  }
+
+  /** Lowers the cut, a step at a time, towards the fewest characters per token seen in texts over the limit. */
+  private learn(texts: string[], enc: Encoded, cuts: (number | null)[]): Encoded {
+    if (this.cutChars === null) return enc;
+    let fewest = Infinity;
+    texts.forEach((t, i) => {
+      const n = enc.input_ids[i]!.length;
+      if (n > this.info.maxLength) fewest = Math.min(fewest, (cuts[i] ?? t.length) / n);
+    });
+    if (fewest < Infinity && fewest * CUT_MARGIN < this.cutChars) this.cutChars = Math.max(0.5, fewest * CUT_MARGIN, this.cutChars * 0.8);
+    return enc;
+  }
+
   private async runBatch(texts: string[]): Promise<Float32Array[]> {
     const { Tensor } = this.t;
-    const enc = this.tokenizer(texts, { padding: false, truncation: false, return_tensor: false }) as unknown as {
-      input_ids: number[][];
-      attention_mask: number[][];
-      token_type_ids?: number[][];
-    };
+    const enc = this.tokenize(texts);
     const L = this.info.maxLength;
     const rows = texts.map((_, i) => {
       let ids = enc.input_ids[i]!;
