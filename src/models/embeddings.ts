@@ -98,7 +98,7 @@ export const DEFAULT_BATCH_SIZE = 16;
  * chunks of bench:ingest's text PDFs with the fixture model took 3.3–3.7 s of process CPU with
  * spinning, 1.8–2.0 s without, and no longer (docs/benchmarks.md, "Ingestion throughput").
  */
-const NO_SPINNING = { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } };
+export const NO_SPINNING = { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } };
 /** Texts are cut to maxLength * this many characters before tokenising (bounds tokeniser work). */
 const CHARS_PER_TOKEN_BOUND = 64;
 

@@ -17,7 +17,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { PreTrainedModel, PreTrainedTokenizer, Tensor as HfTensor } from "@huggingface/transformers";
-import { cudaProviderInstalled, DTYPE_SUFFIX, EMBEDDING_DTYPES, loadTransformers, readSidecar, type EmbeddingDevice, type EmbeddingDtype } from "./embeddings.ts";
+import { cudaProviderInstalled, DTYPE_SUFFIX, EMBEDDING_DTYPES, loadTransformers, NO_SPINNING, readSidecar, type EmbeddingDevice, type EmbeddingDtype } from "./embeddings.ts";
 
 export interface Reranker {
   /** Folder name under the models dir. */
@@ -108,7 +108,7 @@ export async function loadReranker(opts: LoadRerankerOptions): Promise<Reranker>
   const sessionOptions: Record<string, unknown> = {};
   if (opts.threads !== undefined && opts.threads > 0) sessionOptions.intraOpNumThreads = Math.floor(opts.threads);
   const load = (device: "cpu" | "cuda") =>
-    t.AutoModelForSequenceClassification.from_pretrained(dir, { local_files_only: true, device, dtype, session_options: { ...sessionOptions } });
+    t.AutoModelForSequenceClassification.from_pretrained(dir, { local_files_only: true, device, dtype, session_options: device === "cpu" ? { ...sessionOptions, extra: NO_SPINNING } : { ...sessionOptions } });
   const wanted = opts.device ?? "cpu";
   let model: PreTrainedModel | null = null;
   if (wanted !== "cpu" && cudaProviderInstalled()) {
