@@ -458,7 +458,7 @@ export class OcrEngine {
    * page is read again as sparse text (PSM 11: every piece of text, no layout) with the same
    * languages, and each word of that pass that is confident (≥ sparseMinConfidence), has a letter
    * or digit and does not overlap a word of the layout pass (by more than a third of its box) is
-   * added: the added words of one sparse line form a line, lines close below each other a
+   * added, except a line of one short token that is not a number (≤ 2 characters: specks, box edges): the added words of one sparse line form a line, lines close below each other a
    * paragraph, each placed after the layout paragraph whose top is the last one above it.
    */
   private async recoverSparseWords(
@@ -501,6 +501,8 @@ export class OcrEngine {
             }
           }
         }
+        // A lone short token that is not a number is mostly a speck or a box edge read as letters ("oN", "LJ").
+        if (words.length === 1 && !/^\p{N}+$/u.test(words[0]!.text) && (words[0]!.text.match(/[\p{L}\p{N}]/gu)?.length ?? 0) < 3) words.length = 0;
         if (words.length) fresh.push({ text: words.map((w) => w.text).join(" "), words });
       }
     }
