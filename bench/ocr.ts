@@ -2,6 +2,7 @@
  * OCR benchmark (issue 4 acceptance). Run: `npm run bench:ocr` (= `tsx bench/ocr.ts`).
  *
  *   tsx bench/ocr.ts [--data DIR] [--quick] [--no-throughput | --throughput-only] [--workers N] [--out FILE]
+ *   tsx bench/ocr.ts --forms-steps-ab [--data DIR]
  *
  * Data (read in place): DIR/ocr_korean, DIR/ocr_tesseract_test_en (default DIR: /work/shared/data,
  * or env KB_SHARED_DATA). Skips with a message when absent.
@@ -20,6 +21,11 @@
  *     with the pool, over ≥ 30 page reads of the distinct Korean PDF pages under DIR rendered at
  *     200 dpi (see throughputSet; word recall against the PDFs' text layer); --quick: 3 pages once.
  * Prints a table per section and writes a Markdown section (default .tmp/bench-ocr.md).
+ *
+ * --forms-steps-ab: only the Korean page images, read by two one-worker engines alternately page by
+ * page (three rounds): the engine as configured, and the same with the forms steps of issue 17
+ * turned off (deskew, the native-scale re-read of unconfident pages, the sparse-text pass): word
+ * recall and CPU s/page side by side.
  */
 // First: captures the engine's Array.prototype.push before pdf-parse (imported below) replaces it.
 import "../ingest/extractors/pdfjs-builtins.ts";
@@ -291,12 +297,67 @@ async function throughput() {
   );
 }
 
+async function formsStepsAb() {
+  const pngDir = path.join(KO, "rendered_png_200dpi");
+  const gtDir = path.join(KO, "ground_truth_txt");
+  const pngs = readdirSync(pngDir).filter((f) => f.endsWith(".png")).sort();
+  const engines = {
+    "forms steps on (default)": new OcrEngine({ poolSize: 1 }),
+    "forms steps off (before issue 17)": new OcrEngine({ poolSize: 1, deskew: false, nativeScaleBelow: 0, sparseRecovery: false }),
+  };
+  const stats = new Map<string, { cpu: number; pages: number; found: number; total: number; passes: number }>();
+  const texts = new Map<string, string>();
+  try {
+    for (const e of Object.values(engines)) await e.recognizeImage(readFileSync(path.join(pngDir, pngs[0]!))); // warm-up
+    const rounds = QUICK ? 1 : 3;
+    for (let round = 0; round < rounds; round++) {
+      for (const f of pngs) {
+        const bytes = readFileSync(path.join(pngDir, f));
+        const order = Object.entries(engines);
+        if ((round + pngs.indexOf(f)) % 2) order.reverse();
+        for (const [name, e] of order) {
+          const cpu0 = process.cpuUsage();
+          const r = await e.recognizeImage(bytes);
+          const cpu = process.cpuUsage(cpu0);
+          const s = stats.get(name) ?? { cpu: 0, pages: 0, found: 0, total: 0, passes: 0 };
+          s.cpu += (cpu.user + cpu.system) / 1e6;
+          s.pages++;
+          s.passes += r.passes.length;
+          if (round === 0) texts.set(`${name}/${f}`, r.text);
+          stats.set(name, s);
+        }
+      }
+    }
+  } finally {
+    for (const e of Object.values(engines)) await e.close();
+  }
+  const docs = [...new Set(pngs.map((f) => f.replace(/-\d+\.png$/, "")))];
+  for (const [name, s] of stats) {
+    for (const doc of docs) {
+      const text = pngs.filter((f) => f.replace(/-\d+\.png$/, "") === doc).map((f) => texts.get(`${name}/${f}`)!).join("\n\n");
+      const rec = wordRecall(readFileSync(path.join(gtDir, `${doc}.raw.txt`), "utf8"), text);
+      s.found += rec.found;
+      s.total += rec.total;
+    }
+  }
+  const [a, b] = Object.keys(engines);
+  const same = pngs.filter((f) => texts.get(`${a}/${f}`) === texts.get(`${b}/${f}`)).length;
+  section(
+    `Korean page images: forms steps on vs off (${pngs.length} pages, ${QUICK ? 1 : 3} rounds alternated, 1 worker each)`,
+    ["engine", "page reads", "CPU s/page", "whole-page passes/page", "word recall (pooled)"],
+    [...stats].map(([name, s]) => [name, String(s.pages), (s.cpu / s.pages).toFixed(2), (s.passes / s.pages).toFixed(1), `${f3(s.found / s.total)} (${s.found}/${s.total})`]),
+    `identical text on ${same} of ${pngs.length} pages; load average (1 min) at the end ${loadavg()[0]!.toFixed(1)}.`,
+  );
+}
+
 try {
-  if (!flag("--throughput-only")) {
+  if (flag("--forms-steps-ab")) {
+    await formsStepsAb();
+  } else if (!flag("--throughput-only")) {
     await korean();
     await english();
   }
-  await throughput();
+  if (!flag("--forms-steps-ab")) await throughput();
 } finally {
   await engine.close();
   await zoneEng?.close();

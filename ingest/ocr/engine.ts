@@ -31,11 +31,13 @@ import { extractionSettings } from "../extraction-settings.ts";
 import { IngestError } from "../types.ts";
 import {
   cropPrepared,
+  hasColour,
   inspectImage,
   prepareForOcr,
   type ImageInfo,
   type ImageLimits,
   type PreparedImage,
+  type PrepareOptions,
   type Rotation,
 } from "./preprocess.ts";
 import { readingOrder, type LayoutBlock } from "./reading-order.ts";
@@ -72,6 +74,20 @@ export interface OcrEngineOptions {
   koreanAcceptConfidence?: number;
   /** Re-read low-confidence Latin/digit words of Korean pages with kor+eng (see retryLatinWords). Default true. */
   latinRetry?: boolean;
+  /**
+   * An upscaled page read with a confidence below this is read again at its own size (scale 1) and
+   * the more confident reading is kept (noisy and fax-like scans: upscaling turns specks into blobs
+   * that tesseract's layout analysis takes for pictures). Default 80; 0 turns it off.
+   */
+  nativeScaleBelow?: number;
+  /** Read pages that are not clearly Korean a second time as sparse text (PSM 11) and add the words the layout pass lost (see recoverSparseWords). Default true. */
+  sparseRecovery?: boolean;
+  /** Smallest word confidence (0..100) for a word found only by the sparse pass. Default 60. */
+  sparseMinConfidence?: number;
+  /** Turn skewed pages straight before reading (ingest/ocr/preprocess.ts estimateSkew). Default true. */
+  deskew?: boolean;
+  /** The sparse pass reads pages with coloured marks with the colours dropped (stamps). Default true. */
+  dropStampColour?: boolean;
 }
 
 export interface OcrPage {
@@ -100,6 +116,12 @@ export interface OcrPage {
   passes: OcrPassInfo[];
   /** Diagnostics: Latin/digit words of a Korean page re-read alone (`tried`) and replaced (`replaced`). */
   wordRetries: { tried: number; replaced: number };
+  /** Skew measured on the page in degrees (clockwise positive); turned straight when ≥ 0.5° off. */
+  skew: number;
+  /** Diagnostics: words added by the sparse-text pass (words the layout pass lost). */
+  sparseWords: number;
+  /** Diagnostics: low-confidence words of the layout pass replaced by a confident sparse-pass reading in the same place. */
+  sparseReplaced: number;
 }
 
 export interface OcrPassInfo {
@@ -107,6 +129,8 @@ export interface OcrPassInfo {
   languages: string;
   /** Clockwise rotation of the image read. */
   rotation: Rotation;
+  /** Tesseract page segmentation mode of this pass. */
+  psm?: number;
   /** Mean word confidence 0..100 of this pass. */
   confidence: number;
   ms: number;
@@ -146,6 +170,8 @@ interface OcrLine {
 }
 
 interface PassResult {
+  /** The page was read by the `kor` pass alone (clearly Korean). */
+  korean?: boolean;
   text: string;
   paragraphs: string[];
   confidence: number;
@@ -181,6 +207,27 @@ function median(values: number[]): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[sorted.length >> 1]!;
+}
+
+type Box = OcrWord["bbox"];
+
+/** Share of `a`'s area covered by `b`. */
+function overlapShare(a: Box, b: Box): number {
+  const w = Math.min(a.x1, b.x1) - Math.max(a.x0, b.x0);
+  const h = Math.min(a.y1, b.y1) - Math.max(a.y0, b.y0);
+  const area = (a.x1 - a.x0) * (a.y1 - a.y0);
+  return w <= 0 || h <= 0 || area <= 0 ? 0 : (w * h) / area;
+}
+
+/** Bounding box of some words (a huge empty box when there are none, which sorts last). */
+function boxOf(words: readonly OcrWord[]): Box {
+  if (words.length === 0) return { x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity };
+  return {
+    x0: Math.min(...words.map((w) => w.bbox.x0)),
+    y0: Math.min(...words.map((w) => w.bbox.y0)),
+    x1: Math.max(...words.map((w) => w.bbox.x1)),
+    y1: Math.max(...words.map((w) => w.bbox.y1)),
+  };
 }
 
 function layoutBlockOf(block: Tesseract.Block): LayoutBlock {
@@ -220,6 +267,8 @@ function toPass(data: Tesseract.Page, languages: string): PassResult {
 interface Trace {
   passes: OcrPassInfo[];
   wordRetries: { tried: number; replaced: number };
+  sparseWords: number;
+  sparseReplaced: number;
 }
 
 /** Last parameters set on each worker (see pass()). */
@@ -250,6 +299,11 @@ export class OcrEngine {
       workerStartTimeoutMs: options.workerStartTimeoutMs ?? 60_000,
       koreanAcceptConfidence: options.koreanAcceptConfidence ?? 75,
       latinRetry: options.latinRetry ?? true,
+      nativeScaleBelow: options.nativeScaleBelow ?? 80,
+      sparseRecovery: options.sparseRecovery ?? true,
+      sparseMinConfidence: options.sparseMinConfidence ?? 60,
+      deskew: options.deskew ?? true,
+      dropStampColour: options.dropStampColour ?? true,
       langPath: options.langPath,
       limits: options.limits,
     };
@@ -273,20 +327,35 @@ export class OcrEngine {
     const started = Date.now();
     const deadline = started + this.opts.pageTimeoutMs;
     try {
-      const prep = (rotate: Rotation, maxSide?: number) =>
+      const prep = (rotate: Rotation, maxSide?: number, extra: Partial<PrepareOptions> = {}) =>
         prepareForOcr(bytes, info, {
           page: options.page,
           rotate,
+          deskew: this.opts.deskew,
           ...(maxSide ? { maxSide } : { scale: options.scale ?? defaultScale(info, options.density) }),
           limits: this.opts.limits,
+          ...extra,
         });
       const dpiOf = (p: PreparedImage) => Math.round((options.density ?? info.density ?? 300) * p.scale);
       const langs = options.languages ?? this.opts.languages;
-      const trace: Trace = { passes: [], wordRetries: { tried: 0, replaced: 0 } };
+      const trace: Trace = { passes: [], wordRetries: { tried: 0, replaced: 0 }, sparseWords: 0, sparseReplaced: 0 };
 
       let prepared = await prep(0);
       let best = await this.readPage(slot, prepared, langs, dpiOf(prepared), deadline, options.signal, trace, 0);
       let rotation: Rotation = 0;
+
+      // A noisy scan read poorly after upscaling: read it at its own size too, keep the more confident.
+      // (A page the `kor` pass accepted as clearly Korean is confident enough and keeps its path.)
+      if (!best.korean && best.confidence < this.opts.nativeScaleBelow && prepared.scale > 1 && options.scale === undefined) {
+        {
+          const alt = await prep(0, undefined, { scale: 1 });
+          const r = await this.readPage(slot, alt, best.languages, dpiOf(alt), deadline, options.signal, trace, 0);
+          if (r.confidence > best.confidence) {
+            best = r;
+            prepared = alt;
+          }
+        }
+      }
 
       const orient = options.detectOrientation ?? this.opts.detectOrientation;
       if (orient && best.confidence < this.opts.orientationMinConfidence) {
@@ -311,6 +380,16 @@ export class OcrEngine {
           }
         }
       }
+      // Text the layout analysis lost (boxed fields, words under stamps, small print beside rules).
+      if (this.opts.sparseRecovery && !best.korean && best.words > 0) {
+        // On a page with coloured marks the sparse pass reads the page with colours dropped (the
+        // words under a red or blue stamp); the layout pass's reading keeps any coloured text.
+        const sparseImage =
+          this.opts.dropStampColour && (await hasColour(bytes, info, options.page ?? 0))
+            ? await prep(rotation, undefined, { scale: prepared.scale, skew: prepared.skew, dropColour: true })
+            : prepared;
+        best = await this.recoverSparseWords(slot, sparseImage, best, dpiOf(prepared), deadline, options.signal, trace, rotation);
+      }
       return {
         text: best.text,
         paragraphs: best.paragraphs,
@@ -323,6 +402,9 @@ export class OcrEngine {
         ms: Date.now() - started,
         passes: trace.passes,
         wordRetries: trace.wordRetries,
+        skew: prepared.skew,
+        sparseWords: trace.sparseWords,
+        sparseReplaced: trace.sparseReplaced,
       };
     } finally {
       this.release(slot);
@@ -357,16 +439,100 @@ export class OcrEngine {
     const read = async (l: string) => {
       const t = Date.now();
       const r = await this.pass(slot, img.image, l, dpi, deadline, signal);
-      trace.passes.push({ kind: "read", languages: l, rotation, confidence: r.confidence, ms: Date.now() - t });
+      trace.passes.push({ kind: "read", languages: l, rotation, psm: this.opts.psm, confidence: r.confidence, ms: Date.now() - t });
       return r;
     };
     if (langs !== "auto") return read(langs);
     const kor = await read("kor");
     if (hangulShare(kor.text) >= 0.5 && kor.confidence >= this.opts.koreanAcceptConfidence) {
-      return this.opts.latinRetry ? this.retryLatinWords(slot, img, kor, dpi, deadline, signal, trace) : kor;
+      const done = this.opts.latinRetry ? await this.retryLatinWords(slot, img, kor, dpi, deadline, signal, trace) : kor;
+      return { ...done, korean: true };
     }
     const mixed = await read("kor+eng");
     return mixed.confidence >= kor.confidence ? mixed : kor;
+  }
+
+  /**
+   * Tesseract's automatic layout (PSM 3) drops regions it takes for pictures or rules: on forms the
+   * text in ruled boxes and tables, words under a stamp, a column of small print beside a line. The
+   * page is read again as sparse text (PSM 11: every piece of text, no layout) with the same
+   * languages, and each word of that pass that is confident (≥ sparseMinConfidence), has a letter
+   * or digit and does not overlap a word of the layout pass (by more than a third of its box) is
+   * added, except a line of one short token that is not a number (≤ 2 characters: specks, box edges): the added words of one sparse line form a line, lines close below each other a
+   * paragraph, each placed after the layout paragraph whose top is the last one above it.
+   */
+  private async recoverSparseWords(
+    slot: Slot,
+    img: PreparedImage,
+    page: PassResult,
+    dpi: number,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    trace: Trace,
+    rotation: Rotation,
+  ): Promise<PassResult> {
+    const t = Date.now();
+    const sparse = await this.pass(slot, img.image, page.languages, dpi, deadline, signal, 11);
+    trace.passes.push({ kind: "read", languages: page.languages, rotation, psm: 11, confidence: sparse.confidence, ms: Date.now() - t });
+    const layout0 = page.layout.map((p) => p.map((l) => ({ text: l.text, words: l.words.map((w) => ({ ...w })) })));
+    const known = layout0.flatMap((p) => p.flatMap((line) => line.words.map((word) => ({ line, word }))));
+    const fresh: OcrLine[] = [];
+    let replaced = 0;
+    for (const para of sparse.layout) {
+      for (const line of para) {
+        const words: OcrWord[] = [];
+        for (const w of line.words) {
+          if (w.confidence < this.opts.sparseMinConfidence || !/[\p{L}\p{N}]/u.test(w.text)) continue;
+          const hits = known.filter((k) => overlapShare(w.bbox, k.word.bbox) > 1 / 3);
+          if (hits.length === 0) {
+            words.push(w);
+            continue;
+          }
+          // One layout word in the same place, read with low confidence (under a stamp, in noise):
+          // the clearly more confident sparse reading replaces it.
+          const k = hits[0]!;
+          if (hits.length === 1 && overlapShare(k.word.bbox, w.bbox) > 1 / 3 && k.word.confidence < 60 && w.confidence >= k.word.confidence + 25 && k.word.text !== w.text) {
+            const at = k.line.text.indexOf(k.word.text);
+            if (at >= 0 && k.word.text) {
+              k.line.text = k.line.text.slice(0, at) + w.text + k.line.text.slice(at + k.word.text.length);
+              k.word.text = w.text;
+              k.word.confidence = w.confidence;
+              replaced++;
+            }
+          }
+        }
+        // A lone short token that is not a number is mostly a speck or a box edge read as letters ("oN", "LJ").
+        if (words.length === 1 && !/^\p{N}+$/u.test(words[0]!.text) && (words[0]!.text.match(/[\p{L}\p{N}]/gu)?.length ?? 0) < 3) words.length = 0;
+        if (words.length) fresh.push({ text: words.map((w) => w.text).join(" "), words });
+      }
+    }
+    trace.sparseReplaced += replaced;
+    if (fresh.length === 0 && replaced === 0) return page;
+    trace.sparseWords += fresh.reduce((n, l) => n + l.words.length, 0);
+    // Lines top to bottom, then left to right; a line starts a new paragraph unless it sits right
+    // below the previous one (gap under one line height) and overlaps it horizontally.
+    fresh.sort((a, b) => boxOf(a.words).y0 - boxOf(b.words).y0 || boxOf(a.words).x0 - boxOf(b.words).x0);
+    const added: OcrLine[][] = [];
+    for (const line of fresh) {
+      const last = added[added.length - 1];
+      const prev = last ? boxOf(last[last.length - 1]!.words) : undefined;
+      const cur = boxOf(line.words);
+      const h = cur.y1 - cur.y0;
+      if (last && prev && cur.y0 - prev.y1 < h && Math.min(prev.x1, cur.x1) > Math.max(prev.x0, cur.x0)) last.push(line);
+      else added.push([line]);
+    }
+    const layout = [...layout0];
+    const tops = layout.map((p) => boxOf(p.flatMap((l) => l.words)).y0);
+    for (const para of added.reverse()) {
+      const y = boxOf(para[0]!.words).y0;
+      let at = 0;
+      for (let i = 0; i < tops.length; i++) if (tops[i]! <= y) at = i + 1;
+      layout.splice(at, 0, para);
+      tops.splice(at, 0, y);
+    }
+    const paragraphs = paragraphsOf(layout);
+    const words = paragraphs.join(" ").split(/\s+/).filter(Boolean).length;
+    return { ...page, layout, paragraphs, text: paragraphs.join("\n\n"), words };
   }
 
   /**

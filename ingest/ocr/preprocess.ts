@@ -124,6 +124,18 @@ export interface PrepareOptions {
   maxSide?: number;
   /** Apply `normalize()` (contrast stretch). Default true. */
   normalize?: boolean;
+  /** Measure the page's skew and turn it straight when it is at least `MIN_DESKEW_DEGREES` off. Default true. */
+  deskew?: boolean;
+  /** Use this skew (degrees, from an earlier preparation of the same page) instead of measuring it. */
+  skew?: number;
+  /** Median filter window (odd, pixels) on the resized page (specks of noisy and fax-like scans). */
+  median?: number;
+  /**
+   * Grey value = the brightest of the red, green and blue channels instead of luminance: coloured
+   * marks (red or blue stamps, highlighter) turn light and drop out, black and grey ink stays.
+   * For the sparse pass only: coloured text drops out too.
+   */
+  dropColour?: boolean;
   limits?: ImageLimits;
 }
 
@@ -136,6 +148,67 @@ export interface PreparedImage {
   height: number;
   /** Scale actually applied relative to the source page. */
   scale: number;
+  /** Skew measured on the page, in degrees (clockwise positive); the page was turned straight when |skew| ≥ MIN_DESKEW_DEGREES. */
+  skew: number;
+  /** Median filter window applied, if any. */
+  median?: number;
+}
+
+/** Smallest skew that is corrected (tesseract reads text lines skewed by less; the layout analysis copes). */
+export const MIN_DESKEW_DEGREES = 0.5;
+const MAX_SKEW_DEGREES = 6;
+
+/**
+ * Skew of a page in degrees (clockwise positive: lines run down to the right), by projection
+ * profiles: the dark pixels of a sampling grid are projected onto the vertical axis along each
+ * candidate angle and the angle whose profile is sharpest (largest sum of squared bin counts: text
+ * lines and ruled lines fall into few bins) wins; ±6° in 0.25° steps, then refined in 0.05° steps.
+ * Returns 0 for a page with too little ink to tell.
+ */
+export function estimateSkew(pixels: Uint8Array, width: number, height: number): number {
+  const step = Math.max(1, Math.round(Math.min(width, height) / 700));
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (let y = 0; y < height; y += step) {
+    const row = y * width;
+    for (let x = 0; x < width; x += step) {
+      if (pixels[row + x]! < 128) {
+        xs.push(x);
+        ys.push(y);
+      }
+    }
+  }
+  const n = xs.length;
+  if (n < 200 || n > 0.4 * (width / step) * (height / step)) return 0;
+  const bin = step * 2;
+  const pad = Math.ceil((width * Math.tan((MAX_SKEW_DEGREES * Math.PI) / 180)) / bin) + 1;
+  const bins = new Float64Array(Math.ceil(height / bin) + 2 * pad + 2);
+  const score = (deg: number): number => {
+    const t = Math.tan((deg * Math.PI) / 180);
+    bins.fill(0);
+    for (let i = 0; i < n; i++) bins[Math.floor((ys[i]! - xs[i]! * t) / bin) + pad]!++;
+    let s = 0;
+    for (let i = 0; i < bins.length; i++) s += bins[i]! * bins[i]!;
+    return s;
+  };
+  let best = 0;
+  let bestScore = score(0);
+  for (let d = -MAX_SKEW_DEGREES; d <= MAX_SKEW_DEGREES + 1e-9; d += 0.25) {
+    const v = score(d);
+    if (v > bestScore * 1.0001) {
+      bestScore = v;
+      best = d;
+    }
+  }
+  const coarse = best;
+  for (let d = coarse - 0.2; d <= coarse + 0.2 + 1e-9; d += 0.05) {
+    const v = score(d);
+    if (v > bestScore * 1.0001) {
+      bestScore = v;
+      best = d;
+    }
+  }
+  return Math.round(best * 100) / 100;
 }
 
 /**
@@ -171,6 +244,31 @@ export async function cropPrepared(img: PreparedImage, left: number, top: number
   return tesseractInput(out, width, height);
 }
 
+/**
+ * Whether a page has coloured marks (stamps, highlighter, coloured text): share of pixels of a
+ * small copy whose channels differ by 60 or more, at least 0.2%. Grey images answer false at once.
+ */
+export async function hasColour(bytes: Uint8Array, info: ImageInfo, page = 0): Promise<boolean> {
+  if (info.format === "bmp") return false;
+  try {
+    const { data, info: raw } = await sharp(bytes, { limitInputPixels: false, page, failOn: "truncated" })
+      .resize({ width: Math.min(600, info.width), fit: "inside" })
+      .flatten({ background: "#ffffff" })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (raw.channels < 3) return false;
+    let coloured = 0;
+    const c = raw.channels;
+    for (let j = 0; j < data.length; j += c) {
+      const r = data[j]!, g = data[j + 1]!, b = data[j + 2]!;
+      if (Math.max(r, g, b) - Math.min(r, g, b) >= 60) coloured++;
+    }
+    return coloured / (raw.width * raw.height) >= 0.002;
+  } catch {
+    return false;
+  }
+}
+
 /** Decode one page and produce the image tesseract reads. */
 export async function prepareForOcr(bytes: Uint8Array, info: ImageInfo, options: PrepareOptions = {}): Promise<PreparedImage> {
   const l = limitsOf(options.limits);
@@ -184,7 +282,22 @@ export async function prepareForOcr(bytes: Uint8Array, info: ImageInfo, options:
       // failOn "truncated": a cut-off file is an error (not a half-blank page read silently).
       pipeline = sharp(bytes, { limitInputPixels: l.maxInputPixels, page: options.page ?? 0, failOn: "truncated" });
     }
-    pipeline = pipeline.rotate().flatten({ background: "#ffffff" }).grayscale();
+    pipeline = pipeline.rotate().flatten({ background: "#ffffff" });
+    if (options.dropColour) {
+      const { data, info: raw } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+      const c = raw.channels;
+      const grey = Buffer.allocUnsafe(raw.width * raw.height);
+      for (let i = 0, j = 0; i < grey.length; i++, j += c) {
+        let v = data[j]!;
+        for (let k = 1; k < c; k++) if (data[j + k]! > v) v = data[j + k]!;
+        grey[i] = v;
+      }
+      pipeline = sharp(grey, { raw: { width: raw.width, height: raw.height, channels: 1 }, limitInputPixels: l.maxInputPixels });
+    } else {
+      pipeline = pipeline.grayscale();
+    }
+    // sharp applies the median after the resize (its fixed order of operations).
+    if (options.median && options.median > 1) pipeline = pipeline.median(options.median);
     if (rotate) pipeline = pipeline.rotate(rotate);
     // Size after the 90° turn.
     const turned = rotate === 90 || rotate === 270;
@@ -198,10 +311,23 @@ export async function prepareForOcr(bytes: Uint8Array, info: ImageInfo, options:
     const height = Math.max(1, Math.round(h0 * scale));
     if (width !== w0 || height !== h0) pipeline = pipeline.resize({ width, height, kernel: "lanczos3", fit: "fill" });
     if (options.normalize !== false) pipeline = pipeline.normalize();
-    const pixels = await pipeline.extractChannel(0).raw().toBuffer();
+    let pixels = await pipeline.extractChannel(0).raw().toBuffer();
     if (pixels.length !== width * height) throw new Error(`unexpected pixel buffer (${pixels.length} bytes for ${width}x${height})`);
-    const image = await tesseractInput(pixels, width, height);
-    return { image, pixels: image[0] === 0x50 ? image.subarray(image.length - pixels.length) : pixels, width, height, scale };
+    let w = width;
+    let h = height;
+    const skew = options.skew ?? (options.deskew === false ? 0 : estimateSkew(pixels, width, height));
+    if (Math.abs(skew) >= MIN_DESKEW_DEGREES) {
+      const turned = await sharp(pixels, { raw: { width, height, channels: 1 } })
+        .rotate(-skew, { background: { r: 255, g: 255, b: 255 } })
+        .extractChannel(0)
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      pixels = turned.data;
+      w = turned.info.width;
+      h = turned.info.height;
+    }
+    const image = await tesseractInput(pixels, w, h);
+    return { image, pixels: image[0] === 0x50 ? image.subarray(image.length - pixels.length) : pixels, width: w, height: h, scale, skew, ...(options.median && options.median > 1 ? { median: options.median } : {}) };
   } catch (err) {
     if (err instanceof IngestError) throw err;
     throw sharpError(err, "image");
