@@ -311,6 +311,34 @@ function onnxRuntimeNativeDir(): string | null {
   }
 }
 
+/**
+ * Loads a model on the wanted device, for the optional slots (reranker, image descriptions):
+ * "cuda" and "auto" try CUDA when onnxruntime-node's CUDA provider is installed; "auto" then falls
+ * back to the CPU (logged) where "cuda" fails; "cpu" loads on the CPU. `fail(why)` throws with
+ * the slot's own wording; `what` names the file or folder in the CPU failure.
+ */
+export async function loadOnDevice<T>(
+  wanted: EmbeddingDevice,
+  load: (device: "cpu" | "cuda") => Promise<T>,
+  fail: (why: string) => never,
+  log: (message: string) => void,
+  what: string,
+): Promise<T> {
+  if (wanted !== "cpu" && cudaProviderInstalled()) {
+    try {
+      return await load("cuda");
+    } catch (e) {
+      if (wanted === "cuda") fail(`CUDA session failed: ${(e as Error).message}`);
+      log(`CUDA unavailable (${(e as Error).message.split("\n")[0]}); falling back to CPU`);
+    }
+  } else if (wanted === "cuda") fail('device "cuda" requested but onnxruntime-node\'s CUDA provider is not installed');
+  try {
+    return await load("cpu");
+  } catch (e) {
+    return fail(`cannot load ${what}: ${(e as Error).message}`);
+  }
+}
+
 /** True when onnxruntime-node's CUDA execution provider libraries are installed (Linux x64 only). */
 export function cudaProviderInstalled(): boolean {
   if (process.platform !== "linux" || process.arch !== "x64") return false;

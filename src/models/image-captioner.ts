@@ -17,7 +17,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { cudaProviderInstalled, DTYPE_SUFFIX, EMBEDDING_DTYPES, loadTransformers, readSidecar, type EmbeddingDevice, type EmbeddingDtype } from "./embeddings.ts";
+import { DTYPE_SUFFIX, EMBEDDING_DTYPES, loadOnDevice, loadTransformers, readSidecar, type EmbeddingDevice, type EmbeddingDtype } from "./embeddings.ts";
 
 export interface ImageCaptioner {
   /** Folder name under the models dir. */
@@ -85,23 +85,7 @@ export async function loadImageCaptioner(opts: LoadImageCaptionerOptions): Promi
 
   const t = await loadTransformers(modelsDir);
   const load = async (device: "cpu" | "cuda") => (await t.pipeline("image-to-text", dir, { local_files_only: true, device, dtype })) as unknown as Captioner & { dispose(): Promise<void> };
-  const wanted = opts.device ?? "cpu";
-  let pipe: (Captioner & { dispose(): Promise<void> }) | null = null;
-  if (wanted !== "cpu" && cudaProviderInstalled()) {
-    try {
-      pipe = await load("cuda");
-    } catch (e) {
-      if (wanted === "cuda") fail(`CUDA session failed: ${(e as Error).message}`);
-      log(`CUDA unavailable (${(e as Error).message.split("\n")[0]}); falling back to CPU`);
-    }
-  } else if (wanted === "cuda") fail("device \"cuda\" requested but onnxruntime-node's CUDA provider is not installed");
-  if (!pipe) {
-    try {
-      pipe = await load("cpu");
-    } catch (e) {
-      return fail(`cannot load it: ${(e as Error).message}`);
-    }
-  }
+  const pipe = await loadOnDevice(opts.device ?? "cpu", load, fail, log, dir);
   // The model's own generation_config.json may ask for shorter descriptions; never longer than 30 tokens by default.
   let modelMax = DEFAULT_MAX_NEW_TOKENS;
   try {

@@ -17,7 +17,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { PreTrainedModel, PreTrainedTokenizer, Tensor as HfTensor } from "@huggingface/transformers";
-import { cudaProviderInstalled, DTYPE_SUFFIX, EMBEDDING_DTYPES, loadTransformers, NO_SPINNING, readSidecar, type EmbeddingDevice, type EmbeddingDtype } from "./embeddings.ts";
+import { DTYPE_SUFFIX, EMBEDDING_DTYPES, loadOnDevice, loadTransformers, NO_SPINNING, readSidecar, type EmbeddingDevice, type EmbeddingDtype } from "./embeddings.ts";
 
 export interface Reranker {
   /** Folder name under the models dir. */
@@ -109,23 +109,7 @@ export async function loadReranker(opts: LoadRerankerOptions): Promise<Reranker>
   if (opts.threads !== undefined && opts.threads > 0) sessionOptions.intraOpNumThreads = Math.floor(opts.threads);
   const load = (device: "cpu" | "cuda") =>
     t.AutoModelForSequenceClassification.from_pretrained(dir, { local_files_only: true, device, dtype, session_options: device === "cpu" ? { ...sessionOptions, extra: NO_SPINNING } : { ...sessionOptions } });
-  const wanted = opts.device ?? "cpu";
-  let model: PreTrainedModel | null = null;
-  if (wanted !== "cpu" && cudaProviderInstalled()) {
-    try {
-      model = await load("cuda");
-    } catch (e) {
-      if (wanted === "cuda") fail(`CUDA session failed: ${(e as Error).message}`);
-      log(`CUDA unavailable (${(e as Error).message.split("\n")[0]}); falling back to CPU`);
-    }
-  } else if (wanted === "cuda") fail("device \"cuda\" requested but onnxruntime-node's CUDA provider is not installed");
-  if (!model) {
-    try {
-      model = await load("cpu");
-    } catch (e) {
-      return fail(`cannot load ${path.join(dir, onnxFile)}: ${(e as Error).message}`);
-    }
-  }
+  const model: PreTrainedModel = await loadOnDevice(opts.device ?? "cpu", load, fail, log, path.join(dir, onnxFile));
   const reranker = new TransformersReranker(t, tokenizer, model, modelId, maxLength, Math.max(1, Math.floor(opts.batchSize ?? DEFAULT_BATCH_SIZE)));
   try {
     const probe = await reranker.score("probe / 확인", ["probe passage / 확인 문장"]);

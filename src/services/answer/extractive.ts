@@ -231,7 +231,11 @@ export class ExtractiveAnswerer implements Answerer {
     // of the question. What is quoted is then the best-scoring sentence of all, which may fall
     // below that gate itself (issue 16: the answering sentence often repeats few of the question's
     // words while a weaker one that restates them passes).
-    const ranked = selectSentences(request.retrievalQuery ?? request.question, request.sources, request.language);
+    // Only sentences that share something with the question may be quoted: one that shares no
+    // term (a table's rule line, another document's caption) answers nothing, whatever its score.
+    const ranked = selectSentences(request.retrievalQuery ?? request.question, request.sources, request.language).filter(
+      (c) => c.coverage > 0 && /[\p{L}\p{Nd}]/u.test(c.sentence),
+    );
     const best = ranked[0];
     if (!best || !ranked.some(supported)) {
       const text = NO_ANSWER[request.language];
