@@ -311,6 +311,41 @@ function onnxRuntimeNativeDir(): string | null {
   }
 }
 
+/** A slot model's folder, opened: where it is, its sidecar settings and the ONNX variant to load. */
+export interface SlotModelFolder {
+  modelsDir: string;
+  dir: string;
+  modelId: string;
+  sidecar: ReturnType<typeof readSidecar>;
+  dtype: EmbeddingDtype;
+  /** Throws with the slot's label and the model's name before `why`. */
+  fail: (why: string) => never;
+}
+
+/**
+ * Opens the folder of an optional slot's model (reranker, image descriptions): `model` is a
+ * folder name under `modelsDir` or an absolute path; its sidecar may choose the ONNX variant.
+ * Fails, naming `label` and `hint` (where to get such a folder), when it is absent or unreadable.
+ */
+export function openSlotModelFolder(opts: { modelsDir: string; model: string; dtype?: EmbeddingDtype }, label: string, hint: string): SlotModelFolder {
+  const modelsDir = path.resolve(opts.modelsDir);
+  const name = opts.model.trim();
+  const dir = path.isAbsolute(name) ? name : path.resolve(modelsDir, name);
+  const fail = (why: string): never => {
+    throw new Error(`${label} "${name}": ${why}`);
+  };
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) fail(`${dir} does not exist. ${hint}`);
+  let sidecar: ReturnType<typeof readSidecar>;
+  try {
+    sidecar = readSidecar(dir);
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+  const dtype: EmbeddingDtype = opts.dtype ?? sidecar.dtype ?? "fp32";
+  if (!EMBEDDING_DTYPES.includes(dtype)) fail(`unknown dtype "${String(dtype)}"`);
+  return { modelsDir, dir, modelId: path.basename(dir), sidecar, dtype, fail };
+}
+
 /**
  * Loads a model on the wanted device, for the optional slots (reranker, image descriptions):
  * "cuda" and "auto" try CUDA when onnxruntime-node's CUDA provider is installed; "auto" then falls

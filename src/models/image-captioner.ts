@@ -17,7 +17,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { DTYPE_SUFFIX, EMBEDDING_DTYPES, loadOnDevice, loadTransformers, readSidecar, type EmbeddingDevice, type EmbeddingDtype } from "./embeddings.ts";
+import { DTYPE_SUFFIX, loadOnDevice, loadTransformers, openSlotModelFolder, type EmbeddingDevice, type EmbeddingDtype } from "./embeddings.ts";
 
 export interface ImageCaptioner {
   /** Folder name under the models dir. */
@@ -55,22 +55,7 @@ type Captioner = (image: unknown, options: Record<string, unknown>) => Promise<{
 /** Loads the image-to-text model named by `model`; throws with the reason when it cannot. */
 export async function loadImageCaptioner(opts: LoadImageCaptionerOptions): Promise<ImageCaptioner> {
   const log = opts.log ?? ((m: string) => console.warn(`[image-model] ${m}`));
-  const modelsDir = path.resolve(opts.modelsDir);
-  const name = opts.model.trim();
-  const dir = path.isAbsolute(name) ? name : path.resolve(modelsDir, name);
-  const modelId = path.basename(dir);
-  const fail = (why: string): never => {
-    throw new Error(`Image model "${name}": ${why}`);
-  };
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) fail(`${dir} does not exist. ${PLACEMENT_HINT}`);
-  let sidecar: ReturnType<typeof readSidecar>;
-  try {
-    sidecar = readSidecar(dir);
-  } catch (e) {
-    return fail((e as Error).message);
-  }
-  const dtype: EmbeddingDtype = opts.dtype ?? sidecar.dtype ?? "fp32";
-  if (!EMBEDDING_DTYPES.includes(dtype)) fail(`unknown dtype "${String(dtype)}"`);
+  const { modelsDir, dir, modelId, sidecar, dtype, fail } = openSlotModelFolder(opts, "Image model", PLACEMENT_HINT);
   const suffix = DTYPE_SUFFIX[dtype];
   const needed = ["config.json", "preprocessor_config.json", "tokenizer_config.json", `onnx/encoder_model${suffix}.onnx`, `onnx/decoder_model_merged${suffix}.onnx`];
   const missing = needed.filter((f) => !fs.existsSync(path.join(dir, f)));

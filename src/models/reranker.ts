@@ -17,7 +17,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { PreTrainedModel, PreTrainedTokenizer, Tensor as HfTensor } from "@huggingface/transformers";
-import { DTYPE_SUFFIX, EMBEDDING_DTYPES, loadOnDevice, loadTransformers, NO_SPINNING, readSidecar, type EmbeddingDevice, type EmbeddingDtype } from "./embeddings.ts";
+import { DTYPE_SUFFIX, loadOnDevice, loadTransformers, NO_SPINNING, openSlotModelFolder, type EmbeddingDevice, type EmbeddingDtype } from "./embeddings.ts";
 
 export interface Reranker {
   /** Folder name under the models dir. */
@@ -58,22 +58,7 @@ const PLACEMENT_HINT =
 /** Loads the reranker named by `model` from the models folder; throws with the reason when it cannot. */
 export async function loadReranker(opts: LoadRerankerOptions): Promise<Reranker> {
   const log = opts.log ?? ((m: string) => console.warn(`[reranker] ${m}`));
-  const modelsDir = path.resolve(opts.modelsDir);
-  const name = opts.model.trim();
-  const dir = path.isAbsolute(name) ? name : path.resolve(modelsDir, name);
-  const modelId = path.basename(dir);
-  const fail = (why: string): never => {
-    throw new Error(`Reranker "${name}": ${why}`);
-  };
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) fail(`${dir} does not exist. ${PLACEMENT_HINT}`);
-  let sidecar: ReturnType<typeof readSidecar>;
-  try {
-    sidecar = readSidecar(dir);
-  } catch (e) {
-    return fail((e as Error).message);
-  }
-  const dtype: EmbeddingDtype = opts.dtype ?? sidecar.dtype ?? "fp32";
-  if (!EMBEDDING_DTYPES.includes(dtype)) fail(`unknown dtype "${String(dtype)}"`);
+  const { modelsDir, dir, modelId, sidecar, dtype, fail } = openSlotModelFolder(opts, "Reranker", PLACEMENT_HINT);
   const onnxFile = `onnx/model${DTYPE_SUFFIX[dtype]}.onnx`;
   const missing = ["config.json", "tokenizer.json", "tokenizer_config.json", onnxFile].filter((f) => !fs.existsSync(path.join(dir, f)));
   if (missing.length) fail(`${dir} is incomplete: missing ${missing.join(", ")}. ${PLACEMENT_HINT}`);
