@@ -2,7 +2,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ChunkStore, type ChunkRow } from "../src/stores/lance/chunk-store.ts";
+import * as lancedb from "@lancedb/lancedb";
+import { CHUNKS_TABLE, ChunkStore, type ChunkRow } from "../src/stores/lance/chunk-store.ts";
 
 let dir: string;
 let store: ChunkStore;
@@ -90,5 +91,25 @@ describe("ChunkStore", () => {
     await other.replaceDocument("z", [row("z", 1, 0, "zebra")]);
     expect((await store.searchText("zebra", null, 5)).map((h) => h.documentId)).toEqual(["z"]);
     other.close();
+  });
+});
+
+describe("indexes built by several processes at once", () => {
+  it("two stores opening one table without indexes both build them and both open (LanceDB's commit conflict is retried)", async () => {
+    await store.replaceDocuments(Array.from({ length: 40 }, (_, i) => ({ documentId: `d${i}`, rows: [row(`d${i}`, 1, 0, `word${i} common text ${i % 7}`)] })));
+    const db = await lancedb.connect(dir);
+    const table = await db.openTable(CHUNKS_TABLE);
+    // What a CLI command and the server do when both open a folder whose indexes are missing:
+    // each calls ensureIndexes on its own connection. Several rounds, as the race is not certain.
+    for (let round = 0; round < 4; round++) {
+      for (const index of await table.listIndices()) await table.dropIndex(index.name);
+      const opened = await Promise.all([ChunkStore.open(dir, null), ChunkStore.open(dir, null), ChunkStore.open(dir, null)]);
+      for (const s of opened) s.close();
+      await table.checkoutLatest();
+      const columns = (await table.listIndices()).map((i) => i.columns.join(","));
+      expect(columns).toEqual(expect.arrayContaining(["analyzed", "allow", "deny", "classification"]));
+    }
+    table.close();
+    db.close();
   });
 });

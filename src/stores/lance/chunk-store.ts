@@ -410,11 +410,21 @@ export class ChunkStore {
     const existing = new Set((await table.listIndices()).map((i) => i.columns.join(",")));
     const create = async (column: string, config: lancedb.Index) => {
       if (existing.has(column)) return;
-      try {
-        await table.createIndex(column, { config });
-      } catch (err) {
-        // Another process may have created it concurrently; anything else is real.
-        if (!/already exists/i.test(String(err))) throw err;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await table.createIndex(column, { config });
+          return;
+        } catch (err) {
+          // Another process opening the same folder (a CLI command beside the server) may have
+          // created it first ("already exists"), or committed its own index while ours was being
+          // built (LanceDB's retryable commit conflict): look again, and build it again only if it
+          // is still missing. Anything else is real.
+          const message = String(err);
+          if (/already exists/i.test(message)) return;
+          if (!/retryable commit conflict|preempted by concurrent/i.test(message) || attempt >= 3) throw err;
+          await table.checkoutLatest();
+          if ((await table.listIndices()).some((i) => i.columns.join(",") === column)) return;
+        }
       }
     };
     await create("analyzed", FTS_CONFIG());
