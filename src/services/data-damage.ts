@@ -37,9 +37,14 @@ export function sqliteDamagedError(file: string, dataDir: string, err: unknown):
   return what ? new DataDamagedError(`the metadata database ${file} ${what}. ${whatToDo(dataDir)}.`, file) : null;
 }
 
-/** Errors that come from LanceDB reading a table's files (not ours, not the model's). */
+/**
+ * Errors that come from LanceDB reading a table's files (not ours, not the model's). A commit
+ * conflict with another process writing the same table at that moment is not damage: it is
+ * retried where it can happen (index creation) and otherwise reported as it is.
+ */
 export function isLanceError(err: unknown): boolean {
-  return /lance error|LanceError/i.test(String((err as Error)?.message ?? err));
+  const message = String((err as Error)?.message ?? err);
+  return /lance error|LanceError/i.test(message) && !/retryable commit conflict|preempted by concurrent/i.test(message);
 }
 
 export function tableDamagedError(dataDir: string, lanceDir: string, table: string, err: unknown): DataDamagedError {
