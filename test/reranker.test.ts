@@ -262,11 +262,15 @@ describe("without a reranker, and with a broken one", () => {
     try {
       await ingestDocs(s);
       const admin = await s.tokenFor("root", "admin");
-      const ready = (await (await s.fetchAs(admin, "/readyz")).json()) as { status: string; reranker: Record<string, unknown>; notes: string[] };
+      const ready = (await (await s.fetchAs(admin, "/readyz")).json()) as { status: string; reranker: Record<string, unknown>; notes: string[]; notices: { code: string; params: Record<string, unknown>; text: string }[] };
       expect(ready.status).toBe("ready");
       expect(ready.reranker).toMatchObject({ model: "broken-rerank", status: "failed", candidates: 30 });
       expect(String(ready.reranker.error)).toMatch(/broken-rerank/);
       expect(ready.notes.some((n) => /reranker broken-rerank failed to load/.test(n))).toBe(true);
+      // The same note with a code and its values, for clients that word it in their own language.
+      const notice = ready.notices.find((n) => n.code === "reranker_failed");
+      expect(notice?.params.model).toBe("broken-rerank");
+      expect(ready.notes).toContain(notice?.text);
       const res = await s.fetchAs(admin, "/api/v1/search", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: QUERY, topK: 10 }) });
       expect(res.status).toBe(200);
       const body = (await res.json()) as any;

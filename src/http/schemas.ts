@@ -110,6 +110,16 @@ export const ImageModelSchema = z
   })
   .openapi("ImageModel");
 
+export const StatusNoticeSchema = z
+  .object({
+    code: z
+      .enum(["embedding_problem", "lexical_only", "reranker_failed", "image_model_failed", "extractive_only", "llm_gpu_fallback", "model_servers", "sensitive_stale"])
+      .openapi({ description: "What the note is about, for clients that word it in their own language" }),
+    params: z.record(z.string(), z.union([z.string(), z.number()])).openapi({ description: "The note's values (model, error, count, hosts…), by name" }),
+    text: z.string().openapi({ description: "The note in English (the same as the matching entry of `notes`)" }),
+  })
+  .openapi("StatusNotice");
+
 export const StagesSchema = z
   .array(z.enum(["lexical", "vector", "rerank"]))
   .openapi({ description: "The retrieval stages that ran for this query, in order: the BM25 search, the vector search (hybrid mode), the cross-encoder reranker (when one is loaded; absent when it failed on this query)" });

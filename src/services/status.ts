@@ -10,6 +10,17 @@ import type { IndexInfo, ModelStatus } from "./active-index.ts";
 import type { ImageModelState } from "./image-describer-slot.ts";
 import type { RerankerState } from "./reranker-slot.ts";
 
+/**
+ * A reduced-mode note: `text` in English (logs, the CLI, API clients), `code` and `params` so that
+ * the web app can say the same in the reader's language (its strings are keyed by code; an unknown
+ * code falls back to `text`).
+ */
+export interface StatusNotice {
+  code: "embedding_problem" | "lexical_only" | "reranker_failed" | "image_model_failed" | "extractive_only" | "llm_gpu_fallback" | "model_servers" | "sensitive_stale";
+  params: Record<string, string | number>;
+  text: string;
+}
+
 export interface Readiness {
   status: "ready";
   retrieval?: "lexical" | "hybrid";
@@ -19,6 +30,7 @@ export interface Readiness {
   imageModel?: ImageModelReadiness | null;
   llm?: Record<string, unknown> | null;
   notes?: string[];
+  notices?: StatusNotice[];
   documents?: number;
   chunks?: number;
   sensitiveDetector?: { version: number; staleDocuments: number };
@@ -70,6 +82,7 @@ export interface SystemStatus {
   imageModel: ImageModelReadiness | null;
   llm: Record<string, unknown> | null;
   notes: string[];
+  notices: StatusNotice[];
   index: {
     /** The chunk table serving queries, its model, and since when (and by which job) it is active. */
     table: string;
@@ -116,23 +129,38 @@ export class StatusService {
   async readiness(actor: Actor | null): Promise<Readiness> {
     if (!actor || !can(actor, "read_details", ServerStatus, null)) return { status: "ready" };
     const { models } = this.deps;
-    const notes = models.embeddingNote ? [models.embeddingNote] : [];
-    if (!models.embedding) notes.push("no embedding model loaded: lexical (BM25) retrieval only");
+    const notices: StatusNotice[] = [];
+    const note = (code: StatusNotice["code"], text: string, params: StatusNotice["params"] = {}) => notices.push({ code, params, text });
+    if (models.embeddingNote) note("embedding_problem", models.embeddingNote, { detail: models.embeddingNote });
+    if (!models.embedding) note("lexical_only", "no embedding model loaded: lexical (BM25) retrieval only");
     const reranker = this.rerankerReadiness();
-    if (reranker?.status === "failed") notes.push(`reranker ${reranker.model} failed to load (${reranker.error}): search runs without reranking`);
+    if (reranker?.status === "failed") {
+      note("reranker_failed", `reranker ${reranker.model} failed to load (${reranker.error}): search runs without reranking`, { model: reranker.model, error: reranker.error ?? "" });
+    }
     const imageModel = this.imageModelReadiness();
-    if (imageModel?.status === "failed") notes.push(`image model ${imageModel.model} failed to load (${imageModel.error}): pictures keep their OCR text only, without descriptions`);
+    if (imageModel?.status === "failed") {
+      note("image_model_failed", `image model ${imageModel.model} failed to load (${imageModel.error}): pictures keep their OCR text only, without descriptions`, {
+        model: imageModel.model,
+        error: imageModel.error ?? "",
+      });
+    }
     const llm = this.deps.llmInfo();
-    if (!llm) notes.push("no LLM configured: answers are extractive (quoted source sentences)");
-    else if (typeof llm.gpuFallback === "string") notes.push(`LLM: ${llm.gpuFallback}`);
+    if (!llm) note("extractive_only", "no LLM configured: answers are extractive (quoted source sentences)");
+    else if (typeof llm.gpuFallback === "string") note("llm_gpu_fallback", `LLM: ${llm.gpuFallback}`, { detail: llm.gpuFallback });
     const servers = this.deps.modelServers();
-    if (servers.inUse.length)
-      notes.push(
-        `model servers in use: ${servers.inUse.map((s) => `${s.role} ${s.model} at ${s.host}`).join(", ")}; only hosts on KB_MODEL_HOSTS (${servers.allowedHosts.join(", ")}) are contacted, and redirects are never followed`,
-      );
+    if (servers.inUse.length) {
+      const inUse = servers.inUse.map((s) => `${s.role} ${s.model} at ${s.host}`).join(", ");
+      const hosts = servers.allowedHosts.join(", ");
+      note("model_servers", `model servers in use: ${inUse}; only hosts on KB_MODEL_HOSTS (${hosts}) are contacted, and redirects are never followed`, { servers: inUse, hosts });
+    }
     const pii = await this.deps.sensitiveIndex();
-    if (pii.staleDocuments > 0)
-      notes.push(`${pii.staleDocuments} documents were indexed by an older personal-data detector; a worker re-indexes them when it starts (or run \`kb reindex --sensitive-stale\`)`);
+    if (pii.staleDocuments > 0) {
+      note(
+        "sensitive_stale",
+        `${pii.staleDocuments} documents were indexed by an older personal-data detector; a worker re-indexes them when it starts (or run \`kb reindex --sensitive-stale\`)`,
+        { count: pii.staleDocuments },
+      );
+    }
     return {
       status: "ready",
       retrieval: this.deps.retrievalMode(),
@@ -141,7 +169,8 @@ export class StatusService {
       reranker,
       imageModel,
       llm,
-      notes,
+      notes: notices.map((n) => n.text),
+      notices,
       documents: await this.deps.documentCount(),
       chunks: await this.deps.chunkCount(),
       sensitiveDetector: { version: pii.detectorVersion, staleDocuments: pii.staleDocuments },
@@ -174,6 +203,7 @@ export class StatusService {
       imageModel: ready.imageModel ?? null,
       llm: ready.llm ?? null,
       notes: ready.notes ?? [],
+      notices: ready.notices ?? [],
       index: {
         table: info.table,
         model: info.model,

@@ -3,7 +3,7 @@
  * extractive answers on the template), the models (none: embedding, reranker, image descriptions, LLM), the active index with the counts of
  * all documents and chunks as the server holds them, and the job queue: the worker, the counts
  * per status and a running job with its progress. A viewer gets neither the menu entry nor the
- * page, and the API answers 403. The page in Korean. axe checks it in both languages.
+ * page, and the API answers 403. The page in Korean, its reduced-mode notes too. axe checks it in both languages.
  */
 import { describe, expect, it } from "vitest";
 import { signInToAsk, TIMEOUT } from "./app.ts";
@@ -79,6 +79,10 @@ describe.skipIf(skipReason())("system page", () => {
     await korean.page.getByRole("heading", { name: "시스템", level: 2 }).waitFor({ timeout: TIMEOUT });
     await korean.page.getByRole("region", { name: "동작 방식" }).getByRole("row", { name: /^검색/ }).getByText("어휘 검색 (BM25 키워드)").waitFor({ timeout: TIMEOUT });
     await korean.page.getByRole("region", { name: "작업 대기열" }).getByText("실행 중", { exact: true }).first().waitFor({ timeout: TIMEOUT });
+    // The reduced-mode notes in Korean too (the server sends a code with each English note).
+    await korean.page.getByText("임베딩 모델이 없어 어휘 검색(BM25)만 사용합니다", { exact: true }).waitFor({ timeout: TIMEOUT });
+    await korean.page.getByText("LLM이 설정되지 않아 답변은 발췌형(출처 문장 인용)입니다", { exact: true }).waitFor({ timeout: TIMEOUT });
+    expect(await korean.page.getByText("no embedding model loaded").count()).toBe(0);
     await expectAccessible(korean.page, "admin system page (Korean)");
 
     // A viewer: no menu entry, the address shows the refusal, the API answers 403.

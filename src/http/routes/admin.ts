@@ -7,7 +7,7 @@ import { CLASSIFICATIONS, classificationLevel, SCOPE_NAMES, TOKEN_SCOPES } from 
 import { MAX_TOKEN_RATE_PER_MINUTE } from "../../services/accounts.ts";
 import { badRequest } from "../../services/errors.ts";
 import type { AppEnv } from "../env.ts";
-import { errorResponses, ImageModelSchema, RerankerSchema } from "../schemas.ts";
+import { errorResponses, ImageModelSchema, RerankerSchema, StatusNoticeSchema } from "../schemas.ts";
 
 export const adminRoutes = new OpenAPIHono<AppEnv>();
 
@@ -166,6 +166,7 @@ const SystemStatusSchema = z
     imageModel: ImageModelSchema.nullable().optional().openapi({ description: "The image-description model (KB_IMAGE_MODEL) and its state, or null when none is configured" }),
     llm: z.record(z.string(), z.unknown()).nullable().openapi({ description: "The LLM's setup (model, GPU backend, layers, threads, queue), or null" }),
     notes: z.array(z.string()).openapi({ description: "What runs in a degraded mode, and why" }),
+    notices: z.array(StatusNoticeSchema).openapi({ description: "What runs in a degraded mode and why, with a code per note (the web app words it in the reader's language)" }),
     index: z.object({
       table: z.string().openapi({ description: "The chunk table serving queries" }),
       model: z.string().nullable(),

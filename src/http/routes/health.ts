@@ -1,7 +1,7 @@
 import { OpenAPIHono, createRoute, z } from "@hono/zod-openapi";
 import type { AppEnv } from "../env.ts";
 import { optionalActor } from "../middleware/auth.ts";
-import { errorResponses, ImageModelSchema, RerankerSchema } from "../schemas.ts";
+import { errorResponses, ImageModelSchema, RerankerSchema, StatusNoticeSchema } from "../schemas.ts";
 
 const adminOnly = (description: string) => `${description}. Only with an admin's token (capability \`manage_all_documents\`).`;
 
@@ -15,6 +15,7 @@ const ReadySchema = z
     imageModel: ImageModelSchema.nullable().optional().openapi({ description: adminOnly("The image-description model (KB_IMAGE_MODEL) and its state, or null when none is configured") }),
     llm: z.record(z.string(), z.unknown()).nullable().optional().openapi({ description: adminOnly("The LLM's setup (model, GPU backend, layers, threads, queue), or null") }),
     notes: z.array(z.string()).optional().openapi({ description: adminOnly("What runs in a degraded mode, and why") }),
+    notices: z.array(StatusNoticeSchema).optional().openapi({ description: adminOnly("What runs in a degraded mode and why, with a code per note") }),
     documents: z.number().int().optional().openapi({ description: adminOnly("Documents in the knowledge base, all of them") }),
     chunks: z.number().int().optional().openapi({ description: adminOnly("Chunks in the active index") }),
     sensitiveDetector: z

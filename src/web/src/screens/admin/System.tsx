@@ -73,11 +73,12 @@ export function SystemScreen() {
       {status.isError ? <Alert color="red">{t("common.error")}</Alert> : null}
       {s ? (
         <>
-          {s.notes.length > 0 ? (
+          {s.notices.length > 0 ? (
             <Alert color="yellow" title={t("system.notes")}>
               <Stack gap={4} component="ul" m={0} pl="md">
-                {s.notes.map((note) => (
-                  <li key={note}>{note}</li>
+                {s.notices.map((notice) => (
+                  // The server's English text is the fallback for a code this build does not know.
+                  <li key={notice.text}>{t(`system.notice.${notice.code}`, { ...notice.params, defaultValue: notice.text })}</li>
                 ))}
               </Stack>
             </Alert>
