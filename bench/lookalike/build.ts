@@ -27,22 +27,23 @@
  *
  * Variant "filings" (`--variant filings`, default folder .tmp/lookalike-filings): the same articles
  * as families, report types, halves and sizes (144 documents, 432 questions; organisations, periods
- * and questions are drawn anew from the same seed), but documents that read like real long filings, because
- * v1 does not reproduce the failure it was made for. On a held-out set of long English financial
- * filings the named filing is in the top five 70% of the time, while v1's baseline is at 78–99%:
+ * and questions are drawn anew from the same seed), but documents that read like real long
+ * filings, because v1 does not reproduce the failure it was made for. On a held-out set of long
+ * English financial filings the named filing is in the top five 70% of the time, while v1's
+ * baseline is at 78–99%:
  * its cover is nine short lines, so the cover chunk alone (the organisation, report type and period
  * the question names, and little else) ranks high without any document context. In the filings
  * variant (see filings.ts for what is realistic about each part):
  * - page 1 holds the identifying lines (organisation, report type and period, document number,
  *   date) followed by the registered address and telephone, a table of contents of the document's
- *   real sections and pages, and a legal notice of 100–150 words (forward-looking statements,
- *   distribution limits, basis of preparation; Korean for Korean families, English for English
- * *   ones; one of three, by seed), so the naming words are a small part of the first page;
+ *   real sections and pages, and a legal notice (forward-looking statements, distribution limits,
+ *   basis of preparation; 118–127 English words or 269–353 Korean characters, one of three by
+ *   seed), so the naming lines are a small part of the first page (6–11% of its characters);
  * - documents have 8–12 pages: 7 of the pool's 8 paragraphs (fewer when the article has fewer),
  *   one a page under a section heading of the filing outline (DART chapters, 10-K items, or an
  *   agenda for minutes) and an introductory sentence that names the report type ("this quarterly
  *   report", "본 분기보고서"), plus 0–4 pages with no answering paragraph (a financial table whose
- *   columns are the current and the prior year, risk factors, accounting policies), at seeded
+ *   columns are the current and the prior year, risk factors, accounting policies, shareholders), at seeded
  *   places, and a page number at the foot of each page;
  * - the organisation's name is on the cover only, as in v1 ("the Company"/"당사" elsewhere).
  * The set was designed from what real filings look like, not tuned on either pipeline's results;
