@@ -5,6 +5,8 @@
  * viewer (as the API does) and answered through the ask path.
  *
  *   npm run bench:lookalike -- --build            (re)build the set into .tmp/lookalike and stop
+ *   npm run bench:lookalike -- --build --variant filings   the long-filing variant, into .tmp/lookalike-filings
+ *   (every command takes --variant filings to run on that variant, --out DIR for another folder)
  *   npm run bench:lookalike [-- --hybrid] [--no-answers] [--two-stage M] [--label TEXT] [--write]
  *   npm run bench:lookalike -- --copies        look-alike pairs that near-duplicate folding takes for copies
  *
@@ -37,7 +39,7 @@ import { DocumentFingerprints } from "../../src/services/duplicates.ts";
 import { analyzeForQuery } from "../../src/domain/analysis/index.ts";
 import { ensureFixtureEmbeddingModel, FIXTURE_EMBED_MODEL, FIXTURE_MODELS_DIR } from "../../test/global-setup.ts";
 import { replaceSection } from "../report.ts";
-import { DEFAULT_OUT, readLookalikeSet, writeLookalikeSet, type LookalikeQuestion, type LookalikeSet } from "./build.ts";
+import { DEFAULT_FILINGS_OUT, DEFAULT_OUT, readLookalikeSet, writeLookalikeSet, type LookalikeQuestion, type LookalikeSet, type Variant } from "./build.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
@@ -45,10 +47,12 @@ const opt = (name: string) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const out = path.resolve(opt("--out") ?? DEFAULT_OUT);
+const variant: Variant = opt("--variant") === "filings" ? "filings" : "v1";
+if (opt("--variant") && opt("--variant") !== variant) throw new Error(`unknown --variant ${opt("--variant")} (v1 or filings)`);
+const out = path.resolve(opt("--out") ?? (variant === "filings" ? DEFAULT_FILINGS_OUT : DEFAULT_OUT));
 
 function ensureSet(): LookalikeSet {
-  if (!fs.existsSync(path.join(out, "set.json"))) writeLookalikeSet(out);
+  if (!fs.existsSync(path.join(out, "set.json"))) writeLookalikeSet(out, { variant });
   return readLookalikeSet(out);
 }
 
@@ -202,9 +206,10 @@ export const TABLE_HEADER =
 
 if (path.resolve(process.argv[1] ?? "") === import.meta.filename) {
   if (flag("--build")) {
-    const set = writeLookalikeSet(out);
+    const set = writeLookalikeSet(out, { variant });
     const by = (lang: string) => set.documents.filter((d) => d.lang === lang).length;
-    console.log(`wrote ${out}: ${set.documents.length} documents (ko ${by("ko")}, en ${by("en")}), ${set.questions.length} questions`);
+    const pages = set.documents.reduce((n, d) => n + d.pageCount, 0);
+    console.log(`wrote ${out} (${variant}): ${set.documents.length} documents, ${pages} pages (ko ${by("ko")}, en ${by("en")}), ${set.questions.length} questions`);
   } else {
     const set = ensureSet();
     const hybrid = flag("--hybrid");
@@ -226,7 +231,8 @@ if (path.resolve(process.argv[1] ?? "") === import.meta.filename) {
       console.log(`${set.documents.length} documents, ${chunks} chunks, ingest ${seconds.toFixed(0)} s, ${ms.toFixed(1)} ms per question`);
       console.log(TABLE_HEADER);
       for (const r of rows) console.log(r);
-      if (flag("--write")) {
+      if (flag("--write") && set.variant === "filings") console.log("--write: not for the filings variant (its figures are in docs/benchmarks.md by hand)");
+      else if (flag("--write")) {
         const file = "docs/benchmarks.md";
         const marker = `<!-- bench:lookalike:start -->`;
         const text = fs.readFileSync(file, "utf8");
