@@ -7,9 +7,11 @@
  * is indexed with its document's context, weighted below the chunk's own text and never part of
  * the quoted text (it goes into the `analyzed` column only, see pipeline.ts):
  *   - a real title: the metadata title when it is not just the file name, else the first heading;
- *   - the cover's identifying lines: page 1 when the document has more pages and page 1 is short
- *     (a cover: organisation, report type, period, document number); otherwise the first line of
- *     page 1 when it is short enough to be a title line;
+ *   - the cover's identifying lines: when the document has more pages, the short lines that open
+ *     page 1 (organisation, report type, period, document number), up to its table of contents or
+ *     first line of body text, within a short cover's size (a filing's page 1 also carries an
+ *     address, a table of contents and legal notices: the lines before those name it); otherwise
+ *     the first line of page 1 when it is short enough to be a title line;
  *   - the dates found there, also written as "2023년 10월" and "October 2023";
  *   - the words of the source's folders (the last three), e.g. "인사팀/규정/2023".
  * Pure and deterministic, like the other stages.
@@ -17,7 +19,7 @@
 import { titleFromFileName } from "./text-utils.ts";
 import type { ExtractedDocument } from "./types.ts";
 
-/** A first page with at most this much text (and more pages after it) is a cover. */
+/** A first page with at most this much text (and more pages after it) is a cover; a longer one gives at most this much of its opening. */
 const COVER_MAX_CHARS = 600;
 const COVER_MAX_LINES = 16;
 /** A line longer than this is body text, not an identifying line. */
@@ -47,15 +49,47 @@ function pageLines(document: ExtractedDocument, index: number): string[] {
   return page.blocks.flatMap((b) => b.text.split(/\n+/)).map(clean).filter(Boolean);
 }
 
+/** A table of contents starts: its heading, or an entry that ends in a page number after leaders. */
+const CONTENTS_LINE = /^(?:목\s*차|차\s*례|(?:table\s+of\s+)?contents|index)$|(?:\.{3,}|…+|·{3,}|_{3,})\s*\d+$/i;
+/** Endings that abbreviate a company form or a word, not the end of a sentence ("Harbor Point Energy Corp."). */
+const ABBREVIATED_END = /(?:^|[\s,])(?:Inc|Ltd|Co|Corp|LLC|L\.L\.C|PLC|plc|S\.A|N\.V|B\.V|AG|SE|L\.P|LP|Pte|Pty|Bhd|GmbH|No|Dept|Div|Jr|Sr)\.$/;
+
+/** A line that ends as a sentence does, unlike a name that ends in an abbreviation. */
+export function readsAsSentence(line: string): boolean {
+  return /[.!?。]$/.test(line) && !ABBREVIATED_END.test(line);
+}
+
 /**
- * The identifying lines of a real cover (page 1 short, more pages after it), or none: unlike
- * the context, no title line of a document without a cover (answers use this to tell the words
- * that name a document from the words that ask about its content).
+ * The identifying lines of a real cover, or none. Page 1 of a document with more pages: all its
+ * lines of title length when the page is short (a cover), else (a filing's page 1, which also
+ * carries an address, a table of contents, legal notices) the lines that open it, when its first
+ * long line or its table of contents comes within a short cover's size (short lines beyond that
+ * are wrapped body text, not a cover). Entries of a table of contents, and lines that page 2
+ * repeats (running headers and footers), are never identifying lines. Unlike the context, no title line of a single-page document
+ * (answers use this to tell the words that name a document from the words that ask about its
+ * content; near-duplicate folding to tell look-alikes from copies).
  */
 export function coverOnlyLines(document: ExtractedDocument): string[] {
-  const lines = pageLines(document, 0);
+  if (document.pages.length < 2) return [];
+  // A running header or footer (also on page 2, page numbers aside) names no one document: a PDF
+  // export's "Northwind Traders - confidential" is not in the DOCX it is a copy of.
+  const pattern = (line: string) => line.replace(/\d+/g, "#");
+  const running = new Set(pageLines(document, 1).map(pattern));
+  const lines = pageLines(document, 0).filter((l) => !running.has(pattern(l)));
   const chars = lines.reduce((n, l) => n + l.length, 0);
-  return document.pages.length >= 2 && lines.length <= COVER_MAX_LINES && chars <= COVER_MAX_CHARS ? lines.filter((l) => l.length <= LINE_MAX_CHARS) : [];
+  if (lines.length <= COVER_MAX_LINES && chars <= COVER_MAX_CHARS) return lines.filter((l) => l.length <= LINE_MAX_CHARS && !CONTENTS_LINE.test(l));
+  const out: string[] = [];
+  let taken = 0;
+  for (const line of lines) {
+    // The naming block ends where the contents or the body text (a long line) begins.
+    if (line.length > LINE_MAX_CHARS || CONTENTS_LINE.test(line)) return out;
+    // Short lines past a cover's size are not a naming block: wrapped body text, as in a PDF
+    // export whose lines each came out as a block (its copy must still fold with the original).
+    if (out.length >= COVER_MAX_LINES || taken + line.length > COVER_MAX_CHARS) return [];
+    out.push(line);
+    taken += line.length;
+  }
+  return [];
 }
 
 /**
@@ -74,7 +108,7 @@ function coverLines(document: ExtractedDocument): string[] {
   if (cover.length) return cover;
   // No cover: the first line only, when it reads like a title (short, not a sentence).
   const first = pageLines(document, 0)[0];
-  return first && first.length <= 80 && !/[.!?。]$/.test(first) ? [first] : [];
+  return first && first.length <= 80 && !readsAsSentence(first) ? [first] : [];
 }
 
 function firstHeading(document: ExtractedDocument): string | undefined {

@@ -56,6 +56,30 @@ describe("documentContext", () => {
     expect(documentContext({ mime: "text/plain", pages: [page(1, "Minutes of the board, May 2022", long)], warnings: [] }, "a.txt", "a").lines).toEqual(["Minutes of the board, May 2022"]);
   });
 
+  it("takes the opening lines of a filing's long first page, up to its table of contents; a name ending in Corp. is not a sentence", () => {
+    // A 10-K-like page 1: naming lines, an address, a table of contents, a legal notice.
+    const notice = "Certain statements in this report are forward-looking statements that involve risks and uncertainties. ".repeat(6);
+    const toc = ["TABLE OF CONTENTS", "Item 1. Business ..... 2", "Item 7. Management's discussion and analysis ..... 8"];
+    const first = page(1, "Harbor Point Energy Corp.", "Quarterly report for Q4 2020", "Document no. REF-2021-935", "Principal executive offices: 220 Riverside Avenue", ...toc, notice);
+    const doc: ExtractedDocument = { mime: "application/pdf", pages: [first, page(2, "Revenue rose by four percent. ".repeat(40))], warnings: [] };
+    expect(documentContext(doc, "en/scan-1080.pdf", "scan-1080").lines).toEqual([
+      "Harbor Point Energy Corp.",
+      "Quarterly report for Q4 2020",
+      "Document no. REF-2021-935",
+      "Principal executive offices: 220 Riverside Avenue",
+    ]);
+    // Korean: 목차 ends the identifying lines; its entries are never taken, also on a short cover.
+    const korean: ExtractedDocument = {
+      mime: "application/pdf",
+      pages: [page(1, "새솔물산 주식회사", "2021년 1분기 분기보고서", "목 차", "I. 회사의 개요 ..... 2", "II. 사업의 내용 ..... 3"), page(2, "본문 ".repeat(300))],
+      warnings: [],
+    };
+    expect(documentContext(korean, "ko/scan-1000.pdf", "scan-1000").lines).toEqual(["새솔물산 주식회사", "2021년 1분기 분기보고서"]);
+    // A one-page document whose first line is a company name ending in an abbreviation: a title line.
+    expect(documentContext({ mime: "text/plain", pages: [page(1, "Northwind Logistics Co., Ltd.", notice)], warnings: [] }, "a.txt", "a").lines).toEqual(["Northwind Logistics Co., Ltd."]);
+    expect(documentContext({ mime: "text/plain", pages: [page(1, "The board approved it.", notice)], warnings: [] }, "a.txt", "a").lines).toEqual([]);
+  });
+
   it("spells dates written with dashes, dots and 년/월, and ignores what is not a date", () => {
     expect(spelledDates(["2019.7.1", "2020년 12월 31일", "no. 2023-13-01", "tel 02-1234-5678"])).toEqual(["2019년 7월", "July 2019", "2020년 12월", "December 2020"]);
     expect(folderWords("C:\\data\\2023\\01\\x.pdf")).toEqual(["data", "2023"]);
