@@ -39,6 +39,7 @@ import {
   type PreparedImage,
   type PrepareOptions,
   type Rotation,
+  withoutCheckBoxes,
 } from "./preprocess.ts";
 import { readingOrder, type LayoutBlock } from "./reading-order.ts";
 import { resolveLangPath } from "./tessdata.ts";
@@ -88,6 +89,8 @@ export interface OcrEngineOptions {
   deskew?: boolean;
   /** The sparse pass reads pages with coloured marks with the colours dropped (stamps). Default true. */
   dropStampColour?: boolean;
+  /** The sparse pass reads pages without Hangul with their check boxes erased (preprocess.ts eraseCheckBoxes). Default true. */
+  eraseCheckBoxes?: boolean;
 }
 
 export interface OcrPage {
@@ -122,6 +125,8 @@ export interface OcrPage {
   sparseWords: number;
   /** Diagnostics: low-confidence words of the layout pass replaced by a confident sparse-pass reading in the same place. */
   sparseReplaced: number;
+  /** Diagnostics: check boxes erased from the sparse pass's copy of the page. */
+  checkBoxes: number;
 }
 
 export interface OcrPassInfo {
@@ -269,6 +274,7 @@ interface Trace {
   wordRetries: { tried: number; replaced: number };
   sparseWords: number;
   sparseReplaced: number;
+  checkBoxes: number;
 }
 
 /** Last parameters set on each worker (see pass()). */
@@ -304,6 +310,7 @@ export class OcrEngine {
       sparseMinConfidence: options.sparseMinConfidence ?? 60,
       deskew: options.deskew ?? true,
       dropStampColour: options.dropStampColour ?? true,
+      eraseCheckBoxes: options.eraseCheckBoxes ?? true,
       langPath: options.langPath,
       limits: options.limits,
     };
@@ -338,7 +345,7 @@ export class OcrEngine {
         });
       const dpiOf = (p: PreparedImage) => Math.round((options.density ?? info.density ?? 300) * p.scale);
       const langs = options.languages ?? this.opts.languages;
-      const trace: Trace = { passes: [], wordRetries: { tried: 0, replaced: 0 }, sparseWords: 0, sparseReplaced: 0 };
+      const trace: Trace = { passes: [], wordRetries: { tried: 0, replaced: 0 }, sparseWords: 0, sparseReplaced: 0, checkBoxes: 0 };
 
       let prepared = await prep(0);
       let best = await this.readPage(slot, prepared, langs, dpiOf(prepared), deadline, options.signal, trace, 0);
@@ -380,14 +387,30 @@ export class OcrEngine {
           }
         }
       }
+      // Check boxes glue themselves to the word beside them ("[cash", "Mcontactor"): a page with
+      // check boxes is read again without them, and that reading is kept unless it is clearly less
+      // confident. Not on pages with Hangul (its ㅁ is a small hollow square too); clearly Korean
+      // pages never come here.
+      if (this.opts.eraseCheckBoxes && !best.korean && best.words > 0 && hangulShare(best.text) < 0.05) {
+        const cleaned = await withoutCheckBoxes(prepared, dpiOf(prepared));
+        if (cleaned.erased > 0) {
+          trace.checkBoxes = cleaned.erased;
+          const r = await this.readPage(slot, cleaned.image, best.languages, dpiOf(prepared), deadline, options.signal, trace, rotation);
+          if (r.confidence >= best.confidence - 5) {
+            best = r;
+            prepared = cleaned.image;
+          }
+        }
+      }
       // Text the layout analysis lost (boxed fields, words under stamps, small print beside rules).
       if (this.opts.sparseRecovery && !best.korean && best.words > 0) {
         // On a page with coloured marks the sparse pass reads the page with colours dropped (the
         // words under a red or blue stamp); the layout pass's reading keeps any coloured text.
-        const sparseImage =
+        let sparseImage =
           this.opts.dropStampColour && (await hasColour(bytes, info, options.page ?? 0))
             ? await prep(rotation, undefined, { scale: prepared.scale, skew: prepared.skew, dropColour: true })
             : prepared;
+        if (trace.checkBoxes > 0 && sparseImage !== prepared) sparseImage = (await withoutCheckBoxes(sparseImage, dpiOf(prepared))).image;
         best = await this.recoverSparseWords(slot, sparseImage, best, dpiOf(prepared), deadline, options.signal, trace, rotation);
       }
       return {
@@ -405,6 +428,7 @@ export class OcrEngine {
         skew: prepared.skew,
         sparseWords: trace.sparseWords,
         sparseReplaced: trace.sparseReplaced,
+        checkBoxes: trace.checkBoxes,
       };
     } finally {
       this.release(slot);
