@@ -25,8 +25,7 @@
  * --forms-steps-ab: only the Korean page images, read by two one-worker engines alternately page by
  * page (three rounds): the engine as configured, and the same with the forms steps of issue 17
  * turned off (deskew, the native-scale re-read of unconfident pages, the check-box re-read, the
- * sparse-text pass): word
- * recall and CPU s/page side by side.
+ * sparse-text pass): word recall and CPU s/page side by side.
  */
 // First: captures the engine's Array.prototype.push before pdf-parse (imported below) replaces it.
 import "../ingest/extractors/pdfjs-builtins.ts";
