@@ -112,7 +112,8 @@ describe("degraded forms (synthetic set)", () => {
     async (ctx) => {
       if (!canRenderText) return ctx.skip();
       const page = await formsPage({ lang: "en", kind: "form", degradation: "noise", k: 0 });
-      const upscaledOnly = new OcrEngine({ poolSize: 1, nativeScaleBelow: 0, detectOrientation: false });
+      // The engine before this step (and before the later check-box step, which re-reads the upscaled page without its boxes).
+      const upscaledOnly = new OcrEngine({ poolSize: 1, nativeScaleBelow: 0, detectOrientation: false, eraseCheckBoxes: false });
       try {
         const before = await read(upscaledOnly, page);
         const after = await read(engine, page);
