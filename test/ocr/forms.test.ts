@@ -187,25 +187,4 @@ describe("degraded forms (synthetic set)", () => {
     },
     SLOW,
   );
-
-  it(
-    "headings on grey section bars are read by the sparse pass on a page with light grey painted white",
-    async (ctx) => {
-      if (!canRenderText) return ctx.skip();
-      const page = await formsPage({ lang: "en", kind: "form", degradation: "blur", k: 0 });
-      const grey = new OcrEngine({ poolSize: 1, whitenLightGrey: false });
-      try {
-        const before = await read(grey, page);
-        const after = await read(engine, page);
-        for (const heading of ["Options", "Details"]) {
-          expect(wordRecall(page.truth, before.r.text).missed).toContain(heading);
-          expect(after.r.text).toContain(heading);
-        }
-        expect(after.recall).toBeGreaterThan(before.recall);
-      } finally {
-        await grey.close();
-      }
-    },
-    SLOW,
-  );
 });
