@@ -303,7 +303,7 @@ async function formsStepsAb() {
   const pngs = readdirSync(pngDir).filter((f) => f.endsWith(".png")).sort();
   const engines = {
     "forms steps on (default)": new OcrEngine({ poolSize: 1 }),
-    "forms steps off (before issue 17)": new OcrEngine({ poolSize: 1, deskew: false, nativeScaleBelow: 0, sparseRecovery: false, eraseCheckBoxes: false, whitenLightGrey: false }),
+    "forms steps off (before issue 17)": new OcrEngine({ poolSize: 1, deskew: false, nativeScaleBelow: 0, sparseRecovery: false, eraseCheckBoxes: false }),
   };
   const stats = new Map<string, { cpu: number; pages: number; found: number; total: number; passes: number }>();
   const texts = new Map<string, string>();
