@@ -39,7 +39,6 @@ import {
   type PreparedImage,
   type PrepareOptions,
   type Rotation,
-  withLightGreyWhite,
   withoutCheckBoxes,
 } from "./preprocess.ts";
 import { readingOrder, type LayoutBlock } from "./reading-order.ts";
@@ -92,8 +91,6 @@ export interface OcrEngineOptions {
   dropStampColour?: boolean;
   /** The sparse pass reads pages without Hangul with their check boxes erased (preprocess.ts eraseCheckBoxes). Default true. */
   eraseCheckBoxes?: boolean;
-  /** The sparse pass reads the page with light grey (≥ 140 after the contrast stretch) painted white: headings on grey bars (preprocess.ts withLightGreyWhite). Default true. */
-  whitenLightGrey?: boolean;
 }
 
 export interface OcrPage {
@@ -314,7 +311,6 @@ export class OcrEngine {
       deskew: options.deskew ?? true,
       dropStampColour: options.dropStampColour ?? true,
       eraseCheckBoxes: options.eraseCheckBoxes ?? true,
-      whitenLightGrey: options.whitenLightGrey ?? true,
       langPath: options.langPath,
       limits: options.limits,
     };
@@ -415,8 +411,6 @@ export class OcrEngine {
             ? await prep(rotation, undefined, { scale: prepared.scale, skew: prepared.skew, dropColour: true })
             : prepared;
         if (trace.checkBoxes > 0 && sparseImage !== prepared) sparseImage = (await withoutCheckBoxes(sparseImage, dpiOf(prepared))).image;
-        // Headings on grey bars are lost by both passes on the prepared page; the sparse pass reads them on white.
-        if (this.opts.whitenLightGrey) sparseImage = await withLightGreyWhite(sparseImage);
         best = await this.recoverSparseWords(slot, sparseImage, best, dpiOf(prepared), deadline, options.signal, trace, rotation);
       }
       return {
@@ -505,9 +499,7 @@ export class OcrEngine {
     const sparse = await this.pass(slot, img.image, page.languages, dpi, deadline, signal, 11);
     trace.passes.push({ kind: "read", languages: page.languages, rotation, psm: 11, confidence: sparse.confidence, ms: Date.now() - t });
     const layout0 = page.layout.map((p) => p.map((l) => ({ text: l.text, words: l.words.map((w) => ({ ...w })) })));
-    // A layout "word" without a letter or digit ("~~]" read along a grey bar's edge, as wide as the
-    // bar) hides nothing: words under it are not taken for read.
-    const known = layout0.flatMap((p) => p.flatMap((line) => line.words.filter((w) => /[\p{L}\p{N}]/u.test(w.text)).map((word) => ({ line, word }))));
+    const known = layout0.flatMap((p) => p.flatMap((line) => line.words.map((word) => ({ line, word }))));
     const fresh: OcrLine[] = [];
     let replaced = 0;
     await this.joinSplitNumbers(slot, img, sparse.layout, page.languages, dpi, deadline, signal);

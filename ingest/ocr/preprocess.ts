@@ -447,17 +447,3 @@ export async function withoutCheckBoxes(img: PreparedImage, dpi: number): Promis
   const image = await tesseractInput(pixels, img.width, img.height);
   return { image: { ...img, image, pixels: image[0] === 0x50 ? image.subarray(image.length - pixels.length) : pixels }, erased };
 }
-
-/**
- * A copy of a prepared page with every pixel at least `level` grey painted white: a heading in dark
- * text on a light grey bar (forms' section bars) is taken for a picture by tesseract's page layout
- * at 2× and lost, by the sparse pass too; on white it is read ("2. Options"). Light grey text goes
- * with it, so only for the sparse pass, which adds words to the layout pass's reading. The level is
- * on the prepared page: `normalize()` takes a bar of grey 200 to about 155 on a blurred form.
- */
-export async function withLightGreyWhite(img: PreparedImage, level = 140): Promise<PreparedImage> {
-  const pixels = Buffer.from(img.pixels);
-  for (let i = 0; i < pixels.length; i++) if (pixels[i]! >= level) pixels[i] = 255;
-  const image = await tesseractInput(pixels, img.width, img.height);
-  return { ...img, image, pixels: image[0] === 0x50 ? image.subarray(image.length - pixels.length) : pixels };
-}
