@@ -16,8 +16,9 @@
  * Every page then gets ONE degradation: `noise` (grey noise σ≈38 and 0.6% salt and pepper), `blur`
  * (Gaussian σ 1.1–1.5), `skew` (1.5–3° turn), `fax` (halved vertical resolution, hard threshold,
  * specks, drop-outs and streaks), `stamp` (two or three red/blue rubber stamps over the text),
- * `jpeg` (scaled to 0.7 and saved at quality 12–18), or `mixed` (a 1° skew, light noise, a stamp
- * and quality-30 JPEG). Pages carry their resolution in the file header, as scanners write it.
+ * `jpeg` (scaled to 0.7 and saved at quality 12–18), `mixed` (a 1° skew, light noise, a stamp
+ * and quality-30 JPEG), or `heavy` (stamped, photocopied, then faxed crooked in standard mode: all of
+ * the above at once, see HEAVY). Pages carry their resolution in the file header, as scanners write it.
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -27,7 +28,8 @@ import { inflateSync } from "node:zlib";
 import sharp from "sharp";
 import { seededRandom } from "../test/helpers/seeded-random.ts";
 
-export const DEGRADATIONS = ["noise", "blur", "skew", "fax", "stamp", "jpeg", "mixed"] as const;
+/** The single degradations, then `heavy` (all at once). Appended tiers keep the earlier pages' seeds (index-based). */
+export const DEGRADATIONS = ["noise", "blur", "skew", "fax", "stamp", "jpeg", "mixed", "heavy"] as const;
 export type Degradation = (typeof DEGRADATIONS)[number];
 
 export interface FormPage {
@@ -424,6 +426,81 @@ function stampSvg(r: Rand, width: number, height: number, lang: "en" | "ko"): st
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${parts.join("")}</svg>`;
 }
 
+/**
+ * Strength of the `heavy` tier: a form that was stamped, photocopied, and then sent by fax in
+ * standard mode, fed in crooked — what the issue's held-out scans are (fax noise, boxes, check
+ * marks, stamps, small print, all at once; the command line reads those at 0.62). Each step as the
+ * device does it: the copier blurs a little, greys the paper and lightens the ink (toner), adds
+ * toner specks; the fax machine's feeder turns the page, its scanner samples half the vertical
+ * resolution (200 × 100 dpi) and thresholds hard (a red stamp at 60–80% over text turns to black
+ * blots or drops out, depending on its shade), and the line adds specks, drop-outs and streaks.
+ */
+export interface HeavyStrength {
+  /** Copier blur (Gaussian σ, pixels at 200 dpi). */
+  copyBlur: number;
+  /** Ink and paper grey after copying (0 = black, 255 = white). */
+  ink: number;
+  paper: number;
+  /** Copier toner noise (σ) and specks (share of pixels). */
+  tonerSigma: number;
+  tonerSpecks: number;
+  /** Fed-in skew, degrees (either way), lowest and highest. */
+  skew: [number, number];
+  /** Fax threshold (grey below it is black), ± a random 15. */
+  threshold: number;
+  /** Share of black pixels lost on the line (drop-outs) and of white pixels turned black (specks). */
+  dropouts: number;
+  specks: number;
+  /** Streaks (rows blackened along most of the width), lowest and highest. */
+  streaks: [number, number];
+}
+
+/**
+ * Chosen before our pipeline read a heavy page, by the command line's recall alone on the 5 English
+ * heavy pages (seed 17), to land near the held-out scans' 0.62: the first guess (ink 60, paper 215,
+ * blur 1.0, toner σ 22, threshold 140, drop-outs 8%) gave 0.416, lighter ink and a higher threshold
+ * 0.539, this 0.617. See docs/benchmarks.md (bench:forms).
+ */
+export const HEAVY: HeavyStrength = {
+  copyBlur: 0.8,
+  ink: 40,
+  paper: 225,
+  tonerSigma: 16,
+  tonerSpecks: 0.004,
+  skew: [0.8, 2.5],
+  threshold: 150,
+  dropouts: 0.05,
+  specks: 0.004,
+  streaks: [2, 4],
+};
+
+/** The `heavy` degradation (exported for calibrating its strength against the command line). */
+export async function heavyScan(png: Buffer, width: number, height: number, r: Rand, lang: "en" | "ko", s: HeavyStrength): Promise<{ bytes: Buffer; ext: "png"; dpi: number }> {
+  // Stamped in colour, then photocopied (grey, blurred, ink lighter and paper darker, toner specks).
+  const stamped = await sharp(png).flatten({ background: "#ffffff" }).composite([{ input: Buffer.from(stampSvg(r, width, height, lang)) }]).png().toBuffer();
+  const copied = await grey(await sharp(stamped).grayscale().blur(s.copyBlur).png().toBuffer());
+  for (let i = 0; i < copied.data.length; i++) copied.data[i] = s.ink + ((s.paper - s.ink) * copied.data[i]!) / 255;
+  addNoise(copied.data, r, s.tonerSigma, s.tonerSpecks);
+  // Fed into the fax crooked, sampled at 200 × 100 dpi, thresholded; then the line's specks, drop-outs and streaks.
+  const angle = (r() < 0.5 ? -1 : 1) * (s.skew[0] + r() * (s.skew[1] - s.skew[0]));
+  const turned = await sharp(copied.data, { raw: { width, height, channels: 1 } }).rotate(angle, { background: { r: s.paper, g: s.paper, b: s.paper } }).png().toBuffer();
+  const tw = (await sharp(turned).metadata()).width!;
+  const th = (await sharp(turned).metadata()).height!;
+  const half = await sharp(turned).resize({ width: tw, height: Math.round(th / 2), fit: "fill" }).png().toBuffer();
+  const g = await grey(await sharp(half).resize({ width: tw, height: th, fit: "fill", kernel: "nearest" }).png().toBuffer());
+  const t = s.threshold + int(r, -15, 15);
+  for (let i = 0; i < g.data.length; i++) g.data[i] = g.data[i]! < t ? (r() < s.dropouts ? 255 : 0) : r() < s.specks ? 0 : 255;
+  for (let k = 0, n = int(r, s.streaks[0], s.streaks[1]); k < n; k++) {
+    const row = int(r, 0, g.height - 3);
+    for (let x = 0; x < g.width; x++) if (r() < 0.7) g.data[row * g.width + x] = 0;
+  }
+  return {
+    bytes: await sharp(g.data, { raw: { width: g.width, height: g.height, channels: 1 } }).withMetadata({ density: 200 }).png().toBuffer(),
+    ext: "png",
+    dpi: 200,
+  };
+}
+
 async function degrade(png: Buffer, width: number, height: number, how: Degradation, r: Rand, lang: "en" | "ko"): Promise<{ bytes: Buffer; ext: "png" | "jpg"; dpi: number }> {
   const dpi = 200;
   const asPng = async (data: Buffer, w: number, h: number, d = dpi) => ({
@@ -471,6 +548,8 @@ async function degrade(png: Buffer, width: number, height: number, how: Degradat
       const bytes = await sharp(png).flatten({ background: "#ffffff" }).grayscale().resize({ width: w, height: h, fit: "fill" }).withMetadata({ density: 140 }).jpeg({ quality: int(r, 12, 18) }).toBuffer();
       return { bytes, ext: "jpg", dpi: 140 };
     }
+    case "heavy":
+      return heavyScan(png, width, height, r, lang, HEAVY);
     case "mixed": {
       const stamped = await sharp(png).flatten({ background: "#ffffff" }).composite([{ input: Buffer.from(stampSvg(r, width, height, lang)) }]).png().toBuffer();
       const turned = await sharp(stamped).rotate((r() < 0.5 ? -1 : 1) * (0.6 + r() * 0.6), { background: "#ffffff" }).png().toBuffer();

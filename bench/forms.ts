@@ -160,6 +160,9 @@ for (const lang of ["en", "ko"] as const) {
     if (k.length) body.push(line(`all ${kind}s`, k));
   }
   body.push(line("all (words pooled)", rs, true));
+  // The tiers before the heavy one was added, pooled as they were reported then.
+  const light = rs.filter((r) => r.page.degradation !== "heavy");
+  if (light.length && light.length < rs.length) body.push(line("all but heavy (words pooled)", light, true));
   const title = lang === "en" ? "English forms and receipts (CLI: -l eng)" : "Korean forms and receipts (CLI: -l kor+eng)";
   const t = table(head, body);
   console.log(`\n## ${title}\n${t}`);

@@ -24,8 +24,8 @@
  *
  * --forms-steps-ab: only the Korean page images, read by two one-worker engines alternately page by
  * page (three rounds): the engine as configured, and the same with the forms steps of issue 17
- * turned off (deskew, the native-scale re-read of unconfident pages, the sparse-text pass): word
- * recall and CPU s/page side by side.
+ * turned off (deskew, the native-scale re-read of unconfident pages, the check-box re-read, the
+ * sparse-text pass): word recall and CPU s/page side by side.
  */
 // First: captures the engine's Array.prototype.push before pdf-parse (imported below) replaces it.
 import "../ingest/extractors/pdfjs-builtins.ts";
@@ -303,7 +303,7 @@ async function formsStepsAb() {
   const pngs = readdirSync(pngDir).filter((f) => f.endsWith(".png")).sort();
   const engines = {
     "forms steps on (default)": new OcrEngine({ poolSize: 1 }),
-    "forms steps off (before issue 17)": new OcrEngine({ poolSize: 1, deskew: false, nativeScaleBelow: 0, sparseRecovery: false }),
+    "forms steps off (before issue 17)": new OcrEngine({ poolSize: 1, deskew: false, nativeScaleBelow: 0, sparseRecovery: false, eraseCheckBoxes: false }),
   };
   const stats = new Map<string, { cpu: number; pages: number; found: number; total: number; passes: number }>();
   const texts = new Map<string, string>();

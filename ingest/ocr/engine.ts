@@ -39,6 +39,7 @@ import {
   type PreparedImage,
   type PrepareOptions,
   type Rotation,
+  withoutCheckBoxes,
 } from "./preprocess.ts";
 import { readingOrder, type LayoutBlock } from "./reading-order.ts";
 import { resolveLangPath } from "./tessdata.ts";
@@ -88,6 +89,8 @@ export interface OcrEngineOptions {
   deskew?: boolean;
   /** The sparse pass reads pages with coloured marks with the colours dropped (stamps). Default true. */
   dropStampColour?: boolean;
+  /** The sparse pass reads pages without Hangul with their check boxes erased (preprocess.ts eraseCheckBoxes). Default true. */
+  eraseCheckBoxes?: boolean;
 }
 
 export interface OcrPage {
@@ -122,6 +125,8 @@ export interface OcrPage {
   sparseWords: number;
   /** Diagnostics: low-confidence words of the layout pass replaced by a confident sparse-pass reading in the same place. */
   sparseReplaced: number;
+  /** Diagnostics: check boxes erased from the sparse pass's copy of the page. */
+  checkBoxes: number;
 }
 
 export interface OcrPassInfo {
@@ -269,6 +274,7 @@ interface Trace {
   wordRetries: { tried: number; replaced: number };
   sparseWords: number;
   sparseReplaced: number;
+  checkBoxes: number;
 }
 
 /** Last parameters set on each worker (see pass()). */
@@ -304,6 +310,7 @@ export class OcrEngine {
       sparseMinConfidence: options.sparseMinConfidence ?? 60,
       deskew: options.deskew ?? true,
       dropStampColour: options.dropStampColour ?? true,
+      eraseCheckBoxes: options.eraseCheckBoxes ?? true,
       langPath: options.langPath,
       limits: options.limits,
     };
@@ -338,7 +345,7 @@ export class OcrEngine {
         });
       const dpiOf = (p: PreparedImage) => Math.round((options.density ?? info.density ?? 300) * p.scale);
       const langs = options.languages ?? this.opts.languages;
-      const trace: Trace = { passes: [], wordRetries: { tried: 0, replaced: 0 }, sparseWords: 0, sparseReplaced: 0 };
+      const trace: Trace = { passes: [], wordRetries: { tried: 0, replaced: 0 }, sparseWords: 0, sparseReplaced: 0, checkBoxes: 0 };
 
       let prepared = await prep(0);
       let best = await this.readPage(slot, prepared, langs, dpiOf(prepared), deadline, options.signal, trace, 0);
@@ -380,14 +387,30 @@ export class OcrEngine {
           }
         }
       }
+      // Check boxes glue themselves to the word beside them ("[cash", "Mcontactor"): a page with
+      // check boxes is read again without them, and that reading is kept unless it is clearly less
+      // confident. Not on pages with Hangul (its ㅁ is a small hollow square too); clearly Korean
+      // pages never come here.
+      if (this.opts.eraseCheckBoxes && !best.korean && best.words > 0 && hangulShare(best.text) < 0.05) {
+        const cleaned = await withoutCheckBoxes(prepared, dpiOf(prepared));
+        if (cleaned.erased > 0) {
+          trace.checkBoxes = cleaned.erased;
+          const r = await this.readPage(slot, cleaned.image, best.languages, dpiOf(prepared), deadline, options.signal, trace, rotation);
+          if (r.confidence >= best.confidence - 5) {
+            best = r;
+            prepared = cleaned.image;
+          }
+        }
+      }
       // Text the layout analysis lost (boxed fields, words under stamps, small print beside rules).
       if (this.opts.sparseRecovery && !best.korean && best.words > 0) {
         // On a page with coloured marks the sparse pass reads the page with colours dropped (the
         // words under a red or blue stamp); the layout pass's reading keeps any coloured text.
-        const sparseImage =
+        let sparseImage =
           this.opts.dropStampColour && (await hasColour(bytes, info, options.page ?? 0))
             ? await prep(rotation, undefined, { scale: prepared.scale, skew: prepared.skew, dropColour: true })
             : prepared;
+        if (trace.checkBoxes > 0 && sparseImage !== prepared) sparseImage = (await withoutCheckBoxes(sparseImage, dpiOf(prepared))).image;
         best = await this.recoverSparseWords(slot, sparseImage, best, dpiOf(prepared), deadline, options.signal, trace, rotation);
       }
       return {
@@ -405,6 +428,7 @@ export class OcrEngine {
         skew: prepared.skew,
         sparseWords: trace.sparseWords,
         sparseReplaced: trace.sparseReplaced,
+        checkBoxes: trace.checkBoxes,
       };
     } finally {
       this.release(slot);
@@ -478,6 +502,7 @@ export class OcrEngine {
     const known = layout0.flatMap((p) => p.flatMap((line) => line.words.map((word) => ({ line, word }))));
     const fresh: OcrLine[] = [];
     let replaced = 0;
+    await this.joinSplitNumbers(slot, img, sparse.layout, page.languages, dpi, deadline, signal);
     for (const para of sparse.layout) {
       for (const line of para) {
         const words: OcrWord[] = [];
@@ -533,6 +558,63 @@ export class OcrEngine {
     const paragraphs = paragraphsOf(layout);
     const words = paragraphs.join(" ").split(/\s+/).filter(Boolean).length;
     return { ...page, layout, paragraphs, text: paragraphs.join("\n\n"), words };
+  }
+
+  /**
+   * In sparse mode (PSM 11) tesseract drops the decimal point of an amount set in a monospaced font
+   * (receipts: "44.16" comes back as two one-word lines "44" and "16", the point's cell a gap
+   * between them), so neither half matches anything. Two number words side by side on one text
+   * line (vertical overlap over half their height, gap under 1.5 digit heights, the second of 1–2
+   * digits) are read again together from the page as one word (PSM 8); the re-read replaces them
+   * only when it is confident (≥ 60) and has exactly their digits in order: it may only restore
+   * the separators that were lost. Changes `layout` in place.
+   */
+  private async joinSplitNumbers(
+    slot: Slot,
+    img: PreparedImage,
+    layout: OcrLine[][],
+    langs: string,
+    dpi: number,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const numbers = layout.flatMap((p) => p.flatMap((line) => line.words.filter((w) => /^\d[\d.,]*$/.test(w.text) && /\d$/.test(w.text)).map((word) => ({ line, word }))));
+    const used = new Set<OcrWord>();
+    for (const a of numbers) {
+      if (used.has(a.word)) continue;
+      const h = a.word.bbox.y1 - a.word.bbox.y0;
+      const b = numbers.find(
+        ({ word: w }) =>
+          w !== a.word &&
+          !used.has(w) &&
+          /^\d{1,2}$/.test(w.text) &&
+          w.bbox.x0 > a.word.bbox.x1 &&
+          w.bbox.x0 - a.word.bbox.x1 < 1.5 * Math.max(h, w.bbox.y1 - w.bbox.y0) &&
+          Math.min(w.bbox.y1, a.word.bbox.y1) - Math.max(w.bbox.y0, a.word.bbox.y0) > 0.5 * Math.min(h, w.bbox.y1 - w.bbox.y0),
+      );
+      if (!b || Date.now() > deadline - 1000) continue;
+      const box = {
+        x0: a.word.bbox.x0,
+        y0: Math.min(a.word.bbox.y0, b.word.bbox.y0),
+        x1: b.word.bbox.x1,
+        y1: Math.max(a.word.bbox.y1, b.word.bbox.y1),
+      };
+      const pad = Math.max(4, Math.round((box.y1 - box.y0) * 0.25));
+      const left = Math.max(0, box.x0 - pad);
+      const top = Math.max(0, box.y0 - pad);
+      const width = Math.min(img.width - left, box.x1 - box.x0 + 2 * pad);
+      const height = Math.min(img.height - top, box.y1 - box.y0 + 2 * pad);
+      const r = await this.pass(slot, await cropPrepared(img, left, top, width, height), langs, dpi, deadline, signal, 8);
+      const text = r.text.replace(/\s+/g, "");
+      if (r.confidence < 60 || !/^[\d.,]+$/.test(text) || text.replace(/\D/g, "") !== a.word.text.replace(/\D/g, "") + b.word.text) continue;
+      used.add(a.word).add(b.word);
+      a.line.text = a.line.text.replace(a.word.text, text);
+      a.word.text = text;
+      a.word.bbox = box;
+      a.word.confidence = Math.min(r.confidence, a.word.confidence, b.word.confidence);
+      b.line.words = b.line.words.filter((w) => w !== b.word);
+      b.line.text = b.line.words.map((w) => w.text).join(" ");
+    }
   }
 
   /**

@@ -333,3 +333,117 @@ export async function prepareForOcr(bytes: Uint8Array, info: ImageInfo, options:
     throw sharpError(err, "image");
   }
 }
+
+/**
+ * Erases the check boxes of a form (in place) and returns how many it erased. A check box is read as
+ * a letter or bracket glued to the word beside it ("[cash", "0 Cash", "Mcontactor"), so the word
+ * is lost. A box is a hollow square `minSide`…`maxSide` pixels wide: a dark top edge (a run of
+ * dark pixels, gaps of 2 pixels allowed, no longer than `maxSide`, so ruled lines and table cells do
+ * not count), dark left and right sides and a bottom edge at about the same distance, and a mostly
+ * light inside (a tick covers some of it), and space left and right of it and right below it (a letter has
+ * neighbours closer than that, the stem of a P goes on under its bowl; the word of a check box
+ * starts about half a side off). The box's dark pixels and everything dark joined to them
+ * close around it (the tick running out of the box) are painted white; words start further off.
+ * Letters are not hollow squares, except Hangul ㅁ: not for pages with Hangul.
+ */
+export function eraseCheckBoxes(pixels: Buffer, width: number, height: number, minSide: number, maxSide: number): number {
+  const dark = (x: number, y: number) => pixels[y * width + x]! < 128;
+  const share = (x0: number, y0: number, x1: number, y1: number, thick: number, horizontal: boolean): number => {
+    // Share of positions along the edge with a dark pixel within `thick` pixels across it.
+    let hit = 0;
+    let n = 0;
+    if (horizontal) {
+      for (let x = x0; x <= x1; x++, n++) {
+        for (let t = 0; t < thick; t++) if (y0 + t < height && dark(x, y0 + t)) { hit++; break; }
+      }
+    } else {
+      for (let y = y0; y <= y1; y++, n++) {
+        for (let t = 0; t < thick; t++) if (x0 + t < width && dark(x0 + t, y)) { hit++; break; }
+      }
+    }
+    return n ? hit / n : 0;
+  };
+  const thick = Math.max(3, Math.round(minSide / 8));
+  let erased = 0;
+  for (let y = 0; y < height - minSide; y++) {
+    let x = 0;
+    while (x < width) {
+      if (!dark(x, y)) {
+        x++;
+        continue;
+      }
+      // A run of dark pixels with gaps of at most 2.
+      const x0 = x;
+      let last = x;
+      while (x < width && x - last <= 2) {
+        if (dark(x, y)) last = x;
+        x++;
+      }
+      const x1 = last;
+      const side = x1 - x0;
+      if (side < minSide || side > maxSide) continue;
+      // Left and right sides, then the bottom edge about one side lower.
+      if (share(x0, y, x0, Math.min(height - 1, y + side), thick, false) < 0.8) continue;
+      if (share(x1 - thick + 1, y, x1 - thick + 1, Math.min(height - 1, y + side), thick, false) < 0.8) continue;
+      let bottom = -1;
+      for (let yb = y + Math.round(side * 0.8); yb <= Math.min(height - 1, y + Math.round(side * 1.2)); yb++) {
+        if (share(x0, yb, x1, yb, 1, true) >= 0.8) {
+          bottom = yb;
+          break;
+        }
+      }
+      if (bottom < 0) continue;
+      // Square corners (an O or a 0 has light corners).
+      const corner = (cx: number, cy: number, dx: number, dy: number) => {
+        for (let t = 0; t < thick; t++) for (let u = 0; u < thick; u++) if (dark(cx + dx * t, cy + dy * u)) return true;
+        return false;
+      };
+      if (!corner(x0, y, 1, 1) || !corner(x1, y, -1, 1) || !corner(x0, bottom, 1, -1) || !corner(x1, bottom, -1, -1)) continue;
+      // Space on both sides (letters have neighbours close by; a box's word starts half a side off).
+      // Nothing right below it either (the stem of a P or b goes on under its bowl).
+      const light = (ax: number, bx: number, ay = y, by = bottom) => {
+        if (ax < 0 || bx >= width || bx < ax || ay < 0 || by >= height || by < ay) return false;
+        let d = 0;
+        for (let yy = ay; yy <= by; yy++) for (let xx = ax; xx <= bx; xx++) if (dark(xx, yy)) d++;
+        return d <= 0.03 * (bx - ax + 1) * (by - ay + 1);
+      };
+      if (!light(x0 - Math.round(side * 0.4), x0 - Math.round(side * 0.1)) || !light(x1 + Math.round(side * 0.25), x1 + Math.round(side * 0.4))) continue;
+      if (!light(x0, x1, bottom + Math.round(side * 0.2), bottom + Math.round(side * 0.4))) continue;
+      // Mostly light inside (a tick covers part of it).
+      const m = Math.round(side * 0.2);
+      let inside = 0;
+      let total = 0;
+      for (let yy = y + m; yy < bottom - m; yy++) for (let xx = x0 + m; xx < x1 - m; xx++, total++) if (dark(xx, yy)) inside++;
+      if (total === 0 || inside / total > 0.4) continue;
+      // Paint the box and what is joined to it within a window around it white.
+      const wx0 = Math.max(0, x0 - Math.round(side * 0.15));
+      const wx1 = Math.min(width - 1, x1 + Math.round(side * 0.3));
+      const wy0 = Math.max(0, y - Math.round(side * 0.5));
+      const wy1 = Math.min(height - 1, bottom + Math.round(side * 0.15));
+      const stack: number[] = [];
+      for (let xx = x0; xx <= x1; xx++) if (dark(xx, y)) stack.push(y * width + xx);
+      while (stack.length) {
+        const i = stack.pop()!;
+        if (pixels[i]! >= 128) continue;
+        pixels[i] = 255;
+        const px = i % width;
+        const py = (i - px) / width;
+        if (px > wx0) stack.push(i - 1);
+        if (px < wx1) stack.push(i + 1);
+        if (py > wy0) stack.push(i - width);
+        if (py < wy1) stack.push(i + width);
+      }
+      erased++;
+    }
+  }
+  return erased;
+}
+
+/** A copy of a prepared page with its check boxes erased (eraseCheckBoxes: boxes 0.08–0.3 inch at `dpi`), or the page itself when it has none. */
+export async function withoutCheckBoxes(img: PreparedImage, dpi: number): Promise<{ image: PreparedImage; erased: number }> {
+  const pixels = Buffer.from(img.pixels);
+  const erased = eraseCheckBoxes(pixels, img.width, img.height, Math.max(8, Math.round(dpi * 0.08)), Math.round(dpi * 0.3));
+  if (erased === 0) return { image: img, erased };
+  const image = await tesseractInput(pixels, img.width, img.height);
+  return { image: { ...img, image, pixels: image[0] === 0x50 ? image.subarray(image.length - pixels.length) : pixels }, erased };
+}
