@@ -55,7 +55,7 @@ const CONTENTS_LINE = /^(?:목\s*차|차\s*례|(?:table\s+of\s+)?contents|index)
 const ABBREVIATED_END = /(?:^|[\s,])(?:Inc|Ltd|Co|Corp|LLC|L\.L\.C|PLC|plc|S\.A|N\.V|B\.V|AG|SE|L\.P|LP|Pte|Pty|Bhd|GmbH|No|Dept|Div|Jr|Sr)\.$/;
 
 /** A line that ends as a sentence does, unlike a name that ends in an abbreviation. */
-export function readsAsSentence(line: string): boolean {
+function readsAsSentence(line: string): boolean {
   return /[.!?。]$/.test(line) && !ABBREVIATED_END.test(line);
 }
 
