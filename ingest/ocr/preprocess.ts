@@ -237,6 +237,12 @@ export async function tesseractInput(pixels: Buffer, width: number, height: numb
   return sharp(pixels, { raw: { width, height, channels: 1 } }).png({ compressionLevel: 1 }).toBuffer();
 }
 
+/** A page's tesseract input and its grey pixels, the pixels a view into the input when that is a PGM (one copy in memory). */
+async function encodedPage(pixels: Buffer, width: number, height: number): Promise<{ image: Buffer; pixels: Buffer }> {
+  const image = await tesseractInput(pixels, width, height);
+  return { image, pixels: image[0] === 0x50 ? image.subarray(image.length - pixels.length) : pixels };
+}
+
 /** Cut a rectangle out of a prepared page (for word re-reads), encoded for tesseract. */
 export async function cropPrepared(img: PreparedImage, left: number, top: number, width: number, height: number): Promise<Buffer> {
   const out = Buffer.allocUnsafe(width * height);
@@ -326,8 +332,7 @@ export async function prepareForOcr(bytes: Uint8Array, info: ImageInfo, options:
       w = turned.info.width;
       h = turned.info.height;
     }
-    const image = await tesseractInput(pixels, w, h);
-    return { image, pixels: image[0] === 0x50 ? image.subarray(image.length - pixels.length) : pixels, width: w, height: h, scale, skew, ...(options.median && options.median > 1 ? { median: options.median } : {}) };
+    return { ...(await encodedPage(pixels, w, h)), width: w, height: h, scale, skew, ...(options.median && options.median > 1 ? { median: options.median } : {}) };
   } catch (err) {
     if (err instanceof IngestError) throw err;
     throw sharpError(err, "image");
@@ -444,6 +449,5 @@ export async function withoutCheckBoxes(img: PreparedImage, dpi: number): Promis
   const pixels = Buffer.from(img.pixels);
   const erased = eraseCheckBoxes(pixels, img.width, img.height, Math.max(8, Math.round(dpi * 0.08)), Math.round(dpi * 0.3));
   if (erased === 0) return { image: img, erased };
-  const image = await tesseractInput(pixels, img.width, img.height);
-  return { image: { ...img, image, pixels: image[0] === 0x50 ? image.subarray(image.length - pixels.length) : pixels }, erased };
+  return { image: { ...img, ...(await encodedPage(pixels, img.width, img.height)) }, erased };
 }
