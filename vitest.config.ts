@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { storeIndependentTests } from "./test/helpers/metadata-store-tests.ts";
 
 const shared = {
   globalSetup: ["test/global-setup.ts"],
@@ -19,6 +20,14 @@ const shared = {
  */
 const WEB_SCREEN_ONLY = ["test/web/a11y.test.ts", "test/web/korean-ui.test.ts", "test/web/inert.test.ts", "test/web/harness.test.ts"];
 const onPostgres = Boolean(process.env.KB_TEST_DATABASE_URL);
+/**
+ * On PostgreSQL the other tests run only where they can reach the metadata store (their imports
+ * lead to test/helpers/pg.ts: test/helpers/metadata-store-tests.ts). OCR, extractors, analyzers,
+ * policies and the like do the same thing on both passes and run in the SQLite pass only.
+ */
+const UNIT_DIRS = ["test", "policies", "ingest", "src"];
+const STORE_INDEPENDENT = onPostgres ? storeIndependentTests(import.meta.dirname, UNIT_DIRS) : [];
+if (onPostgres) console.log(`PostgreSQL pass: ${STORE_INDEPENDENT.length} test files that never touch the metadata store run in the SQLite pass only`);
 
 export default defineConfig({
   test: {
@@ -28,7 +37,7 @@ export default defineConfig({
           ...shared,
           name: "unit",
           include: ["test/**/*.test.ts", "policies/**/*.test.ts", "ingest/**/*.test.ts", "src/**/*.test.ts"],
-          exclude: ["test/web/**", "**/node_modules/**"],
+          exclude: ["test/web/**", ...STORE_INDEPENDENT, "**/node_modules/**"],
         },
       },
       {
