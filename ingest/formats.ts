@@ -67,11 +67,15 @@ export const FORMATS: readonly Format[] = [
   {
     kind: "pdf",
     detect: { mimes: ["application/pdf"] },
-    // Pages whose text layer is missing or garbled go to OCR (unless KB_OCR_PDF is off).
+    // Pages whose text layer is missing or garbled go to OCR (unless KB_OCR_PDF is off). With an
+    // image-description model (KB_IMAGE_MODEL), pages OCR finds no text on are described, and the
+    // pictures on text pages are read and described (unless KB_OCR_PICTURES is off); without one,
+    // a PDF's pictures are not decoded at all (bulk ingestion stays as fast as the text layer).
     load: async (s) => {
-      if (!s.ocrPdf) return (await import("./extractors/pdf.ts")).pdfExtractor;
-      const [{ createPdfExtractor }, { pdfOcrFallback }] = await Promise.all([import("./extractors/pdf.ts"), import("./ocr/pdf-ocr.ts")]);
-      return createPdfExtractor({ ocrFallback: pdfOcrFallback });
+      const pictures = s.describeImages && s.ocrPictures;
+      if (!s.ocrPdf && !pictures) return (await import("./extractors/pdf.ts")).pdfExtractor;
+      const [{ createPdfExtractor }, { pdfOcrFallback, pdfPictureReader }] = await Promise.all([import("./extractors/pdf.ts"), import("./ocr/pdf-ocr.ts")]);
+      return createPdfExtractor({ ...(s.ocrPdf ? { ocrFallback: pdfOcrFallback } : {}), ...(pictures ? { pictures: pdfPictureReader } : {}) });
     },
   },
   { kind: "csv", detect: { rule: TEXT }, load: async () => (await import("./extractors/csv.ts")).csvExtractor },

@@ -22,7 +22,7 @@ import { readEmbeddedImages } from "../ingest/ocr/embedded-images.ts";
 import { loadImageCaptioner } from "../src/models/image-captioner.ts";
 import { ImageDescriberSlot } from "../src/services/image-describer-slot.ts";
 import { CAPTION_WORDS, TINY_CAPTION_MAX_NEW_TOKENS } from "./fixtures/make-image-caption-model.ts";
-import { buildDocx, buildHwpx, buildPptx, buildXlsx } from "./formats/builders.ts";
+import { buildDocx, buildHwpx, buildPdf, buildPptx, buildXlsx } from "./formats/builders.ts";
 import { ingestNow, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
 
 const MODELS_DIR = process.env.KB_TEST_EMBED_MODELS_DIR!;
@@ -126,12 +126,25 @@ describe("with KB_IMAGE_MODEL", () => {
     } finally {
       await captioner.close();
     }
-    const [photoPath, docxPath, hwpxPath, pptxPath, xlsxPath] = writeFiles(`${t.dir}/docs`, {
+    // PDFs: a scanner's page (one page-sized photo, no text layer) and a text page with a chart.
+    const jpeg = async (png: Buffer) => sharp(png).jpeg({ quality: 95 }).toBuffer();
+    const scanPdf = buildPdf([{ width: 240, height: 150, picture: { jpeg: await jpeg(await photo([30, 200, 200], [200, 30, 90])), pixelWidth: 320, pixelHeight: 200, x: 0, y: 0, w: 240, h: 150 } }]);
+    const reportPdf = buildPdf([
+      {
+        width: 595,
+        height: 842,
+        lines: ["Quarterly sales report", "The chart below shows the sales of each region this quarter."],
+        picture: { jpeg: await jpeg(await photo([200, 200, 20], [20, 60, 160])), pixelWidth: 320, pixelHeight: 200, x: 40, y: 500, w: 320, h: 200 },
+      },
+    ]);
+    const [photoPath, docxPath, hwpxPath, pptxPath, xlsxPath, scanPath, reportPath] = writeFiles(`${t.dir}/docs`, {
       "sunset.png": sunset,
       "leave.docx": await buildDocx({ picture: chart }),
       "plan.hwpx": await buildHwpx({ picture: map }),
       "slides.pptx": await buildPptx({ picture: slidePhoto }),
       "sheet.xlsx": await buildXlsx(0, sheetPhoto),
+      "scan.pdf": scanPdf,
+      "report.pdf": reportPdf,
     });
     const ready = (await (await t.fetchAs(admin, "/readyz")).json()) as any;
     expect(ready.imageModel).toMatchObject({ model: IMAGE_MODEL, status: "idle", described: 0 });
@@ -141,6 +154,8 @@ describe("with KB_IMAGE_MODEL", () => {
       { source: "plan.hwpx", path: hwpxPath! },
       { source: "slides.pptx", path: pptxPath! },
       { source: "sheet.xlsx", path: xlsxPath! },
+      { source: "scan.pdf", path: scanPath! },
+      { source: "report.pdf", path: reportPath! },
     ]);
     expect(job.status).toBe("succeeded");
   }, 120_000);
@@ -172,9 +187,29 @@ describe("with KB_IMAGE_MODEL", () => {
     expect(sheet?.text).toMatch(new RegExp(`\\[(image|그림)\\] ${xlsxCaption}`));
   });
 
+  const pageText = async (source: string, page: number) => {
+    const doc = (await t.kb.metadata.documents.bySource(source))!;
+    const res = await t.fetchAs(viewer, `/api/v1/documents/${doc.id}/pages/${page}`);
+    expect(res.status).toBe(200);
+    return ((await res.json()) as any).text as string;
+  };
+  const CAPTION = `(?:${CAPTION_WORDS.join("|")})(?: (?:${CAPTION_WORDS.join("|")}))*`;
+
+  it("a scanned PDF page that is a photo is described: the description is the page's text, and it is searchable", async () => {
+    const text = await pageText("scan.pdf", 1);
+    expect(text).toMatch(new RegExp(`^\\[image\\] ${CAPTION}$`));
+    const word = text.split(" ")[1]!;
+    expect((await search(word)).some((r) => r.source === "scan.pdf")).toBe(true);
+  });
+
+  it("a picture on a PDF's text page is described after the page's text", async () => {
+    const text = await pageText("report.pdf", 1);
+    expect(text).toMatch(new RegExp(`^Quarterly sales report\\n[^]*this quarter\\.\\n\\n\\[image\\] ${CAPTION}$`));
+  });
+
   it("/readyz reports the model ready and the pictures it described", async () => {
     const ready = (await (await t.fetchAs(admin, "/readyz")).json()) as any;
-    expect(ready.imageModel).toMatchObject({ model: IMAGE_MODEL, status: "ready", described: 5, failed: 0, timedOut: 0 });
+    expect(ready.imageModel).toMatchObject({ model: IMAGE_MODEL, status: "ready", described: 7, failed: 0, timedOut: 0 });
     expect(((await (await t.fetchAs(viewer, "/readyz")).json()) as any).imageModel).toBeUndefined();
   });
 

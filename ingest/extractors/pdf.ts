@@ -20,6 +20,7 @@ import path from "node:path";
 import { PDFParse } from "pdf-parse";
 import { IngestError, type Block, type DetectedType, type ExtractedDocument, type ExtractedPage, type ExtractOptions, type Extractor, type SourceFile } from "../types.ts";
 import { sensibleTitle, titleFromFileName } from "../text-utils.ts";
+import { extractionSettings } from "../extraction-settings.ts";
 
 restoreNativeBuiltins();
 
@@ -285,7 +286,23 @@ export interface OcrPageResult {
   text: string;
   /** 0..100 */
   confidence?: number;
+  /** The page was described by the image model (a scanned photo or diagram): counts against the file's description budget. */
+  described?: boolean;
 }
+
+/**
+ * Reads the pictures on pages whose text came from the text layer (a chart or a photo on a text
+ * page): their OCR text and, for pictures without text, a description by the image model.
+ * `maxDescribed` is what is left of the file's description budget after the OCR fallback.
+ * Returns the paragraphs to add to each page.
+ */
+export type PdfPictureReader = (input: {
+  file: SourceFile;
+  pages: number[];
+  password?: string;
+  maxDescribed: number;
+  signal?: AbortSignal;
+}) => Promise<{ paragraphs: Map<number, string[]>; warnings: string[] }>;
 
 /**
  * OCR fallback for pages whose text layer failed the quality check. Receives the file and the
@@ -300,6 +317,10 @@ export type PdfOcrFallback = (input: {
 
 export interface PdfExtractorConfig {
   ocrFallback?: PdfOcrFallback;
+  /** Pictures on text pages (only with an image-description model: ingest/formats.ts). */
+  pictures?: PdfPictureReader;
+  /** Most pictures described per file, scanned pages included; default the extraction settings'. */
+  maxDescribed?: number;
   maxPages?: number;
   minChars?: number;
 }
@@ -362,6 +383,31 @@ export function createPdfExtractor(config: PdfExtractorConfig = {}): Extractor {
           continue;
         }
         pages.push({ page: p.page, blocks });
+      }
+      if (config.pictures) {
+        const fromOcr = new Set(pages.filter((p) => p.ocrConfidence !== undefined || ocr.has(p.page)).map((p) => p.page));
+        const described = [...ocr.values()].filter((o) => o.described).length;
+        const maxDescribed = Math.max(0, (config.maxDescribed ?? extractionSettings().describeMaxPerFile) - described);
+        const candidates = layer.pages.filter((p) => p.quality.reason !== "error" && !fromOcr.has(p.page)).map((p) => p.page);
+        try {
+          const read = await config.pictures({ file, pages: candidates, password, maxDescribed, signal: options.signal });
+          warnings.push(...read.warnings);
+          for (const [page, paragraphs] of read.paragraphs) {
+            const blocks = paragraphs.map((text) => ({ kind: "paragraph" as const, text }));
+            if (blocks.length === 0) continue;
+            const at = pages.find((p) => p.page === page);
+            if (at) at.blocks.push(...blocks);
+            else {
+              // A page without a usable text layer whose pictures say something (OCR of PDF pages is off).
+              pages.push({ page, blocks });
+              for (const list of [missing, garbled]) if (list.includes(page)) list.splice(list.indexOf(page), 1);
+            }
+          }
+          pages.sort((a, b) => a.page - b.page);
+        } catch (err) {
+          if (err instanceof IngestError && err.code === "aborted") throw err;
+          warnings.push(`pictures could not be read: ${(err as Error)?.message ?? String(err)}`);
+        }
       }
       if (failed.length) warnings.push(`pages ${failed.join(", ")} could not be read and were skipped`);
       if (garbled.length) warnings.push(`pages ${garbled.join(", ")} have an unreadable text layer (broken font encoding) and were skipped; they need OCR`);

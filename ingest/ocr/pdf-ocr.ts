@@ -12,9 +12,12 @@
  * so memory stays bounded by the pool size.
  */
 import type { PDFParse } from "pdf-parse";
-import { openPdfParser, pdfLoadError, type OcrPageResult, type PdfOcrFallback } from "../extractors/pdf.ts";
+import { openPdfParser, pdfLoadError, type OcrPageResult, type PdfOcrFallback, type PdfPictureReader } from "../extractors/pdf.ts";
 import { restoreNativeBuiltins } from "../extractors/pdfjs-builtins.ts";
+import { extractionSettings } from "../extraction-settings.ts";
+import { DESCRIBE_LIMITS, descriptionText, getImageDescriber, wantsDescription, type ImageDescriber } from "../image-description.ts";
 import { IngestError } from "../types.ts";
+import { readEmbeddedImages } from "./embedded-images.ts";
 import { getOcrEngine, type OcrEngine } from "./engine.ts";
 import { inspectImage } from "./preprocess.ts";
 
@@ -30,6 +33,10 @@ export interface PdfOcrOptions {
   source?: string;
   /** Called as each page finishes (progress reporting). */
   onPage?: (page: PdfOcrPage) => void;
+  /** Image describer for pages OCR finds (almost) no text on; default the process-wide one (none unless KB_IMAGE_MODEL is set). */
+  describer?: () => ImageDescriber | null;
+  /** Most pages described. Default the extraction settings' KB_IMAGE_MAX_PER_FILE. */
+  maxDescribed?: number;
 }
 
 export interface PdfOcrPage {
@@ -46,7 +53,15 @@ export interface PdfOcrPage {
   ms: number;
   /** Set when this page could not be read (the other pages are still returned). */
   error?: { code: string; message: string };
+  /**
+   * The image model's description of the rendered page, when OCR found (almost) no text on it:
+   * a scanned photo, diagram or chart (with KB_IMAGE_MODEL only).
+   */
+  description?: string;
 }
+
+/** A reading under this confidence counts as no text when deciding to describe a page (as for pictures). */
+const MIN_TEXT_CONFIDENCE = 50;
 
 const PT_PER_INCH = 72;
 
@@ -80,6 +95,8 @@ export async function ocrPdfPages(bytes: Uint8Array, pages: readonly number[], o
     }
 
     const results = new Map<number, PdfOcrPage>();
+    const describer = (options.describer ?? getImageDescriber)();
+    let describeBudget = options.maxDescribed ?? extractionSettings().describeMaxPerFile;
     const inFlight = new Set<Promise<void>>();
     const limit = Math.max(1, engine.poolSize);
     for (const page of pages) {
@@ -110,6 +127,11 @@ export async function ocrPdfPages(bytes: Uint8Array, pages: readonly number[], o
         try {
           const imgInfo = await inspectImage(png, { ...engine.limits, maxInputPixels: Math.max(maxPixels * 1.1, engine.limits?.maxInputPixels ?? 0) });
           const r = await engine.recognizeImage(png, { info: imgInfo, density: pageDpi, ...(signal ? { signal } : {}) });
+          let description: string | null = null;
+          if (describer && describeBudget > 0 && wantsDescription(imgInfo.width, imgInfo.height, r.confidence >= MIN_TEXT_CONFIDENCE ? r.text : "")) {
+            describeBudget--;
+            description = await describer.describe(png, signal ? { signal } : {});
+          }
           const res: PdfOcrPage = {
             page,
             text: r.text,
@@ -118,6 +140,7 @@ export async function ocrPdfPages(bytes: Uint8Array, pages: readonly number[], o
             rotation: r.rotation,
             dpi: pageDpi,
             ms: Date.now() - started,
+            ...(description ? { description } : {}),
           };
           results.set(page, res);
           options.onPage?.(res);
@@ -177,6 +200,64 @@ export const pdfOcrFallback: PdfOcrFallback = async ({ file, pages, password, si
     { source: file.source, ...(password !== undefined ? { password } : {}), ...(signal ? { signal } : {}) },
   );
   const out: OcrPageResult[] = [];
-  for (const r of res) if (!r.error && r.text.trim()) out.push({ page: r.page, text: r.text, confidence: r.confidence });
+  for (const r of res) {
+    if (r.error) continue;
+    // A description stands first on its page, as for a standalone image.
+    const text = r.description ? `${descriptionText(r.description)}\n\n${r.text}` : r.text;
+    if (text.trim()) out.push({ page: r.page, text, confidence: r.confidence, ...(r.description ? { described: true } : {}) });
+  }
   return out;
+};
+
+/** Most pictures taken from one PDF's text pages (the first ones, in page order). */
+const MAX_PDF_PICTURES = 50;
+
+/**
+ * The PDF extractor's picture seam (`createPdfExtractor({ pictures: pdfPictureReader })`, only
+ * with an image-description model: ingest/formats.ts): the pictures pdf.js finds on the given
+ * pages, at least DESCRIBE_LIMITS.minSide on both sides, go through the same reading as pictures
+ * in Office files (ingest/ocr/embedded-images.ts: OCR, then a description when OCR kept little
+ * text). Their paragraphs are added after the page's text: a PDF's text layer does not say where
+ * a picture stands among its lines.
+ */
+export const pdfPictureReader: PdfPictureReader = async ({ file, pages, password, maxDescribed, signal }) => {
+  const paragraphs = new Map<number, string[]>();
+  const warnings: string[] = [];
+  if (pages.length === 0) return { paragraphs, warnings };
+  const parser = openPdfParser(file.bytes, password);
+  try {
+    const images: Uint8Array[] = [];
+    const pageOf: number[] = [];
+    let found = 0;
+    for (const page of pages) {
+      if (signal?.aborted) throw new IngestError("aborted", `${file.source}: aborted`);
+      let res: Awaited<ReturnType<PDFParse["getImage"]>>;
+      try {
+        res = await parser.getImage({ partial: [page], imageBuffer: true, imageDataUrl: false, imageThreshold: DESCRIBE_LIMITS.minSide });
+      } catch (err) {
+        warnings.push(`the pictures of page ${page} could not be read (${(err as Error)?.message ?? String(err)})`);
+        continue;
+      } finally {
+        restoreNativeBuiltins();
+      }
+      for (const img of res.pages[0]?.images ?? []) {
+        if (!img.data?.length) continue;
+        found++;
+        if (images.length >= MAX_PDF_PICTURES) continue;
+        images.push(img.data);
+        pageOf.push(page);
+      }
+    }
+    if (found > images.length) warnings.push(`only the first ${images.length} of ${found} pictures were read`);
+    const read = await readEmbeddedImages(images, { maxDescribed, ...(signal ? { signal } : {}) });
+    warnings.push(...read.warnings);
+    read.texts.forEach((texts, i) => {
+      if (texts.length === 0) return;
+      const page = pageOf[i]!;
+      paragraphs.set(page, [...(paragraphs.get(page) ?? []), ...texts]);
+    });
+    return { paragraphs, warnings };
+  } finally {
+    await parser.destroy().catch(() => undefined);
+  }
 };

@@ -482,3 +482,54 @@ export async function zipWithCp949Names(files: Record<string, string | Uint8Arra
   const zip = await z.generateAsync({ type: "nodebuffer", compression: "DEFLATE", encodeFileName: (name) => Buffer.from(encode(name)) as unknown as string });
   return patchZipFlags(zip, 0, 0x0800);
 }
+
+/** One page of buildPdf: Helvetica lines from the top, and optionally a JPEG drawn at (x, y) with size (w, h) in points. */
+export interface PdfPageSpec {
+  width: number;
+  height: number;
+  lines?: string[];
+  picture?: { jpeg: Uint8Array; pixelWidth: number; pixelHeight: number; x: number; y: number; w: number; h: number };
+}
+
+/**
+ * A PDF written by hand (no PDF library here): text in Helvetica and JPEG pictures as DCTDecode
+ * image XObjects, which pdf.js decodes itself. A page with a page-sized picture and no lines is
+ * what a scanner writes.
+ */
+export function buildPdf(pages: PdfPageSpec[]): Buffer {
+  const objects: Buffer[] = [];
+  const add = (body: string | Buffer) => objects.push(Buffer.isBuffer(body) ? body : Buffer.from(body, "latin1")); // number = index + 1
+  const stream = (dict: string, data: Buffer) => Buffer.concat([Buffer.from(`<< ${dict} /Length ${data.length} >>\nstream\n`, "latin1"), data, Buffer.from("\nendstream", "latin1")]);
+  add("<< /Type /Catalog /Pages 2 0 R >>");
+  add(""); // the page tree, written once the pages' numbers are known
+  add("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>");
+  const kids: number[] = [];
+  for (const p of pages) {
+    const esc = (t: string) => t.replace(/[\\()]/g, (c) => `\\${c}`);
+    const ops = (p.lines ?? []).map((l, k) => `BT /F1 12 Tf 40 ${p.height - 50 - k * 18} Td (${esc(l)}) Tj ET`);
+    let xobject = "";
+    if (p.picture) {
+      const pic = p.picture;
+      add(stream(`/Type /XObject /Subtype /Image /Width ${pic.pixelWidth} /Height ${pic.pixelHeight} /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /DCTDecode`, Buffer.from(pic.jpeg)));
+      xobject = ` /XObject << /Im1 ${objects.length} 0 R >>`;
+      ops.push(`q ${pic.w} 0 0 ${pic.h} ${pic.x} ${pic.y} cm /Im1 Do Q`);
+    }
+    add(stream("", Buffer.from(ops.join("\n"), "latin1")));
+    const contents = objects.length;
+    add(`<< /Type /Page /Parent 2 0 R /MediaBox [0 0 ${p.width} ${p.height}] /Resources << /Font << /F1 3 0 R >>${xobject} >> /Contents ${contents} 0 R >>`);
+    kids.push(objects.length);
+  }
+  objects[1] = Buffer.from(`<< /Type /Pages /Kids [${kids.map((k) => `${k} 0 R`).join(" ")}] /Count ${kids.length} >>`, "latin1");
+  const parts: Buffer[] = [Buffer.from("%PDF-1.4\n", "latin1")];
+  let size = parts[0]!.length;
+  const offsets: number[] = [];
+  objects.forEach((body, i) => {
+    offsets.push(size);
+    const chunk = Buffer.concat([Buffer.from(`${i + 1} 0 obj\n`, "latin1"), body, Buffer.from("\nendobj\n", "latin1")]);
+    parts.push(chunk);
+    size += chunk.length;
+  });
+  const xref = `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, "0")} 00000 n \n`).join("")}`;
+  parts.push(Buffer.from(`${xref}trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${size}\n%%EOF\n`, "latin1"));
+  return Buffer.concat(parts);
+}
