@@ -5,7 +5,7 @@
  * reference answer and how often questions on held-out articles get "I don't know"; also fits a
  * per-question gate (an experiment of issue 16, not in the product: see GATE_FEATURES below).
  *
- *   tsx bench/fit-answer-weights.ts [--misses] [--keep-sentence-weights]
+ *   tsx bench/fit-answer-weights.ts [--misses] [--keep-sentence-weights] [--gate-grid]
  *
  * Each question is asked once through the real ask path (lexical retrieval, as `/api/v1/ask`),
  * every fifth article held out of the index as in bench:answers; the sources of every second
@@ -285,6 +285,34 @@ for (const lang of ["ko", "en"] as const) {
     show(`${split}, per-sentence gate decides, best with a passage over the gate quoted`, outcome(lang, split, current, currentGate, (c) => c.questionTerms < 3 || c.passageCoverage >= MIN_PASSAGE_COVERAGE));
     show(`${split}, per-sentence gate decides, best with coverage 0.15+ quoted`, outcome(lang, split, current, currentGate, (c) => c.coverage >= 0.15));
     show(`${split}, fitted weights and fitted gate`, outcome(lang, split, w, (r) => answers(r, lang, threshold, gateWeights)));
+  }
+}
+/**
+ * `--gate-grid`: the product's gate (`supported`) against the coverage-only gate it replaced, and
+ * the grid its agreement thresholds were chosen from, on the tune half (sentence weights as in the
+ * code, best sentence of all quoted once the gate passes). `agree`: a sentence whose document (or
+ * a copy of the sentence) is at least this many of the sources read passes when its passage covers
+ * `passage`; `loneShare`, `lonePassage`: a sentence whose document is at most this share of them
+ * needs that passage coverage (0 and 0.5: no such test).
+ */
+if (process.argv.includes("--gate-grid")) {
+  const coverageOnly = (c: Candidate) => c.coverage >= MIN_COVERAGE && (c.questionTerms < 3 || c.passageCoverage >= MIN_PASSAGE_COVERAGE);
+  const gateWith = (agree: number, passage: number, loneShare: number, lonePassage: number) => (c: Candidate) =>
+    (c.coverage > 0 && c.agreeing >= agree && c.passageCoverage >= passage) ||
+    (c.coverage >= MIN_COVERAGE && (c.questionTerms < 3 || c.passageCoverage >= (c.agreeing / c.sourcesRead <= loneShare ? lonePassage : MIN_PASSAGE_COVERAGE)));
+  const line = (label: string, gate: (c: Candidate) => boolean) => {
+    const parts = (["ko", "en"] as const).map((lang) => {
+      const o = outcome(lang, "tune", current, (r) => r.some(gate));
+      return `${lang} first ${pct(o.firstHit, o.answerable)}, declined ${pct(o.declined, o.heldOut)}`;
+    });
+    console.log(`  ${label}: ${parts.join("; ")}`);
+  };
+  console.log("gate grid, tune half:");
+  line("coverage only (before)", coverageOnly);
+  line("product (supported)", supported);
+  for (const agree of [2, 3, 4, 6]) for (const passage of [0.3, 0.4]) for (const [loneShare, lonePassage] of [[0, 0.5], [0.25, 0.6], [0.25, 0.7], [0.45, 0.6]] as const) {
+    if (agree === 6 && passage === 0.3) continue;
+    line(`agree ${agree === 6 ? "off" : agree}, passage ${passage}, lone share ${loneShare}, lone passage ${lonePassage}`, gateWith(agree, passage, loneShare, lonePassage));
   }
 }
 const round = (x: number) => Number(x.toFixed(3));

@@ -61,4 +61,31 @@ describe("extractive answerer", () => {
     const alone = await answer({ question: "When did the northern depot open its new loading dock for the regional trucks?", sources: [dock] });
     expect(alone.found).toBe(false);
   });
+
+  it("lets a passage through on less of the question when three of the sources come from its document", async () => {
+    // The dock's passage covers about 0.6 of the question, its sentence under 0.3: alone (or beside
+    // unrelated documents) that is "I don't know"; as one of three passages of the same document it answers.
+    const question = "When did the northern depot open its new loading dock for the regional trucks?";
+    const dock = source(1, "Northern depot loading dock", "The dock opened in March 2019.");
+    const sameDocument = [source(2, "Northern depot loading dock", "It has four bays for vans."), source(3, "Northern depot loading dock", "Forklifts are charged overnight.")];
+    const unrelated = [source(4, "Canteen", "The canteen serves lunch from noon."), source(5, "Parking", "Visitors park on level one.")];
+    expect((await answer({ question, sources: [dock, ...unrelated] })).found).toBe(false);
+    const done = await answer({ question, sources: [dock, ...sameDocument, ...unrelated] });
+    expect(done.found).toBe(true);
+    expect(done.answer.split("\n")[1]).toBe("The dock opened in March 2019. [1]");
+  });
+
+  it("asks more of a passage that is the only one of its document among five scattered sources", async () => {
+    // The passage covers a little over half of the question: enough beside another passage of its
+    // document, not when every source comes from a different document (retrieval scattered: the
+    // documents probably do not hold the answer).
+    const question = "How many parking spaces are reserved for visitors of the eastern warehouse during the night shift?";
+    const lot = source(1, "Eastern warehouse", "The eastern warehouse reserves twelve parking spaces for visitors.");
+    const scattered = [source(2, "Canteen", "The canteen opens at noon for the night shift."), source(3, "Badges", "Visitors collect a badge at reception."), source(4, "Fire drills", "Fire drills take place every spring."), source(5, "Printers", "Printers are on every floor.")];
+    expect((await answer({ question, sources: [lot, ...scattered] })).found).toBe(false);
+    const sibling = source(6, "Eastern warehouse", "Deliveries arrive at the loading bay.");
+    const done = await answer({ question, sources: [lot, sibling, ...scattered.slice(0, 3)] });
+    expect(done.found).toBe(true);
+    expect(done.answer).toContain("The eastern warehouse reserves twelve parking spaces for visitors. [1]");
+  });
 });

@@ -7,7 +7,8 @@
  *
  * "Enough" is two thresholds on the question's terms, weighted by their rarity among the candidate
  * sentences: the sentence must cover MIN_COVERAGE of them and, for questions of three or more
- * terms, its passage (chunk text and document title) MIN_PASSAGE_COVERAGE. The passage test is what keeps questions the documents do not
+ * terms, its passage (chunk text and document title) MIN_PASSAGE_COVERAGE, a bar raised or
+ * lowered by how many of the sources read come from the sentence's document (`supported`). The passage test is what keeps questions the documents do not
  * cover from getting a loosely related sentence as their answer. Measured with bench:answers on
  * KorQuAD/SQuAD dev with a fifth of the articles held out of the index (details in
  * docs/benchmarks.md): adding it raised "I don't know" on unsupported questions from 67% to 89%
@@ -47,6 +48,9 @@ export interface Candidate {
   passageCoverage: number;
   /** Distinct terms of the question. */
   questionTerms: number;
+  /** Sources read (the first MAX_SOURCES) with this sentence's source's title or holding the sentence itself (itself included). */
+  agreeing: number;
+  sourcesRead: number;
   features: SentenceFeatures;
   score: number;
 }
@@ -54,10 +58,37 @@ export interface Candidate {
 /** Questions with fewer distinct terms are judged on the sentence alone ("병가는 며칠까지 쓸 수 있나요?" → 병가, 쓸). */
 const PASSAGE_TEST_MIN_TERMS = 3;
 
-/** The gate between an answer and "I don't know": whether a candidate sentence (and its passage) covers enough of the question. */
+/**
+ * How far the sources read (the first MAX_SOURCES) agree on a sentence's document: how many of
+ * them have its source's title or hold the sentence itself (a look-alike's copy: the same report
+ * for several companies or years). When the documents hold the answer, retrieval tends to bring
+ * several passages of the document that does; when they do not, the passages scatter over
+ * look-alike documents, one each (on the tune half of KorQuAD/SQuAD dev the share of the five
+ * sources with the sentence's title averages 0.66–0.68 for answerable questions, 0.28–0.34 for
+ * those whose article is held out).
+ * A sentence whose document is one of at least CORROBORATING_SOURCES sources passes the gate when
+ * its passage covers CORROBORATED_PASSAGE_COVERAGE of the question, whatever its own coverage.
+ */
+export const CORROBORATING_SOURCES = 3;
+export const CORROBORATED_PASSAGE_COVERAGE = 0.4;
+/** A sentence alone of its document among the sources (at most LONE_SOURCE_SHARE of them) passes only when its passage covers this much. */
+export const LONE_PASSAGE_COVERAGE = 0.6;
+export const LONE_SOURCE_SHARE = 0.25;
+
+/**
+ * The gate between an answer and "I don't know": whether a candidate sentence (and its passage)
+ * covers enough of the question, with the bar set by how much the sources agree on its document
+ * (above): a passage from the document most sources come from needs less of the question (the
+ * answering passage often words it otherwise), a passage alone among look-alikes needs more.
+ * Thresholds chosen on the tune half of bench:fit-answers, checked on bench:lookalike's tune half
+ * (docs/benchmarks.md, "Answer quality").
+ */
 export function supported(c: Candidate): boolean {
+  if (c.agreeing >= CORROBORATING_SOURCES && c.passageCoverage >= CORROBORATED_PASSAGE_COVERAGE) return true;
   if (c.coverage < MIN_COVERAGE) return false;
-  return c.questionTerms < PASSAGE_TEST_MIN_TERMS || c.passageCoverage >= MIN_PASSAGE_COVERAGE;
+  if (c.questionTerms < PASSAGE_TEST_MIN_TERMS) return true;
+  const lone = c.agreeing / c.sourcesRead <= LONE_SOURCE_SHARE;
+  return c.passageCoverage >= (lone ? LONE_PASSAGE_COVERAGE : MIN_PASSAGE_COVERAGE);
 }
 
 /** Headings and labels ("연차 휴가", "Setting up") restate the question; they answer nothing. */
@@ -170,6 +201,10 @@ export function selectSentences(question: string, sources: AnswerSource[], lang:
   if (total === 0) return [];
   const coverageOf = (terms: Set<string>) => qTerms.reduce((sum, t) => sum + (terms.has(t) ? weight.get(t)! : 0), 0) / total;
   const passageCoverage = new Map([...passageTermSets].map(([source, terms]) => [source, coverageOf(terms)]));
+  // Look-alike documents (the same report for several companies or years) repeat each other's
+  // passages under other titles: a source holding the very sentence agrees as well as one of the same title.
+  const read = [...passageTermSets.keys()];
+  const agreeingWith = (source: AnswerSource, sentence: string) => read.filter((s) => s === source || s.title === source.title || s.text.includes(sentence)).length;
   const asked = new Set(qTerms);
   const pairs = qTerms.slice(1).map((t, i) => [qTerms[i]!, t] as const);
   const trigrams = characterTrigrams(question);
@@ -177,7 +212,7 @@ export function selectSentences(question: string, sources: AnswerSource[], lang:
     .map((s) => {
       const features = sentenceFeatures(s, { question, lang, answerType, asked, pairs, trigrams, coverage: coverageOf(s.terms) });
       const score = scoreOf(features) + NAMED_DOCUMENT_WEIGHT * namedShare(s.source);
-      return { source: s.source, sentence: s.sentence, coverage: features.coverage, passageCoverage: passageCoverage.get(s.source)!, questionTerms: qTerms.length, features, score };
+      return { source: s.source, sentence: s.sentence, coverage: features.coverage, passageCoverage: passageCoverage.get(s.source)!, questionTerms: qTerms.length, agreeing: agreeingWith(s.source, s.sentence), sourcesRead: read.length, features, score };
     })
     .sort((a, b) => b.score - a.score);
 }
