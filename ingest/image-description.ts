@@ -68,6 +68,15 @@ export function wantsDescription(width: number, height: number, ocrText: string)
 /** Private-use characters: they survive the HTML pass of DOCX extraction, where NUL would not. */
 export const DESCRIPTION_MARK = "\uE000image-description\uE001";
 export const DESCRIPTION_LABELS = { ko: "[그림]", en: "[image]" } as const;
+/** The label an image attached to a question has its OCR text under, in the question (src/services/ask.ts). */
+export const IMAGE_TEXT_LABEL = "[image text]";
+
+const IMAGE_LABELS = new RegExp([IMAGE_TEXT_LABEL, ...Object.values(DESCRIPTION_LABELS)].map((l) => l.replace(/[[\]]/g, "\\$&")).join("|"), "g");
+
+/** The text without the labels of an attached image's text and description: words the asker did not ask. */
+export function withoutImageLabels(text: string): string {
+  return text.replace(IMAGE_LABELS, " ");
+}
 
 /** A description as extractors put it in a block: the mark, then the folded, capped text. */
 export function descriptionText(description: string): string {

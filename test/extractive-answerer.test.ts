@@ -1,6 +1,6 @@
 /** The extractive answerer alone: which sentences it quotes, and when it says it found nothing. */
 import { describe, expect, it } from "vitest";
-import { ExtractiveAnswerer, NO_ANSWER } from "../src/services/answer/extractive.ts";
+import { ExtractiveAnswerer, NO_ANSWER, selectSentences } from "../src/services/answer/extractive.ts";
 import type { AnswerEvent, AnswerRequest, AnswerSource } from "../src/services/answer/types.ts";
 
 const source = (n: number, title: string, text: string): AnswerSource => ({ n, documentId: `doc${n}`, chunkId: `c${n}`, title, source: `${title}.md`, page: 1, text });
@@ -30,6 +30,17 @@ describe("extractive answerer", () => {
     expect(done.found).toBe(false);
     expect(done.answer).toBe(NO_ANSWER.en);
     expect(done.citations).toEqual([]);
+  });
+
+  it("does not count the labels of an attached image's text and description as asked words", () => {
+    const printer = source(1, "Printer codes", "The code ZORBLAX on the badge printer means its ribbon cartridge is empty.");
+    const plain = selectSentences("What does this error mean? Badge printer Error ZORBLAX", [printer, parking, travel], "en")[0]!;
+    const labelled = selectSentences("What does this error mean?\n\n[image] a printer on a desk\n[image text] Badge printer Error ZORBLAX", [printer, parking, travel], "en")[0]!;
+    expect(labelled.sentence).toBe(plain.sentence);
+    // The description's own words ("desk") are asked words; the labels "image" and "text" are not.
+    const described = selectSentences("What does this error mean? a printer on a desk Badge printer Error ZORBLAX", [printer, parking, travel], "en")[0]!;
+    expect(labelled.questionTerms).toBe(described.questionTerms);
+    expect(labelled.passageCoverage).toBeCloseTo(described.passageCoverage, 10);
   });
 
   it("judges a two-term question on the sentence alone", async () => {

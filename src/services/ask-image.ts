@@ -113,4 +113,4 @@ export async function readAskImage(image: AskImage, options: { engine?: () => Oc
 }
 
 /** The label the image's text stands under in the question (and so in the conversation). */
-export const IMAGE_TEXT_LABEL = "[image text]";
+export { IMAGE_TEXT_LABEL } from "../../ingest/image-description.ts";

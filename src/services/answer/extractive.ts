@@ -19,6 +19,7 @@ import { detectLanguage, passageTerms, queryTerms, type Lang } from "../../domai
 import { stripKoreanSuffix } from "../../domain/analysis/korean.ts";
 import { splitSentences } from "../../domain/analysis/sentences.ts";
 import { expectedAnswerType, holdsAnswerOfType } from "../../domain/grounding/answer-type.ts";
+import { withoutImageLabels } from "../../../ingest/image-description.ts";
 import type { AnswerEvent, AnswerRequest, AnswerSource, Answerer, Citation } from "./types.ts";
 
 /** Share of the question's (IDF-weighted) terms a sentence must contain to count as an answer. */
@@ -158,7 +159,9 @@ export function scoreOf(f: SentenceFeatures, weights: SentenceFeatures = SCORE_W
 }
 
 export function selectSentences(question: string, sources: AnswerSource[], lang: Lang = detectLanguage(question)): Candidate[] {
-  const allTerms = [...new Set(queryTerms(question))];
+  // "[image text]" and "[image]" before an attached image's text are the ask path's labels, not
+  // words asked: counted, they lowered every passage's coverage of the question.
+  const allTerms = [...new Set(queryTerms(withoutImageLabels(question)))];
   // Words found on a source document's cover name the document ("2021년 2분기 별빛캐피탈
   // 분기보고서에서, …"): retrieval used them to find it; the answer is judged on the rest of the
   // question, so the cover itself does not win for repeating the name.
