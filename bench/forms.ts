@@ -4,6 +4,7 @@
  * (bench/forms-set.ts; the generated text is the ground truth).
  *
  *   npm run bench:forms [-- --quick] [--no-cli] [--only en|ko] [--degradation NAME[,NAME…]] [--verbose] [--out FILE]
+ *                       [--pages NAME,NAME…] [--no-fax-clean]
  *
  * The command line reads the same image files with the SAME traineddata as the product (the
  * best_int models of @tesseract.js-data/{eng,kor}, unpacked into a temporary --tessdata-dir) and
@@ -39,6 +40,10 @@ const OUT = opt("--out") ?? ".tmp/bench-forms.md";
 const ONLY = opt("--only");
 const ONLY_DEG = opt("--degradation");
 const VERBOSE = flag("--verbose");
+// --pages NAME,NAME…: only these pages (e.g. to finish a run that was cut off).
+const ONLY_PAGES = opt("--pages")?.split(",");
+// --no-fax-clean: the engine without the fax cleaning (OcrEngineOptions.faxClean false: the passes as before it).
+const FAX_CLEAN = !flag("--no-fax-clean");
 
 const haveKorean = setupKoreanFont(); // before any SVG text is rendered
 // The heavy tier (the held-out noisy scans' stand-in) is larger than the others: 20 English pages
@@ -54,6 +59,7 @@ let pages = await formsSet({
   ...(onlyDegradations ? { degradations: onlyDegradations } : {}),
 });
 if (ONLY) pages = pages.filter((p) => p.lang === ONLY);
+if (ONLY_PAGES) pages = pages.filter((p) => ONLY_PAGES.includes(p.name));
 if (!haveKorean) console.log("Korean pages left out: @fontsource/noto-sans-kr is not installed");
 
 // ---------------------------------------------------------------------------------------------
@@ -98,7 +104,7 @@ interface Row {
   detail: string;
 }
 
-const engine = new OcrEngine({ poolSize: 1 });
+const engine = new OcrEngine({ poolSize: 1, faxClean: FAX_CLEAN });
 const rows: Row[] = [];
 const load0 = loadavg()[0]!;
 const started = Date.now();
@@ -117,7 +123,7 @@ try {
       cli = wordRecall(p.truth, c.text);
       cliSeconds = c.cpu;
     }
-    const detail = `${r.languages} ${r.rotation}° x${r.scale} conf ${r.confidence.toFixed(0)} passes ${r.passes.map((x) => `${x.kind === "read" ? "" : "probe:"}${x.languages}${x.psm !== undefined ? `/psm${x.psm}` : ""}`).join(",")}`;
+    const detail = `${r.languages} ${r.rotation}° x${r.scale} conf ${r.confidence.toFixed(0)} passes ${r.passes.map((x) => `${x.kind === "read" ? "" : "probe:"}${x.languages}${x.psm !== undefined ? `/psm${x.psm}` : ""}`).join(",")}${r.faxCleaned ? ` fax-cleaned (${r.faxCleaned.specks} specks, ${r.faxCleaned.holes} holes, ${r.faxCleaned.streakRows} streak rows)` : ""}`;
     rows.push({ page: p, ours, cli, cpu: (cpu.user + cpu.system) / 1e6, cliSeconds, detail });
     console.log(
       `${p.name.padEnd(24)} ours ${ours.recall.toFixed(3)} (${ours.found}/${ours.total})${cli ? `  cli ${cli.recall.toFixed(3)} (${cli.found}/${cli.total})` : ""}  ${((cpu.user + cpu.system) / 1e6).toFixed(1)} CPU s  ${detail}`,
