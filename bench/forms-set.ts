@@ -567,6 +567,15 @@ export interface FormsSetOptions {
   perDegradation?: number;
   /** Include the Korean pages (one per degradation, forms and receipts alternating). Default true. */
   korean?: boolean;
+  /**
+   * English pages of the `heavy` tier (default: perDegradation). Pages 1–5 are the same pages as
+   * before the tier was enlarged (seeds are index-based); forms and receipts 3:2 as in every tier.
+   */
+  heavyPages?: number;
+  /** Korean pages of the `heavy` tier (default 1; the first is the receipt it always was, then forms and receipts alternate). */
+  heavyKoreanPages?: number;
+  /** Only these degradations (the others are not generated). Default: all. */
+  degradations?: readonly Degradation[];
 }
 
 export interface FormPageSpec {
@@ -607,11 +616,18 @@ export async function formsSet(options: FormsSetOptions = {}): Promise<FormPage[
   const seed = options.seed ?? 17;
   const per = options.perDegradation ?? 5;
   const out: FormPage[] = [];
+  const wanted = (how: Degradation) => !options.degradations || options.degradations.includes(how);
   for (const how of DEGRADATIONS) {
-    for (let k = 0; k < per; k++) out.push(await formsPage({ lang: "en", kind: k % 5 < 3 ? "form" : "receipt", degradation: how, k, seed }));
+    if (!wanted(how)) continue;
+    const n = how === "heavy" ? (options.heavyPages ?? per) : per;
+    for (let k = 0; k < n; k++) out.push(await formsPage({ lang: "en", kind: k % 5 < 3 ? "form" : "receipt", degradation: how, k, seed }));
   }
   if (options.korean !== false) {
-    for (const [i, how] of DEGRADATIONS.entries()) out.push(await formsPage({ lang: "ko", kind: i % 2 === 0 ? "form" : "receipt", degradation: how, k: 0, seed }));
+    for (const [i, how] of DEGRADATIONS.entries()) {
+      if (!wanted(how)) continue;
+      const n = how === "heavy" ? (options.heavyKoreanPages ?? 1) : 1;
+      for (let k = 0; k < n; k++) out.push(await formsPage({ lang: "ko", kind: (i + k) % 2 === 0 ? "form" : "receipt", degradation: how, k, seed }));
+    }
   }
   return out;
 }

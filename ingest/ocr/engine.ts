@@ -31,6 +31,7 @@ import { extractionSettings } from "../extraction-settings.ts";
 import { IngestError } from "../types.ts";
 import {
   cropPrepared,
+  type FaxCleaning,
   hasColour,
   inspectImage,
   prepareForOcr,
@@ -91,6 +92,12 @@ export interface OcrEngineOptions {
   dropStampColour?: boolean;
   /** The sparse pass reads pages without Hangul with their check boxes erased (preprocess.ts eraseCheckBoxes). Default true. */
   eraseCheckBoxes?: boolean;
+  /**
+   * languages "auto": a bilevel page (a fax) that the `kor` pass did not accept as clearly Korean is
+   * read from then on with the fax line's specks, streaks and drop-outs removed (preprocess.ts
+   * cleanFaxPage). Clearly Korean pages are read as before. Default true.
+   */
+  faxClean?: boolean;
 }
 
 export interface OcrPage {
@@ -127,6 +134,8 @@ export interface OcrPage {
   sparseReplaced: number;
   /** Diagnostics: check boxes erased from the sparse pass's copy of the page. */
   checkBoxes: number;
+  /** Diagnostics: what was cleaned off a bilevel (fax) page before the passes after the `kor` one, if anything. */
+  faxCleaned?: FaxCleaning;
 }
 
 export interface OcrPassInfo {
@@ -311,6 +320,7 @@ export class OcrEngine {
       deskew: options.deskew ?? true,
       dropStampColour: options.dropStampColour ?? true,
       eraseCheckBoxes: options.eraseCheckBoxes ?? true,
+      faxClean: options.faxClean ?? true,
       langPath: options.langPath,
       limits: options.limits,
     };
@@ -334,11 +344,14 @@ export class OcrEngine {
     const started = Date.now();
     const deadline = started + this.opts.pageTimeoutMs;
     try {
+      // Set once the page is known not to be clearly Korean and is bilevel: every later preparation cleans it.
+      let faxClean = false;
       const prep = (rotate: Rotation, maxSide?: number, extra: Partial<PrepareOptions> = {}) =>
         prepareForOcr(bytes, info, {
           page: options.page,
           rotate,
           deskew: this.opts.deskew,
+          faxClean,
           ...(maxSide ? { maxSide } : { scale: options.scale ?? defaultScale(info, options.density) }),
           limits: this.opts.limits,
           ...extra,
@@ -348,7 +361,17 @@ export class OcrEngine {
       const trace: Trace = { passes: [], wordRetries: { tried: 0, replaced: 0 }, sparseWords: 0, sparseReplaced: 0, checkBoxes: 0 };
 
       let prepared = await prep(0);
-      let best = await this.readPage(slot, prepared, langs, dpiOf(prepared), deadline, options.signal, trace, 0);
+      // A fax page that is not clearly Korean is read cleaned by the `kor+eng` pass and every pass after it.
+      let faxCleaned: FaxCleaning | undefined;
+      const cleanedPage = async (): Promise<PreparedImage> => {
+        const cleaned = await prep(0, undefined, { faxClean: true });
+        if (!cleaned.faxCleaned) return prepared;
+        faxClean = true;
+        faxCleaned = cleaned.faxCleaned;
+        return cleaned;
+      };
+      let best = await this.readPage(slot, prepared, langs, dpiOf(prepared), deadline, options.signal, trace, 0, this.opts.faxClean ? cleanedPage : undefined);
+      if (best.image) prepared = best.image;
       let rotation: Rotation = 0;
 
       // A noisy scan read poorly after upscaling: read it at its own size too, keep the more confident.
@@ -429,6 +452,7 @@ export class OcrEngine {
         sparseWords: trace.sparseWords,
         sparseReplaced: trace.sparseReplaced,
         checkBoxes: trace.checkBoxes,
+        ...(faxCleaned ? { faxCleaned } : {}),
       };
     } finally {
       this.release(slot);
@@ -459,10 +483,11 @@ export class OcrEngine {
     signal: AbortSignal | undefined,
     trace: Trace,
     rotation: Rotation,
-  ): Promise<PassResult> {
-    const read = async (l: string) => {
+    latinImage?: () => Promise<PreparedImage>,
+  ): Promise<PassResult & { image?: PreparedImage }> {
+    const read = async (l: string, from = img) => {
       const t = Date.now();
-      const r = await this.pass(slot, img.image, l, dpi, deadline, signal);
+      const r = await this.pass(slot, from.image, l, dpi, deadline, signal);
       trace.passes.push({ kind: "read", languages: l, rotation, psm: this.opts.psm, confidence: r.confidence, ms: Date.now() - t });
       return r;
     };
@@ -472,8 +497,11 @@ export class OcrEngine {
       const done = this.opts.latinRetry ? await this.retryLatinWords(slot, img, kor, dpi, deadline, signal, trace) : kor;
       return { ...done, korean: true };
     }
-    const mixed = await read("kor+eng");
-    return mixed.confidence >= kor.confidence ? mixed : kor;
+    // Not clearly Korean: the kor+eng pass may read a cleaned copy of the page (latinImage).
+    const other = latinImage ? await latinImage() : img;
+    const mixed = await read("kor+eng", other);
+    if (mixed.confidence < kor.confidence) return kor;
+    return other === img ? mixed : { ...mixed, image: other };
   }
 
   /**
