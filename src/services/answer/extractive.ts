@@ -111,12 +111,9 @@ function looksLikeHeading(sentence: string): boolean {
  * - `length`: log of its length in characters, divided by 6;
  * - `characters`: the share of the question's character trigrams (spaces and Korean particles
  *   removed) it contains: catches paraphrases the analyzed terms miss (numbers and names written
- *   together or apart, compounds);
- * - `previous`: the question's terms (IDF-weighted share) that the sentence lacks and the sentence
- *   just before it in the passage holds: the answer often follows the sentence that restates the
- *   question ("…프랙탈 구조가 보이지 않는다. 그래서 이를 "거대함의 끝"이라고 일컫는다.").
+ *   together or apart, compounds).
  */
-export const SENTENCE_FEATURES = ["coverage", "answerType", "typeMissing", "novelty", "order", "proximity", "rank", "first", "length", "characters", "previous"] as const;
+export const SENTENCE_FEATURES = ["coverage", "answerType", "typeMissing", "novelty", "order", "proximity", "rank", "first", "length", "characters"] as const;
 export type SentenceFeatures = Record<(typeof SENTENCE_FEATURES)[number], number>;
 
 /**
@@ -127,17 +124,16 @@ export type SentenceFeatures = Record<(typeof SENTENCE_FEATURES)[number], number
  * an answer and "I don't know" stays on `coverage` (MIN_COVERAGE / MIN_PASSAGE_COVERAGE).
  */
 export const SCORE_WEIGHTS: SentenceFeatures = {
-  coverage: 6.3,
-  answerType: 0.797,
-  typeMissing: -0.797,
-  novelty: -1.52,
-  order: 0.519,
-  proximity: -0.116,
-  rank: 2.858,
-  first: 0.136,
-  length: -0.869,
-  characters: 2.821,
-  previous: 3.316,
+  coverage: 5.055,
+  answerType: 0.78,
+  typeMissing: -0.78,
+  novelty: -1.269,
+  order: 0.497,
+  proximity: 0.042,
+  rank: 2.156,
+  first: -0.314,
+  length: -0.889,
+  characters: 2.74,
 };
 
 /**
@@ -149,7 +145,7 @@ export const SCORE_WEIGHTS: SentenceFeatures = {
  * sentence from the document the question names comes before the same sentence from a
  * look-alike ranked higher.
  */
-export const NAMED_DOCUMENT_WEIGHT = 16;
+export const NAMED_DOCUMENT_WEIGHT = 12;
 
 /** Further sentences are quoted when their score is within this of the best one's (log-odds). */
 export const NEXT_SENTENCE_MARGIN = 1.5;
@@ -181,21 +177,17 @@ export function selectSentences(question: string, sources: AnswerSource[], lang:
   const namedShare = (source: AnswerSource) => (namedTotal === 0 ? 0 : named.reduce((sum, t) => sum + (namesOf.get(source)!.has(t) ? namedWeight.get(t)! : 0), 0) / namedTotal);
   const answerType = expectedAnswerType(question, lang);
   if (qTerms.length === 0) return [];
-  const sentences: { source: AnswerSource; sentence: string; terms: Set<string>; sequence: string[]; rank: number; first: boolean; previousTerms: Set<string> }[] = [];
+  const sentences: { source: AnswerSource; sentence: string; terms: Set<string>; sequence: string[]; rank: number; first: boolean }[] = [];
   const passageTermSets = new Map<AnswerSource, Set<string>>();
   sources.slice(0, MAX_SOURCES).forEach((source, rank) => {
     passageTermSets.set(source, new Set([...passageTerms(source.text), ...passageTerms(source.title)]));
     let first = true;
-    let previousTerms = new Set<string>();
     for (const s of splitSentences(source.text)) {
       const sentence = s.trim();
+      if (sentence.length > MAX_SENTENCE_CHARS || looksLikeHeading(sentence)) continue;
       const sequence = passageTerms(sentence);
-      const terms = new Set(sequence);
-      if (sentence.length <= MAX_SENTENCE_CHARS && !looksLikeHeading(sentence)) {
-        sentences.push({ source, sentence, terms, sequence, rank, first, previousTerms });
-        first = false;
-      }
-      previousTerms = terms;
+      sentences.push({ source, sentence, terms: new Set(sequence), sequence, rank, first });
+      first = false;
     }
   });
   if (sentences.length === 0) return [];
@@ -218,7 +210,7 @@ export function selectSentences(question: string, sources: AnswerSource[], lang:
   const trigrams = characterTrigrams(question);
   return sentences
     .map((s) => {
-      const features = sentenceFeatures(s, { question, lang, answerType, asked, pairs, trigrams, coverage: coverageOf(s.terms), previous: coverageOf(new Set([...s.previousTerms].filter((t) => !s.terms.has(t)))) });
+      const features = sentenceFeatures(s, { question, lang, answerType, asked, pairs, trigrams, coverage: coverageOf(s.terms) });
       const score = scoreOf(features) + NAMED_DOCUMENT_WEIGHT * namedShare(s.source);
       return { source: s.source, sentence: s.sentence, coverage: features.coverage, passageCoverage: passageCoverage.get(s.source)!, questionTerms: qTerms.length, agreeing: agreeingWith(s.source, s.sentence), sourcesRead: read.length, features, score };
     })
@@ -227,7 +219,7 @@ export function selectSentences(question: string, sources: AnswerSource[], lang:
 
 function sentenceFeatures(
   s: { sentence: string; terms: Set<string>; sequence: string[]; rank: number; first: boolean },
-  q: { question: string; lang: Lang; answerType: ReturnType<typeof expectedAnswerType>; asked: Set<string>; pairs: (readonly [string, string])[]; trigrams: Set<string>; coverage: number; previous: number },
+  q: { question: string; lang: Lang; answerType: ReturnType<typeof expectedAnswerType>; asked: Set<string>; pairs: (readonly [string, string])[]; trigrams: Set<string>; coverage: number },
 ): SentenceFeatures {
   const own = characterTrigrams(s.sentence);
   const typed = holdsAnswerOfType(s.sentence, q.question, q.answerType, q.lang);
@@ -249,7 +241,6 @@ function sentenceFeatures(
     first: s.first ? 1 : 0,
     length: Math.log(1 + s.sentence.length) / 6,
     characters: q.trigrams.size ? [...q.trigrams].filter((t) => own.has(t)).length / q.trigrams.size : 0,
-    previous: q.previous,
   };
 }
 
