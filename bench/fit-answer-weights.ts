@@ -5,7 +5,7 @@
  * reference answer and how often questions on held-out articles get "I don't know"; also fits a
  * per-question gate (an experiment of issue 16, not in the product: see GATE_FEATURES below).
  *
- *   tsx bench/fit-answer-weights.ts [--misses] [--keep-sentence-weights] [--gate-grid]
+ *   tsx bench/fit-answer-weights.ts [--misses] [--keep-sentence-weights] [--all-questions] [--gate-grid]
  *
  * Each question is asked once through the real ask path (lexical retrieval, as `/api/v1/ask`),
  * every fifth article held out of the index as in bench:answers; the sources of every second
@@ -13,7 +13,9 @@
  * <tmp>/kb-answer-sources-v2-<set>.json (delete to refresh).
  * Sentence weights: for each answerable question, a softmax over all its candidate sentences,
  * maximising the probability of those that contain a reference answer (listwise logistic
- * regression, L2 1e-3, plain gradient descent from zero; only the order matters, so no bias).
+ * regression, L2 1e-3, plain gradient descent from zero; only the order matters, so no bias),
+ * over the questions the product's gate (`supported`) answers and the candidates the answerer may
+ * quote (`--all-questions`: every answerable question, every candidate, as before the agreement gate).
  * Gate experiment: a logistic regression of answerable (1) against held-out (0) over
  * GATE_FEATURES of the questions of three or more terms, each language's classes weighted
  * equally; per language, the lowest threshold at which the tune half's held-out questions still
@@ -175,7 +177,14 @@ const dot = (x: number[], w: number[]) => x.reduce((s, v, i) => s + v * w[i]!, 0
 /** Listwise logistic fit of the sentence weights on the tune half's answerable questions. */
 function fitSentenceWeights(): number[] {
   let w = SENTENCE_FEATURES.map(() => 0);
-  const trainable = examples.filter((e) => e.split === "tune" && !e.held && e.candidates.some((c) => c.y) && !e.candidates.every((c) => c.y)).map((e) => e.candidates);
+  // `--all-questions`: every answerable question, as the weights in the code were fitted before the
+  // agreement gate. By default only those the product's gate answers, each with the candidates it
+  // may quote (sharing a term with the question): the choice the weights make in the product.
+  const onGate = !process.argv.includes("--all-questions");
+  const trainable = examples
+    .filter((e) => e.split === "tune" && !e.held && (!onGate || e.candidates.some((c) => supported(c.c))))
+    .map((e) => (onGate ? e.candidates.filter((c) => c.c.coverage > 0) : e.candidates))
+    .filter((cands) => cands.some((c) => c.y) && !cands.every((c) => c.y));
   for (let step = 0; step < 2000; step++) {
     const grad = w.map(() => 0);
     for (const cands of trainable) {
@@ -281,6 +290,7 @@ for (const lang of ["ko", "en"] as const) {
   for (const split of ["tune", "report"] as const) {
     show(`${split}, current weights and per-sentence gate`, outcome(lang, split, current, currentGate, true));
     show(`${split}, fitted weights, per-sentence gate`, outcome(lang, split, w, currentGate, true));
+    show(`${split}, fitted weights, per-sentence gate decides, best of all sentences quoted (the product's rule)`, outcome(lang, split, w, currentGate, false));
     show(`${split}, per-sentence gate decides, best of all sentences quoted`, outcome(lang, split, current, currentGate, false));
     show(`${split}, per-sentence gate decides, best with a passage over the gate quoted`, outcome(lang, split, current, currentGate, (c) => c.questionTerms < 3 || c.passageCoverage >= MIN_PASSAGE_COVERAGE));
     show(`${split}, per-sentence gate decides, best with coverage 0.15+ quoted`, outcome(lang, split, current, currentGate, (c) => c.coverage >= 0.15));
