@@ -22,7 +22,8 @@ import { readEmbeddedImages } from "../ingest/ocr/embedded-images.ts";
 import { loadImageCaptioner } from "../src/models/image-captioner.ts";
 import { ImageDescriberSlot } from "../src/services/image-describer-slot.ts";
 import { CAPTION_WORDS, TINY_CAPTION_MAX_NEW_TOKENS } from "./fixtures/make-image-caption-model.ts";
-import { buildDocx, buildHwpx, buildPdf, buildPptx, buildXlsx } from "./formats/builders.ts";
+import { buildDocx, buildHwpx, buildPptx, buildXlsx } from "./formats/builders.ts";
+import { buildPdf } from "./ingest/fixtures.ts";
 import { ingestNow, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
 
 const MODELS_DIR = process.env.KB_TEST_EMBED_MODELS_DIR!;
@@ -128,15 +129,15 @@ describe("with KB_IMAGE_MODEL", () => {
     }
     // PDFs: a scanner's page (one page-sized photo, no text layer) and a text page with a chart.
     const jpeg = async (png: Buffer) => sharp(png).jpeg({ quality: 95 }).toBuffer();
-    const scanPdf = buildPdf([{ width: 240, height: 150, picture: { jpeg: await jpeg(await photo([30, 200, 200], [200, 30, 90])), pixelWidth: 320, pixelHeight: 200, x: 0, y: 0, w: 240, h: 150 } }]);
-    const reportPdf = buildPdf([
-      {
-        width: 595,
-        height: 842,
-        lines: ["Quarterly sales report", "The chart below shows the sales of each region this quarter."],
-        picture: { jpeg: await jpeg(await photo([200, 200, 20], [20, 60, 160])), pixelWidth: 320, pixelHeight: 200, x: 40, y: 500, w: 320, h: 200 },
-      },
-    ]);
+    const scanPdf = buildPdf({
+      pages: [[]],
+      pageSize: { width: 240, height: 150 },
+      pictures: [{ jpeg: await jpeg(await photo([30, 200, 200], [200, 30, 90])), pixelWidth: 320, pixelHeight: 200, x: 0, y: 0, w: 240, h: 150 }],
+    });
+    const reportPdf = buildPdf({
+      pages: [["Quarterly sales report", "The chart below shows the sales of each region this quarter."]],
+      pictures: [{ jpeg: await jpeg(await photo([200, 200, 20], [20, 60, 160])), pixelWidth: 320, pixelHeight: 200, x: 72, y: 400, w: 320, h: 200 }],
+    });
     const [photoPath, docxPath, hwpxPath, pptxPath, xlsxPath, scanPath, reportPath] = writeFiles(`${t.dir}/docs`, {
       "sunset.png": sunset,
       "leave.docx": await buildDocx({ picture: chart }),

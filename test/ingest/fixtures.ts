@@ -33,6 +33,14 @@ export interface PdfFixtureOptions {
   font?: "helvetica" | "korean";
   /** RC4 40-bit (R2) encryption with these passwords. */
   encrypt?: { userPassword: string; ownerPassword?: string };
+  /** Page size in points (default US Letter, 612 × 792). */
+  pageSize?: { width: number; height: number };
+  /**
+   * A JPEG picture per page (by index; none where absent), drawn at (x, y) with size (w, h) in
+   * points as a DCTDecode image XObject, which pdf.js decodes itself. A page-sized picture on a
+   * page without lines is what a scanner writes. Not with `encrypt`.
+   */
+  pictures?: ({ jpeg: Uint8Array; pixelWidth: number; pixelHeight: number; x: number; y: number; w: number; h: number } | undefined)[];
 }
 
 const PAD = Buffer.from("28BF4E5E4E758A4164004E56FFFA01082E2E00B6D0683E802F0CA9FE6453697A", "hex");
@@ -104,7 +112,19 @@ export function buildPdf(options: PdfFixtureOptions): Uint8Array {
     reserve(); // 5 FontDescriptor
   }
   const pageNums: number[] = [];
-  for (const lines of options.pages) {
+  const { width, height } = options.pageSize ?? { width: 612, height: 792 };
+  for (const [index, lines] of options.pages.entries()) {
+    const picture = options.pictures?.[index];
+    let xobject = "";
+    let draw = "";
+    if (picture) {
+      if (fileKey) throw new Error("buildPdf: pictures in an encrypted fixture are not supported");
+      reserve();
+      const dict = `<< /Type /XObject /Subtype /Image /Width ${picture.pixelWidth} /Height ${picture.pixelHeight} /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /DCTDecode /Length ${picture.jpeg.length} >>\nstream\n`;
+      set(objects.length, Buffer.concat([Buffer.from(dict, "latin1"), Buffer.from(picture.jpeg), Buffer.from("\nendstream", "latin1")]));
+      xobject = ` /XObject << /Im1 ${objects.length} 0 R >>`;
+      draw = `q ${picture.w} 0 0 ${picture.h} ${picture.x} ${picture.y} cm /Im1 Do Q`;
+    }
     reserve();
     const pageNum = objects.length;
     reserve();
@@ -116,15 +136,16 @@ export function buildPdf(options: PdfFixtureOptions): Uint8Array {
         const show = font === "korean" ? `<${ucs2Hex(line)}> Tj` : `(${escapePdfString(line)}) Tj`;
         return i === 0 ? show : `0 -18 Td ${show}`;
       });
-      content = `BT /F1 12 Tf 72 720 Td ${ops.join(" ")} ET`;
+      content = `BT /F1 12 Tf 72 ${height - 72} Td ${ops.join(" ")} ET`;
     }
+    if (draw) content = content ? `${content}\n${draw}` : draw;
     let data: Buffer = Buffer.from(content, "latin1");
     if (fileKey) data = rc4(objectKey(contentNum), data);
     set(
       contentNum,
       Buffer.concat([Buffer.from(`<< /Length ${data.length} >>\nstream\n`, "latin1"), data, Buffer.from("\nendstream", "latin1")]),
     );
-    set(pageNum, `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents ${contentNum} 0 R >>`);
+    set(pageNum, `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 ${width} ${height}] /Resources << /Font << /F1 3 0 R >>${xobject} >> /Contents ${contentNum} 0 R >>`);
   }
   set(1, "<< /Type /Catalog /Pages 2 0 R >>");
   set(2, `<< /Type /Pages /Kids [${pageNums.map((n) => `${n} 0 R`).join(" ")}] /Count ${pageNums.length} >>`);
