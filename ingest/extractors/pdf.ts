@@ -319,8 +319,6 @@ export interface PdfExtractorConfig {
   ocrFallback?: PdfOcrFallback;
   /** Pictures on text pages (only with an image-description model: ingest/formats.ts). */
   pictures?: PdfPictureReader;
-  /** Most pictures described per file, scanned pages included; default the extraction settings'. */
-  maxDescribed?: number;
   maxPages?: number;
   minChars?: number;
 }
@@ -385,10 +383,10 @@ export function createPdfExtractor(config: PdfExtractorConfig = {}): Extractor {
         pages.push({ page: p.page, blocks });
       }
       if (config.pictures) {
-        const fromOcr = new Set(pages.filter((p) => p.ocrConfidence !== undefined || ocr.has(p.page)).map((p) => p.page));
+        // Pages the OCR fallback read were rendered whole (and described, when they had no text).
         const described = [...ocr.values()].filter((o) => o.described).length;
-        const maxDescribed = Math.max(0, (config.maxDescribed ?? extractionSettings().describeMaxPerFile) - described);
-        const candidates = layer.pages.filter((p) => p.quality.reason !== "error" && !fromOcr.has(p.page)).map((p) => p.page);
+        const maxDescribed = Math.max(0, extractionSettings().describeMaxPerFile - described);
+        const candidates = layer.pages.filter((p) => p.quality.reason !== "error" && !ocr.has(p.page)).map((p) => p.page);
         try {
           const read = await config.pictures({ file, pages: candidates, password, maxDescribed, signal: options.signal });
           warnings.push(...read.warnings);

@@ -15,7 +15,7 @@ import type { PDFParse } from "pdf-parse";
 import { openPdfParser, pdfLoadError, type OcrPageResult, type PdfOcrFallback, type PdfPictureReader } from "../extractors/pdf.ts";
 import { restoreNativeBuiltins } from "../extractors/pdfjs-builtins.ts";
 import { extractionSettings } from "../extraction-settings.ts";
-import { DESCRIBE_LIMITS, descriptionText, getImageDescriber, wantsDescription, type ImageDescriber } from "../image-description.ts";
+import { DESCRIBE_LIMITS, descriptionText, getImageDescriber, wantsDescription } from "../image-description.ts";
 import { IngestError } from "../types.ts";
 import { readEmbeddedImages } from "./embedded-images.ts";
 import { getOcrEngine, type OcrEngine } from "./engine.ts";
@@ -33,10 +33,6 @@ export interface PdfOcrOptions {
   source?: string;
   /** Called as each page finishes (progress reporting). */
   onPage?: (page: PdfOcrPage) => void;
-  /** Image describer for pages OCR finds (almost) no text on; default the process-wide one (none unless KB_IMAGE_MODEL is set). */
-  describer?: () => ImageDescriber | null;
-  /** Most pages described. Default the extraction settings' KB_IMAGE_MAX_PER_FILE. */
-  maxDescribed?: number;
 }
 
 export interface PdfOcrPage {
@@ -95,8 +91,9 @@ export async function ocrPdfPages(bytes: Uint8Array, pages: readonly number[], o
     }
 
     const results = new Map<number, PdfOcrPage>();
-    const describer = (options.describer ?? getImageDescriber)();
-    let describeBudget = options.maxDescribed ?? extractionSettings().describeMaxPerFile;
+    // Pages OCR finds (almost) no text on are described, with an image model (KB_IMAGE_MODEL) only.
+    const describer = getImageDescriber();
+    let describeBudget = extractionSettings().describeMaxPerFile;
     const inFlight = new Set<Promise<void>>();
     const limit = Math.max(1, engine.poolSize);
     for (const page of pages) {
