@@ -27,14 +27,14 @@ import { loadConfig } from "../src/config.ts";
 import { openKb, type Kb, type KbStores } from "../src/services/container.ts";
 import { STALE_MS } from "../src/services/jobs/worker.ts";
 import { modelsWithVariant } from "./helpers/embed-variant.ts";
-import { storeForFolder } from "./helpers/kb.ts";
+import { onPostgres, storeForFolder } from "./helpers/kb.ts";
 import { seededRandom as prng } from "./helpers/seeded-random.ts";
 
 const KB_BIN = path.resolve("bin/kb.js");
 const SEED = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000);
 // On PostgreSQL (CI's second pass) half the chain: each trial starts a worker process and the
 // seed differs per run, so the two passes together still try 30 kill points per CI run.
-const TRIALS = Number(process.env.CRASH_TRIALS ?? (process.env.KB_TEST_DATABASE_URL ? 10 : 20));
+const TRIALS = Number(process.env.CRASH_TRIALS ?? (onPostgres() ? 10 : 20));
 
 
 /* ------------------------------------------------------------------------------------------ */

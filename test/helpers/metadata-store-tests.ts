@@ -13,8 +13,7 @@ import path from "node:path";
 const PG_HELPER = "test/helpers/pg.ts";
 const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["'](\.{1,2}\/[^"']+)["']/g;
 
-function relativeImports(root: string, file: string): string[] {
-  const text = fs.readFileSync(path.join(root, file), "utf8");
+function relativeImports(root: string, file: string, text: string): string[] {
   const out: string[] = [];
   for (const m of text.matchAll(SPECIFIER)) {
     const target = path.relative(root, path.resolve(path.dirname(path.join(root, file)), m[1]!));
@@ -32,8 +31,9 @@ export function usesMetadataStore(root: string, file: string, seen = new Set<str
   if (file === PG_HELPER) return true;
   if (seen.has(file)) return false;
   seen.add(file);
-  if (fs.readFileSync(path.join(root, file), "utf8").includes("KB_TEST_DATABASE_URL")) return true;
-  return relativeImports(root, file).some((f) => usesMetadataStore(root, f, seen));
+  const text = fs.readFileSync(path.join(root, file), "utf8");
+  if (text.includes("KB_TEST_DATABASE_URL")) return true;
+  return relativeImports(root, file, text).some((f) => usesMetadataStore(root, f, seen));
 }
 
 function testFiles(root: string, dir: string, out: string[] = []): string[] {
