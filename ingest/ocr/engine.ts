@@ -34,6 +34,7 @@ import {
   type FaxCleaning,
   hasColour,
   inspectImage,
+  isBilevelPage,
   prepareForOcr,
   type ImageInfo,
   type ImageLimits,
@@ -364,6 +365,7 @@ export class OcrEngine {
       // A fax page that is not clearly Korean is read cleaned by the `kor+eng` pass and every pass after it.
       let faxCleaned: FaxCleaning | undefined;
       const cleanedPage = async (): Promise<PreparedImage> => {
+        if (!(await isBilevelPage(bytes, info, options.page ?? 0, this.opts.limits))) return prepared;
         const cleaned = await prep(0, undefined, { faxClean: true });
         if (!cleaned.faxCleaned) return prepared;
         faxClean = true;

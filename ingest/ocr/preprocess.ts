@@ -182,6 +182,28 @@ export function isBilevel(pixels: Uint8Array): boolean {
 }
 
 /**
+ * Whether a page is bilevel (isBilevel) as prepareForOcr's `faxClean` sees it: the page decoded in
+ * grey at its own size, without the upscale and the rest of the preparation it would cost to
+ * find out by preparing a cleaned copy (most pages are not faxes).
+ */
+export async function isBilevelPage(bytes: Uint8Array, info: ImageInfo, page = 0, limits?: ImageLimits): Promise<boolean> {
+  const l = limitsOf(limits);
+  try {
+    let pipeline: Sharp;
+    if (info.format === "bmp") {
+      const raw = decodeBmp(bytes, l.maxInputPixels);
+      pipeline = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels }, limitInputPixels: l.maxInputPixels });
+    } else {
+      pipeline = sharp(bytes, { limitInputPixels: l.maxInputPixels, page, failOn: "truncated" });
+    }
+    const data = await pipeline.rotate().flatten({ background: "#ffffff" }).grayscale().extractChannel(0).raw().toBuffer();
+    return isBilevel(data);
+  } catch {
+    return false; // unreadable here: prepareForOcr reports it
+  }
+}
+
+/**
  * Cleans a bilevel page (in place) of what a fax line adds: streaks (a row blackened along most of
  * the page), lone black specks and white drop-outs inside strokes. Measured with the tesseract
  * command line as a stand-in reader on the 20 English pages of the forms set's heavy tier

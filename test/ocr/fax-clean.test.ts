@@ -5,7 +5,7 @@
  */
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
-import { cleanFaxPage, inspectImage, isBilevel, prepareForOcr } from "../../ingest/ocr/preprocess.ts";
+import { cleanFaxPage, inspectImage, isBilevel, isBilevelPage, prepareForOcr } from "../../ingest/ocr/preprocess.ts";
 
 const W = 200;
 const H = 100;
@@ -75,5 +75,22 @@ describe("prepareForOcr faxClean", () => {
     const untouched = await prepareForOcr(greyPng, await inspectImage(greyPng), { scale: 1, faxClean: true, deskew: false, normalize: false });
     expect(untouched.faxCleaned).toBeUndefined();
     expect(untouched.pixels[10 * W + 10]).toBe(0);
+  });
+
+  it("isBilevelPage answers, from the page as decoded, what faxClean will find", async () => {
+    const px = page();
+    fill(px, 50, 20, 54, 60);
+    const png = await sharp(Buffer.from(px), { raw: { width: W, height: H, channels: 1 } }).png().toBuffer();
+    expect(await isBilevelPage(png, await inspectImage(png))).toBe(true);
+    const rgb = await sharp(Buffer.from(px), { raw: { width: W, height: H, channels: 1 } }).toColourspace("srgb").jpeg({ quality: 100 }).toBuffer();
+    const greyPx = Uint8Array.from(px);
+    fill(greyPx, 100, 0, 199, 99, 180);
+    const greyPng = await sharp(Buffer.from(greyPx), { raw: { width: W, height: H, channels: 1 } }).png().toBuffer();
+    for (const bytes of [png, greyPng, rgb]) {
+      const info = await inspectImage(bytes);
+      const prepared = await prepareForOcr(bytes, info, { scale: 1, faxClean: true, deskew: false, normalize: false });
+      expect(await isBilevelPage(bytes, info)).toBe(prepared.faxCleaned !== undefined);
+    }
+    expect(await isBilevelPage(greyPng, await inspectImage(greyPng))).toBe(false);
   });
 });
