@@ -31,6 +31,7 @@ import { loadEmbeddingProvider, type EmbeddingProvider } from "../src/models/emb
 import { openKb } from "../src/services/container.ts";
 import { ensureFixtureEmbeddingModel, FIXTURE_EMBED_MODEL, FIXTURE_MODELS_DIR } from "../test/global-setup.ts";
 import { replaceSection } from "./report.ts";
+import { describeCoreCapacity, measureCoreCapacity } from "./core-capacity.ts";
 import { execFileSync } from "node:child_process";
 import { benchDatabaseServer, describeServer, freshDatabase, storesToRun, type StoreName } from "./stores.ts";
 
@@ -348,6 +349,8 @@ async function main(): Promise<void> {
 
   const pdfRuns: (Run & { round: number })[] = [];
   const starts: number[] = [];
+  // What the two cores give together right now (a shared machine's vCPUs may not be independent).
+  const cores0 = await measureCoreCapacity(2, 1.5);
   const load0 = os.loadavg()[0]!;
   for (let r = 0; r < REPEAT; r++) {
     const round: Run[] = [];
@@ -360,6 +363,7 @@ async function main(): Promise<void> {
     pdfRuns.push(...round.map((x) => ({ ...x, round: r })));
     console.log(round.map((x) => `${x.label}: ${x.seconds.toFixed(1)} s, CPU ${(x.cpu.self + x.cpu.children).toFixed(1)} s`).join("\n"));
   }
+  const cores1 = await measureCoreCapacity(2, 1.5);
   const load1 = os.loadavg()[0]!;
   const byLabel = new Map<string, Run[]>();
   for (const x of pdfRuns) byLabel.set(x.label, [...(byLabel.get(x.label) ?? []), x]);
@@ -416,6 +420,7 @@ async function main(): Promise<void> {
         ? `With the OCR fallback on (the product's default; first row), pages whose text layer is missing or garbled (image-only pages, scans filed as PDFs) are OCR'd: ` +
           `${f(withOcr.seconds)} s, **${f(withOcr.ok / withOcr.seconds / (peerRun.ok / peerRun.seconds), 2)}×** the peer's documents per second, which indexes nothing for those pages. `
         : "") +
+      `Just before the text-PDF rounds ${describeCoreCapacity(cores0)}; just after, ${cores1.capacity.toFixed(2)}×: no pipeline can exceed a single-threaded one doing the same work by more than that. ` +
       `Figures vary by up to ±30% between runs on this shared 2-core machine; compare rows of the same run.`,
     "",
     "What each pipeline does per file: private-kb — type detection by content, PDF text layer with Korean CMaps and per-page quality checks, " +

@@ -16,6 +16,8 @@ import { loadConfig } from "../src/config.ts";
 import { ExtractProcessPool } from "../src/services/jobs/extract-processes.ts";
 import { buildDocx } from "./formats/builders.ts";
 import { xmlBombDocx } from "./helpers/hostile-files.ts";
+import { buildPdf } from "./ingest/fixtures.ts";
+import { SPLIT_READ_MIN_PAGES } from "../ingest/extractors/pdf.ts";
 
 const MiB = 1024 * 1024;
 const pools: ExtractProcessPool[] = [];
@@ -42,6 +44,28 @@ describe("extraction child processes", () => {
     expect(inChild).toEqual(local);
     await expect(pool.prepare("empty.txt", new Uint8Array(0))).rejects.toMatchObject({ name: "IngestError", code: expect.any(String) });
     expect((await pool.prepare("d.txt", Buffer.from("still fine"))).chunks.length).toBe(1);
+  });
+
+  it("read a long PDF in two processes (the back half by the other one) into the same document", async () => {
+    const pool = poolOf({ size: 2 });
+    // Both processes started and idle, so the range is taken at once by the other one.
+    await Promise.all(["w1.txt", "w2.txt"].map((name) => pool.prepare(name, Buffer.from(`warm ${name}`))));
+    const pages = Array.from({ length: SPLIT_READ_MIN_PAGES + 7 }, (_, i) => [`Page ${i + 1} of the annual report.`, `Section ${i + 1} describes the branch results for quarter ${(i % 4) + 1} in detail.`]);
+    for (const encrypt of [undefined, { userPassword: "s3cret" }]) {
+      const bytes = buildPdf({ pages, title: "Annual report", ...(encrypt ? { encrypt } : {}) });
+      const password = encrypt?.userPassword;
+      const before = { ...pool.stats };
+      const split = await pool.prepare("report.pdf", bytes, { password });
+      expect(pool.stats.pageRanges - before.pageRanges).toBe(1);
+      expect(pool.stats.pageRangesReclaimed - before.pageRangesReclaimed).toBe(0);
+      const local = await prepareDocument({ source: "report.pdf", bytes, password }, { password });
+      expect(split).toEqual(local);
+      expect(split.pages.map((p) => p.page)).toEqual(pages.map((_, i) => i + 1));
+    }
+    // A short PDF is read by one process.
+    const before = pool.stats.pageRanges;
+    await pool.prepare("short.pdf", buildPdf({ pages: pages.slice(0, 3) }));
+    expect(pool.stats.pageRanges).toBe(before);
   });
 
   it("kill a file over its time limit (extract_timeout) and go on with a fresh process", async () => {

@@ -158,6 +158,34 @@ export interface PdfReadOptions extends PageQualityOptions {
   signal?: AbortSignal;
   /** Display name used in error messages. */
   source?: string;
+  /** Read only these pages (1-based, inclusive; `pages` of the result holds only them). */
+  range?: { first: number; last: number };
+}
+
+/**
+ * Reads pages of the PDF being read somewhere else at the same time: an extraction process asks
+ * its parent, which hands the range to another extraction process (src/services/jobs). One long
+ * PDF (a 600-page manual) is then read by two processes instead of holding one while the other
+ * idles; the rest of the document's pipeline (chunking, analysis) stays in one process.
+ */
+export interface PdfPageHelper {
+  /** Ask for pages `first`..`last` of the file being extracted (same bytes, same password). */
+  read(first: number, last: number): {
+    /** The pages, as readPdfTextLayer would return them; rejects when the help failed. */
+    pages: Promise<PdfPageText[]>;
+    /** Take the range back if nobody has started it: resolves true (read it yourself) or false (it is being read: await `pages`). */
+    reclaim(): Promise<boolean>;
+  };
+}
+
+/** A PDF with at least this many pages is read in two halves when a helper is set (measured in docs/benchmarks.md, "Ingestion throughput"). */
+export const SPLIT_READ_MIN_PAGES = 64;
+
+let pageHelper: PdfPageHelper | null = null;
+
+/** Set (or clear) the helper of this process: only extraction processes with a sibling have one. */
+export function setPdfPageHelper(helper: PdfPageHelper | null): void {
+  pageHelper = helper;
 }
 
 function errorCode(err: unknown): number | undefined {
@@ -237,22 +265,44 @@ export async function readPdfTextLayer(bytes: Uint8Array, options: PdfReadOption
     if (numPages > maxPages) {
       throw new IngestError("too_many_pages", `${source} has ${numPages} pages; the limit is ${maxPages}`);
     }
-    const pages: PdfPageText[] = [];
-    for (let p = 1; p <= numPages; p++) {
-      checkAbort(options.signal, source);
-      try {
-        const result = await parser.getText({ first: p, last: p, pageJoiner: "" });
-        const text = (result.pages[0]?.text ?? "").normalize("NFC");
-        pages.push({ page: p, text, quality: assessPageText(text, options) });
-      } catch (err) {
-        const message = (err as Error)?.message ?? String(err);
-        pages.push({
-          page: p,
-          text: "",
-          error: message,
-          quality: { ...assessPageText(""), reason: "error" },
-        });
+    const readPages = async (first: number, last: number): Promise<PdfPageText[]> => {
+      const out: PdfPageText[] = [];
+      for (let p = first; p <= last; p++) {
+        checkAbort(options.signal, source);
+        try {
+          const result = await parser.getText({ first: p, last: p, pageJoiner: "" });
+          const text = (result.pages[0]?.text ?? "").normalize("NFC");
+          out.push({ page: p, text, quality: assessPageText(text, options) });
+        } catch (err) {
+          const message = (err as Error)?.message ?? String(err);
+          out.push({
+            page: p,
+            text: "",
+            error: message,
+            quality: { ...assessPageText(""), reason: "error" },
+          });
+        }
       }
+      return out;
+    };
+    let pages: PdfPageText[];
+    if (options.range) {
+      pages = await readPages(Math.max(1, options.range.first), Math.min(numPages, options.range.last));
+    } else if (pageHelper && numPages >= SPLIT_READ_MIN_PAGES) {
+      // The back half is read by a sibling process while this one reads the front half; if no
+      // sibling has started on it by then, this process takes it back and reads it too.
+      const half = Math.ceil(numPages / 2);
+      const help = pageHelper.read(half + 1, numPages);
+      help.pages.catch(() => undefined); // awaited below, or dropped when taken back
+      const front = await readPages(1, half);
+      let back: PdfPageText[] | null = null;
+      if (!(await help.reclaim().catch(() => true))) back = await help.pages.catch(() => null);
+      // Judged here, with this reader's settings (the sibling returns the same text).
+      back = back?.map((p) => (p.error ? p : { ...p, quality: assessPageText(p.text, options) })) ?? null;
+      checkAbort(options.signal, source);
+      pages = [...front, ...(back ?? (await readPages(half + 1, numPages)))];
+    } else {
+      pages = await readPages(1, numPages);
     }
     const rawInfo = (info.info ?? {}) as Record<string, unknown>;
     return { numPages, info: rawInfo, title: sensiblePdfTitle(rawInfo.Title), pages, truncated: !hasEofMarker(bytes) };

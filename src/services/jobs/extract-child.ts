@@ -7,6 +7,7 @@ import { configureExtraction, extractionSettings, type ExtractionSettings } from
 import { setImageDescriber, type ImageDescriber } from "../../../ingest/image-description.ts";
 import { OcrEngine, setOcrEngine, type OcrPage, type RecognizeOptions } from "../../../ingest/ocr/engine.ts";
 import { loadExtractors, prepareDocument } from "../../../ingest/pipeline.ts";
+import { readPdfTextLayer, setPdfPageHelper, type PdfPageHelper, type PdfPageText } from "../../../ingest/extractors/pdf.ts";
 import { IngestError, type ContainerLimits } from "../../../ingest/types.ts";
 
 interface Task {
@@ -17,10 +18,26 @@ interface Task {
   title?: string;
   password?: string;
   limits: ContainerLimits;
+  /** Another child may read part of a long PDF for this one (the pool has more than one). */
+  helpers?: boolean;
+}
+
+/** Pages of a PDF another child is extracting (extract-processes.ts). */
+interface PagesTask {
+  type: "pages-task";
+  id: number;
+  bytes: Uint8Array;
+  password?: string;
+  first: number;
+  last: number;
 }
 
 type FromParent =
   | Task
+  | PagesTask
+  | { type: "pages-result"; rid: number; pages: PdfPageText[] }
+  | { type: "pages-error"; rid: number; message: string }
+  | { type: "pages-reclaimed"; rid: number; reclaimed: boolean }
   | { type: "ocr-result"; rid: number; page: OcrPage }
   | { type: "ocr-error"; rid: number; code: string; message: string }
   | { type: "describe-result"; rid: number; text: string | null };
@@ -88,6 +105,37 @@ class ParentImageDescriber implements ImageDescriber {
   }
 }
 
+/** Asks the parent for a page range of the PDF this child is extracting, read by a sibling. */
+class ParentPdfPages implements PdfPageHelper {
+  private nextRid = 1;
+  readonly pending = new Map<number, { resolve: (p: PdfPageText[]) => void; reject: (e: unknown) => void }>();
+  readonly reclaims = new Map<number, (reclaimed: boolean) => void>();
+
+  read(first: number, last: number): ReturnType<PdfPageHelper["read"]> {
+    const rid = this.nextRid++;
+    const pages = new Promise<PdfPageText[]>((resolve, reject) => this.pending.set(rid, { resolve, reject }));
+    send({ type: "pages", rid, first, last });
+    const reclaim = () =>
+      new Promise<boolean>((resolve) => {
+        this.reclaims.set(rid, resolve);
+        send({ type: "pages-reclaim", rid });
+      });
+    return { pages, reclaim };
+  }
+
+  settle(m: Extract<FromParent, { type: "pages-result" | "pages-error" | "pages-reclaimed" }>): void {
+    if (m.type === "pages-reclaimed") {
+      this.reclaims.get(m.rid)?.(m.reclaimed);
+      this.reclaims.delete(m.rid);
+      if (!m.reclaimed) return;
+    }
+    const p = this.pending.get(m.rid);
+    this.pending.delete(m.rid);
+    if (m.type === "pages-result") p?.resolve(m.pages);
+    else p?.reject(new Error(m.type === "pages-error" ? m.message : "taken back"));
+  }
+}
+
 // The parent's extraction settings (fork arguments): set before anything is built with them.
 configureExtraction(JSON.parse(process.argv[3] ?? "{}") as Partial<ExtractionSettings>);
 const ocr = new ParentOcrEngine();
@@ -95,15 +143,29 @@ setOcrEngine(ocr);
 const describer = extractionSettings().describeImages ? new ParentImageDescriber() : null;
 setImageDescriber(describer);
 
+const pdfPages = new ParentPdfPages();
+
 process.on("message", (m: FromParent) => {
   if (m.type === "describe-result") {
     describer?.settle(m);
+    return;
+  }
+  if (m.type === "pages-result" || m.type === "pages-error" || m.type === "pages-reclaimed") {
+    pdfPages.settle(m);
+    return;
+  }
+  if (m.type === "pages-task") {
+    readPdfTextLayer(new Uint8Array(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength), { password: m.password, range: { first: m.first, last: m.last } }).then(
+      (layer) => send({ type: "pages-done", id: m.id, pages: layer.pages }),
+      (err: unknown) => send({ type: "error", id: m.id, code: err instanceof IngestError ? err.code : null, message: err instanceof Error ? err.message : String(err) }),
+    );
     return;
   }
   if (m.type !== "task") {
     ocr.settle(m);
     return;
   }
+  setPdfPageHelper(m.helpers ? pdfPages : null);
   const bytes = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
   prepareDocument({ source: m.source, bytes, password: m.password }, { title: m.title, password: m.password, limits: m.limits }).then(
     (prepared) => send({ type: "result", id: m.id, prepared }),

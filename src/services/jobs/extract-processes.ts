@@ -21,6 +21,14 @@
  * OCR stays in the parent: children send page images over IPC and the parent's one tesseract
  * pool (ingest/ocr/engine.ts, KB_OCR_WORKERS) reads them, so N children never start N pools.
  *
+ * A long PDF is read by two children: the child extracting it asks for the back half of its pages
+ * (ingest/extractors/pdf.ts, PdfPageHelper), the parent puts that page range at the head of the
+ * queue, and the next child to be free reads it (same bytes) while the first reads the front
+ * half. If no child has taken the range when the first is done with its half, the first takes it
+ * back. Without this, one 600-page file kept one child busy for seconds while the other idled, and
+ * its chunks reached the writer last (docs/benchmarks.md, "Ingestion throughput"). A range has the
+ * same time and memory limits as a file; when it fails, the child that asked reads it itself.
+ *
  * Children start on first use, stop after a minute without work, and exit when the parent's IPC
  * channel closes (the parent died). Results are plain data; an extractor's IngestError comes back
  * with its code.
@@ -74,11 +82,16 @@ export interface ExtractProcessOptions {
 
 interface Task {
   id: number;
+  /** A whole file, or a range of pages of a PDF another child is extracting. */
+  kind: "file" | "pages";
   source: string;
   bytes: Uint8Array;
   title?: string;
   password?: string;
-  resolve: (p: PreparedDocument) => void;
+  /** kind "pages": the range, and the child (with its file) that asked for it. */
+  range?: { first: number; last: number };
+  owner?: { child: Child; rid: number; task: Task };
+  resolve: (value: unknown) => void;
   reject: (e: unknown) => void;
   /** Settled already (by its child, its wall-clock limit, a lost child or close). */
   done: boolean;
@@ -109,6 +122,9 @@ type FromChild =
   | { type: "ready" }
   | { type: "rss"; rss: number }
   | { type: "result"; id: number; prepared: PreparedDocument }
+  | { type: "pages-done"; id: number; pages: unknown }
+  | { type: "pages"; rid: number; first: number; last: number }
+  | { type: "pages-reclaim"; rid: number }
   | { type: "error"; id: number; code: string | null; message: string }
   | { type: "ocr"; rid: number; bytes: Uint8Array; options: Omit<RecognizeOptions, "signal"> }
   | { type: "describe"; rid: number; bytes: Uint8Array };
@@ -130,7 +146,7 @@ export class ExtractProcessPool {
   private nextId = 1;
   private closed = false;
   /** Counters for diagnostics and benches. */
-  readonly stats = { started: 0, killedTimeout: 0, killedMemory: 0, crashed: 0, ocrPages: 0, peakChildRss: 0 };
+  readonly stats = { started: 0, killedTimeout: 0, killedMemory: 0, crashed: 0, ocrPages: 0, peakChildRss: 0, pageRanges: 0, pageRangesReclaimed: 0 };
 
   constructor(readonly options: ExtractProcessOptions) {
     this.watchdog = setInterval(() => this.watch(), WATCH_MS);
@@ -145,7 +161,7 @@ export class ExtractProcessPool {
   state(): { queued: number; children: { pid: number | null; ready: boolean; file: string | null; waitingForOcr: number; killed: string | null }[] } {
     return {
       queued: this.queue.length,
-      children: this.children.map((c) => ({ pid: c.proc.pid ?? null, ready: c.ready, file: c.task?.source ?? null, waitingForOcr: c.ocrInFlight, killed: c.killedFor?.code ?? null })),
+      children: this.children.map((c) => ({ pid: c.proc.pid ?? null, ready: c.ready, file: c.task ? describeTask(c.task) : null, waitingForOcr: c.ocrInFlight, killed: c.killedFor?.code ?? null })),
     };
   }
 
@@ -157,18 +173,18 @@ export class ExtractProcessPool {
   prepare(source: string, bytes: Uint8Array, opts: { title?: string; password?: string } = {}): Promise<PreparedDocument> {
     if (this.closed) return Promise.reject(new Error("extraction pool is closed"));
     return new Promise<PreparedDocument>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, source, bytes, title: opts.title, password: opts.password, resolve, reject, done: false, wall: null });
+      this.queue.push({ id: this.nextId++, kind: "file", source, bytes, title: opts.title, password: opts.password, resolve: (v) => resolve(v as PreparedDocument), reject, done: false, wall: null });
       this.pump();
     });
   }
 
   /** Settles a task once (its child, its wall-clock limit, a lost child and close may all try). */
-  private settle(task: Task, outcome: { prepared: PreparedDocument } | { error: unknown }): void {
+  private settle(task: Task, outcome: { value: unknown } | { error: unknown }): void {
     if (task.done) return;
     task.done = true;
     if (task.wall) clearTimeout(task.wall);
     task.wall = null;
-    if ("prepared" in outcome) task.resolve(outcome.prepared);
+    if ("value" in outcome) task.resolve(outcome.value);
     else task.reject(outcome.error);
   }
 
@@ -190,6 +206,11 @@ export class ExtractProcessPool {
   }
 
   private pump(): void {
+    // Ranges whose file has ended (its child finished, failed or was killed) are dropped.
+    for (const t of this.queue.filter((t) => t.owner?.task.done)) {
+      this.queue.splice(this.queue.indexOf(t), 1);
+      this.settle(t, { error: new Error("the file ended") });
+    }
     while (this.queue.length && !this.closed) {
       const ready = this.children.find((c) => c.ready && c.task === null && !c.killedFor);
       if (ready) {
@@ -197,7 +218,10 @@ export class ExtractProcessPool {
         this.send(ready);
         continue;
       }
-      // A child still starting takes its task when it is ready.
+      // A child still starting takes its task when it is ready; page ranges wait for a ready child
+      // (a start takes longer than the child that asked needs to read its own half).
+      const file = this.queue.findIndex((t) => t.kind === "file");
+      if (file < 0) return;
       let starting = this.children.find((c) => !c.ready && c.task === null && !c.killedFor) ?? null;
       if (!starting && this.children.length < this.options.size) {
         try {
@@ -207,12 +231,12 @@ export class ExtractProcessPool {
           // left, the next file fails now (each later one tries a fresh process again).
           this.options.log?.("could not start an extraction process", { err: String(err) });
           if (this.children.length > 0) return;
-          this.settle(this.queue.shift()!, { error: new IngestError("extract_crashed", `could not start an extraction process: ${(err as Error).message}`) });
+          this.settle(this.queue.splice(file, 1)[0]!, { error: new IngestError("extract_crashed", `could not start an extraction process: ${(err as Error).message}`) });
           continue;
         }
       }
       if (!starting) return;
-      starting.task = this.queue.shift()!;
+      starting.task = this.queue.splice(file, 1)[0]!;
     }
   }
 
@@ -231,7 +255,9 @@ export class ExtractProcessPool {
       t.wall.unref();
     }
     try {
-      child.proc.send({ type: "task", id: t.id, source: t.source, bytes: t.bytes, title: t.title, password: t.password, limits: this.options.limits ?? {} });
+      if (t.kind === "pages") child.proc.send({ type: "pages-task", id: t.id, bytes: t.bytes, password: t.password, first: t.range!.first, last: t.range!.last });
+      // `helpers`: a sibling may read part of a long PDF (see the top of this file).
+      else child.proc.send({ type: "task", id: t.id, source: t.source, bytes: t.bytes, title: t.title, password: t.password, limits: this.options.limits ?? {}, helpers: this.options.size > 1 });
     } catch (err) {
       // The child died after saying it was ready: its exit fails the task.
       this.kill(child, new IngestError("extract_crashed", `the extraction process could not take the file: ${(err as Error).message}`));
@@ -307,14 +333,29 @@ export class ExtractProcessPool {
       case "describe":
         void this.describe(child, m.rid, m.bytes);
         return;
+      case "pages":
+        this.readPagesFor(child, m.rid, m.first, m.last);
+        return;
+      case "pages-reclaim": {
+        // Not started by any child yet: the asking child reads the range itself.
+        const i = this.queue.findIndex((t) => t.owner?.child === child && t.owner.rid === m.rid);
+        if (i >= 0) {
+          this.settle(this.queue.splice(i, 1)[0]!, { error: new Error("taken back") });
+          this.stats.pageRangesReclaimed++;
+        }
+        this.reply(child, child.task, { type: "pages-reclaimed", rid: m.rid, reclaimed: i >= 0 });
+        return;
+      }
       case "result":
+      case "pages-done":
       case "error": {
         const t = child.task;
         if (!t || t.id !== m.id) return;
         this.stopClock(child);
         child.task = null;
         child.ocrAbort.abort();
-        if (m.type === "result") this.settle(t, { prepared: m.prepared });
+        if (m.type === "result") this.settle(t, { value: m.prepared });
+        else if (m.type === "pages-done") this.settle(t, { value: m.pages });
         else this.settle(t, { error: m.code ? new IngestError(m.code, m.message) : new Error(m.message) });
         const rss = this.rssOf(child);
         if (rss !== null && rss > this.options.maxRssBytes * RECYCLE_SHARE) this.retire(child);
@@ -322,6 +363,47 @@ export class ExtractProcessPool {
         this.pump();
         return;
       }
+    }
+  }
+
+  /** A range of pages of the PDF `child` is extracting, queued first for the next free child. */
+  private readPagesFor(child: Child, rid: number, first: number, last: number): void {
+    const file = child.task;
+    if (!file || file.kind !== "file") return;
+    this.stats.pageRanges++;
+    this.queue.unshift({
+      id: this.nextId++,
+      kind: "pages",
+      source: file.source,
+      bytes: file.bytes,
+      password: file.password,
+      range: { first, last },
+      owner: { child, rid, task: file },
+      resolve: (pages) => this.reply(child, file, { type: "pages-result", rid, pages }),
+      reject: (err) => this.reply(child, file, { type: "pages-error", rid, message: err instanceof Error ? err.message : String(err) }),
+      done: false,
+      wall: null,
+    });
+    // No child free or starting, and room for one: start it (a start costs less than reading half
+    // of a long PDF); it takes the range when ready if the asking child has not taken it back.
+    const free = this.children.some((c) => c.task === null && !c.killedFor);
+    if (!free && this.children.length < this.options.size && !this.closed) {
+      try {
+        this.spawn();
+      } catch {
+        /* the asking child reads the range itself */
+      }
+    }
+    this.pump();
+  }
+
+  /** A message to a child about its file, dropped when that file has ended or the child is gone. */
+  private reply(child: Child, file: Task | null, message: Record<string, unknown>): void {
+    if (!file || child.task !== file || child.gone || !child.proc.connected) return;
+    try {
+      child.proc.send(message);
+    } catch {
+      /* the child is gone; its exit settles the file */
     }
   }
 
@@ -492,4 +574,8 @@ export class ExtractProcessPool {
     this.children.length = 0;
     await Promise.all(exits);
   }
+}
+
+function describeTask(t: Task): string {
+  return t.kind === "pages" ? `${t.source} (pages ${t.range!.first}–${t.range!.last}, for another process)` : t.source;
 }
