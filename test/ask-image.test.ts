@@ -17,6 +17,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ASK_IMAGE_LIMITS } from "../src/domain/limits.ts";
 import { ingestNow, startTestServer, writeFiles, type TestServer } from "./helpers/kb.ts";
+import { readSse } from "./helpers/sse.ts";
 import { textPng } from "./helpers/text-image.ts";
 
 let t: TestServer;
@@ -48,14 +49,17 @@ const chat = (content: unknown) =>
 beforeAll(async () => {
   t = await startTestServer();
   token = await t.tokenFor("kim", "viewer");
-  const [printer, general] = writeFiles(`${t.dir}/docs`, {
+  const [printer, general, scanning] = writeFiles(`${t.dir}/docs`, {
     "printer-errors.txt": "Badge printer codes\n\nThe code ZORBLAX on the badge printer means its ribbon cartridge is empty. Replace the ribbon cartridge and press reset.\n",
     "general-errors.txt":
       "What does an error mean?\n\nWhat an error message means depends on the application that shows it. Most error messages mean you should save your work, restart the application and try again.\n",
+    // Shares no word with the question or the image, only with the labels the ask path puts in.
+    "scanning-guide.txt": "Scanning guide\n\nScanned pages become image text after recognition. Image quality and text contrast decide how well an image reads.\n",
   });
   await ingestNow(t.kb, [
     { source: "printer-errors.txt", path: printer! },
     { source: "general-errors.txt", path: general! },
+    { source: "scanning-guide.txt", path: scanning! },
   ]);
   const { channels } = await sharp(await textPng(["probe"])).grayscale().stats();
   canRenderText = channels[0]!.min < 128;
@@ -92,6 +96,16 @@ describe("ask with an image", () => {
     expect((event.details as any).image.words).toBeGreaterThanOrEqual(3);
     const stored = JSON.stringify(event.details);
     expect(stored).not.toContain(png.toString("base64").slice(0, 64));
+  }, 180_000);
+
+  it("the labels the image's text is put under are not searched for (the sources hold no document for the word 'image')", async (ctx) => {
+    if (!canRenderText) ctx.skip();
+    const res = await ask({ question: QUESTION, image: { dataUrl: dataUrl(await textPng(["Badge printer", "Error ZORBLAX"])) }, stream: true });
+    expect(res.status).toBe(200);
+    const events = await readSse(res);
+    const sources = events.find((e) => e.event === "sources")!.data.sources as Array<{ source: string }>;
+    expect(sources.map((s) => s.source)).toContain("printer-errors.txt");
+    expect(sources.map((s) => s.source)).not.toContain("scanning-guide.txt");
   }, 180_000);
 
   it("the OpenAI-compatible route reads an image_url data: URL", async (ctx) => {

@@ -6,7 +6,7 @@
  */
 import { authorize, DocumentCollection, type Actor } from "../../policies/index.ts";
 import { detectLanguage } from "../domain/analysis/index.ts";
-import { descriptionLabel, DESCRIBE_LIMITS, type ImageDescriber } from "../../ingest/image-description.ts";
+import { descriptionLabel, DESCRIBE_LIMITS, withoutImageLabels, type ImageDescriber } from "../../ingest/image-description.ts";
 import type { OcrEngine } from "../../ingest/ocr/engine.ts";
 import type { AnswerEvent, AnswerSource, Answerer } from "./answer/types.ts";
 import { CoverNaming } from "./answer/cover-naming.ts";
@@ -240,7 +240,9 @@ export class AskService {
   async answer(actor: Actor, question: string, options: AskOptions = {}): Promise<{ retrieval: RetrievalMode; stages: RetrievalStage[]; chunkIds: string[]; events: AsyncIterable<AnswerEvent> }> {
     requireAskText(question, options.history);
     const topK = options.topK ?? 5;
-    const { mode, stages, chunks } = await this.retriever.retrieve(actor, options.retrievalQuery ?? question, { topK, scope: options.scope, collapseCopies: true });
+    // An attached image's labels ("[image text]", "[image]") are not words asked: searched for,
+    // they matched every document with a described picture.
+    const { mode, stages, chunks } = await this.retriever.retrieve(actor, withoutImageLabels(options.retrievalQuery ?? question), { topK, scope: options.scope, collapseCopies: true });
     const naming = await this.coverNaming.of(chunks);
     const sources: AnswerSource[] = chunks.map((c, i) => ({
       n: i + 1,
