@@ -68,6 +68,40 @@ describe("extraction child processes", () => {
     expect(pool.stats.pageRanges).toBe(before);
   });
 
+  it("take back a page range no other process has started, and read it in the process that asked", async () => {
+    const pool = poolOf({ size: 2 });
+    await pool.prepare("w.txt", Buffer.from("one process started"));
+    expect(pool.pids()).toHaveLength(1);
+    // The range starts a second process, which takes far longer to start than the first needs
+    // for its own half: the first takes the range back.
+    const pages = Array.from({ length: SPLIT_READ_MIN_PAGES }, (_, i) => [`Page ${i + 1} of the manual.`, `Step ${i + 1}: check the valve and note the pressure.`]);
+    const bytes = buildPdf({ pages });
+    const split = await pool.prepare("manual.pdf", bytes);
+    expect(pool.stats.pageRanges).toBe(1);
+    expect(pool.stats.pageRangesReclaimed).toBe(1);
+    expect(split).toEqual(await prepareDocument({ source: "manual.pdf", bytes }));
+  });
+
+  it("read a page range itself when the process reading it for it dies", async () => {
+    const pool = poolOf({ size: 2 });
+    await Promise.all(["w1.txt", "w2.txt"].map((name) => pool.prepare(name, Buffer.from(`warm ${name}`))));
+    const pages = Array.from({ length: 1500 }, (_, i) => [`Page ${i + 1} of the register.`, `Entry ${i + 1} records a delivery of ${i * 7} units to the warehouse.`]);
+    const bytes = buildPdf({ pages });
+    const prepared = pool.prepare("register.pdf", bytes);
+    // The process reading the back half is killed while it reads.
+    let helper: number | null = null;
+    for (let i = 0; i < 500 && helper === null; i++) {
+      helper = pool.state().children.find((c) => c.file?.includes("(pages"))?.pid ?? null;
+      if (helper === null) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(helper).not.toBeNull();
+    process.kill(helper!, "SIGKILL");
+    const split = await prepared;
+    expect(pool.stats.crashed).toBe(1);
+    expect(split.pages).toHaveLength(1500);
+    expect(split).toEqual(await prepareDocument({ source: "register.pdf", bytes }));
+  }, 120_000);
+
   it("kill a file over its time limit (extract_timeout) and go on with a fresh process", async () => {
     const pool = poolOf({ timeoutMs: 500 });
     await expect(pool.prepare("bomb.docx", await xmlBombDocx(300_000))).rejects.toMatchObject({ name: "IngestError", code: "extract_timeout" });
