@@ -37,6 +37,7 @@ import sharp from "sharp";
 import { OcrEngine } from "../ingest/ocr/engine.ts";
 import { cer, wordRecall } from "../ingest/ocr/metrics.ts";
 import { ocrPdfPages } from "../ingest/ocr/pdf-ocr.ts";
+import { describeCoreCapacity, measureCoreCapacity } from "./core-capacity.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
@@ -246,6 +247,8 @@ async function throughput() {
   const jobs = Array.from({ length: rounds }, () => distinct).flat();
   const rows: string[][] = [];
   const recallRows: string[][] = [];
+  // Whether the cores were independent while this ran: "pages/min on 2 idle cores" assumes so.
+  const cores = await measureCoreCapacity(2, 1.5);
   for (const size of [...new Set([1, POOL])]) {
     const e = new OcrEngine({ poolSize: size });
     // Warm the workers up (model loading is a one-time cost per worker).
@@ -287,7 +290,7 @@ async function throughput() {
     `Throughput (${distinct.length} distinct Korean PDF pages rendered at 200 dpi, ${jobs.length} page reads, warm workers)`,
     ["workers", "pages", "seconds", "pages/min", "CPU s/page", "pages/min on 2 idle cores (120 / CPU s)", "load average (1 min) before → after", "second reads / orientation probes / word re-reads per page"],
     rows,
-    `machine: ${availableParallelism()} CPUs, shared with other jobs while measured (see the load average); CPU s/page = process CPU time (tesseract worker threads, sharp, main thread) / pages.`,
+    `machine: ${availableParallelism()} CPUs, shared with other jobs while measured (see the load average); before the rounds ${describeCoreCapacity(cores)}; CPU s/page = process CPU time (tesseract worker threads, sharp, main thread) / pages.`,
   );
   section(
     "Word recall on the throughput set (first round, 1 worker; ground truth: each PDF's own text layer)",
