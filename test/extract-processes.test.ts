@@ -14,7 +14,7 @@ import { OcrEngine, type OcrPage } from "../ingest/ocr/engine.ts";
 import { closeExtractors, prepareDocument } from "../ingest/pipeline.ts";
 import { loadConfig } from "../src/config.ts";
 import { ExtractProcessPool } from "../src/services/jobs/extract-processes.ts";
-import { buildDocx } from "./formats/builders.ts";
+import { buildDocx, buildEml } from "./formats/builders.ts";
 import { xmlBombDocx } from "./helpers/hostile-files.ts";
 import { buildPdf } from "./ingest/fixtures.ts";
 import { SPLIT_READ_MIN_PAGES } from "../ingest/extractors/pdf.ts";
@@ -62,6 +62,14 @@ describe("extraction child processes", () => {
       expect(split).toEqual(local);
       expect(split.pages.map((p) => p.page)).toEqual(pages.map((_, i) => i + 1));
     }
+    // A long PDF inside another file (a mail's attachment): the range is read from its own bytes.
+    const eml = buildEml([{ name: "report.pdf", type: "application/pdf", bytes: Buffer.from(buildPdf({ pages, title: "Attached report" })) }]);
+    const ranges = pool.stats.pageRanges;
+    const mail = await pool.prepare("mail.eml", eml);
+    expect(pool.stats.pageRanges - ranges).toBe(1);
+    expect(pool.stats.pageRangesFailed).toBe(0);
+    expect(mail).toEqual(await prepareDocument({ source: "mail.eml", bytes: eml }));
+    expect(mail.chunks.map((c) => c.text).join(" ")).toContain(`Page ${pages.length} of the annual report.`);
     // A short PDF is read by one process.
     const before = pool.stats.pageRanges;
     await pool.prepare("short.pdf", buildPdf({ pages: pages.slice(0, 3) }));
@@ -98,6 +106,7 @@ describe("extraction child processes", () => {
     process.kill(helper!, "SIGKILL");
     const split = await prepared;
     expect(pool.stats.crashed).toBe(1);
+    expect(pool.stats.pageRangesFailed).toBe(1);
     expect(split.pages).toHaveLength(1500);
     expect(split).toEqual(await prepareDocument({ source: "register.pdf", bytes }));
   }, 120_000);

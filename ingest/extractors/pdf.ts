@@ -169,8 +169,11 @@ export interface PdfReadOptions extends PageQualityOptions {
  * idles; the rest of the document's pipeline (chunking, analysis) stays in one process.
  */
 export interface PdfPageHelper {
-  /** Ask for pages `first`..`last` of the file being extracted (same bytes, same password). */
-  read(first: number, last: number): {
+  /**
+   * Ask for pages `first`..`last` of this PDF (its bytes travel with the request: it may be a
+   * file's attachment, not the file itself).
+   */
+  read(pdf: { bytes: Uint8Array; password?: string }, first: number, last: number): {
     /** The pages, as readPdfTextLayer would return them; rejects when the help failed. */
     pages: Promise<PdfPageText[]>;
     /** Take the range back if nobody has started it: resolves true (read it yourself) or false (it is being read: await `pages`). */
@@ -292,7 +295,7 @@ export async function readPdfTextLayer(bytes: Uint8Array, options: PdfReadOption
       // The back half is read by a sibling process while this one reads the front half; if no
       // sibling has started on it by then, this process takes it back and reads it too.
       const half = Math.ceil(numPages / 2);
-      const help = pageHelper.read(half + 1, numPages);
+      const help = pageHelper.read({ bytes, ...(options.password !== undefined ? { password: options.password } : {}) }, half + 1, numPages);
       help.pages.catch(() => undefined); // awaited below, or dropped when taken back
       const front = await readPages(1, half);
       let back: PdfPageText[] | null = null;

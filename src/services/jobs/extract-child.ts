@@ -111,10 +111,10 @@ class ParentPdfPages implements PdfPageHelper {
   readonly pending = new Map<number, { resolve: (p: PdfPageText[]) => void; reject: (e: unknown) => void }>();
   readonly reclaims = new Map<number, (reclaimed: boolean) => void>();
 
-  read(first: number, last: number): ReturnType<PdfPageHelper["read"]> {
+  read(pdf: { bytes: Uint8Array; password?: string }, first: number, last: number): ReturnType<PdfPageHelper["read"]> {
     const rid = this.nextRid++;
     const pages = new Promise<PdfPageText[]>((resolve, reject) => this.pending.set(rid, { resolve, reject }));
-    send({ type: "pages", rid, first, last });
+    send({ type: "pages", rid, first, last, bytes: pdf.bytes, password: pdf.password });
     const reclaim = () =>
       new Promise<boolean>((resolve) => {
         this.reclaims.set(rid, resolve);

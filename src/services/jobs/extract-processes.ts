@@ -23,8 +23,8 @@
  *
  * A long PDF is read by two children: the child extracting it asks for the back half of its pages
  * (ingest/extractors/pdf.ts, PdfPageHelper), the parent puts that page range at the head of the
- * queue, and the next child to be free reads it (same bytes) while the first reads the front
- * half. If no child has taken the range when the first is done with its half, the first takes it
+ * queue, and the next child to be free reads it (from the PDF's bytes, which the first sends: the
+ * file's own, or those of a PDF attached inside it) while the first reads the front half. If no child has taken the range when the first is done with its half, the first takes it
  * back. Without this, one 600-page file kept one child busy for seconds while the other idled, and
  * its chunks reached the writer last (docs/benchmarks.md, "Ingestion throughput"). A range has the
  * same time and memory limits as a file; when it fails, the child that asked reads it itself.
@@ -123,7 +123,7 @@ type FromChild =
   | { type: "rss"; rss: number }
   | { type: "result"; id: number; prepared: PreparedDocument }
   | { type: "pages-done"; id: number; pages: unknown }
-  | { type: "pages"; rid: number; first: number; last: number }
+  | { type: "pages"; rid: number; first: number; last: number; bytes: Uint8Array; password?: string }
   | { type: "pages-reclaim"; rid: number }
   | { type: "error"; id: number; code: string | null; message: string }
   | { type: "ocr"; rid: number; bytes: Uint8Array; options: Omit<RecognizeOptions, "signal"> }
@@ -146,7 +146,7 @@ export class ExtractProcessPool {
   private nextId = 1;
   private closed = false;
   /** Counters for diagnostics and benches. */
-  readonly stats = { started: 0, killedTimeout: 0, killedMemory: 0, crashed: 0, ocrPages: 0, peakChildRss: 0, pageRanges: 0, pageRangesReclaimed: 0 };
+  readonly stats = { started: 0, killedTimeout: 0, killedMemory: 0, crashed: 0, ocrPages: 0, peakChildRss: 0, pageRanges: 0, pageRangesReclaimed: 0, pageRangesFailed: 0 };
 
   constructor(readonly options: ExtractProcessOptions) {
     this.watchdog = setInterval(() => this.watch(), WATCH_MS);
@@ -209,7 +209,7 @@ export class ExtractProcessPool {
     // Ranges whose file has ended (its child finished, failed or was killed) are dropped.
     for (const t of this.queue.filter((t) => t.owner?.task.done)) {
       this.queue.splice(this.queue.indexOf(t), 1);
-      this.settle(t, { error: new Error("the file ended") });
+      this.settle(t, { error: new RangeWithdrawn("the file ended") });
     }
     while (this.queue.length && !this.closed) {
       const ready = this.children.find((c) => c.ready && c.task === null && !c.killedFor);
@@ -334,13 +334,13 @@ export class ExtractProcessPool {
         void this.describe(child, m.rid, m.bytes);
         return;
       case "pages":
-        this.readPagesFor(child, m.rid, m.first, m.last);
+        this.readPagesFor(child, m.rid, { bytes: m.bytes, password: m.password }, m.first, m.last);
         return;
       case "pages-reclaim": {
         // Not started by any child yet: the asking child reads the range itself.
         const i = this.queue.findIndex((t) => t.owner?.child === child && t.owner.rid === m.rid);
         if (i >= 0) {
-          this.settle(this.queue.splice(i, 1)[0]!, { error: new Error("taken back") });
+          this.settle(this.queue.splice(i, 1)[0]!, { error: new RangeWithdrawn("taken back") });
           this.stats.pageRangesReclaimed++;
         }
         this.reply(child, child.task, { type: "pages-reclaimed", rid: m.rid, reclaimed: i >= 0 });
@@ -366,8 +366,11 @@ export class ExtractProcessPool {
     }
   }
 
-  /** A range of pages of the PDF `child` is extracting, queued first for the next free child. */
-  private readPagesFor(child: Child, rid: number, first: number, last: number): void {
+  /**
+   * A range of pages of a PDF `child` is extracting (its file, or a PDF inside it, whose bytes the
+   * child sent), queued first for the next free child.
+   */
+  private readPagesFor(child: Child, rid: number, pdf: { bytes: Uint8Array; password?: string }, first: number, last: number): void {
     const file = child.task;
     if (!file || file.kind !== "file") return;
     this.stats.pageRanges++;
@@ -375,12 +378,15 @@ export class ExtractProcessPool {
       id: this.nextId++,
       kind: "pages",
       source: file.source,
-      bytes: file.bytes,
-      password: file.password,
+      bytes: pdf.bytes,
+      password: pdf.password,
       range: { first, last },
       owner: { child, rid, task: file },
       resolve: (pages) => this.reply(child, file, { type: "pages-result", rid, pages }),
-      reject: (err) => this.reply(child, file, { type: "pages-error", rid, message: err instanceof Error ? err.message : String(err) }),
+      reject: (err) => {
+        if (!(err instanceof RangeWithdrawn)) this.stats.pageRangesFailed++;
+        this.reply(child, file, { type: "pages-error", rid, message: err instanceof Error ? err.message : String(err) });
+      },
       done: false,
       wall: null,
     });
@@ -575,6 +581,9 @@ export class ExtractProcessPool {
     await Promise.all(exits);
   }
 }
+
+/** A page range no longer wanted (taken back, or its file ended): not a failure. */
+class RangeWithdrawn extends Error {}
 
 function describeTask(t: Task): string {
   return t.kind === "pages" ? `${t.source} (pages ${t.range!.first}–${t.range!.last}, for another process)` : t.source;
