@@ -187,16 +187,8 @@ export function isBilevel(pixels: Uint8Array): boolean {
  * find out by preparing a cleaned copy (most pages are not faxes).
  */
 export async function isBilevelPage(bytes: Uint8Array, info: ImageInfo, page = 0, limits?: ImageLimits): Promise<boolean> {
-  const l = limitsOf(limits);
   try {
-    let pipeline: Sharp;
-    if (info.format === "bmp") {
-      const raw = decodeBmp(bytes, l.maxInputPixels);
-      pipeline = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels }, limitInputPixels: l.maxInputPixels });
-    } else {
-      pipeline = sharp(bytes, { limitInputPixels: l.maxInputPixels, page, failOn: "truncated" });
-    }
-    const data = await pipeline.rotate().flatten({ background: "#ffffff" }).grayscale().extractChannel(0).raw().toBuffer();
+    const data = await decodedPage(bytes, info, page, limitsOf(limits).maxInputPixels).grayscale().extractChannel(0).raw().toBuffer();
     return isBilevel(data);
   } catch {
     return false; // unreadable here: prepareForOcr reports it
@@ -389,20 +381,26 @@ export async function hasColour(bytes: Uint8Array, info: ImageInfo, page = 0): P
   }
 }
 
+/** One page decoded (BMP by our decoder), turned upright by its EXIF orientation, on white. */
+function decodedPage(bytes: Uint8Array, info: ImageInfo, page: number, maxInputPixels: number): Sharp {
+  let pipeline: Sharp;
+  if (info.format === "bmp") {
+    const raw = decodeBmp(bytes, maxInputPixels);
+    pipeline = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels }, limitInputPixels: maxInputPixels });
+  } else {
+    // failOn "truncated": a cut-off file is an error (not a half-blank page read silently).
+    pipeline = sharp(bytes, { limitInputPixels: maxInputPixels, page, failOn: "truncated" });
+  }
+  return pipeline.rotate().flatten({ background: "#ffffff" });
+}
+
 /** Decode one page and produce the image tesseract reads. */
 export async function prepareForOcr(bytes: Uint8Array, info: ImageInfo, options: PrepareOptions = {}): Promise<PreparedImage> {
   const l = limitsOf(options.limits);
   const rotate = options.rotate ?? 0;
   let pipeline: Sharp;
   try {
-    if (info.format === "bmp") {
-      const raw = decodeBmp(bytes, l.maxInputPixels);
-      pipeline = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels }, limitInputPixels: l.maxInputPixels });
-    } else {
-      // failOn "truncated": a cut-off file is an error (not a half-blank page read silently).
-      pipeline = sharp(bytes, { limitInputPixels: l.maxInputPixels, page: options.page ?? 0, failOn: "truncated" });
-    }
-    pipeline = pipeline.rotate().flatten({ background: "#ffffff" });
+    pipeline = decodedPage(bytes, info, options.page ?? 0, l.maxInputPixels);
     if (options.dropColour) {
       const { data, info: raw } = await pipeline.raw().toBuffer({ resolveWithObject: true });
       const c = raw.channels;
