@@ -25,6 +25,7 @@ import path from "node:path";
 import { createRequire } from "node:module";
 import { z } from "zod";
 import type { PreTrainedModel, PreTrainedTokenizer, Tensor as HfTensor } from "@huggingface/transformers";
+import { memoizeWordPiece } from "./tokenizer-memo.ts";
 
 export interface EmbeddingProvider {
   /** Folder name under the models dir. */
@@ -512,6 +513,7 @@ export async function loadEmbeddingProvider(opts: LoadEmbeddingOptions): Promise
   } catch (e) {
     throw new Error(`Embedding model "${modelName}": cannot load the tokenizer from ${dir}: ${(e as Error).message}`);
   }
+  memoizeWordPiece(tokenizer);
 
   const modelMax = modelMaxLength(tokenizer.model_max_length, config);
   const requestedMax = opts.maxLength ?? sidecar.maxLength;

@@ -18,6 +18,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { PreTrainedModel, PreTrainedTokenizer, Tensor as HfTensor } from "@huggingface/transformers";
 import { DTYPE_SUFFIX, loadOnDevice, loadTransformers, NO_SPINNING, openSlotModelFolder, type EmbeddingDevice, type EmbeddingDtype } from "./embeddings.ts";
+import { memoizeWordPiece } from "./tokenizer-memo.ts";
 
 export interface Reranker {
   /** Folder name under the models dir. */
@@ -83,6 +84,7 @@ export async function loadReranker(opts: LoadRerankerOptions): Promise<Reranker>
   } catch (e) {
     return fail(`cannot load the tokenizer: ${(e as Error).message}`);
   }
+  memoizeWordPiece(tokenizer);
   const positions = typeof config.max_position_embeddings === "number" ? config.max_position_embeddings - (/roberta/.test(String(config.model_type ?? "")) ? 2 : 0) : Infinity;
   const tokenizerMax = Number.isFinite(tokenizer.model_max_length) && tokenizer.model_max_length > 0 ? tokenizer.model_max_length : Infinity;
   const modelMax = Math.min(positions, tokenizerMax);
