@@ -71,6 +71,47 @@ function failure(err: unknown): { code: string; message: string } {
 
 const sameList = (a: string[], b: string[]) => a.join("\u0000") === b.join("\u0000");
 
+/**
+ * The order a job's pending files are started in: largest first (by the bytes on disk), so a
+ * long file starts while there are short ones left to fill the other extraction processes and
+ * the writer beside it, instead of starting last and running alone at the end (longest
+ * processing time first). Files of one document keep their job order among themselves: each
+ * document's files take the places its files got, in ordinal order. A size that cannot be read
+ * counts 0 (the file fails when it is read, as before).
+ */
+export function largestFirst<T extends { ordinal: number }>(files: T[], size: (f: T) => number, documentOf: (f: T) => string | undefined): T[] {
+  const sized = files.map((file) => ({ file, size: size(file) }));
+  const order = [...sized].sort((a, b) => b.size - a.size || a.file.ordinal - b.file.ordinal).map((x) => x.file);
+  const byDoc = new Map<string, T[]>();
+  for (const f of files) {
+    const d = documentOf(f);
+    if (d !== undefined) byDoc.set(d, [...(byDoc.get(d) ?? []), f]);
+  }
+  for (const list of byDoc.values()) list.sort((a, b) => a.ordinal - b.ordinal);
+  const taken = new Map<string, number>();
+  return order.map((f) => {
+    const d = documentOf(f);
+    const list = d === undefined ? undefined : byDoc.get(d);
+    if (!list || list.length < 2) return f;
+    const k = taken.get(d!) ?? 0;
+    taken.set(d!, k + 1);
+    return list[k]!;
+  });
+}
+
+/** Each file's size on disk (0 for a reindex or re-embedding, whose bytes are the stored original, and for a file that cannot be read). */
+async function sizesOnDisk(files: JobFileRow[]): Promise<Map<JobFileRow, number>> {
+  const sizes = new Map<JobFileRow, number>();
+  for (let i = 0; i < files.length; i += 256) {
+    await Promise.all(
+      files.slice(i, i + 256).map(async (f) => {
+        sizes.set(f, f.action === "ingest" && f.path ? await fs.promises.stat(f.path).then((st) => st.size, () => 0) : 0);
+      }),
+    );
+  }
+  return sizes;
+}
+
 export class FilePipeline {
   constructor(
     private readonly deps: JobDeps,
@@ -85,7 +126,10 @@ export class FilePipeline {
   async runFiles(ctx: JobRunContext): Promise<boolean> {
     const { jobs } = this.deps;
     const jobId = ctx.job.id;
-    const pending = await jobs.pendingFiles(jobId);
+    const docOf = (file: JobFileRow) => file.documentId ?? (file.options as { documentId?: string }).documentId;
+    const queued = await jobs.pendingFiles(jobId);
+    const sizes = await sizesOnDisk(queued);
+    const pending = largestFirst(queued, (f) => sizes.get(f) ?? 0, docOf);
     // Files staged ahead of the writer (read, extracting or extracted, not yet taken): with
     // extraction processes, two per process (one extracting, one waiting in its queue) and one
     // more, so the processes never wait for the writer's batch to fill or commit; in this
@@ -98,7 +142,6 @@ export class FilePipeline {
     const staged: Slot[] = [];
     let next = 0;
     let waiting = 0; // staged, not yet taken
-    const docOf = (file: JobFileRow) => file.documentId ?? (file.options as { documentId?: string }).documentId;
     const startMore = () => {
       while (next < pending.length && waiting < ahead) {
         const file = pending[next++]!;
