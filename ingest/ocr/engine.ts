@@ -9,7 +9,9 @@
  *      more confident result. Measured: `kor` alone reads Korean pages better than `kor+eng`
  *      (tesseract's per-word language retry turns short Hangul words into Latin letters) and
  *      handles embedded Latin words/acronyms fine, but cannot read an English page; `kor+eng`
- *      reads English pages as well as `eng`.
+ *      reads English pages as well as `eng`. A page of a document whose earlier pages were read
+ *      as English (`scriptHint` "latin", from pdf-ocr.ts) is read with `kor+eng` first and kept,
+ *      without the `kor` pass, when confident and (almost) without Hangul.
  *      Korean pages then get a word-level retry: words with Latin letters/digits that `kor` read
  *      with low confidence are re-read alone with kor+eng (acronyms such as KBO/ABS/GS25).
  *   2. orientation: tesseract's OSD needs osd.traineddata, which is not packaged. When the page's
@@ -164,6 +166,13 @@ export interface RecognizeOptions {
   languages?: string;
   /** Override orientation detection for this page. */
   detectOrientation?: boolean;
+  /**
+   * With languages "auto": what the earlier pages of the same document turned out to be
+   * (`pageScript`). "latin": the page is read with `kor+eng` first, and that reading is kept when
+   * it is confident (≥ 70) and has (almost) no Hangul, without the `kor` pass an English page
+   * cannot use; otherwise the `kor` pass follows and the page is decided as without the hint.
+   */
+  scriptHint?: "latin";
   signal?: AbortSignal;
 }
 
@@ -198,6 +207,20 @@ interface PassResult {
 
 const HANGUL = /[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]/gu;
 const LATIN = /[A-Za-z]/g;
+const HAS_LATIN = /[A-Za-z]/;
+
+/** A reading of kor+eng kept without a kor pass (scriptHint "latin") needs at least this confidence. */
+const LATIN_FIRST_ACCEPT_CONFIDENCE = 70;
+/** ... and at most this share of Hangul among its letters. */
+const LATIN_FIRST_MAX_HANGUL = 0.05;
+
+/**
+ * "latin" when a page was read as a confident page of (almost) no Hangul (an English page): the
+ * hint for the next pages of its document (RecognizeOptions.scriptHint); undefined otherwise.
+ */
+export function pageScript(page: Pick<OcrPage, "text" | "confidence" | "languages">): "latin" | undefined {
+  return page.languages !== "kor" && page.confidence >= LATIN_FIRST_ACCEPT_CONFIDENCE && hangulShare(page.text) < LATIN_FIRST_MAX_HANGUL && HAS_LATIN.test(page.text) ? "latin" : undefined;
+}
 
 function hangulShare(text: string): number {
   const h = text.match(HANGUL)?.length ?? 0;
@@ -372,7 +395,7 @@ export class OcrEngine {
         faxCleaned = cleaned.faxCleaned;
         return cleaned;
       };
-      let best = await this.readPage(slot, prepared, langs, dpiOf(prepared), deadline, options.signal, trace, 0, this.opts.faxClean ? cleanedPage : undefined);
+      let best = await this.readPage(slot, prepared, langs, dpiOf(prepared), deadline, options.signal, trace, 0, this.opts.faxClean ? cleanedPage : undefined, options.scriptHint);
       if (best.image) prepared = best.image;
       let rotation: Rotation = 0;
 
@@ -404,7 +427,7 @@ export class OcrEngine {
         const top = probes[0]!;
         if (top.rot !== 0 && top.conf >= upright.conf + 8) {
           const turned = await prep(top.rot);
-          const r = await this.readPage(slot, turned, langs, dpiOf(turned), deadline, options.signal, trace, top.rot);
+          const r = await this.readPage(slot, turned, langs, dpiOf(turned), deadline, options.signal, trace, top.rot, undefined, options.scriptHint);
           if (r.confidence > best.confidence) {
             best = r;
             rotation = top.rot;
@@ -486,6 +509,7 @@ export class OcrEngine {
     trace: Trace,
     rotation: Rotation,
     latinImage?: () => Promise<PreparedImage>,
+    scriptHint?: RecognizeOptions["scriptHint"],
   ): Promise<PassResult & { image?: PreparedImage }> {
     const read = async (l: string, from = img) => {
       const t = Date.now();
@@ -494,16 +518,26 @@ export class OcrEngine {
       return r;
     };
     if (langs !== "auto") return read(langs);
+    // Earlier pages of the document were English: kor+eng first, kept if the page is too.
+    let mixed: { other: PreparedImage; reading: PassResult } | undefined;
+    if (scriptHint === "latin") {
+      const other = latinImage ? await latinImage() : img;
+      const reading = await read("kor+eng", other);
+      if (reading.words > 0 && pageScript(reading) === "latin") return other === img ? reading : { ...reading, image: other };
+      mixed = { other, reading };
+    }
     const kor = await read("kor");
     if (hangulShare(kor.text) >= 0.5 && kor.confidence >= this.opts.koreanAcceptConfidence) {
       const done = this.opts.latinRetry ? await this.retryLatinWords(slot, img, kor, dpi, deadline, signal, trace) : kor;
       return { ...done, korean: true };
     }
     // Not clearly Korean: the kor+eng pass may read a cleaned copy of the page (latinImage).
-    const other = latinImage ? await latinImage() : img;
-    const mixed = await read("kor+eng", other);
-    if (mixed.confidence < kor.confidence) return kor;
-    return other === img ? mixed : { ...mixed, image: other };
+    if (!mixed) {
+      const other = latinImage ? await latinImage() : img;
+      mixed = { other, reading: await read("kor+eng", other) };
+    }
+    if (mixed.reading.confidence < kor.confidence) return kor;
+    return mixed.other === img ? mixed.reading : { ...mixed.reading, image: mixed.other };
   }
 
   /**

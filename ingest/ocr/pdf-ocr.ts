@@ -18,7 +18,7 @@ import { extractionSettings } from "../extraction-settings.ts";
 import { DESCRIBE_LIMITS, descriptionText, getImageDescriber, wantsDescription } from "../image-description.ts";
 import { IngestError } from "../types.ts";
 import { readEmbeddedImages } from "./embedded-images.ts";
-import { getOcrEngine, type OcrEngine } from "./engine.ts";
+import { getOcrEngine, pageScript, type OcrEngine, type RecognizeOptions } from "./engine.ts";
 import { inspectImage } from "./preprocess.ts";
 
 export interface PdfOcrOptions {
@@ -96,6 +96,9 @@ export async function ocrPdfPages(bytes: Uint8Array, pages: readonly number[], o
     let describeBudget = extractionSettings().describeMaxPerFile;
     const inFlight = new Set<Promise<void>>();
     const limit = Math.max(1, engine.poolSize);
+    // What the last page read was: once a page reads as English, the next pages started are read
+    // kor+eng first (RecognizeOptions.scriptHint), without the kor pass an English page cannot use.
+    let scriptHint: RecognizeOptions["scriptHint"];
     for (const page of pages) {
       if (signal?.aborted) throw new IngestError("aborted", `${source}: OCR aborted`);
       if (!Number.isInteger(page) || page < 1 || page > info.total) {
@@ -123,7 +126,8 @@ export async function ocrPdfPages(bytes: Uint8Array, pages: readonly number[], o
       const task = (async () => {
         try {
           const imgInfo = await inspectImage(png, { ...engine.limits, maxInputPixels: Math.max(maxPixels * 1.1, engine.limits?.maxInputPixels ?? 0) });
-          const r = await engine.recognizeImage(png, { info: imgInfo, density: pageDpi, ...(signal ? { signal } : {}) });
+          const r = await engine.recognizeImage(png, { info: imgInfo, density: pageDpi, ...(scriptHint ? { scriptHint } : {}), ...(signal ? { signal } : {}) });
+          scriptHint = pageScript(r);
           let description: string | null = null;
           if (describer && describeBudget > 0 && wantsDescription(imgInfo.width, imgInfo.height, r.confidence >= MIN_TEXT_CONFIDENCE ? r.text : "")) {
             describeBudget--;

@@ -10,12 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createImageExtractor } from "../../ingest/extractors/image.ts";
 import { createPdfExtractor } from "../../ingest/extractors/pdf.ts";
 import { decodeBmp } from "../../ingest/ocr/bmp.ts";
-import { OcrEngine } from "../../ingest/ocr/engine.ts";
+import { OcrEngine, pageScript, type OcrPage, type RecognizeOptions } from "../../ingest/ocr/engine.ts";
 import { cer, wordRecall } from "../../ingest/ocr/metrics.ts";
 import { ocrPdfPages, pdfOcrFallback } from "../../ingest/ocr/pdf-ocr.ts";
 import { chooseScale, inspectImage, tesseractInput } from "../../ingest/ocr/preprocess.ts";
 import { IngestError } from "../../ingest/types.ts";
-import { haveShared, sharedPath } from "../ingest/fixtures.ts";
+import { buildPdf, haveShared, sharedPath } from "../ingest/fixtures.ts";
 
 const LINES = ["The quick brown fox jumps over", "the lazy dog near the river bank.", "Invoice number 4711 is due today."];
 
@@ -174,6 +174,58 @@ describe("OCR engine (English, rendered in the test)", () => {
     expect(r.passes.filter((p) => p.kind === "read" && p.rotation === 180).length).toBeGreaterThan(0);
   });
 
+  it("reads a page of a document whose earlier pages were English without the kor pass", async (ctx) => {
+    if (!canRenderText) return ctx.skip();
+    const png = await textPng(LINES);
+    const plain = await engine.recognizeImage(png);
+    const hinted = await engine.recognizeImage(png, { scriptHint: "latin" });
+    expect(pageScript(plain)).toBe("latin");
+    expect(hinted.passes.map((p) => `${p.kind}:${p.languages}:${p.psm}`)).toEqual(["read:kor+eng:3", "read:kor+eng:11"]);
+    expect(hinted.text).toBe(plain.text);
+    expect(hinted.confidence).toBe(plain.confidence);
+  });
+
+  it("ocrPdfPages reads a scanned English PDF's later pages kor+eng first, and its first page as any", async (ctx) => {
+    if (!canRenderText) return ctx.skip();
+    const pages = [["First page of the English scan", "with a second line of text."], ["Second page of the same scan", "about the harbour ledger."], ["Third page: the turbine report", "is due on Monday."]];
+    const pictures = [];
+    for (const lines of pages) {
+      const png = await textPng(lines);
+      const meta = await sharp(png).metadata();
+      const jpeg = await sharp(png).jpeg({ quality: 92 }).toBuffer();
+      pictures.push({ jpeg, pixelWidth: meta.width!, pixelHeight: meta.height!, x: 0, y: 0, w: 612, h: Math.round((612 * meta.height!) / meta.width!) });
+    }
+    const pdf = buildPdf({ pages: pages.map(() => []), pictures, pageSize: { width: 612, height: pictures[0]!.h } });
+    // Records what each page was asked and how it was read; the reading is the real engine's.
+    class Recording extends OcrEngine {
+      readonly seen: { hint: string | undefined; passes: string[] }[] = [];
+      override async recognizeImage(bytes: Uint8Array, options: RecognizeOptions = {}): Promise<OcrPage> {
+        const r = await super.recognizeImage(bytes, options);
+        this.seen.push({ hint: options.scriptHint, passes: r.passes.filter((p) => p.kind === "read" && p.psm === 3).map((p) => p.languages) });
+        return r;
+      }
+    }
+    const recording = new Recording({ poolSize: 1 });
+    try {
+      const res = await ocrPdfPages(pdf, [1, 2, 3], { engine: recording });
+      expect(res.map((r) => r.error)).toEqual([undefined, undefined, undefined]);
+      res.forEach((r, i) => expect(wordRecall(pages[i]!.join("\n"), r.text).recall).toBeGreaterThanOrEqual(0.75));
+      // Pages 2 and 3 read alone (each the first page of its call: no hint) give the same text.
+      for (const page of [2, 3]) expect((await ocrPdfPages(pdf, [page], { engine: recording }))[0]!.text).toBe(res[page - 1]!.text);
+      // The hinted pages never ran the kor pass (a noisy page may be read kor+eng more than once:
+      // at its own size, without check boxes); the pages read alone started with it.
+      expect(recording.seen.map((x) => [x.hint, x.passes[0], x.passes.includes("kor")])).toEqual([
+        [undefined, "kor", true],
+        ["latin", "kor+eng", false],
+        ["latin", "kor+eng", false],
+        [undefined, "kor", true],
+        [undefined, "kor", true],
+      ]);
+    } finally {
+      await recording.close();
+    }
+  });
+
   it("times out a page, kills the worker and keeps working", async () => {
     const slow = new OcrEngine({ poolSize: 1, pageTimeoutMs: 1 });
     await expect(slow.recognizeImage(await textPng(LINES))).rejects.toMatchObject({ code: "ocr_timeout" });
@@ -214,6 +266,16 @@ describe("Korean OCR on public sample pages", () => {
     // only its low-confidence Latin/digit words are re-read (cropped from the prepared pixels).
     expect(r.passes.map((p) => `${p.kind}:${p.languages}`)).toEqual(["read:kor"]);
     expect(r.wordRetries.tried).toBeGreaterThan(0);
+  });
+
+  it.skipIf(!have)("a Korean page among English ones (hint \"latin\") is still read by the kor pass", async () => {
+    const r = await engine.recognizeImage(readFileSync(png), { scriptHint: "latin" });
+    // kor+eng first, not kept (Hangul), then the kor pass decides as without the hint.
+    expect(r.passes.filter((p) => p.kind === "read" && p.psm === 3).map((p) => p.languages)).toEqual(["kor+eng", "kor"]);
+    expect(r.languages).toBe("kor");
+    expect(r.text).toContain("피치클락");
+    expect(wordRecall(readFileSync(gt, "utf8"), r.text).recall).toBeGreaterThanOrEqual(0.8);
+    expect(pageScript(r)).toBeUndefined();
   });
 
   it.skipIf(!have)("PDF extractor with the OCR fallback reads a scanned (image-only) PDF", async () => {
