@@ -10,7 +10,7 @@
  * the first page's error is thrown.
  */
 import { descriptionText, getImageDescriber, wantsDescription, type ImageDescriber } from "../image-description.ts";
-import { getOcrEngine, type OcrEngine } from "../ocr/engine.ts";
+import { getOcrEngine, pageScript, type OcrEngine, type RecognizeOptions } from "../ocr/engine.ts";
 import { inspectImage, type ImageInfo, type ImageLimits } from "../ocr/preprocess.ts";
 import { extractionSettings } from "../extraction-settings.ts";
 import { titleFromFileName } from "../text-utils.ts";
@@ -50,15 +50,27 @@ export function createImageExtractor(config: ImageExtractorConfig = {}): Extract
       const warnings: string[] = [];
       if (total > count) warnings.push(`only the first ${count} of ${total} pages were read`);
 
-      const results = await Promise.all(
-        Array.from({ length: count }, async (_, i) => {
-          try {
-            const pageInfo: ImageInfo = i === 0 ? info : { ...(await inspectImage(file.bytes, limits, file.source, i)), format: info.format };
-            const r = await engine.recognizeImage(file.bytes, { page: i, info: pageInfo, ...(options.signal ? { signal: options.signal } : {}) });
-            return { ok: true as const, r, info: pageInfo };
-          } catch (err) {
-            if (err instanceof IngestError && err.code === "aborted") throw err;
-            return { ok: false as const, err };
+      // Pages start as the engine's workers free up (as ocrPdfPages does), so a page started after
+      // one that read as English is read kor+eng first (scriptHint), like the pages of a scanned PDF.
+      let scriptHint: RecognizeOptions["scriptHint"];
+      const readPage = async (i: number) => {
+        try {
+          const pageInfo: ImageInfo = i === 0 ? info : { ...(await inspectImage(file.bytes, limits, file.source, i)), format: info.format };
+          const r = await engine.recognizeImage(file.bytes, { page: i, info: pageInfo, ...(scriptHint ? { scriptHint } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+          scriptHint = pageScript(r);
+          return { ok: true as const, r, info: pageInfo };
+        } catch (err) {
+          if (err instanceof IngestError && err.code === "aborted") throw err;
+          return { ok: false as const, err };
+        }
+      };
+      const results: Awaited<ReturnType<typeof readPage>>[] = new Array(count);
+      let nextPage = 0;
+      await Promise.all(
+        Array.from({ length: Math.min(count, Math.max(1, engine.poolSize)) }, async () => {
+          while (nextPage < count) {
+            const i = nextPage++;
+            results[i] = await readPage(i);
           }
         }),
       );

@@ -32,6 +32,16 @@ async function textPng(lines: string[], opts: { rotate?: number; fontSize?: numb
   return img.png().toBuffer();
 }
 
+/** The real engine, recording what each page was asked (its script hint) and which whole-page layout passes read it. */
+class RecordingEngine extends OcrEngine {
+  readonly seen: { hint: string | undefined; passes: string[] }[] = [];
+  override async recognizeImage(bytes: Uint8Array, options: RecognizeOptions = {}): Promise<OcrPage> {
+    const r = await super.recognizeImage(bytes, options);
+    this.seen.push({ hint: options.scriptHint, passes: r.passes.filter((p) => p.kind === "read" && p.psm === 3).map((p) => p.languages) });
+    return r;
+  }
+}
+
 /** A PNG that declares huge dimensions (IHDR only, no pixel data worth decoding). */
 function pngHeader(width: number, height: number): Buffer {
   const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -196,16 +206,7 @@ describe("OCR engine (English, rendered in the test)", () => {
       pictures.push({ jpeg, pixelWidth: meta.width!, pixelHeight: meta.height!, x: 0, y: 0, w: 612, h: Math.round((612 * meta.height!) / meta.width!) });
     }
     const pdf = buildPdf({ pages: pages.map(() => []), pictures, pageSize: { width: 612, height: pictures[0]!.h } });
-    // Records what each page was asked and how it was read; the reading is the real engine's.
-    class Recording extends OcrEngine {
-      readonly seen: { hint: string | undefined; passes: string[] }[] = [];
-      override async recognizeImage(bytes: Uint8Array, options: RecognizeOptions = {}): Promise<OcrPage> {
-        const r = await super.recognizeImage(bytes, options);
-        this.seen.push({ hint: options.scriptHint, passes: r.passes.filter((p) => p.kind === "read" && p.psm === 3).map((p) => p.languages) });
-        return r;
-      }
-    }
-    const recording = new Recording({ poolSize: 1 });
+    const recording = new RecordingEngine({ poolSize: 1 });
     try {
       const res = await ocrPdfPages(pdf, [1, 2, 3], { engine: recording });
       expect(res.map((r) => r.error)).toEqual([undefined, undefined, undefined]);
@@ -234,20 +235,30 @@ describe("OCR engine (English, rendered in the test)", () => {
 
   it("image extractor: multi-page TIFF → one page each, paragraphs as blocks", async (ctx) => {
     if (!canRenderText) return ctx.skip();
-    const a = await sharp(await textPng(["First page of the scan"])).raw().toBuffer({ resolveWithObject: true });
-    const b = await sharp(await textPng(["Second page of the scan"])).raw().toBuffer({ resolveWithObject: true });
+    const a = await sharp(await textPng(["First page of the scan", ...LINES])).raw().toBuffer({ resolveWithObject: true });
+    const b = await sharp(await textPng(["Second page of the scan", ...LINES])).raw().toBuffer({ resolveWithObject: true });
     const stacked = Buffer.concat([a.data, b.data]);
     const tiff = await sharp(stacked, { raw: { width: a.info.width, height: a.info.height * 2, channels: a.info.channels, pageHeight: a.info.height } as never })
       .tiff({ compression: "lzw" })
       .toBuffer();
     const info = await inspectImage(tiff);
     expect(info.pages).toBe(2);
-    const ex = createImageExtractor({ engine: () => engine });
-    const doc = await ex.extract({ source: "scan.tiff", bytes: tiff }, { mime: "image/tiff", kind: "image" }, {});
-    expect(doc.pages.map((p) => p.page)).toEqual([1, 2]);
-    expect(doc.pages[0]!.blocks[0]!.text).toContain("First page");
-    expect(doc.pages[1]!.blocks[0]!.text).toContain("Second page");
-    expect(doc.pages[0]!.ocrConfidence).toBeGreaterThan(50);
+    const recording = new RecordingEngine({ poolSize: 1 });
+    try {
+      const ex = createImageExtractor({ engine: () => recording });
+      const doc = await ex.extract({ source: "scan.tiff", bytes: tiff }, { mime: "image/tiff", kind: "image" }, {});
+      expect(doc.pages.map((p) => p.page)).toEqual([1, 2]);
+      expect(doc.pages[0]!.blocks[0]!.text).toContain("First page");
+      expect(doc.pages[1]!.blocks[0]!.text).toContain("Second page");
+      expect(doc.pages[0]!.ocrConfidence).toBeGreaterThan(50);
+      // The first page read as English, so the second was read kor+eng first, without the kor pass.
+      expect(recording.seen.map((x) => [x.hint, x.passes.includes("kor")])).toEqual([
+        [undefined, true],
+        ["latin", false],
+      ]);
+    } finally {
+      await recording.close();
+    }
   });
 });
 
