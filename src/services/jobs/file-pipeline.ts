@@ -80,14 +80,15 @@ const sameList = (a: string[], b: string[]) => a.join("\u0000") === b.join("\u00
  * counts 0 (the file fails when it is read, as before).
  */
 export function largestFirst<T extends { ordinal: number }>(files: T[], size: (f: T) => number, documentOf: (f: T) => string | undefined): T[] {
-  const sized = files.map((file) => ({ file, size: size(file) }));
-  const order = [...sized].sort((a, b) => b.size - a.size || a.file.ordinal - b.file.ordinal).map((x) => x.file);
+  const order = [...files].sort((a, b) => size(b) - size(a) || a.ordinal - b.ordinal);
   const byDoc = new Map<string, T[]>();
-  for (const f of files) {
+  for (const f of [...files].sort((a, b) => a.ordinal - b.ordinal)) {
     const d = documentOf(f);
-    if (d !== undefined) byDoc.set(d, [...(byDoc.get(d) ?? []), f]);
+    if (d === undefined) continue;
+    const list = byDoc.get(d);
+    if (list) list.push(f);
+    else byDoc.set(d, [f]);
   }
-  for (const list of byDoc.values()) list.sort((a, b) => a.ordinal - b.ordinal);
   const taken = new Map<string, number>();
   return order.map((f) => {
     const d = documentOf(f);
