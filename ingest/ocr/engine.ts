@@ -523,7 +523,7 @@ export class OcrEngine {
     if (scriptHint === "latin") {
       const other = latinImage ? await latinImage() : img;
       const reading = await read("kor+eng", other);
-      if (reading.words > 0 && pageScript(reading) === "latin") return other === img ? reading : { ...reading, image: other };
+      if (pageScript(reading) === "latin") return other === img ? reading : { ...reading, image: other };
       mixed = { other, reading };
     }
     const kor = await read("kor");
