@@ -1,5 +1,5 @@
 import { defineConfig } from "vitest/config";
-import { storeIndependentTests } from "./test/helpers/metadata-store-tests.ts";
+import { STORE_INCIDENTAL, storeIndependentTests } from "./test/helpers/metadata-store-tests.ts";
 
 const shared = {
   globalSetup: ["test/global-setup.ts"],
@@ -23,11 +23,13 @@ const onPostgres = Boolean(process.env.KB_TEST_DATABASE_URL);
 /**
  * On PostgreSQL the other tests run only where they can reach the metadata store (their imports
  * lead to test/helpers/pg.ts: test/helpers/metadata-store-tests.ts). OCR, extractors, analyzers,
- * policies and the like do the same thing on both passes and run in the SQLite pass only.
+ * policies and the like do the same thing on both passes and run in the SQLite pass only, and so
+ * do the files that reach the store only on the way to a model, OCR or a protocol adapter
+ * (STORE_INCIDENTAL, with the reason).
  */
 const UNIT_DIRS = ["test", "policies", "ingest", "src"];
-const STORE_INDEPENDENT = onPostgres ? storeIndependentTests(import.meta.dirname, UNIT_DIRS) : [];
-if (onPostgres) console.log(`PostgreSQL pass: ${STORE_INDEPENDENT.length} test files that never touch the metadata store run in the SQLite pass only`);
+const STORE_INDEPENDENT = onPostgres ? [...storeIndependentTests(import.meta.dirname, UNIT_DIRS), ...STORE_INCIDENTAL] : [];
+if (onPostgres) console.log(`PostgreSQL pass: ${STORE_INDEPENDENT.length} test files that never touch the metadata store, or only on the way to what they test, run in the SQLite pass only`);
 
 export default defineConfig({
   test: {

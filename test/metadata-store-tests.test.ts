@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { storeIndependentTests, usesMetadataStore } from "./helpers/metadata-store-tests.ts";
+import { STORE_INCIDENTAL, storeIndependentTests, usesMetadataStore } from "./helpers/metadata-store-tests.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -41,5 +41,13 @@ describe("which tests the PostgreSQL pass runs", () => {
       expect(independent).not.toContain(f);
       expect(usesMetadataStore(ROOT, f)).toBe(true);
     }
+  });
+
+  it("lists as store-incidental only files that exist and do reach the store (a renamed file would otherwise run twice unnoticed)", () => {
+    for (const f of STORE_INCIDENTAL) {
+      expect(fs.existsSync(path.join(ROOT, f)), f).toBe(true);
+      expect(usesMetadataStore(ROOT, f), f).toBe(true);
+    }
+    for (const f of ["test/api.test.ts", "test/jobs.test.ts", "test/crash.test.ts", "test/conversations.test.ts", "test/service-tokens.test.ts"]) expect(STORE_INCIDENTAL).not.toContain(f);
   });
 });

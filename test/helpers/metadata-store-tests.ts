@@ -45,6 +45,27 @@ function testFiles(root: string, dir: string, out: string[] = []): string[] {
   return out;
 }
 
+/**
+ * Files that reach the metadata store only on the way to what they test: a model slot, OCR, the
+ * LLM's streaming, a protocol adapter, hostile input to the extractors. The store calls they make
+ * (open a knowledge base, a user and a token, a conversation, a job) are the ones the files that
+ * test the store do make on PostgreSQL (api, jobs, crash, conversations, service-tokens,
+ * access-control.property…), and their own minutes go to tesseract, ONNX and the GGUF, the same
+ * on both passes. So they run in the SQLite pass only (on PostgreSQL, their tests took 145 s of
+ * the CI run of 2026-12-07, plus their imports).
+ */
+export const STORE_INCIDENTAL: readonly string[] = [
+  "test/remote-models.test.ts", // model servers on the network
+  "test/reranker.test.ts", // the cross-encoder slot
+  "test/scanned-pdf.test.ts", // OCR of a scanned PDF through the pipeline
+  "test/image-description.test.ts", // the image-to-text model slot
+  "test/ask-image.test.ts", // OCR of an attached image
+  "test/llm/server.test.ts", // the GGUF's streaming and queue
+  "test/llm/metrics.test.ts", // the GGUF's metrics
+  "test/mcp.test.ts", // the MCP adapter over the same services
+  "test/hostile-ingest.test.ts", // bombs against the extraction processes
+];
+
 /** The test files under `dirs` that never touch the metadata store (skipped on PostgreSQL). */
 export function storeIndependentTests(root: string, dirs: readonly string[]): string[] {
   return dirs.flatMap((d) => (fs.existsSync(path.join(root, d)) ? testFiles(root, d) : [])).filter((f) => !usesMetadataStore(root, f)).sort();
