@@ -27,3 +27,10 @@ export function splitList(v: string | undefined): string[] {
     .map((s) => s.trim())
     .filter(Boolean);
 }
+
+/** The whole of standard input (a pipe or file), without one trailing line break: passwords are read this way, never from arguments (which `ps` shows). */
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+}

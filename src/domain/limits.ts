@@ -18,6 +18,8 @@ export const TEXT_LIMITS = {
   message: 16_384,
   /** Tags on one document. */
   tags: 64,
+  /** The password of an encrypted PDF, given with an upload (PDF's own limit is 127 bytes). */
+  pdfPassword: 256,
 } as const;
 
 /**

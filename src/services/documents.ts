@@ -362,7 +362,7 @@ export class DocumentService {
   async upload(
     actor: Actor,
     files: { name: string; bytes: Uint8Array }[],
-    fields: { allow?: string; deny?: string; title?: string; tags?: string; classification?: string },
+    fields: { allow?: string; deny?: string; title?: string; tags?: string; classification?: string; password?: string },
     target?: UpdateTarget,
   ): Promise<{ jobId: string; documents: { id: string; source: string }[] }> {
     await this.ingest.authorizeUpload(actor, target);
@@ -391,6 +391,9 @@ export class DocumentService {
         deny: deny.length ? deny : undefined,
         tags: tags.length ? tags : undefined,
         ...(classification !== undefined ? { classification } : {}),
+        // Read only by the PDF extractor, for an encrypted PDF; dropped from the job's rows once
+        // the file is processed (stores: FILE_OPTION_SECRETS), never in a view or the audit log.
+        ...(fields.password ? { password: fields.password } : {}),
       };
     });
     return this.ingest.submit(actor, requests, target);

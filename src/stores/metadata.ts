@@ -515,6 +515,21 @@ export type NewJobFile = Pick<JobFileRow, "ordinal" | "source" | "path"> &
   Partial<Pick<JobFileRow, "options" | "action" | "documentId" | "status" | "errorCode" | "error">>;
 export type JobFileUpdate = Partial<Pick<JobFileRow, "status" | "documentId" | "errorCode" | "error">>;
 
+/**
+ * Options of a job file that are secrets (an encrypted PDF's password): needed until the file is
+ * read, kept no longer. Each store drops them from a file's row when the file reaches a terminal
+ * status (in the same statement), and from all of a job's files when the job finishes, so a
+ * finished job's rows, a backup taken after it and a restored copy hold none.
+ */
+export const FILE_OPTION_SECRETS = ["password"] as const;
+
+/** `options` without its secrets (a file row written already terminal). */
+export function withoutFileSecrets(options: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...options };
+  for (const k of FILE_OPTION_SECRETS) delete out[k];
+  return out;
+}
+
 /** Queued or running jobs of one kind (metrics: queue depth and age). */
 export interface JobQueueStat {
   kind: string;

@@ -1,13 +1,15 @@
 /**
- * Documents and feedback in the browser. Upload: two files chosen at once from the keyboard (Tab
+ * Documents and feedback in the browser. Upload: three files chosen at once from the keyboard (Tab
  * to the named "Upload files" button, Enter, the file dialog), each with its own progress bar and outcome;
- * the good one is searchable afterwards, the broken one says why it failed. Feedback: a viewer's
+ * the good one is searchable afterwards, the broken one says why it failed, the encrypted PDF is
+ * read with the password typed in the upload's "PDF password" field. Feedback: a viewer's
  * 👎 with a comment on an answer is recorded and shows up, with its question, in the admin's
  * feedback review in another browser context.
  */
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { answered, askQuestion, search, signInToAsk, TIMEOUT } from "./app.ts";
+import { buildPdf } from "../ingest/fixtures.ts";
 import { DOCS, KOREAN_QUESTION, USERS } from "./fixtures.ts";
 import { expectAccessible, skipReason, webTestLifecycle } from "./harness.ts";
 
@@ -32,7 +34,7 @@ async function recordProgressBars(page: Page): Promise<void> {
 describe.skipIf(skipReason())("documents and feedback", () => {
   const web = webTestLifecycle();
 
-  it("uploads two files with per-file progress and outcome: one done, one failed with its reason", async () => {
+  it("uploads three files with per-file progress and outcome: one done, one failed with its reason, an encrypted PDF read with its password", async () => {
     const server = await web.server();
     const page = (await web.session(server)).page;
     await signInToAsk(page, USERS.admin.name, USERS.admin.password);
@@ -46,7 +48,9 @@ describe.skipIf(skipReason())("documents and feedback", () => {
     // the drop area, which is no tab stop: react-dropzone would make it one with role
     // "presentation" and no name); Enter opens the file dialog.
     expect(await upload.locator('[tabindex]:not([tabindex^="-"]):is([role="presentation"], [role="none"])').count(), "an unnamed presentational tab stop").toBe(0);
-    await upload.getByRole("combobox", { name: "Classification" }).focus();
+    // An encrypted PDF among the files: its password goes in the upload's "PDF password" field.
+    await upload.getByLabel("PDF password").fill("s3cret");
+    await upload.getByLabel("PDF password").focus();
     await page.keyboard.press("Tab");
     const choose = upload.getByRole("button", { name: "Upload files" });
     expect(await choose.evaluate((e) => e === (e.ownerDocument.activeElement as unknown))).toBe(true);
@@ -73,6 +77,7 @@ describe.skipIf(skipReason())("documents and feedback", () => {
     await input.setInputFiles([
       { name: "canteen-hours.md", mimeType: "text/markdown", buffer: Buffer.from("# Canteen hours\n\nThe canteen serves lunch from 11:30 to 13:30 on the third floor.\n") },
       { name: "broken.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.7\nthis is not really a PDF at all\n%%EOF\n") },
+      { name: "payroll.pdf", mimeType: "application/pdf", buffer: Buffer.from(buildPdf({ pages: [["Payroll dates of the Jeju office."]], encrypt: { userPassword: "s3cret" } })) },
     ]);
 
     const uploads = page.getByRole("list", { name: "Uploads" });
@@ -80,6 +85,7 @@ describe.skipIf(skipReason())("documents and feedback", () => {
     const bad = uploads.getByRole("listitem").filter({ hasText: "broken.pdf" });
     await good.getByText("Done", { exact: true }).waitFor({ timeout: 30_000 });
     await bad.getByText("Failed", { exact: true }).waitFor({ timeout: 30_000 });
+    await uploads.getByRole("listitem").filter({ hasText: "payroll.pdf" }).getByText("Done", { exact: true }).waitFor({ timeout: 30_000 });
     expect(await good.getByText("Failed", { exact: true }).count()).toBe(0);
     // The failed file says why (an error code and message), the good one does not.
     const badText = (await bad.innerText()).replace(/\s+/g, " ");

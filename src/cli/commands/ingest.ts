@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { parsePrincipalList, classificationLevel } from "../../../policies/index.ts";
 import type { JobView } from "../../services/jobs/views.ts";
 import type { Kb } from "../../services/container.ts";
-import { actorFor, withKb } from "../context.ts";
+import { actorFor, readStdin, withKb } from "../context.ts";
 
 /** Files under the given paths, depth first, skipping hidden files and folders. */
 export function collectFiles(inputs: string[]): string[] {
@@ -112,10 +112,13 @@ export function registerIngestCommands(program: Command): void {
     .option("--title <title>", "title (single file only)")
     .option("--wait", "when a running server's worker takes the job, wait for it to finish", false)
     .option("--as <user>", "ingest as this user (owner); default: the operator")
-    .action(async (paths: string[], o: { allow?: string; deny?: string; classification?: string; title?: string; wait: boolean; as?: string }) =>
+    .option("--pdf-password-stdin", "read the password of the encrypted PDFs among the files from standard input (one line); kept in the job's rows until each file is read")
+    .action(async (paths: string[], o: { allow?: string; deny?: string; classification?: string; title?: string; wait: boolean; as?: string; pdfPasswordStdin?: boolean }) =>
       withKb(async (kb) => {
         const files = collectFiles(paths);
         if (files.length === 0) throw new Error("no files found");
+        const password = o.pdfPasswordStdin ? await readStdin() : undefined;
+        if (o.pdfPasswordStdin && !password) throw new Error("--pdf-password-stdin: standard input held no password");
         const allow = parsePrincipalList(o.allow);
         const deny = parsePrincipalList(o.deny);
         await kb.accounts.refuseLookAlikePrincipals([...allow, ...deny]);
@@ -130,6 +133,7 @@ export function registerIngestCommands(program: Command): void {
             allow: allow.length ? allow : undefined,
             deny: deny.length ? deny : undefined,
             classification,
+            ...(password ? { password } : {}),
           })),
         );
         const view = await runOrFollow(kb, jobId, { wait: o.wait });

@@ -5,14 +5,7 @@
 import readline from "node:readline";
 import type { Command } from "commander";
 import { SYSTEM_ACTOR } from "../../../policies/index.ts";
-import { withKb } from "../context.ts";
-
-/** The whole of standard input (a pipe or file), without one trailing line break. */
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
-}
+import { readStdin, withKb } from "../context.ts";
 
 /** Asks for a new password twice on the terminal, without echoing what is typed. */
 async function newPasswordFromUser(): Promise<string> {

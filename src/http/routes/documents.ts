@@ -21,6 +21,12 @@ const uploadFields = {
   title: textMax(TEXT_LIMITS.title).optional(),
   tags: textMax(TEXT_LIMITS.comment).optional().openapi({ description: `Comma-separated tags for new documents (document default rules can match them), at most ${TEXT_LIMITS.tags}` }),
   classification: z.string().max(20).optional().openapi({ description: "public, internal, confidential or secret (or its level 0-3); absent: the document default rules decide (internal unless a rule says otherwise)" }),
+  password: textMax(TEXT_LIMITS.pdfPassword)
+    .optional()
+    .openapi({
+      description:
+        "The password of the encrypted PDFs in this upload (other files ignore it). Without it such a file fails with `encrypted_pdf`, with a wrong one `wrong_password`. Kept in the job's file rows only until each file is processed; never shown by the API nor written to the audit log.",
+    }),
 };
 const uploadResponses = {
   202: { description: "Accepted", content: { "application/json": { schema: UploadResponse } } },
@@ -56,7 +62,7 @@ async function upload(c: Context<AppEnv>, target?: UpdateTarget) {
   if (list.length === 0) throw new ServiceError(400, "no_file", "no `file` field in the upload");
   const files = await Promise.all(list.map(async (f) => ({ name: f.name || "upload", bytes: new Uint8Array(await f.arrayBuffer()) })));
   const field = (k: string) => (typeof body[k] === "string" ? (body[k] as string) : undefined);
-  const result = await kb.documents.upload(actor, files, { allow: field("allow"), deny: field("deny"), title: field("title"), tags: field("tags"), classification: field("classification") }, target);
+  const result = await kb.documents.upload(actor, files, { allow: field("allow"), deny: field("deny"), title: field("title"), tags: field("tags"), classification: field("classification"), password: field("password") }, target);
   kb.wakeWorker();
   return c.json(result, 202);
 }
@@ -104,7 +110,7 @@ documentRoutes.openapi(
         required: true,
         content: {
           "multipart/form-data": {
-            schema: z.object({ file: z.any().openapi({ type: "string", format: "binary" }), allow: uploadFields.allow, deny: uploadFields.deny, title: uploadFields.title, classification: uploadFields.classification }),
+            schema: z.object({ file: z.any().openapi({ type: "string", format: "binary" }), allow: uploadFields.allow, deny: uploadFields.deny, title: uploadFields.title, classification: uploadFields.classification, password: uploadFields.password }),
           },
         },
       },

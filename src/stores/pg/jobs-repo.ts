@@ -5,9 +5,14 @@
  * wait on each other's candidates. Multi-statement methods lock the rows they read and change.
  */
 import { and, asc, desc, eq, gt, inArray, isNotNull, notLike, sql, type SQL } from "drizzle-orm";
-import type { JobFileRow, JobFileStatus, JobFileUpdate, JobQueueStat, JobRow, JobStatus, JobStore, NewJobFile } from "../metadata.ts";
+import { FILE_OPTION_SECRETS, withoutFileSecrets, type JobFileRow, type JobFileStatus, type JobFileUpdate, type JobQueueStat, type JobRow, type JobStatus, type JobStore, type NewJobFile } from "../metadata.ts";
 import { changed, nowSql, type PgContext } from "./context.ts";
 import { jobFiles, jobs, workers } from "./schema.ts";
+
+/** A file's options without their secrets (metadata.ts: FILE_OPTION_SECRETS), and whether it holds any. */
+const secretKeys = sql.raw(`ARRAY[${FILE_OPTION_SECRETS.map((k) => `'${k}'`).join(", ")}]::text[]`);
+const optionsWithoutSecrets = sql`${jobFiles.options} - ${secretKeys}`;
+const holdsSecrets = sql`${jobFiles.options} ?| ${secretKeys}`;
 
 const TERMINAL_FILE_STATUSES: JobFileStatus[] = ["succeeded", "unchanged", "failed", "cancelled"];
 const ACTIVE_JOB_STATUSES: JobStatus[] = ["queued", "running"];
@@ -33,7 +38,7 @@ export class PgJobsRepo implements JobStore {
       const rows = files.map((f) => {
         const status = f.status ?? "queued";
         if (isTerminalFile(status)) done++;
-        return { ...f, jobId, status, options: f.options ?? {}, action: f.action ?? "ingest", finishedAt: isTerminalFile(status) ? new Date().toISOString() : null };
+        return { ...f, jobId, status, options: isTerminalFile(status) ? withoutFileSecrets(f.options ?? {}) : (f.options ?? {}), action: f.action ?? "ingest", finishedAt: isTerminalFile(status) ? new Date().toISOString() : null };
       });
       for (let i = 0; i < rows.length; i += 500) await this.c.q().insert(jobFiles).values(rows.slice(i, i + 500));
       await this.c
@@ -159,7 +164,7 @@ export class PgJobsRepo implements JobStore {
         await this.c
           .q()
           .update(jobFiles)
-          .set({ ...values, finishedAt: finished ? nowSql : null })
+          .set({ ...values, finishedAt: finished ? nowSql : null, ...(finished ? { options: optionsWithoutSecrets } : {}) })
           .where(where);
       }
       if (delta) await this.c.q().update(jobs).set({ done: sql`${jobs.done} + ${delta}` }).where(eq(jobs.id, jobId));
@@ -180,11 +185,15 @@ export class PgJobsRepo implements JobStore {
   }
 
   async finish(jobId: string, status: JobStatus, error?: string): Promise<void> {
-    await this.c
-      .q()
-      .update(jobs)
-      .set({ status, error: error ?? null, finishedAt: nowSql, phase: null })
-      .where(and(eq(jobs.id, jobId), sql`${jobs.status} <> 'cancelled'`));
+    await this.c.tx(async () => {
+      await this.c
+        .q()
+        .update(jobs)
+        .set({ status, error: error ?? null, finishedAt: nowSql, phase: null })
+        .where(and(eq(jobs.id, jobId), sql`${jobs.status} <> 'cancelled'`));
+      // A finished job never reads its files again (a file left queued included).
+      await this.c.q().update(jobFiles).set({ options: optionsWithoutSecrets }).where(and(eq(jobFiles.jobId, jobId), holdsSecrets));
+    });
   }
 
   async cancel(jobId: string): Promise<boolean> {

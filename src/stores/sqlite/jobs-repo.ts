@@ -8,7 +8,14 @@
 import { and, asc, desc, eq, gt, inArray, isNotNull, sql, type SQL } from "drizzle-orm";
 import type { Db } from "./db.ts";
 import { jobFiles, jobs, workers } from "./schema.ts";
-import type { JobQueueStat } from "../metadata.ts";
+import { FILE_OPTION_SECRETS, withoutFileSecrets, type JobQueueStat } from "../metadata.ts";
+
+/** A file's options without their secrets (metadata.ts: FILE_OPTION_SECRETS), and whether it holds any. */
+const optionsWithoutSecrets = sql`json_remove(${jobFiles.options}, ${sql.raw(FILE_OPTION_SECRETS.map((k) => `'$.${k}'`).join(", "))})`;
+const holdsSecrets = sql`(${sql.join(
+  FILE_OPTION_SECRETS.map((k) => sql`json_type(${jobFiles.options}, ${sql.raw(`'$.${k}'`)}) IS NOT NULL`),
+  sql` OR `,
+)})`;
 
 export type JobRow = typeof jobs.$inferSelect;
 export type JobFileRow = typeof jobFiles.$inferSelect;
@@ -53,7 +60,7 @@ export class JobsRepo {
         if (isTerminalFile(status)) done++;
         this.db
           .insert(jobFiles)
-          .values({ ...f, jobId, status, options: f.options ?? {}, action: f.action ?? "ingest", finishedAt: isTerminalFile(status) ? new Date().toISOString() : null })
+          .values({ ...f, jobId, status, options: isTerminalFile(status) ? withoutFileSecrets(f.options ?? {}) : (f.options ?? {}), action: f.action ?? "ingest", finishedAt: isTerminalFile(status) ? new Date().toISOString() : null })
           .run();
       }
       this.db
@@ -180,7 +187,7 @@ export class JobsRepo {
         if (!finished && isTerminalFile(before.status)) delta--;
         this.db
           .update(jobFiles)
-          .set({ ...values, finishedAt: finished ? nowSql : null })
+          .set({ ...values, finishedAt: finished ? nowSql : null, ...(finished ? { options: optionsWithoutSecrets } : {}) })
           .where(where)
           .run();
       }
@@ -203,11 +210,15 @@ export class JobsRepo {
 
   /** Sets the final status, unless the job was cancelled meanwhile. */
   finish(jobId: string, status: JobStatus, error?: string): void {
-    this.db
-      .update(jobs)
-      .set({ status, error: error ?? null, finishedAt: nowSql, phase: null })
-      .where(and(eq(jobs.id, jobId), sql`${jobs.status} <> 'cancelled'`))
-      .run();
+    this.transaction(() => {
+      this.db
+        .update(jobs)
+        .set({ status, error: error ?? null, finishedAt: nowSql, phase: null })
+        .where(and(eq(jobs.id, jobId), sql`${jobs.status} <> 'cancelled'`))
+        .run();
+      // A finished job never reads its files again (a file left queued included).
+      this.db.update(jobFiles).set({ options: optionsWithoutSecrets }).where(and(eq(jobFiles.jobId, jobId), holdsSecrets)).run();
+    });
   }
 
   /**

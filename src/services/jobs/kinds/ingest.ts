@@ -57,6 +57,7 @@ export class IngestService {
     for (const f of files) {
       requireMaxLength("source", f.source, TEXT_LIMITS.path);
       requireMaxLength("title", f.title, TEXT_LIMITS.title);
+      requireMaxLength("password", f.password, TEXT_LIMITS.pdfPassword);
       if ((f.tags?.length ?? 0) > TEXT_LIMITS.tags) throw new ServiceError(400, "too_long", `tags: at most ${TEXT_LIMITS.tags} per document (got ${f.tags!.length})`);
     }
     if (target && files.length !== 1) throw new ServiceError(400, "one_file", "an update of a named document takes exactly one file");

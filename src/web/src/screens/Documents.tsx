@@ -1,4 +1,4 @@
-import { Alert, Anchor, Badge, Button, Group, Loader, Pagination, Paper, Progress, Select, Stack, Table, TagsInput, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Anchor, Badge, Button, Group, Loader, Pagination, Paper, PasswordInput, Progress, Select, Stack, Table, TagsInput, Text, TextInput, Title } from "@mantine/core";
 import { Dropzone } from "@mantine/dropzone";
 import { IconCircleCheck, IconCircleX, IconUpload } from "@tabler/icons-react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
@@ -161,6 +161,7 @@ function Upload() {
   const [allow, setAllow] = useState<string[]>([]);
   const [deny, setDeny] = useState<string[]>([]);
   const [classification, setClassification] = useState<string | null>(null);
+  const [pdfPassword, setPdfPassword] = useState("");
   const [items, setItems] = useState<UploadItem[]>([]);
   const openRef = useRef<() => void>(null);
   const set = (key: string, patch: Partial<UploadItem>) => setItems((all) => all.map((i) => (i.key === key ? { ...i, ...patch } : i)));
@@ -174,6 +175,7 @@ function Upload() {
       if (allow.length) form.append("allow", allow.join(","));
       if (deny.length) form.append("deny", deny.join(","));
       if (classification !== null) form.append("classification", classification);
+      if (pdfPassword) form.append("password", pdfPassword);
       const res = await uploadWithProgress("/api/v1/documents", form, (p) => set(key, { progress: Math.round(p * 100) }));
       if (res.status !== 202) {
         const err = apiError(res.status, res.body);
@@ -216,6 +218,14 @@ function Upload() {
           onChange={setClassification}
           clearable
           placeholder={t("documents.defaultClassification")}
+          miw={180}
+        />
+        <PasswordInput
+          label={t("documents.pdfPassword")}
+          description={t("documents.pdfPasswordHint")}
+          value={pdfPassword}
+          onChange={(e) => setPdfPassword(e.currentTarget.value)}
+          autoComplete="off"
           miw={180}
         />
       </Group>
