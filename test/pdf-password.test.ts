@@ -5,13 +5,13 @@
  * server on loopback, real metadata store (SQLite, or PostgreSQL in the second pass), an
  * RC4-encrypted fixture PDF (test/ingest/fixtures.ts).
  */
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { buildPdf } from "./ingest/fixtures.ts";
+import { spawnKb } from "./helpers/cli.ts";
 import { openTestKb, sqlRows, startTestServer, storeForFolder, waitForJob, type TestServer } from "./helpers/kb.ts";
 
 const PASSWORD = "s3cret-Payroll!";
@@ -132,7 +132,6 @@ describe("the migration that clears rows written before the rule", () => {
 });
 
 describe("kb ingest --pdf-password-stdin", () => {
-  const KB = path.resolve("bin/kb.js");
   let dir: string;
   let store: Awaited<ReturnType<typeof storeForFolder>>;
   beforeAll(async () => {
@@ -144,18 +143,8 @@ describe("kb ingest --pdf-password-stdin", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  function kb(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const env = { ...process.env, KB_DATA_DIR: path.join(dir, "data"), KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "warn", ...store.env };
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [KB, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      child.on("exit", (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(input);
-    });
-  }
+  const kb = (args: string[], input: string) =>
+    spawnKb(args, input, { ...process.env, KB_DATA_DIR: path.join(dir, "data"), KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "warn", ...store.env });
 
   it("reads the password from standard input (never from the arguments) and ingests the file", async () => {
     const file = path.join(dir, "salaries.pdf");

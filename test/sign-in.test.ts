@@ -14,6 +14,7 @@ import { loadConfig } from "../src/config.ts";
 import { ADMIN_CREDENTIALS_FILE, ensureAdmin } from "../src/services/bootstrap.ts";
 import { backup } from "../src/services/maintenance.ts";
 import { startTestServer, openTestKb, sqlRows, storeForFolder, withoutRequestId, type TestServer } from "./helpers/kb.ts";
+import { spawnKb } from "./helpers/cli.ts";
 
 const PASSWORD = "correct horse battery staple";
 const MINUTE = 60_000;
@@ -482,17 +483,7 @@ describe("kb users passwd", () => {
   });
 
   /** Runs `kb` with `input` on standard input; resolves with its exit code and output. */
-  function kb(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [KB, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      child.on("exit", (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(input);
-    });
-  }
+  const kb = (args: string[], input: string) => spawnKb(args, input, env);
 
   async function canSignIn(name: string, password: string): Promise<boolean> {
     const t = await openTestKb({ dataDir: dir, ...store.overrides });

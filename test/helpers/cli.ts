@@ -1,4 +1,6 @@
-/** Runs `kb …` commands in-process (the real command modules on a fresh commander program). */
+/** Runs `kb …` commands in-process (the real command modules on a fresh commander program), or as the real `bin/kb.js`. */
+import { spawn } from "node:child_process";
+import path from "node:path";
 import { Command } from "commander";
 import { vi } from "vitest";
 
@@ -21,4 +23,17 @@ export async function runKb(register: ((program: Command) => void)[], args: stri
     err?.mockRestore();
   }
   return lines.join("\n");
+}
+
+/** `bin/kb.js args` in a child process with `input` on its standard input (a password, say); its exit code and output. */
+export function spawnKb(args: string[], input: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.resolve("bin/kb.js"), ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("exit", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
 }
