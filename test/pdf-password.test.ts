@@ -60,12 +60,15 @@ describe("encrypted PDFs through the HTTP upload", () => {
   });
 
   it("a password over the limit is refused before anything is stored", async () => {
+    const blobs = () => (fs.existsSync(t.kb.config.blobDir) ? fs.readdirSync(t.kb.config.blobDir, { recursive: true }).length : 0);
+    const before = blobs();
     const fd = new FormData();
     fd.append("file", new Blob([encrypted("x") as never]), "long.pdf");
     fd.append("password", "p".repeat(257));
     const res = await t.fetchAs(admin, "/api/v1/documents", { method: "POST", body: fd });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe("too_long");
+    expect(blobs()).toBe(before);
   });
 });
 

@@ -14,6 +14,7 @@ import type { AuditLog } from "./audit.ts";
 import { redactorFor, type SensitiveIndex } from "./sensitive.ts";
 import { accessOfRow, subjectOfRow, type DocumentRow, type DocumentStore } from "../stores/metadata.ts";
 import { ServiceError, notFound } from "./errors.ts";
+import { requireMaxLength, TEXT_LIMITS } from "./limits.ts";
 import type { DocumentWriter } from "./document-writer.ts";
 import type { UpdateTarget } from "./jobs/context.ts";
 import type { IngestService } from "./jobs/kinds/ingest.ts";
@@ -367,6 +368,9 @@ export class DocumentService {
   ): Promise<{ jobId: string; documents: { id: string; source: string }[] }> {
     await this.ingest.authorizeUpload(actor, target);
     if (target && files.length !== 1) throw new ServiceError(400, "one_file", "an update of a named document takes exactly one file");
+    // Checked again by IngestService.submit; here before any byte is stored.
+    requireMaxLength("title", fields.title, TEXT_LIMITS.title);
+    requireMaxLength("password", fields.password, TEXT_LIMITS.pdfPassword);
     let allow: string[];
     let deny: string[];
     try {
