@@ -53,6 +53,13 @@ export class Metrics {
     labelNames: ["code", "status"] as const,
     registers: [this.registry],
   });
+  /** kb_http_errors_total counts responses by status: a streamed answer that fails after its 200 is counted here. */
+  private readonly streamErrors = new Counter({
+    name: "kb_answer_stream_errors_total",
+    help: "Streamed answers that failed after streaming started (an error event inside a 200 response), by route and the error code sent",
+    labelNames: ["route", "code"] as const,
+    registers: [this.registry],
+  });
   private readonly retrievalDuration = new Histogram({
     name: "kb_retrieval_duration_seconds",
     help: "Retrieval (ACL-filtered search of the chunk index) by mode",
@@ -149,6 +156,10 @@ export class Metrics {
 
   errorResponse(code: string, status: number): void {
     this.errors.inc({ code, status: String(status) });
+  }
+
+  answerStreamError(route: string, code: string): void {
+    this.streamErrors.inc({ route, code });
   }
 
   retrieval(mode: string, seconds: number): void {

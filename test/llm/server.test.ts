@@ -282,5 +282,16 @@ describe.skipIf(!HAS_GGUF)("server under load: cancel, queue, timeouts (stories2
     expect(events[0]!.event).toBe("sources");
     expect(events.at(-1)).toMatchObject({ event: "error", data: { error: { code: "llm_timeout" } } });
     expect(events.some((e) => e.event === "done")).toBe(false);
+    // The 200 went out before the failure: /metrics counts it by the code the stream sent.
+    const metrics = (await t.kb.metrics.render()).body;
+    expect(metrics).toMatch(/^kb_answer_stream_errors_total\{route="\/api\/v1\/ask",code="llm_timeout"\} 1$/m);
+
+    // The OpenAI-compatible stream says it in its last chunk, and is counted under its own route.
+    await waitFor(() => real.stats().active === 0, 5000);
+    const chat = await t.fetchAs(kim, "/v1/chat/completions", post({ model: "m", stream: true, messages: [{ role: "user", content: "What should I do if the VPN connection drops?" }] }));
+    expect(chat.status).toBe(200);
+    const chunks = await readSse(chat);
+    expect(chunks.at(-1)).toMatchObject({ data: { error: { code: "llm_timeout", type: "server_error" } } });
+    expect((await t.kb.metrics.render()).body).toMatch(/^kb_answer_stream_errors_total\{route="\/v1\/chat\/completions",code="llm_timeout"\} 1$/m);
   });
 });

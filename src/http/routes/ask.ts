@@ -124,7 +124,9 @@ askRoutes.openapi(
       } catch (err) {
         // Mid-stream failure (LLM timeout, model error): the status line is long gone; say it in-band.
         kb.log.warn({ err: String(err) }, "ask stream failed");
-        if (!sse.aborted) await sse.writeSSE({ event: "error", data: JSON.stringify({ error: streamError(err) }) }).catch(() => {});
+        const error = streamError(err);
+        kb.metrics.answerStreamError("/api/v1/ask", error.code);
+        if (!sse.aborted) await sse.writeSSE({ event: "error", data: JSON.stringify({ error }) }).catch(() => {});
       } finally {
         abort.abort();
       }

@@ -205,7 +205,9 @@ openaiRoutes.openapi(
         if (!sse.aborted) await sse.writeSSE({ data: "[DONE]" });
       } catch (err) {
         kb.log.warn({ err: String(err) }, "chat completion stream failed");
-        if (!sse.aborted) await sse.writeSSE({ data: JSON.stringify({ error: { ...streamError(err), type: "server_error" } }) }).catch(() => {});
+        const error = streamError(err);
+        kb.metrics.answerStreamError("/v1/chat/completions", error.code);
+        if (!sse.aborted) await sse.writeSSE({ data: JSON.stringify({ error: { ...error, type: "server_error" } }) }).catch(() => {});
       } finally {
         abort.abort();
       }
