@@ -53,7 +53,7 @@ export class Metrics {
     labelNames: ["code", "status"] as const,
     registers: [this.registry],
   });
-  /** kb_http_errors_total counts responses by status: a streamed answer that fails after its 200 is counted here. */
+  /** Errors inside a 200 stream, which kb_http_errors_total (by response status and body) cannot see; `route` as in kb_http_requests_total. */
   private readonly streamErrors = new Counter({
     name: "kb_answer_stream_errors_total",
     help: "Streamed answers that failed after streaming started (an error event inside a 200 response), by route and the error code sent",

@@ -125,7 +125,7 @@ askRoutes.openapi(
         // Mid-stream failure (LLM timeout, model error): the status line is long gone; say it in-band.
         kb.log.warn({ err: String(err) }, "ask stream failed");
         const error = streamError(err);
-        kb.metrics.answerStreamError("/api/v1/ask", error.code);
+        kb.metrics.answerStreamError(c.req.routePath, error.code);
         if (!sse.aborted) await sse.writeSSE({ event: "error", data: JSON.stringify({ error }) }).catch(() => {});
       } finally {
         abort.abort();

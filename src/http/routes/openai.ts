@@ -206,7 +206,7 @@ openaiRoutes.openapi(
       } catch (err) {
         kb.log.warn({ err: String(err) }, "chat completion stream failed");
         const error = streamError(err);
-        kb.metrics.answerStreamError("/v1/chat/completions", error.code);
+        kb.metrics.answerStreamError(c.req.routePath, error.code);
         if (!sse.aborted) await sse.writeSSE({ data: JSON.stringify({ error: { ...error, type: "server_error" } }) }).catch(() => {});
       } finally {
         abort.abort();
