@@ -25,8 +25,9 @@
  * (ingest/extractors/pdf.ts, PdfPageHelper), the parent puts that page range at the head of the
  * queue, and the next child to be free reads it (from the PDF's bytes, which the first sends: the
  * file's own, or those of a PDF attached inside it) while the first reads the front half. If no
- * child has taken the range when the first is done with its half, the first takes it back. Without this, one 600-page file kept one child busy for seconds while the other idled, and
- * its chunks reached the writer last (docs/benchmarks.md, "Ingestion throughput"). A range has the
+ * child has taken the range when the first is done with its half, the first takes it back.
+ * Without this, one 600-page file kept one child busy for seconds while the other idled, and its
+ * chunks reached the writer last (docs/benchmarks.md, "Ingestion throughput"). A range has the
  * same time and memory limits as a file; when it fails, the child that asked reads it itself.
  *
  * Children start on first use, stop after a minute without work, and exit when the parent's IPC
