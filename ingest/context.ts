@@ -26,6 +26,12 @@ const COVER_MAX_LINES = 16;
 const LINE_MAX_CHARS = 120;
 /** The whole context is cut to this (it is indexed with every chunk). */
 const CONTEXT_MAX_CHARS = 800;
+/**
+ * What the embedding model sees of the context is cut to this: it goes before every chunk's text
+ * (about 350 estimated tokens) in a window of at most 512 tokens, where 160 characters of Korean
+ * take up to about 100; more would push the end of a long chunk out of the window.
+ */
+export const EMBEDDING_CONTEXT_MAX_CHARS = 160;
 const FOLDER_LEVELS = 3;
 
 const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
@@ -152,6 +158,24 @@ export function documentContext(document: ExtractedDocument, source: string, sho
   if (title && title === shownTitle?.trim()) title = undefined;
   const lines = coverLines(document).filter((l) => l !== title && l !== shownTitle?.trim());
   return { ...(title ? { title } : {}), lines, dates: spelledDates(lines), folders: folderWords(source) };
+}
+
+/**
+ * The context as the embedding model sees it before each chunk: the title, the cover's lines and
+ * the folder words, without the spelled-out dates (those are for matching a question's wording;
+ * the cover's own date is in its lines), in order, whole lines that fit EMBEDDING_CONTEXT_MAX_CHARS.
+ */
+export function embeddingContext(context: DocumentContext): string {
+  const parts = [...new Set([context.title, ...context.lines, context.folders.join(" ")].map((s) => s?.trim()).filter((s): s is string => !!s))];
+  const kept: string[] = [];
+  let length = 0;
+  for (const part of parts) {
+    const added = part.length + (kept.length ? 1 : 0);
+    if (length + added > EMBEDDING_CONTEXT_MAX_CHARS) continue;
+    length += added;
+    kept.push(part);
+  }
+  return kept.join("\n");
 }
 
 /** The context as one text for the index (lines in order, duplicates dropped, capped). */

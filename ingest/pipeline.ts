@@ -7,7 +7,7 @@ import { analyzeForIndex, passageTerms } from "../src/domain/analysis/index.ts";
 import { clampTitle } from "../src/domain/limits.ts";
 import { splitSensitiveForIndex } from "../src/domain/sensitive/index.ts";
 import { chunkDocument } from "./chunk.ts";
-import { contextText, documentContext } from "./context.ts";
+import { contextText, documentContext, embeddingContext } from "./context.ts";
 import { extractFile } from "./extract.ts";
 import { extractorsLoaded, loadAllExtractors } from "./formats.ts";
 import type { ChunkDraft, DetectedType, ExtractOptions, SourceFile } from "./types.ts";
@@ -15,8 +15,6 @@ import type { ChunkDraft, DetectedType, ExtractOptions, SourceFile } from "./typ
 export interface AnalyzedChunk extends ChunkDraft {
   /** Lexical terms of title + heading path + text (and the document context), for the BM25 column. */
   analyzed: string;
-  /** What the embedding model sees: heading context + text. */
-  embeddingText: string;
 }
 
 export interface PreparedDocument {
@@ -26,6 +24,8 @@ export interface PreparedDocument {
   chunks: AnalyzedChunk[];
   /** What identifies the document (title, cover lines, dates, folder words), indexed with every chunk (context.ts). */
   context: string;
+  /** The short form of it that the embedding model sees before every chunk (`embeddingTextOf`); "" when none. */
+  embeddingContext: string;
   warnings: string[];
 }
 
@@ -73,8 +73,20 @@ export function analyzeChunks(title: string, drafts: ChunkDraft[], documentConte
     // it is in the chunk's text, so it is never quoted.
     const context = [title, ...c.headings].filter(Boolean).join(" > ");
     const analyzed = analyzedWithoutPersonalData(`${context}\n${c.text}`);
-    return { ...c, analyzed: contextTerms ? `${analyzed} ${contextTerms}` : analyzed, embeddingText: context ? `${context}\n${c.text}` : c.text };
+    return { ...c, analyzed: contextTerms ? `${analyzed} ${contextTerms}` : analyzed };
   });
+}
+
+/**
+ * What the embedding model sees of a chunk: its document's context (cover lines, folders: what
+ * tells look-alike documents apart), then title > headings, then the text. Built from the chunk
+ * row's own columns, so ingestion, a reindex and a re-embed into a new model's table all embed the
+ * same text. A row written before the context column (chunk layout 3) has none: it is embedded as
+ * it was until a reindex rewrites it.
+ */
+export function embeddingTextOf(row: { context?: string | null; title: string; headings: string; text: string }): string {
+  const path = [row.title, row.headings].filter(Boolean).join(" > ");
+  return [row.context, path, row.text].filter(Boolean).join("\n");
 }
 
 /**
@@ -96,7 +108,8 @@ export async function prepareDocument(file: SourceFile, options: ExtractOptions 
   const { type, document } = await extractFile(file, options);
   const title = clampTitle((options.title ?? document.title ?? "").trim() || titleFromSource(file.source));
   const pages = document.pages.map((p) => ({ page: p.page, text: p.blocks.map((b) => b.text).join("\n\n") }));
-  const context = contextText(documentContext(document, file.source, title));
+  const identified = documentContext(document, file.source, title);
+  const context = contextText(identified);
   const chunks = analyzeChunks(title, chunkDocument(document), context);
-  return { type, title, pages, chunks, context, warnings: document.warnings };
+  return { type, title, pages, chunks, context, embeddingContext: embeddingContext(identified), warnings: document.warnings };
 }

@@ -20,9 +20,7 @@ import os from "node:os";
 import path from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { folderWords } from "../ingest/context.ts";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
-import { passageTerms } from "../src/domain/analysis/index.ts";
 import { loadConfig } from "../src/config.ts";
 import { openKb, type Kb, type KbStores } from "../src/services/container.ts";
 import { STALE_MS } from "../src/services/jobs/worker.ts";
@@ -127,6 +125,17 @@ interface Snapshot {
   problems: string[];
 }
 
+/**
+ * A corpus folder under `base`. The words of a source's last three folders are part of each
+ * chunk's document context (its analyzed terms and its embedding text), so both runs' corpora end
+ * in the same three folder names and their rows compare as they are.
+ */
+function corpusIn(base: string): string {
+  const corpus = path.join(base, "kb", "crash", "corpus");
+  fs.mkdirSync(corpus, { recursive: true });
+  return corpus;
+}
+
 async function snapshot(kb: Kb & KbStores, corpus: string): Promise<Snapshot> {
   await kb.index.refresh();
   const problems: string[] = [];
@@ -159,11 +168,7 @@ async function snapshot(kb: Kb & KbStores, corpus: string): Promise<Snapshot> {
       const vec = r.vector ? `${r.vector.length}:${Array.from(r.vector.slice(0, 4), (x) => x.toFixed(3)).join(",")}` : "none";
       const id = `${rel.get(r.documentId)}:${r.documentVersion}:${r.ordinal}`;
       if (r.chunkId !== `${r.documentId}:${r.documentVersion}:${r.ordinal}`) problems.push(`chunk id ${r.chunkId} does not match its row`);
-      // The words of the source's folders end the analyzed terms (document context): they name
-      // this run's corpus folder, so they are compared without it, like the source.
-      const folders = passageTerms(folderWords(r.source).join(" ")).join(" ");
-      const analyzed = folders && r.analyzed.endsWith(` ${folders}`) ? r.analyzed.slice(0, -folders.length - 1) : r.analyzed;
-      return JSON.stringify([id, r.title, r.source === path.join(corpus, rel.get(r.documentId)!), r.pageStart, r.pageEnd, r.headings, r.text, analyzed, r.allow, r.deny, r.classification, vec]);
+      return JSON.stringify([id, r.title, r.source === path.join(corpus, rel.get(r.documentId)!), r.pageStart, r.pageEnd, r.headings, r.text, r.analyzed, r.context, r.allow, r.deny, r.classification, vec]);
     })
     .sort();
   for (const d of docs) if ((perDoc.get(d.id) ?? 0) !== d.chunkCount) problems.push(`document ${rel.get(d.id)} has ${perDoc.get(d.id) ?? 0} chunks, expected ${d.chunkCount}`);
@@ -200,8 +205,7 @@ describe("crash safety", () => {
     const rng = prng(SEED);
 
     // 1. The clean run, in this process.
-    const refCorpus = path.join(root, "ref-corpus");
-    fs.mkdirSync(refCorpus);
+    const refCorpus = corpusIn(path.join(root, "ref"));
     const ref = await open(path.join(root, "ref-data"));
     const expected: Snapshot[] = [];
     const durations: number[] = [];
@@ -222,8 +226,7 @@ describe("crash safety", () => {
     }
 
     // 2. The same chain, run by a `kb worker` that keeps getting killed.
-    const corpus = path.join(root, "corpus");
-    fs.mkdirSync(corpus);
+    const corpus = corpusIn(path.join(root, "run"));
     const dataDir = path.join(root, "data");
     const kb = await open(dataDir);
     const env = { ...process.env, KB_DATA_DIR: dataDir, KB_MODELS_DIR: models.modelsDir, KB_EMBED_MODEL: "none", KB_LOG_LEVEL: "warn", KB_SYNC_SOURCES: "", ...(await storeOf(dataDir)).env };

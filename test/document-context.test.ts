@@ -5,8 +5,8 @@
  */
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { contextText, documentContext, folderWords, spelledDates } from "../ingest/context.ts";
-import { analyzeChunks, prepareDocument } from "../ingest/pipeline.ts";
+import { contextText, documentContext, EMBEDDING_CONTEXT_MAX_CHARS, embeddingContext, folderWords, spelledDates } from "../ingest/context.ts";
+import { analyzeChunks, embeddingTextOf, prepareDocument } from "../ingest/pipeline.ts";
 import type { ExtractedDocument } from "../ingest/types.ts";
 import { SYSTEM_ACTOR } from "../policies/index.ts";
 import { passageTerms } from "../src/domain/analysis/index.ts";
@@ -92,7 +92,16 @@ describe("documentContext", () => {
     for (const t of passageTerms("한빛전자")) expect(count(t)).toBe(1);
     for (const t of passageTerms("연차 휴가")) expect(count(t)).toBe(2);
     expect(chunk!.text).toBe("연차 휴가는 15일이다.");
-    expect(chunk!.embeddingText).not.toContain("한빛전자");
+  });
+
+  it("is what the embedding model sees first, in short: title, cover lines and folders, whole lines within the cap, no spelled dates", () => {
+    const c = { title: "분기보고서", lines: ["한빛전자 주식회사", "2023년 3분기", "x".repeat(150), "문서번호: HB-014"], dates: ["2023년 10월", "October 2023"], folders: ["재무팀", "2023"] };
+    expect(embeddingContext(c)).toBe("분기보고서\n한빛전자 주식회사\n2023년 3분기\n문서번호: HB-014\n재무팀 2023");
+    expect(embeddingContext({ lines: ["y".repeat(EMBEDDING_CONTEXT_MAX_CHARS + 1)], dates: [], folders: [] })).toBe("");
+    const row = { context: "한빛전자 주식회사\n2023년 3분기", title: "보고서", headings: "1. 개요 > 물류", text: "평택에 준공되었다." };
+    expect(embeddingTextOf(row)).toBe("한빛전자 주식회사\n2023년 3분기\n보고서 > 1. 개요 > 물류\n평택에 준공되었다.");
+    // A row of an older table (no context column): embedded as before, title > headings, text.
+    expect(embeddingTextOf({ ...row, context: null })).toBe("보고서 > 1. 개요 > 물류\n평택에 준공되었다.");
   });
 });
 
@@ -196,7 +205,78 @@ describe("look-alike documents through ingest, retrieval and reindex", () => {
     const prepared = await prepareDocument({ source: "/x/archive/scan-1.pdf", bytes: lookalikePdf(FAMILY[1], 1) });
     expect(prepared.context).toContain("한빛전자 주식회사\n2023년 3분기 분기보고서");
     expect(prepared.context.endsWith("\nx archive")).toBe(true);
+    expect(prepared.embeddingContext).toBe("한빛전자 주식회사\n2023년 3분기 분기보고서 No. DOC-101\nx archive");
+    const stored = (await t.kb.chunks.rowsOf([ids[1]!], false)).find((r) => r.text.includes("평택"))!;
+    // Ingested from <tmp>/in/archive/: the same lines, other folder words.
+    expect(stored.context).toMatch(/^한빛전자 주식회사\n2023년 3분기 분기보고서 No\. DOC-101\n.* in archive$/);
     expect(prepared.chunks.length).toBeGreaterThan(1);
     for (const c of prepared.chunks.filter((c) => c.pageStart > 1)) expect(c.text).not.toContain("한빛전자");
+  });
+});
+
+/** The fixture embedding model (test/global-setup.ts): random weights, so this checks what is embedded, not how well. */
+describe.skipIf(!process.env.KB_TEST_EMBED_MODEL)("document context in the embedding text (with an embedding model)", () => {
+  let t: TestKb;
+  let ids: string[];
+  const cosine = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    let dot = 0;
+    let na = 0;
+    let nb = 0;
+    for (let i = 0; i < a.length; i++) {
+      dot += a[i]! * b[i]!;
+      na += a[i]! ** 2;
+      nb += b[i]! ** 2;
+    }
+    return dot / Math.sqrt(na * nb);
+  };
+  const bodyRow = async (id: string) => (await t.kb.chunks.rowsOf([id], true)).find((r) => r.text.includes("평택"))!;
+  const embed = async (text: string) => (await (await t.kb.index.writeTarget()).embedder!.embedPassages([text]))[0]!;
+
+  beforeAll(async () => {
+    t = await openTestKb({ modelsDir: process.env.KB_TEST_EMBED_MODELS_DIR!, embedModel: process.env.KB_TEST_EMBED_MODEL! });
+    const files = writeFiles(path.join(t.dir, "in"), { "a/scan-0.pdf": lookalikePdf(FAMILY[0]!, 0), "a/scan-1.pdf": lookalikePdf(FAMILY[2]!, 2) });
+    const { job, documents } = await ingestNow(t.kb, files.map((f) => ({ source: f, path: f })));
+    expect(job.status).toBe("succeeded");
+    ids = documents.map((d) => d.id);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("embeds each chunk with its document's cover lines before it: the same body under two covers gets two vectors", async () => {
+    const [a, b] = [await bodyRow(ids[0]!), await bodyRow(ids[1]!)];
+    expect(a.text).toBe(b.text);
+    expect(a.context).toContain("2023년 2분기");
+    expect(b.context).toContain("새솔물산");
+    expect(cosine(a.vector!, await embed(embeddingTextOf(a)))).toBeGreaterThan(0.9999);
+    expect(cosine(a.vector!, await embed(embeddingTextOf({ ...a, context: null })))).toBeLessThan(0.9999);
+    expect(cosine(a.vector!, b.vector!)).toBeLessThan(0.9999);
+  });
+
+  it("a reindex re-embeds a document written without the context (chunk layout 3), a re-embed keeps it", async () => {
+    // As layout 3 wrote it: no context, vectors of title > headings and text.
+    const rows = await t.kb.chunks.rowsOf([ids[0]!], false);
+    const old = await Promise.all(rows.map(async (r) => ({ ...r, context: null, vector: await embed(embeddingTextOf({ ...r, context: null })) })));
+    await t.kb.chunks.replaceDocuments([{ documentId: ids[0]!, rows: old }]);
+    const before = await bodyRow(ids[0]!);
+    expect(before.context).toBeNull();
+
+    const { jobId } = await t.kb.jobs.submitReindex(SYSTEM_ACTOR);
+    const job = await t.kb.jobs.runHere(jobId);
+    // Only the document whose rows lacked the context is rewritten.
+    expect(job?.counts).toEqual({ succeeded: 1, unchanged: 1 });
+    const after = await bodyRow(ids[0]!);
+    expect(after.context).toContain("2023년 2분기");
+    expect(cosine(after.vector!, await embed(embeddingTextOf(after)))).toBeGreaterThan(0.9999);
+    expect(cosine(after.vector!, before.vector!)).toBeLessThan(0.9999);
+
+    // A re-embed (another table, the same model: --force) rebuilds the same text from the columns.
+    const table = t.kb.chunks.name;
+    const reembed = await t.kb.jobs.submitReembed(SYSTEM_ACTOR, { force: true });
+    expect((await t.kb.jobs.runHere(reembed.jobId))?.status).toBe("succeeded");
+    expect(t.kb.chunks.name).not.toBe(table);
+    const copied = await bodyRow(ids[0]!);
+    expect(copied.context).toBe(after.context);
+    expect(cosine(copied.vector!, after.vector!)).toBeGreaterThan(0.9999);
   });
 });

@@ -289,14 +289,14 @@ describe("chunk layout steps", () => {
       const db = await lancedb.connect(tmp);
       const table = await db.openTable(CHUNKS_TABLE);
       const submitted: { why: string; versionThen: number }[] = [];
-      const steps = [...LAYOUT_STEPS, { from: 3, to: 4, what: "a test step", kind: "reindex" as const }];
+      const steps = [...LAYOUT_STEPS, { from: 4, to: 5, what: "a test step", kind: "reindex" as const }];
       const documentFacts = async () => new Map<string, { tags: string[]; versionAt: string | null }>();
       const up = await upgradeLayout(table, { steps, documentFacts, submitReindex: async (why) => void submitted.push({ why, versionThen: await layoutVersionOf(table) }) });
-      expect(up).toMatchObject({ from: 1, to: 4, steps: [{ from: 1, kind: "in-place" }, { from: 2, kind: "in-place" }, { from: 3, kind: "reindex" }] });
-      expect(submitted).toEqual([{ why: "chunk layout 3 → 4: a test step", versionThen: 3 }]);
-      expect(await layoutVersionOf(table)).toBe(4);
-      // Today's code meets a table of layout 4: refused, not written to.
-      await expect(upgradeLayout(table, { documentFacts, submitReindex: () => {} })).rejects.toThrow(/layout version 4, newer than this version of kb knows \(3\)/);
+      expect(up).toMatchObject({ from: 1, to: 5, steps: [{ from: 1, kind: "in-place" }, { from: 2, kind: "in-place" }, { from: 3, kind: "in-place" }, { from: 4, kind: "reindex" }] });
+      expect(submitted).toEqual([{ why: "chunk layout 4 → 5: a test step", versionThen: 4 }]);
+      expect(await layoutVersionOf(table)).toBe(5);
+      // Today's code meets a table of layout 5: refused, not written to.
+      await expect(upgradeLayout(table, { documentFacts, submitReindex: () => {} })).rejects.toThrow(/layout version 5, newer than this version of kb knows \(4\)/);
       table.close();
       db.close();
     } finally {
@@ -304,6 +304,28 @@ describe("chunk layout steps", () => {
     }
   });
 });
+
+/** Turns a data folder's chunk table into an older layout: the columns that layout lacked dropped, its version recorded. */
+async function makeOlderLayout(dataDir: string, version: number, dropColumns: string[]): Promise<void> {
+  const db = await lancedb.connect(path.join(dataDir, "lancedb"));
+  const table = await db.openTable(CHUNKS_TABLE);
+  await table.dropColumns(dropColumns);
+  await table.updateFieldMetadata([{ path: "chunk_id", metadata: { "private_kb.layout": String(version) } }]);
+  expect(await layoutVersionOf(table)).toBe(version);
+  table.close();
+  db.close();
+}
+
+async function layoutOnDisk(dataDir: string): Promise<number> {
+  const db = await lancedb.connect(path.join(dataDir, "lancedb"));
+  const table = await db.openTable(CHUNKS_TABLE);
+  try {
+    return await layoutVersionOf(table);
+  } finally {
+    table.close();
+    db.close();
+  }
+}
 
 describe.skipIf(SQLITE_FOLDER_SKIP)("a data folder of chunk layout 2 (the version before the scope columns)", () => {
   it("gets tags and version_at from SQLite in place (no re-index), and tag/date scopes answer from them", async () => {
@@ -324,12 +346,7 @@ describe.skipIf(SQLITE_FOLDER_SKIP)("a data folder of chunk layout 2 (the versio
       await kb.close();
 
       // What layout 2 was: the same table without the two columns, version 2 recorded.
-      const db = await lancedb.connect(path.join(tmp, "lancedb"));
-      let table = await db.openTable(CHUNKS_TABLE);
-      await table.dropColumns(["tags", "version_at"]);
-      await table.updateFieldMetadata([{ path: "chunk_id", metadata: { "private_kb.layout": "2" } }]);
-      expect(await layoutVersionOf(table)).toBe(2);
-      table.close();
+      await makeOlderLayout(tmp, 2, ["tags", "version_at"]);
 
       kb = await openKb(config, { logger: pino({ level: "silent" }) });
       try {
@@ -346,10 +363,43 @@ describe.skipIf(SQLITE_FOLDER_SKIP)("a data folder of chunk layout 2 (the versio
         await kb.close();
       }
       // Opened again: nothing left to do.
-      table = await db.openTable(CHUNKS_TABLE);
-      expect(await layoutVersionOf(table)).toBe(CHUNK_LAYOUT_VERSION);
-      table.close();
-      db.close();
+      expect(await layoutOnDisk(tmp)).toBe(CHUNK_LAYOUT_VERSION);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.skipIf(SQLITE_FOLDER_SKIP)("a data folder of chunk layout 3 (the version before the context column)", () => {
+  it("gets an empty context column in place (no re-index), answers as before, and a reindex job fills it", async () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kb-layout3-"));
+    const config = loadConfig({}, { dataDir: tmp, modelsDir: path.join(tmp, "models"), embedModel: "none", logLevel: "silent" });
+    try {
+      const docs = path.join(tmp, "인사팀", "규정");
+      fs.mkdirSync(docs, { recursive: true });
+      fs.writeFileSync(path.join(docs, "leave.md"), "# 연차\n\n휴가는 매년 15일입니다.\n");
+      let kb = await openKb(config, { logger: pino({ level: "silent" }) });
+      const { jobId, documents } = await kb.ingest.submit(SYSTEM_ACTOR, [{ source: path.join(docs, "leave.md"), path: path.join(docs, "leave.md") }] as never);
+      await kb.jobs.runHere(jobId);
+      const [leave] = documents.map((d: { id: string }) => d.id) as [string];
+      expect((await kb.chunks.rowsOf([leave]))[0]!.context).toMatch(/인사팀 규정$/);
+      await kb.close();
+
+      await makeOlderLayout(tmp, 3, ["context"]);
+
+      kb = await openKb(config, { logger: pino({ level: "silent" }) });
+      try {
+        expect(await kb.chunks.layoutVersion()).toBe(CHUNK_LAYOUT_VERSION);
+        expect(await kb.jobs.list(SYSTEM_ACTOR, { kind: ["reindex"] })).toEqual([]);
+        expect((await kb.chunks.rowsOf([leave])).map((r) => r.context)).toEqual([null]);
+        expect((await kb.retriever.retrieve(SYSTEM_ACTOR, "휴가", { topK: 5 })).chunks.map((c) => c.documentId)).toEqual([leave]);
+        const reindex = await kb.jobs.submitReindex(SYSTEM_ACTOR);
+        expect((await kb.jobs.runHere(reindex.jobId))?.counts).toEqual({ succeeded: 1 });
+        expect((await kb.chunks.rowsOf([leave]))[0]!.context).toMatch(/인사팀 규정$/);
+      } finally {
+        await kb.close();
+      }
+      expect(await layoutOnDisk(tmp)).toBe(CHUNK_LAYOUT_VERSION);
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }

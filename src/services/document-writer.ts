@@ -11,7 +11,7 @@
  * Deleting a document has exactly one method here (`delete`), whoever asks for it.
  */
 import fs from "node:fs";
-import type { PreparedDocument } from "../../ingest/pipeline.ts";
+import { embeddingTextOf, type PreparedDocument } from "../../ingest/pipeline.ts";
 import { IngestError } from "../../ingest/types.ts";
 import type { Access } from "../../policies/index.ts";
 import type { ChunkRow, ChunkStore } from "../stores/lance/chunk-store.ts";
@@ -42,8 +42,6 @@ export interface DocumentWriterDeps {
 export interface VersionWrite {
   documentId: string;
   rows: ChunkRow[];
-  /** What the embedding model sees per chunk (same order as `rows`). */
-  embeddingTexts: string[];
   /** The document row's values once the version is live. */
   values: Partial<NewDocumentRow>;
   pages: { page: number; text: string }[];
@@ -80,6 +78,7 @@ export function chunkRowsFor(doc: Pick<DocumentRow, "id" | "source" | "tags">, v
     classification: acl.classification,
     tags: doc.tags,
     versionAt,
+    context: prepared.embeddingContext || null,
   }));
 }
 
@@ -105,7 +104,7 @@ export class DocumentWriter {
         if (target.unavailable) throw new EmbeddingFailed(target.unavailable);
         if (target.embedder) {
           try {
-            vectors = await target.embedder.embedPassages(items.flatMap((w) => w.embeddingTexts));
+            vectors = await target.embedder.embedPassages(items.flatMap((w) => w.rows.map(embeddingTextOf)));
           } catch (err) {
             throw new EmbeddingFailed(err instanceof Error ? err.message : String(err), { cause: err });
           }
@@ -301,7 +300,7 @@ export class DocumentWriter {
       const bytes = fs.readFileSync(doc.blobPath);
       const prepared = await this.deps.extract(doc.source, bytes, { title: doc.title });
       rows = chunkRowsFor(doc, doc.version, doc.versionAt ?? doc.updatedAt, prepared, accessOfRow(doc));
-      texts = prepared.chunks.map((c) => c.embeddingText);
+      texts = rows.map(embeddingTextOf);
       await this.deps.recordSensitive?.(doc.id, rows);
     }
     await index.write(

@@ -418,7 +418,6 @@ export class FilePipeline {
       original: item.bytes,
       documentId: doc.id,
       rows,
-      embeddingTexts: prepared.chunks.map((c) => c.embeddingText),
       values: {
         title: prepared.title,
         mime: prepared.type.mime,
@@ -448,7 +447,7 @@ export class FilePipeline {
     const stored = await target.store.rowsOf([doc.id], true);
     if (stored.length !== rows.length) return false;
     const key = (r: ChunkRow) =>
-      [r.chunkId, r.title, r.source, r.pageStart, r.pageEnd, r.headings, r.text, r.analyzed, r.allow.join(","), r.deny.join(","), r.classification, (r.tags ?? []).join(","), r.versionAt ?? ""].join("\u0001");
+      [r.chunkId, r.title, r.source, r.pageStart, r.pageEnd, r.headings, r.text, r.analyzed, r.allow.join(","), r.deny.join(","), r.classification, (r.tags ?? []).join(","), r.versionAt ?? "", r.context ?? ""].join("\u0001");
     const vectorsOk = !target.store.vectors || !target.embedder || stored.every((r) => r.vector);
     return vectorsOk && stored.every((r, i) => key(r) === key(rows[i]!));
   }

@@ -35,6 +35,11 @@ export interface ChunkRow extends Access {
   tags?: string[];
   /** When the document's live version was written (ISO, UTC; SQLite `documents.version_at`): the date scope. */
   versionAt?: string | null;
+  /**
+   * The document's context as the embedding model saw it before this chunk (ingest/context.ts,
+   * `embeddingContext`); never shown or quoted. Null: none, or written before chunk layout 4.
+   */
+  context?: string | null;
   vector?: Float32Array | number[];
 }
 
@@ -92,6 +97,7 @@ function chunkSchema(vectors: VectorLayout | null): arrow.Schema {
     new arrow.Field("classification", new arrow.Int32(), false),
     new arrow.Field("tags", utf8List(), false),
     new arrow.Field("version_at", new arrow.Utf8(), true),
+    new arrow.Field("context", new arrow.Utf8(), true),
   ];
   const metadata = new Map<string, string>();
   if (vectors) {
@@ -122,6 +128,7 @@ function toRecord(row: ChunkRow, withVector: boolean): Record<string, unknown> {
     classification: row.classification,
     tags: row.tags ?? [],
     version_at: row.versionAt ?? null,
+    context: row.context || null,
   };
   if (withVector) {
     // Null when this table's model is not available to the writer: vector search skips the
@@ -131,7 +138,7 @@ function toRecord(row: ChunkRow, withVector: boolean): Record<string, unknown> {
   return record;
 }
 
-const ROW_COLUMNS = [...HIT_COLUMNS, "analyzed", "allow", "deny", "classification", "tags", "version_at"];
+const ROW_COLUMNS = [...HIT_COLUMNS, "analyzed", "allow", "deny", "classification", "tags", "version_at", "context"];
 
 function listOf(v: unknown): string[] {
   if (v === null || v === undefined) return [];
@@ -163,6 +170,7 @@ function fromRecord(r: Record<string, unknown>): ChunkRow {
     classification: Number(r.classification),
     tags: listOf(r.tags),
     versionAt: r.version_at === null || r.version_at === undefined ? null : String(r.version_at),
+    context: r.context === null || r.context === undefined ? null : String(r.context),
   };
   if (r.vector !== null && r.vector !== undefined) row.vector = Float32Array.from(r.vector as Iterable<number>);
   return row;

@@ -24,7 +24,7 @@
 import * as lancedb from "@lancedb/lancedb";
 import * as arrow from "apache-arrow";
 
-export const CHUNK_LAYOUT_VERSION = 3;
+export const CHUNK_LAYOUT_VERSION = 4;
 const LAYOUT_KEY = "private_kb.layout";
 /** The column whose metadata holds the version. */
 export const LAYOUT_COLUMN = "chunk_id";
@@ -83,7 +83,28 @@ export const LAYOUT_STEPS: readonly LayoutStep[] = [
     kind: "in-place",
     apply: addScopeColumns,
   },
+  {
+    from: 3,
+    to: 4,
+    what: "add the column context (what the embedding model sees of the document), empty until a reindex",
+    kind: "in-place",
+    apply: (table) => addNullColumns(table, ["context"]),
+  },
 ];
+
+/** Adds nullable string columns that the table lacks (repeatable; another process may add them first). */
+async function addNullColumns(table: lancedb.Table, names: string[]): Promise<void> {
+  const columns = async () => new Set((await table.schema()).fields.map((f) => f.name));
+  const present = await columns();
+  const missing = names.filter((n) => !present.has(n));
+  if (missing.length === 0) return;
+  try {
+    await table.addColumns(missing.map((name) => ({ name, valueSql: "arrow_cast(NULL, 'Utf8')" })));
+  } catch (err) {
+    const now = await columns();
+    if (!names.every((n) => now.has(n))) throw err;
+  }
+}
 
 /**
  * 2 → 3: adds `tags` and `version_at` with empty values, then writes each row's values from

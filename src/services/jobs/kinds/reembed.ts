@@ -17,6 +17,7 @@
  * Resumable: a crash in any step resumes from the file rows and the pointer (a job that finds
  * the pointer already on its target goes straight to step 4).
  */
+import { embeddingTextOf } from "../../../../ingest/pipeline.ts";
 import { IngestError } from "../../../../ingest/types.ts";
 import type { ChunkRow, ChunkStore, DocumentSignature, VectorLayout } from "../../../stores/lance/chunk-store.ts";
 import type { NewJobFile } from "../../../stores/metadata.ts";
@@ -43,12 +44,6 @@ export interface ReembedParams {
 /** Documents per read/embed/write batch. */
 const COPY_BATCH = 32;
 const MAX_CATCHUP_ROUNDS = 200;
-
-/** What the embedding model saw at ingestion: heading context, then the text (see ingest/pipeline.ts). */
-export function embeddingTextOf(row: Pick<ChunkRow, "title" | "headings" | "text">): string {
-  const context = [row.title, row.headings].filter(Boolean).join(" > ");
-  return context ? `${context}\n${row.text}` : row.text;
-}
 
 export function shadowTableName(model: string | null, dimension: number | null, jobId: string): string {
   const slug = (model ?? "lexical").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 40) || "model";
