@@ -1,5 +1,5 @@
 /**
- * `npm run bench:scale -- [--chunks 100000] [--queries 200] [--index hnsw|none] [--ef N] [--refine N] [--exact-below SHARE] [--recall 0] [--rebuild]`
+ * `npm run bench:scale -- [--chunks 100000] [--queries 200] [--index hnsw|none] [--ef N] [--refine N] [--exact-below SHARE] [--recall 0] [--context 0] [--rebuild]`
  *
  * Retrieval at scale, through the product's own ChunkStore and Retriever (issue 14, item 1).
  *
@@ -23,6 +23,11 @@
  * retrieval through `Retriever.retrieve` (vector: the store's vector search with the viewer's
  * compiled filter), and recall@10 of the vector search as configured against exact search
  * (`bypassVectorIndex`) under the same filter.
+ *
+ * Each row carries a document context in its `context` column (chunk layout 4: a made-up
+ * organisation, period, document number and folder, 50–80 characters, as ingestion stores what
+ * the embedding model saw); `--context 0` leaves it empty, as rows written before layout 4 are.
+ * Only the column: the analyzed terms and vectors are the same either way.
  *
  * The table is cached in BENCH_SCALE_DIR (default <tmp>/kb-bench-scale-v2-<N>) and reused unless
  * --rebuild; building 1M chunks takes minutes.
@@ -54,6 +59,17 @@ const REFINE = Number(arg("refine", String(DEFAULT_VECTOR_INDEX.refine ?? 0)));
 const EXACT_BELOW = Number(arg("exact-below", String(DEFAULT_VECTOR_INDEX.exactBelowShare)));
 /** `--recall 0` skips the recall measurement (its exact searches take minutes at 1M chunks). */
 const RECALL = arg("recall", "1") !== "0";
+const WITH_CONTEXT = arg("context", "1") !== "0";
+const ORGS_KO = ["한빛전자 주식회사", "새솔물산 주식회사", "누리건설", "푸른에너지", "다온식품", "가람물류"];
+const ORGS_EN = ["Kestrel Bank, Busan branch", "Northwind Logistics Ltd.", "Harbor Point Energy Corp.", "Bluefin Foods", "Summit Works"];
+/** A document's context as ingestion stores it: organisation, period, document number, folder words. */
+function contextOf(d: number, korean: boolean): string {
+  const year = 2015 + (d % 10);
+  const quarter = 1 + (d % 4);
+  return korean
+    ? `${ORGS_KO[d % ORGS_KO.length]}\n${year}년 ${quarter}분기 분기보고서\n문서번호: DOC-${year}-${d}\nshare ${d % 20}`
+    : `${ORGS_EN[d % ORGS_EN.length]}\nQuarterly report Q${quarter} ${year}\nNo. DOC-${year}-${d}\nshare ${d % 20}`;
+}
 const DIM = 384;
 const MODEL = "hashed-tfidf-384";
 const SHARED = path.resolve(import.meta.dirname, "../../shared/data");
@@ -128,7 +144,8 @@ async function build(corpus: ReturnType<typeof loadCorpus>, embedder: HashedTfId
     const id = `doc_${String(d).padStart(9, "0")}0123456789abcdef`;
     // A document is one article (its title, ten passages of consecutive sentences from its
     // paragraphs), so chunks of a document share vocabulary, as real documents' chunks do.
-    const articles = r() < 0.5 ? corpus.ko : corpus.en;
+    const korean = r() < 0.5;
+    const articles = korean ? corpus.ko : corpus.en;
     const article = articles[Math.floor(r() * articles.length)]!;
     const allow = new Set<string>();
     const n = 1 + Math.floor(r() * 3);
@@ -167,6 +184,7 @@ async function build(corpus: ReturnType<typeof loadCorpus>, embedder: HashedTfId
         classification,
         tags: [],
         versionAt: "2026-01-01T00:00:00.000Z",
+        context: WITH_CONTEXT ? contextOf(d, korean) : null,
         vector: embedder.embed(analyzed.split(" ")),
       } as ChunkRow);
     }
