@@ -25,7 +25,7 @@
  * (`bypassVectorIndex`) under the same filter.
  *
  * Each row carries a document context in its `context` column (chunk layout 4: a made-up
- * organisation, period, document number and folder, 50–80 characters, as ingestion stores what
+ * organisation, period, document number and folder, 45–78 characters, as ingestion stores what
  * the embedding model saw); `--context 0` leaves it empty, as rows written before layout 4 are.
  * Only the column: the analyzed terms and vectors are the same either way.
  *
