@@ -371,35 +371,49 @@ describe.skipIf(SQLITE_FOLDER_SKIP)("a data folder of chunk layout 2 (the versio
 });
 
 describe.skipIf(SQLITE_FOLDER_SKIP)("a data folder of chunk layout 3 (the version before the context column)", () => {
-  it("gets an empty context column in place (no re-index), answers as before, and a reindex job fills it", async () => {
+  it("gets an empty context column in place (no re-index, a warning to run one), answers as before, and a reindex job fills it", async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kb-layout3-"));
-    const config = loadConfig({}, { dataDir: tmp, modelsDir: path.join(tmp, "models"), embedModel: "none", logLevel: "silent" });
+    // With the fixture embedding model: a table with vectors, whose chunks a reindex re-embeds.
+    const config = loadConfig({}, { dataDir: tmp, modelsDir: process.env.KB_TEST_EMBED_MODELS_DIR!, embedModel: process.env.KB_TEST_EMBED_MODEL!, logLevel: "silent" });
+    const warnings: string[] = [];
+    const logger = () => pino({ level: "warn" }, { write: (line: string) => void warnings.push((JSON.parse(line) as { msg: string }).msg) });
     try {
       const docs = path.join(tmp, "인사팀", "규정");
       fs.mkdirSync(docs, { recursive: true });
       fs.writeFileSync(path.join(docs, "leave.md"), "# 연차\n\n휴가는 매년 15일입니다.\n");
-      let kb = await openKb(config, { logger: pino({ level: "silent" }) });
+      let kb = await openKb(config, { logger: logger() });
       const { jobId, documents } = await kb.ingest.submit(SYSTEM_ACTOR, [{ source: path.join(docs, "leave.md"), path: path.join(docs, "leave.md") }] as never);
       await kb.jobs.runHere(jobId);
       const [leave] = documents.map((d: { id: string }) => d.id) as [string];
-      expect((await kb.chunks.rowsOf([leave]))[0]!.context).toMatch(/인사팀 규정$/);
+      const [written] = await kb.chunks.rowsOf([leave], true);
+      expect(written!.context).toMatch(/인사팀 규정$/);
       await kb.close();
+      expect(warnings.filter((w) => w.includes("kb reindex"))).toEqual([]);
 
+      // As layout 3 wrote it: no context column. (The vectors stay today's: that a reindex
+      // re-embeds rows written without the context is test/document-context.test.ts's.)
       await makeOlderLayout(tmp, 3, ["context"]);
 
-      kb = await openKb(config, { logger: pino({ level: "silent" }) });
+      kb = await openKb(config, { logger: logger() });
       try {
         expect(await kb.chunks.layoutVersion()).toBe(CHUNK_LAYOUT_VERSION);
         expect(await kb.jobs.list(SYSTEM_ACTOR, { kind: ["reindex"] })).toEqual([]);
+        expect(warnings.filter((w) => w.includes("kb reindex"))).toHaveLength(1);
         expect((await kb.chunks.rowsOf([leave])).map((r) => r.context)).toEqual([null]);
         expect((await kb.retriever.retrieve(SYSTEM_ACTOR, "휴가", { topK: 5 })).chunks.map((c) => c.documentId)).toEqual([leave]);
         const reindex = await kb.jobs.submitReindex(SYSTEM_ACTOR);
         expect((await kb.jobs.runHere(reindex.jobId))?.counts).toEqual({ succeeded: 1 });
-        expect((await kb.chunks.rowsOf([leave]))[0]!.context).toMatch(/인사팀 규정$/);
+        const [again] = await kb.chunks.rowsOf([leave], true);
+        expect(again!.context).toBe(written!.context);
+        expect(Array.from(again!.vector!)).toEqual(Array.from(written!.vector!));
       } finally {
         await kb.close();
       }
       expect(await layoutOnDisk(tmp)).toBe(CHUNK_LAYOUT_VERSION);
+      // Opened again: nothing to upgrade, nothing to advise.
+      kb = await openKb(config, { logger: logger() });
+      await kb.close();
+      expect(warnings.filter((w) => w.includes("kb reindex"))).toHaveLength(1);
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }

@@ -568,6 +568,7 @@ export async function openKb(config: Config, options: OpenKbOptions = {}): Promi
     documentFacts,
   });
   if (layout.steps.length) log.info({ ...layout }, "chunk table layout upgraded");
+  if (chunks.vectors) for (const s of layout.steps) if (s.reindexAdvisedWithVectors) log.warn({ table: chunks.name, layout: s.to }, s.reindexAdvisedWithVectors);
   for (const name of await chunks.tableNames()) {
     if (name === chunks.name) continue;
     const other = await index.table(name);

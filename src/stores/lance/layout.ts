@@ -61,6 +61,11 @@ export interface LayoutStep {
   /** in-place: `apply` rewrites the table; reindex: every document's chunks are rebuilt by a reindex job. */
   kind: "in-place" | "reindex";
   apply?: (table: lancedb.Table, context: LayoutContext) => Promise<void>;
+  /**
+   * An in-place step after which a reindex would improve a table with vectors, though it is not
+   * submitted (too costly to start unasked): what the operator is told at open.
+   */
+  reindexAdvisedWithVectors?: string;
 }
 
 export const LAYOUT_STEPS: readonly LayoutStep[] = [
@@ -89,6 +94,7 @@ export const LAYOUT_STEPS: readonly LayoutStep[] = [
     what: "add the column context (what the embedding model sees of the document), empty until a reindex",
     kind: "in-place",
     apply: (table) => addNullColumns(table, ["context"]),
+    reindexAdvisedWithVectors: "chunks embedded before chunk layout 4 were embedded without their document's context (cover lines, folders); `kb reindex` re-embeds them with it",
   },
 ];
 
@@ -158,7 +164,7 @@ export interface LayoutUpgrade {
   from: number;
   to: number;
   /** The steps taken, in order. */
-  steps: Pick<LayoutStep, "from" | "to" | "what" | "kind">[];
+  steps: Pick<LayoutStep, "from" | "to" | "what" | "kind" | "reindexAdvisedWithVectors">[];
 }
 
 /**
@@ -186,7 +192,7 @@ export async function upgradeLayout(table: lancedb.Table, options: UpgradeOption
     if (step.kind === "in-place") await step.apply?.(table, options);
     else await options.submitReindex(`chunk layout ${step.from} → ${step.to}: ${step.what}`);
     await table.updateFieldMetadata([{ path: LAYOUT_COLUMN, metadata: { [LAYOUT_KEY]: String(step.to) } }]);
-    done.push({ from: step.from, to: step.to, what: step.what, kind: step.kind });
+    done.push({ from: step.from, to: step.to, what: step.what, kind: step.kind, ...(step.reindexAdvisedWithVectors ? { reindexAdvisedWithVectors: step.reindexAdvisedWithVectors } : {}) });
     version = step.to;
   }
   return { table: table.name, from, to: version, steps: done };
