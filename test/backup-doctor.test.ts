@@ -176,6 +176,48 @@ describe("kb doctor", () => {
   });
 });
 
+describe("kb doctor and a document being written", () => {
+  it("leaves a queued job's document whose rows reached the table before its commit (a backup taken mid-write) to that job", async () => {
+    const store = await storeFor();
+    const t = await openTestKb(store);
+    cleanup.push(t.dir);
+    await ingestEach(t.kb, t.dir);
+    const file = path.join(t.dir, "src", "parking.md");
+    fs.writeFileSync(file, DOCS["parking.md"]!);
+    // Queued, not run: its document row has no version yet.
+    const { jobId, documents } = await t.kb.ingest.submit(SYSTEM_ACTOR, [{ source: "parking.md", path: file }]);
+    const parking = documents[0]!.id;
+    // Its rows as the writer puts them into the table before the SQLite commit.
+    const [leave] = (await t.kb.metadata.documents.all()).filter((d) => d.source === "leave.md");
+    const rows = (await t.kb.chunks.rowsOf([leave!.id])).map((r) => ({ ...r, documentId: parking, documentVersion: 1, chunkId: `${parking}:1:${r.ordinal}` }));
+    await t.kb.chunks.replaceDocuments([{ documentId: parking, rows }]);
+    await t.kb.close();
+
+    const consistency = async (repair: boolean) => (await doctor(configFor(t.dir, store), { repair })).findings.find((f) => f.check === "index consistency");
+    for (const repair of [false, true]) {
+      expect(await consistency(repair)).toMatchObject({ ok: true, detail: expect.stringMatching(/; 1 document\(s\) being written by a queued or interrupted job, left to it/) });
+    }
+    // A difference outside any job is still damage.
+    const kb = await open(t.dir, store);
+    try {
+      await kb.chunks.replaceDocuments([{ documentId: leave!.id, rows: [] }]);
+    } finally {
+      await kb.close();
+    }
+    expect(await consistency(false)).toMatchObject({ ok: false, detail: expect.stringMatching(/^1 document\(s\) missing or at another version.*; 1 document\(s\) being written/) });
+    expect(await consistency(true)).toMatchObject({ ok: true, repaired: expect.stringMatching(/^re-indexed 1 from their originals.*; 1 document\(s\) being written/) });
+
+    // The job then writes it, and nothing differs.
+    const again = await open(t.dir, store);
+    try {
+      expect((await again.jobs.runHere(jobId))?.status).toBe("succeeded");
+    } finally {
+      await again.close();
+    }
+    expect(await consistency(false)).toMatchObject({ ok: true, detail: "the active table holds exactly the live versions of 4 document(s)" });
+  });
+});
+
 describe("backup and restore", () => {
   it("backs up a serving knowledge base and restores an identical one into an empty folder", async () => {
     const s = await startTestServer();

@@ -186,19 +186,28 @@ export async function doctor(config: Config, options: { repair?: boolean; log?: 
   // SQLite and the active table open: compare them, and check the originals.
   const kb = await openKb(config, { llmLoad: "lazy" });
   try {
-    const compare = async () => indexDifferences(await kb.metadata.documents.all(), await (await kb.index.writeTarget()).store.documentSignatures());
+    // A document of a queued or interrupted job differs until that job (re)writes it when a worker
+    // runs: a backup taken while it was being written holds its rows but not yet its commit. It
+    // is the job's to finish, not a repair's (reconcile leaves it alone too).
+    const compare = async () => {
+      const all = indexDifferences(await kb.metadata.documents.all(), await (await kb.index.writeTarget()).store.documentSignatures());
+      const busy = await kb.metadata.jobs.documentsInActiveJobs();
+      const inJobs = [...all.content, ...all.access].filter((id) => busy.has(id)).length;
+      return { content: all.content.filter((id) => !busy.has(id)), access: all.access.filter((id) => !busy.has(id)), orphans: all.orphans, inJobs };
+    };
     let diff = await compare();
     const n = diff.content.length + diff.access.length + diff.orphans.length;
     const describe = (d: typeof diff) =>
       `${d.content.length} document(s) missing or at another version, ${d.access.length} with other access, ${d.orphans.length} unknown to SQLite`;
-    if (n === 0) add({ check: "index consistency", ok: true, detail: `the active table holds exactly the live versions of ${(await kb.metadata.documents.all()).filter((d) => d.status === "ready").length} document(s)` });
+    const jobsNote = (d: typeof diff) => (d.inJobs ? `; ${d.inJobs} document(s) being written by a queued or interrupted job, left to it (it finishes them when a worker runs)` : "");
+    if (n === 0) add({ check: "index consistency", ok: true, detail: `the active table holds exactly the live versions of ${(await kb.metadata.documents.all()).filter((d) => d.status === "ready").length} document(s)${jobsNote(diff)}` });
     else {
-      const f: Finding = { check: "index consistency", ok: false, detail: describe(diff) };
+      const f: Finding = { check: "index consistency", ok: false, detail: describe(diff) + jobsNote(diff) };
       if (repair) {
         const r = await kb.jobs.reconcile({ full: true });
         diff = await compare();
         const left = diff.content.length + diff.access.length + diff.orphans.length;
-        f.repaired = `re-indexed ${r.restored} from their originals, fixed access of ${r.accessFixed}, removed ${r.orphanChunkDocuments} unknown${left ? `; still differing: ${describe(diff)} (documents being written now are left alone)` : ""}`;
+        f.repaired = `re-indexed ${r.restored} from their originals, fixed access of ${r.accessFixed}, removed ${r.orphanChunkDocuments} unknown${left ? `; still differing: ${describe(diff)} (documents being written now are left alone)` : ""}${jobsNote(diff)}`;
         f.ok = left === 0;
       } else f.detail += "; `kb doctor --repair` re-indexes them from their stored originals";
       add(f);
